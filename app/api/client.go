@@ -1,0 +1,105 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Error is an /api error as the UI shows it.
+type Error struct {
+	// Status is the HTTP status; 0 when the server could not be reached at all.
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Offline reports whether err means Berth's server could not be reached.
+func Offline(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == 0
+}
+
+// Client calls Berth's /api/v1. The zero value uses relative URLs, which in the browser go to
+// the server that served the UI.
+type Client struct {
+	// Base is prepended to every path, e.g. https://berth.example.com; empty for same-origin.
+	Base string
+	// HTTP is the client to use; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Repositories returns a page of the catalog, filtered by query.
+func (c Client) Repositories(ctx context.Context, query string, offset, limit int) (RepositoryPage, error) {
+	v := url.Values{}
+	if query != "" {
+		v.Set("q", query)
+	}
+	v.Set("offset", strconv.Itoa(offset))
+	v.Set("limit", strconv.Itoa(limit))
+	var p RepositoryPage
+	err := c.get(ctx, "/api/v1/repositories?"+v.Encode(), &p)
+	return p, err
+}
+
+// Tags returns a page of a repository's tags with their details.
+func (c Client) Tags(ctx context.Context, repository string, offset, limit int) (TagPage, error) {
+	v := url.Values{}
+	v.Set("offset", strconv.Itoa(offset))
+	v.Set("limit", strconv.Itoa(limit))
+	var p TagPage
+	err := c.get(ctx, "/api/v1/repositories/"+escapePath(repository)+"/tags?"+v.Encode(), &p)
+	return p, err
+}
+
+// escapePath escapes each segment of a repository name but keeps its slashes.
+func escapePath(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+func (c Client) get(ctx context.Context, path string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	if err != nil {
+		return &Error{Code: "BAD_REQUEST", Message: err.Error()}
+	}
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &Error{Code: "OFFLINE", Message: "Cannot reach the Berth server. Check your connection and try again."}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &Error{Code: "OFFLINE", Message: "The connection to the Berth server broke: " + err.Error()}
+	}
+	if resp.StatusCode >= 400 {
+		var eb ErrorBody
+		if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
+			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		return &Error{Status: resp.StatusCode, Code: "HTTP_" + strconv.Itoa(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return &Error{Status: resp.StatusCode, Code: "BAD_RESPONSE", Message: "The server sent a response the UI cannot read: " + err.Error()}
+	}
+	return nil
+}

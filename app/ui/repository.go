@@ -1,0 +1,299 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+const tagPageSize = 1000
+
+// sortKey is a column the tag table can be sorted by.
+type sortKey string
+
+const (
+	byName    sortKey = "name"
+	byCreated sortKey = "created"
+	bySize    sortKey = "size"
+)
+
+// repositoryPage lists a repository's tags with digest, size, date and platforms.
+type repositoryPage struct {
+	app.Compo
+
+	name     string
+	state    loadState
+	err      string
+	tags     []api.Tag
+	total    int
+	pullHost string
+	filter   string
+	sort     sortKey
+	desc     bool
+	copied   string // the tag whose pull command was just copied
+	gen      int
+}
+
+func (p *repositoryPage) OnNav(ctx app.Context) {
+	if app.IsServer {
+		return
+	}
+	p.name = repositoryFromPath(ctx.Page().URL())
+	ctx.Page().SetTitle("%s · Berth", p.name)
+	if p.sort == "" {
+		p.sort, p.desc = byCreated, true
+	}
+	p.load(ctx)
+}
+
+func (p *repositoryPage) load(ctx app.Context) {
+	p.gen++
+	gen, name := p.gen, p.name
+	p.state, p.err = loading, ""
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		page, err := client().Tags(c, name, 0, tagPageSize)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			if err != nil {
+				p.state, p.err = failed, err.Error()
+				return
+			}
+			p.tags, p.total, p.pullHost, p.state = page.Tags, page.Total, page.PullHost, loaded
+		})
+	})
+}
+
+func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
+	return func(ctx app.Context, e app.Event) {
+		if p.sort == k {
+			p.desc = !p.desc
+		} else {
+			p.sort, p.desc = k, k != byName
+		}
+	}
+}
+
+// visible returns the tags passing the filter, in the chosen order.
+func (p *repositoryPage) visible() []api.Tag {
+	f := strings.ToLower(strings.TrimSpace(p.filter))
+	out := make([]api.Tag, 0, len(p.tags))
+	for _, t := range p.tags {
+		if f == "" || strings.Contains(strings.ToLower(t.Name), f) || strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
+			out = append(out, t)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b api.Tag) int {
+		var c int
+		switch p.sort {
+		case byCreated:
+			c = a.Created.Compare(b.Created)
+		case bySize:
+			c = cmpInt(a.Size, b.Size)
+		}
+		if c == 0 {
+			c = strings.Compare(a.Name, b.Name)
+		}
+		if p.desc {
+			return -c
+		}
+		return c
+	})
+	return out
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (p *repositoryPage) Render() app.UI {
+	crumbs := []crumb{{label: "Repositories", href: "/"}}
+	crumbs = append(crumbs, crumb{label: p.name})
+	return page(crumbs,
+		app.Div().Class("page-head").Body(
+			app.H1().Class("repo-title").Body(repoName(p.name)...),
+			app.If(p.state == loaded, func() app.UI {
+				return app.Span().Class("count").Text(plural(p.total, "tag"))
+			}),
+		),
+		app.Div().Class("toolbar").Body(
+			app.Input().
+				Type("search").
+				Class("search").
+				ID("tag-filter").
+				Placeholder("Filter tags or digests…").
+				Aria("label", "Filter tags").
+				Value(p.filter).
+				OnInput(func(ctx app.Context, e app.Event) { p.filter = ctx.JSSrc().Get("value").String() }),
+		),
+		p.renderBody(),
+	)
+}
+
+func (p *repositoryPage) renderBody() app.UI {
+	switch {
+	case p.state == loading:
+		return loadingView("tags")
+	case p.state == failed:
+		return errorView(p.err, func(ctx app.Context, e app.Event) { p.load(ctx) })
+	case len(p.tags) == 0:
+		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
+	}
+	tags := p.visible()
+	if len(tags) == 0 {
+		return emptyView("No tag matches “"+p.filter+"”", "Filter by part of a tag name or the start of a digest.")
+	}
+	groups := digestGroups(p.tags)
+	now := time.Now()
+	rows := make([]app.UI, 0, len(tags))
+	for _, t := range tags {
+		rows = append(rows, p.renderTag(t, groups[t.Digest], now))
+	}
+	return app.Div().Class("table-wrap").Body(
+		app.Table().Class("tags").ID("tags").Body(
+			app.THead().Body(app.Tr().Body(
+				p.header("Tag", byName),
+				app.Th().Text("Digest"),
+				p.header("Size", bySize),
+				p.header("Created", byCreated),
+				app.Th().Text("Platforms"),
+				app.Th().Class("actions").Text(""),
+			)),
+			app.TBody().Body(rows...),
+		),
+		app.If(p.total > len(p.tags), func() app.UI {
+			return app.P().Class("hint").Text(fmt.Sprintf("Showing the first %d of %d tags.", len(p.tags), p.total))
+		}),
+	)
+}
+
+func (p *repositoryPage) header(label string, k sortKey) app.UI {
+	arrow, sorted := "", "none"
+	if p.sort == k {
+		arrow, sorted = " ↑", "ascending"
+		if p.desc {
+			arrow, sorted = " ↓", "descending"
+		}
+	}
+	return app.Th().Aria("sort", sorted).Body(
+		app.Button().Class("sort").Text(label + arrow).OnClick(p.setSort(k)),
+	)
+}
+
+// digestGroups numbers the digests that more than one tag points to, so the table can mark
+// tags that are the same image.
+func digestGroups(tags []api.Tag) map[string]int {
+	count := map[string]int{}
+	for _, t := range tags {
+		if t.Digest != "" {
+			count[t.Digest]++
+		}
+	}
+	groups := map[string]int{}
+	for _, t := range tags {
+		if count[t.Digest] > 1 {
+			if _, ok := groups[t.Digest]; !ok {
+				groups[t.Digest] = len(groups) + 1
+			}
+		}
+	}
+	return groups
+}
+
+func (p *repositoryPage) renderTag(t api.Tag, group int, now time.Time) app.UI {
+	pull := fmt.Sprintf("docker pull %s/%s:%s", p.pullHost, p.name, t.Name)
+	digest := app.Td().Class("digest mono").Title(t.Digest).Text(shortDigest(t.Digest))
+	if group > 0 {
+		digest = app.Td().Class("digest mono").Title(t.Digest+" — shared with other tags").Body(
+			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("label", fmt.Sprintf("same image as other tags (group %d)", group)),
+			app.Text(shortDigest(t.Digest)),
+		)
+	}
+	created := app.Td().Class("created").Text("—")
+	if !t.Created.IsZero() {
+		created = app.Td().Class("created").Title(t.Created.Local().Format("2006-01-02 15:04:05 MST")).Text(ago(t.Created, now))
+	}
+	copyLabel := "Copy pull"
+	if p.copied == t.Name {
+		copyLabel = "Copied ✓"
+	}
+	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
+		app.Td().Class("tag-name").Body(
+			app.Span().Class("mono").Text(t.Name),
+			app.If(t.Error != "", func() app.UI {
+				return app.Span().Class("row-error").Title(t.Error).Text("⚠ " + t.Error)
+			}),
+		),
+		digest,
+		app.Td().Class("size num").Text(sizeLabel(t)),
+		created,
+		app.Td().Class("platforms").Body(platformChips(t)...),
+		app.Td().Class("actions").Body(
+			app.Button().Class("button small").Title(pull).Text(copyLabel).OnClick(func(ctx app.Context, e app.Event) {
+				copyToClipboard(pull)
+				p.copied = t.Name
+				ctx.After(2*time.Second, func(ctx app.Context) {
+					if p.copied == t.Name {
+						p.copied = ""
+					}
+				})
+			}),
+		),
+	)
+}
+
+func sizeLabel(t api.Tag) string {
+	if t.Size == 0 && t.Error != "" {
+		return "—"
+	}
+	return humanSize(t.Size)
+}
+
+func platformChips(t api.Tag) []app.UI {
+	var chips []app.UI
+	switch t.Kind {
+	case "artifact":
+		chips = append(chips, app.Span().Class("chip artifact").Title(t.ArtifactType).Text(artifactLabel(t.ArtifactType)))
+	case "schema1":
+		chips = append(chips, app.Span().Class("chip warn").Text("schema 1"))
+	}
+	for _, pl := range t.Platforms {
+		chips = append(chips, app.Span().Class("chip").Title(fmt.Sprintf("%s · %s", humanSize(pl.Size), pl.Digest)).Text(pl.String()))
+	}
+	if t.Attestations > 0 {
+		chips = append(chips, app.Span().Class("chip muted").Title("build attestations (provenance, SBOM)").Text(plural(t.Attestations, "attestation")))
+	}
+	return chips
+}
+
+// artifactLabel names well-known artifact types in words.
+func artifactLabel(mediaType string) string {
+	switch {
+	case strings.Contains(mediaType, "helm"):
+		return "Helm chart"
+	case strings.Contains(mediaType, "cosign") || strings.Contains(mediaType, "signature"):
+		return "signature"
+	case strings.Contains(mediaType, "spdx") || strings.Contains(mediaType, "cyclonedx") || strings.Contains(mediaType, "sbom"):
+		return "SBOM"
+	case strings.Contains(mediaType, "in-toto") || strings.Contains(mediaType, "attestation"):
+		return "attestation"
+	case mediaType == "":
+		return "artifact"
+	}
+	return mediaType
+}

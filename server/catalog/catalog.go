@@ -1,0 +1,490 @@
+// Package catalog is the read side of /api/v1: the repository list and tag details, gathered
+// from the registry by bounded concurrent fan-out and cached by digest.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/cache"
+	"github.com/berth-registry/berth/server/httperr"
+)
+
+// maxDocument bounds a manifest or config read from the registry; real ones are kilobytes.
+const maxDocument = 8 << 20
+
+// Options configures a Service.
+type Options struct {
+	// Registry is the registry's base URL, e.g. http://127.0.0.1:5000.
+	Registry string
+	// Transport carries every request to the registry.
+	Transport http.RoundTripper
+	// Concurrency bounds the registry requests in flight at once.
+	Concurrency int
+	// Cache holds manifests and configs by digest; nil means a 64 MiB in-process LRU.
+	Cache cache.Cache
+	// CatalogTTL is how long a read of the registry's catalog is reused.
+	CatalogTTL time.Duration
+	// PullHost is the host shown in pull commands; empty means the registry's host.
+	PullHost string
+}
+
+// Service answers /api/v1 read requests.
+type Service struct {
+	reg      name.Registry
+	puller   *remote.Puller
+	sem      chan struct{}
+	cache    cache.Cache
+	ttl      time.Duration
+	pullHost string
+	nameOpts []name.Option
+
+	mu      sync.Mutex
+	repos   []string
+	reposAt time.Time
+	loading chan struct{} // closed when the catalog read under way ends
+	loadErr error
+}
+
+// New returns a Service for the registry in opts.
+func New(opts Options) (*Service, error) {
+	host, insecure, err := splitRegistryURL(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	nopts := []name.Option{name.StrictValidation}
+	if insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %q: %w", opts.Registry, err)
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 16
+	}
+	if opts.Cache == nil {
+		opts.Cache = cache.NewLRU(64 << 20)
+	}
+	if opts.CatalogTTL <= 0 {
+		opts.CatalogTTL = 10 * time.Second
+	}
+	if opts.Transport == nil {
+		opts.Transport = http.DefaultTransport
+	}
+	puller, err := remote.NewPuller(remote.WithTransport(opts.Transport), remote.WithUserAgent("berth"))
+	if err != nil {
+		return nil, err
+	}
+	if opts.PullHost == "" {
+		opts.PullHost = host
+	}
+	return &Service{
+		reg:      reg,
+		puller:   puller,
+		sem:      make(chan struct{}, opts.Concurrency),
+		cache:    opts.Cache,
+		ttl:      opts.CatalogTTL,
+		pullHost: opts.PullHost,
+		nameOpts: nopts,
+	}, nil
+}
+
+func splitRegistryURL(raw string) (host string, insecure bool, err error) {
+	switch {
+	case strings.HasPrefix(raw, "http://"):
+		return strings.TrimRight(strings.TrimPrefix(raw, "http://"), "/"), true, nil
+	case strings.HasPrefix(raw, "https://"):
+		return strings.TrimRight(strings.TrimPrefix(raw, "https://"), "/"), false, nil
+	}
+	return "", false, fmt.Errorf("registry URL %q must start with http:// or https://", raw)
+}
+
+// acquire takes one of the Concurrency slots for a registry request.
+func (s *Service) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Repositories returns the page of repository names containing query (case-insensitive).
+func (s *Service) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+	names, at, err := s.catalog(ctx)
+	if err != nil {
+		return api.RepositoryPage{}, err
+	}
+	q := strings.ToLower(strings.TrimSpace(query))
+	page := api.RepositoryPage{Offset: offset, Limit: limit, Query: query, Updated: at, Repositories: []api.Repository{}}
+	for _, n := range names {
+		if q != "" && !strings.Contains(n, q) {
+			continue
+		}
+		if page.Total >= offset && len(page.Repositories) < limit {
+			page.Repositories = append(page.Repositories, api.Repository{Name: n})
+		}
+		page.Total++
+	}
+	return page, nil
+}
+
+// catalog returns the registry's repository names, read at most once per TTL; concurrent
+// callers share one read.
+func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
+	s.mu.Lock()
+	if s.repos != nil && time.Since(s.reposAt) < s.ttl {
+		defer s.mu.Unlock()
+		return s.repos, s.reposAt, nil
+	}
+	wait := s.loading
+	if wait == nil {
+		wait = make(chan struct{})
+		s.loading = wait
+		go s.loadCatalog(wait)
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, time.Time{}, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadErr != nil {
+		return nil, time.Time{}, s.loadErr
+	}
+	return s.repos, s.reposAt, nil
+}
+
+// loadCatalog reads the whole catalog, following the registry's pagination. It runs detached
+// from any one request so that a caller giving up does not waste the read for the others.
+func (s *Service) loadCatalog(done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var names []string
+	release, err := s.acquire(ctx)
+	if err == nil {
+		names, err = s.puller.Catalog(ctx, s.reg)
+		release()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loading = nil
+	s.loadErr = nil
+	if err != nil {
+		s.loadErr = registryError(fmt.Errorf("list repositories: %w", err))
+	} else {
+		names = slices.DeleteFunc(names, func(n string) bool { return n == "" })
+		slices.Sort(names)
+		s.repos, s.reposAt = names, time.Now()
+	}
+	close(done)
+}
+
+// Tags returns a page of the repository's tags, sorted by name, with their details.
+func (s *Service) Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error) {
+	repo, err := s.repository(repository)
+	if err != nil {
+		return api.TagPage{}, err
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return api.TagPage{}, err
+	}
+	names, err := s.puller.List(ctx, repo)
+	release()
+	if err != nil {
+		return api.TagPage{}, registryError(fmt.Errorf("list tags of %s: %w", repository, err))
+	}
+	slices.Sort(names)
+	page := api.TagPage{Repository: repository, Total: len(names), Offset: offset, Limit: limit, PullHost: s.pullHost, Tags: []api.Tag{}}
+	if offset < len(names) {
+		names = names[offset:min(len(names), offset+limit)]
+	} else {
+		names = nil
+	}
+	page.Tags = make([]api.Tag, len(names))
+	var wg sync.WaitGroup
+	for i, t := range names {
+		wg.Go(func() { page.Tags[i] = s.tag(ctx, repo, t) })
+	}
+	wg.Wait()
+	return page, ctx.Err()
+}
+
+func (s *Service) repository(repository string) (name.Repository, error) {
+	repo, err := name.NewRepository(s.reg.RegistryStr()+"/"+repository, s.nameOpts...)
+	if err != nil || repo.RepositoryStr() != repository {
+		return name.Repository{}, httperr.New(http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repository))
+	}
+	return repo, nil
+}
+
+// tag resolves a tag to its digest (a cheap HEAD, always fresh) and describes what it points
+// to from the digest-keyed cache, fetching only what the cache lacks.
+func (s *Service) tag(ctx context.Context, repo name.Repository, tag string) api.Tag {
+	t := api.Tag{Name: tag}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		t.Error = err.Error()
+		return t
+	}
+	desc, err := s.puller.Head(ctx, repo.Tag(tag))
+	release()
+	if err != nil {
+		t.Error = describe(err)
+		return t
+	}
+	t.Digest, t.MediaType = desc.Digest.String(), string(desc.MediaType)
+	if err := s.describe(ctx, repo, desc.Digest, &t); err != nil {
+		t.Error = describe(err)
+	}
+	return t
+}
+
+// manifest is the union of the image manifest and index fields Berth reads.
+type manifest struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     types.MediaType   `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        v1.Descriptor     `json:"config"`
+	Layers        []v1.Descriptor   `json:"layers"`
+	Manifests     []v1.Descriptor   `json:"manifests"`
+	Subject       *v1.Descriptor    `json:"subject"`
+	Annotations   map[string]string `json:"annotations"`
+}
+
+// config is the part of an image config the tag list needs.
+type config struct {
+	Created      time.Time `json:"created"`
+	OS           string    `json:"os"`
+	Architecture string    `json:"architecture"`
+	Variant      string    `json:"variant"`
+}
+
+func (s *Service) describe(ctx context.Context, repo name.Repository, digest v1.Hash, t *api.Tag) error {
+	raw, err := s.manifest(ctx, repo, digest)
+	if err != nil {
+		return err
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("manifest %s is not valid JSON: %w", digest, err)
+	}
+	if m.MediaType == "" {
+		m.MediaType = types.MediaType(t.MediaType)
+	}
+	switch {
+	case m.SchemaVersion == 1:
+		t.Kind = "schema1"
+		return errors.New("legacy Docker schema 1 manifest: no size or platform information")
+	case len(m.Manifests) > 0 || m.MediaType.IsIndex():
+		t.Kind = "index"
+		return s.describeIndex(ctx, repo, m, t)
+	}
+	p, created, artifact, err := s.image(ctx, repo, digest, m)
+	t.Size, t.Created = p.Size, created
+	if artifact != "" {
+		t.Kind, t.ArtifactType = "artifact", artifact
+		return err
+	}
+	t.Kind = "image"
+	if p.OS != "" {
+		t.Platforms = []api.Platform{p}
+	}
+	return err
+}
+
+func (s *Service) describeIndex(ctx context.Context, repo name.Repository, m manifest, t *api.Tag) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, d := range m.Manifests {
+		if attestation(d) {
+			t.Attestations++
+			continue
+		}
+		i := len(t.Platforms)
+		p := api.Platform{Digest: d.Digest.String(), Size: d.Size}
+		if d.Platform != nil {
+			p.OS, p.Architecture, p.Variant = d.Platform.OS, d.Platform.Architecture, d.Platform.Variant
+		}
+		t.Platforms = append(t.Platforms, p)
+		wg.Go(func() {
+			raw, err := s.manifest(ctx, repo, d.Digest)
+			var cm manifest
+			if err == nil {
+				err = json.Unmarshal(raw, &cm)
+			}
+			var img api.Platform
+			var created time.Time
+			if err == nil {
+				img, created, _, err = s.image(ctx, repo, d.Digest, cm)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", d.Digest, err))
+				return
+			}
+			t.Platforms[i].Size += img.Size
+			t.Platforms[i].Created = created
+			if t.Platforms[i].OS == "" {
+				t.Platforms[i].OS, t.Platforms[i].Architecture, t.Platforms[i].Variant = img.OS, img.Architecture, img.Variant
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range t.Platforms {
+		t.Size += p.Size
+		if p.Created.After(t.Created) {
+			t.Created = p.Created
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// attestation reports whether an index entry is a buildx attestation rather than a platform.
+func attestation(d v1.Descriptor) bool {
+	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// image sums an image manifest's config and layers, and reads its config for the platform and
+// creation date. A manifest whose config is not an image config is an artifact.
+func (s *Service) image(ctx context.Context, repo name.Repository, digest v1.Hash, m manifest) (api.Platform, time.Time, string, error) {
+	p := api.Platform{Digest: digest.String(), Size: m.Config.Size}
+	for _, l := range m.Layers {
+		p.Size += l.Size
+	}
+	artifact := m.ArtifactType
+	switch m.Config.MediaType {
+	case types.DockerConfigJSON, types.OCIConfigJSON:
+	default:
+		if artifact == "" {
+			artifact = string(m.Config.MediaType)
+		}
+	}
+	if artifact != "" || m.Config.Digest.Hex == "" {
+		return p, time.Time{}, artifact, nil
+	}
+	raw, err := s.blob(ctx, repo, m.Config.Digest)
+	if err != nil {
+		return p, time.Time{}, "", err
+	}
+	var c config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return p, time.Time{}, "", fmt.Errorf("config %s is not valid JSON: %w", m.Config.Digest, err)
+	}
+	p.OS, p.Architecture, p.Variant = c.OS, c.Architecture, c.Variant
+	p.Created = c.Created
+	return p, c.Created, "", nil
+}
+
+// manifest returns the raw manifest with the given digest, from the cache or the registry.
+func (s *Service) manifest(ctx context.Context, repo name.Repository, digest v1.Hash) ([]byte, error) {
+	key := "manifest/" + digest.String()
+	if b, ok := s.cache.Get(ctx, key); ok {
+		return b, nil
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// Get by digest verifies the bytes against the digest, so caching them forever is safe.
+	d, err := s.puller.Get(ctx, repo.Digest(digest.String()))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", digest, err)
+	}
+	if len(d.Manifest) > maxDocument {
+		return nil, fmt.Errorf("manifest %s is larger than %d bytes", digest, maxDocument)
+	}
+	s.cache.Set(ctx, key, d.Manifest)
+	return d.Manifest, nil
+}
+
+// blob returns a small blob (an image config) by digest, from the cache or the registry.
+func (s *Service) blob(ctx context.Context, repo name.Repository, digest v1.Hash) ([]byte, error) {
+	key := "blob/" + digest.String()
+	if b, ok := s.cache.Get(ctx, key); ok {
+		return b, nil
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	l, err := s.puller.Layer(ctx, repo.Digest(digest.String()))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", digest, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", digest, err)
+	}
+	defer rc.Close()
+	// Reading to EOF makes ggcr verify the digest.
+	b, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", digest, err)
+	}
+	if len(b) > maxDocument {
+		return nil, fmt.Errorf("blob %s is larger than %d bytes", digest, maxDocument)
+	}
+	s.cache.Set(ctx, key, b)
+	return b, nil
+}
+
+// registryError maps an error from talking to the registry to the status the API answers.
+func registryError(err error) error {
+	var te *transport.Error
+	switch {
+	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return httperr.Wrap(http.StatusUnauthorized, "UNAUTHORIZED", "the registry refused access", err)
+	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+		return httperr.Wrap(http.StatusNotFound, "NOT_FOUND", "not found in the registry", err)
+	case errors.As(err, &te):
+		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_ERROR", fmt.Sprintf("the registry answered %d", te.StatusCode), err)
+	case errors.Is(err, context.Canceled):
+		return err
+	case httperr.Timeout(err):
+		return httperr.Wrap(http.StatusGatewayTimeout, "REGISTRY_TIMEOUT", "the registry did not answer in time", err)
+	default:
+		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_UNAVAILABLE", "cannot reach the registry", err)
+	}
+}
+
+// describe shortens an error for a per-tag message.
+func describe(err error) string {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		if len(te.Errors) > 0 {
+			return fmt.Sprintf("registry answered %d: %s", te.StatusCode, te.Errors[0].Message)
+		}
+		return fmt.Sprintf("registry answered %d", te.StatusCode)
+	}
+	return err.Error()
+}

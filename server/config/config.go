@@ -1,0 +1,210 @@
+// Package config turns command-line flags and BERTH_* environment variables into one Config.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the berth server needs to start. Every field has a default that runs
+// the embedded registry with demo content on the local machine.
+type Config struct {
+	// Addr is the address the UI, API and proxy listen on.
+	Addr string
+	// Registry is the base URL of an external registry; empty means the embedded one.
+	Registry string
+	// DataDir holds the embedded registry's storage and, later, the local database.
+	DataDir string
+	// EmbeddedAddr is where the embedded registry also listens, for crane, skopeo and docker.
+	EmbeddedAddr string
+	// NoDemo skips seeding demo content into an empty embedded registry.
+	NoDemo bool
+	// CORSOrigins are the browser origins allowed to call /v2 and /api cross-origin.
+	CORSOrigins []string
+	// UpstreamTimeout bounds connecting to the registry and waiting for its response headers.
+	UpstreamTimeout time.Duration
+	// WebDir is the directory holding app.wasm, CSS and icons.
+	WebDir string
+	// ReadOnly refuses every write through the proxy and the API.
+	ReadOnly bool
+	// Concurrency bounds the requests made to the registry at once for one API call.
+	Concurrency int
+	// PublicHost is the registry host users pull from, shown in pull commands.
+	PublicHost string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+}
+
+// Default returns the configuration used when no flag or variable is set.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "data",
+		EmbeddedAddr:    "127.0.0.1:5000",
+		UpstreamTimeout: 30 * time.Second,
+		WebDir:          "web",
+		Concurrency:     16,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// ErrHelp is returned by Load when the user asked for --help; usage has been printed.
+var ErrHelp = flag.ErrHelp
+
+// Load parses args (without the program name) over defaults taken from the environment via
+// getenv. Flags win over variables, variables over defaults. Usage goes to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("berth", flag.ContinueOnError)
+	fs.SetOutput(out)
+
+	var envErrs []error
+	str := func(p *string, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage)
+	}
+	boolean := func(p *bool, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a boolean", envName(name), v))
+			}
+			*p = b
+		}
+		fs.BoolVar(p, name, *p, usage)
+	}
+	duration := func(p *time.Duration, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a duration such as 30s", envName(name), v))
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, usage)
+	}
+	integer := func(p *int, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a number", envName(name), v))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, usage)
+	}
+
+	str(&c.Addr, "addr", "address to serve the UI, /api and the /v2 proxy on")
+	str(&c.Registry, "registry", "base URL of an external registry, e.g. https://registry.example.com (empty: run the embedded registry)")
+	str(&c.DataDir, "data-dir", "directory for the embedded registry's storage and local state")
+	str(&c.EmbeddedAddr, "embedded-addr", "address the embedded registry also listens on for docker, crane and skopeo (\"off\" to disable)")
+	boolean(&c.NoDemo, "no-demo", "do not seed demo repositories into an empty embedded registry")
+	origins := &listValue{}
+	if v := getenv("BERTH_CORS_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			_ = origins.Set(strings.TrimSpace(o))
+		}
+	}
+	fs.Var(origins, "cors-origin", "browser origin allowed to call /v2 and /api cross-origin, e.g. https://ui.example.com (repeatable; env BERTH_CORS_ORIGINS is comma-separated)")
+	duration(&c.UpstreamTimeout, "upstream-timeout", "how long to wait for the registry to connect and answer headers")
+	str(&c.WebDir, "web-dir", "directory holding app.wasm, CSS and icons")
+	boolean(&c.ReadOnly, "read-only", "refuse every write (push, delete) through the proxy and the API")
+	integer(&c.Concurrency, "concurrency", "registry requests made at once to gather details for one page")
+	str(&c.PublicHost, "public-host", "registry host users pull from, shown in pull commands (default: the registry's host)")
+	str(&c.LogLevel, "log-level", "log level: debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "log format: text or json")
+
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nFlags (each also read from the environment variable shown):\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			env := envName(f.Name)
+			if f.Name == "cors-origin" {
+				env = "BERTH_CORS_ORIGINS"
+			}
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(out, "  --%s  [%s]%s\n      %s\n", f.Name, env, def, f.Usage)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		return c, err
+	}
+	c.CORSOrigins = origins.values
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	if c.Registry != "" {
+		u, err := url.Parse(c.Registry)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--registry %q: want a URL such as https://registry.example.com", c.Registry)
+		}
+		if u.User != nil {
+			return errors.New("--registry must not carry credentials in the URL")
+		}
+		c.Registry = u.Scheme + "://" + u.Host
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("--cors-origin %q: want an origin such as https://ui.example.com or *", o)
+		}
+	}
+	if c.UpstreamTimeout <= 0 {
+		return errors.New("--upstream-timeout must be positive")
+	}
+	if c.Concurrency < 1 {
+		return errors.New("--concurrency must be at least 1")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// Embedded reports whether Berth runs its own registry.
+func (c Config) Embedded() bool { return c.Registry == "" }
+
+func envName(flagName string) string {
+	return "BERTH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type listValue struct{ values []string }
+
+func (l *listValue) String() string { return strings.Join(l.values, ",") }
+
+func (l *listValue) Set(v string) error {
+	if v != "" {
+		l.values = append(l.values, strings.TrimRight(v, "/"))
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
+)
+
+// chromium finds a Chromium to drive. Without one the e2e tests skip, unless BERTH_E2E=1 (CI)
+// says they must run, in which case they fail.
+func chromium(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("BERTH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	msg := "headless Chromium not found (install Debian's chromium package or set BERTH_CHROMIUM)"
+	if os.Getenv("BERTH_E2E") == "1" {
+		t.Fatal(msg + "; BERTH_E2E=1 requires the end-to-end tests to run")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// webDir returns the repository's web/ directory, building app.wasm into it when missing
+// (make test always rebuilds it first).
+func webDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app.wasm")); err != nil {
+		t.Log("web/app.wasm missing: building it")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "app.wasm"), "../app")
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build app.wasm: %v\n%s", err, out)
+		}
+	}
+	return dir
+}
+
+// startBerth runs the real server (embedded registry, demo content, UI) on loopback ports and
+// returns the UI's URL.
+func startBerth(t *testing.T, mutate func(*config.Config)) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.EmbeddedAddr = "off"
+	cfg.DataDir = t.TempDir()
+	cfg.WebDir = webDir(t)
+	cfg.LogLevel = "warn"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, func(u string) { urls <- u }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	select {
+	case u := <-urls:
+		return u
+	case err := <-done:
+		t.Fatalf("berth did not start: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("berth did not start in time")
+	}
+	return ""
+}
+
+// browser starts a headless Chromium tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// screenshot saves what the browser shows under the test's temp dir (or BERTH_SCREENSHOTS).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	dir := os.Getenv("BERTH_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Errorf("save screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func TestE2ECatalogAndRepository(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+
+	// The catalog lists every demo repository.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/team/api/server"]`),
+	); err != nil {
+		t.Fatalf("catalog did not render: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(`#repositories`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range demo.Repositories() {
+		if !strings.Contains(text, r) {
+			t.Errorf("catalog does not show %s; it shows:\n%s", r, text)
+		}
+	}
+	screenshot(t, ctx, "catalog")
+
+	// The filter narrows the list on the server.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(`#repo-filter`, "alpine"),
+		chromedp.WaitNotPresent(`#repositories a[href="/repositories/team/api/server"]`),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+	); err != nil {
+		t.Fatalf("filter: %v", err)
+	}
+
+	// Following a link opens the repository page with its tags and their details.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#repositories a[href="/repositories/library/alpine"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+	); err != nil {
+		t.Fatalf("repository page did not render: %v", err)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="latest"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "ago", "B"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the latest row lacks %q: %q", want, row)
+		}
+	}
+	screenshot(t, ctx, "repository")
+
+	// A deep link loads directly in a fresh page.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/team/api/server"),
+		chromedp.WaitVisible(`#tags tr[data-tag="v1.0.0"]`),
+	); err != nil {
+		t.Fatalf("deep link: %v", err)
+	}
+}
+
+func TestE2ERegistryDownShowsErrorAndRetry(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, func(c *config.Config) {
+		c.Registry = "http://127.0.0.1:1" // nothing listens on port 1
+	})
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`.state.error button`),
+	); err != nil {
+		t.Fatalf("error state did not render: %v", err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Text(`.state.error .error-message`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "cannot reach the registry") {
+		t.Errorf("error message %q does not say the registry is unreachable", msg)
+	}
+	screenshot(t, ctx, "registry-down")
+}

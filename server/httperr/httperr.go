@@ -1,0 +1,98 @@
+// Package httperr is the one place where Berth turns errors into HTTP responses: the
+// {"error":{"code","message"}} body of /api and the registry's {"errors":[…]} body of /v2.
+package httperr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// Error is an error with the HTTP status and stable code it should be reported with.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is a stable, machine-readable code such as NOT_FOUND.
+	Code string
+	// Message is a sentence for the person using the UI.
+	Message string
+	// Err is the cause, kept for logs and errors.Is/As.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an *Error with the given status, code and message.
+func New(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Wrap returns an *Error carrying cause.
+func Wrap(status int, code, message string, cause error) *Error {
+	return &Error{Status: status, Code: code, Message: message, Err: cause}
+}
+
+// Write sends err as an /api JSON error. Errors that are not *Error become 500s whose details
+// go to the log only, so internal messages never reach the browser.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: "internal error", Err: err}
+	}
+	level := slog.LevelDebug
+	if e.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	slog.Log(r.Context(), level, "request failed", "status", e.Status, "code", e.Code, "err", e.Error())
+	var b api.ErrorBody
+	b.Error.Code = e.Code
+	b.Error.Message = e.Message
+	if e.Status >= 500 && e.Err != nil && e.Code != "INTERNAL" {
+		// Upstream failures are worth showing: "connection refused" tells the user what to fix.
+		b.Error.Message = e.Message + ": " + e.Err.Error()
+	}
+	WriteJSON(w, e.Status, b)
+}
+
+// RegistryError is one entry of the registry's error format.
+type RegistryError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// WriteRegistry sends an error in the registry's own {"errors":[…]} format, for /v2 clients.
+func WriteRegistry(w http.ResponseWriter, status int, code, message string, detail any) {
+	WriteJSON(w, status, struct {
+		Errors []RegistryError `json:"errors"`
+	}{[]RegistryError{{Code: code, Message: message, Detail: detail}}})
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Timeout reports whether err is a deadline or network timeout, which maps to 504.
+func Timeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,181 @@
+// Command berth serves Berth: the web UI, the /v2 proxy and the /api for a registry, and, with
+// no registry configured, an embedded registry with demo content.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/site"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	cfg, err := config.Load(args, os.Getenv, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "berth: %v\n", err)
+		return 2
+	}
+	slog.SetDefault(newLogger(cfg, stderr))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, nil); err != nil {
+		slog.Error("berth stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(reqlog.Handler{Handler: h})
+}
+
+// serve runs Berth until ctx is done, then shuts down gracefully. ready, if set, is called
+// with the UI's URL once Berth accepts requests.
+func serve(ctx context.Context, cfg config.Config, ready func(url string)) error {
+	upstream := cfg.Registry
+	var servers []*http.Server
+	if cfg.Embedded() {
+		regSrv, addr, err := startEmbedded(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, regSrv)
+		upstream = "http://" + addr
+	}
+
+	handler, err := site.New(site.Options{Config: cfg, Upstream: upstream, Version: version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No read or write timeout: blob uploads and downloads stream for as long as they need.
+		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	servers = append([]*http.Server{srv}, servers...)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	uiURL := "http://" + browserAddr(ln.Addr())
+	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version, "read_only", cfg.ReadOnly)
+	if ready != nil {
+		ready(uiURL)
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startEmbedded runs the in-process registry on its own port, so docker, crane and skopeo can
+// push to it, and seeds demo content into it when its store is empty.
+func startEmbedded(ctx context.Context, cfg config.Config) (*http.Server, string, error) {
+	dir := filepath.Join(cfg.DataDir, "registry")
+	reg, err := embedded.New(ctx, dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded registry: %w", err)
+	}
+	addr := cfg.EmbeddedAddr
+	if addr == "" || addr == "off" {
+		// The proxy still needs to reach it; a random loopback port is not advertised.
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded registry: listen on %s: %w (set --embedded-addr to another port)", addr, err)
+	}
+	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(func() { _ = reg.Close() })
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("embedded registry stopped", "err", err)
+		}
+	}()
+	host := ln.Addr().String()
+	slog.Info("embedded registry is running", "addr", host, "storage", dir)
+	if !cfg.NoDemo {
+		// Seeding first means the first page a new user opens already shows the demo.
+		seedDemo(ctx, host)
+	}
+	return srv, host, nil
+}
+
+func seedDemo(ctx context.Context, host string) {
+	empty, err := demo.Empty(ctx, host, remote.WithContext(ctx))
+	if err != nil {
+		slog.Warn("demo content: cannot read the catalog", "err", err)
+		return
+	}
+	if !empty {
+		return
+	}
+	start := time.Now()
+	if err := demo.Seed(ctx, host, remote.WithContext(ctx)); err != nil {
+		slog.Warn("demo content: seeding failed", "err", err)
+		return
+	}
+	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
+}
+
+// browserAddr turns a listen address into one a browser can open (0.0.0.0 → localhost).
+func browserAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,229 @@
+// Package site wires Berth's HTTP surface: the go-app UI, static assets, the /v2 proxy, the
+// /api/v1 read API, CORS and health endpoints, in one handler.
+package site
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/rs/cors"
+
+	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/reqlog"
+)
+
+// Options is what New needs beyond the configuration.
+type Options struct {
+	// Config is the parsed configuration.
+	Config config.Config
+	// Upstream is the registry base URL the proxy and API use (the embedded one's address
+	// when Config.Registry is empty).
+	Upstream string
+	// Version is the build version, shown in the UI and used to bust caches.
+	Version string
+}
+
+// New returns Berth's root handler.
+func New(opts Options) (http.Handler, error) {
+	cfg := opts.Config
+	up, err := url.Parse(opts.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", opts.Upstream, err)
+	}
+	transport := proxy.NewTransport(cfg.UpstreamTimeout)
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: transport})
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.New(catalog.Options{
+		Registry:    opts.Upstream,
+		Transport:   transport,
+		Concurrency: cfg.Concurrency,
+		PullHost:    pullHost(cfg, up),
+	})
+	if err != nil {
+		return nil, err
+	}
+	web, err := newWebDir(cfg.WebDir)
+	if err != nil {
+		return nil, err
+	}
+	c := CORS(cfg.CORSOrigins)
+	ui.Routes()
+
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", c.Handler(px))
+	mux.Handle("/v2", c.Handler(px))
+	mux.Handle("/api/v1/", c.Handler(cat.Handler()))
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
+	})
+	mux.Handle("GET /readyz", readiness(up, transport))
+	mux.Handle("/web/", web)
+	mux.Handle("/", &app.Handler{
+		Name:            "Berth",
+		ShortName:       "Berth",
+		Title:           "Berth — registry browser",
+		Description:     "Browse and manage a Docker/OCI registry",
+		Lang:            "en",
+		Author:          "Berth",
+		BackgroundColor: "#0f172a",
+		ThemeColor:      "#0e7490",
+		LoadingLabel:    "Loading Berth…",
+		Icon: app.Icon{
+			Default:  "/web/icon-192.png",
+			Large:    "/web/icon-512.png",
+			SVG:      "/web/icon.svg",
+			Maskable: "/web/icon-maskable-512.png",
+		},
+		Styles:    []string{"/web/berth.css"},
+		Resources: web,
+		Version:   web.version(opts.Version),
+		Env: map[string]string{
+			ui.EnvVersion:  opts.Version,
+			ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
+		},
+	})
+	return reqlog.Middleware(mux), nil
+}
+
+func pullHost(cfg config.Config, up *url.URL) string {
+	if cfg.PublicHost != "" {
+		return cfg.PublicHost
+	}
+	return up.Host
+}
+
+// CORS returns the CORS policy for /v2 and /api. Preflights are always answered here, never
+// forwarded: registries with auth answer OPTIONS with 401, which browsers treat as a failure.
+// Credentials (cookies, Authorization) are allowed only for explicitly listed origins; a "*"
+// origin gets CORS without credentials. With no origins configured, only same-origin pages
+// (the UI Berth serves itself) can call the API.
+func CORS(origins []string) *cors.Cors {
+	allowed := map[string]bool{}
+	wildcard := false
+	for _, o := range origins {
+		if o == "*" {
+			wildcard = true
+		}
+		allowed[o] = true
+	}
+	return cors.New(cors.Options{
+		AllowOriginFunc: func(origin string) bool { return wildcard || allowed[origin] },
+		AllowedMethods: []string{
+			http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+			http.MethodPatch, http.MethodDelete,
+		},
+		AllowedHeaders: []string{
+			"Authorization", "Accept", "Accept-Encoding", "Content-Type", "Content-Length",
+			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id",
+		},
+		ExposedHeaders: []string{
+			"Docker-Content-Digest", "Link", "Content-Range", "Content-Length", "WWW-Authenticate",
+			"Docker-Distribution-Api-Version", "Docker-Upload-Uuid", "Location", "Range", "ETag",
+			"OCI-Filters-Applied", "X-Request-Id",
+		},
+		AllowCredentials:   !wildcard,
+		MaxAge:             600,
+		OptionsPassthrough: false,
+	})
+}
+
+// readiness reports whether the registry answers /v2/ at all; 401 counts as up, since it
+// means the registry is there and wants credentials.
+func readiness(up *url.URL, rt http.RoundTripper) http.Handler {
+	client := &http.Client{Transport: rt, Timeout: 3 * time.Second}
+	target := up.Scheme + "://" + up.Host + "/v2/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			httperr.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "registry unreachable", "registry": up.Host})
+			return
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			httperr.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": fmt.Sprintf("registry answered %d", resp.StatusCode), "registry": up.Host})
+			return
+		}
+		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "registry": up.Host})
+	})
+}
+
+// webDir serves /web/… from a directory on disk and tells go-app where those files are. The
+// URLs the browser sees stay /web/…, whatever the directory's path is (go-app's LocalDir
+// would put an absolute path into the URL).
+type webDir struct {
+	dir   string
+	files http.Handler
+}
+
+func newWebDir(dir string) (*webDir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("web directory: %w", err)
+	}
+	return &webDir{dir: abs, files: http.StripPrefix("/web", http.FileServer(http.Dir(abs)))}, nil
+}
+
+// Resolve implements app.ResourceResolver.
+func (d *webDir) Resolve(location string) string {
+	switch {
+	case location == "" || location == "/":
+		return "/"
+	case strings.HasPrefix(location, "http://"), strings.HasPrefix(location, "https://"):
+		return location
+	}
+	return "/" + strings.Trim(location, "/")
+}
+
+func (d *webDir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// go-app asks for /web/app.wasm under its own name too; both are the same file.
+	if strings.HasPrefix(r.URL.Path, "/web/") {
+		w.Header().Set("Cache-Control", "no-cache")
+		if strings.HasSuffix(r.URL.Path, ".wasm") {
+			w.Header().Set("Content-Type", "application/wasm")
+		}
+		d.files.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// version identifies this build of the UI: the release version plus a hash of app.wasm, so
+// a rebuilt UI always reaches browsers holding an older one.
+func (d *webDir) version(release string) string {
+	f, err := os.Open(filepath.Join(d.dir, "app.wasm"))
+	if err != nil {
+		return release
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return release
+	}
+	return release + "-" + hex.EncodeToString(h.Sum(nil))[:12]
+}

@@ -202,7 +202,7 @@ func TestE2ERegistryDownShowsErrorAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(msg, "cannot reach the registry") {
+	if !strings.Contains(msg, "Cannot reach the registry at 127.0.0.1:1") {
 		t.Errorf("error message %q does not say the registry is unreachable", msg)
 	}
 	screenshot(t, ctx, "registry-down")

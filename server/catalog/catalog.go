@@ -190,7 +190,7 @@ func (s *Service) loadCatalog(done chan struct{}) {
 	s.loading = nil
 	s.loadErr = nil
 	if err != nil {
-		s.loadErr = registryError(fmt.Errorf("list repositories: %w", err))
+		s.loadErr = s.registryError(err, "the repository list")
 	} else {
 		names = slices.DeleteFunc(names, func(n string) bool { return n == "" })
 		slices.Sort(names)
@@ -212,7 +212,7 @@ func (s *Service) Tags(ctx context.Context, repository string, offset, limit int
 	names, err := s.puller.List(ctx, repo)
 	release()
 	if err != nil {
-		return api.TagPage{}, registryError(fmt.Errorf("list tags of %s: %w", repository, err))
+		return api.TagPage{}, s.registryError(err, "repository "+repository)
 	}
 	slices.Sort(names)
 	page := api.TagPage{Repository: repository, Total: len(names), Offset: offset, Limit: limit, PullHost: s.pullHost, Tags: []api.Tag{}}
@@ -458,22 +458,24 @@ func (s *Service) blob(ctx context.Context, repo name.Repository, digest v1.Hash
 	return b, nil
 }
 
-// registryError maps an error from talking to the registry to the status the API answers.
-func registryError(err error) error {
+// registryError maps an error from reading what (e.g. "repository library/alpine") from the
+// registry to the status and sentence the API answers with.
+func (s *Service) registryError(err error, what string) error {
 	var te *transport.Error
+	reg := s.reg.RegistryStr()
 	switch {
-	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
-		return httperr.Wrap(http.StatusUnauthorized, "UNAUTHORIZED", "the registry refused access", err)
-	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
-		return httperr.Wrap(http.StatusNotFound, "NOT_FOUND", "not found in the registry", err)
-	case errors.As(err, &te):
-		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_ERROR", fmt.Sprintf("the registry answered %d", te.StatusCode), err)
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return httperr.Wrap(http.StatusUnauthorized, "UNAUTHORIZED", fmt.Sprintf("The registry at %s refused access to %s.", reg, what), err)
+	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+		return httperr.Wrap(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("There is no %s in the registry at %s.", what, reg), err)
+	case errors.As(err, &te):
+		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_ERROR", fmt.Sprintf("Reading %s: %s.", what, describe(err)), err)
 	case httperr.Timeout(err):
-		return httperr.Wrap(http.StatusGatewayTimeout, "REGISTRY_TIMEOUT", "the registry did not answer in time", err)
+		return httperr.Wrap(http.StatusGatewayTimeout, "REGISTRY_TIMEOUT", fmt.Sprintf("The registry at %s did not answer in time.", reg), err)
 	default:
-		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_UNAVAILABLE", "cannot reach the registry", err)
+		return httperr.Wrap(http.StatusBadGateway, "REGISTRY_UNAVAILABLE", fmt.Sprintf("Cannot reach the registry at %s: %s.", reg, httperr.Reason(err)), err)
 	}
 }
 

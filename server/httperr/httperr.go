@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 
 	"github.com/berth-registry/berth/app/api"
 )
@@ -59,10 +60,6 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var b api.ErrorBody
 	b.Error.Code = e.Code
 	b.Error.Message = e.Message
-	if e.Status >= 500 && e.Err != nil && e.Code != "INTERNAL" {
-		// Upstream failures are worth showing: "connection refused" tells the user what to fix.
-		b.Error.Message = e.Message + ": " + e.Err.Error()
-	}
 	WriteJSON(w, e.Status, b)
 }
 
@@ -95,4 +92,21 @@ func Timeout(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Reason shortens a transport error to its most specific part ("connection refused",
+// "timeout"), which says what is wrong without echoing request URLs.
+func Reason(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	if Timeout(err) {
+		return "timeout"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }

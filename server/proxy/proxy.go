@@ -193,24 +193,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		status, msg = http.StatusGatewayTimeout, "registry did not answer in time"
 	}
 	slog.WarnContext(r.Context(), "proxy: upstream failed", "status", status, "upstream", p.upstream.Host, "err", err)
-	httperr.WriteRegistry(w, status, "UNAVAILABLE", msg, map[string]string{"upstream": p.upstream.Host, "reason": reason(err)})
-}
-
-// reason shortens a transport error to its last, most specific part ("connection refused"),
-// which says what is wrong without echoing request URLs.
-func reason(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err.Error()
-	}
-	if httperr.Timeout(err) {
-		return "timeout"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
+	httperr.WriteRegistry(w, status, "UNAVAILABLE", msg, map[string]string{"upstream": p.upstream.Host, "reason": httperr.Reason(err)})
 }
 
 // bufferPool recycles the 256 KiB copy buffers, so streaming a blob allocates almost nothing.

@@ -60,6 +60,13 @@ func (c Client) Tags(ctx context.Context, repository string, offset, limit int) 
 	return p, err
 }
 
+// Manifest returns one manifest in depth; reference is a tag or a digest.
+func (c Client) Manifest(ctx context.Context, repository, reference string) (Manifest, error) {
+	var m Manifest
+	err := c.get(ctx, "/api/v1/repositories/"+escapePath(repository)+"/manifests/"+url.PathEscape(reference), &m)
+	return m, err
+}
+
 // escapePath escapes each segment of a repository name but keeps its slashes.
 func escapePath(name string) string {
 	parts := strings.Split(name, "/")

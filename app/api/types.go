@@ -37,7 +37,8 @@ type Tag struct {
 	Name      string `json:"name"`
 	Digest    string `json:"digest,omitempty"`
 	MediaType string `json:"mediaType,omitempty"`
-	// Kind is image, index, artifact or unknown.
+	// Kind is image, index, artifact, schema1, or referrer for a tag named after another
+	// manifest's digest (cosign signatures, the OCI referrers fallback index).
 	Kind string `json:"kind,omitempty"`
 	// Size is the compressed size: config plus layers, summed over platforms for an index.
 	Size int64 `json:"size"`
@@ -77,4 +78,97 @@ type ErrorBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// Manifest is everything Berth shows about one manifest: an image, an index or an artifact.
+type Manifest struct {
+	Repository string `json:"repository"`
+	// Reference is the tag or digest the manifest was asked for by.
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	// Kind is image, index, artifact or schema1.
+	Kind string `json:"kind"`
+	// Size is the compressed size: config plus layers, summed over platforms for an index.
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Subject      *Descriptor       `json:"subject,omitempty"`
+	// Platforms lists an index's images; Attestations its buildx attestation manifests.
+	Platforms    []Platform   `json:"platforms,omitempty"`
+	Attestations []Descriptor `json:"attestations,omitempty"`
+	// Image is set for image manifests.
+	Image *Image `json:"image,omitempty"`
+	// Layers of an artifact (for an image they are in Image).
+	Blobs     []Descriptor `json:"blobs,omitempty"`
+	Referrers []Referrer   `json:"referrers"`
+	// ReferrersError says why referrers could not be listed.
+	ReferrersError string `json:"referrersError,omitempty"`
+	// Raw is the manifest exactly as the registry serves it.
+	Raw string `json:"raw"`
+	// Note explains anything unusual, e.g. a legacy schema 1 manifest.
+	Note     string `json:"note,omitempty"`
+	PullHost string `json:"pullHost"`
+}
+
+// Descriptor points at a blob or manifest.
+type Descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       string            `json:"digest"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Platform     *Platform         `json:"platform,omitempty"`
+}
+
+// Image is an image manifest's config, layers and history.
+type Image struct {
+	ConfigDigest    string       `json:"configDigest"`
+	ConfigMediaType string       `json:"configMediaType"`
+	ConfigSize      int64        `json:"configSize"`
+	Config          ImageConfig  `json:"config"`
+	Layers          []Descriptor `json:"layers"`
+	History         []History    `json:"history"`
+	// RawConfig is the config blob exactly as stored.
+	RawConfig string `json:"rawConfig"`
+}
+
+// ImageConfig is the part of an image config people read.
+type ImageConfig struct {
+	OS           string            `json:"os"`
+	Architecture string            `json:"architecture"`
+	Variant      string            `json:"variant,omitempty"`
+	Created      time.Time         `json:"created,omitzero"`
+	Author       string            `json:"author,omitempty"`
+	User         string            `json:"user,omitempty"`
+	WorkingDir   string            `json:"workingDir,omitempty"`
+	Entrypoint   []string          `json:"entrypoint,omitempty"`
+	Cmd          []string          `json:"cmd,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	ExposedPorts []string          `json:"exposedPorts,omitempty"`
+	Volumes      []string          `json:"volumes,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	StopSignal   string            `json:"stopSignal,omitempty"`
+}
+
+// History is one step of an image's build.
+type History struct {
+	Created    time.Time `json:"created,omitzero"`
+	CreatedBy  string    `json:"createdBy,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+	EmptyLayer bool      `json:"emptyLayer,omitempty"`
+	// Layer is the index into Layers of the layer this step made, or -1 for an empty step.
+	Layer int `json:"layer"`
+}
+
+// Referrer is a manifest whose subject is another one: a signature, SBOM or attestation.
+type Referrer struct {
+	Digest       string            `json:"digest"`
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Size         int64             `json:"size"`
+	Created      time.Time         `json:"created,omitzero"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	// Tag is set for referrers found by cosign-style tags (sha256-<hex>.sig).
+	Tag string `json:"tag,omitempty"`
 }

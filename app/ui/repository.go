@@ -234,7 +234,7 @@ func (p *repositoryPage) renderTag(t api.Tag, group int, now time.Time) app.UI {
 	}
 	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
 		app.Td().Class("tag-name").Body(
-			app.Span().Class("mono").Text(t.Name),
+			app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name),
 			app.If(t.Error != "", func() app.UI {
 				return app.Span().Class("row-error").Title(t.Error).Text("⚠ " + t.Error)
 			}),
@@ -271,6 +271,8 @@ func platformChips(t api.Tag) []app.UI {
 		chips = append(chips, app.Span().Class("chip artifact").Title(t.ArtifactType).Text(artifactLabel(t.ArtifactType)))
 	case "schema1":
 		chips = append(chips, app.Span().Class("chip warn").Text("schema 1"))
+	case "referrer":
+		chips = append(chips, app.Span().Class("chip artifact").Title("tagged after the digest it describes").Text(referrerTagLabel(t.Name)))
 	}
 	for _, pl := range t.Platforms {
 		chips = append(chips, app.Span().Class("chip").Title(fmt.Sprintf("%s · %s", humanSize(pl.Size), pl.Digest)).Text(pl.String()))
@@ -279,6 +281,19 @@ func platformChips(t api.Tag) []app.UI {
 		chips = append(chips, app.Span().Class("chip muted").Title("build attestations (provenance, SBOM)").Text(plural(t.Attestations, "attestation")))
 	}
 	return chips
+}
+
+// referrerTagLabel names what a digest-named tag holds.
+func referrerTagLabel(tag string) string {
+	switch {
+	case strings.HasSuffix(tag, ".sig"):
+		return "cosign signature"
+	case strings.HasSuffix(tag, ".att"):
+		return "cosign attestation"
+	case strings.HasSuffix(tag, ".sbom"):
+		return "cosign SBOM"
+	}
+	return "referrers index"
 }
 
 // artifactLabel names well-known artifact types in words.
@@ -290,7 +305,7 @@ func artifactLabel(mediaType string) string {
 		return "signature"
 	case strings.Contains(mediaType, "spdx") || strings.Contains(mediaType, "cyclonedx") || strings.Contains(mediaType, "sbom"):
 		return "SBOM"
-	case strings.Contains(mediaType, "in-toto") || strings.Contains(mediaType, "attestation"):
+	case strings.Contains(mediaType, "in-toto") || strings.Contains(mediaType, "dsse") || strings.Contains(mediaType, "attestation"):
 		return "attestation"
 	case mediaType == "":
 		return "artifact"

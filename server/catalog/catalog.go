@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,10 @@ import (
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/httperr"
 )
+
+// referrerTag matches tags named after a digest: sha256-<hex> (OCI referrers fallback) and
+// sha256-<hex>.sig/.att/.sbom (cosign).
+var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
 
 // maxDocument bounds a manifest or config read from the registry; real ones are kilobytes.
 const maxDocument = 8 << 20
@@ -254,8 +259,16 @@ func (s *Service) tag(ctx context.Context, repo name.Repository, tag string) api
 		return t
 	}
 	t.Digest, t.MediaType = desc.Digest.String(), string(desc.MediaType)
-	if err := s.describe(ctx, repo, desc.Digest, &t); err != nil {
+	sum, err := s.summarize(ctx, repo, desc.Digest, t.MediaType)
+	if err != nil {
 		t.Error = describe(err)
+	}
+	t.Kind, t.Size, t.Created, t.Platforms, t.ArtifactType = sum.kind, sum.size, sum.created, sum.platforms, sum.artifactType
+	t.Attestations = len(sum.attestations)
+	if referrerTag.MatchString(tag) {
+		// cosign signatures and the OCI referrers fallback index are tagged after the digest
+		// they describe; they are accessories, not releases.
+		t.Kind, t.Platforms = "referrer", nil
 	}
 	return t
 }
@@ -280,56 +293,74 @@ type config struct {
 	Variant      string    `json:"variant"`
 }
 
-func (s *Service) describe(ctx context.Context, repo name.Repository, digest v1.Hash, t *api.Tag) error {
-	raw, err := s.manifest(ctx, repo, digest)
-	if err != nil {
-		return err
-	}
-	var m manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("manifest %s is not valid JSON: %w", digest, err)
-	}
-	if m.MediaType == "" {
-		m.MediaType = types.MediaType(t.MediaType)
-	}
-	switch {
-	case m.SchemaVersion == 1:
-		t.Kind = "schema1"
-		return errors.New("legacy Docker schema 1 manifest: no size or platform information")
-	case len(m.Manifests) > 0 || m.MediaType.IsIndex():
-		t.Kind = "index"
-		return s.describeIndex(ctx, repo, m, t)
-	}
-	p, created, artifact, err := s.image(ctx, repo, digest, m)
-	t.Size, t.Created = p.Size, created
-	if artifact != "" {
-		t.Kind, t.ArtifactType = "artifact", artifact
-		return err
-	}
-	t.Kind = "image"
-	if p.OS != "" {
-		t.Platforms = []api.Platform{p}
-	}
-	return err
+// summary is what Berth knows of a manifest after reading it and, for images, their configs.
+type summary struct {
+	raw          []byte
+	m            manifest
+	kind         string // image, index, artifact or schema1
+	size         int64
+	created      time.Time
+	platforms    []api.Platform
+	attestations []v1.Descriptor
+	artifactType string
 }
 
-func (s *Service) describeIndex(ctx context.Context, repo name.Repository, m manifest, t *api.Tag) error {
+// summarize reads the manifest with the given digest and what its size, date and platforms
+// need, all through the digest-keyed cache. mediaType is the registry's Content-Type, used
+// when the manifest does not name its own. The summary is partial when err is set.
+func (s *Service) summarize(ctx context.Context, repo name.Repository, digest v1.Hash, mediaType string) (summary, error) {
+	var sum summary
+	raw, err := s.manifest(ctx, repo, digest)
+	if err != nil {
+		return sum, err
+	}
+	sum.raw = raw
+	if err := json.Unmarshal(raw, &sum.m); err != nil {
+		return sum, fmt.Errorf("manifest %s is not valid JSON: %w", digest, err)
+	}
+	if sum.m.MediaType == "" {
+		sum.m.MediaType = types.MediaType(mediaType)
+	}
+	switch {
+	case sum.m.SchemaVersion == 1:
+		sum.kind = "schema1"
+		return sum, errSchema1
+	case len(sum.m.Manifests) > 0 || sum.m.MediaType.IsIndex():
+		sum.kind = "index"
+		return sum, s.summarizeIndex(ctx, repo, &sum)
+	}
+	p, artifact, err := s.image(ctx, repo, digest, sum.m)
+	sum.size, sum.created = p.Size, p.Created
+	if artifact != "" {
+		sum.kind, sum.artifactType = "artifact", artifact
+		return sum, err
+	}
+	sum.kind = "image"
+	if p.OS != "" {
+		sum.platforms = []api.Platform{p}
+	}
+	return sum, err
+}
+
+var errSchema1 = errors.New("legacy Docker schema 1 manifest: registries and clients dropped it; it carries no sizes and its platform and history are not shown")
+
+func (s *Service) summarizeIndex(ctx context.Context, repo name.Repository, sum *summary) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, d := range m.Manifests {
+	for _, d := range sum.m.Manifests {
 		if attestation(d) {
-			t.Attestations++
+			sum.attestations = append(sum.attestations, d)
 			continue
 		}
-		i := len(t.Platforms)
+		i := len(sum.platforms)
 		p := api.Platform{Digest: d.Digest.String(), Size: d.Size}
 		if d.Platform != nil {
 			p.OS, p.Architecture, p.Variant = d.Platform.OS, d.Platform.Architecture, d.Platform.Variant
 		}
-		t.Platforms = append(t.Platforms, p)
+		sum.platforms = append(sum.platforms, p)
 		wg.Go(func() {
 			raw, err := s.manifest(ctx, repo, d.Digest)
 			var cm manifest
@@ -337,9 +368,8 @@ func (s *Service) describeIndex(ctx context.Context, repo name.Repository, m man
 				err = json.Unmarshal(raw, &cm)
 			}
 			var img api.Platform
-			var created time.Time
 			if err == nil {
-				img, created, _, err = s.image(ctx, repo, d.Digest, cm)
+				img, _, err = s.image(ctx, repo, d.Digest, cm)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -347,18 +377,19 @@ func (s *Service) describeIndex(ctx context.Context, repo name.Repository, m man
 				errs = append(errs, fmt.Errorf("%s: %w", d.Digest, err))
 				return
 			}
-			t.Platforms[i].Size += img.Size
-			t.Platforms[i].Created = created
-			if t.Platforms[i].OS == "" {
-				t.Platforms[i].OS, t.Platforms[i].Architecture, t.Platforms[i].Variant = img.OS, img.Architecture, img.Variant
+			pl := &sum.platforms[i]
+			pl.Size += img.Size
+			pl.Created = img.Created
+			if pl.OS == "" {
+				pl.OS, pl.Architecture, pl.Variant = img.OS, img.Architecture, img.Variant
 			}
 		})
 	}
 	wg.Wait()
-	for _, p := range t.Platforms {
-		t.Size += p.Size
-		if p.Created.After(t.Created) {
-			t.Created = p.Created
+	for _, p := range sum.platforms {
+		sum.size += p.Size
+		if p.Created.After(sum.created) {
+			sum.created = p.Created
 		}
 	}
 	return errors.Join(errs...)
@@ -373,34 +404,39 @@ func attestation(d v1.Descriptor) bool {
 }
 
 // image sums an image manifest's config and layers, and reads its config for the platform and
-// creation date. A manifest whose config is not an image config is an artifact.
-func (s *Service) image(ctx context.Context, repo name.Repository, digest v1.Hash, m manifest) (api.Platform, time.Time, string, error) {
+// creation date. A manifest whose config is not an image config is an artifact, whose type
+// is returned instead.
+func (s *Service) image(ctx context.Context, repo name.Repository, digest v1.Hash, m manifest) (api.Platform, string, error) {
 	p := api.Platform{Digest: digest.String(), Size: m.Config.Size}
 	for _, l := range m.Layers {
 		p.Size += l.Size
 	}
-	artifact := m.ArtifactType
-	switch m.Config.MediaType {
-	case types.DockerConfigJSON, types.OCIConfigJSON:
-	default:
-		if artifact == "" {
-			artifact = string(m.Config.MediaType)
-		}
-	}
+	artifact := artifactType(m)
 	if artifact != "" || m.Config.Digest.Hex == "" {
-		return p, time.Time{}, artifact, nil
+		return p, artifact, nil
 	}
 	raw, err := s.blob(ctx, repo, m.Config.Digest)
 	if err != nil {
-		return p, time.Time{}, "", err
+		return p, "", err
 	}
 	var c config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return p, time.Time{}, "", fmt.Errorf("config %s is not valid JSON: %w", m.Config.Digest, err)
+		return p, "", fmt.Errorf("config %s is not valid JSON: %w", m.Config.Digest, err)
 	}
-	p.OS, p.Architecture, p.Variant = c.OS, c.Architecture, c.Variant
-	p.Created = c.Created
-	return p, c.Created, "", nil
+	p.OS, p.Architecture, p.Variant, p.Created = c.OS, c.Architecture, c.Variant, c.Created
+	return p, "", nil
+}
+
+// artifactType returns what kind of artifact a manifest is, or "" for a container image.
+func artifactType(m manifest) string {
+	if m.ArtifactType != "" {
+		return m.ArtifactType
+	}
+	switch m.Config.MediaType {
+	case types.DockerConfigJSON, types.OCIConfigJSON, "":
+		return ""
+	}
+	return string(m.Config.MediaType)
 }
 
 // manifest returns the raw manifest with the given digest, from the cache or the registry.

@@ -18,6 +18,7 @@ const (
 //
 //	GET /api/v1/repositories?q=&offset=&limit=        catalog page
 //	GET /api/v1/repositories/{name}/tags?offset=&limit= tags with details
+//	GET /api/v1/repositories/{name}/manifests/{ref}     one manifest in depth (tag or digest)
 func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -39,6 +40,11 @@ func (s *Service) Handler() http.Handler {
 			repo := strings.TrimSuffix(strings.TrimPrefix(path, "/repositories/"), "/tags")
 			page, err := s.Tags(r.Context(), repo, offset, limit)
 			respond(w, r, page, err)
+		case strings.HasPrefix(path, "/repositories/") && strings.Contains(path, "/manifests/"):
+			i := strings.LastIndex(path, "/manifests/")
+			repo, ref := strings.TrimPrefix(path[:i], "/repositories/"), path[i+len("/manifests/"):]
+			m, err := s.Manifest(r.Context(), repo, ref)
+			respond(w, r, m, err)
 		default:
 			httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
 		}

@@ -32,7 +32,10 @@ func Seed(ctx context.Context, host string, opts ...remote.Option) error {
 		wg.Go(func() { errs[i] = seedRepository(ctx, pusher, host, repo) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return seedArtifacts(ctx, pusher, host, opts)
 }
 
 func seedRepository(ctx context.Context, pusher *remote.Pusher, host string, repo repository) error {
@@ -72,7 +75,7 @@ func Empty(ctx context.Context, host string, opts ...remote.Option) (bool, error
 // Repositories lists the repository names Seed creates (tests and the e2e test use it).
 func Repositories() []string {
 	repos := catalog()
-	names := make([]string, 0, len(repos))
+	names := artifactRepositories()
 	for _, r := range repos {
 		names = append(names, r.name)
 	}

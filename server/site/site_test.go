@@ -198,7 +198,9 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 	} {
 		resp := do(t, http.MethodGet, base+tc.path, nil)
 		b, _ := io.ReadAll(resp.Body)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(b, &e); err != nil {
 			t.Errorf("%s: body is not JSON: %s", tc.path, b)
 			continue

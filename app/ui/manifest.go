@@ -1,0 +1,457 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// manifestPage shows one manifest by tag (/repositories/NAME:TAG) or digest
+// (/repositories/NAME@sha256:…). For an index, ?platform=DIGEST picks the image shown, so
+// the platform switcher works with back and forward.
+type manifestPage struct {
+	app.Compo
+
+	repo, ref string
+	state     loadState
+	err       string
+	m         api.Manifest
+
+	platform   string // digest of the index entry shown
+	child      *api.Manifest
+	childState loadState
+	childErr   string
+
+	copied string
+	gen    int
+}
+
+// manifestURL is the UI path of a manifest by tag or digest.
+func manifestURL(repo, ref string) string {
+	if strings.Contains(ref, ":") {
+		return "/repositories/" + repo + "@" + ref
+	}
+	return "/repositories/" + repo + ":" + ref
+}
+
+// splitReference splits NAME:TAG or NAME@DIGEST from a UI path.
+func splitReference(path string) (repo, ref string) {
+	rest := strings.Trim(strings.TrimPrefix(path, "/repositories/"), "/")
+	if i := strings.IndexByte(rest, '@'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	return rest, ""
+}
+
+func (p *manifestPage) OnNav(ctx app.Context) {
+	if app.IsServer {
+		return
+	}
+	u := ctx.Page().URL()
+	repo, ref := splitReference(u.Path)
+	if r, err := url.PathUnescape(ref); err == nil {
+		ref = r
+	}
+	platform := u.Query().Get("platform")
+	if repo != p.repo || ref != p.ref || p.state == failed {
+		p.repo, p.ref, p.platform = repo, ref, platform
+		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		p.load(ctx)
+		return
+	}
+	if platform != p.platform {
+		p.platform = platform
+		p.loadChild(ctx)
+	}
+}
+
+func (p *manifestPage) load(ctx app.Context) {
+	p.gen++
+	gen, repo, ref := p.gen, p.repo, p.ref
+	p.state, p.err, p.child = loading, "", nil
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		m, err := client().Manifest(c, repo, ref)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			if err != nil {
+				p.state, p.err = failed, err.Error()
+				return
+			}
+			p.m, p.state = m, loaded
+			if m.Kind == "index" && len(m.Platforms) > 0 {
+				if p.platform == "" || !slices.ContainsFunc(m.Platforms, func(pl api.Platform) bool { return pl.Digest == p.platform }) {
+					p.platform = m.Platforms[0].Digest
+				}
+				p.loadChild(ctx)
+			}
+		})
+	})
+}
+
+// loadChild fetches the image of the selected platform.
+func (p *manifestPage) loadChild(ctx app.Context) {
+	if p.m.Kind != "index" || p.platform == "" {
+		return
+	}
+	p.gen++
+	gen, repo, digest := p.gen, p.repo, p.platform
+	p.childState, p.childErr = loading, ""
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		m, err := client().Manifest(c, repo, digest)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			if err != nil {
+				p.childState, p.childErr = failed, err.Error()
+				return
+			}
+			p.child, p.childState = &m, loaded
+		})
+	})
+}
+
+func (p *manifestPage) Render() app.UI {
+	crumbs := []crumb{{label: "Repositories", href: "/"}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
+	return page(crumbs, p.renderBody())
+}
+
+func refLabel(ref string) string {
+	if strings.HasPrefix(ref, "sha256:") {
+		return "@" + shortDigest(ref)
+	}
+	return ":" + ref
+}
+
+func (p *manifestPage) renderBody() app.UI {
+	switch p.state {
+	case loading:
+		return loadingView("manifest")
+	case failed:
+		return errorView(p.err, func(ctx app.Context, e app.Event) { p.load(ctx) })
+	}
+	m := p.m
+	sections := []app.UI{
+		app.Div().Class("page-head").Body(
+			app.H1().Class("repo-title").Body(append(repoName(m.Repository), app.Span().Class("ref").Text(refLabel(m.Reference)))...),
+			app.Span().Class("chip kind").Text(kindLabel(m)),
+		),
+		p.summary(m),
+	}
+	if m.Note != "" {
+		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
+	}
+	if m.Subject != nil {
+		sections = append(sections, app.Div().Class("card").Body(
+			app.H2().Text("Refers to"),
+			app.A().Class("mono").Href(manifestURL(m.Repository, m.Subject.Digest)).Text(m.Subject.Digest),
+		))
+	}
+	switch {
+	case m.Kind == "index":
+		sections = append(sections, p.platforms(m)...)
+	case m.Image != nil:
+		sections = append(sections, imageSections(m.Image)...)
+	case m.Kind == "artifact":
+		sections = append(sections, app.Div().Class("card").Body(
+			app.H2().Text("Blobs"),
+			descriptorTable(m.Blobs),
+		))
+	}
+	sections = append(sections, p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
+	return app.Div().ID("manifest").Body(sections...)
+}
+
+func kindLabel(m api.Manifest) string {
+	switch m.Kind {
+	case "index":
+		return "multi-platform index"
+	case "artifact":
+		return artifactLabel(m.ArtifactType)
+	case "schema1":
+		return "Docker schema 1 (legacy)"
+	}
+	return "image"
+}
+
+func (p *manifestPage) summary(m api.Manifest) app.UI {
+	pullTag := ""
+	if !strings.HasPrefix(m.Reference, "sha256:") {
+		pullTag = fmt.Sprintf("docker pull %s/%s:%s", m.PullHost, m.Repository, m.Reference)
+	}
+	pullDigest := fmt.Sprintf("docker pull %s/%s@%s", m.PullHost, m.Repository, m.Digest)
+	rows := []app.UI{
+		field("Digest", app.Span().Class("mono break").Text(m.Digest)),
+		field("Media type", app.Span().Class("mono break").Text(m.MediaType)),
+		field("Size", app.Span().Text(humanSize(m.Size)+sizeNote(m))),
+	}
+	if m.ArtifactType != "" {
+		rows = append(rows, field("Artifact type", app.Span().Class("mono break").Text(m.ArtifactType)))
+	}
+	if m.Image != nil && !m.Image.Config.Created.IsZero() {
+		c := m.Image.Config.Created
+		rows = append(rows, field("Created", app.Span().Title(c.Local().Format(time.RFC1123)).Text(ago(c, time.Now())+" · "+c.Format("2006-01-02 15:04"))))
+	}
+	if pullTag != "" {
+		rows = append(rows, field("Pull by tag", p.copyBox("tag", pullTag)))
+	}
+	rows = append(rows, field("Pull by digest", p.copyBox("digest", pullDigest)))
+	return app.Div().Class("card").Body(app.Dl().Class("fields").Body(rows...))
+}
+
+func sizeNote(m api.Manifest) string {
+	if m.Kind == "index" {
+		return fmt.Sprintf(" across %d platforms", len(m.Platforms))
+	}
+	return ""
+}
+
+func (p *manifestPage) copyBox(id, text string) app.UI {
+	label := "Copy"
+	if p.copied == id {
+		label = "Copied ✓"
+	}
+	return app.Div().Class("copy").Body(
+		app.Code().Class("break").Text(text),
+		app.Button().Class("button small").Text(label).OnClick(func(ctx app.Context, e app.Event) {
+			copyToClipboard(text)
+			p.copied = id
+			ctx.After(2*time.Second, func(ctx app.Context) {
+				if p.copied == id {
+					p.copied = ""
+				}
+			})
+		}),
+	)
+}
+
+func field(label string, value app.UI) app.UI {
+	return app.Div().Class("field").Body(app.Dt().Text(label), app.Dd().Body(value))
+}
+
+// platforms renders an index's platform switcher and the selected platform's image.
+func (p *manifestPage) platforms(m api.Manifest) []app.UI {
+	tabs := make([]app.UI, 0, len(m.Platforms))
+	for _, pl := range m.Platforms {
+		selected := pl.Digest == p.platform
+		cls := "tab"
+		if selected {
+			cls += " selected"
+		}
+		u := url.URL{Path: manifestURL(m.Repository, m.Reference), RawQuery: url.Values{"platform": {pl.Digest}}.Encode()}
+		tabs = append(tabs, app.A().Class(cls).Href(u.String()).Aria("selected", fmt.Sprint(selected)).Role("tab").Body(
+			app.Span().Class("tab-name").Text(pl.String()),
+			app.Span().Class("tab-size").Text(humanSize(pl.Size)),
+		))
+	}
+	out := []app.UI{app.Div().Class("card").Body(
+		app.H2().Text(fmt.Sprintf("Platforms (%d)", len(m.Platforms))),
+		app.Div().Class("tabs").ID("platforms").Role("tablist").Body(tabs...),
+		app.If(len(m.Attestations) > 0, func() app.UI {
+			return app.P().Class("hint").Text(fmt.Sprintf("Also holds %s (build provenance or SBOM), not shown as platforms.", plural(len(m.Attestations), "attestation manifest")))
+		}),
+	)}
+	switch {
+	case p.childState == loading:
+		out = append(out, loadingView("platform"))
+	case p.childState == failed:
+		out = append(out, errorView(p.childErr, func(ctx app.Context, e app.Event) { p.loadChild(ctx) }))
+	case p.child != nil && p.child.Image != nil:
+		out = append(out, app.P().Class("hint").Body(
+			app.Text("Showing "),
+			app.A().Class("mono").Href(manifestURL(m.Repository, p.child.Digest)).Text(shortDigest(p.child.Digest)),
+		))
+		out = append(out, imageSections(p.child.Image)...)
+	}
+	return out
+}
+
+// imageSections renders an image's config, layers and history.
+func imageSections(img *api.Image) []app.UI {
+	c := img.Config
+	platform := api.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant}
+	rows := []app.UI{field("Platform", app.Span().Class("mono").Text(platform.String()))}
+	add := func(label string, v string) {
+		if v != "" {
+			rows = append(rows, field(label, app.Code().Class("break").Text(v)))
+		}
+	}
+	add("Entrypoint", shellJoin(c.Entrypoint))
+	add("Command", shellJoin(c.Cmd))
+	add("Working dir", c.WorkingDir)
+	add("User", c.User)
+	add("Exposed ports", strings.Join(c.ExposedPorts, ", "))
+	add("Volumes", strings.Join(c.Volumes, ", "))
+	add("Stop signal", c.StopSignal)
+	add("Author", c.Author)
+	env := make([]app.UI, 0, len(c.Env))
+	for _, e := range c.Env {
+		env = append(env, app.Li().Class("mono break").Text(e))
+	}
+	if len(env) > 0 {
+		rows = append(rows, field("Environment", app.Ul().Class("plain").Body(env...)))
+	}
+
+	var total int64
+	layers := make([]app.UI, 0, len(img.Layers))
+	for i, l := range img.Layers {
+		total += l.Size
+		layers = append(layers, app.Tr().Body(
+			app.Td().Class("num").Text(fmt.Sprint(i+1)),
+			app.Td().Class("mono").Title(l.Digest).Text(shortDigest(l.Digest)),
+			app.Td().Class("mono muted").Text(l.MediaType),
+			app.Td().Class("num").Text(humanSize(l.Size)),
+		))
+	}
+	history := make([]app.UI, 0, len(img.History))
+	for _, h := range img.History {
+		size := app.Td().Class("num muted").Text("empty")
+		if h.Layer >= 0 && h.Layer < len(img.Layers) {
+			size = app.Td().Class("num").Text(humanSize(img.Layers[h.Layer].Size))
+		}
+		row := app.Tr()
+		if h.EmptyLayer {
+			row = row.Class("empty-layer")
+		}
+		history = append(history, row.Body(
+			app.Td().Class("created").Title(h.Created.Format(time.RFC3339)).Text(ago(h.Created, time.Now())),
+			app.Td().Class("mono break createdby").Text(cleanCreatedBy(h.CreatedBy)),
+			size,
+		))
+	}
+	return []app.UI{
+		app.Div().Class("card").ID("config").Body(app.H2().Text("Configuration"), app.Dl().Class("fields").Body(rows...)),
+		annotationsCard("Labels", c.Labels),
+		app.Div().Class("card").ID("layers").Body(
+			app.H2().Text(fmt.Sprintf("Layers (%d, %s)", len(img.Layers), humanSize(total))),
+			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+				app.THead().Body(app.Tr().Body(app.Th().Text("#"), app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
+				app.TBody().Body(layers...),
+			)),
+		),
+		app.Div().Class("card").ID("history").Body(
+			app.H2().Text(fmt.Sprintf("History (%d steps)", len(img.History))),
+			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+				app.THead().Body(app.Tr().Body(app.Th().Text("Created"), app.Th().Text("Command"), app.Th().Class("num").Text("Layer"))),
+				app.TBody().Body(history...),
+			)),
+		),
+		rawView("Raw config", img.RawConfig),
+	}
+}
+
+// cleanCreatedBy drops the shell boilerplate docker puts before every build step.
+func cleanCreatedBy(s string) string {
+	s = strings.TrimPrefix(s, "/bin/sh -c ")
+	s = strings.TrimPrefix(s, "#(nop) ")
+	return strings.TrimSpace(s)
+}
+
+// shellJoin renders an exec-form command line readably.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$") {
+			a = fmt.Sprintf("%q", a)
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+func annotationsCard(title string, m map[string]string) app.UI {
+	if len(m) == 0 {
+		return app.Text("")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	rows := make([]app.UI, 0, len(keys))
+	for _, k := range keys {
+		rows = append(rows, app.Tr().Body(app.Td().Class("mono key").Text(k), app.Td().Class("mono break").Text(m[k])))
+	}
+	return app.Div().Class("card").Body(
+		app.H2().Text(title),
+		app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(app.TBody().Body(rows...))),
+	)
+}
+
+func descriptorTable(ds []api.Descriptor) app.UI {
+	rows := make([]app.UI, 0, len(ds))
+	for _, d := range ds {
+		rows = append(rows, app.Tr().Body(
+			app.Td().Class("mono").Title(d.Digest).Text(shortDigest(d.Digest)),
+			app.Td().Class("mono muted").Text(d.MediaType),
+			app.Td().Class("num").Text(humanSize(d.Size)),
+		))
+	}
+	return app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+		app.THead().Body(app.Tr().Body(app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
+		app.TBody().Body(rows...),
+	))
+}
+
+func (p *manifestPage) referrers(m api.Manifest) app.UI {
+	var body app.UI
+	switch {
+	case len(m.Referrers) > 0:
+		rows := make([]app.UI, 0, len(m.Referrers))
+		for _, r := range m.Referrers {
+			kind := artifactLabel(r.ArtifactType)
+			rows = append(rows, app.Tr().DataSet("referrer", r.Digest).Body(
+				app.Td().Body(app.Span().Class("chip artifact").Title(r.ArtifactType).Text(kind)),
+				app.Td().Body(app.A().Class("mono").Href(manifestURL(m.Repository, r.Digest)).Title(r.Digest).Text(shortDigest(r.Digest))),
+				app.Td().Class("num").Text(humanSize(r.Size)),
+				app.Td().Class("created").Text(ago(r.Created, time.Now())),
+			))
+		}
+		body = app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").ID("referrers").Body(
+			app.THead().Body(app.Tr().Body(app.Th().Text("Type"), app.Th().Text("Digest"), app.Th().Class("num").Text("Size"), app.Th().Text("Created"))),
+			app.TBody().Body(rows...),
+		))
+	case m.ReferrersError != "":
+		body = app.P().Class("row-error").Text("Referrers could not be listed: " + m.ReferrersError)
+	default:
+		body = app.P().Class("hint").Text("Nothing refers to this manifest: no signature, SBOM or attestation.")
+	}
+	return app.Div().Class("card").Body(app.H2().Text(fmt.Sprintf("Referrers (%d)", len(m.Referrers))), body)
+}
+
+func rawView(title, raw string) app.UI {
+	if raw == "" {
+		return app.Text("")
+	}
+	return app.Details().Class("card raw").Body(
+		app.Summary().Text(title),
+		app.Pre().Class("mono").Text(prettyJSON(raw)),
+	)
+}
+
+// prettyJSON indents raw JSON for reading; anything else is shown as it is.
+func prettyJSON(raw string) string {
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(raw), "", "  ") != nil {
+		return raw
+	}
+	return b.String()
+}

@@ -1,0 +1,287 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/server/config"
+)
+
+// env returns a getenv over a fixed map, so tests never read the real environment.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// load runs config.Load and fails the test on an error.
+func load(t *testing.T, args []string, vars map[string]string) config.Config {
+	t.Helper()
+	var out bytes.Buffer
+	c, err := config.Load(args, env(vars), &out)
+	if err != nil {
+		t.Fatalf("Load(%q, %v): %v\noutput:\n%s", args, vars, err, out.String())
+	}
+	return c
+}
+
+func TestDefaults(t *testing.T) {
+	var out bytes.Buffer
+	got, err := config.Load(nil, env(nil), &out)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := config.Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "data",
+		EmbeddedAddr:    "127.0.0.1:5000",
+		UpstreamTimeout: 30 * time.Second,
+		WebDir:          "web",
+		Concurrency:     16,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load with nothing set:\n got %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(config.Default(), want) {
+		t.Errorf("Default():\n got %+v\nwant %+v", config.Default(), want)
+	}
+	if !got.Embedded() {
+		t.Error("Embedded() = false with no --registry, want true")
+	}
+	if out.Len() != 0 {
+		t.Errorf("Load wrote %q to out without --help", out.String())
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	got := load(t, nil, map[string]string{
+		"BERTH_ADDR":             ":9000",
+		"BERTH_REGISTRY":         "https://registry.example.com",
+		"BERTH_DATA_DIR":         "/var/lib/berth",
+		"BERTH_EMBEDDED_ADDR":    "off",
+		"BERTH_NO_DEMO":          "1",
+		"BERTH_READ_ONLY":        "true",
+		"BERTH_CORS_ORIGINS":     "https://a.example, https://b.example",
+		"BERTH_UPSTREAM_TIMEOUT": "5s",
+		"BERTH_WEB_DIR":          "/srv/web",
+		"BERTH_CONCURRENCY":      "4",
+		"BERTH_PUBLIC_HOST":      "pull.example.com",
+		"BERTH_LOG_LEVEL":        "debug",
+		"BERTH_LOG_FORMAT":       "json",
+	})
+	want := config.Config{
+		Addr:            ":9000",
+		Registry:        "https://registry.example.com",
+		DataDir:         "/var/lib/berth",
+		EmbeddedAddr:    "off",
+		NoDemo:          true,
+		CORSOrigins:     []string{"https://a.example", "https://b.example"},
+		UpstreamTimeout: 5 * time.Second,
+		WebDir:          "/srv/web",
+		ReadOnly:        true,
+		Concurrency:     4,
+		PublicHost:      "pull.example.com",
+		LogLevel:        "debug",
+		LogFormat:       "json",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load from environment:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Embedded() {
+		t.Error("Embedded() = true with BERTH_REGISTRY set, want false")
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	vars := map[string]string{
+		"BERTH_ADDR":             ":9000",
+		"BERTH_REGISTRY":         "https://env.example.com",
+		"BERTH_READ_ONLY":        "true",
+		"BERTH_UPSTREAM_TIMEOUT": "5s",
+		"BERTH_CONCURRENCY":      "4",
+		"BERTH_LOG_LEVEL":        "debug",
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(config.Config) bool
+	}{
+		{"addr", []string{"--addr", ":7000"}, func(c config.Config) bool { return c.Addr == ":7000" }},
+		{"registry", []string{"--registry=http://flag.example.com:5000"}, func(c config.Config) bool { return c.Registry == "http://flag.example.com:5000" }},
+		{"bool false", []string{"--read-only=false"}, func(c config.Config) bool { return !c.ReadOnly }},
+		{"duration", []string{"-upstream-timeout", "2m"}, func(c config.Config) bool { return c.UpstreamTimeout == 2*time.Minute }},
+		{"integer", []string{"--concurrency", "32"}, func(c config.Config) bool { return c.Concurrency == 32 }},
+		{"log level", []string{"--log-level", "warn"}, func(c config.Config) bool { return c.LogLevel == "warn" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := load(t, tt.args, vars)
+			if !tt.check(got) {
+				t.Errorf("Load(%q) = %+v: flag did not win over the environment", tt.args, got)
+			}
+		})
+	}
+
+	// A flag changes only its own field; the other variables still apply.
+	got := load(t, []string{"--addr", ":7000"}, vars)
+	if got.Registry != "https://env.example.com" || !got.ReadOnly || got.UpstreamTimeout != 5*time.Second || got.Concurrency != 4 {
+		t.Errorf("Load(--addr) = %+v: lost values from the environment", got)
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		vars map[string]string
+		want []string
+	}{
+		{
+			name: "repeated flag",
+			args: []string{"--cors-origin", "https://a.example", "--cors-origin=http://localhost:3000"},
+			want: []string{"https://a.example", "http://localhost:3000"},
+		},
+		{
+			name: "trailing slash trimmed",
+			args: []string{"--cors-origin", "https://a.example/"},
+			want: []string{"https://a.example"},
+		},
+		{
+			name: "wildcard",
+			args: []string{"--cors-origin", "*"},
+			want: []string{"*"},
+		},
+		{
+			name: "environment, blanks skipped",
+			vars: map[string]string{"BERTH_CORS_ORIGINS": " https://a.example ,, https://b.example:8443 "},
+			want: []string{"https://a.example", "https://b.example:8443"},
+		},
+		{
+			name: "none",
+			want: nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := load(t, tt.args, tt.vars)
+			if !reflect.DeepEqual(got.CORSOrigins, tt.want) {
+				t.Errorf("CORSOrigins = %q, want %q", got.CORSOrigins, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegistryURLNormalised(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"https://registry.example.com", "https://registry.example.com"},
+		{"https://registry.example.com/", "https://registry.example.com"},
+		{"https://registry.example.com/v2/", "https://registry.example.com"},
+		{"http://127.0.0.1:5000/some/path", "http://127.0.0.1:5000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := load(t, []string{"--registry", tt.in}, nil)
+			if got.Registry != tt.want {
+				t.Errorf("Registry = %q, want %q", got.Registry, tt.want)
+			}
+		})
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		vars map[string]string
+		// wantErr are substrings the error must contain, so the user knows what to fix.
+		wantErr []string
+		// notErr must not appear in the error.
+		notErr string
+	}{
+		{name: "registry without scheme", args: []string{"--registry", "registry.example.com"}, wantErr: []string{"--registry", "registry.example.com", "https://"}},
+		{name: "registry other scheme", args: []string{"--registry", "ftp://registry.example.com"}, wantErr: []string{"--registry", "ftp://registry.example.com"}},
+		{name: "registry without host", args: []string{"--registry", "https://"}, wantErr: []string{"--registry"}},
+		{name: "registry with credentials", args: []string{"--registry", "https://user:s3cret@registry.example.com"}, wantErr: []string{"--registry", "credentials"}, notErr: "s3cret"},
+		{name: "registry with credentials from env", vars: map[string]string{"BERTH_REGISTRY": "https://user:s3cret@registry.example.com"}, wantErr: []string{"credentials"}, notErr: "s3cret"},
+		{name: "bad duration in env", vars: map[string]string{"BERTH_UPSTREAM_TIMEOUT": "5 parsecs"}, wantErr: []string{"BERTH_UPSTREAM_TIMEOUT", "5 parsecs", "duration"}},
+		{name: "bad duration flag", args: []string{"--upstream-timeout", "soon"}, wantErr: []string{"upstream-timeout"}},
+		{name: "zero duration", args: []string{"--upstream-timeout", "0s"}, wantErr: []string{"--upstream-timeout", "positive"}},
+		{name: "bad boolean in env", vars: map[string]string{"BERTH_READ_ONLY": "maybe"}, wantErr: []string{"BERTH_READ_ONLY", "maybe", "boolean"}},
+		{name: "bad number in env", vars: map[string]string{"BERTH_CONCURRENCY": "many"}, wantErr: []string{"BERTH_CONCURRENCY", "many", "number"}},
+		{name: "zero concurrency", args: []string{"--concurrency", "0"}, wantErr: []string{"--concurrency", "at least 1"}},
+		{name: "bad log level", args: []string{"--log-level", "verbose"}, wantErr: []string{"--log-level", "verbose", "debug, info, warn or error"}},
+		{name: "bad log level in env", vars: map[string]string{"BERTH_LOG_LEVEL": "trace"}, wantErr: []string{"--log-level", "trace"}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: []string{"--log-format", "xml"}},
+		{name: "origin with path", args: []string{"--cors-origin", "https://ui.example.com/app"}, wantErr: []string{"--cors-origin", "https://ui.example.com/app", "origin"}},
+		{name: "origin with path in env", vars: map[string]string{"BERTH_CORS_ORIGINS": "https://a.example, https://b.example/app"}, wantErr: []string{"--cors-origin", "https://b.example/app"}},
+		{name: "origin without scheme", args: []string{"--cors-origin", "ui.example.com"}, wantErr: []string{"--cors-origin", "ui.example.com"}},
+		{name: "unknown flag", args: []string{"--colour"}, wantErr: []string{"colour"}},
+		{name: "positional argument", args: []string{"serve"}, wantErr: []string{`"serve"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := config.Load(tt.args, env(tt.vars), &out)
+			if err == nil {
+				t.Fatalf("Load(%q, %v) succeeded, want an error", tt.args, tt.vars)
+			}
+			if errors.Is(err, config.ErrHelp) {
+				t.Fatalf("Load(%q, %v) = ErrHelp, want a configuration error", tt.args, tt.vars)
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+			if tt.notErr != "" && strings.Contains(err.Error(), tt.notErr) {
+				t.Errorf("error %q leaks %q", err, tt.notErr)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		t.Run(arg, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := config.Load([]string{arg}, env(nil), &out)
+			if !errors.Is(err, config.ErrHelp) {
+				t.Fatalf("Load(%s) error = %v, want ErrHelp", arg, err)
+			}
+			usage := out.String()
+			flags := map[string]string{
+				"addr":             "BERTH_ADDR",
+				"registry":         "BERTH_REGISTRY",
+				"data-dir":         "BERTH_DATA_DIR",
+				"embedded-addr":    "BERTH_EMBEDDED_ADDR",
+				"no-demo":          "BERTH_NO_DEMO",
+				"cors-origin":      "BERTH_CORS_ORIGINS",
+				"upstream-timeout": "BERTH_UPSTREAM_TIMEOUT",
+				"web-dir":          "BERTH_WEB_DIR",
+				"read-only":        "BERTH_READ_ONLY",
+				"concurrency":      "BERTH_CONCURRENCY",
+				"public-host":      "BERTH_PUBLIC_HOST",
+				"log-level":        "BERTH_LOG_LEVEL",
+				"log-format":       "BERTH_LOG_FORMAT",
+			}
+			for flag, envVar := range flags {
+				line := "--" + flag + "  [" + envVar + "]"
+				if !strings.Contains(usage, line) {
+					t.Errorf("usage lacks %q", line)
+				}
+			}
+			if n := strings.Count(usage, "\n  --"); n != len(flags) {
+				t.Errorf("usage lists %d flags, want %d:\n%s", n, len(flags), usage)
+			}
+			if !strings.Contains(usage, "(default 127.0.0.1:8080)") {
+				t.Errorf("usage does not show the default address:\n%s", usage)
+			}
+		})
+	}
+}

@@ -207,3 +207,86 @@ func TestE2ERegistryDownShowsErrorAndRetry(t *testing.T) {
 	}
 	screenshot(t, ctx, "registry-down")
 }
+
+func TestE2EManifestPage(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+
+	// A deep link to a multi-platform tag, opened in a fresh tab.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#platforms`),
+		chromedp.WaitVisible(`#layers`),
+	); err != nil {
+		t.Fatalf("tag page did not render: %v", err)
+	}
+	platforms, err := chromedp.Run(ctx, chromedp.Text(`#platforms`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7"} {
+		if !strings.Contains(platforms, want) {
+			t.Errorf("platform list %q lacks %s", platforms, want)
+		}
+	}
+	config, err := chromedp.Run(ctx, chromedp.Text(`#config`))
+	if err != nil || !strings.Contains(config, "linux/amd64") {
+		t.Fatalf("first platform's config: %q, %v", config, err)
+	}
+
+	// Switching platform shows that image's config, layers and history; back returns.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#platforms a:nth-child(3)`),
+		waitJS(`document.querySelector("#config") && document.querySelector("#config").innerText.includes("linux/arm/v7")`),
+	); err != nil {
+		t.Fatalf("switch platform: %v", err)
+	}
+	layers, err := chromedp.Run(ctx, chromedp.Text(`#layers h2`))
+	if err != nil || !strings.Contains(layers, "Layers (1") {
+		t.Errorf("layer count heading %q, %v", layers, err)
+	}
+	history, err := chromedp.Run(ctx, chromedp.Text(`#history`))
+	if err != nil || !strings.Contains(history, "ADD file:") || !strings.Contains(history, "empty") {
+		t.Errorf("history %q lacks its steps, %v", history, err)
+	}
+	screenshot(t, ctx, "manifest-armv7")
+	if err := chromedp.Do(ctx,
+		chromedp.NavigateBack(),
+		waitJS(`document.querySelector("#config") && document.querySelector("#config").innerText.includes("linux/amd64")`),
+	); err != nil {
+		t.Fatalf("back after switching platform: %v", err)
+	}
+
+	// An image with a signature and an SBOM lists both as referrers, linking to their pages.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/team/api/server:v1.2.0"),
+		chromedp.WaitVisible(`#referrers`),
+	); err != nil {
+		t.Fatalf("referrers did not render: %v", err)
+	}
+	refs, err := chromedp.Run(ctx, chromedp.Text(`#referrers`))
+	if err != nil || !strings.Contains(refs, "signature") || !strings.Contains(refs, "SBOM") {
+		t.Errorf("referrers %q, %v", refs, err)
+	}
+	screenshot(t, ctx, "manifest-referrers")
+
+	// An unknown tag gives a readable error, not a blank page.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine:does-not-exist"),
+		chromedp.WaitVisible(`.state.error`),
+	); err != nil {
+		t.Fatalf("unknown tag: %v", err)
+	}
+	msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.error .error-message`))
+	if !strings.Contains(msg, "does-not-exist") {
+		t.Errorf("unknown tag message %q does not name the tag", msg)
+	}
+}
+
+// waitJS waits until the JavaScript expression is true.
+func waitJS(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](expr)(ctx, t)
+		return err
+	})
+}

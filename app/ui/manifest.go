@@ -71,6 +71,9 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 		p.load(ctx)
 		return
 	}
+	if platform == "" && len(p.m.Platforms) > 0 {
+		platform = p.m.Platforms[0].Digest
+	}
 	if platform != p.platform {
 		p.platform = platform
 		p.loadChild(ctx)

@@ -233,6 +233,29 @@ func tagNamed(t *testing.T, page api.TagPage, name string) api.Tag {
 	return api.Tag{}
 }
 
+// coldTag describes one tag with a fresh Service, so nothing comes from a cache and no other
+// tag of the same page shares its digest.
+func coldTag(t *testing.T, host, repo, tag string) api.Tag {
+	t.Helper()
+	names, err := remote.List(ref(t, host, repo).Context(), remote.WithContext(t.Context()))
+	if err != nil {
+		t.Fatalf("list %s: %v", repo, err)
+	}
+	slices.Sort(names)
+	i := slices.Index(names, tag)
+	if i < 0 {
+		t.Fatalf("%s has no tag %s: %q", repo, tag, names)
+	}
+	page, err := newService(t, host, nil, 4).Tags(t.Context(), repo, i, 1)
+	if err != nil {
+		t.Fatalf("Tags(%s, %d, 1): %v", repo, i, err)
+	}
+	if len(page.Tags) != 1 || page.Total != len(names) {
+		t.Fatalf("Tags(%s, %d, 1) = %d tags of %d, want 1 of %d", repo, i, len(page.Tags), page.Total, len(names))
+	}
+	return tagNamed(t, page, tag)
+}
+
 func tags(t *testing.T, svc *catalog.Service, repo string) api.TagPage {
 	t.Helper()
 	page, err := svc.Tags(t.Context(), repo, 0, 1000)
@@ -330,7 +353,6 @@ func TestDemo(t *testing.T) {
 	})
 
 	t.Run("index", func(t *testing.T) {
-		svc := newService(t, host, nil, 4)
 		tests := []struct {
 			repo, tag string
 			alias     string // another tag at the same digest
@@ -342,8 +364,7 @@ func TestDemo(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.repo, func(t *testing.T) {
-				page := tags(t, svc, tt.repo)
-				tag, alias := tagNamed(t, page, tt.tag), tagNamed(t, page, tt.alias)
+				tag, alias := coldTag(t, host, tt.repo, tt.tag), coldTag(t, host, tt.repo, tt.alias)
 				if tag.Error != "" {
 					t.Fatalf("%s has error %q", tt.tag, tag.Error)
 				}
@@ -393,7 +414,6 @@ func TestDemo(t *testing.T) {
 	})
 
 	t.Run("image", func(t *testing.T) {
-		svc := newService(t, host, nil, 4)
 		tests := []struct {
 			repo, tag string
 			mediaType types.MediaType
@@ -410,7 +430,7 @@ func TestDemo(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := factsOf(t, img)
-				tag := tagNamed(t, tags(t, svc, tt.repo), tt.tag)
+				tag := coldTag(t, host, tt.repo, tt.tag)
 				if tag.Error != "" {
 					t.Fatalf("error %q", tag.Error)
 				}
@@ -433,7 +453,7 @@ func TestDemo(t *testing.T) {
 
 	t.Run("tag paging", func(t *testing.T) {
 		svc := newService(t, host, nil, 4)
-		all := []string{"3.19", "3.20", "3.21", "latest"}
+		all := []string{"15", "16", "16.4", "17", "17.2", "latest"}
 		tests := []struct {
 			offset, limit int
 			want          []string
@@ -442,12 +462,13 @@ func TestDemo(t *testing.T) {
 			{0, 2, all[:2]},
 			{1, 2, all[1:3]},
 			{3, 10, all[3:]},
-			{4, 10, nil},
+			{5, 1, all[5:]},
+			{6, 10, nil},
 			{50, 10, nil},
 		}
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("offset %d limit %d", tt.offset, tt.limit), func(t *testing.T) {
-				page, err := svc.Tags(t.Context(), "library/alpine", tt.offset, tt.limit)
+				page, err := svc.Tags(t.Context(), "library/postgres", tt.offset, tt.limit)
 				if err != nil {
 					t.Fatalf("Tags: %v", err)
 				}
@@ -464,7 +485,7 @@ func TestDemo(t *testing.T) {
 				if page.Tags == nil {
 					t.Error("Tags is nil, want an empty list so the JSON says []")
 				}
-				if page.Repository != "library/alpine" || page.Total != len(all) || page.Offset != tt.offset || page.Limit != tt.limit {
+				if page.Repository != "library/postgres" || page.Total != len(all) || page.Offset != tt.offset || page.Limit != tt.limit {
 					t.Errorf("page = %q total %d offset %d limit %d", page.Repository, page.Total, page.Offset, page.Limit)
 				}
 				if page.PullHost != host {
@@ -477,12 +498,12 @@ func TestDemo(t *testing.T) {
 	t.Run("warm cache makes only HEAD requests", func(t *testing.T) {
 		rec := newRecorder()
 		svc := newService(t, host, rec, 4)
-		cold := tags(t, svc, "library/alpine")
+		cold := tags(t, svc, "library/postgres")
 		if n := rec.count(http.MethodGet, "/manifests/") + rec.count(http.MethodGet, "/blobs/"); n == 0 {
 			t.Fatal("the cold call fetched no manifests or blobs; the recorder sees nothing")
 		}
 		rec.reset()
-		warm := tags(t, svc, "library/alpine")
+		warm := tags(t, svc, "library/postgres")
 		if !reflect.DeepEqual(warm, cold) {
 			t.Errorf("warm call differs from the cold one:\n cold %+v\n warm %+v", cold, warm)
 		}
@@ -503,7 +524,7 @@ func TestDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := tags(t, first, "library/nginx")
+		want := tags(t, first, "library/redis")
 		if lru.Len() == 0 {
 			t.Fatal("the cache given in Options is still empty after Tags")
 		}
@@ -512,7 +533,7 @@ func TestDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := tags(t, second, "library/nginx")
+		got := tags(t, second, "library/redis")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("second service answers differently:\n got %+v\nwant %+v", got, want)
 		}
@@ -524,20 +545,20 @@ func TestDemo(t *testing.T) {
 	t.Run("failed tag does not fail the page", func(t *testing.T) {
 		rec := newRecorder()
 		rec.fail = func(r *http.Request) bool {
-			return r.Method == http.MethodHead && r.URL.Path == "/v2/library/alpine/manifests/3.20"
+			return r.Method == http.MethodHead && r.URL.Path == "/v2/library/postgres/manifests/16"
 		}
 		svc := newService(t, host, rec, 4)
-		page, err := svc.Tags(t.Context(), "library/alpine", 0, 100)
+		page, err := svc.Tags(t.Context(), "library/postgres", 0, 100)
 		if err != nil {
 			t.Fatalf("Tags: %v, want the page with one tag marked", err)
 		}
-		if len(page.Tags) != 4 {
-			t.Fatalf("got %d tags, want 4", len(page.Tags))
+		if len(page.Tags) != 6 {
+			t.Fatalf("got %d tags, want 6", len(page.Tags))
 		}
 		for _, tag := range page.Tags {
-			if tag.Name == "3.20" {
+			if tag.Name == "16" {
 				if !strings.Contains(tag.Error, "500") || tag.Digest != "" || tag.Kind != "" {
-					t.Errorf("3.20 = %+v, want only an Error naming the 500", tag)
+					t.Errorf("16 = %+v, want only an Error naming the 500", tag)
 				}
 				continue
 			}

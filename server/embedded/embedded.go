@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 
+	// Register the access controllers WithHtpasswd and WithTokenAuth name.
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
+	_ "github.com/distribution/distribution/v3/registry/auth/token"
 	// Registers the "filesystem" storage driver with the driver factory used by NewApp.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 )
@@ -23,9 +27,39 @@ type Registry struct {
 	app *handlers.App
 }
 
+// Option changes the embedded registry's configuration.
+type Option func(*configuration.Configuration)
+
+// WithHtpasswd makes the registry require Basic auth checked against an htpasswd file (bcrypt).
+func WithHtpasswd(path string) Option {
+	return func(c *configuration.Configuration) {
+		c.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "berth", "path": path}}
+	}
+}
+
+// WithTokenAuth makes the registry require Bearer tokens from the token server at realm, signed
+// by a key whose certificate is in the PEM file rootCertBundle.
+func WithTokenAuth(realm, service, issuer, rootCertBundle string) Option {
+	return func(c *configuration.Configuration) {
+		c.Auth = configuration.Auth{"token": configuration.Parameters{
+			"realm": realm, "service": service, "issuer": issuer, "rootcertbundle": rootCertBundle,
+		}}
+	}
+}
+
+// WithNotifications makes the registry send its push, pull and delete events to url, with the
+// given extra headers (such as Authorization), retrying with backoff as distribution does.
+func WithNotifications(name, url string, headers http.Header, timeout, backoff time.Duration) Option {
+	return func(c *configuration.Configuration) {
+		c.Notifications.Endpoints = append(c.Notifications.Endpoints, configuration.Endpoint{
+			Name: name, URL: url, Headers: headers, Timeout: timeout, Threshold: 3, Backoff: backoff,
+		})
+	}
+}
+
 // New creates a registry storing blobs and manifests under dir (created if missing). Deletes are enabled
 // (storage.delete.enabled) so later write operations work.
-func New(ctx context.Context, dir string) (*Registry, error) {
+func New(ctx context.Context, dir string, opts ...Option) (*Registry, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded registry: resolve %q: %w", dir, err)
@@ -39,7 +73,11 @@ func New(ctx context.Context, dir string) (*Registry, error) {
 	}
 	routeLogsToSlog()
 
-	app, err := newApp(ctx, config(abs, secret))
+	cfg := config(abs, secret)
+	for _, o := range opts {
+		o(cfg)
+	}
+	app, err := newApp(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

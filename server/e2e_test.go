@@ -10,9 +10,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 // chromium finds a Chromium to drive. Without one the e2e tests skip, unless BERTH_E2E=1 (CI)
@@ -289,4 +294,61 @@ func waitJS(expr string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Poll[bool](expr)(ctx, t)
 		return err
 	})
+}
+
+func TestE2ESignInToProtectedRegistry(t *testing.T) {
+	ctx := browser(t)
+	const password = "correct horse battery"
+	registry := registrytest.Htpasswd(t, map[string]string{"alice": password})
+	img, err := random.Image(2048, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(strings.TrimPrefix(registry, "http://")+"/private/payments:v1", name.Insecure)
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: password})); err != nil {
+		t.Fatal(err)
+	}
+	base := startBerth(t, func(c *config.Config) { c.Registry = registry })
+
+	// The registry says 401, so the UI asks for credentials instead of showing an error.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#signin`),
+		chromedp.SendKeys(`#signin-user`, "alice"),
+		chromedp.SendKeys(`#signin-password`, "wrong password"),
+		chromedp.Click(`#signin button[type=submit]`),
+		chromedp.WaitVisible(`#signin .error-message`),
+	); err != nil {
+		t.Fatalf("wrong password: %v", err)
+	}
+	msg, _ := chromedp.Run(ctx, chromedp.Text(`#signin .error-message`))
+	if !strings.Contains(msg, "rejected that username or password") {
+		t.Errorf("wrong-password message %q", msg)
+	}
+	screenshot(t, ctx, "signin-wrong-password")
+
+	if err := chromedp.Do(ctx,
+		waitJS(`(document.querySelector("#signin-password").value = "") === ""`),
+		chromedp.SendKeys(`#signin-password`, password),
+		chromedp.Click(`#signin button[type=submit]`),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/private/payments"]`),
+		chromedp.WaitVisible(`#signed-in-user`),
+	); err != nil {
+		t.Fatalf("sign in and browse: %v", err)
+	}
+	// Browsing on works with the session, and nothing secret is in the browser's storage.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#repositories a[href="/repositories/private/payments"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="v1"]`),
+	); err != nil {
+		t.Fatalf("browse after sign-in: %v", err)
+	}
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stored, password) || strings.Contains(stored, "berth_session") {
+		t.Errorf("credentials or the session cookie are readable by scripts: %s", stored)
+	}
+	screenshot(t, ctx, "signed-in")
 }

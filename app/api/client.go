@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,12 +77,52 @@ func escapePath(name string) string {
 	return strings.Join(parts, "/")
 }
 
+// Session returns who is signed in.
+func (c Client) Session(ctx context.Context) (Session, error) {
+	var s Session
+	err := c.do(ctx, http.MethodGet, "/api/v1/session", nil, &s)
+	return s, err
+}
+
+// SignIn checks the credentials against the registry and starts a session.
+func (c Client) SignIn(ctx context.Context, username, password string) (Session, error) {
+	var s Session
+	err := c.do(ctx, http.MethodPost, "/api/v1/session", SignIn{Username: username, Password: password}, &s)
+	return s, err
+}
+
+// SignOut ends the session.
+func (c Client) SignOut(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/session", nil, &Session{})
+}
+
+// Unauthorized reports whether err means the registry wants credentials.
+func Unauthorized(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusUnauthorized
+}
+
 func (c Client) get(ctx context.Context, path string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, into)
+}
+
+func (c Client) do(ctx context.Context, method, path string, body, into any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return &Error{Code: "BAD_REQUEST", Message: err.Error()}
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
 		return &Error{Code: "BAD_REQUEST", Message: err.Error()}
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -94,18 +135,18 @@ func (c Client) get(ctx context.Context, path string, into any) error {
 		return &Error{Code: "OFFLINE", Message: "Cannot reach the Berth server. Check your connection and try again."}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return &Error{Code: "OFFLINE", Message: "The connection to the Berth server broke: " + err.Error()}
 	}
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody
-		if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
+		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
 			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 		}
 		return &Error{Status: resp.StatusCode, Code: "HTTP_" + strconv.Itoa(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
 	}
-	if err := json.Unmarshal(body, into); err != nil {
+	if err := json.Unmarshal(data, into); err != nil {
 		return &Error{Status: resp.StatusCode, Code: "BAD_RESPONSE", Message: "The server sent a response the UI cannot read: " + err.Error()}
 	}
 	return nil

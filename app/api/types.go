@@ -172,3 +172,14 @@ type Referrer struct {
 	// Tag is set for referrers found by cosign-style tags (sha256-<hex>.sig).
 	Tag string `json:"tag,omitempty"`
 }
+
+// Session says who is signed in; User is empty when nobody is.
+type Session struct {
+	User string `json:"user"`
+}
+
+// SignIn is the body of POST /api/v1/session.
+type SignIn struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}

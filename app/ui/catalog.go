@@ -20,15 +20,21 @@ const (
 type catalogPage struct {
 	app.Compo
 
+	user string // signed-in user, observed to reload after a sign-in
+
 	query   string
 	state   loadState
-	err     string
+	err     error
 	repos   []api.Repository
 	total   int
 	more    bool // a "show more" fetch is under way
 	updated time.Time
 	// gen numbers fetches, so that an answer to an older query never overwrites a newer one.
 	gen int
+}
+
+func (p *catalogPage) OnMount(ctx app.Context) {
+	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, func(ctx app.Context) { p.load(ctx, 0) })
 }
 
 func (p *catalogPage) OnNav(ctx app.Context) {
@@ -45,7 +51,7 @@ func (p *catalogPage) load(ctx app.Context, offset int) {
 	p.gen++
 	gen, query := p.gen, p.query
 	if offset == 0 {
-		p.state, p.err = loading, ""
+		p.state, p.err = loading, nil
 	} else {
 		p.more = true
 	}
@@ -59,7 +65,7 @@ func (p *catalogPage) load(ctx app.Context, offset int) {
 			}
 			p.more = false
 			if err != nil {
-				p.state, p.err = failed, err.Error()
+				p.state, p.err = failed, err
 				return
 			}
 			if offset == 0 {
@@ -131,7 +137,7 @@ func (p *catalogPage) renderBody() app.UI {
 	case p.state == loading:
 		return loadingView("repositories")
 	case p.state == failed:
-		return errorView(p.err, func(ctx app.Context, e app.Event) { p.load(ctx, 0) })
+		return failure(p.err, func(ctx app.Context) { p.load(ctx, 0) })
 	case len(p.repos) == 0 && p.query != "":
 		return emptyView("No repository matches “"+p.query+"”", "Try a shorter filter, or part of a name such as “api”.")
 	case len(p.repos) == 0:

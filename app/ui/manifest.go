@@ -21,15 +21,17 @@ import (
 type manifestPage struct {
 	app.Compo
 
+	user string // signed-in user, observed to reload after a sign-in
+
 	repo, ref string
 	state     loadState
-	err       string
+	err       error
 	m         api.Manifest
 
 	platform   string // digest of the index entry shown
 	child      *api.Manifest
 	childState loadState
-	childErr   string
+	childErr   error
 
 	copied string
 	gen    int
@@ -53,6 +55,10 @@ func splitReference(path string) (repo, ref string) {
 		return rest[:i], rest[i+1:]
 	}
 	return rest, ""
+}
+
+func (p *manifestPage) OnMount(ctx app.Context) {
+	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
 func (p *manifestPage) OnNav(ctx app.Context) {
@@ -83,7 +89,7 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 func (p *manifestPage) load(ctx app.Context) {
 	p.gen++
 	gen, repo, ref := p.gen, p.repo, p.ref
-	p.state, p.err, p.child = loading, "", nil
+	p.state, p.err, p.child = loading, nil, nil
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -93,7 +99,7 @@ func (p *manifestPage) load(ctx app.Context) {
 				return
 			}
 			if err != nil {
-				p.state, p.err = failed, err.Error()
+				p.state, p.err = failed, err
 				return
 			}
 			p.m, p.state = m, loaded
@@ -114,7 +120,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 	}
 	p.gen++
 	gen, repo, digest := p.gen, p.repo, p.platform
-	p.childState, p.childErr = loading, ""
+	p.childState, p.childErr = loading, nil
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -124,7 +130,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 				return
 			}
 			if err != nil {
-				p.childState, p.childErr = failed, err.Error()
+				p.childState, p.childErr = failed, err
 				return
 			}
 			p.child, p.childState = &m, loaded
@@ -149,7 +155,7 @@ func (p *manifestPage) renderBody() app.UI {
 	case loading:
 		return loadingView("manifest")
 	case failed:
-		return errorView(p.err, func(ctx app.Context, e app.Event) { p.load(ctx) })
+		return failure(p.err, p.load)
 	}
 	m := p.m
 	sections := []app.UI{
@@ -276,7 +282,7 @@ func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 	case p.childState == loading:
 		out = append(out, loadingView("platform"))
 	case p.childState == failed:
-		out = append(out, errorView(p.childErr, func(ctx app.Context, e app.Event) { p.loadChild(ctx) }))
+		out = append(out, failure(p.childErr, p.loadChild))
 	case p.child != nil && p.child.Image != nil:
 		out = append(out, app.P().Class("hint").Body(
 			app.Text("Showing "),

@@ -27,9 +27,11 @@ const (
 type repositoryPage struct {
 	app.Compo
 
+	user string // signed-in user, observed to reload after a sign-in
+
 	name     string
 	state    loadState
-	err      string
+	err      error
 	tags     []api.Tag
 	total    int
 	pullHost string
@@ -38,6 +40,10 @@ type repositoryPage struct {
 	desc     bool
 	copied   string // the tag whose pull command was just copied
 	gen      int
+}
+
+func (p *repositoryPage) OnMount(ctx app.Context) {
+	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
 func (p *repositoryPage) OnNav(ctx app.Context) {
@@ -55,7 +61,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
-	p.state, p.err = loading, ""
+	p.state, p.err = loading, nil
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -65,7 +71,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				return
 			}
 			if err != nil {
-				p.state, p.err = failed, err.Error()
+				p.state, p.err = failed, err
 				return
 			}
 			p.tags, p.total, p.pullHost, p.state = page.Tags, page.Total, page.PullHost, loaded
@@ -150,7 +156,7 @@ func (p *repositoryPage) renderBody() app.UI {
 	case p.state == loading:
 		return loadingView("tags")
 	case p.state == failed:
-		return errorView(p.err, func(ctx app.Context, e app.Event) { p.load(ctx) })
+		return failure(p.err, p.load)
 	case len(p.tags) == 0:
 		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -47,23 +48,109 @@ type Options struct {
 	CatalogTTL time.Duration
 	// PullHost is the host shown in pull commands; empty means the registry's host.
 	PullHost string
+	// Auth is Berth's own credentials for the registry; nil means anonymous. A Principal in
+	// the request context overrides it.
+	Auth authn.Authenticator
 }
 
 // Service answers /api/v1 read requests.
 type Service struct {
-	reg      name.Registry
-	puller   *remote.Puller
-	sem      chan struct{}
-	cache    cache.Cache
-	ttl      time.Duration
-	pullHost string
-	nameOpts []name.Option
+	reg       name.Registry
+	transport http.RoundTripper
+	auth      authn.Authenticator
+	sem       chan struct{}
+	cache     cache.Cache
+	ttl       time.Duration
+	pullHost  string
+	nameOpts  []name.Option
+
+	mu      sync.Mutex
+	readers map[string]*reader
+}
+
+// Principal is who Berth reads the registry as: a signed-in user, or Berth itself with its
+// service credentials (or anonymously).
+type Principal struct {
+	// Key names the principal's cached state, e.g. a session id; "" is Berth itself.
+	Key string
+	// Auth holds the user's credentials.
+	Auth authn.Authenticator
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context whose registry reads are made as p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// reader is the registry as one principal sees it: a puller holding its tokens, and the
+// repository list it may see.
+type reader struct {
+	puller *remote.Puller
 
 	mu      sync.Mutex
 	repos   []string
 	reposAt time.Time
 	loading chan struct{} // closed when the catalog read under way ends
 	loadErr error
+}
+
+// reader returns the state of the principal in ctx, creating it on first use.
+func (s *Service) reader(ctx context.Context) (*reader, error) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	if !ok || p.Auth == nil {
+		p = Principal{Auth: s.auth}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.readers[p.Key]; ok {
+		return r, nil
+	}
+	puller, err := remote.NewPuller(remote.WithTransport(s.transport), remote.WithAuth(p.Auth), remote.WithUserAgent("berth"))
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{puller: puller}
+	s.readers[p.Key] = r
+	return r, nil
+}
+
+// Forget drops what was cached for a principal, e.g. when its session ends.
+func (s *Service) Forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.readers, key)
+}
+
+// CheckCredentials asks the registry whether auth is accepted: for token registries the
+// token server must issue a token, for Basic ones /v2/ must answer 200.
+func (s *Service) CheckCredentials(ctx context.Context, auth authn.Authenticator) error {
+	invalid := httperr.New(http.StatusUnauthorized, "INVALID_CREDENTIALS", "The registry rejected that username or password.")
+	rt, err := transport.NewWithContext(ctx, s.reg, auth, s.transport, []string{s.reg.Scope(transport.PullScope)})
+	var te *transport.Error
+	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return invalid
+	}
+	if err != nil {
+		return s.registryError(err, "the registry's sign-in")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.reg.Scheme()+"://"+s.reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return s.registryError(err, "the registry's sign-in")
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return invalid
+	}
+	if resp.StatusCode != http.StatusOK {
+		return httperr.New(http.StatusBadGateway, "REGISTRY_ERROR", fmt.Sprintf("The registry answered %s while checking credentials.", resp.Status))
+	}
+	return nil
 }
 
 // New returns a Service for the registry in opts.
@@ -92,21 +179,22 @@ func New(opts Options) (*Service, error) {
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport
 	}
-	puller, err := remote.NewPuller(remote.WithTransport(opts.Transport), remote.WithUserAgent("berth"))
-	if err != nil {
-		return nil, err
+	if opts.Auth == nil {
+		opts.Auth = authn.Anonymous
 	}
 	if opts.PullHost == "" {
 		opts.PullHost = host
 	}
 	return &Service{
-		reg:      reg,
-		puller:   puller,
-		sem:      make(chan struct{}, opts.Concurrency),
-		cache:    opts.Cache,
-		ttl:      opts.CatalogTTL,
-		pullHost: opts.PullHost,
-		nameOpts: nopts,
+		reg:       reg,
+		transport: opts.Transport,
+		auth:      opts.Auth,
+		sem:       make(chan struct{}, opts.Concurrency),
+		cache:     opts.Cache,
+		ttl:       opts.CatalogTTL,
+		pullHost:  opts.PullHost,
+		nameOpts:  nopts,
+		readers:   map[string]*reader{},
 	}, nil
 }
 
@@ -118,6 +206,20 @@ func splitRegistryURL(raw string) (host string, insecure bool, err error) {
 		return strings.TrimRight(strings.TrimPrefix(raw, "https://"), "/"), false, nil
 	}
 	return "", false, fmt.Errorf("registry URL %q must start with http:// or https://", raw)
+}
+
+// begin takes a Concurrency slot for a registry request and returns the puller of the
+// principal in ctx to make it with.
+func (s *Service) begin(ctx context.Context) (*remote.Puller, func(), error) {
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.puller, release, nil
 }
 
 // acquire takes one of the Concurrency slots for a registry request.
@@ -150,56 +252,60 @@ func (s *Service) Repositories(ctx context.Context, query string, offset, limit 
 	return page, nil
 }
 
-// catalog returns the registry's repository names, read at most once per TTL; concurrent
-// callers share one read.
+// catalog returns the repository names the principal in ctx may see, read at most once per
+// TTL; concurrent callers share one read.
 func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
-	s.mu.Lock()
-	if s.repos != nil && time.Since(s.reposAt) < s.ttl {
-		defer s.mu.Unlock()
-		return s.repos, s.reposAt, nil
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	wait := s.loading
+	r.mu.Lock()
+	if r.repos != nil && time.Since(r.reposAt) < s.ttl {
+		defer r.mu.Unlock()
+		return r.repos, r.reposAt, nil
+	}
+	wait := r.loading
 	if wait == nil {
 		wait = make(chan struct{})
-		s.loading = wait
-		go s.loadCatalog(wait)
+		r.loading = wait
+		go s.loadCatalog(r, wait)
 	}
-	s.mu.Unlock()
+	r.mu.Unlock()
 
 	select {
 	case <-wait:
 	case <-ctx.Done():
 		return nil, time.Time{}, ctx.Err()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.loadErr != nil {
-		return nil, time.Time{}, s.loadErr
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loadErr != nil {
+		return nil, time.Time{}, r.loadErr
 	}
-	return s.repos, s.reposAt, nil
+	return r.repos, r.reposAt, nil
 }
 
 // loadCatalog reads the whole catalog, following the registry's pagination. It runs detached
 // from any one request so that a caller giving up does not waste the read for the others.
-func (s *Service) loadCatalog(done chan struct{}) {
+func (s *Service) loadCatalog(r *reader, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var names []string
 	release, err := s.acquire(ctx)
 	if err == nil {
-		names, err = s.puller.Catalog(ctx, s.reg)
+		names, err = r.puller.Catalog(ctx, s.reg)
 		release()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loading = nil
-	s.loadErr = nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loading = nil
+	r.loadErr = nil
 	if err != nil {
-		s.loadErr = s.registryError(err, "the repository list")
+		r.loadErr = s.registryError(err, "the repository list")
 	} else {
 		names = slices.DeleteFunc(names, func(n string) bool { return n == "" })
 		slices.Sort(names)
-		s.repos, s.reposAt = names, time.Now()
+		r.repos, r.reposAt = names, time.Now()
 	}
 	close(done)
 }
@@ -210,11 +316,11 @@ func (s *Service) Tags(ctx context.Context, repository string, offset, limit int
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	release, err := s.acquire(ctx)
+	p, release, err := s.begin(ctx)
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	names, err := s.puller.List(ctx, repo)
+	names, err := p.List(ctx, repo)
 	release()
 	if err != nil {
 		return api.TagPage{}, s.registryError(err, "repository "+repository)
@@ -247,12 +353,12 @@ func (s *Service) repository(repository string) (name.Repository, error) {
 // to from the digest-keyed cache, fetching only what the cache lacks.
 func (s *Service) tag(ctx context.Context, repo name.Repository, tag string) api.Tag {
 	t := api.Tag{Name: tag}
-	release, err := s.acquire(ctx)
+	p, release, err := s.begin(ctx)
 	if err != nil {
 		t.Error = err.Error()
 		return t
 	}
-	desc, err := s.puller.Head(ctx, repo.Tag(tag))
+	desc, err := p.Head(ctx, repo.Tag(tag))
 	release()
 	if err != nil {
 		t.Error = describe(err)
@@ -445,13 +551,13 @@ func (s *Service) manifest(ctx context.Context, repo name.Repository, digest v1.
 	if b, ok := s.cache.Get(ctx, key); ok {
 		return b, nil
 	}
-	release, err := s.acquire(ctx)
+	p, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	// Get by digest verifies the bytes against the digest, so caching them forever is safe.
-	d, err := s.puller.Get(ctx, repo.Digest(digest.String()))
+	d, err := p.Get(ctx, repo.Digest(digest.String()))
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", digest, err)
 	}
@@ -468,12 +574,12 @@ func (s *Service) blob(ctx context.Context, repo name.Repository, digest v1.Hash
 	if b, ok := s.cache.Get(ctx, key); ok {
 		return b, nil
 	}
-	release, err := s.acquire(ctx)
+	p, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	l, err := s.puller.Layer(ctx, repo.Digest(digest.String()))
+	l, err := p.Layer(ctx, repo.Digest(digest.String()))
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", digest, err)
 	}

@@ -63,6 +63,7 @@ func decodeStrict(t *testing.T, body []byte, v any) {
 }
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	host := seededRegistry(t)
 	srv := apiServer(t, host)
 
@@ -149,12 +150,12 @@ func TestHandler(t *testing.T) {
 	})
 
 	errorCases := []struct {
-		name     string
-		method   string
-		path     string
-		status   int
-		code     string
-		inMesage string
+		name      string
+		method    string
+		path      string
+		status    int
+		code      string
+		inMessage string
 	}{
 		{"limit zero", http.MethodGet, "/api/v1/repositories?limit=0", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
 		{"limit too large", http.MethodGet, "/api/v1/repositories?limit=5000", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
@@ -178,8 +179,8 @@ func TestHandler(t *testing.T) {
 			wantJSON(t, h)
 			var e api.ErrorBody
 			decodeStrict(t, body, &e)
-			if e.Error.Code != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMesage) {
-				t.Errorf("error = %+v, want code %s and a message naming %q", e.Error, tt.code, tt.inMesage)
+			if e.Error.Code != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMessage) {
+				t.Errorf("error = %+v, want code %s and a message naming %q", e.Error, tt.code, tt.inMessage)
 			}
 			if status == http.StatusMethodNotAllowed && h.Get("Allow") != "GET, HEAD" {
 				t.Errorf("Allow = %q, want GET, HEAD", h.Get("Allow"))

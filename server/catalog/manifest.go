@@ -27,27 +27,32 @@ func (s *Service) Manifest(ctx context.Context, repository, reference string) (a
 		return api.Manifest{}, err
 	}
 	out := api.Manifest{Repository: repository, Reference: reference, PullHost: s.pullHost, Referrers: []api.Referrer{}}
-	var digest v1.Hash
+	// Tag or digest, the registry is asked first: that checks the principal may read it, so
+	// the shared digest-keyed cache never answers for someone the registry would refuse.
+	var ref name.Reference
+	what := fmt.Sprintf("tag %s:%s", repository, reference)
 	if strings.Contains(reference, ":") {
-		if digest, err = v1.NewHash(reference); err != nil {
+		if _, err := v1.NewHash(reference); err != nil {
 			return out, httperr.New(http.StatusBadRequest, "DIGEST_INVALID", fmt.Sprintf("%q is not a valid digest such as sha256:<64 hex digits>", reference))
 		}
+		ref, what = repo.Digest(reference), fmt.Sprintf("manifest %s@%s", repository, reference)
 	} else {
 		if _, err := name.NewTag(repo.Name()+":"+reference, s.nameOpts...); err != nil {
 			return out, httperr.New(http.StatusBadRequest, "TAG_INVALID", fmt.Sprintf("%q is not a valid tag", reference))
 		}
-		release, err := s.acquire(ctx)
-		if err != nil {
-			return out, err
-		}
-		desc, err := s.puller.Head(ctx, repo.Tag(reference))
-		release()
-		if err != nil {
-			return out, s.registryError(err, fmt.Sprintf("tag %s:%s", repository, reference))
-		}
-		digest = desc.Digest
-		out.MediaType = string(desc.MediaType)
+		ref = repo.Tag(reference)
 	}
+	p, release, err := s.begin(ctx)
+	if err != nil {
+		return out, err
+	}
+	desc, err := p.Head(ctx, ref)
+	release()
+	if err != nil {
+		return out, s.registryError(err, what)
+	}
+	digest := desc.Digest
+	out.MediaType = string(desc.MediaType)
 	out.Digest = digest.String()
 
 	sum, err := s.summarize(ctx, repo, digest, out.MediaType)
@@ -176,11 +181,11 @@ func (s *Service) referrers(ctx context.Context, repo name.Repository, digest v1
 		wg   sync.WaitGroup
 	)
 	wg.Go(func() {
-		release, err := s.acquire(ctx)
+		p, release, err := s.begin(ctx)
 		if err != nil {
 			return
 		}
-		idx, err := remote.Referrers(repo.Digest(digest.String()), remote.Reuse(s.puller), remote.WithContext(ctx))
+		idx, err := remote.Referrers(repo.Digest(digest.String()), remote.Reuse(p), remote.WithContext(ctx))
 		release()
 		var im *v1.IndexManifest
 		if err == nil {
@@ -243,11 +248,11 @@ func referrer(d v1.Descriptor, tag string) api.Referrer {
 
 // cosignTags finds cosign-style tags for digest and describes the manifests they point to.
 func (s *Service) cosignTags(ctx context.Context, repo name.Repository, digest v1.Hash) ([]api.Referrer, error) {
-	release, err := s.acquire(ctx)
+	p, release, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.puller.List(ctx, repo)
+	tags, err := p.List(ctx, repo)
 	release()
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
@@ -258,11 +263,11 @@ func (s *Service) cosignTags(ctx context.Context, repo name.Repository, digest v
 		if !strings.HasPrefix(t, prefix) {
 			continue
 		}
-		release, err := s.acquire(ctx)
+		p, release, err := s.begin(ctx)
 		if err != nil {
 			return out, err
 		}
-		desc, err := s.puller.Head(ctx, repo.Tag(t))
+		desc, err := p.Head(ctx, repo.Tag(t))
 		release()
 		if err != nil {
 			return out, fmt.Errorf("tag %s: %w", t, err)

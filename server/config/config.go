@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +38,28 @@ type Config struct {
 	Concurrency int
 	// PublicHost is the registry host users pull from, shown in pull commands.
 	PublicHost string
+	// RegistryUsername and RegistryPasswordFile are service credentials Berth uses to read
+	// the registry; without them, users sign in with their own.
+	RegistryUsername     string
+	RegistryPasswordFile string
+	// SessionTTL is how long a signed-in user stays signed in without using Berth.
+	SessionTTL time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is text or json.
 	LogFormat string
+	// Database is the event store DSN: postgres://… or a SQLite path; empty means
+	// DataDir/berth.db.
+	Database string
+	// EventsPath is where the registry notification webhook listens.
+	EventsPath string
+	// EventsSecretFile holds the bearer token the registry must send; empty accepts any sender.
+	EventsSecretFile string
+	// EventsRetention is how long events are kept.
+	EventsRetention time.Duration
+	// SyncInterval is how often the registry is walked to record changes the webhook missed;
+	// 0 disables the sync.
+	SyncInterval time.Duration
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -52,9 +71,60 @@ func Default() Config {
 		UpstreamTimeout: 30 * time.Second,
 		WebDir:          "web",
 		Concurrency:     16,
+		SessionTTL:      12 * time.Hour,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		EventsPath:      "/events",
+		EventsRetention: 90 * 24 * time.Hour,
+		SyncInterval:    10 * time.Minute,
 	}
+}
+
+// DatabaseDSN is the event store DSN to open: Database, or the SQLite file in DataDir.
+func (c Config) DatabaseDSN() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "berth.db")
+}
+
+// ParseDuration parses a Go duration such as 90m or 12h, or a whole number of days such as
+// 90d, which time.ParseDuration does not know.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("duration %q: want a number of days such as 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: want for example 90d, 12h or 30m: %w", s, err)
+	}
+	return d, nil
+}
+
+// daysValue is a flag.Value for durations that may be given in days.
+type daysValue struct{ d *time.Duration }
+
+func (v daysValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	if *v.d > 0 && *v.d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(*v.d/(24*time.Hour))) + "d"
+	}
+	return v.d.String()
+}
+
+func (v daysValue) Set(s string) error {
+	d, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
 }
 
 // ErrHelp is returned by Load when the user asked for --help; usage has been printed.
@@ -122,8 +192,24 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	boolean(&c.ReadOnly, "read-only", "refuse every write (push, delete) through the proxy and the API")
 	integer(&c.Concurrency, "concurrency", "registry requests made at once to gather details for one page")
 	str(&c.PublicHost, "public-host", "registry host users pull from, shown in pull commands (default: the registry's host)")
+	str(&c.RegistryUsername, "registry-username", "username Berth reads the registry with (service credentials); empty: users sign in themselves")
+	str(&c.RegistryPasswordFile, "registry-password-file", "file holding the password for --registry-username (kept out of flags, env and logs)")
+	duration(&c.SessionTTL, "session-ttl", "how long a user who signed in stays signed in while idle")
 	str(&c.LogLevel, "log-level", "log level: debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "log format: text or json")
+	str(&c.Database, "database", "event store: postgres://user:pass@host/db or a SQLite file path (default: <data-dir>/berth.db)")
+	str(&c.EventsPath, "events-path", "path of the registry notification webhook")
+	str(&c.EventsSecretFile, "events-secret-file", "file holding the bearer token the registry must send to the webhook (empty: no token required)")
+	days := func(p *time.Duration, name, usage string) {
+		if v := getenv(envName(name)); v != "" {
+			if err := (daysValue{p}).Set(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s: %w", envName(name), err))
+			}
+		}
+		fs.Var(daysValue{p}, name, usage)
+	}
+	days(&c.EventsRetention, "events-retention", "how long to keep registry events, e.g. 90d or 720h (0: forever)")
+	duration(&c.SyncInterval, "sync-interval", "how often to walk the registry for changes the webhook missed (0: never)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nFlags (each also read from the environment variable shown):\n")
@@ -175,8 +261,20 @@ func (c *Config) validate() error {
 	if c.UpstreamTimeout <= 0 {
 		return errors.New("--upstream-timeout must be positive")
 	}
+	if (c.RegistryUsername == "") != (c.RegistryPasswordFile == "") {
+		return errors.New("--registry-username and --registry-password-file go together")
+	}
+	if c.SessionTTL <= 0 {
+		return errors.New("--session-ttl must be positive")
+	}
 	if c.Concurrency < 1 {
 		return errors.New("--concurrency must be at least 1")
+	}
+	if !strings.HasPrefix(c.EventsPath, "/") || strings.ContainsAny(c.EventsPath, " {}") {
+		return fmt.Errorf("--events-path %q: want an absolute path such as /events", c.EventsPath)
+	}
+	if c.EventsRetention < 0 || c.SyncInterval < 0 {
+		return errors.New("--events-retention and --sync-interval must not be negative")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -33,21 +33,32 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	want := config.Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "data",
-		EmbeddedAddr:    "127.0.0.1:5000",
-		UpstreamTimeout: 30 * time.Second,
-		WebDir:          "web",
-		Concurrency:     16,
-		LogLevel:        "info",
-		LogFormat:       "text",
+	if want := config.Default(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load with nothing set:\n got %+v\nwant Default() %+v", got, want)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Load with nothing set:\n got %+v\nwant %+v", got, want)
+	checks := []struct {
+		field string
+		got   any
+		want  any
+	}{
+		{"Addr", got.Addr, "127.0.0.1:8080"},
+		{"Registry", got.Registry, ""},
+		{"DataDir", got.DataDir, "data"},
+		{"EmbeddedAddr", got.EmbeddedAddr, "127.0.0.1:5000"},
+		{"NoDemo", got.NoDemo, false},
+		{"CORSOrigins", len(got.CORSOrigins), 0},
+		{"UpstreamTimeout", got.UpstreamTimeout, 30 * time.Second},
+		{"WebDir", got.WebDir, "web"},
+		{"ReadOnly", got.ReadOnly, false},
+		{"Concurrency", got.Concurrency, 16},
+		{"PublicHost", got.PublicHost, ""},
+		{"LogLevel", got.LogLevel, "info"},
+		{"LogFormat", got.LogFormat, "text"},
 	}
-	if !reflect.DeepEqual(config.Default(), want) {
-		t.Errorf("Default():\n got %+v\nwant %+v", config.Default(), want)
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("default %s = %v, want %v", c.field, c.got, c.want)
+		}
 	}
 	if !got.Embedded() {
 		t.Error("Embedded() = false with no --registry, want true")
@@ -73,21 +84,21 @@ func TestEnvironment(t *testing.T) {
 		"BERTH_LOG_LEVEL":        "debug",
 		"BERTH_LOG_FORMAT":       "json",
 	})
-	want := config.Config{
-		Addr:            ":9000",
-		Registry:        "https://registry.example.com",
-		DataDir:         "/var/lib/berth",
-		EmbeddedAddr:    "off",
-		NoDemo:          true,
-		CORSOrigins:     []string{"https://a.example", "https://b.example"},
-		UpstreamTimeout: 5 * time.Second,
-		WebDir:          "/srv/web",
-		ReadOnly:        true,
-		Concurrency:     4,
-		PublicHost:      "pull.example.com",
-		LogLevel:        "debug",
-		LogFormat:       "json",
-	}
+	// Everything not set by a variable keeps its default.
+	want := config.Default()
+	want.Addr = ":9000"
+	want.Registry = "https://registry.example.com"
+	want.DataDir = "/var/lib/berth"
+	want.EmbeddedAddr = "off"
+	want.NoDemo = true
+	want.CORSOrigins = []string{"https://a.example", "https://b.example"}
+	want.UpstreamTimeout = 5 * time.Second
+	want.WebDir = "/srv/web"
+	want.ReadOnly = true
+	want.Concurrency = 4
+	want.PublicHost = "pull.example.com"
+	want.LogLevel = "debug"
+	want.LogFormat = "json"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load from environment:\n got %+v\nwant %+v", got, want)
 	}
@@ -276,8 +287,24 @@ func TestHelp(t *testing.T) {
 					t.Errorf("usage lacks %q", line)
 				}
 			}
-			if n := strings.Count(usage, "\n  --"); n != len(flags) {
-				t.Errorf("usage lists %d flags, want %d:\n%s", n, len(flags), usage)
+			// Every flag listed, including ones added later, names its own variable.
+			listed := 0
+			for _, line := range strings.Split(usage, "\n") {
+				if !strings.HasPrefix(line, "  --") {
+					continue
+				}
+				listed++
+				flag, rest, _ := strings.Cut(strings.TrimPrefix(line, "  --"), "  ")
+				envVar := "BERTH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+				if flag == "cors-origin" {
+					envVar = "BERTH_CORS_ORIGINS"
+				}
+				if !strings.HasPrefix(rest, "["+envVar+"]") {
+					t.Errorf("usage line %q does not name %s", line, envVar)
+				}
+			}
+			if listed < len(flags) {
+				t.Errorf("usage lists %d flags, want at least %d:\n%s", listed, len(flags), usage)
 			}
 			if !strings.Contains(usage, "(default 127.0.0.1:8080)") {
 				t.Errorf("usage does not show the default address:\n%s", usage)

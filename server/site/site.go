@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/rs/cors"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/session"
 )
 
 // Options is what New needs beyond the configuration.
@@ -49,15 +51,21 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth, err := serviceAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
 	cat, err := catalog.New(catalog.Options{
 		Registry:    opts.Upstream,
 		Transport:   transport,
 		Concurrency: cfg.Concurrency,
 		PullHost:    pullHost(cfg, up),
+		Auth:        auth,
 	})
 	if err != nil {
 		return nil, err
 	}
+	sessions := session.New(cfg.SessionTTL, cat.CheckCredentials, cat.Forget)
 	web, err := newWebDir(cfg.WebDir)
 	if err != nil {
 		return nil, err
@@ -68,7 +76,8 @@ func New(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", c.Handler(px))
 	mux.Handle("/v2", c.Handler(px))
-	mux.Handle("/api/v1/", c.Handler(cat.Handler()))
+	mux.Handle("/api/v1/session", c.Handler(sessions.Handler()))
+	mux.Handle("/api/v1/", c.Handler(sessions.Middleware(cat.Handler())))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
 	}))
@@ -102,6 +111,23 @@ func New(opts Options) (http.Handler, error) {
 		},
 	})
 	return reqlog.Middleware(mux), nil
+}
+
+// serviceAuth returns Berth's own registry credentials, read from the password file once at
+// start; nil when none are configured.
+func serviceAuth(cfg config.Config) (authn.Authenticator, error) {
+	if cfg.RegistryUsername == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.RegistryPasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("--registry-password-file: %w", err)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if password == "" {
+		return nil, fmt.Errorf("--registry-password-file %s is empty", cfg.RegistryPasswordFile)
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: cfg.RegistryUsername, Password: password}), nil
 }
 
 func pullHost(cfg config.Config, up *url.URL) string {

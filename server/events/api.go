@@ -1,0 +1,187 @@
+package events
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// API serves the stored events to the UI:
+//
+//	GET /api/v1/events?repository=&action=&actor=&since=&before=&limit=&kind=
+//	GET /api/v1/stats?range=30d
+//	GET /api/v1/stats/{repo...}?range=30d
+type API struct {
+	store store.Store
+	now   func() time.Time
+}
+
+// NewAPI returns the read API over st.
+func NewAPI(st store.Store) *API {
+	return &API{store: st, now: time.Now}
+}
+
+// Handler returns the API's routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/events", a.events)
+	mux.HandleFunc("GET /api/v1/stats", a.stats)
+	mux.HandleFunc("GET /api/v1/stats/{repo...}", a.repoStats)
+	return mux
+}
+
+const defaultEventLimit = 100
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{
+		Repository:    q.Get("repository"),
+		Action:        q.Get("action"),
+		Actor:         q.Get("actor"),
+		Before:        q.Get("before"),
+		ManifestsOnly: q.Get("kind") != "all",
+		Limit:         defaultEventLimit,
+	}
+	switch f.Action {
+	case "", store.ActionPush, store.ActionPull, store.ActionDelete, store.ActionMount:
+	default:
+		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "action must be push, pull, delete or mount"))
+		return
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "limit must be between 1 and "+strconv.Itoa(store.MaxLimit)))
+			return
+		}
+		f.Limit = n
+	}
+	var err error
+	if f.Since, err = a.instant(q.Get("since")); err != nil {
+		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "since must be an RFC 3339 time or a duration such as 24h or 7d", err))
+		return
+	}
+	if f.Until, err = a.instant(q.Get("until")); err != nil {
+		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "until must be an RFC 3339 time or a duration such as 24h or 7d", err))
+		return
+	}
+	evs, err := a.store.Events(r.Context(), f)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	page := api.EventPage{Events: make([]api.Event, 0, len(evs))}
+	for _, e := range evs {
+		page.Events = append(page.Events, api.Event{
+			ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Repository: e.Repository, Tag: e.Tag,
+			Digest: e.Digest, MediaType: e.MediaType, Size: e.Size, Actor: e.Actor, Addr: e.RequestAddr,
+			UserAgent: e.UserAgent, Source: e.Source,
+		})
+	}
+	if len(evs) == f.Limit {
+		page.Next = evs[len(evs)-1].ID
+	}
+	httperr.WriteJSON(w, http.StatusOK, page)
+}
+
+// instant parses an RFC 3339 time, or a duration back from now ("24h", "7d").
+func (a *API) instant(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return a.now().Add(-d), nil
+}
+
+// window turns ?range= into bucketed [since, until): hourly up to two days, else daily,
+// aligned to UTC so every bucket is whole.
+func (a *API) window(r *http.Request) (rng, bucketName string, bucket time.Duration, since, until time.Time, err error) {
+	rng = r.URL.Query().Get("range")
+	if rng == "" {
+		rng = "30d"
+	}
+	d, err := config.ParseDuration(rng)
+	if err != nil || d < time.Hour || d > 366*24*time.Hour {
+		return "", "", 0, time.Time{}, time.Time{}, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "range must be between 1h and 366d, such as 24h or 30d")
+	}
+	bucket, bucketName = 24*time.Hour, "day"
+	if d <= 48*time.Hour {
+		bucket, bucketName = time.Hour, "hour"
+	}
+	until = a.now().UTC().Truncate(bucket).Add(bucket)
+	since = until.Add(-d.Truncate(bucket))
+	if !since.Before(until) {
+		since = until.Add(-bucket)
+	}
+	return rng, bucketName, bucket, since, until, nil
+}
+
+func counts(bs []store.Bucket) []api.DayCount {
+	out := make([]api.DayCount, len(bs))
+	for i, b := range bs {
+		out[i] = api.DayCount{Start: b.Start, Pushes: b.Pushes, Pulls: b.Pulls}
+	}
+	return out
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	rng, bucketName, bucket, since, until, err := a.window(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	bs, err := a.store.Counts(r.Context(), "", bucket, since, until)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	top, err := a.store.TopPulled(r.Context(), since, 10)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	out := api.Stats{Range: rng, Bucket: bucketName, Counts: counts(bs), TopPulled: make([]api.PullCount, 0, len(top))}
+	for _, t := range top {
+		out.TopPulled = append(out.TopPulled, api.PullCount{Repository: t.Repository, Pulls: t.Count})
+	}
+	httperr.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
+	repo := strings.Trim(r.PathValue("repo"), "/")
+	if repo == "" {
+		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "no repository name in the path"))
+		return
+	}
+	rng, bucketName, bucket, since, until, err := a.window(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	bs, err := a.store.Counts(r.Context(), repo, bucket, since, until)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	act, err := a.store.LastActivity(r.Context(), repo)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	httperr.WriteJSON(w, http.StatusOK, api.RepositoryStats{
+		Repository: repo, Range: rng, Bucket: bucketName, Counts: counts(bs),
+		LastPush: act.LastPush, LastPull: act.LastPull,
+	})
+}

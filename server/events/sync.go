@@ -1,0 +1,305 @@
+package events
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-registry/berth/server/store"
+)
+
+// SyncOptions configures a Syncer.
+type SyncOptions struct {
+	// Registry is the registry's base URL, e.g. http://127.0.0.1:5000.
+	Registry string
+	// Transport reaches the registry; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// Auth, if set, authenticates to the registry.
+	Auth authn.Authenticator
+	// Concurrency bounds the registry requests in flight; 0 means 8.
+	Concurrency int
+	// Store holds the tag state the events imply.
+	Store store.Store
+	// Record commits synthesized events; nil means Store.AddEvents. Pass Webhook.Record so
+	// every write goes through the one writer.
+	Record func(ctx context.Context, events []store.Event) error
+	// Registerer receives the sync metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Timeout bounds one sync; 0 means 10 minutes.
+	Timeout time.Duration
+}
+
+// SyncResult says what one sync changed.
+type SyncResult struct {
+	Repositories int
+	Tags         int
+	// Pushes and Deletes count the synthesized events.
+	Pushes  int
+	Deletes int
+	// Skipped counts repositories or tags that could not be read and were left alone.
+	Skipped int
+}
+
+// Syncer reconciles the store with the registry: notifications can be lost (Berth down
+// longer than the registry retries, a registry restarted with events queued in memory), so
+// it walks the catalog and tags and records a push or delete with source "sync" for every
+// tag whose digest differs from what the stored events imply.
+type Syncer struct {
+	opts    SyncOptions
+	reg     name.Registry
+	remote  []remote.Option
+	mu      sync.Mutex // one sync at a time
+	runs    *prometheus.CounterVec
+	changes *prometheus.CounterVec
+}
+
+// NewSyncer returns a Syncer for opts.
+func NewSyncer(opts SyncOptions) (*Syncer, error) {
+	if opts.Store == nil {
+		return nil, errors.New("events: sync needs a store")
+	}
+	u, err := url.Parse(opts.Registry)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("events: sync registry %q: want a URL such as http://host:5000", opts.Registry)
+	}
+	var nameOpts []name.Option
+	if u.Scheme == "http" {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(u.Host, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("events: sync registry %q: %w", opts.Registry, err)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	if opts.Record == nil {
+		opts.Record = func(ctx context.Context, events []store.Event) error {
+			_, err := opts.Store.AddEvents(ctx, events)
+			return err
+		}
+	}
+	rt := opts.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	ropts := []remote.Option{remote.WithTransport(rt), remote.WithUserAgent("berth-sync")}
+	if opts.Auth != nil {
+		ropts = append(ropts, remote.WithAuth(opts.Auth))
+	}
+	s := &Syncer{
+		opts: opts, reg: reg, remote: ropts,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_sync_runs_total", Help: "Registry reconciliation runs, by result.",
+		}, []string{"result"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_sync_events_total", Help: "Events synthesized by reconciliation, by action.",
+		}, []string{"action"}),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.runs, s.changes} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("events: register sync metrics: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Run syncs at once and then every interval until ctx is done.
+func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		res, err := s.Sync(ctx)
+		if err != nil && ctx.Err() == nil {
+			slog.Warn("registry sync failed", "err", err)
+		} else if err == nil {
+			level := slog.LevelDebug
+			if res.Pushes+res.Deletes > 0 {
+				level = slog.LevelInfo
+			}
+			slog.Log(ctx, level, "registry sync done", "repositories", res.Repositories, "tags", res.Tags,
+				"pushes", res.Pushes, "deletes", res.Deletes, "skipped", res.Skipped, "took", time.Since(start).Round(time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+type tagKey struct{ repo, tag string }
+
+type remoteTag struct {
+	digest, mediaType string
+	size              int64
+}
+
+// Sync walks the registry once and records the differences.
+func (s *Syncer) Sync(ctx context.Context) (SyncResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	res, err := s.sync(ctx)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	s.runs.WithLabelValues(result).Inc()
+	return res, err
+}
+
+func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
+	var res SyncResult
+	// The stored state is read, and the synthesized events stamped, before the registry is
+	// walked: a webhook event for a change made during the walk then carries a later time
+	// and wins over what the walk saw.
+	stamp := time.Now().UTC()
+	known, err := s.opts.Store.Tags(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sync: read tag state: %w", err)
+	}
+	opts := append([]remote.Option{remote.WithContext(ctx)}, s.remote...)
+	repos, err := remote.Catalog(ctx, s.reg, opts...)
+	if err != nil {
+		return res, fmt.Errorf("sync: read catalog of %s: %w", s.reg, err)
+	}
+	res.Repositories = len(repos)
+
+	inCatalog := map[string]bool{}
+	for _, r := range repos {
+		inCatalog[r] = true
+	}
+	// Two bounded phases, tags of every repository, then every tag's digest, so at most
+	// Concurrency requests are in flight whatever the shape of the registry.
+	var mu sync.Mutex
+	tagsOf := map[string][]string{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Concurrency)
+	opts = append([]remote.Option{remote.WithContext(gctx)}, s.remote...)
+	for _, repoName := range repos {
+		g.Go(func() error {
+			tags, err := remote.List(s.reg.Repo(repoName), opts...)
+			if terr, ok := errors.AsType[*transport.Error](err); ok && terr.StatusCode == http.StatusNotFound {
+				// Distribution answers 404 for a repository whose tags were all deleted.
+				tags, err = nil, nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				slog.Debug("sync: list tags", "repository", repoName, "err", err)
+				res.Skipped++
+				return nil
+			}
+			tagsOf[repoName] = tags
+			res.Tags += len(tags)
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	found := map[tagKey]remoteTag{}
+	failed := map[string]bool{}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Concurrency)
+	opts = append([]remote.Option{remote.WithContext(gctx)}, s.remote...)
+	for repoName, tags := range tagsOf {
+		repo := s.reg.Repo(repoName)
+		for _, tag := range tags {
+			g.Go(func() error {
+				desc, err := remote.Head(repo.Tag(tag), opts...)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					slog.Debug("sync: head tag", "repository", repoName, "tag", tag, "err", err)
+					failed[repoName] = true
+					res.Skipped++
+					return nil
+				}
+				found[tagKey{repoName, tag}] = remoteTag{desc.Digest.String(), string(desc.MediaType), desc.Size}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("sync: %w", err)
+	}
+	// Repositories whose every tag was read; only for them does a missing tag mean deleted.
+	listed := map[string]bool{}
+	for repoName := range tagsOf {
+		if !failed[repoName] {
+			listed[repoName] = true
+		}
+	}
+
+	have := map[tagKey]string{}
+	for _, t := range known {
+		have[tagKey{t.Repository, t.Tag}] = t.Digest
+	}
+	var out []store.Event
+	for k, rt := range found {
+		prev, ok := have[k]
+		if ok && prev == rt.digest {
+			continue
+		}
+		e := syncEvent(store.ActionPush, k, rt.digest, prev, stamp)
+		e.MediaType, e.Size = rt.mediaType, rt.size
+		out = append(out, e)
+		res.Pushes++
+	}
+	for k, digest := range have {
+		if _, ok := found[k]; ok {
+			continue
+		}
+		// Only a repository read completely, or one gone from the catalog, proves a tag gone.
+		if inCatalog[k.repo] && !listed[k.repo] {
+			continue
+		}
+		out = append(out, syncEvent(store.ActionDelete, k, digest, digest, stamp))
+		res.Deletes++
+	}
+	if len(out) == 0 {
+		return res, nil
+	}
+	if err := s.opts.Record(ctx, out); err != nil {
+		return res, fmt.Errorf("sync: record %d events: %w", len(out), err)
+	}
+	s.changes.WithLabelValues(store.ActionPush).Add(float64(res.Pushes))
+	s.changes.WithLabelValues(store.ActionDelete).Add(float64(res.Deletes))
+	return res, nil
+}
+
+// syncEvent builds a synthesized event. Its id is derived from what it records, including
+// the digest it replaces, so a sync repeated before the first one's events are visible
+// records nothing twice, while a tag that moves back to an earlier digest is still recorded.
+func syncEvent(action string, k tagKey, digest, prev string, ts time.Time) store.Event {
+	h := sha256.Sum256([]byte(strings.Join([]string{k.repo, k.tag, digest, action, prev}, "\x00")))
+	return store.Event{
+		ID: "sync-" + hex.EncodeToString(h[:16]), Timestamp: ts, Action: action,
+		Repository: k.repo, Tag: k.tag, Digest: digest, Actor: "berth-sync",
+		RequestMethod: "SYNC", Source: store.SourceSync,
+	}
+}

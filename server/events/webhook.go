@@ -1,0 +1,374 @@
+// Package events receives registry notifications (the webhook), records them in the store
+// through a single group-committing writer, reconciles missed ones with a periodic registry
+// walk (Syncer), and serves them to the UI (API).
+package events
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// Media types a notification envelope may be sent with: distribution v2 sends the v1 type,
+// distribution v3 the v2 type; plain JSON is accepted for hand-written deliveries.
+const (
+	EnvelopeMediaTypeV1 = "application/vnd.docker.distribution.events.v1+json"
+	EnvelopeMediaTypeV2 = "application/vnd.docker.distribution.events.v2+json"
+)
+
+// DefaultMaxBody is the largest envelope accepted unless Options.MaxBody says otherwise.
+const DefaultMaxBody = 1 << 20
+
+// ErrClosed is returned by Record after Close.
+var ErrClosed = errors.New("events: writer closed")
+
+// Options configures a Webhook.
+type Options struct {
+	// Store receives the events.
+	Store store.Store
+	// Secret, when set, must arrive as "Authorization: Bearer <Secret>".
+	Secret string
+	// MaxBody bounds an envelope's size; 0 means DefaultMaxBody.
+	MaxBody int64
+	// MaxBatch bounds the events committed in one transaction; 0 means 1000.
+	MaxBatch int
+	// Registerer receives the webhook's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// CommitTimeout bounds one store transaction; 0 means 30s.
+	CommitTimeout time.Duration
+}
+
+// Webhook is the notification endpoint. Every delivery is answered only after its events are
+// committed; concurrent deliveries share one transaction (group commit), written by a single
+// goroutine, so a burst costs one fsync instead of one per request.
+type Webhook struct {
+	opts    Options
+	secret  []byte
+	queue   chan *pending
+	quit    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	m       metrics
+}
+
+// pending is one caller's events waiting for the commit of the batch they join.
+type pending struct {
+	events []store.Event
+	done   chan error
+}
+
+type metrics struct {
+	received   *prometheus.CounterVec
+	duplicates prometheus.Counter
+	rejected   *prometheus.CounterVec
+	latency    prometheus.Histogram
+	commits    prometheus.Counter
+	batch      prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (metrics, error) {
+	m := metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_events_received_total", Help: "Registry events received, by action and source.",
+		}, []string{"action", "source"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_events_duplicates_total", Help: "Received events whose id was already stored (redeliveries).",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_events_rejected_total", Help: "Webhook deliveries refused, by reason.",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_events_store_seconds", Help: "Time to commit one batch of events to the store.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_events_commits_total", Help: "Store transactions committed by the event writer.",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_events_batch_requests", Help: "Deliveries sharing one store transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.received, m.duplicates, m.rejected, m.latency, m.commits, m.batch} {
+			if err := reg.Register(c); err != nil {
+				return m, fmt.Errorf("events: register metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// NewWebhook returns a running webhook; Close stops its writer.
+func NewWebhook(opts Options) (*Webhook, error) {
+	if opts.Store == nil {
+		return nil, errors.New("events: no store")
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = 30 * time.Second
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhook{
+		opts:    opts,
+		secret:  []byte(opts.Secret),
+		queue:   make(chan *pending, 256),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		m:       m,
+	}
+	go w.write()
+	return w, nil
+}
+
+// Record stores events through the webhook's writer and returns once they are committed.
+// The Syncer records through it too, so all writes share one writer.
+func (w *Webhook) Record(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	p := &pending{events: events, done: make(chan error, 1)}
+	select {
+	case w.queue <- p:
+	case <-w.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-w.stopped:
+		// The writer may have committed p just before stopping.
+		select {
+		case err := <-p.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write is the single writer: it takes whatever deliveries queued up while the previous
+// commit ran and commits them together.
+func (w *Webhook) write() {
+	defer close(w.stopped)
+	for {
+		var first *pending
+		select {
+		case first = <-w.queue:
+		case <-w.quit:
+			// Commit what is already queued, so no accepted request waits forever.
+			for {
+				select {
+				case p := <-w.queue:
+					w.commit([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*pending{first}
+		n := len(first.events)
+	gather:
+		for n < w.opts.MaxBatch {
+			select {
+			case p := <-w.queue:
+				batch = append(batch, p)
+				n += len(p.events)
+			default:
+				break gather
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+func (w *Webhook) commit(batch []*pending) {
+	var all []store.Event
+	for _, p := range batch {
+		all = append(all, p.events...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
+	start := time.Now()
+	added, err := w.opts.Store.AddEvents(ctx, all)
+	cancel()
+	w.m.latency.Observe(time.Since(start).Seconds())
+	if err == nil {
+		w.m.commits.Inc()
+		w.m.batch.Observe(float64(len(batch)))
+		w.m.duplicates.Add(float64(len(all) - added))
+		for _, e := range all {
+			w.m.received.WithLabelValues(e.Action, e.Source).Inc()
+		}
+	} else {
+		err = fmt.Errorf("store %d events: %w", len(all), err)
+		slog.Error("events: commit failed", "events", len(all), "err", err)
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+// Close stops the writer after committing what is queued. Call it once no more requests
+// arrive (after the HTTP server has shut down).
+func (w *Webhook) Close() error {
+	w.once.Do(func() { close(w.quit) })
+	<-w.stopped
+	return nil
+}
+
+// ServeHTTP receives one notification envelope.
+func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		rw.Header().Set("Allow", http.MethodPost)
+		w.reject(rw, r, "method", httperr.New(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "the notification endpoint accepts only POST"))
+		return
+	}
+	if len(w.secret) > 0 && !w.authorized(r) {
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="berth-events"`)
+		w.reject(rw, r, "unauthorized", httperr.New(http.StatusUnauthorized, "UNAUTHORIZED", "missing or wrong bearer token for the notification endpoint"))
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != EnvelopeMediaTypeV1 && mt != EnvelopeMediaTypeV2 && mt != "application/json") {
+		w.reject(rw, r, "media_type", httperr.New(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+			"send the envelope as "+EnvelopeMediaTypeV1+" or application/json"))
+		return
+	}
+	if r.ContentLength > w.opts.MaxBody {
+		w.reject(rw, r, "too_large", tooLarge(w.opts.MaxBody))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.opts.MaxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			w.reject(rw, r, "too_large", tooLarge(w.opts.MaxBody))
+			return
+		}
+		w.reject(rw, r, "read", httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "could not read the request body", err))
+		return
+	}
+	events, err := DecodeEnvelope(body)
+	if err != nil {
+		w.reject(rw, r, "malformed", httperr.Wrap(http.StatusBadRequest, "MALFORMED_ENVELOPE", err.Error(), err))
+		return
+	}
+	if err := w.Record(r.Context(), events); err != nil {
+		w.m.rejected.WithLabelValues("store").Inc()
+		httperr.Write(rw, r, httperr.Wrap(http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the events could not be stored; retry later", err))
+		return
+	}
+	httperr.WriteJSON(rw, http.StatusOK, map[string]int{"accepted": len(events)})
+}
+
+func tooLarge(limit int64) *httperr.Error {
+	return httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", fmt.Sprintf("the envelope is larger than %d bytes", limit))
+}
+
+func (w *Webhook) reject(rw http.ResponseWriter, r *http.Request, reason string, e *httperr.Error) {
+	w.m.rejected.WithLabelValues(reason).Inc()
+	httperr.Write(rw, r, e)
+}
+
+// authorized compares the whole Authorization header in constant time, so the response time
+// says nothing about how much of a guessed token was right.
+func (w *Webhook) authorized(r *http.Request) bool {
+	got := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(got, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), w.secret) == 1
+}
+
+// wireEvent is an event as distribution sends it.
+type wireEvent struct {
+	ID        string    `json:"id"`
+	Timestamp time.Time `json:"timestamp"`
+	Action    string    `json:"action"`
+	Target    struct {
+		MediaType  string `json:"mediaType"`
+		Digest     string `json:"digest"`
+		Size       int64  `json:"size"`
+		Length     int64  `json:"length"`
+		Repository string `json:"repository"`
+		URL        string `json:"url"`
+		Tag        string `json:"tag"`
+		References []struct {
+			Digest string `json:"digest"`
+		} `json:"references"`
+	} `json:"target"`
+	Request struct {
+		ID        string `json:"id"`
+		Addr      string `json:"addr"`
+		Host      string `json:"host"`
+		Method    string `json:"method"`
+		UserAgent string `json:"useragent"`
+	} `json:"request"`
+	Actor struct {
+		Name string `json:"name"`
+	} `json:"actor"`
+	Source struct {
+		Addr       string `json:"addr"`
+		InstanceID string `json:"instanceID"`
+	} `json:"source"`
+}
+
+// DecodeEnvelope parses a notification envelope into store events with source "webhook".
+// Every event needs an id and an action; otherwise the whole envelope is refused.
+func DecodeEnvelope(body []byte) ([]store.Event, error) {
+	var env struct {
+		Events []wireEvent `json:"events"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("the body is not a notification envelope: %w", err)
+	}
+	out := make([]store.Event, 0, len(env.Events))
+	for i, we := range env.Events {
+		if we.ID == "" || we.Action == "" {
+			return nil, fmt.Errorf("event %d has no id or action", i)
+		}
+		ts := we.Timestamp
+		if ts.IsZero() {
+			ts = time.Now()
+		}
+		e := store.Event{
+			ID: we.ID, Timestamp: ts.UTC(), Action: we.Action,
+			Repository: we.Target.Repository, Tag: we.Target.Tag, Digest: we.Target.Digest,
+			MediaType: we.Target.MediaType, Size: we.Target.Size, Length: we.Target.Length, URL: we.Target.URL,
+			Actor: we.Actor.Name, RequestID: we.Request.ID, RequestAddr: we.Request.Addr, RequestHost: we.Request.Host,
+			RequestMethod: we.Request.Method, UserAgent: we.Request.UserAgent,
+			SourceAddr: we.Source.Addr, SourceInstance: we.Source.InstanceID, Source: store.SourceWebhook,
+		}
+		for _, ref := range we.Target.References {
+			e.References = append(e.References, ref.Digest)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

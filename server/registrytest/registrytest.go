@@ -1,0 +1,147 @@
+// Package registrytest starts real distribution registries for tests: open, behind htpasswd
+// Basic auth, or behind Bearer token auth with a token server of its own.
+package registrytest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distribution/distribution/v3/registry/auth/token"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/berth-registry/berth/server/embedded"
+)
+
+// Open starts a registry without auth and returns its base URL (http://127.0.0.1:port).
+func Open(t testing.TB, opts ...embedded.Option) string {
+	t.Helper()
+	return serve(t, opts...)
+}
+
+// Htpasswd starts a registry that requires Basic auth for users (name → password).
+func Htpasswd(t testing.TB, users map[string]string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	var b strings.Builder
+	for u, p := range users {
+		hash, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(u + ":" + string(hash) + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, embedded.WithHtpasswd(path))
+}
+
+// Token starts a registry that requires Bearer tokens, and the token server that issues them
+// to users (name → password) for whatever scope they ask, as a permissive auth server would.
+func Token(t testing.TB, users map[string]string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "berth test token signer"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "token.pem")
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const service, issuer = "berth-test-registry", "berth-test-issuer"
+	kid := token.GetJWKThumbprint(&key.PublicKey)
+
+	// The token server shares the registry's host:port, as go-containerregistry only follows
+	// realms on private addresses when they are the registry itself.
+	srv := httptest.NewUnstartedServer(nil)
+	issue := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		want, known := users[user]
+		if !ok || !known || subtle.ConstantTimeCompare([]byte(pass), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="berth-test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`, http.StatusUnauthorized)
+			return
+		}
+		access := []map[string]any{}
+		for _, scope := range r.URL.Query()["scope"] {
+			for _, one := range strings.Split(scope, " ") {
+				parts := strings.Split(one, ":")
+				if len(parts) < 3 {
+					continue
+				}
+				n := len(parts)
+				access = append(access, map[string]any{
+					"type":    parts[0],
+					"name":    strings.Join(parts[1:n-1], ":"),
+					"actions": strings.Split(parts[n-1], ","),
+				})
+			}
+		}
+		var jti [8]byte
+		_, _ = rand.Read(jti[:])
+		now := time.Now()
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+			"iss": issuer, "sub": user, "aud": service,
+			"exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(),
+			"jti": hex.EncodeToString(jti[:]), "access": access,
+		})
+		tok.Header["kid"] = kid
+		signed, err := tok.SignedString(key)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"token": signed, "access_token": signed, "expires_in": 300, "issued_at": now.Format(time.RFC3339)})
+	})
+	base := "http://" + srv.Listener.Addr().String()
+	reg, err := embedded.New(context.Background(), t.TempDir(), embedded.WithTokenAuth(base+"/token", service, issuer, bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/token", issue)
+	mux.Handle("/", reg.Handler())
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
+	return base
+}
+
+func serve(t testing.TB, opts ...embedded.Option) string {
+	t.Helper()
+	reg, err := embedded.New(context.Background(), t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg.Handler())
+	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
+	return srv.URL
+}

@@ -1,0 +1,165 @@
+// Package store keeps registry events (pushes, pulls, deletes) and the tag→digest state they
+// imply. Store is the interface; Open picks the SQLite or PostgreSQL implementation by DSN.
+// SQL lives only in this package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Actions a registry reports.
+const (
+	ActionPush   = "push"
+	ActionPull   = "pull"
+	ActionDelete = "delete"
+	ActionMount  = "mount"
+)
+
+// Where an event came from.
+const (
+	// SourceWebhook marks events the registry delivered to the notification endpoint.
+	SourceWebhook = "webhook"
+	// SourceSync marks events synthesized by the reconciliation sync for changes the webhook
+	// missed.
+	SourceSync = "sync"
+)
+
+// Event is one registry event as stored.
+type Event struct {
+	// ID is the registry's event id; events are deduplicated by it.
+	ID        string
+	Timestamp time.Time
+	Action    string
+	// Repository, Tag, Digest, MediaType, Size, Length, URL and References describe the target.
+	Repository string
+	Tag        string
+	Digest     string
+	MediaType  string
+	Size       int64
+	Length     int64
+	URL        string
+	// References are the digests the target manifest refers to.
+	References []string
+	// Actor is the authenticated user, if any.
+	Actor string
+	// Request* describe the HTTP request that caused the event.
+	RequestID     string
+	RequestAddr   string
+	RequestHost   string
+	RequestMethod string
+	UserAgent     string
+	// SourceAddr and SourceInstance identify the registry instance.
+	SourceAddr     string
+	SourceInstance string
+	// Source is SourceWebhook or SourceSync.
+	Source string
+}
+
+// Manifest reports whether the event is about a manifest (image, index, artifact) rather than
+// a blob; only manifest events count as pushes and pulls in statistics.
+func (e Event) Manifest() bool {
+	return e.Tag != "" || IsManifestMediaType(e.MediaType)
+}
+
+// IsManifestMediaType reports whether mt is a Docker or OCI manifest or index media type.
+func IsManifestMediaType(mt string) bool {
+	return strings.Contains(mt, "manifest") || strings.Contains(mt, "image.index")
+}
+
+// Filter selects events. Zero fields do not filter.
+type Filter struct {
+	Repository string
+	Action     string
+	Actor      string
+	// Since and Until bound the timestamp: Since ≤ t < Until.
+	Since, Until time.Time
+	// ManifestsOnly drops blob events.
+	ManifestsOnly bool
+	// Before is the id of the last event of the previous page; results are older than it.
+	Before string
+	// Limit caps the result; 0 or more than MaxLimit means MaxLimit.
+	Limit int
+}
+
+// MaxLimit is the most events one Events call returns.
+const MaxLimit = 1000
+
+// Bucket counts manifest pushes and pulls in [Start, Start+bucket).
+type Bucket struct {
+	Start  time.Time
+	Pushes int
+	Pulls  int
+}
+
+// RepositoryCount is a repository and how often something happened to it.
+type RepositoryCount struct {
+	Repository string
+	Count      int
+}
+
+// Activity is the last push and pull of a repository; zero times mean never (or pruned).
+type Activity struct {
+	LastPush time.Time
+	LastPull time.Time
+}
+
+// TagRef is one tag and the digest it points to, as the stored events imply.
+type TagRef struct {
+	Repository string
+	Tag        string
+	Digest     string
+}
+
+// Store persists events. Implementations are safe for concurrent use.
+type Store interface {
+	// AddEvents stores events in one transaction, skipping ids already stored, and updates
+	// the tag state from push and delete events. When it returns nil, the events are durable.
+	// added counts the events that were new.
+	AddEvents(ctx context.Context, events []Event) (added int, err error)
+	// Events returns the events matching f, newest first.
+	Events(ctx context.Context, f Filter) ([]Event, error)
+	// Counts returns manifest pushes and pulls of repo (all repositories when empty) per
+	// bucket in [since, until), oldest first, with empty buckets included.
+	Counts(ctx context.Context, repo string, bucket time.Duration, since, until time.Time) ([]Bucket, error)
+	// TopPulled returns the repositories with the most manifest pulls since then.
+	TopPulled(ctx context.Context, since time.Time, limit int) ([]RepositoryCount, error)
+	// LastActivity returns when repo was last pushed and pulled.
+	LastActivity(ctx context.Context, repo string) (Activity, error)
+	// Tags returns the tag→digest state the stored events imply, for every repository.
+	Tags(ctx context.Context) ([]TagRef, error)
+	// Prune deletes events older than olderThan and returns how many went.
+	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// Close releases the database.
+	Close() error
+}
+
+// ErrBadDSN is returned by Open for a DSN it cannot use.
+var ErrBadDSN = errors.New("store: unsupported database DSN")
+
+// Open connects to the database dsn names and migrates its schema: postgres:// or
+// postgresql:// URLs use PostgreSQL; "sqlite:PATH" or a plain file path use SQLite.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return OpenPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return OpenSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//"))
+	case dsn == "" || strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("%w: %q (want postgres://…, sqlite:PATH or a file path)", ErrBadDSN, redact(dsn))
+	}
+	return OpenSQLite(ctx, dsn)
+}
+
+// redact hides a password in a DSN, so errors can be logged.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	return dsn[:scheme+3] + "…" + dsn[at:]
+}

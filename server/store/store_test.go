@@ -1,0 +1,438 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/berth-registry/berth/server/store"
+)
+
+// TestSQLite runs the contract suite against SQLite in a temp dir.
+func TestSQLite(t *testing.T) {
+	contract(t, func(t *testing.T) string {
+		return filepath.Join(t.TempDir(), "berth.db")
+	})
+}
+
+// TestSQLiteDSN checks the DSN forms Open accepts for SQLite and that data survives reopening.
+func TestSQLiteDSN(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sub", "berth.db")
+	s, err := store.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddEvents(ctx, []store.Event{ev("a", "push", "r", "t", "sha256:1", base)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = store.Open(ctx, path) // plain path, migrations already applied
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Events(ctx, store.Filter{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("after reopen: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "mysql://x", "redis://h"} {
+		if _, err := store.Open(ctx, bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestPostgres runs the contract suite against a PostgreSQL server the test starts itself.
+func TestPostgres(t *testing.T) {
+	dsn := startPostgres(t)
+	n := 0
+	contract(t, func(t *testing.T) string {
+		n++
+		db := "berth_" + strconv.Itoa(n)
+		psql(t, dsn, "CREATE DATABASE "+db)
+		return strings.Replace(dsn, "/postgres?", "/"+db+"?", 1)
+	})
+}
+
+var base = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+func ev(id, action, repo, tag, digest string, ts time.Time) store.Event {
+	mt := "application/vnd.oci.image.manifest.v1+json"
+	return store.Event{
+		ID: id, Timestamp: ts, Action: action, Repository: repo, Tag: tag, Digest: digest,
+		MediaType: mt, Size: 123, Actor: "alice", RequestMethod: "GET", UserAgent: "test",
+		Source: store.SourceWebhook,
+	}
+}
+
+// contract is the behaviour every Store must have; newDSN returns a fresh, empty database.
+func contract(t *testing.T, newDSN func(t *testing.T) string) {
+	open := func(t *testing.T) store.Store {
+		t.Helper()
+		s, err := store.Open(t.Context(), newDSN(t))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	}
+
+	t.Run("dedup and round trip", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		e := ev("e1", "push", "library/alpine", "3.21", "sha256:aaa", base)
+		e.References = []string{"sha256:l1", "sha256:l2"}
+		e.Length, e.URL, e.RequestID, e.RequestAddr, e.RequestHost = 123, "http://r/v2/x", "rq", "10.0.0.1:3", "reg"
+		e.SourceAddr, e.SourceInstance = "reg:5000", "inst"
+		n, err := s.AddEvents(ctx, []store.Event{e, e})
+		if err != nil || n != 1 {
+			t.Fatalf("AddEvents = %d, %v; want 1 added", n, err)
+		}
+		n, err = s.AddEvents(ctx, []store.Event{e, ev("e2", "pull", "library/alpine", "3.21", "sha256:aaa", base.Add(time.Second))})
+		if err != nil || n != 1 {
+			t.Fatalf("second AddEvents = %d, %v; want 1 added", n, err)
+		}
+		got, err := s.Events(ctx, store.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != "e2" || got[1].ID != "e1" {
+			t.Fatalf("events = %+v", got)
+		}
+		if g := got[1]; !g.Timestamp.Equal(e.Timestamp) || !slices.Equal(g.References, e.References) ||
+			g.URL != e.URL || g.SourceInstance != "inst" || g.Source != store.SourceWebhook || g.Size != 123 || g.Actor != "alice" {
+			t.Errorf("round trip: got %+v, want %+v", g, e)
+		}
+		if _, err := s.AddEvents(ctx, []store.Event{{Action: "push"}}); err == nil {
+			t.Error("event without id accepted")
+		}
+	})
+
+	t.Run("filters and paging", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		var evs []store.Event
+		for i := range 25 {
+			repo := []string{"a", "b"}[i%2]
+			action := []string{"push", "pull", "pull"}[i%3]
+			e := ev(fmt.Sprintf("id%02d", i), action, repo, "t", "sha256:x", base.Add(time.Duration(i/2)*time.Minute))
+			if i == 7 {
+				e.Actor = "bob"
+			}
+			evs = append(evs, e)
+		}
+		blob := ev("blob", "pull", "a", "", "sha256:b", base)
+		blob.MediaType = "application/octet-stream"
+		evs = append(evs, blob)
+		if _, err := s.AddEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		count := func(f store.Filter) int {
+			t.Helper()
+			got, err := s.Events(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(got)
+		}
+		if n := count(store.Filter{Repository: "a"}); n != 14 {
+			t.Errorf("repository a: %d", n)
+		}
+		if n := count(store.Filter{Repository: "a", ManifestsOnly: true}); n != 13 {
+			t.Errorf("repository a manifests: %d", n)
+		}
+		if n := count(store.Filter{Action: "push"}); n != 9 {
+			t.Errorf("push: %d", n)
+		}
+		if n := count(store.Filter{Actor: "bob"}); n != 1 {
+			t.Errorf("actor bob: %d", n)
+		}
+		if n := count(store.Filter{Since: base.Add(5 * time.Minute), Until: base.Add(7 * time.Minute)}); n != 4 {
+			t.Errorf("time range: %d", n)
+		}
+		// Page through everything three at a time: newest first, nothing repeated or lost.
+		var seen []string
+		before := ""
+		for range 20 {
+			page, err := s.Events(ctx, store.Filter{Limit: 3, Before: before})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, e := range page {
+				seen = append(seen, e.ID)
+			}
+			before = page[len(page)-1].ID
+		}
+		if len(seen) != 26 {
+			t.Fatalf("paged %d events: %v", len(seen), seen)
+		}
+		all, _ := s.Events(ctx, store.Filter{})
+		for i, e := range all {
+			if seen[i] != e.ID {
+				t.Fatalf("page order differs at %d: %s vs %s", i, seen[i], e.ID)
+			}
+			if i > 0 && all[i-1].Timestamp.Before(e.Timestamp) {
+				t.Fatalf("not newest first at %d", i)
+			}
+		}
+	})
+
+	t.Run("counts, top pulled, last activity", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		day := 24 * time.Hour
+		head := ev("head", "pull", "a", "1", "sha256:x", base)
+		head.RequestMethod = "HEAD"
+		blob := ev("blob", "push", "a", "", "sha256:b", base)
+		blob.MediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+		evs := []store.Event{
+			ev("p1", "push", "a", "1", "sha256:x", base),
+			ev("p2", "push", "a", "2", "sha256:y", base.Add(2*day)),
+			ev("l1", "pull", "a", "1", "sha256:x", base.Add(time.Hour)),
+			ev("l2", "pull", "a", "1", "sha256:x", base.Add(2*day+time.Hour)),
+			ev("l3", "pull", "b", "1", "sha256:z", base.Add(2*day)),
+			ev("l4", "pull", "b", "1", "sha256:z", base.Add(2*day)),
+			ev("l5", "pull", "b", "1", "sha256:z", base.Add(2*day)),
+			ev("old", "pull", "c", "1", "sha256:z", base.Add(-10*day)),
+			head, blob,
+		}
+		if _, err := s.AddEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		start := base.Truncate(day)
+		buckets, err := s.Counts(ctx, "a", day, start, start.Add(3*day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.Bucket{{start, 1, 1}, {start.Add(day), 0, 0}, {start.Add(2 * day), 1, 1}}
+		if len(buckets) != 3 {
+			t.Fatalf("buckets = %+v", buckets)
+		}
+		for i := range want {
+			if !buckets[i].Start.Equal(want[i].Start) || buckets[i].Pushes != want[i].Pushes || buckets[i].Pulls != want[i].Pulls {
+				t.Errorf("bucket %d = %+v, want %+v", i, buckets[i], want[i])
+			}
+		}
+		all, err := s.Counts(ctx, "", day, start, start.Add(3*day))
+		if err != nil || all[2].Pulls != 4 {
+			t.Errorf("all repositories day 3 = %+v, %v", all, err)
+		}
+		top, err := s.TopPulled(ctx, start, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(top) != 2 || top[0] != (store.RepositoryCount{Repository: "b", Count: 3}) || top[1] != (store.RepositoryCount{Repository: "a", Count: 2}) {
+			t.Errorf("top = %+v", top)
+		}
+		act, err := s.LastActivity(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !act.LastPush.Equal(base.Add(2*day)) || !act.LastPull.Equal(base.Add(2*day+time.Hour)) {
+			t.Errorf("activity = %+v", act)
+		}
+		none, err := s.LastActivity(ctx, "nothing")
+		if err != nil || !none.LastPush.IsZero() || !none.LastPull.IsZero() {
+			t.Errorf("activity of unknown = %+v, %v", none, err)
+		}
+	})
+
+	t.Run("tag state", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		add := func(evs ...store.Event) {
+			t.Helper()
+			if _, err := s.AddEvents(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tags := func() string {
+			t.Helper()
+			got, err := s.Tags(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for _, r := range got {
+				parts = append(parts, r.Repository+":"+r.Tag+"="+r.Digest)
+			}
+			return strings.Join(parts, " ")
+		}
+		add(ev("1", "push", "a", "1", "sha256:x", base), ev("2", "push", "a", "2", "sha256:x", base), ev("3", "push", "b", "1", "sha256:y", base))
+		// An older push arriving late (a retry) must not roll the tag back.
+		add(ev("4", "push", "a", "1", "sha256:new", base.Add(time.Minute)), ev("5", "push", "a", "1", "sha256:old", base.Add(-time.Minute)))
+		if got := tags(); got != "a:1=sha256:new a:2=sha256:x b:1=sha256:y" {
+			t.Fatalf("tags = %s", got)
+		}
+		del := ev("6", "delete", "a", "", "sha256:x", base.Add(time.Hour)) // manifest delete
+		add(del)
+		if got := tags(); got != "a:1=sha256:new b:1=sha256:y" {
+			t.Fatalf("after manifest delete: %s", got)
+		}
+		add(ev("7", "delete", "a", "1", "", base.Add(time.Hour))) // tag delete
+		add(ev("8", "delete", "b", "", "", base.Add(time.Hour)))  // repository delete
+		if got := tags(); got != "" {
+			t.Fatalf("after deletes: %s", got)
+		}
+	})
+
+	t.Run("prune", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		if _, err := s.AddEvents(ctx, []store.Event{ev("old", "pull", "a", "1", "d", base.Add(-time.Hour)), ev("new", "pull", "a", "1", "d", base)}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.Prune(ctx, base)
+		if err != nil || n != 1 {
+			t.Fatalf("Prune = %d, %v", n, err)
+		}
+		got, _ := s.Events(ctx, store.Filter{})
+		if len(got) != 1 || got[0].ID != "new" {
+			t.Errorf("after prune: %+v", got)
+		}
+	})
+
+	t.Run("concurrent writers", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 20 {
+					// Every writer also repeats ids of writer 0, so duplicates race too.
+					batch := []store.Event{
+						ev(fmt.Sprintf("w%d-%d", w, i), "pull", "a", "1", "d", base),
+						ev(fmt.Sprintf("w0-%d", i), "pull", "a", "1", "d", base),
+					}
+					if _, err := s.AddEvents(ctx, batch); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		got, err := s.Events(ctx, store.Filter{})
+		if err != nil || len(got) != 160 {
+			t.Fatalf("%d events, %v; want 160", len(got), err)
+		}
+	})
+}
+
+// startPostgres starts a throwaway PostgreSQL server from Debian's postgresql package on a
+// unix socket and returns a DSN for its "postgres" database. Without the binaries the test
+// skips, unless BERTH_E2E=1 requires it.
+func startPostgres(t *testing.T) string {
+	t.Helper()
+	bin := postgresBin()
+	if bin == "" {
+		msg := "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package)"
+		if os.Getenv("BERTH_E2E") == "1" {
+			t.Fatal(msg + "; BERTH_E2E=1 requires the PostgreSQL tests to run")
+		}
+		t.Skip(msg)
+	}
+	// initdb refuses to run as root, so as root the server runs as the postgres user, in a
+	// directory that user owns (t.TempDir's parent is private to root).
+	dir, err := os.MkdirTemp("", "berth-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs a postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		asUser = func(name string, args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+		}
+	}
+	data, sock := filepath.Join(dir, "data"), dir
+	run := func(cmd *exec.Cmd) {
+		t.Helper()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		}
+	}
+	run(asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"))
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c max_connections=50", sock)
+	run(asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"))
+	t.Cleanup(func() {
+		cmd := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("pg_ctl stop: %v\n%s", err, out)
+		}
+	})
+	return "postgres:///postgres?host=" + sock + "&user=postgres&sslmode=disable"
+}
+
+// postgresBin returns the newest /usr/lib/postgresql/N/bin holding initdb and pg_ctl.
+func postgresBin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi > vj
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// psql runs one statement on dsn's database.
+func psql(t *testing.T, dsn, stmt string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}

@@ -341,7 +341,14 @@ func (s *Service) Tags(ctx context.Context, repository string, offset, limit int
 	return page, ctx.Err()
 }
 
+// repositoryName is the distribution grammar for repository names: lowercase components
+// separated by single slashes, so no empty, "." or ".." component can reach the registry.
+var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
 func (s *Service) repository(repository string) (name.Repository, error) {
+	if len(repository) > 255 || !repositoryName.MatchString(repository) {
+		return name.Repository{}, httperr.New(http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repository))
+	}
 	repo, err := name.NewRepository(s.reg.RegistryStr()+"/"+repository, s.nameOpts...)
 	if err != nil || repo.RepositoryStr() != repository {
 		return name.Repository{}, httperr.New(http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("%q is not a valid repository name", repository))
@@ -456,17 +463,21 @@ func (s *Service) summarizeIndex(ctx context.Context, repo name.Repository, sum 
 		mu   sync.Mutex
 		errs []error
 	)
+	// The platform list is complete before any goroutine writes into it.
+	var images []v1.Descriptor
 	for _, d := range sum.m.Manifests {
 		if attestation(d) {
 			sum.attestations = append(sum.attestations, d)
 			continue
 		}
-		i := len(sum.platforms)
-		p := api.Platform{Digest: d.Digest.String(), Size: d.Size}
+		p := api.Platform{Digest: d.Digest.String()}
 		if d.Platform != nil {
 			p.OS, p.Architecture, p.Variant = d.Platform.OS, d.Platform.Architecture, d.Platform.Variant
 		}
 		sum.platforms = append(sum.platforms, p)
+		images = append(images, d)
+	}
+	for i, d := range images {
 		wg.Go(func() {
 			raw, err := s.manifest(ctx, repo, d.Digest)
 			var cm manifest
@@ -484,8 +495,7 @@ func (s *Service) summarizeIndex(ctx context.Context, repo name.Repository, sum 
 				return
 			}
 			pl := &sum.platforms[i]
-			pl.Size += img.Size
-			pl.Created = img.Created
+			pl.Size, pl.Created = img.Size, img.Created
 			if pl.OS == "" {
 				pl.OS, pl.Architecture, pl.Variant = img.OS, img.Architecture, img.Variant
 			}

@@ -137,7 +137,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs := flag.NewFlagSet("berth", flag.ContinueOnError)
 	fs.SetOutput(out)
 
-	var envErrs []error
+	// An unreadable variable is an error only if no flag replaces it.
+	envErrs := map[string]error{}
 	str := func(p *string, name, usage string) {
 		if v := getenv(envName(name)); v != "" {
 			*p = v
@@ -148,7 +149,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if v := getenv(envName(name)); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a boolean", envName(name), v))
+				envErrs[name] = fmt.Errorf("%s=%q: not a boolean", envName(name), v)
 			}
 			*p = b
 		}
@@ -158,7 +159,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if v := getenv(envName(name)); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a duration such as 30s", envName(name), v))
+				envErrs[name] = fmt.Errorf("%s=%q: not a duration such as 30s", envName(name), v)
 			}
 			*p = d
 		}
@@ -168,7 +169,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		if v := getenv(envName(name)); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: not a number", envName(name), v))
+				envErrs[name] = fmt.Errorf("%s=%q: not a number", envName(name), v)
 			}
 			*p = n
 		}
@@ -185,6 +186,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		for _, o := range strings.Split(v, ",") {
 			_ = origins.Set(strings.TrimSpace(o))
 		}
+		origins.fromEnv = true
 	}
 	fs.Var(origins, "cors-origin", "browser origin allowed to call /v2 and /api cross-origin, e.g. https://ui.example.com (repeatable; env BERTH_CORS_ORIGINS is comma-separated)")
 	duration(&c.UpstreamTimeout, "upstream-timeout", "how long to wait for the registry to connect and answer headers")
@@ -203,7 +205,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	days := func(p *time.Duration, name, usage string) {
 		if v := getenv(envName(name)); v != "" {
 			if err := (daysValue{p}).Set(v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s: %w", envName(name), err))
+				envErrs[name] = fmt.Errorf("%s: %w", envName(name), err)
 			}
 		}
 		fs.Var(daysValue{p}, name, usage)
@@ -231,7 +233,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
-	if err := errors.Join(envErrs...); err != nil {
+	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
+	var errs []error
+	for _, err := range envErrs {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
 	c.CORSOrigins = origins.values
@@ -241,11 +248,14 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 func (c *Config) validate() error {
 	if c.Registry != "" {
 		u, err := url.Parse(c.Registry)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--registry %q: want a URL such as https://registry.example.com", c.Registry)
+		if err == nil && u.User != nil {
+			return errors.New("--registry must not carry credentials in the URL: use --registry-username and --registry-password-file")
 		}
-		if u.User != nil {
-			return errors.New("--registry must not carry credentials in the URL")
+		if err != nil {
+			return errors.New("--registry: not a URL; want one such as https://registry.example.com")
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--registry %q: want a URL such as https://registry.example.com", u.Redacted())
 		}
 		c.Registry = u.Scheme + "://" + u.Host
 	}
@@ -296,11 +306,18 @@ func envName(flagName string) string {
 	return "BERTH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-type listValue struct{ values []string }
+// listValue is a repeatable flag; values given as flags replace those from the environment.
+type listValue struct {
+	values  []string
+	fromEnv bool
+}
 
 func (l *listValue) String() string { return strings.Join(l.values, ",") }
 
 func (l *listValue) Set(v string) error {
+	if l.fromEnv {
+		l.values, l.fromEnv = nil, false
+	}
 	if v != "" {
 		l.values = append(l.values, strings.TrimRight(v, "/"))
 	}

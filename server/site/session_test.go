@@ -60,7 +60,9 @@ func request(t *testing.T, method, url, contentType, body string, cookies ...*ht
 
 func errorCode(t *testing.T, body string) string {
 	t.Helper()
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Message == "" {
 		t.Fatalf("not a JSON error: %s", body)
 	}

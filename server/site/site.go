@@ -37,6 +37,12 @@ type Options struct {
 	Upstream string
 	// Version is the build version, shown in the UI and used to bust caches.
 	Version string
+	// Webhook, if set, receives registry notifications at Config.EventsPath.
+	Webhook http.Handler
+	// Metrics, if set, is served at /metrics.
+	Metrics http.Handler
+	// Activity, if set, serves /api/v1/events and /api/v1/stats.
+	Activity http.Handler
 }
 
 // New returns Berth's root handler.
@@ -78,6 +84,18 @@ func New(opts Options) (http.Handler, error) {
 	mux.Handle("/v2", c.Handler(px))
 	mux.Handle("/api/v1/session", c.Handler(sessions.Handler()))
 	mux.Handle("/api/v1/", c.Handler(sessions.Middleware(cat.Handler())))
+	if opts.Activity != nil {
+		mux.Handle("GET /api/v1/events", c.Handler(opts.Activity))
+		mux.Handle("GET /api/v1/stats", c.Handler(opts.Activity))
+		mux.Handle("GET /api/v1/stats/", c.Handler(opts.Activity))
+	}
+	if opts.Webhook != nil {
+		// No CORS: only the registry posts here, never a browser.
+		mux.Handle("POST "+cfg.EventsPath, opts.Webhook)
+	}
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
+	}
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
 	}))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/cache"
@@ -48,6 +50,9 @@ type Options struct {
 	CatalogTTL time.Duration
 	// PullHost is the host shown in pull commands; empty means the registry's host.
 	PullHost string
+	// TagTTL is how long a tag → digest answer and a tag list are trusted before the
+	// registry is asked again (a cheap HEAD or list).
+	TagTTL time.Duration
 	// Auth is Berth's own credentials for the registry; nil means anonymous. A Principal in
 	// the request context overrides it.
 	Auth authn.Authenticator
@@ -63,6 +68,9 @@ type Service struct {
 	ttl       time.Duration
 	pullHost  string
 	nameOpts  []name.Option
+
+	tagTTL time.Duration
+	flight singleflight.Group
 
 	mu      sync.Mutex
 	readers map[string]*reader
@@ -89,12 +97,31 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 type reader struct {
 	puller *remote.Puller
 
+	// tags and lists remember tag → digest and a repository's tag names for TagTTL, so paging
+	// through a large repository does not re-list and re-HEAD it for every page.
+	cacheMu sync.Mutex
+	tags    map[string]tagEntry
+	lists   map[string]listEntry
+
 	mu      sync.Mutex
 	repos   []string
 	reposAt time.Time
 	loading chan struct{} // closed when the catalog read under way ends
 	loadErr error
 }
+
+type tagEntry struct {
+	desc v1.Descriptor
+	at   time.Time
+}
+
+type listEntry struct {
+	names []string
+	at    time.Time
+}
+
+// maxTagEntries bounds a principal's tag cache; past it the cache starts over.
+const maxTagEntries = 200_000
 
 // reader returns the state of the principal in ctx, creating it on first use.
 func (s *Service) reader(ctx context.Context) (*reader, error) {
@@ -111,7 +138,7 @@ func (s *Service) reader(ctx context.Context) (*reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{puller: puller}
+	r := &reader{puller: puller, tags: map[string]tagEntry{}, lists: map[string]listEntry{}}
 	s.readers[p.Key] = r
 	return r, nil
 }
@@ -182,6 +209,9 @@ func New(opts Options) (*Service, error) {
 	if opts.Auth == nil {
 		opts.Auth = authn.Anonymous
 	}
+	if opts.TagTTL <= 0 {
+		opts.TagTTL = 10 * time.Second
+	}
 	if opts.PullHost == "" {
 		opts.PullHost = host
 	}
@@ -195,6 +225,7 @@ func New(opts Options) (*Service, error) {
 		pullHost:  opts.PullHost,
 		nameOpts:  nopts,
 		readers:   map[string]*reader{},
+		tagTTL:    opts.TagTTL,
 	}, nil
 }
 
@@ -260,7 +291,13 @@ func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
 		return nil, time.Time{}, err
 	}
 	r.mu.Lock()
-	if r.repos != nil && time.Since(r.reposAt) < s.ttl {
+	if r.repos != nil {
+		// A list we have is answered at once, even when old; an old one is refreshed in the
+		// background, so search-as-you-type never waits for the registry.
+		if time.Since(r.reposAt) >= s.ttl && r.loading == nil {
+			r.loading = make(chan struct{})
+			go s.loadCatalog(r, r.loading)
+		}
 		defer r.mu.Unlock()
 		return r.repos, r.reposAt, nil
 	}
@@ -302,6 +339,10 @@ func (s *Service) loadCatalog(r *reader, done chan struct{}) {
 	r.loadErr = nil
 	if err != nil {
 		r.loadErr = s.registryError(err, "the repository list")
+		if r.repos != nil {
+			slog.Warn("catalog refresh failed; keeping the last list", "err", err)
+			r.loadErr = nil
+		}
 	} else {
 		names = slices.DeleteFunc(names, func(n string) bool { return n == "" })
 		slices.Sort(names)
@@ -310,22 +351,132 @@ func (s *Service) loadCatalog(r *reader, done chan struct{}) {
 	close(done)
 }
 
+// TagNames returns every tag of the repository, sorted, without details: the UI shows the
+// rows at once and fills in details page by page.
+func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
+	repo, err := s.repository(repository)
+	if err != nil {
+		return api.TagPage{}, err
+	}
+	names, err := s.tagNames(ctx, repo)
+	if err != nil {
+		return api.TagPage{}, err
+	}
+	page := api.TagPage{Repository: repository, Total: len(names), Limit: len(names), PullHost: s.pullHost, Tags: make([]api.Tag, len(names))}
+	for i, n := range names {
+		page.Tags[i].Name = n
+	}
+	return page, nil
+}
+
+// tagNames lists a repository's tags (following the registry's pagination), sorted, reusing a
+// list younger than TagTTL.
+func (s *Service) tagNames(ctx context.Context, repo name.Repository) ([]string, error) {
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := repo.RepositoryStr()
+	r.cacheMu.Lock()
+	e, ok := r.lists[key]
+	r.cacheMu.Unlock()
+	if ok && time.Since(e.at) < s.tagTTL {
+		return e.names, nil
+	}
+	v, err, _ := s.flight.Do("list/"+principalOf(ctx)+"/"+key, func() (any, error) {
+		p, release, err := s.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names, err := p.List(ctx, repo)
+		release()
+		if err != nil {
+			return nil, s.registryError(err, "repository "+key)
+		}
+		slices.Sort(names)
+		r.cacheMu.Lock()
+		if len(r.lists) > 10_000 {
+			clear(r.lists)
+		}
+		r.lists[key] = listEntry{names: names, at: time.Now()}
+		r.cacheMu.Unlock()
+		return names, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]string), nil
+}
+
+// principalOf names the principal in ctx for singleflight keys: requests of different users
+// never share an answer, since the registry may treat them differently.
+func principalOf(ctx context.Context) string {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p.Key
+}
+
+// Invalidate forgets what is known of a tag (and its repository's tag list) for everyone, so
+// a push or delete event shows at once instead of after TagTTL.
+func (s *Service) Invalidate(repository, tag string) {
+	s.mu.Lock()
+	readers := make([]*reader, 0, len(s.readers))
+	for _, r := range s.readers {
+		readers = append(readers, r)
+	}
+	s.mu.Unlock()
+	for _, r := range readers {
+		r.cacheMu.Lock()
+		delete(r.lists, repository)
+		delete(r.tags, repository+":"+tag)
+		r.cacheMu.Unlock()
+		r.mu.Lock()
+		r.reposAt = time.Time{} // a new repository may have appeared
+		r.mu.Unlock()
+	}
+}
+
+// head resolves a tag to its descriptor, trusting an answer younger than TagTTL.
+func (s *Service) head(ctx context.Context, repo name.Repository, tag string) (*v1.Descriptor, error) {
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := repo.RepositoryStr() + ":" + tag
+	r.cacheMu.Lock()
+	e, ok := r.tags[key]
+	r.cacheMu.Unlock()
+	if ok && time.Since(e.at) < s.tagTTL {
+		d := e.desc
+		return &d, nil
+	}
+	p, release, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := p.Head(ctx, repo.Tag(tag))
+	release()
+	if err != nil {
+		return nil, err
+	}
+	r.cacheMu.Lock()
+	if len(r.tags) >= maxTagEntries {
+		clear(r.tags)
+	}
+	r.tags[key] = tagEntry{desc: *desc, at: time.Now()}
+	r.cacheMu.Unlock()
+	return desc, nil
+}
+
 // Tags returns a page of the repository's tags, sorted by name, with their details.
 func (s *Service) Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error) {
 	repo, err := s.repository(repository)
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	p, release, err := s.begin(ctx)
+	names, err := s.tagNames(ctx, repo)
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	names, err := p.List(ctx, repo)
-	release()
-	if err != nil {
-		return api.TagPage{}, s.registryError(err, "repository "+repository)
-	}
-	slices.Sort(names)
 	page := api.TagPage{Repository: repository, Total: len(names), Offset: offset, Limit: limit, PullHost: s.pullHost, Tags: []api.Tag{}}
 	if offset < len(names) {
 		names = names[offset:min(len(names), offset+limit)]
@@ -360,13 +511,7 @@ func (s *Service) repository(repository string) (name.Repository, error) {
 // to from the digest-keyed cache, fetching only what the cache lacks.
 func (s *Service) tag(ctx context.Context, repo name.Repository, tag string) api.Tag {
 	t := api.Tag{Name: tag}
-	p, release, err := s.begin(ctx)
-	if err != nil {
-		t.Error = err.Error()
-		return t
-	}
-	desc, err := p.Head(ctx, repo.Tag(tag))
-	release()
+	desc, err := s.head(ctx, repo, tag)
 	if err != nil {
 		t.Error = describe(err)
 		return t
@@ -557,57 +702,63 @@ func artifactType(m manifest) string {
 
 // manifest returns the raw manifest with the given digest, from the cache or the registry.
 func (s *Service) manifest(ctx context.Context, repo name.Repository, digest v1.Hash) ([]byte, error) {
-	key := "manifest/" + digest.String()
-	if b, ok := s.cache.Get(ctx, key); ok {
-		return b, nil
-	}
-	p, release, err := s.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	// Get by digest verifies the bytes against the digest, so caching them forever is safe.
-	d, err := p.Get(ctx, repo.Digest(digest.String()))
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", digest, err)
-	}
-	if len(d.Manifest) > maxDocument {
-		return nil, fmt.Errorf("manifest %s is larger than %d bytes", digest, maxDocument)
-	}
-	s.cache.Set(ctx, key, d.Manifest)
-	return d.Manifest, nil
+	return s.document(ctx, "manifest/"+digest.String(), func(p *remote.Puller) ([]byte, error) {
+		// Get by digest verifies the bytes against the digest, so caching them forever is safe.
+		d, err := p.Get(ctx, repo.Digest(digest.String()))
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", digest, err)
+		}
+		return d.Manifest, nil
+	})
 }
 
 // blob returns a small blob (an image config) by digest, from the cache or the registry.
 func (s *Service) blob(ctx context.Context, repo name.Repository, digest v1.Hash) ([]byte, error) {
-	key := "blob/" + digest.String()
+	return s.document(ctx, "blob/"+digest.String(), func(p *remote.Puller) ([]byte, error) {
+		l, err := p.Layer(ctx, repo.Digest(digest.String()))
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", digest, err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", digest, err)
+		}
+		defer rc.Close()
+		// Reading to EOF makes ggcr verify the digest.
+		b, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", digest, err)
+		}
+		return b, nil
+	})
+}
+
+// document returns the content-addressed document under key from the cache, or fetches it
+// once however many requests want it at the same moment, bounded by the concurrency slots.
+func (s *Service) document(ctx context.Context, key string, fetch func(*remote.Puller) ([]byte, error)) ([]byte, error) {
 	if b, ok := s.cache.Get(ctx, key); ok {
 		return b, nil
 	}
-	p, release, err := s.begin(ctx)
+	v, err, _ := s.flight.Do(principalOf(ctx)+"/"+key, func() (any, error) {
+		p, release, err := s.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		b, err := fetch(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxDocument {
+			return nil, fmt.Errorf("%s is larger than %d bytes", key, maxDocument)
+		}
+		s.cache.Set(ctx, key, b)
+		return b, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	l, err := p.Layer(ctx, repo.Digest(digest.String()))
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", digest, err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", digest, err)
-	}
-	defer rc.Close()
-	// Reading to EOF makes ggcr verify the digest.
-	b, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", digest, err)
-	}
-	if len(b) > maxDocument {
-		return nil, fmt.Errorf("blob %s is larger than %d bytes", digest, maxDocument)
-	}
-	s.cache.Set(ctx, key, b)
-	return b, nil
+	return v.([]byte), nil
 }
 
 // registryError maps an error from reading what (e.g. "repository library/alpine") from the

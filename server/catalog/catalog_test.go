@@ -122,6 +122,13 @@ func (r *recorder) reset() {
 	r.maxInFlight.Store(0)
 }
 
+// total returns how many requests were recorded.
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.requests)
+}
+
 // count returns how many recorded requests had method and a path containing part.
 func (r *recorder) count(method, part string) int {
 	r.mu.Lock()
@@ -498,7 +505,11 @@ func TestDemo(t *testing.T) {
 
 	t.Run("warm cache makes only HEAD requests", func(t *testing.T) {
 		rec := newRecorder()
-		svc := newService(t, host, rec, 4)
+		// A TagTTL this short makes every call revalidate each tag with a HEAD.
+		svc, err := catalog.New(catalog.Options{Registry: "http://" + host, Transport: rec, Concurrency: 4, TagTTL: time.Nanosecond})
+		if err != nil {
+			t.Fatal(err)
+		}
 		cold := tags(t, svc, "library/postgres")
 		if n := rec.count(http.MethodGet, "/manifests/") + rec.count(http.MethodGet, "/blobs/"); n == 0 {
 			t.Fatal("the cold call fetched no manifests or blobs; the recorder sees nothing")
@@ -516,6 +527,30 @@ func TestDemo(t *testing.T) {
 		}
 		if n := rec.count(http.MethodHead, "/manifests/"); n != len(warm.Tags) {
 			t.Errorf("warm call made %d manifest HEADs, want one per tag (%d)", n, len(warm.Tags))
+		}
+	})
+
+	t.Run("within TagTTL a warm call asks the registry nothing", func(t *testing.T) {
+		rec := newRecorder()
+		svc, err := catalog.New(catalog.Options{Registry: "http://" + host, Transport: rec, TagTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold := tags(t, svc, "library/postgres")
+		rec.reset()
+		warm := tags(t, svc, "library/postgres")
+		if !reflect.DeepEqual(warm, cold) {
+			t.Errorf("warm call differs from the cold one")
+		}
+		if n := rec.total(); n != 0 {
+			t.Errorf("warm call within TagTTL made %d registry requests, want 0", n)
+		}
+		// A push event invalidates the tag: the next call asks again.
+		svc.Invalidate("library/postgres", "16")
+		rec.reset()
+		tags(t, svc, "library/postgres")
+		if n := rec.count(http.MethodHead, "/manifests/"); n != 1 {
+			t.Errorf("after Invalidate, %d HEADs, want 1 (the invalidated tag)", n)
 		}
 	})
 

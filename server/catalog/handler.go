@@ -18,6 +18,7 @@ const (
 //
 //	GET /api/v1/repositories?q=&offset=&limit=        catalog page
 //	GET /api/v1/repositories/{name}/tags?offset=&limit= tags with details
+//	GET /api/v1/repositories/{name}/tags?details=false  every tag name, no details
 //	GET /api/v1/repositories/{name}/manifests/{ref}     one manifest in depth (tag or digest)
 func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +39,11 @@ func (s *Service) Handler() http.Handler {
 			respond(w, r, page, err)
 		case strings.HasPrefix(path, "/repositories/") && strings.HasSuffix(path, "/tags"):
 			repo := strings.TrimSuffix(strings.TrimPrefix(path, "/repositories/"), "/tags")
+			if r.URL.Query().Get("details") == "false" {
+				page, err := s.TagNames(r.Context(), repo)
+				respond(w, r, page, err)
+				return
+			}
 			page, err := s.Tags(r.Context(), repo, offset, limit)
 			respond(w, r, page, err)
 		case strings.HasPrefix(path, "/repositories/") && strings.Contains(path, "/manifests/"):

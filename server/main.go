@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,16 +15,24 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/site"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -65,25 +75,54 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // serve runs Berth until ctx is done, then shuts down gracefully. ready, if set, is called
 // with the UI's URL once Berth accepts requests.
-func serve(ctx context.Context, cfg config.Config, ready func(url string)) error {
+func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err error) {
+	st, err := store.Open(ctx, cfg.DatabaseDSN())
+	if err != nil {
+		return fmt.Errorf("event store: %w", err)
+	}
+	// Deferred first, so it runs last: after the servers drained and the writer stopped.
+	defer func() { err = errors.Join(err, st.Close()) }()
+	secret, err := eventsSecret(cfg)
+	if err != nil {
+		return err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
+	if err != nil {
+		return err
+	}
+	defer hook.Close()
+
+	// Listen before starting the embedded registry: it needs the webhook's address.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	upstream := cfg.Registry
 	var servers []*http.Server
+	var registryHost string
 	if cfg.Embedded() {
-		regSrv, addr, err := startEmbedded(ctx, cfg)
+		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
+			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
+		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, regSrv)
 		upstream = "http://" + addr
+		registryHost = addr
 	}
 
-	handler, err := site.New(site.Options{Config: cfg, Upstream: upstream, Version: version})
+	handler, err := site.New(site.Options{
+		Config: cfg, Upstream: upstream, Version: version,
+		Webhook:  hook,
+		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Activity: events.NewAPI(st).Handler(),
+	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -95,6 +134,22 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) error
 	servers = append([]*http.Server{srv}, servers...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if registryHost != "" && !cfg.NoDemo {
+		// Seeding first means the first page a new user opens already shows the demo; the
+		// UI server runs already, so the pushes' notifications are stored as they happen.
+		seedDemo(ctx, registryHost)
+	}
+	bctx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+	if err := startBackground(bctx, &background, cfg, st, hook, upstream, metrics); err != nil {
+		stopBackground()
+		_ = srv.Close()
+		return err
+	}
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version, "read_only", cfg.ReadOnly)
 	if ready != nil {
@@ -107,6 +162,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) error
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
+	stopBackground()
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var errs []error
@@ -120,9 +176,9 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) error
 
 // startEmbedded runs the in-process registry on its own port, so docker, crane and skopeo can
 // push to it, and seeds demo content into it when its store is empty.
-func startEmbedded(ctx context.Context, cfg config.Config) (*http.Server, string, error) {
+func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Option) (*http.Server, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
-	reg, err := embedded.New(ctx, dir)
+	reg, err := embedded.New(ctx, dir, opts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded registry: %w", err)
 	}
@@ -144,10 +200,6 @@ func startEmbedded(ctx context.Context, cfg config.Config) (*http.Server, string
 	}()
 	host := ln.Addr().String()
 	slog.Info("embedded registry is running", "addr", host, "storage", dir)
-	if !cfg.NoDemo {
-		// Seeding first means the first page a new user opens already shows the demo.
-		seedDemo(ctx, host)
-	}
 	return srv, host, nil
 }
 
@@ -166,6 +218,85 @@ func seedDemo(ctx context.Context, host string) {
 		return
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
+}
+
+// eventsSecret reads the webhook's bearer token. The embedded registry gets a random one when
+// none is configured, so nothing else can post events into Berth.
+func eventsSecret(cfg config.Config) (string, error) {
+	if cfg.EventsSecretFile != "" {
+		b, err := os.ReadFile(cfg.EventsSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("--events-secret-file: %w", err)
+		}
+		secret := strings.TrimSpace(string(b))
+		if secret == "" {
+			return "", fmt.Errorf("--events-secret-file %s is empty", cfg.EventsSecretFile)
+		}
+		return secret, nil
+	}
+	if cfg.Embedded() {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("events secret: %w", err)
+		}
+		return hex.EncodeToString(b[:]), nil
+	}
+	slog.Warn("the notification webhook accepts events from anyone: set --events-secret-file", "path", cfg.EventsPath)
+	return "", nil
+}
+
+// startBackground runs the registry sync and the retention pruning until ctx is done.
+func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, upstream string, metrics prometheus.Registerer) error {
+	if cfg.SyncInterval > 0 {
+		syncer, err := events.NewSyncer(events.SyncOptions{
+			Registry: upstream, Transport: proxy.NewTransport(cfg.UpstreamTimeout), Concurrency: cfg.Concurrency,
+			Store: st, Record: hook.Record, Registerer: metrics,
+		})
+		if err != nil {
+			return err
+		}
+		delay := time.Duration(0)
+		if cfg.Embedded() {
+			delay = 30 * time.Second // the demo's notifications are still being delivered
+		}
+		wg.Go(func() { syncer.Run(ctx, delay, cfg.SyncInterval) })
+	}
+	if cfg.EventsRetention > 0 {
+		wg.Go(func() { prune(ctx, st, cfg.EventsRetention) })
+	}
+	return nil
+}
+
+// prune deletes events older than retention, at start and then hourly.
+func prune(ctx context.Context, st store.Store, retention time.Duration) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.Prune(ctx, time.Now().Add(-retention))
+		if err != nil && ctx.Err() == nil {
+			slog.Warn("pruning old events failed", "err", err)
+		} else if n > 0 {
+			slog.Info("pruned old events", "events", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// loopbackAddr is how this process reaches its own listener: unspecified hosts become
+// 127.0.0.1.
+func loopbackAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // browserAddr turns a listen address into one a browser can open (0.0.0.0 → localhost).

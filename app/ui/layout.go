@@ -32,6 +32,7 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 	return app.Div().Class("layout").Body(
 		app.Header().Class("topbar").Body(
 			app.Nav().Class("trail").Aria("label", "Breadcrumb").Body(trail...),
+			app.A().Class("nav-link").Href("/activity").Text("Activity"),
 			&userMenu{},
 		),
 		app.Main().Class("content").Body(content...),

@@ -25,6 +25,7 @@ var routesOnce sync.Once
 func Routes() {
 	routesOnce.Do(func() {
 		app.Route("/", func() app.Composer { return &catalogPage{} })
+		app.Route("/activity", func() app.Composer { return &activityPage{} })
 		// Repository names never hold ':' or '@', so NAME:TAG and NAME@DIGEST are manifests.
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*$`, func() app.Composer { return &repositoryPage{} })
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*[:@][^/]+$`, func() app.Composer { return &manifestPage{} })

@@ -204,7 +204,11 @@ func New(opts Options) (*Service, error) {
 		opts.CatalogTTL = 10 * time.Second
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport
+		// The default keeps only 2 idle connections per host: with more requests than that in
+		// flight, every other one would open a new connection.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = opts.Concurrency
+		opts.Transport = t
 	}
 	if opts.Auth == nil {
 		opts.Auth = authn.Anonymous

@@ -60,6 +60,11 @@ type Config struct {
 	// SyncInterval is how often the registry is walked to record changes the webhook missed;
 	// 0 disables the sync.
 	SyncInterval time.Duration
+	// Cache is where manifests and configs are cached: empty means in the process only; a
+	// redis:// or rediss:// URL adds a Redis shared by replicas behind the in-process cache.
+	Cache string
+	// CacheSize bounds the in-process cache, in bytes.
+	CacheSize int64
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -77,6 +82,7 @@ func Default() Config {
 		EventsPath:      "/events",
 		EventsRetention: 90 * 24 * time.Hour,
 		SyncInterval:    10 * time.Minute,
+		CacheSize:       64 << 20,
 	}
 }
 
@@ -124,6 +130,61 @@ func (v daysValue) Set(s string) error {
 		return err
 	}
 	*v.d = d
+	return nil
+}
+
+// sizeUnits are the suffixes ParseSize knows, binary and decimal.
+var sizeUnits = []struct {
+	suffix string
+	bytes  int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// ParseSize parses a number of bytes: plain, such as 67108864, or with a unit, such as
+// 64MiB, 512KiB or 1GB (units are case-insensitive; KiB, MiB… are powers of 1024, KB, MB…
+// of 1000).
+func ParseSize(s string) (int64, error) {
+	num, unit := s, int64(1)
+	for _, u := range sizeUnits {
+		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
+			num, unit = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.bytes
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/unit {
+		return 0, fmt.Errorf("size %q: want a number of bytes such as 67108864 or 64MiB", s)
+	}
+	return n * unit, nil
+}
+
+// sizeValue is a flag.Value for byte sizes that may carry a unit.
+type sizeValue struct{ n *int64 }
+
+func (v sizeValue) String() string {
+	if v.n == nil {
+		return ""
+	}
+	for _, u := range []struct {
+		suffix string
+		bytes  int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if *v.n > 0 && *v.n%u.bytes == 0 {
+			return strconv.FormatInt(*v.n/u.bytes, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(*v.n, 10)
+}
+
+func (v sizeValue) Set(s string) error {
+	n, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*v.n = n
 	return nil
 }
 
@@ -212,6 +273,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	days(&c.EventsRetention, "events-retention", "how long to keep registry events, e.g. 90d or 720h (0: forever)")
 	duration(&c.SyncInterval, "sync-interval", "how often to walk the registry for changes the webhook missed (0: never)")
+	str(&c.Cache, "cache", "shared manifest cache: redis://[user:password@]host:6379/0 or rediss://… (empty: in-process only)")
+	if v := getenv(envName("cache-size")); v != "" {
+		if err := (sizeValue{&c.CacheSize}).Set(v); err != nil {
+			envErrs["cache-size"] = fmt.Errorf("%s: %w", envName("cache-size"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.CacheSize}, "cache-size", "bytes the in-process manifest cache may hold, e.g. 268435456 or 256MiB")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nFlags (each also read from the environment variable shown):\n")
@@ -285,6 +353,18 @@ func (c *Config) validate() error {
 	}
 	if c.EventsRetention < 0 || c.SyncInterval < 0 {
 		return errors.New("--events-retention and --sync-interval must not be negative")
+	}
+	if c.Cache != "" {
+		u, err := url.Parse(c.Cache)
+		if err != nil {
+			return errors.New("--cache: not a URL; want one such as redis://cache.example.com:6379/0")
+		}
+		if (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return fmt.Errorf("--cache %q: want a URL such as redis://cache.example.com:6379/0 or rediss://…", u.Redacted())
+		}
+	}
+	if c.CacheSize < 0 {
+		return errors.New("--cache-size must not be negative")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -124,8 +124,15 @@ func NewSyncer(opts SyncOptions) (*Syncer, error) {
 	return s, nil
 }
 
-// Run syncs at once and then every interval until ctx is done.
-func (s *Syncer) Run(ctx context.Context, interval time.Duration) {
+// Run syncs after delay and then every interval until ctx is done. A short delay at start
+// lets the registry deliver its queued notifications first, so the first sync does not
+// record as "sync" what the webhook is about to report anyway.
+func (s *Syncer) Run(ctx context.Context, delay, interval time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(delay):
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/httperr"
@@ -61,12 +63,17 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, shared, err := newCache(cfg)
+	if err != nil {
+		return nil, err
+	}
 	cat, err := catalog.New(catalog.Options{
 		Registry:    opts.Upstream,
 		Transport:   transport,
 		Concurrency: cfg.Concurrency,
 		PullHost:    pullHost(cfg, up),
 		Auth:        auth,
+		Cache:       store,
 	})
 	if err != nil {
 		return nil, err
@@ -102,7 +109,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
 	})
-	mux.Handle("GET /readyz", readiness(up, transport))
+	mux.Handle("GET /readyz", readiness(up, transport, shared))
 	mux.Handle("/web/", web)
 	mux.Handle("/", &app.Handler{
 		Name:            "Berth",
@@ -148,6 +155,23 @@ func serviceAuth(cfg config.Config) (authn.Authenticator, error) {
 	return authn.FromConfig(authn.AuthConfig{Username: cfg.RegistryUsername, Password: password}), nil
 }
 
+// newCache builds the manifest cache from --cache and --cache-size: an in-process LRU, with
+// a Redis shared by all replicas behind it when --cache names one. The Redis is returned too
+// (nil without one), for readiness; it stays open for the life of the process. It is not
+// contacted here, so a Redis that is down at start means cache misses, not a failed start.
+func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
+	local := cache.NewLRU(cfg.CacheSize)
+	if cfg.Cache == "" {
+		return local, nil, nil
+	}
+	shared, err := cache.NewRedis(cfg.Cache)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cache: %w", err)
+	}
+	slog.Info("caching manifests in process and in redis", "redis", shared.Addr(), "cache_size", cfg.CacheSize)
+	return cache.NewTiered(local, shared), shared, nil
+}
+
 func pullHost(cfg config.Config, up *url.URL) string {
 	if cfg.PublicHost != "" {
 		return cfg.PublicHost
@@ -191,8 +215,10 @@ func CORS(origins []string) *cors.Cors {
 }
 
 // readiness reports whether the registry answers /v2/ at all; 401 counts as up, since it
-// means the registry is there and wants credentials.
-func readiness(up *url.URL, rt http.RoundTripper) http.Handler {
+// means the registry is there and wants credentials. With a shared Redis cache it also
+// reports whether that answers, without making Berth unready: Berth works without the cache,
+// and taking every replica out because the cache is down would be worse.
+func readiness(up *url.URL, rt http.RoundTripper, shared *cache.Redis) http.Handler {
 	client := &http.Client{Transport: rt, Timeout: 3 * time.Second}
 	target := up.Scheme + "://" + up.Host + "/v2/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +236,14 @@ func readiness(up *url.URL, rt http.RoundTripper) http.Handler {
 			httperr.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": fmt.Sprintf("registry answered %d", resp.StatusCode), "registry": up.Host})
 			return
 		}
-		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "registry": up.Host})
+		body := map[string]string{"status": "ready", "registry": up.Host}
+		if shared != nil {
+			body["cache"] = "redis ok"
+			if err := shared.Ping(ctx); err != nil {
+				body["cache"] = "redis unreachable"
+			}
+		}
+		httperr.WriteJSON(w, http.StatusOK, body)
 	})
 }
 

@@ -431,7 +431,10 @@ func (s *Service) Invalidate(repository, tag string) {
 	for _, r := range readers {
 		r.cacheMu.Lock()
 		delete(r.lists, repository)
-		delete(r.tags, repository+":"+tag)
+		if e, ok := r.tags[repository+":"+tag]; ok {
+			e.at = time.Time{} // stale: the next read revalidates it with a HEAD
+			r.tags[repository+":"+tag] = e
+		}
 		r.cacheMu.Unlock()
 		r.mu.Lock()
 		r.reposAt = time.Time{} // a new repository may have appeared
@@ -439,7 +442,9 @@ func (s *Service) Invalidate(repository, tag string) {
 	}
 }
 
-// head resolves a tag to its descriptor, trusting an answer younger than TagTTL.
+// head resolves a tag to its descriptor, trusting an answer younger than TagTTL. A tag seen
+// before is revalidated with a HEAD; one never seen is fetched with a GET, which costs the same
+// round trip and brings the manifest along, so a cold page makes one request less per tag.
 func (s *Service) head(ctx context.Context, repo name.Repository, tag string) (*v1.Descriptor, error) {
 	r, err := s.reader(ctx)
 	if err != nil {
@@ -457,7 +462,19 @@ func (s *Service) head(ctx context.Context, repo name.Repository, tag string) (*
 	if err != nil {
 		return nil, err
 	}
-	desc, err := p.Head(ctx, repo.Tag(tag))
+	var desc *v1.Descriptor
+	if ok {
+		desc, err = p.Head(ctx, repo.Tag(tag))
+	} else {
+		var d *remote.Descriptor
+		if d, err = p.Get(ctx, repo.Tag(tag)); err == nil {
+			desc = &d.Descriptor
+			// ggcr computed the digest from these very bytes, so they are safe to keep by it.
+			if len(d.Manifest) <= maxDocument {
+				s.cache.Set(ctx, "manifest/"+d.Digest.String(), d.Manifest)
+			}
+		}
+	}
 	release()
 	if err != nil {
 		return nil, err

@@ -248,9 +248,13 @@ func eventsSecret(cfg config.Config) (string, error) {
 // startBackground runs the registry sync and the retention pruning until ctx is done.
 func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, upstream string, metrics prometheus.Registerer) error {
 	if cfg.SyncInterval > 0 {
+		auth, err := site.ServiceAuth(cfg)
+		if err != nil {
+			return err
+		}
 		syncer, err := events.NewSyncer(events.SyncOptions{
 			Registry: upstream, Transport: proxy.NewTransport(cfg.UpstreamTimeout), Concurrency: cfg.Concurrency,
-			Store: st, Record: hook.Record, Registerer: metrics,
+			Store: st, Record: hook.Record, Registerer: metrics, Auth: auth,
 		})
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Options struct {
 // committed; concurrent deliveries share one transaction (group commit), written by a single
 // goroutine, so a burst costs one fsync instead of one per request.
 type Webhook struct {
+	subMu       sync.Mutex
+	subscribers []func([]store.Event)
+
 	opts    Options
 	secret  []byte
 	queue   chan *pending
@@ -219,6 +223,7 @@ func (w *Webhook) commit(batch []*pending) {
 	cancel()
 	w.m.latency.Observe(time.Since(start).Seconds())
 	if err == nil {
+		w.notify(all)
 		w.m.commits.Inc()
 		w.m.batch.Observe(float64(len(batch)))
 		w.m.duplicates.Add(float64(len(all) - added))
@@ -231,6 +236,23 @@ func (w *Webhook) commit(batch []*pending) {
 	}
 	for _, p := range batch {
 		p.done <- err
+	}
+}
+
+// OnCommit registers f to be called with every batch of events once it is committed, e.g. to
+// invalidate caches on push and delete. f runs on the writer goroutine and must be quick.
+func (w *Webhook) OnCommit(f func([]store.Event)) {
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	w.subscribers = append(w.subscribers, f)
+}
+
+func (w *Webhook) notify(events []store.Event) {
+	w.subMu.Lock()
+	subs := slices.Clone(w.subscribers)
+	w.subMu.Unlock()
+	for _, f := range subs {
+		f(events)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // Options is what New needs beyond the configuration.
@@ -59,11 +60,11 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := serviceAuth(cfg)
+	auth, err := ServiceAuth(cfg)
 	if err != nil {
 		return nil, err
 	}
-	store, shared, err := newCache(cfg)
+	docs, shared, err := newCache(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func New(opts Options) (http.Handler, error) {
 		Concurrency: cfg.Concurrency,
 		PullHost:    pullHost(cfg, up),
 		Auth:        auth,
-		Cache:       store,
+		Cache:       docs,
 	})
 	if err != nil {
 		return nil, err
@@ -92,9 +93,21 @@ func New(opts Options) (http.Handler, error) {
 	mux.Handle("/api/v1/session", c.Handler(sessions.Handler()))
 	mux.Handle("/api/v1/", c.Handler(sessions.Middleware(cat.Handler())))
 	if opts.Activity != nil {
-		mux.Handle("GET /api/v1/events", c.Handler(opts.Activity))
-		mux.Handle("GET /api/v1/stats", c.Handler(opts.Activity))
-		mux.Handle("GET /api/v1/stats/", c.Handler(opts.Activity))
+		// Activity names repositories: only someone who may read the catalog sees it.
+		activity := c.Handler(sessions.Middleware(requireCatalog(cat, opts.Activity)))
+		mux.Handle("GET /api/v1/events", activity)
+		mux.Handle("GET /api/v1/stats", activity)
+		mux.Handle("GET /api/v1/stats/", activity)
+	}
+	if n, ok := opts.Webhook.(interface{ OnCommit(func([]store.Event)) }); ok {
+		// A push or delete shows at once instead of after the tag TTL.
+		n.OnCommit(func(evs []store.Event) {
+			for _, e := range evs {
+				if e.Action == "push" || e.Action == "delete" {
+					cat.Invalidate(e.Repository, e.Tag)
+				}
+			}
+		})
 	}
 	if opts.Webhook != nil {
 		// No CORS: only the registry posts here, never a browser.
@@ -138,9 +151,20 @@ func New(opts Options) (http.Handler, error) {
 	return reqlog.Middleware(mux), nil
 }
 
-// serviceAuth returns Berth's own registry credentials, read from the password file once at
+// requireCatalog lets a request through only if its principal may read the catalog.
+func requireCatalog(cat *catalog.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := cat.Repositories(r.Context(), "", 0, 1); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServiceAuth returns Berth's own registry credentials, read from the password file once at
 // start; nil when none are configured.
-func serviceAuth(cfg config.Config) (authn.Authenticator, error) {
+func ServiceAuth(cfg config.Config) (authn.Authenticator, error) {
 	if cfg.RegistryUsername == "" {
 		return nil, nil
 	}

@@ -22,7 +22,7 @@ import (
 
 // chromium finds a Chromium to drive. Without one the e2e tests skip, unless BERTH_E2E=1 (CI)
 // says they must run, in which case they fail.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	candidates := []string{os.Getenv("BERTH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 	for _, c := range candidates {
@@ -43,7 +43,7 @@ func chromium(t *testing.T) string {
 
 // webDir returns the repository's web/ directory, building app.wasm into it when missing
 // (make test always rebuilds it first).
-func webDir(t *testing.T) string {
+func webDir(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "web"))
 	if err != nil {
@@ -62,7 +62,7 @@ func webDir(t *testing.T) string {
 
 // startBerth runs the real server (embedded registry, demo content, UI) on loopback ports and
 // returns the UI's URL.
-func startBerth(t *testing.T, mutate func(*config.Config)) string {
+func startBerth(t testing.TB, mutate func(*config.Config)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -95,7 +95,7 @@ func startBerth(t *testing.T, mutate func(*config.Config)) string {
 }
 
 // browser starts a headless Chromium tab.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -115,7 +115,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // screenshot saves what the browser shows under the test's temp dir (or BERTH_SCREENSHOTS).
-func screenshot(t *testing.T, ctx context.Context, name string) {
+func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -43,6 +43,10 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	// cp, rm, cleanup and gc are admin commands (cli.go); anything else serves.
+	if code, ok := runCommand(args, os.Stdout, stderr); ok {
+		return code
+	}
 	cfg, err := config.Load(args, os.Getenv, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
@@ -120,6 +124,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		Webhook:  hook,
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Activity: events.NewAPI(st).Handler(),
+		Record:   hook.Record,
 	})
 	if err != nil {
 		return err

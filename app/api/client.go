@@ -36,10 +36,15 @@ type Client struct {
 	Base string
 	// HTTP is the client to use; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Direct reads a registry's /v2 at Base instead of Berth's /api/v1 (see direct.go).
+	Direct bool
 }
 
 // Repositories returns a page of the catalog, filtered by query.
 func (c Client) Repositories(ctx context.Context, query string, offset, limit int) (RepositoryPage, error) {
+	if c.Direct {
+		return c.directRepositories(ctx, query, offset, limit)
+	}
 	v := url.Values{}
 	if query != "" {
 		v.Set("q", query)
@@ -53,6 +58,9 @@ func (c Client) Repositories(ctx context.Context, query string, offset, limit in
 
 // Tags returns a page of a repository's tags with their details.
 func (c Client) Tags(ctx context.Context, repository string, offset, limit int) (TagPage, error) {
+	if c.Direct {
+		return c.directTags(ctx, repository, offset, limit, true)
+	}
 	v := url.Values{}
 	v.Set("offset", strconv.Itoa(offset))
 	v.Set("limit", strconv.Itoa(limit))
@@ -61,8 +69,21 @@ func (c Client) Tags(ctx context.Context, repository string, offset, limit int) 
 	return p, err
 }
 
+// TagNames returns every tag of a repository, without details.
+func (c Client) TagNames(ctx context.Context, repository string) (TagPage, error) {
+	if c.Direct {
+		return c.directTags(ctx, repository, 0, 1<<30, false)
+	}
+	var p TagPage
+	err := c.get(ctx, "/api/v1/repositories/"+escapePath(repository)+"/tags?details=false", &p)
+	return p, err
+}
+
 // Manifest returns one manifest in depth; reference is a tag or a digest.
 func (c Client) Manifest(ctx context.Context, repository, reference string) (Manifest, error) {
+	if c.Direct {
+		return Manifest{}, &Error{Status: http.StatusNotImplemented, Code: "DIRECT_MODE", Message: "Manifest details need a Berth server; this UI reads the registry directly."}
+	}
 	var m Manifest
 	err := c.get(ctx, "/api/v1/repositories/"+escapePath(repository)+"/manifests/"+url.PathEscape(reference), &m)
 	return m, err
@@ -79,6 +100,9 @@ func escapePath(name string) string {
 
 // Session returns who is signed in.
 func (c Client) Session(ctx context.Context) (Session, error) {
+	if c.Direct {
+		return Session{}, nil // no sessions without Berth
+	}
 	var s Session
 	err := c.do(ctx, http.MethodGet, "/api/v1/session", nil, &s)
 	return s, err
@@ -132,12 +156,18 @@ func (c Client) do(ctx context.Context, method, path string, body, into any) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if c.recall(method, path, into) { // offline: the last answer stored, if any
+			return nil
+		}
 		return &Error{Code: "OFFLINE", Message: "Cannot reach the Berth server. Check your connection and try again."}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return &Error{Code: "OFFLINE", Message: "The connection to the Berth server broke: " + err.Error()}
+	}
+	if c.reached(method, path, resp.StatusCode, data, into) { // a gateway says Berth is down
+		return nil
 	}
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody
@@ -149,5 +179,6 @@ func (c Client) do(ctx context.Context, method, path string, body, into any) err
 	if err := json.Unmarshal(data, into); err != nil {
 		return &Error{Status: resp.StatusCode, Code: "BAD_RESPONSE", Message: "The server sent a response the UI cannot read: " + err.Error()}
 	}
+	remember(method, c.Base+path, path, data)
 	return nil
 }

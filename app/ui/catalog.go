@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-
-	"github.com/berth-registry/berth/app/api"
 )
 
 const (
 	catalogPageSize = 200
 	searchDebounce  = 250 * time.Millisecond
+	repoRowHeight   = 42
 )
 
-// catalogPage lists the registry's repositories with a server-side filter. Its state changes
-// only in Dispatch callbacks and event handlers; Render reads it.
+// catalogPage lists the registry's repositories with a server-side filter. The list is
+// virtual: only the rows in view are in the DOM, and pages of names are fetched as they
+// scroll into view, so a catalog of 100,000 repositories never downloads whole. Its state
+// changes only in Dispatch callbacks and event handlers; Render reads it.
 type catalogPage struct {
 	app.Compo
 
@@ -25,16 +26,18 @@ type catalogPage struct {
 	query   string
 	state   loadState
 	err     error
-	repos   []api.Repository
+	names   []string     // by position in the filtered catalog; "" until its page arrives
+	pages   map[int]bool // pages requested so far
 	total   int
-	more    bool // a "show more" fetch is under way
 	updated time.Time
-	// gen numbers fetches, so that an answer to an older query never overwrites a newer one.
+	win     window
+	// gen numbers list generations, so that an answer to an older query never lands in a
+	// newer list.
 	gen int
 }
 
 func (p *catalogPage) OnMount(ctx app.Context) {
-	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, func(ctx app.Context) { p.load(ctx, 0) })
+	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
 func (p *catalogPage) OnNav(ctx app.Context) {
@@ -43,39 +46,64 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	}
 	ctx.Page().SetTitle("Repositories · Berth")
 	p.query = ctx.Page().URL().Query().Get("q")
-	p.load(ctx, 0)
+	p.load(ctx)
 }
 
-// load fetches the catalog page starting at offset; offset 0 replaces the list.
-func (p *catalogPage) load(ctx app.Context, offset int) {
+// load starts the list over for the current query.
+func (p *catalogPage) load(ctx app.Context) {
 	p.gen++
-	gen, query := p.gen, p.query
-	if offset == 0 {
-		p.state, p.err = loading, nil
-	} else {
-		p.more = true
+	p.state, p.err, p.pages, p.names = loading, nil, map[int]bool{}, nil
+	p.win.rowHeight = repoRowHeight
+	p.win.reset()
+	p.fetch(ctx, 0)
+}
+
+// fetch requests one page of names, unless it was requested already.
+func (p *catalogPage) fetch(ctx app.Context, page int) {
+	if p.pages[page] {
+		return
 	}
+	p.pages[page] = true
+	gen, query := p.gen, p.query
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		page, err := client().Repositories(c, query, offset, catalogPageSize)
+		res, err := client().Repositories(c, query, page*catalogPageSize, catalogPageSize)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
 			}
-			p.more = false
 			if err != nil {
-				p.state, p.err = failed, err
+				if p.state == loading {
+					p.state, p.err = failed, err
+				} else {
+					delete(p.pages, page) // scrolling there again retries
+				}
 				return
 			}
-			if offset == 0 {
-				p.repos = page.Repositories
-			} else {
-				p.repos = append(p.repos, page.Repositories...)
+			if p.state == loading || len(p.names) != res.Total {
+				// First page, or the catalog changed size under us: size the list anew.
+				old := p.names
+				p.names = make([]string, res.Total)
+				copy(p.names, old)
 			}
-			p.total, p.updated, p.state = page.Total, page.Updated, loaded
+			for i, r := range res.Repositories {
+				if at := page*catalogPageSize + i; at < len(p.names) {
+					p.names[at] = r.Name
+				}
+			}
+			p.total, p.updated, p.state = res.Total, res.Updated, loaded
 		})
 	})
+}
+
+// onScroll moves the window and fetches the pages that came into view.
+func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
+	p.win.onScroll(ctx, e)
+	first, last := p.win.span(len(p.names))
+	for page := first / catalogPageSize; page*catalogPageSize < last; page++ {
+		p.fetch(ctx, page)
+	}
 }
 
 func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
@@ -93,7 +121,7 @@ func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
 	ctx.Page().ReplaceURL(&u)
 	ctx.After(searchDebounce, func(ctx app.Context) {
 		if gen == p.gen {
-			p.load(ctx, 0)
+			p.load(ctx)
 		}
 	})
 }
@@ -137,29 +165,24 @@ func (p *catalogPage) renderBody() app.UI {
 	case p.state == loading:
 		return loadingView("repositories")
 	case p.state == failed:
-		return failure(p.err, func(ctx app.Context) { p.load(ctx, 0) })
-	case len(p.repos) == 0 && p.query != "":
+		return failure(p.err, p.load)
+	case len(p.names) == 0 && p.query != "":
 		return emptyView("No repository matches “"+p.query+"”", "Try a shorter filter, or part of a name such as “api”.")
-	case len(p.repos) == 0:
+	case len(p.names) == 0:
 		return emptyView("This registry has no repositories yet", "Push an image, e.g. crane copy alpine localhost:5000/library/alpine, and it shows up here.")
 	}
-	rows := make([]app.UI, 0, len(p.repos))
-	for _, r := range p.repos {
-		rows = append(rows, app.Li().Class("repo").Body(
-			app.A().Href(repositoryURL(r.Name)).Body(repoName(r.Name)...),
-		))
+	first, last := p.win.span(len(p.names))
+	rows := make([]app.UI, 0, last-first+2)
+	rows = append(rows, p.win.spacer(first))
+	for i := first; i < last; i++ {
+		if n := p.names[i]; n != "" {
+			rows = append(rows, app.A().Class("repo").Href(repositoryURL(n)).Body(repoName(n)...))
+		} else {
+			rows = append(rows, app.Div().Class("repo placeholder").Aria("hidden", "true").Text("…"))
+		}
 	}
-	return app.Div().Body(
-		app.Ul().Class("repo-list").ID("repositories").Body(rows...),
-		app.If(len(p.repos) < p.total, func() app.UI {
-			return app.Div().Class("more").Body(
-				app.Span().Class("hint").Text(fmt.Sprintf("Showing %d of %d", len(p.repos), p.total)),
-				app.Button().Class("button").Disabled(p.more).Text("Show more").OnClick(func(ctx app.Context, e app.Event) {
-					p.load(ctx, len(p.repos))
-				}),
-			)
-		}),
-	)
+	rows = append(rows, p.win.spacer(len(p.names)-last))
+	return app.Div().Class("vlist repo-list").ID("repositories").Role("list").OnScroll(p.onScroll).Body(rows...)
 }
 
 // repoName renders a repository name with its namespace dimmed, so the last part stands out.

@@ -16,7 +16,7 @@ type crumb struct {
 // page renders the frame shared by every page: header with breadcrumbs, main content and
 // footer.
 func page(crumbs []crumb, content ...app.UI) app.UI {
-	trail := []app.UI{app.A().Class("brand").Href("/").Body(
+	trail := []app.UI{app.A().Class("brand").Href(Path("/")).Body(
 		app.Img().Src("/web/icon.svg").Alt("").Width(28).Height(28),
 		app.Span().Text("Berth"),
 	)}
@@ -32,9 +32,10 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 	return app.Div().Class("layout").Body(
 		app.Header().Class("topbar").Body(
 			app.Nav().Class("trail").Aria("label", "Breadcrumb").Body(trail...),
-			app.A().Class("nav-link").Href("/activity").Text("Activity"),
+			app.A().Class("nav-link").Href(Path("/activity")).Text("Activity"),
 			&userMenu{},
 		),
+		&statusBanner{}, // offline and new-version notices
 		app.Main().Class("content").Body(content...),
 		app.Footer().Class("footer").Body(
 			app.Span().Text("Berth "+version),

@@ -40,14 +40,14 @@ type manifestPage struct {
 // manifestURL is the UI path of a manifest by tag or digest.
 func manifestURL(repo, ref string) string {
 	if strings.Contains(ref, ":") {
-		return "/repositories/" + repo + "@" + ref
+		return Path("/repositories/" + repo + "@" + ref)
 	}
-	return "/repositories/" + repo + ":" + ref
+	return Path("/repositories/" + repo + ":" + ref)
 }
 
 // splitReference splits NAME:TAG or NAME@DIGEST from a UI path.
 func splitReference(path string) (repo, ref string) {
-	rest := strings.Trim(strings.TrimPrefix(path, "/repositories/"), "/")
+	rest := strings.Trim(strings.TrimPrefix(path, Path("/repositories/")), "/")
 	if i := strings.IndexByte(rest, '@'); i >= 0 {
 		return rest[:i], rest[i+1:]
 	}
@@ -164,6 +164,7 @@ func (p *manifestPage) renderBody() app.UI {
 			app.Span().Class("chip kind").Text(kindLabel(m)),
 		),
 		p.summary(m),
+		copySection(m.Repository, m.Reference),
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))

@@ -12,7 +12,13 @@ import (
 	"github.com/berth-registry/berth/app/api"
 )
 
-const tagPageSize = 1000
+const (
+	// detailChunk is how many tags' details one request asks for; detailsInFlight how many
+	// such requests run at once while a repository page fills in.
+	detailChunk     = 100
+	detailsInFlight = 4
+	tagRowHeight    = 44
+)
 
 // sortKey is a column the tag table can be sorted by.
 type sortKey string
@@ -23,7 +29,9 @@ const (
 	bySize    sortKey = "size"
 )
 
-// repositoryPage lists a repository's tags with digest, size, date and platforms.
+// repositoryPage lists a repository's tags with digest, size, date and platforms. It shows
+// every tag name at once, then fills in details chunk by chunk as they arrive; the table is
+// virtual, so 10,000 tags cost what 50 do.
 type repositoryPage struct {
 	app.Compo
 
@@ -32,18 +40,23 @@ type repositoryPage struct {
 	name     string
 	state    loadState
 	err      error
-	tags     []api.Tag
-	total    int
+	tags     []api.Tag // in the server's (name) order
+	pending  map[int]bool
+	next     int // offset of the next detail chunk to request
+	inFlight int
 	pullHost string
 	filter   string
 	sort     sortKey
 	desc     bool
+	view     []int // indexes into tags, filtered and sorted; recomputed when they change
+	win      window
 	copied   string // the tag whose pull command was just copied
 	gen      int
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
+	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { p.load(ctx) }) // ops.go
 }
 
 func (p *repositoryPage) OnNav(ctx app.Context) {
@@ -58,14 +71,17 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 	p.load(ctx)
 }
 
+// load lists the tag names, then starts filling in their details.
 func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err = loading, nil
+	p.win.rowHeight = tagRowHeight
+	p.win.reset()
 	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		page, err := client().Tags(c, name, 0, tagPageSize)
+		page, err := client().TagNames(c, name)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -74,9 +90,65 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.state, p.err = failed, err
 				return
 			}
-			p.tags, p.total, p.pullHost, p.state = page.Tags, page.Total, page.PullHost, loaded
+			p.tags, p.pullHost, p.state = page.Tags, page.PullHost, loaded
+			p.pending = make(map[int]bool, len(p.tags))
+			for i := range p.tags {
+				p.pending[i] = true
+			}
+			p.next, p.inFlight = 0, 0
+			p.refresh()
+			p.fill(ctx)
 		})
 	})
+}
+
+// fill keeps up to detailsInFlight detail requests running until every tag has details.
+func (p *repositoryPage) fill(ctx app.Context) {
+	for p.inFlight < detailsInFlight && p.next < len(p.tags) {
+		p.details(ctx, p.next, detailChunk)
+		p.next += detailChunk
+	}
+}
+
+// details fetches the details of limit tags from offset and merges them into the table.
+func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
+	p.inFlight++
+	gen, name := p.gen, p.name
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		page, err := client().Tags(c, name, offset, limit)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			p.inFlight--
+			for i := offset; i < min(offset+limit, len(p.tags)); i++ {
+				delete(p.pending, i)
+				if err != nil {
+					p.tags[i].Error = err.Error()
+				}
+			}
+			if err == nil {
+				for i, t := range page.Tags {
+					if at := offset + i; at < len(p.tags) && p.tags[at].Name == t.Name {
+						p.tags[at] = t
+					}
+				}
+			}
+			p.refresh()
+			p.fill(ctx)
+		})
+	})
+}
+
+// retry fetches one tag's details again, after a per-row error.
+func (p *repositoryPage) retry(i int) app.EventHandler {
+	return func(ctx app.Context, e app.Event) {
+		p.tags[i].Error = ""
+		p.pending[i] = true
+		p.details(ctx, i, 1)
+	}
 }
 
 func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
@@ -86,19 +158,21 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 		} else {
 			p.sort, p.desc = k, k != byName
 		}
+		p.refresh()
 	}
 }
 
-// visible returns the tags passing the filter, in the chosen order.
-func (p *repositoryPage) visible() []api.Tag {
+// refresh recomputes the filtered, sorted view after the tags, filter or order changed.
+func (p *repositoryPage) refresh() {
 	f := strings.ToLower(strings.TrimSpace(p.filter))
-	out := make([]api.Tag, 0, len(p.tags))
-	for _, t := range p.tags {
+	p.view = p.view[:0]
+	for i, t := range p.tags {
 		if f == "" || strings.Contains(strings.ToLower(t.Name), f) || strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
-			out = append(out, t)
+			p.view = append(p.view, i)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b api.Tag) int {
+	slices.SortStableFunc(p.view, func(i, j int) int {
+		a, b := p.tags[i], p.tags[j]
 		var c int
 		switch p.sort {
 		case byCreated:
@@ -114,7 +188,6 @@ func (p *repositoryPage) visible() []api.Tag {
 		}
 		return c
 	})
-	return out
 }
 
 func cmpInt(a, b int64) int {
@@ -134,7 +207,11 @@ func (p *repositoryPage) Render() app.UI {
 		app.Div().Class("page-head").Body(
 			app.H1().Class("repo-title").Body(repoName(p.name)...),
 			app.If(p.state == loaded, func() app.UI {
-				return app.Span().Class("count").Text(plural(p.total, "tag"))
+				label := plural(len(p.tags), "tag")
+				if n := len(p.pending); n > 0 {
+					label += fmt.Sprintf(" · loading details of %d…", n)
+				}
+				return app.Span().Class("count").Text(label)
 			}),
 		),
 		app.Div().Class("toolbar").Body(
@@ -145,8 +222,12 @@ func (p *repositoryPage) Render() app.UI {
 				Placeholder("Filter tags or digests…").
 				Aria("label", "Filter tags").
 				Value(p.filter).
-				OnInput(func(ctx app.Context, e app.Event) { p.filter = ctx.JSSrc().Get("value").String() }),
+				OnInput(func(ctx app.Context, e app.Event) {
+					p.filter = ctx.JSSrc().Get("value").String()
+					p.refresh()
+				}),
 		),
+		cleanupSection(p.name),
 		p.renderBody(),
 	)
 }
@@ -160,17 +241,20 @@ func (p *repositoryPage) renderBody() app.UI {
 	case len(p.tags) == 0:
 		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
 	}
-	tags := p.visible()
-	if len(tags) == 0 {
+	if len(p.view) == 0 {
 		return emptyView("No tag matches “"+p.filter+"”", "Filter by part of a tag name or the start of a digest.")
 	}
 	groups := digestGroups(p.tags)
 	now := time.Now()
-	rows := make([]app.UI, 0, len(tags))
-	for _, t := range tags {
-		rows = append(rows, p.renderTag(t, groups[t.Digest], now))
+	first, last := p.win.span(len(p.view))
+	const cols = 6
+	rows := make([]app.UI, 0, last-first+2)
+	rows = append(rows, p.win.spacerRow(first, cols))
+	for _, i := range p.view[first:last] {
+		rows = append(rows, p.renderTag(i, groups[p.tags[i].Digest], now))
 	}
-	return app.Div().Class("table-wrap").Body(
+	rows = append(rows, p.win.spacerRow(len(p.view)-last, cols))
+	return app.Div().Class("table-wrap vlist").OnScroll(p.onScroll).Body(
 		app.Table().Class("tags").ID("tags").Body(
 			app.THead().Body(app.Tr().Body(
 				p.header("Tag", byName),
@@ -182,11 +266,10 @@ func (p *repositoryPage) renderBody() app.UI {
 			)),
 			app.TBody().Body(rows...),
 		),
-		app.If(p.total > len(p.tags), func() app.UI {
-			return app.P().Class("hint").Text(fmt.Sprintf("Showing the first %d of %d tags.", len(p.tags), p.total))
-		}),
 	)
 }
+
+func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) { p.win.onScroll(ctx, e) }
 
 func (p *repositoryPage) header(label string, k sortKey) app.UI {
 	arrow, sorted := "", "none"
@@ -221,7 +304,14 @@ func digestGroups(tags []api.Tag) map[string]int {
 	return groups
 }
 
-func (p *repositoryPage) renderTag(t api.Tag, group int, now time.Time) app.UI {
+func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
+	t := p.tags[i]
+	if p.pending[i] {
+		return app.Tr().Class("tag pending").DataSet("tag", t.Name).Body(
+			app.Td().Class("tag-name").Body(app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name)),
+			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("label", "loading details")),
+		)
+	}
 	pull := fmt.Sprintf("docker pull %s/%s:%s", p.pullHost, p.name, t.Name)
 	digest := app.Td().Class("digest mono").Title(t.Digest).Text(shortDigest(t.Digest))
 	if group > 0 {
@@ -242,7 +332,10 @@ func (p *repositoryPage) renderTag(t api.Tag, group int, now time.Time) app.UI {
 		app.Td().Class("tag-name").Body(
 			app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name),
 			app.If(t.Error != "", func() app.UI {
-				return app.Span().Class("row-error").Title(t.Error).Text("⚠ " + t.Error)
+				return app.Span().Class("row-error").Title(t.Error).Body(
+					app.Text("⚠ details unavailable "),
+					app.Button().Class("link").Text("retry").OnClick(p.retry(i)),
+				)
 			}),
 		),
 		digest,
@@ -259,6 +352,7 @@ func (p *repositoryPage) renderTag(t api.Tag, group int, now time.Time) app.UI {
 					}
 				})
 			}),
+			deleteButton(p.name, t, sharingTags(p.tags, t, group)),
 		),
 	)
 }

@@ -34,15 +34,15 @@ func Routes() {
 
 // client is how every component reaches the API.
 func client() api.Client {
-	return api.Client{Base: strings.TrimRight(app.Getenv(EnvAPIURL), "/")}
+	return api.Client{Base: strings.TrimRight(app.Getenv(EnvAPIURL), "/"), Direct: app.Getenv(EnvMode) == ModeDirect}
 }
 
 // repositoryURL is the UI path of a repository page.
 func repositoryURL(name string) string {
-	return "/repositories/" + name
+	return Path("/repositories/" + name)
 }
 
 // repositoryFromPath extracts the repository name from a UI path.
 func repositoryFromPath(u *url.URL) string {
-	return strings.Trim(strings.TrimPrefix(u.Path, "/repositories/"), "/")
+	return strings.Trim(strings.TrimPrefix(u.Path, Path("/repositories/")), "/")
 }

@@ -83,6 +83,8 @@ type Principal struct {
 	Key string
 	// Auth holds the user's credentials.
 	Auth authn.Authenticator
+	// User is the signed-in user's name, for audit records; "" is Berth itself.
+	User string
 }
 
 type principalKey struct{}
@@ -90,6 +92,12 @@ type principalKey struct{}
 // WithPrincipal returns a context whose registry reads are made as p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal WithPrincipal put into ctx, if any.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
 }
 
 // reader is the registry as one principal sees it: a puller holding its tokens, and the

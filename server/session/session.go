@@ -62,7 +62,7 @@ func New(ttl time.Duration, check Checker, forget func(key string)) *Manager {
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, e := m.lookup(r); e != nil {
-			r = r.WithContext(catalog.WithPrincipal(r.Context(), catalog.Principal{Key: key, Auth: e.auth}))
+			r = r.WithContext(catalog.WithPrincipal(r.Context(), catalog.Principal{Key: key, Auth: e.auth, User: e.user}))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
@@ -25,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/session"
@@ -46,6 +46,8 @@ type Options struct {
 	Metrics http.Handler
 	// Activity, if set, serves /api/v1/events and /api/v1/stats.
 	Activity http.Handler
+	// Record, if set, stores an audit event for every write a job makes (events.Webhook.Record).
+	Record func(ctx context.Context, events []store.Event) error
 }
 
 // New returns Berth's root handler.
@@ -92,6 +94,14 @@ func New(opts Options) (http.Handler, error) {
 	mux.Handle("/v2", c.Handler(px))
 	mux.Handle("/api/v1/session", c.Handler(sessions.Handler()))
 	mux.Handle("/api/v1/", c.Handler(sessions.Middleware(cat.Handler())))
+	jobs := ops.NewManager(ops.Options{
+		Registry:   ops.Registry{URL: opts.Upstream, Auth: auth, Transport: transport},
+		Invalidate: cat.Invalidate,
+		Record:     opts.Record,
+		ReadOnly:   cfg.ReadOnly,
+	})
+	mux.Handle("/api/v1/jobs", c.Handler(sessions.Middleware(jobs.Handler())))
+	mux.Handle("/api/v1/jobs/", c.Handler(sessions.Middleware(jobs.Handler())))
 	if opts.Activity != nil {
 		// Activity names repositories: only someone who may read the catalog sees it.
 		activity := c.Handler(sessions.Middleware(requireCatalog(cat, opts.Activity)))
@@ -119,35 +129,17 @@ func New(opts Options) (http.Handler, error) {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	// CORS too: a UI served from elsewhere (berth export) polls it to learn Berth is back.
+	mux.Handle("GET /healthz", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
-	})
+	})))
 	mux.Handle("GET /readyz", readiness(up, transport, shared))
 	mux.Handle("/web/", web)
-	mux.Handle("/", &app.Handler{
-		Name:            "Berth",
-		ShortName:       "Berth",
-		Title:           "Berth — registry browser",
-		Description:     "Browse and manage a Docker/OCI registry",
-		Lang:            "en",
-		Author:          "Berth",
-		BackgroundColor: "#0f172a",
-		ThemeColor:      "#0e7490",
-		LoadingLabel:    "Loading Berth…",
-		Icon: app.Icon{
-			Default:  "/web/icon-192.png",
-			Large:    "/web/icon-512.png",
-			SVG:      "/web/icon.svg",
-			Maskable: "/web/icon-maskable-512.png",
-		},
-		Styles:    []string{"/web/berth.css"},
-		Resources: web,
-		Version:   web.version(opts.Version),
-		Env: map[string]string{
-			ui.EnvVersion:  opts.Version,
-			ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
-		},
-	})
+	// The page and PWA settings live in ui.go, shared with the static export.
+	mux.Handle("/", uiHandler(web, "", web.dir, web.version(opts.Version), map[string]string{
+		ui.EnvVersion:  opts.Version,
+		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
+	}))
 	return reqlog.Middleware(mux), nil
 }
 
@@ -277,6 +269,7 @@ func readiness(up *url.URL, rt http.RoundTripper, shared *cache.Redis) http.Hand
 type webDir struct {
 	dir   string
 	files http.Handler
+	wasm  *wasmFile // app.wasm, precompressed
 }
 
 func newWebDir(dir string) (*webDir, error) {
@@ -287,7 +280,7 @@ func newWebDir(dir string) (*webDir, error) {
 	if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("web directory: %w", err)
 	}
-	return &webDir{dir: abs, files: http.StripPrefix("/web", http.FileServer(http.Dir(abs)))}, nil
+	return &webDir{dir: abs, files: http.StripPrefix("/web", http.FileServer(http.Dir(abs))), wasm: newWasmFile(filepath.Join(abs, "app.wasm"))}, nil
 }
 
 // Resolve implements app.ResourceResolver.
@@ -302,6 +295,10 @@ func (d *webDir) Resolve(location string) string {
 }
 
 func (d *webDir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/web/app.wasm" {
+		d.wasm.ServeHTTP(w, r)
+		return
+	}
 	// go-app asks for /web/app.wasm under its own name too; both are the same file.
 	if strings.HasPrefix(r.URL.Path, "/web/") {
 		w.Header().Set("Cache-Control", "no-cache")

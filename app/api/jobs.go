@@ -1,0 +1,243 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Job kinds POST /api/v1/jobs accepts.
+const (
+	JobDelete  = "delete"
+	JobCopy    = "copy"
+	JobRetag   = "retag"
+	JobCleanup = "cleanup"
+)
+
+// Job states.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+)
+
+// Job event types.
+const (
+	EventPhase    = "phase"
+	EventProgress = "progress"
+	EventMessage  = "message"
+	EventResult   = "result"
+	EventError    = "error"
+)
+
+// JobRequest is the body of POST /api/v1/jobs. Which fields matter depends on Kind.
+type JobRequest struct {
+	// Kind is delete, copy, retag or cleanup.
+	Kind string `json:"kind"`
+	// Repository is the repository deletes and retags work in.
+	Repository string `json:"repository,omitempty"`
+	// References are the tags or digests to delete.
+	References []string `json:"references,omitempty"`
+	// Source is what to copy or retag: repo:tag or repo@digest (for retag a tag or digest in
+	// Repository).
+	Source string `json:"source,omitempty"`
+	// Destination is where to copy to: repo:tag, or repo to keep the source's tag (for retag
+	// the new tag).
+	Destination string `json:"destination,omitempty"`
+	// SourceRegistry and DestinationRegistry name other registries by base URL
+	// (https://registry.example.com); empty means Berth's registry.
+	SourceRegistry      string `json:"sourceRegistry,omitempty"`
+	DestinationRegistry string `json:"destinationRegistry,omitempty"`
+	// Credentials for SourceRegistry and DestinationRegistry; never stored or logged.
+	SourceUsername      string `json:"sourceUsername,omitempty"`
+	SourcePassword      string `json:"sourcePassword,omitempty"`
+	DestinationUsername string `json:"destinationUsername,omitempty"`
+	DestinationPassword string `json:"destinationPassword,omitempty"`
+	// Rule selects the tags a cleanup deletes.
+	Rule *CleanupRule `json:"rule,omitempty"`
+	// DryRun makes a cleanup answer what it would delete (200 with a CleanupPlan) instead of
+	// starting a job.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// CleanupRule selects tags of one repository to delete. A tag is deleted when it matches
+// Include (if set), does not match Exclude, is not in Keep, is not among the KeepLast newest,
+// and (if OlderThan is set) was created longer ago than that.
+type CleanupRule struct {
+	Repository string `json:"repository"`
+	// KeepLast keeps the newest N tags by image creation date; 0 keeps none by count.
+	KeepLast int `json:"keepLast,omitempty"`
+	// OlderThan is a duration such as 30d or 720h; only older tags are deleted.
+	OlderThan string `json:"olderThan,omitempty"`
+	// Include and Exclude are regular expressions matched against tag names.
+	Include string `json:"include,omitempty"`
+	Exclude string `json:"exclude,omitempty"`
+	// Keep lists tags never deleted.
+	Keep []string `json:"keep,omitempty"`
+}
+
+// CleanupPlan is what a cleanup rule deletes.
+type CleanupPlan struct {
+	Repository string `json:"repository"`
+	// Delete lists the tags to delete, oldest first.
+	Delete []CleanupItem `json:"delete"`
+	// Kept counts the tags the rule keeps.
+	Kept int `json:"kept"`
+}
+
+// CleanupItem is one tag a cleanup deletes.
+type CleanupItem struct {
+	Tag     string    `json:"tag"`
+	Digest  string    `json:"digest"`
+	Created time.Time `json:"created,omitzero"`
+	// Manifest is true when every tag of Digest goes, so the manifest itself is deleted
+	// (its space is freed by garbage collection); false means only the tag is removed.
+	Manifest bool `json:"manifest"`
+}
+
+// Job is a write operation and how it stands.
+type Job struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Summary says in words what the job does, e.g. "copy library/alpine:3 → mirror/alpine:3".
+	Summary string `json:"summary"`
+	// User is who started it ("" for Berth's own credentials).
+	User    string    `json:"user,omitempty"`
+	State   string    `json:"state"`
+	Created time.Time `json:"created"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Done and Total are bytes copied so far and in all.
+	Done   int64      `json:"done,omitempty"`
+	Total  int64      `json:"total,omitempty"`
+	Error  string     `json:"error,omitempty"`
+	Result *JobResult `json:"result,omitempty"`
+}
+
+// JobList is the answer of GET /api/v1/jobs, newest first.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// JobStarted is the answer of POST /api/v1/jobs.
+type JobStarted struct {
+	ID string `json:"id"`
+}
+
+// JobResult is what a finished job did.
+type JobResult struct {
+	// Digest is the manifest a copy or retag wrote.
+	Digest string `json:"digest,omitempty"`
+	// Destination is the reference a copy or retag wrote.
+	Destination string `json:"destination,omitempty"`
+	// Manifests and Blobs count what a copy wrote (blobs the destination had or could
+	// mount included); Bytes sums the blobs' sizes.
+	Manifests int   `json:"manifests,omitempty"`
+	Blobs     int   `json:"blobs,omitempty"`
+	Bytes     int64 `json:"bytes,omitempty"`
+	// Deleted lists the references a delete or cleanup removed.
+	Deleted []string `json:"deleted,omitempty"`
+	// Plan is what a cleanup set out to delete.
+	Plan *CleanupPlan `json:"plan,omitempty"`
+}
+
+// JobEvent is one line of GET /api/v1/jobs/{id}/events.
+type JobEvent struct {
+	// Seq numbers a job's events from 1.
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"`
+	// Type is phase, progress, message, result or error.
+	Type    string `json:"type"`
+	Phase   string `json:"phase,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Blob, Done and Total report a blob's upload: bytes done of total.
+	Blob  string `json:"blob,omitempty"`
+	Done  int64  `json:"done,omitempty"`
+	Total int64  `json:"total,omitempty"`
+	// State is the job's final state, on result and error events.
+	State  string     `json:"state,omitempty"`
+	Result *JobResult `json:"result,omitempty"`
+	Error  string     `json:"error,omitempty"`
+}
+
+// Final reports whether e is a job's last event.
+func (e JobEvent) Final() bool { return e.Type == EventResult || e.Type == EventError }
+
+// StartJob starts a write operation and returns its id.
+func (c Client) StartJob(ctx context.Context, req JobRequest) (string, error) {
+	var s JobStarted
+	err := c.do(ctx, http.MethodPost, "/api/v1/jobs", req, &s)
+	return s.ID, err
+}
+
+// PreviewCleanup returns what a cleanup rule would delete.
+func (c Client) PreviewCleanup(ctx context.Context, rule CleanupRule) (CleanupPlan, error) {
+	var p CleanupPlan
+	err := c.do(ctx, http.MethodPost, "/api/v1/jobs", JobRequest{Kind: JobCleanup, Rule: &rule, DryRun: true}, &p)
+	return p, err
+}
+
+// Job returns one job.
+func (c Client) Job(ctx context.Context, id string) (Job, error) {
+	var j Job
+	err := c.get(ctx, "/api/v1/jobs/"+url.PathEscape(id), &j)
+	return j, err
+}
+
+// Jobs returns the recent jobs.
+func (c Client) Jobs(ctx context.Context) (JobList, error) {
+	var l JobList
+	err := c.get(ctx, "/api/v1/jobs", &l)
+	return l, err
+}
+
+// CancelJob cancels a running job.
+func (c Client) CancelJob(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/jobs/"+url.PathEscape(id), nil, &Job{})
+}
+
+// FollowJob reads a job's event stream, calling fn with each event, until the job ends
+// (the last event is then returned) or ctx is done.
+func (c Client) FollowJob(ctx context.Context, id string, fn func(JobEvent)) (JobEvent, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/api/v1/jobs/"+url.PathEscape(id)+"/events", nil)
+	if err != nil {
+		return JobEvent{}, err
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return JobEvent{}, fmt.Errorf("job %s events: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return JobEvent{}, &Error{Status: resp.StatusCode, Code: "HTTP_" + fmt.Sprint(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var last JobEvent
+	for sc.Scan() {
+		var e JobEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return last, fmt.Errorf("job %s events: %w", id, err)
+		}
+		last = e
+		if fn != nil {
+			fn(e)
+		}
+		if e.Final() {
+			return e, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return last, fmt.Errorf("job %s events: %w", id, err)
+	}
+	return last, fmt.Errorf("job %s events: the stream ended before the job", id)
+}

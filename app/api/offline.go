@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Connectivity is whether the UI reaches Berth's server, and how old the data it shows
+// instead is when it does not.
+type Connectivity struct {
+	// Offline is true after a request failed to reach the server, until one reaches it.
+	Offline bool
+	// DataFrom is when the oldest response shown while offline was stored; zero when none.
+	DataFrom time.Time
+}
+
+// maxStored bounds one stored response; larger ones (huge tag lists) are not kept offline.
+const maxStored = 1 << 20
+
+var conn struct {
+	sync.Mutex
+	state    Connectivity
+	watchers map[int]func(Connectivity)
+	next     int
+}
+
+// Status reports the current connectivity.
+func Status() Connectivity {
+	conn.Lock()
+	defer conn.Unlock()
+	return conn.state
+}
+
+// Watch calls fn, on the caller's goroutine of the request that caused it, whenever the
+// connectivity changes; the returned func stops that.
+func Watch(fn func(Connectivity)) (stop func()) {
+	conn.Lock()
+	defer conn.Unlock()
+	if conn.watchers == nil {
+		conn.watchers = map[int]func(Connectivity){}
+	}
+	id := conn.next
+	conn.next++
+	conn.watchers[id] = fn
+	return func() {
+		conn.Lock()
+		defer conn.Unlock()
+		delete(conn.watchers, id)
+	}
+}
+
+// setStatus records whether the server answered and, when a stored response stood in for it,
+// that response's time.
+func setStatus(offline bool, storedAt time.Time) {
+	conn.Lock()
+	next := conn.state
+	next.Offline = offline
+	switch {
+	case !offline:
+		next.DataFrom = time.Time{}
+	case !storedAt.IsZero() && (next.DataFrom.IsZero() || storedAt.Before(next.DataFrom)):
+		next.DataFrom = storedAt
+	}
+	changed := next != conn.state
+	conn.state = next
+	var fns []func(Connectivity)
+	if changed {
+		for _, fn := range conn.watchers {
+			fns = append(fns, fn)
+		}
+	}
+	conn.Unlock()
+	for _, fn := range fns {
+		fn(next)
+	}
+}
+
+// storable reports whether the answer to a request may be kept for offline use: reads of
+// /api/v1 only, never the session (who is signed in) or anything carrying credentials.
+func storable(method, path string) bool {
+	return method == http.MethodGet &&
+		(strings.HasPrefix(path, "/api/v1/") || strings.HasPrefix(path, "/v2/")) &&
+		!strings.HasPrefix(path, "/api/v1/session")
+}
+
+// storedResponse is how a response is kept in the browser's localStorage.
+type storedResponse struct {
+	At   time.Time       `json:"at"`
+	Body json.RawMessage `json:"body"`
+}
+
+const storageKeyPrefix = "berth.api:"
+
+// remember keeps a successful response body for offline use (in the browser only).
+func remember(method, url, path string, body []byte) {
+	if !storable(method, path) || len(body) > maxStored || !json.Valid(body) {
+		return
+	}
+	b, err := json.Marshal(storedResponse{At: time.Now(), Body: body})
+	if err != nil {
+		return
+	}
+	storageSet(storageKeyPrefix+url, string(b))
+}
+
+// recall decodes the stored response for url into into, and reports when it was stored;
+// ok is false when there is none.
+func recall(method, url, path string, into any) (at time.Time, ok bool) {
+	if !storable(method, path) {
+		return time.Time{}, false
+	}
+	s, found := storageGet(storageKeyPrefix + url)
+	if !found {
+		return time.Time{}, false
+	}
+	var sr storedResponse
+	if json.Unmarshal([]byte(s), &sr) != nil || json.Unmarshal(sr.Body, into) != nil {
+		return time.Time{}, false
+	}
+	return sr.At, true
+}
+
+// unreachable reports whether an HTTP answer means Berth itself is not there: a gateway in
+// front of it (nginx, a load balancer) answering 502/503/504 with something other than
+// Berth's JSON error.
+func unreachable(status int, body []byte) bool {
+	if status != http.StatusBadGateway && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
+		return false
+	}
+	var eb ErrorBody
+	return json.Unmarshal(body, &eb) != nil || eb.Error.Code == ""
+}
+
+// recall marks the server unreachable and fills into with the stored answer to the request,
+// reporting whether there was one.
+func (c Client) recall(method, path string, into any) bool {
+	at, ok := recall(method, c.Base+path, path, into)
+	setStatus(true, at)
+	return ok
+}
+
+// reached records an HTTP answer: the server is reachable, unless a gateway answered for it,
+// in which case the stored answer fills into and reached reports true.
+func (c Client) reached(method, path string, status int, body []byte, into any) bool {
+	if unreachable(status, body) {
+		return c.recall(method, path, into)
+	}
+	setStatus(false, time.Time{})
+	return false
+}
+
+// Reachable reports whether the server answers at all (Berth's /healthz, or the registry's
+// /v2/ in direct mode, where 401 counts as an answer). It never uses stored data.
+func (c Client) Reachable(ctx context.Context) bool {
+	path := "/healthz"
+	if c.Direct {
+		path = "/v2/"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	if err != nil {
+		return false
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode < 500
+}

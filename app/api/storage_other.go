@@ -1,0 +1,9 @@
+//go:build !(js && wasm)
+
+package api
+
+// storageSet does nothing outside the browser: only the UI keeps data for offline use.
+func storageSet(key, value string) {}
+
+// storageGet finds nothing outside the browser.
+func storageGet(key string) (string, bool) { return "", false }

@@ -1,0 +1,123 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// EnvMode is the app.Handler Env entry saying where the UI gets its data: "" for Berth's
+// /api/v1, ModeDirect for a registry's /v2 behind a CORS proxy (berth export --direct).
+const EnvMode = "BERTH_MODE"
+
+// ModeDirect is EnvMode's value for the read-only UI that talks to /v2 only.
+const ModeDirect = "direct"
+
+// StateOffline is the go-app state (a bool) that is true while the server is unreachable;
+// components that offer writes can ctx.ObserveState it, or call Offline when rendering.
+const StateOffline = "berth.offline"
+
+// healthPoll is how often the UI checks, while offline, whether the server is back.
+const healthPoll = 3 * time.Second
+
+// Offline reports whether Berth's server was unreachable at the last request: the page shows
+// stored data, and write actions must be disabled.
+func Offline() bool {
+	return api.Status().Offline
+}
+
+// Path returns the UI path p under the base path the UI is served from (berth export
+// --base-path), so links work on a static host below the site's root.
+func Path(p string) string {
+	return strings.TrimRight(app.Getenv("GOAPP_ROOT_PREFIX"), "/") + p
+}
+
+// statusBanner shows, under the header, that the server is unreachable and the page shows
+// stored data, and that a new version of the UI is ready. Offline, it checks every few
+// seconds whether the server is back and then reloads the page, which fetches fresh data.
+type statusBanner struct {
+	app.Compo
+
+	offline  bool
+	dataFrom time.Time
+	update   bool // a new version was installed by the service worker
+	polling  bool
+	stop     func()
+}
+
+func (b *statusBanner) OnMount(ctx app.Context) {
+	b.update = ctx.AppUpdateAvailable()
+	b.show(ctx, api.Status())
+	b.stop = api.Watch(func(s api.Connectivity) {
+		ctx.Dispatch(func(ctx app.Context) { b.show(ctx, s) })
+	})
+}
+
+func (b *statusBanner) OnDismount() {
+	if b.stop != nil {
+		b.stop()
+		b.stop = nil
+	}
+}
+
+// OnAppUpdate is called by go-app when the service worker installed a new version.
+func (b *statusBanner) OnAppUpdate(ctx app.Context) {
+	b.update = ctx.AppUpdateAvailable()
+}
+
+// show takes in a connectivity change and starts watching for the server's return.
+func (b *statusBanner) show(ctx app.Context, s api.Connectivity) {
+	b.offline, b.dataFrom = s.Offline, s.DataFrom
+	ctx.SetState(StateOffline, s.Offline)
+	if s.Offline && !b.polling {
+		b.polling = true
+		ctx.After(healthPoll, b.poll)
+	}
+}
+
+// poll asks the server whether it is up; once it is, the page reloads with fresh data.
+func (b *statusBanner) poll(ctx app.Context) {
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), healthPoll)
+		defer cancel()
+		up := client().Reachable(c)
+		ctx.Dispatch(func(ctx app.Context) {
+			switch {
+			case up:
+				b.polling = false
+				ctx.Reload()
+			case b.stop == nil: // dismounted
+				b.polling = false
+			default:
+				ctx.After(healthPoll, b.poll)
+			}
+		})
+	})
+}
+
+func (b *statusBanner) Render() app.UI {
+	return app.Div().Class("status-banners").Body(
+		app.If(b.offline, func() app.UI {
+			msg := "Offline — the Berth server cannot be reached"
+			if !b.dataFrom.IsZero() {
+				msg = "Offline — showing data from " + b.dataFrom.Local().Format("2 Jan 2006 15:04")
+			}
+			return app.Div().Class("banner offline").ID("offline-banner").Role("status").Body(
+				app.Span().Text(msg),
+				app.Span().Class("hint").Text("Changes are disabled until it is back; the page refreshes by itself."),
+			)
+		}),
+		app.If(b.update, func() app.UI {
+			return app.Div().Class("banner update").ID("update-banner").Role("status").Body(
+				app.Span().Text("A new version is available"),
+				app.Button().Class("button").Text("Reload").OnClick(func(ctx app.Context, e app.Event) {
+					ctx.Reload()
+				}),
+			)
+		}),
+	)
+}

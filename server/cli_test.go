@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registrytest"
+)
+
+func TestCLICopyRemoveCleanup(t *testing.T) {
+	reg := registrytest.Open(t)
+	other := registrytest.Open(t)
+	img, err := random.Image(2048, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"v1", "v2", "v3"} {
+		r, _ := name.ParseReference(strings.TrimPrefix(reg, "http://")+"/team/app:"+tag, name.Insecure)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli := func(args ...string) (string, string, int) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code, ok := runCommand(args, &out, &errOut)
+		if !ok {
+			t.Fatalf("%v not recognised as a command", args)
+		}
+		return out.String(), errOut.String(), code
+	}
+	if out, errs, code := cli("cp", "--registry", reg, "--to", other, "team/app:v1", "copied/app"); code != 0 || !strings.Contains(out, "copied/app@sha256:") || !strings.Contains(errs, "blob sha256:") {
+		t.Fatalf("cp: %d\n%s\n%s", code, out, errs)
+	}
+	r, _ := name.ParseReference(strings.TrimPrefix(other, "http://")+"/copied/app:v1", name.Insecure)
+	if _, err := remote.Head(r); err != nil {
+		t.Errorf("the copy is not there: %v", err)
+	}
+	if out, errs, code := cli("rm", "--registry", reg, "team/app:v3"); code != 0 || !strings.Contains(out, "deleted team/app v3") {
+		t.Fatalf("rm: %d\n%s\n%s", code, out, errs)
+	}
+	// v1 and v2 share one image; keeping the newest one keeps v2 (ties by name).
+	out, errs, code := cli("cleanup", "--registry", reg, "--repo", "team/app", "--keep", "1", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would delete team/app:v2") || !strings.Contains(out, "1 tags would be deleted") {
+		t.Fatalf("cleanup --dry-run: %d\n%s\n%s", code, out, errs)
+	}
+	if out, errs, code := cli("cleanup", "--registry", reg, "--repo", "team/app", "--keep", "1"); code != 0 || !strings.Contains(out, "deleted team/app:v2") {
+		t.Fatalf("cleanup: %d\n%s\n%s", code, out, errs)
+	}
+	if _, _, code := cli("cp", "only-one-arg"); code != 2 {
+		t.Errorf("cp with one argument exited %d, want 2", code)
+	}
+}
+
+func TestCLIGarbageCollectEmbedded(t *testing.T) {
+	dataDir := t.TempDir()
+	reg, err := embedded.New(context.Background(), filepath.Join(dataDir, "registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg.Handler())
+	img, _ := random.Image(512<<10, 1)
+	r, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/team/app:v1", name.Insecure)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	_ = reg.Close()
+
+	var out, errOut bytes.Buffer
+	// rm against the embedded storage, then gc frees the layer.
+	if code, _ := runCommand([]string{"rm", "--data-dir", dataDir, "team/app:v1"}, &out, &errOut); code != 0 {
+		t.Fatalf("rm: %s", errOut.String())
+	}
+	out.Reset()
+	if code, _ := runCommand([]string{"gc", "--data-dir", dataDir, "--remove-untagged"}, &out, &errOut); code != 0 {
+		t.Fatalf("gc: %s", errOut.String())
+	}
+	if !strings.Contains(out.String(), "freed") || strings.Contains(out.String(), "freed 0 B") {
+		t.Errorf("gc output %q", out.String())
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
+)
+
+// startLargeBerth runs Berth on a registry holding repos repositories with one tag each under
+// "team/", plus one repository "big/r000000" with tags tags.
+func startLargeBerth(t *testing.T, repos, tags int) string {
+	t.Helper()
+	return startBerth(t, func(c *config.Config) {
+		c.NoDemo = true
+		store := filepath.Join(c.DataDir, "registry")
+		if err := demo.Populate(store, demo.PopulateOptions{Prefix: "team", Repositories: repos, Tags: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := demo.Populate(store, demo.PopulateOptions{Prefix: "big", Repositories: 1, Tags: tags, Distinct: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// domRows counts the rows the browser holds for a list.
+func domRows(t *testing.T, ctx context.Context, selector string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, selector)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestE2ELargeListsAreVirtual(t *testing.T) {
+	ctx := browser(t)
+	base := startLargeBerth(t, 5000, 1000)
+
+	// 5,000 repositories: only a screenful is in the DOM, and scrolling fetches further pages.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/team/r000000"]`),
+	); err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	if n := domRows(t, ctx, "#repositories .repo"); n == 0 || n > 120 {
+		t.Fatalf("%d repository rows in the DOM for 5000 repositories, want a window of at most 120", n)
+	}
+	if err := chromedp.Do(ctx,
+		waitJS(`(document.querySelector("#repositories").scrollTop = 42*4200) > 0`),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/team/r004210"]`),
+	); err != nil {
+		t.Fatalf("scrolling the catalog to row 4200: %v", err)
+	}
+	if n := domRows(t, ctx, "#repositories .repo"); n > 120 {
+		t.Errorf("%d rows in the DOM after scrolling", n)
+	}
+	// Search narrows on the server.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(`#repo-filter`, "r00421"),
+		waitJS(`document.querySelectorAll("#repositories .repo").length === 10`),
+	); err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	screenshot(t, ctx, "catalog-5000-search")
+
+	// 1,000 tags: every name at once, details filled in, a window of rows in the DOM.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/big/r000000"),
+		chromedp.WaitVisible(`#tags tr.tag`),
+		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0 && !document.querySelector(".count").innerText.includes("loading")`),
+	); err != nil {
+		t.Fatalf("1000-tag repository: %v", err)
+	}
+	count, _ := chromedp.Run(ctx, chromedp.Text(`.count`))
+	if !strings.Contains(count, "1000 tags") {
+		t.Errorf("count %q, want 1000 tags", count)
+	}
+	if n := domRows(t, ctx, "#tags tr.tag"); n == 0 || n > 120 {
+		t.Fatalf("%d tag rows in the DOM for 1000 tags, want a window of at most 120", n)
+	}
+	row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr.tag`))
+	if !strings.Contains(row, "linux/amd64") || !strings.Contains(row, "B") {
+		t.Errorf("first row lacks details: %q", row)
+	}
+	screenshot(t, ctx, "repository-1000-tags")
+}

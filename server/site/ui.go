@@ -1,0 +1,75 @@
+package site
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// uiHandler is the go-app handler for Berth's pages and PWA files (manifest, service worker,
+// app.js), the same for the server and for the static export. base is the path the UI lives
+// under ("" at the root, "/sub" below it); webDir is where app.wasm is, for its size.
+func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[string]string) *app.Handler {
+	h := &app.Handler{
+		Name:            "Berth",
+		ShortName:       "Berth",
+		Title:           "Berth — registry browser",
+		Description:     "Browse and manage a Docker/OCI registry",
+		Lang:            "en",
+		Author:          "Berth",
+		BackgroundColor: "#0f172a",
+		ThemeColor:      "#0e7490",
+		LoadingLabel:    "Loading Berth…",
+		Icon: app.Icon{
+			Default:  "/web/icon-192.png",
+			Large:    "/web/icon-512.png",
+			SVG:      "/web/icon.svg",
+			Maskable: "/web/icon-maskable-512.png",
+		},
+		Styles:    []string{"/web/berth.css"},
+		Resources: res,
+		// The manifest's start_url; go-app writes scope "/" and display "standalone" itself.
+		StartURL: base + "/",
+		Version:  version,
+		Env:      env,
+	}
+	// app.wasm is served compressed, so Content-Length is not its size: tell the loader the
+	// real one, or its progress runs past 100%.
+	if fi, err := os.Stat(filepath.Join(webDir, "app.wasm")); err == nil {
+		h.WasmContentLength = strconv.FormatInt(fi.Size(), 10)
+	}
+	return h
+}
+
+// prefixed resolves go-app's resources under a base path for the static export: /web/… and
+// go-app's own files (/app.js, /wasm_exec.js, /app-worker.js, /manifest.webmanifest,
+// /app.css) get the prefix, "/" becomes the prefix (go-app's root, stripped before routing),
+// and page links are left alone: the UI writes them with the prefix already (ui.Path).
+type prefixed struct{ base string }
+
+// goAppFiles are the files go-app's handler generates at the root.
+var goAppFiles = map[string]bool{
+	"/app.js": true, "/wasm_exec.js": true, "/app-worker.js": true,
+	"/manifest.webmanifest": true, "/app.css": true,
+}
+
+// Resolve implements app.ResourceResolver.
+func (p prefixed) Resolve(location string) string {
+	switch {
+	case location == "" || location == "/":
+		if p.base == "" {
+			return "/"
+		}
+		return p.base
+	case strings.HasPrefix(location, "http://"), strings.HasPrefix(location, "https://"):
+		return location
+	}
+	clean := "/" + strings.Trim(location, "/")
+	if clean == "/web" || strings.HasPrefix(clean, "/web/") || goAppFiles[clean] {
+		return p.base + clean
+	}
+	return location
+}

@@ -30,4 +30,4 @@ bench: wasm
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./...
 
 clean:
-	rm -rf bin web/app.wasm
+	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz

@@ -146,7 +146,7 @@ func TestE2EPWAInstallable(t *testing.T) {
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories li a`),
+		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
 		waitOffline(""),
 	); err != nil {
 		t.Fatalf("catalog and service worker: %v", err)

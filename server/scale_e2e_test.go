@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -15,7 +18,7 @@ import (
 
 // startLargeBerth runs Berth on a registry holding repos repositories with one tag each under
 // "team/", plus one repository "big/r000000" with tags tags.
-func startLargeBerth(t *testing.T, repos, tags int) string {
+func startLargeBerth(t testing.TB, repos, tags int) string {
 	t.Helper()
 	return startBerth(t, func(c *config.Config) {
 		c.NoDemo = true
@@ -91,4 +94,53 @@ func TestE2ELargeListsAreVirtual(t *testing.T) {
 		t.Errorf("first row lacks details: %q", row)
 	}
 	screenshot(t, ctx, "repository-1000-tags")
+}
+
+// BenchmarkUIScale times what a user waits for in headless Chromium: the first screen of a
+// catalog of 100,000 repositories (BERTH_BENCH_REPOS overrides), a search result in it, and a
+// 1,000-tag repository until every row shows its size. Each figure is from navigation or
+// keystroke until the rows are on screen, and includes loading the wasm UI for the first.
+func BenchmarkUIScale(b *testing.B) {
+	repos := 100_000
+	if v, err := strconv.Atoi(os.Getenv("BERTH_BENCH_REPOS")); err == nil && v > 0 {
+		repos = v
+	}
+	ctx := browser(b)
+	base := startLargeBerth(b, repos, 1000)
+	var first, search, tags time.Duration
+	for i := range b.N {
+		start := time.Now()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/"),
+			chromedp.WaitVisible(`#repositories a.repo`),
+		); err != nil {
+			b.Fatal(err)
+		}
+		first += time.Since(start)
+
+		q := fmt.Sprintf("r%05d", 1000+i)
+		start = time.Now()
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(`#repo-filter`, q),
+			chromedp.WaitVisible(fmt.Sprintf(`#repositories a[href="/repositories/team/%s"]`, "r0"+q[1:])),
+			waitJS(`document.querySelectorAll("#repositories .repo").length <= 10`),
+		); err != nil {
+			b.Fatal(err)
+		}
+		search += time.Since(start)
+
+		start = time.Now()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/repositories/big/r000000"),
+			chromedp.WaitVisible(`#tags tr.tag`),
+			waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0 && !document.querySelector(".count").innerText.includes("loading")`),
+		); err != nil {
+			b.Fatal(err)
+		}
+		tags += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(first.Seconds()*1000/n, "catalog_first_screen_ms")
+	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
+	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
 }

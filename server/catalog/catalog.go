@@ -128,6 +128,9 @@ type listEntry struct {
 	at    time.Time
 }
 
+// largeCatalogPage is the catalog page size asked for first.
+const largeCatalogPage = 10_000
+
 // maxTagEntries bounds a principal's tag cache; past it the cache starts over.
 const maxTagEntries = 200_000
 
@@ -342,7 +345,14 @@ func (s *Service) loadCatalog(r *reader, done chan struct{}) {
 	var names []string
 	release, err := s.acquire(ctx)
 	if err == nil {
-		names, err = r.puller.Catalog(ctx, s.reg)
+		// Large pages make a 100,000-repository catalog a few requests instead of a hundred;
+		// registries that cap the page size (distribution's catalog.maxentries, 1000 by
+		// default) refuse them with 400, and get the default size instead.
+		names, err = remote.Catalog(ctx, s.reg, remote.Reuse(r.puller), remote.WithPageSize(largeCatalogPage))
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusBadRequest {
+			names, err = r.puller.Catalog(ctx, s.reg)
+		}
 		release()
 	}
 	r.mu.Lock()

@@ -57,6 +57,12 @@ func WithNotifications(name, url string, headers http.Header, timeout, backoff t
 	}
 }
 
+// WithCatalogMaxEntries sets the largest catalog page the registry serves (catalog.maxentries);
+// larger requests get 400 PAGINATION_NUMBER_INVALID, as from a stock registry:2.
+func WithCatalogMaxEntries(n int) Option {
+	return func(c *configuration.Configuration) { c.Catalog.MaxEntries = n }
+}
+
 // New creates a registry storing blobs and manifests under dir (created if missing). Deletes are enabled
 // (storage.delete.enabled) so later write operations work.
 func New(ctx context.Context, dir string, opts ...Option) (*Registry, error) {
@@ -105,7 +111,7 @@ func config(dir, secret string) *configuration.Configuration {
 		},
 	}
 	cfg.HTTP.Secret = secret
-	cfg.Catalog.MaxEntries = 1000
+	cfg.Catalog.MaxEntries = 10000
 	cfg.Tags.MaxTags = 1000
 	return cfg
 }

@@ -29,8 +29,10 @@ func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[s
 			SVG:      "/web/icon.svg",
 			Maskable: "/web/icon-maskable-512.png",
 		},
-		Styles:    []string{"/web/berth.css"},
-		Resources: res,
+		Styles: []string{"/web/berth.css"},
+		// go-app caches the PNG icons but not the SVG one the header shows.
+		CacheableResources: []string{"/web/icon.svg"},
+		Resources:          res,
 		// The manifest's start_url; go-app writes scope "/" and display "standalone" itself.
 		StartURL: base + "/",
 		Version:  version,

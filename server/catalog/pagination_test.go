@@ -1,0 +1,42 @@
+package catalog_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
+)
+
+// TestCatalogPastAThousand reads a catalog larger than a stock registry's largest page
+// (catalog.maxentries 1000): large pages are refused with 400, so Berth must fall back to the
+// default size and follow the Link header to the end, not stop at 1,000.
+func TestCatalogPastAThousand(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "many", Repositories: 1005, Tags: 1}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := embedded.New(context.Background(), dir, embedded.WithCatalogMaxEntries(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg.Handler())
+	defer srv.Close()
+	svc, err := catalog.New(catalog.Options{Registry: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := svc.Repositories(context.Background(), "r00100", 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 5 || page.Repositories[4].Name != "many/r001004" {
+		t.Fatalf("search past the first 1000: %+v", page)
+	}
+	all, err := svc.Repositories(context.Background(), "", 0, 1)
+	if err != nil || all.Total != 1005 {
+		t.Fatalf("catalog holds %d repositories, want 1005 (%v)", all.Total, err)
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
+)
+
+func TestE2EWriteOperations(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+
+	// Copy a multi-platform tag to another repository from its manifest page.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#copy-open`),
+		chromedp.Click(`#copy-open`),
+		chromedp.WaitVisible(`#copy-dest`),
+		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
+		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:copied"),
+		chromedp.Click(`#copy-start`),
+		chromedp.WaitVisible(`#copy-job[data-state="succeeded"]`),
+	); err != nil {
+		screenshot(t, ctx, "ops-copy-failed")
+		t.Fatalf("copy in the UI: %v", err)
+	}
+	result, _ := chromedp.Run(ctx, chromedp.Text(`#copy-job`))
+	if !strings.Contains(result, "mirror/alpine:copied") {
+		t.Errorf("copy result %q does not name the destination", result)
+	}
+	screenshot(t, ctx, "ops-copy")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/mirror/alpine"),
+		chromedp.WaitVisible(`#tags tr[data-tag="copied"] .platforms`),
+	); err != nil {
+		t.Fatalf("the copy does not show in its repository: %v", err)
+	}
+	row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="copied"]`))
+	if !strings.Contains(row, "linux/arm/v7") {
+		t.Errorf("the copied index lost platforms: %q", row)
+	}
+
+	// Preview a cleanup rule, then run it: exactly the previewed tags go.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/nginx"),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.25"]`),
+		chromedp.Click(`#cleanup-panel summary`),
+		chromedp.WaitVisible(`#cleanup-keep`),
+		chromedp.SendKeys(`#cleanup-keep`, "2"),
+		chromedp.Click(`#cleanup-preview`),
+		chromedp.WaitVisible(`#cleanup-plan li[data-tag="1.25"]`),
+	); err != nil {
+		screenshot(t, ctx, "ops-cleanup-preview-failed")
+		t.Fatalf("cleanup preview: %v", err)
+	}
+	plan, _ := chromedp.Run(ctx, chromedp.Text(`#cleanup-plan`))
+	if !strings.Contains(plan, "1.26") || strings.Contains(plan, "1.27-alpine") || strings.Contains(plan, "latest") {
+		t.Errorf("preview %q: want 1.25 and 1.26, not the two newest", plan)
+	}
+	screenshot(t, ctx, "ops-cleanup-preview")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#cleanup-run`),
+		chromedp.WaitVisible(`#cleanup-job[data-state="succeeded"]`),
+		chromedp.WaitNotPresent(`#tags tr[data-tag="1.25"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.27-alpine"]`),
+	); err != nil {
+		screenshot(t, ctx, "ops-cleanup-failed")
+		t.Fatalf("cleanup run: %v", err)
+	}
+	tags, _ := chromedp.Run(ctx, chromedp.Text(`#tags`))
+	if strings.Contains(tags, "1.26") || !strings.Contains(tags, "latest") {
+		t.Errorf("after the cleanup the table shows %q", tags)
+	}
+
+	// Delete a tag from its row, after the dialog names the tags sharing its manifest.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#tags tr[data-tag="latest"] .delete-tag`),
+		chromedp.WaitVisible(`#delete-dialog .sharing-tags`),
+	); err != nil {
+		t.Fatalf("delete dialog: %v", err)
+	}
+	sharing, _ := chromedp.Run(ctx, chromedp.Text(`#delete-dialog .sharing-tags`))
+	if !strings.Contains(sharing, "1.27-alpine") {
+		t.Errorf("the dialog lists %q as sharing the manifest, want 1.27-alpine", sharing)
+	}
+	screenshot(t, ctx, "ops-delete-dialog")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#delete-tag-only`),
+		chromedp.WaitNotPresent(`#tags tr[data-tag="latest"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.27-alpine"]`),
+	); err != nil {
+		t.Fatalf("remove tag only: %v", err)
+	}
+}
+
+func TestE2EReadOnlyHidesWriteActions(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, func(c *config.Config) { c.ReadOnly = true })
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine"),
+		chromedp.WaitVisible(`#tags tr[data-tag="latest"] .platforms`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".delete-tag, #cleanup-panel").length`))
+	if err != nil || n != 0 {
+		t.Errorf("read-only repository page shows %d write controls (%v)", n, err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#layers`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	n, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#copy-open").length`))
+	if err != nil || n != 0 {
+		t.Errorf("read-only manifest page shows the copy action (%d, %v)", n, err)
+	}
+}

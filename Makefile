@@ -27,7 +27,7 @@ test: wasm
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run
 bench: wasm
-	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./...
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
 
 clean:
 	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz

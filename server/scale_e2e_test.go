@@ -120,7 +120,7 @@ func BenchmarkUIScale(b *testing.B) {
 	}
 	base := startLargeBerth(b, repos, 1000, true)
 	ctx := browser(b) // after populating: the browser's deadline covers only the measuring
-	var first, search, tags time.Duration
+	var cold, first, search, tags time.Duration
 	for i := range b.N {
 		start := time.Now()
 		if err := chromedp.Do(ctx,
@@ -128,6 +128,14 @@ func BenchmarkUIScale(b *testing.B) {
 			chromedp.WaitVisible(`#repositories a.repo`),
 		); err != nil {
 			b.Fatal(err)
+		}
+		if i == 0 {
+			// The first visit waits for Berth's first read of the whole catalog.
+			cold = time.Since(start)
+			start = time.Now()
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#repositories a.repo`)); err != nil {
+				b.Fatal(err)
+			}
 		}
 		first += time.Since(start)
 
@@ -153,6 +161,7 @@ func BenchmarkUIScale(b *testing.B) {
 		tags += time.Since(start)
 	}
 	n := float64(b.N)
+	b.ReportMetric(cold.Seconds()*1000, "catalog_first_visit_ms")
 	b.ReportMetric(first.Seconds()*1000/n, "catalog_first_screen_ms")
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")

@@ -312,21 +312,8 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "freed %s (%s before, %s after)\n", bytesLabel(res.Freed()), bytesLabel(res.Before), bytesLabel(res.After))
+	fmt.Fprintf(stdout, "freed %s (%s before, %s after)\n", api.HumanSize(res.Freed()), api.HumanSize(res.Before), api.HumanSize(res.After))
 	return nil
-}
-
-func bytesLabel(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // printer shows a job's events on stderr: a progress bar redrawn in place on a terminal,
@@ -359,7 +346,7 @@ func (p *printer) report(e api.JobEvent) {
 		p.blobs[e.Blob] = [2]int64{e.Done, e.Total}
 		if !p.terminal {
 			if e.Total > 0 && e.Done == e.Total {
-				fmt.Fprintf(p.w, "blob %s: %s done\n", shortDigest(e.Blob), bytesLabel(e.Total))
+				fmt.Fprintf(p.w, "blob %s: %s done\n", shortDigest(e.Blob), api.HumanSize(e.Total))
 			}
 			return
 		}
@@ -377,7 +364,7 @@ func (p *printer) report(e api.JobEvent) {
 		if total > 0 {
 			filled = int(done * width / total)
 		}
-		fmt.Fprintf(p.w, "\r[%s%s] %s / %s ", strings.Repeat("#", filled), strings.Repeat("-", width-filled), bytesLabel(done), bytesLabel(total))
+		fmt.Fprintf(p.w, "\r[%s%s] %s / %s ", strings.Repeat("#", filled), strings.Repeat("-", width-filled), api.HumanSize(done), api.HumanSize(total))
 		p.bar = true
 	default:
 		p.clearBar()

@@ -2,7 +2,10 @@
 // shared by the server and the WebAssembly UI, so it must stay free of heavy dependencies.
 package api
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // RepositoryPage is one page of the catalog, filtered by Query.
 type RepositoryPage struct {
@@ -182,4 +185,18 @@ type Session struct {
 type SignIn struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+}
+
+// HumanSize renders a byte count the way docker does (decimal units).
+func HumanSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
 )
 
 // crumb is one step of the breadcrumb trail in the header.
@@ -78,18 +80,7 @@ func emptyView(title, hint string) app.UI {
 }
 
 // humanSize renders a byte count the way docker does (decimal units).
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
+func humanSize(n int64) string { return api.HumanSize(n) }
 
 // ago renders a time relative to now: "3 days ago".
 func ago(t, now time.Time) string {

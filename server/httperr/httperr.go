@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/berth-registry/berth/app/api"
 )
@@ -109,4 +111,22 @@ func Reason(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// JSONProblem says what is wrong with a JSON request body without echoing it (it may hold a
+// password).
+func JSONProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error"
+	case errors.As(err, &te):
+		return "field " + te.Field + " has the wrong type"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "it cannot be read"
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
@@ -76,7 +75,7 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "INVALID_REQUEST", "The job request is not valid JSON: "+jsonProblem(err), err))
+		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "INVALID_REQUEST", "The job request is not valid JSON: "+httperr.JSONProblem(err), err))
 		return
 	}
 	if req.Kind == api.JobCleanup && req.DryRun {
@@ -109,21 +108,6 @@ func asHTTP(err error) error {
 		return err
 	}
 	return httperr.Wrap(http.StatusBadGateway, "REGISTRY_ERROR", err.Error(), err)
-}
-
-// jsonProblem says what is wrong with a request body without echoing it.
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "syntax error"
-	case errors.As(err, &te):
-		return "field " + te.Field + " has the wrong type"
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return err.Error()[len("json: "):]
-	}
-	return "cannot decode"
 }
 
 // stream writes the job's events as NDJSON, one flushed line per event: those so far, then

@@ -140,7 +140,7 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 			httperr.Write(w, r, httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", "The sign-in request is too large."))
 			return
 		}
-		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "INVALID_JSON", "The sign-in request is not valid JSON: "+jsonProblem(err)))
+		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "INVALID_JSON", "The sign-in request is not valid JSON: "+httperr.JSONProblem(err)))
 		return
 	}
 	if _, err := io.Copy(io.Discard, body); err != nil {
@@ -198,21 +198,4 @@ func (m *Manager) purgeLocked() {
 			m.endLocked(k)
 		}
 	}
-}
-
-// jsonProblem describes a decoding error without echoing the body (it may hold a password).
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "syntax error"
-	case errors.As(err, &te):
-		return "field " + te.Field + " has the wrong type"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body is empty or cut short"
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	return "it cannot be read"
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -521,5 +522,43 @@ func TestSyncer(t *testing.T) {
 	}
 	if n := count(t, st); n != 5 {
 		t.Errorf("%d events, want 5", n)
+	}
+}
+
+// TestBerthsOwnReadsAreNotPulls checks that the registry's pull events for Berth's own reads
+// (catalog, tag details, sync: user agent "berth…") are not stored, while users' pulls and
+// pushes Berth makes on a user's behalf are.
+func TestBerthsOwnReadsAreNotPulls(t *testing.T) {
+	st := newStore(t)
+	b := newBerth(t, st, events.Options{Secret: secret})
+	web := httptest.NewServer(b.mux)
+	t.Cleanup(web.Close)
+	ev := func(id, action, ua string) map[string]any {
+		return map[string]any{
+			"id": id, "timestamp": time.Now().UTC().Format(time.RFC3339Nano), "action": action,
+			"target":  map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + strings.Repeat("c", 64), "repository": "lib/y", "tag": "1"},
+			"request": map[string]any{"method": "GET", "useragent": ua},
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"events": []map[string]any{
+		ev("own-read", "pull", "berth go-containerregistry/v0.22.1"),
+		ev("own-sync", "pull", "berth-sync go-containerregistry/v0.22.1"),
+		ev("user-pull", "pull", "docker/27.3.1 go/go1.22"),
+		ev("berth-copy", "push", "berth go-containerregistry/v0.22.1"),
+	}})
+	if code, _ := post(t, web.URL+"/events", events.EnvelopeMediaTypeV1, "Bearer "+secret, body); code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	evs, err := st.Events(t.Context(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if strings.Join(ids, ",") != "berth-copy,user-pull" {
+		t.Fatalf("stored %v, want the user's pull and the push only", ids)
 	}
 }

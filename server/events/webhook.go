@@ -239,6 +239,13 @@ func (w *Webhook) commit(batch []*pending) {
 	}
 }
 
+// ownRead reports whether an event is Berth reading the registry to show it (its catalog,
+// tag details and sync use the "berth" user agent): those are not pulls anyone made, and
+// counting them would bury real activity under every page view.
+func ownRead(e store.Event) bool {
+	return e.Action == "pull" && strings.HasPrefix(e.UserAgent, "berth")
+}
+
 // OnCommit registers f to be called with every batch of events once it is committed, e.g. to
 // invalidate caches on push and delete. f runs on the writer goroutine and must be quick.
 func (w *Webhook) OnCommit(f func([]store.Event)) {
@@ -300,6 +307,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.reject(rw, r, "malformed", httperr.Wrap(http.StatusBadRequest, "MALFORMED_ENVELOPE", err.Error(), err))
 		return
 	}
+	events = slices.DeleteFunc(events, ownRead)
 	if err := w.Record(r.Context(), events); err != nil {
 		w.m.rejected.WithLabelValues("store").Inc()
 		httperr.Write(rw, r, httperr.Wrap(http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the events could not be stored; retry later", err))

@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Activity: events.NewAPI(st).Handler(),
 		Record:   hook.Record,
+		Stop:     ctx,
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Options struct {
 	Activity http.Handler
 	// Record, if set, stores an audit event for every write a job makes (events.Webhook.Record).
 	Record func(ctx context.Context, events []store.Event) error
+	// Stop, when done, cancels running write jobs, so that shutting down ends their progress
+	// streams instead of waiting for them (a cancelled job never leaves a partial tag).
+	Stop context.Context
 }
 
 // New returns Berth's root handler.
@@ -100,6 +103,12 @@ func New(opts Options) (http.Handler, error) {
 		Record:     opts.Record,
 		ReadOnly:   cfg.ReadOnly,
 	})
+	if opts.Stop != nil {
+		go func() {
+			<-opts.Stop.Done()
+			jobs.Shutdown()
+		}()
+	}
 	mux.Handle("/api/v1/jobs", c.Handler(sessions.Middleware(jobs.Handler())))
 	mux.Handle("/api/v1/jobs/", c.Handler(sessions.Middleware(jobs.Handler())))
 	if opts.Activity != nil {

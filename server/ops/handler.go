@@ -3,7 +3,7 @@ package ops
 import (
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"mime"
 	"net/http"
 
@@ -72,9 +72,13 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req api.JobRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			httperr.Write(w, r, httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", fmt.Sprintf("The job request is larger than %d bytes.", maxRequest)))
+			return
+		}
 		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "INVALID_REQUEST", "The job request is not valid JSON: "+httperr.JSONProblem(err), err))
 		return
 	}

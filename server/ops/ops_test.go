@@ -663,3 +663,29 @@ func TestGarbageCollectFreesDeletedBlobs(t *testing.T) {
 	}
 	_ = os.RemoveAll(dir)
 }
+
+// TestHugeJobRequestIsRefused checks that an oversized job body gets 413 and starts nothing.
+func TestHugeJobRequestIsRefused(t *testing.T) {
+	m := NewManager(Options{Registry: Registry{URL: registrytest.Open(t)}})
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	body := `{"kind":"delete","repository":"a/b","references":["` + strings.Repeat("x", 2<<20) + `"]}`
+	resp, err := http.Post(srv.URL+"/api/v1/jobs", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e api.ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != "TOO_LARGE" {
+		t.Fatalf("status %d, %+v, %v; want 413 TOO_LARGE", resp.StatusCode, e, err)
+	}
+	list, err := http.Get(srv.URL + "/api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer list.Body.Close()
+	var jobs struct{ Jobs []json.RawMessage }
+	if err := json.NewDecoder(list.Body).Decode(&jobs); err != nil || len(jobs.Jobs) != 0 {
+		t.Fatalf("jobs after a refused request: %d, %v", len(jobs.Jobs), err)
+	}
+}

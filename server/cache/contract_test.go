@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/berth-registry/berth/server/cache"
+	"github.com/berth-registry/berth/server/session"
 )
 
 // Every implementation satisfies the interface the catalog uses.
@@ -576,4 +577,38 @@ func (b *lockedBuffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Len()
+}
+
+// TestRedisSessionStore checks what sessions need of Redis (see session.Store): Put with a
+// time to live, Get, and Delete, against a real redis-server.
+func TestRedisSessionStore(t *testing.T) {
+	srv := startRedis(t)
+	r := newTestRedis(t, srv.url, uniquePrefix(t))
+	var _ session.Store = r
+	ctx := t.Context()
+	if err := r.Put(ctx, "session/a", []byte("sealed"), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := r.Get(ctx, "session/a"); !ok || string(got) != "sealed" {
+		t.Fatalf("Get after Put = %q, %v", got, ok)
+	}
+	if err := r.Delete(ctx, "session/a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Get(ctx, "session/a"); ok {
+		t.Fatal("Get after Delete found the session")
+	}
+	if err := r.Put(ctx, "session/b", []byte("sealed"), 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := r.Get(ctx, "session/b"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a session outlived its time to live in Redis")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -162,6 +162,31 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte) {
 	r.ok()
 }
 
+// Put stores value under key for ttl, reporting failure: for data that must not be lost
+// silently, such as sessions.
+func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	if err := r.client.Set(cctx, r.prefix+key, value, ttl).Err(); err != nil {
+		r.fail("put", err)
+		return fmt.Errorf("redis put: %w", err)
+	}
+	r.ok()
+	return nil
+}
+
+// Delete removes key.
+func (r *Redis) Delete(ctx context.Context, key string) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	if err := r.client.Del(cctx, r.prefix+key).Err(); err != nil {
+		r.fail("delete", err)
+		return fmt.Errorf("redis delete: %w", err)
+	}
+	r.ok()
+	return nil
+}
+
 // Ping reports whether Redis answers within the timeout, for readiness checks.
 func (r *Redis) Ping(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)

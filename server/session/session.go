@@ -5,6 +5,8 @@ package session
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -35,38 +37,59 @@ const maxBody = 64 << 10
 // Checker tells whether the registry accepts credentials (catalog.Service.CheckCredentials).
 type Checker func(ctx context.Context, auth authn.Authenticator) error
 
-// Manager keeps the signed-in sessions of this process.
+// Store keeps sealed sessions by key until their time to live runs out. The memory store
+// serves one process; a Redis (cache.Redis) lets every replica behind a load balancer see
+// every session.
+type Store interface {
+	Get(ctx context.Context, key string) ([]byte, bool)
+	Put(ctx context.Context, key string, sealed []byte, ttl time.Duration) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Manager signs users in and finds their sessions. What it stores is sealed with a key
+// derived from the cookie, which only the user's browser holds: a store's contents (a Redis
+// shared by replicas, say) reveal no password, and a session is found only with its cookie.
 type Manager struct {
 	ttl    time.Duration
 	check  Checker
 	forget func(key string)
 	now    func() time.Time
+	store  Store
 
-	mu       sync.Mutex
-	sessions map[string]*entry // by the SHA-256 of the cookie value, never the value itself
+	mu      sync.Mutex
+	touched map[string]time.Time // when this process last extended a session's lifetime
 }
 
+// entry is a session as sealed into the store.
 type entry struct {
-	user    string
-	auth    authn.Authenticator
-	expires time.Time
+	User     string    `json:"user"`
+	Password string    `json:"password"`
+	Expires  time.Time `json:"expires"`
 }
 
 // New returns a Manager whose sessions expire after ttl idle, checking credentials with check
-// and calling forget with a session's key when it ends (to drop per-user caches).
-func New(ttl time.Duration, check Checker, forget func(key string)) *Manager {
-	return &Manager{ttl: ttl, check: check, forget: forget, now: time.Now, sessions: map[string]*entry{}}
+// and calling forget with a session's key when it ends (to drop per-user caches). A nil store
+// keeps sessions in this process's memory.
+func New(ttl time.Duration, check Checker, forget func(key string), store Store) *Manager {
+	if store == nil {
+		store = NewMemoryStore()
+	}
+	return &Manager{ttl: ttl, check: check, forget: forget, now: time.Now, store: store, touched: map[string]time.Time{}}
 }
 
 // Middleware makes requests with a valid session cookie read the registry as that user.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, e := m.lookup(r); e != nil {
-			r = r.WithContext(catalog.WithPrincipal(r.Context(), catalog.Principal{Key: key, Auth: e.auth, User: e.user}))
+			auth := authn.FromConfig(authn.AuthConfig{Username: e.User, Password: e.Password})
+			r = r.WithContext(catalog.WithPrincipal(r.Context(), catalog.Principal{Key: key, Auth: auth, User: e.User}))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// touchEvery is how often a session in use has its lifetime extended in the store.
+const touchEvery = time.Minute
 
 // lookup returns the live session of r, sliding its expiry.
 func (m *Manager) lookup(r *http.Request) (string, *entry) {
@@ -75,30 +98,130 @@ func (m *Manager) lookup(r *http.Request) (string, *entry) {
 		return "", nil
 	}
 	key := hashKey(c.Value)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.sessions[key]
+	sealed, ok := m.store.Get(r.Context(), storeKey(key))
 	if !ok {
 		return "", nil
 	}
-	if m.now().After(e.expires) {
-		m.endLocked(key)
+	e, err := unseal(c.Value, sealed)
+	if err != nil || m.now().After(e.Expires) {
 		return "", nil
 	}
-	e.expires = m.now().Add(m.ttl)
-	return key, e
+	m.mu.Lock()
+	if len(m.touched) > 100_000 {
+		clear(m.touched) // forgetting costs only an early extension
+	}
+	due := m.now().Sub(m.touched[key]) >= touchEvery
+	if due {
+		m.touched[key] = m.now()
+	}
+	m.mu.Unlock()
+	if due {
+		e.Expires = m.now().Add(m.ttl)
+		if b, err := seal(c.Value, e); err == nil {
+			_ = m.store.Put(r.Context(), storeKey(key), b, m.ttl)
+		}
+	}
+	return key, &e
 }
+
+// seal encrypts e with AES-256-GCM under a key derived from the cookie value.
+func seal(cookie string, e entry) ([]byte, error) {
+	plain, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := sessionAEAD(cookie)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, nil), nil
+}
+
+// unseal reverses seal; it fails for data sealed under another cookie or altered.
+func unseal(cookie string, sealed []byte) (entry, error) {
+	var e entry
+	aead, err := sessionAEAD(cookie)
+	if err != nil {
+		return e, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return e, errors.New("sealed session too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return e, err
+	}
+	return e, json.Unmarshal(plain, &e)
+}
+
+// sessionAEAD derives the sealing key; the "seal" label keeps it apart from the store key
+// (hashKey), so knowing a store key gives nothing towards opening what is stored under it.
+func sessionAEAD(cookie string) (cipher.AEAD, error) {
+	k := sha256.Sum256([]byte("berth session seal\x00" + cookie))
+	block, err := aes.NewCipher(k[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// MemoryStore keeps sessions in this process.
+type MemoryStore struct {
+	mu sync.Mutex
+	m  map[string]memoryEntry
+}
+
+type memoryEntry struct {
+	sealed  []byte
+	expires time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[string]memoryEntry{}} }
+
+// Get implements Store.
+func (s *MemoryStore) Get(_ context.Context, key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.sealed, true
+}
+
+// Put implements Store; expired sessions are dropped on the way, sign-ins being rare.
+func (s *MemoryStore) Put(_ context.Context, key string, sealed []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for k, e := range s.m {
+		if now.After(e.expires) {
+			delete(s.m, k)
+		}
+	}
+	s.m[key] = memoryEntry{sealed: sealed, expires: now.Add(ttl)}
+	return nil
+}
+
+// Delete implements Store.
+func (s *MemoryStore) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+// storeKey names a session in a store that may hold other things (a Redis cache).
+func storeKey(key string) string { return "session/" + key }
 
 func hashKey(cookie string) string {
 	sum := sha256.Sum256([]byte(cookie))
 	return hex.EncodeToString(sum[:])
-}
-
-func (m *Manager) endLocked(key string) {
-	delete(m.sessions, key)
-	if m.forget != nil {
-		m.forget(key)
-	}
 }
 
 // Handler serves /api/v1/session: GET says who is signed in, POST {"username","password"}
@@ -109,7 +232,7 @@ func (m *Manager) Handler() http.Handler {
 		case http.MethodGet, http.MethodHead:
 			var s api.Session
 			if _, e := m.lookup(r); e != nil {
-				s.User = e.user
+				s.User = e.User
 			}
 			w.Header().Set("Cache-Control", "no-store")
 			httperr.WriteJSON(w, http.StatusOK, s)
@@ -164,10 +287,14 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cookie := base64.RawURLEncoding.EncodeToString(raw[:])
-	m.mu.Lock()
-	m.purgeLocked()
-	m.sessions[hashKey(cookie)] = &entry{user: req.Username, auth: auth, expires: m.now().Add(m.ttl)}
-	m.mu.Unlock()
+	sealed, err := seal(cookie, entry{User: req.Username, Password: req.Password, Expires: m.now().Add(m.ttl)})
+	if err == nil {
+		err = m.store.Put(r.Context(), storeKey(hashKey(cookie)), sealed, m.ttl)
+	}
+	if err != nil {
+		httperr.Write(w, r, httperr.Wrap(http.StatusServiceUnavailable, "SESSION_STORE_UNAVAILABLE", "Signing in is not possible right now: the session store cannot be reached.", err))
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
 		Value:    cookie,
@@ -182,20 +309,18 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(CookieName); err == nil {
+		key := hashKey(c.Value)
+		if err := m.store.Delete(r.Context(), storeKey(key)); err != nil {
+			httperr.Write(w, r, httperr.Wrap(http.StatusServiceUnavailable, "SESSION_STORE_UNAVAILABLE", "Signing out did not reach the session store; try again.", err))
+			return
+		}
 		m.mu.Lock()
-		m.endLocked(hashKey(c.Value))
+		delete(m.touched, key)
 		m.mu.Unlock()
+		if m.forget != nil {
+			m.forget(key)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	httperr.WriteJSON(w, http.StatusOK, api.Session{})
-}
-
-// purgeLocked drops expired sessions; sign-ins are rare enough to pay for it.
-func (m *Manager) purgeLocked() {
-	now := m.now()
-	for k, e := range m.sessions {
-		if now.After(e.expires) {
-			m.endLocked(k)
-		}
-	}
 }

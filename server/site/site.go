@@ -84,7 +84,12 @@ func New(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions := session.New(cfg.SessionTTL, cat.CheckCredentials, cat.Forget)
+	// With a Redis, every replica sees every session; without, sessions live in this process.
+	var sessionStore session.Store
+	if shared != nil {
+		sessionStore = shared
+	}
+	sessions := session.New(cfg.SessionTTL, cat.CheckCredentials, cat.Forget, sessionStore)
 	web, err := newWebDir(cfg.WebDir)
 	if err != nil {
 		return nil, err

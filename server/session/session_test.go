@@ -1,0 +1,159 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/session"
+)
+
+const password = "hunter2-but-longer"
+
+// check accepts alice with password, as a registry would.
+func check(_ context.Context, a authn.Authenticator) error {
+	cfg, err := a.Authorization()
+	if err != nil {
+		return err
+	}
+	if cfg.Username == "alice" && cfg.Password == password {
+		return nil
+	}
+	return httperr.New(http.StatusUnauthorized, "INVALID_CREDENTIALS", "The registry rejected that username or password.")
+}
+
+// replica serves one Berth replica: the session endpoints, and /whoami answering the user the
+// middleware found.
+func replica(t *testing.T, store session.Store, ttl time.Duration) *httptest.Server {
+	t.Helper()
+	m := session.New(ttl, check, nil, store)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/session", m.Handler())
+	mux.Handle("/whoami", m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := catalog.PrincipalFrom(r.Context())
+		io.WriteString(w, p.User)
+	})))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func signIn(t *testing.T, base string) *http.Cookie {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": "alice", "password": password})
+	resp, err := http.Post(base+"/api/v1/session", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == session.CookieName {
+			return c
+		}
+	}
+	t.Fatalf("sign-in: status %d, no cookie", resp.StatusCode)
+	return nil
+}
+
+func whoami(t *testing.T, base string, c *http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/whoami", nil)
+	req.AddCookie(c)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// recordingStore is a MemoryStore that remembers everything ever put in it.
+type recordingStore struct {
+	*session.MemoryStore
+	seen [][]byte
+}
+
+func (s *recordingStore) Put(ctx context.Context, key string, sealed []byte, ttl time.Duration) error {
+	s.seen = append(s.seen, append([]byte(key+"="), sealed...))
+	return s.MemoryStore.Put(ctx, key, sealed, ttl)
+}
+
+// TestSessionsAcrossReplicas signs in on one replica and uses the session on another that
+// shares the store, as replicas behind a load balancer share a Redis; signing out anywhere
+// ends it everywhere, and the store never holds the password or the cookie.
+func TestSessionsAcrossReplicas(t *testing.T) {
+	store := &recordingStore{MemoryStore: session.NewMemoryStore()}
+	a, b := replica(t, store, time.Hour), replica(t, store, time.Hour)
+
+	cookie := signIn(t, a.URL)
+	if got := whoami(t, b.URL, cookie); got != "alice" {
+		t.Fatalf("replica B sees %q, want alice", got)
+	}
+	for _, s := range store.seen {
+		if bytes.Contains(s, []byte(password)) || bytes.Contains(s, []byte(cookie.Value)) {
+			t.Fatal("the store holds the password or the cookie in the clear")
+		}
+	}
+
+	forged := &http.Cookie{Name: session.CookieName, Value: strings.Repeat("A", len(cookie.Value))}
+	if got := whoami(t, a.URL, forged); got != "" {
+		t.Fatalf("a forged cookie is %q", got)
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, b.URL+"/api/v1/session", nil)
+	req.AddCookie(cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := whoami(t, a.URL, cookie); got != "" {
+		t.Fatalf("after signing out on B, A still sees %q", got)
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	srv := replica(t, session.NewMemoryStore(), 50*time.Millisecond)
+	cookie := signIn(t, srv.URL)
+	if got := whoami(t, srv.URL, cookie); got != "alice" {
+		t.Fatalf("fresh session: %q", got)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := whoami(t, srv.URL, cookie); got != "" {
+		t.Fatalf("an idle session outlived its TTL: %q", got)
+	}
+}
+
+// failingStore is a session store that cannot be reached.
+type failingStore struct{ *session.MemoryStore }
+
+func (failingStore) Put(context.Context, string, []byte, time.Duration) error {
+	return errors.New("connection refused")
+}
+
+func TestSignInWithStoreDownSaysSo(t *testing.T) {
+	srv := replica(t, failingStore{session.NewMemoryStore()}, time.Hour)
+	body, _ := json.Marshal(map[string]string{"username": "alice", "password": password})
+	resp, err := http.Post(srv.URL+"/api/v1/session", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Error struct{ Code string } }
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != "SESSION_STORE_UNAVAILABLE" || len(resp.Cookies()) != 0 {
+		t.Fatalf("status %d code %q cookies %d; want 503 SESSION_STORE_UNAVAILABLE and no cookie", resp.StatusCode, e.Error.Code, len(resp.Cookies()))
+	}
+}

@@ -104,6 +104,7 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // repository list it may see.
 type reader struct {
 	puller *remote.Puller
+	used   time.Time // guarded by Service.mu
 
 	// tags and lists remember tag → digest and a repository's tag names for TagTTL, so paging
 	// through a large repository does not re-list and re-HEAD it for every page.
@@ -131,6 +132,9 @@ type listEntry struct {
 // largeCatalogPage is the catalog page size asked for first.
 const largeCatalogPage = 10_000
 
+// maxReaders is how many principals' readers are kept before idle ones are dropped.
+const maxReaders = 1000
+
 // maxTagEntries bounds a principal's tag cache; past it the cache starts over.
 const maxTagEntries = 200_000
 
@@ -143,13 +147,22 @@ func (s *Service) reader(ctx context.Context) (*reader, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.readers[p.Key]; ok {
+		r.used = time.Now()
 		return r, nil
+	}
+	if len(s.readers) >= maxReaders {
+		// Sessions end on other replicas, or just go idle: drop readers unused for an hour.
+		for k, r := range s.readers {
+			if k != "" && time.Since(r.used) > time.Hour {
+				delete(s.readers, k)
+			}
+		}
 	}
 	puller, err := remote.NewPuller(remote.WithTransport(s.transport), remote.WithAuth(p.Auth), remote.WithUserAgent("berth"))
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{puller: puller, tags: map[string]tagEntry{}, lists: map[string]listEntry{}}
+	r := &reader{puller: puller, tags: map[string]tagEntry{}, lists: map[string]listEntry{}, used: time.Now()}
 	s.readers[p.Key] = r
 	return r, nil
 }

@@ -157,3 +157,25 @@ func TestSignInWithStoreDownSaysSo(t *testing.T) {
 		t.Fatalf("status %d code %q cookies %d; want 503 SESSION_STORE_UNAVAILABLE and no cookie", resp.StatusCode, e.Error.Code, len(resp.Cookies()))
 	}
 }
+
+func TestRepeatedWrongPasswordsAreThrottled(t *testing.T) {
+	srv := replica(t, session.NewMemoryStore(), time.Hour)
+	try := func(pass string) *http.Response {
+		body, _ := json.Marshal(map[string]string{"username": "alice", "password": pass})
+		resp, err := http.Post(srv.URL+"/api/v1/session", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 10 {
+		if resp := try("guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	resp := try(password) // even the right one waits now
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 10 failures: status %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

@@ -190,6 +190,17 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	if strings.Contains(stored, "/api/v1/session") {
 		t.Errorf("the session answer was stored: %s", stored)
 	}
+	// Visit a repository too, so its tags are stored.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#repositories a[href="/repositories/library/alpine"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0`),
+	); err != nil {
+		t.Fatalf("repository visit: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#repositories`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// With the server down, a reload still shows the catalog, marked as stored data.
 	srv.Stop()
@@ -209,6 +220,19 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 		t.Errorf("offline banner says %q", banner)
 	}
 	screenshot(t, ctx, "offline-catalog")
+
+	// A deep link opened offline gets the cached app shell and shows that page's stored data.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine"),
+		chromedp.WaitVisible(`#offline-banner`),
+		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+	); err != nil {
+		screenshot(t, ctx, "offline-deep-link-failed")
+		t.Fatalf("offline deep link: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#offline-banner`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Once the server is back, the page notices and refreshes by itself.
 	srv.Start()

@@ -34,9 +34,10 @@ func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[s
 		CacheableResources: []string{"/web/icon.svg"},
 		Resources:          res,
 		// The manifest's start_url; go-app writes scope "/" and display "standalone" itself.
-		StartURL: base + "/",
-		Version:  version,
-		Env:      env,
+		StartURL:              base + "/",
+		Version:               version,
+		Env:                   env,
+		ServiceWorkerTemplate: serviceWorker,
 	}
 	// app.wasm is served compressed, so Content-Length is not its size: tell the loader the
 	// real one, or its progress runs past 100%.
@@ -45,6 +46,29 @@ func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[s
 	}
 	return h
 }
+
+// serviceWorker is go-app's worker with one change: a page the cache lacks (a deep link such
+// as /repositories/library/alpine) falls back to the cached app shell when the network fails,
+// so Berth opens offline on any page it has data for, not only the start page.
+var serviceWorker = func() string {
+	const plain = "  return await fetch(request);\n}"
+	const withFallback = `  try {
+    return await fetch(request);
+  } catch (error) {
+    if (request.mode === "navigate") {
+      const shell = await caches.match(self.registration.scope);
+      if (shell) {
+        return shell;
+      }
+    }
+    throw error;
+  }
+}`
+	if !strings.Contains(app.DefaultAppWorkerJS, plain) {
+		return "" // go-app changed its worker; keep it as it is
+	}
+	return strings.Replace(app.DefaultAppWorkerJS, plain, withFallback, 1)
+}()
 
 // prefixed resolves go-app's resources under a base path for the static export: /web/… and
 // go-app's own files (/app.js, /wasm_exec.js, /app-worker.js, /manifest.webmanifest,

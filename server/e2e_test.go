@@ -181,6 +181,13 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 			t.Errorf("the latest row lacks %q: %q", want, row)
 		}
 	}
+	// The repository's last push and pull, from the registry's notifications, link to its activity.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#repo-activity`)); err != nil {
+		t.Fatalf("repository activity: %v", err)
+	}
+	if act, _ := chromedp.Run(ctx, chromedp.Text(`#repo-activity`)); !strings.Contains(act, "Last push") {
+		t.Errorf("repository activity says %q", act)
+	}
 	screenshot(t, ctx, "repository")
 
 	// A deep link loads directly in a fresh page.

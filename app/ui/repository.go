@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -48,7 +49,8 @@ type repositoryPage struct {
 	filter   string
 	sort     sortKey
 	desc     bool
-	view     []int // indexes into tags, filtered and sorted; recomputed when they change
+	view     []int                // indexes into tags, filtered and sorted; recomputed when they change
+	activity *api.RepositoryStats // last push and pull, when Berth records notifications
 	win      window
 	copied   string // the tag whose pull command was just copied
 	gen      int
@@ -98,6 +100,27 @@ func (p *repositoryPage) load(ctx app.Context) {
 			p.next, p.inFlight = 0, 0
 			p.refresh()
 			p.fill(ctx)
+			p.loadActivity(ctx)
+		})
+	})
+}
+
+// loadActivity fetches the repository's last push and pull. Without notifications (or in a
+// static export talking to a registry directly) there is none, and nothing is shown.
+func (p *repositoryPage) loadActivity(ctx app.Context) {
+	gen, name := p.gen, p.name
+	p.activity = nil
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		stats, err := client().RepositoryStats(c, name, "30d")
+		if err != nil {
+			return
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen == p.gen {
+				p.activity = &stats
+			}
 		})
 	})
 }
@@ -212,6 +235,13 @@ func (p *repositoryPage) Render() app.UI {
 					label += fmt.Sprintf(" · loading details of %d…", n)
 				}
 				return app.Span().Class("count").Text(label)
+			}),
+			app.If(p.activity != nil, func() app.UI {
+				now := time.Now()
+				return app.A().Class("hint activity-link").ID("repo-activity").
+					Href(Path("/activity?repository=" + url.QueryEscape(p.name))).
+					Title("push and pull activity of this repository").
+					Text("Last push " + ago(p.activity.LastPush, now) + " · last pull " + ago(p.activity.LastPull, now))
 			}),
 		),
 		app.Div().Class("toolbar").Body(

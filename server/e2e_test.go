@@ -181,6 +181,10 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 			t.Errorf("the latest row lacks %q: %q", want, row)
 		}
 	}
+	// Once every tag has details, the header says what the repository stores.
+	if err := chromedp.Do(ctx, waitJS(`document.querySelector(".count").innerText.includes("stored")`)); err != nil {
+		t.Fatalf("repository storage: %v", err)
+	}
 	// The repository's last push and pull, from the registry's notifications, link to its activity.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#repo-activity`)); err != nil {
 		t.Fatalf("repository activity: %v", err)

@@ -86,6 +86,12 @@ func TestE2EWriteOperations(t *testing.T) {
 	if !strings.Contains(sharing, "1.27-alpine") {
 		t.Errorf("the dialog lists %q as sharing the manifest, want 1.27-alpine", sharing)
 	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#delete-frees`)); err != nil {
+		t.Fatalf("the dialog does not say what deleting would free: %v", err)
+	}
+	if frees, _ := chromedp.Run(ctx, chromedp.Text(`#delete-frees`)); !strings.Contains(frees, "frees up to") || !strings.Contains(frees, "B") {
+		t.Errorf("delete estimate says %q", frees)
+	}
 	screenshot(t, ctx, "ops-delete-dialog")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`#delete-tag-only`),

@@ -69,6 +69,18 @@ func (c Client) Tags(ctx context.Context, repository string, offset, limit int) 
 	return p, err
 }
 
+// Usage returns what a repository stores, shared blobs counted once, and, with del set to a
+// manifest digest, what deleting it would free.
+func (c Client) Usage(ctx context.Context, repository, del string) (Usage, error) {
+	path := "/api/v1/repositories/" + escapePath(repository) + "/usage"
+	if del != "" {
+		path += "?delete=" + url.QueryEscape(del)
+	}
+	var u Usage
+	err := c.get(ctx, path, &u)
+	return u, err
+}
+
 // TagNames returns every tag of a repository, without details.
 func (c Client) TagNames(ctx context.Context, repository string) (TagPage, error) {
 	if c.Direct {

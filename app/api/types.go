@@ -200,3 +200,17 @@ func HumanSize(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
+
+// Usage is what a repository stores, counting blobs shared between tags once.
+type Usage struct {
+	Repository string `json:"repository"`
+	Tags       int    `json:"tags"`
+	// Stored is the bytes of every distinct blob and manifest the tags reach.
+	Stored int64 `json:"stored"`
+	// Listed is the sum of the tags' sizes, counting shared layers again for each tag.
+	Listed int64 `json:"listed"`
+	// Delete and Frees answer "what would deleting this manifest free": the bytes that no
+	// other tag of the repository reaches (freed once the registry's garbage collection runs).
+	Delete string `json:"delete,omitempty"`
+	Frees  int64  `json:"frees"`
+}

@@ -201,9 +201,32 @@ type tagDelete struct {
 	// Sharing lists, comma-separated, the other tags pointing to Digest.
 	Sharing string
 
-	open bool
-	st   jobStatus
-	gen  int
+	open  bool
+	frees string // what deleting the manifest would free, once known
+	st    jobStatus
+	gen   int
+}
+
+// estimate asks the server what deleting the manifest would free.
+func (d *tagDelete) estimate(ctx app.Context) {
+	repo, digest, gen := d.Repo, d.Digest, d.gen
+	d.frees = ""
+	if digest == "" {
+		return
+	}
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		u, err := client().Usage(c, repo, digest)
+		if err != nil {
+			return
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen == d.gen {
+				d.frees = humanSize(u.Frees)
+			}
+		})
+	})
 }
 
 func (d *tagDelete) start(ref string) app.EventHandler {
@@ -242,7 +265,10 @@ func (d *tagDelete) Render() app.UI {
 		sharing = strings.Split(d.Sharing, ",")
 	}
 	button := app.Button().Class("button small danger delete-tag").Title("Delete " + d.Tag).Text("Delete").
-		OnClick(func(ctx app.Context, e app.Event) { d.open, d.st = true, jobStatus{} })
+		OnClick(func(ctx app.Context, e app.Event) {
+			d.open, d.st = true, jobStatus{}
+			d.estimate(ctx)
+		})
 	if !d.open {
 		return app.Span().Body(button)
 	}
@@ -262,6 +288,9 @@ func (d *tagDelete) Render() app.UI {
 	running := d.st.state == api.JobRunning
 	body = append(body,
 		app.P().Class("hint").Text("Removing the tag keeps the manifest for other tags; deleting the manifest removes every tag above too. Space is freed by the registry's garbage collection."),
+		app.If(d.frees != "", func() app.UI {
+			return app.P().ID("delete-frees").Text("Deleting the manifest frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tag frees nothing.")
+		}),
 		app.Div().Class("dialog-actions").Body(
 			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).Text("Remove tag only").OnClick(d.start(d.Tag)),
 			app.If(d.Digest != "", func() app.UI {

@@ -51,6 +51,7 @@ type repositoryPage struct {
 	desc     bool
 	view     []int                // indexes into tags, filtered and sorted; recomputed when they change
 	activity *api.RepositoryStats // last push and pull, when Berth records notifications
+	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	win      window
 	copied   string // the tag whose pull command was just copied
 	gen      int
@@ -92,7 +93,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.state, p.err = failed, err
 				return
 			}
-			p.tags, p.pullHost, p.state = page.Tags, page.PullHost, loaded
+			p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 			p.pending = make(map[int]bool, len(p.tags))
 			for i := range p.tags {
 				p.pending[i] = true
@@ -161,6 +162,29 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 			}
 			p.refresh()
 			p.fill(ctx)
+			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
+				p.loadUsage(ctx)
+			}
+		})
+	})
+}
+
+// loadUsage asks what the repository stores, counting shared layers once; by now the server
+// has every tag's manifests cached, so it costs little.
+func (p *repositoryPage) loadUsage(ctx app.Context) {
+	gen, name := p.gen, p.name
+	p.usage = &api.Usage{} // requested; filled in when the answer comes
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		u, err := client().Usage(c, name, "")
+		if err != nil {
+			return
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen == p.gen {
+				p.usage = &u
+			}
 		})
 	})
 }
@@ -233,6 +257,8 @@ func (p *repositoryPage) Render() app.UI {
 				label := plural(len(p.tags), "tag")
 				if n := len(p.pending); n > 0 {
 					label += fmt.Sprintf(" · loading details of %d…", n)
+				} else if p.usage != nil && p.usage.Stored > 0 {
+					label += " · " + humanSize(p.usage.Stored) + " stored"
 				}
 				return app.Span().Class("count").Text(label)
 			}),

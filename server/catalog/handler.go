@@ -20,6 +20,7 @@ const (
 //	GET /api/v1/repositories/{name}/tags?offset=&limit= tags with details
 //	GET /api/v1/repositories/{name}/tags?details=false  every tag name, no details
 //	GET /api/v1/repositories/{name}/manifests/{ref}     one manifest in depth (tag or digest)
+//	GET /api/v1/repositories/{name}/usage?delete=       storage, shared blobs once; what a delete frees
 func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -51,6 +52,10 @@ func (s *Service) Handler() http.Handler {
 			repo, ref := strings.TrimPrefix(path[:i], "/repositories/"), path[i+len("/manifests/"):]
 			m, err := s.Manifest(r.Context(), repo, ref)
 			respond(w, r, m, err)
+		case strings.HasPrefix(path, "/repositories/") && strings.HasSuffix(path, "/usage"):
+			repo := strings.TrimSuffix(strings.TrimPrefix(path, "/repositories/"), "/usage")
+			u, err := s.Usage(r.Context(), repo, r.URL.Query().Get("delete"))
+			respond(w, r, u, err)
 		default:
 			httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
 		}

@@ -3,17 +3,24 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
 )
 
 // startLargeBerth runs Berth on a registry holding repos repositories with one tag each under
@@ -165,4 +172,48 @@ func BenchmarkUIScale(b *testing.B) {
 	b.ReportMetric(first.Seconds()*1000/n, "catalog_first_screen_ms")
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
+}
+
+// TestE2EFlakyTagRecovers serves a registry that fails one tag's manifest several times in a
+// row (as a registry under load answers 503): the page shows every other tag at once, and the
+// flaky row fills in by itself after retries with backoff, without a reload.
+func TestE2EFlakyTagRecovers(t *testing.T) {
+	reg, err := embedded.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tag fails for longer than one server-side read keeps retrying (go-containerregistry
+	// backs off 1 s, then 3 s), so only the page's own retry can bring it back.
+	var failUntil atomic.Int64
+	var failed atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/flaky/app/manifests/v2") && time.Now().UnixNano() < failUntil.Load() {
+			failed.Add(1)
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"overloaded"}]}`, http.StatusServiceUnavailable)
+			return
+		}
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { up.Close(); reg.Close() })
+	for _, tag := range []string{"v1", "v2", "v3"} {
+		img, _ := random.Image(1024, 1)
+		ref, _ := name.ParseReference(strings.TrimPrefix(up.URL, "http://")+"/flaky/app:"+tag, name.Insecure)
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := startBerth(t, func(c *config.Config) { c.Registry = up.URL })
+	failUntil.Store(time.Now().Add(12 * time.Second).UnixNano())
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/flaky/app"),
+		waitJS(`(() => { const r = document.querySelector('#tags tr[data-tag="v1"] .digest'); return r && r.innerText.trim() !== "" })()`),
+		waitJS(`(() => { const r = document.querySelector('#tags tr[data-tag="v2"]'); return r && !r.classList.contains("pending") && !r.innerText.includes("unavailable") && r.querySelector(".digest").innerText.trim() !== "" })()`),
+	); err != nil {
+		screenshot(t, ctx, "flaky-failed")
+		t.Fatalf("the flaky tag did not recover by itself: %v", err)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("the registry never failed; the test proves nothing")
+	}
 }

@@ -52,6 +52,7 @@ type repositoryPage struct {
 	view     []int                // indexes into tags, filtered and sorted; recomputed when they change
 	activity *api.RepositoryStats // last push and pull, when Berth records notifications
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
+	attempts map[string]int       // automatic retries made per tag
 	win      window
 	copied   string // the tag whose pull command was just copied
 	gen      int
@@ -95,6 +96,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 			}
 			p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 			p.pending = make(map[int]bool, len(p.tags))
+			p.attempts = map[string]int{}
 			for i := range p.tags {
 				p.pending[i] = true
 			}
@@ -160,6 +162,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 					}
 				}
 			}
+			p.retryFailed(ctx, offset, limit)
 			p.refresh()
 			p.fill(ctx)
 			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
@@ -187,6 +190,29 @@ func (p *repositoryPage) loadUsage(ctx app.Context) {
 			}
 		})
 	})
+}
+
+// autoRetries is how many times a tag whose details failed (registry 429, 5xx, timeout) is
+// asked for again by itself, waiting twice as long each time, before the row offers a button.
+const autoRetries = 3
+
+// retryFailed schedules, with backoff, another try for each failed tag in the range.
+func (p *repositoryPage) retryFailed(ctx app.Context, offset, limit int) {
+	for i := offset; i < min(offset+limit, len(p.tags)); i++ {
+		n := p.attempts[p.tags[i].Name]
+		if p.tags[i].Error == "" || n >= autoRetries {
+			continue
+		}
+		p.attempts[p.tags[i].Name] = n + 1
+		p.pending[i] = true
+		gen, at := p.gen, i
+		ctx.After(time.Second<<n, func(ctx app.Context) {
+			if gen == p.gen && at < len(p.tags) {
+				p.tags[at].Error = ""
+				p.details(ctx, at, 1)
+			}
+		})
+	}
 }
 
 // retry fetches one tag's details again, after a per-row error.

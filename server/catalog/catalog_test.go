@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -28,25 +27,14 @@ import (
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
-	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 // newRegistry serves a fresh embedded registry over HTTP and returns its host:port.
 func newRegistry(t *testing.T) string {
 	t.Helper()
-	reg, err := embedded.New(t.Context(), t.TempDir())
-	if err != nil {
-		t.Fatalf("embedded.New: %v", err)
-	}
-	srv := httptest.NewServer(reg.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		if err := reg.Close(); err != nil {
-			t.Errorf("close registry: %v", err)
-		}
-	})
-	return strings.TrimPrefix(srv.URL, "http://")
+	return strings.TrimPrefix(registrytest.Open(t), "http://")
 }
 
 // seededRegistry is newRegistry filled with the demo content.

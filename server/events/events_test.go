@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -98,16 +99,7 @@ func startRegistry(t *testing.T, notify string) string {
 		h := http.Header{"Authorization": {"Bearer " + secret}}
 		opts = append(opts, embedded.WithNotifications("berth", notify, h, 2*time.Second, 200*time.Millisecond))
 	}
-	reg, err := embedded.New(t.Context(), t.TempDir(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(reg.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		_ = reg.Close()
-	})
-	return strings.TrimPrefix(srv.URL, "http://")
+	return strings.TrimPrefix(registrytest.Open(t, opts...), "http://")
 }
 
 func push(t *testing.T, ref string) v1.Hash {

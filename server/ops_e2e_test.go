@@ -5,8 +5,12 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 func TestE2EWriteOperations(t *testing.T) {
@@ -124,5 +128,43 @@ func TestE2EReadOnlyHidesWriteActions(t *testing.T) {
 	n, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#copy-open").length`))
 	if err != nil || n != 0 {
 		t.Errorf("read-only manifest page shows the copy action (%d, %v)", n, err)
+	}
+}
+
+// TestE2ECopyToAnotherRegistry copies a multi-platform tag from its manifest page to a second,
+// password-protected registry, giving the credentials in the dialog.
+func TestE2ECopyToAnotherRegistry(t *testing.T) {
+	other := registrytest.Htpasswd(t, map[string]string{"bob": "builder-pass"})
+	base := startBerth(t, nil)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#copy-open`),
+		chromedp.Click(`#copy-open`),
+		chromedp.WaitVisible(`#copy-dest`),
+		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
+		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:3.21"),
+		chromedp.Click(`#copy-panel .copy-remote summary`),
+		chromedp.SendKeys(`#copy-registry`, other),
+		chromedp.SendKeys(`#copy-username`, "bob"),
+		chromedp.SendKeys(`#copy-password`, "builder-pass"),
+		chromedp.Click(`#copy-start`),
+		chromedp.WaitVisible(`#copy-job[data-state="succeeded"]`),
+	); err != nil {
+		screenshot(t, ctx, "ops-copy-remote-failed")
+		t.Fatalf("copy to another registry: %v", err)
+	}
+	if left, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#copy-password").value`)); left != "" {
+		t.Errorf("the password stays in the form after the copy started")
+	}
+	auth := remote.WithAuth(&authn.Basic{Username: "bob", Password: "builder-pass"})
+	dst, _ := name.ParseReference(strings.TrimPrefix(other, "http://")+"/mirror/alpine:3.21", name.Insecure)
+	got, err := remote.Head(dst, auth)
+	if err != nil {
+		t.Fatalf("the copy is not in the other registry: %v", err)
+	}
+	src, _ := chromedp.Run(ctx, chromedp.Text(`#manifest .fields dd`))
+	if !strings.Contains(src, got.Digest.String()) {
+		t.Errorf("copied digest %s differs from the source's %q", got.Digest, src)
 	}
 }

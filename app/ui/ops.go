@@ -323,8 +323,10 @@ type copyPanel struct {
 
 	open bool
 	dest string
-	st   jobStatus
-	gen  int
+	// Another registry to copy to, with credentials sent once with the job and kept nowhere.
+	registry, username, password string
+	st                           jobStatus
+	gen                          int
 }
 
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
@@ -349,8 +351,15 @@ func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	dest := strings.TrimSpace(c.dest)
 	req := api.JobRequest{Kind: api.JobCopy, Source: joinReference(c.Repo, c.Ref), Destination: dest}
-	if repo, tag, ok := strings.Cut(dest, ":"); ok && repo == c.Repo && !strings.Contains(tag, "/") {
+	if reg := strings.TrimRight(strings.TrimSpace(c.registry), "/"); reg != "" {
+		req.DestinationRegistry, req.DestinationUsername, req.DestinationPassword = reg, strings.TrimSpace(c.username), c.password
+	} else if repo, tag, ok := strings.Cut(dest, ":"); ok && repo == c.Repo && !strings.Contains(tag, "/") {
 		req = api.JobRequest{Kind: api.JobRetag, Repository: c.Repo, Source: c.Ref, Destination: tag}
+	}
+	// Sent once; kept neither in the component nor in the field the user typed it into.
+	c.password = ""
+	if f := app.Window().GetElementByID("copy-password"); f.Truthy() {
+		f.Set("value", "")
 	}
 	c.gen++
 	gen := c.gen
@@ -403,6 +412,18 @@ func (c *copyPanel) Render() app.UI {
 					OnInput(func(ctx app.Context, e app.Event) { c.dest = ctx.JSSrc().Get("value").String() }),
 				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running).Text("Start"),
 				app.Button().Type("button").Class("button").Text("Close").OnClick(c.close),
+			),
+			app.Details().Class("copy-remote").Body(
+				app.Summary().Text("To another registry…"),
+				app.Label().For("copy-registry").Text("Registry URL (empty: this registry)"),
+				app.Input().Type("url").ID("copy-registry").Class("mono").Value(c.registry).Placeholder("https://registry.example.com").Disabled(running).
+					OnInput(func(ctx app.Context, e app.Event) { c.registry = ctx.JSSrc().Get("value").String() }),
+				app.Label().For("copy-username").Text("Username (optional)"),
+				app.Input().ID("copy-username").Value(c.username).AutoComplete(false).Disabled(running).
+					OnInput(func(ctx app.Context, e app.Event) { c.username = ctx.JSSrc().Get("value").String() }),
+				app.Label().For("copy-password").Text("Password or token (sent with this copy only)"),
+				app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
+					OnInput(func(ctx app.Context, e app.Event) { c.password = ctx.JSSrc().Get("value").String() }),
 			),
 		),
 		app.If(c.st.state != "", func() app.UI {

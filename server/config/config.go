@@ -282,7 +282,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	fs.Var(sizeValue{&c.CacheSize}, "cache-size", "bytes the in-process manifest cache may hold, e.g. 268435456 or 256MiB")
 
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			env := envName(f.Name)
 			if f.Name == "cors-origin" {

@@ -67,6 +67,32 @@ func (s *jobStatus) bytes() (done, total int64) {
 // follow reads job id's event stream into *st until the job ends; where the stream cannot be
 // read, it polls the job every 500 ms instead. alive says whether the component still shows
 // that job.
+// start starts the job req and follows its events into st. alive says whether the answer
+// still matters (the component has not started something else since); started, when set,
+// runs once the job has an id, and ended when it ends.
+func start(ctx app.Context, req api.JobRequest, st *jobStatus, alive func() bool, started func(ctx app.Context, id string), ended func(ctx app.Context)) {
+	st.reset("")
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		id, err := client().StartJob(c, req)
+		ctx.Dispatch(func(ctx app.Context) {
+			if !alive() {
+				return
+			}
+			if err != nil {
+				st.state, st.err = api.JobFailed, err.Error()
+				return
+			}
+			st.id = id
+			if started != nil {
+				started(ctx, id)
+			}
+			follow(ctx, id, st, alive, ended)
+		})
+	})
+}
+
 func follow(ctx app.Context, id string, st *jobStatus, alive func() bool, ended func(ctx app.Context)) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 6*time.Hour)
@@ -233,28 +259,12 @@ func (d *tagDelete) start(ref string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		d.gen++
 		gen := d.gen
-		d.st.reset("")
-		repo := d.Repo
-		ctx.Async(func() {
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			id, err := client().StartJob(c, api.JobRequest{Kind: api.JobDelete, Repository: repo, References: []string{ref}})
-			ctx.Dispatch(func(ctx app.Context) {
-				if gen != d.gen {
-					return
-				}
-				if err != nil {
-					d.st.state, d.st.err = api.JobFailed, err.Error()
-					return
-				}
-				d.st.id = id
-				follow(ctx, id, &d.st, func() bool { return gen == d.gen }, func(ctx app.Context) {
-					if d.st.state == api.JobSucceeded {
-						d.open = false
-						ctx.NewAction(actionTagsChanged)
-					}
-				})
-			})
+		req := api.JobRequest{Kind: api.JobDelete, Repository: d.Repo, References: []string{ref}}
+		start(ctx, req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
+			if d.st.state == api.JobSucceeded {
+				d.open = false
+				ctx.NewAction(actionTagsChanged)
+			}
 		})
 	}
 }
@@ -363,24 +373,11 @@ func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	}
 	c.gen++
 	gen := c.gen
-	c.st.reset("")
 	key := c.storageKey()
-	ctx.Async(func() {
-		cx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		id, err := client().StartJob(cx, req)
-		ctx.Dispatch(func(ctx app.Context) {
-			if gen != c.gen {
-				return
-			}
-			if err != nil {
-				c.st.state, c.st.err = api.JobFailed, err.Error()
-				return
-			}
-			_ = ctx.LocalStorage().Set(key, id)
-			c.watch(ctx, id)
-		})
-	})
+	// The job id is kept so that a reload reconnects to the running copy.
+	start(ctx, req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
+		_ = ctx.LocalStorage().Set(key, id)
+	}, nil)
 }
 
 func (c *copyPanel) close(ctx app.Context, e app.Event) {
@@ -516,25 +513,9 @@ func (c *cleanupPanel) run(ctx app.Context, e app.Event) {
 	}
 	c.gen++
 	gen := c.gen
-	c.st.reset("")
-	ctx.Async(func() {
-		cx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		id, err := client().StartJob(cx, api.JobRequest{Kind: api.JobCleanup, Rule: &rule})
-		ctx.Dispatch(func(ctx app.Context) {
-			if gen != c.gen {
-				return
-			}
-			if err != nil {
-				c.st.state, c.st.err = api.JobFailed, err.Error()
-				return
-			}
-			c.st.id = id
-			follow(ctx, id, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context) {
-				c.plan = nil
-				ctx.NewAction(actionTagsChanged)
-			})
-		})
+	start(ctx, api.JobRequest{Kind: api.JobCleanup, Rule: &rule}, &c.st, func() bool { return gen == c.gen }, nil, func(ctx app.Context) {
+		c.plan = nil
+		ctx.NewAction(actionTagsChanged)
 	})
 }
 

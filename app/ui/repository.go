@@ -274,6 +274,12 @@ func cmpInt(a, b int64) int {
 }
 
 func (p *repositoryPage) Render() app.UI {
+	// No cleanup for a repository that could not be read. While tags (re)load it stays, so
+	// that a cleanup's result survives the reload the cleanup itself triggers.
+	var cleanup app.UI
+	if p.state != failed {
+		cleanup = cleanupSection(p.name)
+	}
 	crumbs := []crumb{{label: "Repositories", href: "/"}}
 	crumbs = append(crumbs, crumb{label: p.name})
 	return page(crumbs,
@@ -309,7 +315,7 @@ func (p *repositoryPage) Render() app.UI {
 					p.refresh()
 				}),
 		),
-		cleanupSection(p.name),
+		cleanup,
 		p.renderBody(),
 	)
 }

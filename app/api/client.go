@@ -184,7 +184,7 @@ func (c Client) do(ctx context.Context, method, path string, body, into any) err
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+			return &Error{Status: resp.StatusCode, Code: string(eb.Error.Code), Message: eb.Error.Message}
 		}
 		return &Error{Status: resp.StatusCode, Code: "HTTP_" + strconv.Itoa(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
 	}

@@ -78,7 +78,7 @@ func (p Platform) String() string {
 // ErrorBody is the JSON body of every /api error response.
 type ErrorBody struct {
 	Error struct {
-		Code    string `json:"code"`
+		Code    Code   `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }

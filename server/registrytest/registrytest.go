@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // Open starts a registry without auth and returns its base URL (http://127.0.0.1:port).
@@ -144,4 +145,16 @@ func serve(t testing.TB, opts ...embedded.Option) string {
 	srv := httptest.NewServer(reg.Handler())
 	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
 	return srv.URL
+}
+
+// NewClient returns a registry client for opts, failing the test if opts are wrong. Test
+// clients act for the principal in each context (PerUser) and may write without one.
+func NewClient(t testing.TB, opts registry.Options) *registry.Client {
+	t.Helper()
+	opts.PerUser, opts.ServiceWrites = true, true
+	c, err := registry.New(opts)
+	if err != nil {
+		t.Fatalf("registry client for %s: %v", opts.URL, err)
+	}
+	return c
 }

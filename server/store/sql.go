@@ -370,6 +370,9 @@ func (s *sqlStore) Prune(ctx context.Context, olderThan time.Time) (int, error) 
 }
 
 // Close implements Store.
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 func (s *sqlStore) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("%s: close: %w", s.d.name, err)

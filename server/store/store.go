@@ -133,6 +133,8 @@ type Store interface {
 	Tags(ctx context.Context) ([]TagRef, error)
 	// Prune deletes events older than olderThan and returns how many went.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }

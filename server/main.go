@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
@@ -97,7 +95,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Opti
 }
 
 func seedDemo(ctx context.Context, host string) {
-	empty, err := demo.Empty(ctx, host, remote.WithContext(ctx))
+	empty, err := demo.Empty(ctx, host)
 	if err != nil {
 		slog.Warn("demo content: cannot read the catalog", "err", err)
 		return
@@ -106,7 +104,7 @@ func seedDemo(ctx context.Context, host string) {
 		return
 	}
 	start := time.Now()
-	if err := demo.Seed(ctx, host, remote.WithContext(ctx)); err != nil {
+	if err := demo.Seed(ctx, host); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)
 		return
 	}

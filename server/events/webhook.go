@@ -4,7 +4,6 @@
 package events
 
 import (
-	"github.com/berth-registry/berth/app/api"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-registry/berth/app/api"
 
 	"github.com/prometheus/client_golang/prometheus"
 

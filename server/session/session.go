@@ -27,8 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // CookieName is the session cookie.

@@ -94,7 +94,7 @@ func New(s Services) (http.Handler, error) {
 		ui.EnvVersion:  s.Version,
 		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
 	}))
-	return reqlog.Middleware(mux), nil
+	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil
 }
 
 // API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for

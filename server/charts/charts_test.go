@@ -29,6 +29,7 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
@@ -558,5 +559,40 @@ func TestUploadRefusesBadInput(t *testing.T) {
 				t.Errorf("the registry holds %v (%v) after a refused upload", repos, err)
 			}
 		})
+	}
+}
+
+// TestDemoCharts: the demo's charts load with Helm's loader and sort by semver.
+func TestDemoCharts(t *testing.T) {
+	e := newEnv(t, Options{Prefix: "charts/"})
+	if err := demo.Seed(context.Background(), e.host); err != nil {
+		t.Fatal(err)
+	}
+	var vs api.ChartVersions
+	getJSON(t, e.url+"/api/v1/charts/charts/web-app/versions", &vs)
+	var order []string
+	for _, v := range vs.Versions {
+		order = append(order, v.Version)
+	}
+	if strings.Join(order, " ") != "2.0.0-beta.1 1.10.0 1.2.0 1.0.0" {
+		t.Errorf("web-app versions = %v", order)
+	}
+	var c api.Chart
+	getJSON(t, e.url+"/api/v1/charts/charts/web-app/versions/1.10.0", &c)
+	if len(c.Metadata.Dependencies) != 1 || c.Metadata.Dependencies[0].Version != "~7.2.0" ||
+		c.ValuesSchema == "" || !strings.Contains(c.ReadmeHTML, "<table>") || len(c.Templates) != 3 {
+		t.Errorf("web-app 1.10.0 = %+v", c)
+	}
+	b := mustStatus(t, get(t, e.url+"/charts/index.yaml"), http.StatusOK)
+	p := filepath.Join(t.TempDir(), "index.yaml")
+	_ = os.WriteFile(p, b, 0o600)
+	idx, err := repo.LoadIndexFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range [][2]string{{"web-app", "1.0.0"}, {"redis-cache", "7.2.4"}, {"berth-demo", "0.1.0"}} {
+		if !idx.Has(want[0], want[1]) {
+			t.Errorf("index.yaml lacks %s %s", want[0], want[1])
+		}
 	}
 }

@@ -232,12 +232,12 @@ func TestUploadIsDigestIdenticalToHelmPush(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helm push: %v", err)
 	}
-	ours, err := remote.Get(ref(t, e.host + "/charts/web:0.3.0_build.7"))
+	ours, err := remote.Get(ref(t, e.host+"/charts/web:0.3.0_build.7"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ours.Digest.String() != pushed.Manifest.Digest {
-		theirs, _ := remote.Get(ref(t, e.host + "/helm/web:0.3.0_build.7"))
+		theirs, _ := remote.Get(ref(t, e.host+"/helm/web:0.3.0_build.7"))
 		t.Fatalf("upload digest %s, helm push %s\nours:   %s\ntheirs: %s", ours.Digest, pushed.Manifest.Digest, ours.Manifest, theirs.Manifest)
 	}
 
@@ -249,7 +249,7 @@ func TestUploadIsDigestIdenticalToHelmPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := remote.Get(ref(t, e2.host + "/charts/web:0.3.0_build.7"))
+	d, _ := remote.Get(ref(t, e2.host+"/charts/web:0.3.0_build.7"))
 	var m struct {
 		Config v1.Descriptor
 		Layers []v1.Descriptor
@@ -327,12 +327,12 @@ func TestChartPageData(t *testing.T) {
 	}
 
 	// A signature referring to the chart manifest, pushed as cosign/notation would.
-	subject, err := remote.Head(ref(t, e.host + "/charts/web:0.10.0"))
+	subject, err := remote.Head(ref(t, e.host+"/charts/web:0.10.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + subject.Digest.String() + `","size":` + jsonInt(subject.Size) + `}}`)
-	sigRepo := ref(t, e.host + "/charts/web:x").Context()
+	sigRepo := ref(t, e.host+"/charts/web:x").Context()
 	if err := remote.WriteLayer(sigRepo, staticBlob("{}")); err != nil {
 		t.Fatal(err)
 	}
@@ -477,11 +477,11 @@ func TestMuseumAPI(t *testing.T) {
 	}
 
 	// The same version again: 409 and the stored manifest stays; with AllowOverwrite, 201.
-	before, _ := remote.Head(ref(t, e.host + "/charts/web:1.0.0"))
+	before, _ := remote.Head(ref(t, e.host+"/charts/web:1.0.0"))
 	changed := testChart("web", "1.0.0")
 	changed.Metadata.Description = "changed"
 	mustStatus(t, upload(t, e.url, "web-1.0.0.tgz", pack(t, changed), nil), http.StatusConflict)
-	after, _ := remote.Head(ref(t, e.host + "/charts/web:1.0.0"))
+	after, _ := remote.Head(ref(t, e.host+"/charts/web:1.0.0"))
 	if before.Digest != after.Digest {
 		t.Error("a refused overwrite changed the tag")
 	}
@@ -501,7 +501,7 @@ func TestMuseumAPI(t *testing.T) {
 	resp.Body.Close()
 	mustStatus(t, get(t, e.url+"/api/charts/web/1.1.0"), http.StatusNotFound)
 	mustStatus(t, get(t, e.url+"/charts/web-1.1.0.tgz"), http.StatusNotFound)
-	if _, err := remote.Head(ref(t, e.host + "/charts/web:1.1.0")); err == nil {
+	if _, err := remote.Head(ref(t, e.host+"/charts/web:1.1.0")); err == nil {
 		t.Error("the registry still has web:1.1.0")
 	}
 	getJSON(t, e.url+"/api/charts/web", &one)

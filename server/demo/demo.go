@@ -35,7 +35,10 @@ func Seed(ctx context.Context, host string, opts ...remote.Option) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return seedArtifacts(ctx, pusher, host, opts)
+	if err := seedArtifacts(ctx, pusher, host, opts); err != nil {
+		return err
+	}
+	return seedCharts(ctx, pusher, host)
 }
 
 func seedRepository(ctx context.Context, pusher *remote.Pusher, host string, repo repository) error {

@@ -86,7 +86,7 @@ func (s *Service) resolve(ctx context.Context, repo, ref, platform string) (*ima
 		}
 		img.digest = digest
 	}
-	if strings.Contains(mt, "v1+prettyjws") || strings.Contains(mt, "manifest.v1+json") {
+	if mt == string(types.DockerManifestSchema1) || mt == string(types.DockerManifestSchema1Signed) {
 		return nil, notImage(repo, ref, "it is a legacy schema 1 manifest")
 	}
 	m, err := v1.ParseManifest(strings.NewReader(string(raw)))

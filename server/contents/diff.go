@@ -129,6 +129,8 @@ func (s *Service) Diff(ctx context.Context, fromRepo, fromRef, fromPlatform, toR
 			if len(out.Added) < max {
 				out.Added = append(out.Added, nb.e.api(nb.layer))
 			}
+		case (na.implicit || nb.implicit) && na.e.typ == tDir && nb.e.typ == tDir:
+			// A directory only implied by paths below it has no metadata to compare.
 		case changed(na.e, nb.e):
 			out.ChangedCount++
 			if len(out.Changed) < max {

@@ -12,6 +12,8 @@ import (
 type node struct {
 	e     entry
 	layer int
+	// implicit marks a directory no tar listed, only paths below it.
+	implicit bool
 }
 
 // filesystem is an image's merged filesystem.
@@ -63,7 +65,7 @@ func merge(layers []*layerIndex) *filesystem {
 			if e.typ == tWhiteout || e.typ == tOpaque {
 				if e.typ == tOpaque {
 					if _, ok := nodes[e.path]; !ok {
-						nodes[e.path] = node{e: entry{path: e.path, typ: tDir, mode: 0o755}, layer: i}
+						nodes[e.path] = node{e: entry{path: e.path, typ: tDir, mode: 0o755}, layer: i, implicit: true}
 					}
 				}
 				continue
@@ -74,7 +76,7 @@ func merge(layers []*layerIndex) *filesystem {
 				if _, ok := nodes[d]; ok {
 					break
 				}
-				nodes[d] = node{e: entry{path: d, typ: tDir, mode: 0o755}, layer: i}
+				nodes[d] = node{e: entry{path: d, typ: tDir, mode: 0o755}, layer: i, implicit: true}
 			}
 		}
 	}

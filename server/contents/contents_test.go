@@ -298,15 +298,15 @@ func TestLimits(t *testing.T) {
 
 func TestInstruction(t *testing.T) {
 	for in, want := range map[string]string{
-		`/bin/sh -c #(nop)  CMD ["sh"]`:                        `CMD ["sh"]`,
-		`/bin/sh -c #(nop) ADD file:0fd in / `:                 `ADD file:0fd in /`,
-		`/bin/sh -c apk add --no-cache curl`:                   `RUN apk add --no-cache curl`,
-		`|2 A=1 B=2 /bin/sh -c make`:                           `RUN make`,
+		`/bin/sh -c #(nop)  CMD ["sh"]`:                         `CMD ["sh"]`,
+		`/bin/sh -c #(nop) ADD file:0fd in / `:                  `ADD file:0fd in /`,
+		`/bin/sh -c apk add --no-cache curl`:                    `RUN apk add --no-cache curl`,
+		`|2 A=1 B=2 /bin/sh -c make`:                            `RUN make`,
 		`RUN |1 VERSION=1.2 /bin/sh -c make install # buildkit`: `RUN make install`,
-		`RUN /bin/sh -c set -eux; true # buildkit`:             `RUN set -eux; true`,
-		`COPY /src /app # buildkit`:                            `COPY /src /app`,
-		`ENV A=b`:                                              `ENV A=b`,
-		`/bin/bash -c #(nop) WORKDIR /app`:                     `WORKDIR /app`,
+		`RUN /bin/sh -c set -eux; true # buildkit`:              `RUN set -eux; true`,
+		`COPY /src /app # buildkit`:                             `COPY /src /app`,
+		`ENV A=b`:                                               `ENV A=b`,
+		`/bin/bash -c #(nop) WORKDIR /app`:                      `WORKDIR /app`,
 	} {
 		if got := contents.Instruction(in); got != want {
 			t.Errorf("Instruction(%q) = %q; want %q", in, got, want)

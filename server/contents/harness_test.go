@@ -241,10 +241,16 @@ type tarEntry struct {
 	mode int64
 }
 
-func file(name, body string) tarEntry        { return tarEntry{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func dir(name string) tarEntry               { return tarEntry{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, target string) tarEntry   { return tarEntry{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777} }
-func hardlink(name, target string) tarEntry  { return tarEntry{name: name, typ: tar.TypeLink, link: target, mode: 0o755} }
+func file(name, body string) tarEntry {
+	return tarEntry{name: name, typ: tar.TypeReg, body: body, mode: 0o644}
+}
+func dir(name string) tarEntry { return tarEntry{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, target string) tarEntry {
+	return tarEntry{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777}
+}
+func hardlink(name, target string) tarEntry {
+	return tarEntry{name: name, typ: tar.TypeLink, link: target, mode: 0o755}
+}
 func whiteout(dirname, base string) tarEntry { return file(dirname+"/.wh."+base, "") }
 
 var mtime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -359,4 +365,3 @@ func layerDigests(t testing.TB, layers ...layer) []string {
 }
 
 func openRegistry(t testing.TB) string { return registrytest.Open(t) }
-

@@ -23,7 +23,9 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/httperr"
@@ -195,10 +197,25 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
 	})
+	chartRepo, err := charts.New(charts.Options{
+		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
+		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
+	})
+	if err != nil {
+		return site.Services{}, err
+	}
+	hook.OnCommit(func(evs []store.Event) {
+		for _, e := range evs {
+			if e.Action == store.ActionPush || e.Action == store.ActionDelete {
+				chartRepo.Invalidate(e.Repository)
+			}
+		}
+	})
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
-		Jobs: jobs, Activity: events.NewAPI(st), Webhook: hook, Store: st,
-		Metrics: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Jobs: jobs, Activity: events.NewAPI(st), Webhook: hook, Store: st, Charts: chartRepo,
+		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
+		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 	}
 	if shared != nil {
 		s.Redis = shared

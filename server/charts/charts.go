@@ -140,8 +140,11 @@ func New(opts Options) (*Service, error) {
 //	GET    /api/charts, /api/charts/NAME, /api/charts/NAME/VERSION  ChartMuseum reads
 //	POST   /api/charts                                      ChartMuseum upload
 //	DELETE /api/charts/NAME/VERSION                         ChartMuseum delete
-func (s *Service) Register(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.Handler { return s.wrap(f) }
+func (s *Service) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	if wrap == nil {
+		wrap = s.wrap
+	}
+	h := func(f http.HandlerFunc) http.Handler { return wrap(f) }
 	mux.Handle("GET /api/v1/charts/{path...}", h(s.serveChartAPI))
 	mux.Handle("GET /charts/index.yaml", h(s.serveIndex))
 	mux.Handle("GET /charts/{file}", h(s.serveArchive))
@@ -173,7 +176,7 @@ func validRepository(s string) bool {
 // checkRepository reports a name outside distribution's grammar as 400.
 func checkRepository(s string) error {
 	if !validRepository(s) {
-		return httperr.New(http.StatusBadRequest, string(api.CodeNameInvalid), fmt.Sprintf("%q is not a valid repository name", s))
+		return httperr.New(api.CodeNameInvalid, fmt.Sprintf("%q is not a valid repository name", s))
 	}
 	return nil
 }
@@ -182,10 +185,10 @@ func checkRepository(s string) error {
 func checkVersion(v string) (*semver.Version, error) {
 	sv, err := semver.NewVersion(v)
 	if err != nil {
-		return nil, httperr.New(http.StatusBadRequest, string(api.CodeTagInvalid), fmt.Sprintf("%q is not a semantic version", v))
+		return nil, httperr.New(api.CodeTagInvalid, fmt.Sprintf("%q is not a semantic version", v))
 	}
 	if !tagRE.MatchString(versionTag(v)) {
-		return nil, httperr.New(http.StatusBadRequest, string(api.CodeTagInvalid), fmt.Sprintf("version %q makes no valid tag", v))
+		return nil, httperr.New(api.CodeTagInvalid, fmt.Sprintf("version %q makes no valid tag", v))
 	}
 	return sv, nil
 }
@@ -203,9 +206,9 @@ func notFound(err error) bool {
 }
 
 func errNotFound(format string, args ...any) error {
-	return httperr.New(http.StatusNotFound, string(api.CodeNotFound), fmt.Sprintf(format, args...))
+	return httperr.New(api.CodeNotFound, fmt.Sprintf(format, args...))
 }
 
 func errBad(format string, args ...any) error {
-	return httperr.New(http.StatusBadRequest, string(api.CodeBadRequest), fmt.Sprintf(format, args...))
+	return httperr.New(api.CodeBadRequest, fmt.Sprintf(format, args...))
 }

@@ -1,4 +1,4 @@
-package charts
+package charts_test
 
 import (
 	"archive/tar"
@@ -18,10 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/server/charts"
+	"github.com/berth-registry/berth/server/registry"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/net/html"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -33,27 +38,27 @@ import (
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
-// env is a Service over a real embedded registry, served over loopback HTTP.
+// env is a charts.Service over a real embedded registry, served over loopback HTTP.
 type env struct {
-	svc  *Service
+	svc  *charts.Service
 	host string // registry host:port
 	url  string // Berth base URL
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+func newEnv(t *testing.T, opts charts.Options) *env {
 	t.Helper()
 	base := registrytest.Open(t)
 	host := strings.TrimPrefix(base, "http://")
-	opts.Registry = remoteRegistry{host: host}
+	opts.Registry = registrytest.NewClient(t, registry.Options{URL: base})
 	if opts.PullHost == "" {
 		opts.PullHost = host
 	}
-	svc, err := New(opts)
+	svc, err := charts.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	svc.Register(mux)
+	svc.Register(mux, nil)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{svc: svc, host: host, url: srv.URL}
@@ -166,7 +171,7 @@ func provFor(file string, tgz []byte) []byte {
 // TestUploadThenHelmReadsIt: a ChartMuseum upload is found by Helm in index.yaml, and the
 // same bytes come back over the classic protocol and over oci:// with Helm's own client.
 func TestUploadThenHelmReadsIt(t *testing.T) {
-	e := newEnv(t, Options{Prefix: "charts/"})
+	e := newEnv(t, charts.Options{Prefix: "charts/"})
 	tgz := pack(t, testChart("web", "1.2.3"))
 	prov := provFor("web-1.2.3.tgz", tgz)
 	mustStatus(t, upload(t, e.url, "web-1.2.3.tgz", tgz, prov), http.StatusCreated)
@@ -219,7 +224,7 @@ func TestUploadThenHelmReadsIt(t *testing.T) {
 // and `helm push` of the same file make the same manifest, byte for byte.
 func TestUploadIsDigestIdenticalToHelmPush(t *testing.T) {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	e := newEnv(t, Options{Prefix: "charts/", Now: func() time.Time { return created }})
+	e := newEnv(t, charts.Options{Prefix: "charts/", Now: func() time.Time { return created }})
 	c := testChart("web", "0.3.0+build.7") // '+' travels as '_' in the tag, as Helm does
 	c.Metadata.Annotations = map[string]string{"category": "web", "org.opencontainers.image.title": "ignored"}
 	tgz := pack(t, c)
@@ -242,7 +247,7 @@ func TestUploadIsDigestIdenticalToHelmPush(t *testing.T) {
 	}
 
 	// Without a shared clock only the created annotation differs: config and layers match.
-	e2 := newEnv(t, Options{Prefix: "charts/"})
+	e2 := newEnv(t, charts.Options{Prefix: "charts/"})
 	mustStatus(t, upload(t, e2.url, "web-0.3.0+build.7.tgz", tgz, nil), http.StatusCreated)
 	now, err := helmClient(t).Push(tgz, e2.host+"/charts/web:0.3.0_build.7", helmregistry.PushOptStrictMode(false))
 	_ = now
@@ -263,7 +268,7 @@ func TestUploadIsDigestIdenticalToHelmPush(t *testing.T) {
 // TestHelmPushAppearsAfterInvalidate: a chart pushed by Helm into a repository Berth had
 // scanned as image-only shows in index.yaml once the push notification invalidates it.
 func TestHelmPushAppearsAfterInvalidate(t *testing.T) {
-	e := newEnv(t, Options{Prefix: "charts/"})
+	e := newEnv(t, charts.Options{Prefix: "charts/"})
 	img, err := random.Image(64, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +312,7 @@ func TestHelmPushAppearsAfterInvalidate(t *testing.T) {
 // TestChartPageData: the chart API shows Chart.yaml, a safe README, values, schema,
 // templates, provenance, signatures and commands; versions sort by semver.
 func TestChartPageData(t *testing.T) {
-	e := newEnv(t, Options{Prefix: "charts/", PullHost: "registry.example.com"})
+	e := newEnv(t, charts.Options{Prefix: "charts/", PullHost: "registry.example.com"})
 	for _, v := range []string{"0.9.0", "0.10.0-rc.1", "0.10.0", "0.2.0"} {
 		tgz := pack(t, testChart("web", v))
 		var prov []byte
@@ -337,7 +342,7 @@ func TestChartPageData(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh, _, _ := v1.SHA256(bytes.NewReader(sig))
-	if err := remote.Put(sigRepo.Digest(sh.String()), rawManifest{sig, "application/vnd.oci.image.manifest.v1+json"}); err != nil {
+	if _, err := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host}).PutManifest(context.Background(), "charts/web", sh.String(), sig, "application/vnd.oci.image.manifest.v1+json"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -441,14 +446,10 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func staticBlob(s string) v1.Layer { return streamLayerOf([]byte(s)) }
 
-func streamLayerOf(b []byte) v1.Layer {
-	h, _, _ := v1.SHA256(bytes.NewReader(b))
-	return streamLayer{h, int64(len(b)), bytes.NewReader(b)}
-}
+func streamLayerOf(b []byte) v1.Layer { return static.NewLayer(b, types.OCILayer) }
 
-// TestMuseumAPI: ChartMuseum's reads, overwrite rules and delete.
 func TestMuseumAPI(t *testing.T) {
-	e := newEnv(t, Options{Prefix: "charts/"})
+	e := newEnv(t, charts.Options{Prefix: "charts/"})
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		mustStatus(t, upload(t, e.url, "web-"+v+".tgz", pack(t, testChart("web", v)), nil), http.StatusCreated)
 	}
@@ -485,8 +486,15 @@ func TestMuseumAPI(t *testing.T) {
 	if before.Digest != after.Digest {
 		t.Error("a refused overwrite changed the tag")
 	}
-	e.svc.allowOverwrite = true
-	mustStatus(t, upload(t, e.url, "web-1.0.0.tgz", pack(t, changed), nil), http.StatusCreated)
+	over, err := charts.New(charts.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + e.host}), Prefix: "charts/", PullHost: e.host, AllowOverwrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overMux := http.NewServeMux()
+	over.Register(overMux, nil)
+	overSrv := httptest.NewServer(overMux)
+	defer overSrv.Close()
+	mustStatus(t, upload(t, overSrv.URL, "web-1.0.0.tgz", pack(t, changed), nil), http.StatusCreated)
 	getJSON(t, e.url+"/api/charts/web/1.0.0", &latest)
 	if latest.Description != "changed" {
 		t.Errorf("after overwrite, description = %q", latest.Description)
@@ -548,13 +556,13 @@ func TestUploadRefusesBadInput(t *testing.T) {
 		{"bad chart name", "Web-1.0.0.tgz", tarGz(t, map[string]string{"Web/Chart.yaml": "apiVersion: v2\nname: Web\nversion: 1.0.0\n"}), nil, 400, "not a valid repository"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, Options{Prefix: "charts/", MaxChartSize: int64(len(good)) + 1024})
+			e := newEnv(t, charts.Options{Prefix: "charts/", MaxChartSize: int64(len(good)) + 1024})
 			b := mustStatus(t, upload(t, e.url, tc.file, tc.tgz, tc.prov), tc.status)
 			var eb api.ErrorBody
 			if err := json.Unmarshal(b, &eb); err != nil || !strings.Contains(eb.Error.Message, tc.says) {
 				t.Errorf("body %s does not say %q", b, tc.says)
 			}
-			repos, err := remoteRegistry{e.host}.Catalog(context.Background())
+			repos, err := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host}).Catalog(context.Background())
 			if err != nil || len(repos) != 0 {
 				t.Errorf("the registry holds %v (%v) after a refused upload", repos, err)
 			}
@@ -564,7 +572,7 @@ func TestUploadRefusesBadInput(t *testing.T) {
 
 // TestDemoCharts: the demo's charts load with Helm's loader and sort by semver.
 func TestDemoCharts(t *testing.T) {
-	e := newEnv(t, Options{Prefix: "charts/"})
+	e := newEnv(t, charts.Options{Prefix: "charts/"})
 	if err := demo.Seed(context.Background(), e.host); err != nil {
 		t.Fatal(err)
 	}

@@ -156,8 +156,7 @@ func (s *Service) signatures(ctx context.Context, repository, digest string) []a
 // the stream to its end so the registry verifies the digest.
 func (s *Service) loadChart(ctx context.Context, repository string, v *version) (*chart.Chart, error) {
 	if v.chart.Size > s.maxSize {
-		return nil, httperr.New(http.StatusRequestEntityTooLarge, string(api.CodeTooLarge),
-			fmt.Sprintf("the chart archive is %d bytes, over the limit of %d", v.chart.Size, s.maxSize))
+		return nil, httperr.New(api.CodeTooLarge, fmt.Sprintf("the chart archive is %d bytes, over the limit of %d", v.chart.Size, s.maxSize))
 	}
 	rc, err := s.reg.OpenBlob(ctx, repository, v.chart.Digest.String())
 	if err != nil {
@@ -167,7 +166,7 @@ func (s *Service) loadChart(ctx context.Context, repository string, v *version) 
 	lr := io.LimitReader(rc, s.maxSize)
 	ch, err := loader.LoadArchive(lr)
 	if err != nil {
-		return nil, httperr.Wrap(http.StatusBadGateway, string(api.CodeRegistryError), "the chart archive in the registry cannot be read", err)
+		return nil, httperr.Wrap(api.CodeRegistryError, "the chart archive in the registry cannot be read", err)
 	}
 	if _, err := io.Copy(io.Discard, lr); err != nil {
 		return nil, fmt.Errorf("read chart %s: %w", v.chart.Digest, err)

@@ -1,15 +1,23 @@
-package charts
+package charts_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/charts"
+	"github.com/berth-registry/berth/server/ops"
+	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/session"
 
 	"github.com/chromedp/chromedp"
 	"helm.sh/helm/v3/pkg/chart"
@@ -64,16 +72,26 @@ func TestE2EChartPage(t *testing.T) {
 	host := strings.TrimPrefix(base, "http://")
 	cfg := config.Default()
 	cfg.DataDir, cfg.WebDir, cfg.LogLevel = t.TempDir(), webDir(t), "warn"
-	siteHandler, err := site.New(site.Options{Config: cfg, Upstream: base, Version: "e2e"})
+	reg := registrytest.NewClient(t, registry.Options{URL: base})
+	up, _ := url.Parse(base)
+	px, err := proxy.New(proxy.Options{Upstream: up, Transport: reg.Transport()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Options{Registry: remoteRegistry{host: host}, Prefix: "charts/", PullHost: host})
+	svc, err := charts.New(charts.Options{Registry: reg, Prefix: "charts/", PullHost: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(catalog.Options{Registry: reg})
+	siteHandler, err := site.New(site.Services{
+		Config: cfg, Version: "e2e", Registry: reg, Proxy: px, Catalog: cat, Charts: svc,
+		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
+		Jobs:     ops.NewManager(ops.Options{Registry: reg}),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	svc.Register(mux)
 	mux.Handle("/", siteHandler)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -154,7 +154,7 @@ func (s *Service) Upload(ctx context.Context, archive, prov *spooled) (string, e
 	}
 	ch, err := loader.LoadArchive(archive.file)
 	if err != nil {
-		return "", httperr.Wrap(http.StatusBadRequest, string(api.CodeBadRequest), "not a valid chart archive: "+err.Error(), err)
+		return "", httperr.Wrap(api.CodeBadRequest, "not a valid chart archive: "+err.Error(), err)
 	}
 	meta := ch.Metadata
 	repository := s.prefix + meta.Name
@@ -176,8 +176,7 @@ func (s *Service) Upload(ctx context.Context, archive, prov *spooled) (string, e
 	_, _, _, err = s.reg.Manifest(ctx, repository, versionTag(meta.Version))
 	switch {
 	case err == nil && !s.allowOverwrite:
-		return "", httperr.New(http.StatusConflict, string(api.CodeConflict),
-			fmt.Sprintf("%s %s exists already", meta.Name, meta.Version))
+		return "", httperr.New(api.CodeConflict, fmt.Sprintf("%s %s exists already", meta.Name, meta.Version))
 	case err != nil && !notFound(err):
 		return "", err
 	}
@@ -267,8 +266,7 @@ func (s *Service) spoolOne(r io.Reader, name string, limit int64) (*spooled, err
 		return sp, uploadError(err)
 	}
 	if n > limit {
-		return sp, httperr.New(http.StatusRequestEntityTooLarge, string(api.CodeTooLarge),
-			fmt.Sprintf("the upload is over the limit of %d bytes", limit))
+		return sp, httperr.New(api.CodeTooLarge, fmt.Sprintf("the upload is over the limit of %d bytes", limit))
 	}
 	if n == 0 {
 		return sp, errBad("the chart archive is empty")
@@ -280,8 +278,7 @@ func (s *Service) spoolOne(r io.Reader, name string, limit int64) (*spooled, err
 func uploadError(err error) error {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
-		return httperr.Wrap(http.StatusRequestEntityTooLarge, string(api.CodeTooLarge),
-			fmt.Sprintf("the upload is over the limit of %d bytes", mb.Limit), err)
+		return httperr.Wrap(api.CodeTooLarge, fmt.Sprintf("the upload is over the limit of %d bytes", mb.Limit), err)
 	}
-	return httperr.Wrap(http.StatusBadRequest, string(api.CodeBadRequest), "the upload cannot be read", err)
+	return httperr.Wrap(api.CodeBadRequest, "the upload cannot be read", err)
 }

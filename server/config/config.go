@@ -88,6 +88,12 @@ type Config struct {
 	TrustedProxies []string
 	// MaxJobs bounds the write jobs running at once; MaxJobsPerUser those of one user.
 	MaxJobs, MaxJobsPerUser int
+	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
+	ChartsPrefix string
+	// ChartsAllowOverwrite lets a chart upload replace an existing version.
+	ChartsAllowOverwrite bool
+	// ChartsMaxSize bounds a chart archive, uploaded or read, in bytes.
+	ChartsMaxSize int64
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -109,6 +115,8 @@ func Default() Config {
 		AnonymousWrites: true, // the embedded demo registry is the default
 		MaxJobs:         16,
 		MaxJobsPerUser:  4,
+		ChartsPrefix:    "charts/",
+		ChartsMaxSize:   10 << 20,
 	}
 }
 
@@ -302,6 +310,14 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	proxies := commaList(getenv, fs, "trusted-proxies", "networks (CIDRs) of reverse proxies whose X-Forwarded-For gives the client address, comma-separated")
 	integer(&c.MaxJobs, "max-jobs", "write jobs running at once, in total")
 	integer(&c.MaxJobsPerUser, "max-jobs-per-user", "write jobs one user may have running at once")
+	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
+	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
+	if v := getenv(envName("charts-max-size")); v != "" {
+		if err := (sizeValue{&c.ChartsMaxSize}).Set(v); err != nil {
+			envErrs["charts-max-size"] = fmt.Errorf("%s: %w", envName("charts-max-size"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.ChartsMaxSize}, "charts-max-size", "largest chart archive accepted or read, e.g. 10MiB")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n\nFlags (each also read from the environment variable shown):\n")

@@ -21,7 +21,9 @@ import (
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
@@ -50,6 +52,11 @@ type Services struct {
 	Jobs *ops.Manager
 	// Activity, if set, serves /api/v1/events and /api/v1/stats.
 	Activity *events.API
+	// Charts, if set, serves chart pages' data, the classic chart repository (/charts) and
+	// the ChartMuseum API (/api/charts).
+	Charts *charts.Service
+	// Contents, if set, serves layer file indexes, diffs and supply-chain documents.
+	Contents *contents.Service
 	// Webhook, if set, receives registry notifications at Config.EventsPath.
 	Webhook http.Handler
 	// Metrics, if set, is served at /metrics.
@@ -134,9 +141,31 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		mux.Handle("GET /api/v1/stats", activity(s.Activity.ServeStats))
 		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
 	}
+	if s.Charts != nil {
+		s.Charts.Register(mux, func(h http.Handler) http.Handler {
+			return c.Handler(principal(readOnly(s.Config.ReadOnly, h)))
+		})
+	}
+	if s.Contents != nil {
+		s.Contents.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
+}
+
+// readOnly refuses every method but GET and HEAD when Berth runs with --read-only.
+func readOnly(on bool, next http.Handler) http.Handler {
+	if !on {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			httperr.Write(w, r, httperr.New(apiv1.CodeReadOnly, "Berth runs read-only (--read-only): write operations are disabled."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // unrouted answers an /api request no route took: 405 with Allow when the path exists for

@@ -213,7 +213,7 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 	})
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
-		Jobs: jobs, Activity: events.NewAPI(st), Webhook: hook, Store: st, Charts: chartRepo,
+		Jobs: jobs, Activity: events.NewAPI(st).Restrict(cat.CanRead), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 	}

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 )
 
@@ -23,6 +24,19 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 		page.Tags[i].Name = n
 	}
 	return page, nil
+}
+
+// CanRead answers nil when the principal in ctx may read the repository, as the registry
+// decides (its tag list, cached per principal for TagTTL), or the registry's error.
+// A repository the registry says is gone (404, as distribution answers once every tag was
+// deleted) is readable: registries refuse access before they say whether something exists,
+// and its history stays visible.
+func (s *Service) CanRead(ctx context.Context, repository string) error {
+	_, err := s.tagNames(ctx, repository)
+	if httperr.Is(err, api.CodeNotFound) {
+		return nil
+	}
+	return err
 }
 
 // tagNames lists a repository's tags, sorted, reusing a list younger than TagTTL.

@@ -495,6 +495,7 @@ func TestMuseumAPI(t *testing.T) {
 	overSrv := httptest.NewServer(overMux)
 	defer overSrv.Close()
 	mustStatus(t, upload(t, overSrv.URL, "web-1.0.0.tgz", pack(t, changed), nil), http.StatusCreated)
+	e.svc.Invalidate("charts/web") // what the registry's push notification does
 	getJSON(t, e.url+"/api/charts/web/1.0.0", &latest)
 	if latest.Description != "changed" {
 		t.Errorf("after overwrite, description = %q", latest.Description)

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,13 +18,38 @@ import (
 //	GET /api/v1/stats?range=30d
 //	GET /api/v1/stats/{repo...}?range=30d
 type API struct {
-	store store.Store
-	now   func() time.Time
+	store  store.Store
+	now    func() time.Time
+	access func(ctx context.Context, repository string) error
 }
 
 // NewAPI returns the read API over st.
 func NewAPI(st store.Store) *API {
 	return &API{store: st, now: time.Now}
+}
+
+// Restrict makes every answer hold only repositories access lets the caller in the request
+// context read (nil error): the feed skips the others, a repository's statistics answer
+// access's error, and the most-pulled list leaves them out.
+func (a *API) Restrict(access func(ctx context.Context, repository string) error) *API {
+	a.access = access
+	return a
+}
+
+// readable returns a per-request memo of access, true without a restriction.
+func (a *API) readable(ctx context.Context) func(repo string) bool {
+	memo := map[string]bool{}
+	return func(repo string) bool {
+		if a.access == nil {
+			return true
+		}
+		ok, seen := memo[repo]
+		if !seen {
+			ok = a.access(ctx, repo) == nil
+			memo[repo] = ok
+		}
+		return ok
+	}
 }
 
 // ServeEvents answers GET /api/v1/events: the activity feed, newest first.
@@ -70,13 +96,23 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.Wrap(api.CodeBadRequest, "until must be an RFC 3339 time or a duration such as 24h or 7d", err))
 		return
 	}
+	if f.Repository != "" && a.access != nil {
+		if err := a.access(r.Context(), f.Repository); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+	}
 	evs, err := a.store.Events(r.Context(), f)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
+	canRead := a.readable(r.Context())
 	page := api.EventPage{Events: make([]api.Event, 0, len(evs))}
 	for _, e := range evs {
+		if !canRead(e.Repository) {
+			continue
+		}
 		page.Events = append(page.Events, api.Event{
 			ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Repository: e.Repository, Tag: e.Tag,
 			Digest: e.Digest, MediaType: e.MediaType, Size: e.Size, Actor: e.Actor, Addr: e.RequestAddr,
@@ -152,7 +188,11 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.Stats{Range: rng, Bucket: bucketName, Counts: counts(bs), TopPulled: make([]api.PullCount, 0, len(top))}
+	canRead := a.readable(r.Context())
 	for _, t := range top {
+		if !canRead(t.Repository) {
+			continue
+		}
 		out.TopPulled = append(out.TopPulled, api.PullCount{Repository: t.Repository, Pulls: t.Count})
 	}
 	httperr.WriteJSON(w, http.StatusOK, out)
@@ -163,6 +203,12 @@ func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
 	if repo == "" {
 		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "no repository name in the path"))
 		return
+	}
+	if a.access != nil {
+		if err := a.access(r.Context(), repo); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
 	}
 	rng, bucketName, bucket, since, until, err := a.window(r)
 	if err != nil {

@@ -58,6 +58,26 @@ func Htpasswd(t testing.TB, users map[string]string) string {
 // to users (name → password) for whatever scope they ask, as a permissive auth server would.
 func Token(t testing.TB, users map[string]string) string {
 	t.Helper()
+	return TokenACL(t, users, nil)
+}
+
+// TokenACL is Token with per-user limits: a user listed in acl gets repository scopes only for
+// repositories under one of the listed prefixes ("team/" or an exact name); the registry
+// itself then refuses the rest. The catalog scope is granted to everyone.
+func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) string {
+	t.Helper()
+	allowed := func(user, repo string) bool {
+		prefixes, limited := acl[user]
+		if !limited {
+			return true
+		}
+		for _, p := range prefixes {
+			if repo == p || (strings.HasSuffix(p, "/") && strings.HasPrefix(repo, p)) {
+				return true
+			}
+		}
+		return false
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +118,9 @@ func Token(t testing.TB, users map[string]string) string {
 					continue
 				}
 				n := len(parts)
+				if parts[0] == "repository" && !allowed(user, strings.Join(parts[1:n-1], ":")) {
+					continue
+				}
 				access = append(access, map[string]any{
 					"type":    parts[0],
 					"name":    strings.Join(parts[1:n-1], ":"),

@@ -443,4 +443,3 @@ func checkMount(t *testing.T, r *rendered, path, secretName, key string) {
 	}
 	t.Errorf("%s is not mounted read-only from secret %s key %s", path, secretName, key)
 }
-

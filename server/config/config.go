@@ -33,7 +33,8 @@ type Config struct {
 	CORSOrigins []string
 	// UpstreamTimeout bounds connecting to the registry and waiting for its response headers.
 	UpstreamTimeout time.Duration
-	// WebDir is the directory holding app.wasm, CSS and icons.
+	// WebDir, when set, is a directory whose app.wasm, CSS and icons are served instead of
+	// the ones embedded in the binary (development).
 	WebDir string
 	// ReadOnly refuses every write through the proxy and the API.
 	ReadOnly bool
@@ -103,7 +104,6 @@ func Default() Config {
 		DataDir:         "data",
 		EmbeddedAddr:    "127.0.0.1:5000",
 		UpstreamTimeout: 30 * time.Second,
-		WebDir:          "web",
 		Concurrency:     16,
 		SessionTTL:      12 * time.Hour,
 		LogLevel:        "info",
@@ -271,7 +271,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	fs.Var(origins, "cors-origin", "browser origin allowed to call /v2 and /api cross-origin, e.g. https://ui.example.com (repeatable; env BERTH_CORS_ORIGINS is comma-separated)")
 	duration(&c.UpstreamTimeout, "upstream-timeout", "how long to wait for the registry to connect and answer headers")
-	str(&c.WebDir, "web-dir", "directory holding app.wasm, CSS and icons")
+	str(&c.WebDir, "web-dir", "serve app.wasm, CSS and icons from this directory instead of the copies embedded in the binary (development: make wasm, then reload)")
 	boolean(&c.ReadOnly, "read-only", "refuse every write (push, delete) through the proxy and the API")
 	integer(&c.Concurrency, "concurrency", "registry requests made at once to gather details for one page")
 	str(&c.PublicHost, "public-host", "registry host users pull from, shown in pull commands (default: the registry's host)")

@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 		{"NoDemo", got.NoDemo, false},
 		{"CORSOrigins", len(got.CORSOrigins), 0},
 		{"UpstreamTimeout", got.UpstreamTimeout, 30 * time.Second},
-		{"WebDir", got.WebDir, "web"},
+		{"WebDir", got.WebDir, ""},
 		{"ReadOnly", got.ReadOnly, false},
 		{"Concurrency", got.Concurrency, 16},
 		{"PublicHost", got.PublicHost, ""},

@@ -4,13 +4,9 @@ package site
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -70,7 +66,7 @@ type Services struct {
 // New returns Berth's root handler: one route table for everything Berth serves.
 func New(s Services) (http.Handler, error) {
 	cfg := s.Config
-	web, err := newWebDir(cfg.WebDir)
+	files, err := newAssets(cfg.WebDir)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +91,9 @@ func New(s Services) (http.Handler, error) {
 		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 	})))
 	mux.Handle("GET /readyz", readiness(s))
-	mux.Handle("/web/", web)
+	mux.Handle("/web/", files)
 	// The page and PWA settings live in ui.go, shared with the static export.
-	mux.Handle("/", uiHandler(web, "", web.dir, web.version(s.Version), map[string]string{
+	mux.Handle("/", uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
 		ui.EnvVersion:  s.Version,
 		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
 	}))
@@ -303,67 +299,4 @@ func readiness(s Services) http.Handler {
 		}
 		httperr.WriteJSON(w, http.StatusOK, body)
 	})
-}
-
-// webDir serves /web/… from a directory on disk and tells go-app where those files are. The
-// URLs the browser sees stay /web/…, whatever the directory's path is (go-app's LocalDir
-// would put an absolute path into the URL).
-type webDir struct {
-	dir   string
-	files http.Handler
-	wasm  *wasmFile // app.wasm, precompressed
-}
-
-func newWebDir(dir string) (*webDir, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("web directory: %w", err)
-	}
-	return &webDir{dir: abs, files: http.StripPrefix("/web", http.FileServer(http.Dir(abs))), wasm: newWasmFile(filepath.Join(abs, "app.wasm"))}, nil
-}
-
-// Resolve implements app.ResourceResolver.
-func (d *webDir) Resolve(location string) string {
-	switch {
-	case location == "" || location == "/":
-		return "/"
-	case strings.HasPrefix(location, "http://"), strings.HasPrefix(location, "https://"):
-		return location
-	}
-	return "/" + strings.Trim(location, "/")
-}
-
-func (d *webDir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/web/app.wasm" {
-		d.wasm.ServeHTTP(w, r)
-		return
-	}
-	// go-app asks for /web/app.wasm under its own name too; both are the same file.
-	if strings.HasPrefix(r.URL.Path, "/web/") {
-		w.Header().Set("Cache-Control", "no-cache")
-		if strings.HasSuffix(r.URL.Path, ".wasm") {
-			w.Header().Set("Content-Type", "application/wasm")
-		}
-		d.files.ServeHTTP(w, r)
-		return
-	}
-	http.NotFound(w, r)
-}
-
-// version identifies this build of the UI: the release version plus a hash of app.wasm, so
-// a rebuilt UI always reaches browsers holding an older one.
-func (d *webDir) version(release string) string {
-	f, err := os.Open(filepath.Join(d.dir, "app.wasm"))
-	if err != nil {
-		return release
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return release
-	}
-	return release + "-" + hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -138,12 +138,23 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
 	}
 	if s.Charts != nil {
-		s.Charts.Register(mux, func(h http.Handler) http.Handler {
-			return c.Handler(principal(readOnly(s.Config.ReadOnly, h)))
-		})
+		// Chart pages' data, the classic chart repository helm reads, and the ChartMuseum API
+		// helm cm-push writes to.
+		chart := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(readOnly(s.Config.ReadOnly, h))) }
+		mux.Handle("GET /api/v1/charts/{path...}", chart(s.Charts.ServeChartAPI))
+		mux.Handle("GET /charts/index.yaml", chart(s.Charts.ServeIndex))
+		mux.Handle("GET /charts/{file}", chart(s.Charts.ServeArchive))
+		mux.Handle("GET /api/charts", chart(s.Charts.ServeMuseumList))
+		mux.Handle("GET /api/charts/{name}", chart(s.Charts.ServeMuseumChart))
+		mux.Handle("GET /api/charts/{name}/{version}", chart(s.Charts.ServeMuseumVersion))
+		mux.Handle("POST /api/charts", chart(s.Charts.ServeUpload))
+		mux.Handle("DELETE /api/charts/{name}/{version}", chart(s.Charts.ServeDelete))
 	}
 	if s.Contents != nil {
-		s.Contents.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+		// Layer file indexes, the merged filesystem, files, build steps, supply chain:
+		// /api/v1/contents/{repository}/-/{image|layers|tree|file|supply-chain|severities}/…
+		mux.Handle("GET /api/v1/contents/{path...}", api(s.Contents.ServeContents))
+		mux.Handle("GET /api/v1/diff", api(s.Contents.ServeDiff))
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)

@@ -115,9 +115,13 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	// api is what every other /api/v1 route goes through: CORS, then the caller's principal.
 	api := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(h)) }
+	// read is api for reads answered from the registry: one deadline covers the whole call —
+	// every registry request it makes, their retries and bodies — so a slow registry gives a
+	// 504 in --upstream-timeout, not in several times that.
+	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
 	if s.Catalog != nil {
-		mux.Handle("GET /api/v1/repositories", api(s.Catalog.ServeRepositories))
-		mux.Handle("GET /api/v1/repositories/{path...}", api(repositoryRoutes{
+		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,
 			"usage":     func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUsage(w, r, repo) },
@@ -132,7 +136,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	if s.Activity != nil && s.Catalog != nil {
 		// Activity names repositories: only someone who may read the catalog sees it.
-		activity := func(h http.HandlerFunc) http.Handler { return api(requireCatalog(s.Catalog, h)) }
+		activity := func(h http.HandlerFunc) http.Handler { return read(requireCatalog(s.Catalog, h)) }
 		mux.Handle("GET /api/v1/events", activity(s.Activity.ServeEvents))
 		mux.Handle("GET /api/v1/stats", activity(s.Activity.ServeStats))
 		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
@@ -159,6 +163,18 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
+}
+
+// deadline bounds a request's context: past it, registry calls end with 504.
+func deadline(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
+	if d <= 0 {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next(w, r.WithContext(ctx))
+	}
 }
 
 // readOnly refuses every method but GET and HEAD when Berth runs with --read-only.

@@ -21,6 +21,8 @@ type dialect struct {
 	migrations []string
 	// lock, if set, serializes concurrent migrators inside the migration transaction.
 	lock string
+	// notify, if set, tells listeners that a job (the one argument) has new events.
+	notify string
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in

@@ -194,7 +194,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		ID:     "berth-" + m.replica,
 		Logger: slog.Default().With("component", "river"),
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault:        {MaxWorkers: opts.MaxRunning},
+			river.QueueDefault:       {MaxWorkers: opts.MaxRunning},
 			queueImports + m.replica: {MaxWorkers: opts.MaxRunning},
 		},
 		Workers:      workers,

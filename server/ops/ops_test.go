@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -475,7 +476,17 @@ func serveRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 
 func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 	a := registrytest.Open(t)
-	b := serveRegistry(t, slowUploads)
+	var sessions sync.Map // upload session URLs the destination opened
+	b := serveRegistry(t, func(next http.Handler) http.Handler {
+		return slowUploads(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
+				if loc := w.Header().Get("Location"); loc != "" {
+					sessions.Store(loc, true)
+				}
+			}
+		}))
+	})
 	big, err := random.Layer(64<<20, types.DockerLayer)
 	if err != nil {
 		t.Fatal(err)
@@ -520,6 +531,24 @@ func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 	var te *transport.Error
 	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
 		t.Fatalf("after cancelling, the destination tag answers %v; want 404", err)
+	}
+	// The upload session of the blob under way was deleted, not left to the registry's purge.
+	n := 0
+	sessions.Range(func(k, _ any) bool {
+		n++
+		loc, _ := url.Parse(k.(string))
+		resp, err := http.Get(b + loc.RequestURI())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("upload session %s answers %d after the cancel, want 404", loc.Path, resp.StatusCode)
+		}
+		return true
+	})
+	if n == 0 {
+		t.Error("the destination saw no upload session")
 	}
 }
 

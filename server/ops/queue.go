@@ -34,17 +34,28 @@ func newQueue(ctx context.Context, b store.Backend, cfg *river.Config) (queue, e
 	switch {
 	case b.Postgres != nil:
 		driver := riverpgxv5.New(b.Postgres)
-		tx, err := b.Postgres.Begin(ctx)
+		// Replicas starting at once: the first migrates, the others wait on the lock and find
+		// nothing to do. A session lock, since River's migrations cannot share one transaction
+		// (a migration uses an enum value the one before added).
+		conn, err := b.Postgres.Acquire(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: migrate: %w", err)
 		}
-		defer func() { _ = tx.Rollback(ctx) }()
-		// Replicas starting at once: the first migrates, the others wait and find nothing to do.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7467827)`); err != nil {
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7467827)`); err != nil {
 			return nil, fmt.Errorf("jobs: migrate: lock: %w", err)
 		}
-		if err := migrate(ctx, driver, tx, func() error { return tx.Commit(ctx) }); err != nil {
-			return nil, err
+		defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7467827)`) }()
+		m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, fmt.Errorf("jobs: migrate: %w", err)
+		}
+		res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: migrate: %w", err)
+		}
+		if len(res.Versions) > 0 {
+			slog.Info("migrated the job queue's tables", "versions", len(res.Versions))
 		}
 		return river.NewClient(driver, cfg)
 	case b.SQLite != nil:

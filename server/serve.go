@@ -205,8 +205,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 		JobTimeout: cfg.JobTimeout,
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
-		Periodic:      periodic,
-		MaxImportSize: cfg.MaxImportSize,
+		Periodic: periodic,
 	})
 	if err != nil {
 		return site.Services{}, err

@@ -95,8 +95,6 @@ type Config struct {
 	JobsRetention time.Duration
 	// JobTimeout bounds one run of a job.
 	JobTimeout time.Duration
-	// MaxImportSize bounds an uploaded image archive.
-	MaxImportSize int64
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -126,7 +124,6 @@ func Default() Config {
 		MaxJobsPerUser:  4,
 		JobsRetention:   7 * 24 * time.Hour,
 		JobTimeout:      time.Hour,
-		MaxImportSize:   10 << 30,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,
 	}
@@ -325,12 +322,6 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SecretFile, "secret-file", "file holding the cluster secret every replica shares, which seals job credentials (default: <data-dir>/secret, generated when absent)")
 	days(&c.JobsRetention, "jobs-retention", "how long finished jobs are kept, e.g. 7d or 24h")
 	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
-	if v := getenv(envName("max-import-size")); v != "" {
-		if err := (sizeValue{&c.MaxImportSize}).Set(v); err != nil {
-			envErrs["max-import-size"] = fmt.Errorf("%s: %w", envName("max-import-size"), err)
-		}
-	}
-	fs.Var(sizeValue{&c.MaxImportSize}, "max-import-size", "largest image archive POST /api/v1/imports and berth push accept, e.g. 10GiB")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {
@@ -422,8 +413,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if c.JobsRetention <= 0 || c.JobTimeout <= 0 || c.MaxImportSize <= 0 {
-		return errors.New("--jobs-retention, --job-timeout and --max-import-size must be positive")
+	if c.JobsRetention <= 0 || c.JobTimeout <= 0 {
+		return errors.New("--jobs-retention and --job-timeout must be positive")
 	}
 	if c.MaxJobs < 1 || c.MaxJobsPerUser < 1 {
 		return errors.New("--max-jobs and --max-jobs-per-user must be at least 1")

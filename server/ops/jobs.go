@@ -79,11 +79,6 @@ type Options struct {
 	MaxRunning, MaxPerUser int
 	// Periodic is work done every so often on one replica at a time.
 	Periodic []Periodic
-	// ImportDir is where uploaded archives wait for their import job; "" means the system's
-	// temporary directory.
-	ImportDir string
-	// MaxImportSize bounds an uploaded archive; 0 means 10 GiB.
-	MaxImportSize int64
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -114,10 +109,6 @@ const (
 	kindPeriodic = "berth_periodic"
 )
 
-// queueImports is the prefix of the per-replica queue of imports: the uploaded archive is on
-// this replica's disk only.
-const queueImports = "import_"
-
 // opArgs are a write job's River arguments: the request without its passwords, and where
 // the sealed credentials are.
 type opArgs struct {
@@ -126,8 +117,6 @@ type opArgs struct {
 	User    string         `json:"user,omitempty"`
 	// Secret names the job's sealed credentials in the store; "" when it has none.
 	Secret string `json:"secret,omitempty"`
-	// File is an import's uploaded archive, on the replica whose queue the job is in.
-	File string `json:"file,omitempty"`
 }
 
 func (opArgs) Kind() string { return kindOp }
@@ -166,9 +155,6 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.MaxPerUser <= 0 {
 		opts.MaxPerUser = 4
 	}
-	if opts.MaxImportSize <= 0 {
-		opts.MaxImportSize = 10 << 30
-	}
 	sealer, err := NewSealer(opts.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -194,8 +180,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		ID:     "berth-" + m.replica,
 		Logger: slog.Default().With("component", "river"),
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault:       {MaxWorkers: opts.MaxRunning},
-			queueImports + m.replica: {MaxWorkers: opts.MaxRunning},
+			river.QueueDefault: {MaxWorkers: opts.MaxRunning},
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
@@ -222,7 +207,6 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 func (m *Manager) Start(ctx context.Context) error {
 	ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
 	m.follow.listen(ctx)
-	m.cleanImports()
 	return m.queue.Start(ctx)
 }
 
@@ -244,10 +228,6 @@ var errSignIn = httperr.New(api.CodeUnauthorized, "Sign in to make changes: Bert
 // Submit checks req and enqueues it as a job with the credentials of the principal in ctx
 // (or Berth's own), returning its id. Bad requests fail here, before any job exists.
 func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error) {
-	return m.submit(ctx, req, "")
-}
-
-func (m *Manager) submit(ctx context.Context, req api.JobRequest, file string) (string, error) {
 	if m.opts.ReadOnly {
 		return "", ErrReadOnly
 	}
@@ -257,14 +237,14 @@ func (m *Manager) submit(ctx context.Context, req api.JobRequest, file string) (
 		return "", errSignIn
 	}
 	user := registry.UserFrom(ctx)
-	r, err := m.prepare(m.opts.Registry, user, req, file)
+	r, err := m.prepare(m.opts.Registry, user, req)
 	if err != nil {
 		return "", err
 	}
 	if err := m.admit(ctx, user); err != nil {
 		return "", err
 	}
-	args := opArgs{Request: req, Summary: r.summary, User: user, File: file}
+	args := opArgs{Request: req, Summary: r.summary, User: user}
 	args.Request.SourcePassword, args.Request.DestinationPassword = "", ""
 	creds := credentials{SourcePassword: req.SourcePassword, DestinationPassword: req.DestinationPassword}
 	if p, ok := registry.PrincipalFrom(ctx); ok {
@@ -281,13 +261,7 @@ func (m *Manager) submit(ctx context.Context, req api.JobRequest, file string) (
 			return "", storeError(err)
 		}
 	}
-	opts := &river.InsertOpts{Tags: []string{userTag(user)}}
-	if file != "" {
-		// The archive is on this replica's disk: only this replica can run the job, and a
-		// crash fails it instead of retrying elsewhere.
-		opts.Queue, opts.MaxAttempts = queueImports+m.replica, 1
-	}
-	res, err := m.queue.Insert(ctx, args, opts)
+	res, err := m.queue.Insert(ctx, args, &river.InsertOpts{Tags: []string{userTag(user)}})
 	if err != nil {
 		if args.Secret != "" {
 			_ = m.store.DeleteJobSecrets(context.WithoutCancel(ctx), []string{args.Secret})
@@ -482,7 +456,7 @@ type run struct {
 }
 
 // prepare validates req and binds it to an operation.
-func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest, file string) (run, error) {
+func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest) (run, error) {
 	rec := recorder{record: m.opts.Record, invalidate: m.opts.Invalidate, user: user}
 	switch req.Kind {
 	case api.JobDelete:

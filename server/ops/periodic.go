@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -107,25 +104,6 @@ func (m *Manager) prune(ctx context.Context) error {
 	return nil
 }
 
-// importDir is where uploaded archives wait.
-func (m *Manager) importDir() string {
-	if m.opts.ImportDir != "" {
-		return m.opts.ImportDir
-	}
-	return os.TempDir()
-}
-
-// cleanImports removes archives left by replicas that stopped mid-import long ago (their
-// jobs failed then); younger ones may belong to another replica on this machine.
-func (m *Manager) cleanImports() {
-	files, _ := filepath.Glob(filepath.Join(m.importDir(), "berth-import-*"))
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > 2*m.opts.JobTimeout+time.Hour {
-			_ = os.Remove(f)
-		}
-	}
-}
-
 // followers wakes readers of job event streams when a job has new events: pushed by the
 // database where it can (PostgreSQL's LISTEN/NOTIFY), else the readers poll.
 type followers struct {
@@ -214,9 +192,4 @@ func (f *followers) wait(ctx context.Context, job int64) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// importFile reports whether path is an archive this Manager's uploads use.
-func importFile(path string) bool {
-	return strings.HasPrefix(filepath.Base(path), "berth-import-")
 }

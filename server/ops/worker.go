@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -26,8 +25,8 @@ type opWorker struct {
 
 // Work runs the job with its owner's credentials and persists its events. A failure is
 // final (a retry would fail the same way); an interruption — this replica stopping — is
-// not: the job starts over elsewhere, which is safe since copies, retags, deletes and
-// imports write by digest and move the tag last.
+// not: the job starts over elsewhere, which is safe since copies, retags and deletes
+// write by digest and move the tag last.
 func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	m, args := w.m, job.Args
 	log, err := openEventLog(ctx, m.store, job.ID)
@@ -93,7 +92,7 @@ func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], report Repor
 			defer m.opts.Registry.Forget("job:" + args.Secret)
 		}
 	}
-	r, err := m.prepare(m.opts.Registry, args.User, req, args.File)
+	r, err := m.prepare(m.opts.Registry, args.User, req)
 	if err != nil {
 		return nil, err
 	}
@@ -122,15 +121,12 @@ func (m *Manager) credentials(ctx context.Context, id string) (credentials, erro
 	return c, nil
 }
 
-// release drops what an ended job kept: its sealed credentials and uploaded archive.
+// release drops what an ended job kept: its sealed credentials.
 func (m *Manager) release(ctx context.Context, args opArgs) {
 	if args.Secret != "" {
 		if err := m.store.DeleteJobSecrets(ctx, []string{args.Secret}); err != nil {
 			slog.WarnContext(ctx, "dropping a job's credentials failed; the cleanup job retries", "err", err)
 		}
-	}
-	if args.File != "" {
-		_ = os.Remove(args.File)
 	}
 }
 

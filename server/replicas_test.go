@@ -258,7 +258,7 @@ backend replicas
 			"--events-secret-file", filepath.Join(dir, "events-secret"),
 			"--anonymous-writes", "--remote-registries", c.slow,
 			"--sync-interval", "2s", "--job-timeout", "12s", "--jobs-retention", "1h",
-			"--web-dir", filepath.Join(dir, "web"), "--log-format", "json",
+			"--web-dir", webDir(t), "--log-format", "json",
 		)
 		c.replicas = append(c.replicas, start(t, fmt.Sprintf("berth r%d", i), cmd))
 	}
@@ -444,7 +444,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("kill -9 of the replica running a job", func(t *testing.T) {
-		digest := pushBig(t, c, "team/crash:v1", 24<<20)
+		digest := pushBig(t, c, "team/crash:v1", 8<<20)
 		id := c.startCopy(t, "team/crash:v1", "team/crash:v1")
 		var victim *proc
 		waitFor(t, "a replica to run the job", 30*time.Second, func() bool {

@@ -114,13 +114,14 @@ func (s *pgStore) ListenJobEvents(ctx context.Context, heard func(job int64)) er
 	if err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
-	// The connection has LISTEN state: it is closed, not returned to the pool.
-	defer conn.Hijack().Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `LISTEN berth_job_events`); err != nil {
+	// The connection has LISTEN state: it is taken out of the pool and closed at the end.
+	pc := conn.Hijack()
+	defer pc.Close(context.WithoutCancel(ctx))
+	if _, err := pc.Exec(ctx, `LISTEN berth_job_events`); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := pc.WaitForNotification(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -20,7 +20,6 @@ import (
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/reqlog"
-	"github.com/berth-registry/berth/server/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -109,25 +108,6 @@ func seedDemo(ctx context.Context, host string) {
 		return
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
-}
-
-// prune deletes events older than retention, at start and then hourly.
-func prune(ctx context.Context, st store.Store, retention time.Duration) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := st.Prune(ctx, time.Now().Add(-retention))
-		if err != nil && ctx.Err() == nil {
-			slog.Warn("pruning old events failed", "err", err)
-		} else if n > 0 {
-			slog.Info("pruned old events", "events", n, "retention", retention)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // loopbackAddr is how this process reaches its own listener: unspecified hosts become

@@ -89,6 +89,13 @@ type Config struct {
 	TrustedProxies []string
 	// MaxJobs bounds the write jobs running at once; MaxJobsPerUser those of one user.
 	MaxJobs, MaxJobsPerUser int
+	// SecretFile holds the cluster secret replicas share (job credentials are sealed with a
+	// key derived from it); empty means <data-dir>/secret, generated when absent.
+	SecretFile string
+	// JobsRetention is how long finished jobs are kept.
+	JobsRetention time.Duration
+	// JobTimeout bounds one run of a job.
+	JobTimeout time.Duration
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -115,6 +122,8 @@ func Default() Config {
 		AnonymousWrites: true, // the embedded demo registry is the default
 		MaxJobs:         16,
 		MaxJobsPerUser:  4,
+		JobsRetention:   7 * 24 * time.Hour,
+		JobTimeout:      time.Hour,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,
 	}
@@ -310,6 +319,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	proxies := commaList(getenv, fs, "trusted-proxies", "networks (CIDRs) of reverse proxies whose X-Forwarded-For gives the client address, comma-separated")
 	integer(&c.MaxJobs, "max-jobs", "write jobs running at once, in total")
 	integer(&c.MaxJobsPerUser, "max-jobs-per-user", "write jobs one user may have running at once")
+	str(&c.SecretFile, "secret-file", "file holding the cluster secret every replica shares, which seals job credentials (default: <data-dir>/secret, generated when absent)")
+	days(&c.JobsRetention, "jobs-retention", "how long finished jobs are kept, e.g. 7d or 24h")
+	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {
@@ -400,6 +412,9 @@ func (c *Config) validate() error {
 				return fmt.Errorf("--trusted-proxies %q: want CIDRs such as 10.0.0.0/8", p)
 			}
 		}
+	}
+	if c.JobsRetention <= 0 || c.JobTimeout <= 0 {
+		return errors.New("--jobs-retention and --job-timeout must be positive")
 	}
 	if c.MaxJobs < 1 || c.MaxJobsPerUser < 1 {
 		return errors.New("--max-jobs and --max-jobs-per-user must be at least 1")

@@ -30,7 +30,6 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/events"
-	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -117,7 +116,7 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	h, err := site.New(site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(time.Hour, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     ops.NewManager(ops.Options{Registry: reg, Invalidate: cat.Invalidate}),
+		Jobs:     newJobs(t, reg, cat, cfg),
 		Activity: events.NewAPI(st).Restrict(cat.CanRead),
 		Store:    st,
 	})

@@ -21,6 +21,8 @@ type dialect struct {
 	migrations []string
 	// lock, if set, serializes concurrent migrators inside the migration transaction.
 	lock string
+	// notify, if set, tells listeners that a job (the one argument) has new events.
+	notify string
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in
@@ -34,7 +36,9 @@ func (s *sqlStore) q(query string) string { return s.d.rebind(query) }
 
 // migrate applies the pending migrations, each in its own transaction with its version row.
 func (s *sqlStore) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the migration lock: two replicas' CREATE TABLE IF NOT EXISTS at once can both
+	// try to create it on PostgreSQL.
+	if err := s.applyMigration(ctx, 0, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("%s: create schema_migrations: %w", s.d.name, err)
 	}
 	for i, m := range s.d.migrations {
@@ -56,6 +60,12 @@ func (s *sqlStore) applyMigration(ctx context.Context, version int, script strin
 		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
+	}
+	if version == 0 {
+		if _, err := tx.ExecContext(ctx, script); err != nil {
+			return err
+		}
+		return tx.Commit()
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -56,6 +57,7 @@ var sqliteMigrations = []string{
 		data BLOB NOT NULL,
 		created BIGINT NOT NULL
 	)`,
+	jobsMigration("BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with
@@ -76,7 +78,8 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// Write transactions take the lock at BEGIN, so two writers wait on busy_timeout instead of
 	// one failing with SQLITE_BUSY when it upgrades a read lock.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -89,5 +92,25 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return s, nil
+	queue, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	queue.SetMaxOpenConns(1)
+	return &liteStore{sqlStore: s, queue: queue}, nil
+}
+
+// liteStore is the SQLite store with the second handle River works through.
+type liteStore struct {
+	*sqlStore
+	queue *sql.DB
+}
+
+// Backend implements Store.
+func (s *liteStore) Backend() Backend { return Backend{SQLite: s.queue} }
+
+// Close implements Store.
+func (s *liteStore) Close() error {
+	return errors.Join(s.queue.Close(), s.sqlStore.Close())
 }

@@ -5,10 +5,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Actions a registry reports.
@@ -159,8 +162,25 @@ type Store interface {
 	// LayerIndexStats returns the counts of the stored indexes among digests, without their
 	// data; digests without an index are missing from the map.
 	LayerIndexStats(ctx context.Context, digests []string) (map[string]LayerIndex, error)
+	JobStore
+	// ListenJobEvents calls heard with the job of every AddJobEvents, on any replica, until
+	// ctx is done or the connection fails; ErrNoListen means this database cannot and
+	// readers must poll.
+	ListenJobEvents(ctx context.Context, heard func(job int64)) error
+	// Backend is the database handle River keeps its own tables in: the same database.
+	Backend() Backend
 	// Close releases the database.
 	Close() error
+}
+
+// Backend is the database under a Store, for the job queue (River), which brings its own
+// SQL. Exactly one field is set.
+type Backend struct {
+	// SQLite is a handle of its own on the SQLite file with one connection, as River's
+	// SQLite driver wants: SQLite has one writer at a time anyway.
+	SQLite *sql.DB
+	// Postgres is the store's pgx pool.
+	Postgres *pgxpool.Pool
 }
 
 // ErrBadDSN is returned by Open for a DSN it cannot use.

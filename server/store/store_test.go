@@ -3,12 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // TestSQLite runs the contract suite against SQLite in a temp dir.
@@ -59,7 +56,7 @@ func TestSQLiteDSN(t *testing.T) {
 
 // TestPostgres runs the contract suite against a PostgreSQL server the test starts itself.
 func TestPostgres(t *testing.T) {
-	dsn := startPostgres(t)
+	dsn := storetest.StartPostgres(t)
 	n := 0
 	contract(t, func(t *testing.T) string {
 		n++
@@ -386,6 +383,63 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("job events and secrets", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		at := base
+		evs := []store.JobEvent{
+			{JobID: 7, Seq: 1, Time: at, Data: []byte(`{"type":"phase"}`)},
+			{JobID: 7, Seq: 2, Time: at.Add(time.Second), Done: 10, Total: 40, Data: []byte(`{"type":"progress"}`)},
+			{JobID: 8, Seq: 1, Time: at, Data: []byte(`{"type":"phase"}`)},
+		}
+		if err := s.AddJobEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		// A second writer of the same (job, seq) — a resumed job, two replicas closing one
+		// job — changes nothing.
+		if err := s.AddJobEvents(ctx, []store.JobEvent{{JobID: 7, Seq: 2, Time: at, Data: []byte(`{"type":"other"}`)},
+			{JobID: 7, Seq: 3, Time: at.Add(2 * time.Second), Done: 40, Total: 40, Final: true, Data: []byte(`{"type":"result"}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.JobEvents(ctx, 7, 1, 0)
+		if err != nil || len(got) != 2 || got[0].Seq != 2 || string(got[0].Data) != `{"type":"progress"}` || !got[1].Final || !got[1].Time.Equal(at.Add(2*time.Second)) {
+			t.Fatalf("events after 1: %+v, %v", got, err)
+		}
+		last, err := s.LastJobEvents(ctx, []int64{7, 8, 9})
+		if err != nil || len(last) != 2 || last[7].Seq != 3 || last[7].Done != 40 || string(last[7].Data) != `{"type":"result"}` || last[8].Data != nil {
+			t.Fatalf("last events: %+v, %v", last, err)
+		}
+		if err := s.DeleteJobEvents(ctx, []int64{7}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.JobEvents(ctx, 7, 0, 0); err != nil || len(got) != 0 {
+			t.Fatalf("after delete: %+v, %v", got, err)
+		}
+		if got, err := s.JobEvents(ctx, 8, 0, 0); err != nil || len(got) != 1 {
+			t.Fatalf("other job after delete: %+v, %v", got, err)
+		}
+
+		if err := s.PutJobSecret(ctx, "s1", []byte{0, 1, 2, 255}); err != nil {
+			t.Fatal(err)
+		}
+		sealed, ok, err := s.JobSecret(ctx, "s1")
+		if err != nil || !ok || !slices.Equal(sealed, []byte{0, 1, 2, 255}) {
+			t.Fatalf("secret: %v, %v, %v", sealed, ok, err)
+		}
+		if ids, err := s.JobSecretIDs(ctx, time.Now().Add(time.Minute)); err != nil || !slices.Equal(ids, []string{"s1"}) {
+			t.Fatalf("secret ids: %v, %v", ids, err)
+		}
+		if ids, err := s.JobSecretIDs(ctx, time.Now().Add(-time.Hour)); err != nil || len(ids) != 0 {
+			t.Fatalf("secret ids an hour ago: %v, %v", ids, err)
+		}
+		if err := s.DeleteJobSecrets(ctx, []string{"s1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.JobSecret(ctx, "s1"); ok || err != nil {
+			t.Fatalf("secret after delete: %v, %v", ok, err)
+		}
+	})
+
 	t.Run("concurrent writers", func(t *testing.T) {
 		ctx := t.Context()
 		s := open(t)
@@ -416,82 +470,6 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Fatalf("%d events, %v; want 160", len(got), err)
 		}
 	})
-}
-
-// startPostgres starts a throwaway PostgreSQL server from Debian's postgresql package on a
-// unix socket and returns a DSN for its "postgres" database. Without the binaries the test
-// skips, unless BERTH_E2E=1 requires it.
-func startPostgres(t *testing.T) string {
-	t.Helper()
-	bin := postgresBin()
-	if bin == "" {
-		msg := "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package)"
-		if os.Getenv("BERTH_E2E") == "1" {
-			t.Fatal(msg + "; BERTH_E2E=1 requires the PostgreSQL tests to run")
-		}
-		t.Skip(msg)
-	}
-	// initdb refuses to run as root, so as root the server runs as the postgres user, in a
-	// directory that user owns (t.TempDir's parent is private to root).
-	dir, err := os.MkdirTemp("", "berth-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root needs a postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		asUser = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-	}
-	data, sock := filepath.Join(dir, "data"), dir
-	run := func(cmd *exec.Cmd) {
-		t.Helper()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-		}
-	}
-	run(asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"))
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c max_connections=50", sock)
-	run(asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"))
-	t.Cleanup(func() {
-		cmd := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
-	return "postgres:///postgres?host=" + sock + "&user=postgres&sslmode=disable"
-}
-
-// postgresBin returns the newest /usr/lib/postgresql/N/bin holding initdb and pg_ctl.
-func postgresBin() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi > vj
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d
-		}
-	}
-	return ""
 }
 
 // psql runs one statement on dsn's database.

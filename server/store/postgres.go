@@ -55,6 +55,12 @@ var postgresMigrations = []string{
 		data BYTEA NOT NULL,
 		created BIGINT NOT NULL
 	)`,
+	// 3 and 4 are placeholders for migrations other branches add (the runner numbers by
+	// position); replace them with the real ones when merging.
+	"",
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -56,6 +56,12 @@ var sqliteMigrations = []string{
 		data BLOB NOT NULL,
 		created BIGINT NOT NULL
 	)`,
+	// 3 and 4 are placeholders for migrations other branches add (the runner numbers by
+	// position); replace them with the real ones when merging.
+	"",
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

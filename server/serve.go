@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/charts"
@@ -51,6 +52,12 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	var control *auth.Control // nil: the registry decides who may do what, as without Berth
+	if cfg.AccessControl {
+		if control, err = newAccessControl(ctx, cfg, st); err != nil {
+			return err
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
@@ -71,7 +78,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
+		regSrv, addr, err := startEmbedded(ctx, cfg, control, notify)
 		if err != nil {
 			return err
 		}
@@ -80,7 +87,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(cfg, upstream, st, hook, metrics)
+	svc, err := newServices(cfg, upstream, st, hook, metrics, control)
 	if err != nil {
 		return err
 	}
@@ -95,7 +102,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if registryHost != "" && !cfg.NoDemo {
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
-		seedDemo(ctx, registryHost)
+		seedDemo(ctx, registryHost, svc.Access)
 	}
 	bctx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
@@ -103,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		stopBackground()
 		background.Wait()
 	}()
-	if err := startBackground(bctx, &background, cfg, st, hook, svc.Registry, metrics); err != nil {
+	if err := startBackground(bctx, &background, cfg, st, hook, ownRegistry(svc), metrics); err != nil {
 		stopBackground()
 		_ = srv.Close()
 		return err
@@ -111,6 +118,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
+	announceSetup(control, uiURL)
 	if ready != nil {
 		ready(uiURL)
 	}
@@ -149,17 +157,34 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, error) {
-	auth, err := serviceAuth(cfg)
+func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control) (site.Services, error) {
+	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
+	if control != nil {
+		// With access control, nobody reads with Berth's rights by default: anonymous
+		// requests get anonymous tokens, users their own (the registry decides). Berth's
+		// own reads go through ownReg below.
+		svcAuth = nil
+	}
 	reg, err := registry.New(registry.Options{
-		URL: upstream, Auth: auth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
+		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
 		return site.Services{}, err
+	}
+	var ownReg *registry.Client
+	if control != nil {
+		ownReg, err = registry.New(registry.Options{
+			URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+			Transport: auth.NewServiceTransport(control.Issuer, registry.NewTransport(cfg.UpstreamTimeout, nil)),
+		})
+		if err != nil {
+			return site.Services{}, err
+		}
+		control.Own = ownReg
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
@@ -174,7 +199,11 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs})
+	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs}
+	if control != nil {
+		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
+	}
+	cat := catalog.New(catOpts)
 	// A push or delete shows at once instead of after the tag TTL.
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -188,7 +217,11 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 	if shared != nil {
 		sessionStore = shared
 	}
-	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore)
+	check := session.Checker(reg.CheckCredentials)
+	if control != nil {
+		check = control.Accounts.CheckSignIn // local accounts, not the registry
+	}
+	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore)
 	jobs := ops.NewManager(ops.Options{
 		Registry:   reg,
 		Remote:     remoteRegistries(cfg),
@@ -216,6 +249,7 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 		Jobs: jobs, Activity: events.NewAPI(st), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Access:   control,
 	}
 	if shared != nil {
 		s.Redis = shared

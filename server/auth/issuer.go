@@ -60,12 +60,18 @@ type claims struct {
 }
 
 // GetExpirationTime and the rest make claims a jwt.Claims; golang-jwt only signs here.
-func (c claims) GetExpirationTime() (*jwt.NumericDate, error) { return jwt.NewNumericDate(time.Unix(c.Expires, 0)), nil }
-func (c claims) GetIssuedAt() (*jwt.NumericDate, error)       { return jwt.NewNumericDate(time.Unix(c.IssuedAt, 0)), nil }
-func (c claims) GetNotBefore() (*jwt.NumericDate, error)      { return jwt.NewNumericDate(time.Unix(c.NotBefore, 0)), nil }
-func (c claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c claims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c claims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings{c.Audience}, nil }
+func (c claims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return jwt.NewNumericDate(time.Unix(c.Expires, 0)), nil
+}
+func (c claims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return jwt.NewNumericDate(time.Unix(c.IssuedAt, 0)), nil
+}
+func (c claims) GetNotBefore() (*jwt.NumericDate, error) {
+	return jwt.NewNumericDate(time.Unix(c.NotBefore, 0)), nil
+}
+func (c claims) GetIssuer() (string, error)             { return c.Issuer, nil }
+func (c claims) GetSubject() (string, error)            { return c.Subject, nil }
+func (c claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings{c.Audience}, nil }
 
 // Issue signs a token for subject granting access (which may be empty: such a token still
 // opens /v2/).

@@ -25,8 +25,6 @@ const (
 	NamespaceUser = "user"
 	// NamespaceTeam belongs to a team; the team's members hold their team roles in it.
 	NamespaceTeam = "team"
-	// NamespaceGlobal holds the repositories without a slash; administrators own it.
-	NamespaceGlobal = "global"
 )
 
 // Kinds of stored token.
@@ -80,7 +78,7 @@ type Member struct {
 // Namespace is the first path component of repository names, with who may use it.
 type Namespace struct {
 	Name string
-	// Kind is NamespaceUser, NamespaceTeam or NamespaceGlobal.
+	// Kind is NamespaceUser or NamespaceTeam.
 	Kind string
 	// Owner is the user (personal namespace) or team (team namespace) it belongs to.
 	Owner       string

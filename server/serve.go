@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/charts"
@@ -52,6 +53,12 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	var control *auth.Control // nil: the registry decides who may do what, as without Berth
+	if cfg.AccessControl {
+		if control, err = newAccessControl(ctx, cfg, st); err != nil {
+			return err
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
@@ -72,7 +79,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
+		regSrv, addr, err := startEmbedded(ctx, cfg, control, notify)
 		if err != nil {
 			return err
 		}
@@ -81,7 +88,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics)
+	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control)
 	if err != nil {
 		return err
 	}
@@ -96,7 +103,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if registryHost != "" && !cfg.NoDemo {
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
-		seedDemo(ctx, registryHost)
+		seedDemo(ctx, registryHost, svc.Access)
 	}
 	// Jobs — and the periodic sync and pruning, which run as jobs on one replica at a time —
 	// start once the registry is up.
@@ -107,6 +114,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
+	announceSetup(control, uiURL)
 	if ready != nil {
 		ready(uiURL)
 	}
@@ -146,17 +154,36 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, error) {
-	auth, err := serviceAuth(cfg)
+func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control) (site.Services, error) {
+	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
+	if control != nil {
+		// With access control, nobody reads with Berth's rights by default: anonymous
+		// requests get anonymous tokens, users their own (the registry decides). Berth's
+		// own reads go through ownReg below.
+		svcAuth = nil
+	}
 	reg, err := registry.New(registry.Options{
-		URL: upstream, Auth: auth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
+		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
 		return site.Services{}, err
+	}
+	// ownReg is Berth's own reading of the registry (sync, catalog walks for the policy):
+	// reg itself, or, with access control, a client presenting tokens Berth mints for itself.
+	ownReg := reg
+	if control != nil {
+		ownReg, err = registry.New(registry.Options{
+			URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+			Transport: auth.NewServiceTransport(control.Issuer, registry.NewTransport(cfg.UpstreamTimeout, nil)),
+		})
+		if err != nil {
+			return site.Services{}, err
+		}
+		control.Own = ownReg
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
@@ -171,7 +198,11 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs})
+	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs}
+	if control != nil {
+		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
+	}
+	cat := catalog.New(catOpts)
 	// A push or delete shows at once instead of after the tag TTL.
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -185,12 +216,16 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if shared != nil {
 		sessionStore = shared
 	}
-	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore)
+	check := session.Checker(reg.CheckCredentials)
+	if control != nil {
+		check = control.Accounts.CheckSignIn // local accounts, not the registry
+	}
+	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore)
 	secret, err := clusterSecret(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
-	periodic, err := periodicTasks(cfg, st, hook, reg, metrics)
+	periodic, err := periodicTasks(cfg, st, hook, ownReg, metrics)
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -229,6 +264,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 		Jobs: jobs, Activity: events.NewAPI(st).Restrict(cat.CanRead), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Access:   control,
 	}
 	if shared != nil {
 		s.Redis = shared

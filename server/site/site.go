@@ -15,6 +15,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/charts"
@@ -61,6 +62,9 @@ type Services struct {
 	Redis *cache.Redis
 	// Store, if set, is the event store, reported by /readyz.
 	Store interface{ Ping(context.Context) error }
+	// Access, if set, is access control (--access-control): the token service, the account
+	// API, and the policy's hooks on sign-in, every principal, job start and the activity feed.
+	Access *auth.Control
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.
@@ -79,6 +83,9 @@ func New(s Services) (http.Handler, error) {
 
 	API(mux, s, c)
 	mux.Handle("/api/", c.Handler(http.HandlerFunc(notFound)))
+	if s.Access != nil {
+		s.Access.Register(mux) // /auth/token, /auth/certs.pem, /auth/jwks.json, /setup
+	}
 	if s.Webhook != nil {
 		// No CORS: only the registry posts here, never a browser.
 		mux.Handle("POST "+cfg.EventsPath, s.Webhook)
@@ -109,8 +116,14 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	principal := func(h http.Handler) http.Handler { return h }
 	if s.Sessions != nil {
 		principal = s.Sessions.Middleware
+		signIn := http.Handler(http.HandlerFunc(s.Sessions.ServeSignIn))
+		if s.Access != nil {
+			// Every principal is checked against the accounts on every request.
+			principal = func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
+			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
+		}
 		mux.Handle("GET /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSession)))
-		mux.Handle("POST /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignIn)))
+		mux.Handle("POST /api/v1/session", c.Handler(signIn))
 		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
 	}
 	// api is what every other /api/v1 route goes through: CORS, then the caller's principal.
@@ -128,7 +141,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		}.serve))
 	}
 	if s.Jobs != nil {
-		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
+		start := http.Handler(http.HandlerFunc(s.Jobs.ServeStart))
+		if s.Access != nil {
+			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
+		}
+		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
@@ -159,6 +176,9 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		// /api/v1/contents/{repository}/-/{image|layers|tree|file|supply-chain|severities}/…
 		mux.Handle("GET /api/v1/contents/{path...}", api(s.Contents.ServeContents))
 		mux.Handle("GET /api/v1/diff", api(s.Contents.ServeDiff))
+	}
+	if s.Access != nil {
+		s.Access.API.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)

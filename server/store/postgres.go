@@ -56,6 +56,11 @@ var postgresMigrations = []string{
 		created BIGINT NOT NULL
 	)`,
 	jobsMigration("BYTEA"),
+	// 4 is a placeholder for the metadata index a parallel branch adds (the runner numbers
+	// migrations by position).
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

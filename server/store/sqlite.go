@@ -58,6 +58,11 @@ var sqliteMigrations = []string{
 		created BIGINT NOT NULL
 	)`,
 	jobsMigration("BLOB"),
+	// 4 is a placeholder for the metadata index a parallel branch adds (the runner numbers
+	// migrations by position).
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

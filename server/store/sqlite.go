@@ -3,13 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 
 	// Registers the pure-Go "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 // sqliteMigrations is SQLite's schema history; append, never edit.
@@ -84,10 +85,32 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		name:       "sqlite",
 		rebind:     func(q string) string { return q },
 		migrations: sqliteMigrations,
+		rejected:   sqliteRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// SQLite's primary result codes for values it refuses (sqlite3.h).
+const (
+	sqliteTooBig     = 18
+	sqliteConstraint = 19
+	sqliteMismatch   = 20
+)
+
+// sqliteRejected reports errors caused by the values written: a constraint, a value over
+// SQLite's size limit, a type mismatch. Busy, I/O and full-disk errors may pass.
+func sqliteRejected(err error) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqliteTooBig, sqliteConstraint, sqliteMismatch:
+		return true
+	}
+	return false
 }

@@ -186,7 +186,7 @@ func TestRegistryNotifications(t *testing.T) {
 		return ok
 	})
 	tags, err := st.Tags(t.Context())
-	if err != nil || len(tags) != 1 || tags[0] != (store.TagRef{Repository: "team/app", Tag: "v1", Digest: digest.String()}) {
+	if err != nil || len(tags) != 1 || tags[0].Repository != "team/app" || tags[0].Tag != "v1" || tags[0].Digest != digest.String() || !tags[0].Updated.Equal(pushEv.Timestamp) {
 		t.Errorf("tag state = %+v, %v", tags, err)
 	}
 

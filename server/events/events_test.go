@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -383,23 +382,6 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("commits metric %v, store saw %d", m, commits)
 	}
 	t.Logf("%d requests in %d commits", requests, commits)
-}
-
-// failingStore fails every write.
-type failingStore struct{ store.Store }
-
-func (failingStore) AddEvents(context.Context, []store.Event) (int, error) {
-	return 0, errors.New("disk full")
-}
-
-func TestStoreFailureIsNotAcknowledged(t *testing.T) {
-	b := newBerth(t, failingStore{newStore(t)}, events.Options{})
-	web := httptest.NewServer(b.mux)
-	t.Cleanup(web.Close)
-	code, eb := post(t, web.URL+"/events", "application/json", "", envelope("x"))
-	if code != http.StatusServiceUnavailable || eb.Error.Code != api.CodeStoreUnavailable || strings.Contains(eb.Error.Message, "disk") {
-		t.Errorf("got %d %+v", code, eb)
-	}
 }
 
 // TestWebhookDownThenUp loses the webhook while images are pushed; distribution's retries

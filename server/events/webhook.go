@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
@@ -77,6 +78,8 @@ type Webhook struct {
 	stopped chan struct{}
 	once    sync.Once
 	m       metrics
+	// committing counts the deliveries in the transaction being written.
+	committing atomic.Int64
 }
 
 // pending is one caller's events waiting for the commit of the batch they join.
@@ -92,7 +95,6 @@ type metrics struct {
 	latency    prometheus.Histogram
 	commits    prometheus.Counter
 	batch      prometheus.Histogram
-	queue      prometheus.GaugeFunc
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -157,12 +159,20 @@ func NewWebhook(opts Options) (*Webhook, error) {
 		stopped: make(chan struct{}),
 		m:       m,
 	}
-	w.m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "berth_events_queue_deliveries", Help: "Deliveries waiting for the event writer.",
-	}, func() float64 { return float64(len(w.queue)) })
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(w.m.queue); err != nil {
-			return nil, fmt.Errorf("events: register metrics: %w", err)
+		// Together they tell a slow store (deliveries committing for long) from a burst
+		// (many waiting).
+		for _, c := range []prometheus.Collector{
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "berth_events_queued_deliveries", Help: "Deliveries waiting for the event writer.",
+			}, func() float64 { return float64(len(w.queue)) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "berth_events_committing_deliveries", Help: "Deliveries in the store transaction the event writer is running.",
+			}, func() float64 { return float64(w.committing.Load()) }),
+		} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("events: register metrics: %w", err)
+			}
 		}
 	}
 	go w.write()
@@ -270,7 +280,9 @@ func (w *Webhook) store(batch []*pending) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	start := time.Now()
+	w.committing.Store(int64(len(batch)))
 	added, err := w.opts.Store.AddEvents(ctx, all)
+	w.committing.Store(0)
 	cancel()
 	w.m.latency.Observe(time.Since(start).Seconds())
 	if err != nil {

@@ -455,3 +455,43 @@ func noise(n int) string {
 	}
 	return b.String()[:n]
 }
+
+// TestActivityAPIStoreDown stops the database under the read API: the activity feed and the
+// statistics answer 503 STORE_UNAVAILABLE as JSON, not a bare 500.
+func TestActivityAPIStoreDown(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db database) {
+		st := db.open(t)
+		b := newBerth(t, st, events.Options{})
+		web := httptest.NewServer(b.mux)
+		t.Cleanup(web.Close)
+		paths := []string{"/api/v1/events", "/api/v1/stats?range=7d", "/api/v1/stats/lib/x?range=24h"}
+		get := func(path string) (int, api.ErrorBody, string) {
+			t.Helper()
+			resp, err := http.Get(web.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var eb api.ErrorBody
+			_ = json.Unmarshal(raw, &eb)
+			return resp.StatusCode, eb, resp.Header.Get("Content-Type")
+		}
+		for _, p := range paths {
+			if code, eb, _ := get(p); code != http.StatusOK {
+				t.Fatalf("%s with the store up: %d %+v", p, code, eb)
+			}
+		}
+		if db.pg != nil {
+			db.pg.Stop(t)
+		} else if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			code, eb, ct := get(p)
+			if code != http.StatusServiceUnavailable || eb.Error.Code != api.CodeStoreUnavailable || !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("%s with the store down: %d %s (%s), want 503 STORE_UNAVAILABLE as JSON", p, code, eb.Error.Code, ct)
+			}
+		}
+	})
+}

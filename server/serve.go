@@ -183,12 +183,19 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 			}
 		}
 	})
-	// With a Redis, every replica sees every session; without, sessions live in this process.
+	// With a Redis, every replica sees every session and counts failed sign-ins with the
+	// others; without, both live in this process.
+	proxies, err := session.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return site.Services{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	var sessionStore session.Store
+	sessionOpts := []session.Option{session.WithTrustedProxies(proxies)}
 	if shared != nil {
 		sessionStore = shared
+		sessionOpts = append(sessionOpts, session.WithCounter(shared))
 	}
-	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore)
+	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore, sessionOpts...)
 	jobs := ops.NewManager(ops.Options{
 		Registry:   reg,
 		Remote:     remoteRegistries(cfg),

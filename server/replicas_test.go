@@ -195,7 +195,7 @@ func startCluster(t testing.TB) *cluster {
 	if !storetest.Available() {
 		need(t, "initdb") // skips or fails with the message
 	}
-	dsn := storetest.StartPostgres(t)
+	dsn := storetest.StartPostgres(t).NewDatabase(t)
 	redis := startRedisServer(t)
 	dir := t.TempDir()
 

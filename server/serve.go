@@ -211,16 +211,23 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 			}
 		}
 	})
-	// With a Redis, every replica sees every session; without, sessions live in this process.
+	// With a Redis, every replica sees every session and counts failed sign-ins with the
+	// others; without, both live in this process.
+	proxies, err := session.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return site.Services{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	var sessionStore session.Store
+	sessionOpts := []session.Option{session.WithTrustedProxies(proxies)}
 	if shared != nil {
 		sessionStore = shared
+		sessionOpts = append(sessionOpts, session.WithCounter(shared))
 	}
 	check := session.Checker(reg.CheckCredentials)
 	if control != nil {
 		check = control.Accounts.CheckSignIn // local accounts, not the registry
 	}
-	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore)
+	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore, sessionOpts...)
 	secret, err := clusterSecret(cfg)
 	if err != nil {
 		return site.Services{}, err

@@ -20,7 +20,7 @@ func TestQueueMigratesExistingStore(t *testing.T) {
 	dsns := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "berth.db")}
 	if storetest.Available() {
 		pg := storetest.StartPostgres(t)
-		dsns["postgres"] = pg
+		dsns["postgres"] = pg.NewDatabase(t)
 	} else {
 		dsns["postgres"] = ""
 	}

@@ -20,8 +20,9 @@ import (
 )
 
 // newSite builds the services for cfg against the registry at upstream the way berth's main
-// does (with hook, if set, receiving notifications) and returns the site's handler.
-func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webhook) http.Handler {
+// does (with hook, if set, receiving notifications), lets each of more change them, and
+// returns the site's handler.
+func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webhook, more ...func(*site.Services)) http.Handler {
 	t.Helper()
 	reg, err := registry.New(registry.Options{URL: upstream, PerUser: true, ServiceWrites: cfg.AnonymousWrites, Timeout: cfg.UpstreamTimeout})
 	if err != nil {
@@ -45,6 +46,9 @@ func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webh
 				cat.Invalidate(e.Repository, e.Tag)
 			}
 		})
+	}
+	for _, f := range more {
+		f(&s)
 	}
 	h, err := site.New(s)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +18,8 @@ func TestAccountsSQLite(t *testing.T) {
 
 // TestAccountsPostgres runs the same contract against a PostgreSQL server of its own.
 func TestAccountsPostgres(t *testing.T) {
-	dsn := storetest.StartPostgres(t)
-	n := 0
-	accountsContract(t, func(t *testing.T) string {
-		n++
-		db := "accounts_" + strconv.Itoa(n)
-		psql(t, dsn, "CREATE DATABASE "+db)
-		return strings.Replace(dsn, "/postgres?", "/"+db+"?", 1)
-	})
+	pg := storetest.StartPostgres(t)
+	accountsContract(t, func(t *testing.T) string { return pg.NewDatabase(t) })
 }
 
 // accountsContract is what every store must do for access control: accounts, teams,

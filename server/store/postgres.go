@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -88,6 +90,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		// Two Berth replicas starting at once must not both run a migration.
 		lock:   `SELECT pg_advisory_xact_lock(7467826)`,
 		notify: `SELECT pg_notify('berth_job_events', $1)`,
+		rejected: postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
@@ -137,6 +140,22 @@ func (s *pgStore) ListenJobEvents(ctx context.Context, heard func(job int64)) er
 			heard(id)
 		}
 	}
+}
+
+// postgresRejected reports errors caused by the values written: SQLSTATE classes 22 (data
+// exception: a NUL byte in text, a malformed value), 23 (integrity constraint violation) and
+// 54 (program limit exceeded: an index entry over its size limit, as an 8 KB event id is).
+// Everything else — a lost connection, a server shutting down, a timeout — may pass.
+func postgresRejected(err error) bool {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // numberPlaceholders turns ? into $1, $2, … (no query here has ? inside a string literal).

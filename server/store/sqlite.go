@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	// Registers the pure-Go "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 // sqliteMigrations is SQLite's schema history; append, never edit.
@@ -92,6 +92,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		name:       "sqlite",
 		rebind:     func(q string) string { return q },
 		migrations: sqliteMigrations,
+		rejected:   sqliteRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
@@ -118,4 +119,25 @@ func (s *liteStore) Backend() Backend { return Backend{SQLite: s.queue} }
 // Close implements Store.
 func (s *liteStore) Close() error {
 	return errors.Join(s.queue.Close(), s.sqlStore.Close())
+}
+
+// SQLite's primary result codes for values it refuses (sqlite3.h).
+const (
+	sqliteTooBig     = 18
+	sqliteConstraint = 19
+	sqliteMismatch   = 20
+)
+
+// sqliteRejected reports errors caused by the values written: a constraint, a value over
+// SQLite's size limit, a type mismatch. Busy, I/O and full-disk errors may pass.
+func sqliteRejected(err error) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqliteTooBig, sqliteConstraint, sqliteMismatch:
+		return true
+	}
+	return false
 }

@@ -114,7 +114,11 @@ type Activity struct {
 type TagRef struct {
 	Repository string
 	Tag        string
-	Digest     string
+	// Digest is empty for a deleted tag (DeletedTags).
+	Digest string
+	// Updated is the timestamp of the event that last changed the tag: the push that set it,
+	// or the delete that removed it.
+	Updated time.Time
 }
 
 // LayerIndex is the file index of one layer blob. The store keeps Data as it is given: its
@@ -135,7 +139,9 @@ type LayerIndex struct {
 type Store interface {
 	// AddEvents stores events in one transaction, skipping ids already stored, and updates
 	// the tag state from push and delete events. When it returns nil, the events are durable.
-	// added counts the events that were new.
+	// added counts the events that were new. An error wrapping ErrRejected means the events
+	// themselves cannot be stored (an event without id, text the database refuses, a value
+	// over one of its limits): trying them again will fail again, unlike an outage.
 	AddEvents(ctx context.Context, events []Event) (added int, err error)
 	// Events returns the events matching f, newest first.
 	Events(ctx context.Context, f Filter) ([]Event, error)
@@ -148,6 +154,10 @@ type Store interface {
 	LastActivity(ctx context.Context, repo string) (Activity, error)
 	// Tags returns the tag→digest state the stored events imply, for every repository.
 	Tags(ctx context.Context) ([]TagRef, error)
+	// DeletedTags returns the tags the stored events deleted (and no later push set again),
+	// with Digest empty and Updated the time of the delete. A late, older push does not bring
+	// such a tag back; Prune forgets deletions older than its cutoff.
+	DeletedTags(ctx context.Context) ([]TagRef, error)
 	// Prune deletes events older than olderThan and returns how many went.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
 	// Ping reports whether the database answers.
@@ -182,6 +192,10 @@ type Backend struct {
 	// Postgres is the store's pgx pool.
 	Postgres *pgxpool.Pool
 }
+
+// ErrRejected marks a write the database refused because of what was written, not because
+// it is unreachable; see AddEvents.
+var ErrRejected = errors.New("store: rejected")
 
 // ErrBadDSN is returned by Open for a DSN it cannot use.
 var ErrBadDSN = errors.New("store: unsupported database DSN")

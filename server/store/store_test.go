@@ -1,17 +1,16 @@
 package store_test
 
 import (
-	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/berth-registry/berth/server/store"
 	"github.com/berth-registry/berth/server/store/storetest"
@@ -54,19 +53,47 @@ func TestSQLiteDSN(t *testing.T) {
 	}
 }
 
+// TestPostgresRejects checks that what PostgreSQL cannot store — a NUL byte in text, an id
+// over the primary key index's row size limit — is reported as ErrRejected, so the webhook
+// refuses it instead of asking the registry to retry forever.
+func TestPostgresRejects(t *testing.T) {
+	pg := storetest.StartPostgres(t)
+	s, err := store.Open(t.Context(), pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nul := ev("ok", "push", "a", "1", "d", base)
+	nul.UserAgent = "docker\x00"
+	for name, e := range map[string]store.Event{
+		"NUL in id":         ev("a\x00b", "pull", "a", "1", "d", base),
+		"NUL in user agent": nul,
+		"8 KB id":           ev(noise(8192), "pull", "a", "1", "d", base),
+	} {
+		if _, err := s.AddEvents(t.Context(), []store.Event{e}); !errors.Is(err, store.ErrRejected) {
+			t.Errorf("%s: %v, want ErrRejected", name, err)
+		}
+	}
+}
+
 // TestPostgres runs the contract suite against a PostgreSQL server the test starts itself.
 func TestPostgres(t *testing.T) {
-	dsn := storetest.StartPostgres(t)
-	n := 0
-	contract(t, func(t *testing.T) string {
-		n++
-		db := "berth_" + strconv.Itoa(n)
-		psql(t, dsn, "CREATE DATABASE "+db)
-		return strings.Replace(dsn, "/postgres?", "/"+db+"?", 1)
-	})
+	pg := storetest.StartPostgres(t)
+	contract(t, func(t *testing.T) string { return pg.NewDatabase(t) })
 }
 
 var base = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// noise returns n bytes of hex digits that do not compress, as a random id would not:
+// PostgreSQL compresses index entries, so a repeated letter fits where these do not.
+func noise(n int) string {
+	rnd := rand.New(rand.NewPCG(uint64(n), 7))
+	b := make([]byte, n/2)
+	for i := range b {
+		b[i] = byte(rnd.UintN(256))
+	}
+	return hex.EncodeToString(b)
+}
 
 func ev(id, action, repo, tag, digest string, ts time.Time) store.Event {
 	mt := "application/vnd.oci.image.manifest.v1+json"
@@ -293,6 +320,64 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		if got := tags(); got != "" {
 			t.Fatalf("after deletes: %s", got)
 		}
+		// A deleted tag is remembered with the time of its delete, and a push older than the
+		// delete arriving late (a retry) does not bring it back.
+		add(ev("9", "push", "b", "1", "sha256:y", base.Add(30*time.Minute)))
+		if got := tags(); got != "" {
+			t.Fatalf("a late push older than the delete brought back: %s", got)
+		}
+		deleted, err := s.DeletedTags(ctx)
+		if err != nil || len(deleted) != 3 {
+			t.Fatalf("deleted tags = %+v, %v; want a:1, a:2, b:1", deleted, err)
+		}
+		for _, d := range deleted {
+			if d.Digest != "" || !d.Updated.Equal(base.Add(time.Hour)) {
+				t.Errorf("deleted tag %+v, want no digest and the delete's time", d)
+			}
+		}
+		add(ev("10", "push", "a", "1", "sha256:again", base.Add(2*time.Hour)))
+		got, err := s.Tags(ctx)
+		if err != nil || len(got) != 1 || got[0].Digest != "sha256:again" || !got[0].Updated.Equal(base.Add(2*time.Hour)) {
+			t.Fatalf("after pushing a deleted tag again: %+v, %v", got, err)
+		}
+		if deleted, _ := s.DeletedTags(ctx); len(deleted) != 2 {
+			t.Errorf("a pushed-again tag is still listed as deleted: %+v", deleted)
+		}
+		// Pruning forgets deletions as old as the pruned events.
+		if _, err := s.Prune(ctx, base.Add(90*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if deleted, _ := s.DeletedTags(ctx); len(deleted) != 0 {
+			t.Errorf("after prune, deleted tags %+v", deleted)
+		}
+		if got := tags(); got != "a:1=sha256:again" {
+			t.Errorf("prune touched a live tag: %s", got)
+		}
+	})
+
+	t.Run("rejected events", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		_, err := s.AddEvents(ctx, []store.Event{ev("fine", "push", "a", "1", "d", base), ev("", "push", "a", "2", "d", base)})
+		if !errors.Is(err, store.ErrRejected) {
+			t.Fatalf("an event without id: %v, want ErrRejected", err)
+		}
+		if got, err := s.Events(ctx, store.Filter{}); err != nil || len(got) != 0 {
+			t.Fatalf("a refused batch stored %d events (%v)", len(got), err)
+		}
+		// What a database cannot hold is refused as such, never reported as an outage.
+		for _, e := range []store.Event{ev("nul\x00byte", "pull", "a", "1", "d", base), ev(noise(8192), "pull", "a", "1", "d", base)} {
+			if _, err := s.AddEvents(ctx, []store.Event{e}); err != nil && !errors.Is(err, store.ErrRejected) {
+				t.Errorf("event %.20q: %v, want nil or ErrRejected", e.ID, err)
+			}
+		}
+		// An outage is not a rejection.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddEvents(ctx, []store.Event{ev("late", "push", "a", "1", "d", base)}); err == nil || errors.Is(err, store.ErrRejected) {
+			t.Errorf("writing to a closed store: %v, want an error that is not ErrRejected", err)
+		}
 	})
 
 	t.Run("prune", func(t *testing.T) {
@@ -470,19 +555,4 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Fatalf("%d events, %v; want 160", len(got), err)
 		}
 	})
-}
-
-// psql runs one statement on dsn's database.
-func psql(t *testing.T, dsn, stmt string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
 }

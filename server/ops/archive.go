@@ -74,6 +74,10 @@ func (a *Archive) index() error {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// A tar ends with zero blocks; one cut at a file boundary just stops.
+			if !cr.zeroBlock {
+				return errArchive("the tar is truncated (it stops without the end-of-archive blocks)")
+			}
 			if len(a.files) == 0 {
 				return errArchive("it holds no files (is it a tar archive?)")
 			}
@@ -108,16 +112,31 @@ func (a *Archive) index() error {
 	}
 }
 
-// countingReader counts the bytes read and skipped through it.
+// countingReader counts the bytes read and skipped through it, and notes whether the last
+// read was a zero block (the tar reader reads headers a block at a time, and data it skips
+// only a byte at a time).
 type countingReader struct {
-	r *os.File
-	n int64
+	r         *os.File
+	n         int64
+	zeroBlock bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if n > 0 {
+		c.zeroBlock = n == 512 && allZero(p[:n])
+	}
 	return n, err
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Seek lets the tar reader skip file data; only relative seeks happen.

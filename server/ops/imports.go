@@ -135,7 +135,7 @@ func (m *Manager) receive(w http.ResponseWriter, r *http.Request) (string, error
 	if err != nil {
 		return "", fmt.Errorf("imports directory: %w", err)
 	}
-	err = copyArchive(f, http.MaxBytesReader(w, r.Body, m.opts.MaxImportSize), m.opts.MaxImportSize)
+	err = CopyArchive(f, http.MaxBytesReader(w, r.Body, m.opts.MaxImportSize), m.opts.MaxImportSize)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("imports directory: %w", cerr)
 	}
@@ -152,9 +152,9 @@ func (m *Manager) receive(w http.ResponseWriter, r *http.Request) (string, error
 
 var errTooLarge = errors.New("archive too large")
 
-// copyArchive copies an archive, gunzipping it when its first bytes say gzip, and fails
+// CopyArchive copies an archive, gunzipping it when its first bytes say gzip, and fails
 // with errTooLarge past max bytes written.
-func copyArchive(dst io.Writer, src io.Reader, max int64) error {
+func CopyArchive(dst io.Writer, src io.Reader, max int64) error {
 	br := bufio.NewReaderSize(src, 64<<10)
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {

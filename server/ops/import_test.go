@@ -551,3 +551,51 @@ func TestImportSizeCapAndAnonymous(t *testing.T) {
 		t.Errorf("the anonymous upload left %d files", len(entries))
 	}
 }
+
+// TestCancelImportLeavesNoTag: an import cancelled while a blob is on its way writes no
+// tag, and its archive is removed.
+func TestCancelImportLeavesNoTag(t *testing.T) {
+	base := serveRegistry(t, slowUploads)
+	s := newImportServer(t, base, client(t, base), 0)
+	big, err := random.Layer(16<<20, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, out := s.upload(t, "repository=big/app", bytes.NewReader(ociLayout(t, nil, map[string]mutate.Appendable{"v1": img})), "application/x-tar")
+	if status != http.StatusAccepted {
+		t.Fatalf("upload: %d %v", status, out)
+	}
+	id, _ := out["id"].(string)
+	// Wait until bytes of the big layer are on their way, then cancel.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		info, _, err := s.m.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State != api.JobRunning {
+			t.Fatalf("the import ended (%s) before it could be cancelled", info.State)
+		}
+		if info.Done > 1<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok, err := s.m.Cancel(context.Background(), id); !ok || err != nil {
+		t.Fatalf("cancel: %v, %v", ok, err)
+	}
+	if info := wait(t, s.m, id); info.State != api.JobCancelled {
+		t.Fatalf("state %s (%s), want cancelled", info.State, info.Error)
+	}
+	if _, err := remote.Head(ref(t, base, "big/app:v1")); err == nil {
+		t.Error("the cancelled import wrote its tag")
+	}
+	s.waitArchivesGone(t)
+}

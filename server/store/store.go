@@ -1,6 +1,6 @@
-// Package store keeps registry events (pushes, pulls, deletes) and the tag→digest state they
-// imply. Store is the interface; Open picks the SQLite or PostgreSQL implementation by DSN.
-// SQL lives only in this package.
+// Package store keeps registry events (pushes, pulls, deletes), the tag→digest state they
+// imply, and the metadata index (index.go). Store is the interface; Open picks the SQLite or
+// PostgreSQL implementation by DSN. SQL lives only in this package.
 package store
 
 import (
@@ -159,6 +159,9 @@ type Store interface {
 	// LayerIndexStats returns the counts of the stored indexes among digests, without their
 	// data; digests without an index are missing from the map.
 	LayerIndexStats(ctx context.Context, digests []string) (map[string]LayerIndex, error)
+	// Index keeps the metadata index; AddEvents keeps its tags in step with push and delete
+	// events in the same transaction.
+	Index
 	// Close releases the database.
 	Close() error
 }

@@ -1,0 +1,128 @@
+// Package storetest starts real databases for tests: a throwaway PostgreSQL server from
+// Debian's postgresql package, and fresh databases in it.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var databases atomic.Int64
+
+// NewDatabase creates a fresh, empty database on the server Postgres started and returns its
+// DSN.
+func NewDatabase(t testing.TB, server string) string {
+	t.Helper()
+	db := "berth_" + strconv.FormatInt(databases.Add(1), 10)
+	psql(t, server, "CREATE DATABASE "+db)
+	return strings.Replace(server, "/postgres?", "/"+db+"?", 1)
+}
+
+// SQLite returns a DSN for a fresh SQLite database in a temp dir.
+func SQLite(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "berth.db")
+}
+
+// Postgres starts a throwaway PostgreSQL server from Debian's postgresql package on a
+// unix socket and returns a DSN for its "postgres" database. Without the binaries the test
+// skips, unless BERTH_E2E=1 requires it.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	bin := postgresBin()
+	if bin == "" {
+		msg := "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package)"
+		if os.Getenv("BERTH_E2E") == "1" {
+			t.Fatal(msg + "; BERTH_E2E=1 requires the PostgreSQL tests to run")
+		}
+		t.Skip(msg)
+	}
+	// initdb refuses to run as root, so as root the server runs as the postgres user, in a
+	// directory that user owns (t.TempDir's parent is private to root).
+	dir, err := os.MkdirTemp("", "berth-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs a postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		asUser = func(name string, args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+		}
+	}
+	data, sock := filepath.Join(dir, "data"), dir
+	run := func(cmd *exec.Cmd) {
+		t.Helper()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		}
+	}
+	run(asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"))
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c max_connections=50", sock)
+	run(asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"))
+	t.Cleanup(func() {
+		cmd := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("pg_ctl stop: %v\n%s", err, out)
+		}
+	})
+	return "postgres:///postgres?host=" + sock + "&user=postgres&sslmode=disable"
+}
+
+// postgresBin returns the newest /usr/lib/postgresql/N/bin holding initdb and pg_ctl.
+func postgresBin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi > vj
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// psql runs one statement on dsn's database.
+func psql(t testing.TB, dsn, stmt string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}

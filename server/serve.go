@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(cfg, upstream, st, hook, metrics)
+	svc, syncer, err := newServices(cfg, upstream, st, hook, metrics)
 	if err != nil {
 		return err
 	}
@@ -103,11 +103,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		stopBackground()
 		background.Wait()
 	}()
-	if err := startBackground(bctx, &background, cfg, st, hook, svc.Registry, metrics); err != nil {
-		stopBackground()
-		_ = srv.Close()
-		return err
-	}
+	startBackground(bctx, &background, cfg, st, syncer, svc.Catalog)
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
@@ -149,39 +145,55 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, error) {
+// The registry sync is returned too (nil with --sync-interval 0), for startBackground.
+func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, *events.Syncer, error) {
 	auth, err := serviceAuth(cfg)
 	if err != nil {
-		return site.Services{}, err
+		return site.Services{}, nil, err
 	}
 	reg, err := registry.New(registry.Options{
 		URL: upstream, Auth: auth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
-		return site.Services{}, err
+		return site.Services{}, nil, err
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
 	if err != nil {
-		return site.Services{}, err
+		return site.Services{}, nil, err
 	}
 	docs, shared, err := newCache(cfg)
 	if err != nil {
-		return site.Services{}, err
+		return site.Services{}, nil, err
 	}
 	pullHost := cfg.PublicHost
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs})
-	// A push or delete shows at once instead of after the tag TTL.
+	// Notifications are trusted to move indexed tags while the webhook is wired up and the
+	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
+	var syncer *events.Syncer
+	wired := cfg.Embedded() || cfg.EventsSecretFile != "" || cfg.EventsInsecure
+	trusted := func() bool { return wired && (syncer == nil || !syncer.Missed()) }
+	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs, Index: st, Trusted: trusted})
+	if cfg.SyncInterval > 0 {
+		syncer, err = events.NewSyncer(events.SyncOptions{
+			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics, Index: cat,
+		})
+		if err != nil {
+			return site.Services{}, nil, err
+		}
+	}
+	// A push or delete shows at once instead of after the tag TTL; a push's manifest and
+	// config are read into the index right away (the store moved its tag with the event).
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
 			if e.Action == store.ActionPush || e.Action == store.ActionDelete {
 				cat.Invalidate(e.Repository, e.Tag)
 			}
 		}
+		cat.IndexEvents(evs)
 	})
 	// With a Redis, every replica sees every session; without, sessions live in this process.
 	var sessionStore session.Store
@@ -202,7 +214,7 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
-		return site.Services{}, err
+		return site.Services{}, nil, err
 	}
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -228,7 +240,7 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 			httperr.Write(w, r, httperr.New(api.CodeUnauthorized, "This Berth takes registry notifications only with a shared secret (--events-secret-file); none is configured."))
 		})
 	}
-	return s, nil
+	return s, syncer, nil
 }
 
 // remoteRegistries returns how copies reach the registries the operator allowed, or nil when
@@ -294,25 +306,20 @@ func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
 	return cache.NewTiered(local, shared), shared, nil
 }
 
-// startBackground runs the registry sync and the retention pruning until ctx is done.
-func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) error {
-	if cfg.SyncInterval > 0 {
-		syncer, err := events.NewSyncer(events.SyncOptions{
-			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics,
-		})
-		if err != nil {
-			return err
-		}
+// startBackground runs the registry sync, the indexer of pushes and the retention pruning
+// until ctx is done.
+func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, syncer *events.Syncer, cat *catalog.Service) {
+	if syncer != nil {
 		delay := time.Duration(0)
 		if cfg.Embedded() {
 			delay = 30 * time.Second // the demo's notifications are still being delivered
 		}
 		wg.Go(func() { syncer.Run(ctx, delay, cfg.SyncInterval) })
 	}
+	wg.Go(func() { cat.RunIndexer(ctx) })
 	if cfg.EventsRetention > 0 {
 		wg.Go(func() { prune(ctx, st, cfg.EventsRetention) })
 	}
-	return nil
 }
 
 // eventsSecret reads the webhook's bearer token. The embedded registry gets a random one when

@@ -1,6 +1,6 @@
 // Package catalog is the read side of /api/v1: the repository list and tag details, gathered
 // from the registry (through server/registry, as the person asking) by bounded concurrent
-// fan-out and cached by digest.
+// fan-out, cached by digest and kept in a persistent metadata index (index.go).
 package catalog
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // Options configures a Service.
@@ -28,6 +29,13 @@ type Options struct {
 	// TagTTL is how long a tag → digest answer and a tag list are trusted before the
 	// registry is asked again (a cheap HEAD or list).
 	TagTTL time.Duration
+	// Index, if set, is the persistent metadata index (the store): tag → digest rows and
+	// digest summaries that survive restarts and are shared by replicas.
+	Index store.Index
+	// Trusted reports whether push and delete notifications arrive reliably; while it says
+	// so, indexed tag → digest rows are shown without a HEAD after TagTTL (notifications move
+	// them). Nil means never.
+	Trusted func() bool
 }
 
 // Service answers /api/v1 read requests.
@@ -38,6 +46,12 @@ type Service struct {
 	pullHost string
 	tagTTL   time.Duration
 	flight   singleflight.Group
+	idx      store.Index
+	trusted  func() bool
+	pushes   chan store.Event
+
+	walkMu  sync.Mutex
+	walking *walk
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -96,6 +110,7 @@ func New(opts Options) *Service {
 	return &Service{
 		reg: opts.Registry, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{},
+		idx: opts.Index, trusted: opts.Trusted, pushes: make(chan store.Event, 4096),
 	}
 }
 

@@ -130,9 +130,9 @@ type Index interface {
 	DropRepositories(ctx context.Context, before time.Time) error
 	// PutTags records tags; a row confirmed later than the one given is kept.
 	PutTags(ctx context.Context, tags []IndexTag) error
-	// ReplaceTags records the complete tag list of a repository as read at asOf: tags not in
-	// it whose row is older than asOf are deleted.
-	ReplaceTags(ctx context.Context, repository string, tags []IndexTag, asOf time.Time) error
+	// ReplaceTags records the complete tag lists of repositories as read at asOf, in one
+	// transaction: tags not in a list whose row is older than asOf are deleted.
+	ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error
 	// DeleteTags forgets tags of a repository.
 	DeleteTags(ctx context.Context, repository string, tags []string) error
 	// IndexTags returns a repository's indexed tags with their summaries, sorted by name.
@@ -140,8 +140,9 @@ type Index interface {
 	// PutManifests records manifest summaries seen in repository (and, for an index, its
 	// platforms' labels and digests, for search).
 	PutManifests(ctx context.Context, repository string, ms []IndexManifest) error
-	// MissingManifests returns up to limit digests tags point to without a summary.
-	MissingManifests(ctx context.Context, limit int) ([]MissingManifest, error)
+	// MissingManifests returns up to limit digests after the given one (in digest order) that
+	// tags point to without a summary.
+	MissingManifests(ctx context.Context, after string, limit int) ([]MissingManifest, error)
 	// IndexRepositories returns a page of indexed repositories and how many match.
 	IndexRepositories(ctx context.Context, q RepositoryQuery) ([]RepositorySummary, int, error)
 	// RepositorySummaries returns the rows of the named repositories that are indexed.
@@ -152,8 +153,8 @@ type Index interface {
 	Search(ctx context.Context, query string, limit int) ([]SearchHit, error)
 	// Document returns a content-addressed document (a manifest or config) stored by key.
 	Document(ctx context.Context, key string) ([]byte, bool, error)
-	// PutDocument stores a content-addressed document; an existing one is kept.
-	PutDocument(ctx context.Context, key string, data []byte) error
+	// PutDocuments stores content-addressed documents by key; existing ones are kept.
+	PutDocuments(ctx context.Context, docs map[string][]byte) error
 	// IndexState returns a value the index keeps about itself (e.g. when the catalog was
 	// last walked completely) and when it was set; ok is false when unset.
 	IndexState(ctx context.Context, key string) (value string, updated time.Time, ok bool, err error)
@@ -227,35 +228,40 @@ func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
 }
 
 // ReplaceTags implements Index.
-func (s *sqlStore) ReplaceTags(ctx context.Context, repository string, tags []IndexTag, asOf time.Time) error {
-	return s.inTx(ctx, "replace tags of "+repository, func(tx *sql.Tx) error {
-		if err := s.putTags(ctx, tx, tags); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT tag FROM index_tags WHERE repository = ? AND checked < ?`), repository, asOf.UnixNano())
-		if err != nil {
-			return err
-		}
-		keep := map[string]bool{}
-		for _, t := range tags {
-			keep[t.Tag] = true
-		}
-		var gone []string
-		for rows.Next() {
-			var tag string
-			if err := rows.Scan(&tag); err != nil {
-				rows.Close()
+func (s *sqlStore) ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error {
+	return s.inTx(ctx, "replace tags", func(tx *sql.Tx) error {
+		for repository, tags := range lists {
+			if err := s.putTags(ctx, tx, tags); err != nil {
 				return err
 			}
-			if !keep[tag] {
-				gone = append(gone, tag)
+			rows, err := tx.QueryContext(ctx, s.q(`SELECT tag FROM index_tags WHERE repository = ? AND checked < ?`), repository, asOf.UnixNano())
+			if err != nil {
+				return err
+			}
+			keep := map[string]bool{}
+			for _, t := range tags {
+				keep[t.Tag] = true
+			}
+			var gone []string
+			for rows.Next() {
+				var tag string
+				if err := rows.Scan(&tag); err != nil {
+					rows.Close()
+					return err
+				}
+				if !keep[tag] {
+					gone = append(gone, tag)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if err := s.deleteTags(ctx, tx, repository, gone); err != nil {
+				return err
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return s.deleteTags(ctx, tx, repository, gone)
+		return nil
 	})
 }
 
@@ -422,13 +428,13 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 }
 
 // MissingManifests implements Index.
-func (s *sqlStore) MissingManifests(ctx context.Context, limit int) ([]MissingManifest, error) {
+func (s *sqlStore) MissingManifests(ctx context.Context, after string, limit int) ([]MissingManifest, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT MIN(t.repository), t.digest FROM index_tags t
-		WHERE NOT EXISTS (SELECT 1 FROM index_manifests m WHERE m.digest = t.digest)
-		GROUP BY t.digest ORDER BY t.digest LIMIT `+strconv.Itoa(limit))
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT MIN(t.repository), t.digest FROM index_tags t
+		WHERE t.digest > ? AND NOT EXISTS (SELECT 1 FROM index_manifests m WHERE m.digest = t.digest)
+		GROUP BY t.digest ORDER BY t.digest LIMIT `+strconv.Itoa(limit)), after)
 	if err != nil {
 		return nil, fmt.Errorf("%s: missing manifests: %w", s.d.name, err)
 	}
@@ -695,12 +701,24 @@ func (s *sqlStore) Document(ctx context.Context, key string) ([]byte, bool, erro
 	return data, true, nil
 }
 
-// PutDocument implements Index.
-func (s *sqlStore) PutDocument(ctx context.Context, key string, data []byte) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO index_documents (key, data) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`), key, data); err != nil {
-		return fmt.Errorf("%s: store document %s: %w", s.d.name, key, err)
+// PutDocuments implements Index.
+func (s *sqlStore) PutDocuments(ctx context.Context, docs map[string][]byte) error {
+	if len(docs) == 0 {
+		return nil
 	}
-	return nil
+	return s.inTx(ctx, "store documents", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO index_documents (key, data) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for k, d := range docs {
+			if _, err := stmt.ExecContext(ctx, k, d); err != nil {
+				return fmt.Errorf("document %s: %w", k, err)
+			}
+		}
+		return nil
+	})
 }
 
 // IndexState implements Index.

@@ -421,9 +421,12 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		if err != nil || len(got) != 2 || got[0].Digest != "sha256:aaa" || !got[1].Pushed.Equal(base) || !got[1].Checked.Equal(base.Add(time.Hour)) {
 			t.Fatalf("after confirmations: %+v, %v", got, err)
 		}
-		missing, err := s.MissingManifests(ctx, 10)
+		missing, err := s.MissingManifests(ctx, "", 10)
 		if err != nil || len(missing) != 1 || missing[0] != (store.MissingManifest{Repository: "team/app", Digest: "sha256:aaa"}) {
 			t.Fatalf("missing = %+v, %v", missing, err)
+		}
+		if after, _ := s.MissingManifests(ctx, "sha256:aaa", 10); len(after) != 0 {
+			t.Fatalf("missing after sha256:aaa: %+v", after)
 		}
 		created := base.Add(-24 * time.Hour)
 		idx := store.IndexManifest{
@@ -455,7 +458,7 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			m.Platforms[1].Architecture != "arm64" || m.Platforms[1].Size != 200 || got[0].Referrers != 1 {
 			t.Fatalf("summary = %+v (referrers %d)", m, got[0].Referrers)
 		}
-		if missing, _ := s.MissingManifests(ctx, 10); len(missing) != 0 {
+		if missing, _ := s.MissingManifests(ctx, "", 10); len(missing) != 0 {
 			t.Fatalf("still missing: %+v", missing)
 		}
 
@@ -465,7 +468,7 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		if err := s.PutTags(ctx, []store.IndexTag{{Repository: "team/app", Tag: "during", Digest: "sha256:aaa", Checked: walk.Add(time.Second)}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ReplaceTags(ctx, "team/app", []store.IndexTag{{Repository: "team/app", Tag: "1.0", Digest: "sha256:aaa", Checked: walk}}, walk); err != nil {
+		if err := s.ReplaceTags(ctx, map[string][]store.IndexTag{"team/app": {{Repository: "team/app", Tag: "1.0", Digest: "sha256:aaa", Checked: walk}}}, walk); err != nil {
 			t.Fatal(err)
 		}
 		if got := tagList("team/app"); got != "1.0=sha256:aaa/index during=sha256:aaa/index" {
@@ -552,10 +555,10 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 
 		// Documents are content-addressed: the first stored stays.
-		if err := s.PutDocument(ctx, "manifest/sha256:aaa", []byte("one")); err != nil {
+		if err := s.PutDocuments(ctx, map[string][]byte{"manifest/sha256:aaa": []byte("one")}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutDocument(ctx, "manifest/sha256:aaa", []byte("two")); err != nil {
+		if err := s.PutDocuments(ctx, map[string][]byte{"manifest/sha256:aaa": []byte("two"), "blob/sha256:b": {0, 1}}); err != nil {
 			t.Fatal(err)
 		}
 		if doc, ok, err := s.Document(ctx, "manifest/sha256:aaa"); err != nil || !ok || string(doc) != "one" {

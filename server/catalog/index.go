@@ -66,8 +66,9 @@ func indexManifest(digest, mediaType string, sum summary, err error) (store.Inde
 			Labels: sum.labels[p.Digest],
 		})
 	}
-	if sum.kind == "artifact" && len(m.Platforms) == 0 && len(sum.labels[digest]) > 0 {
-		m.Platforms = []store.IndexPlatform{{Digest: digest, Labels: sum.labels[digest]}}
+	if len(m.Platforms) == 0 || m.Platforms[0].Digest != digest {
+		// An image without a platform in its config still has labels of its own.
+		m.Labels = sum.labels[digest]
 	}
 	return m, true
 }

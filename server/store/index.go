@@ -57,6 +57,8 @@ type IndexManifest struct {
 	Subject string
 	// Note explains a manifest whose details are partial for good (a schema 1 manifest).
 	Note string
+	// Labels are an image's config labels; an index's are on its platforms.
+	Labels map[string]string
 }
 
 // IndexedTag is a tag with the summary of its digest; Manifest is nil until it is indexed.
@@ -410,7 +412,8 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 				// Stored already (by another replica): its children and labels are too.
 				continue
 			}
-			for _, p := range m.Platforms {
+			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
+			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
 				if p.Digest != "" && p.Digest != m.Digest {
 					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_children (digest, child) VALUES (?, ?) ON CONFLICT (digest, child) DO NOTHING`), m.Digest, p.Digest); err != nil {
 						return err
@@ -658,7 +661,9 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 			WHERE `+cond+` ORDER BY t.repository, t.tag`+lim, args...)
 	default:
 		pat := "%" + likeEscape(lower) + "%"
-		add("repository", `SELECT r.name, '', '', '', '' FROM index_repositories r WHERE r.name LIKE ? ESCAPE '!' ORDER BY r.name`+lim, pat)
+		// Repositories Berth listed, and those it only knows from tags someone read.
+		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE r.name LIKE ? ESCAPE '!'
+			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE t.repository LIKE ? ESCAPE '!') n ORDER BY name`+lim, pat, pat)
 		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE LOWER(t.tag) LIKE ? ESCAPE '!' ORDER BY t.repository, t.tag`+lim, pat)
 	}
 	out := []SearchHit{}

@@ -345,8 +345,8 @@ func scanManifest(digest string, mediaType, kind, artifactType, platforms, subje
 // IndexTags implements Index.
 func (s *sqlStore) IndexTags(ctx context.Context, repository string) ([]IndexedTag, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, t.checked, t.pushed, `+manifestColumns+`,
-			(SELECT COUNT(*) FROM index_repository_manifests rm JOIN index_manifests r ON r.digest = rm.digest
-				WHERE rm.repository = t.repository AND r.subject = t.digest)
+			(SELECT COUNT(*) FROM index_manifests r WHERE r.subject = t.digest AND EXISTS
+				(SELECT 1 FROM index_repository_manifests rm WHERE rm.repository = t.repository AND rm.digest = r.digest))
 		FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest
 		WHERE t.repository = ? ORDER BY t.tag`), repository)
 	if err != nil {

@@ -81,9 +81,8 @@ func isBlobGet(r *http.Request) bool {
 // hopHeaders are connection-specific and never forwarded (RFC 9110 7.6.1).
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// serveBlob relays a blob download; it reports false when it did not answer (the request
-// then takes the general path), having sent nothing to the client.
-func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) bool {
+// serveBlob relays a blob download.
+func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(r.Context())
 	out.URL.Scheme, out.URL.Host = p.upstream.Scheme, p.upstream.Host
 	out.Host = p.upstream.Host
@@ -135,7 +134,7 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if err != nil {
 		p.errorHandler(w, r, err)
-		return true
+		return
 	}
 	_ = c.tcp.SetDeadline(time.Time{})
 	// The client going away ends the relay.
@@ -157,7 +156,7 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = io.Copy(w, resp.Body)
 		resp.Body.Close()
 		c.tcp.Close()
-		return true
+		return
 	}
 	w.WriteHeader(resp.StatusCode)
 	// Bytes the header read buffered go first; the rest comes straight off the socket, where
@@ -168,7 +167,7 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) bool {
 		remaining -= k
 		if err != nil {
 			c.tcp.Close()
-			return true
+			return
 		}
 	}
 	if remaining > 0 {
@@ -176,15 +175,15 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) bool {
 		remaining -= k
 		if err != nil || remaining > 0 {
 			c.tcp.Close()
-			return true
+			return
 		}
 	}
 	if resp.Close || c.br.Buffered() > 0 || !stop() {
 		c.tcp.Close()
-		return true
+		return
 	}
 	p.blobs.put(c)
-	return true
+	return
 }
 
 // rawWriter returns the innermost response writer under wrappers that only observe

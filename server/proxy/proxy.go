@@ -102,7 +102,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteRegistry(w, http.StatusForbidden, "DENIED", "Berth is in read-only mode: "+r.Method+" is refused", nil)
 		return
 	}
-	if p.blobs != nil && isBlobGet(r) && p.serveBlob(w, r) {
+	if p.blobs != nil && isBlobGet(r) {
+		p.serveBlob(w, r)
 		return
 	}
 	p.rp.ServeHTTP(w, r)

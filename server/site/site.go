@@ -134,6 +134,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
 	if s.Catalog != nil {
 		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/search", read(s.Catalog.ServeSearch))
 		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,

@@ -82,14 +82,14 @@ func (p *activityPage) load(ctx app.Context, foreground bool) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		page, err := client().Events(c, q)
+		page, err := apiClient().Events(c, q)
 		var stats api.Stats
 		var repoStats api.RepositoryStats
 		if err == nil {
-			stats, err = client().Stats(c, rng)
+			stats, err = apiClient().Stats(c, rng)
 		}
 		if err == nil && repo != "" {
-			repoStats, err = client().RepositoryStats(c, repo, rng)
+			repoStats, err = apiClient().RepositoryStats(c, repo, rng)
 		}
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {

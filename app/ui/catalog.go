@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -68,7 +67,7 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		res, err := client().Repositories(c, query, page*catalogPageSize, catalogPageSize)
+		res, err := apiClient().Repositories(c, query, page*catalogPageSize, catalogPageSize)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -149,17 +148,6 @@ func (p *catalogPage) Render() app.UI {
 	)
 }
 
-func countLabel(total int, query string) string {
-	noun := "repositories"
-	if total == 1 {
-		noun = "repository"
-	}
-	if query != "" {
-		return fmt.Sprintf("%d %s match “%s”", total, noun, query)
-	}
-	return fmt.Sprintf("%d %s", total, noun)
-}
-
 func (p *catalogPage) renderBody() app.UI {
 	switch {
 	case p.state == loading:
@@ -185,15 +173,3 @@ func (p *catalogPage) renderBody() app.UI {
 	return app.Div().Class("vlist repo-list").ID("repositories").Role("list").OnScroll(p.onScroll).Body(rows...)
 }
 
-// repoName renders a repository name with its namespace dimmed, so the last part stands out.
-func repoName(name string) []app.UI {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return []app.UI{
-				app.Span().Class("ns").Text(name[:i+1]),
-				app.Span().Class("leaf").Text(name[i+1:]),
-			}
-		}
-	}
-	return []app.UI{app.Span().Class("leaf").Text(name)}
-}

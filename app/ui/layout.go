@@ -1,12 +1,7 @@
 package ui
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-
-	"github.com/berth-registry/berth/app/api"
 )
 
 // crumb is one step of the breadcrumb trail in the header.
@@ -77,49 +72,6 @@ func emptyView(title, hint string) app.UI {
 		app.P().Class("empty-title").Text(title),
 		app.P().Class("hint").Text(hint),
 	)
-}
-
-// humanSize renders a byte count the way docker does (decimal units).
-func humanSize(n int64) string { return api.HumanSize(n) }
-
-// ago renders a time relative to now: "3 days ago".
-func ago(t, now time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		return "in the future"
-	}
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
-	case d < 30*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day") + " ago"
-	case d < 365*24*time.Hour:
-		return plural(int(d/(30*24*time.Hour)), "month") + " ago"
-	}
-	return plural(int(d/(365*24*time.Hour)), "year") + " ago"
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
-}
-
-// shortDigest renders sha256:0123456789abcdef… as its first 12 hex digits.
-func shortDigest(d string) string {
-	const prefix = "sha256:"
-	if len(d) > len(prefix)+12 && d[:len(prefix)] == prefix {
-		return d[len(prefix) : len(prefix)+12]
-	}
-	return d
 }
 
 // copyToClipboard puts text on the clipboard.

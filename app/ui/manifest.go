@@ -93,7 +93,7 @@ func (p *manifestPage) load(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := client().Manifest(c, repo, ref)
+		m, err := apiClient().Manifest(c, repo, ref)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -124,7 +124,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := client().Manifest(c, repo, digest)
+		m, err := apiClient().Manifest(c, repo, digest)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -141,13 +141,6 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 func (p *manifestPage) Render() app.UI {
 	crumbs := []crumb{{label: "Repositories", href: "/"}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
 	return page(crumbs, p.renderBody())
-}
-
-func refLabel(ref string) string {
-	if strings.HasPrefix(ref, "sha256:") {
-		return "@" + shortDigest(ref)
-	}
-	return ":" + ref
 }
 
 func (p *manifestPage) renderBody() app.UI {
@@ -188,18 +181,6 @@ func (p *manifestPage) renderBody() app.UI {
 	}
 	sections = append(sections, p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
 	return app.Div().ID("manifest").Body(sections...)
-}
-
-func kindLabel(m api.Manifest) string {
-	switch m.Kind {
-	case "index":
-		return "multi-platform index"
-	case "artifact":
-		return artifactLabel(m.ArtifactType)
-	case "schema1":
-		return "Docker schema 1 (legacy)"
-	}
-	return "image"
 }
 
 func (p *manifestPage) summary(m api.Manifest) app.UI {

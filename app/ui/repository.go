@@ -85,7 +85,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		page, err := client().TagNames(c, name)
+		page, err := apiClient().TagNames(c, name)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -116,7 +116,7 @@ func (p *repositoryPage) loadActivity(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		stats, err := client().RepositoryStats(c, name, "30d")
+		stats, err := apiClient().RepositoryStats(c, name, "30d")
 		if err != nil {
 			return
 		}
@@ -143,7 +143,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		page, err := client().Tags(c, name, offset, limit)
+		page, err := apiClient().Tags(c, name, offset, limit)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -180,7 +180,7 @@ func (p *repositoryPage) loadUsage(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		u, err := client().Usage(c, name, "")
+		u, err := apiClient().Usage(c, name, "")
 		if err != nil {
 			return
 		}
@@ -445,58 +445,3 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	)
 }
 
-func sizeLabel(t api.Tag) string {
-	if t.Size == 0 && t.Error != "" {
-		return "—"
-	}
-	return humanSize(t.Size)
-}
-
-func platformChips(t api.Tag) []app.UI {
-	var chips []app.UI
-	switch t.Kind {
-	case "artifact":
-		chips = append(chips, app.Span().Class("chip artifact").Title(t.ArtifactType).Text(artifactLabel(t.ArtifactType)))
-	case "schema1":
-		chips = append(chips, app.Span().Class("chip warn").Text("schema 1"))
-	case "referrer":
-		chips = append(chips, app.Span().Class("chip artifact").Title("tagged after the digest it describes").Text(referrerTagLabel(t.Name)))
-	}
-	for _, pl := range t.Platforms {
-		chips = append(chips, app.Span().Class("chip").Title(fmt.Sprintf("%s · %s", humanSize(pl.Size), pl.Digest)).Text(pl.String()))
-	}
-	if t.Attestations > 0 {
-		chips = append(chips, app.Span().Class("chip muted").Title("build attestations (provenance, SBOM)").Text(plural(t.Attestations, "attestation")))
-	}
-	return chips
-}
-
-// referrerTagLabel names what a digest-named tag holds.
-func referrerTagLabel(tag string) string {
-	switch {
-	case strings.HasSuffix(tag, ".sig"):
-		return "cosign signature"
-	case strings.HasSuffix(tag, ".att"):
-		return "cosign attestation"
-	case strings.HasSuffix(tag, ".sbom"):
-		return "cosign SBOM"
-	}
-	return "referrers index"
-}
-
-// artifactLabel names well-known artifact types in words.
-func artifactLabel(mediaType string) string {
-	switch {
-	case strings.Contains(mediaType, "helm"):
-		return "Helm chart"
-	case strings.Contains(mediaType, "cosign") || strings.Contains(mediaType, "signature"):
-		return "signature"
-	case strings.Contains(mediaType, "spdx") || strings.Contains(mediaType, "cyclonedx") || strings.Contains(mediaType, "sbom"):
-		return "SBOM"
-	case strings.Contains(mediaType, "in-toto") || strings.Contains(mediaType, "dsse") || strings.Contains(mediaType, "attestation"):
-		return "attestation"
-	case mediaType == "":
-		return "artifact"
-	}
-	return mediaType
-}

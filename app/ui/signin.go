@@ -6,7 +6,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // stateUser is the go-app state holding the signed-in user's name ("" when nobody is), so the
@@ -37,7 +37,7 @@ func (f *signInForm) submit(ctx app.Context, e app.Event) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		s, err := client().SignIn(c, user, pass)
+		s, err := apiClient().SignIn(c, user, pass)
 		ctx.Dispatch(func(ctx app.Context) {
 			f.busy = false
 			if err != nil {
@@ -83,7 +83,7 @@ func (u *userMenu) OnMount(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		s, err := client().Session(c)
+		s, err := apiClient().Session(c)
 		if err != nil {
 			return // offline or no server: nothing to show
 		}
@@ -102,7 +102,7 @@ func (u *userMenu) Render() app.UI {
 			ctx.Async(func() {
 				c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()
-				_ = client().SignOut(c)
+				_ = apiClient().SignOut(c)
 				ctx.Dispatch(func(ctx app.Context) {
 					ctx.SetState(stateUser, "")
 					ctx.Reload()
@@ -126,7 +126,7 @@ func reloadOnSignIn(ctx app.Context, user *string, failed func() bool, reload fu
 // failure renders a failed load: the sign-in form when the registry wants credentials, or a
 // readable error with a retry button.
 func failure(err error, retry func(ctx app.Context)) app.UI {
-	if api.Unauthorized(err) {
+	if client.Unauthorized(err) {
 		return &signInForm{Reason: err.Error()}
 	}
 	return errorView(err.Error(), func(ctx app.Context, e app.Event) { retry(ctx) })

@@ -179,7 +179,7 @@ func TestHandler(t *testing.T) {
 			wantJSON(t, h)
 			var e api.ErrorBody
 			decodeStrict(t, body, &e)
-			if e.Error.Code != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMessage) {
+			if string(e.Error.Code) != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMessage) {
 				t.Errorf("error = %+v, want code %s and a message naming %q", e.Error, tt.code, tt.inMessage)
 			}
 			if status == http.StatusMethodNotAllowed && h.Get("Allow") != "GET, HEAD" {

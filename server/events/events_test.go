@@ -310,7 +310,7 @@ func TestRejections(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, eb := post(t, url, tc.contentType, tc.auth, tc.body)
-			if code != tc.status || eb.Error.Code != tc.code {
+			if code != tc.status || string(eb.Error.Code) != tc.code {
 				t.Errorf("got %d %s, want %d %s", code, eb.Error.Code, tc.status, tc.code)
 			}
 			if n := count(t, st); n != 0 {

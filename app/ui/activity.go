@@ -119,7 +119,7 @@ func (p *activityPage) apply(ctx app.Context) {
 	add("action", p.action)
 	add("actor", strings.TrimSpace(p.actor))
 	add("range", p.rng)
-	ctx.Navigate("/activity?" + strings.Join(v, "&"))
+	ctx.Navigate(Path("/activity?" + strings.Join(v, "&")))
 }
 
 func (p *activityPage) Render() app.UI {
@@ -140,7 +140,7 @@ func (p *activityPage) renderFilters() app.UI {
 		return app.Input().Type("search").Class("search").ID(id).Placeholder(placeholder).Aria("label", label).
 			Value(*value).
 			OnChange(func(ctx app.Context, e app.Event) {
-				*value = ctx.JSSrc().Get("value").String()
+				p.ValueTo(value)(ctx, e)
 				p.apply(ctx)
 			})
 	}
@@ -156,13 +156,13 @@ func (p *activityPage) renderFilters() app.UI {
 		text("activity-repository", "Filter by repository", "Repository, e.g. library/alpine", &p.repository),
 		app.Select().ID("activity-action").Aria("label", "Filter by action").Body(actions...).
 			OnChange(func(ctx app.Context, e app.Event) {
-				p.action = ctx.JSSrc().Get("value").String()
+				p.ValueTo(&p.action)(ctx, e)
 				p.apply(ctx)
 			}),
 		text("activity-actor", "Filter by user", "User", &p.actor),
 		app.Select().ID("activity-range").Aria("label", "Time range").Body(ranges...).
 			OnChange(func(ctx app.Context, e app.Event) {
-				p.rng = ctx.JSSrc().Get("value").String()
+				p.ValueTo(&p.rng)(ctx, e)
 				p.apply(ctx)
 			}),
 	)
@@ -206,7 +206,7 @@ func (p *activityPage) renderTop() app.UI {
 	items := make([]app.UI, 0, len(p.stats.TopPulled))
 	for _, t := range p.stats.TopPulled {
 		items = append(items, app.Li().Body(
-			app.A().Href("/activity?repository="+url.QueryEscape(t.Repository)+"&range="+p.rng).Text(t.Repository),
+			app.A().Href(activityURL(t.Repository, p.rng)).Text(t.Repository),
 			app.Span().Class("count").Text(plural(t.Pulls, "pull")),
 		))
 	}
@@ -298,4 +298,20 @@ func bucketLabel(t time.Time, bucket string) string {
 		return t.Local().Format("15:04")
 	}
 	return t.Local().Format("Jan 2")
+}
+
+// activityURL is the UI path of the activity page for one repository and range, under the
+// base path the UI is served from.
+func activityURL(repository, rng string) string {
+	v := url.Values{}
+	if repository != "" {
+		v.Set("repository", repository)
+	}
+	if rng != "" {
+		v.Set("range", rng)
+	}
+	if len(v) == 0 {
+		return Path("/activity")
+	}
+	return Path("/activity?" + v.Encode())
 }

@@ -106,7 +106,7 @@ func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
 }
 
 func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
-	p.query = ctx.JSSrc().Get("value").String()
+	p.ValueTo(&p.query)(ctx, e)
 	p.gen++
 	gen := p.gen
 	u := *ctx.Page().URL()
@@ -172,4 +172,3 @@ func (p *catalogPage) renderBody() app.UI {
 	rows = append(rows, p.win.spacer(len(p.names)-last))
 	return app.Div().Class("vlist repo-list").ID("repositories").Role("list").OnScroll(p.onScroll).Body(rows...)
 }
-

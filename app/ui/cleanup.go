@@ -32,11 +32,20 @@ type cleanupPanel struct {
 	planErr    string
 	previewing bool
 	st         jobStatus
+	jobs       streams
 	gen        int
 }
 
+// OnDismount stops following the cleanup job; the job itself runs on.
+func (c *cleanupPanel) OnDismount() { c.jobs.stop() }
+
 func (c *cleanupPanel) rule() (api.CleanupRule, error) {
 	r := api.CleanupRule{Repository: c.Repo, OlderThan: strings.TrimSpace(c.olderThan), Include: c.include, Exclude: c.exclude}
+	if r.OlderThan != "" {
+		if _, err := api.ParseDuration(r.OlderThan); err != nil {
+			return r, fmt.Errorf("older than: want for example 30d or 12h")
+		}
+	}
 	if k := strings.TrimSpace(c.keep); k != "" {
 		n, err := strconv.Atoi(k)
 		if err != nil || n < 0 {
@@ -88,17 +97,16 @@ func (c *cleanupPanel) run(ctx app.Context, e app.Event) {
 	}
 	c.gen++
 	gen := c.gen
-	start(ctx, api.JobRequest{Kind: api.JobCleanup, Rule: &rule}, &c.st, func() bool { return gen == c.gen }, nil, func(ctx app.Context) {
+	start(ctx, c.jobs.context(), api.JobRequest{Kind: api.JobCleanup, Rule: &rule}, &c.st, func() bool { return gen == c.gen }, nil, func(ctx app.Context) {
 		c.plan = nil
 		ctx.NewAction(actionTagsChanged)
 	})
 }
 
-func (c *cleanupPanel) field(id, label, value, placeholder string, set func(string)) app.UI {
+func (c *cleanupPanel) field(id, label, placeholder string, value *string) app.UI {
 	return app.Div().Class("field").Body(
 		app.Label().For(id).Text(label),
-		app.Input().Type("text").ID(id).Value(value).Placeholder(placeholder).
-			OnInput(func(ctx app.Context, e app.Event) { set(ctx.JSSrc().Get("value").String()) }),
+		app.Input().Type("text").ID(id).Value(*value).Placeholder(placeholder).OnInput(c.ValueTo(value)),
 	)
 }
 
@@ -107,11 +115,11 @@ func (c *cleanupPanel) Render() app.UI {
 	return app.Details().Class("card cleanup").ID("cleanup-panel").Body(
 		app.Summary().Text("Clean up tags…"),
 		app.Form().Class("cleanup-form").OnSubmit(c.preview).Body(
-			c.field("cleanup-keep", "Keep the newest", c.keep, "10", func(v string) { c.keep = v }),
-			c.field("cleanup-older", "Delete only older than", c.olderThan, "30d", func(v string) { c.olderThan = v }),
-			c.field("cleanup-include", "Tags matching (regexp)", c.include, "^v", func(v string) { c.include = v }),
-			c.field("cleanup-exclude", "Never tags matching (regexp)", c.exclude, "^release-", func(v string) { c.exclude = v }),
-			c.field("cleanup-keep-tags", "Always keep (comma-separated)", c.keepTags, "latest, stable", func(v string) { c.keepTags = v }),
+			c.field("cleanup-keep", "Keep the newest", "10", &c.keep),
+			c.field("cleanup-older", "Delete only older than", "30d", &c.olderThan),
+			c.field("cleanup-include", "Tags matching (regexp)", "^v", &c.include),
+			c.field("cleanup-exclude", "Never tags matching (regexp)", "^release-", &c.exclude),
+			c.field("cleanup-keep-tags", "Always keep (comma-separated)", "latest, stable", &c.keepTags),
 			app.Div().Class("dialog-actions").Body(
 				app.Button().Type("submit").Class("button").ID("cleanup-preview").Disabled(c.previewing || running).Text("Preview"),
 			),

@@ -28,8 +28,12 @@ type copyPanel struct {
 	// Another registry to copy to, with credentials sent once with the job and kept nowhere.
 	registry, username, password string
 	st                           jobStatus
+	jobs                         streams
 	gen                          int
 }
+
+// OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
+func (c *copyPanel) OnDismount() { c.jobs.stop() }
 
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
 
@@ -46,7 +50,7 @@ func (c *copyPanel) watch(ctx app.Context, id string) {
 	c.gen++
 	gen := c.gen
 	c.st.reset(id)
-	follow(ctx, id, &c.st, func() bool { return gen == c.gen }, nil)
+	follow(ctx, c.jobs.context(), id, &c.st, func() bool { return gen == c.gen }, nil)
 }
 
 func (c *copyPanel) submit(ctx app.Context, e app.Event) {
@@ -67,7 +71,7 @@ func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	gen := c.gen
 	key := c.storageKey()
 	// The job id is kept so that a reload reconnects to the running copy.
-	start(ctx, req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
+	start(ctx, c.jobs.context(), req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
 		_ = ctx.LocalStorage().Set(key, id)
 	}, nil)
 }
@@ -98,7 +102,7 @@ func (c *copyPanel) Render() app.UI {
 			app.Div().Class("form-row").Body(
 				app.Input().Type("text").ID("copy-dest").Class("mono").Value(c.dest).Placeholder("mirror/app:v1").
 					Required(true).Disabled(running).
-					OnInput(func(ctx app.Context, e app.Event) { c.dest = ctx.JSSrc().Get("value").String() }),
+					OnInput(c.ValueTo(&c.dest)),
 				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running).Text("Start"),
 				app.Button().Type("button").Class("button").Text("Close").OnClick(c.close),
 			),
@@ -106,13 +110,13 @@ func (c *copyPanel) Render() app.UI {
 				app.Summary().Text("To another registry…"),
 				app.Label().For("copy-registry").Text("Registry URL (empty: this registry)"),
 				app.Input().Type("url").ID("copy-registry").Class("mono").Value(c.registry).Placeholder("https://registry.example.com").Disabled(running).
-					OnInput(func(ctx app.Context, e app.Event) { c.registry = ctx.JSSrc().Get("value").String() }),
+					OnInput(c.ValueTo(&c.registry)),
 				app.Label().For("copy-username").Text("Username (optional)"),
 				app.Input().ID("copy-username").Value(c.username).AutoComplete(false).Disabled(running).
-					OnInput(func(ctx app.Context, e app.Event) { c.username = ctx.JSSrc().Get("value").String() }),
+					OnInput(c.ValueTo(&c.username)),
 				app.Label().For("copy-password").Text("Password or token (sent with this copy only)"),
 				app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
-					OnInput(func(ctx app.Context, e app.Event) { c.password = ctx.JSSrc().Get("value").String() }),
+					OnInput(c.ValueTo(&c.password)),
 			),
 		),
 		app.If(c.st.state != "", func() app.UI {
@@ -128,4 +132,3 @@ func joinReference(repo, ref string) string {
 	}
 	return repo + ":" + ref
 }
-

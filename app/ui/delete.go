@@ -11,16 +11,12 @@ import (
 	"github.com/berth-registry/berth/app/api"
 )
 
-// sharingTags returns the other tags pointing to t's digest; group is t's digest group
-// (0 when no other tag shares it).
-func sharingTags(all []api.Tag, t api.Tag, group int) []string {
-	if group == 0 || t.Digest == "" {
-		return nil
-	}
-	var out []string
-	for _, o := range all {
-		if o.Digest == t.Digest && o.Name != t.Name {
-			out = append(out, o.Name)
+// others returns the names in tags other than name.
+func others(tags []string, name string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t != name {
+			out = append(out, t)
 		}
 	}
 	return out
@@ -46,8 +42,12 @@ type tagDelete struct {
 	open  bool
 	frees string // what deleting the manifest would free, once known
 	st    jobStatus
+	jobs  streams
 	gen   int
 }
+
+// OnDismount stops following the delete job.
+func (d *tagDelete) OnDismount() { d.jobs.stop() }
 
 // estimate asks the server what deleting the manifest would free.
 func (d *tagDelete) estimate(ctx app.Context) {
@@ -76,7 +76,7 @@ func (d *tagDelete) start(ref string) app.EventHandler {
 		d.gen++
 		gen := d.gen
 		req := api.JobRequest{Kind: api.JobDelete, Repository: d.Repo, References: []string{ref}}
-		start(ctx, req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
+		start(ctx, d.jobs.context(), req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
 			if d.st.state == api.JobSucceeded {
 				d.open = false
 				ctx.NewAction(actionTagsChanged)
@@ -131,4 +131,3 @@ func (d *tagDelete) Render() app.UI {
 	}
 	return app.Span().Body(button, app.Dialog().Class("confirm").Open(true).ID("delete-dialog").Body(body...))
 }
-

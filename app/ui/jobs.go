@@ -63,16 +63,37 @@ func (s *jobStatus) bytes() (done, total int64) {
 	return done, total
 }
 
-// follow reads job id's event stream into *st until the job ends; where the stream cannot be
-// read, it polls the job every 500 ms instead. alive says whether the component still shows
-// that job.
-// start starts the job req and follows its events into st. alive says whether the answer
-// still matters (the component has not started something else since); started, when set,
-// runs once the job has an id, and ended when it ends.
-func start(ctx app.Context, req api.JobRequest, st *jobStatus, alive func() bool, started func(ctx app.Context, id string), ended func(ctx app.Context)) {
+// streams are the job streams a component follows; stop (called from OnDismount) ends them,
+// so that a dismounted component leaves no request open behind it.
+type streams struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// context is the parent of the component's job requests.
+func (s *streams) context() context.Context {
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	return s.ctx
+}
+
+// stop cancels every stream and request started from context.
+func (s *streams) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		s.ctx, s.cancel = nil, nil
+	}
+}
+
+// start starts the job req and follows its events into st, under parent (a component's
+// streams). alive says whether the answer still matters (the component has not started
+// something else since); started, when set, runs once the job has an id, and ended when it
+// ends.
+func start(ctx app.Context, parent context.Context, req api.JobRequest, st *jobStatus, alive func() bool, started func(ctx app.Context, id string), ended func(ctx app.Context)) {
 	st.reset("")
 	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, cancel := context.WithTimeout(parent, 30*time.Second)
 		defer cancel()
 		id, err := apiClient().StartJob(c, req)
 		ctx.Dispatch(func(ctx app.Context) {
@@ -87,14 +108,17 @@ func start(ctx app.Context, req api.JobRequest, st *jobStatus, alive func() bool
 			if started != nil {
 				started(ctx, id)
 			}
-			follow(ctx, id, st, alive, ended)
+			follow(ctx, parent, id, st, alive, ended)
 		})
 	})
 }
 
-func follow(ctx app.Context, id string, st *jobStatus, alive func() bool, ended func(ctx app.Context)) {
+// follow reads job id's event stream into *st until the job ends or parent is cancelled;
+// where the stream cannot be read, it polls the job every 500 ms instead. alive says whether
+// the component still shows that job.
+func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, alive func() bool, ended func(ctx app.Context)) {
 	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), 6*time.Hour)
+		c, cancel := context.WithTimeout(parent, 6*time.Hour)
 		defer cancel()
 		last, err := apiClient().FollowJob(c, id, func(e api.JobEvent) {
 			ctx.Dispatch(func(ctx app.Context) {
@@ -103,6 +127,9 @@ func follow(ctx app.Context, id string, st *jobStatus, alive func() bool, ended 
 				}
 			})
 		})
+		if c.Err() != nil {
+			return // dismounted or timed out: nobody shows this job any more
+		}
 		if err == nil {
 			ctx.Dispatch(func(ctx app.Context) {
 				if alive() && last.Final() && ended != nil {
@@ -193,4 +220,3 @@ func cancelJob(id string) app.EventHandler {
 		})
 	}
 }
-

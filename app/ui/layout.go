@@ -14,7 +14,7 @@ type crumb struct {
 // footer.
 func page(crumbs []crumb, content ...app.UI) app.UI {
 	trail := []app.UI{app.A().Class("brand").Href(Path("/")).Body(
-		app.Img().Src("/web/icon.svg").Alt("").Width(28).Height(28),
+		app.Img().Src("/web/icon.svg").Role("presentation").Width(28).Height(28),
 		app.Span().Text("Berth"),
 	)}
 	for i, c := range crumbs {
@@ -22,14 +22,14 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 		if i == len(crumbs)-1 || c.href == "" {
 			trail = append(trail, app.Span().Class("crumb current").Text(c.label))
 		} else {
-			trail = append(trail, app.A().Class("crumb").Href(c.href).Text(c.label))
+			trail = append(trail, app.A().Class("crumb").Href(c.href).Text(c.label)) // hrefs come with the base path (Path)
 		}
 	}
 	version := app.Getenv(EnvVersion)
 	return app.Div().Class("layout").Body(
 		app.Header().Class("topbar").Body(
 			app.Nav().Class("trail").Aria("label", "Breadcrumb").Body(trail...),
-			app.A().Class("nav-link").Href(Path("/activity")).Text("Activity"),
+			app.A().Class("nav-link").Href(activityURL("", "")).Text("Activity"),
 			&userMenu{},
 		),
 		&statusBanner{}, // offline and new-version notices

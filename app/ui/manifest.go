@@ -139,7 +139,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 }
 
 func (p *manifestPage) Render() app.UI {
-	crumbs := []crumb{{label: "Repositories", href: "/"}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
+	crumbs := []crumb{{label: "Repositories", href: Path("/")}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
 	return page(crumbs, p.renderBody())
 }
 

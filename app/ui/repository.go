@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +49,8 @@ type repositoryPage struct {
 	sort     sortKey
 	desc     bool
 	view     []int                // indexes into tags, filtered and sorted; recomputed when they change
+	groups   map[string]int       // digest → group number, for digests several tags share
+	sharing  map[string][]string  // digest → every tag pointing to it, when several do
 	activity *api.RepositoryStats // last push and pull, when Berth records notifications
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	attempts map[string]int       // automatic retries made per tag
@@ -101,7 +102,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.pending[i] = true
 			}
 			p.next, p.inFlight = 0, 0
-			p.refresh()
+			p.tagsChanged()
 			p.fill(ctx)
 			p.loadActivity(ctx)
 		})
@@ -163,7 +164,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 				}
 			}
 			p.retryFailed(ctx, offset, limit)
-			p.refresh()
+			p.tagsChanged()
 			p.fill(ctx)
 			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
 				p.loadUsage(ctx)
@@ -235,6 +236,18 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 	}
 }
 
+// tagsChanged recomputes what is derived from the tags: which share a digest, and the view.
+func (p *repositoryPage) tagsChanged() {
+	p.groups = digestGroups(p.tags)
+	p.sharing = make(map[string][]string, len(p.groups))
+	for _, t := range p.tags {
+		if p.groups[t.Digest] > 0 {
+			p.sharing[t.Digest] = append(p.sharing[t.Digest], t.Name)
+		}
+	}
+	p.refresh()
+}
+
 // refresh recomputes the filtered, sorted view after the tags, filter or order changed.
 func (p *repositoryPage) refresh() {
 	f := strings.ToLower(strings.TrimSpace(p.filter))
@@ -280,7 +293,7 @@ func (p *repositoryPage) Render() app.UI {
 	if p.state != failed {
 		cleanup = cleanupSection(p.name)
 	}
-	crumbs := []crumb{{label: "Repositories", href: "/"}}
+	crumbs := []crumb{{label: "Repositories", href: Path("/")}}
 	crumbs = append(crumbs, crumb{label: p.name})
 	return page(crumbs,
 		app.Div().Class("page-head").Body(
@@ -297,7 +310,7 @@ func (p *repositoryPage) Render() app.UI {
 			app.If(p.activity != nil, func() app.UI {
 				now := time.Now()
 				return app.A().Class("hint activity-link").ID("repo-activity").
-					Href(Path("/activity?repository=" + url.QueryEscape(p.name))).
+					Href(activityURL(p.name, "")).
 					Title("push and pull activity of this repository").
 					Text("Last push " + ago(p.activity.LastPush, now) + " · last pull " + ago(p.activity.LastPull, now))
 			}),
@@ -311,7 +324,7 @@ func (p *repositoryPage) Render() app.UI {
 				Aria("label", "Filter tags").
 				Value(p.filter).
 				OnInput(func(ctx app.Context, e app.Event) {
-					p.filter = ctx.JSSrc().Get("value").String()
+					p.ValueTo(&p.filter)(ctx, e)
 					p.refresh()
 				}),
 		),
@@ -332,14 +345,13 @@ func (p *repositoryPage) renderBody() app.UI {
 	if len(p.view) == 0 {
 		return emptyView("No tag matches “"+p.filter+"”", "Filter by part of a tag name or the start of a digest.")
 	}
-	groups := digestGroups(p.tags)
 	now := time.Now()
 	first, last := p.win.span(len(p.view))
 	const cols = 6
 	rows := make([]app.UI, 0, last-first+2)
 	rows = append(rows, p.win.spacerRow(first, cols))
 	for _, i := range p.view[first:last] {
-		rows = append(rows, p.renderTag(i, groups[p.tags[i].Digest], now))
+		rows = append(rows, p.renderTag(i, p.groups[p.tags[i].Digest], now))
 	}
 	rows = append(rows, p.win.spacerRow(len(p.view)-last, cols))
 	return app.Div().Class("table-wrap vlist").OnScroll(p.onScroll).Body(
@@ -440,8 +452,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 					}
 				})
 			}),
-			deleteButton(p.name, t, sharingTags(p.tags, t, group)),
+			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)
 }
-

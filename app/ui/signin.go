@@ -61,10 +61,10 @@ func (f *signInForm) Render() app.UI {
 		app.P().Class("hint").Text(f.Reason+" Berth checks your credentials with the registry and keeps them on the server only."),
 		app.Label().For("signin-user").Text("Username"),
 		app.Input().ID("signin-user").Name("username").AutoComplete(true).Required(true).Value(f.username).
-			OnInput(func(ctx app.Context, e app.Event) { f.username = ctx.JSSrc().Get("value").String() }),
+			OnInput(f.ValueTo(&f.username)),
 		app.Label().For("signin-password").Text("Password or token"),
 		app.Input().ID("signin-password").Type("password").Name("password").Required(true).Value(f.password).
-			OnInput(func(ctx app.Context, e app.Event) { f.password = ctx.JSSrc().Get("value").String() }),
+			OnInput(f.ValueTo(&f.password)),
 		app.If(f.err != "", func() app.UI {
 			return app.P().Class("error-message").Role("alert").Text(f.err)
 		}),

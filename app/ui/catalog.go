@@ -46,6 +46,7 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	ctx.Page().SetTitle("Repositories · Berth")
 	p.query = ctx.Page().URL().Query().Get("q")
 	p.load(ctx)
+	focusFilter(ctx, "repo-filter")
 }
 
 // load starts the list over for the current query.
@@ -170,5 +171,5 @@ func (p *catalogPage) renderBody() app.UI {
 		}
 	}
 	rows = append(rows, p.win.spacer(len(p.names)-last))
-	return app.Div().Class("vlist repo-list").ID("repositories").Role("list").OnScroll(p.onScroll).Body(rows...)
+	return app.Nav().Class("vlist repo-list").ID("repositories").Aria("label", "Repositories").OnScroll(p.onScroll).Body(rows...)
 }

@@ -3,13 +3,30 @@ package ui
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/berth-registry/berth/app/api"
 )
+
+// actionDeleteOpen opens the delete dialog with a deleteRequest as its value; the repository
+// page's rows, its bulk action and the manifest page send it.
+const actionDeleteOpen = "berth.delete-open"
+
+// deleteTarget is one tag to delete, with its digest and the other tags sharing it.
+type deleteTarget struct {
+	Tag, Digest string
+	Sharing     []string
+}
+
+// deleteRequest is what the delete dialog is opened for.
+type deleteRequest struct {
+	Repo    string
+	Targets []deleteTarget
+	// Opener is a CSS selector of the control that opened the dialog; focus returns there.
+	Opener string
+}
 
 // others returns the names in tags other than name.
 func others(tags []string, name string) []string {
@@ -22,112 +39,205 @@ func others(tags []string, name string) []string {
 	return out
 }
 
-// deleteButton is a tag row's delete action; nothing in read-only mode.
-func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
-	if !writable() {
-		return nil
-	}
-	return &tagDelete{Repo: repo, Tag: t.Name, Digest: t.Digest, Sharing: strings.Join(sharing, ",")}
+// openDelete opens the page's delete dialog.
+func openDelete(ctx app.Context, req deleteRequest) {
+	ctx.NewActionWithValue(actionDeleteOpen, req)
 }
 
-// tagDelete is a tag's delete button with its confirmation dialog: the tag alone, or the
-// manifest with every tag sharing it.
-type tagDelete struct {
+// deleteDialog is the one delete confirmation of a page: a modal <dialog> (showModal), named
+// by its heading, closed by Escape, with Cancel focused first and focus returned to the
+// control that opened it. It deletes the tags alone, or their manifests with every tag
+// sharing them, and says what the manifests' deletion frees.
+type deleteDialog struct {
 	app.Compo
 
-	Repo, Tag, Digest string
-	// Sharing lists, comma-separated, the other tags pointing to Digest.
-	Sharing string
-
+	req   deleteRequest
 	open  bool
-	frees string // what deleting the manifest would free, once known
+	frees string // what deleting the manifests would free, once known
 	st    jobStatus
 	jobs  streams
 	gen   int
 }
 
-// OnDismount stops following the delete job.
-func (d *tagDelete) OnDismount() { d.jobs.stop() }
-
-// estimate asks the server what deleting the manifest would free.
-func (d *tagDelete) estimate(ctx app.Context) {
-	repo, digest, gen := d.Repo, d.Digest, d.gen
-	d.frees = ""
-	if digest == "" {
-		return
-	}
-	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		u, err := apiClient().Usage(c, repo, digest)
-		if err != nil {
+func (d *deleteDialog) OnMount(ctx app.Context) {
+	ctx.Handle(actionDeleteOpen, func(ctx app.Context, a app.Action) {
+		req, ok := a.Value.(deleteRequest)
+		if !ok || len(req.Targets) == 0 || !writable() {
 			return
 		}
-		ctx.Dispatch(func(ctx app.Context) {
-			if gen == d.gen {
-				d.frees = humanSize(u.Frees)
+		d.gen++
+		d.req, d.open, d.st, d.frees = req, true, jobStatus{}, ""
+		d.estimate(ctx)
+		ctx.Defer(func(ctx app.Context) {
+			if el := app.Window().GetElementByID("delete-dialog"); el.Truthy() && !el.Get("open").Bool() {
+				el.Call("showModal")
 			}
 		})
 	})
 }
 
-func (d *tagDelete) start(ref string) app.EventHandler {
+// OnDismount stops following the delete job.
+func (d *deleteDialog) OnDismount() { d.jobs.stop() }
+
+// digests returns the distinct digests of the targets.
+func (d *deleteDialog) digests() []string {
+	var out []string
+	for _, t := range d.req.Targets {
+		if t.Digest != "" && !contains(out, t.Digest) {
+			out = append(out, t.Digest)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// estimate asks the server what deleting the manifests would free (summed over them).
+func (d *deleteDialog) estimate(ctx app.Context) {
+	repo, digests, gen := d.req.Repo, d.digests(), d.gen
+	if len(digests) == 0 {
+		return
+	}
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(d.jobs.context(), time.Minute)
+		defer cancel()
+		var frees int64
+		for _, dg := range digests {
+			u, err := apiClient().Usage(c, repo, dg)
+			if err != nil {
+				return
+			}
+			frees += u.Frees
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen == d.gen {
+				d.frees = humanSize(frees)
+			}
+		})
+	})
+}
+
+func (d *deleteDialog) start(refs []string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		d.gen++
 		gen := d.gen
-		req := api.JobRequest{Kind: api.JobDelete, Repository: d.Repo, References: []string{ref}}
+		req := api.JobRequest{Kind: api.JobDelete, Repository: d.req.Repo, References: refs}
 		start(ctx, d.jobs.context(), req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
 			if d.st.state == api.JobSucceeded {
-				d.open = false
+				d.close(ctx)
 				ctx.NewAction(actionTagsChanged)
 			}
 		})
 	}
 }
 
-func (d *tagDelete) Render() app.UI {
-	var sharing []string
-	if d.Sharing != "" {
-		sharing = strings.Split(d.Sharing, ",")
+// close closes the dialog and returns focus to its opener.
+func (d *deleteDialog) close(ctx app.Context) {
+	if el := app.Window().GetElementByID("delete-dialog"); el.Truthy() && el.Get("open").Bool() {
+		el.Call("close") // fires "close", which lands in onClose
+		return
 	}
-	button := app.Button().Class("button small danger delete-tag").Title("Delete " + d.Tag).Text("Delete").
-		OnClick(func(ctx app.Context, e app.Event) {
-			d.open, d.st = true, jobStatus{}
-			d.estimate(ctx)
-		})
+	d.onClose(ctx, app.Event{})
+}
+
+// onClose runs when the dialog closed, by Escape, Cancel or a finished delete.
+func (d *deleteDialog) onClose(ctx app.Context, e app.Event) {
 	if !d.open {
-		return app.Span().Body(button)
+		return
 	}
-	body := []app.UI{
-		app.H2().Text("Delete " + d.Repo + ":" + d.Tag + "?"),
+	d.open = false
+	d.gen++
+	opener := d.req.Opener
+	ctx.Defer(func(ctx app.Context) {
+		if opener == "" {
+			return
+		}
+		if el := app.Window().Get("document").Call("querySelector", opener); el.Truthy() {
+			el.Call("focus")
+		}
+	})
+}
+
+func (d *deleteDialog) Render() app.UI {
+	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose)
+	if !d.open {
+		return dialog
 	}
+	targets := d.req.Targets
+	var tags, sharing []string
+	for _, t := range targets {
+		tags = append(tags, t.Tag)
+	}
+	for _, t := range targets {
+		for _, s := range t.Sharing {
+			if !contains(tags, s) && !contains(sharing, s) {
+				sharing = append(sharing, s)
+			}
+		}
+	}
+	title := "Delete " + d.req.Repo + ":" + targets[0].Tag + "?"
+	if len(targets) > 1 {
+		title = fmt.Sprintf("Delete %s from %s?", plural(len(targets), "tag"), d.req.Repo)
+	}
+	body := []app.UI{app.H2().ID("delete-title").Text(title)}
+	if len(targets) > 1 {
+		body = append(body, app.Ul().Class("sharing-tags").ID("delete-targets").Body(app.Range(targets).Slice(func(i int) app.UI {
+			return app.Li().Class("mono").Text(targets[i].Tag)
+		})))
+	}
+	digests := d.digests()
 	if len(sharing) > 0 {
 		body = append(body,
-			app.P().Text("Its manifest "+shortDigest(d.Digest)+" is also tagged:"),
+			app.P().Text("Deleting the manifests also removes these other tags:"),
 			app.Ul().Class("sharing-tags").Body(app.Range(sharing).Slice(func(i int) app.UI {
 				return app.Li().Class("mono").Text(sharing[i])
 			})),
 		)
-	} else {
-		body = append(body, app.P().Text("No other tag points to its manifest "+shortDigest(d.Digest)+"."))
+	} else if len(targets) == 1 {
+		body = append(body, app.P().Text("No other tag points to its manifest "+shortDigest(targets[0].Digest)+"."))
 	}
 	running := d.st.state == api.JobRunning
+	refsTags := tags
 	body = append(body,
-		app.P().Class("hint").Text("Removing the tag keeps the manifest for other tags; deleting the manifest removes every tag above too. Space is freed by the registry's garbage collection."),
+		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),
 		app.If(d.frees != "", func() app.UI {
-			return app.P().ID("delete-frees").Text("Deleting the manifest frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tag frees nothing.")
+			return app.P().ID("delete-frees").Text("Deleting the manifests frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tags frees nothing.")
 		}),
 		app.Div().Class("dialog-actions").Body(
-			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).Text("Remove tag only").OnClick(d.start(d.Tag)),
-			app.If(d.Digest != "", func() app.UI {
+			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
+			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
+				Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
+				OnClick(d.start(refsTags)),
+			app.If(len(digests) > 0, func() app.UI {
 				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
-					Text(fmt.Sprintf("Delete manifest (%s)", plural(len(sharing)+1, "tag"))).OnClick(d.start(d.Digest))
+					Text(fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))).OnClick(d.start(digests))
 			}),
-			app.Button().Class("button").Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.open = false; d.gen++ }),
 		),
 	)
 	if d.st.state != "" {
 		body = append(body, jobView("delete-job", &d.st, nil))
 	}
-	return app.Span().Body(button, app.Dialog().Class("confirm").Open(true).ID("delete-dialog").Body(body...))
+	return dialog.Body(body...)
+}
+
+// deleteButton is a tag row's delete action; nothing in read-only mode.
+func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
+	if !writable() {
+		return nil
+	}
+	return app.Button().Class("button small danger delete-tag").DataSet("focus", "delete").Aria("label", "Delete "+t.Name).Text("Delete").
+		OnClick(func(ctx app.Context, e app.Event) {
+			openDelete(ctx, deleteRequest{
+				Repo:    repo,
+				Targets: []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
+				Opener:  fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),
+			})
+		})
 }

@@ -33,6 +33,7 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 			&userMenu{},
 		),
 		&statusBanner{}, // offline and new-version notices
+		&shortcuts{},
 		app.Main().Class("content").Body(content...),
 		app.Footer().Class("footer").Body(
 			app.Span().Text("Berth "+version),
@@ -66,6 +67,28 @@ func errorView(msg string, retry app.EventHandler) app.UI {
 	)
 }
 
+// notFoundView says that what the address names does not exist, with the way back.
+func notFoundView(what, msg string) app.UI {
+	return app.Div().Class("state not-found").Role("alert").Body(
+		app.P().Class("error-title").Text(what+" not found"),
+		app.P().Class("hint").Text(msg),
+		app.P().Body(app.A().Class("button").Href(Path("/")).Text("All repositories")),
+	)
+}
+
+// notFoundPage is the page for addresses no route matches.
+type notFoundPage struct{ app.Compo }
+
+func (p *notFoundPage) Render() app.UI {
+	return page([]crumb{{label: "Not found"}},
+		app.Div().Class("page-head").Body(app.H1().Text("Page not found")),
+		notFoundView("Page", "Nothing lives at this address. It may have been mistyped, or the repository renamed."),
+	)
+}
+
+// srOnly is text for screen readers only: what a colour or an icon says to the eye.
+func srOnly(text string) app.UI { return app.Span().Class("sr-only").Text(text) }
+
 // emptyView says there is nothing to show, and why.
 func emptyView(title, hint string) app.UI {
 	return app.Div().Class("state empty").Body(
@@ -80,4 +103,68 @@ func copyToClipboard(text string) {
 	if cb := nav.Get("clipboard"); cb.Truthy() {
 		cb.Call("writeText", text)
 	}
+}
+
+// shortcuts handles the page-wide keys: "/" focuses the page's filter, as on GitHub.
+type shortcuts struct {
+	app.Compo
+	remove func()
+}
+
+func (s *shortcuts) OnMount(ctx app.Context) {
+	handler := app.FuncOf(func(this app.Value, args []app.Value) any {
+		if len(args) == 1 {
+			slash(args[0])
+		}
+		return nil
+	})
+	app.Window().Call("addEventListener", "keydown", handler)
+	s.remove = func() {
+		app.Window().Call("removeEventListener", "keydown", handler)
+		handler.Release()
+	}
+}
+
+// slash focuses the page's filter when "/" is typed outside a form field.
+func slash(e app.Value) {
+	{
+		if e.Get("key").String() != "/" || e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() {
+			return
+		}
+		target := e.Get("target")
+		if tag := target.Get("tagName"); tag.Truthy() {
+			switch tag.String() {
+			case "INPUT", "TEXTAREA", "SELECT":
+				return
+			}
+		}
+		if filter := app.Window().Get("document").Call("querySelector", ".toolbar input[type=search]"); filter.Truthy() {
+			e.Call("preventDefault")
+			filter.Call("focus")
+		}
+	}
+}
+
+func (s *shortcuts) OnDismount() {
+	if s.remove != nil {
+		s.remove()
+		s.remove = nil
+	}
+}
+
+func (s *shortcuts) Render() app.UI { return app.Span().Class("shortcuts").Aria("hidden", "true") }
+
+// focusFilter puts focus in a page's filter once it is rendered, unless the user already put
+// it somewhere: a page is opened to find something in it.
+func focusFilter(ctx app.Context, id string) {
+	ctx.Defer(func(ctx app.Context) {
+		doc := app.Window().Get("document")
+		active := doc.Get("activeElement")
+		if active.Truthy() && !active.Equal(doc.Get("body")) && active.Get("id").String() != id {
+			return
+		}
+		if el := doc.Call("getElementById", id); el.Truthy() {
+			el.Call("focus")
+		}
+	})
 }

@@ -33,8 +33,9 @@ type manifestPage struct {
 	childState loadState
 	childErr   error
 
-	copied string
-	gen    int
+	copied   string
+	announce string // what the live region last said (copies)
+	gen      int
 }
 
 // manifestURL is the UI path of a manifest by tag or digest.
@@ -140,7 +141,13 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 
 func (p *manifestPage) Render() app.UI {
 	crumbs := []crumb{{label: "Repositories", href: Path("/")}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
-	return page(crumbs, p.renderBody())
+	var head app.UI
+	if p.state != loaded { // the loaded page's head has the kind too
+		head = app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(append(repoName(p.repo), app.Span().Class("ref").Text(refLabel(p.ref)))...))
+	}
+	return page(crumbs, head, p.renderBody(),
+		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
+		&deleteDialog{})
 }
 
 func (p *manifestPage) renderBody() app.UI {
@@ -157,7 +164,7 @@ func (p *manifestPage) renderBody() app.UI {
 			app.Span().Class("chip kind").Text(kindLabel(m)),
 		),
 		p.summary(m),
-		copySection(m.Repository, m.Reference),
+		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
@@ -183,14 +190,29 @@ func (p *manifestPage) renderBody() app.UI {
 	return app.Div().ID("manifest").Body(sections...)
 }
 
+// deleteAction is the manifest page's delete button: the tag (or the manifest, when shown by
+// digest) through the same dialog as the repository page.
+func (p *manifestPage) deleteAction(m api.Manifest) app.UI {
+	if !writable() {
+		return nil
+	}
+	tag := m.Reference
+	return app.Button().Class("button danger").ID("manifest-delete").Text("Delete…").OnClick(func(ctx app.Context, e app.Event) {
+		openDelete(ctx, deleteRequest{Repo: m.Repository, Targets: []deleteTarget{{Tag: tag, Digest: m.Digest}}, Opener: "#manifest-delete"})
+	})
+}
+
 func (p *manifestPage) summary(m api.Manifest) app.UI {
 	pullTag := ""
-	if !strings.HasPrefix(m.Reference, "sha256:") {
-		pullTag = fmt.Sprintf("docker pull %s/%s:%s", m.PullHost, m.Repository, m.Reference)
+	if !api.IsDigest(m.Reference) {
+		pullTag = pullCommand(m.PullHost, m.Repository, m.Reference, m.Kind, m.ArtifactType)
 	}
 	pullDigest := fmt.Sprintf("docker pull %s/%s@%s", m.PullHost, m.Repository, m.Digest)
+	if m.Kind == "artifact" {
+		pullDigest = fmt.Sprintf("oras pull %s/%s@%s", m.PullHost, m.Repository, m.Digest)
+	}
 	rows := []app.UI{
-		field("Digest", app.Span().Class("mono break").Text(m.Digest)),
+		field("Digest", p.copyBox("digest-value", "digest", m.Digest)),
 		field("Media type", app.Span().Class("mono break").Text(m.MediaType)),
 		field("Size", app.Span().Text(humanSize(m.Size)+sizeNote(m))),
 	}
@@ -202,9 +224,9 @@ func (p *manifestPage) summary(m api.Manifest) app.UI {
 		rows = append(rows, field("Created", app.Span().Title(c.Local().Format(time.RFC1123)).Text(ago(c, time.Now())+" · "+c.Format("2006-01-02 15:04"))))
 	}
 	if pullTag != "" {
-		rows = append(rows, field("Pull by tag", p.copyBox("tag", pullTag)))
+		rows = append(rows, field("Pull by tag", p.copyBox("tag", "pull command by tag", pullTag)))
 	}
-	rows = append(rows, field("Pull by digest", p.copyBox("digest", pullDigest)))
+	rows = append(rows, field("Pull by digest", p.copyBox("digest-pull", "pull command by digest", pullDigest)))
 	return app.Div().Class("card").Body(app.Dl().Class("fields").Body(rows...))
 }
 
@@ -215,16 +237,17 @@ func sizeNote(m api.Manifest) string {
 	return ""
 }
 
-func (p *manifestPage) copyBox(id, text string) app.UI {
+// copyBox shows text with a button that copies it; what names the text for screen readers.
+func (p *manifestPage) copyBox(id, what, text string) app.UI {
 	label := "Copy"
 	if p.copied == id {
 		label = "Copied ✓"
 	}
 	return app.Div().Class("copy").Body(
 		app.Code().Class("break").Text(text),
-		app.Button().Class("button small").Text(label).OnClick(func(ctx app.Context, e app.Event) {
+		app.Button().Class("button small").ID("copy-"+id).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
 			copyToClipboard(text)
-			p.copied = id
+			p.copied, p.announce = id, "Copied to the clipboard: "+text
 			ctx.After(2*time.Second, func(ctx app.Context) {
 				if p.copied == id {
 					p.copied = ""
@@ -248,7 +271,11 @@ func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 			cls += " selected"
 		}
 		u := url.URL{Path: manifestURL(m.Repository, m.Reference), RawQuery: url.Values{"platform": {pl.Digest}}.Encode()}
-		tabs = append(tabs, app.A().Class(cls).Href(u.String()).Aria("selected", fmt.Sprint(selected)).Role("tab").Body(
+		tabIndex := -1
+		if selected {
+			tabIndex = 0
+		}
+		tabs = append(tabs, app.A().Class(cls).Href(u.String()).Aria("selected", fmt.Sprint(selected)).Role("tab").TabIndex(tabIndex).OnKeyDown(tabKeys).Body(
 			app.Span().Class("tab-name").Text(pl.String()),
 			app.Span().Class("tab-size").Text(humanSize(pl.Size)),
 		))
@@ -270,6 +297,10 @@ func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 			app.Text("Showing "),
 			app.A().Class("mono").Href(manifestURL(m.Repository, p.child.Digest)).Text(shortDigest(p.child.Digest)),
 		))
+		out = append(out, app.Div().Class("card").Body(app.Dl().Class("fields").Body(
+			field("Pull "+platformOf(p.child.Image), p.copyBox("platform-pull", "pull command for this platform",
+				fmt.Sprintf("docker pull %s/%s@%s", m.PullHost, m.Repository, p.child.Digest))),
+		)))
 		out = append(out, imageSections(p.child.Image)...)
 	}
 	return out
@@ -333,14 +364,14 @@ func imageSections(img *api.Image) []app.UI {
 		annotationsCard("Labels", c.Labels),
 		app.Div().Class("card").ID("layers").Body(
 			app.H2().Text(fmt.Sprintf("Layers (%d, %s)", len(img.Layers), humanSize(total))),
-			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+			scrollBox("Layers").Body(app.Table().Class("grid").Body(
 				app.THead().Body(app.Tr().Body(app.Th().Text("#"), app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
 				app.TBody().Body(layers...),
 			)),
 		),
 		app.Div().Class("card").ID("history").Body(
 			app.H2().Text(fmt.Sprintf("History (%d steps)", len(img.History))),
-			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+			scrollBox("History").Body(app.Table().Class("grid").Body(
 				app.THead().Body(app.Tr().Body(app.Th().Text("Created"), app.Th().Text("Command"), app.Th().Class("num").Text("Layer"))),
 				app.TBody().Body(history...),
 			)),
@@ -383,7 +414,7 @@ func annotationsCard(title string, m map[string]string) app.UI {
 	}
 	return app.Div().Class("card").Body(
 		app.H2().Text(title),
-		app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(app.TBody().Body(rows...))),
+		scrollBox(title).Body(app.Table().Class("grid").Body(app.TBody().Body(rows...))),
 	)
 }
 
@@ -396,7 +427,7 @@ func descriptorTable(ds []api.Descriptor) app.UI {
 			app.Td().Class("num").Text(humanSize(d.Size)),
 		))
 	}
-	return app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+	return scrollBox("Blobs").Body(app.Table().Class("grid").Body(
 		app.THead().Body(app.Tr().Body(app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
 		app.TBody().Body(rows...),
 	))
@@ -416,7 +447,7 @@ func (p *manifestPage) referrers(m api.Manifest) app.UI {
 				app.Td().Class("created").Text(ago(r.Created, time.Now())),
 			))
 		}
-		body = app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").ID("referrers").Body(
+		body = scrollBox("Referrers").Body(app.Table().Class("grid").ID("referrers").Body(
 			app.THead().Body(app.Tr().Body(app.Th().Text("Type"), app.Th().Text("Digest"), app.Th().Class("num").Text("Size"), app.Th().Text("Created"))),
 			app.TBody().Body(rows...),
 		))
@@ -434,7 +465,7 @@ func rawView(title, raw string) app.UI {
 	}
 	return app.Details().Class("card raw").Body(
 		app.Summary().Text(title),
-		app.Pre().Class("mono").Text(prettyJSON(raw)),
+		app.Pre().Class("mono").TabIndex(0).Aria("label", title).Text(prettyJSON(raw)),
 	)
 }
 
@@ -445,4 +476,44 @@ func prettyJSON(raw string) string {
 		return raw
 	}
 	return b.String()
+}
+
+// platformOf names an image's platform: linux/arm/v7.
+func platformOf(img *api.Image) string {
+	return api.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}.String()
+}
+
+// tabKeys moves between tabs with the arrow keys, Home and End, the way a tablist works: the
+// focused tab follows, and Enter or a click opens it.
+func tabKeys(ctx app.Context, e app.Event) {
+	tab := ctx.JSSrc()
+	var next app.Value
+	switch e.Get("key").String() {
+	case "ArrowRight", "ArrowDown":
+		next = tab.Get("nextElementSibling")
+		if !next.Truthy() {
+			next = tab.Get("parentElement").Get("firstElementChild")
+		}
+	case "ArrowLeft", "ArrowUp":
+		next = tab.Get("previousElementSibling")
+		if !next.Truthy() {
+			next = tab.Get("parentElement").Get("lastElementChild")
+		}
+	case "Home":
+		next = tab.Get("parentElement").Get("firstElementChild")
+	case "End":
+		next = tab.Get("parentElement").Get("lastElementChild")
+	default:
+		return
+	}
+	e.PreventDefault()
+	tab.Set("tabIndex", -1)
+	next.Set("tabIndex", 0)
+	next.Call("focus")
+}
+
+// scrollBox is a wide table's horizontally scrolling box: focusable and named, so keyboard
+// users can scroll it too (on phones the layer and history tables are wider than the screen).
+func scrollBox(label string) app.HTMLDiv {
+	return app.Div().Class("table-wrap flat").TabIndex(0).Role("region").Aria("label", label)
 }

@@ -55,7 +55,14 @@ type repositoryPage struct {
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	attempts map[string]int       // automatic retries made per tag
 	win      window
-	copied   string // the tag whose pull command was just copied
+	copied   string              // the tag whose pull command was just copied
+	announce string              // what the live region last said (copies)
+	selected map[string]bool     // tags ticked for a bulk delete
+	kind     string              // filter: image, index, artifact … ("" for all)
+	platform string              // filter: os/arch[/variant] ("" for all)
+	signed   map[string][]string // digest → its cosign tags (sha256-<hex>.sig/.att/.sbom)
+	focusTag string              // the row holding focus, kept when the virtual window moves
+	focusSel string              // which control of that row has focus (a CSS selector)
 	gen      int
 }
 
@@ -74,6 +81,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		p.sort, p.desc = byCreated, true
 	}
 	p.load(ctx)
+	focusFilter(ctx, "tag-filter")
 }
 
 // load lists the tag names, then starts filling in their details.
@@ -81,7 +89,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err = loading, nil
-	p.win.rowHeight = tagRowHeight
+	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -239,6 +247,12 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 // tagsChanged recomputes what is derived from the tags: which share a digest, and the view.
 func (p *repositoryPage) tagsChanged() {
 	p.groups = digestGroups(p.tags)
+	p.signed = map[string][]string{}
+	for _, t := range p.tags {
+		if subject := cosignSubject(t.Name); subject != "" {
+			p.signed[subject] = append(p.signed[subject], t.Name)
+		}
+	}
 	p.sharing = make(map[string][]string, len(p.groups))
 	for _, t := range p.tags {
 		if p.groups[t.Digest] > 0 {
@@ -252,10 +266,24 @@ func (p *repositoryPage) tagsChanged() {
 func (p *repositoryPage) refresh() {
 	f := strings.ToLower(strings.TrimSpace(p.filter))
 	p.view = p.view[:0]
+	digests := make(map[string]bool, len(p.tags))
+	for _, t := range p.tags {
+		digests[t.Digest] = true
+	}
 	for i, t := range p.tags {
-		if f == "" || strings.Contains(strings.ToLower(t.Name), f) || strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
-			p.view = append(p.view, i)
+		if subject := cosignSubject(t.Name); subject != "" && digests[subject] {
+			continue // shown with the image it signs
 		}
+		if f != "" && !strings.Contains(strings.ToLower(t.Name), f) && !strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
+			continue
+		}
+		if p.kind != "" && t.Kind != p.kind {
+			continue
+		}
+		if p.platform != "" && !slices.ContainsFunc(t.Platforms, func(pl api.Platform) bool { return pl.String() == p.platform }) {
+			continue
+		}
+		p.view = append(p.view, i)
 	}
 	slices.SortStableFunc(p.view, func(i, j int) int {
 		a, b := p.tags[i], p.tags[j]
@@ -286,6 +314,36 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
+// cosignSubject returns the digest a cosign tag (sha256-<hex>.sig, .att, .sbom) is about, or
+// "" for any other tag.
+func cosignSubject(tag string) string {
+	for _, suffix := range []string{".sig", ".att", ".sbom"} {
+		if hex, ok := strings.CutSuffix(tag, suffix); ok {
+			if h, ok := strings.CutPrefix(hex, "sha256-"); ok && len(h) == 64 {
+				return "sha256:" + h
+			}
+		}
+	}
+	return ""
+}
+
+// filterOptions returns the kinds and platforms the repository's tags have, for the filters.
+func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
+	for _, t := range p.tags {
+		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && cosignSubject(t.Name) == "" {
+			kinds = append(kinds, t.Kind)
+		}
+		for _, pl := range t.Platforms {
+			if s := pl.String(); !slices.Contains(platforms, s) {
+				platforms = append(platforms, s)
+			}
+		}
+	}
+	slices.Sort(kinds)
+	slices.Sort(platforms)
+	return kinds, platforms
+}
+
 func (p *repositoryPage) Render() app.UI {
 	// No cleanup for a repository that could not be read. While tags (re)load it stays, so
 	// that a cleanup's result survives the reload the cleanup itself triggers.
@@ -295,6 +353,18 @@ func (p *repositoryPage) Render() app.UI {
 	}
 	crumbs := []crumb{{label: "Repositories", href: Path("/")}}
 	crumbs = append(crumbs, crumb{label: p.name})
+	kinds, platforms := p.filterOptions()
+	selectFilter := func(id, label, all string, options []string, value *string) app.UI {
+		opts := []app.UI{app.Option().Value("").Text(all).Selected(*value == "")}
+		for _, o := range options {
+			opts = append(opts, app.Option().Value(o).Text(o).Selected(*value == o))
+		}
+		return app.Select().ID(id).Class("filter").Aria("label", label).Body(opts...).
+			OnChange(func(ctx app.Context, e app.Event) {
+				p.ValueTo(value)(ctx, e)
+				p.refresh()
+			})
+	}
 	return page(crumbs,
 		app.Div().Class("page-head").Body(
 			app.H1().Class("repo-title").Body(repoName(p.name)...),
@@ -322,14 +392,54 @@ func (p *repositoryPage) Render() app.UI {
 				ID("tag-filter").
 				Placeholder("Filter tags or digests…").
 				Aria("label", "Filter tags").
+				AutoFocus(true).
 				Value(p.filter).
 				OnInput(func(ctx app.Context, e app.Event) {
 					p.ValueTo(&p.filter)(ctx, e)
 					p.refresh()
-				}),
+				}).
+				OnKeyDown(p.intoResults),
+			app.If(len(kinds) > 1, func() app.UI { return selectFilter("kind-filter", "Filter by kind", "All kinds", kinds, &p.kind) }),
+			app.If(len(platforms) > 1, func() app.UI {
+				return selectFilter("platform-filter", "Filter by platform", "All platforms", platforms, &p.platform)
+			}),
+			p.bulkActions(),
 		),
 		cleanup,
+		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
+		&deleteDialog{},
+	)
+}
+
+// intoResults moves focus from the filter to the first row on ArrowDown.
+func (p *repositoryPage) intoResults(ctx app.Context, e app.Event) {
+	if e.Get("key").String() != "ArrowDown" || len(p.view) == 0 {
+		return
+	}
+	e.PreventDefault()
+	if el := app.Window().Get("document").Call("querySelector", "#tags tr.tag a"); el.Truthy() {
+		el.Call("focus")
+	}
+}
+
+// bulkActions is the toolbar's action on the ticked tags.
+func (p *repositoryPage) bulkActions() app.UI {
+	if !writable() || len(p.selected) == 0 {
+		return nil
+	}
+	var targets []deleteTarget
+	for _, t := range p.tags {
+		if p.selected[t.Name] {
+			targets = append(targets, deleteTarget{Tag: t.Name, Digest: t.Digest, Sharing: others(p.sharing[t.Digest], t.Name)})
+		}
+	}
+	return app.Div().Class("bulk").Body(
+		app.Span().Class("count").Text(plural(len(targets), "tag")+" selected"),
+		app.Button().Class("button danger").ID("bulk-delete").Text("Delete selected…").OnClick(func(ctx app.Context, e app.Event) {
+			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete"})
+		}),
+		app.Button().Class("button small").Text("Clear selection").OnClick(func(ctx app.Context, e app.Event) { p.selected = nil }),
 	)
 }
 
@@ -343,11 +453,11 @@ func (p *repositoryPage) renderBody() app.UI {
 		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
 	}
 	if len(p.view) == 0 {
-		return emptyView("No tag matches “"+p.filter+"”", "Filter by part of a tag name or the start of a digest.")
+		return emptyView("No tag matches these filters", "Filter by part of a tag name or the start of a digest, or choose another kind or platform.")
 	}
 	now := time.Now()
 	first, last := p.win.span(len(p.view))
-	const cols = 6
+	const cols = 7
 	rows := make([]app.UI, 0, last-first+2)
 	rows = append(rows, p.win.spacerRow(first, cols))
 	for _, i := range p.view[first:last] {
@@ -356,20 +466,80 @@ func (p *repositoryPage) renderBody() app.UI {
 	rows = append(rows, p.win.spacerRow(len(p.view)-last, cols))
 	return app.Div().Class("table-wrap vlist").OnScroll(p.onScroll).Body(
 		app.Table().Class("tags").ID("tags").Body(
+			app.Caption().Class("sr-only").Text("Tags of "+p.name),
 			app.THead().Body(app.Tr().Body(
+				app.Th().Class("select").Body(srOnly("Select")),
 				p.header("Tag", byName),
 				app.Th().Text("Digest"),
 				p.header("Size", bySize),
 				p.header("Created", byCreated),
 				app.Th().Text("Platforms"),
-				app.Th().Class("actions").Text(""),
+				app.Th().Class("actions").Body(srOnly("Actions")),
 			)),
-			app.TBody().Body(rows...),
+			app.TBody().On("focusin", p.onFocusIn).Body(rows...),
 		),
 	)
 }
 
-func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) { p.win.onScroll(ctx, e) }
+// onFocusIn remembers which row and control hold focus, so that focus stays on that tag when
+// the virtual window moves and go-app reuses the row's elements for other tags.
+func (p *repositoryPage) onFocusIn(ctx app.Context, e app.Event) {
+	target := e.Get("target")
+	row := target.Call("closest", "[data-tag]")
+	if !row.Truthy() {
+		return
+	}
+	p.focusTag = row.Get("dataset").Get("tag").String()
+	p.focusSel = "a"
+	if key := target.Get("dataset").Get("focus"); key.Truthy() {
+		p.focusSel = `[data-focus="` + key.String() + `"]`
+	}
+}
+
+// keepFocus puts focus back on the remembered tag's control after a re-render moved it away.
+func (p *repositoryPage) keepFocus(ctx app.Context) {
+	if p.focusTag == "" {
+		return
+	}
+	doc := app.Window().Get("document")
+	active := doc.Get("activeElement")
+	if !active.Truthy() {
+		return
+	}
+	row := active.Call("closest", "#tags [data-tag]")
+	inTable := active.Call("closest", "#tags").Truthy() || active.Equal(doc.Get("body"))
+	if !inTable || (row.Truthy() && row.Get("dataset").Get("tag").String() == p.focusTag) {
+		return
+	}
+	sel := fmt.Sprintf(`#tags [data-tag=%q] %s`, p.focusTag, p.focusSel)
+	if el := doc.Call("querySelector", sel); el.Truthy() {
+		el.Call("focus", map[string]any{"preventScroll": true})
+	}
+}
+
+func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
+	p.win.rowHeight = tagRowHeightFor()
+	p.win.onScroll(ctx, e)
+	ctx.Defer(p.keepFocus)
+}
+
+// OnResize switches the virtual list between table rows and phone cards.
+func (p *repositoryPage) OnResize(ctx app.Context) { p.win.rowHeight = tagRowHeightFor() }
+
+// tagCardHeight is the height of a tag's card on a phone (see berth.css, max-width 640px).
+const tagCardHeight = 168
+
+// tagRowHeightFor is the height of one tag in the current layout: a table row, or a card on
+// a narrow screen.
+func tagRowHeightFor() int {
+	if app.IsServer {
+		return tagRowHeight
+	}
+	if m := app.Window().Call("matchMedia", "(max-width: 640px)"); m.Truthy() && m.Get("matches").Bool() {
+		return tagCardHeight
+	}
+	return tagRowHeight
+}
 
 func (p *repositoryPage) header(label string, k sortKey) app.UI {
 	arrow, sorted := "", "none"
@@ -404,19 +574,58 @@ func digestGroups(tags []api.Tag) map[string]int {
 	return groups
 }
 
+// pullCommand is the command that fetches a tag, by what it holds: helm for a chart, oras
+// for other artifacts, docker for images.
+func pullCommand(host, repo, tag, kind, artifactType string) string {
+	switch {
+	case kind == "artifact" && strings.Contains(artifactType, "helm"):
+		return fmt.Sprintf("helm pull oci://%s/%s --version %s", host, repo, tag)
+	case kind == "artifact":
+		return fmt.Sprintf("oras pull %s/%s:%s", host, repo, tag)
+	}
+	return fmt.Sprintf("docker pull %s/%s:%s", host, repo, tag)
+}
+
+// copyAnnounced copies text and says so in the page's live region.
+func (p *repositoryPage) copyAnnounced(ctx app.Context, key, text string) {
+	copyToClipboard(text)
+	p.copied, p.announce = key, "Copied to the clipboard: "+text
+	ctx.After(2*time.Second, func(ctx app.Context) {
+		if p.copied == key {
+			p.copied = ""
+		}
+	})
+}
+
 func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	t := p.tags[i]
+	check := app.Td().Class("select")
+	if writable() {
+		check = check.Body(app.Input().Type("checkbox").DataSet("focus", "select").Aria("label", "Select "+t.Name).
+			Checked(p.selected[t.Name]).OnChange(func(ctx app.Context, e app.Event) {
+			if p.selected == nil {
+				p.selected = map[string]bool{}
+			}
+			if ctx.JSSrc().Get("checked").Bool() {
+				p.selected[t.Name] = true
+			} else {
+				delete(p.selected, t.Name)
+			}
+		}))
+	}
 	if p.pending[i] {
 		return app.Tr().Class("tag pending").DataSet("tag", t.Name).Body(
+			check,
 			app.Td().Class("tag-name").Body(app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name)),
-			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("label", "loading details")),
+			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("hidden", "true"), srOnly("loading details")),
 		)
 	}
-	pull := fmt.Sprintf("docker pull %s/%s:%s", p.pullHost, p.name, t.Name)
+	pull := pullCommand(p.pullHost, p.name, t.Name, t.Kind, t.ArtifactType)
 	digest := app.Td().Class("digest mono").Title(t.Digest).Text(shortDigest(t.Digest))
 	if group > 0 {
 		digest = app.Td().Class("digest mono").Title(t.Digest+" — shared with other tags").Body(
-			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("label", fmt.Sprintf("same image as other tags (group %d)", group)),
+			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("hidden", "true"),
+			srOnly(fmt.Sprintf("same image as other tags (group %d): ", group)),
 			app.Text(shortDigest(t.Digest)),
 		)
 	}
@@ -428,30 +637,28 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	if p.copied == t.Name {
 		copyLabel = "Copied ✓"
 	}
+	chips := platformChips(t)
+	for _, s := range p.signed[t.Digest] {
+		chips = append(chips, app.A().Class("chip artifact signed").Href(manifestURL(p.name, s)).Title(s).Text(referrerTagLabel(s)))
+	}
 	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
+		check,
 		app.Td().Class("tag-name").Body(
 			app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name),
 			app.If(t.Error != "", func() app.UI {
 				return app.Span().Class("row-error").Title(t.Error).Body(
 					app.Text("⚠ details unavailable "),
-					app.Button().Class("link").Text("retry").OnClick(p.retry(i)),
+					app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i)),
 				)
 			}),
 		),
 		digest,
 		app.Td().Class("size num").Text(sizeLabel(t)),
 		created,
-		app.Td().Class("platforms").Body(platformChips(t)...),
+		app.Td().Class("platforms").Body(chips...),
 		app.Td().Class("actions").Body(
-			app.Button().Class("button small").Title(pull).Text(copyLabel).OnClick(func(ctx app.Context, e app.Event) {
-				copyToClipboard(pull)
-				p.copied = t.Name
-				ctx.After(2*time.Second, func(ctx app.Context) {
-					if p.copied == t.Name {
-						p.copied = ""
-					}
-				})
-			}),
+			app.Button().Class("button small copy-pull").DataSet("focus", "copy").Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
+				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }),
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)

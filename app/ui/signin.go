@@ -129,5 +129,8 @@ func failure(err error, retry func(ctx app.Context)) app.UI {
 	if client.Unauthorized(err) {
 		return &signInForm{Reason: err.Error()}
 	}
+	if client.NotFound(err) {
+		return notFoundView("Nothing", err.Error())
+	}
 	return errorView(err.Error(), func(ctx app.Context, e app.Event) { retry(ctx) })
 }

@@ -73,7 +73,7 @@ func TestRepositoryStateIsDerivedWhenTagsChange(t *testing.T) {
 
 	// The row of a tag that shares its manifest marks the group, and says so in words.
 	row := p.renderTag(2, p.groups[p.tags[2].Digest], time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
-	if err := app.Match(app.Td().Class("digest mono").Title("sha256:"+hex('b')+" — shared with other tags"), row, 1); err != nil {
+	if err := app.Match(app.Td().Class("digest mono").Title("sha256:"+hex('b')+" — shared with other tags"), row, 2); err != nil {
 		t.Errorf("digest cell of a shared tag: %v", err)
 	}
 }
@@ -126,6 +126,46 @@ func TestLinksKeepTheBasePath(t *testing.T) {
 	} {
 		if got != want {
 			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}
+
+func TestCosignTagsGoWithTheImageTheySign(t *testing.T) {
+	tags := append(testTags(),
+		api.Tag{Name: "sha256-" + hex('a') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('c')},
+		api.Tag{Name: "sha256-" + hex('a') + ".att", Kind: "referrer", Digest: "sha256:" + hex('d')},
+		api.Tag{Name: "sha256-" + hex('f') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('e')}, // signs nothing here
+		api.Tag{Name: "chart", Kind: "artifact", ArtifactType: "application/vnd.cncf.helm.config.v1+json", Digest: "sha256:" + hex('9')},
+	)
+	p := &repositoryPage{name: "team/app", state: loaded, tags: tags, sort: byName}
+	p.tagsChanged()
+	if got := names(p); !slices.Equal(got, []string{"chart", "latest", "sha256-" + hex('f') + ".sig", "v1", "v2"}) {
+		t.Errorf("view %v: want the signatures of v1 folded into its row, the orphan kept", got)
+	}
+	if got := p.signed["sha256:"+hex('a')]; len(got) != 2 {
+		t.Errorf("v1's cosign tags: %v", got)
+	}
+	kinds, platforms := p.filterOptions()
+	if !slices.Equal(kinds, []string{"artifact", "image"}) || !slices.Equal(platforms, []string{"linux/amd64", "linux/arm64"}) {
+		t.Errorf("filter options %v %v", kinds, platforms)
+	}
+	p.kind = "image"
+	p.platform = "linux/amd64"
+	p.refresh()
+	if got := names(p); !slices.Equal(got, []string{"latest", "v2"}) {
+		t.Errorf("images for linux/amd64: %v", got)
+	}
+}
+
+func TestPullCommandFitsTheArtifact(t *testing.T) {
+	for _, tc := range []struct{ kind, artifactType, want string }{
+		{"image", "", "docker pull r.example/team/app:v1"},
+		{"index", "", "docker pull r.example/team/app:v1"},
+		{"artifact", "application/vnd.cncf.helm.config.v1+json", "helm pull oci://r.example/team/app --version v1"},
+		{"artifact", "application/vnd.example.policy.v1+json", "oras pull r.example/team/app:v1"},
+	} {
+		if got := pullCommand("r.example", "team/app", "v1", tc.kind, tc.artifactType); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.kind, tc.artifactType, got, tc.want)
 		}
 	}
 }

@@ -76,6 +76,11 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 		t.Fatalf("repository page: %v", err)
 	}
 
+	// The virtual list places rows by their height: it must be exactly the one it assumes.
+	if h, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector("#tags tr.tag").getBoundingClientRect().height`)); err != nil || h != 44 {
+		t.Errorf("tag rows are %vpx high, the virtual list assumes 44 (%v)", h, err)
+	}
+
 	// Tab from the filter reaches every tag, in order, then leaves the table.
 	var seen []string
 	entered := false

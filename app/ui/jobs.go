@@ -9,13 +9,15 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // actionTagsChanged tells the repository page a job changed its tags, so it reloads them.
 const actionTagsChanged = "berth.tags-changed"
 
-// writable reports whether the UI may offer write operations (Berth is not --read-only).
-func writable() bool { return app.Getenv(EnvReadOnly) != "true" }
+// writable reports whether the UI may offer write operations: Berth is not --read-only, and
+// its server answered the last request (offline, pages show stored data and nothing changes).
+func writable() bool { return app.Getenv(EnvReadOnly) != "true" && !client.Status().Offline }
 
 // jobStatus is a job as the UI follows it, built from its events.
 type jobStatus struct {
@@ -175,7 +177,7 @@ func jobView(id string, st *jobStatus, onCancel app.EventHandler) app.UI {
 	}
 	return app.Div().Class("job").ID(id).DataSet("state", st.state).Body(
 		app.Div().Class("job-head").Body(
-			app.Span().Class("job-state chip "+st.state).Text(label),
+			app.Span().Class("job-state chip "+st.state).Role("status").Aria("live", "polite").Text(label),
 			app.If(total > 0, func() app.UI {
 				return app.Span().Class("job-bytes muted").Text(humanSize(done) + " of " + humanSize(total))
 			}),
@@ -185,9 +187,9 @@ func jobView(id string, st *jobStatus, onCancel app.EventHandler) app.UI {
 		),
 		app.If(st.state == api.JobRunning, func() app.UI {
 			if total == 0 {
-				return app.Progress().Class("job-bar")
+				return app.Progress().Class("job-bar").Aria("label", "Progress")
 			}
-			return app.Progress().Class("job-bar").Max(total).Value(done)
+			return app.Progress().Class("job-bar").Aria("label", "Progress").Max(total).Value(done)
 		}),
 		app.If(st.message != "" && st.state == api.JobRunning, func() app.UI {
 			return app.P().Class("hint job-message").Text(st.message)

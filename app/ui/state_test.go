@@ -169,3 +169,20 @@ func TestPullCommandFitsTheArtifact(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveRefreshKeepsOlderEvents(t *testing.T) {
+	at := func(min int) time.Time { return time.Date(2026, 1, 1, 0, min, 0, 0, time.UTC) }
+	shown := []api.Event{{ID: "5", Timestamp: at(5)}, {ID: "4", Timestamp: at(4)}, {ID: "3", Timestamp: at(3)}, {ID: "2", Timestamp: at(2)}}
+	fresh := []api.Event{{ID: "6", Timestamp: at(6)}, {ID: "5", Timestamp: at(5)}}
+	got, next := mergeNewest(fresh, "after-5", shown, "after-2")
+	var ids []string
+	for _, e := range got {
+		ids = append(ids, e.ID)
+	}
+	if !slices.Equal(ids, []string{"6", "5", "4", "3", "2"}) || next != "after-2" {
+		t.Errorf("merged %v, next %q: want the new event on top and the older pages kept", ids, next)
+	}
+	if got, next := mergeNewest(fresh, "after-5", fresh[1:], "x"); len(got) != 2 || next != "after-5" {
+		t.Errorf("first page only: %v %q", got, next)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/config"
@@ -226,6 +227,21 @@ func TestE2EAccessibility(t *testing.T) {
 			}
 			screenshot(t, ctx, "a11y-"+name)
 		}
+	}
+	// Platform tabs follow the arrow keys; Enter opens the focused one.
+	if err := chromedp.Do(ctx,
+		look(1280, 800, false),
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#platforms a.selected`),
+		chromedp.Focus(`#platforms a.selected`),
+		chromedp.KeyEvent(kb.ArrowRight),
+		waitJS(`document.activeElement === document.querySelectorAll("#platforms a")[1]`),
+		chromedp.KeyEvent(kb.End),
+		waitJS(`document.activeElement === document.querySelectorAll("#platforms a")[2]`),
+		chromedp.KeyEvent(kb.Enter),
+		waitJS(`document.querySelector("#config") && document.querySelector("#config").innerText.includes("linux/arm/v7")`),
+	); err != nil {
+		t.Errorf("platform tabs by keyboard: %v", err)
 	}
 }
 

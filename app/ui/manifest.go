@@ -60,6 +60,8 @@ func splitReference(path string) (repo, ref string) {
 
 func (p *manifestPage) OnMount(ctx app.Context) {
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
+	// After a delete from this page the manifest (or its tag) is gone: show its repository.
+	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { ctx.Navigate(repositoryURL(p.repo)) })
 }
 
 func (p *manifestPage) OnNav(ctx app.Context) {

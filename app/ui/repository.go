@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -61,12 +62,12 @@ type repositoryPage struct {
 	kind     string              // filter: image, index, artifact … ("" for all)
 	platform string              // filter: os/arch[/variant] ("" for all)
 	signed   map[string][]string // digest → its cosign tags (sha256-<hex>.sig/.att/.sbom)
-	focusTag string              // the row holding focus, kept when the virtual window moves
-	focusSel string              // which control of that row has focus (a CSS selector)
+	focus    rowFocus            // the row and control holding focus, kept when the window moves
 	gen      int
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
+	p.focus.listen()
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { p.load(ctx) }) // ops.go
 }
@@ -476,29 +477,59 @@ func (p *repositoryPage) renderBody() app.UI {
 				app.Th().Text("Platforms"),
 				app.Th().Class("actions").Body(srOnly("Actions")),
 			)),
-			app.TBody().On("focusin", p.onFocusIn).Body(rows...),
+			app.TBody().Body(rows...),
 		),
 	)
 }
 
-// onFocusIn remembers which row and control hold focus, so that focus stays on that tag when
-// the virtual window moves and go-app reuses the row's elements for other tags.
-func (p *repositoryPage) onFocusIn(ctx app.Context, e app.Event) {
-	target := e.Get("target")
-	row := target.Call("closest", "[data-tag]")
-	if !row.Truthy() {
+// rowFocus remembers which row of the tag table, and which control in it, holds focus. It is
+// written by a native focusin listener, synchronously while the DOM still shows what the user
+// focused (go-app handlers run later, possibly after a re-render gave the row's elements to
+// another tag), and read after each re-render to put focus back on that tag.
+type rowFocus struct {
+	mu       sync.Mutex
+	tag, sel string
+	listener app.Func
+}
+
+// listen starts following focus in the tag table.
+func (f *rowFocus) listen() {
+	if app.IsServer || f.listener != nil {
 		return
 	}
-	p.focusTag = row.Get("dataset").Get("tag").String()
-	p.focusSel = "a"
-	if key := target.Get("dataset").Get("focus"); key.Truthy() {
-		p.focusSel = `[data-focus="` + key.String() + `"]`
+	f.listener = app.FuncOf(func(this app.Value, args []app.Value) any {
+		target := args[0].Get("target")
+		row := target.Call("closest", "#tags [data-tag]")
+		if !row.Truthy() {
+			return nil
+		}
+		sel := "a"
+		if key := target.Get("dataset").Get("focus"); key.Truthy() {
+			sel = `[data-focus="` + key.String() + `"]`
+		}
+		f.mu.Lock()
+		f.tag, f.sel = row.Get("dataset").Get("tag").String(), sel
+		f.mu.Unlock()
+		return nil
+	})
+	app.Window().Get("document").Call("addEventListener", "focusin", f.listener)
+}
+
+// stop ends listen.
+func (f *rowFocus) stop() {
+	if f.listener != nil {
+		app.Window().Get("document").Call("removeEventListener", "focusin", f.listener)
+		f.listener.Release()
+		f.listener = nil
 	}
 }
 
-// keepFocus puts focus back on the remembered tag's control after a re-render moved it away.
-func (p *repositoryPage) keepFocus(ctx app.Context) {
-	if p.focusTag == "" {
+// restore puts focus back on the remembered tag's control when a re-render moved it away.
+func (f *rowFocus) restore() {
+	f.mu.Lock()
+	tag, sel := f.tag, f.sel
+	f.mu.Unlock()
+	if tag == "" {
 		return
 	}
 	doc := app.Window().Get("document")
@@ -508,14 +539,19 @@ func (p *repositoryPage) keepFocus(ctx app.Context) {
 	}
 	row := active.Call("closest", "#tags [data-tag]")
 	inTable := active.Call("closest", "#tags").Truthy() || active.Equal(doc.Get("body"))
-	if !inTable || (row.Truthy() && row.Get("dataset").Get("tag").String() == p.focusTag) {
+	if !inTable || (row.Truthy() && row.Get("dataset").Get("tag").String() == tag) {
 		return
 	}
-	sel := fmt.Sprintf(`#tags [data-tag=%q] %s`, p.focusTag, p.focusSel)
-	if el := doc.Call("querySelector", sel); el.Truthy() {
+	if el := doc.Call("querySelector", fmt.Sprintf(`#tags [data-tag=%q] %s`, tag, sel)); el.Truthy() {
 		el.Call("focus", map[string]any{"preventScroll": true})
 	}
 }
+
+// keepFocus runs after a re-render of the table.
+func (p *repositoryPage) keepFocus(ctx app.Context) { p.focus.restore() }
+
+// OnDismount stops following focus.
+func (p *repositoryPage) OnDismount() { p.focus.stop() }
 
 func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()

@@ -159,7 +159,9 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		waitJS(`(document.activeElement.blur(), document.activeElement === document.body)`),
 		chromedp.KeyEvent("/"),
-		waitJS(`document.activeElement.id === "tag-filter" && document.activeElement.value === ""`),
+		// Only focus is checked: CDP sends the character as an event of its own after keydown,
+		// so the page's preventDefault cannot keep "/" out of the field as it does for people.
+		waitJS(`document.activeElement.id === "tag-filter"`),
 	); err != nil {
 		t.Errorf("/ shortcut: %v", err)
 	}

@@ -30,12 +30,14 @@ type catalogPage struct {
 	total   int
 	updated time.Time
 	win     window
+	focus   rowFocus // the repository holding focus, kept when the window moves
 	// gen numbers list generations, so that an answer to an older query never lands in a
 	// newer list.
 	gen int
 }
 
 func (p *catalogPage) OnMount(ctx app.Context) {
+	p.focus.listen("#repositories", "repo")
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -48,6 +50,9 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	p.load(ctx)
 	focusFilter(ctx, "repo-filter")
 }
+
+// OnDismount stops following focus.
+func (p *catalogPage) OnDismount() { p.focus.stop() }
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
@@ -100,6 +105,7 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 // onScroll moves the window and fetches the pages that came into view.
 func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.onScroll(ctx, e)
+	ctx.Defer(func(ctx app.Context) { p.focus.restore() })
 	first, last := p.win.span(len(p.names))
 	for page := first / catalogPageSize; page*catalogPageSize < last; page++ {
 		p.fetch(ctx, page)
@@ -165,7 +171,7 @@ func (p *catalogPage) renderBody() app.UI {
 	rows = append(rows, p.win.spacer(first))
 	for i := first; i < last; i++ {
 		if n := p.names[i]; n != "" {
-			rows = append(rows, app.A().Class("repo").Href(repositoryURL(n)).Body(repoName(n)...))
+			rows = append(rows, app.A().Class("repo").DataSet("repo", n).Href(repositoryURL(n)).Body(repoName(n)...))
 		} else {
 			rows = append(rows, app.Div().Class("repo placeholder").Aria("hidden", "true").Text("…"))
 		}

@@ -166,7 +166,7 @@ func (d *deleteDialog) onClose(ctx app.Context, e app.Event) {
 }
 
 func (d *deleteDialog) Render() app.UI {
-	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose)
+	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose).OnKeyDown(trapTab)
 	if !d.open {
 		return dialog
 	}
@@ -214,10 +214,10 @@ func (d *deleteDialog) Render() app.UI {
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
 			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
 				Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
-				OnClick(d.start(refsTags)),
+				OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags))),
 			app.If(len(digests) > 0, func() app.UI {
 				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
-					Text(fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))).OnClick(d.start(digests))
+					Text(fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))).OnClick(d.start(digests), app.EventScope(fmt.Sprint(digests)))
 			}),
 		),
 	)
@@ -239,5 +239,28 @@ func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
 				Targets: []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
 				Opener:  fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),
 			})
-		})
+		}, app.EventScope(repo, t.Name, t.Digest, fmt.Sprint(sharing)))
+}
+
+// trapTab keeps Tab and Shift+Tab inside a modal dialog: from its last control Tab goes to
+// the first and back (a modal <dialog> alone lets focus leave for the browser's own UI).
+func trapTab(ctx app.Context, e app.Event) {
+	if e.Get("key").String() != "Tab" {
+		return
+	}
+	controls := ctx.JSSrc().Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
+	n := controls.Length()
+	if n == 0 {
+		return
+	}
+	first, last := controls.Index(0), controls.Index(n-1)
+	active := app.Window().Get("document").Get("activeElement")
+	switch {
+	case e.Get("shiftKey").Bool() && (active.Equal(first) || active.Equal(ctx.JSSrc())):
+		e.PreventDefault()
+		last.Call("focus")
+	case !e.Get("shiftKey").Bool() && active.Equal(last):
+		e.PreventDefault()
+		first.Call("focus")
+	}
 }

@@ -118,30 +118,28 @@ func (s *shortcuts) OnMount(ctx app.Context) {
 		}
 		return nil
 	})
-	app.Window().Call("addEventListener", "keydown", handler)
+	doc := app.Window().Get("document")
+	doc.Call("addEventListener", "keydown", handler)
 	s.remove = func() {
-		app.Window().Call("removeEventListener", "keydown", handler)
+		doc.Call("removeEventListener", "keydown", handler)
 		handler.Release()
 	}
 }
 
 // slash focuses the page's filter when "/" is typed outside a form field.
 func slash(e app.Value) {
-	{
-		if e.Get("key").String() != "/" || e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() {
+	if e.Get("key").String() != "/" || e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() {
+		return
+	}
+	if tag := e.Get("target").Get("tagName"); tag.Truthy() {
+		switch tag.String() {
+		case "INPUT", "TEXTAREA", "SELECT":
 			return
 		}
-		target := e.Get("target")
-		if tag := target.Get("tagName"); tag.Truthy() {
-			switch tag.String() {
-			case "INPUT", "TEXTAREA", "SELECT":
-				return
-			}
-		}
-		if filter := app.Window().Get("document").Call("querySelector", ".toolbar input[type=search]"); filter.Truthy() {
-			e.Call("preventDefault")
-			filter.Call("focus")
-		}
+	}
+	if filter := app.Window().Get("document").Call("querySelector", ".toolbar input[type=search]"); filter.Truthy() {
+		e.Call("preventDefault")
+		filter.Call("focus")
 	}
 }
 

@@ -201,7 +201,7 @@ func (p *manifestPage) deleteAction(m api.Manifest) app.UI {
 	tag := m.Reference
 	return app.Button().Class("button danger").ID("manifest-delete").Text("Delete…").OnClick(func(ctx app.Context, e app.Event) {
 		openDelete(ctx, deleteRequest{Repo: m.Repository, Targets: []deleteTarget{{Tag: tag, Digest: m.Digest}}, Opener: "#manifest-delete"})
-	})
+	}, app.EventScope(m.Repository, tag, m.Digest))
 }
 
 func (p *manifestPage) summary(m api.Manifest) app.UI {
@@ -255,7 +255,7 @@ func (p *manifestPage) copyBox(id, what, text string) app.UI {
 					p.copied = ""
 				}
 			})
-		}),
+		}, app.EventScope(text)),
 	)
 }
 

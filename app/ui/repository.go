@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -67,7 +66,7 @@ type repositoryPage struct {
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
-	p.focus.listen()
+	p.focus.listen("#tags", "tag")
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { p.load(ctx) }) // ops.go
 }
@@ -364,7 +363,7 @@ func (p *repositoryPage) Render() app.UI {
 			OnChange(func(ctx app.Context, e app.Event) {
 				p.ValueTo(value)(ctx, e)
 				p.refresh()
-			})
+			}, app.EventScope(id))
 	}
 	return page(crumbs,
 		app.Div().Class("page-head").Body(
@@ -439,7 +438,7 @@ func (p *repositoryPage) bulkActions() app.UI {
 		app.Span().Class("count").Text(plural(len(targets), "tag")+" selected"),
 		app.Button().Class("button danger").ID("bulk-delete").Text("Delete selected…").OnClick(func(ctx app.Context, e app.Event) {
 			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete"})
-		}),
+		}, app.EventScope(fmt.Sprint(targets))),
 		app.Button().Class("button small").Text("Clear selection").OnClick(func(ctx app.Context, e app.Event) { p.selected = nil }),
 	)
 }
@@ -480,71 +479,6 @@ func (p *repositoryPage) renderBody() app.UI {
 			app.TBody().Body(rows...),
 		),
 	)
-}
-
-// rowFocus remembers which row of the tag table, and which control in it, holds focus. It is
-// written by a native focusin listener, synchronously while the DOM still shows what the user
-// focused (go-app handlers run later, possibly after a re-render gave the row's elements to
-// another tag), and read after each re-render to put focus back on that tag.
-type rowFocus struct {
-	mu       sync.Mutex
-	tag, sel string
-	listener app.Func
-}
-
-// listen starts following focus in the tag table.
-func (f *rowFocus) listen() {
-	if app.IsServer || f.listener != nil {
-		return
-	}
-	f.listener = app.FuncOf(func(this app.Value, args []app.Value) any {
-		target := args[0].Get("target")
-		row := target.Call("closest", "#tags [data-tag]")
-		if !row.Truthy() {
-			return nil
-		}
-		sel := "a"
-		if key := target.Get("dataset").Get("focus"); key.Truthy() {
-			sel = `[data-focus="` + key.String() + `"]`
-		}
-		f.mu.Lock()
-		f.tag, f.sel = row.Get("dataset").Get("tag").String(), sel
-		f.mu.Unlock()
-		return nil
-	})
-	app.Window().Get("document").Call("addEventListener", "focusin", f.listener)
-}
-
-// stop ends listen.
-func (f *rowFocus) stop() {
-	if f.listener != nil {
-		app.Window().Get("document").Call("removeEventListener", "focusin", f.listener)
-		f.listener.Release()
-		f.listener = nil
-	}
-}
-
-// restore puts focus back on the remembered tag's control when a re-render moved it away.
-func (f *rowFocus) restore() {
-	f.mu.Lock()
-	tag, sel := f.tag, f.sel
-	f.mu.Unlock()
-	if tag == "" {
-		return
-	}
-	doc := app.Window().Get("document")
-	active := doc.Get("activeElement")
-	if !active.Truthy() {
-		return
-	}
-	row := active.Call("closest", "#tags [data-tag]")
-	inTable := active.Call("closest", "#tags").Truthy() || active.Equal(doc.Get("body"))
-	if !inTable || (row.Truthy() && row.Get("dataset").Get("tag").String() == tag) {
-		return
-	}
-	if el := doc.Call("querySelector", fmt.Sprintf(`#tags [data-tag=%q] %s`, tag, sel)); el.Truthy() {
-		el.Call("focus", map[string]any{"preventScroll": true})
-	}
 }
 
 // keepFocus runs after a re-render of the table.
@@ -647,7 +581,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 			} else {
 				delete(p.selected, t.Name)
 			}
-		}))
+		}, app.EventScope(t.Name)))
 	}
 	if p.pending[i] {
 		return app.Tr().Class("tag pending").DataSet("tag", t.Name).Body(
@@ -684,7 +618,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 			app.If(t.Error != "", func() app.UI {
 				return app.Span().Class("row-error").Title(t.Error).Body(
 					app.Text("⚠ details unavailable "),
-					app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i)),
+					app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i), app.EventScope(t.Name)),
 				)
 			}),
 		),
@@ -694,7 +628,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		app.Td().Class("platforms").Body(chips...),
 		app.Td().Class("actions").Body(
 			app.Button().Class("button small copy-pull").DataSet("focus", "copy").Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
-				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }),
+				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)

@@ -3,16 +3,19 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 ARGS     ?=
+BROTLI   ?= 9
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: all run build wasm test bench vet clean
+.PHONY: all run build wasm test bench dist clean
 
 all: build
 
-## wasm: build the WebAssembly UI into web/app.wasm
+## wasm: build the WebAssembly UI into web/app.wasm and compress it into web/compressed (embedded by build)
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/app.wasm ./app
+	$(GO) run ./web/precompress -quality $(BROTLI) web
 
-## build: build the UI and the server binary bin/berth
+## build: build the UI and the server binary bin/berth, with the UI embedded
 build: wasm
 	$(GO) build -trimpath -ldflags='$(LDFLAGS)' -o bin/berth ./server
 
@@ -29,5 +32,15 @@ test: wasm
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
 
+## dist: release archives dist/berth_VERSION_OS_ARCH.tar.gz for $(PLATFORMS), and dist/SHA256SUMS
+dist:
+	$(MAKE) wasm BROTLI=11
+	rm -rf dist
+	for p in $(PLATFORMS); do \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags='$(LDFLAGS)' \
+			-o dist/berth_$(VERSION)_$${p%/*}_$${p#*/}/berth ./server || exit 1; \
+	done
+	$(GO) run ./deploy/release -dist dist
+
 clean:
-	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz
+	rm -rf bin dist web/app.wasm web/compressed/app.wasm.*

@@ -16,12 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/ops"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // commands are the subcommands runCommand knows; anything else starts the server.
@@ -74,23 +72,23 @@ func (t *target) flags(fs *flag.FlagSet) {
 
 // open returns the registry to work on and a function that stops it when embedded.
 // Credentials come from the Docker config (docker login), as for docker and crane.
-func (t *target) open(ctx context.Context) (ops.Registry, func(), error) {
+func (t *target) open(ctx context.Context) (*registry.Client, func(), error) {
 	if t.registry != "" {
 		reg, err := keychainRegistry(t.registry)
 		return reg, func() {}, err
 	}
 	dir := filepath.Join(t.dataDir, "registry")
 	if _, err := os.Stat(dir); err != nil {
-		return ops.Registry{}, nil, fmt.Errorf("no embedded registry storage at %s (set --data-dir, or --registry for another registry): %w", dir, err)
+		return nil, nil, fmt.Errorf("no embedded registry storage at %s (set --data-dir, or --registry for another registry): %w", dir, err)
 	}
 	reg, err := embedded.New(ctx, dir)
 	if err != nil {
-		return ops.Registry{}, nil, err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = reg.Close()
-		return ops.Registry{}, nil, fmt.Errorf("embedded registry: %w", err)
+		return nil, nil, fmt.Errorf("embedded registry: %w", err)
 	}
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -100,26 +98,22 @@ func (t *target) open(ctx context.Context) (ops.Registry, func(), error) {
 		_ = srv.Shutdown(sctx)
 		_ = reg.Close()
 	}
-	return ops.Registry{URL: "http://" + ln.Addr().String()}, stop, nil
+	c, err := registry.New(registry.Options{URL: "http://" + ln.Addr().String(), ServiceWrites: true})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return c, stop, nil
 }
 
 // keychainRegistry returns the registry at url with the Docker config's credentials for it.
-func keychainRegistry(url string) (ops.Registry, error) {
-	reg := ops.Registry{URL: strings.TrimRight(url, "/")}
-	host := strings.TrimPrefix(strings.TrimPrefix(reg.URL, "http://"), "https://")
-	if host == reg.URL {
-		return reg, fmt.Errorf("registry URL %q must start with http:// or https://", url)
-	}
-	r, err := name.NewRegistry(host)
+// The CLI is the operator's tool: it writes with those credentials.
+func keychainRegistry(url string) (*registry.Client, error) {
+	auth, err := registry.Keychain(url)
 	if err != nil {
-		return reg, fmt.Errorf("registry %q: %w", url, err)
+		return nil, fmt.Errorf("credentials for %s: %w", url, err)
 	}
-	auth, err := authn.DefaultKeychain.Resolve(r)
-	if err != nil {
-		return reg, fmt.Errorf("credentials for %s: %w", host, err)
-	}
-	reg.Auth = auth
-	return reg, nil
+	return registry.New(registry.Options{URL: url, Auth: auth, ServiceWrites: true})
 }
 
 func envOr(key, def string) string {
@@ -209,12 +203,15 @@ func cmdRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p := newPrinter(stderr)
 	var errs []error
 	for _, arg := range fs.Args() {
-		i := strings.IndexAny(arg, "@:")
-		if i < 0 {
-			errs = append(errs, fmt.Errorf("%s: want repository:tag or repository@digest", arg))
+		repo, ref, err := registry.SplitReference(arg)
+		if err == nil && ref == "" {
+			err = fmt.Errorf("%s: want repository:tag or repository@digest", arg)
+		}
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		d, err := ops.NewDelete(reg, arg[:i], []string{arg[i+1:]})
+		d, err := ops.NewDelete(reg, repo, []string{ref})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -223,8 +220,10 @@ func cmdRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for _, r := range res.Deleted {
-			fmt.Fprintf(stdout, "deleted %s %s\n", arg[:i], r)
+		if res != nil {
+			for _, r := range res.Deleted {
+				fmt.Fprintf(stdout, "deleted %s %s\n", repo, r)
+			}
 		}
 	}
 	p.end()

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/web"
 )
 
 // chromium finds a Chromium to drive. Without one the e2e tests skip, unless BERTH_E2E=1 (CI)
@@ -41,8 +42,8 @@ func chromium(t testing.TB) string {
 	return ""
 }
 
-// webDir returns the repository's web/ directory, building app.wasm into it when missing
-// (make test always rebuilds it first).
+// webDir returns the repository's web/ directory, building app.wasm into it when missing and
+// compressing it when web/compressed is older (make test always does both first).
 func webDir(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("..", "web"))
@@ -56,6 +57,9 @@ func webDir(t testing.TB) string {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("build app.wasm: %v\n%s", err, out)
 		}
+	}
+	if _, _, err := web.Compress(dir, web.DefaultBrotliQuality); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -19,7 +19,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var opts site.ExportOptions
 	fs.StringVar(&opts.APIURL, "api-url", os.Getenv("BERTH_API_URL"), "Berth server the UI calls, e.g. https://berth.example.com (start it with --cors-origin set to the static site's origin); with --direct, the registry's CORS proxy")
 	fs.StringVar(&opts.BasePath, "base-path", "/", "path the site is served under, e.g. /berth/")
-	fs.StringVar(&opts.WebDir, "web-dir", envOr("BERTH_WEB_DIR", "web"), "directory holding app.wasm, CSS and icons")
+	fs.StringVar(&opts.WebDir, "web-dir", os.Getenv("BERTH_WEB_DIR"), "take app.wasm, CSS and icons from this directory instead of the copies embedded in the binary")
 	fs.BoolVar(&opts.Direct, "direct", false, "read-only UI that reads the registry's /v2 at --api-url itself (catalog and tag digests only)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: berth export DIR --api-url URL [--base-path /sub/] [--direct]\n\nWrites Berth's UI as static files into DIR, for any static host.\n\n")

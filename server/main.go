@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,23 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
-	"github.com/berth-registry/berth/server/events"
-	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/reqlog"
-	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -77,109 +65,6 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(reqlog.Handler{Handler: h})
 }
 
-// serve runs Berth until ctx is done, then shuts down gracefully. ready, if set, is called
-// with the UI's URL once Berth accepts requests.
-func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err error) {
-	st, err := store.Open(ctx, cfg.DatabaseDSN())
-	if err != nil {
-		return fmt.Errorf("event store: %w", err)
-	}
-	// Deferred first, so it runs last: after the servers drained and the writer stopped.
-	defer func() { err = errors.Join(err, st.Close()) }()
-	secret, err := eventsSecret(cfg)
-	if err != nil {
-		return err
-	}
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
-	if err != nil {
-		return err
-	}
-	defer hook.Close()
-
-	// Listen before starting the embedded registry: it needs the webhook's address.
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	defer ln.Close()
-	upstream := cfg.Registry
-	var servers []*http.Server
-	var registryHost string
-	if cfg.Embedded() {
-		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
-			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, regSrv)
-		upstream = "http://" + addr
-		registryHost = addr
-	}
-
-	handler, err := site.New(site.Options{
-		Config: cfg, Upstream: upstream, Version: version,
-		Webhook:  hook,
-		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
-		Activity: events.NewAPI(st).Handler(),
-		Record:   hook.Record,
-		Stop:     ctx,
-	})
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No read or write timeout: blob uploads and downloads stream for as long as they need.
-		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
-	}
-	servers = append([]*http.Server{srv}, servers...)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	if registryHost != "" && !cfg.NoDemo {
-		// Seeding first means the first page a new user opens already shows the demo; the
-		// UI server runs already, so the pushes' notifications are stored as they happen.
-		seedDemo(ctx, registryHost)
-	}
-	bctx, stopBackground := context.WithCancel(ctx)
-	var background sync.WaitGroup
-	defer func() {
-		stopBackground()
-		background.Wait()
-	}()
-	if err := startBackground(bctx, &background, cfg, st, hook, upstream, metrics); err != nil {
-		stopBackground()
-		_ = srv.Close()
-		return err
-	}
-	uiURL := "http://" + browserAddr(ln.Addr())
-	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version, "read_only", cfg.ReadOnly)
-	if ready != nil {
-		ready(uiURL)
-	}
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	slog.Info("shutting down")
-	stopBackground()
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var errs []error
-	for _, s := range servers {
-		if err := s.Shutdown(sctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // startEmbedded runs the in-process registry on its own port, so docker, crane and skopeo can
 // push to it, and seeds demo content into it when its store is empty.
 func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Option) (*http.Server, string, error) {
@@ -210,7 +95,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Opti
 }
 
 func seedDemo(ctx context.Context, host string) {
-	empty, err := demo.Empty(ctx, host, remote.WithContext(ctx))
+	empty, err := demo.Empty(ctx, host)
 	if err != nil {
 		slog.Warn("demo content: cannot read the catalog", "err", err)
 		return
@@ -219,62 +104,11 @@ func seedDemo(ctx context.Context, host string) {
 		return
 	}
 	start := time.Now()
-	if err := demo.Seed(ctx, host, remote.WithContext(ctx)); err != nil {
+	if err := demo.Seed(ctx, host); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)
 		return
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
-}
-
-// eventsSecret reads the webhook's bearer token. The embedded registry gets a random one when
-// none is configured, so nothing else can post events into Berth.
-func eventsSecret(cfg config.Config) (string, error) {
-	if cfg.EventsSecretFile != "" {
-		b, err := os.ReadFile(cfg.EventsSecretFile)
-		if err != nil {
-			return "", fmt.Errorf("--events-secret-file: %w", err)
-		}
-		secret := strings.TrimSpace(string(b))
-		if secret == "" {
-			return "", fmt.Errorf("--events-secret-file %s is empty", cfg.EventsSecretFile)
-		}
-		return secret, nil
-	}
-	if cfg.Embedded() {
-		var b [24]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return "", fmt.Errorf("events secret: %w", err)
-		}
-		return hex.EncodeToString(b[:]), nil
-	}
-	slog.Warn("the notification webhook accepts events from anyone: set --events-secret-file", "path", cfg.EventsPath)
-	return "", nil
-}
-
-// startBackground runs the registry sync and the retention pruning until ctx is done.
-func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, upstream string, metrics prometheus.Registerer) error {
-	if cfg.SyncInterval > 0 {
-		auth, err := site.ServiceAuth(cfg)
-		if err != nil {
-			return err
-		}
-		syncer, err := events.NewSyncer(events.SyncOptions{
-			Registry: upstream, Transport: proxy.NewTransport(cfg.UpstreamTimeout), Concurrency: cfg.Concurrency,
-			Store: st, Record: hook.Record, Registerer: metrics, Auth: auth,
-		})
-		if err != nil {
-			return err
-		}
-		delay := time.Duration(0)
-		if cfg.Embedded() {
-			delay = 30 * time.Second // the demo's notifications are still being delivered
-		}
-		wg.Go(func() { syncer.Run(ctx, delay, cfg.SyncInterval) })
-	}
-	if cfg.EventsRetention > 0 {
-		wg.Go(func() { prune(ctx, st, cfg.EventsRetention) })
-	}
-	return nil
 }
 
 // prune deletes events older than retention, at start and then hourly.

@@ -174,7 +174,8 @@ func TestE2EReadOnlyHidesWriteActions(t *testing.T) {
 // password-protected registry, giving the credentials in the dialog.
 func TestE2ECopyToAnotherRegistry(t *testing.T) {
 	other := registrytest.Htpasswd(t, map[string]string{"bob": "builder-pass"})
-	base := startBerth(t, nil)
+	// Copies reach only registries the operator listed.
+	base := startBerth(t, func(c *config.Config) { c.RemoteRegistries = []string{other} })
 	ctx := browser(t)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),

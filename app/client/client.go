@@ -60,6 +60,11 @@ type Client interface {
 	// (the last event is then returned) or ctx is done.
 	FollowJob(ctx context.Context, id string, fn func(api.JobEvent)) (api.JobEvent, error)
 
+	// ChartVersions lists a repository's chart versions, newest first.
+	ChartVersions(ctx context.Context, repository string) (api.ChartVersions, error)
+	// Chart returns one chart version in depth.
+	Chart(ctx context.Context, repository, version string) (api.Chart, error)
+
 	// Reachable reports whether the server answers at all; it never uses stored data.
 	Reachable(ctx context.Context) bool
 }

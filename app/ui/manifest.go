@@ -171,6 +171,12 @@ func (p *manifestPage) renderBody() app.UI {
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
 	}
+	if m.Kind == "artifact" && strings.Contains(m.ArtifactType, "helm") && !strings.HasPrefix(m.Reference, "sha256:") {
+		// Helm stores version 1.0.0+build as tag 1.0.0_build.
+		sections = append(sections, app.Div().Class("card").Body(
+			app.A().ID("chart-link").Href(chartURL(m.Repository, strings.ReplaceAll(m.Reference, "_", "+"))).Text("Open the chart page: Chart.yaml, README, values"),
+		))
+	}
 	if m.Subject != nil {
 		sections = append(sections, app.Div().Class("card").Body(
 			app.H2().Text("Refers to"),

@@ -12,8 +12,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
@@ -41,16 +43,13 @@ func TestProtectedRegistries(t *testing.T) {
 			}
 			ctx := context.Background()
 
-			anon, err := catalog.New(catalog.Options{Registry: base})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = anon.Repositories(ctx, "", 0, 10)
+			anon := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
+			_, err := anon.Repositories(ctx, "", 0, 10)
 			if status(err) != http.StatusUnauthorized {
 				t.Fatalf("anonymous catalog: %v, want 401", err)
 			}
 
-			service, _ := catalog.New(catalog.Options{Registry: base, Auth: alice})
+			service := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Auth: alice})})
 			page, err := service.Repositories(ctx, "", 0, 10)
 			if err != nil || page.Total != 1 || page.Repositories[0].Name != "secret/app" {
 				t.Fatalf("with service credentials: %+v, %v", page, err)
@@ -61,7 +60,7 @@ func TestProtectedRegistries(t *testing.T) {
 			}
 
 			// A signed-in user reads as themselves through the context.
-			userCtx := catalog.WithPrincipal(ctx, catalog.Principal{Key: "session-1", Auth: alice})
+			userCtx := registry.WithPrincipal(ctx, registry.Principal{Key: "session-1", Auth: alice})
 			if _, err := anon.Manifest(userCtx, "secret/app", "v1"); err != nil {
 				t.Fatalf("manifest as signed-in user: %v", err)
 			}
@@ -71,12 +70,12 @@ func TestProtectedRegistries(t *testing.T) {
 				t.Fatalf("cached manifest read anonymously: %v, want 401", err)
 			}
 
-			if err := anon.CheckCredentials(ctx, alice); err != nil {
+			if err := registrytest.NewClient(t, registry.Options{URL: base}).CheckCredentials(ctx, alice); err != nil {
 				t.Errorf("right credentials refused: %v", err)
 			}
-			err = anon.CheckCredentials(ctx, wrong)
+			err = registrytest.NewClient(t, registry.Options{URL: base}).CheckCredentials(ctx, wrong)
 			var he *httperr.Error
-			if !errors.As(err, &he) || he.Code != "INVALID_CREDENTIALS" || he.Status != http.StatusUnauthorized {
+			if !errors.As(err, &he) || he.Code != api.CodeInvalidCredentials || he.Status != http.StatusUnauthorized {
 				t.Errorf("wrong password: %v, want 401 INVALID_CREDENTIALS", err)
 			}
 		})

@@ -20,6 +20,9 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/site"
 )
 
 // benchRegistry serves the distribution store in dir over loopback HTTP, answering each
@@ -118,11 +121,10 @@ func BenchmarkTagDetails1000(b *testing.B) {
 				naive += time.Since(start)
 
 				measure := func(ttl time.Duration, warmups int) time.Duration {
-					svc, err := catalog.New(catalog.Options{Registry: base, TagTTL: ttl, Concurrency: 32})
-					if err != nil {
-						b.Fatal(err)
-					}
-					srv := httptest.NewServer(svc.Handler())
+					svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 32}), TagTTL: ttl})
+					mux := http.NewServeMux()
+					site.API(mux, site.Services{Catalog: svc}, nil)
+					srv := httptest.NewServer(mux)
 					defer srv.Close()
 					for range warmups {
 						apiDetails(b, srv.URL, repo, tags)
@@ -173,10 +175,7 @@ func BenchmarkCatalog100k(b *testing.B) {
 	var latencies []time.Duration
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range b.N {
-		svc, err := catalog.New(catalog.Options{Registry: base, CatalogTTL: time.Hour})
-		if err != nil {
-			b.Fatal(err)
-		}
+		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base}), CatalogTTL: time.Hour})
 		ctx := context.Background()
 		start := time.Now()
 		page, err := svc.Repositories(ctx, "", 0, 50)

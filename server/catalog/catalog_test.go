@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
@@ -51,10 +52,7 @@ func seededRegistry(t *testing.T) string {
 // the default transport).
 func newService(t *testing.T, host string, rt http.RoundTripper, concurrency int) *catalog.Service {
 	t.Helper()
-	svc, err := catalog.New(catalog.Options{Registry: "http://" + host, Transport: rt, Concurrency: concurrency})
-	if err != nil {
-		t.Fatalf("catalog.New: %v", err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rt, Concurrency: concurrency})})
 	return svc
 }
 
@@ -269,7 +267,7 @@ func platformNames(ps []api.Platform) []string {
 }
 
 // wantHTTPError fails the test unless err is an *httperr.Error with the given status.
-func wantHTTPError(t *testing.T, err error, status int, code string) {
+func wantHTTPError(t *testing.T, err error, status int, code api.Code) {
 	t.Helper()
 	var he *httperr.Error
 	if !errors.As(err, &he) {
@@ -494,10 +492,7 @@ func TestDemo(t *testing.T) {
 	t.Run("warm cache makes only HEAD requests", func(t *testing.T) {
 		rec := newRecorder()
 		// A TagTTL this short makes every call revalidate each tag with a HEAD.
-		svc, err := catalog.New(catalog.Options{Registry: "http://" + host, Transport: rec, Concurrency: 4, TagTTL: time.Nanosecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec, Concurrency: 4}), TagTTL: time.Nanosecond})
 		cold := tags(t, svc, "library/postgres")
 		if n := rec.count(http.MethodGet, "/manifests/") + rec.count(http.MethodGet, "/blobs/"); n == 0 {
 			t.Fatal("the cold call fetched no manifests or blobs; the recorder sees nothing")
@@ -520,10 +515,7 @@ func TestDemo(t *testing.T) {
 
 	t.Run("within TagTTL a warm call asks the registry nothing", func(t *testing.T) {
 		rec := newRecorder()
-		svc, err := catalog.New(catalog.Options{Registry: "http://" + host, Transport: rec, TagTTL: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), TagTTL: time.Hour})
 		cold := tags(t, svc, "library/postgres")
 		rec.reset()
 		warm := tags(t, svc, "library/postgres")
@@ -544,19 +536,13 @@ func TestDemo(t *testing.T) {
 
 	t.Run("cache is shared through Options", func(t *testing.T) {
 		lru := cache.NewLRU(64 << 20)
-		first, err := catalog.New(catalog.Options{Registry: "http://" + host, Cache: lru})
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Cache: lru})
 		want := tags(t, first, "library/redis")
 		if lru.Len() == 0 {
 			t.Fatal("the cache given in Options is still empty after Tags")
 		}
 		rec := newRecorder()
-		second, err := catalog.New(catalog.Options{Registry: "http://" + host, Cache: lru, Transport: rec})
-		if err != nil {
-			t.Fatal(err)
-		}
+		second := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), Cache: lru})
 		got := tags(t, second, "library/redis")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("second service answers differently:\n got %+v\nwant %+v", got, want)
@@ -596,7 +582,7 @@ func TestDemo(t *testing.T) {
 	t.Run("unknown repository", func(t *testing.T) {
 		svc := newService(t, host, nil, 4)
 		_, err := svc.Tags(t.Context(), "library/does-not-exist", 0, 100)
-		wantHTTPError(t, err, http.StatusNotFound, "NOT_FOUND")
+		wantHTTPError(t, err, http.StatusNotFound, api.CodeNotFound)
 	})
 
 	t.Run("invalid repository name", func(t *testing.T) {
@@ -605,7 +591,7 @@ func TestDemo(t *testing.T) {
 		for _, repo := range []string{"UPPER/case", "", "has space", "library/alpine:3.21", "library/alpine@sha256:abc", "library/Alpine"} {
 			t.Run(repo, func(t *testing.T) {
 				_, err := svc.Tags(t.Context(), repo, 0, 100)
-				wantHTTPError(t, err, http.StatusBadRequest, "NAME_INVALID")
+				wantHTTPError(t, err, http.StatusBadRequest, api.CodeNameInvalid)
 			})
 		}
 		if n := rec.count(http.MethodGet, "/") + rec.count(http.MethodHead, "/"); n != 0 {
@@ -837,11 +823,11 @@ func TestRegistryDown(t *testing.T) {
 
 	t.Run("repositories", func(t *testing.T) {
 		_, err := svc.Repositories(t.Context(), "", 0, 100)
-		wantHTTPError(t, err, http.StatusBadGateway, "REGISTRY_UNAVAILABLE")
+		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
 	})
 	t.Run("tags", func(t *testing.T) {
 		_, err := svc.Tags(t.Context(), "library/alpine", 0, 100)
-		wantHTTPError(t, err, http.StatusBadGateway, "REGISTRY_UNAVAILABLE")
+		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
 	})
 }
 
@@ -851,12 +837,12 @@ func TestRegistryErrorStatus(t *testing.T) {
 	tests := []struct {
 		status     int
 		wantStatus int
-		wantCode   string
+		wantCode   api.Code
 	}{
-		{http.StatusUnauthorized, http.StatusUnauthorized, "UNAUTHORIZED"},
-		{http.StatusForbidden, http.StatusUnauthorized, "UNAUTHORIZED"},
-		{http.StatusNotFound, http.StatusNotFound, "NOT_FOUND"},
-		{http.StatusTeapot, http.StatusBadGateway, "REGISTRY_ERROR"},
+		{http.StatusUnauthorized, http.StatusUnauthorized, api.CodeUnauthorized},
+		{http.StatusForbidden, http.StatusUnauthorized, api.CodeUnauthorized},
+		{http.StatusNotFound, http.StatusNotFound, api.CodeNotFound},
+		{http.StatusTeapot, http.StatusBadGateway, api.CodeRegistryError},
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {

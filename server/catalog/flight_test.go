@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
@@ -27,10 +28,7 @@ func TestIdenticalRequestsShareOneFetch(t *testing.T) {
 	}
 	rec := newRecorder()
 	rec.delay = 20 * time.Millisecond // keep the first fetch in flight while the others arrive
-	svc, err := catalog.New(catalog.Options{Registry: base, Transport: rec, Concurrency: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Transport: rec, Concurrency: 32})})
 	digest, _ := img.Digest()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)

@@ -2,8 +2,6 @@ package catalog
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/berth-registry/berth/server/httperr"
 )
@@ -14,52 +12,45 @@ const (
 	maxLimit     = 1000
 )
 
-// Handler serves the read API under /api/v1/:
-//
-//	GET /api/v1/repositories?q=&offset=&limit=        catalog page
-//	GET /api/v1/repositories/{name}/tags?offset=&limit= tags with details
-//	GET /api/v1/repositories/{name}/tags?details=false  every tag name, no details
-//	GET /api/v1/repositories/{name}/manifests/{ref}     one manifest in depth (tag or digest)
-//	GET /api/v1/repositories/{name}/usage?delete=       storage, shared blobs once; what a delete frees
-func (s *Service) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			httperr.Write(w, r, httperr.New(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here"))
-			return
-		}
-		path := strings.TrimPrefix(r.URL.Path, "/api/v1")
-		offset, limit, err := paging(r)
-		if err != nil {
-			httperr.Write(w, r, err)
-			return
-		}
-		switch {
-		case path == "/repositories":
-			page, err := s.Repositories(r.Context(), r.URL.Query().Get("q"), offset, limit)
-			respond(w, r, page, err)
-		case strings.HasPrefix(path, "/repositories/") && strings.HasSuffix(path, "/tags"):
-			repo := strings.TrimSuffix(strings.TrimPrefix(path, "/repositories/"), "/tags")
-			if r.URL.Query().Get("details") == "false" {
-				page, err := s.TagNames(r.Context(), repo)
-				respond(w, r, page, err)
-				return
-			}
-			page, err := s.Tags(r.Context(), repo, offset, limit)
-			respond(w, r, page, err)
-		case strings.HasPrefix(path, "/repositories/") && strings.Contains(path, "/manifests/"):
-			i := strings.LastIndex(path, "/manifests/")
-			repo, ref := strings.TrimPrefix(path[:i], "/repositories/"), path[i+len("/manifests/"):]
-			m, err := s.Manifest(r.Context(), repo, ref)
-			respond(w, r, m, err)
-		case strings.HasPrefix(path, "/repositories/") && strings.HasSuffix(path, "/usage"):
-			repo := strings.TrimSuffix(strings.TrimPrefix(path, "/repositories/"), "/usage")
-			u, err := s.Usage(r.Context(), repo, r.URL.Query().Get("delete"))
-			respond(w, r, u, err)
-		default:
-			httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
-		}
-	})
+// ServeRepositories answers GET /api/v1/repositories?q=&offset=&limit=: a catalog page.
+func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
+	p, err := httperr.Paging(r, defaultLimit, maxLimit)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	page, err := s.Repositories(r.Context(), r.URL.Query().Get("q"), p.Offset, p.Limit)
+	respond(w, r, page, err)
+}
+
+// ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit= (tags with details)
+// and ?details=false (every tag name, no details).
+func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository string) {
+	if r.URL.Query().Get("details") == "false" {
+		page, err := s.TagNames(r.Context(), repository)
+		respond(w, r, page, err)
+		return
+	}
+	p, err := httperr.Paging(r, defaultLimit, maxLimit)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	page, err := s.Tags(r.Context(), repository, p.Offset, p.Limit)
+	respond(w, r, page, err)
+}
+
+// ServeManifest answers GET /api/v1/repositories/{name}/manifests/{ref}: one manifest in depth.
+func (s *Service) ServeManifest(w http.ResponseWriter, r *http.Request, repository, ref string) {
+	m, err := s.Manifest(r.Context(), repository, ref)
+	respond(w, r, m, err)
+}
+
+// ServeUsage answers GET /api/v1/repositories/{name}/usage?delete=: storage with shared blobs
+// counted once, and what deleting a manifest would free.
+func (s *Service) ServeUsage(w http.ResponseWriter, r *http.Request, repository string) {
+	u, err := s.Usage(r.Context(), repository, r.URL.Query().Get("delete"))
+	respond(w, r, u, err)
 }
 
 func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
@@ -70,22 +61,4 @@ func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
 	// Lists change with every push; the UI keeps its own offline copy.
 	w.Header().Set("Cache-Control", "no-store")
 	httperr.WriteJSON(w, http.StatusOK, v)
-}
-
-func paging(r *http.Request) (offset, limit int, err error) {
-	q := r.URL.Query()
-	limit = defaultLimit
-	if v := q.Get("limit"); v != "" {
-		limit, err = strconv.Atoi(v)
-		if err != nil || limit < 1 || limit > maxLimit {
-			return 0, 0, httperr.New(http.StatusBadRequest, "INVALID_PARAMETER", "limit must be a number from 1 to "+strconv.Itoa(maxLimit))
-		}
-	}
-	if v := q.Get("offset"); v != "" {
-		offset, err = strconv.Atoi(v)
-		if err != nil || offset < 0 {
-			return 0, 0, httperr.New(http.StatusBadRequest, "INVALID_PARAMETER", "offset must be a number of 0 or more")
-		}
-	}
-	return offset, limit, nil
 }

@@ -10,14 +10,15 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/site"
 )
 
-// apiServer serves svc.Handler() at /api/v1/ the way the berth server mounts it, with
+// apiServer serves the catalog at /api/v1/ through the site's route table, with
 // something else on / to show the API does not answer outside its prefix.
 func apiServer(t *testing.T, host string) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", newService(t, host, nil, 4).Handler())
+	site.API(mux, site.Services{Catalog: newService(t, host, nil, 4)}, nil)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ui", http.StatusTeapot)
 	})
@@ -154,21 +155,21 @@ func TestHandler(t *testing.T) {
 		method    string
 		path      string
 		status    int
-		code      string
+		code      api.Code
 		inMessage string
 	}{
-		{"limit zero", http.MethodGet, "/api/v1/repositories?limit=0", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
-		{"limit too large", http.MethodGet, "/api/v1/repositories?limit=5000", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
-		{"limit not a number", http.MethodGet, "/api/v1/repositories?limit=x", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
-		{"negative offset", http.MethodGet, "/api/v1/repositories?offset=-1", http.StatusBadRequest, "INVALID_PARAMETER", "offset"},
-		{"offset not a number", http.MethodGet, "/api/v1/repositories?offset=two", http.StatusBadRequest, "INVALID_PARAMETER", "offset"},
-		{"bad limit on tags", http.MethodGet, "/api/v1/repositories/library/alpine/tags?limit=1001", http.StatusBadRequest, "INVALID_PARAMETER", "limit"},
-		{"POST", http.MethodPost, "/api/v1/repositories", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "POST"},
-		{"DELETE", http.MethodDelete, "/api/v1/repositories/library/alpine/tags", http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "DELETE"},
-		{"unknown endpoint", http.MethodGet, "/api/v1/nothing", http.StatusNotFound, "NOT_FOUND", "/api/v1/nothing"},
-		{"API root", http.MethodGet, "/api/v1/", http.StatusNotFound, "NOT_FOUND", ""},
-		{"unknown repository", http.MethodGet, "/api/v1/repositories/library/nothing/tags", http.StatusNotFound, "NOT_FOUND", "library/nothing"},
-		{"invalid repository", http.MethodGet, "/api/v1/repositories/UPPER/case/tags", http.StatusBadRequest, "NAME_INVALID", "UPPER/case"},
+		{"limit zero", http.MethodGet, "/api/v1/repositories?limit=0", http.StatusBadRequest, api.CodeBadRequest, "limit"},
+		{"limit too large", http.MethodGet, "/api/v1/repositories?limit=5000", http.StatusBadRequest, api.CodeBadRequest, "limit"},
+		{"limit not a number", http.MethodGet, "/api/v1/repositories?limit=x", http.StatusBadRequest, api.CodeBadRequest, "limit"},
+		{"negative offset", http.MethodGet, "/api/v1/repositories?offset=-1", http.StatusBadRequest, api.CodeBadRequest, "offset"},
+		{"offset not a number", http.MethodGet, "/api/v1/repositories?offset=two", http.StatusBadRequest, api.CodeBadRequest, "offset"},
+		{"bad limit on tags", http.MethodGet, "/api/v1/repositories/library/alpine/tags?limit=1001", http.StatusBadRequest, api.CodeBadRequest, "limit"},
+		{"POST", http.MethodPost, "/api/v1/repositories", http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "POST"},
+		{"DELETE", http.MethodDelete, "/api/v1/repositories/library/alpine/tags", http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "DELETE"},
+		{"unknown endpoint", http.MethodGet, "/api/v1/nothing", http.StatusNotFound, api.CodeNotFound, "/api/v1/nothing"},
+		{"API root", http.MethodGet, "/api/v1/", http.StatusNotFound, api.CodeNotFound, ""},
+		{"unknown repository", http.MethodGet, "/api/v1/repositories/library/nothing/tags", http.StatusNotFound, api.CodeNotFound, "library/nothing"},
+		{"invalid repository", http.MethodGet, "/api/v1/repositories/UPPER/case/tags", http.StatusBadRequest, api.CodeNameInvalid, "UPPER/case"},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +180,7 @@ func TestHandler(t *testing.T) {
 			wantJSON(t, h)
 			var e api.ErrorBody
 			decodeStrict(t, body, &e)
-			if string(e.Error.Code) != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMessage) {
+			if e.Error.Code != tt.code || e.Error.Message == "" || !strings.Contains(e.Error.Message, tt.inMessage) {
 				t.Errorf("error = %+v, want code %s and a message naming %q", e.Error, tt.code, tt.inMessage)
 			}
 			if status == http.StatusMethodNotAllowed && h.Get("Allow") != "GET, HEAD" {

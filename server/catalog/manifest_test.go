@@ -11,15 +11,14 @@ import (
 
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 // TestManifestDetails reads the demo's image, index, signed image and artifacts in depth.
 func TestManifestDetails(t *testing.T) {
 	host := seededRegistry(t)
-	svc, err := catalog.New(catalog.Options{Registry: "http://" + host, PullHost: "registry.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), PullHost: "registry.example.com"})
 	ctx := t.Context()
 
 	t.Run("image with history, labels and referrers", func(t *testing.T) {
@@ -136,10 +135,7 @@ func TestSchema1IsShownWithANote(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	svc, err := catalog.New(catalog.Options{Registry: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
 	page, err := svc.Tags(t.Context(), "legacy/app", 0, 10)
 	if err != nil {
 		t.Fatal(err)

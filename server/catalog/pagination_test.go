@@ -8,6 +8,8 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 // TestCatalogPastAThousand reads a catalog larger than a stock registry's largest page
@@ -24,10 +26,7 @@ func TestCatalogPastAThousand(t *testing.T) {
 	}
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
-	svc, err := catalog.New(catalog.Options{Registry: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
 	page, err := svc.Repositories(context.Background(), "r00100", 0, 50)
 	if err != nil {
 		t.Fatal(err)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // Usage reports what a repository stores with shared blobs counted once and, when del names
@@ -19,17 +18,20 @@ import (
 // other tag reaches. Deleting a tag alone frees nothing, and nothing is freed before the
 // registry's garbage collection runs.
 func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage, error) {
-	repo, err := s.repository(repository)
-	if err != nil {
-		return api.Usage{}, err
-	}
 	var delHash v1.Hash
 	if del != "" {
-		if delHash, err = v1.NewHash(del); err != nil {
-			return api.Usage{}, httperr.New(http.StatusBadRequest, "DIGEST_INVALID", fmt.Sprintf("%q is not a valid digest", del))
+		if err := registry.ValidateDigest(del); err != nil {
+			return api.Usage{}, err
 		}
+		// Asked of the registry as this principal before anything cached is used: the
+		// answer must not tell someone the registry refuses that the manifest exists.
+		d, err := s.reg.Head(ctx, repository, del)
+		if err != nil {
+			return api.Usage{}, err
+		}
+		delHash = d.Digest
 	}
-	names, err := s.tagNames(ctx, repo)
+	names, err := s.tagNames(ctx, repository)
 	if err != nil {
 		return api.Usage{}, err
 	}
@@ -42,20 +44,20 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	var wg sync.WaitGroup
 	for i, t := range names {
 		wg.Go(func() {
-			desc, err := s.head(ctx, repo, t)
+			desc, err := s.head(ctx, repository, t)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			digests[i] = desc.Digest.String()
 			reach[i] = map[string]int64{}
-			errs[i] = s.walk(ctx, repo, v1.Descriptor{Digest: desc.Digest, Size: desc.Size, MediaType: desc.MediaType}, reach[i])
+			errs[i] = s.walk(ctx, repository, desc.Digest, reach[i])
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return out, s.registryError(err, fmt.Sprintf("tag %s:%s", repository, names[i]))
+			return out, fmt.Errorf("tag %s:%s: %w", repository, names[i], err)
 		}
 	}
 
@@ -75,8 +77,8 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	if del != "" {
 		// The manifest may be untagged already; what it reaches is still what it would free.
 		target := map[string]int64{}
-		if err := s.walk(ctx, repo, v1.Descriptor{Digest: delHash}, target); err != nil {
-			return out, s.registryError(err, fmt.Sprintf("manifest %s@%s", repository, del))
+		if err := s.walk(ctx, repository, delHash, target); err != nil {
+			return out, fmt.Errorf("manifest %s@%s: %w", repository, del, err)
 		}
 		for d, n := range target {
 			if _, ok := kept[d]; !ok {
@@ -87,17 +89,28 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	return out, nil
 }
 
+// maxWalk bounds the manifests and blobs one walk visits; a real image has tens.
+const maxWalk = 100_000
+
 // walk adds to seen every manifest and blob a manifest reaches, with their sizes: an index
-// reaches its manifests and what they reach, an image its config and layers.
-func (s *Service) walk(ctx context.Context, repo name.Repository, d v1.Descriptor, seen map[string]int64) error {
-	raw, err := s.manifest(ctx, repo, d.Digest)
+// reaches its manifests and what they reach, an image its config and layers. A manifest
+// already seen is not walked again, so an index listing one child many times, nested, costs
+// what its distinct nodes cost, not their product; the walk stops past maxWalk nodes.
+func (s *Service) walk(ctx context.Context, repository string, digest v1.Hash, seen map[string]int64) error {
+	if _, ok := seen[digest.String()]; ok {
+		return nil
+	}
+	if len(seen) >= maxWalk {
+		return httperr.New(api.CodeTooLarge, fmt.Sprintf("The repository references more than %d manifests and blobs; its usage is not computed.", maxWalk))
+	}
+	raw, err := s.manifest(ctx, repository, digest)
 	if err != nil {
 		return err
 	}
-	seen[d.Digest.String()] = int64(len(raw))
+	seen[digest.String()] = int64(len(raw))
 	var m manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("manifest %s is not valid JSON: %w", d.Digest, err)
+		return fmt.Errorf("manifest %s is not valid JSON: %w", digest, err)
 	}
 	if m.Config.Digest.Hex != "" {
 		seen[m.Config.Digest.String()] = m.Config.Size
@@ -106,7 +119,7 @@ func (s *Service) walk(ctx context.Context, repo name.Repository, d v1.Descripto
 		seen[l.Digest.String()] = l.Size
 	}
 	for _, child := range m.Manifests {
-		if err := s.walk(ctx, repo, child, seen); err != nil {
+		if err := s.walk(ctx, repository, child.Digest, seen); err != nil {
 			return err
 		}
 	}

@@ -11,16 +11,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 // TestUsageCountsSharedBlobsOnceAndWhatADeleteFrees uses the demo's library/alpine: 3.21 and
 // latest are one index, 3.19 and 3.20 single images built on other bases.
 func TestUsageCountsSharedBlobsOnceAndWhatADeleteFrees(t *testing.T) {
 	host := seededRegistry(t)
-	svc, err := catalog.New(catalog.Options{Registry: "http://" + host})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
 	ctx := t.Context()
 	tags, err := svc.Tags(ctx, "library/alpine", 0, 100)
 	if err != nil {
@@ -94,10 +93,7 @@ func TestUsageExact(t *testing.T) {
 	ma, ca := size(a)
 	mb, cb := size(b)
 
-	svc, err := catalog.New(catalog.Options{Registry: "http://" + host})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
 	da, _ := a.Digest()
 	u, err := svc.Usage(t.Context(), "usage/app", da.String())
 	if err != nil {

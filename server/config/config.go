@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-registry/berth/app/api"
 )
 
 // Config is everything the berth server needs to start. Every field has a default that runs
@@ -30,7 +33,8 @@ type Config struct {
 	CORSOrigins []string
 	// UpstreamTimeout bounds connecting to the registry and waiting for its response headers.
 	UpstreamTimeout time.Duration
-	// WebDir is the directory holding app.wasm, CSS and icons.
+	// WebDir, when set, is a directory whose app.wasm, CSS and icons are served instead of
+	// the ones embedded in the binary (development).
 	WebDir string
 	// ReadOnly refuses every write through the proxy and the API.
 	ReadOnly bool
@@ -65,6 +69,32 @@ type Config struct {
 	Cache string
 	// CacheSize bounds the in-process cache, in bytes.
 	CacheSize int64
+	// AnonymousWrites lets writes (jobs, /v2 pushes and deletes) run without a signed-in
+	// user, with Berth's own registry access. Off unless set, except for the embedded demo
+	// registry, which is open anyway.
+	AnonymousWrites bool
+	// RemoteRegistries are the other registries copies may read from or write to (base
+	// URLs); empty allows none.
+	RemoteRegistries []string
+	// EventsInsecure accepts registry notifications without a secret (only with
+	// --events-insecure; otherwise an external registry needs --events-secret-file).
+	EventsInsecure bool
+	// PublicURL is the URL users open Berth at; its host is accepted in Host headers.
+	PublicURL string
+	// AllowedHosts are further Host header values accepted (besides loopback names and
+	// PublicURL's host); "*" accepts any (not recommended: DNS rebinding).
+	AllowedHosts []string
+	// TrustedProxies are the networks (CIDRs) of reverse proxies whose X-Forwarded-For names
+	// the client address, for throttling and audit.
+	TrustedProxies []string
+	// MaxJobs bounds the write jobs running at once; MaxJobsPerUser those of one user.
+	MaxJobs, MaxJobsPerUser int
+	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
+	ChartsPrefix string
+	// ChartsAllowOverwrite lets a chart upload replace an existing version.
+	ChartsAllowOverwrite bool
+	// ChartsMaxSize bounds a chart archive, uploaded or read, in bytes.
+	ChartsMaxSize int64
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -74,7 +104,6 @@ func Default() Config {
 		DataDir:         "data",
 		EmbeddedAddr:    "127.0.0.1:5000",
 		UpstreamTimeout: 30 * time.Second,
-		WebDir:          "web",
 		Concurrency:     16,
 		SessionTTL:      12 * time.Hour,
 		LogLevel:        "info",
@@ -83,6 +112,11 @@ func Default() Config {
 		EventsRetention: 90 * 24 * time.Hour,
 		SyncInterval:    10 * time.Minute,
 		CacheSize:       64 << 20,
+		AnonymousWrites: true, // the embedded demo registry is the default
+		MaxJobs:         16,
+		MaxJobsPerUser:  4,
+		ChartsPrefix:    "charts/",
+		ChartsMaxSize:   10 << 20,
 	}
 }
 
@@ -94,22 +128,8 @@ func (c Config) DatabaseDSN() string {
 	return "sqlite:" + filepath.Join(c.DataDir, "berth.db")
 }
 
-// ParseDuration parses a Go duration such as 90m or 12h, or a whole number of days such as
-// 90d, which time.ParseDuration does not know.
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100*365 {
-			return 0, fmt.Errorf("duration %q: want a number of days such as 90d", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("duration %q: want for example 90d, 12h or 30m: %w", s, err)
-	}
-	return d, nil
-}
+// ParseDuration is api.ParseDuration: durations in days (90d) or Go's form (12h).
+var ParseDuration = api.ParseDuration
 
 // daysValue is a flag.Value for durations that may be given in days.
 type daysValue struct{ d *time.Duration }
@@ -251,7 +271,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	fs.Var(origins, "cors-origin", "browser origin allowed to call /v2 and /api cross-origin, e.g. https://ui.example.com (repeatable; env BERTH_CORS_ORIGINS is comma-separated)")
 	duration(&c.UpstreamTimeout, "upstream-timeout", "how long to wait for the registry to connect and answer headers")
-	str(&c.WebDir, "web-dir", "directory holding app.wasm, CSS and icons")
+	str(&c.WebDir, "web-dir", "serve app.wasm, CSS and icons from this directory instead of the copies embedded in the binary (development: make wasm, then reload)")
 	boolean(&c.ReadOnly, "read-only", "refuse every write (push, delete) through the proxy and the API")
 	integer(&c.Concurrency, "concurrency", "registry requests made at once to gather details for one page")
 	str(&c.PublicHost, "public-host", "registry host users pull from, shown in pull commands (default: the registry's host)")
@@ -280,6 +300,24 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		}
 	}
 	fs.Var(sizeValue{&c.CacheSize}, "cache-size", "bytes the in-process manifest cache may hold, e.g. 268435456 or 256MiB")
+
+	anonWrites := false
+	boolean(&anonWrites, "anonymous-writes", "let writes run without a signed-in user, with Berth's own registry access (default: on only for the embedded demo registry)")
+	remotes := commaList(getenv, fs, "remote-registries", "other registries copies may read from or write to, comma-separated base URLs (empty: none)")
+	boolean(&c.EventsInsecure, "events-insecure", "accept registry notifications without --events-secret-file (anyone who reaches Berth can post events)")
+	str(&c.PublicURL, "public-url", "the URL users open Berth at, e.g. https://berth.example.com; its host is accepted in Host headers")
+	hosts := commaList(getenv, fs, "allowed-hosts", "further Host header values to accept, comma-separated (loopback names and --public-url's host always are)")
+	proxies := commaList(getenv, fs, "trusted-proxies", "networks (CIDRs) of reverse proxies whose X-Forwarded-For gives the client address, comma-separated")
+	integer(&c.MaxJobs, "max-jobs", "write jobs running at once, in total")
+	integer(&c.MaxJobsPerUser, "max-jobs-per-user", "write jobs one user may have running at once")
+	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
+	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
+	if v := getenv(envName("charts-max-size")); v != "" {
+		if err := (sizeValue{&c.ChartsMaxSize}).Set(v); err != nil {
+			envErrs["charts-max-size"] = fmt.Errorf("%s: %w", envName("charts-max-size"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.ChartsMaxSize}, "charts-max-size", "largest chart archive accepted or read, e.g. 10MiB")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n\nFlags (each also read from the environment variable shown):\n")
@@ -310,6 +348,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return c, err
 	}
 	c.CORSOrigins = origins.values
+	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies = *remotes, *hosts, *proxies
+	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,
+	// anonymous writes are the operator's explicit choice.
+	c.AnonymousWrites = anonWrites
+	if _, set := visited(fs)["anonymous-writes"]; !set && getenv(envName("anonymous-writes")) == "" {
+		c.AnonymousWrites = c.Embedded()
+	}
 	return c, c.validate()
 }
 
@@ -335,6 +380,29 @@ func (c *Config) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("--cors-origin %q: want an origin such as https://ui.example.com or *", o)
 		}
+	}
+	for i, r := range c.RemoteRegistries {
+		u, err := url.Parse(strings.TrimRight(r, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Path != "" {
+			return fmt.Errorf("--remote-registries %q: want base URLs such as https://ghcr.io", r)
+		}
+		c.RemoteRegistries[i] = u.Scheme + "://" + strings.ToLower(u.Host)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want a URL such as https://berth.example.com", c.PublicURL)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return fmt.Errorf("--trusted-proxies %q: want CIDRs such as 10.0.0.0/8", p)
+			}
+		}
+	}
+	if c.MaxJobs < 1 || c.MaxJobsPerUser < 1 {
+		return errors.New("--max-jobs and --max-jobs-per-user must be at least 1")
 	}
 	if c.UpstreamTimeout <= 0 {
 		return errors.New("--upstream-timeout must be positive")
@@ -381,6 +449,28 @@ func (c *Config) validate() error {
 
 // Embedded reports whether Berth runs its own registry.
 func (c Config) Embedded() bool { return c.Registry == "" }
+
+// commaList defines a flag (and variable) holding a comma-separated list.
+func commaList(getenv func(string) string, fs *flag.FlagSet, name, usage string) *[]string {
+	var out []string
+	set := func(v string) {
+		out = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	set(getenv(envName(name)))
+	fs.Func(name, usage, func(v string) error { set(v); return nil })
+	return &out
+}
+
+func visited(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+}
 
 func envName(flagName string) string {
 	return "BERTH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))

@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 		{"NoDemo", got.NoDemo, false},
 		{"CORSOrigins", len(got.CORSOrigins), 0},
 		{"UpstreamTimeout", got.UpstreamTimeout, 30 * time.Second},
-		{"WebDir", got.WebDir, "web"},
+		{"WebDir", got.WebDir, ""},
 		{"ReadOnly", got.ReadOnly, false},
 		{"Concurrency", got.Concurrency, 16},
 		{"PublicHost", got.PublicHost, ""},
@@ -99,6 +99,7 @@ func TestEnvironment(t *testing.T) {
 	want.PublicHost = "pull.example.com"
 	want.LogLevel = "debug"
 	want.LogFormat = "json"
+	want.AnonymousWrites = false // an external registry: writes need a signed-in user
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load from environment:\n got %+v\nwant %+v", got, want)
 	}

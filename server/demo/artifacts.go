@@ -36,7 +36,9 @@ const (
 	signedTag  = "v1.2.0"
 )
 
-func artifactRepositories() []string { return []string{chartRepo, policyRepo} }
+func artifactRepositories() []string {
+	return append([]string{chartRepo, policyRepo}, chartRepositories()...)
+}
 
 func registryRepo(host, repo string) name.Repository {
 	r, _ := name.NewRepository(host+"/"+repo, name.Insecure)

@@ -35,7 +35,13 @@ func Seed(ctx context.Context, host string, opts ...remote.Option) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return seedArtifacts(ctx, pusher, host, opts)
+	if err := seedArtifacts(ctx, pusher, host, opts); err != nil {
+		return err
+	}
+	if err := seedCharts(ctx, pusher, host); err != nil {
+		return err
+	}
+	return seedInside(ctx, pusher, host)
 }
 
 func seedRepository(ctx context.Context, pusher *remote.Pusher, host string, repo repository) error {
@@ -75,7 +81,7 @@ func Empty(ctx context.Context, host string, opts ...remote.Option) (bool, error
 // Repositories lists the repository names Seed creates (tests and the e2e test use it).
 func Repositories() []string {
 	repos := catalog()
-	names := artifactRepositories()
+	names := append(artifactRepositories(), InsideRepo)
 	for _, r := range repos {
 		names = append(names, r.name)
 	}

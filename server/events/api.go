@@ -1,13 +1,13 @@
 package events
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -18,8 +18,9 @@ import (
 //	GET /api/v1/stats?range=30d
 //	GET /api/v1/stats/{repo...}?range=30d
 type API struct {
-	store store.Store
-	now   func() time.Time
+	store  store.Store
+	now    func() time.Time
+	access func(ctx context.Context, repository string) error
 }
 
 // NewAPI returns the read API over st.
@@ -27,14 +28,38 @@ func NewAPI(st store.Store) *API {
 	return &API{store: st, now: time.Now}
 }
 
-// Handler returns the API's routes.
-func (a *API) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/events", a.events)
-	mux.HandleFunc("GET /api/v1/stats", a.stats)
-	mux.HandleFunc("GET /api/v1/stats/{repo...}", a.repoStats)
-	return mux
+// Restrict makes every answer hold only repositories access lets the caller in the request
+// context read (nil error): the feed skips the others, a repository's statistics answer
+// access's error, and the most-pulled list leaves them out.
+func (a *API) Restrict(access func(ctx context.Context, repository string) error) *API {
+	a.access = access
+	return a
 }
+
+// readable returns a per-request memo of access, true without a restriction.
+func (a *API) readable(ctx context.Context) func(repo string) bool {
+	memo := map[string]bool{}
+	return func(repo string) bool {
+		if a.access == nil {
+			return true
+		}
+		ok, seen := memo[repo]
+		if !seen {
+			ok = a.access(ctx, repo) == nil
+			memo[repo] = ok
+		}
+		return ok
+	}
+}
+
+// ServeEvents answers GET /api/v1/events: the activity feed, newest first.
+func (a *API) ServeEvents(w http.ResponseWriter, r *http.Request) { a.events(w, r) }
+
+// ServeStats answers GET /api/v1/stats: pushes, pulls and deletes over time, registry-wide.
+func (a *API) ServeStats(w http.ResponseWriter, r *http.Request) { a.stats(w, r) }
+
+// ServeRepositoryStats answers GET /api/v1/stats/{repo...}: one repository's statistics.
+func (a *API) ServeRepositoryStats(w http.ResponseWriter, r *http.Request) { a.repoStats(w, r) }
 
 const defaultEventLimit = 100
 
@@ -51,33 +76,43 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	switch f.Action {
 	case "", store.ActionPush, store.ActionPull, store.ActionDelete, store.ActionMount:
 	default:
-		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "action must be push, pull, delete or mount"))
+		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "action must be push, pull, delete or mount"))
 		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > store.MaxLimit {
-			httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "limit must be between 1 and "+strconv.Itoa(store.MaxLimit)))
+			httperr.Write(w, r, httperr.New(api.CodeBadRequest, "limit must be between 1 and "+strconv.Itoa(store.MaxLimit)))
 			return
 		}
 		f.Limit = n
 	}
 	var err error
 	if f.Since, err = a.instant(q.Get("since")); err != nil {
-		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "since must be an RFC 3339 time or a duration such as 24h or 7d", err))
+		httperr.Write(w, r, httperr.Wrap(api.CodeBadRequest, "since must be an RFC 3339 time or a duration such as 24h or 7d", err))
 		return
 	}
 	if f.Until, err = a.instant(q.Get("until")); err != nil {
-		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "until must be an RFC 3339 time or a duration such as 24h or 7d", err))
+		httperr.Write(w, r, httperr.Wrap(api.CodeBadRequest, "until must be an RFC 3339 time or a duration such as 24h or 7d", err))
 		return
+	}
+	if f.Repository != "" && a.access != nil {
+		if err := a.access(r.Context(), f.Repository); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
 	}
 	evs, err := a.store.Events(r.Context(), f)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
+	canRead := a.readable(r.Context())
 	page := api.EventPage{Events: make([]api.Event, 0, len(evs))}
 	for _, e := range evs {
+		if !canRead(e.Repository) {
+			continue
+		}
 		page.Events = append(page.Events, api.Event{
 			ID: e.ID, Timestamp: e.Timestamp, Action: e.Action, Repository: e.Repository, Tag: e.Tag,
 			Digest: e.Digest, MediaType: e.MediaType, Size: e.Size, Actor: e.Actor, Addr: e.RequestAddr,
@@ -98,7 +133,7 @@ func (a *API) instant(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	d, err := config.ParseDuration(v)
+	d, err := api.ParseDuration(v)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -112,9 +147,9 @@ func (a *API) window(r *http.Request) (rng, bucketName string, bucket time.Durat
 	if rng == "" {
 		rng = "30d"
 	}
-	d, err := config.ParseDuration(rng)
+	d, err := api.ParseDuration(rng)
 	if err != nil || d < time.Hour || d > 366*24*time.Hour {
-		return "", "", 0, time.Time{}, time.Time{}, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "range must be between 1h and 366d, such as 24h or 30d")
+		return "", "", 0, time.Time{}, time.Time{}, httperr.New(api.CodeBadRequest, "range must be between 1h and 366d, such as 24h or 30d")
 	}
 	bucket, bucketName = 24*time.Hour, "day"
 	if d <= 48*time.Hour {
@@ -153,7 +188,11 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.Stats{Range: rng, Bucket: bucketName, Counts: counts(bs), TopPulled: make([]api.PullCount, 0, len(top))}
+	canRead := a.readable(r.Context())
 	for _, t := range top {
+		if !canRead(t.Repository) {
+			continue
+		}
 		out.TopPulled = append(out.TopPulled, api.PullCount{Repository: t.Repository, Pulls: t.Count})
 	}
 	httperr.WriteJSON(w, http.StatusOK, out)
@@ -162,8 +201,14 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
 	repo := strings.Trim(r.PathValue("repo"), "/")
 	if repo == "" {
-		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "BAD_REQUEST", "no repository name in the path"))
+		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "no repository name in the path"))
 		return
+	}
+	if a.access != nil {
+		if err := a.access(r.Context(), repo); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
 	}
 	rng, bucketName, bucket, since, until, err := a.window(r)
 	if err != nil {

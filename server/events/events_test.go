@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -63,7 +64,10 @@ func newBerth(t *testing.T, st store.Store, opts events.Options) *berth {
 	b.hook = hook
 	b.mux.Handle("POST /events", hook)
 	b.mux.Handle("GET /metrics", promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{}))
-	b.mux.Handle("/api/v1/", events.NewAPI(st).Handler())
+	a := events.NewAPI(st)
+	b.mux.HandleFunc("GET /api/v1/events", a.ServeEvents)
+	b.mux.HandleFunc("GET /api/v1/stats", a.ServeStats)
+	b.mux.HandleFunc("GET /api/v1/stats/{repo...}", a.ServeRepositoryStats)
 	return b
 }
 
@@ -295,22 +299,22 @@ func TestRejections(t *testing.T) {
 		name, contentType, auth string
 		body                    []byte
 		status                  int
-		code                    string
+		code                    api.Code
 	}{
-		{"no token", events.EnvelopeMediaTypeV1, "", envelope("a"), 401, "UNAUTHORIZED"},
-		{"wrong token", events.EnvelopeMediaTypeV1, "Bearer nope", envelope("a"), 401, "UNAUTHORIZED"},
-		{"token prefix", events.EnvelopeMediaTypeV1, "Bearer " + secret[:4], envelope("a"), 401, "UNAUTHORIZED"},
-		{"basic scheme", events.EnvelopeMediaTypeV1, "Basic " + secret, envelope("a"), 401, "UNAUTHORIZED"},
-		{"too large", events.EnvelopeMediaTypeV1, good, big, 413, "TOO_LARGE"},
-		{"media type", "text/plain", good, envelope("a"), 415, "UNSUPPORTED_MEDIA_TYPE"},
-		{"no media type", "", good, envelope("a"), 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"no token", events.EnvelopeMediaTypeV1, "", envelope("a"), 401, api.CodeUnauthorized},
+		{"wrong token", events.EnvelopeMediaTypeV1, "Bearer nope", envelope("a"), 401, api.CodeUnauthorized},
+		{"token prefix", events.EnvelopeMediaTypeV1, "Bearer " + secret[:4], envelope("a"), 401, api.CodeUnauthorized},
+		{"basic scheme", events.EnvelopeMediaTypeV1, "Basic " + secret, envelope("a"), 401, api.CodeUnauthorized},
+		{"too large", events.EnvelopeMediaTypeV1, good, big, 413, api.CodeTooLarge},
+		{"media type", "text/plain", good, envelope("a"), 415, api.CodeUnsupportedMediaType},
+		{"no media type", "", good, envelope("a"), 415, api.CodeUnsupportedMediaType},
 		{"malformed", "application/json", good, []byte(`{"events":[{"id":`), 400, "MALFORMED_ENVELOPE"},
 		{"no id", "application/json", good, []byte(`{"events":[{"id":"ok","action":"push"},{"action":"push"}]}`), 400, "MALFORMED_ENVELOPE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, eb := post(t, url, tc.contentType, tc.auth, tc.body)
-			if code != tc.status || string(eb.Error.Code) != tc.code {
+			if code != tc.status || eb.Error.Code != tc.code {
 				t.Errorf("got %d %s, want %d %s", code, eb.Error.Code, tc.status, tc.code)
 			}
 			if n := count(t, st); n != 0 {
@@ -393,7 +397,7 @@ func TestStoreFailureIsNotAcknowledged(t *testing.T) {
 	web := httptest.NewServer(b.mux)
 	t.Cleanup(web.Close)
 	code, eb := post(t, web.URL+"/events", "application/json", "", envelope("x"))
-	if code != http.StatusServiceUnavailable || eb.Error.Code != "STORE_UNAVAILABLE" || strings.Contains(eb.Error.Message, "disk") {
+	if code != http.StatusServiceUnavailable || eb.Error.Code != api.CodeStoreUnavailable || strings.Contains(eb.Error.Message, "disk") {
 		t.Errorf("got %d %+v", code, eb)
 	}
 }
@@ -431,7 +435,7 @@ func TestWebhookDownThenUp(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	syncer, err := events.NewSyncer(events.SyncOptions{Registry: "http://" + host, Store: st, Record: b.hook.Record})
+	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: st, Record: b.hook.Record})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +477,7 @@ func TestSyncer(t *testing.T) {
 	push(t, host+"/s/one:b")
 	d3 := push(t, host+"/s/two:latest")
 	reg := prometheus.NewRegistry()
-	syncer, err := events.NewSyncer(events.SyncOptions{Registry: "http://" + host, Store: st, Concurrency: 2, Registerer: reg})
+	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Concurrency: 2}), Store: st, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

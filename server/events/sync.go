@@ -8,31 +8,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
 // SyncOptions configures a Syncer.
 type SyncOptions struct {
-	// Registry is the registry's base URL, e.g. http://127.0.0.1:5000.
-	Registry string
-	// Transport reaches the registry; nil means http.DefaultTransport.
-	Transport http.RoundTripper
-	// Auth, if set, authenticates to the registry.
-	Auth authn.Authenticator
-	// Concurrency bounds the registry requests in flight; 0 means 8.
-	Concurrency int
+	// Registry reaches the registry; the sync reads with Berth's service credentials and its
+	// requests in flight are bounded by the client's concurrency.
+	Registry *registry.Client
 	// Store holds the tag state the events imply.
 	Store store.Store
 	// Record commits synthesized events; nil means Store.AddEvents. Pass Webhook.Record so
@@ -61,8 +52,7 @@ type SyncResult struct {
 // tag whose digest differs from what the stored events imply.
 type Syncer struct {
 	opts    SyncOptions
-	reg     name.Registry
-	remote  []remote.Option
+	reg     *registry.Client
 	mu      sync.Mutex // one sync at a time
 	runs    *prometheus.CounterVec
 	changes *prometheus.CounterVec
@@ -73,20 +63,8 @@ func NewSyncer(opts SyncOptions) (*Syncer, error) {
 	if opts.Store == nil {
 		return nil, errors.New("events: sync needs a store")
 	}
-	u, err := url.Parse(opts.Registry)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("events: sync registry %q: want a URL such as http://host:5000", opts.Registry)
-	}
-	var nameOpts []name.Option
-	if u.Scheme == "http" {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(u.Host, nameOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("events: sync registry %q: %w", opts.Registry, err)
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+	if opts.Registry == nil {
+		return nil, errors.New("events: sync needs a registry")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
@@ -97,16 +75,8 @@ func NewSyncer(opts SyncOptions) (*Syncer, error) {
 			return err
 		}
 	}
-	rt := opts.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	ropts := []remote.Option{remote.WithTransport(rt), remote.WithUserAgent("berth-sync")}
-	if opts.Auth != nil {
-		ropts = append(ropts, remote.WithAuth(opts.Auth))
-	}
 	s := &Syncer{
-		opts: opts, reg: reg, remote: ropts,
+		opts: opts, reg: opts.Registry,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "berth_sync_runs_total", Help: "Registry reconciliation runs, by result.",
 		}, []string{"result"}),
@@ -188,10 +158,9 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("sync: read tag state: %w", err)
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx)}, s.remote...)
-	repos, err := remote.Catalog(ctx, s.reg, opts...)
+	repos, err := s.reg.Catalog(ctx)
 	if err != nil {
-		return res, fmt.Errorf("sync: read catalog of %s: %w", s.reg, err)
+		return res, fmt.Errorf("sync: %w", err)
 	}
 	res.Repositories = len(repos)
 
@@ -199,17 +168,16 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	for _, r := range repos {
 		inCatalog[r] = true
 	}
-	// Two bounded phases, tags of every repository, then every tag's digest, so at most
-	// Concurrency requests are in flight whatever the shape of the registry.
+	// Two phases, tags of every repository, then every tag's digest; the registry client bounds
+	// the requests in flight whatever the shape of the registry.
 	var mu sync.Mutex
 	tagsOf := map[string][]string{}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.opts.Concurrency)
-	opts = append([]remote.Option{remote.WithContext(gctx)}, s.remote...)
+	g.SetLimit(s.reg.Concurrency())
 	for _, repoName := range repos {
 		g.Go(func() error {
-			tags, err := remote.List(s.reg.Repo(repoName), opts...)
-			if terr, ok := errors.AsType[*transport.Error](err); ok && terr.StatusCode == http.StatusNotFound {
+			tags, err := s.reg.Tags(gctx, repoName)
+			if registry.Status(err) == http.StatusNotFound {
 				// Distribution answers 404 for a repository whose tags were all deleted.
 				tags, err = nil, nil
 			}
@@ -230,13 +198,11 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	found := map[tagKey]remoteTag{}
 	failed := map[string]bool{}
 	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(s.opts.Concurrency)
-	opts = append([]remote.Option{remote.WithContext(gctx)}, s.remote...)
+	g.SetLimit(s.reg.Concurrency())
 	for repoName, tags := range tagsOf {
-		repo := s.reg.Repo(repoName)
 		for _, tag := range tags {
 			g.Go(func() error {
-				desc, err := remote.Head(repo.Tag(tag), opts...)
+				desc, err := s.reg.Head(gctx, repoName, tag)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

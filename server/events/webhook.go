@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-registry/berth/app/api"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-registry/berth/server/httperr"
@@ -275,18 +277,17 @@ func (w *Webhook) Close() error {
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
-		w.reject(rw, r, "method", httperr.New(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "the notification endpoint accepts only POST"))
+		w.reject(rw, r, "method", httperr.New(api.CodeMethodNotAllowed, "the notification endpoint accepts only POST"))
 		return
 	}
 	if len(w.secret) > 0 && !w.authorized(r) {
 		rw.Header().Set("WWW-Authenticate", `Bearer realm="berth-events"`)
-		w.reject(rw, r, "unauthorized", httperr.New(http.StatusUnauthorized, "UNAUTHORIZED", "missing or wrong bearer token for the notification endpoint"))
+		w.reject(rw, r, "unauthorized", httperr.New(api.CodeUnauthorized, "missing or wrong bearer token for the notification endpoint"))
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != EnvelopeMediaTypeV1 && mt != EnvelopeMediaTypeV2 && mt != "application/json") {
-		w.reject(rw, r, "media_type", httperr.New(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
-			"send the envelope as "+EnvelopeMediaTypeV1+" or application/json"))
+		w.reject(rw, r, "media_type", httperr.New(api.CodeUnsupportedMediaType, "send the envelope as "+EnvelopeMediaTypeV1+" or application/json"))
 		return
 	}
 	if r.ContentLength > w.opts.MaxBody {
@@ -299,25 +300,25 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			w.reject(rw, r, "too_large", tooLarge(w.opts.MaxBody))
 			return
 		}
-		w.reject(rw, r, "read", httperr.Wrap(http.StatusBadRequest, "BAD_REQUEST", "could not read the request body", err))
+		w.reject(rw, r, "read", httperr.Wrap(api.CodeBadRequest, "could not read the request body", err))
 		return
 	}
 	events, err := DecodeEnvelope(body)
 	if err != nil {
-		w.reject(rw, r, "malformed", httperr.Wrap(http.StatusBadRequest, "MALFORMED_ENVELOPE", err.Error(), err))
+		w.reject(rw, r, "malformed", httperr.Wrap(api.CodeMalformedEnvelope, err.Error(), err))
 		return
 	}
 	events = slices.DeleteFunc(events, ownRead)
 	if err := w.Record(r.Context(), events); err != nil {
 		w.m.rejected.WithLabelValues("store").Inc()
-		httperr.Write(rw, r, httperr.Wrap(http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the events could not be stored; retry later", err))
+		httperr.Write(rw, r, httperr.Wrap(api.CodeStoreUnavailable, "the events could not be stored; retry later", err))
 		return
 	}
 	httperr.WriteJSON(rw, http.StatusOK, map[string]int{"accepted": len(events)})
 }
 
 func tooLarge(limit int64) *httperr.Error {
-	return httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", fmt.Sprintf("the envelope is larger than %d bytes", limit))
+	return httperr.New(api.CodeTooLarge, fmt.Sprintf("the envelope is larger than %d bytes", limit))
 }
 
 func (w *Webhook) reject(rw http.ResponseWriter, r *http.Request, reason string, e *httperr.Error) {

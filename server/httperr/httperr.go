@@ -16,12 +16,12 @@ import (
 	"github.com/berth-registry/berth/app/api"
 )
 
-// Error is an error with the HTTP status and stable code it should be reported with.
+// Error is an error with the stable code (and so the HTTP status) it is reported with.
 type Error struct {
-	// Status is the HTTP status code.
+	// Status is the HTTP status code: Code's.
 	Status int
-	// Code is a stable, machine-readable code such as NOT_FOUND.
-	Code string
+	// Code is a stable, machine-readable code declared in app/api.
+	Code api.Code
 	// Message is a sentence for the person using the UI.
 	Message string
 	// Err is the cause, kept for logs and errors.Is/As.
@@ -37,14 +37,20 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// New returns an *Error with the given status, code and message.
-func New(status int, code, message string) *Error {
-	return &Error{Status: status, Code: code, Message: message}
+// New returns an *Error with the given code, its status, and message.
+func New(code api.Code, message string) *Error {
+	return &Error{Status: code.Status(), Code: code, Message: message}
 }
 
 // Wrap returns an *Error carrying cause.
-func Wrap(status int, code, message string, cause error) *Error {
-	return &Error{Status: status, Code: code, Message: message, Err: cause}
+func Wrap(code api.Code, message string, cause error) *Error {
+	return &Error{Status: code.Status(), Code: code, Message: message, Err: cause}
+}
+
+// Is reports whether err is an *Error with the given code.
+func Is(err error, code api.Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
 }
 
 // Write sends err as an /api JSON error. Errors that are not *Error become 500s whose details
@@ -52,7 +58,7 @@ func Wrap(status int, code, message string, cause error) *Error {
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: "internal error", Err: err}
+		e = Wrap(api.CodeInternal, "internal error", err)
 	}
 	level := slog.LevelDebug
 	if e.Status >= 500 {

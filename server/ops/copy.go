@@ -3,24 +3,21 @@ package ops
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // Endpoint is a reference in a registry: repo:tag or repo@digest. A destination may be a
 // bare repository, which keeps the source's tag (or digest).
 type Endpoint struct {
-	Registry Registry
+	Registry *registry.Client
 	Ref      string
 }
 
@@ -32,38 +29,54 @@ type Copy struct {
 	// Jobs bounds the blobs copied at once; 0 means 4.
 	Jobs int
 
-	src, dst name.Reference
+	srcRepo, srcRef string
+	dstRepo, dstRef string
 }
 
 // maxReferrerDepth bounds how deep referrers of referrers are followed.
 const maxReferrerDepth = 3
+
+// maxGraph bounds the manifests one copy writes; real images have a handful.
+const maxGraph = 10_000
 
 // NewCopy checks both references and returns the copy between them.
 func NewCopy(src, dst Endpoint) (*Copy, error) {
 	if src.Ref == "" || dst.Ref == "" {
 		return nil, badRequest("a copy needs a source (repository:tag or repository@digest) and a destination")
 	}
-	s, err := src.Registry.Reference(src.Ref)
-	if err != nil {
+	c := &Copy{Source: src, Destination: dst}
+	var err error
+	if c.srcRepo, c.srcRef, err = registry.SplitReference(src.Ref); err != nil {
 		return nil, err
 	}
-	if repo, ref := splitRef(dst.Ref); ref == "" {
+	if c.srcRef == "" {
+		return nil, badRequest(fmt.Sprintf("the source %q needs a tag or digest", src.Ref))
+	}
+	if c.dstRepo, c.dstRef, err = registry.SplitReference(dst.Ref); err != nil {
+		return nil, err
+	}
+	if c.dstRef == "" {
 		// A bare repository keeps the source's tag or digest.
-		dst.Ref = joinRef(repo, s.Identifier())
+		c.dstRef = c.srcRef
+		c.Destination.Ref = registry.JoinReference(c.dstRepo, c.dstRef)
 	}
-	d, err := dst.Registry.Reference(dst.Ref)
-	if err != nil {
-		return nil, err
-	}
-	if src.Registry.same(dst.Registry) && s.Name() == d.Name() {
+	if src.Registry.Same(dst.Registry) && c.srcRepo == c.dstRepo && c.srcRef == c.dstRef {
 		return nil, badRequest("source and destination are the same")
 	}
-	return &Copy{Source: src, Destination: dst, src: s, dst: d}, nil
+	return c, nil
+}
+
+func (c *Copy) srcName() string {
+	return c.Source.Registry.Address().Host + "/" + registry.JoinReference(c.srcRepo, c.srcRef)
+}
+
+func (c *Copy) dstName() string {
+	return c.Destination.Registry.Address().Host + "/" + registry.JoinReference(c.dstRepo, c.dstRef)
 }
 
 // Summary says what the copy does, without credentials.
 func (c *Copy) Summary() string {
-	return fmt.Sprintf("copy %s → %s", c.src.Name(), c.dst.Name())
+	return fmt.Sprintf("copy %s → %s", c.srcName(), c.dstName())
 }
 
 // node is a manifest to write, in the order written: children before their index, subjects
@@ -73,12 +86,6 @@ type node struct {
 	mediaType types.MediaType
 	raw       []byte
 }
-
-// RawManifest implements remote.Taggable.
-func (n node) RawManifest() ([]byte, error) { return n.raw, nil }
-
-// MediaType implements remote.withMediaType, so the manifest is PUT with its own type.
-func (n node) MediaType() (types.MediaType, error) { return n.mediaType, nil }
 
 // blob is a blob to copy.
 type blob struct {
@@ -98,31 +105,35 @@ type graph struct {
 // blob, children before parents, and the destination tag last: cancelled before that final
 // PUT, the copy never creates or moves the tag.
 func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
-	srcOpts := c.Source.Registry.options(ctx)
-	dstOpts := c.Destination.Registry.options(ctx)
-	report.phase("resolve", "Reading "+c.src.Name())
-	root, err := remote.Get(c.src, srcOpts...)
+	src, dst := c.Source.Registry, c.Destination.Registry
+	w, err := dst.Writer(ctx)
 	if err != nil {
-		return nil, explain(err, "read "+c.src.Name())
+		return nil, err
 	}
-	if d, ok := c.dst.(name.Digest); ok && d.DigestStr() != root.Digest.String() {
-		return nil, fmt.Errorf("the destination digest %s differs from the source's %s", d.DigestStr(), root.Digest)
+	report.phase("resolve", "Reading "+c.srcName())
+	root, err := src.Get(ctx, c.srcRepo, c.srcRef)
+	if err != nil {
+		return nil, err
 	}
-	res := &api.JobResult{Digest: root.Digest.String(), Destination: c.dst.Name()}
-	srcRepo, dstRepo := c.src.Context(), c.dst.Context()
+	rootDigest := root.Descriptor.Digest
+	if registry.IsDigest(c.dstRef) && c.dstRef != rootDigest.String() {
+		return nil, badRequest(fmt.Sprintf("the destination digest %s differs from the source's %s", c.dstRef, rootDigest))
+	}
+	res := &api.JobResult{Digest: rootDigest.String(), Destination: c.dstName()}
+	mediaType := string(root.Descriptor.MediaType)
 
-	if c.Source.Registry.same(c.Destination.Registry) && srcRepo.Name() == dstRepo.Name() {
+	if src.Same(dst) && c.srcRepo == c.dstRepo {
 		// A retag: everything is there already but the tag.
-		report.phase("tag", "Tagging "+c.dst.Name())
-		if err := remote.Put(c.dst, node{digest: root.Digest, mediaType: root.MediaType, raw: root.Manifest}, dstOpts...); err != nil {
-			return nil, explain(err, "write "+c.dst.Name())
+		report.phase("tag", "Tagging "+c.dstName())
+		if _, err := w.PutManifest(ctx, c.dstRepo, c.dstRef, root.Raw, mediaType); err != nil {
+			return nil, err
 		}
 		res.Manifests = 1
 		return res, nil
 	}
 
 	g := &graph{seen: map[v1.Hash]bool{}, known: map[v1.Hash]bool{}}
-	if err := g.walk(ctx, srcRepo, root.Descriptor, root.Manifest, 0, srcOpts, report); err != nil {
+	if err := g.walk(ctx, src, c.srcRepo, root.Descriptor, root.Raw, 0, report); err != nil {
 		return nil, err
 	}
 	var total int64
@@ -133,7 +144,7 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 
 	report.phase("blobs", fmt.Sprintf("Copying %d blobs", len(g.blobs)))
 	// Within one registry, blobs are mounted from the source repository instead of uploaded.
-	mount := c.Source.Registry.same(c.Destination.Registry)
+	mount := src.Same(dst)
 	jobs := c.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -143,18 +154,27 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 	var copied atomic.Int64
 	for _, b := range g.blobs {
 		eg.Go(func() error {
-			if err := copyBlob(ectx, srcRepo, dstRepo, b, mount, c.Source.Registry.options(ectx), c.Destination.Registry.options(ectx), report); err != nil {
+			digest := b.digest.String()
+			l, err := src.Layer(ectx, c.srcRepo, digest)
+			if err != nil {
 				return err
 			}
+			report.progress(digest, 0, b.size)
+			err = w.WriteLayer(ectx, c.dstRepo, l, mount, func(done int64) {
+				if done < b.size {
+					report.progress(digest, done, b.size)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			report.progress(digest, b.size, b.size)
 			copied.Add(b.size)
 			return nil
 		})
 	}
 	if err := eg.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return nil, cancelled(ctx, err)
 	}
 	res.Blobs, res.Bytes = len(g.blobs), copied.Load()
 
@@ -163,43 +183,30 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := remote.Put(dstRepo.Digest(n.digest.String()), n, dstOpts...); err != nil {
-			return nil, cancelled(ctx, explain(err, "write manifest "+n.digest.String()))
+		if _, err := w.PutManifest(ctx, c.dstRepo, n.digest.String(), n.raw, string(n.mediaType)); err != nil {
+			return nil, cancelled(ctx, err)
 		}
 		res.Manifests++
 	}
-	if _, ok := c.dst.(name.Tag); ok {
-		report.phase("tag", "Tagging "+c.dst.Name())
+	if !registry.IsDigest(c.dstRef) {
+		report.phase("tag", "Tagging "+c.dstName())
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := remote.Put(c.dst, node{digest: root.Digest, mediaType: root.MediaType, raw: root.Manifest}, dstOpts...); err != nil {
-			return nil, cancelled(ctx, explain(err, "write "+c.dst.Name()))
+		if _, err := w.PutManifest(ctx, c.dstRepo, c.dstRef, root.Raw, mediaType); err != nil {
+			return nil, cancelled(ctx, err)
 		}
 	}
 	return res, nil
 }
 
-// cancelled prefers the context's error: a request cut by cancellation is not a failure.
-func cancelled(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return err
-}
-
-// manifestFields is the union of the image manifest and index fields a copy follows.
-type manifestFields struct {
-	MediaType types.MediaType `json:"mediaType"`
-	Config    *v1.Descriptor  `json:"config"`
-	Layers    []v1.Descriptor `json:"layers"`
-	Manifests []v1.Descriptor `json:"manifests"`
-}
-
 // walk adds the manifest raw (described by d), its children, blobs and referrers to g.
-func (g *graph) walk(ctx context.Context, repo name.Repository, d v1.Descriptor, raw []byte, depth int, opts []remote.Option, report Report) error {
+func (g *graph) walk(ctx context.Context, src *registry.Client, repo string, d v1.Descriptor, raw []byte, depth int, report Report) error {
 	if g.seen[d.Digest] {
 		return nil
+	}
+	if len(g.seen) >= maxGraph {
+		return badRequest(fmt.Sprintf("the source references more than %d manifests", maxGraph))
 	}
 	g.seen[d.Digest] = true
 	var m manifestFields
@@ -215,11 +222,14 @@ func (g *graph) walk(ctx context.Context, repo name.Repository, d v1.Descriptor,
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			cd, err := remote.Get(repo.Digest(child.Digest.String()), opts...)
-			if err != nil {
-				return explain(err, "read manifest "+child.Digest.String())
+			if g.seen[child.Digest] {
+				continue
 			}
-			if err := g.walk(ctx, repo, cd.Descriptor, cd.Manifest, depth, opts, report); err != nil {
+			cd, err := src.Get(ctx, repo, child.Digest.String())
+			if err != nil {
+				return err
+			}
+			if err := g.walk(ctx, src, repo, cd.Descriptor, cd.Raw, depth, report); err != nil {
 				return err
 			}
 		}
@@ -238,24 +248,23 @@ func (g *graph) walk(ctx context.Context, repo name.Repository, d v1.Descriptor,
 	if depth >= maxReferrerDepth {
 		return nil
 	}
-	idx, err := remote.Referrers(repo.Digest(d.Digest.String()), opts...)
+	refs, err := src.Referrers(ctx, repo, d.Digest.String())
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		report.message(fmt.Sprintf("cannot list referrers of %s, copying without them: %v", d.Digest, err))
+		report.message(fmt.Sprintf("cannot list referrers of %s, copying without them: %s", d.Digest, registry.Describe(err)))
 		return nil
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("referrers of %s: %w", d.Digest, err)
-	}
-	for _, r := range im.Manifests {
-		rd, err := remote.Get(repo.Digest(r.Digest.String()), opts...)
-		if err != nil {
-			return explain(err, "read referrer "+r.Digest.String())
+	for _, r := range refs {
+		if g.seen[r.Digest] {
+			continue
 		}
-		if err := g.walk(ctx, repo, rd.Descriptor, rd.Manifest, depth+1, opts, report); err != nil {
+		rd, err := src.Get(ctx, repo, r.Digest.String())
+		if err != nil {
+			return err
+		}
+		if err := g.walk(ctx, src, repo, rd.Descriptor, rd.Raw, depth+1, report); err != nil {
 			return err
 		}
 	}
@@ -269,47 +278,3 @@ func (g *graph) addBlob(d v1.Descriptor) {
 	g.known[d.Digest] = true
 	g.blobs = append(g.blobs, blob{digest: d.Digest, size: d.Size})
 }
-
-// plainLayer hides that a layer is mountable, for copies between registries: a mount
-// request naming a repository of another registry would only be refused.
-type plainLayer struct{ v1.Layer }
-
-// copyBlob copies one blob, reporting its bytes as they go. go-containerregistry skips blobs
-// the destination has and mounts ones from the same registry.
-func copyBlob(ctx context.Context, src, dst name.Repository, b blob, mount bool, srcOpts, dstOpts []remote.Option, report Report) error {
-	digest := b.digest.String()
-	l, err := remote.Layer(src.Digest(digest), srcOpts...)
-	if err != nil {
-		return explain(err, "read blob "+digest)
-	}
-	var layer v1.Layer = l
-	if !mount {
-		layer = plainLayer{l}
-	}
-	report.progress(digest, 0, b.size)
-	updates := make(chan v1.Update, 64)
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		for u := range updates {
-			if u.Error == nil && u.Complete < b.size {
-				report.progress(digest, u.Complete, b.size)
-			}
-		}
-	}()
-	err = remote.WriteLayer(dst, layer, append(dstOpts, remote.WithProgress(updates))...)
-	<-drained
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return explain(err, "copy blob "+digest)
-	}
-	report.progress(digest, b.size, b.size)
-	return nil
-}
-
-// isDigest reports whether ref is a digest rather than a tag.
-func isDigest(ref string) bool { return strings.HasPrefix(ref, "sha256:") }
-
-var errNoReferences = errors.New("nothing to delete: give at least one tag or digest")

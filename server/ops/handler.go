@@ -2,9 +2,6 @@ package ops
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"mime"
 	"net/http"
 
 	"github.com/berth-registry/berth/app/api"
@@ -14,7 +11,7 @@ import (
 // maxRequest bounds a job request; a bulk delete of thousands of tags is still far below.
 const maxRequest = 1 << 20
 
-// Handler serves the jobs API:
+// The jobs API (routed by site):
 //
 //	POST   /api/v1/jobs              start a job: 202 {"id"}; a cleanup with dryRun: 200 plan
 //	GET    /api/v1/jobs              recent jobs, newest first
@@ -23,63 +20,51 @@ const maxRequest = 1 << 20
 //	DELETE /api/v1/jobs/{id}         cancel
 //
 // With ReadOnly, POST and DELETE answer 403.
-func (m *Manager) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/jobs", m.start)
-	mux.HandleFunc("GET /api/v1/jobs", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		httperr.WriteJSON(w, http.StatusOK, api.JobList{Jobs: m.List()})
-	})
-	mux.HandleFunc("GET /api/v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		j := m.Get(r.PathValue("id"))
-		if j == nil {
-			httperr.Write(w, r, unknownJob(r.PathValue("id")))
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		httperr.WriteJSON(w, http.StatusOK, j.Info())
-	})
-	mux.HandleFunc("GET /api/v1/jobs/{id}/events", m.stream)
-	mux.HandleFunc("DELETE /api/v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if m.opts.ReadOnly {
-			httperr.Write(w, r, ErrReadOnly)
-			return
-		}
-		id := r.PathValue("id")
-		if !m.Cancel(id) {
-			httperr.Write(w, r, unknownJob(id))
-			return
-		}
-		httperr.WriteJSON(w, http.StatusAccepted, m.Get(id).Info())
-	})
-	mux.HandleFunc("/api/v1/jobs/", func(w http.ResponseWriter, r *http.Request) {
-		httperr.Write(w, r, httperr.New(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here"))
-	})
-	return mux
+
+// ServeList answers GET /api/v1/jobs.
+func (m *Manager) ServeList(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	httperr.WriteJSON(w, http.StatusOK, api.JobList{Jobs: m.List(r.Context())})
 }
 
-func unknownJob(id string) error {
-	return httperr.New(http.StatusNotFound, "JOB_UNKNOWN", "There is no job "+id+" (jobs are kept in memory until Berth restarts).")
+// ServeJob answers GET /api/v1/jobs/{id}.
+func (m *Manager) ServeJob(w http.ResponseWriter, r *http.Request) {
+	j := m.Get(r.Context(), r.PathValue("id"))
+	if j == nil {
+		httperr.Write(w, r, unknownJob(r.PathValue("id")))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httperr.WriteJSON(w, http.StatusOK, j.Info())
 }
 
-func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
+// ServeCancel answers DELETE /api/v1/jobs/{id}.
+func (m *Manager) ServeCancel(w http.ResponseWriter, r *http.Request) {
 	if m.opts.ReadOnly {
 		httperr.Write(w, r, ErrReadOnly)
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		httperr.Write(w, r, httperr.New(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "send the job as application/json"))
+	id := r.PathValue("id")
+	if !m.Cancel(r.Context(), id) {
+		httperr.Write(w, r, unknownJob(id))
+		return
+	}
+	httperr.WriteJSON(w, http.StatusAccepted, m.Get(r.Context(), id).Info())
+}
+
+func unknownJob(id string) error {
+	return httperr.New(api.CodeJobUnknown, "There is no job "+id+" (jobs are kept in memory until Berth restarts).")
+}
+
+// ServeStart answers POST /api/v1/jobs.
+func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
+	if m.opts.ReadOnly {
+		httperr.Write(w, r, ErrReadOnly)
 		return
 	}
 	var req api.JobRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			httperr.Write(w, r, httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", fmt.Sprintf("The job request is larger than %d bytes.", maxRequest)))
-			return
-		}
-		httperr.Write(w, r, httperr.Wrap(http.StatusBadRequest, "INVALID_REQUEST", "The job request is not valid JSON: "+httperr.JSONProblem(err), err))
+	if err := httperr.DecodeJSON(w, r, maxRequest, "the job request", &req); err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	if req.Kind == api.JobCleanup && req.DryRun {
@@ -89,7 +74,7 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 		}
 		plan, err := m.Preview(r.Context(), *req.Rule)
 		if err != nil {
-			httperr.Write(w, r, asHTTP(err))
+			httperr.Write(w, r, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -105,19 +90,10 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	httperr.WriteJSON(w, http.StatusAccepted, api.JobStarted{ID: j.ID()})
 }
 
-// asHTTP keeps *httperr.Error as is and reports registry errors as 502 with their sentence.
-func asHTTP(err error) error {
-	var he *httperr.Error
-	if errors.As(err, &he) {
-		return err
-	}
-	return httperr.Wrap(http.StatusBadGateway, "REGISTRY_ERROR", err.Error(), err)
-}
-
-// stream writes the job's events as NDJSON, one flushed line per event: those so far, then
+// ServeEvents answers GET /api/v1/jobs/{id}/events: the job's events as NDJSON, one flushed line per event: those so far, then
 // live ones, ending with the job's final event.
-func (m *Manager) stream(w http.ResponseWriter, r *http.Request) {
-	j := m.Get(r.PathValue("id"))
+func (m *Manager) ServeEvents(w http.ResponseWriter, r *http.Request) {
+	j := m.Get(r.Context(), r.PathValue("id"))
 	if j == nil {
 		httperr.Write(w, r, unknownJob(r.PathValue("id")))
 		return

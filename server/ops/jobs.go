@@ -7,17 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -48,9 +45,13 @@ func (r Report) progress(blob string, done, total int64) {
 
 // Options configures a Manager.
 type Options struct {
-	// Registry is Berth's registry with Berth's own credentials; a signed-in user's
-	// credentials replace them for that user's jobs.
-	Registry Registry
+	// Registry is Berth's registry; every job runs with the credentials of the user who
+	// started it.
+	Registry *registry.Client
+	// Remote returns a client for another registry named in a copy, with the credentials the
+	// request gave; nil means copies stay within Registry. It refuses registries the operator
+	// did not allow.
+	Remote func(url, username, password string) (*registry.Client, error)
 	// Invalidate, if set, is told about every tag a job changed (catalog.Service.Invalidate).
 	Invalidate func(repository, tag string)
 	// Record, if set, stores an audit event for every reference a job wrote or deleted.
@@ -59,6 +60,9 @@ type Options struct {
 	Keep int
 	// ReadOnly refuses every job.
 	ReadOnly bool
+	// MaxRunning bounds the jobs running at once; MaxPerUser those of one user (anonymous
+	// callers count as one user). 0 means 16 and 4.
+	MaxRunning, MaxPerUser int
 }
 
 // Manager runs jobs and remembers the recent ones, in memory.
@@ -75,6 +79,12 @@ type Manager struct {
 func NewManager(opts Options) *Manager {
 	if opts.Keep <= 0 {
 		opts.Keep = 100
+	}
+	if opts.MaxRunning <= 0 {
+		opts.MaxRunning = 16
+	}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = 4
 	}
 	return &Manager{opts: opts, jobs: map[string]*Job{}}
 }
@@ -180,7 +190,7 @@ func (j *Job) finish(res *api.JobResult, err error) {
 	case errors.Is(err, context.Canceled):
 		e.Type, e.State, e.Error = api.EventError, api.JobCancelled, "cancelled"
 	default:
-		e.Type, e.State, e.Error = api.EventError, api.JobFailed, err.Error()
+		e.Type, e.State, e.Error = api.EventError, api.JobFailed, message(err)
 	}
 	j.info.State, j.info.Error, j.info.Result, j.info.Ended = e.State, e.Error, res, e.Time
 	j.events = append(j.events, e)
@@ -200,8 +210,13 @@ func (m *Manager) Start(ctx context.Context, req api.JobRequest) (*Job, error) {
 	if m.opts.ReadOnly {
 		return nil, ErrReadOnly
 	}
-	reg, user := m.registryFor(ctx)
-	r, err := m.prepare(reg, user, req)
+	// A write never runs with more rights than the person asking has: without a signed-in
+	// user it is refused before anything is checked, unless the operator allowed it.
+	if !m.opts.Registry.CanWrite(ctx) {
+		return nil, errSignIn
+	}
+	user := registry.UserFrom(ctx)
+	r, err := m.prepare(m.opts.Registry, user, req)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +224,11 @@ func (m *Manager) Start(ctx context.Context, req api.JobRequest) (*Job, error) {
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	j := newJob(r.kind, r.summary, user, cancel)
 	m.mu.Lock()
+	if err := m.admitLocked(user); err != nil {
+		m.mu.Unlock()
+		cancel()
+		return nil, err
+	}
 	m.jobs[j.ID()] = j
 	m.ids = append(m.ids, j.ID())
 	m.pruneLocked()
@@ -226,23 +246,13 @@ func (m *Manager) Start(ctx context.Context, req api.JobRequest) (*Job, error) {
 			level = slog.LevelWarn
 		}
 		slog.Log(jctx, level, "job ended", "job", info.ID, "kind", info.Kind, "summary", info.Summary, "user", user,
-			"state", info.State, "err", info.Error, "took", info.Ended.Sub(info.Created).Round(time.Millisecond))
+			"state", info.State, "err", err, "took", info.Ended.Sub(info.Created).Round(time.Millisecond))
 	})
 	return j, nil
 }
 
 // ErrReadOnly is returned for every write while Berth runs with --read-only.
-var ErrReadOnly = httperr.New(http.StatusForbidden, "READ_ONLY", "Berth runs read-only (--read-only): write operations are disabled.")
-
-// registryFor returns Berth's registry with the credentials of the principal in ctx.
-func (m *Manager) registryFor(ctx context.Context) (Registry, string) {
-	reg := m.opts.Registry
-	if p, ok := catalog.PrincipalFrom(ctx); ok && p.Auth != nil {
-		reg.Auth = p.Auth
-		return reg, p.User
-	}
-	return reg, ""
-}
+var ErrReadOnly = httperr.New(api.CodeReadOnly, "Berth runs read-only (--read-only): write operations are disabled.")
 
 // pruneLocked forgets the oldest finished jobs beyond Keep.
 func (m *Manager) pruneLocked() {
@@ -264,32 +274,76 @@ func (m *Manager) pruneLocked() {
 	m.ids = kept
 }
 
-// Get returns the job with the given id, or nil.
-func (m *Manager) Get(id string) *Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.jobs[id]
+var errSignIn = httperr.New(api.CodeUnauthorized, "Sign in to make changes: Berth does not write with its own registry credentials.")
+
+// admitLocked refuses a new job past the limits on running jobs, in total and per user.
+func (m *Manager) admitLocked(user string) error {
+	total, mine := 0, 0
+	for _, j := range m.jobs {
+		info := j.Info()
+		if info.State != api.JobRunning {
+			continue
+		}
+		total++
+		if info.User == user {
+			mine++
+		}
+	}
+	switch {
+	case mine >= m.opts.MaxPerUser:
+		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("You have %d jobs running, the most allowed; wait for one to end.", mine))
+	case total >= m.opts.MaxRunning:
+		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("%d jobs are running, the most allowed; try again shortly.", total))
+	}
+	return nil
 }
 
-// List returns the remembered jobs, newest first.
-func (m *Manager) List() []api.Job {
+// Get returns the job with the given id if the caller in ctx started it, or nil: nobody sees
+// another user's jobs, not even whether they exist.
+func (m *Manager) Get(ctx context.Context, id string) *Job {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[id]
+	if j == nil || j.info.User != registry.UserFrom(ctx) {
+		return nil
+	}
+	return j
+}
+
+// List returns the caller's remembered jobs, newest first.
+func (m *Manager) List(ctx context.Context) []api.Job {
+	user := registry.UserFrom(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]api.Job, 0, len(m.ids))
 	for i := len(m.ids) - 1; i >= 0; i-- {
-		out = append(out, m.jobs[m.ids[i]].Info())
+		if info := m.jobs[m.ids[i]].Info(); info.User == user {
+			out = append(out, info)
+		}
 	}
 	return out
 }
 
-// Cancel cancels a running job; it reports whether the job exists.
-func (m *Manager) Cancel(id string) bool {
-	j := m.Get(id)
+// Cancel cancels a running job of the caller's; it reports whether that job exists.
+func (m *Manager) Cancel(ctx context.Context, id string) bool {
+	j := m.Get(ctx, id)
 	if j == nil {
 		return false
 	}
 	j.cancel()
 	return true
+}
+
+// ErrRemoteNotAllowed is the error for a copy naming a registry the operator did not allow.
+func ErrRemoteNotAllowed(url string, allowed []string) error {
+	return httperr.New(api.CodeDenied, fmt.Sprintf("Berth does not copy to or from %q: the operator allows only %s (--remote-registries).", clipURL(url), strings.Join(allowed, ", ")))
+}
+
+func clipURL(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
 }
 
 // Wait cancels nothing and waits for every job to end, for shutdown and tests.
@@ -306,7 +360,7 @@ func (m *Manager) Shutdown() {
 }
 
 // prepare validates req and binds it to an operation.
-func (m *Manager) prepare(reg Registry, user string, req api.JobRequest) (run, error) {
+func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest) (run, error) {
 	rec := recorder{record: m.opts.Record, invalidate: m.opts.Invalidate, user: user}
 	switch req.Kind {
 	case api.JobDelete:
@@ -326,7 +380,7 @@ func (m *Manager) prepare(reg Registry, user string, req api.JobRequest) (run, e
 		}
 		return run{kind: req.Kind, summary: c.Summary(), exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
 			res, err := c.Run(ctx, report)
-			if err == nil && c.Destination.Registry.same(reg) {
+			if err == nil && c.Destination.Registry.Same(reg) {
 				rec.copied(ctx, req.Kind, c.Destination.Ref, res)
 			}
 			return res, err
@@ -356,8 +410,7 @@ func (m *Manager) Preview(ctx context.Context, rule api.CleanupRule) (api.Cleanu
 	if m.opts.ReadOnly {
 		return api.CleanupPlan{}, ErrReadOnly
 	}
-	reg, _ := m.registryFor(ctx)
-	cl, err := NewCleanup(reg, rule)
+	cl, err := NewCleanup(m.opts.Registry, rule)
 	if err != nil {
 		return api.CleanupPlan{}, err
 	}
@@ -365,31 +418,36 @@ func (m *Manager) Preview(ctx context.Context, rule api.CleanupRule) (api.Cleanu
 }
 
 // newCopy binds a copy or retag request to Berth's registry and any other registry it names.
-func (m *Manager) newCopy(reg Registry, req api.JobRequest) (*Copy, error) {
+func (m *Manager) newCopy(reg *registry.Client, req api.JobRequest) (*Copy, error) {
 	src, dst := reg, reg
+	var err error
 	if req.SourceRegistry != "" {
-		src = Registry{URL: req.SourceRegistry, Transport: reg.Transport, Auth: basic(req.SourceUsername, req.SourcePassword)}
+		if src, err = m.remote(req.SourceRegistry, req.SourceUsername, req.SourcePassword); err != nil {
+			return nil, err
+		}
 	}
 	if req.DestinationRegistry != "" {
-		dst = Registry{URL: req.DestinationRegistry, Transport: reg.Transport, Auth: basic(req.DestinationUsername, req.DestinationPassword)}
+		if dst, err = m.remote(req.DestinationRegistry, req.DestinationUsername, req.DestinationPassword); err != nil {
+			return nil, err
+		}
 	}
 	source, destination := req.Source, req.Destination
 	if req.Kind == api.JobRetag {
 		if req.Repository == "" || req.Source == "" || req.Destination == "" {
 			return nil, badRequest("a retag needs repository, source (tag or digest) and destination (the new tag)")
 		}
-		source = joinRef(req.Repository, req.Source)
+		source = registry.JoinReference(req.Repository, req.Source)
 		destination = req.Repository + ":" + req.Destination
 	}
 	return NewCopy(Endpoint{Registry: src, Ref: source}, Endpoint{Registry: dst, Ref: destination})
 }
 
-// joinRef makes repo:tag or repo@digest.
-func joinRef(repo, ref string) string {
-	if len(ref) > 7 && ref[:7] == "sha256:" {
-		return repo + "@" + ref
+// remote returns the client for another registry a copy names.
+func (m *Manager) remote(url, username, password string) (*registry.Client, error) {
+	if m.opts.Remote == nil {
+		return nil, httperr.New(api.CodeDenied, "Copies to or from other registries are not enabled (--remote-registries).")
 	}
-	return repo + ":" + ref
+	return m.opts.Remote(url, username, password)
 }
 
 // recorder writes audit events and invalidates the catalog after a job's changes.
@@ -423,7 +481,7 @@ func (r recorder) copied(ctx context.Context, kind, dst string, res *api.JobResu
 	if res == nil {
 		return
 	}
-	repo, tag := splitRef(dst)
+	repo, tag, _ := registry.SplitReference(dst)
 	if r.invalidate != nil {
 		r.invalidate(repo, tag)
 	}
@@ -455,21 +513,19 @@ func (r recorder) store(ctx context.Context, events []store.Event) {
 	}
 }
 
-// splitRef splits repo:tag or repo@digest.
-func splitRef(ref string) (repo, tagOrDigest string) {
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		return ref[:i], ref[i+1:]
+// message is what a job's owner reads about err: the sentence of Berth's own errors (their
+// causes, with registry URLs and bodies, go to the log only), each of several joined ones.
+func message(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range j.Unwrap() {
+			parts = append(parts, message(e))
+		}
+		return strings.Join(parts, "; ")
 	}
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		return ref[:i], ref[i+1:]
+	var he *httperr.Error
+	if errors.As(err, &he) {
+		return he.Message
 	}
-	return ref, ""
-}
-
-// basic returns Basic credentials, or nil (anonymous) without a username.
-func basic(username, password string) authn.Authenticator {
-	if username == "" {
-		return nil
-	}
-	return &authn.Basic{Username: username, Password: password}
+	return err.Error()
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -30,17 +31,35 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
 )
 
 func ref(t *testing.T, base, s string) name.Reference {
 	t.Helper()
-	r, err := Registry{URL: base}.Reference(s)
+	r, err := name.ParseReference(strings.TrimPrefix(base, "http://")+"/"+s, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// client is a registry client for base, writing without a signed-in user as the CLI does.
+func client(t *testing.T, base string) *registry.Client {
+	return registrytest.NewClient(t, registry.Options{URL: base})
+}
+
+// options returns manager options for the registry at base, reaching any other registry
+// (all loopback test registries) with the credentials a request gives.
+func options(t *testing.T, base string) Options {
+	return Options{Registry: client(t, base), Remote: func(url, username, password string) (*registry.Client, error) {
+		var auth authn.Authenticator
+		if username != "" {
+			auth = &authn.Basic{Username: username, Password: password}
+		}
+		return registry.New(registry.Options{URL: url, Auth: auth, ServiceWrites: true})
+	}}
 }
 
 // pushIndex pushes a two-platform index with an SBOM-like referrer attached to it and
@@ -120,8 +139,10 @@ func TestCopyIndexWithReferrerWithinAndAcrossRegistries(t *testing.T) {
 	var invalidated []string
 	var recorded []store.Event
 	var mu sync.Mutex
+	opts := options(t, a)
 	m := NewManager(Options{
-		Registry:   Registry{URL: a},
+		Registry:   opts.Registry,
+		Remote:     opts.Remote,
 		Invalidate: func(repo, tag string) { mu.Lock(); invalidated = append(invalidated, repo+":"+tag); mu.Unlock() },
 		Record: func(_ context.Context, ev []store.Event) error {
 			mu.Lock()
@@ -212,7 +233,7 @@ func validateLayers(img v1.Image) error {
 func TestRetag(t *testing.T) {
 	a := registrytest.Open(t)
 	digest, _ := pushIndex(t, a, "team/app:v1")
-	m := NewManager(Options{Registry: Registry{URL: a}})
+	m := NewManager(options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobRetag, Repository: "team/app", Source: "v1", Destination: "stable"})
 	if info.State != api.JobSucceeded {
 		t.Fatalf("retag %s: %s", info.State, info.Error)
@@ -250,7 +271,7 @@ func pushDated(t *testing.T, base, repo string, created time.Time, tags ...strin
 
 func listTags(t *testing.T, base, repo string) []string {
 	t.Helper()
-	r, _ := Registry{URL: base}.Repository(repo)
+	r, _ := name.NewRepository(strings.TrimPrefix(base, "http://")+"/"+repo, name.Insecure)
 	tags, err := remote.List(r)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +293,7 @@ func TestCleanupRunDeletesExactlyThePreview(t *testing.T) {
 	pushDated(t, a, "team/app", now.Add(-1*day), "v6")
 	before := listTags(t, a, "team/app")
 
-	m := NewManager(Options{Registry: Registry{URL: a}})
+	m := NewManager(options(t, a))
 	rule := api.CleanupRule{Repository: "team/app", KeepLast: 2, OlderThan: "25d", Exclude: `^nightly-`, Keep: []string{"keep-me"}}
 	plan, err := m.Preview(context.Background(), rule)
 	if err != nil {
@@ -328,10 +349,10 @@ func equalSets(a, b []string) bool {
 }
 
 func TestCleanupRefusesARuleThatDeletesEverything(t *testing.T) {
-	if _, err := NewCleanup(Registry{URL: "http://127.0.0.1:1"}, api.CleanupRule{Repository: "a/b"}); err == nil {
+	if _, err := NewCleanup(client(t, "http://127.0.0.1:1"), api.CleanupRule{Repository: "a/b"}); err == nil {
 		t.Fatal("an empty rule was accepted")
 	}
-	if _, err := NewCleanup(Registry{URL: "http://127.0.0.1:1"}, api.CleanupRule{Repository: "a/b", Include: "("}); err == nil {
+	if _, err := NewCleanup(client(t, "http://127.0.0.1:1"), api.CleanupRule{Repository: "a/b", Include: "("}); err == nil {
 		t.Fatal("a bad regexp was accepted")
 	}
 }
@@ -342,11 +363,11 @@ func TestDeleteTagsAndDigests(t *testing.T) {
 	d1 := pushDated(t, a, "team/app", now, "one", "one-alias")
 	pushDated(t, a, "team/app", now.Add(-time.Hour), "two")
 	pushDated(t, a, "team/app", now.Add(-2*time.Hour), "three")
-	sharing, err := SharingTags(context.Background(), Registry{URL: a}, "team/app", d1.String())
+	sharing, err := SharingTags(context.Background(), client(t, a), "team/app", d1.String())
 	if err != nil || !slices.Equal(sharing, []string{"one", "one-alias"}) {
 		t.Fatalf("tags sharing %s: %v, %v", d1, sharing, err)
 	}
-	m := NewManager(Options{Registry: Registry{URL: a}})
+	m := NewManager(options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{d1.String(), "two"}})
 	if info.State != api.JobSucceeded {
 		t.Fatalf("delete %s: %s", info.State, info.Error)
@@ -356,7 +377,7 @@ func TestDeleteTagsAndDigests(t *testing.T) {
 	}
 	// Deleting what is gone fails the job but says why.
 	info = runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{"two"}})
-	if info.State != api.JobFailed || !strings.Contains(info.Error, "not found") {
+	if info.State != api.JobFailed || !strings.Contains(info.Error, "There is no tag team/app:two") {
 		t.Errorf("deleting a missing tag: %s %q", info.State, info.Error)
 	}
 }
@@ -367,7 +388,7 @@ func TestDeleteRefusedByRegistrySaysSo(t *testing.T) {
 	}
 	a := registrytest.Open(t, noDelete)
 	pushDated(t, a, "team/app", time.Now(), "v1")
-	m := NewManager(Options{Registry: Registry{URL: a}})
+	m := NewManager(options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{"v1"}})
 	if info.State != api.JobFailed || !strings.Contains(info.Error, "does not allow deletes") || !strings.Contains(info.Error, "storage.delete.enabled") {
 		t.Errorf("delete on a registry without deletes: %s %q", info.State, info.Error)
@@ -429,7 +450,7 @@ func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 	if err := remote.Write(ref(t, a, "big/image:v1"), img); err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(Options{Registry: Registry{URL: a}})
+	m := NewManager(options(t, a))
 	j, err := m.Start(context.Background(), api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: b})
 	if err != nil {
 		t.Fatal(err)
@@ -449,7 +470,7 @@ func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	m.Cancel(j.ID())
+	m.Cancel(context.Background(), j.ID())
 	select {
 	case <-j.Done():
 	case <-time.After(30 * time.Second):
@@ -485,8 +506,8 @@ func TestEventsStreamLiveInOrderToTheEnd(t *testing.T) {
 	})
 	b := registrytest.Open(t)
 	pushDated(t, a, "team/app", time.Now(), "v1")
-	m := NewManager(Options{Registry: Registry{URL: a}})
-	srv := httptest.NewServer(m.Handler())
+	m := NewManager(options(t, a))
+	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	var started api.JobStarted
 	jobJSON(t, http.MethodPost, srv.URL+"/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "team/app:v1", DestinationRegistry: b}, &started)
@@ -602,8 +623,8 @@ func jobJSON(t *testing.T, method, url string, body, into any) {
 
 func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 	a := registrytest.Open(t)
-	m := NewManager(Options{Registry: Registry{URL: a}, ReadOnly: true})
-	srv := httptest.NewServer(m.Handler())
+	m := NewManager(func() Options { o := options(t, a); o.ReadOnly = true; return o }())
+	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	rule := &api.CleanupRule{Repository: "team/app", KeepLast: 1}
 	for _, req := range []api.JobRequest{
@@ -621,7 +642,7 @@ func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 		var body api.ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || body.Error.Code != "READ_ONLY" {
+		if resp.StatusCode != http.StatusForbidden || body.Error.Code != api.CodeReadOnly {
 			t.Errorf("%s: %d %+v, want 403 READ_ONLY", req.Kind, resp.StatusCode, body)
 		}
 	}
@@ -637,8 +658,8 @@ func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 }
 
 func TestHandlerRejectsBadRequests(t *testing.T) {
-	m := NewManager(Options{Registry: Registry{URL: "http://127.0.0.1:1"}})
-	srv := httptest.NewServer(m.Handler())
+	m := NewManager(options(t, "http://127.0.0.1:1"))
+	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	for body, want := range map[string]int{
 		`{"kind":"explode"}`: http.StatusBadRequest,
@@ -703,8 +724,8 @@ func TestGarbageCollectFreesDeletedBlobs(t *testing.T) {
 
 // TestHugeJobRequestIsRefused checks that an oversized job body gets 413 and starts nothing.
 func TestHugeJobRequestIsRefused(t *testing.T) {
-	m := NewManager(Options{Registry: Registry{URL: registrytest.Open(t)}})
-	srv := httptest.NewServer(m.Handler())
+	m := NewManager(options(t, registrytest.Open(t)))
+	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	body := `{"kind":"delete","repository":"a/b","references":["` + strings.Repeat("x", 2<<20) + `"]}`
 	resp, err := http.Post(srv.URL+"/api/v1/jobs", "application/json", strings.NewReader(body))
@@ -713,7 +734,7 @@ func TestHugeJobRequestIsRefused(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var e api.ErrorBody
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != "TOO_LARGE" {
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != api.CodeTooLarge {
 		t.Fatalf("status %d, %+v, %v; want 413 TOO_LARGE", resp.StatusCode, e, err)
 	}
 	list, err := http.Get(srv.URL + "/api/v1/jobs")
@@ -725,4 +746,15 @@ func TestHugeJobRequestIsRefused(t *testing.T) {
 	if err := json.NewDecoder(list.Body).Decode(&jobs); err != nil || len(jobs.Jobs) != 0 {
 		t.Fatalf("jobs after a refused request: %d, %v", len(jobs.Jobs), err)
 	}
+}
+
+// jobsHandler routes the jobs API the way site does.
+func jobsHandler(m *Manager) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/jobs", m.ServeStart)
+	mux.HandleFunc("GET /api/v1/jobs", m.ServeList)
+	mux.HandleFunc("GET /api/v1/jobs/{id}", m.ServeJob)
+	mux.HandleFunc("GET /api/v1/jobs/{id}/events", m.ServeEvents)
+	mux.HandleFunc("DELETE /api/v1/jobs/{id}", m.ServeCancel)
+	return mux
 }

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // Open starts a registry without auth and returns its base URL (http://127.0.0.1:port).
@@ -57,6 +58,26 @@ func Htpasswd(t testing.TB, users map[string]string) string {
 // to users (name → password) for whatever scope they ask, as a permissive auth server would.
 func Token(t testing.TB, users map[string]string) string {
 	t.Helper()
+	return TokenACL(t, users, nil)
+}
+
+// TokenACL is Token with per-user limits: a user listed in acl gets repository scopes only for
+// repositories under one of the listed prefixes ("team/" or an exact name); the registry
+// itself then refuses the rest. The catalog scope is granted to everyone.
+func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) string {
+	t.Helper()
+	allowed := func(user, repo string) bool {
+		prefixes, limited := acl[user]
+		if !limited {
+			return true
+		}
+		for _, p := range prefixes {
+			if repo == p || (strings.HasSuffix(p, "/") && strings.HasPrefix(repo, p)) {
+				return true
+			}
+		}
+		return false
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +118,9 @@ func Token(t testing.TB, users map[string]string) string {
 					continue
 				}
 				n := len(parts)
+				if parts[0] == "repository" && !allowed(user, strings.Join(parts[1:n-1], ":")) {
+					continue
+				}
 				access = append(access, map[string]any{
 					"type":    parts[0],
 					"name":    strings.Join(parts[1:n-1], ":"),
@@ -144,4 +168,16 @@ func serve(t testing.TB, opts ...embedded.Option) string {
 	srv := httptest.NewServer(reg.Handler())
 	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
 	return srv.URL
+}
+
+// NewClient returns a registry client for opts, failing the test if opts are wrong. Test
+// clients act for the principal in each context (PerUser) and may write without one.
+func NewClient(t testing.TB, opts registry.Options) *registry.Client {
+	t.Helper()
+	opts.PerUser, opts.ServiceWrites = true, true
+	c, err := registry.New(opts)
+	if err != nil {
+		t.Fatalf("registry client for %s: %v", opts.URL, err)
+	}
+	return c
 }

@@ -27,8 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // CookieName is the session cookie.
@@ -37,7 +37,7 @@ const CookieName = "berth_session"
 // maxBody bounds a sign-in request; credentials are a few hundred bytes.
 const maxBody = 64 << 10
 
-// Checker tells whether the registry accepts credentials (catalog.Service.CheckCredentials).
+// Checker tells whether the registry accepts credentials (registry.Client.CheckCredentials).
 type Checker func(ctx context.Context, auth authn.Authenticator) error
 
 // Store keeps sealed sessions by key until their time to live runs out. The memory store
@@ -125,7 +125,13 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, e := m.lookup(r); e != nil {
 			auth := authn.FromConfig(authn.AuthConfig{Username: e.User, Password: e.Password})
-			r = r.WithContext(catalog.WithPrincipal(r.Context(), catalog.Principal{Key: key, Auth: auth, User: e.User}))
+			r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: key, Auth: auth, User: e.User}))
+		} else if user, password, ok := r.BasicAuth(); ok && user != "" {
+			// Scripts and CLIs (helm cm-push, curl) send registry credentials with each
+			// request; the registry checks them on every use, as for a session. Their tokens
+			// are kept under a key derived from the credentials, never the credentials.
+			auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
+			r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: "basic/" + hashKey(user+"\x00"+password), Auth: auth, User: user}))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -267,33 +273,26 @@ func hashKey(cookie string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Handler serves /api/v1/session: GET says who is signed in, POST {"username","password"}
-// signs in, DELETE signs out.
-func (m *Manager) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			var s api.Session
-			if _, e := m.lookup(r); e != nil {
-				s.User = e.User
-			}
-			w.Header().Set("Cache-Control", "no-store")
-			httperr.WriteJSON(w, http.StatusOK, s)
-		case http.MethodPost:
-			m.signIn(w, r)
-		case http.MethodDelete:
-			m.signOut(w, r)
-		default:
-			w.Header().Set("Allow", "GET, POST, DELETE")
-			httperr.Write(w, r, httperr.New(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed here"))
-		}
-	})
+// ServeSession answers GET /api/v1/session: who is signed in.
+func (m *Manager) ServeSession(w http.ResponseWriter, r *http.Request) {
+	var s api.Session
+	if _, e := m.lookup(r); e != nil {
+		s.User = e.User
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httperr.WriteJSON(w, http.StatusOK, s)
 }
+
+// ServeSignIn answers POST /api/v1/session {"username","password"}: signs in.
+func (m *Manager) ServeSignIn(w http.ResponseWriter, r *http.Request) { m.signIn(w, r) }
+
+// ServeSignOut answers DELETE /api/v1/session: signs out.
+func (m *Manager) ServeSignOut(w http.ResponseWriter, r *http.Request) { m.signOut(w, r) }
 
 func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 	// Requiring JSON means a cross-site form cannot post here without a CORS preflight.
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		httperr.Write(w, r, httperr.New(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Send the credentials as application/json."))
+		httperr.Write(w, r, httperr.New(api.CodeUnsupportedMediaType, "Send the credentials as application/json."))
 		return
 	}
 	var req api.SignIn
@@ -303,26 +302,26 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			httperr.Write(w, r, httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", "The sign-in request is too large."))
+			httperr.Write(w, r, httperr.New(api.CodeTooLarge, "The sign-in request is too large."))
 			return
 		}
-		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "INVALID_JSON", "The sign-in request is not valid JSON: "+httperr.JSONProblem(err)))
+		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "The sign-in request is not valid JSON: "+httperr.JSONProblem(err)))
 		return
 	}
 	if _, err := io.Copy(io.Discard, body); err != nil {
-		httperr.Write(w, r, httperr.New(http.StatusRequestEntityTooLarge, "TOO_LARGE", "The sign-in request is too large."))
+		httperr.Write(w, r, httperr.New(api.CodeTooLarge, "The sign-in request is too large."))
 		return
 	}
 	req.Username = strings.TrimSpace(req.Username)
 	if req.Username == "" || req.Password == "" {
-		httperr.Write(w, r, httperr.New(http.StatusBadRequest, "MISSING_CREDENTIALS", "Enter a username and a password."))
+		httperr.Write(w, r, httperr.New(api.CodeMissingCredentials, "Enter a username and a password."))
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	keys := []string{"addr " + host, "user " + req.Username}
 	if wait, ok := m.throttled(keys...); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		httperr.Write(w, r, httperr.New(http.StatusTooManyRequests, "TOO_MANY_ATTEMPTS", fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)))
+		httperr.Write(w, r, httperr.New(api.CodeTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)))
 		return
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: req.Username, Password: req.Password})
@@ -345,7 +344,7 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		err = m.store.Put(r.Context(), storeKey(hashKey(cookie)), sealed, m.ttl)
 	}
 	if err != nil {
-		httperr.Write(w, r, httperr.Wrap(http.StatusServiceUnavailable, "SESSION_STORE_UNAVAILABLE", "Signing in is not possible right now: the session store cannot be reached.", err))
+		httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -364,7 +363,7 @@ func (m *Manager) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(CookieName); err == nil {
 		key := hashKey(c.Value)
 		if err := m.store.Delete(r.Context(), storeKey(key)); err != nil {
-			httperr.Write(w, r, httperr.Wrap(http.StatusServiceUnavailable, "SESSION_STORE_UNAVAILABLE", "Signing out did not reach the session store; try again.", err))
+			httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing out did not reach the session store; try again.", err))
 			return
 		}
 		m.mu.Lock()

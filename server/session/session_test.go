@@ -12,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/app/api"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/site"
 )
 
 const password = "hunter2-but-longer"
@@ -30,7 +33,7 @@ func check(_ context.Context, a authn.Authenticator) error {
 	if cfg.Username == "alice" && cfg.Password == password {
 		return nil
 	}
-	return httperr.New(http.StatusUnauthorized, "INVALID_CREDENTIALS", "The registry rejected that username or password.")
+	return httperr.New(api.CodeInvalidCredentials, "The registry rejected that username or password.")
 }
 
 // replica serves one Berth replica: the session endpoints, and /whoami answering the user the
@@ -39,9 +42,9 @@ func replica(t *testing.T, store session.Store, ttl time.Duration) *httptest.Ser
 	t.Helper()
 	m := session.New(ttl, check, nil, store)
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/session", m.Handler())
+	site.API(mux, site.Services{Sessions: m}, nil)
 	mux.Handle("/whoami", m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := catalog.PrincipalFrom(r.Context())
+		p, _ := registry.PrincipalFrom(r.Context())
 		io.WriteString(w, p.User)
 	})))
 	srv := httptest.NewServer(mux)
@@ -151,9 +154,9 @@ func TestSignInWithStoreDownSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e struct{ Error struct{ Code string } }
+	var e struct{ Error struct{ Code api.Code } }
 	_ = json.NewDecoder(resp.Body).Decode(&e)
-	if resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != "SESSION_STORE_UNAVAILABLE" || len(resp.Cookies()) != 0 {
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != api.CodeSessionStoreUnavailable || len(resp.Cookies()) != 0 {
 		t.Fatalf("status %d code %q cookies %d; want 503 SESSION_STORE_UNAVAILABLE and no cookie", resp.StatusCode, e.Error.Code, len(resp.Cookies()))
 	}
 }

@@ -1,11 +1,8 @@
 package site
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +16,8 @@ import (
 type ExportOptions struct {
 	// Dir is where the site is written; it is created when missing.
 	Dir string
-	// WebDir holds app.wasm, CSS and icons, copied into Dir/web.
+	// WebDir holds app.wasm (with make wasm's compressed/), CSS and icons, copied into
+	// Dir/web; "" takes the ones embedded in the binary.
 	WebDir string
 	// APIURL is the Berth server (or, with Direct, the registry's CORS proxy) the UI calls,
 	// e.g. https://berth.example.com; it must allow the static site's origin (--cors-origin).
@@ -44,17 +42,11 @@ func Export(opts ExportOptions) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--api-url %q: want a URL such as https://berth.example.com", opts.APIURL)
 	}
-	web, err := filepath.Abs(opts.WebDir)
+	files, err := newAssets(opts.WebDir)
 	if err != nil {
-		return fmt.Errorf("web directory: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(web, "app.wasm")); err != nil {
-		return fmt.Errorf("web directory has no app.wasm (make wasm builds it): %w", err)
-	}
-	if err := copyWebDir(web, filepath.Join(opts.Dir, "web")); err != nil {
 		return err
 	}
-	if err := Precompress(filepath.Join(opts.Dir, "web", "app.wasm")); err != nil {
+	if err := files.export(filepath.Join(opts.Dir, "web")); err != nil {
 		return err
 	}
 
@@ -68,8 +60,7 @@ func Export(opts ExportOptions) error {
 		env[ui.EnvMode] = ui.ModeDirect
 	}
 	ui.Routes()
-	dirs := &webDir{dir: web}
-	h := uiHandler(prefixed{base: base}, base, web, dirs.version(opts.Version), env)
+	h := uiHandler(prefixed{base: base}, base, files.wasmSize(), files.version(opts.Version), env)
 	if base != "" {
 		// go-app caches "/" resolved, i.e. base without its slash; offline starts need base/.
 		h.CacheableResources = append(h.CacheableResources, base+"/")
@@ -90,43 +81,4 @@ func cleanBasePath(p string) (string, error) {
 		return "", fmt.Errorf("--base-path %q: want a path such as /berth/", p)
 	}
 	return "/" + p, nil
-}
-
-// copyWebDir copies the regular files of the web directory, except compressed copies that
-// Precompress rebuilds for the exported app.wasm.
-func copyWebDir(from, to string) error {
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".br") || strings.Contains(name, ".tmp") {
-			continue
-		}
-		if err := copyFile(filepath.Join(from, name), filepath.Join(to, name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string) (err error) {
-	in, err := os.Open(from)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer func() { err = errors.Join(err, out.Close()) }()
-	if _, err := io.Copy(out, in); err != nil {
-		return fmt.Errorf("export %s: %w", from, err)
-	}
-	return nil
 }

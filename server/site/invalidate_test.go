@@ -19,7 +19,6 @@ import (
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/registrytest"
-	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -43,10 +42,7 @@ func TestPushEventRefreshesTagAtOnce(t *testing.T) {
 	cfg := config.Default()
 	cfg.WebDir = t.TempDir()
 	cfg.EventsPath = "/events"
-	h, err := site.New(site.Options{Config: cfg, Upstream: base, Version: "test", Webhook: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newSite(t, cfg, base, hook)
 	berthSrv.Config.Handler = h
 	berthSrv.Start()
 	defer berthSrv.Close()

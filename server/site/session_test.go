@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/app/api"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -19,7 +21,6 @@ import (
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/registrytest"
-	"github.com/berth-registry/berth/server/site"
 )
 
 // syncBuffer collects log output written from many goroutines.
@@ -58,7 +59,7 @@ func request(t *testing.T, method, url, contentType, body string, cookies ...*ht
 	return resp, string(b)
 }
 
-func errorCode(t *testing.T, body string) string {
+func errorCode(t *testing.T, body string) api.Code {
 	t.Helper()
 	var e struct {
 		Error struct{ Code, Message string }
@@ -66,7 +67,7 @@ func errorCode(t *testing.T, body string) string {
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Message == "" {
 		t.Fatalf("not a JSON error: %s", body)
 	}
-	return e.Error.Code
+	return api.Code(e.Error.Code)
 }
 
 func TestSignInToProtectedRegistry(t *testing.T) {
@@ -85,32 +86,29 @@ func TestSignInToProtectedRegistry(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.WebDir = t.TempDir()
-	h, err := site.New(site.Options{Config: cfg, Upstream: base, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newSite(t, cfg, base, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	repos := srv.URL + "/api/v1/repositories"
 	sessionURL := srv.URL + "/api/v1/session"
 
 	resp, body := request(t, http.MethodGet, repos, "", "")
-	if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != "UNAUTHORIZED" {
+	if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != api.CodeUnauthorized {
 		t.Fatalf("catalog before sign-in: %d %s", resp.StatusCode, body)
 	}
 
 	for _, tc := range []struct {
 		name, contentType, body string
 		status                  int
-		code                    string
+		code                    api.Code
 	}{
-		{"wrong password", "application/json", `{"username":"alice","password":"wrong"}`, 401, "INVALID_CREDENTIALS"},
-		{"unknown user", "application/json", `{"username":"mallory","password":"x"}`, 401, "INVALID_CREDENTIALS"},
-		{"malformed JSON", "application/json", `{"username":`, 400, "INVALID_JSON"},
-		{"unknown field", "application/json", `{"user":"alice"}`, 400, "INVALID_JSON"},
-		{"empty password", "application/json", `{"username":"alice","password":""}`, 400, "MISSING_CREDENTIALS"},
-		{"form post", "application/x-www-form-urlencoded", "username=alice&password=x", 415, "UNSUPPORTED_MEDIA_TYPE"},
-		{"huge body", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 100<<10) + `"}`, 413, "TOO_LARGE"},
+		{"wrong password", "application/json", `{"username":"alice","password":"wrong"}`, 401, api.CodeInvalidCredentials},
+		{"unknown user", "application/json", `{"username":"mallory","password":"x"}`, 401, api.CodeInvalidCredentials},
+		{"malformed JSON", "application/json", `{"username":`, 400, api.CodeBadRequest},
+		{"unknown field", "application/json", `{"user":"alice"}`, 400, api.CodeBadRequest},
+		{"empty password", "application/json", `{"username":"alice","password":""}`, 400, api.CodeMissingCredentials},
+		{"form post", "application/x-www-form-urlencoded", "username=alice&password=x", 415, api.CodeUnsupportedMediaType},
+		{"huge body", "application/json", `{"username":"alice","password":"` + strings.Repeat("x", 100<<10) + `"}`, 413, api.CodeTooLarge},
 	} {
 		resp, body := request(t, http.MethodPost, sessionURL, tc.contentType, tc.body)
 		if resp.StatusCode != tc.status || errorCode(t, body) != tc.code {

@@ -4,93 +4,69 @@ package site
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
+	apiv1 "github.com/berth-registry/berth/app/api"
+
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/contents"
+	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
-	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/session"
-	"github.com/berth-registry/berth/server/store"
 )
 
-// Options is what New needs beyond the configuration.
-type Options struct {
-	// Config is the parsed configuration.
+// Services is everything the site mounts. main builds each of them once from the
+// configuration; site only routes to them.
+type Services struct {
+	// Config is the parsed configuration (CORS origins, events path, web directory, flags
+	// the UI shows).
 	Config config.Config
-	// Upstream is the registry base URL the proxy and API use (the embedded one's address
-	// when Config.Registry is empty).
-	Upstream string
 	// Version is the build version, shown in the UI and used to bust caches.
 	Version string
+	// Registry is the client of the registry Berth fronts (readiness).
+	Registry *registry.Client
+	// Proxy serves /v2.
+	Proxy http.Handler
+	// Catalog serves the read API.
+	Catalog *catalog.Service
+	// Sessions signs users in and puts their principal into each request.
+	Sessions *session.Manager
+	// Jobs runs write operations.
+	Jobs *ops.Manager
+	// Activity, if set, serves /api/v1/events and /api/v1/stats.
+	Activity *events.API
+	// Charts, if set, serves chart pages' data, the classic chart repository (/charts) and
+	// the ChartMuseum API (/api/charts).
+	Charts *charts.Service
+	// Contents, if set, serves layer file indexes, diffs and supply-chain documents.
+	Contents *contents.Service
 	// Webhook, if set, receives registry notifications at Config.EventsPath.
 	Webhook http.Handler
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
-	// Activity, if set, serves /api/v1/events and /api/v1/stats.
-	Activity http.Handler
-	// Record, if set, stores an audit event for every write a job makes (events.Webhook.Record).
-	Record func(ctx context.Context, events []store.Event) error
-	// Stop, when done, cancels running write jobs, so that shutting down ends their progress
-	// streams instead of waiting for them (a cancelled job never leaves a partial tag).
-	Stop context.Context
+	// Redis, if set, is the shared cache, reported by /readyz.
+	Redis *cache.Redis
+	// Store, if set, is the event store, reported by /readyz.
+	Store interface{ Ping(context.Context) error }
 }
 
-// New returns Berth's root handler.
-func New(opts Options) (http.Handler, error) {
-	cfg := opts.Config
-	up, err := url.Parse(opts.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("upstream %q: %w", opts.Upstream, err)
-	}
-	transport := proxy.NewTransport(cfg.UpstreamTimeout)
-	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: transport})
-	if err != nil {
-		return nil, err
-	}
-	auth, err := ServiceAuth(cfg)
-	if err != nil {
-		return nil, err
-	}
-	docs, shared, err := newCache(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := catalog.New(catalog.Options{
-		Registry:    opts.Upstream,
-		Transport:   transport,
-		Concurrency: cfg.Concurrency,
-		PullHost:    pullHost(cfg, up),
-		Auth:        auth,
-		Cache:       docs,
-	})
-	if err != nil {
-		return nil, err
-	}
-	// With a Redis, every replica sees every session; without, sessions live in this process.
-	var sessionStore session.Store
-	if shared != nil {
-		sessionStore = shared
-	}
-	sessions := session.New(cfg.SessionTTL, cat.CheckCredentials, cat.Forget, sessionStore)
-	web, err := newWebDir(cfg.WebDir)
+// New returns Berth's root handler: one route table for everything Berth serves.
+func New(s Services) (http.Handler, error) {
+	cfg := s.Config
+	files, err := newAssets(cfg.WebDir)
 	if err != nil {
 		return nil, err
 	}
@@ -98,115 +74,152 @@ func New(opts Options) (http.Handler, error) {
 	ui.Routes()
 
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", c.Handler(px))
-	mux.Handle("/v2", c.Handler(px))
-	mux.Handle("/api/v1/session", c.Handler(sessions.Handler()))
-	mux.Handle("/api/v1/", c.Handler(sessions.Middleware(cat.Handler())))
-	jobs := ops.NewManager(ops.Options{
-		Registry:   ops.Registry{URL: opts.Upstream, Auth: auth, Transport: transport},
-		Invalidate: cat.Invalidate,
-		Record:     opts.Record,
-		ReadOnly:   cfg.ReadOnly,
-	})
-	if opts.Stop != nil {
-		go func() {
-			<-opts.Stop.Done()
-			jobs.Shutdown()
-		}()
-	}
-	mux.Handle("/api/v1/jobs", c.Handler(sessions.Middleware(jobs.Handler())))
-	mux.Handle("/api/v1/jobs/", c.Handler(sessions.Middleware(jobs.Handler())))
-	if opts.Activity != nil {
-		// Activity names repositories: only someone who may read the catalog sees it.
-		activity := c.Handler(sessions.Middleware(requireCatalog(cat, opts.Activity)))
-		mux.Handle("GET /api/v1/events", activity)
-		mux.Handle("GET /api/v1/stats", activity)
-		mux.Handle("GET /api/v1/stats/", activity)
-	}
-	if n, ok := opts.Webhook.(interface{ OnCommit(func([]store.Event)) }); ok {
-		// A push or delete shows at once instead of after the tag TTL.
-		n.OnCommit(func(evs []store.Event) {
-			for _, e := range evs {
-				if e.Action == "push" || e.Action == "delete" {
-					cat.Invalidate(e.Repository, e.Tag)
-				}
-			}
-		})
-	}
-	if opts.Webhook != nil {
+	mux.Handle("/v2/", c.Handler(s.Proxy))
+	mux.Handle("/v2", c.Handler(s.Proxy))
+
+	API(mux, s, c)
+	mux.Handle("/api/", c.Handler(http.HandlerFunc(notFound)))
+	if s.Webhook != nil {
 		// No CORS: only the registry posts here, never a browser.
-		mux.Handle("POST "+cfg.EventsPath, opts.Webhook)
+		mux.Handle("POST "+cfg.EventsPath, s.Webhook)
 	}
-	if opts.Metrics != nil {
-		mux.Handle("GET /metrics", opts.Metrics)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
 	}
-	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httperr.Write(w, r, httperr.New(http.StatusNotFound, "NOT_FOUND", "no such API endpoint: "+r.URL.Path))
-	}))
 	// CORS too: a UI served from elsewhere (berth export) polls it to learn Berth is back.
 	mux.Handle("GET /healthz", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": opts.Version})
+		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 	})))
-	mux.Handle("GET /readyz", readiness(up, transport, shared))
-	mux.Handle("/web/", web)
+	mux.Handle("GET /readyz", readiness(s))
+	mux.Handle("/web/", files)
 	// The page and PWA settings live in ui.go, shared with the static export.
-	mux.Handle("/", uiHandler(web, "", web.dir, web.version(opts.Version), map[string]string{
-		ui.EnvVersion:  opts.Version,
+	mux.Handle("/", uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
+		ui.EnvVersion:  s.Version,
 		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
 	}))
-	return reqlog.Middleware(mux), nil
+	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil
 }
 
-// requireCatalog lets a request through only if its principal may read the catalog.
-func requireCatalog(cat *catalog.Service, next http.Handler) http.Handler {
+// API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for
+// the services that are set; c applies CORS.
+func API(mux *http.ServeMux, s Services, c *cors.Cors) {
+	if c == nil {
+		c = CORS(nil)
+	}
+	principal := func(h http.Handler) http.Handler { return h }
+	if s.Sessions != nil {
+		principal = s.Sessions.Middleware
+		mux.Handle("GET /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSession)))
+		mux.Handle("POST /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignIn)))
+		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
+	}
+	// api is what every other /api/v1 route goes through: CORS, then the caller's principal.
+	api := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(h)) }
+	if s.Catalog != nil {
+		mux.Handle("GET /api/v1/repositories", api(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/repositories/{path...}", api(repositoryRoutes{
+			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
+			"manifests": s.Catalog.ServeManifest,
+			"usage":     func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUsage(w, r, repo) },
+		}.serve))
+	}
+	if s.Jobs != nil {
+		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
+		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
+		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
+		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
+		mux.Handle("DELETE /api/v1/jobs/{id}", api(s.Jobs.ServeCancel))
+	}
+	if s.Activity != nil && s.Catalog != nil {
+		// Activity names repositories: only someone who may read the catalog sees it.
+		activity := func(h http.HandlerFunc) http.Handler { return api(requireCatalog(s.Catalog, h)) }
+		mux.Handle("GET /api/v1/events", activity(s.Activity.ServeEvents))
+		mux.Handle("GET /api/v1/stats", activity(s.Activity.ServeStats))
+		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
+	}
+	if s.Charts != nil {
+		s.Charts.Register(mux, func(h http.Handler) http.Handler {
+			return c.Handler(principal(readOnly(s.Config.ReadOnly, h)))
+		})
+	}
+	if s.Contents != nil {
+		s.Contents.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+	}
+	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unrouted(mux, w, r)
+	})))
+}
+
+// readOnly refuses every method but GET and HEAD when Berth runs with --read-only.
+func readOnly(on bool, next http.Handler) http.Handler {
+	if !on {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := cat.Repositories(r.Context(), "", 0, 1); err != nil {
-			httperr.Write(w, r, err)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			httperr.Write(w, r, httperr.New(apiv1.CodeReadOnly, "Berth runs read-only (--read-only): write operations are disabled."))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// ServiceAuth returns Berth's own registry credentials, read from the password file once at
-// start; nil when none are configured.
-func ServiceAuth(cfg config.Config) (authn.Authenticator, error) {
-	if cfg.RegistryUsername == "" {
-		return nil, nil
+// unrouted answers an /api request no route took: 405 with Allow when the path exists for
+// other methods, 404 otherwise — as JSON, never ServeMux's plain text.
+func unrouted(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/v1/" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
 	}
-	b, err := os.ReadFile(cfg.RegistryPasswordFile)
-	if err != nil {
-		return nil, fmt.Errorf("--registry-password-file: %w", err)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		httperr.Write(w, r, httperr.New(apiv1.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allow, " or ")))
+		return
 	}
-	password := strings.TrimRight(string(b), "\r\n")
-	if password == "" {
-		return nil, fmt.Errorf("--registry-password-file %s is empty", cfg.RegistryPasswordFile)
-	}
-	return authn.FromConfig(authn.AuthConfig{Username: cfg.RegistryUsername, Password: password}), nil
+	notFound(w, r)
 }
 
-// newCache builds the manifest cache from --cache and --cache-size: an in-process LRU, with
-// a Redis shared by all replicas behind it when --cache names one. The Redis is returned too
-// (nil without one), for readiness; it stays open for the life of the process. It is not
-// contacted here, so a Redis that is down at start means cache misses, not a failed start.
-func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
-	local := cache.NewLRU(cfg.CacheSize)
-	if cfg.Cache == "" {
-		return local, nil, nil
-	}
-	shared, err := cache.NewRedis(cfg.Cache)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--cache: %w", err)
-	}
-	slog.Info("caching manifests in process and in redis", "redis", shared.Addr(), "cache_size", cfg.CacheSize)
-	return cache.NewTiered(local, shared), shared, nil
+func notFound(w http.ResponseWriter, r *http.Request) {
+	httperr.Write(w, r, httperr.New(apiv1.CodeNotFound, "No such API endpoint: "+r.Method+" "+r.URL.Path))
 }
 
-func pullHost(cfg config.Config, up *url.URL) string {
-	if cfg.PublicHost != "" {
-		return cfg.PublicHost
+// repositoryRoutes serves /api/v1/repositories/{name}/{what}[/{ref}]. Repository names
+// contain slashes, so ServeMux patterns cannot split the name from what follows it; this is
+// the one matcher that does, used for every per-repository endpoint: it splits at the last
+// "/{what}" (or "/{what}/{ref}" for manifests) that names a known endpoint. The name and
+// reference are validated by the registry package before anything is sent.
+type repositoryRoutes map[string]func(w http.ResponseWriter, r *http.Request, repository, ref string)
+
+func (rr repositoryRoutes) serve(w http.ResponseWriter, r *http.Request) {
+	path := r.PathValue("path")
+	if i := strings.LastIndex(path, "/manifests/"); i > 0 && rr["manifests"] != nil {
+		if h := rr["manifests"]; !strings.Contains(path[i+len("/manifests/"):], "/") {
+			h(w, r, path[:i], path[i+len("/manifests/"):])
+			return
+		}
 	}
-	return up.Host
+	if i := strings.LastIndex(path, "/"); i > 0 {
+		if h := rr[path[i+1:]]; h != nil && path[i+1:] != "manifests" {
+			h(w, r, path[:i], "")
+			return
+		}
+	}
+	notFound(w, r)
+}
+
+// requireCatalog lets a request through only if its principal may read the catalog.
+func requireCatalog(cat *catalog.Service, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := cat.CanList(r.Context()); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		next(w, r)
+	}
 }
 
 // CORS returns the CORS policy for /v2 and /api. Preflights are always answered here, never
@@ -244,98 +257,46 @@ func CORS(origins []string) *cors.Cors {
 	})
 }
 
-// readiness reports whether the registry answers /v2/ at all; 401 counts as up, since it
-// means the registry is there and wants credentials. With a shared Redis cache it also
-// reports whether that answers, without making Berth unready: Berth works without the cache,
-// and taking every replica out because the cache is down would be worse.
-func readiness(up *url.URL, rt http.RoundTripper, shared *cache.Redis) http.Handler {
-	client := &http.Client{Transport: rt, Timeout: 3 * time.Second}
-	target := up.Scheme + "://" + up.Host + "/v2/"
+// readiness reports whether the registry answers /v2/ at all (401 counts as up: the registry
+// is there and wants credentials) and the event store answers; either failing makes Berth
+// unready. A shared Redis is reported without making Berth unready: Berth works without the
+// cache, and taking every replica out because the cache is down would be worse.
+func readiness(s Services) http.Handler {
+	client := &http.Client{Transport: s.Registry.Transport(), Timeout: 3 * time.Second}
+	target := s.Registry.Address().String() + "/v2/"
+	host := s.Registry.Address().Host
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
+		body := map[string]string{"status": "ready", "registry": host}
+		if s.Store != nil {
+			body["store"] = "ok"
+			if err := s.Store.Ping(ctx); err != nil {
+				body["status"], body["store"] = "store unavailable", "unreachable"
+				httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
+				return
+			}
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		resp, err := client.Do(req)
 		if err != nil {
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "registry unreachable", "registry": up.Host})
+			body["status"] = "registry unreachable"
+			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		if resp.StatusCode >= 500 {
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": fmt.Sprintf("registry answered %d", resp.StatusCode), "registry": up.Host})
+			body["status"] = fmt.Sprintf("registry answered %d", resp.StatusCode)
+			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
-		body := map[string]string{"status": "ready", "registry": up.Host}
-		if shared != nil {
+		if s.Redis != nil {
 			body["cache"] = "redis ok"
-			if err := shared.Ping(ctx); err != nil {
+			if err := s.Redis.Ping(ctx); err != nil {
 				body["cache"] = "redis unreachable"
 			}
 		}
 		httperr.WriteJSON(w, http.StatusOK, body)
 	})
-}
-
-// webDir serves /web/… from a directory on disk and tells go-app where those files are. The
-// URLs the browser sees stay /web/…, whatever the directory's path is (go-app's LocalDir
-// would put an absolute path into the URL).
-type webDir struct {
-	dir   string
-	files http.Handler
-	wasm  *wasmFile // app.wasm, precompressed
-}
-
-func newWebDir(dir string) (*webDir, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("web directory: %w", err)
-	}
-	return &webDir{dir: abs, files: http.StripPrefix("/web", http.FileServer(http.Dir(abs))), wasm: newWasmFile(filepath.Join(abs, "app.wasm"))}, nil
-}
-
-// Resolve implements app.ResourceResolver.
-func (d *webDir) Resolve(location string) string {
-	switch {
-	case location == "" || location == "/":
-		return "/"
-	case strings.HasPrefix(location, "http://"), strings.HasPrefix(location, "https://"):
-		return location
-	}
-	return "/" + strings.Trim(location, "/")
-}
-
-func (d *webDir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/web/app.wasm" {
-		d.wasm.ServeHTTP(w, r)
-		return
-	}
-	// go-app asks for /web/app.wasm under its own name too; both are the same file.
-	if strings.HasPrefix(r.URL.Path, "/web/") {
-		w.Header().Set("Cache-Control", "no-cache")
-		if strings.HasSuffix(r.URL.Path, ".wasm") {
-			w.Header().Set("Content-Type", "application/wasm")
-		}
-		d.files.ServeHTTP(w, r)
-		return
-	}
-	http.NotFound(w, r)
-}
-
-// version identifies this build of the UI: the release version plus a hash of app.wasm, so
-// a rebuilt UI always reaches browsers holding an older one.
-func (d *webDir) version(release string) string {
-	f, err := os.Open(filepath.Join(d.dir, "app.wasm"))
-	if err != nil {
-		return release
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return release
-	}
-	return release + "-" + hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -12,9 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/berth-registry/berth/app/api"
+
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/embedded"
-	"github.com/berth-registry/berth/server/site"
 )
 
 // berth starts Berth's full handler in front of a real registry whose requests are counted.
@@ -38,10 +39,7 @@ func berth(t *testing.T, origins ...string) (base string, upstreamHits *atomic.I
 	cfg := config.Default()
 	cfg.WebDir = web
 	cfg.CORSOrigins = origins
-	h, err := site.New(site.Options{Config: cfg, Upstream: up.URL, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newSite(t, cfg, up.URL, nil)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL, hits
@@ -169,10 +167,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	// Readiness follows the registry: a dead one makes Berth unready, not unhealthy.
 	cfg := config.Default()
 	cfg.WebDir = t.TempDir()
-	h, err := site.New(site.Options{Config: cfg, Upstream: "http://127.0.0.1:1", Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newSite(t, cfg, "http://127.0.0.1:1", nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	if resp := do(t, http.MethodGet, srv.URL+"/readyz", nil); resp.StatusCode != http.StatusServiceUnavailable {
@@ -188,13 +183,13 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 	for _, tc := range []struct {
 		path   string
 		status int
-		code   string
+		code   api.Code
 	}{
-		{"/api/v1/nope", http.StatusNotFound, "NOT_FOUND"},
-		{"/api/v2/repositories", http.StatusNotFound, "NOT_FOUND"},
-		{"/api/v1/repositories?limit=0", http.StatusBadRequest, "INVALID_PARAMETER"},
-		{"/api/v1/repositories/UPPER/tags", http.StatusBadRequest, "NAME_INVALID"},
-		{"/api/v1/repositories/no/such/repo/tags", http.StatusNotFound, "NOT_FOUND"},
+		{"/api/v1/nope", http.StatusNotFound, api.CodeNotFound},
+		{"/api/v2/repositories", http.StatusNotFound, api.CodeNotFound},
+		{"/api/v1/repositories?limit=0", http.StatusBadRequest, api.CodeBadRequest},
+		{"/api/v1/repositories/UPPER/tags", http.StatusBadRequest, api.CodeNameInvalid},
+		{"/api/v1/repositories/no/such/repo/tags", http.StatusNotFound, api.CodeNotFound},
 	} {
 		resp := do(t, http.MethodGet, base+tc.path, nil)
 		b, _ := io.ReadAll(resp.Body)
@@ -205,7 +200,7 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 			t.Errorf("%s: body is not JSON: %s", tc.path, b)
 			continue
 		}
-		if resp.StatusCode != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
+		if resp.StatusCode != tc.status || api.Code(e.Error.Code) != tc.code || e.Error.Message == "" {
 			t.Errorf("%s: %d %+v, want %d %s", tc.path, resp.StatusCode, e.Error, tc.status, tc.code)
 		}
 	}

@@ -1,8 +1,6 @@
 package site
 
 import (
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -11,8 +9,8 @@ import (
 
 // uiHandler is the go-app handler for Berth's pages and PWA files (manifest, service worker,
 // app.js), the same for the server and for the static export. base is the path the UI lives
-// under ("" at the root, "/sub" below it); webDir is where app.wasm is, for its size.
-func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[string]string) *app.Handler {
+// under ("" at the root, "/sub" below it); wasmSize is app.wasm's uncompressed size (0: none).
+func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version string, env map[string]string) *app.Handler {
 	h := &app.Handler{
 		Name:            "Berth",
 		ShortName:       "Berth",
@@ -41,8 +39,8 @@ func uiHandler(res app.ResourceResolver, base, webDir, version string, env map[s
 	}
 	// app.wasm is served compressed, so Content-Length is not its size: tell the loader the
 	// real one, or its progress runs past 100%.
-	if fi, err := os.Stat(filepath.Join(webDir, "app.wasm")); err == nil {
-		h.WasmContentLength = strconv.FormatInt(fi.Size(), 10)
+	if wasmSize > 0 {
+		h.WasmContentLength = strconv.FormatInt(wasmSize, 10)
 	}
 	return h
 }

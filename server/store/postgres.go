@@ -47,6 +47,14 @@ var postgresMigrations = []string{
 		updated BIGINT NOT NULL,
 		PRIMARY KEY (repository, tag)
 	)`,
+	// Layer file indexes, keyed by layer digest and shared by every image holding the layer.
+	`CREATE TABLE layer_indexes (
+		digest TEXT PRIMARY KEY,
+		entries INTEGER NOT NULL,
+		files INTEGER NOT NULL,
+		data BYTEA NOT NULL,
+		created BIGINT NOT NULL
+	)`,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -370,9 +371,78 @@ func (s *sqlStore) Prune(ctx context.Context, olderThan time.Time) (int, error) 
 }
 
 // Close implements Store.
+// Ping implements Store.
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 func (s *sqlStore) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("%s: close: %w", s.d.name, err)
 	}
 	return nil
+}
+
+// LayerIndex implements Store.
+func (s *sqlStore) LayerIndex(ctx context.Context, digest string) (LayerIndex, bool, error) {
+	idx := LayerIndex{Digest: digest}
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT entries, files, data, created FROM layer_indexes WHERE digest = ?`), digest).
+		Scan(&idx.Entries, &idx.Files, &idx.Data, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return LayerIndex{}, false, nil
+	}
+	if err != nil {
+		return LayerIndex{}, false, fmt.Errorf("%s: layer index %s: %w", s.d.name, digest, err)
+	}
+	idx.Created = time.Unix(0, created).UTC()
+	return idx, true, nil
+}
+
+// PutLayerIndex implements Store.
+func (s *sqlStore) PutLayerIndex(ctx context.Context, idx LayerIndex) error {
+	if idx.Digest == "" || idx.Data == nil {
+		return fmt.Errorf("%s: layer index without digest or data", s.d.name)
+	}
+	created := idx.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO layer_indexes (digest, entries, files, data, created) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (digest) DO NOTHING`), idx.Digest, idx.Entries, idx.Files, idx.Data, created.UnixNano())
+	if err != nil {
+		return fmt.Errorf("%s: store layer index %s: %w", s.d.name, idx.Digest, err)
+	}
+	return nil
+}
+
+// LayerIndexStats implements Store.
+func (s *sqlStore) LayerIndexStats(ctx context.Context, digests []string) (map[string]LayerIndex, error) {
+	out := map[string]LayerIndex{}
+	// Chunks keep every query well under both databases' parameter limits.
+	for chunk := range slices.Chunk(digests, 500) {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, entries, files, created FROM layer_indexes WHERE digest IN (`+marks+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: layer index stats: %w", s.d.name, err)
+		}
+		for rows.Next() {
+			var idx LayerIndex
+			var created int64
+			if err := rows.Scan(&idx.Digest, &idx.Entries, &idx.Files, &created); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: read layer index stats: %w", s.d.name, err)
+			}
+			idx.Created = time.Unix(0, created).UTC()
+			out[idx.Digest] = idx
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: read layer index stats: %w", s.d.name, err)
+		}
+	}
+	return out, nil
 }

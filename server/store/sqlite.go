@@ -48,6 +48,14 @@ var sqliteMigrations = []string{
 		updated BIGINT NOT NULL,
 		PRIMARY KEY (repository, tag)
 	)`,
+	// Layer file indexes, keyed by layer digest and shared by every image holding the layer.
+	`CREATE TABLE layer_indexes (
+		digest TEXT PRIMARY KEY,
+		entries INTEGER NOT NULL,
+		files INTEGER NOT NULL,
+		data BLOB NOT NULL,
+		created BIGINT NOT NULL
+	)`,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

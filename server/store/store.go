@@ -114,6 +114,20 @@ type TagRef struct {
 	Digest     string
 }
 
+// LayerIndex is the file index of one layer blob. The store keeps Data as it is given: its
+// encoding belongs to the package that builds indexes (server/contents).
+type LayerIndex struct {
+	// Digest is the layer blob's digest (algorithm:hex), the key.
+	Digest string
+	// Entries counts the entries of the layer's tar; Files its regular files.
+	Entries int
+	Files   int
+	// Data is the encoded index; LayerIndexStats leaves it nil.
+	Data []byte
+	// Created is when the index was stored.
+	Created time.Time
+}
+
 // Store persists events. Implementations are safe for concurrent use.
 type Store interface {
 	// AddEvents stores events in one transaction, skipping ids already stored, and updates
@@ -133,6 +147,18 @@ type Store interface {
 	Tags(ctx context.Context) ([]TagRef, error)
 	// Prune deletes events older than olderThan and returns how many went.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// LayerIndex returns the file index stored for the layer blob digest; ok is false when
+	// none is stored.
+	LayerIndex(ctx context.Context, digest string) (idx LayerIndex, ok bool, err error)
+	// PutLayerIndex stores idx under its digest. A layer's index depends only on its content,
+	// so when one is stored already (another replica got there first) the stored one stays
+	// and PutLayerIndex still returns nil. When it returns nil, the index is durable.
+	PutLayerIndex(ctx context.Context, idx LayerIndex) error
+	// LayerIndexStats returns the counts of the stored indexes among digests, without their
+	// data; digests without an index are missing from the map.
+	LayerIndexStats(ctx context.Context, digests []string) (map[string]LayerIndex, error)
 	// Close releases the database.
 	Close() error
 }

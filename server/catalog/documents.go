@@ -1,0 +1,48 @@
+package catalog
+
+import (
+	"context"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-registry/berth/server/registry"
+)
+
+// manifest returns the raw manifest with the given digest, from the cache or the registry.
+// Callers reach a digest only through an answer the registry gave their principal (a tag's
+// HEAD, a manifest it listed), so the shared cache never answers for someone the registry
+// would refuse.
+func (s *Service) manifest(ctx context.Context, repository string, digest v1.Hash) ([]byte, error) {
+	return s.document(ctx, "manifest/"+digest.String(), func() ([]byte, error) {
+		// Get by digest verifies the bytes against the digest, so caching them forever is safe.
+		m, err := s.reg.Get(ctx, repository, digest.String())
+		return m.Raw, err
+	})
+}
+
+// blob returns a small blob (an image config) by digest, from the cache or the registry.
+func (s *Service) blob(ctx context.Context, repository string, digest v1.Hash) ([]byte, error) {
+	return s.document(ctx, "blob/"+digest.String(), func() ([]byte, error) {
+		return s.reg.ReadBlob(ctx, repository, digest.String(), registry.MaxDocument)
+	})
+}
+
+// document returns the content-addressed document under key from the cache, or fetches it
+// once however many requests of the same principal want it at the same moment.
+func (s *Service) document(ctx context.Context, key string, fetch func() ([]byte, error)) ([]byte, error) {
+	if b, ok := s.cache.Get(ctx, key); ok {
+		return b, nil
+	}
+	v, err, _ := s.flight.Do(principalOf(ctx)+"/"+key, func() (any, error) {
+		b, err := fetch()
+		if err != nil {
+			return nil, err
+		}
+		s.cache.Set(ctx, key, b)
+		return b, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}

@@ -1,0 +1,251 @@
+// Package contents looks inside images: the files of each layer and of the merged filesystem,
+// text files and downloads, image diffs, SBOMs, vulnerability reports and signatures found as
+// referrers, and the build steps of the config's history.
+//
+// Layers are read as streams (gzip, zstd or plain tar) without being kept; what is kept is a
+// compact per-layer file index in the store, keyed by the layer digest, built once and shared
+// by every image and replica. Every request first reads the image's manifest as the caller
+// (the principal the site's middleware put into the context), so the registry decides who
+// sees what, and a stored index is used only for layers of a manifest the caller just read.
+package contents
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// Registry is the registry as the person asking sees it: every call runs with the principal
+// (user credentials) carried in ctx; errors come back already mapped to *httperr.Error
+// (401 stays 401, 404 stays 404, unreachable 502, slow 504).
+type Registry interface {
+	Tags(ctx context.Context, repository string) ([]string, error)
+	Manifest(ctx context.Context, repository, reference string) (raw []byte, mediaType, digest string, err error)
+	OpenBlob(ctx context.Context, repository, digest string) (io.ReadCloser, error) // verified against digest at EOF
+	Referrers(ctx context.Context, repository, digest string) ([]v1.Descriptor, error)
+}
+
+// Store is the part of store.Store this package uses.
+type Store interface {
+	LayerIndex(ctx context.Context, digest string) (store.LayerIndex, bool, error)
+	PutLayerIndex(ctx context.Context, idx store.LayerIndex) error
+	LayerIndexStats(ctx context.Context, digests []string) (map[string]store.LayerIndex, error)
+}
+
+// Limits bound what one layer, file or document may cost. Zero fields take the defaults.
+type Limits struct {
+	// MaxEntries is the most entries indexed per layer (default 200 000); the rest are counted
+	// as skipped and the index is marked truncated.
+	MaxEntries int
+	// MaxPath is the longest path indexed, in bytes (default 4096).
+	MaxPath int
+	// MaxText is the most bytes of a file shown as text (default 1 MiB).
+	MaxText int64
+	// MaxDocument is the largest SBOM, report or signature payload read (default 32 MiB).
+	MaxDocument int64
+	// MaxConfig is the largest image config read (default 8 MiB).
+	MaxConfig int64
+	// MaxList caps the entries of a tree, search or diff list (default 5000).
+	MaxList int
+	// IndexTimeout bounds indexing one layer (default 30 minutes).
+	IndexTimeout time.Duration
+	// MaxWindow is the largest zstd window accepted (default 64 MiB), which bounds the memory
+	// a zstd layer takes.
+	MaxWindow uint64
+	// CacheEntries bounds the decoded layer indexes kept in memory, in entries (default 1 000 000).
+	CacheEntries int
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxEntries, 200_000)
+	def(&l.MaxPath, 4096)
+	def(&l.MaxList, 5000)
+	def(&l.CacheEntries, 1_000_000)
+	if l.MaxText <= 0 {
+		l.MaxText = 1 << 20
+	}
+	if l.MaxDocument <= 0 {
+		l.MaxDocument = 32 << 20
+	}
+	if l.MaxConfig <= 0 {
+		l.MaxConfig = 8 << 20
+	}
+	if l.IndexTimeout <= 0 {
+		l.IndexTimeout = 30 * time.Minute
+	}
+	if l.MaxWindow == 0 {
+		l.MaxWindow = 64 << 20
+	}
+	return l
+}
+
+// Options configure a Service.
+type Options struct {
+	Registry Registry
+	Store    Store
+	Limits   Limits
+}
+
+// Service serves the "Look inside" endpoints.
+type Service struct {
+	reg    Registry
+	store  Store
+	limits Limits
+
+	mu      sync.Mutex
+	flights map[string]*flight // layer digest → indexing in progress
+	cache   *indexCache
+	// filesystems are merged filesystems by image manifest digest.
+	filesystems filesystemCache
+	routes      *http.ServeMux
+}
+
+// New returns a Service.
+func New(opts Options) *Service {
+	s := &Service{
+		reg:     opts.Registry,
+		store:   opts.Store,
+		limits:  opts.Limits.withDefaults(),
+		flights: map[string]*flight{},
+	}
+	s.cache = newIndexCache(s.limits.CacheEntries)
+	s.routes = s.imageRoutes()
+	return s
+}
+
+// Register adds the endpoints to mux:
+//
+//	GET /api/v1/contents/{repository}/-/image/{ref}?platform=            layers, config, build steps
+//	GET /api/v1/contents/{repository}/-/image/{ref}/index?platform=      NDJSON: index every layer, with progress
+//	GET /api/v1/contents/{repository}/-/image/{ref}/layers/{digest}?q=&offset=&limit=  one layer's entries
+//	GET /api/v1/contents/{repository}/-/image/{ref}/tree?path=&q=&platform=  merged filesystem: a directory, or a search
+//	GET /api/v1/contents/{repository}/-/image/{ref}/file?path=&layer=&download=  a file as text, or its bytes
+//	GET /api/v1/contents/{repository}/-/image/{ref}/supply-chain?platform=  SBOM packages, findings, signatures
+//	GET /api/v1/contents/{repository}/-/severities?digest=…&digest=…     severity counts of several manifests
+//	GET /api/v1/diff?from=repo:tag&to=repo@digest&platform=               two images compared
+//
+// A repository name holds slashes, which a ServeMux wildcard can only match at the end, so
+// the one matcher splitRepository cuts the path at "/-/" (no repository component can be
+// "-") and an inner ServeMux routes the rest with ordinary patterns.
+func (s *Service) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
+	mux.Handle("GET /api/v1/contents/{path...}", wrap(http.HandlerFunc(s.serveContents)))
+	mux.Handle("GET /api/v1/diff", wrap(http.HandlerFunc(s.serveDiff)))
+}
+
+type repositoryKey struct{}
+
+// serveContents splits off the repository and hands the rest to the inner routes.
+func (s *Service) serveContents(w http.ResponseWriter, r *http.Request) {
+	repo, rest, ok := splitRepository(r.PathValue("path"))
+	if !ok {
+		httperr.Write(w, r, httperr.New(api.CodeNotFound, "no such API endpoint: "+r.URL.Path))
+		return
+	}
+	if err := validRepository(repo); err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	inner := r.Clone(context.WithValue(r.Context(), repositoryKey{}, repo))
+	inner.URL.Path = "/" + rest
+	inner.URL.RawPath = ""
+	s.routes.ServeHTTP(w, inner)
+}
+
+// splitRepository cuts "team/api/server/-/image/v1" into "team/api/server" and "image/v1".
+func splitRepository(p string) (repo, rest string, ok bool) {
+	return strings.Cut(p, "/-/")
+}
+
+func repositoryOf(r *http.Request) string {
+	repo, _ := r.Context().Value(repositoryKey{}).(string)
+	return repo
+}
+
+func (s *Service) imageRoutes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /image/{ref}", s.serveImage)
+	m.HandleFunc("GET /image/{ref}/index", s.serveIndex)
+	m.HandleFunc("GET /image/{ref}/layers/{digest}", s.serveLayer)
+	m.HandleFunc("GET /image/{ref}/tree", s.serveTree)
+	m.HandleFunc("GET /image/{ref}/file", s.serveFile)
+	m.HandleFunc("GET /image/{ref}/supply-chain", s.serveSupplyChain)
+	m.HandleFunc("GET /severities", s.serveSeverities)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httperr.Write(w, r, httperr.New(api.CodeNotFound, "no such API endpoint"))
+	})
+	return m
+}
+
+// repositoryName is distribution's grammar for repository names.
+var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
+// tagName is distribution's grammar for tags.
+var tagName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// digestValue accepts the digests registries use.
+var digestValue = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+
+func validRepository(repo string) error {
+	if len(repo) > 255 || !repositoryName.MatchString(repo) {
+		return httperr.New(api.CodeNameInvalid, "\""+clip(repo)+"\" is not a valid repository name")
+	}
+	return nil
+}
+
+// validReference accepts a tag or a digest.
+func validReference(ref string) error {
+	if strings.Contains(ref, ":") {
+		return validDigest(ref)
+	}
+	if !tagName.MatchString(ref) {
+		return httperr.New(api.CodeTagInvalid, "\""+clip(ref)+"\" is not a valid tag or digest")
+	}
+	return nil
+}
+
+func validDigest(d string) error {
+	if !digestValue.MatchString(d) {
+		return httperr.New(api.CodeDigestInvalid, "\""+clip(d)+"\" is not a valid digest such as sha256:<64 hex digits>")
+	}
+	return nil
+}
+
+func badRequest(msg string) error {
+	return httperr.New(api.CodeBadRequest, msg)
+}
+
+// clip keeps echoed input short.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
+	// Answers depend on who asks; never let a shared cache keep them.
+	w.Header().Set("Cache-Control", "no-store")
+	httperr.WriteJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,217 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// MaxDocument bounds a manifest or config read into memory; real ones are kilobytes.
+const MaxDocument = 8 << 20
+
+// largeCatalogPage is the catalog page size asked for first.
+const largeCatalogPage = 10_000
+
+// Manifest is a manifest as the registry served it.
+type Manifest struct {
+	// Descriptor has the digest (computed from Raw), media type and size.
+	Descriptor v1.Descriptor
+	// Raw is the manifest's bytes, verified against the digest.
+	Raw []byte
+}
+
+// Catalog returns every repository name the principal in ctx may list, in the registry's
+// order. Large pages make a 100,000-repository catalog a few requests instead of a hundred;
+// registries that cap the page size (distribution's catalog.maxentries, 1000 by default)
+// refuse them with 400 and get the default size instead.
+func (c *Client) Catalog(ctx context.Context) ([]string, error) {
+	p, err := c.puller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A catalog walk is many requests; it gets the deadline of each of them, not one.
+	release, err := c.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	names, err := remote.Catalog(ctx, c.reg, remote.Reuse(p), remote.WithPageSize(largeCatalogPage))
+	if Status(err) == http.StatusBadRequest {
+		names, err = p.Catalog(ctx, c.reg)
+	}
+	if err != nil {
+		return nil, c.explain(err, "the repository list")
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return n == "" }), nil
+}
+
+// slot takes a concurrency slot without a deadline, for walks made of many requests.
+func (c *Client) slot(ctx context.Context) (func(), error) {
+	select {
+	case c.sem <- struct{}{}:
+		return func() { <-c.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Tags lists a repository's tags, following the registry's pagination, sorted.
+func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
+	repo, err := c.Repository(repository)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.puller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	names, err := p.List(ctx, repo)
+	if err != nil {
+		return nil, c.explain(err, "repository "+repository)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Head resolves a tag or digest to its descriptor without reading the manifest.
+func (c *Client) Head(ctx context.Context, repository, ref string) (v1.Descriptor, error) {
+	r, err := c.Reference(repository, ref)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	p, err := c.puller(ctx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	defer done()
+	d, err := p.Head(ctx, r)
+	if err != nil {
+		return v1.Descriptor{}, c.explain(err, what(repository, ref))
+	}
+	return *d, nil
+}
+
+// Get reads the manifest a tag or digest names, verified against its digest.
+func (c *Client) Get(ctx context.Context, repository, ref string) (Manifest, error) {
+	r, err := c.Reference(repository, ref)
+	if err != nil {
+		return Manifest{}, err
+	}
+	p, err := c.puller(ctx)
+	if err != nil {
+		return Manifest{}, err
+	}
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer done()
+	d, err := p.Get(ctx, r)
+	if err != nil {
+		return Manifest{}, c.explain(err, what(repository, ref))
+	}
+	if len(d.Manifest) > MaxDocument {
+		return Manifest{}, c.explain(fmt.Errorf("larger than %d bytes", MaxDocument), what(repository, ref))
+	}
+	return Manifest{Descriptor: d.Descriptor, Raw: d.Manifest}, nil
+}
+
+// Manifest reads a manifest: its bytes, media type and digest.
+func (c *Client) Manifest(ctx context.Context, repository, reference string) (raw []byte, mediaType, digest string, err error) {
+	m, err := c.Get(ctx, repository, reference)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return m.Raw, string(m.Descriptor.MediaType), m.Descriptor.Digest.String(), nil
+}
+
+// ReadBlob reads a small blob (an image config, an SBOM) whole, up to max bytes, verified
+// against its digest.
+func (c *Client) ReadBlob(ctx context.Context, repository, digest string, max int64) ([]byte, error) {
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	rc, err := c.openBlob(ctx, repository, digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// Reading to EOF makes go-containerregistry verify the digest.
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, c.explain(err, "blob "+digest)
+	}
+	if int64(len(b)) > max {
+		return nil, c.explain(fmt.Errorf("larger than %d bytes", max), "blob "+digest)
+	}
+	return b, nil
+}
+
+// OpenBlob streams a blob; the stream fails at EOF if the bytes do not match the digest. The
+// caller's context bounds the whole read.
+func (c *Client) OpenBlob(ctx context.Context, repository, digest string) (io.ReadCloser, error) {
+	release, err := c.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return c.openBlob(ctx, repository, digest)
+}
+
+func (c *Client) openBlob(ctx context.Context, repository, digest string) (io.ReadCloser, error) {
+	l, err := c.Layer(ctx, repository, digest)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, c.explain(err, "blob "+digest)
+	}
+	return rc, nil
+}
+
+// Layer returns a blob as a go-containerregistry layer, read lazily, for copies.
+func (c *Client) Layer(ctx context.Context, repository, digest string) (v1.Layer, error) {
+	repo, err := c.Repository(repository)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateDigest(digest); err != nil {
+		return nil, err
+	}
+	p, err := c.puller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Layer(ctx, repo.Digest(digest))
+	if err != nil {
+		return nil, c.explain(err, "blob "+digest)
+	}
+	return l, nil
+}
+
+func what(repository, ref string) string {
+	if IsDigest(ref) {
+		return "manifest " + repository + "@" + ref
+	}
+	return "tag " + repository + ":" + ref
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

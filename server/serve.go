@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/cache"
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/charts"
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/contents"
+	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/ops"
+	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/site"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// serve runs Berth until ctx is done, then shuts down gracefully. ready, if set, is called
+// with the UI's URL once Berth accepts requests. Every service is built here, once, from the
+// configuration, and handed to site, which only routes.
+func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err error) {
+	st, err := store.Open(ctx, cfg.DatabaseDSN())
+	if err != nil {
+		return fmt.Errorf("event store: %w", err)
+	}
+	// Deferred first, so it runs last: after the servers drained and the writer stopped.
+	defer func() { err = errors.Join(err, st.Close()) }()
+	secret, err := eventsSecret(cfg)
+	if err != nil {
+		return err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
+	if err != nil {
+		return err
+	}
+	defer hook.Close()
+
+	// Listen before starting the embedded registry: it needs the webhook's address.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	upstream := cfg.Registry
+	var servers []*http.Server
+	var registryHost string
+	if cfg.Embedded() {
+		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
+			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
+		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, regSrv)
+		upstream = "http://" + addr
+		registryHost = addr
+	}
+
+	svc, err := newServices(cfg, upstream, st, hook, metrics)
+	if err != nil {
+		return err
+	}
+	handler, err := site.New(svc)
+	if err != nil {
+		return err
+	}
+	srv := newHTTPServer(handler)
+	servers = append([]*http.Server{srv}, servers...)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if registryHost != "" && !cfg.NoDemo {
+		// Seeding first means the first page a new user opens already shows the demo; the
+		// UI server runs already, so the pushes' notifications are stored as they happen.
+		seedDemo(ctx, registryHost)
+	}
+	bctx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+	if err := startBackground(bctx, &background, cfg, st, hook, svc.Registry, metrics); err != nil {
+		stopBackground()
+		_ = srv.Close()
+		return err
+	}
+	uiURL := "http://" + browserAddr(ln.Addr())
+	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
+		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
+	if ready != nil {
+		ready(uiURL)
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	stopBackground()
+	// Running jobs are cancelled, so their progress streams end instead of holding the
+	// shutdown (a cancelled job never leaves a partial tag).
+	svc.Jobs.Shutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newHTTPServer returns the server for Berth's listener. Headers must arrive within 10 s and
+// a request body may not stall for more than a minute between reads; there is no overall
+// read or write timeout, since blob uploads and downloads stream for as long as they need.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+}
+
+// newServices builds every service Berth runs from the configuration, once.
+func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, error) {
+	auth, err := serviceAuth(cfg)
+	if err != nil {
+		return site.Services{}, err
+	}
+	reg, err := registry.New(registry.Options{
+		URL: upstream, Auth: auth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+	})
+	if err != nil {
+		return site.Services{}, err
+	}
+	up, _ := url.Parse(upstream)
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
+	if err != nil {
+		return site.Services{}, err
+	}
+	docs, shared, err := newCache(cfg)
+	if err != nil {
+		return site.Services{}, err
+	}
+	pullHost := cfg.PublicHost
+	if pullHost == "" {
+		pullHost = up.Host
+	}
+	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs})
+	// A push or delete shows at once instead of after the tag TTL.
+	hook.OnCommit(func(evs []store.Event) {
+		for _, e := range evs {
+			if e.Action == store.ActionPush || e.Action == store.ActionDelete {
+				cat.Invalidate(e.Repository, e.Tag)
+			}
+		}
+	})
+	// With a Redis, every replica sees every session; without, sessions live in this process.
+	var sessionStore session.Store
+	if shared != nil {
+		sessionStore = shared
+	}
+	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore)
+	jobs := ops.NewManager(ops.Options{
+		Registry:   reg,
+		Remote:     remoteRegistries(cfg),
+		Invalidate: cat.Invalidate,
+		Record:     hook.Record,
+		ReadOnly:   cfg.ReadOnly,
+		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
+	})
+	chartRepo, err := charts.New(charts.Options{
+		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
+		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
+	})
+	if err != nil {
+		return site.Services{}, err
+	}
+	hook.OnCommit(func(evs []store.Event) {
+		for _, e := range evs {
+			if e.Action == store.ActionPush || e.Action == store.ActionDelete {
+				chartRepo.Invalidate(e.Repository)
+			}
+		}
+	})
+	s := site.Services{
+		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
+		Jobs: jobs, Activity: events.NewAPI(st).Restrict(cat.CanRead), Webhook: hook, Store: st, Charts: chartRepo,
+		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
+		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+	}
+	if shared != nil {
+		s.Redis = shared
+	}
+	if !cfg.Embedded() && cfg.EventsSecretFile == "" && !cfg.EventsInsecure {
+		// Forged events would fill the activity log and move the catalog: without a shared
+		// secret the webhook takes nothing, unless the operator says otherwise.
+		slog.Warn("registry notifications are refused: set --events-secret-file (or --events-insecure)", "path", cfg.EventsPath)
+		s.Webhook = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httperr.Write(w, r, httperr.New(api.CodeUnauthorized, "This Berth takes registry notifications only with a shared secret (--events-secret-file); none is configured."))
+		})
+	}
+	return s, nil
+}
+
+// remoteRegistries returns how copies reach the registries the operator allowed, or nil when
+// none is: each gets its own client whose every dial — redirects and token realms included —
+// goes through a guard that refuses internal addresses for any host but the allowed one.
+func remoteRegistries(cfg config.Config) func(url, username, password string) (*registry.Client, error) {
+	if len(cfg.RemoteRegistries) == 0 {
+		return nil
+	}
+	allowed := map[string]bool{}
+	for _, r := range cfg.RemoteRegistries {
+		allowed[r] = true
+	}
+	return func(raw, username, password string) (*registry.Client, error) {
+		addr, err := registry.ParseAddress(raw)
+		if err != nil || !allowed[addr.String()] {
+			return nil, ops.ErrRemoteNotAllowed(raw, cfg.RemoteRegistries)
+		}
+		var auth authn.Authenticator
+		if username != "" {
+			auth = &authn.Basic{Username: username, Password: password}
+		}
+		guard := registry.NewDialGuard([]string{addr.Host}, nil)
+		return registry.New(registry.Options{
+			URL: addr.String(), Auth: auth, ServiceWrites: true,
+			Transport: registry.NewTransport(cfg.UpstreamTimeout, guard),
+			Timeout:   cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+		})
+	}
+}
+
+// serviceAuth returns Berth's own registry credentials, read from the password file once at
+// start; nil when none are configured.
+func serviceAuth(cfg config.Config) (authn.Authenticator, error) {
+	if cfg.RegistryUsername == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.RegistryPasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("--registry-password-file: %w", err)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if password == "" {
+		return nil, fmt.Errorf("--registry-password-file %s is empty", cfg.RegistryPasswordFile)
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: cfg.RegistryUsername, Password: password}), nil
+}
+
+// newCache builds the manifest cache from --cache and --cache-size: an in-process LRU, with
+// a Redis shared by all replicas behind it when --cache names one. The Redis is returned too
+// (nil without one), for readiness and sessions. It is not contacted here, so a Redis that is
+// down at start means cache misses, not a failed start.
+func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
+	local := cache.NewLRU(cfg.CacheSize)
+	if cfg.Cache == "" {
+		return local, nil, nil
+	}
+	shared, err := cache.NewRedis(cfg.Cache)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cache: %w", err)
+	}
+	slog.Info("caching manifests in process and in redis", "redis", shared.Addr(), "cache_size", cfg.CacheSize)
+	return cache.NewTiered(local, shared), shared, nil
+}
+
+// startBackground runs the registry sync and the retention pruning until ctx is done.
+func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) error {
+	if cfg.SyncInterval > 0 {
+		syncer, err := events.NewSyncer(events.SyncOptions{
+			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics,
+		})
+		if err != nil {
+			return err
+		}
+		delay := time.Duration(0)
+		if cfg.Embedded() {
+			delay = 30 * time.Second // the demo's notifications are still being delivered
+		}
+		wg.Go(func() { syncer.Run(ctx, delay, cfg.SyncInterval) })
+	}
+	if cfg.EventsRetention > 0 {
+		wg.Go(func() { prune(ctx, st, cfg.EventsRetention) })
+	}
+	return nil
+}
+
+// eventsSecret reads the webhook's bearer token. The embedded registry gets a random one when
+// none is configured, so nothing else can post events into Berth; an external registry
+// without one is accepted only with --events-insecure (config checks that).
+func eventsSecret(cfg config.Config) (string, error) {
+	if cfg.EventsSecretFile != "" {
+		b, err := os.ReadFile(cfg.EventsSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("--events-secret-file: %w", err)
+		}
+		secret := strings.TrimSpace(string(b))
+		if secret == "" {
+			return "", fmt.Errorf("--events-secret-file %s is empty", cfg.EventsSecretFile)
+		}
+		return secret, nil
+	}
+	if cfg.Embedded() {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("events secret: %w", err)
+		}
+		return hex.EncodeToString(b[:]), nil
+	}
+	if cfg.EventsInsecure {
+		slog.Warn("the notification webhook accepts events from anyone (--events-insecure)", "path", cfg.EventsPath)
+	}
+	return "", nil
+}

@@ -165,6 +165,15 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	); err != nil {
 		t.Errorf("/ shortcut: %v", err)
 	}
+	// ArrowDown moves from the filter into the results (the "/" CDP typed is cleared first).
+	if err := chromedp.Do(ctx,
+		waitJS(`(function(f){ f.value = ""; f.dispatchEvent(new Event("input", {bubbles: true})); f.focus(); return true; })(document.querySelector("#tag-filter"))`),
+		chromedp.WaitVisible(`#tags tr.tag`),
+		chromedp.KeyEvent(kb.ArrowDown),
+		waitJS(`document.activeElement.closest("#tags tr.tag") !== null`),
+	); err != nil {
+		t.Errorf("ArrowDown from the filter: %v", err)
+	}
 
 	// On a phone every tag is a card with its Copy and Delete buttons inside the screen, and
 	// nothing is wider than the screen.

@@ -149,7 +149,8 @@ func (p *catalogPage) Render() app.UI {
 				Aria("label", "Filter repositories").
 				AutoFocus(true).
 				Value(p.query).
-				OnInput(p.onSearch),
+				OnInput(p.onSearch).
+				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 		),
 		p.renderBody(),
 	)

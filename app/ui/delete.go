@@ -57,9 +57,20 @@ type deleteDialog struct {
 	st    jobStatus
 	jobs  streams
 	gen   int
+	trap  app.Func // the native keydown listener that keeps Tab inside
 }
 
 func (d *deleteDialog) OnMount(ctx app.Context) {
+	if !app.IsServer {
+		// Native and synchronous: preventDefault must happen while the key event is dispatched.
+		d.trap = app.FuncOf(func(this app.Value, args []app.Value) any {
+			if dialog := app.Window().Get("document").Call("getElementById", "delete-dialog"); dialog.Truthy() && dialog.Get("open").Bool() {
+				trapTab(dialog, args[0])
+			}
+			return nil
+		})
+		app.Window().Get("document").Call("addEventListener", "keydown", d.trap)
+	}
 	ctx.Handle(actionDeleteOpen, func(ctx app.Context, a app.Action) {
 		req, ok := a.Value.(deleteRequest)
 		if !ok || len(req.Targets) == 0 || !writable() {
@@ -76,8 +87,15 @@ func (d *deleteDialog) OnMount(ctx app.Context) {
 	})
 }
 
-// OnDismount stops following the delete job.
-func (d *deleteDialog) OnDismount() { d.jobs.stop() }
+// OnDismount stops following the delete job and listening to keys.
+func (d *deleteDialog) OnDismount() {
+	d.jobs.stop()
+	if d.trap != nil {
+		app.Window().Get("document").Call("removeEventListener", "keydown", d.trap)
+		d.trap.Release()
+		d.trap = nil
+	}
+}
 
 // digests returns the distinct digests of the targets.
 func (d *deleteDialog) digests() []string {
@@ -166,7 +184,7 @@ func (d *deleteDialog) onClose(ctx app.Context, e app.Event) {
 }
 
 func (d *deleteDialog) Render() app.UI {
-	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose).OnKeyDown(trapTab)
+	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose)
 	if !d.open {
 		return dialog
 	}
@@ -244,23 +262,24 @@ func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
 
 // trapTab keeps Tab and Shift+Tab inside a modal dialog: from its last control Tab goes to
 // the first and back (a modal <dialog> alone lets focus leave for the browser's own UI).
-func trapTab(ctx app.Context, e app.Event) {
+func trapTab(dialog, e app.Value) {
 	if e.Get("key").String() != "Tab" {
 		return
 	}
-	controls := ctx.JSSrc().Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
+	controls := dialog.Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
 	n := controls.Length()
 	if n == 0 {
 		return
 	}
 	first, last := controls.Index(0), controls.Index(n-1)
 	active := app.Window().Get("document").Get("activeElement")
+	inside := dialog.Call("contains", active).Bool()
 	switch {
-	case e.Get("shiftKey").Bool() && (active.Equal(first) || active.Equal(ctx.JSSrc())):
-		e.PreventDefault()
+	case e.Get("shiftKey").Bool() && (!inside || active.Equal(first) || active.Equal(dialog)):
+		e.Call("preventDefault")
 		last.Call("focus")
-	case !e.Get("shiftKey").Bool() && active.Equal(last):
-		e.PreventDefault()
+	case !e.Get("shiftKey").Bool() && (!inside || active.Equal(last)):
+		e.Call("preventDefault")
 		first.Call("focus")
 	}
 }

@@ -166,3 +166,14 @@ func focusFilter(ctx app.Context, id string) {
 		}
 	})
 }
+
+// intoList moves focus from a filter to the first result (selector) on ArrowDown.
+func intoList(e app.Event, selector string) {
+	if e.Get("key").String() != "ArrowDown" {
+		return
+	}
+	if el := app.Window().Get("document").Call("querySelector", selector); el.Truthy() {
+		e.PreventDefault()
+		el.Call("focus")
+	}
+}

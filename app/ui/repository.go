@@ -414,13 +414,7 @@ func (p *repositoryPage) Render() app.UI {
 
 // intoResults moves focus from the filter to the first row on ArrowDown.
 func (p *repositoryPage) intoResults(ctx app.Context, e app.Event) {
-	if e.Get("key").String() != "ArrowDown" || len(p.view) == 0 {
-		return
-	}
-	e.PreventDefault()
-	if el := app.Window().Get("document").Call("querySelector", "#tags tr.tag a"); el.Truthy() {
-		el.Call("focus")
-	}
+	intoList(e, "#tags tr.tag a")
 }
 
 // bulkActions is the toolbar's action on the ticked tags.

@@ -202,7 +202,7 @@ func TestE2EAccessibility(t *testing.T) {
 			chromedp.WaitVisible(`#copy-dest`),
 		}},
 		{"manifest-chart", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/charts/berth-demo:" + chart), chromedp.WaitVisible(`#manifest`)}},
-		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart-versions`)}},
+		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart #values`)}},
 		{"manifest-artifact", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/policies/admission:" + policy), chromedp.WaitVisible(`#manifest`)}},
 		{"activity", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/activity"), chromedp.WaitVisible(`#events`)}},
 		{"not-found-tag", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/library/alpine:does-not-exist"), chromedp.WaitVisible(`.state.not-found`)}},

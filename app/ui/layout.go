@@ -68,9 +68,9 @@ func errorView(msg string, retry app.EventHandler) app.UI {
 }
 
 // notFoundView says that what the address names does not exist, with the way back.
-func notFoundView(what, msg string) app.UI {
+func notFoundView(title, msg string) app.UI {
 	return app.Div().Class("state not-found").Role("alert").Body(
-		app.P().Class("error-title").Text(what+" not found"),
+		app.P().Class("error-title").Text(title),
 		app.P().Class("hint").Text(msg),
 		app.P().Body(app.A().Class("button").Href(Path("/")).Text("All repositories")),
 	)
@@ -82,7 +82,7 @@ type notFoundPage struct{ app.Compo }
 func (p *notFoundPage) Render() app.UI {
 	return page([]crumb{{label: "Not found"}},
 		app.Div().Class("page-head").Body(app.H1().Text("Page not found")),
-		notFoundView("Page", "Nothing lives at this address. It may have been mistyped, or the repository renamed."),
+		notFoundView("Nothing here", "Nothing lives at this address. It may have been mistyped, or the repository renamed."),
 	)
 }
 

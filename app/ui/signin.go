@@ -130,7 +130,7 @@ func failure(err error, retry func(ctx app.Context)) app.UI {
 		return &signInForm{Reason: err.Error()}
 	}
 	if client.NotFound(err) {
-		return notFoundView("Nothing", err.Error())
+		return notFoundView("Not found", err.Error())
 	}
 	return errorView(err.Error(), func(ctx app.Context, e app.Event) { retry(ctx) })
 }

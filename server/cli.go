@@ -29,6 +29,12 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"cleanup": cmdCleanup,
 	"gc":      cmdGC,
 	"export":  cmdExport, // export.go
+	// Access control (access_cli.go).
+	"user":            cmdUser,
+	"token":           cmdToken,
+	"team":            cmdTeam,
+	"keys":            cmdKeys,
+	"registry-config": cmdRegistryConfig,
 }
 
 // errUsage means the command line was wrong; the flag set has said how already.

@@ -16,11 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/reqlog"
-	"github.com/berth-registry/berth/server/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -66,13 +68,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 // startEmbedded runs the in-process registry on its own port, so docker, crane and skopeo can
-// push to it, and seeds demo content into it when its store is empty.
-func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Option) (*http.Server, string, error) {
+// push to it, and seeds demo content into it when its store is empty. With access control
+// (control set) it takes Berth's tokens, and its port serves /auth/token too, so clients (and
+// go-containerregistry, which follows a realm on a private address only when it is the
+// registry's own) find the token service at the registry's address.
+func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
-	reg, err := embedded.New(ctx, dir, opts...)
-	if err != nil {
-		return nil, "", fmt.Errorf("embedded registry: %w", err)
-	}
 	addr := cfg.EmbeddedAddr
 	if addr == "" || addr == "off" {
 		// The proxy still needs to reach it; a random loopback port is not advertised.
@@ -82,20 +83,46 @@ func startEmbedded(ctx context.Context, cfg config.Config, opts ...embedded.Opti
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded registry: listen on %s: %w (set --embedded-addr to another port)", addr, err)
 	}
-	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	host := ln.Addr().String()
+	if control != nil {
+		bundle, err := writeBundle(ctx, cfg, control)
+		if err != nil {
+			ln.Close()
+			return nil, "", err
+		}
+		opts = append(opts, embedded.WithTokenAuth(cfg.Realm(host), cfg.TokenService, cfg.TokenIssuer, bundle))
+	}
+	reg, err := embedded.New(ctx, dir, opts...)
+	if err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("embedded registry: %w", err)
+	}
+	handler := reg.Handler()
+	if control != nil {
+		mux := http.NewServeMux()
+		control.Tokens.Register(mux)
+		mux.Handle("/", reg.Handler())
+		handler = mux
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(func() { _ = reg.Close() })
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("embedded registry stopped", "err", err)
 		}
 	}()
-	host := ln.Addr().String()
-	slog.Info("embedded registry is running", "addr", host, "storage", dir)
+	slog.Info("embedded registry is running", "addr", host, "storage", dir, "access_control", control != nil)
 	return srv, host, nil
 }
 
-func seedDemo(ctx context.Context, host string) {
-	empty, err := demo.Empty(ctx, host)
+// seedDemo pushes the demo content into an empty embedded registry; with access control it
+// pushes with Berth's own tokens.
+func seedDemo(ctx context.Context, host string, control *auth.Control) {
+	var opts []remote.Option
+	if control != nil {
+		opts = append(opts, remote.WithTransport(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
+	}
+	empty, err := demo.Empty(ctx, host, opts...)
 	if err != nil {
 		slog.Warn("demo content: cannot read the catalog", "err", err)
 		return
@@ -104,30 +131,11 @@ func seedDemo(ctx context.Context, host string) {
 		return
 	}
 	start := time.Now()
-	if err := demo.Seed(ctx, host); err != nil {
+	if err := demo.Seed(ctx, host, opts...); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)
 		return
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
-}
-
-// prune deletes events older than retention, at start and then hourly.
-func prune(ctx context.Context, st store.Store, retention time.Duration) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := st.Prune(ctx, time.Now().Add(-retention))
-		if err != nil && ctx.Err() == nil {
-			slog.Warn("pruning old events failed", "err", err)
-		} else if n > 0 {
-			slog.Info("pruned old events", "events", n, "retention", retention)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // loopbackAddr is how this process reaches its own listener: unspecified hosts become

@@ -6,13 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/charts"
@@ -51,6 +53,12 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	var control *auth.Control // nil: the registry decides who may do what, as without Berth
+	if cfg.AccessControl {
+		if control, err = newAccessControl(ctx, cfg, st); err != nil {
+			return err
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
@@ -71,7 +79,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, addr, err := startEmbedded(ctx, cfg, notify)
+		regSrv, addr, err := startEmbedded(ctx, cfg, control, notify)
 		if err != nil {
 			return err
 		}
@@ -80,7 +88,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(cfg, upstream, st, hook, metrics)
+	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control)
 	if err != nil {
 		return err
 	}
@@ -95,22 +103,18 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if registryHost != "" && !cfg.NoDemo {
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
-		seedDemo(ctx, registryHost)
+		seedDemo(ctx, registryHost, svc.Access)
 	}
-	bctx, stopBackground := context.WithCancel(ctx)
-	var background sync.WaitGroup
-	defer func() {
-		stopBackground()
-		background.Wait()
-	}()
-	if err := startBackground(bctx, &background, cfg, st, hook, svc.Registry, metrics); err != nil {
-		stopBackground()
+	// Jobs — and the periodic sync and pruning, which run as jobs on one replica at a time —
+	// start once the registry is up.
+	if err := svc.Jobs.Start(ctx); err != nil {
 		_ = srv.Close()
-		return err
+		return fmt.Errorf("jobs: %w", err)
 	}
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
+	announceSetup(control, uiURL)
 	if ready != nil {
 		ready(uiURL)
 	}
@@ -121,13 +125,14 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
-	stopBackground()
-	// Running jobs are cancelled, so their progress streams end instead of holding the
-	// shutdown (a cancelled job never leaves a partial tag).
-	svc.Jobs.Shutdown()
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var errs []error
+	// Running jobs are interrupted (never leaving a partial tag) and start over on another
+	// replica, or here after a restart.
+	if err := svc.Jobs.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("jobs: %w", err))
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			errs = append(errs, err)
@@ -149,17 +154,36 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry) (site.Services, error) {
-	auth, err := serviceAuth(cfg)
+func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control) (site.Services, error) {
+	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
+	if control != nil {
+		// With access control, nobody reads with Berth's rights by default: anonymous
+		// requests get anonymous tokens, users their own (the registry decides). Berth's
+		// own reads go through ownReg below.
+		svcAuth = nil
+	}
 	reg, err := registry.New(registry.Options{
-		URL: upstream, Auth: auth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
+		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
 		return site.Services{}, err
+	}
+	// ownReg is Berth's own reading of the registry (sync, catalog walks for the policy):
+	// reg itself, or, with access control, a client presenting tokens Berth mints for itself.
+	ownReg := reg
+	if control != nil {
+		ownReg, err = registry.New(registry.Options{
+			URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+			Transport: auth.NewServiceTransport(control.Issuer, registry.NewTransport(cfg.UpstreamTimeout, nil)),
+		})
+		if err != nil {
+			return site.Services{}, err
+		}
+		control.Own = ownReg
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
@@ -174,7 +198,11 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs})
+	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs}
+	if control != nil {
+		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
+	}
+	cat := catalog.New(catOpts)
 	// A push or delete shows at once instead of after the tag TTL.
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -183,20 +211,47 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 			}
 		}
 	})
-	// With a Redis, every replica sees every session; without, sessions live in this process.
+	// With a Redis, every replica sees every session and counts failed sign-ins with the
+	// others; without, both live in this process.
+	proxies, err := session.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return site.Services{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	var sessionStore session.Store
+	sessionOpts := []session.Option{session.WithTrustedProxies(proxies)}
 	if shared != nil {
 		sessionStore = shared
+		sessionOpts = append(sessionOpts, session.WithCounter(shared))
 	}
-	sessions := session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, sessionStore)
-	jobs := ops.NewManager(ops.Options{
+	check := session.Checker(reg.CheckCredentials)
+	if control != nil {
+		check = control.Accounts.CheckSignIn // local accounts, not the registry
+	}
+	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore, sessionOpts...)
+	secret, err := clusterSecret(cfg)
+	if err != nil {
+		return site.Services{}, err
+	}
+	periodic, err := periodicTasks(cfg, st, hook, ownReg, metrics)
+	if err != nil {
+		return site.Services{}, err
+	}
+	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Remote:     remoteRegistries(cfg),
 		Invalidate: cat.Invalidate,
 		Record:     hook.Record,
+		Store:      st,
+		Secret:     secret,
+		Retention:  cfg.JobsRetention,
+		JobTimeout: cfg.JobTimeout,
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
+		Periodic: periodic,
 	})
+	if err != nil {
+		return site.Services{}, err
+	}
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
@@ -216,6 +271,7 @@ func newServices(cfg config.Config, upstream string, st store.Store, hook *event
 		Jobs: jobs, Activity: events.NewAPI(st).Restrict(cat.CanRead), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
 		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Access:   control,
 	}
 	if shared != nil {
 		s.Redis = shared
@@ -294,25 +350,80 @@ func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
 	return cache.NewTiered(local, shared), shared, nil
 }
 
-// startBackground runs the registry sync and the retention pruning until ctx is done.
-func startBackground(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) error {
+// periodicTasks are the registry sync and the event retention, each run by one replica of
+// the cluster per period (unique periodic jobs on River).
+func periodicTasks(cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) ([]ops.Periodic, error) {
+	var tasks []ops.Periodic
 	if cfg.SyncInterval > 0 {
 		syncer, err := events.NewSyncer(events.SyncOptions{
 			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		delay := time.Duration(0)
-		if cfg.Embedded() {
-			delay = 30 * time.Second // the demo's notifications are still being delivered
-		}
-		wg.Go(func() { syncer.Run(ctx, delay, cfg.SyncInterval) })
+		tasks = append(tasks, ops.Periodic{
+			Name: "sync", Interval: cfg.SyncInterval,
+			// The embedded registry's demo notifications are still being delivered at start;
+			// its webhook is wired up, so the first sync can wait a period.
+			RunOnStart: !cfg.Embedded(),
+			Run: func(ctx context.Context) error {
+				_, err := syncer.Sync(ctx)
+				return err
+			},
+		})
 	}
 	if cfg.EventsRetention > 0 {
-		wg.Go(func() { prune(ctx, st, cfg.EventsRetention) })
+		tasks = append(tasks, ops.Periodic{
+			Name: "prune-events", Interval: min(time.Hour, cfg.EventsRetention), RunOnStart: true,
+			Run: func(ctx context.Context) error {
+				n, err := st.Prune(ctx, time.Now().Add(-cfg.EventsRetention))
+				if n > 0 {
+					slog.InfoContext(ctx, "pruned old events", "events", n, "retention", cfg.EventsRetention)
+				}
+				return err
+			},
+		})
 	}
-	return nil
+	return tasks, nil
+}
+
+// clusterSecret reads the secret every replica shares from --secret-file, or from
+// <data-dir>/secret, which the first start writes (exclusively: replicas starting at once on
+// one data dir agree on one secret).
+func clusterSecret(cfg config.Config) ([]byte, error) {
+	path := cfg.SecretFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "secret")
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, werr := f.WriteString(hex.EncodeToString(b[:]) + "\n")
+			if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+				return nil, fmt.Errorf("cluster secret: %w", err)
+			}
+			slog.Info("generated the cluster secret; give every replica the same one (--secret-file)", "path", path)
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+	}
+	for range 50 {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-file: %w", err)
+		}
+		if secret := strings.TrimSpace(string(b)); len(secret) >= 16 {
+			return []byte(secret), nil
+		}
+		if cfg.SecretFile != "" {
+			return nil, fmt.Errorf("--secret-file %s: the secret must be at least 16 characters", path)
+		}
+		time.Sleep(20 * time.Millisecond) // another replica is writing it
+	}
+	return nil, fmt.Errorf("cluster secret %s is empty", path)
 }
 
 // eventsSecret reads the webhook's bearer token. The embedded registry gets a random one when

@@ -1,16 +1,12 @@
 package cache_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/berth-registry/berth/server/cache"
+	"github.com/berth-registry/berth/server/cache/redistest"
 	"github.com/berth-registry/berth/server/session"
 )
 
@@ -180,14 +177,14 @@ func TestLRUContract(t *testing.T) {
 }
 
 func TestRedisContract(t *testing.T) {
-	srv := startRedis(t)
-	testCache(t, func(t *testing.T) cache.Cache { return newTestRedis(t, srv.url, uniquePrefix(t)) })
+	srv := redistest.Start(t)
+	testCache(t, func(t *testing.T) cache.Cache { return newTestRedis(t, srv.URL, uniquePrefix(t)) })
 }
 
 func TestTieredContract(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	testCache(t, func(t *testing.T) cache.Cache {
-		return cache.NewTiered(cache.NewLRU(contractLRUBytes), newTestRedis(t, srv.url, uniquePrefix(t)))
+		return cache.NewTiered(cache.NewLRU(contractLRUBytes), newTestRedis(t, srv.URL, uniquePrefix(t)))
 	})
 }
 
@@ -221,20 +218,20 @@ func TestTieredReadThrough(t *testing.T) {
 }
 
 func TestTieredReplicasShareRedis(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	prefix := uniquePrefix(t)
-	a := cache.NewTiered(cache.NewLRU(1<<20), newTestRedis(t, srv.url, prefix))
-	b := cache.NewTiered(cache.NewLRU(1<<20), newTestRedis(t, srv.url, prefix))
+	a := cache.NewTiered(cache.NewLRU(1<<20), newTestRedis(t, srv.URL, prefix))
+	b := cache.NewTiered(cache.NewLRU(1<<20), newTestRedis(t, srv.URL, prefix))
 	a.Set(t.Context(), "sha256:shared", []byte("manifest"))
 	contractGet(t, b, "sha256:shared", []byte("manifest"))
 }
 
 func TestRedisPrefixAndTTL(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := t.Context()
-	raw := rawClient(t, srv.url)
+	raw := rawClient(t, srv.URL)
 
-	def, err := cache.NewRedis(srv.url, cache.WithTimeout(contractTimeout))
+	def, err := cache.NewRedis(srv.URL, cache.WithTimeout(contractTimeout))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -247,7 +244,7 @@ func TestRedisPrefixAndTTL(t *testing.T) {
 		t.Errorf("PTTL without WithTTL = %v, %v; want -1 (no expiry)", ttl, err)
 	}
 
-	expiring, err := cache.NewRedis(srv.url, cache.WithPrefix("other/"), cache.WithTTL(time.Hour), cache.WithTimeout(contractTimeout))
+	expiring, err := cache.NewRedis(srv.URL, cache.WithPrefix("other/"), cache.WithTTL(time.Hour), cache.WithTimeout(contractTimeout))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -301,11 +298,11 @@ func TestNewRedisRejects(t *testing.T) {
 
 // A Redis that dies turns reads into quick misses and writes into no-ops, logged once.
 func TestRedisDown(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	var logs lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The default per-call timeout, as in production.
-	r, err := cache.NewRedis(srv.url, cache.WithPrefix(uniquePrefix(t)), cache.WithLogger(logger))
+	r, err := cache.NewRedis(srv.URL, cache.WithPrefix(uniquePrefix(t)), cache.WithLogger(logger))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -315,7 +312,7 @@ func TestRedisDown(t *testing.T) {
 	c.Set(ctx, "sha256:before", []byte("stored while up"))
 	contractGet(t, r, "sha256:before", []byte("stored while up"))
 
-	srv.kill(t)
+	srv.Kill(t)
 
 	// Generous: the point is that nothing hangs, not how fast a miss is.
 	const bound = 5 * time.Second
@@ -353,8 +350,8 @@ func TestRedisDown(t *testing.T) {
 // A Redis that stops answering (here: SIGSTOP, so connections are accepted but never
 // served) costs each call its timeout, then a miss; nothing waits for it.
 func TestRedisStalled(t *testing.T) {
-	srv := startRedis(t)
-	r, err := cache.NewRedis(srv.url, cache.WithPrefix(uniquePrefix(t)),
+	srv := redistest.Start(t)
+	r, err := cache.NewRedis(srv.URL, cache.WithPrefix(uniquePrefix(t)),
 		cache.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
@@ -364,11 +361,11 @@ func TestRedisStalled(t *testing.T) {
 	r.Set(ctx, "sha256:k", []byte("v"))
 	contractGet(t, r, "sha256:k", []byte("v"))
 
-	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatalf("stop redis-server: %v", err)
 	}
 	// Resume before the cleanup kills it, so it is not left stopped if killing fails.
-	t.Cleanup(func() { _ = srv.cmd.Process.Signal(syscall.SIGCONT) })
+	t.Cleanup(func() { _ = srv.Cmd.Process.Signal(syscall.SIGCONT) })
 
 	const bound = 5 * time.Second
 	within(t, bound, "Get on a stalled Redis", func() {
@@ -386,9 +383,9 @@ func TestRedisStalled(t *testing.T) {
 
 // A caller that gives up gets a miss, and Redis is not blamed for it.
 func TestRedisCancelledContext(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	var logs lockedBuffer
-	r, err := cache.NewRedis(srv.url, cache.WithPrefix(uniquePrefix(t)), cache.WithTimeout(contractTimeout),
+	r, err := cache.NewRedis(srv.URL, cache.WithPrefix(uniquePrefix(t)), cache.WithTimeout(contractTimeout),
 		cache.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
@@ -450,111 +447,6 @@ func rawClient(t *testing.T, url string) *redis.Client {
 	return c
 }
 
-// redisServer is a redis-server process started for one test.
-type redisServer struct {
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process has exited and been waited for
-	once   sync.Once
-}
-
-// kill stops the server and waits for it to exit; later calls do nothing.
-func (s *redisServer) kill(t *testing.T) {
-	s.once.Do(func() {
-		if err := s.cmd.Process.Kill(); err != nil {
-			t.Logf("kill redis-server: %v", err)
-		}
-		<-s.exited
-	})
-}
-
-// startRedis runs a throwaway redis-server on a free loopback port, without persistence,
-// and stops it when the test ends. Without redis-server the test is skipped, unless
-// BERTH_E2E=1 demands every test run.
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("BERTH_E2E") == "1" {
-			t.Fatalf("redis-server not found, and BERTH_E2E=1 requires it (apt-get install redis-server): %v", err)
-		}
-		t.Skipf("redis-server not found (apt-get install redis-server, or set BERTH_E2E=1 to fail instead): %v", err)
-	}
-	// The port is free when picked but may be taken before redis-server binds it; retry.
-	var lastErr error
-	for range 3 {
-		s, err := tryStartRedis(t, bin)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-	}
-	t.Fatalf("start redis-server: %v", lastErr)
-	return nil
-}
-
-func tryStartRedis(t *testing.T, bin string) (*redisServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("pick a port: %w", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		return nil, fmt.Errorf("free port %d: %w", port, err)
-	}
-	dir := t.TempDir()
-	var out lockedBuffer
-	cmd := exec.Command(bin, "--save", "", "--appendonly", "no", "--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1", "--dir", dir)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run %s: %w", bin, err)
-	}
-	s := &redisServer{url: fmt.Sprintf("redis://127.0.0.1:%d/0", port), cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.kill(t) })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		err := ping(addr)
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("redis-server on port %d exited (%v):\n%s", port, err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	s.kill(t)
-	return nil, fmt.Errorf("redis-server on port %d did not answer PING within 10s:\n%s", port, out.String())
-}
-
-// ping sends PING over a raw connection and wants +PONG back.
-func ping(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -582,8 +474,8 @@ func (b *lockedBuffer) Len() int {
 // TestRedisSessionStore checks what sessions need of Redis (see session.Store): Put with a
 // time to live, Get, and Delete, against a real redis-server.
 func TestRedisSessionStore(t *testing.T) {
-	srv := startRedis(t)
-	r := newTestRedis(t, srv.url, uniquePrefix(t))
+	srv := redistest.Start(t)
+	r := newTestRedis(t, srv.URL, uniquePrefix(t))
 	var _ session.Store = r
 	ctx := t.Context()
 	if err := r.Put(ctx, "session/a", []byte("sealed"), 200*time.Millisecond); err != nil {

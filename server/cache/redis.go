@@ -187,6 +187,63 @@ func (r *Redis) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// incrScript adds one to a counter and starts its window on the first increment, atomically,
+// so a counter can never be left without expiry; it returns the count and the milliseconds
+// left.
+var incrScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[1])
+	left = tonumber(ARGV[1])
+end
+return {n, left}`)
+
+// Incr adds one to the counter key, starting a window of length window when none runs, and
+// returns the count and the time left in the window: failed sign-ins counted across replicas
+// (session.Counter). Failures are reported, not dropped.
+func (r *Redis) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	res, err := incrScript.Run(cctx, r.client, []string{r.prefix + key}, window.Milliseconds()).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("the counter script answered %v", res)
+	}
+	if err != nil {
+		r.fail("incr", err)
+		return 0, 0, fmt.Errorf("redis incr: %w", err)
+	}
+	r.ok()
+	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+}
+
+// Count returns the counter key and the time left in its window; 0, 0 when none runs.
+func (r *Redis) Count(ctx context.Context, key string) (int64, time.Duration, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := r.client.Pipelined(cctx, func(p redis.Pipeliner) error {
+		get = p.Get(cctx, r.prefix+key)
+		ttl = p.PTTL(cctx, r.prefix+key)
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		r.ok()
+		return 0, 0, nil
+	}
+	if err != nil {
+		r.fail("count", err)
+		return 0, 0, fmt.Errorf("redis count: %w", err)
+	}
+	n, err := get.Int64()
+	if err != nil {
+		return 0, 0, fmt.Errorf("redis count: %w", err)
+	}
+	r.ok()
+	return n, max(ttl.Val(), 0), nil
+}
+
 // Ping reports whether Redis answers within the timeout, for readiness checks.
 func (r *Redis) Ping(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)

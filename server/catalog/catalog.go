@@ -28,6 +28,10 @@ type Options struct {
 	// TagTTL is how long a tag → digest answer and a tag list are trusted before the
 	// registry is asked again (a cheap HEAD or list).
 	TagTTL time.Duration
+	// List, if set, reads the repository names the principal in its context may see instead
+	// of the registry's catalog as that principal: with access control, the catalog read by
+	// Berth and filtered by its policy (auth.Policy.FilterCatalog).
+	List func(ctx context.Context) ([]string, error)
 }
 
 // Service answers /api/v1 read requests.
@@ -38,6 +42,7 @@ type Service struct {
 	pullHost string
 	tagTTL   time.Duration
 	flight   singleflight.Group
+	list     func(ctx context.Context) ([]string, error)
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -93,9 +98,12 @@ func New(opts Options) *Service {
 	if opts.PullHost == "" {
 		opts.PullHost = opts.Registry.Address().Host
 	}
+	if opts.List == nil {
+		opts.List = opts.Registry.Catalog
+	}
 	return &Service{
 		reg: opts.Registry, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
-		tagTTL: opts.TagTTL, states: map[string]*state{},
+		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
 	}
 }
 

@@ -1,11 +1,14 @@
 package catalog_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -27,6 +30,7 @@ import (
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -38,14 +42,36 @@ func newRegistry(t *testing.T) string {
 	return strings.TrimPrefix(registrytest.Open(t), "http://")
 }
 
-// seededRegistry is newRegistry filled with the demo content.
+// seeded is a registry holding the demo content, started and seeded once for the whole
+// package by TestMain: the tests that use it only read.
+var seeded string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "berth-catalog-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		reg, err := embedded.New(context.Background(), dir)
+		if err != nil {
+			panic(err)
+		}
+		defer reg.Close()
+		srv := httptest.NewServer(reg.Handler())
+		defer srv.Close()
+		seeded = strings.TrimPrefix(srv.URL, "http://")
+		if err := demo.Seed(context.Background(), seeded); err != nil {
+			panic(err)
+		}
+		return m.Run()
+	}())
+}
+
+// seededRegistry returns the package's demo registry; tests must not change it.
 func seededRegistry(t *testing.T) string {
 	t.Helper()
-	host := newRegistry(t)
-	if err := demo.Seed(t.Context(), host); err != nil {
-		t.Fatalf("demo.Seed: %v", err)
-	}
-	return host
+	return seeded
 }
 
 // newService returns a Service for the registry at host whose requests go through rt (nil:

@@ -78,7 +78,7 @@ func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
 func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	names, err := s.reg.Catalog(ctx)
+	names, err := s.list(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.loading = nil

@@ -73,9 +73,6 @@ type Options struct {
 	PullHost string
 	// Concurrency bounds registry requests in flight while walking the catalog (8 if 0).
 	Concurrency int
-	// Middleware, if set, wraps every handler Register registers (the site's principal
-	// middleware: session cookie or Basic credentials).
-	Middleware func(http.Handler) http.Handler
 	// Now is the clock for the created annotation of uploads (time.Now if nil).
 	Now func() time.Time
 }
@@ -88,7 +85,6 @@ type Service struct {
 	maxSize        int64
 	pullHost       string
 	concurrency    int
-	wrap           func(http.Handler) http.Handler
 	now            func() time.Time
 
 	mu    sync.Mutex
@@ -117,42 +113,15 @@ func New(opts Options) (*Service, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = defaultConcurrency
 	}
-	if opts.Middleware == nil {
-		opts.Middleware = func(h http.Handler) http.Handler { return h }
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &Service{
 		reg: opts.Registry, prefix: opts.Prefix, allowOverwrite: opts.AllowOverwrite,
 		maxSize: opts.MaxChartSize, pullHost: opts.PullHost, concurrency: opts.Concurrency,
-		wrap: opts.Middleware, now: opts.Now,
+		now:   opts.Now,
 		scans: map[string]*repoScan{}, details: newDetailCache(64),
 	}, nil
-}
-
-// Register adds the chart routes to mux:
-//
-//	GET    /api/v1/charts/{repository}/versions            versions, newest first (semver)
-//	GET    /api/v1/charts/{repository}/versions/{version}  one version in depth
-//	GET    /charts/index.yaml                               classic repository index
-//	GET    /charts/NAME-VERSION.tgz[.prov]                  chart archive, provenance
-//	GET    /api/charts, /api/charts/NAME, /api/charts/NAME/VERSION  ChartMuseum reads
-//	POST   /api/charts                                      ChartMuseum upload
-//	DELETE /api/charts/NAME/VERSION                         ChartMuseum delete
-func (s *Service) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
-	if wrap == nil {
-		wrap = s.wrap
-	}
-	h := func(f http.HandlerFunc) http.Handler { return wrap(f) }
-	mux.Handle("GET /api/v1/charts/{path...}", h(s.serveChartAPI))
-	mux.Handle("GET /charts/index.yaml", h(s.serveIndex))
-	mux.Handle("GET /charts/{file}", h(s.serveArchive))
-	mux.Handle("GET /api/charts", h(s.serveMuseumList))
-	mux.Handle("GET /api/charts/{name}", h(s.serveMuseumChart))
-	mux.Handle("GET /api/charts/{name}/{version}", h(s.serveMuseumVersion))
-	mux.Handle("POST /api/charts", h(s.serveUpload))
-	mux.Handle("DELETE /api/charts/{name}/{version}", h(s.serveDelete))
 }
 
 // Invalidate forgets what is known about repository's charts; the server calls it on push

@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/site"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, opts charts.Options) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	svc.Register(mux, nil)
+	site.API(mux, site.Services{Charts: svc}, nil)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{svc: svc, host: host, url: srv.URL}
@@ -491,7 +492,7 @@ func TestMuseumAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	overMux := http.NewServeMux()
-	over.Register(overMux, nil)
+	site.API(overMux, site.Services{Charts: over}, nil)
 	overSrv := httptest.NewServer(overMux)
 	defer overSrv.Close()
 	mustStatus(t, upload(t, overSrv.URL, "web-1.0.0.tgz", pack(t, changed), nil), http.StatusCreated)

@@ -20,11 +20,11 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// serveChartAPI answers GET /api/v1/charts/{repository}/versions[/{version}]. A ServeMux
+// ServeChartAPI answers GET /api/v1/charts/{repository}/versions[/{version}]. A ServeMux
 // wildcard cannot stand before a fixed segment, so the path is split here: it ends in
 // "/versions" (the list) or "/versions/V" with V free of '/' (one version). A repository
 // named ".../versions" still works: "a/versions/versions" lists repository "a/versions".
-func (s *Service) serveChartAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeChartAPI(w http.ResponseWriter, r *http.Request) {
 	p := r.PathValue("path")
 	var v any
 	var err error

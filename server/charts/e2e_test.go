@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/store"
 
 	"github.com/chromedp/chromedp"
 	"helm.sh/helm/v3/pkg/chart"
@@ -83,10 +84,19 @@ func TestE2EChartPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat := catalog.New(catalog.Options{Registry: reg})
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Store: st, Secret: []byte("charts e2e secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
 	siteHandler, err := site.New(site.Services{
 		Config: cfg, Version: "e2e", Registry: reg, Proxy: px, Catalog: cat, Charts: svc,
 		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     ops.NewManager(ops.Options{Registry: reg}),
+		Jobs:     jobs,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -86,8 +86,8 @@ func (v *version) entry() *chartVersion {
 // to the repository's URL (…/charts/), as ChartMuseum's are.
 func archiveName(name, version string) string { return name + "-" + version + ".tgz" }
 
-// serveIndex answers GET /charts/index.yaml.
-func (s *Service) serveIndex(w http.ResponseWriter, r *http.Request) {
+// ServeIndex answers GET /charts/index.yaml.
+func (s *Service) ServeIndex(w http.ResponseWriter, r *http.Request) {
 	byName, err := s.index(r.Context())
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -109,9 +109,9 @@ func (s *Service) serveIndex(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// serveArchive answers GET /charts/NAME-VERSION.tgz and NAME-VERSION.tgz.prov, streamed from
+// ServeArchive answers GET /charts/NAME-VERSION.tgz and NAME-VERSION.tgz.prov, streamed from
 // the registry.
-func (s *Service) serveArchive(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeArchive(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	prov := strings.HasSuffix(file, ".tgz.prov")
 	base, ok := strings.CutSuffix(strings.TrimSuffix(file, ".prov"), ".tgz")

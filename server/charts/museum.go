@@ -23,8 +23,8 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// serveMuseumList answers GET /api/charts: {name: [version…]}, as ChartMuseum does.
-func (s *Service) serveMuseumList(w http.ResponseWriter, r *http.Request) {
+// ServeMuseumList answers GET /api/charts: {name: [version…]}, as ChartMuseum does.
+func (s *Service) ServeMuseumList(w http.ResponseWriter, r *http.Request) {
 	byName, err := s.index(r.Context())
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -53,8 +53,8 @@ func (s *Service) museumVersions(ctx context.Context, name string) ([]*version, 
 	return vs, nil
 }
 
-// serveMuseumChart answers GET /api/charts/NAME.
-func (s *Service) serveMuseumChart(w http.ResponseWriter, r *http.Request) {
+// ServeMuseumChart answers GET /api/charts/NAME.
+func (s *Service) ServeMuseumChart(w http.ResponseWriter, r *http.Request) {
 	vs, err := s.museumVersions(r.Context(), r.PathValue("name"))
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -68,8 +68,8 @@ func (s *Service) serveMuseumChart(w http.ResponseWriter, r *http.Request) {
 	httperr.WriteJSON(w, http.StatusOK, out)
 }
 
-// serveMuseumVersion answers GET /api/charts/NAME/VERSION; VERSION "latest" is the newest.
-func (s *Service) serveMuseumVersion(w http.ResponseWriter, r *http.Request) {
+// ServeMuseumVersion answers GET /api/charts/NAME/VERSION; VERSION "latest" is the newest.
+func (s *Service) ServeMuseumVersion(w http.ResponseWriter, r *http.Request) {
 	name, want := r.PathValue("name"), r.PathValue("version")
 	vs, err := s.museumVersions(r.Context(), name)
 	if err != nil {
@@ -86,9 +86,9 @@ func (s *Service) serveMuseumVersion(w http.ResponseWriter, r *http.Request) {
 	httperr.Write(w, r, errNotFound("chart version not found: %s-%s", name, want))
 }
 
-// serveDelete answers DELETE /api/charts/NAME/VERSION: the manifest under the upload prefix
+// ServeDelete answers DELETE /api/charts/NAME/VERSION: the manifest under the upload prefix
 // goes, with every tag pointing to it.
-func (s *Service) serveDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeDelete(w http.ResponseWriter, r *http.Request) {
 	name, ver := r.PathValue("name"), r.PathValue("version")
 	repository := s.prefix + name
 	if err := checkRepository(repository); err != nil {
@@ -116,10 +116,10 @@ func (s *Service) serveDelete(w http.ResponseWriter, r *http.Request) {
 	httperr.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 }
 
-// serveUpload answers POST /api/charts: the body is the .tgz, or multipart/form-data with
+// ServeUpload answers POST /api/charts: the body is the .tgz, or multipart/form-data with
 // files "chart" and optionally "prov" as `helm cm-push` sends. Everything is checked before
 // the first byte goes to the registry, so a refused upload writes nothing.
-func (s *Service) serveUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeUpload(w http.ResponseWriter, r *http.Request) {
 	archive, prov, err := s.spool(w, r)
 	defer func() {
 		for _, f := range []*spooled{archive, prov} {

@@ -89,12 +89,35 @@ type Config struct {
 	TrustedProxies []string
 	// MaxJobs bounds the write jobs running at once; MaxJobsPerUser those of one user.
 	MaxJobs, MaxJobsPerUser int
+	// SecretFile holds the cluster secret replicas share (job credentials are sealed with a
+	// key derived from it); empty means <data-dir>/secret, generated when absent.
+	SecretFile string
+	// JobsRetention is how long finished jobs are kept.
+	JobsRetention time.Duration
+	// JobTimeout bounds one run of a job.
+	JobTimeout time.Duration
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
 	ChartsAllowOverwrite bool
 	// ChartsMaxSize bounds a chart archive, uploaded or read, in bytes.
 	ChartsMaxSize int64
+	// AccessControl makes Berth the registry's token service and the judge of who may do
+	// what (server/auth); off, the registry decides, as without Berth.
+	AccessControl bool
+	// TokenTTL is the lifetime of a registry access token.
+	TokenTTL time.Duration
+	// TokenIssuer and TokenService are the tokens' iss and aud (the registry's auth.token
+	// issuer and service).
+	TokenIssuer, TokenService string
+	// TokenRealm is the token endpoint URL registries send clients to; empty means the
+	// embedded registry's own address, or PublicURL + /auth/token.
+	TokenRealm string
+	// DefaultAccess is what signed-in users may do to repositories outside any namespace:
+	// none or pull.
+	DefaultAccess string
+	// AdminUser and AdminPasswordFile create the first administrator at start.
+	AdminUser, AdminPasswordFile string
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -115,8 +138,15 @@ func Default() Config {
 		AnonymousWrites: true, // the embedded demo registry is the default
 		MaxJobs:         16,
 		MaxJobsPerUser:  4,
+		JobsRetention:   7 * 24 * time.Hour,
+		JobTimeout:      time.Hour,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,
+		TokenTTL:        5 * time.Minute,
+		TokenIssuer:     "berth",
+		TokenService:    "berth-registry",
+		DefaultAccess:   "none",
+		AdminUser:       "admin",
 	}
 }
 
@@ -310,6 +340,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	proxies := commaList(getenv, fs, "trusted-proxies", "networks (CIDRs) of reverse proxies whose X-Forwarded-For gives the client address, comma-separated")
 	integer(&c.MaxJobs, "max-jobs", "write jobs running at once, in total")
 	integer(&c.MaxJobsPerUser, "max-jobs-per-user", "write jobs one user may have running at once")
+	str(&c.SecretFile, "secret-file", "file holding the cluster secret every replica shares, which seals job credentials (default: <data-dir>/secret, generated when absent)")
+	days(&c.JobsRetention, "jobs-retention", "how long finished jobs are kept, e.g. 7d or 24h")
+	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {
@@ -318,9 +351,17 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		}
 	}
 	fs.Var(sizeValue{&c.ChartsMaxSize}, "charts-max-size", "largest chart archive accepted or read, e.g. 10MiB")
+	boolean(&c.AccessControl, "access-control", "be the registry's token service: local users, teams, namespaces, robots and tokens decide who may pull, push and delete")
+	duration(&c.TokenTTL, "token-ttl", "lifetime of a registry access token (access control)")
+	str(&c.TokenIssuer, "token-issuer", "issuer name in registry tokens (the registry's auth.token.issuer)")
+	str(&c.TokenService, "token-service", "service name in registry tokens (the registry's auth.token.service)")
+	str(&c.TokenRealm, "token-realm", "token endpoint URL the registry sends clients to (default: the embedded registry's address, or --public-url + /auth/token)")
+	str(&c.DefaultAccess, "default-access", "what signed-in users may do to repositories outside any namespace: none or pull")
+	str(&c.AdminUser, "admin-user", "name of the first administrator created from --admin-password-file")
+	str(&c.AdminPasswordFile, "admin-password-file", "file with the first administrator's password (access control); without it, the first start prints a one-time setup link")
 
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n  berth user|team|token     manage accounts for --access-control (add, disable, create, revoke…)\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			env := envName(f.Name)
 			if f.Name == "cors-origin" {
@@ -353,7 +394,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	// anonymous writes are the operator's explicit choice.
 	c.AnonymousWrites = anonWrites
 	if _, set := visited(fs)["anonymous-writes"]; !set && getenv(envName("anonymous-writes")) == "" {
-		c.AnonymousWrites = c.Embedded()
+		c.AnonymousWrites = c.Embedded() && !c.AccessControl
 	}
 	return c, c.validate()
 }
@@ -401,6 +442,9 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	if c.JobsRetention <= 0 || c.JobTimeout <= 0 {
+		return errors.New("--jobs-retention and --job-timeout must be positive")
+	}
 	if c.MaxJobs < 1 || c.MaxJobsPerUser < 1 {
 		return errors.New("--max-jobs and --max-jobs-per-user must be at least 1")
 	}
@@ -434,6 +478,28 @@ func (c *Config) validate() error {
 	if c.CacheSize < 0 {
 		return errors.New("--cache-size must not be negative")
 	}
+	if c.AccessControl {
+		if c.AnonymousWrites {
+			return errors.New("--anonymous-writes cannot go with --access-control: every write is someone's")
+		}
+		if c.TokenTTL < 30*time.Second || c.TokenTTL > 24*time.Hour {
+			return errors.New("--token-ttl must be between 30s and 24h")
+		}
+		if c.DefaultAccess != "none" && c.DefaultAccess != "pull" {
+			return fmt.Errorf("--default-access %q: want none or pull", c.DefaultAccess)
+		}
+		if c.TokenIssuer == "" || c.TokenService == "" {
+			return errors.New("--token-issuer and --token-service must not be empty")
+		}
+		if !c.Embedded() && c.TokenRealm == "" && c.PublicURL == "" {
+			return errors.New("--access-control with --registry needs --token-realm or --public-url: the URL the registry sends clients to for tokens")
+		}
+		if c.TokenRealm != "" {
+			if u, err := url.Parse(c.TokenRealm); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("--token-realm %q: want a URL such as https://berth.example.com/auth/token", c.TokenRealm)
+			}
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -445,6 +511,26 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	return nil
+}
+
+// SecretPath is the cluster secret file: SecretFile, or secret.key in DataDir.
+func (c Config) SecretPath() string {
+	if c.SecretFile != "" {
+		return c.SecretFile
+	}
+	return filepath.Join(c.DataDir, "secret")
+}
+
+// Realm is the token endpoint registries send clients to; embeddedHost is the embedded
+// registry's address (its listener also serves /auth/token).
+func (c Config) Realm(embeddedHost string) string {
+	switch {
+	case c.TokenRealm != "":
+		return c.TokenRealm
+	case c.Embedded() && embeddedHost != "":
+		return "http://" + embeddedHost + "/auth/token"
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/auth/token"
 }
 
 // Embedded reports whether Berth runs its own registry.

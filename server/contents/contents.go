@@ -128,32 +128,10 @@ func New(opts Options) *Service {
 	return s
 }
 
-// Register adds the endpoints to mux:
-//
-//	GET /api/v1/contents/{repository}/-/image/{ref}?platform=            layers, config, build steps
-//	GET /api/v1/contents/{repository}/-/image/{ref}/index?platform=      NDJSON: index every layer, with progress
-//	GET /api/v1/contents/{repository}/-/image/{ref}/layers/{digest}?q=&offset=&limit=  one layer's entries
-//	GET /api/v1/contents/{repository}/-/image/{ref}/tree?path=&q=&platform=  merged filesystem: a directory, or a search
-//	GET /api/v1/contents/{repository}/-/image/{ref}/file?path=&layer=&download=  a file as text, or its bytes
-//	GET /api/v1/contents/{repository}/-/image/{ref}/supply-chain?platform=  SBOM packages, findings, signatures
-//	GET /api/v1/contents/{repository}/-/severities?digest=…&digest=…     severity counts of several manifests
-//	GET /api/v1/diff?from=repo:tag&to=repo@digest&platform=               two images compared
-//
-// A repository name holds slashes, which a ServeMux wildcard can only match at the end, so
-// the one matcher splitRepository cuts the path at "/-/" (no repository component can be
-// "-") and an inner ServeMux routes the rest with ordinary patterns.
-func (s *Service) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
-	if wrap == nil {
-		wrap = func(h http.Handler) http.Handler { return h }
-	}
-	mux.Handle("GET /api/v1/contents/{path...}", wrap(http.HandlerFunc(s.serveContents)))
-	mux.Handle("GET /api/v1/diff", wrap(http.HandlerFunc(s.serveDiff)))
-}
-
 type repositoryKey struct{}
 
-// serveContents splits off the repository and hands the rest to the inner routes.
-func (s *Service) serveContents(w http.ResponseWriter, r *http.Request) {
+// ServeContents splits off the repository and hands the rest to the inner routes.
+func (s *Service) ServeContents(w http.ResponseWriter, r *http.Request) {
 	repo, rest, ok := splitRepository(r.PathValue("path"))
 	if !ok {
 		httperr.Write(w, r, httperr.New(api.CodeNotFound, "no such API endpoint: "+r.URL.Path))

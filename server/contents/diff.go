@@ -38,9 +38,9 @@ func parseImageRef(s string) (repo, ref string, err error) {
 	return repo, ref, nil
 }
 
-// serveDiff compares two images: GET /api/v1/diff?from=repo:tag&to=repo@digest&platform=
+// ServeDiff compares two images: GET /api/v1/diff?from=repo:tag&to=repo@digest&platform=
 // (fromPlatform/toPlatform pick different ones).
-func (s *Service) serveDiff(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeDiff(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	fromRepo, fromRef, err := parseImageRef(q.Get("from"))
 	if err != nil {

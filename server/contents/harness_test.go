@@ -31,6 +31,7 @@ import (
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -95,7 +96,7 @@ func (e *env) serve(t testing.TB) string {
 	mux := http.NewServeMux()
 	// Basic credentials become the caller's principal, as on the real site.
 	sessions := session.New(time.Hour, reg.CheckCredentials, nil, nil)
-	e.svc.Register(mux, sessions.Middleware)
+	site.API(mux, site.Services{Contents: e.svc, Sessions: sessions}, nil)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -104,7 +104,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := a.store.Events(r.Context(), f)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, unavailable(err))
 		return
 	}
 	canRead := a.readable(r.Context())
@@ -123,6 +123,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		page.Next = evs[len(evs)-1].ID
 	}
 	httperr.WriteJSON(w, http.StatusOK, page)
+}
+
+// unavailable reports a failed store read as 503 STORE_UNAVAILABLE: the UI shows that the
+// activity cannot be read right now, and the details go to the log only.
+func unavailable(err error) error {
+	return httperr.Wrap(api.CodeStoreUnavailable, "The event store cannot be reached right now; try again shortly.", err)
 }
 
 // instant parses an RFC 3339 time, or a duration back from now ("24h", "7d").
@@ -179,12 +185,12 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	}
 	bs, err := a.store.Counts(r.Context(), "", bucket, since, until)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, unavailable(err))
 		return
 	}
 	top, err := a.store.TopPulled(r.Context(), since, 10)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, unavailable(err))
 		return
 	}
 	out := api.Stats{Range: rng, Bucket: bucketName, Counts: counts(bs), TopPulled: make([]api.PullCount, 0, len(top))}
@@ -217,12 +223,12 @@ func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
 	}
 	bs, err := a.store.Counts(r.Context(), repo, bucket, since, until)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, unavailable(err))
 		return
 	}
 	act, err := a.store.LastActivity(r.Context(), repo)
 	if err != nil {
-		httperr.Write(w, r, err)
+		httperr.Write(w, r, unavailable(err))
 		return
 	}
 	httperr.WriteJSON(w, http.StatusOK, api.RepositoryStats{

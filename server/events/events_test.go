@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -186,7 +185,7 @@ func TestRegistryNotifications(t *testing.T) {
 		return ok
 	})
 	tags, err := st.Tags(t.Context())
-	if err != nil || len(tags) != 1 || tags[0] != (store.TagRef{Repository: "team/app", Tag: "v1", Digest: digest.String()}) {
+	if err != nil || len(tags) != 1 || tags[0].Repository != "team/app" || tags[0].Tag != "v1" || tags[0].Digest != digest.String() || !tags[0].Updated.Equal(pushEv.Timestamp) {
 		t.Errorf("tag state = %+v, %v", tags, err)
 	}
 
@@ -385,23 +384,6 @@ func TestGroupCommit(t *testing.T) {
 	t.Logf("%d requests in %d commits", requests, commits)
 }
 
-// failingStore fails every write.
-type failingStore struct{ store.Store }
-
-func (failingStore) AddEvents(context.Context, []store.Event) (int, error) {
-	return 0, errors.New("disk full")
-}
-
-func TestStoreFailureIsNotAcknowledged(t *testing.T) {
-	b := newBerth(t, failingStore{newStore(t)}, events.Options{})
-	web := httptest.NewServer(b.mux)
-	t.Cleanup(web.Close)
-	code, eb := post(t, web.URL+"/events", "application/json", "", envelope("x"))
-	if code != http.StatusServiceUnavailable || eb.Error.Code != api.CodeStoreUnavailable || strings.Contains(eb.Error.Message, "disk") {
-		t.Errorf("got %d %+v", code, eb)
-	}
-}
-
 // TestWebhookDownThenUp loses the webhook while images are pushed; distribution's retries
 // and a sync run must leave no push unrecorded.
 func TestWebhookDownThenUp(t *testing.T) {
@@ -556,5 +538,85 @@ func TestBerthsOwnReadsAreNotPulls(t *testing.T) {
 	slices.Sort(ids)
 	if strings.Join(ids, ",") != "berth-copy,user-pull" {
 		t.Fatalf("stored %v, want the user's pull and the push only", ids)
+	}
+}
+
+// TestSyncRecordsEveryRealChange pushes an image, deletes it, pushes the very same image again
+// and deletes it again, with a sync after each step: both deletes (and both pushes) are
+// separate changes and must be stored, while syncs repeated before their events are stored
+// record nothing twice.
+func TestSyncRecordsEveryRealChange(t *testing.T) {
+	st := newStore(t)
+	host := startRegistry(t, "")
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	tag, _ := name.NewTag(host+"/again/app:v1", name.Insecure)
+	byDigest, _ := name.NewDigest(host+"/again/app@"+digest.String(), name.Insecure)
+	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each step's sync runs twice against the same stored state, as two replicas' syncs (or a
+	// sync and its retry) would before either one's events are stored; then both are stored.
+	var pending []store.Event
+	stale, err := events.NewSyncer(events.SyncOptions{
+		Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: st,
+		Record: func(_ context.Context, evs []store.Event) error {
+			pending = append(pending, evs...)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, change func() error, pushes, deletes int) {
+		t.Helper()
+		if err := change(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		pending = nil
+		if _, err := stale.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := syncer.Sync(t.Context())
+		if err != nil || res.Pushes != pushes || res.Deletes != deletes {
+			t.Fatalf("sync after %s = %+v, %v; want %d pushes, %d deletes", what, res, err, pushes, deletes)
+		}
+		added, err := st.AddEvents(t.Context(), pending)
+		if err != nil || added != 0 || len(pending) != pushes+deletes {
+			t.Fatalf("the repeated sync after %s: %d of %d events new (%v); want the same %d, none new", what, added, len(pending), err, pushes+deletes)
+		}
+	}
+	write := func() error { return remote.Write(tag, img, remote.WithContext(t.Context())) }
+	remove := func() error { return remote.Delete(byDigest, remote.WithContext(t.Context())) }
+	step("the first push", write, 1, 0)
+	step("the first delete", remove, 0, 1)
+	step("pushing the same image again", write, 1, 0)
+	step("the second delete", remove, 0, 1)
+
+	evs, err := st.Events(t.Context(), store.Filter{Repository: "again/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushes, deletes int
+	for _, e := range evs {
+		if e.Digest != digest.String() || e.Tag != "v1" {
+			t.Errorf("event %+v is not about again/app:v1@%s", e, digest)
+		}
+		switch e.Action {
+		case store.ActionPush:
+			pushes++
+		case store.ActionDelete:
+			deletes++
+		}
+	}
+	if pushes != 2 || deletes != 2 {
+		t.Fatalf("stored %d pushes and %d deletes, want 2 and 2", pushes, deletes)
+	}
+	if tags, _ := st.Tags(t.Context()); len(tags) != 0 {
+		t.Errorf("tag state after the second delete: %+v", tags)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +159,10 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("sync: read tag state: %w", err)
 	}
+	deleted, err := s.opts.Store.DeletedTags(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sync: read deleted tags: %w", err)
+	}
 	repos, err := s.reg.Catalog(ctx)
 	if err != nil {
 		return res, fmt.Errorf("sync: %w", err)
@@ -228,22 +233,29 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 		}
 	}
 
-	have := map[tagKey]string{}
+	have := map[tagKey]store.TagRef{}
 	for _, t := range known {
-		have[tagKey{t.Repository, t.Tag}] = t.Digest
+		have[tagKey{t.Repository, t.Tag}] = t
+	}
+	gone := map[tagKey]store.TagRef{}
+	for _, t := range deleted {
+		gone[tagKey{t.Repository, t.Tag}] = t
 	}
 	var out []store.Event
 	for k, rt := range found {
 		prev, ok := have[k]
-		if ok && prev == rt.digest {
+		if ok && prev.Digest == rt.digest {
 			continue
+		}
+		if !ok {
+			prev = gone[k] // the deletion this push follows, if one is stored
 		}
 		e := syncEvent(store.ActionPush, k, rt.digest, prev, stamp)
 		e.MediaType, e.Size = rt.mediaType, rt.size
 		out = append(out, e)
 		res.Pushes++
 	}
-	for k, digest := range have {
+	for k, prev := range have {
 		if _, ok := found[k]; ok {
 			continue
 		}
@@ -251,7 +263,7 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 		if inCatalog[k.repo] && !listed[k.repo] {
 			continue
 		}
-		out = append(out, syncEvent(store.ActionDelete, k, digest, digest, stamp))
+		out = append(out, syncEvent(store.ActionDelete, k, prev.Digest, prev, stamp))
 		res.Deletes++
 	}
 	if len(out) == 0 {
@@ -265,11 +277,18 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	return res, nil
 }
 
-// syncEvent builds a synthesized event. Its id is derived from what it records, including
-// the digest it replaces, so a sync repeated before the first one's events are visible
-// records nothing twice, while a tag that moves back to an earlier digest is still recorded.
-func syncEvent(action string, k tagKey, digest, prev string, ts time.Time) store.Event {
-	h := sha256.Sum256([]byte(strings.Join([]string{k.repo, k.tag, digest, action, prev}, "\x00")))
+// syncEvent builds a synthesized event that changes the tag k from the stored state prev (a
+// live tag, a deleted one, or the zero TagRef for a tag never seen) to digest. Its id is
+// derived from the change and from prev, the time of the event that made the state it
+// replaces included: a sync repeated before the first one's events are visible reads the same
+// state and records nothing twice, while a tag that returns to an earlier digest, or is
+// deleted a second time, replaces a different state and is recorded again.
+func syncEvent(action string, k tagKey, digest string, prev store.TagRef, ts time.Time) store.Event {
+	var since string
+	if !prev.Updated.IsZero() {
+		since = strconv.FormatInt(prev.Updated.UnixNano(), 10)
+	}
+	h := sha256.Sum256([]byte(strings.Join([]string{k.repo, k.tag, digest, action, prev.Digest, since}, "\x00")))
 	return store.Event{
 		ID: "sync-" + hex.EncodeToString(h[:16]), Timestamp: ts, Action: action,
 		Repository: k.repo, Tag: k.tag, Digest: digest, Actor: "berth-sync",

@@ -6,7 +6,6 @@ package events
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
@@ -53,11 +53,20 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// CommitTimeout bounds one store transaction; 0 means 30s.
 	CommitTimeout time.Duration
+	// ReadTimeout bounds reading one envelope, from the end of its headers to its last
+	// byte, so a sender that declares a body and stalls cannot hold a connection and a
+	// goroutine forever; 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
+
+// DefaultReadTimeout is how long an envelope's body may take to arrive unless
+// Options.ReadTimeout says otherwise. Distribution posts a few kilobytes at once.
+const DefaultReadTimeout = 15 * time.Second
 
 // Webhook is the notification endpoint. Every delivery is answered only after its events are
 // committed; concurrent deliveries share one transaction (group commit), written by a single
-// goroutine, so a burst costs one fsync instead of one per request.
+// goroutine, so a burst costs one fsync instead of one per request. A delivery the store
+// refuses does not take the others down with it: the batch is committed again without it.
 type Webhook struct {
 	subMu       sync.Mutex
 	subscribers []func([]store.Event)
@@ -69,6 +78,8 @@ type Webhook struct {
 	stopped chan struct{}
 	once    sync.Once
 	m       metrics
+	// committing counts the deliveries in the transaction being written.
+	committing atomic.Int64
 }
 
 // pending is one caller's events waiting for the commit of the batch they join.
@@ -133,6 +144,9 @@ func NewWebhook(opts Options) (*Webhook, error) {
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = 30 * time.Second
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -144,6 +158,22 @@ func NewWebhook(opts Options) (*Webhook, error) {
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		m:       m,
+	}
+	if opts.Registerer != nil {
+		// Together they tell a slow store (deliveries committing for long) from a burst
+		// (many waiting).
+		for _, c := range []prometheus.Collector{
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "berth_events_queued_deliveries", Help: "Deliveries waiting for the event writer.",
+			}, func() float64 { return float64(len(w.queue)) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "berth_events_committing_deliveries", Help: "Deliveries in the store transaction the event writer is running.",
+			}, func() float64 { return float64(w.committing.Load()) }),
+		} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("events: register metrics: %w", err)
+			}
+		}
 	}
 	go w.write()
 	return w, nil
@@ -214,31 +244,92 @@ func (w *Webhook) write() {
 	}
 }
 
+// commit stores the events of batch in one transaction and tells each delivery the outcome.
+// When the store refuses the batch for what it holds (store.ErrRejected), one delivery's
+// events would otherwise fail every delivery sharing the transaction, forever, since each
+// retry would meet the same events again: the halves are committed apart, down to the
+// deliveries that fail on their own, so a poisoned delivery costs O(log n) extra commits and
+// the good ones are stored. An outage fails the whole batch at once: a second try would fail
+// the same way.
 func (w *Webhook) commit(batch []*pending) {
-	var all []store.Event
+	err := w.store(batch)
+	if errors.Is(err, store.ErrRejected) && len(batch) > 1 {
+		slog.Warn("events: the store refused a batch; committing its deliveries apart", "deliveries", len(batch), "err", err)
+		mid := len(batch) / 2
+		w.commit(batch[:mid])
+		w.commit(batch[mid:])
+		return
+	}
+	if err != nil {
+		level := slog.LevelError
+		if errors.Is(err, store.ErrRejected) {
+			level = slog.LevelWarn // the sender's fault; the store is fine
+		}
+		slog.Log(context.Background(), level, "events: commit failed", "events", countEvents(batch), "err", err)
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+// store writes the events of batch in one store transaction.
+func (w *Webhook) store(batch []*pending) error {
+	all := make([]store.Event, 0, countEvents(batch))
 	for _, p := range batch {
 		all = append(all, p.events...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	start := time.Now()
+	w.committing.Store(int64(len(batch)))
 	added, err := w.opts.Store.AddEvents(ctx, all)
+	w.committing.Store(0)
 	cancel()
 	w.m.latency.Observe(time.Since(start).Seconds())
-	if err == nil {
-		w.notify(all)
-		w.m.commits.Inc()
-		w.m.batch.Observe(float64(len(batch)))
-		w.m.duplicates.Add(float64(len(all) - added))
-		for _, e := range all {
-			w.m.received.WithLabelValues(e.Action, e.Source).Inc()
-		}
-	} else {
-		err = fmt.Errorf("store %d events: %w", len(all), err)
-		slog.Error("events: commit failed", "events", len(all), "err", err)
+	if err != nil {
+		return fmt.Errorf("store %d events: %w", len(all), err)
 	}
+	w.notify(all)
+	w.m.commits.Inc()
+	w.m.batch.Observe(float64(len(batch)))
+	w.m.duplicates.Add(float64(len(all) - added))
+	for _, e := range all {
+		w.m.received.WithLabelValues(actionLabel(e.Action), sourceLabel(e.Source)).Inc()
+	}
+	return nil
+}
+
+func countEvents(batch []*pending) int {
+	n := 0
 	for _, p := range batch {
-		p.done <- err
+		n += len(p.events)
 	}
+	return n
+}
+
+// actionLabel and sourceLabel keep the metric labels to a known set whatever Record is given:
+// every distinct label value is a time series Prometheus keeps.
+func actionLabel(action string) string {
+	if knownAction(action) {
+		return action
+	}
+	return "other"
+}
+
+func sourceLabel(source string) string {
+	if source == store.SourceWebhook || source == store.SourceSync {
+		return source
+	}
+	return "other"
+}
+
+// knownAction reports whether action is one distribution reports
+// (github.com/distribution/distribution/v3/notifications: pull, push, mount, delete).
+func knownAction(action string) bool {
+	switch action {
+	case store.ActionPush, store.ActionPull, store.ActionDelete, store.ActionMount:
+		return true
+	}
+	return false
 }
 
 // ownRead reports whether an event is Berth reading the registry to show it (its catalog,
@@ -294,15 +385,22 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.reject(rw, r, "too_large", tooLarge(w.opts.MaxBody))
 		return
 	}
+	// The server's own timeouts stop at the headers (uploads elsewhere stream for as long as
+	// they need); an envelope is small, so its body gets a deadline of its own.
+	rc := http.NewResponseController(rw)
+	if err := rc.SetReadDeadline(time.Now().Add(w.opts.ReadTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		slog.DebugContext(r.Context(), "events: set read deadline", "err", err)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.opts.MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			w.reject(rw, r, "too_large", tooLarge(w.opts.MaxBody))
 			return
 		}
-		w.reject(rw, r, "read", httperr.Wrap(api.CodeBadRequest, "could not read the request body", err))
+		w.reject(rw, r, "read", httperr.Wrap(api.CodeBadRequest, fmt.Sprintf("could not read the request body within %s", w.opts.ReadTimeout), err))
 		return
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	events, err := DecodeEnvelope(body)
 	if err != nil {
 		w.reject(rw, r, "malformed", httperr.Wrap(api.CodeMalformedEnvelope, err.Error(), err))
@@ -310,6 +408,11 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	events = slices.DeleteFunc(events, ownRead)
 	if err := w.Record(r.Context(), events); err != nil {
+		if errors.Is(err, store.ErrRejected) {
+			// Asking the registry to retry would only bring the same events back.
+			w.reject(rw, r, "unstorable", httperr.Wrap(api.CodeMalformedEnvelope, "the event store refuses these events; sending them again will not help", err))
+			return
+		}
 		w.m.rejected.WithLabelValues("store").Inc()
 		httperr.Write(rw, r, httperr.Wrap(api.CodeStoreUnavailable, "the events could not be stored; retry later", err))
 		return
@@ -335,71 +438,4 @@ func (w *Webhook) authorized(r *http.Request) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), w.secret) == 1
-}
-
-// wireEvent is an event as distribution sends it.
-type wireEvent struct {
-	ID        string    `json:"id"`
-	Timestamp time.Time `json:"timestamp"`
-	Action    string    `json:"action"`
-	Target    struct {
-		MediaType  string `json:"mediaType"`
-		Digest     string `json:"digest"`
-		Size       int64  `json:"size"`
-		Length     int64  `json:"length"`
-		Repository string `json:"repository"`
-		URL        string `json:"url"`
-		Tag        string `json:"tag"`
-		References []struct {
-			Digest string `json:"digest"`
-		} `json:"references"`
-	} `json:"target"`
-	Request struct {
-		ID        string `json:"id"`
-		Addr      string `json:"addr"`
-		Host      string `json:"host"`
-		Method    string `json:"method"`
-		UserAgent string `json:"useragent"`
-	} `json:"request"`
-	Actor struct {
-		Name string `json:"name"`
-	} `json:"actor"`
-	Source struct {
-		Addr       string `json:"addr"`
-		InstanceID string `json:"instanceID"`
-	} `json:"source"`
-}
-
-// DecodeEnvelope parses a notification envelope into store events with source "webhook".
-// Every event needs an id and an action; otherwise the whole envelope is refused.
-func DecodeEnvelope(body []byte) ([]store.Event, error) {
-	var env struct {
-		Events []wireEvent `json:"events"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("the body is not a notification envelope: %w", err)
-	}
-	out := make([]store.Event, 0, len(env.Events))
-	for i, we := range env.Events {
-		if we.ID == "" || we.Action == "" {
-			return nil, fmt.Errorf("event %d has no id or action", i)
-		}
-		ts := we.Timestamp
-		if ts.IsZero() {
-			ts = time.Now()
-		}
-		e := store.Event{
-			ID: we.ID, Timestamp: ts.UTC(), Action: we.Action,
-			Repository: we.Target.Repository, Tag: we.Target.Tag, Digest: we.Target.Digest,
-			MediaType: we.Target.MediaType, Size: we.Target.Size, Length: we.Target.Length, URL: we.Target.URL,
-			Actor: we.Actor.Name, RequestID: we.Request.ID, RequestAddr: we.Request.Addr, RequestHost: we.Request.Host,
-			RequestMethod: we.Request.Method, UserAgent: we.Request.UserAgent,
-			SourceAddr: we.Source.Addr, SourceInstance: we.Source.InstanceID, Source: store.SourceWebhook,
-		}
-		for _, ref := range we.Target.References {
-			e.References = append(e.References, ref.Digest)
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }

@@ -57,7 +57,12 @@ func Is(err error, code api.Code) bool {
 // go to the log only, so internal messages never reach the browser.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, context.DeadlineExceeded):
+		// A request's own deadline ran out while it waited on the registry.
+		e = Wrap(api.CodeRegistryTimeout, "The registry did not answer in time.", err)
+	default:
 		e = Wrap(api.CodeInternal, "internal error", err)
 	}
 	level := slog.LevelDebug

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/berth-registry/berth/app/api"
 )
@@ -19,6 +20,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, what string, 
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		return New(api.CodeUnsupportedMediaType, "Send "+what+" as application/json.")
 	}
+	// A client that declares a body and stalls does not hold the handler: the body must arrive
+	// within a bounded time.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -33,6 +37,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, what string, 
 	}
 	return nil
 }
+
+// bodyTimeout bounds reading a JSON request body.
+const bodyTimeout = 30 * time.Second
 
 // Page is a list request's window.
 type Page struct {

@@ -2,10 +2,13 @@ package ops
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // maxRequest bounds a job request; a bulk delete of thousands of tags is still far below.
@@ -23,19 +26,27 @@ const maxRequest = 1 << 20
 
 // ServeList answers GET /api/v1/jobs.
 func (m *Manager) ServeList(w http.ResponseWriter, r *http.Request) {
+	jobs, err := m.List(r.Context())
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	httperr.WriteJSON(w, http.StatusOK, api.JobList{Jobs: m.List(r.Context())})
+	httperr.WriteJSON(w, http.StatusOK, api.JobList{Jobs: jobs})
 }
 
 // ServeJob answers GET /api/v1/jobs/{id}.
 func (m *Manager) ServeJob(w http.ResponseWriter, r *http.Request) {
-	j := m.Get(r.Context(), r.PathValue("id"))
-	if j == nil {
-		httperr.Write(w, r, unknownJob(r.PathValue("id")))
+	j, ok, err := m.Get(r.Context(), r.PathValue("id"))
+	if err == nil && !ok {
+		err = unknownJob(r.PathValue("id"))
+	}
+	if err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	httperr.WriteJSON(w, http.StatusOK, j.Info())
+	httperr.WriteJSON(w, http.StatusOK, j)
 }
 
 // ServeCancel answers DELETE /api/v1/jobs/{id}.
@@ -45,15 +56,19 @@ func (m *Manager) ServeCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if !m.Cancel(r.Context(), id) {
-		httperr.Write(w, r, unknownJob(id))
+	j, ok, err := m.Cancel(r.Context(), id)
+	if err == nil && !ok {
+		err = unknownJob(id)
+	}
+	if err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
-	httperr.WriteJSON(w, http.StatusAccepted, m.Get(r.Context(), id).Info())
+	httperr.WriteJSON(w, http.StatusAccepted, j)
 }
 
 func unknownJob(id string) error {
-	return httperr.New(api.CodeJobUnknown, "There is no job "+id+" (jobs are kept in memory until Berth restarts).")
+	return httperr.New(api.CodeJobUnknown, "There is no job "+id+" (finished jobs are kept for --jobs-retention).")
 }
 
 // ServeStart answers POST /api/v1/jobs.
@@ -81,21 +96,26 @@ func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, plan)
 		return
 	}
-	j, err := m.Start(r.Context(), req)
+	id, err := m.Submit(r.Context(), req)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/jobs/"+j.ID())
-	httperr.WriteJSON(w, http.StatusAccepted, api.JobStarted{ID: j.ID()})
+	w.Header().Set("Location", "/api/v1/jobs/"+id)
+	httperr.WriteJSON(w, http.StatusAccepted, api.JobStarted{ID: id})
 }
 
-// ServeEvents answers GET /api/v1/jobs/{id}/events: the job's events as NDJSON, one flushed line per event: those so far, then
-// live ones, ending with the job's final event.
+// ServeEvents answers GET /api/v1/jobs/{id}/events: the job's events as NDJSON, one flushed
+// line per event, from the database whichever replica runs the job: those so far, then live
+// ones, ending with the job's final event.
 func (m *Manager) ServeEvents(w http.ResponseWriter, r *http.Request) {
-	j := m.Get(r.Context(), r.PathValue("id"))
-	if j == nil {
-		httperr.Write(w, r, unknownJob(r.PathValue("id")))
+	ctx := r.Context()
+	row, _, err := m.row(ctx, r.PathValue("id"))
+	if err == nil && row == nil {
+		err = unknownJob(r.PathValue("id"))
+	}
+	if err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -105,30 +125,54 @@ func (m *Manager) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
-	enc := json.NewEncoder(w)
 	next := 0
+	var checked time.Time
 	for {
-		events, ended, wake := j.Events(next)
+		events, err := m.store.JobEvents(ctx, row.ID, next, 500)
+		if err != nil {
+			if ctx.Err() == nil {
+				slog.WarnContext(ctx, "reading job events failed", "job", row.ID, "err", err)
+			}
+			return
+		}
 		for _, e := range events {
-			if err := enc.Encode(e); err != nil {
+			if _, err := w.Write(append(e.Data, '\n')); err != nil {
 				return
 			}
-			next++
+			next = e.Seq
+			if e.Final {
+				_ = rc.Flush()
+				return
+			}
 		}
 		if len(events) > 0 {
 			if err := rc.Flush(); err != nil {
 				return
 			}
+			if len(events) == 500 {
+				continue
+			}
 		}
-		if ended && len(events) == 0 {
-			return
+		// Caught up. A job River ended without its worker writing the outcome (cancelled
+		// before it ran, given up after its replicas stopped) gets its final event here.
+		if time.Since(checked) >= time.Second {
+			checked = time.Now()
+			cur, err := m.queue.JobGet(ctx, row.ID)
+			if err != nil {
+				return
+			}
+			if fe, final := outcome(cur); final {
+				fe.Seq = next + 1
+				data, _ := json.Marshal(fe)
+				// Whoever wrote seq next+1 first wins; the loop reads what was stored.
+				if err := m.store.AddJobEvents(ctx, []store.JobEvent{{JobID: row.ID, Seq: fe.Seq, Time: fe.Time, Final: true, Data: data}}); err != nil {
+					return
+				}
+				continue
+			}
 		}
-		if ended {
-			continue // pick up anything added between the read and the end
-		}
-		select {
-		case <-wake:
-		case <-r.Context().Done():
+		m.follow.wait(ctx, row.ID)
+		if ctx.Err() != nil {
 			return
 		}
 	}

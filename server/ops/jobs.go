@@ -3,14 +3,19 @@ package ops
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
@@ -56,29 +61,93 @@ type Options struct {
 	Invalidate func(repository, tag string)
 	// Record, if set, stores an audit event for every reference a job wrote or deleted.
 	Record func(ctx context.Context, events []store.Event) error
-	// Keep bounds the finished jobs remembered; 0 means 100.
-	Keep int
+	// Store keeps the jobs: River's tables, the jobs' events and sealed credentials, all in
+	// the store's database. Required.
+	Store store.Store
+	// Secret is the cluster secret every replica shares; job credentials are sealed with a
+	// key derived from it. Required.
+	Secret []byte
+	// Retention is how long finished jobs are kept; 0 means 7 days.
+	Retention time.Duration
+	// JobTimeout bounds one run of a job; a replica that stops mid-job has its jobs taken
+	// over by another a little after it. 0 means 1 hour.
+	JobTimeout time.Duration
 	// ReadOnly refuses every job.
 	ReadOnly bool
-	// MaxRunning bounds the jobs running at once; MaxPerUser those of one user (anonymous
-	// callers count as one user). 0 means 16 and 4.
+	// MaxRunning bounds the jobs running at once, over all replicas; MaxPerUser those of one
+	// user (anonymous callers count as one user). 0 means 16 and 4.
 	MaxRunning, MaxPerUser int
+	// Periodic is work done every so often on one replica at a time.
+	Periodic []Periodic
 }
 
-// Manager runs jobs and remembers the recent ones, in memory.
+// Periodic is a task run every Interval by one replica of the cluster at a time.
+type Periodic struct {
+	// Name identifies it (letters, digits, '-' and '_').
+	Name     string
+	Interval time.Duration
+	// RunOnStart runs it when a replica becomes the cluster's leader, not only a period later.
+	RunOnStart bool
+	Run        func(ctx context.Context) error
+}
+
+// Manager runs write operations as durable jobs on River: any replica can start, run,
+// follow and cancel any job, and a job survives the replica that started or ran it.
 type Manager struct {
-	opts Options
-
-	mu   sync.Mutex
-	jobs map[string]*Job
-	ids  []string // in creation order
-	wg   sync.WaitGroup
+	opts    Options
+	store   store.Store
+	sealer  *Sealer
+	queue   queue
+	replica string
+	follow  *followers
+	stop    context.CancelFunc
 }
 
-// NewManager returns a Manager.
-func NewManager(opts Options) *Manager {
-	if opts.Keep <= 0 {
-		opts.Keep = 100
+// Kinds of River jobs.
+const (
+	kindOp       = "berth_op"
+	kindPeriodic = "berth_periodic"
+)
+
+// opArgs are a write job's River arguments: the request without its passwords, and where
+// the sealed credentials are.
+type opArgs struct {
+	Request api.JobRequest `json:"request"`
+	Summary string         `json:"summary"`
+	User    string         `json:"user,omitempty"`
+	// Secret names the job's sealed credentials in the store; "" when it has none.
+	Secret string `json:"secret,omitempty"`
+}
+
+func (opArgs) Kind() string { return kindOp }
+
+// periodicArgs names a Periodic task.
+type periodicArgs struct {
+	Name string `json:"name"`
+}
+
+func (periodicArgs) Kind() string { return kindPeriodic }
+
+// credentials are what a job's sealed secret holds.
+type credentials struct {
+	// Auth is the signed-in user's registry credentials; nil for service writes.
+	Auth *authn.AuthConfig `json:"auth,omitempty"`
+	// SourcePassword and DestinationPassword are for other registries a copy names.
+	SourcePassword      string `json:"sourcePassword,omitempty"`
+	DestinationPassword string `json:"destinationPassword,omitempty"`
+}
+
+// NewManager migrates River's tables in the store's database (once, however many replicas
+// start at the same time) and returns a Manager; Start starts working jobs.
+func NewManager(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, errors.New("jobs: no store")
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = time.Hour
 	}
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 16
@@ -86,252 +155,286 @@ func NewManager(opts Options) *Manager {
 	if opts.MaxPerUser <= 0 {
 		opts.MaxPerUser = 4
 	}
-	return &Manager{opts: opts, jobs: map[string]*Job{}}
-}
-
-// Job is one write operation under way or done.
-type Job struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu       sync.Mutex
-	info     api.Job
-	events   []api.JobEvent
-	wake     chan struct{} // closed and replaced whenever an event is added
-	blobs    map[string][2]int64
-	lastShow map[string]time.Time
-}
-
-// maxEvents bounds a job's stored events; past it, progress events are dropped (phases,
-// messages and the final event always stay).
-const maxEvents = 5000
-
-// progressEvery is how often one blob's progress is stored at most.
-const progressEvery = 100 * time.Millisecond
-
-func newJob(kind, summary, user string, cancel context.CancelFunc) *Job {
-	var b [8]byte
+	sealer, err := NewSealer(opts.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &Job{
-		cancel: cancel,
-		done:   make(chan struct{}),
-		info: api.Job{
-			ID: hex.EncodeToString(b[:]), Kind: kind, Summary: summary, User: user,
-			State: api.JobRunning, Created: time.Now().UTC(),
+	m := &Manager{opts: opts, store: opts.Store, sealer: sealer, replica: hex.EncodeToString(b[:])}
+	m.follow = newFollowers(opts.Store)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &opWorker{m: m})
+	river.AddWorker(workers, &periodicWorker{m: m})
+	var periodic []*river.PeriodicJob
+	for _, p := range opts.Periodic {
+		// Unique by name and period: however many leaders a cluster has had within a period,
+		// the task is enqueued once in it.
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(p.Interval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return periodicArgs{Name: p.Name}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: p.Interval}}
+			}, &river.PeriodicJobOpts{ID: p.Name, RunOnStart: p.RunOnStart}))
+	}
+	cfg := &river.Config{
+		ID:     "berth-" + m.replica,
+		Logger: slog.Default().With("component", "river"),
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: opts.MaxRunning},
 		},
-		wake:     make(chan struct{}),
-		blobs:    map[string][2]int64{},
-		lastShow: map[string]time.Time{},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		JobTimeout:   opts.JobTimeout,
+		// A job still "running" this long after it started belongs to a replica that stopped:
+		// River's rescuer (every 30 s) hands it to another one.
+		RescueStuckJobsAfter: opts.JobTimeout + 10*time.Second,
+		// Berth deletes finished jobs itself after --jobs-retention, with their events.
+		CompletedJobRetentionPeriod: -1, CancelledJobRetentionPeriod: -1, DiscardedJobRetentionPeriod: -1,
+		MaxAttempts: 3,
 	}
-}
-
-// ID is the job's id.
-func (j *Job) ID() string { return j.info.ID }
-
-// Info returns the job's current state.
-func (j *Job) Info() api.Job {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.info
-}
-
-// Done is closed when the job has ended.
-func (j *Job) Done() <-chan struct{} { return j.done }
-
-// Events returns the events from index from on, whether the job has ended, and a channel
-// closed when more arrive.
-func (j *Job) Events(from int) ([]api.JobEvent, bool, <-chan struct{}) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []api.JobEvent
-	if from < len(j.events) {
-		out = slices.Clone(j.events[from:])
+	if opts.Store.Backend().SQLite != nil {
+		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
-	return out, j.info.State != api.JobRunning, j.wake
-}
-
-// add stores an event, throttling progress events per blob.
-func (j *Job) add(e api.JobEvent) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.info.State != api.JobRunning {
-		return // late progress from a goroutine still draining
-	}
-	now := time.Now()
-	if e.Type == api.EventProgress {
-		j.blobs[e.Blob] = [2]int64{e.Done, e.Total}
-		var done, total int64
-		for _, b := range j.blobs {
-			done += b[0]
-			total += b[1]
-		}
-		j.info.Done, j.info.Total = done, total
-		finished := e.Done >= e.Total
-		if len(j.events) >= maxEvents || (!finished && now.Sub(j.lastShow[e.Blob]) < progressEvery) {
-			return
-		}
-		j.lastShow[e.Blob] = now
-	}
-	e.Seq = len(j.events) + 1
-	e.Time = now.UTC()
-	j.events = append(j.events, e)
-	close(j.wake)
-	j.wake = make(chan struct{})
-}
-
-// finish records the job's outcome as its final event.
-func (j *Job) finish(res *api.JobResult, err error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	e := api.JobEvent{Seq: len(j.events) + 1, Time: time.Now().UTC(), Result: res}
-	switch {
-	case err == nil:
-		e.Type, e.State = api.EventResult, api.JobSucceeded
-	case errors.Is(err, context.Canceled):
-		e.Type, e.State, e.Error = api.EventError, api.JobCancelled, "cancelled"
-	default:
-		e.Type, e.State, e.Error = api.EventError, api.JobFailed, message(err)
-	}
-	j.info.State, j.info.Error, j.info.Result, j.info.Ended = e.State, e.Error, res, e.Time
-	j.events = append(j.events, e)
-	close(j.wake)
-	j.wake = make(chan struct{})
-}
-
-// run is an operation ready to start: everything it needs has been checked.
-type run struct {
-	kind, summary string
-	exec          func(ctx context.Context, report Report) (*api.JobResult, error)
-}
-
-// Start checks req and starts it as a job with the credentials of the principal in ctx (or
-// Berth's own). Bad requests fail here, before any job exists.
-func (m *Manager) Start(ctx context.Context, req api.JobRequest) (*Job, error) {
-	if m.opts.ReadOnly {
-		return nil, ErrReadOnly
-	}
-	// A write never runs with more rights than the person asking has: without a signed-in
-	// user it is refused before anything is checked, unless the operator allowed it.
-	if !m.opts.Registry.CanWrite(ctx) {
-		return nil, errSignIn
-	}
-	user := registry.UserFrom(ctx)
-	r, err := m.prepare(m.opts.Registry, user, req)
+	q, err := newQueue(ctx, opts.Store.Backend(), cfg)
 	if err != nil {
 		return nil, err
 	}
-	// The job outlives the request that started it, but keeps its values (request id).
-	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j := newJob(r.kind, r.summary, user, cancel)
-	m.mu.Lock()
-	if err := m.admitLocked(user); err != nil {
-		m.mu.Unlock()
-		cancel()
-		return nil, err
-	}
-	m.jobs[j.ID()] = j
-	m.ids = append(m.ids, j.ID())
-	m.pruneLocked()
-	m.mu.Unlock()
+	m.queue = q
+	return m, nil
+}
 
-	slog.InfoContext(ctx, "job started", "job", j.ID(), "kind", r.kind, "summary", r.summary, "user", user)
-	m.wg.Go(func() {
-		defer close(j.done)
-		defer cancel()
-		res, err := r.exec(jctx, j.add)
-		j.finish(res, err)
-		info := j.Info()
-		level := slog.LevelInfo
-		if info.State == api.JobFailed {
-			level = slog.LevelWarn
-		}
-		slog.Log(jctx, level, "job ended", "job", info.ID, "kind", info.Kind, "summary", info.Summary, "user", user,
-			"state", info.State, "err", err, "took", info.Ended.Sub(info.Created).Round(time.Millisecond))
-	})
-	return j, nil
+// Start starts working jobs until Shutdown.
+func (m *Manager) Start(ctx context.Context) error {
+	ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
+	m.follow.listen(ctx)
+	return m.queue.Start(ctx)
+}
+
+// Shutdown stops working jobs: running ones are interrupted and resume on another replica
+// (or this one, restarted) from the start, which is safe since every operation is
+// idempotent by digest.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	if m.stop != nil {
+		defer m.stop()
+	}
+	return m.queue.StopAndCancel(ctx)
 }
 
 // ErrReadOnly is returned for every write while Berth runs with --read-only.
 var ErrReadOnly = httperr.New(api.CodeReadOnly, "Berth runs read-only (--read-only): write operations are disabled.")
 
-// pruneLocked forgets the oldest finished jobs beyond Keep.
-func (m *Manager) pruneLocked() {
-	finished := 0
-	for _, id := range m.ids {
-		if m.jobs[id].Info().State != api.JobRunning {
-			finished++
-		}
-	}
-	kept := m.ids[:0]
-	for _, id := range m.ids {
-		if finished > m.opts.Keep && m.jobs[id].Info().State != api.JobRunning {
-			delete(m.jobs, id)
-			finished--
-			continue
-		}
-		kept = append(kept, id)
-	}
-	m.ids = kept
-}
-
 var errSignIn = httperr.New(api.CodeUnauthorized, "Sign in to make changes: Berth does not write with its own registry credentials.")
 
-// admitLocked refuses a new job past the limits on running jobs, in total and per user.
-func (m *Manager) admitLocked(user string) error {
-	total, mine := 0, 0
-	for _, j := range m.jobs {
-		info := j.Info()
-		if info.State != api.JobRunning {
-			continue
+// Submit checks req and enqueues it as a job with the credentials of the principal in ctx
+// (or Berth's own), returning its id. Bad requests fail here, before any job exists.
+func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error) {
+	if m.opts.ReadOnly {
+		return "", ErrReadOnly
+	}
+	// A write never runs with more rights than the person asking has: without a signed-in
+	// user it is refused before anything is checked, unless the operator allowed it.
+	if !m.opts.Registry.CanWrite(ctx) {
+		return "", errSignIn
+	}
+	user := registry.UserFrom(ctx)
+	r, err := m.prepare(m.opts.Registry, user, req)
+	if err != nil {
+		return "", err
+	}
+	if err := m.admit(ctx, user); err != nil {
+		return "", err
+	}
+	args := opArgs{Request: req, Summary: r.summary, User: user}
+	args.Request.SourcePassword, args.Request.DestinationPassword = "", ""
+	creds := credentials{SourcePassword: req.SourcePassword, DestinationPassword: req.DestinationPassword}
+	if p, ok := registry.PrincipalFrom(ctx); ok {
+		a, err := p.Auth.Authorization()
+		if err != nil {
+			return "", fmt.Errorf("jobs: the user's credentials: %w", err)
 		}
-		total++
-		if info.User == user {
-			mine++
+		creds.Auth = a
+	}
+	if creds.Auth != nil || creds.SourcePassword != "" || creds.DestinationPassword != "" {
+		args.Secret = randomID()
+		plain, _ := json.Marshal(creds)
+		if err := m.store.PutJobSecret(ctx, args.Secret, m.sealer.Seal(args.Secret, plain)); err != nil {
+			return "", storeError(err)
 		}
 	}
-	switch {
-	case mine >= m.opts.MaxPerUser:
-		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("You have %d jobs running, the most allowed; wait for one to end.", mine))
-	case total >= m.opts.MaxRunning:
-		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("%d jobs are running, the most allowed; try again shortly.", total))
+	res, err := m.queue.Insert(ctx, args, &river.InsertOpts{Tags: []string{userTag(user)}})
+	if err != nil {
+		if args.Secret != "" {
+			_ = m.store.DeleteJobSecrets(context.WithoutCancel(ctx), []string{args.Secret})
+		}
+		return "", storeError(err)
+	}
+	id := strconv.FormatInt(res.Job.ID, 10)
+	slog.InfoContext(ctx, "job queued", "job", id, "kind", req.Kind, "summary", r.summary, "user", user)
+	return id, nil
+}
+
+func storeError(err error) error {
+	return httperr.Wrap(api.CodeStoreUnavailable, "The job store failed; try again shortly.", err)
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// userTag tags a user's jobs in River (tags allow only a few characters, names more).
+func userTag(user string) string {
+	h := sha256.Sum256([]byte(user))
+	return "u_" + hex.EncodeToString(h[:12])
+}
+
+// unfinished are River's states of a job that has not ended.
+var unfinished = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending}
+
+// admit refuses a new job past the limits on unfinished jobs, in total and per user, over
+// every replica. Two replicas admitting at the same instant may let one job more through.
+func (m *Manager) admit(ctx context.Context, user string) error {
+	mine, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).States(unfinished...).TagsAny(userTag(user)).First(m.opts.MaxPerUser))
+	if err != nil {
+		return storeError(err)
+	}
+	if n := len(mine.Jobs); n >= m.opts.MaxPerUser {
+		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("You have %d jobs running, the most allowed; wait for one to end.", n))
+	}
+	all, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).States(unfinished...).First(m.opts.MaxRunning))
+	if err != nil {
+		return storeError(err)
+	}
+	if n := len(all.Jobs); n >= m.opts.MaxRunning {
+		return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("%d jobs are running, the most allowed; try again shortly.", n))
 	}
 	return nil
 }
 
-// Get returns the job with the given id if the caller in ctx started it, or nil: nobody sees
-// another user's jobs, not even whether they exist.
-func (m *Manager) Get(ctx context.Context, id string) *Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j := m.jobs[id]
-	if j == nil || j.info.User != registry.UserFrom(ctx) {
-		return nil
+// row returns the caller's job id, or nil: nobody sees another user's jobs, not even whether
+// they exist.
+func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, opArgs, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return nil, opArgs{}, nil
+	}
+	row, err := m.queue.JobGet(ctx, n)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, opArgs{}, nil
+	}
+	if err != nil {
+		return nil, opArgs{}, storeError(err)
+	}
+	var args opArgs
+	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != registry.UserFrom(ctx) {
+		return nil, opArgs{}, nil
+	}
+	return row, args, nil
+}
+
+// Get returns the caller's job; ok is false when there is none of that id.
+func (m *Manager) Get(ctx context.Context, id string) (job api.Job, ok bool, err error) {
+	row, args, err := m.row(ctx, id)
+	if err != nil || row == nil {
+		return api.Job{}, false, err
+	}
+	last, err := m.store.LastJobEvents(ctx, []int64{row.ID})
+	if err != nil {
+		return api.Job{}, false, storeError(err)
+	}
+	return info(row, args, last), true, nil
+}
+
+// List returns the caller's jobs kept (see Retention), newest first, at most 100.
+func (m *Manager) List(ctx context.Context) ([]api.Job, error) {
+	user := registry.UserFrom(ctx)
+	res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).TagsAny(userTag(user)).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100))
+	if err != nil {
+		return nil, storeError(err)
+	}
+	ids := make([]int64, len(res.Jobs))
+	for i, row := range res.Jobs {
+		ids[i] = row.ID
+	}
+	last, err := m.store.LastJobEvents(ctx, ids)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make([]api.Job, 0, len(res.Jobs))
+	for _, row := range res.Jobs {
+		var args opArgs
+		if json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != user {
+			continue
+		}
+		out = append(out, info(row, args, last))
+	}
+	return out, nil
+}
+
+// info is a job as the API shows it: River's row says where it stands, the last persisted
+// event its progress and, once written, its outcome.
+func info(row *rivertype.JobRow, args opArgs, last map[int64]store.JobEvent) api.Job {
+	j := api.Job{
+		ID: strconv.FormatInt(row.ID, 10), Kind: args.Request.Kind, Summary: args.Summary, User: args.User,
+		State: api.JobRunning, Created: row.CreatedAt.UTC(),
+	}
+	e, ok := last[row.ID]
+	if ok {
+		j.Done, j.Total = e.Done, e.Total
+	}
+	if ok && e.Final {
+		var fe api.JobEvent
+		if json.Unmarshal(e.Data, &fe) == nil {
+			j.State, j.Error, j.Result, j.Ended = fe.State, fe.Error, fe.Result, fe.Time
+			return j
+		}
+	}
+	if fe, final := outcome(row); final {
+		j.State, j.Error, j.Ended = fe.State, fe.Error, fe.Time
 	}
 	return j
 }
 
-// List returns the caller's remembered jobs, newest first.
-func (m *Manager) List(ctx context.Context) []api.Job {
-	user := registry.UserFrom(ctx)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]api.Job, 0, len(m.ids))
-	for i := len(m.ids) - 1; i >= 0; i-- {
-		if info := m.jobs[m.ids[i]].Info(); info.User == user {
-			out = append(out, info)
-		}
+// outcome is the final event of a job River finished without the worker writing one: one
+// cancelled before it started, or given up after the replicas running it stopped.
+func outcome(row *rivertype.JobRow) (api.JobEvent, bool) {
+	e := api.JobEvent{Type: api.EventError, Time: time.Now().UTC()}
+	if row.FinalizedAt != nil {
+		e.Time = row.FinalizedAt.UTC()
 	}
-	return out
+	switch row.State {
+	case rivertype.JobStateCancelled:
+		e.State, e.Error = api.JobCancelled, "cancelled"
+	case rivertype.JobStateDiscarded:
+		e.State, e.Error = api.JobFailed, "the replica running the job stopped"
+		if n := len(row.Errors); n > 0 && row.Errors[n-1].Error != "" {
+			e.Error += " (" + row.Errors[n-1].Error + ")"
+		}
+		if row.Attempt > 1 {
+			e.Error += fmt.Sprintf(" after %d attempts", row.Attempt)
+		}
+	case rivertype.JobStateCompleted:
+		e.Type, e.State = api.EventResult, api.JobSucceeded
+	default:
+		return api.JobEvent{}, false
+	}
+	return e, true
 }
 
-// Cancel cancels a running job of the caller's; it reports whether that job exists.
-func (m *Manager) Cancel(ctx context.Context, id string) bool {
-	j := m.Get(ctx, id)
-	if j == nil {
-		return false
+// Cancel cancels the caller's job on whichever replica runs it; ok reports whether that job
+// exists.
+func (m *Manager) Cancel(ctx context.Context, id string) (job api.Job, ok bool, err error) {
+	row, _, err := m.row(ctx, id)
+	if err != nil || row == nil {
+		return api.Job{}, false, err
 	}
-	j.cancel()
-	return true
+	if _, err := m.queue.JobCancel(ctx, row.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return api.Job{}, false, storeError(err)
+	}
+	return m.Get(ctx, id)
 }
 
 // ErrRemoteNotAllowed is the error for a copy naming a registry the operator did not allow.
@@ -346,17 +449,10 @@ func clipURL(s string) string {
 	return s
 }
 
-// Wait cancels nothing and waits for every job to end, for shutdown and tests.
-func (m *Manager) Wait() { m.wg.Wait() }
-
-// Shutdown cancels every running job and waits for them to end.
-func (m *Manager) Shutdown() {
-	m.mu.Lock()
-	for _, j := range m.jobs {
-		j.cancel()
-	}
-	m.mu.Unlock()
-	m.wg.Wait()
+// run is an operation ready to start: everything it needs has been checked.
+type run struct {
+	kind, summary string
+	exec          func(ctx context.Context, report Report) (*api.JobResult, error)
 }
 
 // prepare validates req and binds it to an operation.
@@ -528,4 +624,25 @@ func message(err error) string {
 		return he.Message
 	}
 	return err.Error()
+}
+
+// Wait waits for the caller's job to end and returns it.
+func (m *Manager) Wait(ctx context.Context, id string) (api.Job, error) {
+	for {
+		j, ok, err := m.Get(ctx, id)
+		if err != nil {
+			return api.Job{}, err
+		}
+		if !ok {
+			return api.Job{}, unknownJob(id)
+		}
+		if j.State != api.JobRunning {
+			return j, nil
+		}
+		n, _ := strconv.ParseInt(id, 10, 64)
+		m.follow.wait(ctx, n)
+		if err := ctx.Err(); err != nil {
+			return j, err
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,19 +119,57 @@ func referrers(t *testing.T, r name.Digest) []string {
 	return out
 }
 
-// runJob starts req on m and waits for it to end.
-func runJob(t *testing.T, m *Manager, req api.JobRequest) api.Job {
+// newManager returns a started Manager on a fresh SQLite store in a temp dir.
+func newManager(t *testing.T, opts Options) *Manager {
 	t.Helper()
-	j, err := m.Start(context.Background(), req)
+	if opts.Store == nil {
+		st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		opts.Store = st
+	}
+	if opts.Secret == nil {
+		opts.Secret = []byte("a cluster secret for the tests")
+	}
+	m, err := NewManager(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-j.Done():
-	case <-time.After(2 * time.Minute):
-		t.Fatal("job did not end")
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	return j.Info()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return m
+}
+
+// wait waits for job id to end.
+func wait(t *testing.T, m *Manager, id string) api.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	info, err := m.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("job %s did not end: %v", id, err)
+	}
+	return info
+}
+
+// runJob starts req on m and waits for it to end.
+func runJob(t *testing.T, m *Manager, req api.JobRequest) api.Job {
+	t.Helper()
+	id, err := m.Submit(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wait(t, m, id)
 }
 
 func TestCopyIndexWithReferrerWithinAndAcrossRegistries(t *testing.T) {
@@ -140,7 +179,7 @@ func TestCopyIndexWithReferrerWithinAndAcrossRegistries(t *testing.T) {
 	var recorded []store.Event
 	var mu sync.Mutex
 	opts := options(t, a)
-	m := NewManager(Options{
+	m := newManager(t, Options{
 		Registry:   opts.Registry,
 		Remote:     opts.Remote,
 		Invalidate: func(repo, tag string) { mu.Lock(); invalidated = append(invalidated, repo+":"+tag); mu.Unlock() },
@@ -233,7 +272,7 @@ func validateLayers(img v1.Image) error {
 func TestRetag(t *testing.T) {
 	a := registrytest.Open(t)
 	digest, _ := pushIndex(t, a, "team/app:v1")
-	m := NewManager(options(t, a))
+	m := newManager(t, options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobRetag, Repository: "team/app", Source: "v1", Destination: "stable"})
 	if info.State != api.JobSucceeded {
 		t.Fatalf("retag %s: %s", info.State, info.Error)
@@ -293,7 +332,7 @@ func TestCleanupRunDeletesExactlyThePreview(t *testing.T) {
 	pushDated(t, a, "team/app", now.Add(-1*day), "v6")
 	before := listTags(t, a, "team/app")
 
-	m := NewManager(options(t, a))
+	m := newManager(t, options(t, a))
 	rule := api.CleanupRule{Repository: "team/app", KeepLast: 2, OlderThan: "25d", Exclude: `^nightly-`, Keep: []string{"keep-me"}}
 	plan, err := m.Preview(context.Background(), rule)
 	if err != nil {
@@ -367,7 +406,7 @@ func TestDeleteTagsAndDigests(t *testing.T) {
 	if err != nil || !slices.Equal(sharing, []string{"one", "one-alias"}) {
 		t.Fatalf("tags sharing %s: %v, %v", d1, sharing, err)
 	}
-	m := NewManager(options(t, a))
+	m := newManager(t, options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{d1.String(), "two"}})
 	if info.State != api.JobSucceeded {
 		t.Fatalf("delete %s: %s", info.State, info.Error)
@@ -388,7 +427,7 @@ func TestDeleteRefusedByRegistrySaysSo(t *testing.T) {
 	}
 	a := registrytest.Open(t, noDelete)
 	pushDated(t, a, "team/app", time.Now(), "v1")
-	m := NewManager(options(t, a))
+	m := newManager(t, options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{"v1"}})
 	if info.State != api.JobFailed || !strings.Contains(info.Error, "does not allow deletes") || !strings.Contains(info.Error, "storage.delete.enabled") {
 		t.Errorf("delete on a registry without deletes: %s %q", info.State, info.Error)
@@ -438,7 +477,17 @@ func serveRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 
 func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 	a := registrytest.Open(t)
-	b := serveRegistry(t, slowUploads)
+	var sessions sync.Map // upload session URLs the destination opened
+	b := serveRegistry(t, func(next http.Handler) http.Handler {
+		return slowUploads(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
+				if loc := w.Header().Get("Location"); loc != "" {
+					sessions.Store(loc, true)
+				}
+			}
+		}))
+	})
 	big, err := random.Layer(64<<20, types.DockerLayer)
 	if err != nil {
 		t.Fatal(err)
@@ -450,15 +499,18 @@ func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 	if err := remote.Write(ref(t, a, "big/image:v1"), img); err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(options(t, a))
-	j, err := m.Start(context.Background(), api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: b})
+	m := newManager(t, options(t, a))
+	id, err := m.Submit(context.Background(), api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait until bytes of the big layer are on their way, then cancel.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		info := j.Info()
+		info, _, err := m.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if info.State != api.JobRunning {
 			t.Fatalf("the copy ended (%s) before it could be cancelled", info.State)
 		}
@@ -470,19 +522,34 @@ func TestCancelLargeCopyLeavesNoTag(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	m.Cancel(context.Background(), j.ID())
-	select {
-	case <-j.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the cancelled job did not end")
+	if _, ok, err := m.Cancel(context.Background(), id); !ok || err != nil {
+		t.Fatalf("cancel: %v, %v", ok, err)
 	}
-	if info := j.Info(); info.State != api.JobCancelled {
+	if info := wait(t, m, id); info.State != api.JobCancelled {
 		t.Fatalf("state %s (%s), want cancelled", info.State, info.Error)
 	}
 	_, err = remote.Head(ref(t, b, "big/image:v1"))
 	var te *transport.Error
 	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
 		t.Fatalf("after cancelling, the destination tag answers %v; want 404", err)
+	}
+	// The upload session of the blob under way was deleted, not left to the registry's purge.
+	n := 0
+	sessions.Range(func(k, _ any) bool {
+		n++
+		loc, _ := url.Parse(k.(string))
+		resp, err := http.Get(b + loc.RequestURI())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("upload session %s answers %d after the cancel, want 404", loc.Path, resp.StatusCode)
+		}
+		return true
+	})
+	if n == 0 {
+		t.Error("the destination saw no upload session")
 	}
 }
 
@@ -506,7 +573,7 @@ func TestEventsStreamLiveInOrderToTheEnd(t *testing.T) {
 	})
 	b := registrytest.Open(t)
 	pushDated(t, a, "team/app", time.Now(), "v1")
-	m := NewManager(options(t, a))
+	m := newManager(t, options(t, a))
 	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	var started api.JobStarted
@@ -623,7 +690,7 @@ func jobJSON(t *testing.T, method, url string, body, into any) {
 
 func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 	a := registrytest.Open(t)
-	m := NewManager(func() Options { o := options(t, a); o.ReadOnly = true; return o }())
+	m := newManager(t, func() Options { o := options(t, a); o.ReadOnly = true; return o }())
 	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	rule := &api.CleanupRule{Repository: "team/app", KeepLast: 1}
@@ -658,7 +725,7 @@ func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 }
 
 func TestHandlerRejectsBadRequests(t *testing.T) {
-	m := NewManager(options(t, "http://127.0.0.1:1"))
+	m := newManager(t, options(t, "http://127.0.0.1:1"))
 	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	for body, want := range map[string]int{
@@ -724,7 +791,7 @@ func TestGarbageCollectFreesDeletedBlobs(t *testing.T) {
 
 // TestHugeJobRequestIsRefused checks that an oversized job body gets 413 and starts nothing.
 func TestHugeJobRequestIsRefused(t *testing.T) {
-	m := NewManager(options(t, registrytest.Open(t)))
+	m := newManager(t, options(t, registrytest.Open(t)))
 	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
 	body := `{"kind":"delete","repository":"a/b","references":["` + strings.Repeat("x", 2<<20) + `"]}`

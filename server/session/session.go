@@ -17,8 +17,8 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,48 +59,11 @@ type Manager struct {
 	now    func() time.Time
 	store  Store
 
-	mu       sync.Mutex
-	touched  map[string]time.Time   // when this process last extended a session's lifetime
-	failures map[string][]time.Time // recent failed sign-ins by client address and by user
-}
+	trusted []netip.Prefix
+	counter Counter
 
-// Failed sign-ins allowed per client address, and per username, within failureWindow; past
-// that, sign-in answers 429 until the window moves on, so passwords cannot be guessed fast.
-const (
-	maxFailures   = 10
-	failureWindow = 5 * time.Minute
-)
-
-// throttled reports whether any of keys has used up its failed attempts, and for how long.
-func (m *Manager) throttled(keys ...string) (time.Duration, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	for _, k := range keys {
-		recent := m.failures[k][:0]
-		for _, at := range m.failures[k] {
-			if now.Sub(at) < failureWindow {
-				recent = append(recent, at)
-			}
-		}
-		m.failures[k] = recent
-		if len(recent) >= maxFailures {
-			return failureWindow - now.Sub(recent[0]), true
-		}
-	}
-	return 0, false
-}
-
-// failed records a failed sign-in against each of keys.
-func (m *Manager) failed(keys ...string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.failures) > 100_000 {
-		clear(m.failures)
-	}
-	for _, k := range keys {
-		m.failures[k] = append(m.failures[k], m.now())
-	}
+	mu      sync.Mutex
+	touched map[string]time.Time // when this process last extended a session's lifetime
 }
 
 // entry is a session as sealed into the store.
@@ -112,12 +75,20 @@ type entry struct {
 
 // New returns a Manager whose sessions expire after ttl idle, checking credentials with check
 // and calling forget with a session's key when it ends (to drop per-user caches). A nil store
-// keeps sessions in this process's memory.
-func New(ttl time.Duration, check Checker, forget func(key string), store Store) *Manager {
+// keeps sessions in this process's memory; so are failed sign-ins counted unless WithCounter
+// says otherwise.
+func New(ttl time.Duration, check Checker, forget func(key string), store Store, opts ...Option) *Manager {
 	if store == nil {
 		store = NewMemoryStore()
 	}
-	return &Manager{ttl: ttl, check: check, forget: forget, now: time.Now, store: store, touched: map[string]time.Time{}, failures: map[string][]time.Time{}}
+	m := &Manager{ttl: ttl, check: check, forget: forget, now: time.Now, store: store, touched: map[string]time.Time{}}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.counter == nil {
+		m.counter = NewMemoryCounter()
+	}
+	return m
 }
 
 // Middleware makes requests with a valid session cookie read the registry as that user.
@@ -317,19 +288,25 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(api.CodeMissingCredentials, "Enter a username and a password."))
 		return
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	keys := []string{"addr " + host, "user " + req.Username}
-	if wait, ok := m.throttled(keys...); ok {
+	client := ClientAddr(r, m.trusted)
+	pair, perClient := throttleKeys(req.Username, client)
+	wait, throttled, err := m.throttled(r.Context(), pair, perClient)
+	if err != nil {
+		// Checking the password without counting failures would let it be guessed freely.
+		httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err))
+		return
+	}
+	if throttled {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		httperr.Write(w, r, httperr.New(api.CodeTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)))
 		return
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: req.Username, Password: req.Password})
 	if err := m.check(r.Context(), auth); err != nil {
-		if he, ok := errors.AsType[*httperr.Error](err); ok && he.Code == "INVALID_CREDENTIALS" {
-			m.failed(keys...)
+		if httperr.Is(err, api.CodeInvalidCredentials) {
+			m.failed(r.Context(), pair, perClient)
 		}
-		slog.InfoContext(r.Context(), "sign-in refused", "user", req.Username)
+		slog.InfoContext(r.Context(), "sign-in refused", "user", req.Username, "client", client)
 		httperr.Write(w, r, err)
 		return
 	}

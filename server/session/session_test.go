@@ -38,9 +38,9 @@ func check(_ context.Context, a authn.Authenticator) error {
 
 // replica serves one Berth replica: the session endpoints, and /whoami answering the user the
 // middleware found.
-func replica(t *testing.T, store session.Store, ttl time.Duration) *httptest.Server {
+func replica(t *testing.T, store session.Store, ttl time.Duration, opts ...session.Option) *httptest.Server {
 	t.Helper()
-	m := session.New(ttl, check, nil, store)
+	m := session.New(ttl, check, nil, store, opts...)
 	mux := http.NewServeMux()
 	site.API(mux, site.Services{Sessions: m}, nil)
 	mux.Handle("/whoami", m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -75,6 +75,11 @@ func cleanPath(raw string) bool {
 	if !strings.HasPrefix(raw, "/") {
 		return false
 	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] < 0x20 || raw[i] == 0x7f {
+			return false
+		}
+	}
 	lower := strings.ToLower(raw)
 	for _, bad := range []string{"%2f", "%5c", "%2e", "%00", "\\"} {
 		if strings.Contains(lower, bad) {

@@ -30,7 +30,6 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/events"
-	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -117,7 +116,7 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	h, err := site.New(site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(time.Hour, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     ops.NewManager(ops.Options{Registry: reg, Invalidate: cat.Invalidate}),
+		Jobs:     newJobs(t, reg, cat, cfg),
 		Activity: events.NewAPI(st).Restrict(cat.CanRead),
 		Store:    st,
 	})
@@ -461,4 +460,52 @@ func tokenRegistry(t *testing.T, acl map[string][]string) string {
 		names = append(names, n)
 	}
 	return registrytest.TokenACL(t, users(names...), acl)
+}
+
+// TestSlowRegistryAnswersWithinTheTimeout: a registry that stalls makes an API call fail with
+// 504 about one --upstream-timeout after it started, not several (retries with backoff, https
+// then http) — and a registry body that stalls after its headers counts too.
+func TestSlowRegistryAnswersWithinTheTimeout(t *testing.T) {
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/tags/list") {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"name":`))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	}))
+	t.Cleanup(stall.Close)
+	const timeout = time.Second
+	reg, err := registry.New(registry.Options{URL: stall.URL, PerUser: true, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(catalog.Options{Registry: reg})
+	cfg := config.Default()
+	cfg.UpstreamTimeout = timeout
+	mux := http.NewServeMux()
+	site.API(mux, site.Services{Config: cfg, Catalog: cat}, nil)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/api/v1/repositories/team/app/tags?details=false", "/api/v1/repositories/team/app/manifests/v1", "/api/v1/repositories"} {
+		start := time.Now()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if resp.StatusCode != http.StatusGatewayTimeout || code(body) != api.CodeRegistryTimeout {
+			t.Errorf("%s: %d %s, want 504 REGISTRY_TIMEOUT", path, resp.StatusCode, body)
+		}
+		if took > 3*timeout {
+			t.Errorf("%s: took %s with a %s upstream timeout", path, took.Round(time.Millisecond), timeout)
+		}
+	}
 }

@@ -160,7 +160,11 @@ func TestSignInToProtectedRegistry(t *testing.T) {
 		t.Fatalf("the old cookie still works after sign-out: %d", resp.StatusCode)
 	}
 
-	time.Sleep(50 * time.Millisecond) // let request logs land
+	// The request log line is written after the answer went out: wait for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "method=DELETE path=/api/v1/session") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if strings.Contains(logs.String(), password) {
 		t.Fatal("the password was logged")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/charts"
@@ -61,6 +62,9 @@ type Services struct {
 	Redis *cache.Redis
 	// Store, if set, is the event store, reported by /readyz.
 	Store interface{ Ping(context.Context) error }
+	// Access, if set, is access control (--access-control): the token service, the account
+	// API, and the policy's hooks on sign-in, every principal, job start and the activity feed.
+	Access *auth.Control
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.
@@ -79,6 +83,9 @@ func New(s Services) (http.Handler, error) {
 
 	API(mux, s, c)
 	mux.Handle("/api/", c.Handler(http.HandlerFunc(notFound)))
+	if s.Access != nil {
+		s.Access.Register(mux) // /auth/token, /auth/certs.pem, /auth/jwks.json, /setup
+	}
 	if s.Webhook != nil {
 		// No CORS: only the registry posts here, never a browser.
 		mux.Handle("POST "+cfg.EventsPath, s.Webhook)
@@ -109,22 +116,36 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	principal := func(h http.Handler) http.Handler { return h }
 	if s.Sessions != nil {
 		principal = s.Sessions.Middleware
+		signIn := http.Handler(http.HandlerFunc(s.Sessions.ServeSignIn))
+		if s.Access != nil {
+			// Every principal is checked against the accounts on every request.
+			principal = func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
+			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
+		}
 		mux.Handle("GET /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSession)))
-		mux.Handle("POST /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignIn)))
+		mux.Handle("POST /api/v1/session", c.Handler(signIn))
 		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
 	}
 	// api is what every other /api/v1 route goes through: CORS, then the caller's principal.
 	api := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(h)) }
+	// read is api for reads answered from the registry: one deadline covers the whole call —
+	// every registry request it makes, their retries and bodies — so a slow registry gives a
+	// 504 in --upstream-timeout, not in several times that.
+	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
 	if s.Catalog != nil {
-		mux.Handle("GET /api/v1/repositories", api(s.Catalog.ServeRepositories))
-		mux.Handle("GET /api/v1/repositories/{path...}", api(repositoryRoutes{
+		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,
 			"usage":     func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUsage(w, r, repo) },
 		}.serve))
 	}
 	if s.Jobs != nil {
-		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
+		start := http.Handler(http.HandlerFunc(s.Jobs.ServeStart))
+		if s.Access != nil {
+			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
+		}
+		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
@@ -132,22 +153,48 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	if s.Activity != nil && s.Catalog != nil {
 		// Activity names repositories: only someone who may read the catalog sees it.
-		activity := func(h http.HandlerFunc) http.Handler { return api(requireCatalog(s.Catalog, h)) }
+		activity := func(h http.HandlerFunc) http.Handler { return read(requireCatalog(s.Catalog, h)) }
 		mux.Handle("GET /api/v1/events", activity(s.Activity.ServeEvents))
 		mux.Handle("GET /api/v1/stats", activity(s.Activity.ServeStats))
 		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
 	}
 	if s.Charts != nil {
-		s.Charts.Register(mux, func(h http.Handler) http.Handler {
-			return c.Handler(principal(readOnly(s.Config.ReadOnly, h)))
-		})
+		// Chart pages' data, the classic chart repository helm reads, and the ChartMuseum API
+		// helm cm-push writes to.
+		chart := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(readOnly(s.Config.ReadOnly, h))) }
+		mux.Handle("GET /api/v1/charts/{path...}", chart(s.Charts.ServeChartAPI))
+		mux.Handle("GET /charts/index.yaml", chart(s.Charts.ServeIndex))
+		mux.Handle("GET /charts/{file}", chart(s.Charts.ServeArchive))
+		mux.Handle("GET /api/charts", chart(s.Charts.ServeMuseumList))
+		mux.Handle("GET /api/charts/{name}", chart(s.Charts.ServeMuseumChart))
+		mux.Handle("GET /api/charts/{name}/{version}", chart(s.Charts.ServeMuseumVersion))
+		mux.Handle("POST /api/charts", chart(s.Charts.ServeUpload))
+		mux.Handle("DELETE /api/charts/{name}/{version}", chart(s.Charts.ServeDelete))
 	}
 	if s.Contents != nil {
-		s.Contents.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+		// Layer file indexes, the merged filesystem, files, build steps, supply chain:
+		// /api/v1/contents/{repository}/-/{image|layers|tree|file|supply-chain|severities}/…
+		mux.Handle("GET /api/v1/contents/{path...}", api(s.Contents.ServeContents))
+		mux.Handle("GET /api/v1/diff", api(s.Contents.ServeDiff))
+	}
+	if s.Access != nil {
+		s.Access.API.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
+}
+
+// deadline bounds a request's context: past it, registry calls end with 504.
+func deadline(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
+	if d <= 0 {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next(w, r.WithContext(ctx))
+	}
 }
 
 // readOnly refuses every method but GET and HEAD when Berth runs with --read-only.

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -55,6 +57,12 @@ var postgresMigrations = []string{
 		data BYTEA NOT NULL,
 		created BIGINT NOT NULL
 	)`,
+	jobsMigration("BYTEA"),
+	// 4 is a placeholder for the metadata index a parallel branch adds (the runner numbers
+	// migrations by position).
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx
@@ -80,7 +88,9 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		rebind:     numberPlaceholders,
 		migrations: postgresMigrations,
 		// Two Berth replicas starting at once must not both run a migration.
-		lock: `SELECT pg_advisory_xact_lock(7467826)`,
+		lock:   `SELECT pg_advisory_xact_lock(7467826)`,
+		notify: `SELECT pg_notify('berth_job_events', $1)`,
+		rejected: postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
@@ -101,6 +111,51 @@ func (s *pgStore) Close() error {
 	err := s.sqlStore.Close()
 	s.pool.Close()
 	return err
+}
+
+// Backend implements Store.
+func (s *pgStore) Backend() Backend { return Backend{Postgres: s.pool} }
+
+// ListenJobEvents implements Store with LISTEN on a connection of its own.
+func (s *pgStore) ListenJobEvents(ctx context.Context, heard func(job int64)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	// The connection has LISTEN state: it is taken out of the pool and closed at the end.
+	pc := conn.Hijack()
+	defer pc.Close(context.WithoutCancel(ctx))
+	if _, err := pc.Exec(ctx, `LISTEN berth_job_events`); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("postgres: listen: %w", err)
+		}
+		if id, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			heard(id)
+		}
+	}
+}
+
+// postgresRejected reports errors caused by the values written: SQLSTATE classes 22 (data
+// exception: a NUL byte in text, a malformed value), 23 (integrity constraint violation) and
+// 54 (program limit exceeded: an index entry over its size limit, as an 8 KB event id is).
+// Everything else — a lost connection, a server shutting down, a timeout — may pass.
+func postgresRejected(err error) bool {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // numberPlaceholders turns ? into $1, $2, … (no query here has ? inside a string literal).

@@ -21,6 +21,12 @@ type dialect struct {
 	migrations []string
 	// lock, if set, serializes concurrent migrators inside the migration transaction.
 	lock string
+	// notify, if set, tells listeners that a job (the one argument) has new events.
+	notify string
+
+	// rejected reports whether a failed statement failed because of the values it was given
+	// (constraint, encoding, size limits), so the same values will fail again.
+	rejected func(error) bool
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in
@@ -34,7 +40,9 @@ func (s *sqlStore) q(query string) string { return s.d.rebind(query) }
 
 // migrate applies the pending migrations, each in its own transaction with its version row.
 func (s *sqlStore) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the migration lock: two replicas' CREATE TABLE IF NOT EXISTS at once can both
+	// try to create it on PostgreSQL.
+	if err := s.applyMigration(ctx, 0, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("%s: create schema_migrations: %w", s.d.name, err)
 	}
 	for i, m := range s.d.migrations {
@@ -56,6 +64,12 @@ func (s *sqlStore) applyMigration(ctx context.Context, version int, script strin
 		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
+	}
+	if version == 0 {
+		if _, err := tx.ExecContext(ctx, script); err != nil {
+			return err
+		}
+		return tx.Commit()
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
@@ -101,11 +115,11 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 	added := 0
 	for _, e := range events {
 		if e.ID == "" {
-			return 0, fmt.Errorf("%s: event without id", s.d.name)
+			return 0, fmt.Errorf("%w: %s: event without id", ErrRejected, s.d.name)
 		}
 		refs, err := json.Marshal(e.References)
 		if err != nil {
-			return 0, fmt.Errorf("encode references: %w", err)
+			return 0, fmt.Errorf("%w: encode references: %w", ErrRejected, err)
 		}
 		if e.References == nil {
 			refs = []byte("[]")
@@ -114,7 +128,7 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 			e.MediaType, e.Size, e.Length, e.URL, string(refs), e.Manifest(), e.Actor, e.RequestID, e.RequestAddr,
 			e.RequestHost, e.RequestMethod, e.UserAgent, e.SourceAddr, e.SourceInstance, e.Source)
 		if err != nil {
-			return 0, fmt.Errorf("%s: insert event %s: %w", s.d.name, e.ID, err)
+			return 0, s.writeError(fmt.Sprintf("insert event %s", clip(e.ID)), err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
@@ -128,14 +142,33 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("%s: commit: %w", s.d.name, err)
+		return 0, s.writeError("commit", err)
 	}
 	return added, nil
 }
 
+// writeError wraps a failed write, marking it ErrRejected when the database refused the
+// values rather than failed.
+func (s *sqlStore) writeError(what string, err error) error {
+	if s.d.rejected != nil && s.d.rejected(err) {
+		return fmt.Errorf("%w: %s: %s: %w", ErrRejected, s.d.name, what, err)
+	}
+	return fmt.Errorf("%s: %s: %w", s.d.name, what, err)
+}
+
+// clip keeps a value quoted in an error short: an id can be as long as whoever sent it liked.
+func clip(v string) string {
+	if len(v) > 80 {
+		return strings.ToValidUTF8(v[:80], "") + "…"
+	}
+	return v
+}
+
 // applyTagState keeps the tags table in step with push and delete events. Deliveries can
 // arrive out of order after retries, so an event older than the row it would change is
-// ignored.
+// ignored. A deleted tag keeps its row, with an empty digest and the delete's time: a late
+// push older than the delete then cannot bring it back, and the sync can tell one deletion
+// of a tag from the next (see DeletedTags).
 func (s *sqlStore) applyTagState(ctx context.Context, tx *sql.Tx, e Event) error {
 	ts := e.Timestamp.UnixNano()
 	var err error
@@ -145,14 +178,16 @@ func (s *sqlStore) applyTagState(ctx context.Context, tx *sql.Tx, e Event) error
 			ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated
 			WHERE tags.updated <= excluded.updated`), e.Repository, e.Tag, e.Digest, ts)
 	case e.Action == ActionDelete && e.Tag != "":
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repository = ? AND tag = ? AND updated <= ?`), e.Repository, e.Tag, ts)
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tags (repository, tag, digest, updated) VALUES (?, ?, '', ?)
+			ON CONFLICT (repository, tag) DO UPDATE SET digest = '', updated = excluded.updated
+			WHERE tags.updated <= excluded.updated`), e.Repository, e.Tag, ts)
 	case e.Action == ActionDelete && e.Digest != "":
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repository = ? AND digest = ? AND updated <= ?`), e.Repository, e.Digest, ts)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE tags SET digest = '', updated = ? WHERE repository = ? AND digest = ? AND updated <= ?`), ts, e.Repository, e.Digest, ts)
 	case e.Action == ActionDelete && e.Repository != "":
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repository = ? AND updated <= ?`), e.Repository, ts)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE tags SET digest = '', updated = ? WHERE repository = ? AND digest <> '' AND updated <= ?`), ts, e.Repository, ts)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: update tag state for event %s: %w", s.d.name, e.ID, err)
+		return s.writeError(fmt.Sprintf("update tag state for event %s", clip(e.ID)), err)
 	}
 	return nil
 }
@@ -338,7 +373,16 @@ func (s *sqlStore) LastActivity(ctx context.Context, repo string) (Activity, err
 
 // Tags implements Store.
 func (s *sqlStore) Tags(ctx context.Context) ([]TagRef, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT repository, tag, digest FROM tags ORDER BY repository, tag`)
+	return s.tagRows(ctx, `SELECT repository, tag, digest, updated FROM tags WHERE digest <> '' ORDER BY repository, tag`)
+}
+
+// DeletedTags implements Store.
+func (s *sqlStore) DeletedTags(ctx context.Context) ([]TagRef, error) {
+	return s.tagRows(ctx, `SELECT repository, tag, digest, updated FROM tags WHERE digest = '' ORDER BY repository, tag`)
+}
+
+func (s *sqlStore) tagRows(ctx context.Context, query string) ([]TagRef, error) {
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("%s: query tags: %w", s.d.name, err)
 	}
@@ -346,9 +390,11 @@ func (s *sqlStore) Tags(ctx context.Context) ([]TagRef, error) {
 	out := []TagRef{}
 	for rows.Next() {
 		var t TagRef
-		if err := rows.Scan(&t.Repository, &t.Tag, &t.Digest); err != nil {
+		var updated int64
+		if err := rows.Scan(&t.Repository, &t.Tag, &t.Digest, &updated); err != nil {
 			return nil, fmt.Errorf("%s: read tag: %w", s.d.name, err)
 		}
+		t.Updated = time.Unix(0, updated).UTC()
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
@@ -367,13 +413,17 @@ func (s *sqlStore) Prune(ctx context.Context, olderThan time.Time) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune: %w", s.d.name, err)
 	}
+	// Deletions as old as the pruned events are forgotten with them.
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM tags WHERE digest = '' AND updated < ?`), olderThan.UnixNano()); err != nil {
+		return 0, fmt.Errorf("%s: prune deleted tags: %w", s.d.name, err)
+	}
 	return int(n), nil
 }
 
-// Close implements Store.
 // Ping implements Store.
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// Close implements Store.
 func (s *sqlStore) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("%s: close: %w", s.d.name, err)

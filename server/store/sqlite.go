@@ -3,13 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 
 	// Registers the pure-Go "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 // sqliteMigrations is SQLite's schema history; append, never edit.
@@ -56,6 +57,12 @@ var sqliteMigrations = []string{
 		data BLOB NOT NULL,
 		created BIGINT NOT NULL
 	)`,
+	jobsMigration("BLOB"),
+	// 4 is a placeholder for the metadata index a parallel branch adds (the runner numbers
+	// migrations by position).
+	"",
+	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
+	accessSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with
@@ -76,7 +83,8 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// Write transactions take the lock at BEGIN, so two writers wait on busy_timeout instead of
 	// one failing with SQLITE_BUSY when it upgrades a read lock.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -84,10 +92,52 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		name:       "sqlite",
 		rebind:     func(q string) string { return q },
 		migrations: sqliteMigrations,
+		rejected:   sqliteRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	return s, nil
+	queue, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	queue.SetMaxOpenConns(1)
+	return &liteStore{sqlStore: s, queue: queue}, nil
+}
+
+// liteStore is the SQLite store with the second handle River works through.
+type liteStore struct {
+	*sqlStore
+	queue *sql.DB
+}
+
+// Backend implements Store.
+func (s *liteStore) Backend() Backend { return Backend{SQLite: s.queue} }
+
+// Close implements Store.
+func (s *liteStore) Close() error {
+	return errors.Join(s.queue.Close(), s.sqlStore.Close())
+}
+
+// SQLite's primary result codes for values it refuses (sqlite3.h).
+const (
+	sqliteTooBig     = 18
+	sqliteConstraint = 19
+	sqliteMismatch   = 20
+)
+
+// sqliteRejected reports errors caused by the values written: a constraint, a value over
+// SQLite's size limit, a type mismatch. Busy, I/O and full-disk errors may pass.
+func sqliteRejected(err error) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqliteTooBig, sqliteConstraint, sqliteMismatch:
+		return true
+	}
+	return false
 }

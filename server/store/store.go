@@ -5,10 +5,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Actions a registry reports.
@@ -111,7 +114,11 @@ type Activity struct {
 type TagRef struct {
 	Repository string
 	Tag        string
-	Digest     string
+	// Digest is empty for a deleted tag (DeletedTags).
+	Digest string
+	// Updated is the timestamp of the event that last changed the tag: the push that set it,
+	// or the delete that removed it.
+	Updated time.Time
 }
 
 // LayerIndex is the file index of one layer blob. The store keeps Data as it is given: its
@@ -132,7 +139,9 @@ type LayerIndex struct {
 type Store interface {
 	// AddEvents stores events in one transaction, skipping ids already stored, and updates
 	// the tag state from push and delete events. When it returns nil, the events are durable.
-	// added counts the events that were new.
+	// added counts the events that were new. An error wrapping ErrRejected means the events
+	// themselves cannot be stored (an event without id, text the database refuses, a value
+	// over one of its limits): trying them again will fail again, unlike an outage.
 	AddEvents(ctx context.Context, events []Event) (added int, err error)
 	// Events returns the events matching f, newest first.
 	Events(ctx context.Context, f Filter) ([]Event, error)
@@ -145,6 +154,10 @@ type Store interface {
 	LastActivity(ctx context.Context, repo string) (Activity, error)
 	// Tags returns the tag→digest state the stored events imply, for every repository.
 	Tags(ctx context.Context) ([]TagRef, error)
+	// DeletedTags returns the tags the stored events deleted (and no later push set again),
+	// with Digest empty and Updated the time of the delete. A late, older push does not bring
+	// such a tag back; Prune forgets deletions older than its cutoff.
+	DeletedTags(ctx context.Context) ([]TagRef, error)
 	// Prune deletes events older than olderThan and returns how many went.
 	Prune(ctx context.Context, olderThan time.Time) (int, error)
 	// Ping reports whether the database answers.
@@ -159,9 +172,30 @@ type Store interface {
 	// LayerIndexStats returns the counts of the stored indexes among digests, without their
 	// data; digests without an index are missing from the map.
 	LayerIndexStats(ctx context.Context, digests []string) (map[string]LayerIndex, error)
+	JobStore
+	// ListenJobEvents calls heard with the job of every AddJobEvents, on any replica, until
+	// ctx is done or the connection fails; ErrNoListen means this database cannot and
+	// readers must poll.
+	ListenJobEvents(ctx context.Context, heard func(job int64)) error
+	// Backend is the database handle River keeps its own tables in: the same database.
+	Backend() Backend
 	// Close releases the database.
 	Close() error
 }
+
+// Backend is the database under a Store, for the job queue (River), which brings its own
+// SQL. Exactly one field is set.
+type Backend struct {
+	// SQLite is a handle of its own on the SQLite file with one connection, as River's
+	// SQLite driver wants: SQLite has one writer at a time anyway.
+	SQLite *sql.DB
+	// Postgres is the store's pgx pool.
+	Postgres *pgxpool.Pool
+}
+
+// ErrRejected marks a write the database refused because of what was written, not because
+// it is unreachable; see AddEvents.
+var ErrRejected = errors.New("store: rejected")
 
 // ErrBadDSN is returned by Open for a DSN it cannot use.
 var ErrBadDSN = errors.New("store: unsupported database DSN")

@@ -1,23 +1,19 @@
 package store_test
 
 import (
-	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"os/user"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // TestSQLite runs the contract suite against SQLite in a temp dir.
@@ -57,19 +53,47 @@ func TestSQLiteDSN(t *testing.T) {
 	}
 }
 
+// TestPostgresRejects checks that what PostgreSQL cannot store — a NUL byte in text, an id
+// over the primary key index's row size limit — is reported as ErrRejected, so the webhook
+// refuses it instead of asking the registry to retry forever.
+func TestPostgresRejects(t *testing.T) {
+	pg := storetest.StartPostgres(t)
+	s, err := store.Open(t.Context(), pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nul := ev("ok", "push", "a", "1", "d", base)
+	nul.UserAgent = "docker\x00"
+	for name, e := range map[string]store.Event{
+		"NUL in id":         ev("a\x00b", "pull", "a", "1", "d", base),
+		"NUL in user agent": nul,
+		"8 KB id":           ev(noise(8192), "pull", "a", "1", "d", base),
+	} {
+		if _, err := s.AddEvents(t.Context(), []store.Event{e}); !errors.Is(err, store.ErrRejected) {
+			t.Errorf("%s: %v, want ErrRejected", name, err)
+		}
+	}
+}
+
 // TestPostgres runs the contract suite against a PostgreSQL server the test starts itself.
 func TestPostgres(t *testing.T) {
-	dsn := startPostgres(t)
-	n := 0
-	contract(t, func(t *testing.T) string {
-		n++
-		db := "berth_" + strconv.Itoa(n)
-		psql(t, dsn, "CREATE DATABASE "+db)
-		return strings.Replace(dsn, "/postgres?", "/"+db+"?", 1)
-	})
+	pg := storetest.StartPostgres(t)
+	contract(t, func(t *testing.T) string { return pg.NewDatabase(t) })
 }
 
 var base = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// noise returns n bytes of hex digits that do not compress, as a random id would not:
+// PostgreSQL compresses index entries, so a repeated letter fits where these do not.
+func noise(n int) string {
+	rnd := rand.New(rand.NewPCG(uint64(n), 7))
+	b := make([]byte, n/2)
+	for i := range b {
+		b[i] = byte(rnd.UintN(256))
+	}
+	return hex.EncodeToString(b)
+}
 
 func ev(id, action, repo, tag, digest string, ts time.Time) store.Event {
 	mt := "application/vnd.oci.image.manifest.v1+json"
@@ -296,6 +320,64 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		if got := tags(); got != "" {
 			t.Fatalf("after deletes: %s", got)
 		}
+		// A deleted tag is remembered with the time of its delete, and a push older than the
+		// delete arriving late (a retry) does not bring it back.
+		add(ev("9", "push", "b", "1", "sha256:y", base.Add(30*time.Minute)))
+		if got := tags(); got != "" {
+			t.Fatalf("a late push older than the delete brought back: %s", got)
+		}
+		deleted, err := s.DeletedTags(ctx)
+		if err != nil || len(deleted) != 3 {
+			t.Fatalf("deleted tags = %+v, %v; want a:1, a:2, b:1", deleted, err)
+		}
+		for _, d := range deleted {
+			if d.Digest != "" || !d.Updated.Equal(base.Add(time.Hour)) {
+				t.Errorf("deleted tag %+v, want no digest and the delete's time", d)
+			}
+		}
+		add(ev("10", "push", "a", "1", "sha256:again", base.Add(2*time.Hour)))
+		got, err := s.Tags(ctx)
+		if err != nil || len(got) != 1 || got[0].Digest != "sha256:again" || !got[0].Updated.Equal(base.Add(2*time.Hour)) {
+			t.Fatalf("after pushing a deleted tag again: %+v, %v", got, err)
+		}
+		if deleted, _ := s.DeletedTags(ctx); len(deleted) != 2 {
+			t.Errorf("a pushed-again tag is still listed as deleted: %+v", deleted)
+		}
+		// Pruning forgets deletions as old as the pruned events.
+		if _, err := s.Prune(ctx, base.Add(90*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if deleted, _ := s.DeletedTags(ctx); len(deleted) != 0 {
+			t.Errorf("after prune, deleted tags %+v", deleted)
+		}
+		if got := tags(); got != "a:1=sha256:again" {
+			t.Errorf("prune touched a live tag: %s", got)
+		}
+	})
+
+	t.Run("rejected events", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		_, err := s.AddEvents(ctx, []store.Event{ev("fine", "push", "a", "1", "d", base), ev("", "push", "a", "2", "d", base)})
+		if !errors.Is(err, store.ErrRejected) {
+			t.Fatalf("an event without id: %v, want ErrRejected", err)
+		}
+		if got, err := s.Events(ctx, store.Filter{}); err != nil || len(got) != 0 {
+			t.Fatalf("a refused batch stored %d events (%v)", len(got), err)
+		}
+		// What a database cannot hold is refused as such, never reported as an outage.
+		for _, e := range []store.Event{ev("nul\x00byte", "pull", "a", "1", "d", base), ev(noise(8192), "pull", "a", "1", "d", base)} {
+			if _, err := s.AddEvents(ctx, []store.Event{e}); err != nil && !errors.Is(err, store.ErrRejected) {
+				t.Errorf("event %.20q: %v, want nil or ErrRejected", e.ID, err)
+			}
+		}
+		// An outage is not a rejection.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddEvents(ctx, []store.Event{ev("late", "push", "a", "1", "d", base)}); err == nil || errors.Is(err, store.ErrRejected) {
+			t.Errorf("writing to a closed store: %v, want an error that is not ErrRejected", err)
+		}
 	})
 
 	t.Run("prune", func(t *testing.T) {
@@ -386,6 +468,63 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("job events and secrets", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		at := base
+		evs := []store.JobEvent{
+			{JobID: 7, Seq: 1, Time: at, Data: []byte(`{"type":"phase"}`)},
+			{JobID: 7, Seq: 2, Time: at.Add(time.Second), Done: 10, Total: 40, Data: []byte(`{"type":"progress"}`)},
+			{JobID: 8, Seq: 1, Time: at, Data: []byte(`{"type":"phase"}`)},
+		}
+		if err := s.AddJobEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		// A second writer of the same (job, seq) — a resumed job, two replicas closing one
+		// job — changes nothing.
+		if err := s.AddJobEvents(ctx, []store.JobEvent{{JobID: 7, Seq: 2, Time: at, Data: []byte(`{"type":"other"}`)},
+			{JobID: 7, Seq: 3, Time: at.Add(2 * time.Second), Done: 40, Total: 40, Final: true, Data: []byte(`{"type":"result"}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.JobEvents(ctx, 7, 1, 0)
+		if err != nil || len(got) != 2 || got[0].Seq != 2 || string(got[0].Data) != `{"type":"progress"}` || !got[1].Final || !got[1].Time.Equal(at.Add(2*time.Second)) {
+			t.Fatalf("events after 1: %+v, %v", got, err)
+		}
+		last, err := s.LastJobEvents(ctx, []int64{7, 8, 9})
+		if err != nil || len(last) != 2 || last[7].Seq != 3 || last[7].Done != 40 || string(last[7].Data) != `{"type":"result"}` || last[8].Data != nil {
+			t.Fatalf("last events: %+v, %v", last, err)
+		}
+		if err := s.DeleteJobEvents(ctx, []int64{7}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.JobEvents(ctx, 7, 0, 0); err != nil || len(got) != 0 {
+			t.Fatalf("after delete: %+v, %v", got, err)
+		}
+		if got, err := s.JobEvents(ctx, 8, 0, 0); err != nil || len(got) != 1 {
+			t.Fatalf("other job after delete: %+v, %v", got, err)
+		}
+
+		if err := s.PutJobSecret(ctx, "s1", []byte{0, 1, 2, 255}); err != nil {
+			t.Fatal(err)
+		}
+		sealed, ok, err := s.JobSecret(ctx, "s1")
+		if err != nil || !ok || !slices.Equal(sealed, []byte{0, 1, 2, 255}) {
+			t.Fatalf("secret: %v, %v, %v", sealed, ok, err)
+		}
+		if ids, err := s.JobSecretIDs(ctx, time.Now().Add(time.Minute)); err != nil || !slices.Equal(ids, []string{"s1"}) {
+			t.Fatalf("secret ids: %v, %v", ids, err)
+		}
+		if ids, err := s.JobSecretIDs(ctx, time.Now().Add(-time.Hour)); err != nil || len(ids) != 0 {
+			t.Fatalf("secret ids an hour ago: %v, %v", ids, err)
+		}
+		if err := s.DeleteJobSecrets(ctx, []string{"s1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.JobSecret(ctx, "s1"); ok || err != nil {
+			t.Fatalf("secret after delete: %v, %v", ok, err)
+		}
+	})
+
 	t.Run("concurrent writers", func(t *testing.T) {
 		ctx := t.Context()
 		s := open(t)
@@ -416,95 +555,4 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Fatalf("%d events, %v; want 160", len(got), err)
 		}
 	})
-}
-
-// startPostgres starts a throwaway PostgreSQL server from Debian's postgresql package on a
-// unix socket and returns a DSN for its "postgres" database. Without the binaries the test
-// skips, unless BERTH_E2E=1 requires it.
-func startPostgres(t *testing.T) string {
-	t.Helper()
-	bin := postgresBin()
-	if bin == "" {
-		msg := "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package)"
-		if os.Getenv("BERTH_E2E") == "1" {
-			t.Fatal(msg + "; BERTH_E2E=1 requires the PostgreSQL tests to run")
-		}
-		t.Skip(msg)
-	}
-	// initdb refuses to run as root, so as root the server runs as the postgres user, in a
-	// directory that user owns (t.TempDir's parent is private to root).
-	dir, err := os.MkdirTemp("", "berth-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root needs a postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		asUser = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-	}
-	data, sock := filepath.Join(dir, "data"), dir
-	run := func(cmd *exec.Cmd) {
-		t.Helper()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-		}
-	}
-	run(asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"))
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c max_connections=50", sock)
-	run(asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"))
-	t.Cleanup(func() {
-		cmd := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
-	return "postgres:///postgres?host=" + sock + "&user=postgres&sslmode=disable"
-}
-
-// postgresBin returns the newest /usr/lib/postgresql/N/bin holding initdb and pg_ctl.
-func postgresBin() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi > vj
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d
-		}
-	}
-	return ""
-}
-
-// psql runs one statement on dsn's database.
-func psql(t *testing.T, dsn, stmt string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
 }

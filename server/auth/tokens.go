@@ -1,0 +1,311 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// TokenServer is the registry's token service (the Docker registry token specification):
+// GET /auth/token with Basic credentials or none, POST /auth/token with OAuth2 password and
+// refresh_token grants, the certificate bundle and the JWKS.
+type TokenServer struct {
+	acc     *Accounts
+	iss     *Issuer
+	users   *Throttle // by user and client address
+	clients *Throttle // by client address, whatever the user
+	trusted []netip.Prefix
+}
+
+// NewTokenServer returns the token service. Failed sign-ins are throttled per user and
+// client address (10 in 5 minutes), and per client address (30 in 5 minutes).
+func NewTokenServer(acc *Accounts, iss *Issuer, trustedProxies []netip.Prefix) *TokenServer {
+	return &TokenServer{acc: acc, iss: iss, users: NewThrottle(10, 5*time.Minute), clients: NewThrottle(30, 5*time.Minute), trusted: trustedProxies}
+}
+
+// tokenResponse is the token endpoint's answer; token and access_token are the same (older
+// clients read the first, OAuth2 clients the second).
+type tokenResponse struct {
+	Token        string `json:"token"`
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int    `json:"expires_in"`
+	IssuedAt     string `json:"issued_at"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// maxForm bounds a POST body: a few scopes and credentials.
+const maxForm = 64 << 10
+
+// ServeToken answers GET and POST /auth/token.
+func (s *TokenServer) ServeToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	addr := ClientAddr(r, s.trusted)
+	ctx := WithClient(r.Context(), addr)
+	switch r.Method {
+	case http.MethodGet:
+		s.serveGet(ctx, w, r)
+	case http.MethodPost:
+		s.servePost(ctx, w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		httperr.WriteRegistry(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "GET or POST a token request", nil)
+	}
+}
+
+func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if svc := q.Get("service"); svc != "" && svc != s.iss.Service() {
+		httperr.WriteRegistry(w, http.StatusBadRequest, "UNSUPPORTED", fmt.Sprintf("this token service issues tokens for %q only", s.iss.Service()), nil)
+		return
+	}
+	asked := ParseScopes(q["scope"])
+	sub := Subject{Kind: Anonymous}
+	if user, secret, ok := r.BasicAuth(); ok {
+		var err error
+		if sub, err = s.authenticate(ctx, w, user, secret, asked); err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
+			if httperr.Is(err, api.CodeTooManyRequests) {
+				httperr.WriteRegistry(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", err.(*httperr.Error).Message, nil)
+				return
+			}
+			if httperr.Is(err, api.CodeInvalidCredentials) {
+				httperr.WriteRegistry(w, http.StatusUnauthorized, "UNAUTHORIZED", "wrong username or password, or a revoked or expired token", nil)
+				return
+			}
+			s.fail(ctx, w, err)
+			return
+		}
+	}
+	offline := q.Get("offline_token") == "true" && sub.Kind == UserKind
+	s.issue(ctx, w, sub, asked, offline)
+}
+
+func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "send the grant as application/x-www-form-urlencoded")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be read")
+		return
+	}
+	f := r.PostForm
+	if svc := f.Get("service"); svc != "" && svc != s.iss.Service() {
+		oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("this token service issues tokens for %q only", s.iss.Service()))
+		return
+	}
+	asked := ParseScopes([]string{f.Get("scope")})
+	var sub Subject
+	var err error
+	refresh := false
+	switch f.Get("grant_type") {
+	case "password":
+		sub, err = s.authenticate(ctx, w, f.Get("username"), f.Get("password"), asked)
+		refresh = f.Get("access_type") == "offline"
+	case "refresh_token":
+		if wait := s.clients.Wait(ClientFrom(ctx)); wait > 0 {
+			err = tooMany(w, wait)
+			break
+		}
+		sub, err = s.acc.Refresh(ctx, f.Get("refresh_token"))
+		if errors.Is(err, ErrBadCredentials) {
+			s.clients.Fail(ClientFrom(ctx))
+			s.acc.Audit(ctx, store.AuditEntry{Action: AuditToken, Scope: FormatScopes(asked), Detail: "refresh token refused", OK: false})
+		}
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token")
+		return
+	}
+	if err != nil {
+		switch {
+		case httperr.Is(err, api.CodeTooManyRequests):
+			oauthError(w, http.StatusTooManyRequests, "invalid_grant", err.(*httperr.Error).Message)
+		case httperr.Is(err, api.CodeInvalidCredentials):
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "wrong username or password, or a revoked or expired token")
+		default:
+			s.fail(ctx, w, err)
+		}
+		return
+	}
+	if f.Get("grant_type") == "refresh_token" {
+		// The refresh token stays what it was; docker keeps it.
+		s.issueWith(ctx, w, sub, asked, f.Get("refresh_token"))
+		return
+	}
+	s.issue(ctx, w, sub, asked, refresh)
+}
+
+// authenticate checks credentials under the throttle, recording failures in the audit log.
+func (s *TokenServer) authenticate(ctx context.Context, w http.ResponseWriter, user, secret string, asked []Access) (Subject, error) {
+	client := ClientFrom(ctx)
+	userKey := user + "\x00" + client
+	wait := max(s.users.Wait(userKey), s.clients.Wait(client))
+	if wait > 0 {
+		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "throttled", OK: false})
+		return Subject{}, tooMany(w, wait)
+	}
+	sub, err := s.acc.Authenticate(ctx, user, secret)
+	if errors.Is(err, ErrBadCredentials) {
+		s.users.Fail(userKey)
+		s.clients.Fail(client)
+		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "bad credentials", OK: false})
+		slog.InfoContext(ctx, "token refused", "user", user, "client", client)
+	} else if err == nil {
+		s.users.Succeed(userKey)
+	}
+	return sub, err
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration) error {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("too many failed attempts; try again in %d seconds", int(math.Ceil(wait.Seconds()))))
+}
+
+// issue grants sub what it may of asked and answers the token (and a new refresh token).
+func (s *TokenServer) issue(ctx context.Context, w http.ResponseWriter, sub Subject, asked []Access, refresh bool) {
+	rt := ""
+	if refresh {
+		var err error
+		if rt, err = s.acc.NewRefreshToken(ctx, sub.Name); err != nil {
+			s.fail(ctx, w, err)
+			return
+		}
+	}
+	s.issueWith(ctx, w, sub, asked, rt)
+}
+
+func (s *TokenServer) issueWith(ctx context.Context, w http.ResponseWriter, sub Subject, asked []Access, refresh string) {
+	granted, err := s.Grant(ctx, sub, asked)
+	if err != nil {
+		s.fail(ctx, w, err)
+		return
+	}
+	tok, err := s.iss.Issue(ctx, sub.Name, granted)
+	if err != nil {
+		s.fail(ctx, w, err)
+		return
+	}
+	detail := "granted"
+	if !covers(granted, asked) {
+		detail = "partly granted"
+		if len(granted) == 0 && len(asked) > 0 {
+			detail = "denied"
+		}
+	}
+	s.acc.Audit(ctx, store.AuditEntry{Actor: sub.Name, Action: AuditToken, Scope: FormatScopes(asked), Granted: FormatScopes(granted), Detail: detail, OK: detail == "granted"})
+	httperr.WriteJSON(w, http.StatusOK, tokenResponse{
+		Token: tok.Raw, AccessToken: tok.Raw, ExpiresIn: int(tok.ExpiresIn.Seconds()),
+		IssuedAt: tok.IssuedAt.UTC().Format(time.RFC3339), RefreshToken: refresh, Scope: FormatScopes(granted),
+	})
+}
+
+// Grant returns the part of asked that sub holds: resources sub may do nothing to are left
+// out, actions it may not do are dropped (the specification's "intersection"), never an
+// error.
+func (s *TokenServer) Grant(ctx context.Context, sub Subject, asked []Access) ([]Access, error) {
+	granted := []Access{}
+	for _, a := range asked {
+		var ok []string
+		switch {
+		case a.Type == "registry" && a.Name == "catalog":
+			can, err := s.acc.policy.Catalog(ctx, sub)
+			if err != nil {
+				return nil, err
+			}
+			if can && slices.Contains(a.Actions, "*") {
+				ok = []string{"*"}
+			}
+		case a.Type == "repository":
+			if registry.ValidateRepository(a.Name) != nil {
+				continue
+			}
+			held, err := s.acc.policy.Decide(ctx, sub, a.Name)
+			if err != nil {
+				return nil, err
+			}
+			for _, act := range a.Actions {
+				switch act {
+				case "pull", "push", "delete":
+					if slices.Contains(held.Names(), act) {
+						ok = append(ok, act)
+					}
+				case "*":
+					if held.Has(Pull | Push | Delete) {
+						ok = append(ok, act)
+					}
+				}
+			}
+		}
+		if len(ok) > 0 {
+			granted = append(granted, Access{Type: a.Type, Class: a.Class, Name: a.Name, Actions: ok})
+		}
+	}
+	return granted, nil
+}
+
+// covers reports whether granted holds every action asked.
+func covers(granted, asked []Access) bool {
+	n := 0
+	for _, a := range asked {
+		n += len(a.Actions)
+	}
+	for _, g := range granted {
+		n -= len(g.Actions)
+	}
+	return n == 0
+}
+
+func (s *TokenServer) fail(ctx context.Context, w http.ResponseWriter, err error) {
+	slog.WarnContext(ctx, "token service failed", "err", err)
+	httperr.WriteRegistry(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the token service cannot answer right now", nil)
+}
+
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	httperr.WriteJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// ServeBundle answers GET /auth/certs.pem: the certificates a registry must trust
+// (rootcertbundle).
+func (s *TokenServer) ServeBundle(w http.ResponseWriter, r *http.Request) {
+	b, err := s.iss.Keys().Bundle(r.Context())
+	if err != nil {
+		s.fail(r.Context(), w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write(b)
+}
+
+// ServeJWKS answers GET /auth/jwks.json.
+func (s *TokenServer) ServeJWKS(w http.ResponseWriter, r *http.Request) {
+	set, err := s.iss.Keys().JWKS(r.Context())
+	if err != nil {
+		s.fail(r.Context(), w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "max-age=60")
+	httperr.WriteJSON(w, http.StatusOK, set)
+}
+
+// Register mounts the token service on mux.
+func (s *TokenServer) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/auth/token", s.ServeToken)
+	mux.HandleFunc("GET /auth/certs.pem", s.ServeBundle)
+	mux.HandleFunc("GET /auth/jwks.json", s.ServeJWKS)
+}

@@ -290,14 +290,15 @@ func TestE2EManifestPage(t *testing.T) {
 	}
 	screenshot(t, ctx, "manifest-referrers")
 
-	// An unknown tag gives a readable error, not a blank page.
+	// An unknown tag gives a "not found" page naming it, with the way back, not a blank page
+	// or "Something went wrong".
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine:does-not-exist"),
-		chromedp.WaitVisible(`.state.error`),
+		chromedp.WaitVisible(`.state.not-found a[href="/"]`),
 	); err != nil {
 		t.Fatalf("unknown tag: %v", err)
 	}
-	msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.error .error-message`))
+	msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.not-found`))
 	if !strings.Contains(msg, "does-not-exist") {
 		t.Errorf("unknown tag message %q does not name the tag", msg)
 	}

@@ -104,6 +104,48 @@ func TestE2EWriteOperations(t *testing.T) {
 	); err != nil {
 		t.Fatalf("remove tag only: %v", err)
 	}
+
+	// Tick two tags and delete them together, after the same preview of what is freed.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/library/alpine"),
+		chromedp.WaitVisible(`#tags tr[data-tag="3.19"] input[type=checkbox]`),
+		chromedp.Click(`#tags tr[data-tag="3.19"] input[type=checkbox]`),
+		chromedp.Click(`#tags tr[data-tag="3.20"] input[type=checkbox]`),
+		chromedp.WaitVisible(`#bulk-delete`),
+		chromedp.Click(`#bulk-delete`),
+		chromedp.WaitVisible(`#delete-dialog #delete-targets`),
+		chromedp.WaitVisible(`#delete-frees`),
+	); err != nil {
+		t.Fatalf("bulk delete dialog: %v", err)
+	}
+	targets, _ := chromedp.Run(ctx, chromedp.Text(`#delete-targets`))
+	if !strings.Contains(targets, "3.19") || !strings.Contains(targets, "3.20") {
+		t.Errorf("bulk dialog lists %q", targets)
+	}
+	screenshot(t, ctx, "ops-bulk-delete")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#delete-manifest`),
+		chromedp.WaitNotPresent(`#tags tr[data-tag="3.19"]`),
+		chromedp.WaitNotPresent(`#tags tr[data-tag="3.20"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="3.21"]`),
+	); err != nil {
+		t.Fatalf("bulk delete: %v", err)
+	}
+
+	// Delete from the manifest page: the page then shows the repository.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/mirror/alpine:copied"),
+		chromedp.WaitVisible(`#manifest-delete`),
+		chromedp.Click(`#manifest-delete`),
+		chromedp.WaitVisible(`#delete-dialog[open] #delete-manifest`),
+		chromedp.Click(`#delete-manifest`),
+		// The repository page: without tags (or, where the registry forgets an empty
+		// repository, not found).
+		waitJS(`location.pathname === "/repositories/mirror/alpine" && document.querySelector(".state.empty, .state.not-found") !== null`),
+	); err != nil {
+		screenshot(t, ctx, "ops-manifest-delete-failed")
+		t.Fatalf("delete from the manifest page: %v", err)
+	}
 }
 
 func TestE2EReadOnlyHidesWriteActions(t *testing.T) {

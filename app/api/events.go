@@ -1,11 +1,6 @@
 package api
 
-import (
-	"context"
-	"net/url"
-	"strconv"
-	"time"
-)
+import "time"
 
 // Event is one registry event as /api/v1/events returns it.
 type Event struct {
@@ -76,42 +71,4 @@ type Stats struct {
 	Bucket    string      `json:"bucket"`
 	Counts    []DayCount  `json:"counts"`
 	TopPulled []PullCount `json:"topPulled"`
-}
-
-// Events returns a page of registry events.
-func (c Client) Events(ctx context.Context, q EventQuery) (EventPage, error) {
-	v := url.Values{}
-	set := func(k, val string) {
-		if val != "" {
-			v.Set(k, val)
-		}
-	}
-	set("repository", q.Repository)
-	set("action", q.Action)
-	set("actor", q.Actor)
-	set("since", q.Since)
-	set("before", q.Before)
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if q.All {
-		v.Set("kind", "all")
-	}
-	var p EventPage
-	err := c.get(ctx, "/api/v1/events?"+v.Encode(), &p)
-	return p, err
-}
-
-// RepositoryStats returns a repository's pushes and pulls over rng (such as 30d or 24h).
-func (c Client) RepositoryStats(ctx context.Context, repository, rng string) (RepositoryStats, error) {
-	var s RepositoryStats
-	err := c.get(ctx, "/api/v1/stats/"+escapePath(repository)+"?range="+url.QueryEscape(rng), &s)
-	return s, err
-}
-
-// Stats returns registry-wide pushes and pulls over rng and the most pulled repositories.
-func (c Client) Stats(ctx context.Context, rng string) (Stats, error) {
-	var s Stats
-	err := c.get(ctx, "/api/v1/stats?range="+url.QueryEscape(rng), &s)
-	return s, err
 }

@@ -2,11 +2,10 @@ package api
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
+	"io"
 	"time"
 )
 
@@ -177,66 +176,19 @@ type JobEvent struct {
 // Final reports whether e is a job's last event.
 func (e JobEvent) Final() bool { return e.Type == EventResult || e.Type == EventError }
 
-// StartJob starts a write operation and returns its id.
-func (c Client) StartJob(ctx context.Context, req JobRequest) (string, error) {
-	var s JobStarted
-	err := c.do(ctx, http.MethodPost, "/api/v1/jobs", req, &s)
-	return s.ID, err
-}
+// ErrStreamEnded is returned by ReadJobEvents when a stream ends before the job's final event.
+var ErrStreamEnded = errors.New("the stream ended before the job")
 
-// PreviewCleanup returns what a cleanup rule would delete.
-func (c Client) PreviewCleanup(ctx context.Context, rule CleanupRule) (CleanupPlan, error) {
-	var p CleanupPlan
-	err := c.do(ctx, http.MethodPost, "/api/v1/jobs", JobRequest{Kind: JobCleanup, Rule: &rule, DryRun: true}, &p)
-	return p, err
-}
-
-// Job returns one job.
-func (c Client) Job(ctx context.Context, id string) (Job, error) {
-	var j Job
-	err := c.get(ctx, "/api/v1/jobs/"+url.PathEscape(id), &j)
-	return j, err
-}
-
-// Jobs returns the recent jobs.
-func (c Client) Jobs(ctx context.Context) (JobList, error) {
-	var l JobList
-	err := c.get(ctx, "/api/v1/jobs", &l)
-	return l, err
-}
-
-// CancelJob cancels a running job.
-func (c Client) CancelJob(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/api/v1/jobs/"+url.PathEscape(id), nil, &Job{})
-}
-
-// FollowJob reads a job's event stream, calling fn with each event, until the job ends
-// (the last event is then returned) or ctx is done.
-func (c Client) FollowJob(ctx context.Context, id string, fn func(JobEvent)) (JobEvent, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/api/v1/jobs/"+url.PathEscape(id)+"/events", nil)
-	if err != nil {
-		return JobEvent{}, err
-	}
-	req.Header.Set("Accept", "application/x-ndjson")
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return JobEvent{}, fmt.Errorf("job %s events: %w", id, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return JobEvent{}, &Error{Status: resp.StatusCode, Code: "HTTP_" + fmt.Sprint(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
-	}
-	sc := bufio.NewScanner(resp.Body)
+// ReadJobEvents decodes a job's NDJSON event stream (GET /api/v1/jobs/{id}/events), calling fn
+// with each event, until the final one, which it returns.
+func ReadJobEvents(r io.Reader, fn func(JobEvent)) (JobEvent, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var last JobEvent
 	for sc.Scan() {
 		var e JobEvent
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return last, fmt.Errorf("job %s events: %w", id, err)
+			return last, fmt.Errorf("job event %q: %w", sc.Bytes(), err)
 		}
 		last = e
 		if fn != nil {
@@ -247,7 +199,7 @@ func (c Client) FollowJob(ctx context.Context, id string, fn func(JobEvent)) (Jo
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return last, fmt.Errorf("job %s events: %w", id, err)
+		return last, err
 	}
-	return last, fmt.Errorf("job %s events: the stream ended before the job", id)
+	return last, ErrStreamEnded
 }

@@ -1,11 +1,10 @@
-// Package api holds the JSON types of Berth's /api/v1 and a small client for them. It is
-// shared by the server and the WebAssembly UI, so it must stay free of heavy dependencies.
+// Package api is the wire contract of Berth's /api/v1: its JSON types, its error codes, and
+// small helpers both sides need (durations, references, sizes). The server and the
+// WebAssembly UI share it, so it must stay free of heavy dependencies; the browser's client
+// for it lives in app/client.
 package api
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // RepositoryPage is one page of the catalog, filtered by Query.
 type RepositoryPage struct {
@@ -93,14 +92,6 @@ func (p Platform) String() string {
 		s += "/" + p.Variant
 	}
 	return s
-}
-
-// ErrorBody is the JSON body of every /api error response.
-type ErrorBody struct {
-	Error struct {
-		Code    Code   `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // Manifest is everything Berth shows about one manifest: an image, an index or an artifact.
@@ -205,20 +196,6 @@ type Session struct {
 type SignIn struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-}
-
-// HumanSize renders a byte count the way docker does (decimal units).
-func HumanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 // Usage is what a repository stores, counting blobs shared between tags once.

@@ -32,6 +32,8 @@ type activityPage struct {
 	state     loadState
 	err       string
 	events    []api.Event
+	next      string // Before of the next older page; "" when the oldest is shown
+	older     bool   // a "Load older" request is on its way
 	stats     api.Stats
 	repoStats api.RepositoryStats
 	updated   time.Time
@@ -75,21 +77,21 @@ func (p *activityPage) load(ctx app.Context, foreground bool) {
 	p.gen++
 	gen := p.gen
 	if foreground {
-		p.state, p.err = loading, ""
+		p.state, p.err, p.events, p.next = loading, "", nil, ""
 	}
 	q := api.EventQuery{Repository: p.repository, Action: p.action, Actor: p.actor, Since: p.rng, Limit: 100}
 	repo, rng := p.repository, p.rng
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		page, err := client().Events(c, q)
+		page, err := apiClient().Events(c, q)
 		var stats api.Stats
 		var repoStats api.RepositoryStats
 		if err == nil {
-			stats, err = client().Stats(c, rng)
+			stats, err = apiClient().Stats(c, rng)
 		}
 		if err == nil && repo != "" {
-			repoStats, err = client().RepositoryStats(c, repo, rng)
+			repoStats, err = apiClient().RepositoryStats(c, repo, rng)
 		}
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
@@ -101,8 +103,52 @@ func (p *activityPage) load(ctx app.Context, foreground bool) {
 				}
 				return
 			}
-			p.events, p.stats, p.repoStats = page.Events, stats, repoStats
+			p.events, p.next = mergeNewest(page.Events, page.Next, p.events, p.next)
+			p.stats, p.repoStats = stats, repoStats
 			p.state, p.updated = loaded, time.Now()
+		})
+	})
+}
+
+// mergeNewest puts a fresh first page in front of the older pages already shown, so the live
+// refresh keeps what "Load older" fetched.
+func mergeNewest(newest []api.Event, newestNext string, shown []api.Event, shownNext string) ([]api.Event, string) {
+	if len(shown) <= len(newest) || len(newest) == 0 {
+		return newest, newestNext
+	}
+	seen := make(map[string]bool, len(newest))
+	for _, e := range newest {
+		seen[e.ID] = true
+	}
+	oldest := newest[len(newest)-1].Timestamp
+	out := append([]api.Event(nil), newest...)
+	for _, e := range shown {
+		if !seen[e.ID] && !e.Timestamp.After(oldest) {
+			out = append(out, e)
+		}
+	}
+	return out, shownNext
+}
+
+// loadOlder fetches the page of events before the oldest shown.
+func (p *activityPage) loadOlder(ctx app.Context, e app.Event) {
+	if p.next == "" || p.older {
+		return
+	}
+	p.older = true
+	q := api.EventQuery{Repository: p.repository, Action: p.action, Actor: p.actor, Since: p.rng, Limit: 100, Before: p.next}
+	gen := p.gen
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		page, err := apiClient().Events(c, q)
+		ctx.Dispatch(func(ctx app.Context) {
+			p.older = false
+			if err != nil || gen != p.gen && q.Before != p.next {
+				return
+			}
+			p.events = append(p.events, page.Events...)
+			p.next = page.Next
 		})
 	})
 }
@@ -119,7 +165,7 @@ func (p *activityPage) apply(ctx app.Context) {
 	add("action", p.action)
 	add("actor", strings.TrimSpace(p.actor))
 	add("range", p.rng)
-	ctx.Navigate("/activity?" + strings.Join(v, "&"))
+	ctx.Navigate(Path("/activity?" + strings.Join(v, "&")))
 }
 
 func (p *activityPage) Render() app.UI {
@@ -140,7 +186,7 @@ func (p *activityPage) renderFilters() app.UI {
 		return app.Input().Type("search").Class("search").ID(id).Placeholder(placeholder).Aria("label", label).
 			Value(*value).
 			OnChange(func(ctx app.Context, e app.Event) {
-				*value = ctx.JSSrc().Get("value").String()
+				p.ValueTo(value)(ctx, e)
 				p.apply(ctx)
 			})
 	}
@@ -156,13 +202,13 @@ func (p *activityPage) renderFilters() app.UI {
 		text("activity-repository", "Filter by repository", "Repository, e.g. library/alpine", &p.repository),
 		app.Select().ID("activity-action").Aria("label", "Filter by action").Body(actions...).
 			OnChange(func(ctx app.Context, e app.Event) {
-				p.action = ctx.JSSrc().Get("value").String()
+				p.ValueTo(&p.action)(ctx, e)
 				p.apply(ctx)
 			}),
 		text("activity-actor", "Filter by user", "User", &p.actor),
 		app.Select().ID("activity-range").Aria("label", "Time range").Body(ranges...).
 			OnChange(func(ctx app.Context, e app.Event) {
-				p.rng = ctx.JSSrc().Get("value").String()
+				p.ValueTo(&p.rng)(ctx, e)
 				p.apply(ctx)
 			}),
 	)
@@ -206,7 +252,7 @@ func (p *activityPage) renderTop() app.UI {
 	items := make([]app.UI, 0, len(p.stats.TopPulled))
 	for _, t := range p.stats.TopPulled {
 		items = append(items, app.Li().Body(
-			app.A().Href("/activity?repository="+url.QueryEscape(t.Repository)+"&range="+p.rng).Text(t.Repository),
+			app.A().Href(activityURL(t.Repository, p.rng)).Text(t.Repository),
 			app.Span().Class("count").Text(plural(t.Pulls, "pull")),
 		))
 	}
@@ -244,13 +290,23 @@ func (p *activityPage) renderFeed() app.UI {
 		))
 	}
 	return app.Div().Class("table-wrap").Body(
-		app.Table().Class("events").ID("events").Body(
+		app.Table().Class("grid events").ID("events").Body(
 			app.THead().Body(app.Tr().Body(
 				app.Th().Text("Action"), app.Th().Text("Target"), app.Th().Text("Digest"),
 				app.Th().Text("User"), app.Th().Text("When"), app.Th().Text("Source"),
 			)),
 			app.TBody().Body(rows...),
 		),
+		app.If(p.next != "", func() app.UI {
+			label := "Load older"
+			if p.older {
+				label = "Loading…"
+			}
+			return app.Div().Class("more").Body(
+				app.Span().Class("hint").Text(plural(len(p.events), "event")+" shown"),
+				app.Button().Class("button small").ID("events-older").Disabled(p.older).Text(label).OnClick(p.loadOlder),
+			)
+		}),
 	)
 }
 
@@ -298,4 +354,20 @@ func bucketLabel(t time.Time, bucket string) string {
 		return t.Local().Format("15:04")
 	}
 	return t.Local().Format("Jan 2")
+}
+
+// activityURL is the UI path of the activity page for one repository and range, under the
+// base path the UI is served from.
+func activityURL(repository, rng string) string {
+	v := url.Values{}
+	if repository != "" {
+		v.Set("repository", repository)
+	}
+	if rng != "" {
+		v.Set("range", rng)
+	}
+	if len(v) == 0 {
+		return Path("/activity")
+	}
+	return Path("/activity?" + v.Encode())
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -31,12 +30,14 @@ type catalogPage struct {
 	total   int
 	updated time.Time
 	win     window
+	focus   rowFocus // the repository holding focus, kept when the window moves
 	// gen numbers list generations, so that an answer to an older query never lands in a
 	// newer list.
 	gen int
 }
 
 func (p *catalogPage) OnMount(ctx app.Context) {
+	p.focus.listen("#repositories", "repo")
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -47,7 +48,11 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	ctx.Page().SetTitle("Repositories · Berth")
 	p.query = ctx.Page().URL().Query().Get("q")
 	p.load(ctx)
+	focusFilter(ctx, "repo-filter")
 }
+
+// OnDismount stops following focus.
+func (p *catalogPage) OnDismount() { p.focus.stop() }
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
@@ -68,7 +73,7 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		res, err := client().Repositories(c, query, page*catalogPageSize, catalogPageSize)
+		res, err := apiClient().Repositories(c, query, page*catalogPageSize, catalogPageSize)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -100,6 +105,7 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 // onScroll moves the window and fetches the pages that came into view.
 func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.onScroll(ctx, e)
+	ctx.Defer(func(ctx app.Context) { p.focus.restore() })
 	first, last := p.win.span(len(p.names))
 	for page := first / catalogPageSize; page*catalogPageSize < last; page++ {
 		p.fetch(ctx, page)
@@ -107,7 +113,7 @@ func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
 }
 
 func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
-	p.query = ctx.JSSrc().Get("value").String()
+	p.ValueTo(&p.query)(ctx, e)
 	p.gen++
 	gen := p.gen
 	u := *ctx.Page().URL()
@@ -143,21 +149,11 @@ func (p *catalogPage) Render() app.UI {
 				Aria("label", "Filter repositories").
 				AutoFocus(true).
 				Value(p.query).
-				OnInput(p.onSearch),
+				OnInput(p.onSearch).
+				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 		),
 		p.renderBody(),
 	)
-}
-
-func countLabel(total int, query string) string {
-	noun := "repositories"
-	if total == 1 {
-		noun = "repository"
-	}
-	if query != "" {
-		return fmt.Sprintf("%d %s match “%s”", total, noun, query)
-	}
-	return fmt.Sprintf("%d %s", total, noun)
 }
 
 func (p *catalogPage) renderBody() app.UI {
@@ -176,24 +172,11 @@ func (p *catalogPage) renderBody() app.UI {
 	rows = append(rows, p.win.spacer(first))
 	for i := first; i < last; i++ {
 		if n := p.names[i]; n != "" {
-			rows = append(rows, app.A().Class("repo").Href(repositoryURL(n)).Body(repoName(n)...))
+			rows = append(rows, app.A().Class("repo").DataSet("repo", n).Href(repositoryURL(n)).Body(repoName(n)...))
 		} else {
 			rows = append(rows, app.Div().Class("repo placeholder").Aria("hidden", "true").Text("…"))
 		}
 	}
 	rows = append(rows, p.win.spacer(len(p.names)-last))
-	return app.Div().Class("vlist repo-list").ID("repositories").Role("list").OnScroll(p.onScroll).Body(rows...)
-}
-
-// repoName renders a repository name with its namespace dimmed, so the last part stands out.
-func repoName(name string) []app.UI {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return []app.UI{
-				app.Span().Class("ns").Text(name[:i+1]),
-				app.Span().Class("leaf").Text(name[i+1:]),
-			}
-		}
-	}
-	return []app.UI{app.Span().Class("leaf").Text(name)}
+	return app.Nav().Class("vlist repo-list").ID("repositories").Aria("label", "Repositories").OnScroll(p.onScroll).Body(rows...)
 }

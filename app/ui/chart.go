@@ -61,13 +61,13 @@ func (p *chartPage) load(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		vs, err := client().ChartVersions(c, repo)
+		vs, err := apiClient().ChartVersions(c, repo)
 		var ch api.Chart
 		if err == nil {
 			if version == "" && len(vs.Versions) > 0 {
 				version = vs.Versions[0].Version
 			}
-			ch, err = client().Chart(c, repo, version)
+			ch, err = apiClient().Chart(c, repo, version)
 		}
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
@@ -112,14 +112,14 @@ func (p *chartPage) body() app.UI {
 			// (raw HTML escaped, unsafe links dropped).
 			return app.Div().Class("card").Body(app.H2().Text("README"), app.Raw(`<div id="readme" class="readme">`+c.ReadmeHTML+`</div>`))
 		}),
-		app.Div().Class("card").Body(app.H2().Text("Values"), app.Pre().ID("values").Class("mono").Text(orNone(c.Values, "# no values.yaml"))),
+		app.Div().Class("card").Body(app.H2().Text("Values"), app.Pre().ID("values").Class("mono").TabIndex(0).Aria("label", "values.yaml").Text(orNone(c.Values, "# no values.yaml"))),
 		app.If(c.ValuesSchema != "", func() app.UI {
-			return app.Details().Class("card raw").Body(app.Summary().Text("Values schema"), app.Pre().ID("values-schema").Class("mono").Text(prettyJSON(c.ValuesSchema)))
+			return app.Details().Class("card raw").Body(app.Summary().Text("Values schema"), app.Pre().ID("values-schema").Class("mono").TabIndex(0).Aria("label", "Values schema").Text(prettyJSON(c.ValuesSchema)))
 		}),
 		templates(c.Templates),
 		signatures(c),
 		app.If(c.Provenance != "", func() app.UI {
-			return app.Details().Class("card raw").Body(app.Summary().Text("Provenance (.prov)"), app.Pre().ID("provenance").Class("mono").Text(c.Provenance))
+			return app.Details().Class("card raw").Body(app.Summary().Text("Provenance (.prov)"), app.Pre().ID("provenance").Class("mono").TabIndex(0).Aria("label", "Provenance").Text(c.Provenance))
 		}),
 	}
 	return app.Div().ID("chart").Body(sections...)

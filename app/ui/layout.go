@@ -1,12 +1,7 @@
 package ui
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-
-	"github.com/berth-registry/berth/app/api"
 )
 
 // crumb is one step of the breadcrumb trail in the header.
@@ -19,7 +14,7 @@ type crumb struct {
 // footer.
 func page(crumbs []crumb, content ...app.UI) app.UI {
 	trail := []app.UI{app.A().Class("brand").Href(Path("/")).Body(
-		app.Img().Src("/web/icon.svg").Alt("").Width(28).Height(28),
+		app.Img().Src("/web/icon.svg").Role("presentation").Width(28).Height(28),
 		app.Span().Text("Berth"),
 	)}
 	for i, c := range crumbs {
@@ -27,17 +22,18 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 		if i == len(crumbs)-1 || c.href == "" {
 			trail = append(trail, app.Span().Class("crumb current").Text(c.label))
 		} else {
-			trail = append(trail, app.A().Class("crumb").Href(c.href).Text(c.label))
+			trail = append(trail, app.A().Class("crumb").Href(c.href).Text(c.label)) // hrefs come with the base path (Path)
 		}
 	}
 	version := app.Getenv(EnvVersion)
 	return app.Div().Class("layout").Body(
 		app.Header().Class("topbar").Body(
 			app.Nav().Class("trail").Aria("label", "Breadcrumb").Body(trail...),
-			app.A().Class("nav-link").Href(Path("/activity")).Text("Activity"),
+			app.A().Class("nav-link").Href(activityURL("", "")).Text("Activity"),
 			&userMenu{},
 		),
 		&statusBanner{}, // offline and new-version notices
+		&shortcuts{},
 		app.Main().Class("content").Body(content...),
 		app.Footer().Class("footer").Body(
 			app.Span().Text("Berth "+version),
@@ -71,6 +67,28 @@ func errorView(msg string, retry app.EventHandler) app.UI {
 	)
 }
 
+// notFoundView says that what the address names does not exist, with the way back.
+func notFoundView(title, msg string) app.UI {
+	return app.Div().Class("state not-found").Role("alert").Body(
+		app.P().Class("error-title").Text(title),
+		app.P().Class("hint").Text(msg),
+		app.P().Body(app.A().Class("button").Href(Path("/")).Text("All repositories")),
+	)
+}
+
+// notFoundPage is the page for addresses no route matches.
+type notFoundPage struct{ app.Compo }
+
+func (p *notFoundPage) Render() app.UI {
+	return page([]crumb{{label: "Not found"}},
+		app.Div().Class("page-head").Body(app.H1().Text("Page not found")),
+		notFoundView("Nothing here", "Nothing lives at this address. It may have been mistyped, or the repository renamed."),
+	)
+}
+
+// srOnly is text for screen readers only: what a colour or an icon says to the eye.
+func srOnly(text string) app.UI { return app.Span().Class("sr-only").Text(text) }
+
 // emptyView says there is nothing to show, and why.
 func emptyView(title, hint string) app.UI {
 	return app.Div().Class("state empty").Body(
@@ -79,53 +97,83 @@ func emptyView(title, hint string) app.UI {
 	)
 }
 
-// humanSize renders a byte count the way docker does (decimal units).
-func humanSize(n int64) string { return api.HumanSize(n) }
-
-// ago renders a time relative to now: "3 days ago".
-func ago(t, now time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		return "in the future"
-	}
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
-	case d < 30*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day") + " ago"
-	case d < 365*24*time.Hour:
-		return plural(int(d/(30*24*time.Hour)), "month") + " ago"
-	}
-	return plural(int(d/(365*24*time.Hour)), "year") + " ago"
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
-}
-
-// shortDigest renders sha256:0123456789abcdef… as its first 12 hex digits.
-func shortDigest(d string) string {
-	const prefix = "sha256:"
-	if len(d) > len(prefix)+12 && d[:len(prefix)] == prefix {
-		return d[len(prefix) : len(prefix)+12]
-	}
-	return d
-}
-
 // copyToClipboard puts text on the clipboard.
 func copyToClipboard(text string) {
 	nav := app.Window().Get("navigator")
 	if cb := nav.Get("clipboard"); cb.Truthy() {
 		cb.Call("writeText", text)
+	}
+}
+
+// shortcuts handles the page-wide keys: "/" focuses the page's filter, as on GitHub.
+type shortcuts struct {
+	app.Compo
+	remove func()
+}
+
+func (s *shortcuts) OnMount(ctx app.Context) {
+	handler := app.FuncOf(func(this app.Value, args []app.Value) any {
+		if len(args) == 1 {
+			slash(args[0])
+		}
+		return nil
+	})
+	doc := app.Window().Get("document")
+	doc.Call("addEventListener", "keydown", handler)
+	s.remove = func() {
+		doc.Call("removeEventListener", "keydown", handler)
+		handler.Release()
+	}
+}
+
+// slash focuses the page's filter when "/" is typed outside a form field.
+func slash(e app.Value) {
+	if e.Get("key").String() != "/" || e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() {
+		return
+	}
+	if tag := e.Get("target").Get("tagName"); tag.Truthy() {
+		switch tag.String() {
+		case "INPUT", "TEXTAREA", "SELECT":
+			return
+		}
+	}
+	if filter := app.Window().Get("document").Call("querySelector", ".toolbar input[type=search]"); filter.Truthy() {
+		e.Call("preventDefault")
+		filter.Call("focus")
+	}
+}
+
+func (s *shortcuts) OnDismount() {
+	if s.remove != nil {
+		s.remove()
+		s.remove = nil
+	}
+}
+
+func (s *shortcuts) Render() app.UI { return app.Span().Class("shortcuts").Aria("hidden", "true") }
+
+// focusFilter puts focus in a page's filter once it is rendered, unless the user already put
+// it somewhere: a page is opened to find something in it.
+func focusFilter(ctx app.Context, id string) {
+	ctx.Defer(func(ctx app.Context) {
+		doc := app.Window().Get("document")
+		active := doc.Get("activeElement")
+		if active.Truthy() && !active.Equal(doc.Get("body")) && active.Get("id").String() != id {
+			return
+		}
+		if el := doc.Call("getElementById", id); el.Truthy() {
+			el.Call("focus")
+		}
+	})
+}
+
+// intoList moves focus from a filter to the first result (selector) on ArrowDown.
+func intoList(e app.Event, selector string) {
+	if e.Get("key").String() != "ArrowDown" {
+		return
+	}
+	if el := app.Window().Get("document").Call("querySelector", selector); el.Truthy() {
+		e.PreventDefault()
+		el.Call("focus")
 	}
 }

@@ -33,8 +33,9 @@ type manifestPage struct {
 	childState loadState
 	childErr   error
 
-	copied string
-	gen    int
+	copied   string
+	announce string // what the live region last said (copies)
+	gen      int
 }
 
 // manifestURL is the UI path of a manifest by tag or digest.
@@ -59,6 +60,8 @@ func splitReference(path string) (repo, ref string) {
 
 func (p *manifestPage) OnMount(ctx app.Context) {
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
+	// After a delete from this page the manifest (or its tag) is gone: show its repository.
+	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { ctx.Navigate(repositoryURL(p.repo)) })
 }
 
 func (p *manifestPage) OnNav(ctx app.Context) {
@@ -93,7 +96,7 @@ func (p *manifestPage) load(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := client().Manifest(c, repo, ref)
+		m, err := apiClient().Manifest(c, repo, ref)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -124,7 +127,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := client().Manifest(c, repo, digest)
+		m, err := apiClient().Manifest(c, repo, digest)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -139,15 +142,14 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 }
 
 func (p *manifestPage) Render() app.UI {
-	crumbs := []crumb{{label: "Repositories", href: "/"}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
-	return page(crumbs, p.renderBody())
-}
-
-func refLabel(ref string) string {
-	if strings.HasPrefix(ref, "sha256:") {
-		return "@" + shortDigest(ref)
+	crumbs := []crumb{{label: "Repositories", href: Path("/")}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
+	var head app.UI
+	if p.state != loaded { // the loaded page's head has the kind too
+		head = app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(append(repoName(p.repo), app.Span().Class("ref").Text(refLabel(p.ref)))...))
 	}
-	return ":" + ref
+	return page(crumbs, head, p.renderBody(),
+		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
+		&deleteDialog{})
 }
 
 func (p *manifestPage) renderBody() app.UI {
@@ -164,7 +166,7 @@ func (p *manifestPage) renderBody() app.UI {
 			app.Span().Class("chip kind").Text(kindLabel(m)),
 		),
 		p.summary(m),
-		copySection(m.Repository, m.Reference),
+		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
@@ -196,26 +198,29 @@ func (p *manifestPage) renderBody() app.UI {
 	return app.Div().ID("manifest").Body(sections...)
 }
 
-func kindLabel(m api.Manifest) string {
-	switch m.Kind {
-	case "index":
-		return "multi-platform index"
-	case "artifact":
-		return artifactLabel(m.ArtifactType)
-	case "schema1":
-		return "Docker schema 1 (legacy)"
+// deleteAction is the manifest page's delete button: the tag (or the manifest, when shown by
+// digest) through the same dialog as the repository page.
+func (p *manifestPage) deleteAction(m api.Manifest) app.UI {
+	if !writable() {
+		return nil
 	}
-	return "image"
+	tag := m.Reference
+	return app.Button().Class("button danger").ID("manifest-delete").Text("Delete…").OnClick(func(ctx app.Context, e app.Event) {
+		openDelete(ctx, deleteRequest{Repo: m.Repository, Targets: []deleteTarget{{Tag: tag, Digest: m.Digest}}, Opener: "#manifest-delete"})
+	}, app.EventScope(m.Repository, tag, m.Digest))
 }
 
 func (p *manifestPage) summary(m api.Manifest) app.UI {
 	pullTag := ""
-	if !strings.HasPrefix(m.Reference, "sha256:") {
-		pullTag = fmt.Sprintf("docker pull %s/%s:%s", m.PullHost, m.Repository, m.Reference)
+	if !api.IsDigest(m.Reference) {
+		pullTag = pullCommand(m.PullHost, m.Repository, m.Reference, m.Kind, m.ArtifactType)
 	}
 	pullDigest := fmt.Sprintf("docker pull %s/%s@%s", m.PullHost, m.Repository, m.Digest)
+	if m.Kind == "artifact" {
+		pullDigest = fmt.Sprintf("oras pull %s/%s@%s", m.PullHost, m.Repository, m.Digest)
+	}
 	rows := []app.UI{
-		field("Digest", app.Span().Class("mono break").Text(m.Digest)),
+		field("Digest", p.copyBox("digest-value", "digest", m.Digest)),
 		field("Media type", app.Span().Class("mono break").Text(m.MediaType)),
 		field("Size", app.Span().Text(humanSize(m.Size)+sizeNote(m))),
 	}
@@ -227,9 +232,9 @@ func (p *manifestPage) summary(m api.Manifest) app.UI {
 		rows = append(rows, field("Created", app.Span().Title(c.Local().Format(time.RFC1123)).Text(ago(c, time.Now())+" · "+c.Format("2006-01-02 15:04"))))
 	}
 	if pullTag != "" {
-		rows = append(rows, field("Pull by tag", p.copyBox("tag", pullTag)))
+		rows = append(rows, field("Pull by tag", p.copyBox("tag", "pull command by tag", pullTag)))
 	}
-	rows = append(rows, field("Pull by digest", p.copyBox("digest", pullDigest)))
+	rows = append(rows, field("Pull by digest", p.copyBox("digest-pull", "pull command by digest", pullDigest)))
 	return app.Div().Class("card").Body(app.Dl().Class("fields").Body(rows...))
 }
 
@@ -240,22 +245,23 @@ func sizeNote(m api.Manifest) string {
 	return ""
 }
 
-func (p *manifestPage) copyBox(id, text string) app.UI {
+// copyBox shows text with a button that copies it; what names the text for screen readers.
+func (p *manifestPage) copyBox(id, what, text string) app.UI {
 	label := "Copy"
 	if p.copied == id {
 		label = "Copied ✓"
 	}
 	return app.Div().Class("copy").Body(
 		app.Code().Class("break").Text(text),
-		app.Button().Class("button small").Text(label).OnClick(func(ctx app.Context, e app.Event) {
+		app.Button().Class("button small").ID("copy-"+id).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
 			copyToClipboard(text)
-			p.copied = id
+			p.copied, p.announce = id, "Copied to the clipboard: "+text
 			ctx.After(2*time.Second, func(ctx app.Context) {
 				if p.copied == id {
 					p.copied = ""
 				}
 			})
-		}),
+		}, app.EventScope(text)),
 	)
 }
 
@@ -273,7 +279,11 @@ func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 			cls += " selected"
 		}
 		u := url.URL{Path: manifestURL(m.Repository, m.Reference), RawQuery: url.Values{"platform": {pl.Digest}}.Encode()}
-		tabs = append(tabs, app.A().Class(cls).Href(u.String()).Aria("selected", fmt.Sprint(selected)).Role("tab").Body(
+		tabIndex := -1
+		if selected {
+			tabIndex = 0
+		}
+		tabs = append(tabs, app.A().Class(cls).Href(u.String()).Aria("selected", fmt.Sprint(selected)).Role("tab").TabIndex(tabIndex).OnKeyDown(tabKeys).Body(
 			app.Span().Class("tab-name").Text(pl.String()),
 			app.Span().Class("tab-size").Text(humanSize(pl.Size)),
 		))
@@ -295,6 +305,10 @@ func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 			app.Text("Showing "),
 			app.A().Class("mono").Href(manifestURL(m.Repository, p.child.Digest)).Text(shortDigest(p.child.Digest)),
 		))
+		out = append(out, app.Div().Class("card").Body(app.Dl().Class("fields").Body(
+			field("Pull "+platformOf(p.child.Image), p.copyBox("platform-pull", "pull command for this platform",
+				fmt.Sprintf("docker pull %s/%s@%s", m.PullHost, m.Repository, p.child.Digest))),
+		)))
 		out = append(out, imageSections(p.child.Image)...)
 	}
 	return out
@@ -358,14 +372,14 @@ func imageSections(img *api.Image) []app.UI {
 		annotationsCard("Labels", c.Labels),
 		app.Div().Class("card").ID("layers").Body(
 			app.H2().Text(fmt.Sprintf("Layers (%d, %s)", len(img.Layers), humanSize(total))),
-			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+			scrollBox("Layers").Body(app.Table().Class("grid").Body(
 				app.THead().Body(app.Tr().Body(app.Th().Text("#"), app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
 				app.TBody().Body(layers...),
 			)),
 		),
 		app.Div().Class("card").ID("history").Body(
 			app.H2().Text(fmt.Sprintf("History (%d steps)", len(img.History))),
-			app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+			scrollBox("History").Body(app.Table().Class("grid").Body(
 				app.THead().Body(app.Tr().Body(app.Th().Text("Created"), app.Th().Text("Command"), app.Th().Class("num").Text("Layer"))),
 				app.TBody().Body(history...),
 			)),
@@ -408,7 +422,7 @@ func annotationsCard(title string, m map[string]string) app.UI {
 	}
 	return app.Div().Class("card").Body(
 		app.H2().Text(title),
-		app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(app.TBody().Body(rows...))),
+		scrollBox(title).Body(app.Table().Class("grid").Body(app.TBody().Body(rows...))),
 	)
 }
 
@@ -421,7 +435,7 @@ func descriptorTable(ds []api.Descriptor) app.UI {
 			app.Td().Class("num").Text(humanSize(d.Size)),
 		))
 	}
-	return app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").Body(
+	return scrollBox("Blobs").Body(app.Table().Class("grid").Body(
 		app.THead().Body(app.Tr().Body(app.Th().Text("Digest"), app.Th().Text("Media type"), app.Th().Class("num").Text("Size"))),
 		app.TBody().Body(rows...),
 	))
@@ -441,7 +455,7 @@ func (p *manifestPage) referrers(m api.Manifest) app.UI {
 				app.Td().Class("created").Text(ago(r.Created, time.Now())),
 			))
 		}
-		body = app.Div().Class("table-wrap flat").Body(app.Table().Class("grid").ID("referrers").Body(
+		body = scrollBox("Referrers").Body(app.Table().Class("grid").ID("referrers").Body(
 			app.THead().Body(app.Tr().Body(app.Th().Text("Type"), app.Th().Text("Digest"), app.Th().Class("num").Text("Size"), app.Th().Text("Created"))),
 			app.TBody().Body(rows...),
 		))
@@ -459,7 +473,7 @@ func rawView(title, raw string) app.UI {
 	}
 	return app.Details().Class("card raw").Body(
 		app.Summary().Text(title),
-		app.Pre().Class("mono").Text(prettyJSON(raw)),
+		app.Pre().Class("mono").TabIndex(0).Aria("label", title).Text(prettyJSON(raw)),
 	)
 }
 
@@ -470,4 +484,44 @@ func prettyJSON(raw string) string {
 		return raw
 	}
 	return b.String()
+}
+
+// platformOf names an image's platform: linux/arm/v7.
+func platformOf(img *api.Image) string {
+	return api.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}.String()
+}
+
+// tabKeys moves between tabs with the arrow keys, Home and End, the way a tablist works: the
+// focused tab follows, and Enter or a click opens it.
+func tabKeys(ctx app.Context, e app.Event) {
+	tab := ctx.JSSrc()
+	var next app.Value
+	switch e.Get("key").String() {
+	case "ArrowRight", "ArrowDown":
+		next = tab.Get("nextElementSibling")
+		if !next.Truthy() {
+			next = tab.Get("parentElement").Get("firstElementChild")
+		}
+	case "ArrowLeft", "ArrowUp":
+		next = tab.Get("previousElementSibling")
+		if !next.Truthy() {
+			next = tab.Get("parentElement").Get("lastElementChild")
+		}
+	case "Home":
+		next = tab.Get("parentElement").Get("firstElementChild")
+	case "End":
+		next = tab.Get("parentElement").Get("lastElementChild")
+	default:
+		return
+	}
+	e.PreventDefault()
+	tab.Set("tabIndex", -1)
+	next.Set("tabIndex", 0)
+	next.Call("focus")
+}
+
+// scrollBox is a wide table's horizontally scrolling box: focusable and named, so keyboard
+// users can scroll it too (on phones the layer and history tables are wider than the screen).
+func scrollBox(label string) app.HTMLDiv {
+	return app.Div().Class("table-wrap flat").TabIndex(0).Role("region").Aria("label", label)
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,15 +49,24 @@ type repositoryPage struct {
 	sort     sortKey
 	desc     bool
 	view     []int                // indexes into tags, filtered and sorted; recomputed when they change
+	groups   map[string]int       // digest → group number, for digests several tags share
+	sharing  map[string][]string  // digest → every tag pointing to it, when several do
 	activity *api.RepositoryStats // last push and pull, when Berth records notifications
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	attempts map[string]int       // automatic retries made per tag
 	win      window
-	copied   string // the tag whose pull command was just copied
+	copied   string              // the tag whose pull command was just copied
+	announce string              // what the live region last said (copies)
+	selected map[string]bool     // tags ticked for a bulk delete
+	kind     string              // filter: image, index, artifact … ("" for all)
+	platform string              // filter: os/arch[/variant] ("" for all)
+	signed   map[string][]string // digest → its cosign tags (sha256-<hex>.sig/.att/.sbom)
+	focus    rowFocus            // the row and control holding focus, kept when the window moves
 	gen      int
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
+	p.focus.listen("#tags", "tag")
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { p.load(ctx) }) // ops.go
 }
@@ -73,6 +81,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		p.sort, p.desc = byCreated, true
 	}
 	p.load(ctx)
+	focusFilter(ctx, "tag-filter")
 }
 
 // load lists the tag names, then starts filling in their details.
@@ -80,12 +89,12 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err = loading, nil
-	p.win.rowHeight = tagRowHeight
+	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		page, err := client().TagNames(c, name)
+		page, err := apiClient().TagNames(c, name)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -101,7 +110,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.pending[i] = true
 			}
 			p.next, p.inFlight = 0, 0
-			p.refresh()
+			p.tagsChanged()
 			p.fill(ctx)
 			p.loadActivity(ctx)
 		})
@@ -116,7 +125,7 @@ func (p *repositoryPage) loadActivity(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		stats, err := client().RepositoryStats(c, name, "30d")
+		stats, err := apiClient().RepositoryStats(c, name, "30d")
 		if err != nil {
 			return
 		}
@@ -143,7 +152,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		page, err := client().Tags(c, name, offset, limit)
+		page, err := apiClient().Tags(c, name, offset, limit)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -163,7 +172,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 				}
 			}
 			p.retryFailed(ctx, offset, limit)
-			p.refresh()
+			p.tagsChanged()
 			p.fill(ctx)
 			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
 				p.loadUsage(ctx)
@@ -180,7 +189,7 @@ func (p *repositoryPage) loadUsage(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		u, err := client().Usage(c, name, "")
+		u, err := apiClient().Usage(c, name, "")
 		if err != nil {
 			return
 		}
@@ -235,14 +244,46 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 	}
 }
 
+// tagsChanged recomputes what is derived from the tags: which share a digest, and the view.
+func (p *repositoryPage) tagsChanged() {
+	p.groups = digestGroups(p.tags)
+	p.signed = map[string][]string{}
+	for _, t := range p.tags {
+		if subject := cosignSubject(t.Name); subject != "" {
+			p.signed[subject] = append(p.signed[subject], t.Name)
+		}
+	}
+	p.sharing = make(map[string][]string, len(p.groups))
+	for _, t := range p.tags {
+		if p.groups[t.Digest] > 0 {
+			p.sharing[t.Digest] = append(p.sharing[t.Digest], t.Name)
+		}
+	}
+	p.refresh()
+}
+
 // refresh recomputes the filtered, sorted view after the tags, filter or order changed.
 func (p *repositoryPage) refresh() {
 	f := strings.ToLower(strings.TrimSpace(p.filter))
 	p.view = p.view[:0]
+	digests := make(map[string]bool, len(p.tags))
+	for _, t := range p.tags {
+		digests[t.Digest] = true
+	}
 	for i, t := range p.tags {
-		if f == "" || strings.Contains(strings.ToLower(t.Name), f) || strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
-			p.view = append(p.view, i)
+		if subject := cosignSubject(t.Name); subject != "" && digests[subject] {
+			continue // shown with the image it signs
 		}
+		if f != "" && !strings.Contains(strings.ToLower(t.Name), f) && !strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
+			continue
+		}
+		if p.kind != "" && t.Kind != p.kind {
+			continue
+		}
+		if p.platform != "" && !slices.ContainsFunc(t.Platforms, func(pl api.Platform) bool { return pl.String() == p.platform }) {
+			continue
+		}
+		p.view = append(p.view, i)
 	}
 	slices.SortStableFunc(p.view, func(i, j int) int {
 		a, b := p.tags[i], p.tags[j]
@@ -273,6 +314,36 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
+// cosignSubject returns the digest a cosign tag (sha256-<hex>.sig, .att, .sbom) is about, or
+// "" for any other tag.
+func cosignSubject(tag string) string {
+	for _, suffix := range []string{".sig", ".att", ".sbom"} {
+		if hex, ok := strings.CutSuffix(tag, suffix); ok {
+			if h, ok := strings.CutPrefix(hex, "sha256-"); ok && len(h) == 64 {
+				return "sha256:" + h
+			}
+		}
+	}
+	return ""
+}
+
+// filterOptions returns the kinds and platforms the repository's tags have, for the filters.
+func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
+	for _, t := range p.tags {
+		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && cosignSubject(t.Name) == "" {
+			kinds = append(kinds, t.Kind)
+		}
+		for _, pl := range t.Platforms {
+			if s := pl.String(); !slices.Contains(platforms, s) {
+				platforms = append(platforms, s)
+			}
+		}
+	}
+	slices.Sort(kinds)
+	slices.Sort(platforms)
+	return kinds, platforms
+}
+
 func (p *repositoryPage) Render() app.UI {
 	// No cleanup for a repository that could not be read. While tags (re)load it stays, so
 	// that a cleanup's result survives the reload the cleanup itself triggers.
@@ -280,8 +351,20 @@ func (p *repositoryPage) Render() app.UI {
 	if p.state != failed {
 		cleanup = cleanupSection(p.name)
 	}
-	crumbs := []crumb{{label: "Repositories", href: "/"}}
+	crumbs := []crumb{{label: "Repositories", href: Path("/")}}
 	crumbs = append(crumbs, crumb{label: p.name})
+	kinds, platforms := p.filterOptions()
+	selectFilter := func(id, label, all string, options []string, value *string) app.UI {
+		opts := []app.UI{app.Option().Value("").Text(all).Selected(*value == "")}
+		for _, o := range options {
+			opts = append(opts, app.Option().Value(o).Text(o).Selected(*value == o))
+		}
+		return app.Select().ID(id).Class("filter").Aria("label", label).Body(opts...).
+			OnChange(func(ctx app.Context, e app.Event) {
+				p.ValueTo(value)(ctx, e)
+				p.refresh()
+			}, app.EventScope(id))
+	}
 	return page(crumbs,
 		app.Div().Class("page-head").Body(
 			app.H1().Class("repo-title").Body(repoName(p.name)...),
@@ -297,7 +380,7 @@ func (p *repositoryPage) Render() app.UI {
 			app.If(p.activity != nil, func() app.UI {
 				now := time.Now()
 				return app.A().Class("hint activity-link").ID("repo-activity").
-					Href(Path("/activity?repository=" + url.QueryEscape(p.name))).
+					Href(activityURL(p.name, "")).
 					Title("push and pull activity of this repository").
 					Text("Last push " + ago(p.activity.LastPush, now) + " · last pull " + ago(p.activity.LastPull, now))
 			}),
@@ -309,14 +392,48 @@ func (p *repositoryPage) Render() app.UI {
 				ID("tag-filter").
 				Placeholder("Filter tags or digests…").
 				Aria("label", "Filter tags").
+				AutoFocus(true).
 				Value(p.filter).
 				OnInput(func(ctx app.Context, e app.Event) {
-					p.filter = ctx.JSSrc().Get("value").String()
+					p.ValueTo(&p.filter)(ctx, e)
 					p.refresh()
-				}),
+				}).
+				OnKeyDown(p.intoResults),
+			app.If(len(kinds) > 1, func() app.UI { return selectFilter("kind-filter", "Filter by kind", "All kinds", kinds, &p.kind) }),
+			app.If(len(platforms) > 1, func() app.UI {
+				return selectFilter("platform-filter", "Filter by platform", "All platforms", platforms, &p.platform)
+			}),
+			p.bulkActions(),
 		),
 		cleanup,
+		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
+		&deleteDialog{},
+	)
+}
+
+// intoResults moves focus from the filter to the first row on ArrowDown.
+func (p *repositoryPage) intoResults(ctx app.Context, e app.Event) {
+	intoList(e, "#tags tr.tag a")
+}
+
+// bulkActions is the toolbar's action on the ticked tags.
+func (p *repositoryPage) bulkActions() app.UI {
+	if !writable() || len(p.selected) == 0 {
+		return nil
+	}
+	var targets []deleteTarget
+	for _, t := range p.tags {
+		if p.selected[t.Name] {
+			targets = append(targets, deleteTarget{Tag: t.Name, Digest: t.Digest, Sharing: others(p.sharing[t.Digest], t.Name)})
+		}
+	}
+	return app.Div().Class("bulk").Body(
+		app.Span().Class("count").Text(plural(len(targets), "tag")+" selected"),
+		app.Button().Class("button danger").ID("bulk-delete").Text("Delete selected…").OnClick(func(ctx app.Context, e app.Event) {
+			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete"})
+		}, app.EventScope(fmt.Sprint(targets))),
+		app.Button().Class("button small").Text("Clear selection").OnClick(func(ctx app.Context, e app.Event) { p.selected = nil }),
 	)
 }
 
@@ -330,34 +447,63 @@ func (p *repositoryPage) renderBody() app.UI {
 		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
 	}
 	if len(p.view) == 0 {
-		return emptyView("No tag matches “"+p.filter+"”", "Filter by part of a tag name or the start of a digest.")
+		return emptyView("No tag matches these filters", "Filter by part of a tag name or the start of a digest, or choose another kind or platform.")
 	}
-	groups := digestGroups(p.tags)
 	now := time.Now()
 	first, last := p.win.span(len(p.view))
-	const cols = 6
+	const cols = 7
 	rows := make([]app.UI, 0, last-first+2)
 	rows = append(rows, p.win.spacerRow(first, cols))
 	for _, i := range p.view[first:last] {
-		rows = append(rows, p.renderTag(i, groups[p.tags[i].Digest], now))
+		rows = append(rows, p.renderTag(i, p.groups[p.tags[i].Digest], now))
 	}
 	rows = append(rows, p.win.spacerRow(len(p.view)-last, cols))
 	return app.Div().Class("table-wrap vlist").OnScroll(p.onScroll).Body(
 		app.Table().Class("tags").ID("tags").Body(
+			app.Caption().Class("sr-only").Text("Tags of "+p.name),
 			app.THead().Body(app.Tr().Body(
+				app.Th().Class("select").Body(srOnly("Select")),
 				p.header("Tag", byName),
 				app.Th().Text("Digest"),
 				p.header("Size", bySize),
 				p.header("Created", byCreated),
 				app.Th().Text("Platforms"),
-				app.Th().Class("actions").Text(""),
+				app.Th().Class("actions").Body(srOnly("Actions")),
 			)),
 			app.TBody().Body(rows...),
 		),
 	)
 }
 
-func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) { p.win.onScroll(ctx, e) }
+// keepFocus runs after a re-render of the table.
+func (p *repositoryPage) keepFocus(ctx app.Context) { p.focus.restore() }
+
+// OnDismount stops following focus.
+func (p *repositoryPage) OnDismount() { p.focus.stop() }
+
+func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
+	p.win.rowHeight = tagRowHeightFor()
+	p.win.onScroll(ctx, e)
+	ctx.Defer(p.keepFocus)
+}
+
+// OnResize switches the virtual list between table rows and phone cards.
+func (p *repositoryPage) OnResize(ctx app.Context) { p.win.rowHeight = tagRowHeightFor() }
+
+// tagCardHeight is the height of a tag's card on a phone (see berth.css, max-width 640px).
+const tagCardHeight = 168
+
+// tagRowHeightFor is the height of one tag in the current layout: a table row, or a card on
+// a narrow screen.
+func tagRowHeightFor() int {
+	if app.IsServer {
+		return tagRowHeight
+	}
+	if m := app.Window().Call("matchMedia", "(max-width: 640px)"); m.Truthy() && m.Get("matches").Bool() {
+		return tagCardHeight
+	}
+	return tagRowHeight
+}
 
 func (p *repositoryPage) header(label string, k sortKey) app.UI {
 	arrow, sorted := "", "none"
@@ -392,19 +538,58 @@ func digestGroups(tags []api.Tag) map[string]int {
 	return groups
 }
 
+// pullCommand is the command that fetches a tag, by what it holds: helm for a chart, oras
+// for other artifacts, docker for images.
+func pullCommand(host, repo, tag, kind, artifactType string) string {
+	switch {
+	case kind == "artifact" && strings.Contains(artifactType, "helm"):
+		return fmt.Sprintf("helm pull oci://%s/%s --version %s", host, repo, tag)
+	case kind == "artifact":
+		return fmt.Sprintf("oras pull %s/%s:%s", host, repo, tag)
+	}
+	return fmt.Sprintf("docker pull %s/%s:%s", host, repo, tag)
+}
+
+// copyAnnounced copies text and says so in the page's live region.
+func (p *repositoryPage) copyAnnounced(ctx app.Context, key, text string) {
+	copyToClipboard(text)
+	p.copied, p.announce = key, "Copied to the clipboard: "+text
+	ctx.After(2*time.Second, func(ctx app.Context) {
+		if p.copied == key {
+			p.copied = ""
+		}
+	})
+}
+
 func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	t := p.tags[i]
+	check := app.Td().Class("select")
+	if writable() {
+		check = check.Body(app.Input().Type("checkbox").DataSet("focus", "select").Aria("label", "Select "+t.Name).
+			Checked(p.selected[t.Name]).OnChange(func(ctx app.Context, e app.Event) {
+			if p.selected == nil {
+				p.selected = map[string]bool{}
+			}
+			if ctx.JSSrc().Get("checked").Bool() {
+				p.selected[t.Name] = true
+			} else {
+				delete(p.selected, t.Name)
+			}
+		}, app.EventScope(t.Name)))
+	}
 	if p.pending[i] {
 		return app.Tr().Class("tag pending").DataSet("tag", t.Name).Body(
+			check,
 			app.Td().Class("tag-name").Body(app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name)),
-			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("label", "loading details")),
+			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("hidden", "true"), srOnly("loading details")),
 		)
 	}
-	pull := fmt.Sprintf("docker pull %s/%s:%s", p.pullHost, p.name, t.Name)
+	pull := pullCommand(p.pullHost, p.name, t.Name, t.Kind, t.ArtifactType)
 	digest := app.Td().Class("digest mono").Title(t.Digest).Text(shortDigest(t.Digest))
 	if group > 0 {
 		digest = app.Td().Class("digest mono").Title(t.Digest+" — shared with other tags").Body(
-			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("label", fmt.Sprintf("same image as other tags (group %d)", group)),
+			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("hidden", "true"),
+			srOnly(fmt.Sprintf("same image as other tags (group %d): ", group)),
 			app.Text(shortDigest(t.Digest)),
 		)
 	}
@@ -416,87 +601,29 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	if p.copied == t.Name {
 		copyLabel = "Copied ✓"
 	}
+	chips := platformChips(t)
+	for _, s := range p.signed[t.Digest] {
+		chips = append(chips, app.A().Class("chip artifact signed").Href(manifestURL(p.name, s)).Title(s).Text(referrerTagLabel(s)))
+	}
 	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
+		check,
 		app.Td().Class("tag-name").Body(
 			app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name),
 			app.If(t.Error != "", func() app.UI {
 				return app.Span().Class("row-error").Title(t.Error).Body(
 					app.Text("⚠ details unavailable "),
-					app.Button().Class("link").Text("retry").OnClick(p.retry(i)),
+					app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i), app.EventScope(t.Name)),
 				)
 			}),
 		),
 		digest,
 		app.Td().Class("size num").Text(sizeLabel(t)),
 		created,
-		app.Td().Class("platforms").Body(platformChips(t)...),
+		app.Td().Class("platforms").Body(chips...),
 		app.Td().Class("actions").Body(
-			app.Button().Class("button small").Title(pull).Text(copyLabel).OnClick(func(ctx app.Context, e app.Event) {
-				copyToClipboard(pull)
-				p.copied = t.Name
-				ctx.After(2*time.Second, func(ctx app.Context) {
-					if p.copied == t.Name {
-						p.copied = ""
-					}
-				})
-			}),
-			deleteButton(p.name, t, sharingTags(p.tags, t, group)),
+			app.Button().Class("button small copy-pull").DataSet("focus", "copy").Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
+				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),
+			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)
-}
-
-func sizeLabel(t api.Tag) string {
-	if t.Size == 0 && t.Error != "" {
-		return "—"
-	}
-	return humanSize(t.Size)
-}
-
-func platformChips(t api.Tag) []app.UI {
-	var chips []app.UI
-	switch t.Kind {
-	case "artifact":
-		chips = append(chips, app.Span().Class("chip artifact").Title(t.ArtifactType).Text(artifactLabel(t.ArtifactType)))
-	case "schema1":
-		chips = append(chips, app.Span().Class("chip warn").Text("schema 1"))
-	case "referrer":
-		chips = append(chips, app.Span().Class("chip artifact").Title("tagged after the digest it describes").Text(referrerTagLabel(t.Name)))
-	}
-	for _, pl := range t.Platforms {
-		chips = append(chips, app.Span().Class("chip").Title(fmt.Sprintf("%s · %s", humanSize(pl.Size), pl.Digest)).Text(pl.String()))
-	}
-	if t.Attestations > 0 {
-		chips = append(chips, app.Span().Class("chip muted").Title("build attestations (provenance, SBOM)").Text(plural(t.Attestations, "attestation")))
-	}
-	return chips
-}
-
-// referrerTagLabel names what a digest-named tag holds.
-func referrerTagLabel(tag string) string {
-	switch {
-	case strings.HasSuffix(tag, ".sig"):
-		return "cosign signature"
-	case strings.HasSuffix(tag, ".att"):
-		return "cosign attestation"
-	case strings.HasSuffix(tag, ".sbom"):
-		return "cosign SBOM"
-	}
-	return "referrers index"
-}
-
-// artifactLabel names well-known artifact types in words.
-func artifactLabel(mediaType string) string {
-	switch {
-	case strings.Contains(mediaType, "helm"):
-		return "Helm chart"
-	case strings.Contains(mediaType, "cosign") || strings.Contains(mediaType, "signature"):
-		return "signature"
-	case strings.Contains(mediaType, "spdx") || strings.Contains(mediaType, "cyclonedx") || strings.Contains(mediaType, "sbom"):
-		return "SBOM"
-	case strings.Contains(mediaType, "in-toto") || strings.Contains(mediaType, "dsse") || strings.Contains(mediaType, "attestation"):
-		return "attestation"
-	case mediaType == "":
-		return "artifact"
-	}
-	return mediaType
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // Names of the app.Handler Env entries the server passes to the UI.
@@ -31,12 +31,28 @@ func Routes() {
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*[:@][^/]+$`, func() app.Composer { return &manifestPage{} })
 		// Not /charts/: that is the classic chart repository (index.yaml, archives).
 		app.RouteWithRegexp(`^/chart/[a-z0-9][^:@]*(:[^/]+)?$`, func() app.Composer { return &chartPage{} })
+		// Last: any other address gets Berth's own "not found" page (go-app's handler would
+		// answer a bare 404 text, and app.NotFound is never shown by it).
+		app.RouteWithRegexp(`^/.+`, func() app.Composer { return &notFoundPage{} })
 	})
 }
 
-// client is how every component reaches the API.
-func client() api.Client {
-	return api.Client{Base: strings.TrimRight(app.Getenv(EnvAPIURL), "/"), Direct: app.Getenv(EnvMode) == ModeDirect}
+// apiClient is how every component reaches its data: Berth's /api/v1, or in a direct export
+// the registry's /v2.
+func apiClient() client.Client {
+	return clientFor(app.Getenv(EnvAPIURL), app.Getenv(EnvMode))
+}
+
+// clients caches one client per configuration: the environment never changes in a page.
+var clients sync.Map
+
+func clientFor(base, mode string) client.Client {
+	key := mode + " " + base
+	if c, ok := clients.Load(key); ok {
+		return c.(client.Client)
+	}
+	c, _ := clients.LoadOrStore(key, client.New(base, mode == ModeDirect))
+	return c.(client.Client)
 }
 
 // repositoryURL is the UI path of a repository page.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // stateUser is the go-app state holding the signed-in user's name ("" when nobody is), so the
@@ -37,7 +37,7 @@ func (f *signInForm) submit(ctx app.Context, e app.Event) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		s, err := client().SignIn(c, user, pass)
+		s, err := apiClient().SignIn(c, user, pass)
 		ctx.Dispatch(func(ctx app.Context) {
 			f.busy = false
 			if err != nil {
@@ -61,10 +61,10 @@ func (f *signInForm) Render() app.UI {
 		app.P().Class("hint").Text(f.Reason+" Berth checks your credentials with the registry and keeps them on the server only."),
 		app.Label().For("signin-user").Text("Username"),
 		app.Input().ID("signin-user").Name("username").AutoComplete(true).Required(true).Value(f.username).
-			OnInput(func(ctx app.Context, e app.Event) { f.username = ctx.JSSrc().Get("value").String() }),
+			OnInput(f.ValueTo(&f.username)),
 		app.Label().For("signin-password").Text("Password or token"),
 		app.Input().ID("signin-password").Type("password").Name("password").Required(true).Value(f.password).
-			OnInput(func(ctx app.Context, e app.Event) { f.password = ctx.JSSrc().Get("value").String() }),
+			OnInput(f.ValueTo(&f.password)),
 		app.If(f.err != "", func() app.UI {
 			return app.P().Class("error-message").Role("alert").Text(f.err)
 		}),
@@ -83,7 +83,7 @@ func (u *userMenu) OnMount(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		s, err := client().Session(c)
+		s, err := apiClient().Session(c)
 		if err != nil {
 			return // offline or no server: nothing to show
 		}
@@ -102,7 +102,7 @@ func (u *userMenu) Render() app.UI {
 			ctx.Async(func() {
 				c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()
-				_ = client().SignOut(c)
+				_ = apiClient().SignOut(c)
 				ctx.Dispatch(func(ctx app.Context) {
 					ctx.SetState(stateUser, "")
 					ctx.Reload()
@@ -126,8 +126,11 @@ func reloadOnSignIn(ctx app.Context, user *string, failed func() bool, reload fu
 // failure renders a failed load: the sign-in form when the registry wants credentials, or a
 // readable error with a retry button.
 func failure(err error, retry func(ctx app.Context)) app.UI {
-	if api.Unauthorized(err) {
+	if client.Unauthorized(err) {
 		return &signInForm{Reason: err.Error()}
+	}
+	if client.NotFound(err) {
+		return notFoundView("Not found", err.Error())
 	}
 	return errorView(err.Error(), func(ctx app.Context, e app.Event) { retry(ctx) })
 }

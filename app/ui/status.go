@@ -7,7 +7,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // EnvMode is the app.Handler Env entry saying where the UI gets its data: "" for Berth's
@@ -17,18 +17,8 @@ const EnvMode = "BERTH_MODE"
 // ModeDirect is EnvMode's value for the read-only UI that talks to /v2 only.
 const ModeDirect = "direct"
 
-// StateOffline is the go-app state (a bool) that is true while the server is unreachable;
-// components that offer writes can ctx.ObserveState it, or call Offline when rendering.
-const StateOffline = "berth.offline"
-
 // healthPoll is how often the UI checks, while offline, whether the server is back.
 const healthPoll = 3 * time.Second
-
-// Offline reports whether Berth's server was unreachable at the last request: the page shows
-// stored data, and write actions must be disabled.
-func Offline() bool {
-	return api.Status().Offline
-}
 
 // Path returns the UI path p under the base path the UI is served from (berth export
 // --base-path), so links work on a static host below the site's root.
@@ -51,8 +41,8 @@ type statusBanner struct {
 
 func (b *statusBanner) OnMount(ctx app.Context) {
 	b.update = ctx.AppUpdateAvailable()
-	b.show(ctx, api.Status())
-	b.stop = api.Watch(func(s api.Connectivity) {
+	b.show(ctx, client.Status())
+	b.stop = client.Watch(func(s client.Connectivity) {
 		ctx.Dispatch(func(ctx app.Context) { b.show(ctx, s) })
 	})
 }
@@ -70,9 +60,8 @@ func (b *statusBanner) OnAppUpdate(ctx app.Context) {
 }
 
 // show takes in a connectivity change and starts watching for the server's return.
-func (b *statusBanner) show(ctx app.Context, s api.Connectivity) {
+func (b *statusBanner) show(ctx app.Context, s client.Connectivity) {
 	b.offline, b.dataFrom = s.Offline, s.DataFrom
-	ctx.SetState(StateOffline, s.Offline)
 	if s.Offline && !b.polling {
 		b.polling = true
 		ctx.After(healthPoll, b.poll)
@@ -84,7 +73,7 @@ func (b *statusBanner) poll(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), healthPoll)
 		defer cancel()
-		up := client().Reachable(c)
+		up := apiClient().Reachable(c)
 		ctx.Dispatch(func(ctx app.Context) {
 			switch {
 			case up:

@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
@@ -59,3 +62,76 @@ func (w window) spacerRow(rows, cols int) app.UI {
 }
 
 func px(n int) string { return strconv.Itoa(n) + "px" }
+
+// rowFocus remembers which row of a virtual list, and which control in it, holds focus. It is
+// written by a native focusin listener, synchronously while the DOM still shows what the user
+// focused (go-app handlers run later, possibly after a re-render gave the row's elements to
+// another tag), and read after each re-render to put focus back on that tag.
+type rowFocus struct {
+	mu        sync.Mutex
+	list, key string // the list's selector, and the data attribute naming each row
+	tag, sel  string
+	listener  app.Func
+}
+
+// listen starts following focus in the rows of list (a CSS selector) that carry data-key.
+func (f *rowFocus) listen(list, key string) {
+	if app.IsServer || f.listener != nil {
+		return
+	}
+	f.list, f.key = list, key
+	f.listener = app.FuncOf(func(this app.Value, args []app.Value) any {
+		target := args[0].Get("target")
+		row := target.Call("closest", f.rows())
+		if !row.Truthy() {
+			return nil
+		}
+		sel := "a"
+		switch key := target.Get("dataset").Get("focus"); {
+		case target.Equal(row):
+			sel = ""
+		case key.Truthy():
+			sel = `[data-focus="` + key.String() + `"]`
+		}
+		f.mu.Lock()
+		f.tag, f.sel = row.Get("dataset").Get(f.key).String(), sel
+		f.mu.Unlock()
+		return nil
+	})
+	app.Window().Get("document").Call("addEventListener", "focusin", f.listener)
+}
+
+// stop ends listen.
+func (f *rowFocus) stop() {
+	if f.listener != nil {
+		app.Window().Get("document").Call("removeEventListener", "focusin", f.listener)
+		f.listener.Release()
+		f.listener = nil
+	}
+}
+
+// restore puts focus back on the remembered tag's control when a re-render moved it away.
+func (f *rowFocus) restore() {
+	f.mu.Lock()
+	tag, sel := f.tag, f.sel
+	f.mu.Unlock()
+	if tag == "" {
+		return
+	}
+	doc := app.Window().Get("document")
+	active := doc.Get("activeElement")
+	if !active.Truthy() {
+		return
+	}
+	row := active.Call("closest", f.rows())
+	inList := active.Call("closest", f.list).Truthy() || active.Equal(doc.Get("body"))
+	if !inList || (row.Truthy() && row.Get("dataset").Get(f.key).String() == tag) {
+		return
+	}
+	if el := doc.Call("querySelector", strings.TrimSpace(fmt.Sprintf(`%s [data-%s=%q] %s`, f.list, f.key, tag, sel))); el.Truthy() {
+		el.Call("focus", map[string]any{"preventScroll": true})
+	}
+}
+
+// rows is the selector of the list's rows.
+func (f *rowFocus) rows() string { return f.list + " [data-" + f.key + "]" }

@@ -71,7 +71,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	slog.Log(r.Context(), level, "request failed", "status", e.Status, "code", e.Code, "err", e.Error())
 	var b api.ErrorBody
-	b.Error.Code = e.Code
+	b.Error.Code = api.Code(e.Code)
 	b.Error.Message = e.Message
 	WriteJSON(w, e.Status, b)
 }

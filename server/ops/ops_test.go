@@ -2,6 +2,7 @@ package ops
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -575,11 +576,9 @@ func TestEventsStreamLiveInOrderToTheEnd(t *testing.T) {
 	m := newManager(t, options(t, a))
 	srv := httptest.NewServer(jobsHandler(m))
 	defer srv.Close()
-	c := api.Client{Base: srv.URL}
-	id, err := c.StartJob(context.Background(), api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "team/app:v1", DestinationRegistry: b})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var started api.JobStarted
+	jobJSON(t, http.MethodPost, srv.URL+"/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "team/app:v1", DestinationRegistry: b}, &started)
+	id := started.ID
 
 	resp, err := http.Get(srv.URL + "/api/v1/jobs/" + id + "/events")
 	if err != nil {
@@ -606,9 +605,10 @@ func TestEventsStreamLiveInOrderToTheEnd(t *testing.T) {
 	for e := next(); !(e.Type == api.EventPhase && e.Phase == "blobs"); e = next() {
 	}
 	// Events arrived while the job still runs: the source holds its blobs.
-	job, err := c.Job(context.Background(), id)
-	if err != nil || job.State != api.JobRunning {
-		t.Fatalf("job while blocked: %+v, %v", job, err)
+	var job api.Job
+	jobJSON(t, http.MethodGet, srv.URL+"/api/v1/jobs/"+id, nil, &job)
+	if job.State != api.JobRunning {
+		t.Fatalf("job while blocked: %+v", job)
 	}
 	close(release)
 	last := events[len(events)-1]
@@ -639,15 +639,52 @@ func TestEventsStreamLiveInOrderToTheEnd(t *testing.T) {
 
 	// A second reader gets the same events replayed, and the list shows the outcome.
 	var replay []api.JobEvent
-	if _, err := c.FollowJob(context.Background(), id, func(e api.JobEvent) { replay = append(replay, e) }); err != nil {
+	again, err := http.Get(srv.URL + "/api/v1/jobs/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Body.Close()
+	if _, err := api.ReadJobEvents(again.Body, func(e api.JobEvent) { replay = append(replay, e) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(replay) != len(events) {
 		t.Errorf("replay has %d events, live had %d", len(replay), len(events))
 	}
-	list, err := c.Jobs(context.Background())
-	if err != nil || len(list.Jobs) != 1 || list.Jobs[0].State != api.JobSucceeded {
-		t.Errorf("jobs %+v, %v", list, err)
+	var list api.JobList
+	jobJSON(t, http.MethodGet, srv.URL+"/api/v1/jobs", nil, &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].State != api.JobSucceeded {
+		t.Errorf("jobs %+v", list)
+	}
+}
+
+// jobJSON sends a request to the jobs API, with body as JSON when not nil, and decodes its
+// successful answer into into.
+func jobJSON(t *testing.T, method, url string, body, into any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 }
 

@@ -141,8 +141,8 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		rebind:     numberPlaceholders,
 		migrations: postgresMigrations,
 		// Two Berth replicas starting at once must not both run a migration.
-		lock:   `SELECT pg_advisory_xact_lock(7467826)`,
-		notify: `SELECT pg_notify('berth_job_events', $1)`,
+		lock:     `SELECT pg_advisory_xact_lock(7467826)`,
+		notify:   `SELECT pg_notify('berth_job_events', $1)`,
 		rejected: postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {

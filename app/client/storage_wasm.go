@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-package api
+package client
 
 import "syscall/js"
 

@@ -1,6 +1,6 @@
 //go:build !(js && wasm)
 
-package api
+package client
 
 // storageSet does nothing outside the browser: only the UI keeps data for offline use.
 func storageSet(key, value string) {}

@@ -1,13 +1,17 @@
-package api
+package client
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-registry/berth/app/api"
 )
+
+// The connectivity signal: every request records here whether the server answered, and the
+// UI watches it (Watch) for its offline banner. Nothing else says whether Berth is online.
 
 // Connectivity is whether the UI reaches Berth's server, and how old the data it shows
 // instead is when it does not.
@@ -95,8 +99,11 @@ type storedResponse struct {
 
 const storageKeyPrefix = "berth.api:"
 
-// remember keeps a successful response body for offline use (in the browser only).
-func remember(method, url, path string, body []byte) {
+var zeroTime time.Time
+
+// remember keeps a successful response body for offline use (in the browser only); base is
+// the client's base URL, which with path makes the key.
+func remember(method, base, path string, body []byte) {
 	if !storable(method, path) || len(body) > maxStored || !json.Valid(body) {
 		return
 	}
@@ -104,16 +111,16 @@ func remember(method, url, path string, body []byte) {
 	if err != nil {
 		return
 	}
-	storageSet(storageKeyPrefix+url, string(b))
+	storageSet(storageKeyPrefix+base+path, string(b))
 }
 
-// recall decodes the stored response for url into into, and reports when it was stored;
-// ok is false when there is none.
-func recall(method, url, path string, into any) (at time.Time, ok bool) {
+// recall decodes the stored response for base+path into into, and reports when it was
+// stored; ok is false when there is none.
+func recall(method, base, path string, into any) (at time.Time, ok bool) {
 	if !storable(method, path) {
 		return time.Time{}, false
 	}
-	s, found := storageGet(storageKeyPrefix + url)
+	s, found := storageGet(storageKeyPrefix + base + path)
 	if !found {
 		return time.Time{}, false
 	}
@@ -131,47 +138,14 @@ func unreachable(status int, body []byte) bool {
 	if status != http.StatusBadGateway && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
 		return false
 	}
-	var eb ErrorBody
+	var eb api.ErrorBody
 	return json.Unmarshal(body, &eb) != nil || eb.Error.Code == ""
 }
 
-// recall marks the server unreachable and fills into with the stored answer to the request,
-// reporting whether there was one.
-func (c Client) recall(method, path string, into any) bool {
-	at, ok := recall(method, c.Base+path, path, into)
+// recallOffline marks the server unreachable and fills into with the stored answer to the
+// request, reporting whether there was one.
+func recallOffline(method, base, path string, into any) bool {
+	at, ok := recall(method, base, path, into)
 	setStatus(true, at)
 	return ok
-}
-
-// reached records an HTTP answer: the server is reachable, unless a gateway answered for it,
-// in which case the stored answer fills into and reached reports true.
-func (c Client) reached(method, path string, status int, body []byte, into any) bool {
-	if unreachable(status, body) {
-		return c.recall(method, path, into)
-	}
-	setStatus(false, time.Time{})
-	return false
-}
-
-// Reachable reports whether the server answers at all (Berth's /healthz, or the registry's
-// /v2/ in direct mode, where 401 counts as an answer). It never uses stored data.
-func (c Client) Reachable(ctx context.Context) bool {
-	path := "/healthz"
-	if c.Direct {
-		path = "/v2/"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
-	if err != nil {
-		return false
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode < 500
 }

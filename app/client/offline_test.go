@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/app/api"
 )
 
 func TestStorable(t *testing.T) {
@@ -56,7 +58,7 @@ func TestStatusFollowsRequests(t *testing.T) {
 	stop := Watch(func(c Connectivity) { seen = append(seen, c) })
 	defer stop()
 
-	c := Client{Base: srv.URL}
+	c := New(srv.URL, false)
 	if _, err := c.Repositories(context.Background(), "", 0, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +67,8 @@ func TestStatusFollowsRequests(t *testing.T) {
 	}
 	srv.Close()
 	_, err := c.Repositories(context.Background(), "", 0, 10)
-	var e *Error
-	if !errors.As(err, &e) || e.Code != "OFFLINE" || !Offline(err) {
+	var e *api.Error
+	if !errors.As(err, &e) || e.Code != api.CodeOffline || !Offline(err) {
 		t.Fatalf("unreachable server: got %v, want OFFLINE (nothing is stored outside the browser)", err)
 	}
 	if s := Status(); !s.Offline || !s.DataFrom.IsZero() {

@@ -1,0 +1,249 @@
+// Package client is the browser's road to Berth: one Client interface with two
+// implementations, Berth (the server's /api/v1) and Direct (a registry's /v2 behind a CORS
+// proxy, for the static export), and the one connectivity signal the UI watches. Successful
+// reads are kept in localStorage, so a page whose server is gone shows the last answer.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// Client is everything the UI asks of its data source.
+type Client interface {
+	// Repositories returns a page of the catalog, filtered by query.
+	Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error)
+	// TagNames returns every tag of a repository, without details.
+	TagNames(ctx context.Context, repository string) (api.TagPage, error)
+	// Tags returns a page of a repository's tags with their details.
+	Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error)
+	// Usage returns what a repository stores and, with del set to a manifest digest, what
+	// deleting it would free.
+	Usage(ctx context.Context, repository, del string) (api.Usage, error)
+	// Manifest returns one manifest in depth; reference is a tag or a digest.
+	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
+
+	// Session returns who is signed in.
+	Session(ctx context.Context) (api.Session, error)
+	// SignIn checks the credentials against the registry and starts a session.
+	SignIn(ctx context.Context, username, password string) (api.Session, error)
+	// SignOut ends the session.
+	SignOut(ctx context.Context) error
+
+	// Events returns a page of registry events.
+	Events(ctx context.Context, q api.EventQuery) (api.EventPage, error)
+	// Stats returns registry-wide pushes and pulls over rng and the most pulled repositories.
+	Stats(ctx context.Context, rng string) (api.Stats, error)
+	// RepositoryStats returns a repository's pushes and pulls over rng (such as 30d).
+	RepositoryStats(ctx context.Context, repository, rng string) (api.RepositoryStats, error)
+
+	// StartJob starts a write operation and returns its id.
+	StartJob(ctx context.Context, req api.JobRequest) (string, error)
+	// PreviewCleanup returns what a cleanup rule would delete.
+	PreviewCleanup(ctx context.Context, rule api.CleanupRule) (api.CleanupPlan, error)
+	// Job returns one job.
+	Job(ctx context.Context, id string) (api.Job, error)
+	// Jobs returns the recent jobs.
+	Jobs(ctx context.Context) (api.JobList, error)
+	// CancelJob cancels a running job.
+	CancelJob(ctx context.Context, id string) error
+	// FollowJob reads a job's event stream, calling fn with each event, until the job ends
+	// (the last event is then returned) or ctx is done.
+	FollowJob(ctx context.Context, id string, fn func(api.JobEvent)) (api.JobEvent, error)
+
+	// ChartVersions lists a repository's chart versions, newest first.
+	ChartVersions(ctx context.Context, repository string) (api.ChartVersions, error)
+	// Chart returns one chart version in depth.
+	Chart(ctx context.Context, repository, version string) (api.Chart, error)
+
+	// Reachable reports whether the server answers at all; it never uses stored data.
+	Reachable(ctx context.Context) bool
+}
+
+// New returns the client for a UI served with the given API base URL ("" for same-origin);
+// direct selects the registry's /v2 instead of Berth's /api/v1.
+func New(base string, direct bool) Client {
+	base = strings.TrimRight(base, "/")
+	if direct {
+		return &Direct{Base: base}
+	}
+	return &Berth{Base: base}
+}
+
+// Offline reports whether err means the server could not be reached.
+func Offline(err error) bool { return api.ErrorCode(err) == api.CodeOffline }
+
+// Unauthorized reports whether err means the registry wants (other) credentials.
+func Unauthorized(err error) bool { return api.ErrorCode(err).Status() == http.StatusUnauthorized }
+
+// NotFound reports whether err means the repository, tag or manifest does not exist.
+func NotFound(err error) bool { return api.ErrorCode(err) == api.CodeNotFound }
+
+// Berth calls Berth's /api/v1.
+type Berth struct {
+	// Base is prepended to every path, e.g. https://berth.example.com; empty for same-origin.
+	Base string
+	// HTTP is the client to use; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+var _ Client = (*Berth)(nil)
+
+func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+	v := url.Values{}
+	if query != "" {
+		v.Set("q", query)
+	}
+	v.Set("offset", strconv.Itoa(offset))
+	v.Set("limit", strconv.Itoa(limit))
+	var p api.RepositoryPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories?"+v.Encode(), nil, &p)
+	return p, err
+}
+
+func (c *Berth) Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error) {
+	v := url.Values{}
+	v.Set("offset", strconv.Itoa(offset))
+	v.Set("limit", strconv.Itoa(limit))
+	var p api.TagPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/tags?"+v.Encode(), nil, &p)
+	return p, err
+}
+
+func (c *Berth) Usage(ctx context.Context, repository, del string) (api.Usage, error) {
+	path := "/api/v1/repositories/" + escapePath(repository) + "/usage"
+	if del != "" {
+		path += "?delete=" + url.QueryEscape(del)
+	}
+	var u api.Usage
+	err := c.do(ctx, http.MethodGet, path, nil, &u)
+	return u, err
+}
+
+func (c *Berth) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
+	var p api.TagPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/tags?details=false", nil, &p)
+	return p, err
+}
+
+func (c *Berth) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {
+	var m api.Manifest
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/manifests/"+url.PathEscape(reference), nil, &m)
+	return m, err
+}
+
+func (c *Berth) Session(ctx context.Context) (api.Session, error) {
+	var s api.Session
+	err := c.do(ctx, http.MethodGet, "/api/v1/session", nil, &s)
+	return s, err
+}
+
+func (c *Berth) SignIn(ctx context.Context, username, password string) (api.Session, error) {
+	var s api.Session
+	err := c.do(ctx, http.MethodPost, "/api/v1/session", api.SignIn{Username: username, Password: password}, &s)
+	return s, err
+}
+
+func (c *Berth) SignOut(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/session", nil, &api.Session{})
+}
+
+// Reachable asks Berth's /healthz.
+func (c *Berth) Reachable(ctx context.Context) bool { return reachable(ctx, c.HTTP, c.Base+"/healthz") }
+
+// escapePath escapes each segment of a repository name but keeps its slashes.
+func escapePath(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+func httpClient(hc *http.Client) *http.Client {
+	if hc != nil {
+		return hc
+	}
+	return http.DefaultClient
+}
+
+func (c *Berth) do(ctx context.Context, method, path string, body, into any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient(c.HTTP).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if recallOffline(method, c.Base, path, into) { // offline: the last answer stored, if any
+			return nil
+		}
+		return &api.Error{Code: api.CodeOffline, Message: "Cannot reach the Berth server. Check your connection and try again."}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &api.Error{Code: api.CodeOffline, Message: "The connection to the Berth server broke: " + err.Error()}
+	}
+	if unreachable(resp.StatusCode, data) { // a gateway says Berth is down
+		if recallOffline(method, c.Base, path, into) {
+			return nil
+		}
+		return &api.Error{Status: resp.StatusCode, Code: api.CodeOffline, Message: fmt.Sprintf("The Berth server is not answering (%s from the gateway in front of it).", resp.Status)}
+	}
+	setStatus(false, zeroTime)
+	if resp.StatusCode >= 400 {
+		return errorFrom(resp, data)
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		return &api.Error{Status: resp.StatusCode, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
+	}
+	remember(method, c.Base, path, data)
+	return nil
+}
+
+// errorFrom reads an error answer: Berth's JSON error body, or the status alone.
+func errorFrom(resp *http.Response, data []byte) error {
+	var eb api.ErrorBody
+	if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
+		return &api.Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return &api.Error{Status: resp.StatusCode, Code: api.CodeForStatus(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+}
+
+// reachable reports whether GET url gets any answer below 500 (401 counts as an answer).
+func reachable(ctx context.Context, hc *http.Client, u string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := httpClient(hc).Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode < 500
+}

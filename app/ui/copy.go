@@ -1,0 +1,134 @@
+package ui
+
+import (
+	"strings"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// copySection is the manifest page's "Copy / retag" panel; nothing in read-only mode.
+func copySection(repo, ref string) app.UI {
+	if !writable() {
+		return nil
+	}
+	return &copyPanel{Repo: repo, Ref: ref}
+}
+
+// copyPanel copies or retags the manifest shown to repo:tag, showing the job's progress.
+// The job id is kept in localStorage, so a reload reconnects to a running copy.
+type copyPanel struct {
+	app.Compo
+
+	Repo, Ref string
+
+	open bool
+	dest string
+	// Another registry to copy to, with credentials sent once with the job and kept nowhere.
+	registry, username, password string
+	st                           jobStatus
+	jobs                         streams
+	gen                          int
+}
+
+// OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
+func (c *copyPanel) OnDismount() { c.jobs.stop() }
+
+func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
+
+func (c *copyPanel) OnMount(ctx app.Context) {
+	var id string
+	if err := ctx.LocalStorage().Get(c.storageKey(), &id); err != nil || id == "" {
+		return
+	}
+	c.open = true
+	c.watch(ctx, id)
+}
+
+func (c *copyPanel) watch(ctx app.Context, id string) {
+	c.gen++
+	gen := c.gen
+	c.st.reset(id)
+	follow(ctx, c.jobs.context(), id, &c.st, func() bool { return gen == c.gen }, nil)
+}
+
+func (c *copyPanel) submit(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	dest := strings.TrimSpace(c.dest)
+	req := api.JobRequest{Kind: api.JobCopy, Source: joinReference(c.Repo, c.Ref), Destination: dest}
+	if reg := strings.TrimRight(strings.TrimSpace(c.registry), "/"); reg != "" {
+		req.DestinationRegistry, req.DestinationUsername, req.DestinationPassword = reg, strings.TrimSpace(c.username), c.password
+	} else if repo, tag, ok := strings.Cut(dest, ":"); ok && repo == c.Repo && !strings.Contains(tag, "/") {
+		req = api.JobRequest{Kind: api.JobRetag, Repository: c.Repo, Source: c.Ref, Destination: tag}
+	}
+	// Sent once; kept neither in the component nor in the field the user typed it into.
+	c.password = ""
+	if f := app.Window().GetElementByID("copy-password"); f.Truthy() {
+		f.Set("value", "")
+	}
+	c.gen++
+	gen := c.gen
+	key := c.storageKey()
+	// The job id is kept so that a reload reconnects to the running copy.
+	start(ctx, c.jobs.context(), req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
+		_ = ctx.LocalStorage().Set(key, id)
+	}, nil)
+}
+
+func (c *copyPanel) close(ctx app.Context, e app.Event) {
+	c.open = false
+	c.gen++
+	c.st = jobStatus{}
+	ctx.LocalStorage().Del(c.storageKey())
+}
+
+func (c *copyPanel) Render() app.UI {
+	if !c.open {
+		return app.Div().Class("ops-bar").Body(
+			app.Button().Class("button").ID("copy-open").Text("Copy / retag…").OnClick(func(ctx app.Context, e app.Event) {
+				c.open = true
+				if c.dest == "" {
+					c.dest = c.Repo + ":"
+				}
+			}),
+		)
+	}
+	running := c.st.state == api.JobRunning
+	return app.Div().Class("card copy-panel").ID("copy-panel").Body(
+		app.H2().Text("Copy / retag"),
+		app.Form().OnSubmit(c.submit).Body(
+			app.Label().For("copy-dest").Text("Destination (repository:tag — the same repository retags)"),
+			app.Div().Class("form-row").Body(
+				app.Input().Type("text").ID("copy-dest").Class("mono").Value(c.dest).Placeholder("mirror/app:v1").
+					Required(true).Disabled(running).
+					OnInput(c.ValueTo(&c.dest)),
+				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running).Text("Start"),
+				app.Button().Type("button").Class("button").Text("Close").OnClick(c.close),
+			),
+			app.Details().Class("copy-remote").Body(
+				app.Summary().Text("To another registry…"),
+				app.Label().For("copy-registry").Text("Registry URL (empty: this registry)"),
+				app.Input().Type("url").ID("copy-registry").Class("mono").Value(c.registry).Placeholder("https://registry.example.com").Disabled(running).
+					OnInput(c.ValueTo(&c.registry)),
+				app.Label().For("copy-username").Text("Username (optional)"),
+				app.Input().ID("copy-username").Value(c.username).AutoComplete(false).Disabled(running).
+					OnInput(c.ValueTo(&c.username)),
+				app.Label().For("copy-password").Text("Password or token (sent with this copy only)"),
+				app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
+					OnInput(c.ValueTo(&c.password)),
+			),
+		),
+		app.If(c.st.state != "", func() app.UI {
+			return jobView("copy-job", &c.st, cancelJob(c.st.id))
+		}),
+	)
+}
+
+// joinReference makes repo:tag or repo@digest.
+func joinReference(repo, ref string) string {
+	if strings.HasPrefix(ref, "sha256:") {
+		return repo + "@" + ref
+	}
+	return repo + ":" + ref
+}

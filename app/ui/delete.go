@@ -1,0 +1,285 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// actionDeleteOpen opens the delete dialog with a deleteRequest as its value; the repository
+// page's rows, its bulk action and the manifest page send it.
+const actionDeleteOpen = "berth.delete-open"
+
+// deleteTarget is one tag to delete, with its digest and the other tags sharing it.
+type deleteTarget struct {
+	Tag, Digest string
+	Sharing     []string
+}
+
+// deleteRequest is what the delete dialog is opened for.
+type deleteRequest struct {
+	Repo    string
+	Targets []deleteTarget
+	// Opener is a CSS selector of the control that opened the dialog; focus returns there.
+	Opener string
+}
+
+// others returns the names in tags other than name.
+func others(tags []string, name string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t != name {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// openDelete opens the page's delete dialog.
+func openDelete(ctx app.Context, req deleteRequest) {
+	ctx.NewActionWithValue(actionDeleteOpen, req)
+}
+
+// deleteDialog is the one delete confirmation of a page: a modal <dialog> (showModal), named
+// by its heading, closed by Escape, with Cancel focused first and focus returned to the
+// control that opened it. It deletes the tags alone, or their manifests with every tag
+// sharing them, and says what the manifests' deletion frees.
+type deleteDialog struct {
+	app.Compo
+
+	req   deleteRequest
+	open  bool
+	frees string // what deleting the manifests would free, once known
+	st    jobStatus
+	jobs  streams
+	gen   int
+	trap  app.Func // the native keydown listener that keeps Tab inside
+}
+
+func (d *deleteDialog) OnMount(ctx app.Context) {
+	if !app.IsServer {
+		// Native and synchronous: preventDefault must happen while the key event is dispatched.
+		d.trap = app.FuncOf(func(this app.Value, args []app.Value) any {
+			if dialog := app.Window().Get("document").Call("getElementById", "delete-dialog"); dialog.Truthy() && dialog.Get("open").Bool() {
+				trapTab(dialog, args[0])
+			}
+			return nil
+		})
+		app.Window().Get("document").Call("addEventListener", "keydown", d.trap)
+	}
+	ctx.Handle(actionDeleteOpen, func(ctx app.Context, a app.Action) {
+		req, ok := a.Value.(deleteRequest)
+		if !ok || len(req.Targets) == 0 || !writable() {
+			return
+		}
+		d.gen++
+		d.req, d.open, d.st, d.frees = req, true, jobStatus{}, ""
+		d.estimate(ctx)
+		ctx.Defer(func(ctx app.Context) {
+			if el := app.Window().GetElementByID("delete-dialog"); el.Truthy() && !el.Get("open").Bool() {
+				el.Call("showModal")
+			}
+		})
+	})
+}
+
+// OnDismount stops following the delete job and listening to keys.
+func (d *deleteDialog) OnDismount() {
+	d.jobs.stop()
+	if d.trap != nil {
+		app.Window().Get("document").Call("removeEventListener", "keydown", d.trap)
+		d.trap.Release()
+		d.trap = nil
+	}
+}
+
+// digests returns the distinct digests of the targets.
+func (d *deleteDialog) digests() []string {
+	var out []string
+	for _, t := range d.req.Targets {
+		if t.Digest != "" && !contains(out, t.Digest) {
+			out = append(out, t.Digest)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// estimate asks the server what deleting the manifests would free (summed over them).
+func (d *deleteDialog) estimate(ctx app.Context) {
+	repo, digests, gen := d.req.Repo, d.digests(), d.gen
+	if len(digests) == 0 {
+		return
+	}
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(d.jobs.context(), time.Minute)
+		defer cancel()
+		var frees int64
+		for _, dg := range digests {
+			u, err := apiClient().Usage(c, repo, dg)
+			if err != nil {
+				return
+			}
+			frees += u.Frees
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen == d.gen {
+				d.frees = humanSize(frees)
+			}
+		})
+	})
+}
+
+func (d *deleteDialog) start(refs []string) app.EventHandler {
+	return func(ctx app.Context, e app.Event) {
+		d.gen++
+		gen := d.gen
+		req := api.JobRequest{Kind: api.JobDelete, Repository: d.req.Repo, References: refs}
+		start(ctx, d.jobs.context(), req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
+			if d.st.state == api.JobSucceeded {
+				d.close(ctx)
+				ctx.NewAction(actionTagsChanged)
+			}
+		})
+	}
+}
+
+// close closes the dialog and returns focus to its opener.
+func (d *deleteDialog) close(ctx app.Context) {
+	if el := app.Window().GetElementByID("delete-dialog"); el.Truthy() && el.Get("open").Bool() {
+		el.Call("close") // fires "close", which lands in onClose
+		return
+	}
+	d.onClose(ctx, app.Event{})
+}
+
+// onClose runs when the dialog closed, by Escape, Cancel or a finished delete.
+func (d *deleteDialog) onClose(ctx app.Context, e app.Event) {
+	if !d.open {
+		return
+	}
+	d.open = false
+	d.gen++
+	opener := d.req.Opener
+	ctx.Defer(func(ctx app.Context) {
+		if opener == "" {
+			return
+		}
+		if el := app.Window().Get("document").Call("querySelector", opener); el.Truthy() {
+			el.Call("focus")
+		}
+	})
+}
+
+func (d *deleteDialog) Render() app.UI {
+	dialog := app.Dialog().Class("confirm").ID("delete-dialog").Aria("labelledby", "delete-title").On("close", d.onClose)
+	if !d.open {
+		return dialog
+	}
+	targets := d.req.Targets
+	var tags, sharing []string
+	for _, t := range targets {
+		tags = append(tags, t.Tag)
+	}
+	for _, t := range targets {
+		for _, s := range t.Sharing {
+			if !contains(tags, s) && !contains(sharing, s) {
+				sharing = append(sharing, s)
+			}
+		}
+	}
+	title := "Delete " + d.req.Repo + ":" + targets[0].Tag + "?"
+	if len(targets) > 1 {
+		title = fmt.Sprintf("Delete %s from %s?", plural(len(targets), "tag"), d.req.Repo)
+	}
+	body := []app.UI{app.H2().ID("delete-title").Text(title)}
+	if len(targets) > 1 {
+		body = append(body, app.Ul().Class("sharing-tags").ID("delete-targets").Body(app.Range(targets).Slice(func(i int) app.UI {
+			return app.Li().Class("mono").Text(targets[i].Tag)
+		})))
+	}
+	digests := d.digests()
+	if len(sharing) > 0 {
+		body = append(body,
+			app.P().Text("Deleting the manifests also removes these other tags:"),
+			app.Ul().Class("sharing-tags").Body(app.Range(sharing).Slice(func(i int) app.UI {
+				return app.Li().Class("mono").Text(sharing[i])
+			})),
+		)
+	} else if len(targets) == 1 {
+		body = append(body, app.P().Text("No other tag points to its manifest "+shortDigest(targets[0].Digest)+"."))
+	}
+	running := d.st.state == api.JobRunning
+	refsTags := tags
+	body = append(body,
+		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),
+		app.If(d.frees != "", func() app.UI {
+			return app.P().ID("delete-frees").Text("Deleting the manifests frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tags frees nothing.")
+		}),
+		app.Div().Class("dialog-actions").Body(
+			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
+			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
+				Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
+				OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags))),
+			app.If(len(digests) > 0, func() app.UI {
+				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
+					Text(fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))).OnClick(d.start(digests), app.EventScope(fmt.Sprint(digests)))
+			}),
+		),
+	)
+	if d.st.state != "" {
+		body = append(body, jobView("delete-job", &d.st, nil))
+	}
+	return dialog.Body(body...)
+}
+
+// deleteButton is a tag row's delete action; nothing in read-only mode.
+func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
+	if !writable() {
+		return nil
+	}
+	return app.Button().Class("button small danger delete-tag").DataSet("focus", "delete").Aria("label", "Delete "+t.Name).Text("Delete").
+		OnClick(func(ctx app.Context, e app.Event) {
+			openDelete(ctx, deleteRequest{
+				Repo:    repo,
+				Targets: []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
+				Opener:  fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),
+			})
+		}, app.EventScope(repo, t.Name, t.Digest, fmt.Sprint(sharing)))
+}
+
+// trapTab keeps Tab and Shift+Tab inside a modal dialog: from its last control Tab goes to
+// the first and back (a modal <dialog> alone lets focus leave for the browser's own UI).
+func trapTab(dialog, e app.Value) {
+	if e.Get("key").String() != "Tab" {
+		return
+	}
+	controls := dialog.Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
+	n := controls.Length()
+	if n == 0 {
+		return
+	}
+	first, last := controls.Index(0), controls.Index(n-1)
+	active := app.Window().Get("document").Get("activeElement")
+	inside := dialog.Call("contains", active).Bool()
+	switch {
+	case e.Get("shiftKey").Bool() && (!inside || active.Equal(first) || active.Equal(dialog)):
+		e.Call("preventDefault")
+		last.Call("focus")
+	case !e.Get("shiftKey").Bool() && (!inside || active.Equal(last)):
+		e.Call("preventDefault")
+		first.Call("focus")
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/registrytest"
+)
+
+// axeScript returns axe-core's source. .ci/run installs it from npm and sets BERTH_AXE; a
+// local `npm install --prefix .cache/axe axe-core@4.14.1` in the repository is found too.
+// Without it the accessibility tests skip, unless BERTH_E2E=1 says they must run.
+func axeScript(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("BERTH_AXE"), filepath.Join("..", ".cache", "axe", "node_modules", "axe-core", "axe.min.js")}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if b, err := os.ReadFile(c); err == nil {
+			return string(b)
+		}
+	}
+	msg := "axe-core not found (npm install --prefix .cache/axe axe-core@4.14.1, or set BERTH_AXE to axe.min.js)"
+	if os.Getenv("BERTH_E2E") == "1" {
+		t.Fatal(msg + "; BERTH_E2E=1 requires the accessibility tests to run")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// axeViolation is the part of an axe-core result the tests report.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// checkAxe runs axe-core on the page as it is and fails the test on every critical or serious
+// violation; moderate and minor ones are logged.
+func checkAxe(t *testing.T, ctx context.Context, script, state string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){ if (!window.axe) { (0, eval)(`+jsString(script)+`); } return !!window.axe; })()`)); err != nil {
+		t.Fatalf("%s: inject axe-core: %v", state, err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: run axe-core: %v", state, err)
+	}
+	var vs []axeViolation
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		t.Fatalf("%s: axe-core result: %v", state, err)
+	}
+	for _, v := range vs {
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, fmt.Sprint(n.Target))
+			if len(where) == 3 {
+				break
+			}
+		}
+		msg := fmt.Sprintf("%s: axe %s (%s): %s — %d nodes, e.g. %s", state, v.ID, v.Impact, v.Help, len(v.Nodes), strings.Join(where, " "))
+		if v.Impact == "critical" || v.Impact == "serious" {
+			t.Error(msg + "\n" + v.Nodes[0].Summary)
+		} else {
+			t.Log(msg)
+		}
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// look sets the viewport and colour scheme the next pages are shown in.
+func look(width, height int64, dark bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		scheme := "light"
+		if dark {
+			scheme = "dark"
+		}
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		}); err != nil {
+			return err
+		}
+		return chromedp.Do(ctx, chromedp.EmulateViewport(width, height))
+	})
+}
+
+// looks are the screen sizes and colour schemes every page is checked in.
+var looks = []struct {
+	name          string
+	width, height int64
+	dark          bool
+}{
+	{"desktop-light", 1280, 800, false},
+	{"desktop-dark", 1280, 800, true},
+	{"phone-light", 390, 844, false},
+	{"phone-dark", 390, 844, true},
+}
+
+// firstTag asks the API for a repository's first tag.
+func firstTag(t *testing.T, base, repo string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/repositories/" + repo + "/tags?details=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p api.TagPage
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || len(p.Tags) == 0 {
+		t.Fatalf("tags of %s: %v %+v", repo, err, p)
+	}
+	return p.Tags[0].Name
+}
+
+// noOverflow fails when, at the current viewport, an element reaches past the right edge of
+// the screen outside a scrolling container.
+func noOverflow(t *testing.T, ctx context.Context, state string) {
+	t.Helper()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(function(){
+		const w = document.documentElement.clientWidth, bad = [];
+		const scrolls = el => { for (let p = el.parentElement; p; p = p.parentElement) {
+			const s = getComputedStyle(p); if (/(auto|scroll)/.test(s.overflowX) && p.scrollWidth > p.clientWidth + 1) return true; } return false; };
+		for (const el of document.querySelectorAll("body *")) {
+			const r = el.getBoundingClientRect();
+			if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+			if (r.right > w + 1 && !scrolls(el)) bad.push((el.id ? "#" + el.id : el.tagName.toLowerCase() + "." + el.className) + " right=" + Math.round(r.right));
+			if (bad.length > 5) break;
+		}
+		if (document.documentElement.scrollWidth > w + 1) bad.push("document scrollWidth " + document.documentElement.scrollWidth);
+		return bad;
+	})()`))
+	if err != nil {
+		t.Fatalf("%s: overflow check: %v", state, err)
+	}
+	if len(out) > 0 {
+		t.Errorf("%s: wider than the %s screen: %v", state, "phone", out)
+	}
+}
+
+// TestE2EAccessibility runs axe-core on every page and dialog in light and dark, on a desktop
+// and a phone screen, and checks that nothing on a phone is wider than the screen.
+func TestE2EAccessibility(t *testing.T) {
+	script := axeScript(t)
+	ctx := browser(t)
+	base := startBerth(t, nil)
+	chart, policy := firstTag(t, base, "charts/berth-demo"), firstTag(t, base, "policies/admission")
+
+	type state struct {
+		name  string
+		steps []chromedp.Action[chromedp.Void]
+	}
+	states := []state{
+		{"catalog", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/"), chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`)}},
+		{"repository", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/library/alpine"),
+			chromedp.WaitVisible(`#tags [data-tag="latest"]`),
+			waitJS(`document.querySelector(".count").innerText.includes("stored")`),
+		}},
+		{"delete-dialog", []chromedp.Action[chromedp.Void]{
+			chromedp.Click(`[data-tag="latest"] .delete-tag`),
+			chromedp.WaitVisible(`#delete-dialog`),
+			chromedp.WaitVisible(`#delete-frees`),
+		}},
+		{"cleanup-preview", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/library/alpine"),
+			chromedp.WaitVisible(`#tags [data-tag="latest"]`),
+			chromedp.Click(`#cleanup-panel summary`),
+			chromedp.SendKeys(`#cleanup-keep`, "1"),
+			chromedp.Click(`#cleanup-preview`),
+			chromedp.WaitVisible(`#cleanup-plan`),
+		}},
+		{"manifest-index", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/library/alpine:3.21"),
+			chromedp.WaitVisible(`#platforms`), chromedp.WaitVisible(`#layers`),
+			chromedp.Click(`#manifest details.raw summary`),
+		}},
+		{"manifest-image-copy", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/team/api/server:v1.2.0"),
+			chromedp.WaitVisible(`#referrers`),
+			chromedp.Click(`#copy-open`),
+			chromedp.WaitVisible(`#copy-dest`),
+		}},
+		{"manifest-chart", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/charts/berth-demo:" + chart), chromedp.WaitVisible(`#manifest`)}},
+		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart #values`)}},
+		{"manifest-artifact", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/policies/admission:" + policy), chromedp.WaitVisible(`#manifest`)}},
+		{"activity", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/activity"), chromedp.WaitVisible(`#events`)}},
+		{"not-found-tag", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/library/alpine:does-not-exist"), chromedp.WaitVisible(`.state.not-found`)}},
+		{"not-found-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/no/such/page"), chromedp.WaitVisible(`h1`)}},
+	}
+	for _, l := range looks {
+		if err := chromedp.Do(ctx, look(l.width, l.height, l.dark)); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			name := s.name + "-" + l.name
+			sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+			err := chromedp.Do(sctx, s.steps...)
+			cancel()
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				screenshot(t, ctx, "a11y-failed-"+name)
+				continue
+			}
+			checkAxe(t, ctx, script, name)
+			if l.width < 640 {
+				noOverflow(t, ctx, name)
+			}
+			screenshot(t, ctx, "a11y-"+name)
+		}
+	}
+	// Platform tabs follow the arrow keys; Enter opens the focused one.
+	if err := chromedp.Do(ctx,
+		look(1280, 800, false),
+		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
+		chromedp.WaitVisible(`#platforms a.selected`),
+		chromedp.Focus(`#platforms a.selected`),
+		chromedp.KeyEvent(kb.ArrowRight),
+		waitJS(`document.activeElement === document.querySelectorAll("#platforms a")[1]`),
+		chromedp.KeyEvent(kb.End),
+		waitJS(`document.activeElement === document.querySelectorAll("#platforms a")[2]`),
+		chromedp.KeyEvent(kb.Enter),
+		waitJS(`document.querySelector("#config") && document.querySelector("#config").innerText.includes("linux/arm/v7")`),
+	); err != nil {
+		t.Errorf("platform tabs by keyboard: %v", err)
+	}
+}
+
+// TestE2EAccessibilityOfSignInAndErrors checks the sign-in form (a registry asking for
+// credentials) and the error page (a registry that cannot be reached) the same way.
+func TestE2EAccessibilityOfSignInAndErrors(t *testing.T) {
+	script := axeScript(t)
+	ctx := browser(t)
+	registry := registrytest.Htpasswd(t, map[string]string{"alice": "wonderland"})
+	signin := startBerth(t, func(c *config.Config) { c.Registry = registry })
+	down := startBerth(t, func(c *config.Config) { c.Registry = "http://127.0.0.1:1" })
+	for _, l := range looks {
+		if err := chromedp.Do(ctx, look(l.width, l.height, l.dark)); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []struct{ name, url, wait string }{
+			{"signin", signin + "/", "#signin"},
+			{"error", down + "/", ".state.error"},
+		} {
+			name := s.name + "-" + l.name
+			sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+			err := chromedp.Do(sctx, chromedp.Navigate(s.url), chromedp.WaitVisible(s.wait))
+			cancel()
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			checkAxe(t, ctx, script, name)
+			if l.width < 640 {
+				noOverflow(t, ctx, name)
+			}
+			screenshot(t, ctx, "a11y-"+name)
+		}
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// focused describes the element holding focus: its id, the tag of the row it is in, and
+// whether it is inside the delete dialog.
+type focused struct {
+	ID     string `json:"id"`
+	Tag    string `json:"tag"`
+	Dialog bool   `json:"dialog"`
+	InTags bool   `json:"inTags"`
+}
+
+func focusNow(t *testing.T, ctx context.Context) focused {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){
+		const a = document.activeElement, row = a && a.closest("[data-tag]");
+		return JSON.stringify({id: a ? a.id : "", tag: row ? row.dataset.tag : "", dialog: !!(a && a.closest("#delete-dialog")), inTags: !!(a && a.closest("#tags"))});
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f focused
+	if err := json.Unmarshal([]byte(s), &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestE2EKeyboardAndPhone walks a 1,000-tag repository with the keyboard alone, uses the
+// delete dialog without a mouse, and checks the same page on a phone screen.
+func TestE2EKeyboardAndPhone(t *testing.T) {
+	base := startLargeBerth(t, 1, 1000, false)
+	ctx := browser(t)
+	const repo = "big/r000000"
+
+	resp, err := http.Get(base + "/api/v1/repositories/" + repo + "/tags?details=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page api.TagPage
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if err != nil || len(page.Tags) != 1000 {
+		t.Fatalf("tags: %v, %d", err, len(page.Tags))
+	}
+	var want []string
+	for _, tg := range page.Tags {
+		want = append(want, tg.Name)
+	}
+	slices.Sort(want)
+
+	// The filter has focus on load; the table is sorted by name.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/"+repo),
+		chromedp.WaitVisible(`#tags tr.tag`),
+		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0 && !document.querySelector(".count").innerText.includes("loading")`),
+		waitJS(`document.activeElement && document.activeElement.id === "tag-filter"`),
+		chromedp.Click(`#tags thead th:nth-child(2) button`),
+		waitJS(`document.querySelector("#tags tr.tag").dataset.tag === `+jsString(want[0])),
+		waitJS(`(document.querySelector("#tag-filter").focus(), document.activeElement.id === "tag-filter")`),
+	); err != nil {
+		t.Fatalf("repository page: %v", err)
+	}
+
+	// The virtual list places rows by their height: it must be exactly the one it assumes.
+	if h, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector("#tags tr.tag").getBoundingClientRect().height`)); err != nil || h != 44 {
+		t.Errorf("tag rows are %vpx high, the virtual list assumes 44 (%v)", h, err)
+	}
+
+	// Tab from the filter reaches every tag, in order, then leaves the table.
+	var seen []string
+	entered := false
+	for i := 0; i < 8000; i++ {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+		f := focusNow(t, ctx)
+		if f.InTags && f.Tag != "" {
+			entered = true
+			if len(seen) == 0 || seen[len(seen)-1] != f.Tag {
+				seen = append(seen, f.Tag)
+			}
+			continue
+		}
+		if entered && !f.InTags {
+			break
+		}
+		if entered && f.Tag == "" && f.ID == "" && !f.InTags {
+			break
+		}
+	}
+	if !slices.Equal(seen, want) {
+		first := 0
+		for first < min(len(seen), len(want)) && seen[first] == want[first] {
+			first++
+		}
+		t.Fatalf("Tab reached %d tags; the first difference is at %d (want %v, got %v)", len(seen), first,
+			want[first:min(first+3, len(want))], seen[first:min(first+3, len(seen))])
+	}
+
+	// The delete dialog: opened from a row by keyboard, Cancel focused first, focus trapped
+	// inside, Escape closes it and focus returns to the row's Delete button.
+	target := want[2]
+	if err := chromedp.Do(ctx,
+		waitJS(`(document.querySelector("#tags").closest(".vlist").scrollTop = 0) === 0`),
+		chromedp.WaitVisible(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
+		chromedp.Focus(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(`#delete-dialog[open]`),
+		waitJS(`document.activeElement && document.activeElement.id === "delete-cancel"`),
+	); err != nil {
+		t.Fatalf("delete dialog by keyboard: %v", err)
+	}
+	name, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById(document.querySelector("#delete-dialog").getAttribute("aria-labelledby")).innerText`))
+	if name == "" || !strings.Contains(name, target) {
+		t.Errorf("the dialog is named %q, want its heading naming %s", name, target)
+	}
+	for i := 0; i < 6; i++ {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+		if f := focusNow(t, ctx); !f.Dialog {
+			t.Fatalf("Tab %d left the modal dialog: focus on %+v", i+1, f)
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector("#delete-dialog").open`),
+	); err != nil {
+		t.Fatalf("Escape: %v", err)
+	}
+	if err := chromedp.Do(ctx, waitJS(fmt.Sprintf(`document.activeElement && document.activeElement.matches('#tags tr[data-tag=%q] .delete-tag')`, target))); err != nil {
+		t.Errorf("focus did not return to the Delete button of %s: %+v", target, focusNow(t, ctx))
+	}
+
+	// Copying a pull command is announced to screen readers.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(fmt.Sprintf(`#tags tr[data-tag=%q] .copy-pull`, target)),
+		waitJS(`document.querySelector("#announce[role=status]").innerText.includes("Copied")`),
+	); err != nil {
+		t.Errorf("copy announcement: %v", err)
+	}
+
+	// "/" focuses the filter from anywhere outside a field.
+	if err := chromedp.Do(ctx,
+		waitJS(`(document.activeElement.blur(), document.activeElement === document.body)`),
+		chromedp.KeyEvent("/"),
+		// Only focus is checked: CDP sends the character as an event of its own after keydown,
+		// so the page's preventDefault cannot keep "/" out of the field as it does for people.
+		waitJS(`document.activeElement.id === "tag-filter"`),
+	); err != nil {
+		t.Errorf("/ shortcut: %v", err)
+	}
+	// ArrowDown moves from the filter into the results (the "/" CDP typed is cleared first).
+	if err := chromedp.Do(ctx,
+		waitJS(`(function(f){ f.value = ""; f.dispatchEvent(new Event("input", {bubbles: true})); f.focus(); return true; })(document.querySelector("#tag-filter"))`),
+		chromedp.WaitVisible(`#tags tr.tag`),
+		chromedp.KeyEvent(kb.ArrowDown),
+		waitJS(`document.activeElement.closest("#tags tr.tag") !== null`),
+	); err != nil {
+		t.Errorf("ArrowDown from the filter: %v", err)
+	}
+
+	// On a phone every tag is a card with its Copy and Delete buttons inside the screen, and
+	// nothing is wider than the screen.
+	if err := chromedp.Do(ctx, look(390, 844, false), chromedp.Navigate(base+"/repositories/"+repo), chromedp.WaitVisible(`#tags tr.tag .copy-pull`)); err != nil {
+		t.Fatal(err)
+	}
+	noOverflow(t, ctx, "phone-1000-tags")
+	screenshot(t, ctx, "phone-1000-tags")
+	checked := map[string]bool{}
+	for _, at := range []string{"0", "0.25", "0.5", "0.75", "1"} {
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async function(){
+			const box = document.querySelector("#tags").closest(".vlist");
+			box.scrollTop = (box.scrollHeight - box.clientHeight) * `+at+`;
+			await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+			await new Promise(r => setTimeout(r, 0));
+			const w = document.documentElement.clientWidth, out = [];
+			for (const row of document.querySelectorAll("#tags tr.tag")) {
+				const ok = [".copy-pull", ".delete-tag"].every(s => { const b = row.querySelector(s); if (!b) return false;
+					const r = b.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= w; });
+				out.push((ok ? "ok " : "bad ") + row.dataset.tag);
+			}
+			return out;
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			ok, tag, _ := strings.Cut(o, " ")
+			if ok != "ok" {
+				t.Errorf("phone: the Copy or Delete button of %s is hidden or off screen", tag)
+			}
+			checked[tag] = true
+		}
+	}
+	if len(checked) < 100 {
+		t.Errorf("phone: checked only %d cards", len(checked))
+	}
+}

@@ -39,6 +39,7 @@ const (
 type fixture struct {
 	c       *auth.Control
 	st      store.Accounts
+	secret  []byte // the cluster secret
 	robot   string // the robot's secret
 	pat     string // dev's personal access token
 	patID   string
@@ -68,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{c: c, st: st}
+	f := &fixture{c: c, st: st, secret: secret}
 	acc := c.Accounts
 	must := func(err error) {
 		t.Helper()

@@ -258,6 +258,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
+		List: catOpts.List, // with access control, the policy-filtered catalog; nil otherwise
 	})
 	if err != nil {
 		return site.Services{}, err

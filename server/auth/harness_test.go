@@ -51,8 +51,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite:"+filepath.Join(t.TempDir(), "berth.db"))
+}
+
+// newFixtureOn is newFixture over the store at dsn (a PostgreSQL database, say).
+func newFixtureOn(t *testing.T, dsn string) *fixture {
+	t.Helper()
 	ctx := t.Context()
-	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "berth.db"))
+	s, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

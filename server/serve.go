@@ -54,9 +54,13 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	docs, shared, err := newCache(cfg)
+	if err != nil {
+		return err
+	}
 	var control *auth.Control // nil: the registry decides who may do what, as without Berth
 	if cfg.AccessControl {
-		if control, err = newAccessControl(ctx, cfg, st); err != nil {
+		if control, err = newAccessControl(ctx, cfg, st, shared); err != nil {
 			return err
 		}
 	}
@@ -89,7 +93,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control)
+	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control, docs, shared)
 	if err != nil {
 		return err
 	}
@@ -163,7 +167,7 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control) (site.Services, error) {
+func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
 	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
@@ -196,10 +200,6 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
-	if err != nil {
-		return site.Services{}, err
-	}
-	docs, shared, err := newCache(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -259,6 +259,9 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	check := session.Checker(reg.CheckCredentials)
 	if control != nil {
 		check = control.Accounts.CheckSignIn // local accounts, not the registry
+		// Static sites' access tokens are principals; sign-out revokes an OpenID Connect
+		// session's token.
+		sessionOpts = append(sessionOpts, session.WithBearer(control.Accounts.BearerUser), session.WithSignOut(control.Accounts.EndSession))
 	}
 	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore, sessionOpts...)
 	secret, err := clusterSecret(cfg)
@@ -291,6 +294,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
+		List: catOpts.List, // with access control, the policy-filtered catalog; nil otherwise
 	})
 	if err != nil {
 		return site.Services{}, err

@@ -185,6 +185,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	if s.Access != nil {
 		s.Access.API.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+		if s.Sessions != nil {
+			// /auth/oidc/login and /callback, and the static site's /auth/authorize,
+			// /auth/oauth/token and /auth/oauth/revoke.
+			s.Access.RegisterBrowser(mux, s.Sessions, principal, c.Handler)
+		}
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)

@@ -36,10 +36,23 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 // A repository the registry says is gone (404, as distribution answers once every tag was
 // deleted) is readable: registries refuse access before they say whether something exists,
 // and its history stays visible.
+//
+// While the registry cannot be reached, a repository in the catalog this principal was last
+// shown counts as readable, so stored history (the activity feed) stays visible through an
+// outage to exactly those who saw the repository before.
 func (s *Service) CanRead(ctx context.Context, repository string) error {
 	_, err := s.tagNames(ctx, repository)
-	if httperr.Is(err, api.CodeNotFound) {
+	switch {
+	case httperr.Is(err, api.CodeNotFound):
 		return nil
+	case httperr.Is(err, api.CodeRegistryUnavailable), httperr.Is(err, api.CodeRegistryTimeout), httperr.Is(err, api.CodeRegistryError):
+		st := s.state(ctx)
+		st.mu.Lock()
+		_, known := slices.BinarySearch(st.repos, repository)
+		st.mu.Unlock()
+		if known {
+			return nil
+		}
 	}
 	return err
 }

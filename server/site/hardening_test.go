@@ -41,6 +41,7 @@ import (
 // hardened is a site over a real registry, built as main builds it, with the registry's requests
 // counted.
 type hardened struct {
+	down     atomic.Bool // the registry answers 503 to everything
 	url      string
 	store    store.Store
 	requests atomic.Int64
@@ -74,6 +75,10 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	target, _ := url.Parse(upstream)
 	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.requests.Add(1)
+		if b.down.Load() {
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"down for maintenance"}]}`, http.StatusServiceUnavailable)
+			return
+		}
 		b.mu.Lock()
 		b.paths = append(b.paths, r.URL.Path)
 		b.mu.Unlock()
@@ -112,7 +117,7 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, Cache: countingCache{cache.NewLRU(64 << 20), &b.gets}})
+	cat := catalog.New(catalog.Options{Registry: reg, Cache: countingCache{cache.NewLRU(64 << 20), &b.gets}, TagTTL: tagTTL})
 	h, err := site.New(site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(time.Hour, reg.CheckCredentials, cat.Forget, nil),
@@ -128,6 +133,9 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	b.url = srv.URL
 	return b
 }
+
+// tagTTL is the catalog's tag TTL in these tests; 0 means the default.
+var tagTTL time.Duration
 
 // call makes a request as user (Basic; "" for anonymous) and returns status and body.
 func (b *hardened) call(t *testing.T, method, path, user string, body any) (int, []byte) {
@@ -507,5 +515,36 @@ func TestSlowRegistryAnswersWithinTheTimeout(t *testing.T) {
 		if took > 3*timeout {
 			t.Errorf("%s: took %s with a %s upstream timeout", path, took.Round(time.Millisecond), timeout)
 		}
+	}
+}
+
+// TestActivityThroughARegistryOutage: stored events stay visible while the registry is down,
+// to whoever was shown their repositories before.
+func TestActivityThroughARegistryOutage(t *testing.T) {
+	tagTTL = time.Nanosecond // every read asks the registry again
+	t.Cleanup(func() { tagTTL = 0 })
+	up := registrytest.Open(t)
+	pushImage(t, up, "team/app:v1", authn.Anonymous)
+	b := newBerth(t, up, nil, false)
+	if _, err := b.store.AddEvents(context.Background(), []store.Event{
+		{ID: "e1", Timestamp: time.Now().UTC(), Action: store.ActionPush, Repository: "team/app", Tag: "v1", Digest: "sha256:" + strings.Repeat("a", 64), MediaType: string(types.OCIManifestSchema1)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	feed := func() (int, api.EventPage) {
+		status, body := b.call(t, http.MethodGet, "/api/v1/events", "", nil)
+		var page api.EventPage
+		_ = json.Unmarshal(body, &page)
+		return status, page
+	}
+	if status, page := feed(); status != http.StatusOK || len(page.Events) != 1 {
+		t.Fatalf("feed with the registry up: %d %+v", status, page)
+	}
+	b.down.Store(true)
+	if status, page := feed(); status != http.StatusOK || len(page.Events) != 1 || page.Events[0].Repository != "team/app" {
+		t.Fatalf("feed with the registry down: %d %+v, want the stored event", status, page)
+	}
+	if status, _ := b.call(t, http.MethodGet, "/api/v1/repositories/team/app/tags?details=false", "", nil); status < 500 {
+		t.Errorf("tags with the registry down: %d, want a 5xx", status)
 	}
 }

@@ -219,7 +219,9 @@ func (s *sqlStore) Events(ctx context.Context, f Filter) ([]Event, error) {
 		add("ts < ?", f.Until.UnixNano())
 	}
 	if f.ManifestsOnly {
-		add("manifest = ?", true)
+		// The feed counts what the statistics count: a HEAD of a manifest only resolves a tag
+		// (clients and Berth's own sync do it before every pull), so it is not a pull here.
+		add("manifest = ? AND NOT (action = 'pull' AND request_method = 'HEAD')", true)
 	}
 	if f.Before != "" {
 		// Row-value comparison pages by (ts, id) so equal timestamps neither repeat nor skip.

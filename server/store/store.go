@@ -80,7 +80,8 @@ type Filter struct {
 	Actor      string
 	// Since and Until bound the timestamp: Since ≤ t < Until.
 	Since, Until time.Time
-	// ManifestsOnly drops blob events.
+	// ManifestsOnly drops blob events and manifest HEADs reported as pulls, as the
+	// statistics do.
 	ManifestsOnly bool
 	// Before is the id of the last event of the previous page; results are older than it.
 	Before string

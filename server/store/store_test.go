@@ -556,6 +556,33 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("the feed counts pulls as the statistics do", func(t *testing.T) {
+		ctx := t.Context()
+		s := open(t)
+		get := ev("get", "pull", "a", "1", "sha256:d", base)
+		head := ev("head", "pull", "a", "1", "sha256:d", base.Add(time.Second))
+		head.RequestMethod = "HEAD"
+		if _, err := s.AddEvents(ctx, []store.Event{get, head}); err != nil {
+			t.Fatal(err)
+		}
+		feed, err := s.Events(ctx, store.Filter{ManifestsOnly: true})
+		if err != nil || len(feed) != 1 || feed[0].ID != "get" {
+			t.Fatalf("manifest feed = %+v, %v; want the GET only", feed, err)
+		}
+		all, err := s.Events(ctx, store.Filter{})
+		if err != nil || len(all) != 2 {
+			t.Fatalf("whole feed = %d events, %v; want both", len(all), err)
+		}
+		counts, err := s.Counts(ctx, "a", time.Hour, base.Add(-time.Hour), base.Add(time.Hour))
+		pulls := 0
+		for _, c := range counts {
+			pulls += c.Pulls
+		}
+		if err != nil || pulls != len(feed) {
+			t.Fatalf("statistics count %d pulls, the feed shows %d (%v)", pulls, len(feed), err)
+		}
+	})
+
 	t.Run("metadata index", func(t *testing.T) {
 		ctx := t.Context()
 		s := open(t)

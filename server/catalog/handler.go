@@ -12,7 +12,7 @@ const (
 	maxLimit     = 1000
 )
 
-// ServeRepositories answers GET /api/v1/repositories?q=&sort=&offset=&limit=: a catalog page.
+// ServeRepositories answers GET /api/v1/repositories?q=&sort=&kind=&offset=&limit=: a catalog page.
 func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
 	p, err := httperr.Paging(r, defaultLimit, maxLimit)
 	if err != nil {
@@ -20,7 +20,7 @@ func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, err := s.Repositories(r.Context(), RepositoryQuery{Query: q.Get("q"), Sort: q.Get("sort"), Offset: p.Offset, Limit: p.Limit})
+	page, err := s.Repositories(r.Context(), RepositoryQuery{Query: q.Get("q"), Sort: q.Get("sort"), Kind: q.Get("kind"), Offset: p.Offset, Limit: p.Limit})
 	respond(w, r, page, err)
 }
 

@@ -320,7 +320,7 @@ func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.Repo
 			}
 		}
 	}
-	rows, total, err := s.idx.IndexRepositories(ctx, store.RepositoryQuery{Query: q.Query, Sort: q.Sort, Offset: q.Offset, Limit: q.Limit})
+	rows, total, err := s.idx.IndexRepositories(ctx, store.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
 	if err != nil {
 		return api.RepositoryPage{}, err
 	}

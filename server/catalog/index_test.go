@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
@@ -384,4 +386,54 @@ func TestFirstStartShowsTheFirstCatalogPage(t *testing.T) {
 	if page.Total != 12 {
 		t.Fatalf("complete catalog = %d repositories, want 12", page.Total)
 	}
+}
+
+// TestCatalogByKind: the demo's charts, images and other artifacts, once indexed, are told
+// apart by the catalog's kind filter, for Berth's own view (SQL) and a signed-in user's list.
+func TestCatalogByKind(t *testing.T) {
+	backends(t, func(t *testing.T, newDSN func(t *testing.T) string) {
+		st := openStore(t, newDSN(t))
+		client := registrytest.NewClient(t, registry.Options{URL: "http://" + seededRegistry(t)})
+		svc := catalog.New(catalog.Options{Registry: client, Index: st})
+		syncer, err := events.NewSyncer(events.SyncOptions{Registry: client, Store: st, Index: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := syncer.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		user := registry.WithPrincipal(t.Context(), registry.Principal{Key: "u", Auth: authn.Anonymous, User: "u"})
+		for _, ctx := range []context.Context{t.Context(), user} {
+			names := func(kind string) []string {
+				page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Kind: kind, Limit: 1000})
+				if err != nil {
+					t.Fatalf("kind %s: %v", kind, err)
+				}
+				var out []string
+				for _, r := range page.Repositories {
+					if r.Kind != kind {
+						t.Errorf("kind %s lists %s of kind %s", kind, r.Name, r.Kind)
+					}
+					out = append(out, r.Name)
+				}
+				if page.Total != len(out) {
+					t.Errorf("kind %s: total %d for %d rows", kind, page.Total, len(out))
+				}
+				return out
+			}
+			charts, images := names("chart"), names("image")
+			if !slices.Contains(charts, "charts/web-app") || slices.Contains(charts, "library/alpine") {
+				t.Errorf("charts = %v", charts)
+			}
+			if !slices.Contains(images, "library/alpine") || slices.Contains(images, "charts/web-app") {
+				t.Errorf("images = %v", images)
+			}
+			if len(names("artifact")) == 0 {
+				t.Error("no other artifacts in the demo")
+			}
+		}
+		if _, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Kind: "banana", Limit: 10}); !httperr.Is(err, api.CodeBadRequest) {
+			t.Errorf("kind banana: %v, want 400", err)
+		}
+	})
 }

@@ -19,7 +19,10 @@ type RepositoryQuery struct {
 	Query string
 	// Sort is name (default), pushed or size; "-" first for descending. Orders other than
 	// by name need the index.
-	Sort   string
+	Sort string
+	// Kind keeps repositories holding mainly images, charts or other artifacts (needs the
+	// index).
+	Kind   string
 	Offset int
 	Limit  int
 }
@@ -29,6 +32,14 @@ type RepositoryQuery struct {
 func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	if err := checkSort(q.Sort); err != nil {
 		return api.RepositoryPage{}, err
+	}
+	switch q.Kind {
+	case "", "image", "chart", "artifact":
+	default:
+		return api.RepositoryPage{}, httperr.New(api.CodeBadRequest, "kind must be image, chart or artifact")
+	}
+	if q.Kind != "" && s.idx == nil {
+		return api.RepositoryPage{}, httperr.New(api.CodeBadRequest, "Filtering the catalog by kind needs the metadata index, which is off here.")
 	}
 	if s.idx != nil && principalOf(ctx) == "" {
 		// Berth's own view is what its catalog walks stored: shared by replicas, kept across
@@ -48,6 +59,14 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	}
 	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Updated: at, Total: len(match), Repositories: []api.Repository{}}
 	rows := map[string]store.RepositorySummary{}
+	if q.Kind != "" && s.idx != nil {
+		// The kind comes from the index: the user's own list is matched against it.
+		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
+			return api.RepositoryPage{}, err
+		}
+		match = slices.DeleteFunc(match, func(n string) bool { return rows[n].Kind != q.Kind })
+		page.Total = len(match)
+	}
 	field := strings.TrimPrefix(q.Sort, "-")
 	if s.idx != nil && field != "" && field != store.SortName {
 		// Another order needs every matching row; a signed-in user's catalog is their own,

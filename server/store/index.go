@@ -88,7 +88,9 @@ type RepositoryQuery struct {
 	// Query keeps names containing it (case-insensitive).
 	Query string
 	// Sort is SortName (default), SortPushed or SortSize, "-" first for descending.
-	Sort   string
+	Sort string
+	// Kind keeps repositories holding mainly this kind: image, chart or artifact.
+	Kind   string
 	Offset int
 	Limit  int
 }
@@ -461,8 +463,12 @@ func likeEscape(s string) string {
 // summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
 // into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
 // size of its distinct manifests.
+// kindExpr is a repository's kind as an index into kinds: the most telling kind among its
+// tags (a chart beats an image beats another artifact).
+const kindExpr = `COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0)`
+
 const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
-	COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0),
+	` + kindExpr + `,
 	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
 
 const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repository = r.name
@@ -497,6 +503,9 @@ func (s *sqlStore) IndexRepositories(ctx context.Context, q RepositoryQuery) ([]
 	if qs := strings.ToLower(strings.TrimSpace(q.Query)); qs != "" {
 		where = ` WHERE r.name LIKE ? ESCAPE '!'`
 		args = append(args, "%"+likeEscape(qs)+"%")
+	}
+	if q.Kind != "" {
+		return s.repositoriesOfKind(ctx, q, where, args)
 	}
 	var total int
 	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM index_repositories r`+where), args...).Scan(&total); err != nil {
@@ -773,4 +782,40 @@ func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), "
 func values(n, cols int) string {
 	row := "(" + marks(cols) + ")"
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// repositoriesOfKind is IndexRepositories for one kind: the kind is an aggregate over a
+// repository's tags, so every matching repository is grouped before the page is cut.
+func (s *sqlStore) repositoriesOfKind(ctx context.Context, q RepositoryQuery, where string, args []any) ([]RepositorySummary, int, error) {
+	code := slices.Index(kinds, q.Kind)
+	if code <= 0 {
+		return nil, 0, fmt.Errorf("%s: unknown repository kind %q", s.d.name, q.Kind)
+	}
+	having := ` GROUP BY r.name HAVING ` + kindExpr + ` = ?`
+	kargs := append(slices.Clone(args), code)
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT r.name`+summaryFrom+where+having+`) k`), kargs...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("%s: count repositories: %w", s.d.name, err)
+	}
+	order := "r.name"
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case SortPushed:
+		order = "COALESCE(MAX(t.pushed), 0)"
+	case SortSize:
+		order = "total_size"
+	}
+	dir := " ASC"
+	if strings.HasPrefix(q.Sort, "-") {
+		dir = " DESC"
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+where+having+` ORDER BY `+order+dir+`, r.name LIMIT `+strconv.Itoa(limit)+` OFFSET `+strconv.Itoa(max(0, q.Offset))), kargs...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
+	}
+	out, err := s.scanSummaries(rows)
+	return out, total, err
 }

@@ -83,6 +83,9 @@ func New(s Services) (http.Handler, error) {
 
 	API(mux, s, c)
 	mux.Handle("/api/", c.Handler(http.HandlerFunc(notFound)))
+	// /auth/… is the token service's and the sign-in flows'; anything else there (all of it
+	// without access control) is a JSON 404, never the UI page.
+	mux.Handle("/auth/", c.Handler(http.HandlerFunc(notFound)))
 	if s.Access != nil {
 		s.Access.Register(mux) // /auth/token, /auth/certs.pem, /auth/jwks.json, /setup
 	}

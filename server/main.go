@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
@@ -118,9 +116,9 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 // seedDemo pushes the demo content into an empty embedded registry; with access control it
 // pushes with Berth's own tokens.
 func seedDemo(ctx context.Context, host string, control *auth.Control) {
-	var opts []remote.Option
+	var opts []demo.Option
 	if control != nil {
-		opts = append(opts, remote.WithTransport(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
+		opts = append(opts, demo.Through(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
 	}
 	empty, err := demo.Empty(ctx, host, opts...)
 	if err != nil {

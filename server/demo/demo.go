@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -16,8 +17,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
+// Option adjusts how the demo content reaches the registry.
+type Option = remote.Option
+
+// Through makes the seeder's requests go through rt (e.g. one presenting Berth's own tokens).
+func Through(rt http.RoundTripper) Option { return remote.WithTransport(rt) }
+
 // Seed pushes the demo repositories to the registry at host (e.g. "127.0.0.1:5000", plain HTTP),
-// using opts (e.g. remote.WithContext, remote.WithTransport) for every push. It is idempotent.
+// using opts (e.g. Through) for every push. It is idempotent.
 func Seed(ctx context.Context, host string, opts ...remote.Option) error {
 	// ctx goes last so it wins over a WithContext in opts.
 	pusher, err := remote.NewPusher(append(slices.Clone(opts), remote.WithContext(ctx))...)

@@ -207,6 +207,8 @@ func resultLabel(r *api.JobResult) string {
 	switch {
 	case r.Destination != "":
 		return fmt.Sprintf("Wrote %s (%s): %s, %s.", r.Destination, shortDigest(r.Digest), plural(r.Manifests, "manifest"), plural(r.Blobs, "blob"))
+	case len(r.Tags) > 0:
+		return "Imported " + strings.Join(r.Tags, ", ") + "."
 	case len(r.Deleted) > 0:
 		return "Deleted " + strings.Join(r.Deleted, ", ") + "."
 	}

@@ -161,7 +161,7 @@ func (p *diffPage) side(s api.DiffSide) app.UI {
 	}
 	return app.Span().Body(
 		app.A().Class("mono break").Href(insideURL(img, url.Values{})).Text(label),
-		app.Span().Class("muted").Text(fmt.Sprintf(" · %s · %s, %s of files", shortDigest(s.Digest), humanSize(s.Size), plural(s.Files, "file"))),
+		app.Span().Class("muted").Text(fmt.Sprintf(" · %s · %s, %s (%s)", shortDigest(s.Digest), humanSize(s.Size), plural(s.Files, "file"), humanSize(s.FilesSize))),
 	)
 }
 
@@ -230,11 +230,17 @@ func (p *diffPage) filesCard(d api.ImageDiff) app.UI {
 			app.Td().Class("num").Text(size),
 		))
 	}
+	sized := func(e api.FileEntry, sign int64) string {
+		if e.Type != api.FileRegular {
+			return ""
+		}
+		return signedSize(sign * e.Size)
+	}
 	for _, e := range d.Added {
-		entry("added", e, signedSize(e.Size))
+		entry("added", e, sized(e, 1))
 	}
 	for _, e := range d.Removed {
-		entry("removed", e, signedSize(-e.Size))
+		entry("removed", e, sized(e, -1))
 	}
 	for _, c := range d.Changed {
 		what := signedSize(c.SizeDelta)

@@ -31,7 +31,11 @@ func severityCount(s api.Severities, sev string) int {
 }
 
 // severityChips shows the non-zero counts, worst first; "not scanned" without a report.
-func severityChips(s api.Severities) []app.UI {
+func severityChips(s api.Severities) []app.UI { return severityBadges(s, false) }
+
+// severityBadges is severityChips, or with compact set one line of "1C 2H" for the tag table
+// (whose rows have a fixed height), each chip titled in words.
+func severityBadges(s api.Severities, compact bool) []app.UI {
 	if s.Reports == 0 {
 		return []app.UI{app.Span().Class("muted").Text("not scanned")}
 	}
@@ -41,7 +45,14 @@ func severityChips(s api.Severities) []app.UI {
 	var out []app.UI
 	for _, sev := range severityOrder {
 		if n := severityCount(s, sev); n > 0 {
-			out = append(out, app.Span().Class("chip sev sev-"+sev).DataSet("severity", sev).Text(fmt.Sprintf("%d %s", n, sev)))
+			text := fmt.Sprintf("%d %s", n, sev)
+			chip := app.Span().Class("chip sev sev-"+sev).DataSet("severity", sev)
+			if compact {
+				chip = chip.Title(text).Text(fmt.Sprintf("%d%c", n, sev[0]-'a'+'A'))
+			} else {
+				chip = chip.Text(text)
+			}
+			out = append(out, chip)
 		}
 	}
 	return out

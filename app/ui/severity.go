@@ -92,7 +92,7 @@ func (p *repositoryPage) severityCell(t api.Tag) app.UI {
 	}
 	img := client.Image{Repository: p.name, Reference: t.Name}
 	return td.Body(app.A().Class("severity-link").Href(insideURL(img, url.Values{"tab": {tabSupply}})).
-		Aria("label", "Vulnerabilities of "+t.Name+": "+severityText(s)).Body(severityChips(s)...))
+		Aria("label", "Vulnerabilities of "+t.Name+": "+severityText(s)).Body(severityBadges(s, true)...))
 }
 
 // severityText says the counts in words, for screen readers.

@@ -91,8 +91,11 @@ func (p *repositoryPage) severityCell(t api.Tag) app.UI {
 		return td
 	}
 	img := client.Image{Repository: p.name, Reference: t.Name}
-	return td.Body(app.A().Class("severity-link").Href(insideURL(img, url.Values{"tab": {tabSupply}})).
-		Aria("label", "Vulnerabilities of "+t.Name+": "+severityText(s)).Body(severityBadges(s, true)...))
+	// The compact badges are for the eye; screen readers get the counts in words.
+	return td.Body(app.A().Class("severity-link").Href(insideURL(img, url.Values{"tab": {tabSupply}})).Body(
+		app.Span().Class("severity-badges").Aria("hidden", "true").Body(severityBadges(s, true)...),
+		srOnly("Vulnerabilities of "+t.Name+": "+severityText(s)),
+	))
 }
 
 // severityText says the counts in words, for screen readers.

@@ -559,7 +559,7 @@ func (p *insidePage) entryRow(e api.FileEntry, fullPath bool, layer int) app.UI 
 	if e.Type == api.FileRegular {
 		size = humanSize(e.Size)
 	} else if e.Type == api.FileDir && layer < 0 {
-		size = plural(e.Children, "entry")
+		size = entries(e.Children)
 	}
 	last := app.Td().Class("num").Body(app.A().Href(p.link(tabLayers, "layer", strconv.Itoa(e.Layer))).
 		Title(p.stepOf[e.Layer]).Text(fmt.Sprint(e.Layer + 1)))
@@ -574,6 +574,14 @@ func (p *insidePage) entryRow(e api.FileEntry, fullPath bool, layer int) app.UI 
 		app.Td().Class("mono break").Text(e.Link),
 		last,
 	)
+}
+
+// entries counts entries in words.
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 // entryTable is a table of entries; lastColumn names the last column's meaning.
@@ -720,7 +728,7 @@ func (p *insidePage) layersView() app.UI {
 			rows = append(rows, p.entryRow(en, true, p.layer))
 		}
 		body = app.Div().Body(
-			app.P().Class("hint").Text(fmt.Sprintf("Showing %d of %s.", len(e.v.Entries), plural(e.v.Total, "entry"))),
+			app.P().Class("hint").Text(fmt.Sprintf("Showing %d of %s.", len(e.v.Entries), entries(e.v.Total))),
 			app.If(len(rows) > 0, func() app.UI { return entryTable(fmt.Sprintf("Entries of layer %d", p.layer+1), "layer-entries", rows) }),
 			app.If(len(e.v.Entries) < e.v.Total, func() app.UI {
 				return app.Button().Class("button").ID("layer-more").Disabled(p.more).Text("Show more").OnClick(p.moreEntries)

@@ -83,7 +83,9 @@ func (p *insidePage) supplyView() app.UI {
 		p.findingsCard(sc),
 		p.packagesCard(sc),
 		p.signaturesCard(sc),
-		app.If(sc.Truncated, func() app.UI { return app.P().Class("hint").Text("Some lists were cut short: the documents are larger than Berth shows.") }),
+		app.If(sc.Truncated, func() app.UI {
+			return app.P().Class("hint").Text("Some lists were cut short: the documents are larger than Berth shows.")
+		}),
 	)
 }
 

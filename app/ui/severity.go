@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"time"
 
@@ -112,7 +113,7 @@ func severityText(s api.Severities) string {
 			if out != "" {
 				out += ", "
 			}
-			out += plural(n, sev)
+			out += fmt.Sprintf("%d %s", n, sev)
 		}
 	}
 	return out

@@ -93,7 +93,7 @@ func (p *repositoryPage) severityCell(t api.Tag) app.UI {
 	}
 	img := client.Image{Repository: p.name, Reference: t.Name}
 	// The compact badges are for the eye; screen readers get the counts in words.
-	return td.Body(app.A().Class("severity-link").Href(insideURL(img, url.Values{"tab": {tabSupply}})).Body(
+	return td.Body(app.A().Class("severity-link").DataSet("focus", "severity").Href(insideURL(img, url.Values{"tab": {tabSupply}})).Body(
 		app.Span().Class("severity-badges").Aria("hidden", "true").Body(severityBadges(s, true)...),
 		srOnly("Vulnerabilities of "+t.Name+": "+severityText(s)),
 	))

@@ -205,6 +205,26 @@ func TestE2EAccessibility(t *testing.T) {
 		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart #values`)}},
 		{"manifest-artifact", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/policies/admission:" + policy), chromedp.WaitVisible(`#manifest`)}},
 		{"activity", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/activity"), chromedp.WaitVisible(`#events`)}},
+		{"inside-file", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/inside/examples/inside:1.1?path=%2Fetc&file=%2Fetc%2Fos-release"),
+			chromedp.WaitVisible(`#tree tr[data-path="/etc/hosts"]`), chromedp.WaitVisible(`#file-text`),
+		}},
+		{"inside-layer", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/inside/examples/inside:1.1?tab=layers&layer=1"),
+			chromedp.WaitVisible(`#layer-entries tr[data-type="whiteout"]`),
+		}},
+		{"inside-dockerfile", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/inside/examples/inside:1.1?tab=build"), chromedp.WaitVisible(`#build-steps`)}},
+		{"inside-supply", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/inside/examples/inside:1.1?tab=supply"), chromedp.WaitVisible(`#findings`)}},
+		{"diff", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/diff?from=examples%2Finside%3A1.0&to=examples%2Finside%3A1.1"),
+			chromedp.WaitVisible(`#diff-files`),
+		}},
+		{"repository-severities-import", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/examples/inside"),
+			chromedp.WaitVisible(`#tags tr[data-tag="1.1"] td.severity a`),
+			chromedp.Click(`#import-panel summary`),
+			chromedp.WaitVisible(`#import-file`),
+		}},
 		{"not-found-tag", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/library/alpine:does-not-exist"), chromedp.WaitVisible(`.state.not-found`)}},
 		{"not-found-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/no/such/page"), chromedp.WaitVisible(`h1`)}},
 	}

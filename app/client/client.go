@@ -65,6 +65,30 @@ type Client interface {
 	// Chart returns one chart version in depth.
 	Chart(ctx context.Context, repository, version string) (api.Chart, error)
 
+	// ImageContents describes an image (one platform of an index) for the file browser:
+	// config, layers with what is indexed, and the build steps.
+	ImageContents(ctx context.Context, img Image) (api.ImageContents, error)
+	// IndexImage indexes the image's layers not indexed yet, calling fn with each progress
+	// event, until every layer is indexed (nil) or one fails.
+	IndexImage(ctx context.Context, img Image, fn func(api.IndexEvent)) error
+	// LayerFiles returns a page of one layer's entries, whiteouts included, matching query.
+	LayerFiles(ctx context.Context, img Image, digest, query string, offset, limit int) (api.LayerFiles, error)
+	// Tree returns a directory of the merged filesystem, or with query set the paths matching it.
+	Tree(ctx context.Context, img Image, dir, query string) (api.Tree, error)
+	// File opens a file of the merged filesystem (layer < 0) or of one layer as text.
+	File(ctx context.Context, img Image, path string, layer int) (api.FileContent, error)
+	// FileURL is the address that downloads a file's bytes.
+	FileURL(img Image, path string, layer int) string
+	// SupplyChain returns an image's SBOM packages, vulnerability findings and signatures.
+	SupplyChain(ctx context.Context, img Image) (api.SupplyChain, error)
+	// Severities counts the vulnerability findings of up to 100 manifests of a repository.
+	Severities(ctx context.Context, repository string, digests []string) (api.SeverityBatch, error)
+	// Diff compares two images.
+	Diff(ctx context.Context, q DiffQuery) (api.ImageDiff, error)
+	// Import uploads a docker save or OCI-layout archive into repository (under tag, if
+	// set), calling progress as it is sent, and returns the id of the job that pushes it.
+	Import(ctx context.Context, repository, tag string, a Archive, progress func(sent, total int64)) (string, error)
+
 	// Reachable reports whether the server answers at all; it never uses stored data.
 	Reachable(ctx context.Context) bool
 }

@@ -228,6 +228,8 @@ func jobView(id string, st *jobStatus, onCancel app.EventHandler) app.UI {
 
 func resultLabel(r *api.JobResult) string {
 	switch {
+	case len(r.Tags) > 0: // an import: every tag it wrote, not just the first
+		return "Imported " + strings.Join(r.Tags, ", ") + "."
 	case r.Destination != "":
 		return fmt.Sprintf("Wrote %s (%s): %s, %s.", r.Destination, shortDigest(r.Digest), plural(r.Manifests, "manifest"), plural(r.Blobs, "blob"))
 	case len(r.Deleted) > 0:

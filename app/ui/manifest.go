@@ -167,6 +167,7 @@ func (p *manifestPage) renderBody() app.UI {
 		),
 		p.summary(m),
 		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
+		insideLinks(m),
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))

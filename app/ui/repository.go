@@ -62,6 +62,7 @@ type repositoryPage struct {
 	platform string              // filter: os/arch[/variant] ("" for all)
 	signed   map[string][]string // digest → its cosign tags (sha256-<hex>.sig/.att/.sbom)
 	focus    rowFocus            // the row and control holding focus, kept when the window moves
+	sev      tagSeverities       // vulnerability counts of the rows seen (severity.go)
 	gen      int
 }
 
@@ -89,6 +90,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err = loading, nil
+	p.sev.reset()
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
 	ctx.Async(func() {
@@ -174,6 +176,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 			p.retryFailed(ctx, offset, limit)
 			p.tagsChanged()
 			p.fill(ctx)
+			p.loadSeverities(ctx)
 			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
 				p.loadUsage(ctx)
 			}
@@ -347,9 +350,9 @@ func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 func (p *repositoryPage) Render() app.UI {
 	// No cleanup for a repository that could not be read. While tags (re)load it stays, so
 	// that a cleanup's result survives the reload the cleanup itself triggers.
-	var cleanup app.UI
+	var cleanup, imports app.UI
 	if p.state != failed {
-		cleanup = cleanupSection(p.name)
+		cleanup, imports = cleanupSection(p.name), importSection(p.name)
 	}
 	crumbs := []crumb{{label: "Repositories", href: Path("/")}}
 	crumbs = append(crumbs, crumb{label: p.name})
@@ -397,6 +400,7 @@ func (p *repositoryPage) Render() app.UI {
 				OnInput(func(ctx app.Context, e app.Event) {
 					p.ValueTo(&p.filter)(ctx, e)
 					p.refresh()
+					p.loadSeverities(ctx)
 				}).
 				OnKeyDown(p.intoResults),
 			app.If(len(kinds) > 1, func() app.UI { return selectFilter("kind-filter", "Filter by kind", "All kinds", kinds, &p.kind) }),
@@ -405,7 +409,7 @@ func (p *repositoryPage) Render() app.UI {
 			}),
 			p.bulkActions(),
 		),
-		cleanup,
+		app.Div().Class("repo-panels").Body(cleanup, imports),
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
 		&deleteDialog{},
@@ -451,7 +455,7 @@ func (p *repositoryPage) renderBody() app.UI {
 	}
 	now := time.Now()
 	first, last := p.win.span(len(p.view))
-	const cols = 7
+	const cols = 8
 	rows := make([]app.UI, 0, last-first+2)
 	rows = append(rows, p.win.spacerRow(first, cols))
 	for _, i := range p.view[first:last] {
@@ -468,6 +472,7 @@ func (p *repositoryPage) renderBody() app.UI {
 				p.header("Size", bySize),
 				p.header("Created", byCreated),
 				app.Th().Text("Platforms"),
+				app.Th().Text("Vulnerabilities"),
 				app.Th().Class("actions").Body(srOnly("Actions")),
 			)),
 			app.TBody().Body(rows...),
@@ -484,6 +489,7 @@ func (p *repositoryPage) OnDismount() { p.focus.stop() }
 func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.onScroll(ctx, e)
+	p.loadSeverities(ctx)
 	ctx.Defer(p.keepFocus)
 }
 
@@ -581,7 +587,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		return app.Tr().Class("tag pending").DataSet("tag", t.Name).Body(
 			check,
 			app.Td().Class("tag-name").Body(app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name)),
-			app.Td().ColSpan(5).Class("muted").Body(app.Span().Class("skeleton").Aria("hidden", "true"), srOnly("loading details")),
+			app.Td().ColSpan(6).Class("muted").Body(app.Span().Class("skeleton").Aria("hidden", "true"), srOnly("loading details")),
 		)
 	}
 	pull := pullCommand(p.pullHost, p.name, t.Name, t.Kind, t.ArtifactType)
@@ -620,6 +626,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		app.Td().Class("size num").Text(sizeLabel(t)),
 		created,
 		app.Td().Class("platforms").Body(chips...),
+		p.severityCell(t),
 		app.Td().Class("actions").Body(
 			app.Button().Class("button small copy-pull").DataSet("focus", "copy").Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
 				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),

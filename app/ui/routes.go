@@ -29,6 +29,8 @@ func Routes() {
 		// Repository names never hold ':' or '@', so NAME:TAG and NAME@DIGEST are manifests.
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*$`, func() app.Composer { return &repositoryPage{} })
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*[:@][^/]+$`, func() app.Composer { return &manifestPage{} })
+		app.RouteWithRegexp(`^/inside/[a-z0-9][^:@]*[:@][^/]+$`, func() app.Composer { return &insidePage{} })
+		app.Route("/diff", func() app.Composer { return &diffPage{} })
 		// Not /charts/: that is the classic chart repository (index.yaml, archives).
 		app.RouteWithRegexp(`^/chart/[a-z0-9][^:@]*(:[^/]+)?$`, func() app.Composer { return &chartPage{} })
 		// Last: any other address gets Berth's own "not found" page (go-app's handler would

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// TestE2ELookInside walks the demo's examples/inside in the browser: from the manifest page
+// into the merged filesystem, one layer's own entries (a whiteout among them), a text file
+// and a binary one, the Dockerfile, the supply chain, a diff of 1.0 and 1.1 both ways, and
+// the vulnerability counts in the tag table.
+func TestE2ELookInside(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+
+	// The manifest page links into the image; the first visit indexes its layers.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/examples/inside:1.1"),
+		chromedp.WaitVisible(`#inside-open`),
+		chromedp.Click(`#inside-open`),
+		chromedp.WaitVisible(`#tree tr[data-path="/etc"] a`),
+	); err != nil {
+		screenshot(t, ctx, "inside-tree-failed")
+		t.Fatalf("file tree: %v", err)
+	}
+	if root, _ := chromedp.Run(ctx, chromedp.Text(`#tree`)); !strings.Contains(root, "app/") || !strings.Contains(root, "bin/") {
+		t.Errorf("the root directory shows %q", root)
+	}
+
+	// Into /etc, open os-release: its text is shown.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#tree tr[data-path="/etc"] a`),
+		chromedp.WaitVisible(`#tree tr[data-path="/etc/os-release"] a`),
+		chromedp.Click(`#tree tr[data-path="/etc/os-release"] a`),
+		chromedp.WaitVisible(`#file-text`),
+	); err != nil {
+		screenshot(t, ctx, "inside-file-failed")
+		t.Fatalf("open /etc/os-release: %v", err)
+	}
+	if text, _ := chromedp.Run(ctx, chromedp.Text(`#file-text`)); !strings.Contains(text, `PRETTY_NAME="Berth Demo Linux 1.1"`) {
+		t.Errorf("/etc/os-release shows %q", text)
+	}
+	// The /etc/motd a later layer deleted is not in the merged tree.
+	if etc, _ := chromedp.Run(ctx, chromedp.Text(`#tree`)); strings.Contains(etc, "motd") {
+		t.Errorf("/etc lists the whited-out motd: %q", etc)
+	}
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#file-download").href`))
+	if err != nil || !strings.Contains(href, "download=1") || !strings.Contains(href, "path=%2Fetc%2Fos-release") {
+		t.Errorf("download link %q (%v)", href, err)
+	}
+	screenshot(t, ctx, "inside-file")
+
+	// A search finds the binary; opening it says it is binary.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/inside/examples/inside:1.1"),
+		chromedp.WaitVisible(`#tree tr[data-path="/bin"]`),
+		chromedp.SendKeys(`#inside-search`, "busybox"),
+		chromedp.WaitVisible(`#tree tr[data-path="/bin/busybox"] a`),
+		chromedp.Click(`#tree tr[data-path="/bin/busybox"] a`),
+		chromedp.WaitVisible(`#file-binary`),
+	); err != nil {
+		screenshot(t, ctx, "inside-binary-failed")
+		t.Fatalf("search and open a binary: %v", err)
+	}
+
+	// The per-layer view lists the second layer's whiteout and opaque directory.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#view-layers`),
+		chromedp.WaitVisible(`#inside-layers tr[data-layer="1"] a`),
+		chromedp.Click(`#inside-layers tr[data-layer="1"] a`),
+		chromedp.WaitVisible(`#layer-entries tr[data-type="whiteout"][data-path="/etc/motd"]`),
+		chromedp.WaitVisible(`#layer-entries tr[data-type="opaque"][data-path="/usr/share/doc"]`),
+	); err != nil {
+		screenshot(t, ctx, "inside-layer-failed")
+		t.Fatalf("layer view: %v", err)
+	}
+	screenshot(t, ctx, "inside-layer")
+
+	// The Dockerfile: cleaned steps, each linked to its layer.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#view-build`),
+		chromedp.WaitVisible(`#build-steps`),
+	); err != nil {
+		t.Fatalf("Dockerfile view: %v", err)
+	}
+	steps, _ := chromedp.Run(ctx, chromedp.Text(`#build-steps`))
+	for _, want := range []string{"COPY plugins/ /app/plugins/", "ENV APP_HOME=/app", "Layer 3", "no layer"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the Dockerfile view lacks %q: %q", want, steps)
+		}
+	}
+	if strings.Contains(steps, "#(nop)") || strings.Contains(steps, "/bin/sh -c #") {
+		t.Errorf("the Dockerfile view shows docker's boilerplate: %q", steps)
+	}
+
+	// The supply chain: severity counts, findings, packages with a filter.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#view-supply`),
+		chromedp.WaitVisible(`#findings`),
+		chromedp.WaitVisible(`#packages tr[data-package="busybox"]`),
+	); err != nil {
+		screenshot(t, ctx, "inside-supply-failed")
+		t.Fatalf("supply chain: %v", err)
+	}
+	if counts, _ := chromedp.Run(ctx, chromedp.Text(`#severity-counts`)); !strings.Contains(counts, "1 critical") || !strings.Contains(counts, "2 medium") {
+		t.Errorf("severity counts %q", counts)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(`#package-filter`, "MIT"),
+		chromedp.WaitNotPresent(`#packages tr[data-package="busybox"]`),
+		chromedp.WaitVisible(`#packages tr[data-package="musl"]`),
+	); err != nil {
+		t.Fatalf("package filter: %v", err)
+	}
+	screenshot(t, ctx, "inside-supply")
+
+	// Diff 1.0 against 1.1 from the form: the address holds the comparison, the plugin is
+	// added; swapped, it is removed.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/diff"),
+		chromedp.WaitVisible(`#diff-from`),
+		chromedp.SendKeys(`#diff-from`, "examples/inside:1.0"),
+		chromedp.SendKeys(`#diff-to`, "examples/inside:1.1"),
+		chromedp.Click(`#diff-compare`),
+		chromedp.WaitVisible(`#diff-files tr[data-change="added"][data-path="/app/plugins/audit.so"]`),
+	); err != nil {
+		screenshot(t, ctx, "diff-failed")
+		t.Fatalf("diff: %v", err)
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "from=examples%2Finside%3A1.0") || !strings.Contains(loc, "to=examples%2Finside%3A1.1") {
+		t.Errorf("the diff's address %q does not hold the comparison", loc)
+	}
+	cfg, _ := chromedp.Run(ctx, chromedp.Text(`#diff-config`))
+	for _, want := range []string{"9090/tcp", "APP_VERSION", "1.1"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config changes lack %q: %q", want, cfg)
+		}
+	}
+	if layers, _ := chromedp.Run(ctx, chromedp.Text(`#diff-layers`)); !strings.Contains(layers, "added") || !strings.Contains(layers, "removed") {
+		t.Errorf("layer changes %q", layers)
+	}
+	if changed, _ := chromedp.Run(ctx, chromedp.Text(`#diff-files tr[data-change="changed"][data-path="/app/config.yaml"]`)); !strings.Contains(changed, "+") {
+		t.Errorf("the changed config.yaml row shows %q, want a size delta", changed)
+	}
+	screenshot(t, ctx, "diff")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#diff-swap`),
+		chromedp.WaitVisible(`#diff-files tr[data-change="removed"][data-path="/app/plugins/audit.so"]`),
+	); err != nil {
+		t.Fatalf("swapped diff: %v", err)
+	}
+
+	// The tag table counts each tag's findings: 1.1 has a report, 1.0 none.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/examples/inside"),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.1"] td.severity .sev-critical`),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.0"] td.severity a`),
+	); err != nil {
+		screenshot(t, ctx, "severity-failed")
+		t.Fatalf("severity column: %v", err)
+	}
+	if row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="1.1"] td.severity`)); !strings.Contains(row, "1C") || !strings.Contains(row, "1H") {
+		t.Errorf("1.1's counts: %q", row)
+	}
+	if row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="1.0"] td.severity`)); !strings.Contains(row, "not scanned") {
+		t.Errorf("1.0's counts: %q", row)
+	}
+	screenshot(t, ctx, "severity-column")
+}
+
+// TestE2EImportTarball uploads archives through the repository page's import panel: a
+// corrupt one is refused with the server's reason, a docker save tarball becomes a tag.
+func TestE2EImportTarball(t *testing.T) {
+	ctx, cancel := context.WithTimeout(browser(t), 2*time.Minute)
+	defer cancel()
+	base := startBerth(t, nil)
+
+	dir := t.TempDir()
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "app.tar")
+	ref, _ := name.ParseReference("example.com/app:dev")
+	if err := tarball.WriteToFile(good, ref, img); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "broken.tar")
+	if err := os.WriteFile(bad, []byte(strings.Repeat("not a tar archive ", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/examples/inside"),
+		chromedp.WaitVisible(`#tags tr[data-tag="1.0"]`),
+		chromedp.Click(`#import-panel summary`),
+		chromedp.WaitVisible(`#import-file`),
+	); err != nil {
+		screenshot(t, ctx, "import-open-failed")
+		t.Fatalf("open the import panel: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetUploadFiles(`#import-file`, []string{bad}),
+		chromedp.Click(`#import-start`),
+		chromedp.WaitVisible(`#import-error`),
+	); err != nil {
+		screenshot(t, ctx, "import-bad-failed")
+		t.Fatalf("corrupt upload: %v", err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`#import-error`)); !strings.Contains(msg, "The archive was refused") {
+		t.Errorf("a corrupt archive says %q", msg)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.SetUploadFiles(`#import-file`, []string{good}),
+		chromedp.SendKeys(`#import-tag`, "uploaded"),
+		chromedp.Click(`#import-start`),
+		chromedp.WaitVisible(`#import-job[data-state="succeeded"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="uploaded"]`),
+	); err != nil {
+		screenshot(t, ctx, "import-failed")
+		t.Fatalf("import: %v", err)
+	}
+	if result, _ := chromedp.Run(ctx, chromedp.Text(`#import-job`)); !strings.Contains(result, "Imported examples/inside:uploaded") {
+		t.Errorf("the import says %q", result)
+	}
+	screenshot(t, ctx, "import")
+}

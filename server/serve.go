@@ -248,6 +248,9 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
 		Periodic: periodic,
+		// Uploaded archives wait here for their import job, on whichever replica runs it:
+		// replicas need the data dir's imports/ on a volume they share.
+		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
 	})
 	if err != nil {
 		return site.Services{}, err

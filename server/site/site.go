@@ -146,6 +146,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
 		}
 		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
+		upload := http.Handler(http.HandlerFunc(s.Jobs.ServeImport))
+		if s.Access != nil {
+			upload = s.Access.Accounts.GuardImports(upload) // push rights by the policy
+		}
+		mux.Handle("POST /api/v1/imports", c.Handler(principal(upload)))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))

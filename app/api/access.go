@@ -157,3 +157,11 @@ type AccessMember struct {
 	Role string `json:"role"`
 	Via  string `json:"via,omitempty"`
 }
+
+// AuditQuery filters GET /api/v1/audit: by user, action and since (RFC 3339 or 24h, 7d);
+// Before is the Next of the previous page.
+type AuditQuery struct {
+	User, Action, Since string
+	Before              int64
+	Limit               int
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/server/auth"
+	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/site"
@@ -18,7 +19,7 @@ import (
 // newAccessControl builds access control from the configuration: the keyring (sealed with
 // the cluster secret), the policy, accounts and token service, and the first administrator
 // (from --admin-password-file) or the one-time setup link.
-func newAccessControl(ctx context.Context, cfg config.Config, st store.Store) (*auth.Control, error) {
+func newAccessControl(ctx context.Context, cfg config.Config, st store.Store, shared *cache.Redis) (*auth.Control, error) {
 	accounts, err := store.AccountsOf(st)
 	if err != nil {
 		return nil, err
@@ -31,10 +32,20 @@ func newAccessControl(ctx context.Context, cfg config.Config, st store.Store) (*
 	if cfg.DefaultAccess == "pull" {
 		def = auth.Pull
 	}
-	control, err := auth.New(ctx, auth.Options{
+	opts := auth.Options{
 		Store: accounts, Secret: secret, Issuer: cfg.TokenIssuer, Service: cfg.TokenService, TTL: cfg.TokenTTL,
 		DefaultAccess: def, TrustedProxies: auth.ParseTrusted(cfg.TrustedProxies),
-	})
+		OAuth: auth.OAuthOptions{Origins: cfg.CORSOrigins, RefreshTTL: cfg.SessionTTL},
+	}
+	if shared != nil {
+		opts.Counter = shared // failed token requests counted with every replica
+	}
+	if cfg.OIDCIssuer != "" {
+		if opts.OIDC, err = oidcOptions(cfg); err != nil {
+			return nil, err
+		}
+	}
+	control, err := auth.New(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +66,26 @@ func newAccessControl(ctx context.Context, cfg config.Config, st store.Store) (*
 	control.Setup = setup
 	control.SetupToken = token
 	return control, nil
+}
+
+// oidcOptions reads the OpenID Connect flags and the client secret file.
+func oidcOptions(cfg config.Config) (*auth.OIDCOptions, error) {
+	b, err := os.ReadFile(cfg.OIDCClientSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("--oidc-client-secret-file: %w", err)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		return nil, fmt.Errorf("--oidc-client-secret-file %s is empty", cfg.OIDCClientSecretFile)
+	}
+	teams, err := auth.ParseTeamMap(cfg.OIDCTeamMap)
+	if err != nil {
+		return nil, err
+	}
+	return &auth.OIDCOptions{
+		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: secret,
+		RedirectURL: cfg.OIDCCallback(), GroupsClaim: cfg.OIDCGroupsClaim, TeamMap: teams,
+	}, nil
 }
 
 // announceSetup prints the one-time setup link while no administrator exists. It is the

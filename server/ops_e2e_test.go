@@ -141,8 +141,11 @@ func TestE2EWriteOperations(t *testing.T) {
 		chromedp.Click(`#manifest-delete`),
 		chromedp.WaitVisible(`#delete-dialog[open] #delete-manifest`),
 		chromedp.Click(`#delete-manifest`),
-		chromedp.WaitVisible(`.state.empty`),
+		// The repository page: without tags (or, where the registry forgets an empty
+		// repository, not found).
+		waitJS(`location.pathname === "/repositories/mirror/alpine" && document.querySelector(".state.empty, .state.not-found") !== null`),
 	); err != nil {
+		screenshot(t, ctx, "ops-manifest-delete-failed")
 		t.Fatalf("delete from the manifest page: %v", err)
 	}
 }

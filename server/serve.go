@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -53,9 +54,13 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	docs, shared, err := newCache(cfg)
+	if err != nil {
+		return err
+	}
 	var control *auth.Control // nil: the registry decides who may do what, as without Berth
 	if cfg.AccessControl {
-		if control, err = newAccessControl(ctx, cfg, st); err != nil {
+		if control, err = newAccessControl(ctx, cfg, st, shared); err != nil {
 			return err
 		}
 	}
@@ -88,7 +93,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		registryHost = addr
 	}
 
-	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control)
+	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control, docs, shared)
 	if err != nil {
 		return err
 	}
@@ -105,6 +110,14 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		// UI server runs already, so the pushes' notifications are stored as they happen.
 		seedDemo(ctx, registryHost, svc.Access)
 	}
+	// The indexer reads pushed manifests into the metadata index as their notifications come.
+	ictx, stopIndexer := context.WithCancel(ctx)
+	var indexer sync.WaitGroup
+	indexer.Go(func() { svc.Catalog.RunIndexer(ictx) })
+	defer func() {
+		stopIndexer()
+		indexer.Wait()
+	}()
 	// Jobs — and the periodic sync and pruning, which run as jobs on one replica at a time —
 	// start once the registry is up.
 	if err := svc.Jobs.Start(ctx); err != nil {
@@ -154,7 +167,7 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control) (site.Services, error) {
+func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
 	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
@@ -190,10 +203,6 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if err != nil {
 		return site.Services{}, err
 	}
-	docs, shared, err := newCache(cfg)
-	if err != nil {
-		return site.Services{}, err
-	}
 	pullHost := cfg.PublicHost
 	if pullHost == "" {
 		pullHost = up.Host
@@ -202,7 +211,30 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if control != nil {
 		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
 	}
+	// The metadata index: notifications are trusted to move indexed tags while the webhook is
+	// wired up and the last sync found nothing they had missed; otherwise tags are revalidated
+	// after the TTL. It is filled by Berth's own reads (the service principal), so with access
+	// control — where Berth reads for itself only through ownReg — it stays off for now.
+	var syncer *events.Syncer
+	wired := cfg.Embedded() || cfg.EventsSecretFile != "" || cfg.EventsInsecure
+	if control == nil {
+		catOpts.Index = st
+	}
+	catOpts.Trusted = func() bool { return wired && (syncer == nil || !syncer.Missed()) }
 	cat := catalog.New(catOpts)
+	if cfg.SyncInterval > 0 {
+		var index events.Indexer
+		if control == nil {
+			index = cat
+		}
+		syncer, err = events.NewSyncer(events.SyncOptions{
+			Index:    index,
+			Registry: ownReg, Store: st, Record: hook.Record, Registerer: metrics,
+		})
+		if err != nil {
+			return site.Services{}, err
+		}
+	}
 	// A push or delete shows at once instead of after the tag TTL.
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -210,6 +242,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 				cat.Invalidate(e.Repository, e.Tag)
 			}
 		}
+		cat.IndexEvents(evs)
 	})
 	// With a Redis, every replica sees every session and counts failed sign-ins with the
 	// others; without, both live in this process.
@@ -226,13 +259,16 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	check := session.Checker(reg.CheckCredentials)
 	if control != nil {
 		check = control.Accounts.CheckSignIn // local accounts, not the registry
+		// Static sites' access tokens are principals; sign-out revokes an OpenID Connect
+		// session's token.
+		sessionOpts = append(sessionOpts, session.WithBearer(control.Accounts.BearerUser), session.WithSignOut(control.Accounts.EndSession))
 	}
 	sessions := session.New(cfg.SessionTTL, check, cat.Forget, sessionStore, sessionOpts...)
 	secret, err := clusterSecret(cfg)
 	if err != nil {
 		return site.Services{}, err
 	}
-	periodic, err := periodicTasks(cfg, st, hook, ownReg, metrics)
+	periodic, err := periodicTasks(cfg, st, syncer)
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -258,6 +294,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
+		List: catOpts.List, // with access control, the policy-filtered catalog; nil otherwise
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -355,15 +392,9 @@ func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
 
 // periodicTasks are the registry sync and the event retention, each run by one replica of
 // the cluster per period (unique periodic jobs on River).
-func periodicTasks(cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) ([]ops.Periodic, error) {
+func periodicTasks(cfg config.Config, st store.Store, syncer *events.Syncer) ([]ops.Periodic, error) {
 	var tasks []ops.Periodic
-	if cfg.SyncInterval > 0 {
-		syncer, err := events.NewSyncer(events.SyncOptions{
-			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics,
-		})
-		if err != nil {
-			return nil, err
-		}
+	if syncer != nil {
 		tasks = append(tasks, ops.Periodic{
 			Name: "sync", Interval: cfg.SyncInterval,
 			// The embedded registry's demo notifications are still being delivered at start;

@@ -122,7 +122,12 @@ func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, a
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(parent, 6*time.Hour)
 		defer cancel()
-		last, err := apiClient().FollowJob(c, id, func(e api.JobEvent) {
+		// A stream that stays open after its job ended (a proxy buffering it, a lost final
+		// line) must not leave the dialog waiting: a slow poll ends it.
+		stream, stopStream := context.WithCancel(c)
+		defer stopStream()
+		go watchJob(stream, id, stopStream)
+		last, err := apiClient().FollowJob(stream, id, func(e api.JobEvent) {
 			ctx.Dispatch(func(ctx app.Context) {
 				if alive() {
 					st.apply(e)
@@ -166,6 +171,24 @@ func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, a
 			}
 		}
 	})
+}
+
+// jobWatch is how often a followed job's state is checked besides its stream.
+const jobWatch = 2 * time.Second
+
+// watchJob calls stop once job id is no longer running, until ctx ends.
+func watchJob(ctx context.Context, id string, stop func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jobWatch):
+		}
+		if j, err := apiClient().Job(ctx, id); err == nil && j.State != api.JobRunning {
+			stop()
+			return
+		}
+	}
 }
 
 // jobView shows a job's progress bar, phase and outcome.

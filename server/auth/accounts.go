@@ -28,6 +28,13 @@ const (
 	PATPrefix     = "berth_pat_"
 	RobotPrefix   = "berth_robot_"
 	RefreshPrefix = "berth_rt_"
+	// SessionPrefix starts the credential of a session an OpenID Connect sign-in made.
+	SessionPrefix = "berth_ses_"
+	// AccessPrefix starts a static site's access token; OAuthRefreshPrefix its refresh
+	// token; CodePrefix an authorization code.
+	AccessPrefix       = "berth_at_"
+	OAuthRefreshPrefix = "berth_ort_"
+	CodePrefix         = "berth_code_"
 	// RobotAccount starts every robot's account name: robot$namespace+name.
 	RobotAccount = "robot$"
 )
@@ -58,6 +65,10 @@ type Accounts struct {
 	verified map[string]time.Time // hash of name+password → when the check stops counting
 	touched  map[string]time.Time // token or robot → when its last use was written
 	dummy    string
+
+	// accessKey signs static sites' access tokens (oauth.go); set by New from the cluster
+	// secret. Without it access tokens are refused.
+	accessKey []byte
 }
 
 // verifiedFor is how long a checked password is trusted without hashing it again; any
@@ -93,7 +104,11 @@ func (a *Accounts) Authenticate(ctx context.Context, name, secret string) (Subje
 	case name == "" || secret == "":
 		return Subject{}, ErrBadCredentials
 	case strings.HasPrefix(secret, PATPrefix):
-		return a.personalToken(ctx, name, secret)
+		return a.storedToken(ctx, name, secret, store.TokenPersonal)
+	case strings.HasPrefix(secret, SessionPrefix):
+		return a.storedToken(ctx, name, secret, TokenSession)
+	case strings.HasPrefix(secret, AccessPrefix):
+		return a.accessToken(ctx, name, secret)
 	case strings.HasPrefix(name, RobotAccount):
 		return a.robot(ctx, name, secret)
 	}
@@ -132,12 +147,14 @@ func (a *Accounts) password(ctx context.Context, name, password string) (Subject
 	return Subject{Kind: UserKind, Name: u.Name, Admin: u.Admin}, nil
 }
 
-func (a *Accounts) personalToken(ctx context.Context, name, secret string) (Subject, error) {
+// storedToken checks a secret kept as a hash of kind (a personal access token, a session's
+// token) that stands for the user name.
+func (a *Accounts) storedToken(ctx context.Context, name, secret, kind string) (Subject, error) {
 	t, ok, err := a.st.TokenByHash(ctx, secretHash(secret))
 	if err != nil {
 		return Subject{}, err
 	}
-	if !ok || t.Kind != store.TokenPersonal || !a.live(t.Revoked, t.Expires) || subtle.ConstantTimeCompare([]byte(t.User), []byte(name)) != 1 {
+	if !ok || t.Kind != kind || !a.live(t.Revoked, t.Expires) || subtle.ConstantTimeCompare([]byte(t.User), []byte(name)) != 1 {
 		return Subject{}, ErrBadCredentials
 	}
 	sub, err := a.userSubject(ctx, t.User)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -27,6 +28,13 @@ type Options struct {
 	DefaultAccess Actions
 	// TrustedProxies name the proxies whose X-Forwarded-For gives the client address.
 	TrustedProxies []netip.Prefix
+	// Counter keeps the token service's failed sign-in counts: the Redis of --cache, shared
+	// by every replica (session.WithCounter's), or this process's memory when nil.
+	Counter session.Counter
+	// OIDC, if set, turns on sign-in through an OpenID Connect provider.
+	OIDC *OIDCOptions
+	// OAuth configures the static site's sign-in (/auth/authorize, /auth/oauth/token).
+	OAuth OAuthOptions
 }
 
 // Control is access control assembled: the one policy, accounts, the token service and the
@@ -38,6 +46,10 @@ type Control struct {
 	Issuer   *Issuer
 	Tokens   *TokenServer
 	API      *API
+	// OIDC is the OpenID Connect sign-in, nil unless configured.
+	OIDC *OIDC
+	// OAuth is the static site's authorization server.
+	OAuth *OAuthServer
 	// Setup is the one-time setup page while no administrator exists, and SetupToken its
 	// token, until it is printed (Bootstrap).
 	Setup      *Setup
@@ -56,11 +68,22 @@ func New(ctx context.Context, o Options) (*Control, error) {
 	}
 	policy := NewPolicy(o.Store, o.DefaultAccess)
 	acc := NewAccounts(o.Store, policy, RefreshTTL)
+	acc.accessKey = deriveKey(o.Secret, "static site access tokens")
 	iss := NewIssuer(keys, o.Issuer, o.Service, o.TTL)
-	return &Control{
+	c := &Control{
 		Policy: policy, Accounts: acc, Keys: keys, Issuer: iss,
-		Tokens: NewTokenServer(acc, iss, o.TrustedProxies), API: NewAPI(acc, keys), trusted: o.TrustedProxies,
-	}, nil
+		Tokens: NewTokenServer(acc, iss, o.TrustedProxies, o.Counter), API: NewAPI(acc, keys), trusted: o.TrustedProxies,
+	}
+	if o.OIDC != nil {
+		if c.OIDC, err = NewOIDC(acc, o.Secret, *o.OIDC); err != nil {
+			return nil, fmt.Errorf("access control: %w", err)
+		}
+		if o.OAuth.SignIn == "" {
+			o.OAuth.SignIn = "/auth/oidc/login"
+		}
+	}
+	c.OAuth = NewOAuthServer(acc, o.OAuth)
+	return c, nil
 }
 
 // ClientAddr is the address of r's client, through the trusted proxies.
@@ -78,6 +101,32 @@ func (c *Control) RequireAdmin(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 		return nil
 	})
+}
+
+// RegisterBrowser mounts the sign-in endpoints browsers use on mux: the OpenID Connect
+// sign-in (when configured) and the static site's authorization server. principal is the
+// session middleware with Principals; cors the CORS policy (the static site's origin posts
+// to the token endpoint).
+func (c *Control) RegisterBrowser(mux *http.ServeMux, sessions Sessions, principal, cors func(http.Handler) http.Handler) {
+	if c.OIDC != nil {
+		mux.Handle("GET /auth/oidc/login", http.HandlerFunc(c.OIDC.ServeLogin))
+		mux.Handle("GET /auth/oidc/callback", WithClientAddr(c.ClientAddr, c.OIDC.ServeCallback(sessions)))
+	}
+	mux.Handle("GET /auth/authorize", principal(c.OAuth.ServeAuthorize(sessions)))
+	mux.Handle("/auth/oauth/token", cors(WithClientAddr(c.ClientAddr, postOnly(c.OAuth.ServeToken))))
+	mux.Handle("/auth/oauth/revoke", cors(WithClientAddr(c.ClientAddr, postOnly(c.OAuth.ServeRevoke))))
+}
+
+// postOnly answers anything but POST with 405 (CORS preflights are answered before).
+func postOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "POST the form")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // Register mounts the token service and, while there is one, the setup page on mux.

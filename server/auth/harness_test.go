@@ -39,6 +39,7 @@ const (
 type fixture struct {
 	c       *auth.Control
 	st      store.Accounts
+	secret  []byte // the cluster secret
 	robot   string // the robot's secret
 	pat     string // dev's personal access token
 	patID   string
@@ -50,8 +51,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite:"+filepath.Join(t.TempDir(), "berth.db"))
+}
+
+// newFixtureOn is newFixture over the store at dsn (a PostgreSQL database, say).
+func newFixtureOn(t *testing.T, dsn string) *fixture {
+	t.Helper()
 	ctx := t.Context()
-	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "berth.db"))
+	s, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{c: c, st: st}
+	f := &fixture{c: c, st: st, secret: secret}
 	acc := c.Accounts
 	must := func(err error) {
 		t.Helper()

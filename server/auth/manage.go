@@ -35,6 +35,8 @@ const (
 	AuditPATRevoke       = "pat.revoke"
 	AuditKeyRotate       = "key.rotate"
 	AuditJobDenied       = "job.denied"
+	AuditSignOut         = "signout"
+	AuditOAuth           = "oauth"
 )
 
 // MinPasswordLength is the shortest password accepted.

@@ -11,11 +11,13 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -25,15 +27,27 @@ import (
 type TokenServer struct {
 	acc     *Accounts
 	iss     *Issuer
-	users   *Throttle // by user and client address
-	clients *Throttle // by client address, whatever the user
+	limiter *session.Limiter
 	trusted []netip.Prefix
 }
 
-// NewTokenServer returns the token service. Failed sign-ins are throttled per user and
-// client address (10 in 5 minutes), and per client address (30 in 5 minutes).
-func NewTokenServer(acc *Accounts, iss *Issuer, trustedProxies []netip.Prefix) *TokenServer {
-	return &TokenServer{acc: acc, iss: iss, users: NewThrottle(10, 5*time.Minute), clients: NewThrottle(30, 5*time.Minute), trusted: trustedProxies}
+// Failed attempts the token service allows per user and client address, and per client
+// address, within tokenWindow.
+const (
+	tokenPairFailures   = 10
+	tokenClientFailures = 30
+	tokenWindow         = 5 * time.Minute
+)
+
+// NewTokenServer returns the token service. Failed sign-ins are counted in counter (a Redis
+// every replica shares, or this process's memory when nil) per user and client address (10
+// in 5 minutes) and per client address (30 in 5 minutes).
+func NewTokenServer(acc *Accounts, iss *Issuer, trustedProxies []netip.Prefix, counter session.Counter) *TokenServer {
+	if counter == nil {
+		counter = session.NewMemoryCounter()
+	}
+	return &TokenServer{acc: acc, iss: iss, trusted: trustedProxies,
+		limiter: session.NewLimiter(counter, "token", tokenPairFailures, tokenClientFailures, tokenWindow)}
 }
 
 // tokenResponse is the token endpoint's answer; token and access_token are the same (older
@@ -75,12 +89,23 @@ func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	asked := ParseScopes(q["scope"])
 	sub := Subject{Kind: Anonymous}
-	if user, secret, ok := r.BasicAuth(); ok {
+	user, secret, ok := r.BasicAuth()
+	if scheme, token, bearer := strings.Cut(r.Header.Get("Authorization"), " "); !ok && bearer && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(token, AccessPrefix) {
+		// A static site's access token, exchanged for a registry token (its /v2 requests
+		// through Berth carry that one).
+		user, _ = s.acc.BearerUser(token)
+		secret, ok = token, true
+	}
+	if ok {
 		var err error
 		if sub, err = s.authenticate(ctx, w, user, secret, asked); err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
 			if httperr.Is(err, api.CodeTooManyRequests) {
 				httperr.WriteRegistry(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", err.(*httperr.Error).Message, nil)
+				return
+			}
+			if httperr.Is(err, api.CodeSessionStoreUnavailable) {
+				httperr.WriteRegistry(w, http.StatusServiceUnavailable, "UNAVAILABLE", err.(*httperr.Error).Message, nil)
 				return
 			}
 			if httperr.Is(err, api.CodeInvalidCredentials) {
@@ -119,13 +144,18 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 		sub, err = s.authenticate(ctx, w, f.Get("username"), f.Get("password"), asked)
 		refresh = f.Get("access_type") == "offline"
 	case "refresh_token":
-		if wait := s.clients.Wait(ClientFrom(ctx)); wait > 0 {
+		client := clientAddr(ctx)
+		var wait time.Duration
+		if wait, err = s.limiter.Wait(ctx, "", client); err != nil {
+			err = countsUnavailable(err)
+			break
+		} else if wait > 0 {
 			err = tooMany(w, wait)
 			break
 		}
 		sub, err = s.acc.Refresh(ctx, f.Get("refresh_token"))
 		if errors.Is(err, ErrBadCredentials) {
-			s.clients.Fail(ClientFrom(ctx))
+			s.limiter.Fail(ctx, "", client)
 			s.acc.Audit(ctx, store.AuditEntry{Action: AuditToken, Scope: FormatScopes(asked), Detail: "refresh token refused", OK: false})
 		}
 	default:
@@ -136,6 +166,8 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 		switch {
 		case httperr.Is(err, api.CodeTooManyRequests):
 			oauthError(w, http.StatusTooManyRequests, "invalid_grant", err.(*httperr.Error).Message)
+		case httperr.Is(err, api.CodeSessionStoreUnavailable):
+			oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.(*httperr.Error).Message)
 		case httperr.Is(err, api.CodeInvalidCredentials):
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "wrong username or password, or a revoked or expired token")
 		default:
@@ -153,23 +185,34 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 
 // authenticate checks credentials under the throttle, recording failures in the audit log.
 func (s *TokenServer) authenticate(ctx context.Context, w http.ResponseWriter, user, secret string, asked []Access) (Subject, error) {
-	client := ClientFrom(ctx)
-	userKey := user + "\x00" + client
-	wait := max(s.users.Wait(userKey), s.clients.Wait(client))
+	client := clientAddr(ctx)
+	wait, err := s.limiter.Wait(ctx, user, client)
+	if err != nil {
+		return Subject{}, countsUnavailable(err)
+	}
 	if wait > 0 {
 		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "throttled", OK: false})
 		return Subject{}, tooMany(w, wait)
 	}
 	sub, err := s.acc.Authenticate(ctx, user, secret)
 	if errors.Is(err, ErrBadCredentials) {
-		s.users.Fail(userKey)
-		s.clients.Fail(client)
+		s.limiter.Fail(ctx, user, client)
 		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "bad credentials", OK: false})
-		slog.InfoContext(ctx, "token refused", "user", user, "client", client)
-	} else if err == nil {
-		s.users.Succeed(userKey)
+		slog.InfoContext(ctx, "token refused", "user", user, "client", ClientFrom(ctx))
 	}
 	return sub, err
+}
+
+// clientAddr is the client address WithClient put into ctx, parsed for the limiter.
+func clientAddr(ctx context.Context) netip.Addr {
+	a, _ := netip.ParseAddr(ClientFrom(ctx))
+	return a.Unmap()
+}
+
+// countsUnavailable is the answer while the failure counts cannot be read: checking
+// credentials uncounted would let them be guessed freely.
+func countsUnavailable(err error) error {
+	return httperr.Wrap(api.CodeSessionStoreUnavailable, "signing in is not possible right now: the failed sign-in counts cannot be read", err)
 }
 
 func tooMany(w http.ResponseWriter, wait time.Duration) error {

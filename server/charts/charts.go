@@ -75,6 +75,13 @@ type Options struct {
 	Concurrency int
 	// Now is the clock for the created annotation of uploads (time.Now if nil).
 	Now func() time.Time
+	// List, if set, reads the repository names the principal in its context may see, in
+	// place of the registry's catalog as that principal. With access control only
+	// administrators may read the registry's catalog, so Berth hands the catalog service's
+	// own hook here (catalog.Options.List: the catalog read by Berth and filtered by the one
+	// policy, auth.Policy.FilterCatalog); each chart repository is still read with the
+	// caller's credentials.
+	List func(ctx context.Context) ([]string, error)
 }
 
 // Service is the chart API and chart repository.
@@ -86,6 +93,7 @@ type Service struct {
 	pullHost       string
 	concurrency    int
 	now            func() time.Time
+	list           func(ctx context.Context) ([]string, error)
 
 	mu    sync.Mutex
 	scans map[string]*repoScan // by repository
@@ -116,8 +124,12 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.List == nil {
+		opts.List = opts.Registry.Catalog
+	}
 	return &Service{
-		reg: opts.Registry, prefix: opts.Prefix, allowOverwrite: opts.AllowOverwrite,
+		list: opts.List,
+		reg:  opts.Registry, prefix: opts.Prefix, allowOverwrite: opts.AllowOverwrite,
 		maxSize: opts.MaxChartSize, pullHost: opts.PullHost, concurrency: opts.Concurrency,
 		now:   opts.Now,
 		scans: map[string]*repoScan{}, details: newDetailCache(64),

@@ -120,6 +120,16 @@ type Config struct {
 	DefaultAccess string
 	// AdminUser and AdminPasswordFile create the first administrator at start.
 	AdminUser, AdminPasswordFile string
+	// OIDCIssuer, if set, turns on sign-in through that OpenID Connect provider (access
+	// control); OIDCClientID and the secret in OIDCClientSecretFile are Berth's client there.
+	OIDCIssuer, OIDCClientID, OIDCClientSecretFile string
+	// OIDCGroupsClaim names the ID token claim listing the user's groups.
+	OIDCGroupsClaim string
+	// OIDCRedirectURL is the callback the provider sends users back to; empty means
+	// PublicURL + /auth/oidc/callback.
+	OIDCRedirectURL string
+	// OIDCTeamMap maps provider groups to teams: group=team or group=team:role.
+	OIDCTeamMap []string
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -150,6 +160,7 @@ func Default() Config {
 		TokenService:    "berth-registry",
 		DefaultAccess:   "none",
 		AdminUser:       "admin",
+		OIDCGroupsClaim: "groups",
 	}
 }
 
@@ -368,6 +379,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.DefaultAccess, "default-access", "what signed-in users may do to repositories outside any namespace: none or pull")
 	str(&c.AdminUser, "admin-user", "name of the first administrator created from --admin-password-file")
 	str(&c.AdminPasswordFile, "admin-password-file", "file with the first administrator's password (access control); without it, the first start prints a one-time setup link")
+	str(&c.OIDCIssuer, "oidc-issuer", "OpenID Connect provider to sign in with (access control), e.g. https://login.example.com/realms/main")
+	str(&c.OIDCClientID, "oidc-client-id", "Berth's client id at the OpenID Connect provider")
+	str(&c.OIDCClientSecretFile, "oidc-client-secret-file", "file with Berth's client secret at the OpenID Connect provider")
+	str(&c.OIDCGroupsClaim, "oidc-groups-claim", "ID token claim listing the user's groups, mapped to teams of the same name")
+	str(&c.OIDCRedirectURL, "oidc-redirect-url", "callback URL registered at the provider (default: --public-url + /auth/oidc/callback)")
+	teamMap := commaList(getenv, fs, "oidc-team-map", "provider groups to teams, comma-separated: group=team or group=team:role (role developer unless given)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n  berth user|team|token     manage accounts for --access-control (add, disable, create, revoke…)\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
@@ -398,6 +415,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return c, err
 	}
 	c.CORSOrigins = origins.values
+	c.OIDCTeamMap = *teamMap
 	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies = *remotes, *hosts, *proxies
 	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,
 	// anonymous writes are the operator's explicit choice.
@@ -509,6 +527,9 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	if err := c.validateOIDC(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -520,6 +541,52 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	return nil
+}
+
+// validateOIDC checks the OpenID Connect flags: all of issuer, client id and secret or none,
+// only with access control, and a callback URL Berth can name.
+func (c *Config) validateOIDC() error {
+	if c.OIDCIssuer == "" {
+		if c.OIDCClientID != "" || c.OIDCClientSecretFile != "" || len(c.OIDCTeamMap) > 0 || c.OIDCRedirectURL != "" {
+			return errors.New("--oidc-client-id, --oidc-client-secret-file, --oidc-team-map and --oidc-redirect-url need --oidc-issuer")
+		}
+		return nil
+	}
+	if !c.AccessControl {
+		return errors.New("--oidc-issuer needs --access-control: OpenID Connect signs users in to Berth's own accounts")
+	}
+	if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--oidc-issuer %q: want a URL such as https://login.example.com", c.OIDCIssuer)
+	}
+	if c.OIDCClientID == "" || c.OIDCClientSecretFile == "" {
+		return errors.New("--oidc-issuer needs --oidc-client-id and --oidc-client-secret-file")
+	}
+	if c.OIDCGroupsClaim == "" {
+		return errors.New("--oidc-groups-claim must not be empty")
+	}
+	if c.OIDCRedirectURL == "" && c.PublicURL == "" {
+		return errors.New("--oidc-issuer needs --oidc-redirect-url or --public-url: the callback the provider sends users back to")
+	}
+	if c.OIDCRedirectURL != "" {
+		if u, err := url.Parse(c.OIDCRedirectURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--oidc-redirect-url %q: want a URL such as https://berth.example.com/auth/oidc/callback", c.OIDCRedirectURL)
+		}
+	}
+	for _, m := range c.OIDCTeamMap {
+		group, team, ok := strings.Cut(m, "=")
+		if !ok || group == "" || team == "" || strings.HasSuffix(team, ":") {
+			return fmt.Errorf("--oidc-team-map entry %q: want group=team or group=team:role", m)
+		}
+	}
+	return nil
+}
+
+// OIDCCallback is the URL the OpenID Connect provider sends users back to.
+func (c Config) OIDCCallback() string {
+	if c.OIDCRedirectURL != "" {
+		return c.OIDCRedirectURL
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/auth/oidc/callback"
 }
 
 // SecretPath is the cluster secret file: SecretFile, or secret.key in DataDir.

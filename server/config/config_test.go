@@ -313,3 +313,40 @@ func TestHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestOIDCFlags: OpenID Connect needs access control, the client, and a callback URL; the
+// callback defaults to --public-url's, the groups claim to "groups".
+func TestOIDCFlags(t *testing.T) {
+	base := []string{"--access-control", "--registry", "https://r.example", "--public-url", "https://berth.example"}
+	oidc := []string{"--oidc-issuer", "https://login.example", "--oidc-client-id", "berth", "--oidc-client-secret-file", "/run/secret"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		err  string
+	}{
+		{"complete", append(append([]string{}, base...), oidc...), ""},
+		{"without access control", append([]string{"--registry", "https://r.example", "--public-url", "https://berth.example"}, oidc...), "needs --access-control"},
+		{"without a secret", append(append([]string{}, base...), "--oidc-issuer", "https://login.example", "--oidc-client-id", "berth"), "--oidc-client-secret-file"},
+		{"client without issuer", append(append([]string{}, base...), "--oidc-client-id", "berth"), "need --oidc-issuer"},
+		{"bad issuer", append(append([]string{}, base...), "--oidc-issuer", "login.example", "--oidc-client-id", "b", "--oidc-client-secret-file", "/s"), "--oidc-issuer"},
+		{"bad team map", append(append(append([]string{}, base...), oidc...), "--oidc-team-map", "admins"), "--oidc-team-map"},
+		{"no callback", append([]string{"--access-control", "--registry", "https://r.example", "--token-realm", "https://berth.example/auth/token"}, oidc...), "--oidc-redirect-url"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			c, err := config.Load(tt.args, env(nil), &out)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.OIDCCallback() != "https://berth.example/auth/oidc/callback" || c.OIDCGroupsClaim != "groups" {
+					t.Fatalf("callback %q, groups claim %q", c.OIDCCallback(), c.OIDCGroupsClaim)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want one naming %s", err, tt.err)
+			}
+		})
+	}
+}

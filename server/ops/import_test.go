@@ -227,7 +227,13 @@ func (s *importServer) run(t *testing.T, query string, archive []byte) (string, 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var events []api.JobEvent
-	last, err := api.Client{Base: s.url}.FollowJob(ctx, id, func(e api.JobEvent) { events = append(events, e) })
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/v1/jobs/"+id+"/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("job %s: %v", id, err)
+	}
+	defer resp.Body.Close()
+	last, err := api.ReadJobEvents(resp.Body, func(e api.JobEvent) { events = append(events, e) })
 	if err != nil {
 		t.Fatalf("job %s: %v", id, err)
 	}

@@ -59,8 +59,11 @@ type Manager struct {
 	now    func() time.Time
 	store  Store
 
-	trusted []netip.Prefix
-	counter Counter
+	trusted   []netip.Prefix
+	counter   Counter
+	limiter   *Limiter
+	bearer    BearerResolver
+	onSignOut func(ctx context.Context, user, secret string)
 
 	mu      sync.Mutex
 	touched map[string]time.Time // when this process last extended a session's lifetime
@@ -88,6 +91,7 @@ func New(ttl time.Duration, check Checker, forget func(key string), store Store,
 	if m.counter == nil {
 		m.counter = NewMemoryCounter()
 	}
+	m.limiter = NewLimiter(m.counter, "signin", maxPairFailures, maxClientFailures, failureWindow)
 	return m
 }
 
@@ -97,6 +101,13 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		if key, e := m.lookup(r); e != nil {
 			auth := authn.FromConfig(authn.AuthConfig{Username: e.User, Password: e.Password})
 			r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: key, Auth: auth, User: e.User}))
+		} else if token, ok := bearerToken(r); ok && m.bearer != nil {
+			// A static site's access token (auth's OAuth server): the resolver names its
+			// user; the token itself is the credential, checked again like a password.
+			if user, ok := m.bearer(token); ok {
+				auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: token})
+				r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: "bearer/" + hashKey(token), Auth: auth, User: user}))
+			}
 		} else if user, password, ok := r.BasicAuth(); ok && user != "" {
 			// Scripts and CLIs (helm cm-push, curl) send registry credentials with each
 			// request; the registry checks them on every use, as for a session. Their tokens
@@ -106,6 +117,15 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // touchEvery is how often a session in use has its lifetime extended in the store.
@@ -279,14 +299,13 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := ClientAddr(r, m.trusted)
-	pair, perClient := throttleKeys(req.Username, client)
-	wait, throttled, err := m.throttled(r.Context(), pair, perClient)
+	wait, err := m.limiter.Wait(r.Context(), req.Username, client)
 	if err != nil {
 		// Checking the password without counting failures would let it be guessed freely.
 		httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err))
 		return
 	}
-	if throttled {
+	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		httperr.Write(w, r, httperr.New(api.CodeTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)))
 		return
@@ -294,25 +313,35 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 	auth := authn.FromConfig(authn.AuthConfig{Username: req.Username, Password: req.Password})
 	if err := m.check(r.Context(), auth); err != nil {
 		if httperr.Is(err, api.CodeInvalidCredentials) {
-			m.failed(r.Context(), pair, perClient)
+			m.limiter.Fail(r.Context(), req.Username, client)
 		}
 		slog.InfoContext(r.Context(), "sign-in refused", "user", req.Username, "client", client)
 		httperr.Write(w, r, err)
 		return
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	if err := m.Start(w, r, req.Username, req.Password); err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
+	slog.InfoContext(r.Context(), "signed in", "user", req.Username)
+	httperr.WriteJSON(w, http.StatusOK, api.Session{User: req.Username})
+}
+
+// Start creates a session for user, whose credentials secret have been checked already (a
+// password, or a token minted for the session by an OpenID Connect sign-in), and sets its
+// cookie on w.
+func (m *Manager) Start(w http.ResponseWriter, r *http.Request, user, secret string) error {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
 	cookie := base64.RawURLEncoding.EncodeToString(raw[:])
-	sealed, err := seal(cookie, entry{User: req.Username, Password: req.Password, Expires: m.now().Add(m.ttl)})
+	sealed, err := seal(cookie, entry{User: user, Password: secret, Expires: m.now().Add(m.ttl)})
 	if err == nil {
 		err = m.store.Put(r.Context(), storeKey(hashKey(cookie)), sealed, m.ttl)
 	}
 	if err != nil {
-		httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err))
-		return
+		return httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err)
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
@@ -322,13 +351,28 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 		SameSite: http.SameSiteStrictMode,
 	})
-	slog.InfoContext(r.Context(), "signed in", "user", req.Username)
-	httperr.WriteJSON(w, http.StatusOK, api.Session{User: req.Username})
+	return nil
+}
+
+// SessionUser returns the user of r's session cookie, if it has a live one. Credentials
+// sent with the request (Basic, Bearer) do not count: only a browser's sign-in does.
+func (m *Manager) SessionUser(r *http.Request) (string, bool) {
+	if _, e := m.lookup(r); e != nil {
+		return e.User, true
+	}
+	return "", false
 }
 
 func (m *Manager) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(CookieName); err == nil {
 		key := hashKey(c.Value)
+		if m.onSignOut != nil {
+			if sealed, ok := m.store.Get(r.Context(), storeKey(key)); ok {
+				if e, err := unseal(c.Value, sealed); err == nil {
+					m.onSignOut(r.Context(), e.User, e.Password)
+				}
+			}
+		}
 		if err := m.store.Delete(r.Context(), storeKey(key)); err != nil {
 			httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing out did not reach the session store; try again.", err))
 			return

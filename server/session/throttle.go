@@ -44,6 +44,22 @@ func WithTrustedProxies(proxies []netip.Prefix) Option {
 	return func(m *Manager) { m.trusted = proxies }
 }
 
+// BearerResolver names the user of a bearer token, or says it is none Berth issued; the
+// token is checked in full afterwards, as a password is.
+type BearerResolver func(token string) (user string, ok bool)
+
+// WithBearer makes the middleware take "Authorization: Bearer" tokens that resolve names
+// as the request's principal (a static site's access tokens).
+func WithBearer(resolve BearerResolver) Option {
+	return func(m *Manager) { m.bearer = resolve }
+}
+
+// WithSignOut calls f with a session's user and credentials when it is signed out, so the
+// credentials minted for it (an OpenID Connect sign-in's session token) can be revoked.
+func WithSignOut(f func(ctx context.Context, user, secret string)) Option {
+	return func(m *Manager) { m.onSignOut = f }
+}
+
 // WithCounter keeps the failed sign-in counts in c (a Redis shared by the replicas) instead
 // of this process's memory.
 func WithCounter(c Counter) Option {
@@ -136,40 +152,61 @@ func clientKey(a netip.Addr) string {
 	return a.String()
 }
 
-// throttleKeys are the counters one sign-in attempt counts against: the user at this client,
-// and the client. They are hashed, so a shared Redis holds neither usernames nor addresses.
-func throttleKeys(user string, client netip.Addr) (pair, perClient string) {
+// Limiter throttles failed attempts to sign in (a password form, a token endpoint): per
+// username and client address together, and per client address whatever the usernames, in
+// fixed windows kept by a Counter. The sign-in form and the registry's token service each
+// have one, over the same Counter, so with a Redis every replica counts with the others.
+type Limiter struct {
+	counter            Counter
+	name               string
+	perPair, perClient int64
+	window             time.Duration
+}
+
+// NewLimiter allows perPair failures per username and client, and perClient per client,
+// within window; name keeps its counts apart from other limiters' in c.
+func NewLimiter(c Counter, name string, perPair, perClient int64, window time.Duration) *Limiter {
+	return &Limiter{counter: c, name: name, perPair: perPair, perClient: perClient, window: window}
+}
+
+// keys are the counters one attempt counts against: the user at this client, and the
+// client. They are hashed, so a shared Redis holds neither usernames nor addresses.
+func (l *Limiter) keys(user string, client netip.Addr) (pair, perClient string) {
 	h := func(s string) string {
-		sum := sha256.Sum256([]byte("berth sign-in\x00" + s))
-		return "signin/" + hex.EncodeToString(sum[:16])
+		sum := sha256.Sum256([]byte("berth " + l.name + "\x00" + s))
+		return l.name + "/" + hex.EncodeToString(sum[:16])
 	}
 	c := clientKey(client)
 	return h("pair\x00" + user + "\x00" + c), h("client\x00" + c)
 }
 
-// throttled reports whether the attempt is over one of its limits, and for how long.
-func (m *Manager) throttled(ctx context.Context, pair, perClient string) (time.Duration, bool, error) {
+// Wait reports how long user at client must wait before trying again (0: now). An error
+// means the counts cannot be read: the caller must refuse, since checking a password
+// without counting failures would let it be guessed freely.
+func (l *Limiter) Wait(ctx context.Context, user string, client netip.Addr) (time.Duration, error) {
+	pair, perClient := l.keys(user, client)
 	for _, k := range []struct {
 		key string
 		max int64
-	}{{pair, maxPairFailures}, {perClient, maxClientFailures}} {
-		n, left, err := m.counter.Count(ctx, k.key)
+	}{{pair, l.perPair}, {perClient, l.perClient}} {
+		n, left, err := l.counter.Count(ctx, k.key)
 		if err != nil {
-			return 0, false, err
+			return 0, err
 		}
 		if n >= k.max {
-			return left, true, nil
+			return max(left, time.Second), nil
 		}
 	}
-	return 0, false, nil
+	return 0, nil
 }
 
-// failed counts a failed sign-in against both keys.
-func (m *Manager) failed(ctx context.Context, keys ...string) {
-	for _, k := range keys {
-		if _, _, err := m.counter.Incr(ctx, k, failureWindow); err != nil {
+// Fail counts a failed attempt of user at client.
+func (l *Limiter) Fail(ctx context.Context, user string, client netip.Addr) {
+	pair, perClient := l.keys(user, client)
+	for _, k := range []string{pair, perClient} {
+		if _, _, err := l.counter.Incr(ctx, k, l.window); err != nil {
 			// The attempt is over already; the next one finds the counter unreachable and
-			// is refused (see signIn), so nothing can be guessed meanwhile.
+			// is refused (see Wait), so nothing can be guessed meanwhile.
 			return
 		}
 	}

@@ -134,6 +134,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
 	if s.Catalog != nil {
 		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/search", read(s.Catalog.ServeSearch))
 		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,
@@ -184,6 +185,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	if s.Access != nil {
 		s.Access.API.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
+		if s.Sessions != nil {
+			// /auth/oidc/login and /callback, and the static site's /auth/authorize,
+			// /auth/oauth/token and /auth/oauth/revoke.
+			s.Access.RegisterBrowser(mux, s.Sessions, principal, c.Handler)
+		}
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)

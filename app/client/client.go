@@ -164,6 +164,10 @@ func (c *Berth) SignIn(ctx context.Context, username, password string) (api.Sess
 // reached: what the user saw must not stay in the browser.
 func (c *Berth) SignOut(ctx context.Context) error {
 	defer ClearSaved()
+	if SignedInWithToken() {
+		revokeBearer(ctx)
+		return nil
+	}
 	return c.do(ctx, http.MethodDelete, "/api/v1/session", nil, &api.Session{})
 }
 
@@ -202,6 +206,9 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token := bearerToken(); token != "" { // the static site's sign-in (oauth.go)
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := httpClient(c.HTTP).Do(req)
 	if err != nil {

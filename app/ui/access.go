@@ -30,6 +30,7 @@ var expiries = []struct{ value, label string }{
 // accessRoutes registers the account pages; Routes calls it before its catch-all.
 func accessRoutes() {
 	app.Route("/signin", func() app.Composer { return &signInPage{} })
+	app.Route("/auth/callback", func() app.Composer { return &callbackPage{} }) // static_signin.go
 	app.Route("/access", func() app.Composer { return &tokensPage{} })
 	app.Route("/access/tokens", func() app.Composer { return &tokensPage{} })
 	app.Route("/access/users", func() app.Composer { return &usersPage{} })

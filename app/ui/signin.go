@@ -88,12 +88,9 @@ func (f *signInForm) Render() app.UI {
 
 // oidcLoginURL starts the OpenID Connect sign-in, which comes back to this page.
 func oidcLoginURL() string {
-	back := app.Window().URL()
-	ret := back.Path
-	if back.Path == Path("/signin") {
+	ret := currentPath()
+	if back := app.Window().URL(); back.Path == Path("/signin") {
 		ret = returnPath(back)
-	} else if back.RawQuery != "" {
-		ret += "?" + back.RawQuery
 	}
 	return strings.TrimRight(app.Getenv(EnvAPIURL), "/") + "/auth/oidc/login?return=" + url.QueryEscape(ret)
 }
@@ -139,8 +136,23 @@ func (u *userMenu) fetch(ctx app.Context) {
 		ctx.Dispatch(func(ctx app.Context) {
 			ctx.SetState(stateSession, s)
 			ctx.SetState(stateUser, s.User)
+			// A static site signed in before this reload: sign in again (Berth's own
+			// session makes it two redirects); tokens never outlive the page.
+			if staticSite() && s.User == "" && s.AccessControl && !client.SignedInWithToken() &&
+				sessionStorage().Call("getItem", oauthActive).Truthy() && ctx.Page().URL().Path != Path("/auth/callback") {
+				startStaticSignIn(currentPath(), func(string) { sessionStorage().Call("removeItem", oauthActive) })
+			}
 		})
 	})
+}
+
+// currentPath is the address shown, path and query, to come back to after signing in.
+func currentPath() string {
+	here := app.Window().URL()
+	if here.RawQuery != "" {
+		return here.Path + "?" + here.RawQuery
+	}
+	return here.Path
 }
 
 func (u *userMenu) Render() app.UI {
@@ -148,13 +160,15 @@ func (u *userMenu) Render() app.UI {
 		if !u.session.AccessControl {
 			return app.Span().Class("user-menu")
 		}
-		here := app.Window().URL()
-		ret := here.Path
-		if here.RawQuery != "" {
-			ret += "?" + here.RawQuery
+		if staticSite() { // another origin: OAuth with PKCE against Berth (static_signin.go)
+			return app.Span().Class("user-menu").Body(
+				app.Button().Class("button small").ID("signin-link").Text("Sign in").OnClick(func(ctx app.Context, e app.Event) {
+					startStaticSignIn(currentPath(), func(msg string) { app.Window().Call("alert", msg) })
+				}),
+			)
 		}
 		return app.Span().Class("user-menu").Body(
-			app.A().Class("nav-link").ID("signin-link").Href(Path("/signin") + "?return=" + url.QueryEscape(ret)).Text("Sign in"),
+			app.A().Class("nav-link").ID("signin-link").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in"),
 		)
 	}
 	return app.Span().Class("user-menu").Body(
@@ -169,6 +183,9 @@ func (u *userMenu) Render() app.UI {
 				defer cancel()
 				_ = apiClient().SignOut(c) // drops every page saved for offline use
 				ctx.Dispatch(func(ctx app.Context) {
+					if staticSite() {
+						sessionStorage().Call("removeItem", oauthActive)
+					}
 					ctx.SetState(stateUser, "")
 					ctx.SetState(stateSession, api.Session{})
 					ctx.Reload()
@@ -188,9 +205,15 @@ type signInPage struct {
 
 func (p *signInPage) OnMount(ctx app.Context) {
 	ctx.ObserveState(stateUser, &p.user).OnChange(func() {
-		if p.user != "" {
-			ctx.Navigate(returnPath(ctx.Page().URL()))
+		if p.user == "" {
+			return
 		}
+		ret := returnPath(ctx.Page().URL())
+		if strings.HasPrefix(ret, "/auth/") { // Berth's endpoints, such as a static site's /auth/authorize
+			app.Window().Get("location").Call("assign", ret)
+			return
+		}
+		ctx.Navigate(ret)
 	})
 }
 

@@ -16,7 +16,7 @@ func whoami(s Services) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var out apiv1.Session
 		if s.Access != nil {
-			out.AccessControl = true
+			out.AccessControl, out.OIDC = true, s.Access.OIDC != nil
 			if sub := auth.SubjectFrom(r.Context()); sub.Kind == auth.UserKind {
 				out.User, out.Admin = sub.Name, sub.Admin
 			}

@@ -119,11 +119,16 @@ func expirySelect(id, value string, onChange app.EventHandler) app.UI {
 // secretOnce shows a new secret (a token, a robot's password) the one time the server sends
 // it, with a copy button; it is never stored, and closing it forgets it.
 func secretOnce(id, title, account, secret string, copied bool, onCopy, onDone app.EventHandler) app.UI {
+	if secret == "" {
+		// The slot stays in the page, so the elements after it are not replaced when a
+		// secret shows: go-app drops the updates dispatched from a replaced element.
+		return app.Div().Class("secret-slot")
+	}
 	copyLabel := "Copy"
 	if copied {
 		copyLabel = "Copied"
 	}
-	return app.Div().Class("card secret-once").ID(id).Role("region").Aria("label", title).Body(
+	return app.Div().Class("secret-slot").Body(app.Div().Class("card secret-once").ID(id).Role("region").Aria("label", title).Body(
 		app.H2().Text(title),
 		app.P().Class("hint").Text("Copy it now: it is shown only this once and Berth keeps only its hash."),
 		app.If(account != "", func() app.UI {
@@ -135,7 +140,7 @@ func secretOnce(id, title, account, secret string, copied bool, onCopy, onDone a
 		),
 		app.Div().Class("sr-only").Role("status").Aria("live", "polite").Text(map[bool]string{true: "Copied to the clipboard"}[copied]),
 		app.Button().Type("button").Class("button").ID(id+"-done").Text("Done").OnClick(onDone),
-	)
+	))
 }
 
 // when formats an optional time ("never" when unset).
@@ -157,4 +162,14 @@ func formError(msg string) app.UI {
 // sessionOf observes the session state into s and calls changed when it changes.
 func sessionOf(ctx app.Context, s *api.Session, changed func(ctx app.Context)) {
 	ctx.ObserveState(stateSession, s).OnChange(func() { changed(ctx) })
+}
+
+// clearFields empties form fields in the page: go-app leaves an input's typed value alone
+// when the state it renders from goes back to what it rendered last.
+func clearFields(ids ...string) {
+	for _, id := range ids {
+		if f := app.Window().GetElementByID(id); f.Truthy() {
+			f.Set("value", "")
+		}
+	}
 }

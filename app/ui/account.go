@@ -77,6 +77,7 @@ func (p *tokensPage) create(ctx app.Context, e app.Event) {
 				return
 			}
 			p.created, p.copied, p.name, p.readOnly = &t, false, "", false
+			clearFields("token-name")
 			p.load(ctx)
 		})
 }
@@ -95,7 +96,7 @@ func (p *tokensPage) revoke(id string) app.EventHandler {
 }
 
 func (p *tokensPage) Render() app.UI {
-	var created app.UI
+	created := secretOnce("new-token", "", "", "", false, nil, nil)
 	if p.created != nil {
 		created = secretOnce("new-token", "New token “"+p.created.Name+"”", "", p.created.Token, p.copied,
 			func(ctx app.Context, e app.Event) { copyToClipboard(p.created.Token); p.copied = true },
@@ -153,12 +154,7 @@ func (p *tokensPage) renderList() app.UI {
 			app.Td().Text(when(&t.Created, "")),
 			app.Td().Text(when(t.Expires, "never")),
 			app.Td().Text(lastUsed),
-			app.Td().Class("actions").Body(
-				app.If(t.Revoked == nil, func() app.UI {
-					return app.Button().Class("button small danger").Text("Revoke").Aria("label", "Revoke token "+t.Name).
-						OnClick(p.revoke(t.ID), app.EventScope(t.ID))
-				}).Else(func() app.UI { return app.Span().Class("muted").Text(status) }),
-			),
+			app.Td().Class("actions").Body(revokeOr(status, "Revoke token "+t.Name, t.ID, p.revoke(t.ID))),
 		)
 	}
 	return accessTable("tokens", "Your access tokens", []string{"Name", "Rights", "Created", "Expires", "Last used", ""}, rows)
@@ -181,4 +177,12 @@ func accessTable(id, caption string, heads []string, rows []app.UI) app.UI {
 			app.TBody().Body(rows...),
 		),
 	)
+}
+
+// revokeOr is a revoke button while status is "active", the status otherwise.
+func revokeOr(status, label, scope string, revoke app.EventHandler) app.UI {
+	if status != "active" {
+		return app.Span().Class("muted").Text(status)
+	}
+	return app.Button().Class("button small danger").Text("Revoke").Aria("label", label).OnClick(revoke, app.EventScope(scope))
 }

@@ -214,6 +214,7 @@ func (p *namespacePage) setMember(ctx app.Context, user, role string) {
 			return
 		}
 		p.ns, p.formErr, p.user = n, "", ""
+		clearFields("ns-member-user")
 		p.announce = map[bool]string{true: user + " removed.", false: user + " is " + role + " now."}[role == ""]
 	})
 }
@@ -247,6 +248,7 @@ func (p *namespacePage) createRobot(ctx app.Context, e app.Event) {
 				return
 			}
 			p.created, p.copied, p.robotName = &r, false, ""
+			clearFields("robot-name")
 			p.load(ctx)
 		})
 }
@@ -344,7 +346,7 @@ func (p *namespacePage) renderRobots() app.UI {
 	if !p.manage {
 		return nil
 	}
-	var created app.UI
+	created := secretOnce("new-robot", "", "", "", false, nil, nil)
 	if p.created != nil {
 		created = secretOnce("new-robot", "New robot "+p.created.Account, p.created.Account, p.created.Secret, p.copied,
 			func(ctx app.Context, e app.Event) { copyToClipboard(p.created.Secret); p.copied = true },
@@ -361,12 +363,7 @@ func (p *namespacePage) renderRobots() app.UI {
 			app.Td().Text(r.Role),
 			app.Td().Text(when(r.Expires, "never")),
 			app.Td().Text(when(r.LastUsed, "never")),
-			app.Td().Class("actions").Body(
-				app.If(r.Revoked == nil, func() app.UI {
-					return app.Button().Class("button small danger").Text("Revoke").Aria("label", "Revoke "+r.Account).
-						OnClick(p.revokeRobot(r.Account), app.EventScope(r.Account))
-				}).Else(func() app.UI { return app.Span().Class("muted").Text(status) }),
-			),
+			app.Td().Class("actions").Body(revokeOr(status, "Revoke "+r.Account, r.Account, p.revokeRobot(r.Account))),
 		)
 	}
 	var list app.UI = emptyView("No robots", "Robots are accounts for CI and deployments, limited to this namespace.")

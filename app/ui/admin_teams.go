@@ -183,6 +183,7 @@ func (p *teamPage) setMember(ctx app.Context, user, role string) {
 			p.team, p.formErr = t, ""
 			p.announce = map[bool]string{true: user + " removed.", false: user + " is " + role + " now."}[role == ""]
 			p.user = ""
+			clearFields("member-user")
 		})
 }
 

@@ -70,6 +70,7 @@ func (p *usersPage) create(ctx app.Context, e app.Event) {
 	p.busy, p.formErr = true, ""
 	// The password goes with this request only; the field is emptied at once.
 	p.password = ""
+	clearFields("user-password")
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.User, error) { return a.CreateUser(c, req) },
 		func(ctx app.Context, u api.User, err error) {
 			p.busy = false
@@ -78,6 +79,7 @@ func (p *usersPage) create(ctx app.Context, e app.Event) {
 				return
 			}
 			p.name, p.admin, p.announce = "", false, "User "+u.Name+" added."
+			clearFields("user-name")
 			p.load(ctx)
 		})
 }

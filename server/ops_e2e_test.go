@@ -25,6 +25,8 @@ func TestE2EWriteOperations(t *testing.T) {
 		chromedp.WaitVisible(`#copy-dest`),
 		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
 		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:copied"),
+		// No --remote-registries: no other registry is offered.
+		waitJS(`document.querySelector("#copy-panel") !== null && document.querySelector("#copy-panel .copy-remote") === null`),
 		chromedp.Click(`#copy-start`),
 		chromedp.WaitVisible(`#copy-job[data-state="succeeded"]`),
 	); err != nil {
@@ -188,7 +190,9 @@ func TestE2ECopyToAnotherRegistry(t *testing.T) {
 		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
 		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:3.21"),
 		chromedp.Click(`#copy-panel .copy-remote summary`),
-		chromedp.SendKeys(`#copy-registry`, other),
+		// The registry is chosen from the operator's list, not typed.
+		waitJS(`Array.from(document.querySelectorAll("#copy-registry option")).map(o => o.value).join(" ") === " `+other+`"`),
+		waitJS(`(s => { s.value = `+jsString(other)+`; s.dispatchEvent(new Event("change", {bubbles: true})); return s.value === `+jsString(other)+`; })(document.querySelector("#copy-registry"))`),
 		chromedp.SendKeys(`#copy-username`, "bob"),
 		chromedp.SendKeys(`#copy-password`, "builder-pass"),
 		chromedp.Click(`#copy-start`),

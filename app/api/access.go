@@ -133,3 +133,35 @@ type AuditPage struct {
 	Entries []AuditEntry `json:"entries"`
 	Next    int64        `json:"next,omitempty"`
 }
+
+// RepositoryAccess is what the caller may do to one repository (GET /api/v1/access), and,
+// for those who manage its namespace, who else may.
+type RepositoryAccess struct {
+	Repository string `json:"repository"`
+	// Namespace is the repository's namespace ("" for the global one); Known is false when
+	// no namespace of that name exists and --default-access decides.
+	Namespace string `json:"namespace"`
+	Known     bool   `json:"known"`
+	Public    bool   `json:"public"`
+	// Actions are the caller's: pull, push, delete, and manage for owners.
+	Actions []string `json:"actions"`
+	Admin   bool     `json:"admin,omitempty"`
+	// Members are the namespace's members, for owners and administrators only: direct
+	// members, and for a team's namespace the team's members (Via names the team).
+	Members []AccessMember `json:"members,omitempty"`
+}
+
+// AccessMember is someone holding a role in a namespace, directly or through a team.
+type AccessMember struct {
+	User string `json:"user"`
+	Role string `json:"role"`
+	Via  string `json:"via,omitempty"`
+}
+
+// AuditQuery filters GET /api/v1/audit: by user, action and since (RFC 3339 or 24h, 7d);
+// Before is the Next of the previous page.
+type AuditQuery struct {
+	User, Action, Since string
+	Before              int64
+	Limit               int
+}

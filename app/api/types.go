@@ -187,9 +187,15 @@ type Referrer struct {
 	Tag string `json:"tag,omitempty"`
 }
 
-// Session says who is signed in; User is empty when nobody is.
+// Session says who is signed in (User is empty when nobody is) and what the UI may offer
+// them: the account pages with access control, the administrators' pages, the OpenID
+// Connect button, and the other registries copies may go to (--remote-registries).
 type Session struct {
-	User string `json:"user"`
+	User             string   `json:"user"`
+	Admin            bool     `json:"admin,omitempty"`
+	AccessControl    bool     `json:"accessControl,omitempty"`
+	OIDC             bool     `json:"oidc,omitempty"`
+	RemoteRegistries []string `json:"remoteRegistries,omitempty"`
 }
 
 // SignIn is the body of POST /api/v1/session.

@@ -165,19 +165,33 @@ func (c *Berth) Manifest(ctx context.Context, repository, reference string) (api
 	return m, err
 }
 
+// Session asks who is signed in; saved pages of anyone else are dropped (SetUser).
 func (c *Berth) Session(ctx context.Context) (api.Session, error) {
 	var s api.Session
 	err := c.do(ctx, http.MethodGet, "/api/v1/session", nil, &s)
+	if err == nil {
+		SetUser(s.User)
+	}
 	return s, err
 }
 
 func (c *Berth) SignIn(ctx context.Context, username, password string) (api.Session, error) {
 	var s api.Session
 	err := c.do(ctx, http.MethodPost, "/api/v1/session", api.SignIn{Username: username, Password: password}, &s)
+	if err == nil {
+		SetUser(s.User)
+	}
 	return s, err
 }
 
+// SignOut ends the session and drops every saved page, even when the server cannot be
+// reached: what the user saw must not stay in the browser.
 func (c *Berth) SignOut(ctx context.Context) error {
+	defer ClearSaved()
+	if SignedInWithToken() {
+		revokeBearer(ctx)
+		return nil
+	}
 	return c.do(ctx, http.MethodDelete, "/api/v1/session", nil, &api.Session{})
 }
 
@@ -217,6 +231,9 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if token := bearerToken(); token != "" { // the static site's sign-in (oauth.go)
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient(c.HTTP).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -241,6 +258,9 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 	setStatus(false, zeroTime)
 	if resp.StatusCode >= 400 {
 		return errorFrom(resp, data)
+	}
+	if resp.StatusCode == http.StatusNoContent || into == nil {
+		return nil
 	}
 	if err := json.Unmarshal(data, into); err != nil {
 		return &api.Error{Status: resp.StatusCode, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}

@@ -43,6 +43,9 @@ func (c *Berth) FollowJob(ctx context.Context, id string, fn func(api.JobEvent))
 		return api.JobEvent{}, err
 	}
 	req.Header.Set("Accept", "application/x-ndjson")
+	if token := bearerToken(); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient(c.HTTP).Do(req)
 	if err != nil {
 		return api.JobEvent{}, fmt.Errorf("job %s events: %w", id, err)

@@ -84,11 +84,24 @@ func setStatus(offline bool, storedAt time.Time) {
 }
 
 // storable reports whether the answer to a request may be kept for offline use: reads of
-// /api/v1 only, never the session (who is signed in) or anything carrying credentials.
+// /api/v1 only, never the session (who is signed in) or the account pages (tokens, robots,
+// users, audit: nothing of access control is kept in the browser).
 func storable(method, path string) bool {
-	return method == http.MethodGet &&
-		(strings.HasPrefix(path, "/api/v1/") || strings.HasPrefix(path, "/v2/")) &&
-		!strings.HasPrefix(path, "/api/v1/session")
+	if method != http.MethodGet || !strings.HasPrefix(path, "/api/v1/") && !strings.HasPrefix(path, "/v2/") {
+		return false
+	}
+	for _, p := range accountPaths {
+		if strings.HasPrefix(path, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// accountPaths are the /api/v1 reads never kept offline.
+var accountPaths = []string{
+	"/api/v1/session", "/api/v1/users", "/api/v1/teams", "/api/v1/namespaces", "/api/v1/tokens",
+	"/api/v1/audit", "/api/v1/access",
 }
 
 // storedResponse is how a response is kept in the browser's localStorage.
@@ -97,9 +110,70 @@ type storedResponse struct {
 	Body json.RawMessage `json:"body"`
 }
 
-const storageKeyPrefix = "berth.api:"
+// keyValues is where answers are kept: the browser's localStorage (storage_wasm.go).
+type keyValues interface {
+	Set(key, value string)
+	Get(key string) (string, bool)
+	// Delete removes every key starting with prefix.
+	Delete(prefix string)
+}
+
+// Saved answers live under storageKeyPrefix + the signed-in user + "|" + base + path, so one
+// user never sees another's pages offline; ownerKey names the user the browser last knew
+// (only the name: no secret is kept in the browser).
+const (
+	storageKeyPrefix = "berth.api:"
+	ownerKey         = "berth.owner"
+)
 
 var zeroTime time.Time
+
+// owner is the user whose answers are saved and recalled ("" for nobody signed in).
+var owner struct {
+	sync.Mutex
+	name   string
+	loaded bool
+}
+
+// currentOwner returns the user the saved answers belong to, as the browser last knew it.
+func currentOwner() string {
+	owner.Lock()
+	defer owner.Unlock()
+	if !owner.loaded {
+		owner.name, _ = storage.Get(ownerKey)
+		owner.loaded = true
+	}
+	return owner.name
+}
+
+// SetUser records who is signed in, as the server just said. When that is someone else than
+// the user the saved answers belong to — a sign-out, an expired session, another sign-in —
+// every saved answer is dropped first.
+func SetUser(user string) {
+	if currentOwner() == user {
+		return
+	}
+	ClearSaved()
+	owner.Lock()
+	owner.name, owner.loaded = user, true
+	owner.Unlock()
+	if user != "" {
+		storage.Set(ownerKey, user)
+	}
+}
+
+// ClearSaved removes every answer kept for offline use, whoever it belonged to (sign-out).
+func ClearSaved() {
+	storage.Delete(storageKeyPrefix)
+	storage.Delete(ownerKey)
+	owner.Lock()
+	owner.name, owner.loaded = "", true
+	owner.Unlock()
+}
+
+func storageKey(base, path string) string {
+	return storageKeyPrefix + currentOwner() + "|" + base + path
+}
 
 // remember keeps a successful response body for offline use (in the browser only); base is
 // the client's base URL, which with path makes the key.
@@ -111,7 +185,7 @@ func remember(method, base, path string, body []byte) {
 	if err != nil {
 		return
 	}
-	storageSet(storageKeyPrefix+base+path, string(b))
+	storage.Set(storageKey(base, path), string(b))
 }
 
 // recall decodes the stored response for base+path into into, and reports when it was
@@ -120,7 +194,7 @@ func recall(method, base, path string, into any) (at time.Time, ok bool) {
 	if !storable(method, path) {
 		return time.Time{}, false
 	}
-	s, found := storageGet(storageKeyPrefix + base + path)
+	s, found := storage.Get(storageKey(base, path))
 	if !found {
 		return time.Time{}, false
 	}

@@ -2,8 +2,12 @@
 
 package client
 
-// storageSet does nothing outside the browser: only the UI keeps data for offline use.
-func storageSet(key, value string) {}
+// noStorage keeps nothing: outside the browser (the server prerendering pages) only the UI
+// keeps data for offline use. Tests put a map in its place.
+type noStorage struct{}
 
-// storageGet finds nothing outside the browser.
-func storageGet(key string) (string, bool) { return "", false }
+func (noStorage) Set(key, value string)         {}
+func (noStorage) Get(key string) (string, bool) { return "", false }
+func (noStorage) Delete(prefix string)          {}
+
+var storage keyValues = noStorage{}

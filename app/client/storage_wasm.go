@@ -4,19 +4,19 @@ package client
 
 import "syscall/js"
 
-// storageSet keeps value under key in localStorage; a full or disabled storage only means
-// less data offline.
-func storageSet(key, value string) {
+// browserStorage is the browser's localStorage.
+type browserStorage struct{}
+
+// Set keeps value under key; a full or disabled storage only means less data offline.
+func (browserStorage) Set(key, value string) {
 	defer func() { _ = recover() }() // setItem throws QuotaExceededError when full
-	ls := js.Global().Get("localStorage")
-	if !ls.Truthy() {
-		return
+	if ls := js.Global().Get("localStorage"); ls.Truthy() {
+		ls.Call("setItem", key, value)
 	}
-	ls.Call("setItem", key, value)
 }
 
-// storageGet reads key from localStorage.
-func storageGet(key string) (value string, ok bool) {
+// Get reads key.
+func (browserStorage) Get(key string) (value string, ok bool) {
 	defer func() {
 		if recover() != nil {
 			value, ok = "", false
@@ -32,3 +32,23 @@ func storageGet(key string) (value string, ok bool) {
 	}
 	return v.String(), true
 }
+
+// Delete removes every key with the given prefix.
+func (browserStorage) Delete(prefix string) {
+	defer func() { _ = recover() }()
+	ls := js.Global().Get("localStorage")
+	if !ls.Truthy() {
+		return
+	}
+	var keys []string
+	for i := range ls.Get("length").Int() {
+		if k := ls.Call("key", i); k.Type() == js.TypeString && len(k.String()) >= len(prefix) && k.String()[:len(prefix)] == prefix {
+			keys = append(keys, k.String())
+		}
+	}
+	for _, k := range keys {
+		ls.Call("removeItem", k)
+	}
+}
+
+var storage keyValues = browserStorage{}

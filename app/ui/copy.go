@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -30,6 +31,9 @@ type copyPanel struct {
 	st                           jobStatus
 	jobs                         streams
 	gen                          int
+	// session carries the operator's allowlisted registries (--remote-registries): the
+	// only ones offered.
+	session api.Session
 }
 
 // OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
@@ -38,6 +42,7 @@ func (c *copyPanel) OnDismount() { c.jobs.stop() }
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
 
 func (c *copyPanel) OnMount(ctx app.Context) {
+	ctx.ObserveState(stateSession, &c.session)
 	var id string
 	if err := ctx.LocalStorage().Get(c.storageKey(), &id); err != nil || id == "" {
 		return
@@ -57,7 +62,7 @@ func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	dest := strings.TrimSpace(c.dest)
 	req := api.JobRequest{Kind: api.JobCopy, Source: joinReference(c.Repo, c.Ref), Destination: dest}
-	if reg := strings.TrimRight(strings.TrimSpace(c.registry), "/"); reg != "" {
+	if reg := c.registry; reg != "" && slices.Contains(c.session.RemoteRegistries, reg) {
 		req.DestinationRegistry, req.DestinationUsername, req.DestinationPassword = reg, strings.TrimSpace(c.username), c.password
 	} else if repo, tag, ok := strings.Cut(dest, ":"); ok && repo == c.Repo && !strings.Contains(tag, "/") {
 		req = api.JobRequest{Kind: api.JobRetag, Repository: c.Repo, Source: c.Ref, Destination: tag}
@@ -106,22 +111,35 @@ func (c *copyPanel) Render() app.UI {
 				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running).Text("Start"),
 				app.Button().Type("button").Class("button").Text("Close").OnClick(c.close),
 			),
-			app.Details().Class("copy-remote").Body(
-				app.Summary().Text("To another registry…"),
-				app.Label().For("copy-registry").Text("Registry URL (empty: this registry)"),
-				app.Input().Type("url").ID("copy-registry").Class("mono").Value(c.registry).Placeholder("https://registry.example.com").Disabled(running).
-					OnInput(c.ValueTo(&c.registry)),
-				app.Label().For("copy-username").Text("Username (optional)"),
-				app.Input().ID("copy-username").Value(c.username).AutoComplete(false).Disabled(running).
-					OnInput(c.ValueTo(&c.username)),
-				app.Label().For("copy-password").Text("Password or token (sent with this copy only)"),
-				app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
-					OnInput(c.ValueTo(&c.password)),
-			),
+			c.remote(running),
 		),
 		app.If(c.st.state != "", func() app.UI {
 			return jobView("copy-job", &c.st, cancelJob(c.st.id))
 		}),
+	)
+}
+
+// remote offers the registries the operator allows copies to (--remote-registries), with
+// credentials for this copy only; none allowed, none offered.
+func (c *copyPanel) remote(running bool) app.UI {
+	if len(c.session.RemoteRegistries) == 0 {
+		return nil
+	}
+	opts := []app.UI{app.Option().Value("").Text("This registry").Selected(c.registry == "")}
+	for _, r := range c.session.RemoteRegistries {
+		opts = append(opts, app.Option().Value(r).Text(r).Selected(c.registry == r))
+	}
+	return app.Details().Class("copy-remote").Body(
+		app.Summary().Text("To another registry…"),
+		app.Label().For("copy-registry").Text("Registry (those the operator allows)"),
+		app.Select().ID("copy-registry").Class("filter mono").Disabled(running).Body(opts...).
+			OnChange(c.ValueTo(&c.registry)),
+		app.Label().For("copy-username").Text("Username (optional)"),
+		app.Input().ID("copy-username").Value(c.username).AutoComplete(false).Disabled(running).
+			OnInput(c.ValueTo(&c.username)),
+		app.Label().For("copy-password").Text("Password or token (sent with this copy only)"),
+		app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
+			OnInput(c.ValueTo(&c.password)),
 	)
 }
 

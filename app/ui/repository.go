@@ -410,6 +410,7 @@ func (p *repositoryPage) Render() app.UI {
 			p.bulkActions(),
 		),
 		app.Div().Class("repo-panels").Body(cleanup, imports),
+		&repoAccess{Repo: p.name}, // access_repo.go: who may do what
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
 		&deleteDialog{},

@@ -33,6 +33,7 @@ func Routes() {
 		app.Route("/diff", func() app.Composer { return &diffPage{} })
 		// Not /charts/: that is the classic chart repository (index.yaml, archives).
 		app.RouteWithRegexp(`^/chart/[a-z0-9][^:@]*(:[^/]+)?$`, func() app.Composer { return &chartPage{} })
+		accessRoutes() // access.go: sign-in and the account pages
 		// Last: any other address gets Berth's own "not found" page (go-app's handler would
 		// answer a bare 404 text, and app.NotFound is never shown by it).
 		app.RouteWithRegexp(`^/.+`, func() app.Composer { return &notFoundPage{} })

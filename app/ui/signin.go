@@ -2,10 +2,13 @@ package ui
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/app/client"
 )
 
@@ -25,6 +28,11 @@ type signInForm struct {
 	password string
 	busy     bool
 	err      string
+	session  api.Session // offers OpenID Connect when the server has it
+}
+
+func (f *signInForm) OnMount(ctx app.Context) {
+	ctx.ObserveState(stateSession, &f.session)
 }
 
 func (f *signInForm) submit(ctx app.Context, e app.Event) {
@@ -58,7 +66,10 @@ func (f *signInForm) Render() app.UI {
 	}
 	return app.Form().Class("card signin").ID("signin").OnSubmit(f.submit).Body(
 		app.H2().Text("Sign in to the registry"),
-		app.P().Class("hint").Text(f.Reason+" Berth checks your credentials with the registry and keeps them on the server only."),
+		app.P().Class("hint").Text(f.Reason+" "+map[bool]string{
+			false: "Berth checks your credentials with the registry and keeps them on the server only.",
+			true:  "Berth checks your password or access token and keeps your session on the server only.",
+		}[f.session.AccessControl]),
 		app.Label().For("signin-user").Text("Username"),
 		app.Input().ID("signin-user").Name("username").AutoComplete(true).Required(true).Value(f.username).
 			OnInput(f.ValueTo(&f.username)),
@@ -69,17 +80,52 @@ func (f *signInForm) Render() app.UI {
 			return app.P().Class("error-message").Role("alert").Text(f.err)
 		}),
 		app.Button().Class("button").Type("submit").Disabled(f.busy).Text(label),
+		app.If(f.session.OIDC, func() app.UI {
+			return app.A().Class("button secondary").ID("signin-oidc").Href(oidcLoginURL()).Text("Sign in with OIDC")
+		}),
 	)
 }
 
-// userMenu shows who is signed in, with a sign-out button.
+// oidcLoginURL starts the OpenID Connect sign-in, which comes back to this page.
+func oidcLoginURL() string {
+	ret := currentPath()
+	if back := app.Window().URL(); back.Path == Path("/signin") {
+		ret = returnPath(back)
+	}
+	return strings.TrimRight(app.Getenv(EnvAPIURL), "/") + "/auth/oidc/login?return=" + url.QueryEscape(ret)
+}
+
+// returnPath is where the sign-in page goes once signed in: its return parameter when that
+// is a path of this UI (never another site), the catalog otherwise.
+func returnPath(u *url.URL) string {
+	r := u.Query().Get("return")
+	if !strings.HasPrefix(r, "/") || strings.HasPrefix(r, "//") || strings.HasPrefix(r, "/\\") {
+		return Path("/")
+	}
+	return r
+}
+
+// userMenu shows who is signed in, with a sign-out button, and with access control the
+// way to the account pages or to the sign-in page.
 type userMenu struct {
 	app.Compo
-	user string
+	user    string
+	session api.Session
 }
 
 func (u *userMenu) OnMount(ctx app.Context) {
-	ctx.ObserveState(stateUser, &u.user)
+	ctx.ObserveState(stateSession, &u.session)
+	// A sign-in made by a form answers only the user's name: ask again for the rest.
+	ctx.ObserveState(stateUser, &u.user).OnChange(func() {
+		if u.user != u.session.User {
+			u.fetch(ctx)
+		}
+	})
+	u.fetch(ctx)
+}
+
+// fetch asks the server who is signed in and what the UI may offer them.
+func (u *userMenu) fetch(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -87,28 +133,96 @@ func (u *userMenu) OnMount(ctx app.Context) {
 		if err != nil {
 			return // offline or no server: nothing to show
 		}
-		ctx.Dispatch(func(ctx app.Context) { ctx.SetState(stateUser, s.User) })
+		ctx.Dispatch(func(ctx app.Context) {
+			ctx.SetState(stateSession, s)
+			ctx.SetState(stateUser, s.User)
+			// A static site signed in before this reload: sign in again (Berth's own
+			// session makes it two redirects); tokens never outlive the page.
+			if staticSite() && s.User == "" && s.AccessControl && !client.SignedInWithToken() &&
+				sessionStorage().Call("getItem", oauthActive).Truthy() && ctx.Page().URL().Path != Path("/auth/callback") {
+				startStaticSignIn(currentPath(), func(string) { sessionStorage().Call("removeItem", oauthActive) })
+			}
+		})
 	})
+}
+
+// currentPath is the address shown, path and query, to come back to after signing in.
+func currentPath() string {
+	here := app.Window().URL()
+	if here.RawQuery != "" {
+		return here.Path + "?" + here.RawQuery
+	}
+	return here.Path
 }
 
 func (u *userMenu) Render() app.UI {
 	if u.user == "" {
-		return app.Span().Class("user-menu")
+		if !u.session.AccessControl {
+			return app.Span().Class("user-menu")
+		}
+		if staticSite() { // another origin: OAuth with PKCE against Berth (static_signin.go)
+			return app.Span().Class("user-menu").Body(
+				app.Button().Class("button small").ID("signin-link").Text("Sign in").OnClick(func(ctx app.Context, e app.Event) {
+					startStaticSignIn(currentPath(), func(msg string) { app.Window().Call("alert", msg) })
+				}),
+			)
+		}
+		return app.Span().Class("user-menu").Body(
+			app.A().Class("nav-link").ID("signin-link").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in"),
+		)
 	}
 	return app.Span().Class("user-menu").Body(
-		app.Span().Class("hint").Text("Signed in as "),
+		app.If(u.session.AccessControl, func() app.UI {
+			return app.A().Class("nav-link").ID("access-link").Href(Path("/access")).Text("Access")
+		}),
+		app.Span().Class("hint signed-in-as").Text("Signed in as "),
 		app.Strong().ID("signed-in-user").Text(u.user),
-		app.Button().Class("button small").Text("Sign out").OnClick(func(ctx app.Context, e app.Event) {
+		app.Button().Class("button small").ID("signout").Text("Sign out").OnClick(func(ctx app.Context, e app.Event) {
 			ctx.Async(func() {
 				c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()
-				_ = apiClient().SignOut(c)
+				_ = apiClient().SignOut(c) // drops every page saved for offline use
 				ctx.Dispatch(func(ctx app.Context) {
+					if staticSite() {
+						sessionStorage().Call("removeItem", oauthActive)
+					}
 					ctx.SetState(stateUser, "")
+					ctx.SetState(stateSession, api.Session{})
 					ctx.Reload()
 				})
 			})
 		}),
+	)
+}
+
+// signInPage is the sign-in page the header links to when access control is on: the
+// username and password form and, when configured, OpenID Connect. Once signed in it goes
+// back to where the user came from.
+type signInPage struct {
+	app.Compo
+	user string
+}
+
+func (p *signInPage) OnMount(ctx app.Context) {
+	ctx.ObserveState(stateUser, &p.user).OnChange(func() {
+		if p.user == "" {
+			return
+		}
+		ret := returnPath(ctx.Page().URL())
+		if strings.HasPrefix(ret, "/auth/") { // Berth's endpoints, such as a static site's /auth/authorize
+			app.Window().Get("location").Call("assign", ret)
+			return
+		}
+		ctx.Navigate(ret)
+	})
+}
+
+func (p *signInPage) OnNav(ctx app.Context) { ctx.Page().SetTitle("Sign in · Berth") }
+
+func (p *signInPage) Render() app.UI {
+	return page([]crumb{{label: "Sign in"}},
+		app.Div().Class("page-head").Body(app.H1().Text("Sign in")),
+		&signInForm{Reason: "Sign in to see your repositories and manage access."},
 	)
 }
 

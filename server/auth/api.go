@@ -60,6 +60,7 @@ func (a *API) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler)
 	} {
 		mux.Handle(pattern, wrap(h))
 	}
+	mux.Handle("GET /api/v1/access", wrap(http.HandlerFunc(a.repositoryAccess))) // anyone, anonymous too
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, sub Subject) error

@@ -264,16 +264,6 @@ func hashKey(cookie string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ServeSession answers GET /api/v1/session: who is signed in.
-func (m *Manager) ServeSession(w http.ResponseWriter, r *http.Request) {
-	var s api.Session
-	if _, e := m.lookup(r); e != nil {
-		s.User = e.User
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	httperr.WriteJSON(w, http.StatusOK, s)
-}
-
 // ServeSignIn answers POST /api/v1/session {"username","password"}: signs in.
 func (m *Manager) ServeSignIn(w http.ResponseWriter, r *http.Request) { m.signIn(w, r) }
 

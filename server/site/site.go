@@ -125,7 +125,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 			principal = func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
 			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
 		}
-		mux.Handle("GET /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSession)))
+		mux.Handle("GET /api/v1/session", c.Handler(principal(whoami(s)))) // whoami.go
 		mux.Handle("POST /api/v1/session", c.Handler(signIn))
 		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
 	}

@@ -25,6 +25,7 @@ import (
 // commands are the subcommands runCommand knows; anything else starts the server.
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"cp":      cmdCopy,
+	"push":    cmdPush,
 	"rm":      cmdRemove,
 	"cleanup": cmdCleanup,
 	"gc":      cmdGC,
@@ -191,6 +192,90 @@ func cmdCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s@%s (%d manifests, %d blobs)\n", fs.Arg(1), res.Digest, res.Manifests, res.Blobs)
 	return nil
+}
+
+// cmdPush: berth push FILE REPOSITORY[:TAG].
+func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("push", "[flags] FILE REPOSITORY[:TAG]\n\nPushes the images of a docker save or OCI-layout tarball (gzip-compressed or not, - for stdin):\nunder TAG when the archive holds one image, else under each image's own tags.", stderr)
+	var t target
+	t.flags(fs)
+	if err := parse(fs, args, 2, true); err != nil {
+		return err
+	}
+	repo, tag, err := registry.SplitReference(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	if registry.IsDigest(tag) {
+		return fmt.Errorf("%s: push to a tag, not a digest", fs.Arg(1))
+	}
+	path, cleanup, err := plainArchive(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	a, err := ops.OpenArchive(path)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	reg, stop, err := t.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	p := newPrinter(stderr)
+	p.report(api.JobEvent{Type: api.EventPhase, Phase: "verify", Message: "Checking every blob of " + fs.Arg(0)})
+	im, err := ops.NewImport(ctx, reg, a, repo, tag, true)
+	if err != nil {
+		return err
+	}
+	res, err := im.Run(ctx, p.report)
+	p.end()
+	if err != nil {
+		return err
+	}
+	for _, ref := range res.Tags {
+		fmt.Fprintf(stdout, "%s (%d manifests, %d blobs)\n", ref, res.Manifests, res.Blobs)
+	}
+	return nil
+}
+
+// plainArchive returns the path of file as a plain tar: file itself, or — when it is
+// gzip-compressed or stdin — a temporary copy, which cleanup removes.
+func plainArchive(file string) (path string, cleanup func(), err error) {
+	var in io.Reader
+	if file == "-" {
+		in = os.Stdin
+	} else {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", nil, err
+		}
+		defer f.Close()
+		var magic [2]byte
+		if _, err := io.ReadFull(f, magic[:]); err == nil && (magic[0] != 0x1f || magic[1] != 0x8b) {
+			return file, func() {}, nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", nil, err
+		}
+		in = f
+	}
+	tmp, err := os.CreateTemp("", "berth-push-*.tar")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { _ = os.Remove(tmp.Name()) }
+	err = ops.CopyArchive(tmp, in, 1<<62)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
 }
 
 // cmdRemove: berth rm REF...

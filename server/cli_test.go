@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -87,5 +91,86 @@ func TestCLIGarbageCollectEmbedded(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "freed") || strings.Contains(out.String(), "freed 0 B") {
 		t.Errorf("gc output %q", out.String())
+	}
+}
+
+func TestCLIPush(t *testing.T) {
+	reg := registrytest.Open(t)
+	dir := t.TempDir()
+	one, err := random.Image(8192, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := random.Image(4096, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := func(s string) name.Tag {
+		tg, err := name.NewTag(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	multi := filepath.Join(dir, "multi.tar")
+	if err := tarball.MultiRefWriteToFile(multi, map[name.Reference]v1.Image{
+		tag("example.com/app:one"): one, tag("example.com/app:uno"): one, tag("example.com/app:two"): two,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code, _ := runCommand([]string{"push", "--registry", reg, multi, "pushed/app"}, &out, &errOut); code != 0 {
+		t.Fatalf("push: %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "blob sha256:") || !strings.Contains(errOut.String(), "tag: Tagging") {
+		t.Errorf("push shows no progress on stderr:\n%s", errOut.String())
+	}
+	for tg, img := range map[string]v1.Image{"one": one, "uno": one, "two": two} {
+		r, _ := name.ParseReference(strings.TrimPrefix(reg, "http://")+"/pushed/app:"+tg, name.Insecure)
+		d, err := remote.Head(r)
+		want, _ := img.Digest()
+		if err != nil || d.Digest != want {
+			t.Errorf("pushed/app:%s is %v (%v), want %s", tg, d, err, want)
+		}
+		if !strings.Contains(out.String(), "pushed/app:"+tg) {
+			t.Errorf("stdout does not list pushed/app:%s:\n%s", tg, out.String())
+		}
+	}
+
+	// One image, gzip-compressed, under the tag given.
+	single := filepath.Join(dir, "single.tar")
+	if err := tarball.WriteToFile(single, tag("example.com/app:x"), two); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(single)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(raw)
+	_ = zw.Close()
+	if err := os.WriteFile(single+".gz", gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code, _ := runCommand([]string{"push", "--registry", reg, single + ".gz", "pushed/app:given"}, &out, &errOut); code != 0 {
+		t.Fatalf("push gzip: %d\n%s", code, errOut.String())
+	}
+	r, _ := name.ParseReference(strings.TrimPrefix(reg, "http://")+"/pushed/app:given", name.Insecure)
+	if d, err := remote.Head(r); err != nil {
+		t.Errorf("pushed/app:given: %v", err)
+	} else if want, _ := two.Digest(); d.Digest != want {
+		t.Errorf("pushed/app:given is %s, want %s", d.Digest, want)
+	}
+
+	// A truncated archive is refused, and nothing is tagged.
+	if err := os.WriteFile(filepath.Join(dir, "cut.tar"), raw[:len(raw)/2+100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if code, _ := runCommand([]string{"push", "--registry", reg, filepath.Join(dir, "cut.tar"), "pushed/cut:x"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "truncated") {
+		t.Errorf("truncated archive: exit %d, %s", code, errOut.String())
+	}
+	r, _ = name.ParseReference(strings.TrimPrefix(reg, "http://")+"/pushed/cut:x", name.Insecure)
+	if _, err := remote.Head(r); err == nil {
+		t.Error("the truncated archive was tagged")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -105,6 +106,14 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		// UI server runs already, so the pushes' notifications are stored as they happen.
 		seedDemo(ctx, registryHost, svc.Access)
 	}
+	// The indexer reads pushed manifests into the metadata index as their notifications come.
+	ictx, stopIndexer := context.WithCancel(ctx)
+	var indexer sync.WaitGroup
+	indexer.Go(func() { svc.Catalog.RunIndexer(ictx) })
+	defer func() {
+		stopIndexer()
+		indexer.Wait()
+	}()
 	// Jobs — and the periodic sync and pruning, which run as jobs on one replica at a time —
 	// start once the registry is up.
 	if err := svc.Jobs.Start(ctx); err != nil {
@@ -202,7 +211,30 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if control != nil {
 		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
 	}
+	// The metadata index: notifications are trusted to move indexed tags while the webhook is
+	// wired up and the last sync found nothing they had missed; otherwise tags are revalidated
+	// after the TTL. It is filled by Berth's own reads (the service principal), so with access
+	// control — where Berth reads for itself only through ownReg — it stays off for now.
+	var syncer *events.Syncer
+	wired := cfg.Embedded() || cfg.EventsSecretFile != "" || cfg.EventsInsecure
+	if control == nil {
+		catOpts.Index = st
+	}
+	catOpts.Trusted = func() bool { return wired && (syncer == nil || !syncer.Missed()) }
 	cat := catalog.New(catOpts)
+	if cfg.SyncInterval > 0 {
+		var index events.Indexer
+		if control == nil {
+			index = cat
+		}
+		syncer, err = events.NewSyncer(events.SyncOptions{
+			Index:    index,
+			Registry: ownReg, Store: st, Record: hook.Record, Registerer: metrics,
+		})
+		if err != nil {
+			return site.Services{}, err
+		}
+	}
 	// A push or delete shows at once instead of after the tag TTL.
 	hook.OnCommit(func(evs []store.Event) {
 		for _, e := range evs {
@@ -210,6 +242,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 				cat.Invalidate(e.Repository, e.Tag)
 			}
 		}
+		cat.IndexEvents(evs)
 	})
 	// With a Redis, every replica sees every session and counts failed sign-ins with the
 	// others; without, both live in this process.
@@ -232,7 +265,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if err != nil {
 		return site.Services{}, err
 	}
-	periodic, err := periodicTasks(cfg, st, hook, ownReg, metrics)
+	periodic, err := periodicTasks(cfg, st, syncer)
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -248,6 +281,9 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
 		Periodic: periodic,
+		// Uploaded archives wait here for their import job, on whichever replica runs it:
+		// replicas need the data dir's imports/ on a volume they share.
+		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -352,15 +388,9 @@ func newCache(cfg config.Config) (cache.Cache, *cache.Redis, error) {
 
 // periodicTasks are the registry sync and the event retention, each run by one replica of
 // the cluster per period (unique periodic jobs on River).
-func periodicTasks(cfg config.Config, st store.Store, hook *events.Webhook, reg *registry.Client, metrics prometheus.Registerer) ([]ops.Periodic, error) {
+func periodicTasks(cfg config.Config, st store.Store, syncer *events.Syncer) ([]ops.Periodic, error) {
 	var tasks []ops.Periodic
-	if cfg.SyncInterval > 0 {
-		syncer, err := events.NewSyncer(events.SyncOptions{
-			Registry: reg, Store: st, Record: hook.Record, Registerer: metrics,
-		})
-		if err != nil {
-			return nil, err
-		}
+	if syncer != nil {
 		tasks = append(tasks, ops.Periodic{
 			Name: "sync", Interval: cfg.SyncInterval,
 			// The embedded registry's demo notifications are still being delivered at start;

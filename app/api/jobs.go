@@ -15,6 +15,9 @@ const (
 	JobCopy    = "copy"
 	JobRetag   = "retag"
 	JobCleanup = "cleanup"
+	// JobImport pushes an uploaded docker save or OCI-layout archive; it is started by
+	// POST /api/v1/imports, never by POST /api/v1/jobs.
+	JobImport = "import"
 )
 
 // Job states.
@@ -59,6 +62,11 @@ type JobRequest struct {
 	DestinationPassword string `json:"destinationPassword,omitempty"`
 	// Rule selects the tags a cleanup deletes.
 	Rule *CleanupRule `json:"rule,omitempty"`
+	// Tag is the tag an import writes its one image under; empty means each image's own
+	// tags from the archive.
+	Tag string `json:"tag,omitempty"`
+	// Archive names an import's uploaded archive in the imports directory; set by Berth.
+	Archive string `json:"archive,omitempty"`
 	// DryRun makes a cleanup answer what it would delete (200 with a CleanupPlan) instead of
 	// starting a job.
 	DryRun bool `json:"dryRun,omitempty"`
@@ -138,6 +146,8 @@ type JobResult struct {
 	Manifests int   `json:"manifests,omitempty"`
 	Blobs     int   `json:"blobs,omitempty"`
 	Bytes     int64 `json:"bytes,omitempty"`
+	// Tags lists the references (repository:tag) an import wrote.
+	Tags []string `json:"tags,omitempty"`
 	// Deleted lists the references a delete or cleanup removed.
 	Deleted []string `json:"deleted,omitempty"`
 	// Plan is what a cleanup set out to delete.

@@ -16,11 +16,27 @@ type RepositoryPage struct {
 	Query  string `json:"query,omitempty"`
 	// Updated is when the server last read the registry's catalog.
 	Updated time.Time `json:"updated"`
+	// Sort is the order asked for: name (default), pushed or size, "-" first for descending.
+	Sort string `json:"sort,omitempty"`
+	// Partial is set while the server still reads the registry's catalog for the first time:
+	// Total counts what arrived so far.
+	Partial bool `json:"partial,omitempty"`
 }
 
-// Repository is one entry of the catalog.
+// Repository is one entry of the catalog. The fields after Name come from the server's
+// metadata index and are zero for what it has not indexed yet.
 type Repository struct {
 	Name string `json:"name"`
+	// Tags counts the repository's tags.
+	Tags int `json:"tags,omitempty"`
+	// LastPush is the newest push of a tag Berth knows of.
+	LastPush time.Time `json:"lastPush,omitzero"`
+	// Size sums the compressed sizes of the manifests its tags point to, each once.
+	Size int64 `json:"size,omitempty"`
+	// Pulls counts manifest pulls among the stored events.
+	Pulls int `json:"pulls,omitempty"`
+	// Kind is image, chart or artifact: what the repository holds.
+	Kind string `json:"kind,omitempty"`
 }
 
 // TagPage is one page of a repository's tags, with their details.
@@ -53,6 +69,10 @@ type Tag struct {
 	ArtifactType string `json:"artifactType,omitempty"`
 	// Error says why details could not be read; the other fields may be partial.
 	Error string `json:"error,omitempty"`
+	// Pushed is when the tag last moved to its digest, as far as the server knows.
+	Pushed time.Time `json:"pushed,omitzero"`
+	// Referrers counts the manifests (signatures, SBOMs …) that refer to the digest.
+	Referrers int `json:"referrers,omitempty"`
 }
 
 // Platform is one image of an index, or the single image of a plain manifest.

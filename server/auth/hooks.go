@@ -157,6 +157,38 @@ type Need struct {
 	Actions    Actions
 }
 
+// GuardImports lets POST /api/v1/imports?repository=… through only when the subject may
+// push to the repository, before the archive is read. A refusal is a 403 (401 when
+// anonymous) and an audit entry.
+func (a *Accounts) GuardImports(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		repo := r.URL.Query().Get("repository")
+		if repo == "" {
+			next.ServeHTTP(w, r) // the imports handler says what is missing
+			return
+		}
+		sub := SubjectFrom(r.Context())
+		for _, need := range JobNeeds(api.JobRequest{Kind: api.JobImport, Repository: repo}) {
+			held, err := a.policy.Decide(r.Context(), sub, need.Repository)
+			if err != nil {
+				httperr.Write(w, r, storeErr(err, "The account"))
+				return
+			}
+			if !held.Has(need.Actions) {
+				a.Audit(r.Context(), store.AuditEntry{Actor: sub.Name, Action: AuditJobDenied, Target: need.Repository,
+					Scope: "repository:" + need.Repository + ":" + need.Actions.String(), Granted: held.String(), Detail: "job import", OK: false})
+				code := api.CodeDenied
+				if sub.Kind == Anonymous {
+					code = api.CodeUnauthorized
+				}
+				httperr.Write(w, r, httperr.New(code, fmt.Sprintf("You may not %s in %s (you hold: %s).", need.Actions, need.Repository, held)))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // JobNeeds lists what req needs on Berth's registry (other registries decide for
 // themselves).
 func JobNeeds(req api.JobRequest) []Need {
@@ -164,6 +196,8 @@ func JobNeeds(req api.JobRequest) []Need {
 	case api.JobDelete:
 		return []Need{{req.Repository, Delete}}
 	case api.JobRetag:
+		return []Need{{req.Repository, Pull | Push}}
+	case api.JobImport:
 		return []Need{{req.Repository, Pull | Push}}
 	case api.JobCopy:
 		var out []Need

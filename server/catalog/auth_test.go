@@ -44,17 +44,17 @@ func TestProtectedRegistries(t *testing.T) {
 			ctx := context.Background()
 
 			anon := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
-			_, err := anon.Repositories(ctx, "", 0, 10)
+			_, err := anon.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 10})
 			if status(err) != http.StatusUnauthorized {
 				t.Fatalf("anonymous catalog: %v, want 401", err)
 			}
 
 			service := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Auth: alice})})
-			page, err := service.Repositories(ctx, "", 0, 10)
+			page, err := service.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 10})
 			if err != nil || page.Total != 1 || page.Repositories[0].Name != "secret/app" {
 				t.Fatalf("with service credentials: %+v, %v", page, err)
 			}
-			tags, err := service.Tags(ctx, "secret/app", 0, 10)
+			tags, err := service.Tags(ctx, "secret/app", catalog.TagQuery{Offset: 0, Limit: 10})
 			if err != nil || len(tags.Tags) != 1 || tags.Tags[0].Error != "" || tags.Tags[0].Size == 0 {
 				t.Fatalf("tags with service credentials: %+v, %v", tags, err)
 			}

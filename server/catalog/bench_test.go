@@ -178,7 +178,7 @@ func BenchmarkCatalog100k(b *testing.B) {
 		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base}), CatalogTTL: time.Hour})
 		ctx := context.Background()
 		start := time.Now()
-		page, err := svc.Repositories(ctx, "", 0, 50)
+		page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 50})
 		build += time.Since(start)
 		if err != nil || page.Total != repos {
 			b.Fatalf("index holds %d of %d repositories: %v", page.Total, repos, err)
@@ -189,7 +189,7 @@ func BenchmarkCatalog100k(b *testing.B) {
 			name := fmt.Sprintf("r%06d", rng.IntN(repos))
 			q := name[:2+rng.IntN(6)]
 			start := time.Now()
-			res, err := svc.Repositories(ctx, q, 0, 50)
+			res, err := svc.Repositories(ctx, catalog.RepositoryQuery{Query: q, Offset: 0, Limit: 50})
 			latencies = append(latencies, time.Since(start))
 			if err != nil || res.Total == 0 {
 				b.Fatalf("search %q: %d, %v", q, res.Total, err)

@@ -1,6 +1,6 @@
 // Package catalog is the read side of /api/v1: the repository list and tag details, gathered
 // from the registry (through server/registry, as the person asking) by bounded concurrent
-// fan-out and cached by digest.
+// fan-out, cached by digest and kept in a persistent metadata index (index.go).
 package catalog
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // Options configures a Service.
@@ -32,6 +33,13 @@ type Options struct {
 	// of the registry's catalog as that principal: with access control, the catalog read by
 	// Berth and filtered by its policy (auth.Policy.FilterCatalog).
 	List func(ctx context.Context) ([]string, error)
+	// Index, if set, is the persistent metadata index (the store): tag → digest rows and
+	// digest summaries that survive restarts and are shared by replicas.
+	Index store.Index
+	// Trusted reports whether push and delete notifications arrive reliably; while it says
+	// so, indexed tag → digest rows are shown without a HEAD after TagTTL (notifications move
+	// them). Nil means never.
+	Trusted func() bool
 }
 
 // Service answers /api/v1 read requests.
@@ -43,6 +51,12 @@ type Service struct {
 	tagTTL   time.Duration
 	flight   singleflight.Group
 	list     func(ctx context.Context) ([]string, error)
+	idx      store.Index
+	trusted  func() bool
+	pushes   chan store.Event
+
+	walkMu  sync.Mutex
+	walking *walk
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -104,6 +118,7 @@ func New(opts Options) *Service {
 	return &Service{
 		reg: opts.Registry, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
+		idx: opts.Index, trusted: opts.Trusted, pushes: make(chan store.Event, 4096),
 	}
 }
 

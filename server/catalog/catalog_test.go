@@ -265,7 +265,7 @@ func coldTag(t *testing.T, host, repo, tag string) api.Tag {
 	if i < 0 {
 		t.Fatalf("%s has no tag %s: %q", repo, tag, names)
 	}
-	page, err := newService(t, host, nil, 4).Tags(t.Context(), repo, i, 1)
+	page, err := newService(t, host, nil, 4).Tags(t.Context(), repo, catalog.TagQuery{Offset: i, Limit: 1})
 	if err != nil {
 		t.Fatalf("Tags(%s, %d, 1): %v", repo, i, err)
 	}
@@ -277,7 +277,7 @@ func coldTag(t *testing.T, host, repo, tag string) api.Tag {
 
 func tags(t *testing.T, svc *catalog.Service, repo string) api.TagPage {
 	t.Helper()
-	page, err := svc.Tags(t.Context(), repo, 0, 1000)
+	page, err := svc.Tags(t.Context(), repo, catalog.TagQuery{Offset: 0, Limit: 1000})
 	if err != nil {
 		t.Fatalf("Tags(%s): %v", repo, err)
 	}
@@ -347,7 +347,7 @@ func TestDemo(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				page, err := svc.Repositories(t.Context(), tt.q, tt.offset, tt.limit)
+				page, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: tt.q, Offset: tt.offset, Limit: tt.limit})
 				if err != nil {
 					t.Fatalf("Repositories: %v", err)
 				}
@@ -488,7 +488,7 @@ func TestDemo(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("offset %d limit %d", tt.offset, tt.limit), func(t *testing.T) {
-				page, err := svc.Tags(t.Context(), "library/postgres", tt.offset, tt.limit)
+				page, err := svc.Tags(t.Context(), "library/postgres", catalog.TagQuery{Offset: tt.offset, Limit: tt.limit})
 				if err != nil {
 					t.Fatalf("Tags: %v", err)
 				}
@@ -585,7 +585,7 @@ func TestDemo(t *testing.T) {
 			return r.URL.Path == "/v2/library/postgres/manifests/16"
 		}
 		svc := newService(t, host, rec, 4)
-		page, err := svc.Tags(t.Context(), "library/postgres", 0, 100)
+		page, err := svc.Tags(t.Context(), "library/postgres", catalog.TagQuery{Offset: 0, Limit: 100})
 		if err != nil {
 			t.Fatalf("Tags: %v, want the page with one tag marked", err)
 		}
@@ -607,7 +607,7 @@ func TestDemo(t *testing.T) {
 
 	t.Run("unknown repository", func(t *testing.T) {
 		svc := newService(t, host, nil, 4)
-		_, err := svc.Tags(t.Context(), "library/does-not-exist", 0, 100)
+		_, err := svc.Tags(t.Context(), "library/does-not-exist", catalog.TagQuery{Offset: 0, Limit: 100})
 		wantHTTPError(t, err, http.StatusNotFound, api.CodeNotFound)
 	})
 
@@ -616,7 +616,7 @@ func TestDemo(t *testing.T) {
 		svc := newService(t, host, rec, 4)
 		for _, repo := range []string{"UPPER/case", "", "has space", "library/alpine:3.21", "library/alpine@sha256:abc", "library/Alpine"} {
 			t.Run(repo, func(t *testing.T) {
-				_, err := svc.Tags(t.Context(), repo, 0, 100)
+				_, err := svc.Tags(t.Context(), repo, catalog.TagQuery{Offset: 0, Limit: 100})
 				wantHTTPError(t, err, http.StatusBadRequest, api.CodeNameInvalid)
 			})
 		}
@@ -848,11 +848,11 @@ func TestRegistryDown(t *testing.T) {
 	svc := newService(t, host, nil, 4)
 
 	t.Run("repositories", func(t *testing.T) {
-		_, err := svc.Repositories(t.Context(), "", 0, 100)
+		_, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
 		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
 	})
 	t.Run("tags", func(t *testing.T) {
-		_, err := svc.Tags(t.Context(), "library/alpine", 0, 100)
+		_, err := svc.Tags(t.Context(), "library/alpine", catalog.TagQuery{Offset: 0, Limit: 100})
 		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
 	})
 }
@@ -885,7 +885,7 @@ func TestRegistryErrorStatus(t *testing.T) {
 				}, nil
 			})
 			svc := newService(t, host, rt, 4)
-			_, err := svc.Repositories(t.Context(), "", 0, 100)
+			_, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
 			wantHTTPError(t, err, tt.wantStatus, tt.wantCode)
 		})
 	}

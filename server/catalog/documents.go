@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"log/slog"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -27,18 +28,31 @@ func (s *Service) blob(ctx context.Context, repository string, digest v1.Hash) (
 	})
 }
 
-// document returns the content-addressed document under key from the cache, or fetches it
-// once however many requests of the same principal want it at the same moment.
+// document returns the content-addressed document under key from the cache, then the index,
+// or fetches it once however many requests of the same principal want it at the same moment.
 func (s *Service) document(ctx context.Context, key string, fetch func() ([]byte, error)) ([]byte, error) {
 	if b, ok := s.cache.Get(ctx, key); ok {
 		return b, nil
 	}
 	v, err, _ := s.flight.Do(principalOf(ctx)+"/"+key, func() (any, error) {
+		if s.idx != nil {
+			if b, ok, err := s.idx.Document(ctx, key); err == nil && ok {
+				s.cache.Set(ctx, key, b)
+				return b, nil
+			}
+		}
 		b, err := fetch()
 		if err != nil {
 			return nil, err
 		}
 		s.cache.Set(ctx, key, b)
+		if w, _ := ctx.Value(writesKey{}).(*writes); w != nil {
+			w.doc(key, b)
+		} else if s.idx != nil {
+			if err := s.idx.PutDocuments(context.WithoutCancel(ctx), map[string][]byte{key: b}); err != nil {
+				slog.Warn("index: store document", "key", key, "err", err)
+			}
+		}
 		return b, nil
 	})
 	if err != nil {

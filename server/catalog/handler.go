@@ -12,32 +12,53 @@ const (
 	maxLimit     = 1000
 )
 
-// ServeRepositories answers GET /api/v1/repositories?q=&offset=&limit=: a catalog page.
+// ServeRepositories answers GET /api/v1/repositories?q=&sort=&offset=&limit=: a catalog page.
 func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
 	p, err := httperr.Paging(r, defaultLimit, maxLimit)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
-	page, err := s.Repositories(r.Context(), r.URL.Query().Get("q"), p.Offset, p.Limit)
+	q := r.URL.Query()
+	page, err := s.Repositories(r.Context(), RepositoryQuery{Query: q.Get("q"), Sort: q.Get("sort"), Offset: p.Offset, Limit: p.Limit})
 	respond(w, r, page, err)
 }
 
-// ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit= (tags with details)
-// and ?details=false (every tag name, no details).
+// ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit=&sort=&q=&platform=&kind=
+// (tags with details; limit=all gives every tag in one response) and ?details=false (every
+// tag name, no details).
 func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository string) {
-	if r.URL.Query().Get("details") == "false" {
+	v := r.URL.Query()
+	if v.Get("details") == "false" {
 		page, err := s.TagNames(r.Context(), repository)
 		respond(w, r, page, err)
 		return
 	}
-	p, err := httperr.Paging(r, defaultLimit, maxLimit)
+	q := TagQuery{Sort: v.Get("sort"), Name: v.Get("q"), Platform: v.Get("platform"), Kind: v.Get("kind")}
+	if v.Get("limit") == "all" {
+		q.All = true
+	} else {
+		p, err := httperr.Paging(r, defaultLimit, maxLimit)
+		if err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
+		q.Offset, q.Limit = p.Offset, p.Limit
+	}
+	page, err := s.Tags(r.Context(), repository, q)
+	respond(w, r, page, err)
+}
+
+// ServeSearch answers GET /api/v1/search?q=&limit=: tags across the registry by name, digest
+// or label, from the repositories the caller may read.
+func (s *Service) ServeSearch(w http.ResponseWriter, r *http.Request) {
+	p, err := httperr.Paging(r, 50, 200)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
-	page, err := s.Tags(r.Context(), repository, p.Offset, p.Limit)
-	respond(w, r, page, err)
+	res, err := s.Search(r.Context(), r.URL.Query().Get("q"), p.Limit)
+	respond(w, r, res, err)
 }
 
 // ServeManifest answers GET /api/v1/repositories/{name}/manifests/{ref}: one manifest in depth.

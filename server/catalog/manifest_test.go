@@ -136,7 +136,7 @@ func TestSchema1IsShownWithANote(t *testing.T) {
 	}))
 	defer srv.Close()
 	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
-	page, err := svc.Tags(t.Context(), "legacy/app", 0, 10)
+	page, err := svc.Tags(t.Context(), "legacy/app", catalog.TagQuery{Offset: 0, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

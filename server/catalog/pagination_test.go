@@ -27,14 +27,14 @@ func TestCatalogPastAThousand(t *testing.T) {
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
 	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
-	page, err := svc.Repositories(context.Background(), "r00100", 0, 50)
+	page, err := svc.Repositories(context.Background(), catalog.RepositoryQuery{Query: "r00100", Offset: 0, Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if page.Total != 5 || page.Repositories[4].Name != "many/r001004" {
 		t.Fatalf("search past the first 1000: %+v", page)
 	}
-	all, err := svc.Repositories(context.Background(), "", 0, 1)
+	all, err := svc.Repositories(context.Background(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 1})
 	if err != nil || all.Total != 1005 {
 		t.Fatalf("catalog holds %d repositories, want 1005 (%v)", all.Total, err)
 	}

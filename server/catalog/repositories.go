@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -8,31 +9,98 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
 )
 
-// Repositories returns the page of repository names containing query (case-insensitive).
-func (s *Service) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+// RepositoryQuery selects a page of the catalog.
+type RepositoryQuery struct {
+	// Query keeps names containing it (case-insensitive).
+	Query string
+	// Sort is name (default), pushed or size; "-" first for descending. Orders other than
+	// by name need the index.
+	Sort   string
+	Offset int
+	Limit  int
+}
+
+// Repositories returns a page of the repositories the principal in ctx may list, with what
+// the index knows of each.
+func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
+	if err := checkSort(q.Sort); err != nil {
+		return api.RepositoryPage{}, err
+	}
+	if s.idx != nil && principalOf(ctx) == "" {
+		// Berth's own view is what its catalog walks stored: shared by replicas, kept across
+		// restarts, answered without holding the catalog in memory.
+		return s.indexCatalog(ctx, q)
+	}
 	names, at, err := s.catalog(ctx)
 	if err != nil {
 		return api.RepositoryPage{}, err
 	}
-	q := strings.ToLower(strings.TrimSpace(query))
-	page := api.RepositoryPage{Offset: offset, Limit: limit, Query: query, Updated: at, Repositories: []api.Repository{}}
+	qs := strings.ToLower(strings.TrimSpace(q.Query))
+	var match []string
 	for _, n := range names {
-		if q != "" && !strings.Contains(n, q) {
-			continue
+		if qs == "" || strings.Contains(n, qs) {
+			match = append(match, n)
 		}
-		if page.Total >= offset && len(page.Repositories) < limit {
-			page.Repositories = append(page.Repositories, api.Repository{Name: n})
+	}
+	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Updated: at, Total: len(match), Repositories: []api.Repository{}}
+	rows := map[string]store.RepositorySummary{}
+	field := strings.TrimPrefix(q.Sort, "-")
+	if s.idx != nil && field != "" && field != store.SortName {
+		// Another order needs every matching row; a signed-in user's catalog is their own,
+		// so it is matched against the index here rather than in SQL.
+		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
+			return api.RepositoryPage{}, err
 		}
-		page.Total++
+		slices.SortStableFunc(match, func(a, b string) int {
+			ra, rb := rows[a], rows[b]
+			if field == store.SortSize {
+				return cmp.Compare(ra.Size, rb.Size)
+			}
+			return ra.LastPush.Compare(rb.LastPush)
+		})
+	}
+	if strings.HasPrefix(q.Sort, "-") {
+		slices.Reverse(match)
+	}
+	if q.Offset < len(match) {
+		match = match[q.Offset:min(len(match), q.Offset+q.Limit)]
+	} else {
+		match = nil
+	}
+	if s.idx != nil && len(rows) == 0 && len(match) > 0 {
+		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
+			return api.RepositoryPage{}, err
+		}
+	}
+	for _, n := range match {
+		r, ok := rows[n]
+		if !ok {
+			r.Name = n
+		}
+		page.Repositories = append(page.Repositories, repositoryRow(r))
 	}
 	return page, nil
+}
+
+func checkSort(sort string) error {
+	switch strings.TrimPrefix(sort, "-") {
+	case "", store.SortName, store.SortPushed, store.SortSize:
+		return nil
+	}
+	return httperr.New(api.CodeBadRequest, "sort must be name, pushed or size, with - first for descending")
 }
 
 // CanList reports (by answering the error the registry gave) whether the principal in ctx
 // may read the catalog at all.
 func (s *Service) CanList(ctx context.Context) error {
+	if s.idx != nil && principalOf(ctx) == "" {
+		_, err := s.indexCatalog(ctx, RepositoryQuery{Limit: 1})
+		return err
+	}
 	_, _, err := s.catalog(ctx)
 	return err
 }

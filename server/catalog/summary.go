@@ -32,6 +32,9 @@ type config struct {
 	OS           string    `json:"os"`
 	Architecture string    `json:"architecture"`
 	Variant      string    `json:"variant"`
+	Config       struct {
+		Labels map[string]string `json:"Labels"`
+	} `json:"config"`
 }
 
 // summary is what Berth knows of a manifest after reading it and, for images, their configs.
@@ -44,6 +47,8 @@ type summary struct {
 	platforms    []api.Platform
 	attestations []v1.Descriptor
 	artifactType string
+	// labels are the image configs' labels by image manifest digest.
+	labels map[string]map[string]string
 }
 
 // summarize reads the manifest with the given digest and what its size, date and platforms
@@ -70,8 +75,11 @@ func (s *Service) summarize(ctx context.Context, repository string, digest v1.Ha
 		sum.kind = "index"
 		return sum, s.summarizeIndex(ctx, repository, &sum)
 	}
-	p, artifact, err := s.image(ctx, repository, digest, sum.m)
+	p, artifact, labels, err := s.image(ctx, repository, digest, sum.m)
 	sum.size, sum.created = p.Size, p.Created
+	if len(labels) > 0 {
+		sum.labels = map[string]map[string]string{digest.String(): labels}
+	}
 	if artifact != "" {
 		sum.kind, sum.artifactType = "artifact", artifact
 		return sum, err
@@ -120,14 +128,21 @@ func (s *Service) summarizeIndex(ctx context.Context, repository string, sum *su
 				err = json.Unmarshal(raw, &cm)
 			}
 			var img api.Platform
+			var labels map[string]string
 			if err == nil {
-				img, _, err = s.image(ctx, repository, d.Digest, cm)
+				img, _, labels, err = s.image(ctx, repository, d.Digest, cm)
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", d.Digest, err))
 				return
+			}
+			if len(labels) > 0 {
+				if sum.labels == nil {
+					sum.labels = map[string]map[string]string{}
+				}
+				sum.labels[d.Digest.String()] = labels
 			}
 			pl := &sum.platforms[i]
 			pl.Size, pl.Created = img.Size, img.Created
@@ -154,28 +169,28 @@ func attestation(d v1.Descriptor) bool {
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
-// image sums an image manifest's config and layers, and reads its config for the platform and
-// creation date. A manifest whose config is not an image config is an artifact, whose type
-// is returned instead.
-func (s *Service) image(ctx context.Context, repository string, digest v1.Hash, m manifest) (api.Platform, string, error) {
+// image sums an image manifest's config and layers, and reads its config for the platform,
+// creation date and labels. A manifest whose config is not an image config is an artifact,
+// whose type is returned instead.
+func (s *Service) image(ctx context.Context, repository string, digest v1.Hash, m manifest) (api.Platform, string, map[string]string, error) {
 	p := api.Platform{Digest: digest.String(), Size: m.Config.Size}
 	for _, l := range m.Layers {
 		p.Size += l.Size
 	}
 	artifact := artifactType(m)
 	if artifact != "" || m.Config.Digest.Hex == "" {
-		return p, artifact, nil
+		return p, artifact, nil, nil
 	}
 	raw, err := s.blob(ctx, repository, m.Config.Digest)
 	if err != nil {
-		return p, "", err
+		return p, "", nil, err
 	}
 	var c config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return p, "", fmt.Errorf("config %s is not valid JSON: %w", m.Config.Digest, err)
+		return p, "", nil, fmt.Errorf("config %s is not valid JSON: %w", m.Config.Digest, err)
 	}
 	p.OS, p.Architecture, p.Variant, p.Created = c.OS, c.Architecture, c.Variant, c.Created
-	return p, "", nil
+	return p, "", c.Config.Labels, nil
 }
 
 // artifactType returns what kind of artifact a manifest is, or "" for a container image.

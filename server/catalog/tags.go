@@ -1,7 +1,11 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
+	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // TagNames returns every tag of the repository, sorted, without details: the UI shows the
@@ -108,40 +113,202 @@ func (s *Service) head(ctx context.Context, repository, tag string) (v1.Descript
 	return desc, nil
 }
 
-// Tags returns a page of the repository's tags, sorted by name, with their details.
-func (s *Service) Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error) {
+// TagQuery selects and orders a repository's tags.
+type TagQuery struct {
+	Offset int
+	Limit  int
+	// All asks for every tag in one response; Offset and Limit are ignored.
+	All bool
+	// Sort is name (default), created, size or pushed; "-" first for descending.
+	Sort string
+	// Name keeps tags whose name contains it (case-insensitive).
+	Name string
+	// Platform keeps tags with an image for it: os/arch, or os/arch/variant.
+	Platform string
+	// Kind keeps tags of one kind: image, index, artifact, referrer or schema1.
+	Kind string
+}
+
+func (q TagQuery) check() error {
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case "", "name", "created", "size", "pushed":
+		return nil
+	}
+	return httperr.New(api.CodeBadRequest, "sort must be name, created, size or pushed, with - first for descending")
+}
+
+// needsAll reports whether the page can be chosen only once every tag is described.
+func (q TagQuery) needsAll() bool {
+	f := strings.TrimPrefix(q.Sort, "-")
+	return (f != "" && f != "name") || q.Platform != "" || q.Kind != ""
+}
+
+// Tags returns the repository's tags that q selects, with their details. The principal's own
+// tag list comes first: it is the registry's word that the principal may read the repository,
+// and only then are indexed rows used.
+func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.TagPage, error) {
+	if err := q.check(); err != nil {
+		return api.TagPage{}, err
+	}
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	page := api.TagPage{Repository: repository, Total: len(names), Offset: offset, Limit: limit, PullHost: s.pullHost}
-	if offset < len(names) {
-		names = names[offset:min(len(names), offset+limit)]
-	} else {
-		names = nil
+	if qs := strings.ToLower(q.Name); qs != "" {
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.Contains(strings.ToLower(n), qs) })
 	}
-	page.Tags = make([]api.Tag, len(names))
+	if q.Sort == "-name" {
+		names = slices.Clone(names)
+		slices.Reverse(names)
+	}
+	page := api.TagPage{Repository: repository, Total: len(names), Offset: q.Offset, Limit: q.Limit, PullHost: s.pullHost}
+	if q.All {
+		page.Offset, page.Limit = 0, len(names)
+	}
+	describe := names
+	if !q.needsAll() && !q.All {
+		describe = window(names, q.Offset, q.Limit)
+	}
+	var rows map[string]store.IndexedTag
+	if s.idx != nil {
+		list, err := s.idx.IndexTags(ctx, repository)
+		if err != nil {
+			slog.Warn("index: read tags", "repository", repository, "err", err)
+		}
+		rows = make(map[string]store.IndexedTag, len(list))
+		for _, r := range list {
+			rows[r.Tag] = r
+		}
+	}
+	wctx, w := withWrites(ctx)
+	tags := make([]api.Tag, len(describe))
 	var wg sync.WaitGroup
-	for i, t := range names {
-		wg.Go(func() { page.Tags[i] = s.tag(ctx, repository, t) })
+	for i, t := range describe {
+		row, ok := rows[t]
+		if ok && row.Manifest != nil && s.fresh(row.Checked) {
+			tags[i] = indexed(t, row) // no goroutine for what the index answers
+			continue
+		}
+		wg.Go(func() {
+			var r *store.IndexedTag
+			if ok {
+				r = &row
+			}
+			tags[i] = s.describeTag(wctx, repository, t, r)
+		})
 	}
 	wg.Wait()
-	return page, ctx.Err()
+	s.flush(ctx, w)
+	if err := ctx.Err(); err != nil {
+		return api.TagPage{}, err
+	}
+	if q.needsAll() {
+		tags = slices.DeleteFunc(tags, func(t api.Tag) bool { return !q.keeps(t) })
+		q.sort(tags)
+		page.Total = len(tags)
+		if !q.All {
+			tags = window(tags, q.Offset, q.Limit)
+		} else {
+			page.Limit = len(tags)
+		}
+	}
+	page.Tags = tags
+	return page, nil
 }
 
-// tag resolves a tag to its digest and describes what it points to from the digest-keyed
-// cache, fetching only what the cache lacks.
+func window[T any](s []T, offset, limit int) []T {
+	if offset >= len(s) {
+		return s[:0]
+	}
+	return s[offset:min(len(s), offset+limit)]
+}
+
+func (q TagQuery) keeps(t api.Tag) bool {
+	if q.Kind != "" && t.Kind != q.Kind {
+		return false
+	}
+	if q.Platform == "" {
+		return true
+	}
+	want := strings.Split(q.Platform, "/")
+	for _, p := range t.Platforms {
+		if len(want) >= 2 && p.OS == want[0] && p.Architecture == want[1] && (len(want) == 2 || p.Variant == want[2]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q TagQuery) sort(tags []api.Tag) {
+	by := func(a, b api.Tag) int { return strings.Compare(a.Name, b.Name) }
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case "created":
+		by = func(a, b api.Tag) int { return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.Name, b.Name)) }
+	case "size":
+		by = func(a, b api.Tag) int { return cmp.Or(cmp.Compare(a.Size, b.Size), strings.Compare(a.Name, b.Name)) }
+	case "pushed":
+		by = func(a, b api.Tag) int { return cmp.Or(a.Pushed.Compare(b.Pushed), strings.Compare(a.Name, b.Name)) }
+	}
+	slices.SortFunc(tags, by)
+	if strings.HasPrefix(q.Sort, "-") {
+		slices.Reverse(tags)
+	}
+}
+
+// describeTag describes one tag, from its index row where that is current enough: a row
+// older than TagTTL (while notifications are not trusted) is revalidated with a HEAD, and
+// only a moved tag or an undescribed digest is read from the registry.
+func (s *Service) describeTag(ctx context.Context, repository, name string, row *store.IndexedTag) api.Tag {
+	if row == nil {
+		return s.tag(ctx, repository, name)
+	}
+	if !s.fresh(row.Checked) {
+		desc, err := s.reg.Head(ctx, repository, name)
+		if err != nil {
+			return api.Tag{Name: name, Error: registry.Describe(err)}
+		}
+		if desc.Digest.String() != row.Digest {
+			return s.describe(ctx, repository, name, desc)
+		}
+		if w, _ := ctx.Value(writesKey{}).(*writes); w != nil {
+			w.tag(store.IndexTag{Repository: repository, Tag: name, Digest: row.Digest, Checked: time.Now(), Pushed: row.Pushed})
+		}
+	}
+	if row.Manifest != nil {
+		return indexed(name, *row)
+	}
+	h, err := v1.NewHash(row.Digest)
+	if err != nil {
+		return s.tag(ctx, repository, name)
+	}
+	t := s.describe(ctx, repository, name, v1.Descriptor{Digest: h})
+	t.Pushed = row.Pushed
+	return t
+}
+
+// tag resolves a tag to its digest and describes what it points to.
 func (s *Service) tag(ctx context.Context, repository, tag string) api.Tag {
-	t := api.Tag{Name: tag}
 	desc, err := s.head(ctx, repository, tag)
 	if err != nil {
-		t.Error = registry.Describe(err)
-		return t
+		return api.Tag{Name: tag, Error: registry.Describe(err)}
 	}
+	return s.describe(ctx, repository, tag, desc)
+}
+
+// describe describes what a tag points to from the digest-keyed cache, fetching only what the
+// cache lacks, and records it for the index.
+func (s *Service) describe(ctx context.Context, repository, tag string, desc v1.Descriptor) api.Tag {
+	t := api.Tag{Name: tag}
 	t.Digest, t.MediaType = desc.Digest.String(), string(desc.MediaType)
 	sum, err := s.summarize(ctx, repository, desc.Digest, t.MediaType)
 	if err != nil {
 		t.Error = registry.Describe(err)
+	}
+	if sum.raw != nil {
+		record(ctx, repository, tag, desc, sum, err)
+	}
+	if sum.m.MediaType != "" && t.MediaType == "" {
+		t.MediaType = string(sum.m.MediaType)
 	}
 	t.Kind, t.Size, t.Created, t.Platforms, t.ArtifactType = sum.kind, sum.size, sum.created, sum.platforms, sum.artifactType
 	t.Attestations = len(sum.attestations)

@@ -21,7 +21,7 @@ func TestUsageCountsSharedBlobsOnceAndWhatADeleteFrees(t *testing.T) {
 	host := seededRegistry(t)
 	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
 	ctx := t.Context()
-	tags, err := svc.Tags(ctx, "library/alpine", 0, 100)
+	tags, err := svc.Tags(ctx, "library/alpine", catalog.TagQuery{Offset: 0, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,8 @@ type Config struct {
 	ChartsAllowOverwrite bool
 	// ChartsMaxSize bounds a chart archive, uploaded or read, in bytes.
 	ChartsMaxSize int64
+	// MaxImportSize bounds an archive uploaded to POST /api/v1/imports, uncompressed, in bytes.
+	MaxImportSize int64
 	// AccessControl makes Berth the registry's token service and the judge of who may do
 	// what (server/auth); off, the registry decides, as without Berth.
 	AccessControl bool
@@ -142,6 +144,7 @@ func Default() Config {
 		JobTimeout:      time.Hour,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,
+		MaxImportSize:   2 << 30,
 		TokenTTL:        5 * time.Minute,
 		TokenIssuer:     "berth",
 		TokenService:    "berth-registry",
@@ -351,6 +354,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		}
 	}
 	fs.Var(sizeValue{&c.ChartsMaxSize}, "charts-max-size", "largest chart archive accepted or read, e.g. 10MiB")
+	if v := getenv(envName("max-import-size")); v != "" {
+		if err := (sizeValue{&c.MaxImportSize}).Set(v); err != nil {
+			envErrs["max-import-size"] = fmt.Errorf("%s: %w", envName("max-import-size"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.MaxImportSize}, "max-import-size", "largest image archive POST /api/v1/imports takes (uncompressed), e.g. 2GiB; 413 past it")
 	boolean(&c.AccessControl, "access-control", "be the registry's token service: local users, teams, namespaces, robots and tokens decide who may pull, push and delete")
 	duration(&c.TokenTTL, "token-ttl", "lifetime of a registry access token (access control)")
 	str(&c.TokenIssuer, "token-issuer", "issuer name in registry tokens (the registry's auth.token.issuer)")

@@ -404,10 +404,6 @@ func TestWebhookDownThenUp(t *testing.T) {
 		tag := fmt.Sprint("v", i)
 		want[tag] = push(t, host+"/down/app:"+tag).String()
 	}
-	time.Sleep(500 * time.Millisecond) // a few failed deliveries and breaker trips
-	if n := count(t, st); n != 0 {
-		t.Fatalf("%d events stored while the webhook was down", n)
-	}
 
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {

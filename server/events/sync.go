@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -34,6 +37,18 @@ type SyncOptions struct {
 	Registerer prometheus.Registerer
 	// Timeout bounds one sync; 0 means 10 minutes.
 	Timeout time.Duration
+	// Index, if set, is told what each sync saw, and fills in what it does not describe yet.
+	Index Indexer
+}
+
+// Indexer keeps a metadata index in step with the registry (catalog.Service does).
+type Indexer interface {
+	// SyncRepositories records a complete catalog walk that started at start.
+	SyncRepositories(ctx context.Context, names []string, start time.Time) error
+	// SyncTags records complete tag lists as resolved at asOf.
+	SyncTags(ctx context.Context, lists map[string]map[string]v1.Descriptor, asOf time.Time) error
+	// FillIndex describes the digests tags point to that the index lacks; it returns how many.
+	FillIndex(ctx context.Context) (int, error)
 }
 
 // SyncResult says what one sync changed.
@@ -45,6 +60,8 @@ type SyncResult struct {
 	Deletes int
 	// Skipped counts repositories or tags that could not be read and were left alone.
 	Skipped int
+	// Indexed counts the manifests newly described in the index.
+	Indexed int
 }
 
 // Syncer reconciles the store with the registry: notifications can be lost (Berth down
@@ -55,6 +72,7 @@ type Syncer struct {
 	opts    SyncOptions
 	reg     *registry.Client
 	mu      sync.Mutex // one sync at a time
+	missed  atomic.Bool
 	runs    *prometheus.CounterVec
 	changes *prometheus.CounterVec
 }
@@ -117,7 +135,7 @@ func (s *Syncer) Run(ctx context.Context, delay, interval time.Duration) {
 				level = slog.LevelInfo
 			}
 			slog.Log(ctx, level, "registry sync done", "repositories", res.Repositories, "tags", res.Tags,
-				"pushes", res.Pushes, "deletes", res.Deletes, "skipped", res.Skipped, "took", time.Since(start).Round(time.Millisecond))
+				"pushes", res.Pushes, "deletes", res.Deletes, "skipped", res.Skipped, "indexed", res.Indexed, "took", time.Since(start).Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
@@ -146,8 +164,15 @@ func (s *Syncer) Sync(ctx context.Context) (SyncResult, error) {
 		result = "error"
 	}
 	s.runs.WithLabelValues(result).Inc()
+	if err == nil {
+		s.missed.Store(res.Pushes+res.Deletes > 0)
+	}
 	return res, err
 }
+
+// Missed reports whether the last sync found changes the notifications had not brought:
+// until one finds none, notifications are not to be trusted on their own.
+func (s *Syncer) Missed() bool { return s.missed.Load() }
 
 func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	var res SyncResult
@@ -168,6 +193,11 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 		return res, fmt.Errorf("sync: %w", err)
 	}
 	res.Repositories = len(repos)
+	if s.opts.Index != nil {
+		if err := s.opts.Index.SyncRepositories(ctx, repos, stamp); err != nil {
+			return res, fmt.Errorf("sync: index repositories: %w", err)
+		}
+	}
 
 	inCatalog := map[string]bool{}
 	for _, r := range repos {
@@ -201,6 +231,7 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	_ = g.Wait()
 
 	found := map[tagKey]remoteTag{}
+	descs := map[tagKey]v1.Descriptor{}
 	failed := map[string]bool{}
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(s.reg.Concurrency())
@@ -217,6 +248,7 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 					return nil
 				}
 				found[tagKey{repoName, tag}] = remoteTag{desc.Digest.String(), string(desc.MediaType), desc.Size}
+				descs[tagKey{repoName, tag}] = desc
 				return nil
 			})
 		}
@@ -230,6 +262,26 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	for repoName := range tagsOf {
 		if !failed[repoName] {
 			listed[repoName] = true
+		}
+	}
+
+	if s.opts.Index != nil {
+		lists := map[string]map[string]v1.Descriptor{}
+		for repoName := range listed {
+			lists[repoName] = map[string]v1.Descriptor{}
+		}
+		for k, d := range descs {
+			if listed[k.repo] {
+				lists[k.repo][k.tag] = d
+			}
+		}
+		if err := s.opts.Index.SyncTags(ctx, lists, stamp); err != nil {
+			return res, fmt.Errorf("sync: index tags: %w", err)
+		}
+		n, err := s.opts.Index.FillIndex(ctx)
+		res.Indexed = n
+		if err != nil {
+			return res, fmt.Errorf("sync: fill index: %w", err)
 		}
 	}
 

@@ -79,6 +79,11 @@ type Options struct {
 	MaxRunning, MaxPerUser int
 	// Periodic is work done every so often on one replica at a time.
 	Periodic []Periodic
+	// ImportDir holds uploaded archives until their import job ends; every replica must see
+	// the same directory (a shared volume). "" turns imports off.
+	ImportDir string
+	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
+	MaxImportSize int64
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -154,6 +159,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	if opts.MaxPerUser <= 0 {
 		opts.MaxPerUser = 4
+	}
+	if opts.MaxImportSize <= 0 {
+		opts.MaxImportSize = DefaultMaxImportSize
 	}
 	sealer, err := NewSealer(opts.Secret)
 	if err != nil {
@@ -236,6 +244,9 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 	if !m.opts.Registry.CanWrite(ctx) {
 		return "", errSignIn
 	}
+	if req.Kind == api.JobImport {
+		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
+	}
 	user := registry.UserFrom(ctx)
 	r, err := m.prepare(m.opts.Registry, user, req)
 	if err != nil {
@@ -244,7 +255,13 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 	if err := m.admit(ctx, user); err != nil {
 		return "", err
 	}
-	args := opArgs{Request: req, Summary: r.summary, User: user}
+	return m.enqueue(ctx, user, req, r.summary)
+}
+
+// enqueue inserts an admitted job, sealing the credentials of the principal in ctx and any
+// the request carries for other registries.
+func (m *Manager) enqueue(ctx context.Context, user string, req api.JobRequest, summary string) (string, error) {
+	args := opArgs{Request: req, Summary: summary, User: user}
 	args.Request.SourcePassword, args.Request.DestinationPassword = "", ""
 	creds := credentials{SourcePassword: req.SourcePassword, DestinationPassword: req.DestinationPassword}
 	if p, ok := registry.PrincipalFrom(ctx); ok {
@@ -269,7 +286,7 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 		return "", storeError(err)
 	}
 	id := strconv.FormatInt(res.Job.ID, 10)
-	slog.InfoContext(ctx, "job queued", "job", id, "kind", req.Kind, "summary", r.summary, "user", user)
+	slog.InfoContext(ctx, "job queued", "job", id, "kind", req.Kind, "summary", summary, "user", user)
 	return id, nil
 }
 
@@ -431,8 +448,16 @@ func (m *Manager) Cancel(ctx context.Context, id string) (job api.Job, ok bool, 
 	if err != nil || row == nil {
 		return api.Job{}, false, err
 	}
-	if _, err := m.queue.JobCancel(ctx, row.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+	cur, err := m.queue.JobCancel(ctx, row.ID)
+	if err != nil && !errors.Is(err, river.ErrNotFound) {
 		return api.Job{}, false, storeError(err)
+	}
+	if cur != nil && cur.State == rivertype.JobStateCancelled {
+		// Cancelled before any replica ran it: no worker will drop what it kept.
+		var args opArgs
+		if json.Unmarshal(cur.EncodedArgs, &args) == nil {
+			m.release(ctx, args)
+		}
 	}
 	return m.Get(ctx, id)
 }
@@ -492,6 +517,16 @@ func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest)
 		return run{kind: req.Kind, summary: cl.Summary(), exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
 			res, err := cl.Run(ctx, report)
 			rec.deleted(ctx, req.Rule.Repository, res)
+			return res, err
+		}}, nil
+	case api.JobImport:
+		return run{kind: req.Kind, exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
+			res, err := m.runImport(ctx, reg, req, report)
+			if res != nil {
+				for _, ref := range res.Tags {
+					rec.copied(ctx, api.JobImport, ref, &api.JobResult{Digest: res.Digest})
+				}
+			}
 			return res, err
 		}}, nil
 	case "":

@@ -64,9 +64,10 @@ func (m *Manager) prune(ctx context.Context) error {
 		}
 	}
 	secrets, err := m.store.JobSecretIDs(ctx, time.Now().Add(-time.Minute))
-	if err != nil || len(secrets) == 0 {
+	if err != nil {
 		return err
 	}
+	// What unfinished jobs still need: their sealed credentials, an import's archive.
 	live := map[string]bool{}
 	var after *river.JobListCursor
 	for {
@@ -80,8 +81,13 @@ func (m *Manager) prune(ctx context.Context) error {
 		}
 		for _, row := range res.Jobs {
 			var args opArgs
-			if json.Unmarshal(row.EncodedArgs, &args) == nil && args.Secret != "" {
-				live[args.Secret] = true
+			if json.Unmarshal(row.EncodedArgs, &args) == nil {
+				if args.Secret != "" {
+					live[args.Secret] = true
+				}
+				if args.Request.Archive != "" {
+					live[args.Request.Archive] = true
+				}
 			}
 		}
 		if len(res.Jobs) < 1000 {
@@ -94,6 +100,9 @@ func (m *Manager) prune(ctx context.Context) error {
 		if !live[id] {
 			drop = append(drop, id)
 		}
+	}
+	if err := m.pruneArchives(ctx, live); err != nil {
+		return err
 	}
 	if err := m.store.DeleteJobSecrets(ctx, drop); err != nil {
 		return err

@@ -121,8 +121,9 @@ func (m *Manager) credentials(ctx context.Context, id string) (credentials, erro
 	return c, nil
 }
 
-// release drops what an ended job kept: its sealed credentials.
+// release drops what an ended job kept: its sealed credentials and an import's archive.
 func (m *Manager) release(ctx context.Context, args opArgs) {
+	m.removeArchive(ctx, args.Request)
 	if args.Secret != "" {
 		if err := m.store.DeleteJobSecrets(ctx, []string{args.Secret}); err != nil {
 			slog.WarnContext(ctx, "dropping a job's credentials failed; the cleanup job retries", "err", err)

@@ -36,6 +36,7 @@ type Proxy struct {
 	upstream *url.URL
 	readOnly bool
 	rp       *httputil.ReverseProxy
+	blobs    *blobRelay // nil for https registries, whose bytes cannot be spliced
 }
 
 // New returns a proxy to opts.Upstream.
@@ -48,6 +49,13 @@ func New(opts Options) (*Proxy, error) {
 	}
 	up := &url.URL{Scheme: opts.Upstream.Scheme, Host: opts.Upstream.Host}
 	p := &Proxy{upstream: up, readOnly: opts.ReadOnly}
+	if up.Scheme == "http" {
+		addr := up.Host
+		if up.Port() == "" {
+			addr = net.JoinHostPort(up.Hostname(), "80")
+		}
+		p.blobs = &blobRelay{addr: addr, timeout: opts.Timeout, dialer: net.Dialer{KeepAlive: 30 * time.Second}}
+	}
 	transport := opts.Transport
 	if transport == nil {
 		transport = NewTransport(opts.Timeout)
@@ -92,6 +100,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 		httperr.WriteRegistry(w, http.StatusForbidden, "DENIED", "Berth is in read-only mode: "+r.Method+" is refused", nil)
+		return
+	}
+	if p.blobs != nil && isBlobGet(r) {
+		p.serveBlob(w, r)
 		return
 	}
 	p.rp.ServeHTTP(w, r)

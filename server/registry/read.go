@@ -27,28 +27,65 @@ type Manifest struct {
 }
 
 // Catalog returns every repository name the principal in ctx may list, in the registry's
-// order. Large pages make a 100,000-repository catalog a few requests instead of a hundred;
-// registries that cap the page size (distribution's catalog.maxentries, 1000 by default)
-// refuse them with 400 and get the default size instead.
+// order.
 func (c *Client) Catalog(ctx context.Context) ([]string, error) {
-	p, err := c.puller(ctx)
+	var names []string
+	err := c.CatalogPages(ctx, func(page []string) error {
+		names = append(names, page...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return names, nil
+}
+
+// CatalogPages walks the repository names the principal in ctx may list, handing each page
+// to fn as it arrives (so a first screen need not wait for the whole walk); an error from fn
+// ends the walk with it. Large pages make a 100,000-repository catalog a few requests instead
+// of a hundred; registries that cap the page size (distribution's catalog.maxentries, 1000 by
+// default) refuse them with 400 and get the default size instead.
+func (c *Client) CatalogPages(ctx context.Context, fn func(page []string) error) error {
 	// A catalog walk is many requests; it gets the deadline of each of them, not one.
 	release, err := c.slot(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
-	names, err := remote.Catalog(ctx, c.reg, remote.Reuse(p), remote.WithPageSize(largeCatalogPage))
-	if Status(err) == http.StatusBadRequest {
-		names, err = p.Catalog(ctx, c.reg)
+	auth := c.principal(ctx).Auth
+	var fnErr error
+	walk := func(pageSize int) (started bool, err error) {
+		p, err := remote.NewPuller(append(c.options(auth), remote.WithPageSize(pageSize))...)
+		if err != nil {
+			return false, err
+		}
+		pages, err := p.Catalogger(ctx, c.reg)
+		if err != nil {
+			return false, err
+		}
+		for pages.HasNext() {
+			page, err := pages.Next(ctx)
+			if err != nil {
+				return true, err
+			}
+			started = true
+			if fnErr = fn(slices.DeleteFunc(page.Repos, func(n string) bool { return n == "" })); fnErr != nil {
+				return true, fnErr
+			}
+		}
+		return true, nil
+	}
+	started, err := walk(largeCatalogPage)
+	if !started && Status(err) == http.StatusBadRequest {
+		_, err = walk(0)
+	}
+	if fnErr != nil {
+		return fnErr
 	}
 	if err != nil {
-		return nil, c.explain(err, "the repository list")
+		return c.explain(err, "the repository list")
 	}
-	return slices.DeleteFunc(names, func(n string) bool { return n == "" }), nil
+	return nil
 }
 
 // slot takes a concurrency slot without a deadline, for walks made of many requests.

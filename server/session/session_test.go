@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,12 +129,23 @@ func TestSessionsAcrossReplicas(t *testing.T) {
 }
 
 func TestSessionExpires(t *testing.T) {
-	srv := replica(t, session.NewMemoryStore(), 50*time.Millisecond)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := replica(t, session.NewMemoryStore(), time.Hour, session.WithClock(clock))
 	cookie := signIn(t, srv.URL)
 	if got := whoami(t, srv.URL, cookie); got != "alice" {
 		t.Fatalf("fresh session: %q", got)
 	}
-	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	now = now.Add(59 * time.Minute) // idle, but within the TTL
+	mu.Unlock()
+	if got := whoami(t, srv.URL, cookie); got != "alice" {
+		t.Fatalf("a session idle for less than its TTL ended: %q", got)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
 	if got := whoami(t, srv.URL, cookie); got != "" {
 		t.Fatalf("an idle session outlived its TTL: %q", got)
 	}

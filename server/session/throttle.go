@@ -50,6 +50,11 @@ func WithCounter(c Counter) Option {
 	return func(m *Manager) { m.counter = c }
 }
 
+// WithClock sets the clock sessions expire by (tests).
+func WithClock(now func() time.Time) Option {
+	return func(m *Manager) { m.now = now }
+}
+
 // ParseProxies turns --trusted-proxies entries, CIDRs or single addresses, into prefixes.
 func ParseProxies(list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))

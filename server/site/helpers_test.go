@@ -65,7 +65,7 @@ func newJobs(t *testing.T, reg *registry.Client, cat *catalog.Service, cfg confi
 		t.Fatal(err)
 	}
 	m, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Invalidate: cat.Invalidate, ReadOnly: cfg.ReadOnly,
-		Store: st, Secret: []byte("the site tests' cluster secret")})
+		Store: st, Secret: []byte("the site tests' cluster secret"), ImportDir: filepath.Join(t.TempDir(), "imports")})
 	if err != nil {
 		t.Fatal(err)
 	}

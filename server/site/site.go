@@ -134,6 +134,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
 	if s.Catalog != nil {
 		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
+		mux.Handle("GET /api/v1/search", read(s.Catalog.ServeSearch))
 		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,
@@ -146,6 +147,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
 		}
 		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
+		upload := http.Handler(http.HandlerFunc(s.Jobs.ServeImport))
+		if s.Access != nil {
+			upload = s.Access.Accounts.GuardImports(upload) // push rights by the policy
+		}
+		mux.Handle("POST /api/v1/imports", c.Handler(principal(upload)))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))

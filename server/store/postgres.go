@@ -58,9 +58,62 @@ var postgresMigrations = []string{
 		created BIGINT NOT NULL
 	)`,
 	jobsMigration("BYTEA"),
-	// 4 is a placeholder for the metadata index a parallel branch adds (the runner numbers
-	// migrations by position).
-	"",
+	// The metadata index (tags → digests and what each digest is), shared by replicas and
+	// surviving restarts. Content-addressed rows (manifests, children, labels, documents) never
+	// change once written.
+	`CREATE TABLE index_repositories (
+		name TEXT PRIMARY KEY,
+		seen BIGINT NOT NULL
+	);
+	CREATE TABLE index_tags (
+		repository TEXT NOT NULL,
+		tag TEXT NOT NULL,
+		digest TEXT NOT NULL,
+		checked BIGINT NOT NULL,
+		pushed BIGINT NOT NULL,
+		PRIMARY KEY (repository, tag)
+	);
+	CREATE INDEX index_tags_digest ON index_tags (digest);
+	CREATE TABLE index_manifests (
+		digest TEXT PRIMARY KEY,
+		media_type TEXT NOT NULL DEFAULT '',
+		kind TEXT NOT NULL DEFAULT '',
+		artifact_type TEXT NOT NULL DEFAULT '',
+		size BIGINT NOT NULL DEFAULT 0,
+		created BIGINT NOT NULL DEFAULT 0,
+		platforms TEXT NOT NULL DEFAULT '[]',
+		attestations INTEGER NOT NULL DEFAULT 0,
+		subject TEXT NOT NULL DEFAULT '',
+		note TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX index_manifests_subject ON index_manifests (subject);
+	CREATE TABLE index_children (
+		digest TEXT NOT NULL,
+		child TEXT NOT NULL,
+		PRIMARY KEY (digest, child)
+	);
+	CREATE INDEX index_children_child ON index_children (child);
+	CREATE TABLE index_labels (
+		digest TEXT NOT NULL,
+		name TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (digest, name)
+	);
+	CREATE INDEX index_labels_name ON index_labels (name, value);
+	CREATE TABLE index_repository_manifests (
+		repository TEXT NOT NULL,
+		digest TEXT NOT NULL,
+		PRIMARY KEY (repository, digest)
+	);
+	CREATE TABLE index_documents (
+		key TEXT PRIMARY KEY,
+		data BYTEA NOT NULL
+	);
+	CREATE TABLE index_state (
+		key TEXT PRIMARY KEY,
+		value TEXT NOT NULL,
+		updated BIGINT NOT NULL
+	)`,
 	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
 	accessSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 }

@@ -140,6 +140,9 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 		if err := s.applyTagState(ctx, tx, e); err != nil {
 			return 0, err
 		}
+		if err := s.applyIndex(ctx, tx, e); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, s.writeError("commit", err)

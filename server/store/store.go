@@ -1,6 +1,6 @@
-// Package store keeps registry events (pushes, pulls, deletes) and the tag→digest state they
-// imply. Store is the interface; Open picks the SQLite or PostgreSQL implementation by DSN.
-// SQL lives only in this package.
+// Package store keeps registry events (pushes, pulls, deletes), the tag→digest state they
+// imply, and the metadata index (index.go). Store is the interface; Open picks the SQLite or
+// PostgreSQL implementation by DSN. SQL lives only in this package.
 package store
 
 import (
@@ -179,6 +179,9 @@ type Store interface {
 	ListenJobEvents(ctx context.Context, heard func(job int64)) error
 	// Backend is the database handle River keeps its own tables in: the same database.
 	Backend() Backend
+	// Index keeps the metadata index; AddEvents keeps its tags in step with push and delete
+	// events in the same transaction.
+	Index
 	// Close releases the database.
 	Close() error
 }

@@ -138,3 +138,9 @@ func postgresBin() string {
 
 // Available reports whether PostgreSQL's server binaries are installed here.
 func Available() bool { return postgresBin() != "" }
+
+// SQLite returns a DSN for a fresh SQLite database in a temp dir.
+func SQLite(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "berth.db")
+}

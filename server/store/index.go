@@ -1,0 +1,776 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The metadata index: what Berth learned from the registry about repositories, tags and the
+// manifests they point to, kept so that a restarted Berth (or another replica) answers pages
+// without asking the registry again. Rows keyed by digest describe content and never change;
+// tag rows carry when the registry last confirmed them, so readers decide when to revalidate.
+// The store does not decide who may read what: callers check the caller's registry access to
+// a repository before they show anything of it.
+
+// IndexTag is one tag → digest of the index.
+type IndexTag struct {
+	Repository string
+	Tag        string
+	Digest     string
+	// Checked is when the registry last confirmed the tag: a notification, a sync, a HEAD.
+	Checked time.Time
+	// Pushed is when the tag last moved to a new digest, as far as Berth knows; kept when a
+	// write confirms the same digest again.
+	Pushed time.Time
+}
+
+// IndexPlatform is one image of an index (or the single image of a manifest).
+type IndexPlatform struct {
+	OS           string    `json:"os,omitempty"`
+	Architecture string    `json:"architecture,omitempty"`
+	Variant      string    `json:"variant,omitempty"`
+	Digest       string    `json:"digest"`
+	Size         int64     `json:"size,omitempty"`
+	Created      time.Time `json:"created,omitzero"`
+	// Labels are the image config's labels, searchable by name and value.
+	Labels map[string]string `json:"-"`
+}
+
+// IndexManifest is what the pages show of one manifest, by digest.
+type IndexManifest struct {
+	Digest       string
+	MediaType    string
+	Kind         string // image, index, artifact or schema1
+	ArtifactType string
+	Size         int64
+	Created      time.Time
+	Platforms    []IndexPlatform
+	Attestations int
+	// Subject is the digest this manifest refers to (signatures, SBOMs), if any.
+	Subject string
+	// Note explains a manifest whose details are partial for good (a schema 1 manifest).
+	Note string
+	// Labels are an image's config labels; an index's are on its platforms.
+	Labels map[string]string
+}
+
+// IndexedTag is a tag with the summary of its digest; Manifest is nil until it is indexed.
+type IndexedTag struct {
+	IndexTag
+	Manifest *IndexManifest
+	// Referrers counts the manifests of the repository whose subject is the tag's digest.
+	Referrers int
+}
+
+// MissingManifest names a digest a tag points to whose summary is not indexed yet, and one
+// repository it can be read from.
+type MissingManifest struct {
+	Repository string
+	Digest     string
+}
+
+// Repository sort orders; a leading "-" reverses.
+const (
+	SortName   = "name"
+	SortPushed = "pushed"
+	SortSize   = "size"
+)
+
+// RepositoryQuery selects a page of indexed repositories.
+type RepositoryQuery struct {
+	// Query keeps names containing it (case-insensitive).
+	Query string
+	// Sort is SortName (default), SortPushed or SortSize, "-" first for descending.
+	Sort   string
+	Offset int
+	Limit  int
+}
+
+// RepositorySummary is one catalog row with what the index knows of the repository.
+type RepositorySummary struct {
+	Name     string
+	Tags     int
+	LastPush time.Time
+	// Size sums the manifests the tags point to, each once.
+	Size int64
+	// Pulls counts manifest GETs among the stored events (within retention).
+	Pulls int
+	// Kind is "chart" when a tag is a Helm chart, "image" when one is an image or index,
+	// "artifact" when all are other artifacts, "" when nothing is indexed yet.
+	Kind string
+}
+
+// SearchHit is one tag found by a global search.
+type SearchHit struct {
+	Repository string
+	// Tag is empty for a repository matched by name.
+	Tag    string
+	Digest string
+	Kind   string
+	// Match is "repository", "tag", "digest" or "label".
+	Match string
+	// Label is the matching "name=value" for a label match.
+	Label string
+}
+
+// MaxSearch is the most hits one Search returns.
+const MaxSearch = 500
+
+// Index is the part of Store that keeps the metadata index.
+type Index interface {
+	// PutRepositories records repositories seen in the catalog at seen.
+	PutRepositories(ctx context.Context, names []string, seen time.Time) error
+	// DropRepositories forgets repositories (and their tags) last seen before then: after a
+	// complete catalog walk that started then, they are gone from the registry.
+	DropRepositories(ctx context.Context, before time.Time) error
+	// PutTags records tags; a row confirmed later than the one given is kept.
+	PutTags(ctx context.Context, tags []IndexTag) error
+	// ReplaceTags records the complete tag lists of repositories as read at asOf, in one
+	// transaction: tags not in a list whose row is older than asOf are deleted.
+	ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error
+	// DeleteTags forgets tags of a repository.
+	DeleteTags(ctx context.Context, repository string, tags []string) error
+	// IndexTags returns a repository's indexed tags with their summaries, sorted by name.
+	IndexTags(ctx context.Context, repository string) ([]IndexedTag, error)
+	// PutManifests records manifest summaries seen in repository (and, for an index, its
+	// platforms' labels and digests, for search).
+	PutManifests(ctx context.Context, repository string, ms []IndexManifest) error
+	// MissingManifests returns up to limit digests after the given one (in digest order) that
+	// tags point to without a summary.
+	MissingManifests(ctx context.Context, after string, limit int) ([]MissingManifest, error)
+	// IndexRepositories returns a page of indexed repositories and how many match.
+	IndexRepositories(ctx context.Context, q RepositoryQuery) ([]RepositorySummary, int, error)
+	// RepositorySummaries returns the rows of the named repositories that are indexed.
+	RepositorySummaries(ctx context.Context, names []string) (map[string]RepositorySummary, error)
+	// Search finds tags by repository or tag name, by digest (a "sha256:" prefix: tags
+	// pointing at it, directly or as a platform of an index) or by label ("name=value", the
+	// value as a substring, or "label:name"); at most limit hits.
+	Search(ctx context.Context, query string, limit int) ([]SearchHit, error)
+	// Document returns a content-addressed document (a manifest or config) stored by key.
+	Document(ctx context.Context, key string) ([]byte, bool, error)
+	// PutDocuments stores content-addressed documents by key; existing ones are kept.
+	PutDocuments(ctx context.Context, docs map[string][]byte) error
+	// IndexState returns a value the index keeps about itself (e.g. when the catalog was
+	// last walked completely) and when it was set; ok is false when unset.
+	IndexState(ctx context.Context, key string) (value string, updated time.Time, ok bool, err error)
+	// SetIndexState sets such a value.
+	SetIndexState(ctx context.Context, key, value string) error
+}
+
+// PutRepositories implements Index.
+func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen time.Time) error {
+	if len(names) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "put repositories", func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(names, 500) {
+			args := make([]any, 0, 2*len(chunk))
+			for _, n := range chunk {
+				args = append(args, n, seen.UnixNano())
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repositories (name, seen) VALUES `+values(len(chunk), 2)+`
+				ON CONFLICT (name) DO UPDATE SET seen = excluded.seen WHERE index_repositories.seen < excluded.seen`), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DropRepositories implements Index.
+func (s *sqlStore) DropRepositories(ctx context.Context, before time.Time) error {
+	return s.inTx(ctx, "drop repositories", func(tx *sql.Tx) error {
+		t := before.UnixNano()
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE checked < ? AND repository IN (SELECT name FROM index_repositories WHERE seen < ?)`), t, t); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_repositories WHERE seen < ?`), t)
+		return err
+	})
+}
+
+// upsertTag writes one tag row unless a later confirmation is stored; pushed moves only when
+// the digest does.
+const upsertTag = `INSERT INTO index_tags (repository, tag, digest, checked, pushed) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, checked = excluded.checked,
+		pushed = CASE WHEN index_tags.digest = excluded.digest THEN index_tags.pushed ELSE excluded.pushed END
+	WHERE index_tags.checked <= excluded.checked`
+
+func (s *sqlStore) putTags(ctx context.Context, tx *sql.Tx, tags []IndexTag) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, s.q(upsertTag))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, t := range tags {
+		pushed := t.Pushed
+		if pushed.IsZero() {
+			pushed = t.Checked
+		}
+		if _, err := stmt.ExecContext(ctx, t.Repository, t.Tag, t.Digest, t.Checked.UnixNano(), pushed.UnixNano()); err != nil {
+			return fmt.Errorf("tag %s:%s: %w", t.Repository, t.Tag, err)
+		}
+	}
+	return nil
+}
+
+// PutTags implements Index.
+func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
+	return s.inTx(ctx, "put tags", func(tx *sql.Tx) error { return s.putTags(ctx, tx, tags) })
+}
+
+// ReplaceTags implements Index.
+func (s *sqlStore) ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error {
+	return s.inTx(ctx, "replace tags", func(tx *sql.Tx) error {
+		for repository, tags := range lists {
+			if err := s.putTags(ctx, tx, tags); err != nil {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, s.q(`SELECT tag FROM index_tags WHERE repository = ? AND checked < ?`), repository, asOf.UnixNano())
+			if err != nil {
+				return err
+			}
+			keep := map[string]bool{}
+			for _, t := range tags {
+				keep[t.Tag] = true
+			}
+			var gone []string
+			for rows.Next() {
+				var tag string
+				if err := rows.Scan(&tag); err != nil {
+					rows.Close()
+					return err
+				}
+				if !keep[tag] {
+					gone = append(gone, tag)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if err := s.deleteTags(ctx, tx, repository, gone); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) deleteTags(ctx context.Context, tx *sql.Tx, repository string, tags []string) error {
+	for chunk := range slices.Chunk(tags, 500) {
+		args := []any{repository}
+		for _, t := range chunk {
+			args = append(args, t)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND tag IN (`+marks(len(chunk))+`)`), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteTags implements Index.
+func (s *sqlStore) DeleteTags(ctx context.Context, repository string, tags []string) error {
+	return s.inTx(ctx, "delete tags of "+repository, func(tx *sql.Tx) error { return s.deleteTags(ctx, tx, repository, tags) })
+}
+
+// applyIndex keeps the index's tags in step with a push or delete event, in the event's own
+// transaction: a notification is the registry's word, so it is trusted as a confirmation.
+func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) error {
+	ts := e.Timestamp.UnixNano()
+	var err error
+	switch {
+	case e.Action == ActionPush && e.Repository != "" && e.Digest != "" && e.Manifest():
+		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO index_repositories (name, seen) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET seen = excluded.seen WHERE index_repositories.seen < excluded.seen`), e.Repository, ts); err != nil {
+			break
+		}
+		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
+			ON CONFLICT (repository, digest) DO NOTHING`), e.Repository, e.Digest); err != nil {
+			break
+		}
+		if e.Tag != "" {
+			_, err = tx.ExecContext(ctx, s.q(upsertTag), e.Repository, e.Tag, e.Digest, ts, ts)
+		}
+	case e.Action == ActionDelete && e.Tag != "":
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND tag = ? AND checked <= ?`), e.Repository, e.Tag, ts)
+	case e.Action == ActionDelete && e.Digest != "":
+		if _, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND digest = ? AND checked <= ?`), e.Repository, e.Digest, ts); err != nil {
+			break
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_repository_manifests WHERE repository = ? AND digest = ?`), e.Repository, e.Digest)
+	case e.Action == ActionDelete && e.Repository != "":
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND checked <= ?`), e.Repository, ts)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: update index for event %s: %w", s.d.name, e.ID, err)
+	}
+	return nil
+}
+
+const manifestColumns = `m.media_type, m.kind, m.artifact_type, m.size, m.created, m.platforms, m.attestations, m.subject, m.note`
+
+// scanManifest reads manifestColumns (nullable, from a LEFT JOIN) into a summary, or nil.
+func scanManifest(digest string, mediaType, kind, artifactType, platforms, subject, note sql.NullString, size, created, attestations sql.NullInt64) (*IndexManifest, error) {
+	if !kind.Valid {
+		return nil, nil
+	}
+	m := &IndexManifest{
+		Digest: digest, MediaType: mediaType.String, Kind: kind.String, ArtifactType: artifactType.String,
+		Size: size.Int64, Attestations: int(attestations.Int64), Subject: subject.String, Note: note.String,
+	}
+	if created.Int64 != 0 {
+		m.Created = time.Unix(0, created.Int64).UTC()
+	}
+	if err := json.Unmarshal([]byte(platforms.String), &m.Platforms); err != nil {
+		return nil, fmt.Errorf("platforms of %s: %w", digest, err)
+	}
+	if len(m.Platforms) == 0 {
+		m.Platforms = nil
+	}
+	return m, nil
+}
+
+// IndexTags implements Index.
+func (s *sqlStore) IndexTags(ctx context.Context, repository string) ([]IndexedTag, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, t.checked, t.pushed, `+manifestColumns+`,
+			(SELECT COUNT(*) FROM index_manifests r WHERE r.subject = t.digest AND EXISTS
+				(SELECT 1 FROM index_repository_manifests rm WHERE rm.repository = t.repository AND rm.digest = r.digest))
+		FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest
+		WHERE t.repository = ? ORDER BY t.tag`), repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s: index tags of %s: %w", s.d.name, repository, err)
+	}
+	defer rows.Close()
+	out := []IndexedTag{}
+	for rows.Next() {
+		t := IndexedTag{IndexTag: IndexTag{Repository: repository}}
+		var checked, pushed int64
+		var mediaType, kind, artifactType, platforms, subject, note sql.NullString
+		var size, created, attestations sql.NullInt64
+		if err := rows.Scan(&t.Tag, &t.Digest, &checked, &pushed, &mediaType, &kind, &artifactType, &size, &created,
+			&platforms, &attestations, &subject, &note, &t.Referrers); err != nil {
+			return nil, fmt.Errorf("%s: read index tag: %w", s.d.name, err)
+		}
+		t.Checked, t.Pushed = time.Unix(0, checked).UTC(), time.Unix(0, pushed).UTC()
+		if t.Manifest, err = scanManifest(t.Digest, mediaType, kind, artifactType, platforms, subject, note, size, created, attestations); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.d.name, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read index tags: %w", s.d.name, err)
+	}
+	return out, nil
+}
+
+// PutManifests implements Index.
+func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []IndexManifest) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "put manifests", func(tx *sql.Tx) error {
+		for _, m := range ms {
+			if m.Digest == "" {
+				return errors.New("manifest without digest")
+			}
+			platforms, err := json.Marshal(m.Platforms)
+			if err != nil {
+				return err
+			}
+			if m.Platforms == nil {
+				platforms = []byte("[]")
+			}
+			var created int64
+			if !m.Created.IsZero() {
+				created = m.Created.UnixNano()
+			}
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
+				m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", m.Digest, err)
+			}
+			if repository != "" {
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
+					ON CONFLICT (repository, digest) DO NOTHING`), repository, m.Digest); err != nil {
+					return err
+				}
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				// Stored already (by another replica): its children and labels are too.
+				continue
+			}
+			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
+			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
+				if p.Digest != "" && p.Digest != m.Digest {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_children (digest, child) VALUES (?, ?) ON CONFLICT (digest, child) DO NOTHING`), m.Digest, p.Digest); err != nil {
+						return err
+					}
+				}
+				for k, v := range p.Labels {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_labels (digest, name, value) VALUES (?, ?, ?) ON CONFLICT (digest, name) DO NOTHING`), p.Digest, k, v); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// MissingManifests implements Index.
+func (s *sqlStore) MissingManifests(ctx context.Context, after string, limit int) ([]MissingManifest, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT MIN(t.repository), t.digest FROM index_tags t
+		WHERE t.digest > ? AND NOT EXISTS (SELECT 1 FROM index_manifests m WHERE m.digest = t.digest)
+		GROUP BY t.digest ORDER BY t.digest LIMIT `+strconv.Itoa(limit)), after)
+	if err != nil {
+		return nil, fmt.Errorf("%s: missing manifests: %w", s.d.name, err)
+	}
+	defer rows.Close()
+	var out []MissingManifest
+	for rows.Next() {
+		var m MissingManifest
+		if err := rows.Scan(&m.Repository, &m.Digest); err != nil {
+			return nil, fmt.Errorf("%s: read missing manifest: %w", s.d.name, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// likeEscape escapes LIKE's wildcards; queries use ESCAPE '!'.
+func likeEscape(s string) string {
+	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
+}
+
+// summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
+// into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
+// size of its distinct manifests.
+const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
+	COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0),
+	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
+
+const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repository = r.name
+	LEFT JOIN index_manifests m ON m.digest = t.digest`
+
+var kinds = []string{"", "artifact", "image", "chart"}
+
+func (s *sqlStore) scanSummaries(rows *sql.Rows) ([]RepositorySummary, error) {
+	defer rows.Close()
+	var out []RepositorySummary
+	for rows.Next() {
+		var r RepositorySummary
+		var pushed int64
+		var kind int
+		if err := rows.Scan(&r.Name, &r.Tags, &pushed, &kind, &r.Size); err != nil {
+			return nil, fmt.Errorf("%s: read repository row: %w", s.d.name, err)
+		}
+		if pushed != 0 {
+			r.LastPush = time.Unix(0, pushed).UTC()
+		}
+		if kind >= 0 && kind < len(kinds) {
+			r.Kind = kinds[kind]
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// IndexRepositories implements Index.
+func (s *sqlStore) IndexRepositories(ctx context.Context, q RepositoryQuery) ([]RepositorySummary, int, error) {
+	where, args := "", []any{}
+	if qs := strings.ToLower(strings.TrimSpace(q.Query)); qs != "" {
+		where = ` WHERE r.name LIKE ? ESCAPE '!'`
+		args = append(args, "%"+likeEscape(qs)+"%")
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM index_repositories r`+where), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("%s: count repositories: %w", s.d.name, err)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	page := ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET ` + strconv.Itoa(max(0, q.Offset))
+	desc := strings.HasPrefix(q.Sort, "-")
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	var out []RepositorySummary
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case SortPushed, SortSize:
+		// Sorting by an aggregate needs every matching repository's row.
+		col := "COALESCE(MAX(t.pushed), 0)"
+		if strings.TrimPrefix(q.Sort, "-") == SortSize {
+			col = "total_size"
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+where+` GROUP BY r.name ORDER BY `+col+dir+`, r.name`+page), args...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
+		}
+		if out, err = s.scanSummaries(rows); err != nil {
+			return nil, 0, err
+		}
+	default:
+		// By name, the page is chosen first and only its rows are aggregated.
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.name FROM index_repositories r`+where+` ORDER BY r.name`+dir+page), args...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
+		}
+		var names []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return nil, 0, err
+			}
+			names = append(names, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, 0, err
+		}
+		sums, err := s.RepositorySummaries(ctx, names)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, n := range names {
+			r, ok := sums[n]
+			if !ok {
+				r = RepositorySummary{Name: n}
+			}
+			out = append(out, r)
+		}
+	}
+	if err := s.addPulls(ctx, out); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// RepositorySummaries implements Index.
+func (s *sqlStore) RepositorySummaries(ctx context.Context, names []string) (map[string]RepositorySummary, error) {
+	out := map[string]RepositorySummary{}
+	for chunk := range slices.Chunk(names, 500) {
+		args := make([]any, len(chunk))
+		for i, n := range chunk {
+			args[i] = n
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+` WHERE r.name IN (`+marks(len(chunk))+`) GROUP BY r.name`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: repository rows: %w", s.d.name, err)
+		}
+		rs, err := s.scanSummaries(rows)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.addPulls(ctx, rs); err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			out[r.Name] = r
+		}
+	}
+	return out, nil
+}
+
+// addPulls fills in the counted pulls of each row from the events.
+func (s *sqlStore) addPulls(ctx context.Context, rs []RepositorySummary) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	at := map[string]int{}
+	args := []any{true}
+	for i, r := range rs {
+		at[r.Name] = i
+		args = append(args, r.Name)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repository, COUNT(*) FROM events WHERE `+countedPull+`
+		AND repository IN (`+marks(len(rs))+`) GROUP BY repository`), args...)
+	if err != nil {
+		return fmt.Errorf("%s: pulls: %w", s.d.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		rs[at[name]].Pulls = n
+	}
+	return rows.Err()
+}
+
+// Search implements Index.
+func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
+	query = strings.TrimSpace(query)
+	if query == "" {
+		return []SearchHit{}, nil
+	}
+	if limit <= 0 || limit > MaxSearch {
+		limit = MaxSearch
+	}
+	lim := ` LIMIT ` + strconv.Itoa(limit)
+	const tagCols = `t.repository, t.tag, t.digest, COALESCE(m.kind, '')`
+	const tagFrom = ` FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest`
+	var parts []struct {
+		match, sql string
+		args       []any
+	}
+	add := func(match, q string, args ...any) {
+		parts = append(parts, struct {
+			match, sql string
+			args       []any
+		}{match, q, args})
+	}
+	lower := strings.ToLower(query)
+	switch {
+	case strings.HasPrefix(lower, "sha256:"):
+		// A digest prefix: a btree range, so both databases use the digest indexes.
+		lo, hi := lower, lower+"~"
+		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE t.digest >= ? AND t.digest < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
+		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` JOIN index_children c ON c.digest = t.digest
+			WHERE c.child >= ? AND c.child < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
+	case strings.HasPrefix(lower, "label:") || strings.Contains(query, "="):
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
+		cond, args := `l.name = ?`, []any{name}
+		if hasValue && value != "" {
+			cond += ` AND LOWER(l.value) LIKE ? ESCAPE '!'`
+			args = append(args, "%"+likeEscape(strings.ToLower(value))+"%")
+		}
+		label := `l.name || '=' || l.value`
+		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_labels l ON l.digest = t.digest WHERE `+cond+` ORDER BY t.repository, t.tag`+lim, args...)
+		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
+			WHERE `+cond+` ORDER BY t.repository, t.tag`+lim, args...)
+	default:
+		pat := "%" + likeEscape(lower) + "%"
+		// Repositories Berth listed, and those it only knows from tags someone read.
+		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE r.name LIKE ? ESCAPE '!'
+			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE t.repository LIKE ? ESCAPE '!') n ORDER BY name`+lim, pat, pat)
+		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE LOWER(t.tag) LIKE ? ESCAPE '!' ORDER BY t.repository, t.tag`+lim, pat)
+	}
+	out := []SearchHit{}
+	seen := map[[3]string]bool{}
+	for _, p := range parts {
+		rows, err := s.db.QueryContext(ctx, s.q(p.sql), p.args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: search: %w", s.d.name, err)
+		}
+		for rows.Next() {
+			h := SearchHit{Match: p.match}
+			if err := rows.Scan(&h.Repository, &h.Tag, &h.Digest, &h.Kind, &h.Label); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: read search hit: %w", s.d.name, err)
+			}
+			k := [3]string{h.Repository, h.Tag, h.Label}
+			if !seen[k] && len(out) < limit {
+				seen[k] = true
+				out = append(out, h)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("%s: search: %w", s.d.name, err)
+		}
+	}
+	return out, nil
+}
+
+// Document implements Index.
+func (s *sqlStore) Document(ctx context.Context, key string) ([]byte, bool, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM index_documents WHERE key = ?`), key).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: document %s: %w", s.d.name, key, err)
+	}
+	return data, true, nil
+}
+
+// PutDocuments implements Index.
+func (s *sqlStore) PutDocuments(ctx context.Context, docs map[string][]byte) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, "store documents", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO index_documents (key, data) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for k, d := range docs {
+			if _, err := stmt.ExecContext(ctx, k, d); err != nil {
+				return fmt.Errorf("document %s: %w", k, err)
+			}
+		}
+		return nil
+	})
+}
+
+// IndexState implements Index.
+func (s *sqlStore) IndexState(ctx context.Context, key string) (string, time.Time, bool, error) {
+	var value string
+	var updated int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value, updated FROM index_state WHERE key = ?`), key).Scan(&value, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, false, nil
+	}
+	if err != nil {
+		return "", time.Time{}, false, fmt.Errorf("%s: index state %s: %w", s.d.name, key, err)
+	}
+	return value, time.Unix(0, updated).UTC(), true, nil
+}
+
+// SetIndexState implements Index.
+func (s *sqlStore) SetIndexState(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO index_state (key, value, updated) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated`), key, value, time.Now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("%s: set index state %s: %w", s.d.name, key, err)
+	}
+	return nil
+}
+
+// inTx runs f in one transaction.
+func (s *sqlStore) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %s: begin: %w", s.d.name, what, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := f(tx); err != nil {
+		return fmt.Errorf("%s: %s: %w", s.d.name, what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %s: commit: %w", s.d.name, what, err)
+	}
+	return nil
+}
+
+// marks returns n comma-separated placeholders.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// values returns n rows of cols placeholders each, for a multi-row INSERT.
+func values(n, cols int) string {
+	row := "(" + marks(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}

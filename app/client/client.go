@@ -26,6 +26,10 @@ type Client interface {
 	TagNames(ctx context.Context, repository string) (api.TagPage, error)
 	// Tags returns a page of a repository's tags with their details.
 	Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error)
+	// AllTags returns every tag of a repository with its details in one answer. Where that
+	// is not offered (Direct, or a Berth from before limit=all) it fails with
+	// api.CodeDirectMode or api.CodeBadRequest, and the caller asks page by page instead.
+	AllTags(ctx context.Context, repository string) (api.TagPage, error)
 	// Usage returns what a repository stores and, with del set to a manifest digest, what
 	// deleting it would free.
 	Usage(ctx context.Context, repository, del string) (api.Usage, error)
@@ -98,15 +102,36 @@ type Berth struct {
 
 var _ Client = (*Berth)(nil)
 
-func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+// RepositoriesPath is the /api/v1 path of a catalog page.
+func RepositoriesPath(query string, offset, limit int) string {
 	v := url.Values{}
 	if query != "" {
 		v.Set("q", query)
 	}
 	v.Set("offset", strconv.Itoa(offset))
 	v.Set("limit", strconv.Itoa(limit))
+	return "/api/v1/repositories?" + v.Encode()
+}
+
+// AllTagsPath is the /api/v1 path of every tag of a repository with its details.
+func AllTagsPath(repository string) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/tags?limit=all"
+}
+
+// ManifestPath is the /api/v1 path of one manifest in depth.
+func ManifestPath(repository, reference string) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/manifests/" + url.PathEscape(reference)
+}
+
+func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
 	var p api.RepositoryPage
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories?"+v.Encode(), nil, &p)
+	err := c.do(ctx, http.MethodGet, RepositoriesPath(query, offset, limit), nil, &p)
+	return p, err
+}
+
+func (c *Berth) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
+	var p api.TagPage
+	err := c.do(ctx, http.MethodGet, AllTagsPath(repository), nil, &p)
 	return p, err
 }
 
@@ -137,7 +162,7 @@ func (c *Berth) TagNames(ctx context.Context, repository string) (api.TagPage, e
 
 func (c *Berth) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {
 	var m api.Manifest
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/manifests/"+url.PathEscape(reference), nil, &m)
+	err := c.do(ctx, http.MethodGet, ManifestPath(repository, reference), nil, &m)
 	return m, err
 }
 

@@ -39,6 +39,10 @@ func (c *Direct) Usage(context.Context, string, string) (api.Usage, error) {
 	return api.Usage{}, errDirect("Storage figures")
 }
 
+func (c *Direct) AllTags(context.Context, string) (api.TagPage, error) {
+	return api.TagPage{}, errDirect("Every tag in one answer")
+}
+
 func (c *Direct) Manifest(context.Context, string, string) (api.Manifest, error) {
 	return api.Manifest{}, errDirect("Manifest details")
 }

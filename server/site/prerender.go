@@ -27,7 +27,8 @@ func (s pageSource) Manifest(ctx context.Context, repository, reference string) 
 	return s.cat.Manifest(ctx, repository, reference)
 }
 
-// pages serves go-app's handler. A page a browser navigates to (Sec-Fetch-Dest: document) is
+// pages serves go-app's handler. A page a browser navigates to (Sec-Fetch-Mode: navigate, also
+// when its service worker forwards the navigation) is
 // prerendered with its data, read by src as the request's principal (put in by principal),
 // and marked private and no-store: it is that user's alone. Everything else, such as the
 // service worker filling its cache or the static export, gets pages without data, which the
@@ -42,14 +43,14 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 		h.ServeHTTP(&privatePage{ResponseWriter: w}, r)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Sec-Fetch-Dest")
+		w.Header().Add("Vary", "Sec-Fetch-Mode")
 		if r.URL.User != nil {
 			// Only Prerender puts user info into a page URL (an absolute-form request line
 			// could carry one).
 			r = r.Clone(r.Context())
 			r.URL.User = nil
 		}
-		if src != nil && r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Dest") == "document" {
+		if src != nil && r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 			withData.ServeHTTP(w, r)
 			return
 		}

@@ -28,7 +28,7 @@ func page(t *testing.T, url string, navigate bool, cookies ...*http.Cookie) (*ht
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if navigate {
-		req.Header.Set("Sec-Fetch-Dest", "document")
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
 	}
 	for _, c := range cookies {
 		req.AddCookie(c)

@@ -5,7 +5,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,8 +95,6 @@ func NotFound(err error) bool { return api.ErrorCode(err) == api.CodeNotFound }
 type Berth struct {
 	// Base is prepended to every path, e.g. https://berth.example.com; empty for same-origin.
 	Base string
-	// HTTP is the client to use; nil means http.DefaultClient.
-	HTTP *http.Client
 }
 
 var _ Client = (*Berth)(nil)
@@ -183,7 +180,7 @@ func (c *Berth) SignOut(ctx context.Context) error {
 }
 
 // Reachable asks Berth's /healthz.
-func (c *Berth) Reachable(ctx context.Context) bool { return reachable(ctx, c.HTTP, c.Base+"/healthz") }
+func (c *Berth) Reachable(ctx context.Context) bool { return reachable(ctx, c.Base+"/healthz") }
 
 // escapePath escapes each segment of a repository name but keeps its slashes.
 func escapePath(name string) string {
@@ -194,31 +191,17 @@ func escapePath(name string) string {
 	return strings.Join(parts, "/")
 }
 
-func httpClient(hc *http.Client) *http.Client {
-	if hc != nil {
-		return hc
-	}
-	return http.DefaultClient
-}
-
 func (c *Berth) do(ctx context.Context, method, path string, body, into any) error {
-	var rd io.Reader
+	req := request{method: method, url: c.Base + path, header: map[string]string{"Accept": "application/json"}}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
 		}
-		rd = bytes.NewReader(b)
+		req.body = b
+		req.header["Content-Type"] = "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
-	if err != nil {
-		return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -228,47 +211,43 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 		}
 		return &api.Error{Code: api.CodeOffline, Message: "Cannot reach the Berth server. Check your connection and try again."}
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	defer resp.body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.body, 64<<20))
 	if err != nil {
 		return &api.Error{Code: api.CodeOffline, Message: "The connection to the Berth server broke: " + err.Error()}
 	}
-	if unreachable(resp.StatusCode, data) { // a gateway says Berth is down
+	if unreachable(resp.status, data) { // a gateway says Berth is down
 		if recallOffline(method, c.Base, path, into) {
 			return nil
 		}
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeOffline, Message: fmt.Sprintf("The Berth server is not answering (%s from the gateway in front of it).", resp.Status)}
+		return &api.Error{Status: resp.status, Code: api.CodeOffline, Message: fmt.Sprintf("The Berth server is not answering (%s from the gateway in front of it).", resp.Status())}
 	}
 	setStatus(false, zeroTime)
-	if resp.StatusCode >= 400 {
+	if resp.status >= 400 {
 		return errorFrom(resp, data)
 	}
 	if err := json.Unmarshal(data, into); err != nil {
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
+		return &api.Error{Status: resp.status, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
 	}
 	remember(method, c.Base, path, data)
 	return nil
 }
 
 // errorFrom reads an error answer: Berth's JSON error body, or the status alone.
-func errorFrom(resp *http.Response, data []byte) error {
+func errorFrom(resp *response, data []byte) error {
 	var eb api.ErrorBody
 	if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-		return &api.Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return &api.Error{Status: resp.status, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
-	return &api.Error{Status: resp.StatusCode, Code: api.CodeForStatus(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+	return &api.Error{Status: resp.status, Code: api.CodeForStatus(resp.status), Message: fmt.Sprintf("The server answered %s.", resp.Status())}
 }
 
 // reachable reports whether GET url gets any answer below 500 (401 counts as an answer).
-func reachable(ctx context.Context, hc *http.Client, u string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func reachable(ctx context.Context, u string) bool {
+	resp, err := send(ctx, request{method: http.MethodGet, url: u})
 	if err != nil {
 		return false
 	}
-	resp, err := httpClient(hc).Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode < 500
+	resp.body.Close()
+	return resp.status < 500
 }

@@ -5,7 +5,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +25,10 @@ type Client interface {
 	TagNames(ctx context.Context, repository string) (api.TagPage, error)
 	// Tags returns a page of a repository's tags with their details.
 	Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error)
+	// AllTags returns every tag of a repository with its details in one answer. Where that
+	// is not offered (Direct, or a Berth from before limit=all) it fails with
+	// api.CodeDirectMode or api.CodeBadRequest, and the caller asks page by page instead.
+	AllTags(ctx context.Context, repository string) (api.TagPage, error)
 	// Usage returns what a repository stores and, with del set to a manifest digest, what
 	// deleting it would free.
 	Usage(ctx context.Context, repository, del string) (api.Usage, error)
@@ -116,21 +119,40 @@ func NotFound(err error) bool { return api.ErrorCode(err) == api.CodeNotFound }
 type Berth struct {
 	// Base is prepended to every path, e.g. https://berth.example.com; empty for same-origin.
 	Base string
-	// HTTP is the client to use; nil means http.DefaultClient.
-	HTTP *http.Client
 }
 
 var _ Client = (*Berth)(nil)
 
-func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+// RepositoriesPath is the /api/v1 path of a catalog page.
+func RepositoriesPath(query string, offset, limit int) string {
 	v := url.Values{}
 	if query != "" {
 		v.Set("q", query)
 	}
 	v.Set("offset", strconv.Itoa(offset))
 	v.Set("limit", strconv.Itoa(limit))
+	return "/api/v1/repositories?" + v.Encode()
+}
+
+// AllTagsPath is the /api/v1 path of every tag of a repository with its details.
+func AllTagsPath(repository string) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/tags?limit=all"
+}
+
+// ManifestPath is the /api/v1 path of one manifest in depth.
+func ManifestPath(repository, reference string) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/manifests/" + url.PathEscape(reference)
+}
+
+func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
 	var p api.RepositoryPage
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories?"+v.Encode(), nil, &p)
+	err := c.do(ctx, http.MethodGet, RepositoriesPath(query, offset, limit), nil, &p)
+	return p, err
+}
+
+func (c *Berth) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
+	var p api.TagPage
+	err := c.do(ctx, http.MethodGet, AllTagsPath(repository), nil, &p)
 	return p, err
 }
 
@@ -161,7 +183,7 @@ func (c *Berth) TagNames(ctx context.Context, repository string) (api.TagPage, e
 
 func (c *Berth) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {
 	var m api.Manifest
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/manifests/"+url.PathEscape(reference), nil, &m)
+	err := c.do(ctx, http.MethodGet, ManifestPath(repository, reference), nil, &m)
 	return m, err
 }
 
@@ -196,7 +218,7 @@ func (c *Berth) SignOut(ctx context.Context) error {
 }
 
 // Reachable asks Berth's /healthz.
-func (c *Berth) Reachable(ctx context.Context) bool { return reachable(ctx, c.HTTP, c.Base+"/healthz") }
+func (c *Berth) Reachable(ctx context.Context) bool { return reachable(ctx, c.Base+"/healthz") }
 
 // escapePath escapes each segment of a repository name but keeps its slashes.
 func escapePath(name string) string {
@@ -207,34 +229,20 @@ func escapePath(name string) string {
 	return strings.Join(parts, "/")
 }
 
-func httpClient(hc *http.Client) *http.Client {
-	if hc != nil {
-		return hc
-	}
-	return http.DefaultClient
-}
-
 func (c *Berth) do(ctx context.Context, method, path string, body, into any) error {
-	var rd io.Reader
+	req := request{method: method, url: c.Base + path, header: map[string]string{"Accept": "application/json"}}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
 		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
-	if err != nil {
-		return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.body = b
+		req.header["Content-Type"] = "application/json"
 	}
 	if token := bearerToken(); token != "" { // the static site's sign-in (oauth.go)
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.header["Authorization"] = "Bearer " + token
 	}
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -244,50 +252,46 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 		}
 		return &api.Error{Code: api.CodeOffline, Message: "Cannot reach the Berth server. Check your connection and try again."}
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	defer resp.body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.body, 64<<20))
 	if err != nil {
 		return &api.Error{Code: api.CodeOffline, Message: "The connection to the Berth server broke: " + err.Error()}
 	}
-	if unreachable(resp.StatusCode, data) { // a gateway says Berth is down
+	if unreachable(resp.status, data) { // a gateway says Berth is down
 		if recallOffline(method, c.Base, path, into) {
 			return nil
 		}
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeOffline, Message: fmt.Sprintf("The Berth server is not answering (%s from the gateway in front of it).", resp.Status)}
+		return &api.Error{Status: resp.status, Code: api.CodeOffline, Message: fmt.Sprintf("The Berth server is not answering (%s from the gateway in front of it).", resp.Status())}
 	}
 	setStatus(false, zeroTime)
-	if resp.StatusCode >= 400 {
+	if resp.status >= 400 {
 		return errorFrom(resp, data)
 	}
-	if resp.StatusCode == http.StatusNoContent || into == nil {
+	if resp.status == http.StatusNoContent || into == nil {
 		return nil
 	}
 	if err := json.Unmarshal(data, into); err != nil {
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
+		return &api.Error{Status: resp.status, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
 	}
 	remember(method, c.Base, path, data)
 	return nil
 }
 
 // errorFrom reads an error answer: Berth's JSON error body, or the status alone.
-func errorFrom(resp *http.Response, data []byte) error {
+func errorFrom(resp *response, data []byte) error {
 	var eb api.ErrorBody
 	if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
-		return &api.Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return &api.Error{Status: resp.status, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
-	return &api.Error{Status: resp.StatusCode, Code: api.CodeForStatus(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+	return &api.Error{Status: resp.status, Code: api.CodeForStatus(resp.status), Message: fmt.Sprintf("The server answered %s.", resp.Status())}
 }
 
 // reachable reports whether GET url gets any answer below 500 (401 counts as an answer).
-func reachable(ctx context.Context, hc *http.Client, u string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func reachable(ctx context.Context, u string) bool {
+	resp, err := send(ctx, request{method: http.MethodGet, url: u})
 	if err != nil {
 		return false
 	}
-	resp, err := httpClient(hc).Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode < 500
+	resp.body.Close()
+	return resp.status < 500
 }

@@ -54,21 +54,20 @@ func (c *Berth) ImageContents(ctx context.Context, img Image) (api.ImageContents
 }
 
 func (c *Berth) IndexImage(ctx context.Context, img Image, fn func(api.IndexEvent)) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+img.path("index", nil), nil)
-	if err != nil {
-		return err
+	header := map[string]string{"Accept": "application/x-ndjson"}
+	if token := bearerToken(); token != "" {
+		header["Authorization"] = "Bearer " + token
 	}
-	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, request{method: http.MethodGet, url: c.Base + img.path("index", nil), header: header})
 	if err != nil {
 		return &api.Error{Code: api.CodeOffline, Message: "Cannot reach the Berth server. Check your connection and try again."}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	defer resp.body.Close()
+	if resp.status != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.body, 1<<20))
 		return errorFrom(resp, data)
 	}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(resp.body)
 	for sc.Scan() {
 		var e api.IndexEvent
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {

@@ -24,8 +24,6 @@ import (
 type Direct struct {
 	// Base is the registry proxy's base URL.
 	Base string
-	// HTTP is the client to use; nil means http.DefaultClient.
-	HTTP *http.Client
 }
 
 var _ Client = (*Direct)(nil)
@@ -37,6 +35,10 @@ func errDirect(what string) error {
 
 func (c *Direct) Usage(context.Context, string, string) (api.Usage, error) {
 	return api.Usage{}, errDirect("Storage figures")
+}
+
+func (c *Direct) AllTags(context.Context, string) (api.TagPage, error) {
+	return api.TagPage{}, errDirect("Every tag in one answer")
 }
 
 func (c *Direct) Manifest(context.Context, string, string) (api.Manifest, error) {
@@ -83,7 +85,7 @@ func (c *Direct) FollowJob(context.Context, string, func(api.JobEvent)) (api.Job
 }
 
 // Reachable asks the registry's /v2/, where 401 counts as an answer.
-func (c *Direct) Reachable(ctx context.Context) bool { return reachable(ctx, c.HTTP, c.Base+"/v2/") }
+func (c *Direct) Reachable(ctx context.Context) bool { return reachable(ctx, c.Base+"/v2/") }
 
 // TagNames lists every tag of a repository without resolving them.
 func (c *Direct) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
@@ -178,24 +180,19 @@ func (c *Direct) tags(ctx context.Context, repository string, offset, limit int,
 
 // resolve fills in a tag's digest, media type and manifest size from a HEAD request.
 func (c *Direct) resolve(ctx context.Context, repository string, t *api.Tag) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.Base+"/v2/"+escapePath(repository)+"/manifests/"+url.PathEscape(t.Name), nil)
-	if err != nil {
-		t.Error = err.Error()
-		return
-	}
-	req.Header.Set("Accept", directManifestTypes)
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, request{method: http.MethodHead, url: c.Base + "/v2/" + escapePath(repository) + "/manifests/" + url.PathEscape(t.Name),
+		header: map[string]string{"Accept": directManifestTypes}})
 	if err != nil {
 		t.Error = "cannot reach the registry"
 		return
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Error = fmt.Sprintf("the registry answered %s", resp.Status)
+	resp.body.Close()
+	if resp.status != http.StatusOK {
+		t.Error = fmt.Sprintf("the registry answered %s", resp.Status())
 		return
 	}
-	t.Digest = resp.Header.Get("Docker-Content-Digest")
-	t.MediaType, _, _ = strings.Cut(resp.Header.Get("Content-Type"), ";")
+	t.Digest = resp.header("Docker-Content-Digest")
+	t.MediaType, _, _ = strings.Cut(resp.header("Content-Type"), ";")
 	t.Kind = "image"
 	if strings.Contains(t.MediaType, "index") || strings.Contains(t.MediaType, "list") {
 		t.Kind = "index"
@@ -208,12 +205,7 @@ func (c *Direct) resolve(ctx context.Context, repository string, t *api.Tag) {
 // get reads a /v2 JSON document into into and returns the next page's path from its
 // Link header ("" for the last page). Offline, the stored copy stands in (without a next).
 func (c *Direct) get(ctx context.Context, path string, into any) (next string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
-	if err != nil {
-		return "", &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, request{method: http.MethodGet, url: c.Base + path, header: map[string]string{"Accept": "application/json"}})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -223,15 +215,15 @@ func (c *Direct) get(ctx context.Context, path string, into any) (next string, e
 		}
 		return "", &api.Error{Code: api.CodeOffline, Message: "Cannot reach the registry proxy at " + c.Base + "."}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
+	defer resp.body.Close()
+	if resp.status >= 400 {
 		setStatus(false, zeroTime)
-		return "", &api.Error{Status: resp.StatusCode, Code: api.CodeForStatus(resp.StatusCode), Message: fmt.Sprintf("The registry answered %s to %s.", resp.Status, path)}
+		return "", &api.Error{Status: resp.status, Code: api.CodeForStatus(resp.status), Message: fmt.Sprintf("The registry answered %s to %s.", resp.Status(), path)}
 	}
 	if err := c.decodeAndRemember(resp, path, into); err != nil {
 		return "", err
 	}
-	if m := linkNext.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
+	if m := linkNext.FindStringSubmatch(resp.header("Link")); m != nil {
 		if u, err := url.Parse(m[1]); err == nil && strings.HasPrefix(u.Path, "/v2/") {
 			return u.RequestURI(), nil
 		}
@@ -240,14 +232,14 @@ func (c *Direct) get(ctx context.Context, path string, into any) (next string, e
 }
 
 // decodeAndRemember decodes a successful /v2 answer into into and stores it for offline use.
-func (c *Direct) decodeAndRemember(resp *http.Response, path string, into any) error {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+func (c *Direct) decodeAndRemember(resp *response, path string, into any) error {
+	data, err := io.ReadAll(io.LimitReader(resp.body, 64<<20))
 	if err != nil {
 		return &api.Error{Code: api.CodeOffline, Message: "The connection to the registry proxy broke: " + err.Error()}
 	}
 	setStatus(false, zeroTime)
 	if err := json.Unmarshal(data, into); err != nil {
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeBadResponse, Message: "The registry sent a response the UI cannot read: " + err.Error()}
+		return &api.Error{Status: resp.status, Code: api.CodeBadResponse, Message: "The registry sent a response the UI cannot read: " + err.Error()}
 	}
 	remember(http.MethodGet, c.Base, path, data)
 	return nil

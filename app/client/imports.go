@@ -39,35 +39,43 @@ func (c *Berth) Import(ctx context.Context, repository, tag string, a Archive, p
 	return c.upload(ctx, importPath(repository, tag), a, progress)
 }
 
-// post sends a ReaderArchive with net/http, counting the bytes the transport reads from it.
+// post sends a ReaderArchive (an archive already in memory or a stream, outside the browser's
+// file picker) through the client's one transport. The body is read whole first: the fetch
+// transport takes bytes, and files from the picker go through XHR with real upload progress.
 func (c *Berth) post(ctx context.Context, path string, a ReaderArchive, progress func(sent, total int64)) (string, error) {
-	body := &countingReader{r: a.R, total: a.N, progress: progress}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+path, body)
+	body, err := io.ReadAll(io.LimitReader(a.R, a.N+1))
 	if err != nil {
-		return "", &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
+		return "", &api.Error{Code: api.CodeBadRequest, Message: "The archive cannot be read: " + err.Error()}
 	}
-	req.ContentLength = a.N
-	req.Header.Set("Content-Type", "application/x-tar")
-	req.Header.Set("Accept", "application/json")
-	resp, err := httpClient(c.HTTP).Do(req)
+	if progress != nil {
+		progress(0, int64(len(body)))
+	}
+	header := map[string]string{"Content-Type": "application/x-tar", "Accept": "application/json"}
+	if token := bearerToken(); token != "" {
+		header["Authorization"] = "Bearer " + token
+	}
+	resp, err := send(ctx, request{method: http.MethodPost, url: c.Base + path, header: header, body: body})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
 		return "", &api.Error{Code: api.CodeOffline, Message: "The upload did not reach the Berth server: " + err.Error()}
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	defer resp.body.Close()
+	if progress != nil {
+		progress(int64(len(body)), int64(len(body)))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.body, 1<<20))
 	if err != nil {
 		return "", &api.Error{Code: api.CodeOffline, Message: "The connection to the Berth server broke: " + err.Error()}
 	}
-	return importAnswer(resp.StatusCode, resp.Status, data)
+	return importAnswer(resp.status, resp.Status(), data)
 }
 
 // importAnswer reads POST /api/v1/imports' answer: 202 with the job id, or an error.
 func importAnswer(status int, statusText string, data []byte) (string, error) {
 	if status >= 400 || status == 0 {
-		return "", errorFrom(&http.Response{StatusCode: status, Status: statusText}, data)
+		return "", errorFrom(&response{status: status, statusText: statusText}, data)
 	}
 	var s api.JobStarted
 	if err := json.Unmarshal(data, &s); err != nil || s.ID == "" {

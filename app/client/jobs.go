@@ -38,23 +38,19 @@ func (c *Berth) CancelJob(ctx context.Context, id string) error {
 }
 
 func (c *Berth) FollowJob(ctx context.Context, id string, fn func(api.JobEvent)) (api.JobEvent, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/api/v1/jobs/"+url.PathEscape(id)+"/events", nil)
-	if err != nil {
-		return api.JobEvent{}, err
-	}
-	req.Header.Set("Accept", "application/x-ndjson")
+	header := map[string]string{"Accept": "application/x-ndjson"}
 	if token := bearerToken(); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header["Authorization"] = "Bearer " + token
 	}
-	resp, err := httpClient(c.HTTP).Do(req)
+	resp, err := send(ctx, request{method: http.MethodGet, url: c.Base + "/api/v1/jobs/" + url.PathEscape(id) + "/events", header: header})
 	if err != nil {
 		return api.JobEvent{}, fmt.Errorf("job %s events: %w", id, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return api.JobEvent{}, &api.Error{Status: resp.StatusCode, Code: api.CodeForStatus(resp.StatusCode), Message: fmt.Sprintf("The server answered %s.", resp.Status)}
+	defer resp.body.Close()
+	if resp.status != http.StatusOK {
+		return api.JobEvent{}, &api.Error{Status: resp.status, Code: api.CodeForStatus(resp.status), Message: fmt.Sprintf("The server answered %s.", resp.Status())}
 	}
-	last, err := api.ReadJobEvents(resp.Body, fn)
+	last, err := api.ReadJobEvents(resp.body, fn)
 	if err != nil {
 		return last, fmt.Errorf("job %s events: %w", id, err)
 	}

@@ -88,24 +88,20 @@ func refreshBearer() {
 
 // grant posts form to the token endpoint and keeps what it answers.
 func grant(ctx context.Context, base string, form url.Values) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/auth/oauth/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := send(ctx, request{method: http.MethodPost, url: strings.TrimRight(base, "/") + "/auth/oauth/token",
+		header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+		body:   []byte(form.Encode())})
 	if err != nil {
 		return &api.Error{Code: api.CodeOffline, Message: "Cannot reach the Berth server to sign in."}
 	}
-	defer resp.Body.Close()
+	defer resp.body.Close()
 	var t oauthTokens
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&t); err != nil || resp.StatusCode != http.StatusOK || t.AccessToken == "" {
-		msg := fmt.Sprintf("Berth refused the sign-in (%s)", resp.Status)
+	if err := json.NewDecoder(io.LimitReader(resp.body, 64<<10)).Decode(&t); err != nil || resp.status != http.StatusOK || t.AccessToken == "" {
+		msg := fmt.Sprintf("Berth refused the sign-in (%s)", resp.Status())
 		if t.Description != "" {
 			msg += ": " + t.Description
 		}
-		return &api.Error{Status: resp.StatusCode, Code: api.CodeInvalidCredentials, Message: msg + "."}
+		return &api.Error{Status: resp.status, Code: api.CodeInvalidCredentials, Message: msg + "."}
 	}
 	lifetime := time.Duration(t.ExpiresIn) * time.Second
 	bearer.Lock()
@@ -141,12 +137,8 @@ func revokeBearer(ctx context.Context) {
 		return
 	}
 	form := url.Values{"token": {refresh}, "client_id": {OAuthClient}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/auth/oauth/revoke", strings.NewReader(form.Encode()))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
+	if resp, err := send(ctx, request{method: http.MethodPost, url: strings.TrimRight(base, "/") + "/auth/oauth/revoke",
+		header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, body: []byte(form.Encode())}); err == nil {
+		resp.body.Close()
 	}
 }

@@ -188,6 +188,14 @@ func remember(method, base, path string, body []byte) {
 	storage.Set(storageKey(base, path), string(b))
 }
 
+// Keep stores body, the answer to GET path that arrived some other way (in the page the
+// server prerendered), for offline use as if c had fetched it.
+func Keep(c Client, path string, body []byte) {
+	if b, ok := c.(*Berth); ok {
+		remember(http.MethodGet, b.Base, path, body)
+	}
+}
+
 // recall decodes the stored response for base+path into into, and reports when it was
 // stored; ok is false when there is none.
 func recall(method, base, path string, into any) (at time.Time, ok bool) {

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 const (
@@ -34,6 +37,46 @@ type catalogPage struct {
 	// gen numbers list generations, so that an answer to an older query never lands in a
 	// newer list.
 	gen int
+
+	seed   *seed // on the server: the first page, written into the prerendered page
+	seeded bool  // in the browser: the first page came with the page, not to be fetched
+}
+
+// OnPreRender reads the first page of the catalog on the server, so that the page arrives
+// with its rows and count.
+func (p *catalogPage) OnPreRender(ctx app.Context) {
+	ctx.Page().SetTitle("Repositories · Berth")
+	src, c, cancel, ok := prerendering(ctx)
+	if !ok {
+		return
+	}
+	defer cancel()
+	query := ctx.Page().URL().Query().Get("q")
+	res, err := src.Repositories(c, query, 0, catalogPageSize)
+	s := newSeed(ctx.Page().URL())
+	if err != nil || s.put(client.RepositoriesPath(query, 0, catalogPageSize), res) != nil {
+		return // the browser loads it
+	}
+	p.query, p.seed = query, s
+	p.reset()
+	p.receive(0, res)
+}
+
+// OnInit takes over the first page the server put into the page, before the first render,
+// so the rows the server rendered stay.
+func (p *catalogPage) OnInit() {
+	s := takeSeed()
+	if s == nil {
+		return
+	}
+	query := app.Window().URL().Query().Get("q")
+	var res api.RepositoryPage
+	if !s.get(client.RepositoriesPath(query, 0, catalogPageSize), &res) {
+		return
+	}
+	p.query, p.seeded = query, true
+	p.reset()
+	p.receive(0, res)
 }
 
 func (p *catalogPage) OnMount(ctx app.Context) {
@@ -47,7 +90,11 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	}
 	ctx.Page().SetTitle("Repositories · Berth")
 	p.query = ctx.Page().URL().Query().Get("q")
-	p.load(ctx)
+	if p.seeded {
+		p.seeded = false // later navigations load
+	} else {
+		p.load(ctx)
+	}
 	focusFilter(ctx, "repo-filter")
 }
 
@@ -56,11 +103,16 @@ func (p *catalogPage) OnDismount() { p.focus.stop() }
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
+	p.reset()
+	p.fetch(ctx, 0)
+}
+
+// reset empties the list for a new query.
+func (p *catalogPage) reset() {
 	p.gen++
 	p.state, p.err, p.pages, p.names = loading, nil, map[int]bool{}, nil
 	p.win.rowHeight = repoRowHeight
 	p.win.reset()
-	p.fetch(ctx, 0)
 }
 
 // fetch requests one page of names, unless it was requested already.
@@ -86,20 +138,26 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 				}
 				return
 			}
-			if p.state == loading || len(p.names) != res.Total {
-				// First page, or the catalog changed size under us: size the list anew.
-				old := p.names
-				p.names = make([]string, res.Total)
-				copy(p.names, old)
-			}
-			for i, r := range res.Repositories {
-				if at := page*catalogPageSize + i; at < len(p.names) {
-					p.names[at] = r.Name
-				}
-			}
-			p.total, p.updated, p.state = res.Total, res.Updated, loaded
+			p.receive(page, res)
 		})
 	})
+}
+
+// receive places a page of the catalog into the list.
+func (p *catalogPage) receive(page int, res api.RepositoryPage) {
+	p.pages[page] = true
+	if p.state == loading || len(p.names) != res.Total {
+		// First page, or the catalog changed size under us: size the list anew.
+		old := p.names
+		p.names = make([]string, res.Total)
+		copy(p.names, old)
+	}
+	for i, r := range res.Repositories {
+		if at := page*catalogPageSize + i; at < len(p.names) {
+			p.names[at] = r.Name
+		}
+	}
+	p.total, p.updated, p.state = res.Total, res.Updated, loaded
 }
 
 // onScroll moves the window and fetches the pages that came into view.
@@ -153,6 +211,7 @@ func (p *catalogPage) Render() app.UI {
 				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 		),
 		p.renderBody(),
+		app.If(p.seed != nil, p.seed.script),
 	)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // manifestPage shows one manifest by tag (/repositories/NAME:TAG) or digest
@@ -36,6 +37,81 @@ type manifestPage struct {
 	copied   string
 	announce string // what the live region last said (copies)
 	gen      int
+
+	seed   *seed // on the server: the manifest and its platform's image, written into the page
+	seeded bool  // in the browser: they came with the page, not to be fetched
+}
+
+// manifestTarget reads the repository, reference and chosen platform from a page URL.
+func manifestTarget(u *url.URL) (repo, ref, platform string) {
+	repo, ref = splitReference(u.Path)
+	if r, err := url.PathUnescape(ref); err == nil {
+		ref = r
+	}
+	return repo, ref, u.Query().Get("platform")
+}
+
+// shownPlatform is the index entry to show: the one asked for if the index has it, else the
+// first.
+func shownPlatform(m api.Manifest, asked string) string {
+	if m.Kind != "index" || len(m.Platforms) == 0 {
+		return ""
+	}
+	if slices.ContainsFunc(m.Platforms, func(pl api.Platform) bool { return pl.Digest == asked }) {
+		return asked
+	}
+	return m.Platforms[0].Digest
+}
+
+// OnPreRender reads the manifest on the server, and for an index the image of the platform
+// shown, so that the page arrives whole: platforms, config, layers.
+func (p *manifestPage) OnPreRender(ctx app.Context) {
+	repo, ref, platform := manifestTarget(ctx.Page().URL())
+	ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+	src, c, cancel, ok := prerendering(ctx)
+	if !ok {
+		return
+	}
+	defer cancel()
+	m, err := src.Manifest(c, repo, ref)
+	s := newSeed(ctx.Page().URL())
+	if err != nil || s.put(client.ManifestPath(repo, ref), m) != nil {
+		return // the browser loads it
+	}
+	var child *api.Manifest
+	if platform = shownPlatform(m, platform); platform != "" {
+		cm, err := src.Manifest(c, repo, platform)
+		if err != nil || s.put(client.ManifestPath(repo, platform), cm) != nil {
+			return
+		}
+		child = &cm
+	}
+	p.repo, p.ref, p.platform, p.seed = repo, ref, platform, s
+	p.m, p.state, p.child, p.childState = m, loaded, child, loaded
+}
+
+// OnInit takes over what the server put into the page, before the first render, so the
+// sections the server rendered stay.
+func (p *manifestPage) OnInit() {
+	s := takeSeed()
+	if s == nil {
+		return
+	}
+	repo, ref, platform := manifestTarget(app.Window().URL())
+	var m api.Manifest
+	if !s.get(client.ManifestPath(repo, ref), &m) {
+		return
+	}
+	var child *api.Manifest
+	if platform = shownPlatform(m, platform); platform != "" {
+		var cm api.Manifest
+		if !s.get(client.ManifestPath(repo, platform), &cm) {
+			return
+		}
+		child = &cm
+	}
+	p.repo, p.ref, p.platform, p.seeded = repo, ref, platform, true
+	p.m, p.state, p.child, p.childState = m, loaded, child, loaded
 }
 
 // manifestURL is the UI path of a manifest by tag or digest.
@@ -68,12 +144,12 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 	if app.IsServer {
 		return
 	}
-	u := ctx.Page().URL()
-	repo, ref := splitReference(u.Path)
-	if r, err := url.PathUnescape(ref); err == nil {
-		ref = r
+	repo, ref, platform := manifestTarget(ctx.Page().URL())
+	if p.seeded {
+		p.seeded = false // the page came with it; later navigations load
+		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		return
 	}
-	platform := u.Query().Get("platform")
 	if repo != p.repo || ref != p.ref || p.state == failed {
 		p.repo, p.ref, p.platform = repo, ref, platform
 		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
@@ -106,10 +182,8 @@ func (p *manifestPage) load(ctx app.Context) {
 				return
 			}
 			p.m, p.state = m, loaded
-			if m.Kind == "index" && len(m.Platforms) > 0 {
-				if p.platform == "" || !slices.ContainsFunc(m.Platforms, func(pl api.Platform) bool { return pl.Digest == p.platform }) {
-					p.platform = m.Platforms[0].Digest
-				}
+			if platform := shownPlatform(m, p.platform); platform != "" {
+				p.platform = platform
 				p.loadChild(ctx)
 			}
 		})
@@ -149,7 +223,8 @@ func (p *manifestPage) Render() app.UI {
 	}
 	return page(crumbs, head, p.renderBody(),
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
-		&deleteDialog{})
+		&deleteDialog{},
+		app.If(p.seed != nil, p.seed.script))
 }
 
 func (p *manifestPage) renderBody() app.UI {

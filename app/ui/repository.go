@@ -10,6 +10,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 const (
@@ -64,6 +65,44 @@ type repositoryPage struct {
 	focus    rowFocus            // the row and control holding focus, kept when the window moves
 	sev      tagSeverities       // vulnerability counts of the rows seen (severity.go)
 	gen      int
+
+	seed   *seed // on the server: every tag with details, written into the prerendered page
+	seeded bool  // in the browser: the tags came with the page, not to be fetched
+}
+
+// OnPreRender reads every tag with its details on the server, so that the page arrives
+// with its rows filled in.
+func (p *repositoryPage) OnPreRender(ctx app.Context) {
+	name := repositoryFromPath(ctx.Page().URL())
+	ctx.Page().SetTitle("%s · Berth", name)
+	src, c, cancel, ok := prerendering(ctx)
+	if !ok {
+		return
+	}
+	defer cancel()
+	page, err := src.AllTags(c, name)
+	s := newSeed(ctx.Page().URL())
+	if err != nil || s.put(client.AllTagsPath(name), page) != nil {
+		return // the browser loads them
+	}
+	p.name, p.seed = name, s
+	p.receiveAll(page)
+}
+
+// OnInit takes over the tags the server put into the page, before the first render, so the
+// rows the server rendered stay.
+func (p *repositoryPage) OnInit() {
+	s := takeSeed()
+	if s == nil {
+		return
+	}
+	name := repositoryFromPath(app.Window().URL())
+	var page api.TagPage
+	if !s.get(client.AllTagsPath(name), &page) {
+		return
+	}
+	p.name, p.seeded = name, true
+	p.receiveAll(page)
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
@@ -78,45 +117,115 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 	}
 	p.name = repositoryFromPath(ctx.Page().URL())
 	ctx.Page().SetTitle("%s · Berth", p.name)
-	if p.sort == "" {
-		p.sort, p.desc = byCreated, true
+	if p.seeded {
+		// The tags came with the page: only what the server did not render is fetched.
+		p.seeded = false
+		p.loadActivity(ctx)
+		p.loadUsage(ctx)
+	} else {
+		p.load(ctx)
 	}
-	p.load(ctx)
 	focusFilter(ctx, "tag-filter")
 }
 
-// load lists the tag names, then starts filling in their details.
+// defaultSort is the order a repository opens in: newest first.
+func (p *repositoryPage) defaultSort() {
+	if p.sort == "" {
+		p.sort, p.desc = byCreated, true
+	}
+}
+
+// load asks for every tag with its details in one answer, applied in one render. The tag
+// names are asked for alongside, so a slow answer (details not yet indexed) shows the rows
+// meanwhile. Where one answer is not offered (direct mode, an older server), details come
+// chunk by chunk after the names.
 func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err = loading, nil
 	p.sev.reset()
+	p.defaultSort()
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
+	// Both answers are handled in Dispatch, on the UI goroutine: these need no lock.
+	var all, chunked bool // every detail arrived; only chunks are offered
+	var namesErr error
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		page, err := apiClient().AllTags(c, name)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			switch code := api.ErrorCode(err); {
+			case code == api.CodeDirectMode || code == api.CodeBadRequest:
+				chunked = true
+				if p.state == loaded { // the names are in
+					p.fill(ctx)
+					p.loadActivity(ctx)
+				} else if namesErr != nil {
+					p.state, p.err = failed, namesErr
+				}
+			case err != nil && p.state == loading:
+				p.state, p.err = failed, err
+			case err != nil: // the names are shown: keep them, with the error on each row
+				for i := range p.tags {
+					p.tags[i].Error = err.Error()
+				}
+				clear(p.pending)
+				p.tagsChanged()
+			default:
+				all = true
+				p.receiveAll(page)
+				p.loadActivity(ctx)
+				p.loadUsage(ctx)
+			}
+		})
+	})
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		page, err := apiClient().TagNames(c, name)
 		ctx.Dispatch(func(ctx app.Context) {
-			if gen != p.gen {
+			if gen != p.gen || all || p.state == failed {
 				return
 			}
 			if err != nil {
-				p.state, p.err = failed, err
+				namesErr = err
+				if chunked {
+					p.state, p.err = failed, err
+				}
 				return
 			}
-			p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
-			p.pending = make(map[int]bool, len(p.tags))
-			p.attempts = map[string]int{}
-			for i := range p.tags {
-				p.pending[i] = true
+			p.receiveNames(page)
+			if chunked {
+				p.fill(ctx)
+				p.loadActivity(ctx)
 			}
-			p.next, p.inFlight = 0, 0
-			p.tagsChanged()
-			p.fill(ctx)
-			p.loadActivity(ctx)
 		})
 	})
+}
+
+// receiveAll shows every tag with its details.
+func (p *repositoryPage) receiveAll(page api.TagPage) {
+	p.defaultSort()
+	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
+	p.pending, p.attempts = map[int]bool{}, map[string]int{}
+	p.next, p.inFlight = len(p.tags), 0
+	p.tagsChanged()
+}
+
+// receiveNames shows the tag names, their details pending.
+func (p *repositoryPage) receiveNames(page api.TagPage) {
+	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
+	p.pending = make(map[int]bool, len(p.tags))
+	p.attempts = map[string]int{}
+	for i := range p.tags {
+		p.pending[i] = true
+	}
+	p.next, p.inFlight = 0, 0
+	p.tagsChanged()
 }
 
 // loadActivity fetches the repository's last push and pull. Without notifications (or in a
@@ -414,6 +523,7 @@ func (p *repositoryPage) Render() app.UI {
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
 		&deleteDialog{},
+		app.If(p.seed != nil, p.seed.script),
 	)
 }
 

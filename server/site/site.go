@@ -103,10 +103,17 @@ func New(s Services) (http.Handler, error) {
 	mux.Handle("GET /readyz", readiness(s))
 	mux.Handle("/web/", files)
 	// The page and PWA settings live in ui.go, shared with the static export.
-	mux.Handle("/", uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
+	app := uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
 		ui.EnvVersion:  s.Version,
 		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
-	}))
+	})
+	// Pages come with their data, except under access control, whose policy checks are not
+	// wired into prerendering yet: those pages load their data in the browser.
+	var src ui.Source
+	if s.Catalog != nil && s.Access == nil {
+		src = pageSource{s.Catalog}
+	}
+	mux.Handle("/", pages(app, src, principals(s)))
 	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil
 }
 
@@ -116,13 +123,10 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	if c == nil {
 		c = CORS(nil)
 	}
-	principal := func(h http.Handler) http.Handler { return h }
+	principal := principals(s)
 	if s.Sessions != nil {
-		principal = s.Sessions.Middleware
 		signIn := http.Handler(http.HandlerFunc(s.Sessions.ServeSignIn))
 		if s.Access != nil {
-			// Every principal is checked against the accounts on every request.
-			principal = func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
 			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
 		}
 		mux.Handle("GET /api/v1/session", c.Handler(principal(whoami(s)))) // whoami.go
@@ -197,6 +201,19 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
+}
+
+// principals returns the middleware that puts the caller's principal into a request: the
+// session's or Basic credentials, checked against the accounts on every request under
+// access control.
+func principals(s Services) func(http.Handler) http.Handler {
+	switch {
+	case s.Sessions == nil:
+		return func(h http.Handler) http.Handler { return h }
+	case s.Access != nil:
+		return func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
+	}
+	return s.Sessions.Middleware
 }
 
 // deadline bounds a request's context: past it, registry calls end with 504.

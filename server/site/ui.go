@@ -45,27 +45,32 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 	return h
 }
 
-// serviceWorker is go-app's worker with one change: a page the cache lacks (a deep link such
-// as /repositories/library/alpine) falls back to the cached app shell when the network fails,
-// so Berth opens offline on any page it has data for, not only the start page.
+// serviceWorker is go-app's worker with one change: pages come from the network first, the
+// cache only when the network fails. A page Berth serves carries its data, read for whoever
+// asks (go-app's worker would answer "/" from its cache, without data, for as long as the
+// version lasts); offline, a page the cache lacks (a deep link such as
+// /repositories/library/alpine) gets the cached app shell, so Berth opens on any page it has
+// data for, not only the start page.
 var serviceWorker = func() string {
-	const plain = "  return await fetch(request);\n}"
-	const withFallback = `  try {
-    return await fetch(request);
-  } catch (error) {
-    if (request.mode === "navigate") {
-      const shell = await caches.match(self.registration.scope);
-      if (shell) {
-        return shell;
+	const plain = `async function fetchWithCache(request) {
+  const cachedResponse = await caches.match(request);`
+	const networkFirst = `async function fetchWithCache(request) {
+  if (request.mode === "navigate") {
+    try {
+      return await fetch(request);
+    } catch (error) {
+      const page = (await caches.match(request)) || (await caches.match(self.registration.scope));
+      if (page) {
+        return page;
       }
+      throw error;
     }
-    throw error;
   }
-}`
+  const cachedResponse = await caches.match(request);`
 	if !strings.Contains(app.DefaultAppWorkerJS, plain) {
 		return "" // go-app changed its worker; keep it as it is
 	}
-	return strings.Replace(app.DefaultAppWorkerJS, plain, withFallback, 1)
+	return strings.Replace(app.DefaultAppWorkerJS, plain, networkFirst, 1)
 }()
 
 // prefixed resolves go-app's resources under a base path for the static export: /web/… and

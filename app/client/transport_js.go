@@ -1,0 +1,120 @@
+//go:build js && wasm
+
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall/js"
+)
+
+// send sends r with the browser's fetch, aborted when ctx ends.
+func send(ctx context.Context, r request) (*response, error) {
+	abort := js.Global().Get("AbortController").New()
+	opts := js.Global().Get("Object").New()
+	opts.Set("method", r.method)
+	headers := js.Global().Get("Headers").New()
+	for k, v := range r.header {
+		headers.Call("set", k, v)
+	}
+	opts.Set("headers", headers)
+	opts.Set("signal", abort.Get("signal"))
+	if r.body != nil {
+		b := js.Global().Get("Uint8Array").New(len(r.body))
+		js.CopyBytesToJS(b, r.body)
+		opts.Set("body", b)
+	}
+	resp, err := await(ctx, abort, js.Global().Call("fetch", r.url, opts))
+	if err != nil {
+		return nil, err
+	}
+	h := resp.Get("headers")
+	out := &response{
+		status:     resp.Get("status").Int(),
+		statusText: resp.Get("statusText").String(),
+		header: func(name string) string {
+			if v := h.Call("get", name); v.Type() == js.TypeString {
+				return v.String()
+			}
+			return ""
+		},
+		body: io.NopCloser(eofReader{}),
+	}
+	if b := resp.Get("body"); b.Truthy() {
+		out.body = &streamBody{ctx: ctx, abort: abort, reader: b.Call("getReader")}
+	}
+	return out, nil
+}
+
+// await waits for a promise; when ctx ends first, the request is aborted.
+func await(ctx context.Context, abort, promise js.Value) (js.Value, error) {
+	type result struct {
+		v   js.Value
+		err error
+	}
+	done := make(chan result, 1)
+	resolve := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{v: args[0]}
+		return nil
+	})
+	reject := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{err: errors.New(args[0].Call("toString").String())}
+		return nil
+	})
+	// The callbacks are released only once called: the promise settles soon after an abort.
+	defer resolve.Release()
+	defer reject.Release()
+	promise.Call("then", resolve, reject)
+	select {
+	case res := <-done:
+		return res.v, res.err
+	case <-ctx.Done():
+		abort.Call("abort")
+		<-done
+		return js.Undefined(), ctx.Err()
+	}
+}
+
+// streamBody reads a fetch response body as it arrives (job event streams never end
+// before their job does).
+type streamBody struct {
+	ctx    context.Context
+	abort  js.Value
+	reader js.Value
+	buf    []byte
+	eof    bool
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	for len(b.buf) == 0 {
+		if b.eof {
+			return 0, io.EOF
+		}
+		chunk, err := await(b.ctx, b.abort, b.reader.Call("read"))
+		if err != nil {
+			return 0, err
+		}
+		if chunk.Get("done").Bool() {
+			b.eof = true
+			continue
+		}
+		v := chunk.Get("value")
+		b.buf = make([]byte, v.Get("length").Int())
+		js.CopyBytesToGo(b.buf, v)
+	}
+	n := copy(p, b.buf)
+	b.buf = b.buf[n:]
+	return n, nil
+}
+
+func (b *streamBody) Close() error {
+	if !b.eof {
+		b.abort.Call("abort") // stops the download; the reader's promises settle as aborted
+	}
+	return nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// apiLog records the /api/v1 requests a browser tab makes, from CDP network events.
+type apiLog struct {
+	mu       sync.Mutex
+	requests []string // path and query, in order
+	last     time.Time
+}
+
+func watchAPI(t testing.TB, ctx context.Context) *apiLog {
+	t.Helper()
+	l := &apiLog{}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			if u, err := url.Parse(e.Request.URL); err == nil && strings.HasPrefix(u.Path, "/api/v1/") {
+				l.mu.Lock()
+				l.requests = append(l.requests, u.RequestURI())
+				l.last = time.Now()
+				l.mu.Unlock()
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// since returns the requests made after the first n.
+func (l *apiLog) since(n int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.requests[n:]...)
+}
+
+func (l *apiLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.requests)
+}
+
+// quiet waits until no /api/v1 request has started for d.
+func (l *apiLog) quiet(ctx context.Context, d time.Duration) error {
+	for {
+		l.mu.Lock()
+		idle := time.Since(l.last)
+		l.mu.Unlock()
+		if idle >= d {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d - idle):
+		}
+	}
+}
+
+// blockWasm keeps app.wasm from loading (on) or lets it load again.
+func blockWasm(ctx context.Context, on bool) error {
+	var patterns []*network.BlockPattern
+	if on {
+		patterns = []*network.BlockPattern{{URLPattern: "*://*:*/web/app.wasm", Block: true}}
+	}
+	_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: patterns})
+	return err
+}
+
+// watchRows is run in every new document: it notes the first time the rows of the page
+// (selectors by path) show, and whether they were ever gone afterwards (a flicker: a
+// mutation batch leaving none), until the page ends.
+const watchRows = `(() => {
+	const watch = () => {
+		const sel = (ROWS)[location.pathname];
+		if (!sel) return;
+		const check = () => {
+			const n = document.querySelectorAll(sel).length;
+			if (n > 0) window.berthRowsSeen = true;
+			else if (window.berthRowsSeen) window.berthRowsGone = (window.berthRowsGone || 0) + 1;
+		};
+		check();
+		new MutationObserver(check).observe(document.documentElement, {childList: true, subtree: true});
+	};
+	document.addEventListener("DOMContentLoaded", watch);
+})()`
+
+// pagesWithData are the pages the server renders with their data: the address, the
+// selector of their rows, and a text the rows hold.
+var pagesWithData = []struct {
+	name, path, rows, want string
+}{
+	{"catalog", "/", `#repositories a.repo`, "alpine"},
+	{"repository", "/repositories/library/alpine", `#tags tr.tag:not(.pending) td.size`, "kB"},
+	{"manifest", "/repositories/library/alpine:3.21", `#platforms a, #layers td`, "linux/arm64"},
+}
+
+// warm reads the pages' data once, so that a freshly started Berth has it described and
+// answers a page within the prerender's bound (a page read past it arrives without data,
+// and the browser loads it).
+func warm(t testing.TB, base string) {
+	t.Helper()
+	for _, path := range []string{
+		"/api/v1/repositories?limit=200&offset=0",
+		"/api/v1/repositories/library/alpine/tags?limit=all",
+		"/api/v1/repositories/library/alpine/manifests/3.21",
+	} {
+		start := time.Now()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		t.Logf("cold GET %s: %v", path, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// waitRows waits until rows matching the selector are laid out on the page.
+func waitRows(selector string) chromedp.Action[chromedp.Void] {
+	return waitJS(`[...document.querySelectorAll(` + "`" + selector + "`" + `)].some(e => e.offsetHeight > 0)`)
+}
+
+// The catalog, repository and manifest pages show their rows before app.wasm starts; once
+// it starts, it fetches none of that data again and the rows never leave the page.
+func TestE2EPagesArriveWithData(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+	warm(t, base)
+	api := watchAPI(t, ctx)
+
+	// app.wasm never arrives: what shows is the server's page alone.
+	if err := blockWasm(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pagesWithData {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+p.path), waitRows(p.rows)); err != nil {
+			t.Fatalf("%s without app.wasm: %v", p.name, err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll(`+"`"+p.rows+"`"+`)].map(e => e.innerText).join(" ")`))
+		if err != nil || !strings.Contains(text, p.want) {
+			t.Errorf("%s without app.wasm shows %q (%v), want %q", p.name, text, err, p.want)
+		}
+		loader, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("app-wasm-loader")).display`))
+		if loader != "none" {
+			t.Errorf("%s without app.wasm: go-app's loader covers the page (display %q)", p.name, loader)
+		}
+		screenshot(t, ctx, "prerendered-"+p.name)
+	}
+	if n := api.count(); n != 0 {
+		t.Errorf("pages without app.wasm made %d /api/v1 requests: %v", n, api.since(0))
+	}
+
+	// app.wasm starts on the page the server rendered and takes it over.
+	if err := blockWasm(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, p := range pagesWithData {
+		rows[p.path] = p.rows
+	}
+	byPath, _ := json.Marshal(rows)
+	script := strings.Replace(watchRows, "ROWS", string(byPath), 1)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pagesWithData {
+		before := api.count()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+p.path),
+			waitJS(`!document.getElementById("app-wasm-loader")`), // go-app removes it once app.wasm runs
+		); err != nil {
+			t.Fatalf("%s with app.wasm: %v", p.name, err)
+		}
+		qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := api.quiet(qctx, time.Second)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range api.since(before) {
+			// Activity, storage figures and the session are not in the page; its data is.
+			if strings.HasPrefix(r, "/api/v1/repositories") && !strings.Contains(r, "/usage") {
+				t.Errorf("%s: app.wasm fetched %s again", p.name, r)
+			}
+		}
+		gone, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.berthRowsSeen ? (window.berthRowsGone || 0) : -1`))
+		if err != nil || gone != 0 {
+			t.Errorf("%s: rows gone from the page %d times while app.wasm took over (-1: never seen), %v", p.name, gone, err)
+		}
+	}
+}

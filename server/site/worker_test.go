@@ -1,0 +1,18 @@
+package site
+
+import (
+	"strings"
+	"testing"
+)
+
+// Berth's service worker is go-app's with pages fetched from the network first.
+func TestServiceWorkerFetchesPagesFirst(t *testing.T) {
+	if serviceWorker == "" {
+		t.Fatal("go-app's worker changed: the page fetch is no longer patched")
+	}
+	for _, want := range []string{`request.mode === "navigate"`, "return await fetch(request);", "caches.match(self.registration.scope)"} {
+		if !strings.Contains(serviceWorker, want) {
+			t.Errorf("worker lacks %q", want)
+		}
+	}
+}

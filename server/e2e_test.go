@@ -146,6 +146,7 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`#repositories a[href="/repositories/team/api/server"]`),
+		appRunning(),
 	); err != nil {
 		t.Fatalf("catalog did not render: %v", err)
 	}
@@ -237,6 +238,7 @@ func TestE2EManifestPage(t *testing.T) {
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
 		chromedp.WaitVisible(`#platforms`),
 		chromedp.WaitVisible(`#layers`),
+		appRunning(),
 	); err != nil {
 		t.Fatalf("tag page did not render: %v", err)
 	}

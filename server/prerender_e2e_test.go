@@ -84,17 +84,21 @@ func blockWasm(ctx context.Context, on bool) error {
 	return err
 }
 
-// watchRows is run in every new document: it notes the first time the rows of the page
-// (selectors by path) show, and whether they were ever gone afterwards (a flicker: a
-// mutation batch leaving none), until the page ends.
+// watchRows is run in every new document: it notes when the rows of the page (selectors by
+// path) first show (berthRowsAt, ms since the navigation started), and whether they were
+// ever gone afterwards (a flicker: a mutation batch leaving none), until the page ends.
 const watchRows = `(() => {
 	const watch = () => {
 		const sel = (ROWS)[location.pathname];
 		if (!sel) return;
 		const check = () => {
 			const n = document.querySelectorAll(sel).length;
-			if (n > 0) window.berthRowsSeen = true;
-			else if (window.berthRowsSeen) window.berthRowsGone = (window.berthRowsGone || 0) + 1;
+			if (n === 0) {
+				if (window.berthRowsSeen) window.berthRowsGone = (window.berthRowsGone || 0) + 1;
+			} else if (!window.berthRowsSeen) {
+				window.berthRowsSeen = true;
+				window.berthRowsAt = performance.now();
+			}
 		};
 		check();
 		new MutationObserver(check).observe(document.documentElement, {childList: true, subtree: true});
@@ -136,6 +140,25 @@ func warm(t testing.TB, base string) {
 	}
 }
 
+// watchRowsIn runs watchRows in every document the tab opens from now on.
+func watchRowsIn(ctx context.Context) error {
+	rows := map[string]string{}
+	for _, p := range pagesWithData {
+		rows[p.path] = p.rows
+	}
+	byPath, _ := json.Marshal(rows)
+	script := strings.Replace(watchRows, "ROWS", string(byPath), 1)
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
+	return err
+}
+
+// appRunning waits until app.wasm runs the page: go-app removes its loader once the page's
+// components are mounted with their handlers. A page that arrives with its data shows it
+// before that; clicks, keys and scrolling need the app.
+func appRunning() chromedp.Action[chromedp.Void] {
+	return waitJS(`!document.getElementById("app-wasm-loader")`)
+}
+
 // waitRows waits until rows matching the selector are laid out on the page.
 func waitRows(selector string) chromedp.Action[chromedp.Void] {
 	return waitJS(`[...document.querySelectorAll(` + "`" + selector + "`" + `)].some(e => e.offsetHeight > 0)`)
@@ -175,13 +198,7 @@ func TestE2EPagesArriveWithData(t *testing.T) {
 	if err := blockWasm(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{}
-	for _, p := range pagesWithData {
-		rows[p.path] = p.rows
-	}
-	byPath, _ := json.Marshal(rows)
-	script := strings.Replace(watchRows, "ROWS", string(byPath), 1)
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script}); err != nil {
+	if err := watchRowsIn(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range pagesWithData {

@@ -70,6 +70,7 @@ func TestE2ELargeListsAreVirtual(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`#repositories a[href="/repositories/team/r000000"]`),
+		appRunning(),
 	); err != nil {
 		t.Fatalf("catalog: %v", err)
 	}
@@ -133,6 +134,7 @@ func BenchmarkUIScale(b *testing.B) {
 		if err := chromedp.Do(ctx,
 			chromedp.Navigate(base+"/"),
 			chromedp.WaitVisible(`#repositories a.repo`),
+			appRunning(), // the search below types into the filter
 		); err != nil {
 			b.Fatal(err)
 		}
@@ -140,7 +142,7 @@ func BenchmarkUIScale(b *testing.B) {
 			// The first visit waits for Berth's first read of the whole catalog.
 			cold = time.Since(start)
 			start = time.Now()
-			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#repositories a.repo`)); err != nil {
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#repositories a.repo`), appRunning()); err != nil {
 				b.Fatal(err)
 			}
 		}

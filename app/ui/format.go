@@ -6,6 +6,7 @@ package ui
 
 import (
 	"fmt"
+	"html"
 	"strings"
 	"time"
 
@@ -139,13 +140,16 @@ func countLabel(total int, query string) string {
 
 // repoName renders a repository name with its namespace dimmed, so the last part stands out.
 func repoName(name string) []app.UI {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return []app.UI{
-				app.Span().Class("ns").Text(name[:i+1]),
-				app.Span().Class("leaf").Text(name[i+1:]),
-			}
-		}
+	// One raw element: go-app's server rendering puts every child on a line of its own, and
+	// the line break between two spans would show as a space in the prerendered page.
+	ns, leaf := "", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		ns, leaf = name[:i+1], name[i+1:]
 	}
-	return []app.UI{app.Span().Class("leaf").Text(name)}
+	h := `<span class="repo-name">`
+	if ns != "" {
+		h += `<span class="ns">` + html.EscapeString(ns) + `</span>`
+	}
+	h += `<span class="leaf">` + html.EscapeString(leaf) + `</span></span>`
+	return []app.UI{app.Raw(h)}
 }

@@ -118,8 +118,10 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 	p.name = repositoryFromPath(ctx.Page().URL())
 	ctx.Page().SetTitle("%s · Berth", p.name)
 	if p.seeded {
-		// The tags came with the page: only what the server did not render is fetched.
+		// The tags came with the page: only what the server did not render is fetched, and
+		// the tags the registry failed on are asked for again.
 		p.seeded = false
+		p.retryFailed(ctx, 0, len(p.tags))
 		p.loadActivity(ctx)
 		p.loadUsage(ctx)
 	} else {
@@ -178,6 +180,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 			default:
 				all = true
 				p.receiveAll(page)
+				p.retryFailed(ctx, 0, len(p.tags))
 				p.loadActivity(ctx)
 				p.loadUsage(ctx)
 			}

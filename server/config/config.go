@@ -38,6 +38,9 @@ type Config struct {
 	WebDir string
 	// ReadOnly refuses every write through the proxy and the API.
 	ReadOnly bool
+	// ClientRendered serves pages without their data, which the browser then fetches (the
+	// baseline the UI benchmarks compare against).
+	ClientRendered bool
 	// Concurrency bounds the requests made to the registry at once for one API call.
 	Concurrency int
 	// PublicHost is the registry host users pull from, shown in pull commands.
@@ -317,6 +320,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	duration(&c.UpstreamTimeout, "upstream-timeout", "how long to wait for the registry to connect and answer headers")
 	str(&c.WebDir, "web-dir", "serve app.wasm, CSS and icons from this directory instead of the copies embedded in the binary (development: make wasm, then reload)")
 	boolean(&c.ReadOnly, "read-only", "refuse every write (push, delete) through the proxy and the API")
+	boolean(&c.ClientRendered, "client-rendered", "serve pages without their data: the browser fetches it after app.wasm starts")
 	integer(&c.Concurrency, "concurrency", "registry requests made at once to gather details for one page")
 	str(&c.PublicHost, "public-host", "registry host users pull from, shown in pull commands (default: the registry's host)")
 	str(&c.RegistryUsername, "registry-username", "username Berth reads the registry with (service credentials); empty: users sign in themselves")

@@ -110,7 +110,7 @@ func New(s Services) (http.Handler, error) {
 	// Pages come with their data, except under access control, whose policy checks are not
 	// wired into prerendering yet: those pages load their data in the browser.
 	var src ui.Source
-	if s.Catalog != nil && s.Access == nil {
+	if s.Catalog != nil && s.Access == nil && !cfg.ClientRendered {
 		src = pageSource{s.Catalog}
 	}
 	mux.Handle("/", pages(app, src, principals(s)))

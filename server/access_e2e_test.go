@@ -506,3 +506,88 @@ func waitAcrossPages(expr string) chromedp.Action[chromedp.Void] {
 		}
 	})
 }
+
+// TestE2EAccessibilityOfAccessPages runs axe-core on the sign-in page and the account pages
+// (with a secret shown once), and the repository's "who may do what", in light and dark, on
+// a desktop and a phone, where nothing may be wider than the screen.
+func TestE2EAccessibilityOfAccessPages(t *testing.T) {
+	script := axeScript(t)
+	ctx := browser(t)
+	base := startGuarded(t, nil)
+	for _, c := range []struct {
+		path string
+		body any
+	}{
+		{"/api/v1/users", map[string]any{"name": "carol", "password": "carol's long password"}},
+		{"/api/v1/teams", api.Team{Name: "web", Description: "the web team"}},
+		{"/api/v1/teams/web/members/carol", api.RoleRequest{Role: "developer"}},
+	} {
+		method := "POST"
+		if strings.Contains(c.path, "/members/") {
+			method = "PUT"
+		}
+		if code := apiAs(t, base, method, c.path, "admin", adminPassword, c.body, nil); code >= 300 {
+			t.Fatalf("%s %s: %d", method, c.path, code)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin"), signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range looks {
+		if err := chromedp.Do(ctx, look(l.width, l.height, l.dark)); err != nil {
+			t.Fatal(err)
+		}
+		states := []struct {
+			name  string
+			steps []chromedp.Action[chromedp.Void]
+		}{
+			{"tokens-secret", []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(base + "/access/tokens"), chromedp.WaitVisible(`#token-form`),
+				chromedp.SendKeys(`#token-name`, "a11y-"+l.name), chromedp.Click(`#token-create`), chromedp.WaitVisible(`#new-token-value`),
+				chromedp.WaitVisible(`#tokens tbody tr`),
+			}},
+			{"users", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/users"), chromedp.WaitVisible(`#users tr[data-user="carol"]`)}},
+			{"teams", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams"), chromedp.WaitVisible(`#teams tr[data-team="web"]`)}},
+			{"team", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams/web"), chromedp.WaitVisible(`#members tr[data-member="carol"]`)}},
+			{"namespaces", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/namespaces"), chromedp.WaitVisible(`#namespaces tr[data-namespace="web"]`)}},
+			{"namespace-robot-secret", []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(base + "/access/namespaces/web"), chromedp.WaitVisible(`#robot-form`),
+				chromedp.SendKeys(`#robot-name`, "a11y-"+l.name), chromedp.Click(`#robot-create`), chromedp.WaitVisible(`#new-robot-value`),
+				chromedp.WaitVisible(`#robots tbody tr`),
+			}},
+			{"audit", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/audit"), chromedp.WaitVisible(`#audit tbody tr`)}},
+			{"repository-access", []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(base + "/repositories/web/app"), chromedp.WaitVisible(`#repo-access`), chromedp.Click(`#repo-access summary`),
+				chromedp.WaitVisible(`#repo-access-members`),
+			}},
+		}
+		for _, s := range states {
+			name := s.name + "-" + l.name
+			if err := within(ctx, s.steps...); err != nil {
+				t.Errorf("%s: %v", name, err)
+				screenshot(t, ctx, "a11y-failed-"+name)
+				continue
+			}
+			checkAxe(t, ctx, script, name)
+			if l.width < 640 {
+				noOverflow(t, ctx, name)
+			}
+			screenshot(t, ctx, "a11y-"+name)
+		}
+	}
+	// The sign-in page, signed out.
+	if err := within(ctx, look(390, 844, false), chromedp.Click(`#signout`), chromedp.WaitVisible(`#signin-link`),
+		chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(`#signin-link`)); err != nil {
+		t.Fatal(err)
+	}
+	checkAxe(t, ctx, script, "signin-page-phone")
+	noOverflow(t, ctx, "signin-page-phone")
+	// Keyboard: the account tabs and a form are reachable and usable with Tab and Enter.
+	if err := within(ctx, look(1280, 800, false), signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`),
+		chromedp.Navigate(base+"/access/teams"), chromedp.WaitVisible(`#team-form`),
+		chromedp.Focus(`#team-name`), chromedp.SendKeys(`#team-name`, "keys"), chromedp.KeyEvent("\r"),
+		waitJS(`location.pathname === "/access/teams/keys"`),
+	); err != nil {
+		t.Errorf("keyboard: %v", err)
+	}
+}

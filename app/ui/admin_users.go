@@ -153,10 +153,10 @@ func (p *usersPage) renderList() app.UI {
 					OnClick(p.change(u.Name, api.UserRequest{Disabled: &yes}, u.Name+" disabled."), app.EventScope("disable"+u.Name)))
 			}
 			if u.Admin {
-				actions = append(actions, app.Button().Class("button small").Text("Remove admin").Aria("label", "Remove administrator rights of "+u.Name).
+				actions = append(actions, app.Button().Class("button small").Text("Remove admin").Aria("label", "Remove admin "+u.Name).
 					OnClick(p.change(u.Name, api.UserRequest{Admin: &no}, u.Name+" is no longer an administrator."), app.EventScope("unadmin"+u.Name)))
 			} else {
-				actions = append(actions, app.Button().Class("button small").Text("Make admin").Aria("label", "Make "+u.Name+" an administrator").
+				actions = append(actions, app.Button().Class("button small").Text("Make admin").Aria("label", "Make admin "+u.Name).
 					OnClick(p.change(u.Name, api.UserRequest{Admin: &yes}, u.Name+" is an administrator now."), app.EventScope("admin"+u.Name)))
 			}
 		} else {

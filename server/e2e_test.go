@@ -74,6 +74,10 @@ func startBerth(t testing.TB, mutate func(*config.Config)) string {
 	cfg.DataDir = t.TempDir()
 	cfg.WebDir = webDir(t)
 	cfg.LogLevel = "warn"
+	// Interaction tests drive the page app.wasm runs; pages that arrive with their data show
+	// rows before it starts (and ignore clicks until then), so they opt in: see
+	// prerender_e2e_test.go.
+	cfg.ClientRendered = true
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
 )
 
 // apiLog records the /api/v1 requests a browser tab makes, from CDP network events.
@@ -168,7 +170,7 @@ func waitRows(selector string) chromedp.Action[chromedp.Void] {
 // it starts, it fetches none of that data again and the rows never leave the page.
 func TestE2EPagesArriveWithData(t *testing.T) {
 	ctx := browser(t)
-	base := startBerth(t, nil)
+	base := startBerth(t, func(c *config.Config) { c.ClientRendered = false })
 	warm(t, base)
 	api := watchAPI(t, ctx)
 

@@ -20,7 +20,7 @@ import (
 // client/server for both. Skips without Chromium.
 func BenchmarkUILoad(b *testing.B) {
 	modes := []struct{ name, base string }{
-		{"server", startBerth(b, nil)},
+		{"server", startBerth(b, func(c *config.Config) { c.ClientRendered = false })},
 		{"client", startBerth(b, func(c *config.Config) { c.ClientRendered = true })},
 	}
 	for _, m := range modes {

@@ -46,7 +46,7 @@ func TestBinaryIsSelfContained(t *testing.T) {
 
 	t.Run("page", func(t *testing.T) {
 		body, resp := fetch(t, base+"/", "")
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<title>Berth") || !strings.Contains(body, "/web/berth.css") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Berth</title>") || !strings.Contains(body, "/web/berth.css") {
 			t.Errorf("GET /: status %d, body %.300q", resp.StatusCode, body)
 		}
 		css, resp := fetch(t, base+"/web/berth.css", "")

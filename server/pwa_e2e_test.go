@@ -184,7 +184,8 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stored, "berth.api:/api/v1/repositories") {
+	// Saved under the user signed in: here nobody ("berth.api:" + "" + "|" + path).
+	if !strings.Contains(stored, "berth.api:|/api/v1/repositories") {
 		t.Fatalf("the catalog was not stored for offline use; localStorage keys:\n%s", stored)
 	}
 	if strings.Contains(stored, "/api/v1/session") {

@@ -413,8 +413,10 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
 		chromedp.SendKeys(`#copy-dest`, "carol/alpine:mine"),
 		chromedp.Click(`#copy-start`),
-		// Started from the page; the outcome is read from Berth below. (The page's own
-		// progress display is slow to follow here: see the README's Static site notes.)
+		// Started from the page; the outcome is read from Berth below. Not yet understood:
+		// in this run the static page's job view stays "running" for about a minute (no
+		// event of the cross-origin stream and no fallback poll reaches the page), so the
+		// test does not wait for it.
 		waitJS(`document.querySelector("#copy-job") !== null`),
 	); err != nil {
 		screenshot(t, ctx, "static-job-failed")

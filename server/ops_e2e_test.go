@@ -191,7 +191,7 @@ func TestE2ECopyToAnotherRegistry(t *testing.T) {
 		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:3.21"),
 		chromedp.Click(`#copy-panel .copy-remote summary`),
 		// The registry is chosen from the operator's list, not typed.
-		waitJS(`Array.from(document.querySelectorAll("#copy-registry option")).map(o => o.value).join(" ") === " `+other+`"`),
+		waitJS(`Array.from(document.querySelectorAll("#copy-registry option")).map(o => o.value).join(" ") === "this `+other+`"`),
 		waitJS(`(s => { s.value = `+jsString(other)+`; s.dispatchEvent(new Event("change", {bubbles: true})); return s.value === `+jsString(other)+`; })(document.querySelector("#copy-registry"))`),
 		chromedp.SendKeys(`#copy-username`, "bob"),
 		chromedp.SendKeys(`#copy-password`, "builder-pass"),

@@ -184,7 +184,7 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Saved answers are keyed by the signed-in user (none here) and the request.
+	// Saved under the user signed in: here nobody ("berth.api:" + "" + "|" + path).
 	if !strings.Contains(stored, "berth.api:|/api/v1/repositories") {
 		t.Fatalf("the catalog was not stored for offline use; localStorage keys:\n%s", stored)
 	}

@@ -125,7 +125,8 @@ func (c *copyPanel) remote(running bool) app.UI {
 	if len(c.session.RemoteRegistries) == 0 {
 		return nil
 	}
-	opts := []app.UI{app.Option().Value("").Text("This registry").Selected(c.registry == "")}
+	// Not value "": go-app leaves an empty value out, and the option's text becomes its value.
+	opts := []app.UI{app.Option().Value("this").Text("This registry").Selected(!slices.Contains(c.session.RemoteRegistries, c.registry))}
 	for _, r := range c.session.RemoteRegistries {
 		opts = append(opts, app.Option().Value(r).Text(r).Selected(c.registry == r))
 	}

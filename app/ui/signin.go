@@ -96,10 +96,14 @@ func oidcLoginURL() string {
 }
 
 // returnPath is where the sign-in page goes once signed in: its return parameter when that
-// is a path of this UI (never another site), the catalog otherwise.
+// is a path on this site (the server's auth.SafeReturn rule: never another site), the
+// catalog otherwise.
 func returnPath(u *url.URL) string {
 	r := u.Query().Get("return")
-	if !strings.HasPrefix(r, "/") || strings.HasPrefix(r, "//") || strings.HasPrefix(r, "/\\") {
+	if r == "" || r[0] != '/' || strings.HasPrefix(r, "//") || strings.ContainsAny(r, "\\\x00\r\n\t") {
+		return Path("/")
+	}
+	if p, err := url.Parse(r); err != nil || p.Scheme != "" || p.Host != "" || p.User != nil || p.Opaque != "" {
 		return Path("/")
 	}
 	return r

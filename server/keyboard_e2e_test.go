@@ -183,12 +183,14 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	noOverflow(t, ctx, "phone-1000-tags")
 	screenshot(t, ctx, "phone-1000-tags")
 	checked := map[string]bool{}
-	for _, at := range []string{"0", "0.25", "0.5", "0.75", "1"} {
+	// Eleven scroll positions, each given time for the virtual window to move: every card
+	// rendered along the way is checked.
+	for _, at := range []string{"0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1"} {
 		out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async function(){
 			const box = document.querySelector("#tags").closest(".vlist");
 			box.scrollTop = (box.scrollHeight - box.clientHeight) * `+at+`;
 			await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-			await new Promise(r => setTimeout(r, 0));
+			await new Promise(r => setTimeout(r, 150));
 			const w = document.documentElement.clientWidth, out = [];
 			for (const row of document.querySelectorAll("#tags tr.tag")) {
 				const ok = [".copy-pull", ".delete-tag"].every(s => { const b = row.querySelector(s); if (!b) return false;

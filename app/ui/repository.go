@@ -124,6 +124,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		p.retryFailed(ctx, 0, len(p.tags))
 		p.loadActivity(ctx)
 		p.loadUsage(ctx)
+		p.loadSeverities(ctx)
 	} else {
 		p.load(ctx)
 	}
@@ -183,6 +184,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.retryFailed(ctx, 0, len(p.tags))
 				p.loadActivity(ctx)
 				p.loadUsage(ctx)
+				p.loadSeverities(ctx)
 			}
 		})
 	})

@@ -224,7 +224,9 @@ func TestE2EAccessControlPages(t *testing.T) {
 	screenshot(t, ctx, "access-tokens")
 	if err := within(ctx,
 		chromedp.Click(`#new-token-done`),
-		chromedp.Click(`#tokens tr[data-token="laptop"] button`),
+		// The secret's panel leaves and the table moves up: click once it has.
+		chromedp.WaitNotPresent(`#new-token-value`),
+		clickStable(`#tokens tr[data-token="laptop"] button`),
 		waitJS(`document.querySelector('#tokens tr[data-token="laptop"]').innerText.includes("revoked")`),
 	); err != nil {
 		t.Fatalf("revoke token: %v", err)

@@ -310,6 +310,21 @@ func TestE2EManifestPage(t *testing.T) {
 	}
 }
 
+// clickStable clicks sel like chromedp.Click, again when the page re-rendered the node between
+// finding and clicking it ("Could not find node with given id"): go-app replaces nodes whose
+// structure changed, and a page finishing its load can do that at any time.
+func clickStable(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			_, err := chromedp.Click(sel)(ctx, t)
+			if err == nil || !strings.Contains(err.Error(), "Could not find node") || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
 // waitJS waits until the JavaScript expression is true.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

@@ -138,9 +138,9 @@ func TestE2EWriteOperations(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/mirror/alpine:copied"),
 		chromedp.WaitVisible(`#manifest-delete`),
-		chromedp.Click(`#manifest-delete`),
+		clickStable(`#manifest-delete`),
 		chromedp.WaitVisible(`#delete-dialog[open] #delete-manifest`),
-		chromedp.Click(`#delete-manifest`),
+		clickStable(`#delete-manifest`),
 		// The repository page: without tags (or, where the registry forgets an empty
 		// repository, not found).
 		waitJS(`location.pathname === "/repositories/mirror/alpine" && document.querySelector(".state.empty, .state.not-found") !== null`),

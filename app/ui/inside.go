@@ -120,13 +120,7 @@ func splitInside(p string) (repo, ref string) {
 	if r, err := url.PathUnescape(rest); err == nil {
 		rest = r
 	}
-	if i := strings.IndexByte(rest, '@'); i >= 0 {
-		return rest[:i], rest[i+1:]
-	}
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		return rest[:i], rest[i+1:]
-	}
-	return rest, ""
+	return cutReference(rest)
 }
 
 func (p *insidePage) OnMount(ctx app.Context) {

@@ -124,7 +124,12 @@ func manifestURL(repo, ref string) string {
 
 // splitReference splits NAME:TAG or NAME@DIGEST from a UI path.
 func splitReference(path string) (repo, ref string) {
-	rest := strings.Trim(strings.TrimPrefix(path, Path("/repositories/")), "/")
+	return cutReference(strings.Trim(strings.TrimPrefix(path, Path("/repositories/")), "/"))
+}
+
+// cutReference splits NAME@DIGEST at the '@', NAME:TAG at the last ':' (a registry port
+// never appears in a repository name here).
+func cutReference(rest string) (repo, ref string) {
 	if i := strings.IndexByte(rest, '@'); i >= 0 {
 		return rest[:i], rest[i+1:]
 	}

@@ -280,7 +280,13 @@ func (p *catalogPage) renderChoices() app.UI {
 	options := func(choices []choice, selected string) []app.UI {
 		opts := make([]app.UI, 0, len(choices))
 		for _, c := range choices {
-			opts = append(opts, app.Option().Value(c.value).Text(c.label).Selected(c.value == selected))
+			o := app.Option().Value(c.value).Text(c.label)
+			if c.value == selected {
+				// Only the chosen one carries the attribute: go-app's server render writes
+				// selected="false", which HTML reads as selected.
+				o = o.Selected(true)
+			}
+			opts = append(opts, o)
 		}
 		return opts
 	}

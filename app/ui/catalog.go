@@ -225,9 +225,8 @@ func (p *catalogPage) Render() app.UI {
 	return page(nil,
 		app.Div().Class("page-head").Body(
 			app.H1().Text("Repositories"),
-			app.If(p.state == loaded, func() app.UI {
-				return app.Span().Class("count").ID("repo-count").Aria("live", "polite").Text(catalogCount(p.total, p.filter))
-			}),
+			// Always there, so that a screen reader hears the count change with the filter.
+			app.Span().Class("count").ID("repo-count").Aria("live", "polite").Text(p.countText()),
 		),
 		app.Div().Class("toolbar catalog-filters").Body(
 			app.Input().
@@ -273,6 +272,14 @@ func (p *catalogPage) renderBody() app.UI {
 	}
 	rows = append(rows, p.win.spacer(len(p.repos)-last))
 	return app.Nav().Class("vlist repo-list").ID("repositories").Aria("label", "Repositories").OnScroll(p.onScroll).Body(rows...)
+}
+
+// countText says how many repositories the filter matches, once they are loaded.
+func (p *catalogPage) countText() string {
+	if p.state != loaded {
+		return ""
+	}
+	return catalogCount(p.total, p.filter)
 }
 
 // renderChoices is the kind filter and the order, as labelled selects.

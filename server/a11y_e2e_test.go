@@ -172,6 +172,11 @@ func TestE2EAccessibility(t *testing.T) {
 	}
 	states := []state{
 		{"catalog", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/"), chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`)}},
+		{"catalog-charts", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/?kind=chart&sort=-size"),
+			chromedp.WaitVisible(`#repositories a[href="/repositories/charts/berth-demo"] .kind-chart`),
+			waitJS(`!document.querySelector('#repositories a[href="/repositories/library/alpine"]') && document.querySelector("#repo-kind").value === "chart"`),
+		}},
 		{"repository", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/repositories/library/alpine"),
 			chromedp.WaitVisible(`#tags [data-tag="latest"]`),

@@ -23,6 +23,27 @@ type RepositoryPage struct {
 	Partial bool `json:"partial,omitempty"`
 }
 
+// RepositoryQuery selects a page of the catalog, as GET /api/v1/repositories?q=&sort=&kind=
+// takes it.
+type RepositoryQuery struct {
+	// Query keeps names containing it.
+	Query string
+	// Sort is name (default), pushed or size, "-" first for descending.
+	Sort string
+	// Kind keeps the repositories holding mainly images, charts or other artifacts: image,
+	// chart or artifact; empty for all.
+	Kind   string
+	Offset int
+	Limit  int
+}
+
+// Repository kinds, as Repository.Kind and RepositoryQuery.Kind name them.
+const (
+	KindImage    = "image"
+	KindChart    = "chart"
+	KindArtifact = "artifact"
+)
+
 // Repository is one entry of the catalog. The fields after Name come from the server's
 // metadata index and are zero for what it has not indexed yet.
 type Repository struct {

@@ -19,8 +19,8 @@ import (
 
 // Client is everything the UI asks of its data source.
 type Client interface {
-	// Repositories returns a page of the catalog, filtered by query.
-	Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error)
+	// Repositories returns a page of the catalog, filtered, ordered and cut as q says.
+	Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error)
 	// TagNames returns every tag of a repository, without details.
 	TagNames(ctx context.Context, repository string) (api.TagPage, error)
 	// Tags returns a page of a repository's tags with their details.
@@ -124,13 +124,19 @@ type Berth struct {
 var _ Client = (*Berth)(nil)
 
 // RepositoriesPath is the /api/v1 path of a catalog page.
-func RepositoriesPath(query string, offset, limit int) string {
+func RepositoriesPath(q api.RepositoryQuery) string {
 	v := url.Values{}
-	if query != "" {
-		v.Set("q", query)
+	if q.Query != "" {
+		v.Set("q", q.Query)
 	}
-	v.Set("offset", strconv.Itoa(offset))
-	v.Set("limit", strconv.Itoa(limit))
+	if q.Sort != "" {
+		v.Set("sort", q.Sort)
+	}
+	if q.Kind != "" {
+		v.Set("kind", q.Kind)
+	}
+	v.Set("offset", strconv.Itoa(q.Offset))
+	v.Set("limit", strconv.Itoa(q.Limit))
 	return "/api/v1/repositories?" + v.Encode()
 }
 
@@ -144,9 +150,9 @@ func ManifestPath(repository, reference string) string {
 	return "/api/v1/repositories/" + escapePath(repository) + "/manifests/" + url.PathEscape(reference)
 }
 
-func (c *Berth) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+func (c *Berth) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
 	var p api.RepositoryPage
-	err := c.do(ctx, http.MethodGet, RepositoriesPath(query, offset, limit), nil, &p)
+	err := c.do(ctx, http.MethodGet, RepositoriesPath(q), nil, &p)
 	return p, err
 }
 

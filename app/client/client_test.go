@@ -67,7 +67,7 @@ func TestDirectReadsARegistry(t *testing.T) {
 		t.Fatalf("New(direct) = %T", c)
 	}
 	ctx := context.Background()
-	repos, err := c.Repositories(ctx, "alp", 0, 10)
+	repos, err := c.Repositories(ctx, api.RepositoryQuery{Query: "alp", Limit: 10})
 	if err != nil || repos.Total != 1 || repos.Repositories[0].Name != "library/alpine" {
 		t.Fatalf("filtered catalog %+v, %v", repos, err)
 	}

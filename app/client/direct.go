@@ -114,8 +114,12 @@ const directCatalogPages = 50
 var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="?next"?`)
 
 // Repositories reads the whole catalog from /v2/_catalog, then filters and pages it here, as
-// the server would.
-func (c *Direct) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
+// the server would. Kinds and orders other than by name need what Berth's server indexes.
+func (c *Direct) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
+	if q.Kind != "" || (q.Sort != "" && q.Sort != "name") {
+		return api.RepositoryPage{}, errDirect("Sorting and filtering by kind")
+	}
+	query, offset, limit := q.Query, q.Offset, q.Limit
 	var names []string
 	next := "/v2/_catalog?n=1000"
 	for i := 0; next != "" && i < directCatalogPages; i++ {

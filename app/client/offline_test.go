@@ -59,14 +59,14 @@ func TestStatusFollowsRequests(t *testing.T) {
 	defer stop()
 
 	c := New(srv.URL, false)
-	if _, err := c.Repositories(context.Background(), "", 0, 10); err != nil {
+	if _, err := c.Repositories(context.Background(), api.RepositoryQuery{Limit: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if Status().Offline {
 		t.Fatal("offline after a successful request")
 	}
 	srv.Close()
-	_, err := c.Repositories(context.Background(), "", 0, 10)
+	_, err := c.Repositories(context.Background(), api.RepositoryQuery{Limit: 10})
 	var e *api.Error
 	if !errors.As(err, &e) || e.Code != api.CodeOffline || !Offline(err) {
 		t.Fatalf("unreachable server: got %v, want OFFLINE (nothing is stored outside the browser)", err)

@@ -14,6 +14,9 @@ const (
 	catalogPageSize = 200
 	searchDebounce  = 250 * time.Millisecond
 	repoRowHeight   = 42
+	// repoCardHeight is a repository's card on a phone, with the gap below it (see the
+	// catalog's phone block in berth.css).
+	repoCardHeight = 96
 )
 
 // catalogPage lists the registry's repositories with a server-side filter. The list is
@@ -25,11 +28,11 @@ type catalogPage struct {
 
 	user string // signed-in user, observed to reload after a sign-in
 
-	query   string
+	filter  catalogFilter
 	state   loadState
 	err     error
-	names   []string     // by position in the filtered catalog; "" until its page arrives
-	pages   map[int]bool // pages requested so far
+	repos   []api.Repository // by position in the filtered catalog; no name until its page arrives
+	pages   map[int]bool     // pages requested so far
 	total   int
 	updated time.Time
 	win     window
@@ -51,13 +54,13 @@ func (p *catalogPage) OnPreRender(ctx app.Context) {
 		return
 	}
 	defer cancel()
-	query := ctx.Page().URL().Query().Get("q")
-	res, err := src.Repositories(c, query, 0, catalogPageSize)
+	f := parseCatalogFilter(ctx.Page().URL().Query())
+	res, err := src.Repositories(c, f.page(0))
 	s := newSeed(ctx.Page().URL())
-	if err != nil || s.put(client.RepositoriesPath(query, 0, catalogPageSize), res) != nil {
+	if err != nil || s.put(client.RepositoriesPath(f.page(0)), res) != nil {
 		return // the browser loads it
 	}
-	p.query, p.seed = query, s
+	p.filter, p.seed = f, s
 	p.reset()
 	p.receive(0, res)
 }
@@ -69,12 +72,12 @@ func (p *catalogPage) OnInit() {
 	if s == nil {
 		return
 	}
-	query := app.Window().URL().Query().Get("q")
+	f := parseCatalogFilter(app.Window().URL().Query())
 	var res api.RepositoryPage
-	if !s.get(client.RepositoriesPath(query, 0, catalogPageSize), &res) {
+	if !s.get(client.RepositoriesPath(f.page(0)), &res) {
 		return
 	}
-	p.query, p.seeded = query, true
+	p.filter, p.seeded = f, true
 	p.reset()
 	p.receive(0, res)
 }
@@ -89,7 +92,7 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 		return
 	}
 	ctx.Page().SetTitle("Repositories · Berth")
-	p.query = ctx.Page().URL().Query().Get("q")
+	p.filter = parseCatalogFilter(ctx.Page().URL().Query())
 	if p.seeded {
 		p.seeded = false // later navigations load
 	} else {
@@ -110,8 +113,8 @@ func (p *catalogPage) load(ctx app.Context) {
 // reset empties the list for a new query.
 func (p *catalogPage) reset() {
 	p.gen++
-	p.state, p.err, p.pages, p.names = loading, nil, map[int]bool{}, nil
-	p.win.rowHeight = repoRowHeight
+	p.state, p.err, p.pages, p.repos = loading, nil, map[int]bool{}, nil
+	p.win.rowHeight = repoRowHeightFor()
 	p.win.reset()
 }
 
@@ -121,11 +124,11 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 		return
 	}
 	p.pages[page] = true
-	gen, query := p.gen, p.query
+	gen, q := p.gen, p.filter.page(page)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		res, err := apiClient().Repositories(c, query, page*catalogPageSize, catalogPageSize)
+		res, err := apiClient().Repositories(c, q)
 		ctx.Dispatch(func(ctx app.Context) {
 			if gen != p.gen {
 				return
@@ -146,15 +149,15 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 // receive places a page of the catalog into the list.
 func (p *catalogPage) receive(page int, res api.RepositoryPage) {
 	p.pages[page] = true
-	if p.state == loading || len(p.names) != res.Total {
+	if p.state == loading || len(p.repos) != res.Total {
 		// First page, or the catalog changed size under us: size the list anew.
-		old := p.names
-		p.names = make([]string, res.Total)
-		copy(p.names, old)
+		old := p.repos
+		p.repos = make([]api.Repository, res.Total)
+		copy(p.repos, old)
 	}
 	for i, r := range res.Repositories {
-		if at := page*catalogPageSize + i; at < len(p.names) {
-			p.names[at] = r.Name
+		if at := page*catalogPageSize + i; at < len(p.repos) {
+			p.repos[at] = r
 		}
 	}
 	p.total, p.updated, p.state = res.Total, res.Updated, loaded
@@ -162,26 +165,38 @@ func (p *catalogPage) receive(page int, res api.RepositoryPage) {
 
 // onScroll moves the window and fetches the pages that came into view.
 func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
+	p.win.rowHeight = repoRowHeightFor()
 	p.win.onScroll(ctx, e)
 	ctx.Defer(func(ctx app.Context) { p.focus.restore() })
-	first, last := p.win.span(len(p.names))
+	first, last := p.win.span(len(p.repos))
 	for page := first / catalogPageSize; page*catalogPageSize < last; page++ {
 		p.fetch(ctx, page)
 	}
 }
 
+// OnResize switches the virtual list between rows and phone cards.
+func (p *catalogPage) OnResize(ctx app.Context) { p.win.rowHeight = repoRowHeightFor() }
+
+// repoRowHeightFor is the height of one repository in the current layout: a row, or a card
+// on a narrow screen.
+func repoRowHeightFor() int {
+	if app.IsServer {
+		return repoRowHeight
+	}
+	if m := app.Window().Call("matchMedia", "(max-width: 640px)"); m.Truthy() && m.Get("matches").Bool() {
+		return repoCardHeight
+	}
+	return repoRowHeight
+}
+
+// onSearch narrows the list as the user types. The address follows without a history entry
+// per keystroke.
 func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
-	p.ValueTo(&p.query)(ctx, e)
+	p.ValueTo(&p.filter.Query)(ctx, e)
 	p.gen++
 	gen := p.gen
 	u := *ctx.Page().URL()
-	q := u.Query()
-	if p.query == "" {
-		q.Del("q")
-	} else {
-		q.Set("q", p.query)
-	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = p.filter.values().Encode()
 	ctx.Page().ReplaceURL(&u)
 	ctx.After(searchDebounce, func(ctx app.Context) {
 		if gen == p.gen {
@@ -190,15 +205,30 @@ func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
 	})
 }
 
+// onChoose applies a kind or an order: a new address, so back and forward step through
+// them and a reload keeps them; OnNav loads the list it names.
+func (p *catalogPage) onChoose(set func(f *catalogFilter, v string)) app.EventHandler {
+	return func(ctx app.Context, e app.Event) {
+		f := p.filter
+		set(&f, ctx.JSSrc().Get("value").String())
+		// Parsed back, so the select's names for the defaults leave the address.
+		f = parseCatalogFilter(f.values())
+		addr := Path("/")
+		if q := f.values().Encode(); q != "" {
+			addr += "?" + q
+		}
+		ctx.Navigate(addr)
+	}
+}
+
 func (p *catalogPage) Render() app.UI {
 	return page(nil,
 		app.Div().Class("page-head").Body(
 			app.H1().Text("Repositories"),
-			app.If(p.state == loaded, func() app.UI {
-				return app.Span().Class("count").Text(countLabel(p.total, p.query))
-			}),
+			// Always there, so that a screen reader hears the count change with the filter.
+			app.Span().Class("count").ID("repo-count").Aria("live", "polite").Text(p.countText()),
 		),
-		app.Div().Class("toolbar").Body(
+		app.Div().Class("toolbar catalog-filters").Body(
 			app.Input().
 				Type("search").
 				Class("search").
@@ -206,9 +236,10 @@ func (p *catalogPage) Render() app.UI {
 				Placeholder("Filter repositories…").
 				Aria("label", "Filter repositories").
 				AutoFocus(true).
-				Value(p.query).
+				Value(p.filter.Query).
 				OnInput(p.onSearch).
 				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
+			app.If(app.Getenv(EnvMode) != ModeDirect, p.renderChoices),
 		),
 		p.renderBody(),
 		app.If(p.seed != nil, p.seed.script),
@@ -221,21 +252,80 @@ func (p *catalogPage) renderBody() app.UI {
 		return loadingView("repositories")
 	case p.state == failed:
 		return failure(p.err, p.load)
-	case len(p.names) == 0 && p.query != "":
-		return emptyView("No repository matches “"+p.query+"”", "Try a shorter filter, or part of a name such as “api”.")
-	case len(p.names) == 0:
+	case len(p.repos) == 0 && p.filter.Query != "":
+		return emptyView("No "+kindNoun(p.filter.Kind, 1)+" matches “"+p.filter.Query+"”", "Try a shorter filter, or part of a name such as “api”.")
+	case len(p.repos) == 0 && p.filter.Kind != "":
+		return emptyView("This registry has no "+kindNoun(p.filter.Kind, 0)+" yet", "Choose “All kinds” to see every repository.")
+	case len(p.repos) == 0:
 		return emptyView("This registry has no repositories yet", "Push an image, e.g. crane copy alpine localhost:5000/library/alpine, and it shows up here.")
 	}
-	first, last := p.win.span(len(p.names))
+	first, last := p.win.span(len(p.repos))
 	rows := make([]app.UI, 0, last-first+2)
 	rows = append(rows, p.win.spacer(first))
+	now := time.Now()
 	for i := first; i < last; i++ {
-		if n := p.names[i]; n != "" {
-			rows = append(rows, app.A().Class("repo").DataSet("repo", n).Href(repositoryURL(n)).Body(repoName(n)...))
+		if r := p.repos[i]; r.Name != "" {
+			rows = append(rows, repoRow(r, now))
 		} else {
 			rows = append(rows, app.Div().Class("repo placeholder").Aria("hidden", "true").Text("…"))
 		}
 	}
-	rows = append(rows, p.win.spacer(len(p.names)-last))
+	rows = append(rows, p.win.spacer(len(p.repos)-last))
 	return app.Nav().Class("vlist repo-list").ID("repositories").Aria("label", "Repositories").OnScroll(p.onScroll).Body(rows...)
+}
+
+// countText says how many repositories the filter matches, once they are loaded.
+func (p *catalogPage) countText() string {
+	if p.state != loaded {
+		return ""
+	}
+	return catalogCount(p.total, p.filter)
+}
+
+// renderChoices is the kind filter and the order, as labelled selects.
+func (p *catalogPage) renderChoices() app.UI {
+	options := func(choices []choice, selected string) []app.UI {
+		opts := make([]app.UI, 0, len(choices))
+		for _, c := range choices {
+			o := app.Option().Value(c.value).Text(c.label)
+			if c.value == selected {
+				// Only the chosen one carries the attribute: go-app's server render writes
+				// selected="false", which HTML reads as selected.
+				o = o.Selected(true)
+			}
+			opts = append(opts, o)
+		}
+		return opts
+	}
+	return app.Div().Class("choices").Body(
+		app.Label().For("repo-kind").Text("Kind"),
+		app.Select().ID("repo-kind").Body(options(catalogKinds, p.filter.kindValue())...).
+			OnChange(p.onChoose(func(f *catalogFilter, v string) { f.Kind = v })),
+		app.Label().For("repo-sort").Text("Sort"),
+		app.Select().ID("repo-sort").Body(options(catalogSorts, p.filter.sortValue())...).
+			OnChange(p.onChoose(func(f *catalogFilter, v string) { f.Sort = v })),
+	)
+}
+
+// repoRow is one repository of the list: its name, then what the server knows of it, each
+// fact in a cell of its own so the columns line up (empty cells where it knows nothing).
+func repoRow(r api.Repository, now time.Time) app.UI {
+	f := factsOf(r, now)
+	var kind app.UI = app.Span().Class("fact kind")
+	if f.Kind != "" {
+		kind = app.Span().Class("fact kind").Body(app.Span().Class("chip kind-" + r.Kind).Text(f.Kind))
+	}
+	var pushed app.UI = app.Span().Class("fact pushed")
+	if f.Pushed != "" {
+		pushed = app.Time().Class("fact pushed").DateTime("%s", r.LastPush.UTC().Format(time.RFC3339)).Title(f.PushedAt).Text(f.Pushed)
+	}
+	return app.A().Class("repo").DataSet("repo", r.Name).DataSet("kind", r.Kind).Href(repositoryURL(r.Name)).Body(
+		append(repoName(r.Name),
+			kind,
+			app.Span().Class("fact tags").Text(f.Tags),
+			app.Span().Class("fact size").Text(f.Size),
+			pushed,
+			app.Span().Class("fact pulls").Text(f.Pulls),
+		)...,
+	)
 }

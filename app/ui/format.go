@@ -127,17 +127,6 @@ func refLabel(ref string) string {
 	return ":" + ref
 }
 
-func countLabel(total int, query string) string {
-	noun := "repositories"
-	if total == 1 {
-		noun = "repository"
-	}
-	if query != "" {
-		return fmt.Sprintf("%d %s match “%s”", total, noun, query)
-	}
-	return fmt.Sprintf("%d %s", total, noun)
-}
-
 // repoName renders a repository name with its namespace dimmed, so the last part stands out.
 func repoName(name string) []app.UI {
 	// One raw element: go-app's server rendering puts every child on a line of its own, and

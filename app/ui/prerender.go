@@ -19,8 +19,8 @@ import (
 // for the page (the catalog service with the request's principal). The browser has none: it
 // starts from what the server put into the page, or fetches.
 type Source interface {
-	// Repositories returns a page of the catalog, filtered by query.
-	Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error)
+	// Repositories returns a page of the catalog, filtered, ordered and cut as q says.
+	Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error)
 	// AllTags returns every tag of a repository with its details.
 	AllTags(ctx context.Context, repository string) (api.TagPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.

@@ -15,8 +15,8 @@ type pageSource struct{ cat *catalog.Service }
 
 var _ ui.Source = pageSource{}
 
-func (s pageSource) Repositories(ctx context.Context, query string, offset, limit int) (api.RepositoryPage, error) {
-	return s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: query, Offset: offset, Limit: limit})
+func (s pageSource) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
+	return s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
 }
 
 func (s pageSource) AllTags(ctx context.Context, repository string) (api.TagPage, error) {

@@ -740,7 +740,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	if t.Digest != "" {
 		key := "digest:" + t.Name
 		copyDigest = app.Button().Class("copy-digest").DataSet("focus", "copy-digest").Title("Copy "+t.Digest).
-			Aria("label", "Copy digest of "+t.Name).Text(map[bool]string{true: "✓", false: "⧉"}[p.copied == key]).
+			Aria("label", "Copy digest of "+t.Name).Body(copyIcon(p.copied == key)).
 			OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, key, t.Digest) }, app.EventScope(t.Name, t.Digest))
 	}
 	digest := app.Td().Class("digest mono").Title(t.Digest).Body(app.Text(shortDigest(t.Digest)), copyDigest)
@@ -786,4 +786,13 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)
+}
+
+// copyIcon is the digest copy button's picture (two sheets; a tick once copied), hidden from
+// assistive technology: the button has its own name.
+func copyIcon(copied bool) app.UI {
+	if copied {
+		return app.Raw(`<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><path d="M2 8.5l4 4 8-9" fill="none" stroke="currentColor" stroke-width="2"/></svg>`)
+	}
+	return app.Raw(`<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M11 3V2.5A1.5 1.5 0 0 0 9.5 1h-7A1.5 1.5 0 0 0 1 2.5v7A1.5 1.5 0 0 0 2.5 11H3" fill="none" stroke="currentColor" stroke-width="1.5"/></svg>`)
 }

@@ -165,6 +165,7 @@ func TestE2EAccessibility(t *testing.T) {
 	ctx := browser(t)
 	base := startBerth(t, nil)
 	chart, policy := firstTag(t, base, "charts/berth-demo"), firstTag(t, base, "policies/admission")
+	replaced(t, strings.TrimPrefix(base, "http://"), "team/leftovers") // an untagged manifest to list
 
 	type state struct {
 		name  string
@@ -186,6 +187,13 @@ func TestE2EAccessibility(t *testing.T) {
 			chromedp.Click(`[data-tag="latest"] .delete-tag`),
 			chromedp.WaitVisible(`#delete-dialog`),
 			chromedp.WaitVisible(`#delete-frees`),
+		}},
+		{"repository-untagged-open", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/team/leftovers"),
+			chromedp.WaitVisible(`#tags [data-tag="v1"] .copy-digest`),
+			chromedp.WaitVisible(`#untagged-summary`),
+			chromedp.Click(`#untagged-summary`),
+			chromedp.WaitVisible(`#untagged tr[data-digest] .delete-untagged`),
 		}},
 		{"cleanup-preview", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/repositories/library/alpine"),

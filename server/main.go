@@ -70,7 +70,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // (control set) it takes Berth's tokens, and its port serves /auth/token too, so clients (and
 // go-containerregistry, which follows a realm on a private address only when it is the
 // registry's own) find the token service at the registry's address.
-func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, string, error) {
+func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
 	addr := cfg.EmbeddedAddr
 	if addr == "" || addr == "off" {
@@ -79,21 +79,21 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("embedded registry: listen on %s: %w (set --embedded-addr to another port)", addr, err)
+		return nil, nil, "", fmt.Errorf("embedded registry: listen on %s: %w (set --embedded-addr to another port)", addr, err)
 	}
 	host := ln.Addr().String()
 	if control != nil {
 		bundle, err := writeBundle(ctx, cfg, control)
 		if err != nil {
 			ln.Close()
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		opts = append(opts, embedded.WithTokenAuth(cfg.Realm(host), cfg.TokenService, cfg.TokenIssuer, bundle))
 	}
 	reg, err := embedded.New(ctx, dir, opts...)
 	if err != nil {
 		ln.Close()
-		return nil, "", fmt.Errorf("embedded registry: %w", err)
+		return nil, nil, "", fmt.Errorf("embedded registry: %w", err)
 	}
 	handler := reg.Handler()
 	if control != nil {
@@ -110,7 +110,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 		}
 	}()
 	slog.Info("embedded registry is running", "addr", host, "storage", dir, "access_control", control != nil)
-	return srv, host, nil
+	return srv, reg, host, nil
 }
 
 // seedDemo pushes the demo content into an empty embedded registry; with access control it

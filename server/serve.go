@@ -81,19 +81,21 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	upstream := cfg.Registry
 	var servers []*http.Server
 	var registryHost string
+	var manifests catalog.ManifestLister // nil unless the registry's storage is at hand
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, addr, err := startEmbedded(ctx, cfg, control, notify)
+		regSrv, embeddedReg, addr, err := startEmbedded(ctx, cfg, control, notify)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, regSrv)
 		upstream = "http://" + addr
 		registryHost = addr
+		manifests = embeddedReg
 	}
 
-	svc, err := newServices(ctx, cfg, upstream, st, hook, metrics, control, docs, shared)
+	svc, err := newServices(ctx, cfg, upstream, manifests, st, hook, metrics, control, docs, shared)
 	if err != nil {
 		return err
 	}
@@ -167,7 +169,7 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(ctx context.Context, cfg config.Config, upstream string, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
+func newServices(ctx context.Context, cfg config.Config, upstream string, manifests catalog.ManifestLister, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
 	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
@@ -207,7 +209,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, st sto
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs}
+	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs, Manifests: manifests}
 	if control != nil {
 		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
 	}

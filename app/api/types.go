@@ -238,3 +238,36 @@ type Usage struct {
 	Delete string `json:"delete,omitempty"`
 	Frees  int64  `json:"frees"`
 }
+
+// Sources of an untagged-manifest list.
+const (
+	// UntaggedComplete: the registry's storage listed every manifest of the repository.
+	UntaggedComplete = "complete"
+	// UntaggedSeen: the registry cannot list manifests; these are the digests Berth saw
+	// pushed or read, each confirmed to exist still.
+	UntaggedSeen = "seen"
+)
+
+// UntaggedPage is the answer of GET /api/v1/repositories/{name}/untagged: the manifests of a
+// repository no tag points to, that are neither part of a tagged index nor a referrer
+// (signature, SBOM, attestation) of something still there.
+type UntaggedPage struct {
+	Repository string `json:"repository"`
+	// Source is UntaggedComplete or UntaggedSeen.
+	Source    string             `json:"source"`
+	Manifests []UntaggedManifest `json:"manifests"`
+	// More is set when there were more than the listed ones (the list is bounded).
+	More bool `json:"more,omitempty"`
+}
+
+// UntaggedManifest is one untagged manifest.
+type UntaggedManifest struct {
+	Digest       string    `json:"digest"`
+	MediaType    string    `json:"mediaType,omitempty"`
+	Kind         string    `json:"kind,omitempty"`
+	ArtifactType string    `json:"artifactType,omitempty"`
+	Size         int64     `json:"size"`
+	Created      time.Time `json:"created,omitzero"`
+	// Error says why details are missing.
+	Error string `json:"error,omitempty"`
+}

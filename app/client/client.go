@@ -32,6 +32,11 @@ type Client interface {
 	// Usage returns what a repository stores and, with del set to a manifest digest, what
 	// deleting it would free.
 	Usage(ctx context.Context, repository, del string) (api.Usage, error)
+	// TagsWithLabel returns the names of a repository's tags whose image has the label
+	// (value "" for any value; otherwise the value contains it).
+	TagsWithLabel(ctx context.Context, repository, name, value string) ([]string, error)
+	// Untagged returns a repository's untagged manifests.
+	Untagged(ctx context.Context, repository string) (api.UntaggedPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
 
@@ -179,6 +184,26 @@ func (c *Berth) Usage(ctx context.Context, repository, del string) (api.Usage, e
 	var u api.Usage
 	err := c.do(ctx, http.MethodGet, path, nil, &u)
 	return u, err
+}
+
+func (c *Berth) TagsWithLabel(ctx context.Context, repository, name, value string) ([]string, error) {
+	label := name
+	if value != "" {
+		label += "=" + value
+	}
+	var p api.TagPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/tags?limit=all&label="+url.QueryEscape(label), nil, &p)
+	names := make([]string, 0, len(p.Tags))
+	for _, t := range p.Tags {
+		names = append(names, t.Name)
+	}
+	return names, err
+}
+
+func (c *Berth) Untagged(ctx context.Context, repository string) (api.UntaggedPage, error) {
+	var p api.UntaggedPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/untagged", nil, &p)
+	return p, err
 }
 
 func (c *Berth) TagNames(ctx context.Context, repository string) (api.TagPage, error) {

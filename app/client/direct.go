@@ -41,6 +41,14 @@ func (c *Direct) AllTags(context.Context, string) (api.TagPage, error) {
 	return api.TagPage{}, errDirect("Every tag in one answer")
 }
 
+func (c *Direct) TagsWithLabel(context.Context, string, string, string) ([]string, error) {
+	return nil, errDirect("Label filters")
+}
+
+func (c *Direct) Untagged(context.Context, string) (api.UntaggedPage, error) {
+	return api.UntaggedPage{}, errDirect("Untagged manifests")
+}
+
 func (c *Direct) Manifest(context.Context, string, string) (api.Manifest, error) {
 	return api.Manifest{}, errDirect("Manifest details")
 }

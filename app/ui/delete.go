@@ -14,7 +14,8 @@ import (
 // page's rows, its bulk action and the manifest page send it.
 const actionDeleteOpen = "berth.delete-open"
 
-// deleteTarget is one tag to delete, with its digest and the other tags sharing it.
+// deleteTarget is one tag to delete, with its digest and the other tags sharing it; a
+// target without a tag is an untagged manifest.
 type deleteTarget struct {
 	Tag, Digest string
 	Sharing     []string
@@ -191,7 +192,9 @@ func (d *deleteDialog) Render() app.UI {
 	targets := d.req.Targets
 	var tags, sharing []string
 	for _, t := range targets {
-		tags = append(tags, t.Tag)
+		if t.Tag != "" {
+			tags = append(tags, t.Tag)
+		}
 	}
 	for _, t := range targets {
 		for _, s := range t.Sharing {
@@ -201,7 +204,9 @@ func (d *deleteDialog) Render() app.UI {
 		}
 	}
 	title := "Delete " + d.req.Repo + ":" + targets[0].Tag + "?"
-	if len(targets) > 1 {
+	if targets[0].Tag == "" {
+		title = "Delete manifest " + shortDigest(targets[0].Digest) + " from " + d.req.Repo + "?"
+	} else if len(targets) > 1 {
 		title = fmt.Sprintf("Delete %s from %s?", plural(len(targets), "tag"), d.req.Repo)
 	}
 	body := []app.UI{app.H2().ID("delete-title").Text(title)}
@@ -218,6 +223,8 @@ func (d *deleteDialog) Render() app.UI {
 				return app.Li().Class("mono").Text(sharing[i])
 			})),
 		)
+	} else if len(targets) == 1 && len(tags) == 0 {
+		body = append(body, app.P().Text("No tag points to the manifest "+targets[0].Digest+"; deleting it cannot be undone."))
 	} else if len(targets) == 1 {
 		body = append(body, app.P().Text("No other tag points to its manifest "+shortDigest(targets[0].Digest)+"."))
 	}
@@ -230,12 +237,18 @@ func (d *deleteDialog) Render() app.UI {
 		}),
 		app.Div().Class("dialog-actions").Body(
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
-			app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
-				Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
-				OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags))),
+			app.If(len(tags) > 0, func() app.UI {
+				return app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
+					Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
+					OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags)))
+			}),
 			app.If(len(digests) > 0, func() app.UI {
+				label := fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))
+				if len(tags)+len(sharing) == 0 {
+					label = "Delete " + plural(len(digests), "manifest")
+				}
 				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
-					Text(fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))).OnClick(d.start(digests), app.EventScope(fmt.Sprint(digests)))
+					Text(label).OnClick(d.start(digests), app.EventScope(fmt.Sprint(digests)))
 			}),
 		),
 	)

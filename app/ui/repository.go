@@ -66,6 +66,13 @@ type repositoryPage struct {
 	sev      tagSeverities       // vulnerability counts of the rows seen (severity.go)
 	gen      int
 
+	untagged     *api.UntaggedPage // the untagged manifests, once listed
+	untaggedErr  string
+	untaggedOpen bool            // the untagged section is expanded
+	labelFor     string          // the label filter labeled answers
+	labeled      map[string]bool // tags with the label the filter names
+	labelErr     string
+
 	seed   *seed // on the server: every tag with details, written into the prerendered page
 	seeded bool  // in the browser: the tags came with the page, not to be fetched
 }
@@ -125,6 +132,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		p.loadActivity(ctx)
 		p.loadUsage(ctx)
 		p.loadSeverities(ctx)
+		p.loadUntagged(ctx)
 	} else {
 		p.load(ctx)
 	}
@@ -150,6 +158,8 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.defaultSort()
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
+	p.loadUntagged(ctx)
+	p.filterByLabel(ctx)
 	// Both answers are handled in Dispatch, on the UI goroutine: these need no lock.
 	var all, chunked bool // every detail arrived; only chunks are offered
 	var namesErr error
@@ -382,6 +392,10 @@ func (p *repositoryPage) tagsChanged() {
 // refresh recomputes the filtered, sorted view after the tags, filter or order changed.
 func (p *repositoryPage) refresh() {
 	f := strings.ToLower(strings.TrimSpace(p.filter))
+	_, _, byLabel := labelQuery(p.filter)
+	if byLabel {
+		f = ""
+	}
 	p.view = p.view[:0]
 	digests := make(map[string]bool, len(p.tags))
 	for _, t := range p.tags {
@@ -392,6 +406,9 @@ func (p *repositoryPage) refresh() {
 			continue // shown with the image it signs
 		}
 		if f != "" && !strings.Contains(strings.ToLower(t.Name), f) && !strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
+			continue
+		}
+		if byLabel && (p.labelFor != p.filter || !p.labeled[t.Name]) {
 			continue
 		}
 		if p.kind != "" && t.Kind != p.kind {
@@ -507,12 +524,13 @@ func (p *repositoryPage) Render() app.UI {
 				Type("search").
 				Class("search").
 				ID("tag-filter").
-				Placeholder("Filter tags or digests…").
+				Placeholder("Filter tags, digests or label:key=value…").
 				Aria("label", "Filter tags").
 				AutoFocus(true).
 				Value(p.filter).
 				OnInput(func(ctx app.Context, e app.Event) {
 					p.ValueTo(&p.filter)(ctx, e)
+					p.filterByLabel(ctx)
 					p.refresh()
 					p.loadSeverities(ctx)
 				}).
@@ -527,6 +545,7 @@ func (p *repositoryPage) Render() app.UI {
 		&repoAccess{Repo: p.name}, // access_repo.go: who may do what
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
 		p.renderBody(),
+		p.renderUntagged(),
 		&deleteDialog{},
 		app.If(p.seed != nil, p.seed.script),
 	)
@@ -565,6 +584,16 @@ func (p *repositoryPage) renderBody() app.UI {
 		return failure(p.err, p.load)
 	case len(p.tags) == 0:
 		return emptyView("This repository has no tags", "Its tags were deleted, or it has only untagged manifests. The registry keeps listing it until garbage collection runs.")
+	}
+	if _, _, byLabel := labelQuery(p.filter); byLabel && len(p.view) == 0 {
+		switch {
+		case p.labelErr != "":
+			return emptyView("Tags could not be filtered by label", p.labelErr)
+		case p.labelFor != p.filter:
+			return app.P().Class("muted").ID("label-pending").Role("status").Text("Looking for tags with this label…")
+		}
+		return app.Div().ID("label-none").Body(emptyView("No tag has this label",
+			"label:name keeps tags whose image has the label, label:name=value those whose value contains value (for example label:org.opencontainers.image.source=github.com)."))
 	}
 	if len(p.view) == 0 {
 		return emptyView("No tag matches these filters", "Filter by part of a tag name or the start of a digest, or choose another kind or platform.")
@@ -707,12 +736,20 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		)
 	}
 	pull := pullCommand(p.pullHost, p.name, t.Name, t.Kind, t.ArtifactType)
-	digest := app.Td().Class("digest mono").Title(t.Digest).Text(shortDigest(t.Digest))
+	var copyDigest app.UI
+	if t.Digest != "" {
+		key := "digest:" + t.Name
+		copyDigest = app.Button().Class("copy-digest").DataSet("focus", "copy-digest").Title("Copy "+t.Digest).
+			Aria("label", "Copy digest of "+t.Name).Body(copyIcon(p.copied == key)).
+			OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, key, t.Digest) }, app.EventScope(t.Name, t.Digest))
+	}
+	digest := app.Td().Class("digest mono").Title(t.Digest).Body(app.Text(shortDigest(t.Digest)), copyDigest)
 	if group > 0 {
 		digest = app.Td().Class("digest mono").Title(t.Digest+" — shared with other tags").Body(
 			app.Span().Class(fmt.Sprintf("group g%d", (group-1)%6)).Aria("hidden", "true"),
 			srOnly(fmt.Sprintf("same image as other tags (group %d): ", group)),
 			app.Text(shortDigest(t.Digest)),
+			copyDigest,
 		)
 	}
 	created := app.Td().Class("created").Text("—")
@@ -749,4 +786,13 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),
 	)
+}
+
+// copyIcon is the digest copy button's picture (two sheets; a tick once copied), hidden from
+// assistive technology: the button has its own name.
+func copyIcon(copied bool) app.UI {
+	if copied {
+		return app.Raw(`<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><path d="M2 8.5l4 4 8-9" fill="none" stroke="currentColor" stroke-width="2"/></svg>`)
+	}
+	return app.Raw(`<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M11 3V2.5A1.5 1.5 0 0 0 9.5 1h-7A1.5 1.5 0 0 0 1 2.5v7A1.5 1.5 0 0 0 2.5 11H3" fill="none" stroke="currentColor" stroke-width="1.5"/></svg>`)
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// so, indexed tag → digest rows are shown without a HEAD after TagTTL (notifications move
 	// them). Nil means never.
 	Trusted func() bool
+	// Manifests, if set, enumerates a repository's manifests from the registry's storage
+	// (the embedded registry): untagged manifests are then listed completely.
+	Manifests ManifestLister
 }
 
 // Service answers /api/v1 read requests.
@@ -53,6 +56,7 @@ type Service struct {
 	list     func(ctx context.Context) ([]string, error)
 	idx      store.Index
 	trusted  func() bool
+	lister   ManifestLister
 	pushes   chan store.Event
 
 	walkMu  sync.Mutex
@@ -118,7 +122,7 @@ func New(opts Options) *Service {
 	return &Service{
 		reg: opts.Registry, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
-		idx: opts.Index, trusted: opts.Trusted, pushes: make(chan store.Event, 4096),
+		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 	}
 }
 

@@ -2,6 +2,9 @@ package catalog
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/berth-registry/berth/app/api"
 
 	"github.com/berth-registry/berth/server/httperr"
 )
@@ -24,9 +27,9 @@ func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
 	respond(w, r, page, err)
 }
 
-// ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit=&sort=&q=&platform=&kind=
-// (tags with details; limit=all gives every tag in one response) and ?details=false (every
-// tag name, no details).
+// ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit=&sort=&q=&platform=&kind=&label=
+// (tags with details; limit=all gives every tag in one response; label=name or name=value
+// keeps tags whose image config has the label) and ?details=false (every tag name, no details).
 func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository string) {
 	v := r.URL.Query()
 	if v.Get("details") == "false" {
@@ -34,7 +37,11 @@ func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository s
 		respond(w, r, page, err)
 		return
 	}
-	q := TagQuery{Sort: v.Get("sort"), Name: v.Get("q"), Platform: v.Get("platform"), Kind: v.Get("kind")}
+	q := TagQuery{Sort: v.Get("sort"), Name: v.Get("q"), Platform: v.Get("platform"), Kind: v.Get("kind"), Label: strings.TrimSpace(v.Get("label"))}
+	if name, _, _ := strings.Cut(q.Label, "="); len(q.Label) > 1024 || (q.Label != "" && strings.TrimSpace(name) == "") {
+		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "label must be a label name, or name=value, of at most 1024 characters"))
+		return
+	}
 	if v.Get("limit") == "all" {
 		q.All = true
 	} else {
@@ -82,4 +89,12 @@ func respond(w http.ResponseWriter, r *http.Request, v any, err error) {
 	// Lists change with every push; the UI keeps its own offline copy.
 	w.Header().Set("Cache-Control", "no-store")
 	httperr.WriteJSON(w, http.StatusOK, v)
+}
+
+// ServeUntagged answers GET /api/v1/repositories/{name}/untagged: the manifests no tag points
+// to that are not part of something tagged, and whether the list is complete or as seen by
+// Berth.
+func (s *Service) ServeUntagged(w http.ResponseWriter, r *http.Request, repository string) {
+	page, err := s.Untagged(r.Context(), repository)
+	respond(w, r, page, err)
 }

@@ -140,6 +140,9 @@ type TagQuery struct {
 	Platform string
 	// Kind keeps tags of one kind: image, index, artifact, referrer or schema1.
 	Kind string
+	// Label keeps tags whose image (or an image of whose index) has a config label:
+	// "name" for any value, "name=value" for a value containing value (case-insensitive).
+	Label string
 }
 
 func (q TagQuery) check() error {
@@ -153,7 +156,7 @@ func (q TagQuery) check() error {
 // needsAll reports whether the page can be chosen only once every tag is described.
 func (q TagQuery) needsAll() bool {
 	f := strings.TrimPrefix(q.Sort, "-")
-	return (f != "" && f != "name") || q.Platform != "" || q.Kind != ""
+	return (f != "" && f != "name") || q.Platform != "" || q.Kind != "" || q.Label != ""
 }
 
 // Tags returns the repository's tags that q selects, with their details. The principal's own
@@ -162,6 +165,9 @@ func (q TagQuery) needsAll() bool {
 func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.TagPage, error) {
 	if err := q.check(); err != nil {
 		return api.TagPage{}, err
+	}
+	if q.Label != "" && s.idx == nil {
+		return api.TagPage{}, httperr.New(api.CodeNotFound, "Filtering by label needs Berth's metadata index (a --database).")
 	}
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
@@ -214,6 +220,19 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	s.flush(ctx, w)
 	if err := ctx.Err(); err != nil {
 		return api.TagPage{}, err
+	}
+	if q.Label != "" {
+		// Every tag was described above and its labels written to the index just now.
+		name, value, _ := strings.Cut(q.Label, "=")
+		labeled, err := s.idx.LabeledTags(ctx, repository, name, value)
+		if err != nil {
+			return api.TagPage{}, err
+		}
+		keep := make(map[string]bool, len(labeled))
+		for _, n := range labeled {
+			keep[n] = true
+		}
+		tags = slices.DeleteFunc(tags, func(t api.Tag) bool { return !keep[t.Name] })
 	}
 	if q.needsAll() {
 		tags = slices.DeleteFunc(tags, func(t api.Tag) bool { return !q.keeps(t) })

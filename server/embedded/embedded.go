@@ -6,25 +6,33 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
+	"github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 
 	// Register the access controllers WithHtpasswd and WithTokenAuth name.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/auth/token"
-	// Registers the "filesystem" storage driver with the driver factory used by NewApp.
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 )
 
 // Registry is an in-process distribution registry storing its data on the local filesystem.
 type Registry struct {
 	app *handlers.App
+	// storage reads the same filesystem store as app, for what the registry API lacks
+	// (enumerating a repository's manifests).
+	storage distribution.Namespace
 }
 
 // Option changes the embedded registry's configuration.
@@ -87,7 +95,45 @@ func New(ctx context.Context, dir string, opts ...Option) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{app: app}, nil
+	drv, err := filesystem.FromParameters(map[string]any{"rootdirectory": abs})
+	if err != nil {
+		return nil, fmt.Errorf("embedded registry: storage: %w", err)
+	}
+	ns, err := storage.NewRegistry(ctx, drv)
+	if err != nil {
+		return nil, fmt.Errorf("embedded registry: storage: %w", err)
+	}
+	return &Registry{app: app, storage: ns}, nil
+}
+
+// RepositoryManifests calls fn with the digest of every manifest repository holds, read from
+// the registry's storage (no access check: callers check the caller's registry access first).
+// A repository that was never pushed to has none.
+func (r *Registry) RepositoryManifests(ctx context.Context, repository string, fn func(digest string) error) error {
+	named, err := reference.WithName(repository)
+	if err != nil {
+		return fmt.Errorf("embedded registry: repository %q: %w", repository, err)
+	}
+	repo, err := r.storage.Repository(ctx, named)
+	if err != nil {
+		return fmt.Errorf("embedded registry: repository %s: %w", repository, err)
+	}
+	ms, err := repo.Manifests(ctx)
+	if err != nil {
+		return fmt.Errorf("embedded registry: manifests of %s: %w", repository, err)
+	}
+	en, ok := ms.(distribution.ManifestEnumerator)
+	if !ok {
+		return fmt.Errorf("embedded registry: the storage cannot enumerate manifests")
+	}
+	err = en.Enumerate(ctx, func(d digest.Digest) error { return fn(d.String()) })
+	if errors.As(err, new(driver.PathNotFoundError)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("embedded registry: manifests of %s: %w", repository, err)
+	}
+	return nil
 }
 
 // config builds the configuration by hand rather than through configuration.Parse, because Parse

@@ -146,6 +146,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
 			"manifests": s.Catalog.ServeManifest,
 			"usage":     func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUsage(w, r, repo) },
+			"untagged":  func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUntagged(w, r, repo) },
 		}.serve))
 	}
 	if s.Jobs != nil {

@@ -155,6 +155,13 @@ type Index interface {
 	// pointing at it, directly or as a platform of an index) or by label ("name=value", the
 	// value as a substring, or "label:name"); at most limit hits.
 	Search(ctx context.Context, query string, limit int) ([]SearchHit, error)
+	// LabeledTags returns the names of repository's tags, sorted, whose image (or an image of
+	// whose index) has the label name, with a value containing value (case-insensitive) unless
+	// value is empty.
+	LabeledTags(ctx context.Context, repository, name, value string) ([]string, error)
+	// RepositoryManifests returns up to limit digests, sorted, of manifests Berth saw in
+	// repository (pushed, or read there) and has not seen deleted.
+	RepositoryManifests(ctx context.Context, repository string, limit int) ([]string, error)
 	// Document returns a content-addressed document (a manifest or config) stored by key.
 	Document(ctx context.Context, key string) ([]byte, bool, error)
 	// PutDocuments stores content-addressed documents by key; existing ones are kept.
@@ -700,6 +707,56 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		}
 	}
 	return out, nil
+}
+
+// LabeledTags implements Index.
+func (s *sqlStore) LabeledTags(ctx context.Context, repository, name, value string) ([]string, error) {
+	cond, args := `l.name = ?`, []any{name}
+	if value != "" {
+		cond += ` AND LOWER(l.value) LIKE ? ESCAPE '!'`
+		args = append(args, "%"+likeEscape(strings.ToLower(value))+"%")
+	}
+	args = append([]any{repository}, args...)
+	args = append(args, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag FROM index_tags t JOIN index_labels l ON l.digest = t.digest
+			WHERE t.repository = ? AND `+cond+`
+		UNION SELECT t.tag FROM index_tags t JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
+			WHERE t.repository = ? AND `+cond+`
+		ORDER BY 1`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tags of %s with label %s: %w", s.d.name, repository, name, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var tag string
+		if err := rows.Scan(&tag); err != nil {
+			return nil, fmt.Errorf("%s: read labeled tag: %w", s.d.name, err)
+		}
+		out = append(out, tag)
+	}
+	return out, rows.Err()
+}
+
+// RepositoryManifests implements Index.
+func (s *sqlStore) RepositoryManifests(ctx context.Context, repository string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest FROM index_repository_manifests WHERE repository = ? ORDER BY digest LIMIT `+strconv.Itoa(limit)), repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s: manifests of %s: %w", s.d.name, repository, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("%s: read manifest of %s: %w", s.d.name, repository, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // Document implements Index.

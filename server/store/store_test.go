@@ -764,6 +764,43 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			}
 		}
 
+		// The tag filter by label: on the image itself or on a platform of an index, the value
+		// as a case-insensitive part, in one repository only.
+		labeled := func(repo, name, value string) string {
+			t.Helper()
+			tags, err := s.LabeledTags(ctx, repo, name, value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(tags, " ")
+		}
+		if err := s.PutManifests(ctx, "team/app", []store.IndexManifest{{Digest: "sha256:img", Kind: "image", Labels: map[string]string{"tier": "Backend"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutTags(ctx, []store.IndexTag{{Repository: "team/app", Tag: "api", Digest: "sha256:img", Checked: walk}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ repo, name, value, want string }{
+			{"team/app", "org.opencontainers.image.source", "", "1.0 during"},
+			{"team/app", "org.opencontainers.image.source", "EXAMPLE.com", "1.0 during"},
+			{"team/app", "org.opencontainers.image.source", "other.org", ""},
+			{"team/app", "tier", "backend", "api"},
+			{"team/app", "tier", "", "api"},
+			{"team/app", "tier%", "", ""},
+			{"charts/web", "tier", "", ""},
+		} {
+			if got := labeled(c.repo, c.name, c.value); got != c.want {
+				t.Errorf("labeled tags %s %s=%s = %q, want %q", c.repo, c.name, c.value, got, c.want)
+			}
+		}
+		// The manifests seen in a repository: pushed (p1–p3, sha256:bbb deleted since) and read there.
+		if got, err := s.RepositoryManifests(ctx, "team/app", 10); err != nil || strings.Join(got, " ") != "sha256:aaa sha256:img sha256:sig" {
+			t.Errorf("repository manifests = %v, %v", got, err)
+		}
+		if got, err := s.RepositoryManifests(ctx, "team/app", 1); err != nil || len(got) != 1 {
+			t.Errorf("repository manifests, limit 1 = %v, %v", got, err)
+		}
+
 		// Documents are content-addressed: the first stored stays.
 		if err := s.PutDocuments(ctx, map[string][]byte{"manifest/sha256:aaa": []byte("one")}); err != nil {
 			t.Fatal(err)

@@ -163,16 +163,23 @@ func TestHelperRegistries(t *testing.T) {
 	t.Fatal(<-errc)
 }
 
-// slowBody reads at most perSec bytes a second.
+// slowBody reads at most perSec bytes a second. It paces by the bytes read so far rather
+// than per read: the registry reads a body 32 KiB at a time, whatever the rate.
 type slowBody struct {
 	r      io.ReadCloser
 	perSec int
+	start  time.Time
+	read   int64
 }
 
 func (s *slowBody) Read(p []byte) (int, error) {
-	n := min(len(p), s.perSec/20)
-	time.Sleep(50 * time.Millisecond)
-	return s.r.Read(p[:n])
+	if s.start.IsZero() {
+		s.start = time.Now()
+	}
+	n, err := s.r.Read(p[:min(len(p), s.perSec/20)])
+	s.read += int64(n)
+	time.Sleep(time.Until(s.start.Add(time.Duration(s.read * int64(time.Second) / int64(s.perSec)))))
+	return n, err
 }
 
 func (s *slowBody) Close() error { return s.r.Close() }
@@ -452,7 +459,9 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("kill -9 of the replica running a job", func(t *testing.T) {
-		digest := pushBig(t, c, "team/crash:v1", 8<<20)
+		// 16 MiB take 4 s at the throttled 4 MiB/s: time to kill the copy mid-blob, and well
+		// within --job-timeout for the attempt that resumes it.
+		digest := pushBig(t, c, "team/crash:v1", 16<<20)
 		id := c.startCopy(t, "team/crash:v1", "team/crash:v1")
 		var victim *proc
 		waitFor(t, "a replica to run the job", 30*time.Second, func() bool {
@@ -467,37 +476,54 @@ func TestReplicas(t *testing.T) {
 		waitFor(t, "upload progress", 30*time.Second, func() bool {
 			var j api.Job
 			call(t, http.MethodGet, c.lb+"/api/v1/jobs/"+id, nil, &j)
-			return j.Done > 0
+			return j.Done > 1<<20
 		})
 		if err := victim.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		<-victim.exited
+		killed := time.Now()
 		t.Logf("killed %s mid-job", victim.name)
 		if got := slowTag(t, c, "team/crash:v1"); got != "" {
 			t.Fatalf("the tag exists right after the crash: %s", got)
 		}
-		// The survivors take it over: River rescues it after --job-timeout and ~30 s.
+		// A survivor takes it over: River's rescuer (every 30 s, on the leader, which may have
+		// to be elected again if the victim was it) finds the job running for longer than
+		// --job-timeout + 10 s, makes it retryable, and the copy starts over.
 		var j api.Job
 		waitFor(t, "the job to end on another replica", 3*time.Minute, func() bool {
 			j = api.Job{}
 			call(t, http.MethodGet, c.lb+"/api/v1/jobs/"+id, nil, &j)
 			return j.State != "" && j.State != api.JobRunning
 		})
+		var events []api.JobEvent
+		last, _ := follow(t, c.lb+"/api/v1/jobs/"+id+"/events", func(e api.JobEvent) { events = append(events, e) })
 		got := slowTag(t, c, "team/crash:v1")
-		switch j.State {
-		case api.JobSucceeded:
-			if got != digest {
-				t.Fatalf("succeeded but the tag is %q, want %s", got, digest)
-			}
-		case api.JobFailed:
-			if j.Error == "" || got != "" {
-				t.Fatalf("failed with %q and tag %q: want a reason and no tag", j.Error, got)
-			}
-		default:
-			t.Fatalf("job %+v", j)
+		if j.State != api.JobSucceeded || last.State != api.JobSucceeded || got != digest {
+			t.Fatalf("after the crash: %s %q, stream ended with %+v, tag %q (want succeeded and %s); events %+v", j.State, j.Error, last, got, digest, events)
 		}
-		t.Logf("after the crash: %s %s", j.State, j.Error)
+		// The stream tells the story: bytes moved on the first attempt, the resume says why,
+		// and the sequence runs on without gaps.
+		resumedAt := -1
+		for i, e := range events {
+			if e.Seq != i+1 {
+				t.Fatalf("event %d has seq %d: %+v", i, e.Seq, events)
+			}
+			if e.Type == api.EventMessage && strings.Contains(e.Message, "Resumed on another replica after a crash (attempt 2 of 3)") {
+				resumedAt = i
+			}
+		}
+		if resumedAt < 0 {
+			t.Fatalf("no resume event in %+v", events)
+		}
+		progressBefore := false
+		for _, e := range events[:resumedAt] {
+			progressBefore = progressBefore || (e.Type == api.EventProgress && e.Done > 0)
+		}
+		if !progressBefore {
+			t.Errorf("no progress before the resume: %+v", events[:resumedAt])
+		}
+		t.Logf("resumed and succeeded %s after the crash", time.Since(killed).Round(time.Second))
 	})
 
 	t.Run("notifications recorded once", func(t *testing.T) {

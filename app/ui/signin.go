@@ -81,7 +81,14 @@ func (f *signInForm) Render() app.UI {
 		}),
 		app.Button().Class("button").Type("submit").Disabled(f.busy).Text(label),
 		app.If(f.session.OIDC, func() app.UI {
-			return app.A().Class("button secondary").ID("signin-oidc").Href(oidcLoginURL()).Text("Sign in with OIDC")
+			return app.A().Class("button secondary").ID("signin-oidc").Href(oidcLoginURL()).Text("Sign in with OIDC").
+				OnClick(func(ctx app.Context, e app.Event) {
+					// A page load, not go-app's navigation within the app: the app has no page at
+					// /auth/oidc/login (it would show "Page not found"), the server has.
+					e.PreventDefault()
+					e.StopImmediatePropagation()
+					app.Window().Get("location").Call("assign", oidcLoginURL())
+				})
 		}),
 	)
 }

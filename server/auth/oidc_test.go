@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/auth"
+	"github.com/berth-registry/berth/server/auth/authtest"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/session"
@@ -114,27 +115,27 @@ func (b *browser) user(base string) string {
 
 // oidcSignIn signs in through the provider as a person would: Berth's login link, the
 // provider's form, and back. It returns Berth's last answer.
-func oidcSignIn(t *testing.T, b *browser, base string, p *provider, login, password, ret string) (*http.Response, string) {
+func oidcSignIn(t *testing.T, b *browser, base string, p *authtest.Provider, login, password, ret string) (*http.Response, string) {
 	t.Helper()
 	resp, body := b.get(base + "/auth/oidc/login?return=" + url.QueryEscape(ret))
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.String(), p.issuer+"/login?") || !strings.Contains(body, "<form") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.String(), p.Issuer+"/login?") || !strings.Contains(body, "<form") {
 		t.Fatalf("login link did not lead to the provider's login form: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 	// What Berth sent the browser to the provider with: PKCE S256, state and nonce.
 	var authz *url.URL
 	for r := resp.Request; r != nil; r = responseRequest(r) {
-		if strings.HasPrefix(r.URL.String(), p.issuer+"/authorize?") {
+		if strings.HasPrefix(r.URL.String(), p.Issuer+"/authorize?") {
 			authz = r.URL
 		}
 	}
 	if authz == nil {
 		t.Fatal("no authorization request on the way to the provider")
 	}
-	if q := authz.Query(); q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("state") == "" || q.Get("nonce") == "" || q.Get("client_id") != p.clientID {
+	if q := authz.Query(); q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("state") == "" || q.Get("nonce") == "" || q.Get("client_id") != p.ClientID {
 		t.Fatalf("authorization request without PKCE, state or nonce: %s", authz)
 	}
 	id := resp.Request.URL.Query().Get("id")
-	return b.postForm(p.issuer+"/login", url.Values{"id": {id}, "username": {login}, "password": {password}})
+	return b.postForm(p.Issuer+"/login", url.Values{"id": {id}, "username": {login}, "password": {password}})
 }
 
 // responseRequest is the request that led to r by a redirect, or nil.
@@ -169,19 +170,19 @@ func TestOIDCSignIn(t *testing.T) {
 	if err := f.c.Accounts.CreateTeam(ctx, "test", "ops", "", "root"); err != nil {
 		t.Fatal(err)
 	}
-	var p *provider
+	var p *authtest.Provider
 	base, c := browserSite(t, f, "", nil, func(callback string) *auth.OIDCOptions {
-		p = newProvider(t, callback)
+		p = authtest.NewProvider(t, callback)
 		teams, err := auth.ParseTeamMap([]string{"ops-admins=ops:maintainer"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &auth.OIDCOptions{Issuer: p.issuer, ClientID: p.clientID, ClientSecret: p.clientSecret, RedirectURL: callback, TeamMap: teams}
+		return &auth.OIDCOptions{Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret, RedirectURL: callback, TeamMap: teams}
 	})
-	p.setUser("alice", providerUser{Subject: "sub-alice", Password: "alice at the provider", PreferredUsername: "Alice", Email: "alice@example.com",
+	p.SetUser("alice", authtest.User{Subject: "sub-alice", Password: "alice at the provider", PreferredUsername: "Alice", Email: "alice@example.com",
 		Groups: []string{"web", "ops-admins", "no-such-team"}})
-	p.setUser("impostor", providerUser{Subject: "sub-impostor", Password: "impostor at the provider", PreferredUsername: "olga", Groups: []string{"web"}})
-	p.setUser("anon", providerUser{Subject: "sub-anon", Password: "anon at the provider", Email: "Jean.Dupont+x@example.com"})
+	p.SetUser("impostor", authtest.User{Subject: "sub-impostor", Password: "impostor at the provider", PreferredUsername: "olga", Groups: []string{"web"}})
+	p.SetUser("anon", authtest.User{Subject: "sub-anon", Password: "anon at the provider", Email: "Jean.Dupont+x@example.com"})
 
 	// Wrong password at the provider: the provider's form answers, Berth never hears of it.
 	b := newBrowser(t)
@@ -240,7 +241,7 @@ func TestOIDCSignIn(t *testing.T) {
 	if err := f.c.Accounts.SetTeamMember(ctx, "root", "pub", "alice", store.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
-	p.setUser("alice", providerUser{Subject: "sub-alice", Password: "alice at the provider", PreferredUsername: "alice", Groups: []string{"ops-admins", "pub"}})
+	p.SetUser("alice", authtest.User{Subject: "sub-alice", Password: "alice at the provider", PreferredUsername: "alice", Groups: []string{"ops-admins", "pub"}})
 	b4 := newBrowser(t)
 	// The return path stays on Berth whatever it says.
 	resp, _ = oidcSignIn(t, b4, base, p, "alice", "alice at the provider", "//evil.example/x")

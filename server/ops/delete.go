@@ -8,12 +8,17 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 )
 
 // Delete deletes tags (the tag only; the manifest stays for other tags) and manifests by
 // digest (with every tag pointing to them) from one repository.
 type Delete struct {
+	// Resume takes a reference already gone for deleted: a run before this one, cut short
+	// by a crash, may have deleted it.
+	Resume bool
+
 	reg        *registry.Client
 	repository string
 	refs       []string
@@ -74,6 +79,11 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 			err = cancelled(ctx, err)
 			if errors.Is(err, context.Canceled) {
 				return res, err
+			}
+			if d.Resume && httperr.Is(err, api.CodeNotFound) {
+				report.message(name + " is gone already (the attempt before deleted it, or it never was)")
+				res.Deleted = append(res.Deleted, ref)
+				continue
 			}
 			report.message(message(err))
 			errs = append(errs, err)

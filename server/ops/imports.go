@@ -183,12 +183,17 @@ func CopyArchive(dst io.Writer, src io.Reader, max int64) error {
 }
 
 // runImport is an import job's work: open the archive this job's upload left in the
-// imports directory and push it.
-func (m *Manager) runImport(ctx context.Context, reg *registry.Client, req api.JobRequest, report Report) (*api.JobResult, error) {
+// imports directory and push it. resume is set when an attempt before this one, on a
+// replica that stopped, may have pushed part of it (pushes go by digest: they are redone
+// harmlessly).
+func (m *Manager) runImport(ctx context.Context, reg *registry.Client, req api.JobRequest, resume bool, report Report) (*api.JobResult, error) {
 	if m.opts.ImportDir == "" || !archiveName.MatchString(req.Archive) {
 		return nil, badRequest("the import names no uploaded archive")
 	}
 	a, err := OpenArchive(filepath.Join(m.opts.ImportDir, req.Archive))
+	if errors.Is(err, fs.ErrNotExist) && resume {
+		return nil, fmt.Errorf("the import cannot resume after its replica stopped: the uploaded archive is not in %s on this replica (it stayed on the disk of the one that stopped); upload it again, and give replicas that directory on a volume they share so imports survive a crash", m.opts.ImportDir)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("the uploaded archive is not in %s on this replica: replicas running imports need that directory on a volume they share", m.opts.ImportDir)
 	}

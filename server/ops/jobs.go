@@ -248,7 +248,7 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
 	user := registry.UserFrom(ctx)
-	r, err := m.prepare(m.opts.Registry, user, req)
+	r, err := m.prepare(m.opts.Registry, user, req, false)
 	if err != nil {
 		return "", err
 	}
@@ -480,8 +480,9 @@ type run struct {
 	exec          func(ctx context.Context, report Report) (*api.JobResult, error)
 }
 
-// prepare validates req and binds it to an operation.
-func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest) (run, error) {
+// prepare validates req and binds it to an operation; resume is set when an attempt before
+// this one may have done part of it.
+func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest, resume bool) (run, error) {
 	rec := recorder{record: m.opts.Record, invalidate: m.opts.Invalidate, user: user}
 	switch req.Kind {
 	case api.JobDelete:
@@ -489,6 +490,7 @@ func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest)
 		if err != nil {
 			return run{}, err
 		}
+		d.Resume = resume
 		return run{kind: req.Kind, summary: d.Summary(), exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
 			res, err := d.Run(ctx, report)
 			rec.deleted(ctx, req.Repository, res)
@@ -521,7 +523,7 @@ func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest)
 		}}, nil
 	case api.JobImport:
 		return run{kind: req.Kind, exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
-			res, err := m.runImport(ctx, reg, req, report)
+			res, err := m.runImport(ctx, reg, req, resume, report)
 			if res != nil {
 				for _, ref := range res.Tags {
 					rec.copied(ctx, api.JobImport, ref, &api.JobResult{Digest: res.Digest})

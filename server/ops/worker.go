@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/registry"
@@ -24,9 +26,11 @@ type opWorker struct {
 }
 
 // Work runs the job with its owner's credentials and persists its events. A failure is
-// final (a retry would fail the same way); an interruption — this replica stopping — is
-// not: the job starts over elsewhere, which is safe since copies, retags and deletes
-// write by digest and move the tag last.
+// final (a retry would fail the same way); an interruption is not: a replica stopping, or
+// killed (River's rescuer hands its job on once it ran longer than the job timeout), and
+// the job starts over on another one, which is safe since copies, retags and deletes write
+// by digest and move the tag last. An import starts over too when its archive is on a
+// volume the replicas share, and fails saying so when it is not.
 func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	m, args := w.m, job.Args
 	log, err := openEventLog(ctx, m.store, job.ID)
@@ -42,7 +46,8 @@ func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	logger := slog.With("job", job.ID, "kind", args.Request.Kind, "summary", args.Summary, "user", args.User, "attempt", job.Attempt)
 	logger.InfoContext(ctx, "job started", "replica", m.replica)
 	if job.Attempt > 1 {
-		log.add(api.JobEvent{Type: api.EventMessage, Message: fmt.Sprintf("Starting over on another replica (attempt %d of %d): the one running the job stopped.", job.Attempt, job.MaxAttempts)})
+		log.add(api.JobEvent{Type: api.EventMessage, Message: resumed(job.JobRow)})
+		logger.InfoContext(ctx, "job resumed", "replica", m.replica, "after", lastError(job.JobRow))
 	}
 	res, err := w.run(ctx, job, log.add)
 	var final api.JobEvent
@@ -92,11 +97,35 @@ func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], report Repor
 			defer m.opts.Registry.Forget("job:" + args.Secret)
 		}
 	}
-	r, err := m.prepare(m.opts.Registry, args.User, req)
+	r, err := m.prepare(m.opts.Registry, args.User, req, job.Attempt > 1)
 	if err != nil {
 		return nil, err
 	}
 	return r.exec(ctx, report)
+}
+
+// rescuedError is the error River's rescuer records on a job whose replica stopped
+// answering (killed, crashed, cut off) while running it.
+const rescuedError = "Stuck job rescued by JobRescuer"
+
+// lastError is the error River recorded for a job's previous attempt, "" when none.
+func lastError(row *rivertype.JobRow) string {
+	if n := len(row.Errors); n > 0 {
+		return row.Errors[n-1].Error
+	}
+	return ""
+}
+
+// resumed says why a job runs again, for its event stream.
+func resumed(row *rivertype.JobRow) string {
+	attempt := fmt.Sprintf("attempt %d of %d", row.Attempt, row.MaxAttempts)
+	switch e := lastError(row); {
+	case e == rescuedError:
+		return "Resumed on another replica after a crash (" + attempt + "): the replica running the job stopped answering; starting over, skipping what is done already."
+	case strings.Contains(e, context.Canceled.Error()):
+		return "Resumed on another replica (" + attempt + "): the replica running the job shut down, so the job starts over."
+	}
+	return "Retrying (" + attempt + "): the job store failed on the attempt before."
 }
 
 var errNoCredentials = errors.New("the job's credentials are gone (it ended, or its sealed secret was removed)")

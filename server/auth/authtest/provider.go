@@ -1,4 +1,5 @@
-package auth_test
+// Package authtest holds test fixtures for sign-in: a real OpenID Connect provider.
+package authtest
 
 import (
 	"context"
@@ -20,9 +21,27 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// provider is a real OpenID Connect provider for the tests: zitadel/oidc's op package over
-// an in-memory storage, on loopback, with a login page of its own (username and password)
-// at /login. Its users and their groups can change between sign-ins.
+// Provider is a real OpenID Connect provider for tests: zitadel/oidc's op package over an
+// in-memory storage, on loopback, with a login page of its own (a form with username and
+// password) at /login. Its users and their groups can change between sign-ins.
+type Provider struct {
+	// Issuer is the provider's URL; ClientID and ClientSecret are Berth's client there.
+	Issuer, ClientID, ClientSecret string
+
+	p *provider
+}
+
+// NewProvider starts a provider on loopback whose one client, Berth, redirects to redirect.
+func NewProvider(t testing.TB, redirect string) *Provider {
+	t.Helper()
+	p := newProvider(t, redirect)
+	return &Provider{Issuer: p.issuer, ClientID: p.clientID, ClientSecret: p.clientSecret, p: p}
+}
+
+// SetUser adds or replaces the provider's account login.
+func (p *Provider) SetUser(login string, u User) { p.p.setUser(login, u) }
+
+// provider is the Provider's state and its op.Storage.
 type provider struct {
 	issuer       string
 	clientID     string
@@ -30,28 +49,28 @@ type provider struct {
 	redirect     string
 
 	mu       sync.Mutex
-	users    map[string]*providerUser // by login name
-	requests map[string]*authRequest  // by id
-	codes    map[string]string        // code → request id
-	tokens   map[string]string        // access token id → subject
+	users    map[string]*User        // by login name
+	requests map[string]*authRequest // by id
+	codes    map[string]string       // code → request id
+	tokens   map[string]string       // access token id → subject
 	key      *rsa.PrivateKey
 	keyID    string
 }
 
-// providerUser is an account at the provider.
-type providerUser struct {
+// User is an account at the provider.
+type User struct {
 	Subject, Password, PreferredUsername, Email string
 	Groups                                      []string
 }
 
-func newProvider(t *testing.T, redirect string) *provider {
+func newProvider(t testing.TB, redirect string) *provider {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &provider{clientID: "berth", clientSecret: "berth's client secret", redirect: redirect,
-		users: map[string]*providerUser{}, requests: map[string]*authRequest{}, codes: map[string]string{},
+		users: map[string]*User{}, requests: map[string]*authRequest{}, codes: map[string]string{},
 		tokens: map[string]string{}, key: key, keyID: randomID()}
 	srv := httptest.NewUnstartedServer(nil)
 	p.issuer = "http://" + srv.Listener.Addr().String()
@@ -77,13 +96,13 @@ func randomID() string {
 }
 
 // setUser adds or replaces the provider's account login.
-func (p *provider) setUser(login string, u providerUser) {
+func (p *provider) setUser(login string, u User) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.users[login] = &u
 }
 
-func (p *provider) userBySubject(sub string) *providerUser {
+func (p *provider) userBySubject(sub string) *User {
 	for _, u := range p.users {
 		if u.Subject == sub {
 			return u
@@ -101,7 +120,8 @@ func (p *provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.Form.Get("id")
 	if r.Method == http.MethodGet {
-		fmt.Fprintf(w, `<form method="post" action="/login"><input type="hidden" name="id" value="%s"><input name="username"><input name="password" type="password"><button>Sign in</button></form>`, html.EscapeString(id))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Test provider</title><form method="post" action="/login"><input type="hidden" name="id" value="%s"><label>Username <input name="username" autocomplete="username"></label> <label>Password <input name="password" type="password" autocomplete="current-password"></label> <button>Sign in</button></form>`, html.EscapeString(id))
 		return
 	}
 	p.mu.Lock()

@@ -228,6 +228,7 @@ func TestE2EAccessibility(t *testing.T) {
 		}},
 		{"inside-dockerfile", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/inside/examples/inside:1.1?tab=build"), chromedp.WaitVisible(`#build-steps`)}},
 		{"inside-supply", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/inside/examples/inside:1.1?tab=supply"), chromedp.WaitVisible(`#findings`)}},
+		{"manifest-vulnerabilities", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/examples/inside:1.1"), chromedp.WaitVisible(`#vulnerabilities #findings`)}},
 		{"diff", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/diff?from=examples%2Finside%3A1.0&to=examples%2Finside%3A1.1"),
 			chromedp.WaitVisible(`#diff-files`),

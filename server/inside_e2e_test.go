@@ -22,6 +22,37 @@ func TestE2ELookInside(t *testing.T) {
 	ctx := browser(t)
 	base := startBerth(t, nil)
 
+	// The manifest page shows what its vulnerability report says, worst first, and links to
+	// the supply chain; an image without a report says it was not scanned.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/examples/inside:1.0"),
+		chromedp.WaitVisible(`#vulnerabilities #findings-all`),
+	); err != nil {
+		screenshot(t, ctx, "manifest-not-scanned-failed")
+		t.Fatalf("manifest page of 1.0: %v", err)
+	}
+	if card, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities`)); !strings.Contains(card, "Not scanned") {
+		t.Errorf("1.0's vulnerabilities card: %q", card)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/examples/inside:1.1"),
+		chromedp.WaitVisible(`#vulnerabilities #findings tbody tr`),
+	); err != nil {
+		screenshot(t, ctx, "manifest-findings-failed")
+		t.Fatalf("manifest page findings: %v", err)
+	}
+	card, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities`))
+	if !strings.Contains(card, "1 critical") || !strings.Contains(card, "1 high") {
+		t.Errorf("1.1's vulnerabilities card: %q", card)
+	}
+	if first, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities #findings tbody tr:first-child`)); !strings.Contains(first, "critical") {
+		t.Errorf("the first finding listed is not the critical one: %q", first)
+	}
+	if href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#findings-all").getAttribute("href")`)); !strings.Contains(href, "tab=supply") {
+		t.Errorf("the card links to %q, want the supply-chain view", href)
+	}
+	screenshot(t, ctx, "manifest-findings")
+
 	// The manifest page links into the image; the first visit indexes its layers.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside:1.1"),

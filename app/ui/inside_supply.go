@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,8 +129,34 @@ func (p *insidePage) documentsCard(sc api.SupplyChain) app.UI {
 }
 
 func (p *insidePage) findingsCard(sc api.SupplyChain) app.UI {
+	return app.Div().Class("card").Body(
+		app.H2().Text(fmt.Sprintf("Vulnerabilities (%d)", len(sc.Findings))),
+		app.Div().Class("severity-counts").ID("severity-counts").Body(severityChips(sc.Severities)...),
+		findingsTable(sc.Findings),
+	)
+}
+
+// worstFirst returns the findings ordered by severity, critical first, keeping the reports'
+// order within a severity.
+func worstFirst(findings []api.Finding) []api.Finding {
+	rank := func(f api.Finding) int {
+		if i := slices.Index(severityOrder, f.Severity); i >= 0 {
+			return i
+		}
+		return len(severityOrder)
+	}
+	out := slices.Clone(findings)
+	slices.SortStableFunc(out, func(a, b api.Finding) int { return rank(a) - rank(b) })
+	return out
+}
+
+// findingsTable lists vulnerability findings; nothing without any.
+func findingsTable(findings []api.Finding) app.UI {
+	if len(findings) == 0 {
+		return nil
+	}
 	var rows []app.UI
-	for _, f := range sc.Findings {
+	for _, f := range findings {
 		rows = append(rows, app.Tr().DataSet("finding", f.ID).Body(
 			app.Td().Class("mono").Text(f.ID),
 			app.Td().Body(app.Span().Class("chip sev sev-"+f.Severity).Text(f.Severity)),
@@ -139,17 +166,11 @@ func (p *insidePage) findingsCard(sc api.SupplyChain) app.UI {
 			app.Td().Class("break").Text(f.Title),
 		))
 	}
-	return app.Div().Class("card").Body(
-		app.H2().Text(fmt.Sprintf("Vulnerabilities (%d)", len(sc.Findings))),
-		app.Div().Class("severity-counts").ID("severity-counts").Body(severityChips(sc.Severities)...),
-		app.If(len(rows) > 0, func() app.UI {
-			return scrollBox("Vulnerabilities").Body(app.Table().Class("grid").ID("findings").Body(
-				app.THead().Body(app.Tr().Body(app.Th().Text("ID"), app.Th().Text("Severity"), app.Th().Text("Package"),
-					app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"))),
-				app.TBody().Body(rows...),
-			))
-		}),
-	)
+	return scrollBox("Vulnerabilities").Body(app.Table().Class("grid").ID("findings").Body(
+		app.THead().Body(app.Tr().Body(app.Th().Text("ID"), app.Th().Text("Severity"), app.Th().Text("Package"),
+			app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"))),
+		app.TBody().Body(rows...),
+	))
 }
 
 func (p *insidePage) packagesCard(sc api.SupplyChain) app.UI {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/app/api"
@@ -127,5 +128,19 @@ func TestImportErrorSaysWhatToDo(t *testing.T) {
 		if got := importError(&api.Error{Status: status, Message: "bad"}); got[:min(len(got), len(want))] != want {
 			t.Errorf("status %d: %q, want it to start with %q", status, got, want)
 		}
+	}
+}
+
+func TestWorstFirst(t *testing.T) {
+	in := []api.Finding{{ID: "a", Severity: "low"}, {ID: "b", Severity: "critical"}, {ID: "c", Severity: "odd"}, {ID: "d", Severity: "high"}, {ID: "e", Severity: "critical"}}
+	var got []string
+	for _, f := range worstFirst(in) {
+		got = append(got, f.ID)
+	}
+	if strings.Join(got, "") != "bedac" {
+		t.Fatalf("order %v, want b e d a c", got)
+	}
+	if in[0].ID != "a" {
+		t.Fatal("worstFirst reordered its argument")
 	}
 }

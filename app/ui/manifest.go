@@ -34,6 +34,8 @@ type manifestPage struct {
 	childState loadState
 	childErr   error
 
+	supply fetched[api.SupplyChain] // the shown image's reports (manifest_findings.go)
+
 	copied   string
 	announce string // what the live region last said (copies)
 	gen      int
@@ -153,6 +155,7 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 	if p.seeded {
 		p.seeded = false // the page came with it; later navigations load
 		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		p.loadFindings(ctx)
 		return
 	}
 	if repo != p.repo || ref != p.ref || p.state == failed {
@@ -167,6 +170,7 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 	if platform != p.platform {
 		p.platform = platform
 		p.loadChild(ctx)
+		p.loadFindings(ctx)
 	}
 }
 
@@ -191,6 +195,7 @@ func (p *manifestPage) load(ctx app.Context) {
 				p.platform = platform
 				p.loadChild(ctx)
 			}
+			p.loadFindings(ctx)
 		})
 	})
 }
@@ -275,7 +280,7 @@ func (p *manifestPage) renderBody() app.UI {
 			descriptorTable(m.Blobs),
 		))
 	}
-	sections = append(sections, p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
+	sections = append(sections, p.findingsCard(), p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
 	return app.Div().ID("manifest").Body(sections...)
 }
 

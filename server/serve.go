@@ -209,28 +209,24 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	if pullHost == "" {
 		pullHost = up.Host
 	}
-	catOpts := catalog.Options{Registry: reg, PullHost: pullHost, Cache: docs, Manifests: manifests}
+	// The metadata index is filled by Berth's own reads (ownReg: the push indexer, the sync)
+	// and shared by everyone. With access control every read of it asks the policy first
+	// (Access: the repository, each search hit) and the catalog list is the policy-filtered
+	// one (List), so nobody learns anything of a repository they may not pull.
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st}
 	if control != nil {
 		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
+		catOpts.Access = control.Policy.Readable
 	}
-	// The metadata index: notifications are trusted to move indexed tags while the webhook is
-	// wired up and the last sync found nothing they had missed; otherwise tags are revalidated
-	// after the TTL. It is filled by Berth's own reads (the service principal), so with access
-	// control — where Berth reads for itself only through ownReg — it stays off for now.
+	// Notifications are trusted to move indexed tags while the webhook is wired up and the
+	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer
 	wired := cfg.Embedded() || cfg.EventsSecretFile != "" || cfg.EventsInsecure
-	if control == nil {
-		catOpts.Index = st
-	}
 	catOpts.Trusted = func() bool { return wired && (syncer == nil || !syncer.Missed()) }
 	cat := catalog.New(catOpts)
 	if cfg.SyncInterval > 0 {
-		var index events.Indexer
-		if control == nil {
-			index = cat
-		}
 		syncer, err = events.NewSyncer(events.SyncOptions{
-			Index:    index,
+			Index:    cat,
 			Registry: ownReg, Store: st, Record: hook.Record, Registerer: metrics,
 		})
 		if err != nil {

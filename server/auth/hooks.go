@@ -25,6 +25,8 @@ import (
 //     Subject goes into the context (SubjectFrom).
 //   - CheckSignIn: session sign-in against local accounts instead of the registry.
 //   - FilterCatalog: the repository list read with Berth's service token, filtered per user.
+//   - Readable: every catalog read of one repository (tags, search hits, manifests, usage),
+//     index and caches included, asks it first.
 //   - GuardJobs: job start needs push/delete rights on the repositories the job writes.
 //   - Decide (Policy): for the reads the lead plugs in later (/v2 proxy, charts, contents).
 
@@ -107,6 +109,25 @@ func (p *Policy) FilterCatalog(list func(context.Context) ([]string, error)) fun
 		}
 		return p.Filter(ctx, SubjectFrom(ctx), names)
 	}
+}
+
+// Readable is catalog.Options.Access: nil when the subject in the context may pull
+// repository, otherwise 401 for an anonymous caller (sign in) and 403 for anyone else. The
+// answer is the same whether or not the repository exists, so it tells nothing of someone
+// else's. It asks the policy only: no registry round trip.
+func (p *Policy) Readable(ctx context.Context, repository string) error {
+	sub := SubjectFrom(ctx)
+	held, err := p.Decide(ctx, sub, repository)
+	if err != nil {
+		return storeErr(err, "The account")
+	}
+	if held.Has(Pull) {
+		return nil
+	}
+	if sub.Kind == Anonymous {
+		return httperr.New(api.CodeUnauthorized, fmt.Sprintf("Sign in to read %s.", repository))
+	}
+	return httperr.New(api.CodeDenied, fmt.Sprintf("You may not pull %s.", repository))
 }
 
 // maxJobRequest matches the jobs API's own bound on a request.

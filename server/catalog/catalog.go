@@ -1,6 +1,8 @@
 // Package catalog is the read side of /api/v1: the repository list and tag details, gathered
 // from the registry (through server/registry, as the person asking) by bounded concurrent
-// fan-out, cached by digest and kept in a persistent metadata index (index.go).
+// fan-out, cached by digest and kept in a persistent metadata index (index.go). Who may read a
+// repository is decided before anything is answered: by Berth's access control when it is on
+// (Options.Access), otherwise by the registry's answer to the caller (CanRead).
 package catalog
 
 import (
@@ -43,11 +45,23 @@ type Options struct {
 	// Manifests, if set, enumerates a repository's manifests from the registry's storage
 	// (the embedded registry): untagged manifests are then listed completely.
 	Manifests ManifestLister
+	// Own is Berth's own reading of the registry, as itself: the push indexer, the sync's
+	// index fill and the catalog walk read with it. Nil means Registry, whose service
+	// credentials serve a context without a principal.
+	Own *registry.Client
+	// Access, if set, is Berth's access control: nil when the caller in ctx may pull the
+	// repository, otherwise the error to answer. Every read of a repository asks it first,
+	// before the index, the caches or the registry, and search hits are filtered by it; the
+	// catalog's own list is filtered through List. Without it the registry's answer to the
+	// caller (its tag list) decides.
+	Access func(ctx context.Context, repository string) error
 }
 
 // Service answers /api/v1 read requests.
 type Service struct {
 	reg      *registry.Client
+	own      *registry.Client
+	access   func(ctx context.Context, repository string) error
 	cache    cache.Cache
 	ttl      time.Duration
 	pullHost string
@@ -119,17 +133,61 @@ func New(opts Options) *Service {
 	if opts.List == nil {
 		opts.List = opts.Registry.Catalog
 	}
+	if opts.Own == nil {
+		opts.Own = opts.Registry
+	}
 	return &Service{
-		reg: opts.Registry, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
+		reg: opts.Registry, own: opts.Own, access: opts.Access, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 	}
 }
 
-// principalOf names the principal in ctx for state and singleflight keys: "" is Berth itself.
+// principalOf names the principal in ctx for state and singleflight keys: "" is Berth itself
+// (without access control; with it, "" is also the anonymous caller, and Berth reads as
+// itself only in contexts from asBerth).
 func principalOf(ctx context.Context) string {
 	p, _ := registry.PrincipalFrom(ctx)
 	return p.Key
+}
+
+type ownKey struct{}
+
+// asBerth returns ctx for Berth's own reads (index fill, catalog walk): through Own, with no
+// caller's principal.
+func asBerth(ctx context.Context) context.Context {
+	return context.WithValue(registry.WithPrincipal(ctx, registry.Principal{}), ownKey{}, true)
+}
+
+// client is the registry client for reads in ctx: Own for Berth's own reads, else Registry
+// as the caller.
+func (s *Service) client(ctx context.Context) *registry.Client {
+	if ctx.Value(ownKey{}) != nil {
+		return s.own
+	}
+	return s.reg
+}
+
+// flightKey names who reads in ctx for singleflight keys, so one reader's failure is never
+// handed to another; Berth's own reads are apart from the anonymous caller's.
+func flightKey(ctx context.Context) string {
+	if ctx.Value(ownKey{}) != nil {
+		return "\x00berth"
+	}
+	return principalOf(ctx)
+}
+
+// authorize answers nil when the caller in ctx may read repository as far as Berth's access
+// control decides (always, without it: then the registry's answer to the caller decides).
+// It runs before anything of the repository is read, cached or indexed.
+func (s *Service) authorize(ctx context.Context, repository string) error {
+	if err := registry.ValidateRepository(repository); err != nil {
+		return err
+	}
+	if s.access == nil {
+		return nil
+	}
+	return s.access(ctx, repository)
 }
 
 // state returns the state of the principal in ctx, creating it on first use.

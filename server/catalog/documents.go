@@ -16,7 +16,7 @@ import (
 func (s *Service) manifest(ctx context.Context, repository string, digest v1.Hash) ([]byte, error) {
 	return s.document(ctx, "manifest/"+digest.String(), func() ([]byte, error) {
 		// Get by digest verifies the bytes against the digest, so caching them forever is safe.
-		m, err := s.reg.Get(ctx, repository, digest.String())
+		m, err := s.client(ctx).Get(ctx, repository, digest.String())
 		return m.Raw, err
 	})
 }
@@ -24,7 +24,7 @@ func (s *Service) manifest(ctx context.Context, repository string, digest v1.Has
 // blob returns a small blob (an image config) by digest, from the cache or the registry.
 func (s *Service) blob(ctx context.Context, repository string, digest v1.Hash) ([]byte, error) {
 	return s.document(ctx, "blob/"+digest.String(), func() ([]byte, error) {
-		return s.reg.ReadBlob(ctx, repository, digest.String(), registry.MaxDocument)
+		return s.client(ctx).ReadBlob(ctx, repository, digest.String(), registry.MaxDocument)
 	})
 }
 
@@ -34,7 +34,7 @@ func (s *Service) document(ctx context.Context, key string, fetch func() ([]byte
 	if b, ok := s.cache.Get(ctx, key); ok {
 		return b, nil
 	}
-	v, err, _ := s.flight.Do(principalOf(ctx)+"/"+key, func() (any, error) {
+	v, err, _ := s.flight.Do(flightKey(ctx)+"/"+key, func() (any, error) {
 		if s.idx != nil {
 			if b, ok, err := s.idx.Document(ctx, key); err == nil && ok {
 				s.cache.Set(ctx, key, b)

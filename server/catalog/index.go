@@ -18,8 +18,9 @@ import (
 // The persistent metadata index (store.Index) behind the per-principal state: tag → digest
 // rows, digest summaries and documents that survive restarts and are shared by replicas. It is
 // filled by push notifications (IndexEvents), by the reconciliation sync (SyncRepositories,
-// SyncTags, FillIndex) and by reads that miss. Reads consult it only after the caller's own
-// registry answer for the repository (its tag list), never instead of it.
+// SyncTags, FillIndex), both reading as Berth itself (Options.Own), and by reads that miss.
+// Reads consult it only after the caller passed Berth's access control (Options.Access) and
+// the caller's own registry answer for the repository (its tag list), never instead of them.
 
 // indexed turns an index row into the tag the API shows.
 func indexed(name string, row store.IndexedTag) api.Tag {
@@ -171,15 +172,15 @@ func (s *Service) IndexEvents(events []store.Event) {
 	}
 }
 
-// RunIndexer reads queued pushes into the index until ctx is done, as Berth itself (the
-// service principal): a push is described within moments of its notification.
+// RunIndexer reads queued pushes into the index until ctx is done, as Berth itself (through
+// Own): a push is described within moments of its notification.
 func (s *Service) RunIndexer(ctx context.Context) {
 	if s.idx == nil {
 		return
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for range max(1, s.reg.Concurrency()/4) {
+	for range max(1, s.own.Concurrency()/4) {
 		wg.Go(func() {
 			for {
 				select {
@@ -198,8 +199,7 @@ func (s *Service) indexPush(ctx context.Context, e store.Event) {
 	if err != nil {
 		return
 	}
-	ctx = registry.WithPrincipal(ctx, registry.Principal{})
-	ctx, w := withWrites(ctx)
+	ctx, w := withWrites(asBerth(ctx))
 	desc := v1.Descriptor{Digest: h, MediaType: types.MediaType(e.MediaType)}
 	sum, err := s.summarize(ctx, e.Repository, h, e.MediaType)
 	if err != nil && sum.raw == nil {
@@ -242,12 +242,12 @@ func (s *Service) SyncTags(ctx context.Context, lists map[string]map[string]v1.D
 }
 
 // FillIndex reads every manifest tags point to that the index does not describe yet, as
-// Berth itself, and returns how many it described.
+// Berth itself (through Own), and returns how many it described.
 func (s *Service) FillIndex(ctx context.Context) (int, error) {
 	if s.idx == nil {
 		return 0, nil
 	}
-	ctx = registry.WithPrincipal(ctx, registry.Principal{})
+	ctx = asBerth(ctx)
 	done, after := 0, ""
 	for {
 		missing, err := s.idx.MissingManifests(ctx, after, 1000)
@@ -257,7 +257,7 @@ func (s *Service) FillIndex(ctx context.Context) (int, error) {
 		after = missing[len(missing)-1].Digest
 		wctx, w := withWrites(ctx)
 		g, gctx := errgroup.WithContext(wctx)
-		g.SetLimit(s.reg.Concurrency())
+		g.SetLimit(s.own.Concurrency())
 		for _, m := range missing {
 			g.Go(func() error {
 				h, err := v1.NewHash(m.Digest)
@@ -294,8 +294,9 @@ type walk struct {
 	err   error         // set before done is closed
 }
 
-// indexCatalog answers the service principal's catalog page from the index. On the very
-// first start it waits only for the registry's first catalog page, not the whole walk.
+// indexCatalog answers Berth's own catalog page from the index, unfiltered: only without
+// access control (see Repositories). On the very first start it waits only for the
+// registry's first catalog page, not the whole walk.
 func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	_, at, complete, err := s.idx.IndexState(ctx, stateCatalog)
 	if err != nil {
@@ -345,7 +346,7 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 	}
 	w := &walk{first: make(chan struct{}), done: make(chan struct{})}
 	s.walking = w
-	ctx = registry.WithPrincipal(context.WithoutCancel(ctx), registry.Principal{})
+	ctx = asBerth(context.WithoutCancel(ctx))
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
@@ -353,7 +354,7 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 		var once sync.Once
 		firstPage := func() { once.Do(func() { close(w.first) }) }
 		var names []string
-		err := s.reg.CatalogPages(ctx, func(page []string) error {
+		err := s.own.CatalogPages(ctx, func(page []string) error {
 			names = append(names, page...)
 			if err := s.idx.PutRepositories(ctx, page, start); err != nil {
 				return err

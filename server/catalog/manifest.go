@@ -18,6 +18,9 @@ import (
 // repository: its kind, size, platforms or image config, layers and history, and referrers.
 func (s *Service) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {
 	out := api.Manifest{Repository: repository, Reference: reference, PullHost: s.pullHost, Referrers: []api.Referrer{}}
+	if err := s.authorize(ctx, repository); err != nil {
+		return out, err
+	}
 	// Tag or digest, the registry is asked first: that checks the principal may read it, so
 	// the shared digest-keyed cache never answers for someone the registry would refuse.
 	desc, err := s.reg.Head(ctx, repository, reference)

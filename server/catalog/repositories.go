@@ -28,7 +28,9 @@ type RepositoryQuery struct {
 }
 
 // Repositories returns a page of the repositories the principal in ctx may list, with what
-// the index knows of each.
+// the index knows of each. With access control the list is the policy-filtered one (List),
+// and the total, the kind filter and the orders are computed over it alone, so neither a
+// count nor a page position tells of a repository the caller may not pull.
 func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	if err := checkSort(q.Sort); err != nil {
 		return api.RepositoryPage{}, err
@@ -41,7 +43,7 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	if q.Kind != "" && s.idx == nil {
 		return api.RepositoryPage{}, httperr.New(api.CodeBadRequest, "Filtering the catalog by kind needs the metadata index, which is off here.")
 	}
-	if s.idx != nil && principalOf(ctx) == "" {
+	if s.ownView(ctx) {
 		// Berth's own view is what its catalog walks stored: shared by replicas, kept across
 		// restarts, answered without holding the catalog in memory.
 		return s.indexCatalog(ctx, q)
@@ -105,6 +107,13 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	return page, nil
 }
 
+// ownView reports whether ctx asks for the whole catalog as Berth sees it, answered from the
+// index: a request without a principal, when there is no access control (with it, such a
+// request is an anonymous caller's, whose list is filtered like everyone's).
+func (s *Service) ownView(ctx context.Context) bool {
+	return s.idx != nil && s.access == nil && principalOf(ctx) == ""
+}
+
 func checkSort(sort string) error {
 	switch strings.TrimPrefix(sort, "-") {
 	case "", store.SortName, store.SortPushed, store.SortSize:
@@ -116,7 +125,7 @@ func checkSort(sort string) error {
 // CanList reports (by answering the error the registry gave) whether the principal in ctx
 // may read the catalog at all.
 func (s *Service) CanList(ctx context.Context) error {
-	if s.idx != nil && principalOf(ctx) == "" {
+	if s.ownView(ctx) {
 		_, err := s.indexCatalog(ctx, RepositoryQuery{Limit: 1})
 		return err
 	}

@@ -7,13 +7,15 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // Search finds tags across the registry in the index, by repository or tag name, by digest
 // ("sha256:…": tags pointing at it, directly or as a platform) or by label ("name=value" or
-// "label:name"). Every hit's repository is checked against the caller's own registry access
-// first (its tag list, cached per principal for TagTTL); hits in repositories the registry
-// refuses the caller are dropped.
+// "label:name"). Every hit's repository is checked first (CanRead: the policy with access
+// control, else the caller's own registry access, its tag list cached per principal for
+// TagTTL); hits in repositories the caller may not read are dropped, so a shared digest or
+// label names no tag of someone else's private repository.
 func (s *Service) Search(ctx context.Context, query string, limit int) (api.SearchPage, error) {
 	query = strings.TrimSpace(query)
 	out := api.SearchPage{Query: query, Results: []api.SearchResult{}}
@@ -23,20 +25,42 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 	if len(query) < 2 {
 		return out, httperr.New(api.CodeBadRequest, "q must have at least 2 characters")
 	}
-	// Ask for more than wanted, since some may be filtered out.
-	hits, err := s.idx.Search(ctx, query, 4*limit)
-	if err != nil {
-		return out, err
+	// Ask for more than wanted, since some may be filtered out; when the filter leaves too few
+	// and the index had more, ask again for more (up to what one store search returns), so
+	// a caller whose repositories sort after many others' still finds theirs.
+	allowed := map[string]bool{}
+	for want := 4 * limit; ; want = min(store.MaxSearch, 4*want) {
+		hits, err := s.idx.Search(ctx, query, want)
+		if err != nil {
+			return out, err
+		}
+		if err := s.allow(ctx, hits, allowed); err != nil {
+			return out, err
+		}
+		out.Results = out.Results[:0]
+		for _, h := range hits {
+			if allowed[h.Repository] && len(out.Results) < limit {
+				out.Results = append(out.Results, api.SearchResult{
+					Repository: h.Repository, Tag: h.Tag, Digest: h.Digest, Kind: h.Kind, Match: h.Match, Label: h.Label,
+				})
+			}
+		}
+		if len(out.Results) == limit || len(hits) < want || want >= store.MaxSearch {
+			return out, nil
+		}
 	}
+}
+
+// allow decides, for each repository of hits not decided yet, whether the caller may read
+// it (CanRead: the policy with access control, else the caller's registry access).
+func (s *Service) allow(ctx context.Context, hits []store.SearchHit, allowed map[string]bool) error {
 	var repos []string
-	seen := map[string]bool{}
 	for _, h := range hits {
-		if !seen[h.Repository] {
-			seen[h.Repository] = true
+		if _, ok := allowed[h.Repository]; !ok {
+			allowed[h.Repository] = false
 			repos = append(repos, h.Repository)
 		}
 	}
-	allowed := map[string]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -52,15 +76,5 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 		})
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
-	for _, h := range hits {
-		if allowed[h.Repository] && len(out.Results) < limit {
-			out.Results = append(out.Results, api.SearchResult{
-				Repository: h.Repository, Tag: h.Tag, Digest: h.Digest, Kind: h.Kind, Match: h.Match, Label: h.Label,
-			})
-		}
-	}
-	return out, nil
+	return ctx.Err()
 }

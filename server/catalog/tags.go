@@ -20,6 +20,9 @@ import (
 // TagNames returns every tag of the repository, sorted, without details: the UI shows the
 // rows at once and fills in details page by page.
 func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
+	if err := s.authorize(ctx, repository); err != nil {
+		return api.TagPage{}, err
+	}
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
 		return api.TagPage{}, err
@@ -31,8 +34,9 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 	return page, nil
 }
 
-// CanRead answers nil when the principal in ctx may read the repository, as the registry
-// decides (its tag list, cached per principal for TagTTL), or the registry's error.
+// CanRead answers nil when the principal in ctx may read the repository, or why not. With
+// access control the policy decides (Options.Access: no registry round trip). Otherwise the
+// registry does (its tag list, cached per principal for TagTTL), and its error is returned.
 // A repository the registry says is gone (404, as distribution answers once every tag was
 // deleted) is readable: registries refuse access before they say whether something exists,
 // and its history stays visible.
@@ -41,6 +45,9 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 // shown counts as readable, so stored history (the activity feed) stays visible through an
 // outage to exactly those who saw the repository before.
 func (s *Service) CanRead(ctx context.Context, repository string) error {
+	if s.access != nil {
+		return s.authorize(ctx, repository)
+	}
 	_, err := s.tagNames(ctx, repository)
 	switch {
 	case httperr.Is(err, api.CodeNotFound):
@@ -159,11 +166,14 @@ func (q TagQuery) needsAll() bool {
 	return (f != "" && f != "name") || q.Platform != "" || q.Kind != "" || q.Label != ""
 }
 
-// Tags returns the repository's tags that q selects, with their details. The principal's own
-// tag list comes first: it is the registry's word that the principal may read the repository,
-// and only then are indexed rows used.
+// Tags returns the repository's tags that q selects, with their details. Access control's
+// word comes first, then the principal's own tag list (the registry's word that the
+// principal may read the repository), and only then are indexed rows used.
 func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.TagPage, error) {
 	if err := q.check(); err != nil {
+		return api.TagPage{}, err
+	}
+	if err := s.authorize(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
 	if q.Label != "" && s.idx == nil {

@@ -41,6 +41,9 @@ var errScanFull = errors.New("scan bound reached")
 // nothing is listed, since its manifest could be among them.
 func (s *Service) Untagged(ctx context.Context, repository string) (api.UntaggedPage, error) {
 	page := api.UntaggedPage{Repository: repository, Manifests: []api.UntaggedManifest{}}
+	if err := s.authorize(ctx, repository); err != nil {
+		return page, err
+	}
 	names, err := s.tagNames(ctx, repository)
 	if err != nil && !httperr.Is(err, api.CodeNotFound) {
 		return page, err // the registry's word on access comes first

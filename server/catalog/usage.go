@@ -18,6 +18,9 @@ import (
 // other tag reaches. Deleting a tag alone frees nothing, and nothing is freed before the
 // registry's garbage collection runs.
 func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage, error) {
+	if err := s.authorize(ctx, repository); err != nil {
+		return api.Usage{}, err
+	}
 	var delHash v1.Hash
 	if del != "" {
 		if err := registry.ValidateDigest(del); err != nil {

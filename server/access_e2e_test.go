@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/berth-registry/berth/app/api"
@@ -404,6 +407,33 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 		t.Errorf("tokens in the browser's storage: %.400s", s)
 	}
 
+	// What the tab logs and which of its requests fail, shown if the job view does not end.
+	var tabMu sync.Mutex
+	var tabLog []string
+	_ = chromedp.Listen(ctx, func(ev any) {
+		line := ""
+		switch e := ev.(type) {
+		case *network.EventLoadingFailed:
+			line = fmt.Sprintf("request %s failed: %s (canceled %v, blocked %q, CORS %+v)", e.RequestID, e.ErrorText, e.Canceled, e.BlockedReason, e.CorsErrorStatus)
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				line += " " + string(a.Value) + a.Description
+			}
+			line = "console." + string(e.Type) + ":" + line
+		case *runtime.EventExceptionThrown:
+			line = fmt.Sprintf("exception: %s %+v", e.ExceptionDetails.Text, e.ExceptionDetails.Exception)
+		}
+		if line != "" {
+			tabMu.Lock()
+			tabLog = append(tabLog, line)
+			tabMu.Unlock()
+		}
+	})
+	logTab := func() {
+		tabMu.Lock()
+		defer tabMu.Unlock()
+		t.Logf("the tab's console and failed requests:\n%s", strings.Join(tabLog, "\n"))
+	}
 	// A job carol may run (a retag in her namespace), through the static site's Bearer token.
 	if err := within(ctx,
 		chromedp.Click(`#repositories a[href="/sub/repositories/carol/alpine"]`),
@@ -415,19 +445,28 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
 		chromedp.SendKeys(`#copy-dest`, "carol/alpine:mine"),
 		chromedp.Click(`#copy-start`),
-		// Started from the page; the outcome is read from Berth below. Not yet understood:
-		// in this run the static page's job view stays "running" for about a minute (no
-		// event of the cross-origin stream and no fallback poll reaches the page), so the
-		// test does not wait for it.
-		waitJS(`document.querySelector("#copy-job") !== null`),
 	); err != nil {
 		screenshot(t, ctx, "static-job-failed")
 		t.Fatalf("static site job: %v", err)
 	}
+	// The page follows the job it started (its events stream cross-origin with the Bearer
+	// token) to its outcome.
+	jobCtx, cancelJob := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelJob()
+	if err := chromedp.Do(jobCtx,
+		chromedp.WaitVisible(`#copy-job[data-state="succeeded"] .job-result`),
+	); err != nil {
+		screenshot(t, ctx, "static-job-view-failed")
+		logTab()
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("#copy-job") || {}).outerHTML`))
+		t.Fatalf("static site job view: %v; shows %s", err, state)
+	}
+	screenshot(t, ctx, "static-job-succeeded")
 	// A reload forgets the tokens; the site signs in again through Berth's session.
 	if err := within(ctx,
 		chromedp.Navigate(static.URL+"/sub/repositories/carol/alpine"),
 		waitAcrossPages(`location.origin === `+jsString(static.URL)+` && !!document.querySelector("#signed-in-user")`),
+		chromedp.WaitVisible(`#tags tr[data-tag="mine"]`), // the retag's new tag
 	); err != nil {
 		screenshot(t, ctx, "static-resignin-failed")
 		t.Fatalf("static site after a reload: %v", err)

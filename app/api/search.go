@@ -5,6 +5,9 @@ package api
 type SearchPage struct {
 	Query   string         `json:"query"`
 	Results []SearchResult `json:"results"`
+	// Incomplete says the hits spread over more repositories than one search checks access
+	// to; narrow the query to see the rest.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // SearchResult is one hit of a global search.

@@ -34,7 +34,8 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 		if err != nil {
 			return out, err
 		}
-		if err := s.allow(ctx, hits, allowed); err != nil {
+		capped, err := s.allow(ctx, hits, allowed)
+		if err != nil {
 			return out, err
 		}
 		out.Results = out.Results[:0]
@@ -45,21 +46,36 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 				})
 			}
 		}
+		if capped {
+			out.Incomplete = len(out.Results) < limit
+			return out, nil
+		}
 		if len(out.Results) == limit || len(hits) < want || want >= store.MaxSearch {
 			return out, nil
 		}
 	}
 }
 
+// maxSearchChecks bounds the repositories one search checks the caller's access to: without
+// access control each is a registry round trip as the caller.
+const maxSearchChecks = 100
+
 // allow decides, for each repository of hits not decided yet, whether the caller may read
-// it (CanRead: the policy with access control, else the caller's registry access).
-func (s *Service) allow(ctx context.Context, hits []store.SearchHit, allowed map[string]bool) error {
+// it (CanRead: the policy with access control, else the caller's registry access). Past
+// maxSearchChecks repositories in all, the rest stay undecided (not readable) and capped is
+// true.
+func (s *Service) allow(ctx context.Context, hits []store.SearchHit, allowed map[string]bool) (capped bool, err error) {
 	var repos []string
 	for _, h := range hits {
-		if _, ok := allowed[h.Repository]; !ok {
-			allowed[h.Repository] = false
-			repos = append(repos, h.Repository)
+		if _, ok := allowed[h.Repository]; ok {
+			continue
 		}
+		if len(allowed) >= maxSearchChecks {
+			capped = true
+			continue
+		}
+		allowed[h.Repository] = false
+		repos = append(repos, h.Repository)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -76,5 +92,5 @@ func (s *Service) allow(ctx context.Context, hits []store.SearchHit, allowed map
 		})
 	}
 	wg.Wait()
-	return ctx.Err()
+	return capped, ctx.Err()
 }

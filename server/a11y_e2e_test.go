@@ -173,6 +173,10 @@ func TestE2EAccessibility(t *testing.T) {
 	}
 	states := []state{
 		{"catalog", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/"), chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`)}},
+		{"catalog-search", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/?q=label%3Aorg.opencontainers.image.version"),
+			chromedp.WaitVisible(`#search-results tbody tr`),
+		}},
 		{"catalog-charts", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/?kind=chart&sort=-size"),
 			chromedp.WaitVisible(`#repositories a[href="/repositories/charts/berth-demo"] .kind-chart`),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -282,5 +283,87 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	}
 	if err := chromedp.Do(ctx, look(1280, 800, false)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestE2ECatalogFindsTagsByDigestAndLabel types a digest, then a label, into the catalog's
+// filter: the page lists exactly the tags the search API finds, each linked to its manifest.
+func TestE2ECatalogFindsTagsByDigestAndLabel(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+	describedCatalog(t, base) // the index knows every demo tag
+	search := func(q string) api.SearchPage {
+		t.Helper()
+		resp, err := http.Get(base + "/api/v1/search?limit=100&q=" + url.QueryEscape(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p api.SearchPage
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&p) != nil {
+			t.Fatalf("GET search?q=%s: %s", q, resp.Status)
+		}
+		return p
+	}
+	var alpine api.TagPage
+	resp, err := http.Get(base + "/api/v1/repositories/library/alpine/tags?limit=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&alpine)
+	resp.Body.Close()
+	digest := ""
+	for _, tg := range alpine.Tags {
+		if tg.Name == "3.21" {
+			digest = tg.Digest
+		}
+	}
+	if digest == "" {
+		t.Fatalf("library/alpine:3.21 has no digest: %+v", alpine.Tags)
+	}
+
+	for _, q := range []string{digest, "org.opencontainers.image.version=1.25"} {
+		want := search(q)
+		if len(want.Results) == 0 {
+			t.Fatalf("the API finds nothing for %q; the page would prove nothing", q)
+		}
+		var wantRows []string
+		for _, r := range want.Results {
+			wantRows = append(wantRows, r.Repository+":"+r.Tag)
+		}
+		slices.Sort(wantRows)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/"), appRunning(),
+			chromedp.SendKeys(`#repo-filter`, q),
+			chromedp.WaitVisible(`#search-results tbody tr`),
+		); err != nil {
+			screenshot(t, ctx, "catalog-search-failed")
+			t.Fatalf("search %q: %v", q, err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#search-results tbody tr")].map(r => r.dataset.result).sort()`))
+		if err != nil || !slices.Equal(got, wantRows) {
+			t.Errorf("search %q shows %v (%v), the API finds %v", q, got, err, wantRows)
+		}
+		if u, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`)); !strings.Contains(u, "q=") {
+			t.Errorf("the address %q does not keep the search", u)
+		}
+	}
+	screenshot(t, ctx, "catalog-search-label")
+	// A result opens its manifest page.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#search-results tbody tr:first-child a`),
+		chromedp.WaitVisible(`#manifest`),
+	); err != nil {
+		t.Fatalf("open a result: %v", err)
+	}
+	// A label nobody has: said plainly.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/?q="+url.QueryEscape("label:no.such.label")), appRunning(),
+		chromedp.WaitVisible(`.state.empty`),
+	); err != nil {
+		t.Fatalf("search without hits: %v", err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.empty`)); !strings.Contains(msg, "No tag has this label") {
+		t.Errorf("empty search says %q", msg)
 	}
 }

@@ -21,6 +21,9 @@ import (
 type Client interface {
 	// Repositories returns a page of the catalog, filtered, ordered and cut as q says.
 	Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error)
+	// Search finds tags across the registry by digest (sha256:…), by label (name=value or
+	// label:name) or by name, in the repositories the caller may read.
+	Search(ctx context.Context, query string, limit int) (api.SearchPage, error)
 	// TagNames returns every tag of a repository, without details.
 	TagNames(ctx context.Context, repository string) (api.TagPage, error)
 	// Tags returns a page of a repository's tags with their details.
@@ -158,6 +161,13 @@ func ManifestPath(repository, reference string) string {
 func (c *Berth) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
 	var p api.RepositoryPage
 	err := c.do(ctx, http.MethodGet, RepositoriesPath(q), nil, &p)
+	return p, err
+}
+
+func (c *Berth) Search(ctx context.Context, query string, limit int) (api.SearchPage, error) {
+	v := url.Values{"q": {query}, "limit": {strconv.Itoa(limit)}}
+	var p api.SearchPage
+	err := c.do(ctx, http.MethodGet, "/api/v1/search?"+v.Encode(), nil, &p)
 	return p, err
 }
 

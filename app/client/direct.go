@@ -45,6 +45,10 @@ func (c *Direct) TagsWithLabel(context.Context, string, string, string) ([]strin
 	return nil, errDirect("Label filters")
 }
 
+func (c *Direct) Search(context.Context, string, int) (api.SearchPage, error) {
+	return api.SearchPage{}, errDirect("Search across repositories")
+}
+
 func (c *Direct) Untagged(context.Context, string) (api.UntaggedPage, error) {
 	return api.UntaggedPage{}, errDirect("Untagged manifests")
 }

@@ -41,6 +41,8 @@ type catalogPage struct {
 	// newer list.
 	gen int
 
+	found api.SearchPage // the tags a digest or label search found (catalog_search.go)
+
 	seed   *seed // on the server: the first page, written into the prerendered page
 	seeded bool  // in the browser: the first page came with the page, not to be fetched
 }
@@ -55,6 +57,9 @@ func (p *catalogPage) OnPreRender(ctx app.Context) {
 	}
 	defer cancel()
 	f := parseCatalogFilter(ctx.Page().URL().Query())
+	if globalQuery(f.Query) {
+		return // a search across repositories: the browser asks for it
+	}
 	res, err := src.Repositories(c, f.page(0))
 	s := newSeed(ctx.Page().URL())
 	if err != nil || s.put(client.RepositoriesPath(f.page(0)), res) != nil {
@@ -106,6 +111,10 @@ func (p *catalogPage) OnDismount() { p.focus.stop() }
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
+	if globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect {
+		p.searchFor(ctx)
+		return
+	}
 	p.reset()
 	p.fetch(ctx, 0)
 }
@@ -233,7 +242,7 @@ func (p *catalogPage) Render() app.UI {
 				Type("search").
 				Class("search").
 				ID("repo-filter").
-				Placeholder("Filter repositories…").
+				Placeholder("Filter repositories, or find sha256:… or label:name=value").
 				Aria("label", "Filter repositories").
 				AutoFocus(true).
 				Value(p.filter.Query).
@@ -252,6 +261,8 @@ func (p *catalogPage) renderBody() app.UI {
 		return loadingView("repositories")
 	case p.state == failed:
 		return failure(p.err, p.load)
+	case globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect:
+		return p.renderFound()
 	case len(p.repos) == 0 && p.filter.Query != "":
 		return emptyView("No "+kindNoun(p.filter.Kind, 1)+" matches “"+p.filter.Query+"”", "Try a shorter filter, or part of a name such as “api”.")
 	case len(p.repos) == 0 && p.filter.Kind != "":
@@ -278,6 +289,9 @@ func (p *catalogPage) renderBody() app.UI {
 func (p *catalogPage) countText() string {
 	if p.state != loaded {
 		return ""
+	}
+	if globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect {
+		return searchCount(p.found)
 	}
 	return catalogCount(p.total, p.filter)
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -211,4 +213,193 @@ func TestUntaggedExternal(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // the index write of the read above lands after its answer
 	}
+}
+
+// TestUntaggedSeenChecks covers the "as seen by Berth" listing against a registry Berth
+// cannot enumerate and that does not notify it:
+//   - an image once tagged here that an index lists — an index pushed here by digest only,
+//     which Berth saw in another repository — is not listed: the index is still there;
+//   - a manifest deleted at the registry behind Berth's back leaves the list at once.
+func TestUntaggedSeenChecks(t *testing.T) {
+	reg := registrytest.Open(t)
+	base := startBerth(t, func(c *config.Config) { c.Registry = reg })
+	host := strings.TrimPrefix(reg, "http://")
+	const repo, other = "team/seen", "team/other"
+	ref := func(repo, s string) name.Reference {
+		r, err := name.ParseReference(host+"/"+repo+s, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	img := func() v1.Image {
+		i, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	digest := func(i interface{ Digest() (v1.Hash, error) }) string {
+		d, err := i.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	child, loose := img(), img()
+	for tag, i := range map[string]v1.Image{":solo": child, ":loose": loose} {
+		if err := remote.Write(ref(repo, tag), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: child, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: img(), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	if err := remote.WriteIndex(ref(other, ":multi"), index); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref(repo, "@"+digest(index)), index); err != nil {
+		t.Fatal(err)
+	}
+	// Berth sees the index in the other repository and both tags here by reading them.
+	for _, r := range []string{other, repo} {
+		var tags api.TagPage
+		if status, _ := call(t, http.MethodGet, base+"/api/v1/repositories/"+r+"/tags?limit=all", nil, &tags); status != http.StatusOK {
+			t.Fatalf("tags of %s: %d", r, status)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for { // the index writes of those reads land after their answers
+		var found api.SearchPage
+		call(t, http.MethodGet, base+"/api/v1/search?q="+digest(child), nil, &found)
+		if len(found.Results) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index in the other repository was never recorded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Both tags move on: the child and the loose image are untagged now.
+	for _, tag := range []string{":solo", ":loose"} {
+		if err := remote.Write(ref(repo, tag), img()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		got, page := untaggedDigests(t, base, repo)
+		if slices.Contains(got, digest(loose)) {
+			if slices.Contains(got, digest(child)) {
+				t.Fatalf("untagged = %v: lists %s, a platform of index %s still in the repository", got, digest(child), digest(index))
+			}
+			if slices.Contains(got, digest(index)) {
+				t.Fatalf("untagged = %v: the index was never seen here", got)
+			}
+			if page.Source != api.UntaggedSeen {
+				t.Fatalf("source %q", page.Source)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("untagged = %v, want %s among them", got, digest(loose))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Deleted at the registry, bypassing Berth: no notification, yet gone from the list.
+	if err := remote.Delete(ref(repo, "@"+digest(loose))); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := untaggedDigests(t, base, repo); slices.Contains(got, digest(loose)) {
+		t.Fatalf("untagged = %v: still lists %s, deleted at the registry", got, digest(loose))
+	}
+}
+
+// TestUntaggedMissingChildAndTagCap: a tagged index one of whose platforms the registry no
+// longer has still gets an answer (the other platform is not offered as garbage); a
+// repository with more tags than one listing resolves gets TOO_LARGE with a message saying so.
+func TestUntaggedMissingChildAndTagCap(t *testing.T) {
+	base := startBerth(t, func(c *config.Config) { c.NoDemo = true })
+	host := strings.TrimPrefix(base, "http://")
+	const repo = "team/partial"
+	ref := func(s string) name.Reference {
+		r, err := name.ParseReference(host+"/"+repo+s, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	kept, dropped := must(random.Image(256, 1)), must(random.Image(256, 1))
+	index := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: kept, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: dropped, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	if err := remote.WriteIndex(ref(":multi"), index); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref("@" + must(dropped.Digest()).String())); err != nil {
+		t.Fatal(err)
+	}
+	got, page := untaggedDigests(t, base, repo)
+	if len(got) != 0 || page.Source != api.UntaggedComplete {
+		t.Fatalf("untagged = %v (%q), want none: the remaining platform goes with its index", got, page.Source)
+	}
+
+	// Over the tag bound: one manifest under 2001 tags.
+	raw, err := kept.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, _ := kept.MediaType()
+	for i := range 2001 {
+		req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/v2/%s/manifests/t%d", base, repo, i), bytes.NewReader(raw))
+		req.Header.Set("Content-Type", string(mt))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("tag t%d: %s", i, resp.Status)
+		}
+	}
+	var e struct{ Error api.Error }
+	status, _ := call(t, http.MethodGet, base+"/api/v1/repositories/"+repo+"/untagged", nil, &e)
+	if status != http.StatusRequestEntityTooLarge || e.Error.Code != api.CodeTooLarge || !strings.Contains(e.Error.Message, "2000") {
+		t.Fatalf("over the tag bound: %d %+v", status, e.Error)
+	}
+}
+
+// TestLabelFilterTrimmed: ?label=name =value matches what ?label=name=value does.
+func TestLabelFilterTrimmed(t *testing.T) {
+	base := startBerth(t, nil)
+	tags := func(label string) []string {
+		t.Helper()
+		var page api.TagPage
+		if status, _ := call(t, http.MethodGet, base+"/api/v1/repositories/library/nginx/tags?limit=all&label="+url.QueryEscape(label), nil, &page); status != http.StatusOK {
+			t.Fatalf("label %q: status %d", label, status)
+		}
+		var out []string
+		for _, tg := range page.Tags {
+			out = append(out, tg.Name)
+		}
+		return out
+	}
+	want := tags("org.opencontainers.image.version=1.25")
+	if len(want) == 0 {
+		t.Fatal("no tag has the label: the comparison would prove nothing")
+	}
+	for _, q := range []string{"org.opencontainers.image.version =1.25", "org.opencontainers.image.version = 1.25 "} {
+		if got := tags(q); !slices.Equal(got, want) {
+			t.Errorf("label %q = %v, want %v", q, got, want)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -28,6 +28,10 @@ const (
 	CodeDenied Code = "DENIED"
 	// CodeReadOnly: Berth runs with --read-only.
 	CodeReadOnly Code = "READ_ONLY"
+	// CodeNotAvailable: the feature needs something this deployment does not run (the embedded
+	// registry, the metadata index); asking again will not help, unlike CodeNotFound's "no such
+	// thing".
+	CodeNotAvailable Code = "NOT_AVAILABLE"
 	// CodeNotFound: no such repository, tag, manifest or endpoint.
 	CodeNotFound Code = "NOT_FOUND"
 	// CodeJobUnknown: no such job (or not one of yours).
@@ -36,7 +40,8 @@ const (
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	// CodeConflict: the thing exists already, or changed under the request.
 	CodeConflict Code = "CONFLICT"
-	// CodeTooLarge: a request body or upload over its limit.
+	// CodeTooLarge: a request body or upload over its limit, or a repository too large for an
+	// answer computed per request.
 	CodeTooLarge Code = "TOO_LARGE"
 	// CodeUnsupportedMediaType: a body in a format the endpoint does not take.
 	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
@@ -68,7 +73,7 @@ const (
 // Status is the HTTP status that goes with the code (0 for client-side codes).
 func (c Code) Status() int {
 	switch c {
-	case CodeBadRequest, CodeNameInvalid, CodeTagInvalid, CodeDigestInvalid, CodeMissingCredentials, CodeMalformedEnvelope:
+	case CodeBadRequest, CodeNameInvalid, CodeTagInvalid, CodeDigestInvalid, CodeMissingCredentials, CodeMalformedEnvelope, CodeNotAvailable:
 		return 400
 	case CodeUnauthorized, CodeInvalidCredentials:
 		return 401

@@ -258,6 +258,10 @@ type UntaggedPage struct {
 	Manifests []UntaggedManifest `json:"manifests"`
 	// More is set when there were more than the listed ones (the list is bounded).
 	More bool `json:"more,omitempty"`
+	// Withheld counts untagged manifests left out because something may still refer to them:
+	// an index Berth could not rule out (the registry cannot list its manifests, or the scan
+	// stopped at its bound), or a subject whose presence could not be confirmed.
+	Withheld int `json:"withheld,omitempty"`
 }
 
 // UntaggedManifest is one untagged manifest.

@@ -68,8 +68,9 @@ type repositoryPage struct {
 
 	untagged     *api.UntaggedPage // the untagged manifests, once listed
 	untaggedErr  string
+	untaggedNote string          // why the server cannot list them here
 	untaggedOpen bool            // the untagged section is expanded
-	labelFor     string          // the label filter labeled answers
+	labelFor     string          // the label filter labeled answers (in this repository)
 	labeled      map[string]bool // tags with the label the filter names
 	labelErr     string
 
@@ -158,6 +159,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.defaultSort()
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
+	p.forgetRepositoryState()
 	p.loadUntagged(ctx)
 	p.filterByLabel(ctx)
 	// Both answers are handled in Dispatch, on the UI goroutine: these need no lock.
@@ -220,6 +222,14 @@ func (p *repositoryPage) load(ctx app.Context) {
 			}
 		})
 	})
+}
+
+// forgetRepositoryState drops what belongs to the repository shown before: until this
+// repository's answers arrive, no untagged row (with its delete button) nor label match of
+// another repository may show.
+func (p *repositoryPage) forgetRepositoryState() {
+	p.untagged, p.untaggedErr, p.untaggedNote = nil, "", ""
+	p.labelFor, p.labeled, p.labelErr = "", nil, ""
 }
 
 // receiveAll shows every tag with its details.

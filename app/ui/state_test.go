@@ -186,3 +186,27 @@ func TestLiveRefreshKeepsOlderEvents(t *testing.T) {
 		t.Errorf("first page only: %v %q", got, next)
 	}
 }
+
+// TestRepositoryForgetsAnotherRepositorysUntagged: moving from one repository to another
+// drops the first one's untagged rows and label matches at once, and an untagged answer for
+// another repository never renders rows (with their delete buttons) on this page.
+func TestRepositoryForgetsAnotherRepositorysUntagged(t *testing.T) {
+	first := &api.UntaggedPage{Repository: "team/a", Source: api.UntaggedComplete,
+		Manifests: []api.UntaggedManifest{{Digest: "sha256:" + hex('a'), Kind: "image"}}}
+	p := &repositoryPage{name: "team/b", untagged: first, untaggedErr: "x", untaggedNote: "y",
+		labelFor: "label:tier", labeled: map[string]bool{"v1": true}, labelErr: "z"}
+	if p.renderUntagged() != nil {
+		t.Error("team/a's untagged rows render on team/b's page")
+	}
+	if p.untaggedDelete("team/a", first.Manifests[0].Digest) != nil {
+		t.Error("a delete button for team/a's digest on team/b's page")
+	}
+	p.forgetRepositoryState()
+	if p.untagged != nil || p.untaggedErr != "" || p.untaggedNote != "" || p.labelFor != "" || p.labeled != nil || p.labelErr != "" {
+		t.Errorf("state of the repository before kept: %+v", p)
+	}
+	p.untagged = &api.UntaggedPage{Repository: "team/b", Source: api.UntaggedComplete, Manifests: []api.UntaggedManifest{}}
+	if p.renderUntagged() == nil {
+		t.Error("team/b's own answer does not render")
+	}
+}

@@ -41,7 +41,7 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 		return api.RepositoryPage{}, httperr.New(api.CodeBadRequest, "kind must be image, chart or artifact")
 	}
 	if q.Kind != "" && s.idx == nil {
-		return api.RepositoryPage{}, httperr.New(api.CodeBadRequest, "Filtering the catalog by kind needs the metadata index, which is off here.")
+		return api.RepositoryPage{}, httperr.New(api.CodeNotAvailable, "Filtering the catalog by kind needs the metadata index, which is off here.")
 	}
 	if s.ownView(ctx) {
 		// Berth's own view is what its catalog walks stored: shared by replicas, kept across

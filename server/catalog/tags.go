@@ -177,7 +177,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		return api.TagPage{}, err
 	}
 	if q.Label != "" && s.idx == nil {
-		return api.TagPage{}, httperr.New(api.CodeNotFound, "Filtering by label needs Berth's metadata index (a --database).")
+		return api.TagPage{}, httperr.New(api.CodeNotAvailable, "Filtering by label needs Berth's metadata index (a --database).")
 	}
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if q.Label != "" {
 		// Every tag was described above and its labels written to the index just now.
 		name, value, _ := strings.Cut(q.Label, "=")
-		labeled, err := s.idx.LabeledTags(ctx, repository, name, value)
+		labeled, err := s.idx.LabeledTags(ctx, repository, strings.TrimSpace(name), strings.TrimSpace(value))
 		if err != nil {
 			return api.TagPage{}, err
 		}

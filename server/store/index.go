@@ -122,6 +122,14 @@ type SearchHit struct {
 	Label string
 }
 
+// ManifestHistory is what the index knows of where a manifest stood.
+type ManifestHistory struct {
+	// Tagged: a tag of the repository was seen pointing to it.
+	Tagged bool
+	// Parents are the digests of recorded indexes listing it, sorted.
+	Parents []string
+}
+
 // MaxSearch is the most hits one Search returns.
 const MaxSearch = 500
 
@@ -162,6 +170,9 @@ type Index interface {
 	// RepositoryManifests returns up to limit digests, sorted, of manifests Berth saw in
 	// repository (pushed, or read there) and has not seen deleted.
 	RepositoryManifests(ctx context.Context, repository string, limit int) ([]string, error)
+	// ManifestHistory tells, for each of digests, whether a tag of repository was seen pointing
+	// to it and which recorded indexes (in any repository) list it as a platform or child.
+	ManifestHistory(ctx context.Context, repository string, digests []string) (map[string]ManifestHistory, error)
 	// Document returns a content-addressed document (a manifest or config) stored by key.
 	Document(ctx context.Context, key string) ([]byte, bool, error)
 	// PutDocuments stores content-addressed documents by key; existing ones are kept.
@@ -221,6 +232,11 @@ func (s *sqlStore) putTags(ctx context.Context, tx *sql.Tx, tags []IndexTag) err
 		return err
 	}
 	defer stmt.Close()
+	tagged, err := tx.PrepareContext(ctx, s.q(insertTagged))
+	if err != nil {
+		return err
+	}
+	defer tagged.Close()
 	for _, t := range tags {
 		pushed := t.Pushed
 		if pushed.IsZero() {
@@ -229,9 +245,14 @@ func (s *sqlStore) putTags(ctx context.Context, tx *sql.Tx, tags []IndexTag) err
 		if _, err := stmt.ExecContext(ctx, t.Repository, t.Tag, t.Digest, t.Checked.UnixNano(), pushed.UnixNano()); err != nil {
 			return fmt.Errorf("tag %s:%s: %w", t.Repository, t.Tag, err)
 		}
+		if _, err := tagged.ExecContext(ctx, t.Repository, t.Digest); err != nil {
+			return fmt.Errorf("tag %s:%s: %w", t.Repository, t.Tag, err)
+		}
 	}
 	return nil
 }
+
+const insertTagged = `INSERT INTO index_tagged (repository, digest) VALUES (?, ?) ON CONFLICT (repository, digest) DO NOTHING`
 
 // PutTags implements Index.
 func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
@@ -310,7 +331,10 @@ func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) error {
 			break
 		}
 		if e.Tag != "" {
-			_, err = tx.ExecContext(ctx, s.q(upsertTag), e.Repository, e.Tag, e.Digest, ts, ts)
+			if _, err = tx.ExecContext(ctx, s.q(upsertTag), e.Repository, e.Tag, e.Digest, ts, ts); err != nil {
+				break
+			}
+			_, err = tx.ExecContext(ctx, s.q(insertTagged), e.Repository, e.Digest)
 		}
 	case e.Action == ActionDelete && e.Tag != "":
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND tag = ? AND checked <= ?`), e.Repository, e.Tag, ts)
@@ -318,7 +342,10 @@ func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) error {
 		if _, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND digest = ? AND checked <= ?`), e.Repository, e.Digest, ts); err != nil {
 			break
 		}
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_repository_manifests WHERE repository = ? AND digest = ?`), e.Repository, e.Digest)
+		if _, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_repository_manifests WHERE repository = ? AND digest = ?`), e.Repository, e.Digest); err != nil {
+			break
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tagged WHERE repository = ? AND digest = ?`), e.Repository, e.Digest)
 	case e.Action == ActionDelete && e.Repository != "":
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND checked <= ?`), e.Repository, ts)
 	}
@@ -757,6 +784,49 @@ func (s *sqlStore) RepositoryManifests(ctx context.Context, repository string, l
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// ManifestHistory implements Index.
+func (s *sqlStore) ManifestHistory(ctx context.Context, repository string, digests []string) (map[string]ManifestHistory, error) {
+	out := make(map[string]ManifestHistory, len(digests))
+	read := func(query string, args []any, fn func(a, b string)) error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return fmt.Errorf("%s: manifest history in %s: %w", s.d.name, repository, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, b string
+			if err := rows.Scan(&a, &b); err != nil {
+				return fmt.Errorf("%s: read manifest history: %w", s.d.name, err)
+			}
+			fn(a, b)
+		}
+		return rows.Err()
+	}
+	for chunk := range slices.Chunk(digests, 500) {
+		args := make([]any, 0, len(chunk)+1)
+		for _, d := range chunk {
+			args = append(args, d)
+		}
+		err := read(`SELECT child, digest FROM index_children WHERE child IN (`+marks(len(chunk))+`) ORDER BY child, digest`, args, func(child, parent string) {
+			h := out[child]
+			h.Parents = append(h.Parents, parent)
+			out[child] = h
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = read(`SELECT digest, repository FROM index_tagged WHERE repository = ? AND digest IN (`+marks(len(chunk))+`)`, append([]any{repository}, args...), func(d, _ string) {
+			h := out[d]
+			h.Tagged = true
+			out[d] = h
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Document implements Index.

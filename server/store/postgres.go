@@ -116,6 +116,15 @@ var postgresMigrations = []string{
 	)`,
 	// Access control: accounts, teams, namespaces, robots, tokens, signing keys, audit.
 	accessSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
+	// Digests a tag of the repository pointed to at some time: evidence that a manifest stood
+	// alone rather than as a platform of an index, which untagged listings want where the
+	// registry cannot list every manifest.
+	`CREATE TABLE index_tagged (
+		repository TEXT NOT NULL,
+		digest TEXT NOT NULL,
+		PRIMARY KEY (repository, digest)
+	);
+	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

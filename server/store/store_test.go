@@ -800,6 +800,27 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 		if got, err := s.RepositoryManifests(ctx, "team/app", 1); err != nil || len(got) != 1 {
 			t.Errorf("repository manifests, limit 1 = %v, %v", got, err)
 		}
+		// What the index knows of where each stood: sha256:aaa tagged (pushed with a tag),
+		// sha256:c2 a platform of it and never tagged, sha256:img tagged (api), sha256:bbb
+		// forgotten with its delete, sha256:sig neither.
+		hist, err := s.ManifestHistory(ctx, "team/app", []string{"sha256:aaa", "sha256:c2", "sha256:img", "sha256:bbb", "sha256:sig"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d, want := range map[string]store.ManifestHistory{
+			"sha256:aaa": {Tagged: true},
+			"sha256:c2":  {Parents: []string{"sha256:aaa"}},
+			"sha256:img": {Tagged: true},
+			"sha256:bbb": {},
+			"sha256:sig": {},
+		} {
+			if got := hist[d]; got.Tagged != want.Tagged || !slices.Equal(got.Parents, want.Parents) {
+				t.Errorf("history of %s = %+v, want %+v", d, got, want)
+			}
+		}
+		if hist, err := s.ManifestHistory(ctx, "charts/web", []string{"sha256:img", "sha256:c2"}); err != nil || hist["sha256:img"].Tagged || len(hist["sha256:c2"].Parents) != 1 {
+			t.Errorf("history in another repository: tags are per repository, indexes are not: %+v, %v", hist, err)
+		}
 
 		// Documents are content-addressed: the first stored stays.
 		if err := s.PutDocuments(ctx, map[string][]byte{"manifest/sha256:aaa": []byte("one")}); err != nil {

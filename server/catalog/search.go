@@ -20,7 +20,7 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 	query = strings.TrimSpace(query)
 	out := api.SearchPage{Query: query, Results: []api.SearchResult{}}
 	if s.idx == nil {
-		return out, httperr.New(api.CodeNotFound, "Search needs Berth's metadata index (a --database).")
+		return out, httperr.New(api.CodeNotAvailable, "Search needs Berth's metadata index (a --database).")
 	}
 	if len(query) < 2 {
 		return out, httperr.New(api.CodeBadRequest, "q must have at least 2 characters")

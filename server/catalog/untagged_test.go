@@ -24,4 +24,7 @@ func TestUntaggedNotAvailable(t *testing.T) {
 	if !httperr.Is(err, api.CodeNotAvailable) {
 		t.Errorf("label filter without index: %v", err)
 	}
+	if _, err = svc.Search(t.Context(), "sha256:ab", 10); !httperr.Is(err, api.CodeNotAvailable) {
+		t.Errorf("search without index: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -152,4 +153,78 @@ func jsonList(s []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return "[" + strings.Join(q, ",") + "]"
+}
+
+// TestE2EDeleteWholeRepository ticks every tag with the header's checkbox and deletes their
+// manifests: the dialog says it empties the repository and what it frees, and the page then
+// shows the repository without tags.
+func TestE2EDeleteWholeRepository(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, nil)
+	host := strings.TrimPrefix(base, "http://")
+	for _, tag := range []string{"v1", "v2", "v3"} {
+		r, err := name.ParseReference(host+"/team/doomed:"+tag, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := random.Image(2048, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/repositories/team/doomed"),
+		appRunning(),
+		chromedp.WaitVisible(`#tags tr[data-tag="v3"] input[type=checkbox]`),
+		chromedp.Click(`#select-all`),
+		chromedp.WaitVisible(`#bulk-delete`),
+	); err != nil {
+		t.Fatalf("select all: %v", err)
+	}
+	if label, _ := chromedp.Run(ctx, chromedp.Text(`#bulk-delete`)); label != "Delete all 3 tags…" {
+		t.Errorf("bulk button says %q", label)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#tags tr.tag input[type=checkbox]:checked").length`)); n != 3 {
+		t.Errorf("%d rows ticked, want 3", n)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`#bulk-delete`),
+		chromedp.WaitVisible(`#delete-dialog[open] #delete-all-note`),
+		chromedp.WaitVisible(`#delete-frees`),
+	); err != nil {
+		t.Fatalf("dialog: %v", err)
+	}
+	if title, _ := chromedp.Run(ctx, chromedp.Text(`#delete-title`)); title != "Delete all 3 tags of team/doomed?" {
+		t.Errorf("dialog title %q", title)
+	}
+	if frees, _ := chromedp.Run(ctx, chromedp.Text(`#delete-frees`)); !strings.Contains(frees, "kB") {
+		t.Errorf("the dialog says %q, want the repository's stored size", frees)
+	}
+	screenshot(t, ctx, "delete-whole-repository")
+	if err := chromedp.Do(ctx,
+		clickStable(`#delete-manifest`),
+		chromedp.WaitVisible(`.state.empty`),
+	); err != nil {
+		screenshot(t, ctx, "delete-whole-repository-failed")
+		t.Fatalf("delete all: %v", err)
+	}
+	var page api.TagPage
+	resp, err := http.Get(base + "/api/v1/repositories/team/doomed/tags?limit=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		_ = json.NewDecoder(resp.Body).Decode(&page)
+		if len(page.Tags) != 0 {
+			t.Fatalf("tags left after deleting all: %+v", page.Tags)
+		}
+	}
+	// Nothing stays ticked on the emptied page.
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("input[type=checkbox]:checked").length`)); n != 0 {
+		t.Errorf("%d checkboxes still ticked", n)
+	}
 }

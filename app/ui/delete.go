@@ -27,7 +27,14 @@ type deleteRequest struct {
 	Targets []deleteTarget
 	// Opener is a CSS selector of the control that opened the dialog; focus returns there.
 	Opener string
+	// All says the targets are every tag of the repository: deleting their manifests
+	// empties it, and frees what the repository stores that no other repository shares.
+	All bool
 }
+
+// maxEstimated is how many manifests the dialog asks one by one what their deletion frees;
+// past that (and not the whole repository) it says nothing rather than ask hundreds of times.
+const maxEstimated = 25
 
 // others returns the names in tags other than name.
 func others(tags []string, name string) []string {
@@ -120,14 +127,22 @@ func contains(list []string, s string) bool {
 
 // estimate asks the server what deleting the manifests would free (summed over them).
 func (d *deleteDialog) estimate(ctx app.Context) {
-	repo, digests, gen := d.req.Repo, d.digests(), d.gen
-	if len(digests) == 0 {
+	repo, digests, gen, all := d.req.Repo, d.digests(), d.gen, d.req.All
+	if len(digests) == 0 || (!all && len(digests) > maxEstimated) {
 		return
 	}
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(d.jobs.context(), time.Minute)
 		defer cancel()
 		var frees int64
+		if all {
+			// Every tag goes: what the repository stores, each blob once.
+			u, err := apiClient().Usage(c, repo, "")
+			if err != nil {
+				return
+			}
+			digests, frees = nil, u.Stored
+		}
 		for _, dg := range digests {
 			u, err := apiClient().Usage(c, repo, dg)
 			if err != nil {
@@ -206,6 +221,8 @@ func (d *deleteDialog) Render() app.UI {
 	title := "Delete " + d.req.Repo + ":" + targets[0].Tag + "?"
 	if targets[0].Tag == "" {
 		title = "Delete manifest " + shortDigest(targets[0].Digest) + " from " + d.req.Repo + "?"
+	} else if d.req.All {
+		title = fmt.Sprintf("Delete all %s of %s?", plural(len(targets), "tag"), d.req.Repo)
 	} else if len(targets) > 1 {
 		title = fmt.Sprintf("Delete %s from %s?", plural(len(targets), "tag"), d.req.Repo)
 	}
@@ -232,6 +249,9 @@ func (d *deleteDialog) Render() app.UI {
 	refsTags := tags
 	body = append(body,
 		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),
+		app.If(d.req.All, func() app.UI {
+			return app.P().ID("delete-all-note").Text("This empties the repository. The registry keeps listing it in the catalog until its garbage collection runs; untagged manifests, if any, are listed below the tags and deleted from there.")
+		}),
 		app.If(d.frees != "", func() app.UI {
 			return app.P().ID("delete-frees").Text("Deleting the manifests frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tags frees nothing.")
 		}),

@@ -230,6 +230,9 @@ func (p *repositoryPage) load(ctx app.Context) {
 func (p *repositoryPage) forgetRepositoryState() {
 	p.untagged, p.untaggedErr, p.untaggedNote = nil, "", ""
 	p.labelFor, p.labeled, p.labelErr = "", nil, ""
+	// Ticked tags belong to the list they were ticked in: another repository's (or, after a
+	// delete, the old list's) must not stay ticked under the same names.
+	p.selected = nil
 }
 
 // receiveAll shows every tag with its details.
@@ -561,6 +564,37 @@ func (p *repositoryPage) Render() app.UI {
 	)
 }
 
+// selectAllHeader is the select column's header: a checkbox that ticks every tag the filter
+// shows (all of them with no filter), or clears them.
+func (p *repositoryPage) selectAllHeader() app.UI {
+	th := app.Th().Class("select")
+	if !writable() || len(p.view) == 0 {
+		return th.Body(srOnly("Select"))
+	}
+	all := true
+	for _, i := range p.view {
+		if !p.selected[p.tags[i].Name] {
+			all = false
+			break
+		}
+	}
+	return th.Body(app.Input().Type("checkbox").ID("select-all").Checked(all).
+		Aria("label", "Select all "+plural(len(p.view), "tag")+" shown").
+		OnChange(func(ctx app.Context, e app.Event) {
+			on := ctx.JSSrc().Get("checked").Bool()
+			if p.selected == nil {
+				p.selected = map[string]bool{}
+			}
+			for _, i := range p.view {
+				if on {
+					p.selected[p.tags[i].Name] = true
+				} else {
+					delete(p.selected, p.tags[i].Name)
+				}
+			}
+		}, app.EventScope(fmt.Sprint(len(p.view), all))))
+}
+
 // intoResults moves focus from the filter to the first row on ArrowDown.
 func (p *repositoryPage) intoResults(ctx app.Context, e app.Event) {
 	intoList(e, "#tags tr.tag a")
@@ -577,11 +611,16 @@ func (p *repositoryPage) bulkActions() app.UI {
 			targets = append(targets, deleteTarget{Tag: t.Name, Digest: t.Digest, Sharing: others(p.sharing[t.Digest], t.Name)})
 		}
 	}
+	all := len(targets) == len(p.tags)
+	label := "Delete selected…"
+	if all {
+		label = "Delete all " + plural(len(targets), "tag") + "…"
+	}
 	return app.Div().Class("bulk").Body(
 		app.Span().Class("count").Text(plural(len(targets), "tag")+" selected"),
-		app.Button().Class("button danger").ID("bulk-delete").Text("Delete selected…").OnClick(func(ctx app.Context, e app.Event) {
-			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete"})
-		}, app.EventScope(fmt.Sprint(targets))),
+		app.Button().Class("button danger").ID("bulk-delete").Text(label).OnClick(func(ctx app.Context, e app.Event) {
+			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete", All: all})
+		}, app.EventScope(fmt.Sprint(all, targets))),
 		app.Button().Class("button small").Text("Clear selection").OnClick(func(ctx app.Context, e app.Event) { p.selected = nil }),
 	)
 }
@@ -621,7 +660,7 @@ func (p *repositoryPage) renderBody() app.UI {
 		app.Table().Class("tags").ID("tags").Body(
 			app.Caption().Class("sr-only").Text("Tags of "+p.name),
 			app.THead().Body(app.Tr().Body(
-				app.Th().Class("select").Body(srOnly("Select")),
+				p.selectAllHeader(),
 				p.header("Tag", byName),
 				app.Th().Text("Digest"),
 				p.header("Size", bySize),

@@ -194,7 +194,7 @@ func TestRepositoryForgetsAnotherRepositorysUntagged(t *testing.T) {
 	first := &api.UntaggedPage{Repository: "team/a", Source: api.UntaggedComplete,
 		Manifests: []api.UntaggedManifest{{Digest: "sha256:" + hex('a'), Kind: "image"}}}
 	p := &repositoryPage{name: "team/b", untagged: first, untaggedErr: "x", untaggedNote: "y",
-		labelFor: "label:tier", labeled: map[string]bool{"v1": true}, labelErr: "z"}
+		labelFor: "label:tier", labeled: map[string]bool{"v1": true}, labelErr: "z", selected: map[string]bool{"latest": true}}
 	if p.renderUntagged() != nil {
 		t.Error("team/a's untagged rows render on team/b's page")
 	}
@@ -202,7 +202,7 @@ func TestRepositoryForgetsAnotherRepositorysUntagged(t *testing.T) {
 		t.Error("a delete button for team/a's digest on team/b's page")
 	}
 	p.forgetRepositoryState()
-	if p.untagged != nil || p.untaggedErr != "" || p.untaggedNote != "" || p.labelFor != "" || p.labeled != nil || p.labelErr != "" {
+	if p.untagged != nil || p.untaggedErr != "" || p.untaggedNote != "" || p.labelFor != "" || p.labeled != nil || p.labelErr != "" || p.selected != nil {
 		t.Errorf("state of the repository before kept: %+v", p)
 	}
 	p.untagged = &api.UntaggedPage{Repository: "team/b", Source: api.UntaggedComplete, Manifests: []api.UntaggedManifest{}}

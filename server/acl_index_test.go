@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -71,7 +72,7 @@ func testAccessControlIndex(t *testing.T, database string) {
 	berthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := config.Default()
 	cfg.Addr, cfg.DataDir, cfg.Database, cfg.WebDir, cfg.LogLevel = berthAddr, dataDir, database, webDir(t), "warn"
-	cfg.ClientRendered, cfg.NoDemo, cfg.SyncInterval = true, true, 0
+	cfg.NoDemo, cfg.SyncInterval = true, 0 // pages come with the requester's data
 	cfg.AccessControl, cfg.AnonymousWrites = true, false
 	cfg.SecretFile, cfg.EventsSecretFile = secretFile, eventsFile
 
@@ -207,6 +208,33 @@ func testAccessControlIndex(t *testing.T, database string) {
 	var page api.RepositoryPage
 	if getAs(t, "alice", base+"/api/v1/repositories?sort=-size", &page); len(page.Repositories) == 0 || page.Repositories[0].Name != "alice/app" {
 		t.Errorf("alice's largest repository: %v, want alice/app", repoNames(page))
+	}
+
+	// Pages a browser navigates to arrive with the requester's data, and only theirs: the
+	// catalog with their rows, a repository of theirs with its tags, someone else's with none.
+	otherDigest, _ := other.Digest()
+	for _, tc := range []struct {
+		user, path string
+		want, never []string
+	}{
+		{"alice", "/", []string{`data-repo="alice/app"`, `data-repo="pub/base"`}, []string{"bob/svc"}},
+		{"bob", "/", []string{`data-repo="bob/svc"`, `data-repo="pub/base"`}, []string{"alice/app", "alice/tool"}},
+		{"", "/", []string{`data-repo="pub/base"`}, []string{"alice/app", "bob/svc"}},
+		{"bob", "/repositories/bob/svc", []string{`data-tag="2.0"`, otherDigest.Hex[:12]}, nil},
+		{"alice", "/repositories/bob/svc", nil, []string{`data-tag="2.0"`, otherDigest.Hex[:12]}},
+		{"", "/repositories/bob/svc:2.0", nil, []string{otherDigest.Hex[:12]}},
+	} {
+		body := pageAs(t, tc.user, base+tc.path)
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%q's page %s lacks %s", tc.user, tc.path, w)
+			}
+		}
+		for _, n := range tc.never {
+			if strings.Contains(body, n) {
+				t.Errorf("%q's page %s shows %s", tc.user, tc.path, n)
+			}
+		}
 	}
 
 	// Search by the shared digest and by the label: only each caller's own hits.
@@ -351,6 +379,29 @@ func getAs(t *testing.T, user, url string, out any) int {
 		t.Errorf("GET %s as %q: %d, not JSON: %v", url, user, resp.StatusCode, err)
 	}
 	return resp.StatusCode
+}
+
+// pageAs fetches a page as a browser navigating to it would, signed in as user.
+func pageAs(t *testing.T, user, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	if user != "" {
+		req.SetBasicAuth(user, aclPassword)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("page %s as %q: Cache-Control %q, want private, no-store", url, user, cc)
+	}
+	return string(b)
 }
 
 // labeledImage is a random linux/amd64 image of about size bytes with the config labels.

@@ -107,10 +107,10 @@ func New(s Services) (http.Handler, error) {
 		ui.EnvVersion:  s.Version,
 		ui.EnvReadOnly: fmt.Sprint(cfg.ReadOnly),
 	})
-	// Pages come with their data, except under access control, whose policy checks are not
-	// wired into prerendering yet: those pages load their data in the browser.
+	// Pages come with their data, read as the requester (the catalog checks the access
+	// policy, or the registry its own auth, as for the API).
 	var src ui.Source
-	if s.Catalog != nil && s.Access == nil && !cfg.ClientRendered {
+	if s.Catalog != nil && !cfg.ClientRendered {
 		src = pageSource{s.Catalog}
 	}
 	mux.Handle("/", pages(app, src, principals(s)))

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -183,5 +184,102 @@ func TestResumedDeleteTakesWhatTheAttemptBeforeDeletedForGone(t *testing.T) {
 	}
 	if got := listTags(t, a, "team/app"); !slices.Equal(got, []string{"three"}) {
 		t.Errorf("tags left %v, want [three]", got)
+	}
+}
+
+// A retag killed before it moved its tag and resumed after the source tag moved writes the
+// image the source pointed at when the job started; one whose destination tag somebody else
+// moved meanwhile leaves that tag alone and fails saying so.
+func TestResumedRetagWritesTheDigestItStartedWith(t *testing.T) {
+	var crash atomic.Bool
+	inPut := make(chan struct{}, 1)
+	a := serveRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/stable") && crash.Load() {
+				_, _ = io.Copy(io.Discard, r.Body) // else the server does not notice the client going
+				inPut <- struct{}{}
+				<-r.Context().Done()
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	m := &Manager{opts: options(t, a)}
+	req := api.JobRequest{Kind: api.JobRetag, Repository: "team/app", Source: "v1", Destination: "stable"}
+	attempt := func(ctx context.Context, job int64, resume bool) (*api.JobResult, []string, error) {
+		t.Helper()
+		log, err := openEventLog(context.Background(), st, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := m.newCopy(m.opts.Registry, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Durable = log.flush
+		if resume {
+			c.Resume = true
+			if c.Prior, err = recorded(ctx, st, job); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var messages []string
+		res, runErr := c.Run(ctx, func(e api.JobEvent) {
+			log.add(e)
+			if e.Type == api.EventMessage {
+				messages = append(messages, e.Message)
+			}
+		})
+		if resume {
+			_ = log.close(context.Background())
+		} else {
+			close(log.stop)
+			<-log.stopped
+		}
+		return res, messages, runErr
+	}
+	kill := func(job int64) {
+		t.Helper()
+		crash.Store(true)
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-inPut; cancel() }()
+		if _, _, err := attempt(ctx, job, false); !errors.Is(err, context.Canceled) {
+			t.Fatalf("attempt 1 ended with %v, want it killed", err)
+		}
+		crash.Store(false)
+	}
+	head := func(tag string) string {
+		t.Helper()
+		d, err := remote.Head(ref(t, a, "team/app:"+tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Digest.String()
+	}
+
+	first := pushDated(t, a, "team/app", time.Now(), "v1").String()
+	kill(1)
+	moved := pushDated(t, a, "team/app", time.Now().Add(time.Minute), "v1").String()
+	res, messages, err := attempt(t.Context(), 1, true)
+	if err != nil || res == nil || res.Digest != first || head("stable") != first {
+		t.Fatalf("attempt 2: %+v, %v; stable → %s, want %s (v1 when the job started, not %s)", res, err, head("stable"), first, moved)
+	}
+	if !slices.ContainsFunc(messages, func(m string) bool { return strings.HasPrefix(m, "Copying "+first+", the image") }) {
+		t.Errorf("attempt 2 does not say which image it copies: %q", messages)
+	}
+
+	kill(2)
+	other := pushDated(t, a, "team/app", time.Now().Add(2*time.Minute), "stable").String()
+	_, _, err = attempt(t.Context(), 2, true)
+	if err == nil || !strings.Contains(err.Error(), "tag ") || !strings.Contains(err.Error(), "team/app:stable was moved to another image after the crash; left alone") {
+		t.Errorf("attempt 2 after stable moved: %v", err)
+	}
+	if got := head("stable"); got != other {
+		t.Errorf("stable → %s, want %s, where somebody else moved it", got, other)
 	}
 }

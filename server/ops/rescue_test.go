@@ -193,7 +193,9 @@ func TestJobOfAKilledReplicaResumesOnAnother(t *testing.T) {
 				if got := listTags(t, c, "team/app"); !slices.Equal(got, []string{"three"}) {
 					t.Errorf("tags left %v, want [three]", got)
 				}
-				if !slices.ContainsFunc(events, func(e api.JobEvent) bool { return strings.HasSuffix(e.Message, "team/app:one was deleted by the attempt before") }) {
+				if !slices.ContainsFunc(events, func(e api.JobEvent) bool {
+					return strings.HasSuffix(e.Message, "team/app:one was deleted by the attempt before")
+				}) {
 					t.Errorf("the resumed delete does not say that one went in the attempt before: %+v", events)
 				}
 				if job.Result == nil || !slices.Equal(job.Result.Deleted, []string{"one", "two"}) {

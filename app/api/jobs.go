@@ -171,7 +171,29 @@ type JobEvent struct {
 	State  string     `json:"state,omitempty"`
 	Result *JobResult `json:"result,omitempty"`
 	Error  string     `json:"error,omitempty"`
+	// Refs, on the message a delete or copy writes before it changes anything, records what
+	// each reference it works on pointed at then; Ref and Step (StepDeleting, StepDeleted)
+	// tie a delete's message to one reference. An attempt resumed after a crash reads them
+	// back to know what the one before did.
+	Refs []JobRef `json:"refs,omitempty"`
+	Ref  string   `json:"ref,omitempty"`
+	Step string   `json:"step,omitempty"`
 }
+
+// JobRef is what a reference pointed at when a job started.
+type JobRef struct {
+	Ref string `json:"ref"`
+	// Digest is the manifest Ref named; "" when there was none.
+	Digest string `json:"digest,omitempty"`
+	// Tags, for a digest, are the tags that pointed at it.
+	Tags []string `json:"tags,omitempty"`
+}
+
+// Steps of a delete's work on one reference.
+const (
+	StepDeleting = "deleting"
+	StepDeleted  = "deleted"
+)
 
 // Final reports whether e is a job's last event.
 func (e JobEvent) Final() bool { return e.Type == EventResult || e.Type == EventError }

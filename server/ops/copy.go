@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 )
 
@@ -28,6 +29,15 @@ type Copy struct {
 	Source, Destination Endpoint
 	// Jobs bounds the blobs copied at once; 0 means 4.
 	Jobs int
+	// Resume is set when an attempt before this one, cut short, may have done part of the
+	// copy; Prior is what it recorded (see recorded): the source's digest and the
+	// destination tag's when it started. A resumed copy writes that digest, not what the
+	// source tag points at now, and leaves alone a destination tag someone else moved
+	// meanwhile.
+	Resume bool
+	Prior  []api.JobEvent
+	// Durable, when set, makes the events reported so far durable.
+	Durable func(context.Context) error
 
 	srcRepo, srcRef string
 	dstRepo, dstRef string
@@ -111,7 +121,7 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 		return nil, err
 	}
 	report.phase("resolve", "Reading "+c.srcName())
-	root, err := src.Get(ctx, c.srcRepo, c.srcRef)
+	root, err := c.resolve(ctx, report)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +208,65 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// resolve reads the source manifest and records, durably, its digest and the destination
+// tag's before anything is written. Resumed, it reads the digest the attempt before recorded
+// and refuses to move a destination tag that points elsewhere than it did then or than the
+// copy's digest.
+func (c *Copy) resolve(ctx context.Context, report Report) (registry.Manifest, error) {
+	src, dst := c.Source.Registry, c.Destination.Registry
+	var was map[string]string
+	if c.Resume {
+		for _, e := range c.Prior {
+			if len(e.Refs) > 0 {
+				was = map[string]string{}
+				for _, r := range e.Refs {
+					was[r.Ref] = r.Digest
+				}
+				break
+			}
+		}
+	}
+	ref := c.srcRef
+	if d := was[c.srcName()]; d != "" {
+		ref = d // what the source tag pointed at when the job started
+	}
+	root, err := src.Get(ctx, c.srcRepo, ref)
+	if err != nil {
+		return registry.Manifest{}, err
+	}
+	digest := root.Descriptor.Digest.String()
+	if ref != c.srcRef {
+		report.message(fmt.Sprintf("Copying %s, the image %s pointed at when the job started", digest, c.srcName()))
+	}
+	var tagged string
+	if !registry.IsDigest(c.dstRef) {
+		d, err := dst.Head(ctx, c.dstRepo, c.dstRef)
+		switch {
+		case err == nil:
+			tagged = d.Digest.String()
+		case !httperr.Is(err, api.CodeNotFound):
+			return registry.Manifest{}, cancelled(ctx, err)
+		}
+	}
+	if was != nil {
+		if old := was[c.dstName()]; !registry.IsDigest(c.dstRef) && tagged != old && tagged != digest {
+			return registry.Manifest{}, httperr.New(api.CodeConflict, fmt.Sprintf("tag %s was moved to another image after the crash; left alone", c.dstName()))
+		}
+		return root, nil
+	}
+	refs := []api.JobRef{{Ref: c.srcName(), Digest: digest}}
+	if !registry.IsDigest(c.dstRef) {
+		refs = append(refs, api.JobRef{Ref: c.dstName(), Digest: tagged})
+	}
+	report(api.JobEvent{Type: api.EventMessage, Message: fmt.Sprintf("%s is %s", c.srcName(), digest), Refs: refs})
+	if c.Durable != nil {
+		if err := c.Durable(ctx); err != nil {
+			return registry.Manifest{}, httperr.Wrap(api.CodeStoreUnavailable, "The job store failed, so the copy stopped before writing what it could not record; try again shortly.", err)
+		}
+	}
+	return root, nil
 }
 
 // walk adds the manifest raw (described by d), its children, blobs and referrers to g.

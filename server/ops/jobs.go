@@ -248,7 +248,7 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
 	user := registry.UserFrom(ctx)
-	r, err := m.prepare(m.opts.Registry, user, req, false)
+	r, err := m.prepare(m.opts.Registry, user, req, attempt{})
 	if err != nil {
 		return "", err
 	}
@@ -480,17 +480,27 @@ type run struct {
 	exec          func(ctx context.Context, report Report) (*api.JobResult, error)
 }
 
-// prepare validates req and binds it to an operation; resume is set when an attempt before
-// this one may have done part of it.
-func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest, resume bool) (run, error) {
+// attempt is what one run of a job knows of its log.
+type attempt struct {
+	// resume is set when an attempt before this one may have done part of the job; prior is
+	// what those attempts recorded about the references they worked on (see recorded).
+	resume bool
+	prior  []api.JobEvent
+	// durable makes the events reported so far durable; nil outside a job.
+	durable func(context.Context) error
+}
+
+// prepare validates req and binds it to an operation run as at says.
+func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest, at attempt) (run, error) {
 	rec := recorder{record: m.opts.Record, invalidate: m.opts.Invalidate, user: user}
+	resume := at.resume
 	switch req.Kind {
 	case api.JobDelete:
 		d, err := NewDelete(reg, req.Repository, req.References)
 		if err != nil {
 			return run{}, err
 		}
-		d.Resume = resume
+		d.Resume, d.Prior, d.Durable = resume, at.prior, at.durable
 		return run{kind: req.Kind, summary: d.Summary(), exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
 			res, err := d.Run(ctx, report)
 			rec.deleted(ctx, req.Repository, res)
@@ -501,6 +511,7 @@ func (m *Manager) prepare(reg *registry.Client, user string, req api.JobRequest,
 		if err != nil {
 			return run{}, err
 		}
+		c.Resume, c.Prior, c.Durable = resume, at.prior, at.durable
 		return run{kind: req.Kind, summary: c.Summary(), exec: func(ctx context.Context, report Report) (*api.JobResult, error) {
 			res, err := c.Run(ctx, report)
 			if err == nil && c.Destination.Registry.Same(reg) {

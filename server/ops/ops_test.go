@@ -402,9 +402,13 @@ func TestDeleteTagsAndDigests(t *testing.T) {
 	d1 := pushDated(t, a, "team/app", now, "one", "one-alias")
 	pushDated(t, a, "team/app", now.Add(-time.Hour), "two")
 	pushDated(t, a, "team/app", now.Add(-2*time.Hour), "three")
-	sharing, err := SharingTags(context.Background(), client(t, a), "team/app", d1.String())
-	if err != nil || !slices.Equal(sharing, []string{"one", "one-alias"}) {
-		t.Fatalf("tags sharing %s: %v, %v", d1, sharing, err)
+	del, err := NewDelete(client(t, a), "team/app", []string{d1.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := del.resolve(t.Context())
+	if sharing := resolved[d1.String()]; err != nil || !slices.Equal(sharing.Tags, []string{"one", "one-alias"}) {
+		t.Fatalf("tags sharing %s: %+v, %v", d1, sharing, err)
 	}
 	m := newManager(t, options(t, a))
 	info := runJob(t, m, api.JobRequest{Kind: api.JobDelete, Repository: "team/app", References: []string{d1.String(), "two"}})

@@ -29,7 +29,8 @@ type opWorker struct {
 // final (a retry would fail the same way); an interruption is not: a replica stopping, or
 // killed (River's rescuer hands its job on once it ran longer than the job timeout), and
 // the job starts over on another one, which is safe since copies, retags and deletes write
-// by digest and move the tag last. An import starts over too when its archive is on a
+// by digest and move the tag last, and a resumed one reads what the attempt before recorded
+// (see recorded) so as not to undo what others changed after the crash. An import starts over too when its archive is on a
 // volume the replicas share, and fails saying so when it is not.
 func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	m, args := w.m, job.Args
@@ -49,7 +50,7 @@ func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 		log.add(api.JobEvent{Type: api.EventMessage, Message: resumed(job.JobRow)})
 		logger.InfoContext(ctx, "job resumed", "replica", m.replica, "after", lastError(job.JobRow))
 	}
-	res, err := w.run(ctx, job, log.add)
+	res, err := w.run(ctx, job, log)
 	var final api.JobEvent
 	switch {
 	case err == nil:
@@ -83,7 +84,8 @@ func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 }
 
 // run opens the job's credentials and runs its operation.
-func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], report Report) (*api.JobResult, error) {
+func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], log *eventLog) (*api.JobResult, error) {
+	report := Report(log.add)
 	m, args := w.m, job.Args
 	req := args.Request
 	if args.Secret != "" {
@@ -97,11 +99,40 @@ func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], report Repor
 			defer m.opts.Registry.Forget("job:" + args.Secret)
 		}
 	}
-	r, err := m.prepare(m.opts.Registry, args.User, req, job.Attempt > 1)
+	at := attempt{resume: job.Attempt > 1, durable: log.flush}
+	if at.resume {
+		var err error
+		if at.prior, err = recorded(ctx, m.store, job.ID); err != nil {
+			return nil, err
+		}
+	}
+	r, err := m.prepare(m.opts.Registry, args.User, req, at)
 	if err != nil {
 		return nil, err
 	}
 	return r.exec(ctx, report)
+}
+
+// recorded returns what the attempts before this one of a job recorded about the references
+// they worked on: their events carrying Refs or a Step, in order.
+func recorded(ctx context.Context, st store.Store, job int64) ([]api.JobEvent, error) {
+	var out []api.JobEvent
+	for after := 0; ; {
+		rows, err := st.JobEvents(ctx, job, after, 500)
+		if err != nil {
+			return nil, fmt.Errorf("the events of the attempt before: %w", err)
+		}
+		for _, r := range rows {
+			after = r.Seq
+			var e api.JobEvent
+			if json.Unmarshal(r.Data, &e) == nil && (len(e.Refs) > 0 || e.Step != "") {
+				out = append(out, e)
+			}
+		}
+		if len(rows) < 500 {
+			return out, nil
+		}
+	}
 }
 
 // rescuedError is the error River's rescuer records on a job whose replica stopped
@@ -177,6 +208,9 @@ type eventLog struct {
 	st  store.Store
 	job int64
 
+	// flushing keeps writes in order: when flush returns nil, every event added before the
+	// call is durable.
+	flushing sync.Mutex
 	mu       sync.Mutex
 	seq      int
 	ended    bool
@@ -217,6 +251,8 @@ func (l *eventLog) flushLoop() {
 
 // flush writes the pending events; on failure they stay pending for the next try.
 func (l *eventLog) flush(ctx context.Context) error {
+	l.flushing.Lock()
+	defer l.flushing.Unlock()
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = nil

@@ -214,7 +214,7 @@ func testAccessControlIndex(t *testing.T, database string) {
 	// catalog with their rows, a repository of theirs with its tags, someone else's with none.
 	otherDigest, _ := other.Digest()
 	for _, tc := range []struct {
-		user, path string
+		user, path  string
 		want, never []string
 	}{
 		{"alice", "/", []string{`data-repo="alice/app"`, `data-repo="pub/base"`}, []string{"bob/svc"}},

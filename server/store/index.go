@@ -899,6 +899,7 @@ func (s *sqlStore) inTx(ctx context.Context, what string, f func(tx *sql.Tx) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: %s: commit: %w", s.d.name, what, err)
 	}
+	s.maybeOptimize(ctx)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,11 @@ type dialect struct {
 	// rejected reports whether a failed statement failed because of the values it was given
 	// (constraint, encoding, size limits), so the same values will fail again.
 	rejected func(error) bool
+	// optimize, if set, refreshes the planner's statistics where they are stale. SQLite keeps
+	// none on its own: without them it joins index_labels through its name index (every row
+	// of a common label) instead of by digest, and a repository's labeled tags take seconds
+	// at a million tags. PostgreSQL's autovacuum analyzes by itself.
+	optimize string
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in
@@ -34,6 +40,22 @@ type dialect struct {
 type sqlStore struct {
 	db *sql.DB
 	d  dialect
+	// optimized is when (Unix nanoseconds) the statistics were last refreshed.
+	optimized atomic.Int64
+}
+
+// optimizeEvery is how often, at most, index writes refresh the planner's statistics.
+const optimizeEvery = time.Minute
+
+// maybeOptimize refreshes the planner's statistics after writes, at most once per
+// optimizeEvery; a failure only costs query plans, so it is not reported.
+func (s *sqlStore) maybeOptimize(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := s.optimized.Load()
+	if s.d.optimize == "" || now-last < int64(optimizeEvery) || !s.optimized.CompareAndSwap(last, now) {
+		return
+	}
+	_, _ = s.db.ExecContext(ctx, s.d.optimize)
 }
 
 func (s *sqlStore) q(query string) string { return s.d.rebind(query) }
@@ -51,6 +73,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: migration %d: %w", s.d.name, version, err)
 		}
 	}
+	s.maybeOptimize(ctx)
 	return nil
 }
 

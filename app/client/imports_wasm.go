@@ -86,6 +86,7 @@ func (c *Berth) upload(ctx context.Context, path string, a Archive, progress fun
 		xhr.Call("abort")
 		return "", ctx.Err()
 	case ans := <-done:
+		wakeSoon()
 		if ans.status == 0 {
 			// A server refusing an upload early (413) may close the connection while the
 			// browser still sends, and the browser then reports a network error.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"syscall/js"
 )
 
@@ -68,12 +69,34 @@ func await(ctx context.Context, abort, promise js.Value) (js.Value, error) {
 	promise.Call("then", resolve, reject)
 	select {
 	case res := <-done:
+		wakeSoon()
 		return res.v, res.err
 	case <-ctx.Done():
 		abort.Call("abort")
 		<-done
 		return js.Undefined(), ctx.Err()
 	}
+}
+
+// wake is a browser callback that does nothing: being called resumes the Go runtime.
+var (
+	wakeOnce sync.Once
+	wake     js.Func
+)
+
+// wakeSoon resumes the Go runtime shortly after an answer arrived. What the answer changes is
+// dispatched to go-app, which draws it on its next frame, a Go timer; but a goroutine resumed
+// by a promise callback can set that timer after the runtime told the browser when to wake it
+// next, and the change then waited for an unrelated event (a job view stayed "running", a
+// form's navigation did not happen, for a minute or more). Browser timeouts just past the
+// frame, and later for slow decodes, wake it; a slow interval is the net under everything else.
+func wakeSoon() {
+	wakeOnce.Do(func() {
+		wake = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+		js.Global().Call("setInterval", wake, 1000)
+	})
+	js.Global().Call("setTimeout", wake, 40)
+	js.Global().Call("setTimeout", wake, 200)
 }
 
 // streamBody reads a fetch response body as it arrives (job event streams never end

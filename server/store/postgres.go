@@ -125,6 +125,8 @@ var postgresMigrations = []string{
 		PRIMARY KEY (repository, digest)
 	);
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
+	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
+	repositorySummaryMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

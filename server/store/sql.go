@@ -136,6 +136,7 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 	}
 	defer insert.Close()
 	added := 0
+	var touched []string
 	for _, e := range events {
 		if e.ID == "" {
 			return 0, fmt.Errorf("%w: %s: event without id", ErrRejected, s.d.name)
@@ -163,9 +164,16 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 		if err := s.applyTagState(ctx, tx, e); err != nil {
 			return 0, err
 		}
-		if err := s.applyIndex(ctx, tx, e); err != nil {
+		changed, err := s.applyIndex(ctx, tx, e)
+		if err != nil {
 			return 0, err
 		}
+		if changed {
+			touched = append(touched, e.Repository)
+		}
+	}
+	if err := s.summarize(ctx, tx, touched); err != nil {
+		return 0, s.writeError("summarize repositories", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, s.writeError("commit", err)

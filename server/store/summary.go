@@ -15,7 +15,8 @@ import (
 
 // repositorySummaryMigration creates and backfills index_repository_summary. Its SQL is
 // spelled out here rather than built from summaryColumns, so the migration stays as applied
-// even if the runtime query changes. kind is an index into kinds.
+// even if the runtime query changes. kind is an index into kinds. The indexes serve each sort
+// with and without the kind filter, so a page reads its rows in order instead of sorting.
 const repositorySummaryMigration = `CREATE TABLE index_repository_summary (
 		name TEXT PRIMARY KEY,
 		tags INTEGER NOT NULL,
@@ -26,6 +27,8 @@ const repositorySummaryMigration = `CREATE TABLE index_repository_summary (
 	CREATE INDEX index_repository_summary_last_push ON index_repository_summary (last_push, name);
 	CREATE INDEX index_repository_summary_size ON index_repository_summary (size, name);
 	CREATE INDEX index_repository_summary_kind ON index_repository_summary (kind, name);
+	CREATE INDEX index_repository_summary_kind_last_push ON index_repository_summary (kind, last_push, name);
+	CREATE INDEX index_repository_summary_kind_size ON index_repository_summary (kind, size, name);
 	INSERT INTO index_repository_summary (name, tags, last_push, kind, size)
 		SELECT r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
 			COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0),

@@ -189,7 +189,7 @@ func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen tim
 	if len(names) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "put repositories", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "put repositories", func(tx *sql.Tx) error {
 		for chunk := range slices.Chunk(names, 500) {
 			args := make([]any, 0, 2*len(chunk))
 			for _, n := range chunk {
@@ -210,7 +210,7 @@ func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen tim
 
 // DropRepositories implements Index.
 func (s *sqlStore) DropRepositories(ctx context.Context, before time.Time) error {
-	return s.inTx(ctx, "drop repositories", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "drop repositories", func(tx *sql.Tx) error {
 		t := before.UnixNano()
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE checked < ? AND repository IN (SELECT name FROM index_repositories WHERE seen < ?)`), t, t); err != nil {
 			return err
@@ -263,7 +263,7 @@ const insertTagged = `INSERT INTO index_tagged (repository, digest) VALUES (?, ?
 
 // PutTags implements Index.
 func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
-	return s.inTx(ctx, "put tags", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "put tags", func(tx *sql.Tx) error {
 		if err := s.putTags(ctx, tx, tags); err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
 
 // ReplaceTags implements Index.
 func (s *sqlStore) ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error {
-	return s.inTx(ctx, "replace tags", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "replace tags", func(tx *sql.Tx) error {
 		var touched []string
 		for repository, tags := range lists {
 			touched = append(touched, repository)
@@ -333,7 +333,7 @@ func (s *sqlStore) deleteTags(ctx context.Context, tx *sql.Tx, repository string
 
 // DeleteTags implements Index.
 func (s *sqlStore) DeleteTags(ctx context.Context, repository string, tags []string) error {
-	return s.inTx(ctx, "delete tags of "+repository, func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "delete tags of "+repository, func(tx *sql.Tx) error {
 		if err := s.deleteTags(ctx, tx, repository, tags); err != nil {
 			return err
 		}
@@ -347,7 +347,6 @@ func (s *sqlStore) DeleteTags(ctx context.Context, repository string, tags []str
 func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) (bool, error) {
 	ts := e.Timestamp.UnixNano()
 	var err error
-	touched := true
 	switch {
 	case e.Action == ActionPush && e.Repository != "" && e.Digest != "" && e.Manifest():
 		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO index_repositories (name, seen) VALUES (?, ?)
@@ -376,13 +375,22 @@ func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) (bool, e
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tagged WHERE repository = ? AND digest = ?`), e.Repository, e.Digest)
 	case e.Action == ActionDelete && e.Repository != "":
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND checked <= ?`), e.Repository, ts)
-	default:
-		touched = false
 	}
 	if err != nil {
 		return false, fmt.Errorf("%s: update index for event %s: %w", s.d.name, e.ID, err)
 	}
-	return touched, nil
+	return changesIndex(e), nil
+}
+
+// changesIndex reports whether applyIndex writes index rows for e.
+func changesIndex(e Event) bool {
+	switch e.Action {
+	case ActionPush:
+		return e.Repository != "" && e.Digest != "" && e.Manifest()
+	case ActionDelete:
+		return e.Tag != "" || e.Digest != "" || e.Repository != ""
+	}
+	return false
 }
 
 const manifestColumns = `m.media_type, m.kind, m.artifact_type, m.size, m.created, m.platforms, m.attestations, m.subject, m.note`
@@ -446,7 +454,7 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 	if len(ms) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "put manifests", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "put manifests", func(tx *sql.Tx) error {
 		var added []string
 		for _, m := range ms {
 			if m.Digest == "" {
@@ -526,20 +534,6 @@ func (s *sqlStore) MissingManifests(ctx context.Context, after string, limit int
 func likeEscape(s string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }
-
-// kindExpr is a repository's kind as an index into kinds: the most telling kind among its
-// tags (a chart beats an image beats another artifact).
-const kindExpr = `COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0)`
-
-// summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
-// into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
-// size of its distinct manifests; summarize stores it in index_repository_summary.
-const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
-	` + kindExpr + `,
-	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
-
-const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repository = r.name
-	LEFT JOIN index_manifests m ON m.digest = t.digest`
 
 var kinds = []string{"", "artifact", "image", "chart"}
 

@@ -152,9 +152,10 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		rebind:     numberPlaceholders,
 		migrations: postgresMigrations,
 		// Two Berth replicas starting at once must not both run a migration.
-		lock:     `SELECT pg_advisory_xact_lock(7467826)`,
-		notify:   `SELECT pg_notify('berth_job_events', $1)`,
-		rejected: postgresRejected,
+		lock:      `SELECT pg_advisory_xact_lock(7467826)`,
+		indexLock: `SELECT pg_advisory_xact_lock(7467827)`,
+		notify:    `SELECT pg_notify('berth_job_events', $1)`,
+		rejected:  postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()

@@ -37,6 +37,20 @@ const repositorySummaryMigration = `CREATE TABLE index_repository_summary (
 			LEFT JOIN index_manifests m ON m.digest = t.digest
 		GROUP BY r.name`
 
+// kindExpr is a repository's kind as an index into kinds: the most telling kind among its
+// tags (a chart beats an image beats another artifact).
+const kindExpr = `COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0)`
+
+// summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
+// into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
+// size of its distinct manifests; summarize stores it in index_repository_summary.
+const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
+	` + kindExpr + `,
+	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
+
+const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repository = r.name
+	LEFT JOIN index_manifests m ON m.digest = t.digest`
+
 // upsertSummary recomputes summary rows from the tags; the caller appends the WHERE clause
 // choosing the repositories (SQLite needs one before ON CONFLICT after a join anyway).
 const upsertSummary = `INSERT INTO index_repository_summary (name, tags, last_push, kind, size)
@@ -97,4 +111,29 @@ func (s *sqlStore) summarizeDigests(ctx context.Context, tx *sql.Tx, digests []s
 		}
 	}
 	return s.summarize(ctx, tx, names)
+}
+
+// indexTx runs f in one transaction that may change summary rows. On PostgreSQL, under READ
+// COMMITTED, two such transactions at once could each recompute a repository without seeing
+// the other's uncommitted tag or manifest, leaving a stale row; they take a transaction lock
+// first, so the second one's statements see the first one's commit. SQLite's write
+// transactions are serialized already.
+func (s *sqlStore) indexTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, what, func(tx *sql.Tx) error {
+		if err := s.lockIndex(ctx, tx); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+}
+
+// lockIndex takes the index write lock in tx, where the database needs one.
+func (s *sqlStore) lockIndex(ctx context.Context, tx *sql.Tx) error {
+	if s.d.indexLock == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.d.indexLock); err != nil {
+		return fmt.Errorf("lock index: %w", err)
+	}
+	return nil
 }

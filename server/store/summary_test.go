@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,6 +279,44 @@ func summaryContract(t *testing.T, dsn string) {
 	if r := rows["delta/model"]; r.Tags != 1 || r.Size != 100 {
 		t.Fatalf("delta/model listed again: %+v", r)
 	}
+
+	// Writers at once: tags and the manifests they point to arrive in separate transactions
+	// racing each other; every row must still count what all of them wrote.
+	must(s.PutRepositories(ctx, []string{"hotel/race", "india/race"}, at(22)))
+	m.see(at(22), "hotel/race", "india/race")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 8 {
+				d := fmt.Sprintf("sha256:race%d%d", w, i)
+				var err error
+				switch w {
+				case 0, 1:
+					repo := []string{"hotel/race", "india/race"}[w]
+					err = s.PutTags(ctx, []store.IndexTag{tag(repo, fmt.Sprintf("t%d", i), d, 30+i, 30+i), tag("india/race", fmt.Sprintf("s%d%d", w, i), d, 30, 30)})
+				case 2:
+					_, err = s.AddEvents(ctx, []store.Event{ev(fmt.Sprintf("race%d", i), "push", "hotel/race", fmt.Sprintf("e%d", i), fmt.Sprintf("sha256:race0%d", i), at(40+i))})
+				case 3:
+					var ms []store.IndexManifest
+					for v := range 3 {
+						ms = append(ms, store.IndexManifest{Digest: fmt.Sprintf("sha256:race%d%d", v, i), Kind: []string{"image", "artifact", "index"}[v], Size: int64(1 + v + 10*i)})
+					}
+					err = s.PutManifests(ctx, "", ms)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	m.checkCatalog(t, s, "concurrent writers")
 	want := m.expected(t, s)
 
 	// The migration's backfill computes the same rows from the tables it finds.

@@ -189,7 +189,7 @@ func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen tim
 	if len(names) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "put repositories", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "put repositories", func(tx *sql.Tx) error {
 		for chunk := range slices.Chunk(names, 500) {
 			args := make([]any, 0, 2*len(chunk))
 			for _, n := range chunk {
@@ -199,6 +199,10 @@ func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen tim
 				ON CONFLICT (name) DO UPDATE SET seen = excluded.seen WHERE index_repositories.seen < excluded.seen`), args...); err != nil {
 				return err
 			}
+			// A new repository may hold tags already (read before the catalog walk reached it).
+			if err := s.summarizeNew(ctx, tx, chunk); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -206,9 +210,12 @@ func (s *sqlStore) PutRepositories(ctx context.Context, names []string, seen tim
 
 // DropRepositories implements Index.
 func (s *sqlStore) DropRepositories(ctx context.Context, before time.Time) error {
-	return s.inTx(ctx, "drop repositories", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "drop repositories", func(tx *sql.Tx) error {
 		t := before.UnixNano()
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE checked < ? AND repository IN (SELECT name FROM index_repositories WHERE seen < ?)`), t, t); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_repository_summary WHERE name IN (SELECT name FROM index_repositories WHERE seen < ?)`), t); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM index_repositories WHERE seen < ?`), t)
@@ -256,13 +263,27 @@ const insertTagged = `INSERT INTO index_tagged (repository, digest) VALUES (?, ?
 
 // PutTags implements Index.
 func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
-	return s.inTx(ctx, "put tags", func(tx *sql.Tx) error { return s.putTags(ctx, tx, tags) })
+	return s.indexTx(ctx, "put tags", func(tx *sql.Tx) error {
+		if err := s.putTags(ctx, tx, tags); err != nil {
+			return err
+		}
+		names := make([]string, len(tags))
+		for i, t := range tags {
+			names[i] = t.Repository
+		}
+		return s.summarize(ctx, tx, names)
+	})
 }
 
 // ReplaceTags implements Index.
 func (s *sqlStore) ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error {
-	return s.inTx(ctx, "replace tags", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "replace tags", func(tx *sql.Tx) error {
+		var touched []string
 		for repository, tags := range lists {
+			touched = append(touched, repository)
+			for _, t := range tags {
+				touched = append(touched, t.Repository)
+			}
 			if err := s.putTags(ctx, tx, tags); err != nil {
 				return err
 			}
@@ -293,7 +314,7 @@ func (s *sqlStore) ReplaceTags(ctx context.Context, lists map[string][]IndexTag,
 				return err
 			}
 		}
-		return nil
+		return s.summarize(ctx, tx, touched)
 	})
 }
 
@@ -312,12 +333,18 @@ func (s *sqlStore) deleteTags(ctx context.Context, tx *sql.Tx, repository string
 
 // DeleteTags implements Index.
 func (s *sqlStore) DeleteTags(ctx context.Context, repository string, tags []string) error {
-	return s.inTx(ctx, "delete tags of "+repository, func(tx *sql.Tx) error { return s.deleteTags(ctx, tx, repository, tags) })
+	return s.indexTx(ctx, "delete tags of "+repository, func(tx *sql.Tx) error {
+		if err := s.deleteTags(ctx, tx, repository, tags); err != nil {
+			return err
+		}
+		return s.summarize(ctx, tx, []string{repository})
+	})
 }
 
 // applyIndex keeps the index's tags in step with a push or delete event, in the event's own
-// transaction: a notification is the registry's word, so it is trusted as a confirmation.
-func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) error {
+// transaction: a notification is the registry's word, so it is trusted as a confirmation. It
+// reports whether the event's repository's summary may have changed.
+func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) (bool, error) {
 	ts := e.Timestamp.UnixNano()
 	var err error
 	switch {
@@ -350,9 +377,20 @@ func (s *sqlStore) applyIndex(ctx context.Context, tx *sql.Tx, e Event) error {
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM index_tags WHERE repository = ? AND checked <= ?`), e.Repository, ts)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: update index for event %s: %w", s.d.name, e.ID, err)
+		return false, fmt.Errorf("%s: update index for event %s: %w", s.d.name, e.ID, err)
 	}
-	return nil
+	return changesIndex(e), nil
+}
+
+// changesIndex reports whether applyIndex writes index rows for e.
+func changesIndex(e Event) bool {
+	switch e.Action {
+	case ActionPush:
+		return e.Repository != "" && e.Digest != "" && e.Manifest()
+	case ActionDelete:
+		return e.Tag != "" || e.Digest != "" || e.Repository != ""
+	}
+	return false
 }
 
 const manifestColumns = `m.media_type, m.kind, m.artifact_type, m.size, m.created, m.platforms, m.attestations, m.subject, m.note`
@@ -416,7 +454,8 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 	if len(ms) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "put manifests", func(tx *sql.Tx) error {
+	return s.indexTx(ctx, "put manifests", func(tx *sql.Tx) error {
+		var added []string
 		for _, m := range ms {
 			if m.Digest == "" {
 				return errors.New("manifest without digest")
@@ -448,6 +487,7 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 				// Stored already (by another replica): its children and labels are too.
 				continue
 			}
+			added = append(added, m.Digest)
 			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
 			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
 				if p.Digest != "" && p.Digest != m.Digest {
@@ -462,7 +502,8 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 				}
 			}
 		}
-		return nil
+		// A summary arriving changes the size and kind of every repository tagging it.
+		return s.summarizeDigests(ctx, tx, added)
 	})
 }
 
@@ -494,20 +535,6 @@ func likeEscape(s string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }
 
-// summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
-// into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
-// size of its distinct manifests.
-// kindExpr is a repository's kind as an index into kinds: the most telling kind among its
-// tags (a chart beats an image beats another artifact).
-const kindExpr = `COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0)`
-
-const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
-	` + kindExpr + `,
-	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
-
-const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repository = r.name
-	LEFT JOIN index_manifests m ON m.digest = t.digest`
-
 var kinds = []string{"", "artifact", "image", "chart"}
 
 func (s *sqlStore) scanSummaries(rows *sql.Rows) ([]RepositorySummary, error) {
@@ -531,75 +558,57 @@ func (s *sqlStore) scanSummaries(rows *sql.Rows) ([]RepositorySummary, error) {
 	return out, rows.Err()
 }
 
+// summaryRow is what scanSummaries reads from index_repository_summary.
+const summaryRow = `SELECT name, tags, last_push, kind, size FROM index_repository_summary`
+
 // IndexRepositories implements Index.
 func (s *sqlStore) IndexRepositories(ctx context.Context, q RepositoryQuery) ([]RepositorySummary, int, error) {
-	where, args := "", []any{}
+	var conds []string
+	var args []any
 	if qs := strings.ToLower(strings.TrimSpace(q.Query)); qs != "" {
-		where = ` WHERE r.name LIKE ? ESCAPE '!'`
+		conds = append(conds, `name LIKE ? ESCAPE '!'`)
 		args = append(args, "%"+likeEscape(qs)+"%")
 	}
 	if q.Kind != "" {
-		return s.repositoriesOfKind(ctx, q, where, args)
+		code := slices.Index(kinds, q.Kind)
+		if code <= 0 {
+			return nil, 0, fmt.Errorf("%s: unknown repository kind %q", s.d.name, q.Kind)
+		}
+		conds = append(conds, `kind = ?`)
+		args = append(args, code)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = ` WHERE ` + strings.Join(conds, " AND ")
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM index_repositories r`+where), args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM index_repository_summary`+where), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("%s: count repositories: %w", s.d.name, err)
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	page := ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET ` + strconv.Itoa(max(0, q.Offset))
-	desc := strings.HasPrefix(q.Sort, "-")
 	dir := " ASC"
-	if desc {
+	if strings.HasPrefix(q.Sort, "-") {
 		dir = " DESC"
 	}
-	var out []RepositorySummary
+	// Ties on an aggregate go by name, ascending either way.
+	order := `name` + dir
 	switch strings.TrimPrefix(q.Sort, "-") {
-	case SortPushed, SortSize:
-		// Sorting by an aggregate needs every matching repository's row.
-		col := "COALESCE(MAX(t.pushed), 0)"
-		if strings.TrimPrefix(q.Sort, "-") == SortSize {
-			col = "total_size"
-		}
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+where+` GROUP BY r.name ORDER BY `+col+dir+`, r.name`+page), args...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
-		}
-		if out, err = s.scanSummaries(rows); err != nil {
-			return nil, 0, err
-		}
-	default:
-		// By name, the page is chosen first and only its rows are aggregated.
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.name FROM index_repositories r`+where+` ORDER BY r.name`+dir+page), args...)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
-		}
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return nil, 0, err
-			}
-			names = append(names, n)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, 0, err
-		}
-		sums, err := s.RepositorySummaries(ctx, names)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, n := range names {
-			r, ok := sums[n]
-			if !ok {
-				r = RepositorySummary{Name: n}
-			}
-			out = append(out, r)
-		}
+	case SortPushed:
+		order = `last_push` + dir + `, name`
+	case SortSize:
+		order = `size` + dir + `, name`
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(summaryRow+where+` ORDER BY `+order+
+		` LIMIT `+strconv.Itoa(limit)+` OFFSET `+strconv.Itoa(max(0, q.Offset))), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
+	}
+	out, err := s.scanSummaries(rows)
+	if err != nil {
+		return nil, 0, err
 	}
 	if err := s.addPulls(ctx, out); err != nil {
 		return nil, 0, err
@@ -615,7 +624,7 @@ func (s *sqlStore) RepositorySummaries(ctx context.Context, names []string) (map
 		for i, n := range chunk {
 			args[i] = n
 		}
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+` WHERE r.name IN (`+marks(len(chunk))+`) GROUP BY r.name`), args...)
+		rows, err := s.db.QueryContext(ctx, s.q(summaryRow+` WHERE name IN (`+marks(len(chunk))+`)`), args...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: repository rows: %w", s.d.name, err)
 		}
@@ -910,40 +919,4 @@ func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), "
 func values(n, cols int) string {
 	row := "(" + marks(cols) + ")"
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-}
-
-// repositoriesOfKind is IndexRepositories for one kind: the kind is an aggregate over a
-// repository's tags, so every matching repository is grouped before the page is cut.
-func (s *sqlStore) repositoriesOfKind(ctx context.Context, q RepositoryQuery, where string, args []any) ([]RepositorySummary, int, error) {
-	code := slices.Index(kinds, q.Kind)
-	if code <= 0 {
-		return nil, 0, fmt.Errorf("%s: unknown repository kind %q", s.d.name, q.Kind)
-	}
-	having := ` GROUP BY r.name HAVING ` + kindExpr + ` = ?`
-	kargs := append(slices.Clone(args), code)
-	var total int
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT r.name`+summaryFrom+where+having+`) k`), kargs...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("%s: count repositories: %w", s.d.name, err)
-	}
-	order := "r.name"
-	switch strings.TrimPrefix(q.Sort, "-") {
-	case SortPushed:
-		order = "COALESCE(MAX(t.pushed), 0)"
-	case SortSize:
-		order = "total_size"
-	}
-	dir := " ASC"
-	if strings.HasPrefix(q.Sort, "-") {
-		dir = " DESC"
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+summaryColumns+summaryFrom+where+having+` ORDER BY `+order+dir+`, r.name LIMIT `+strconv.Itoa(limit)+` OFFSET `+strconv.Itoa(max(0, q.Offset))), kargs...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: repositories: %w", s.d.name, err)
-	}
-	out, err := s.scanSummaries(rows)
-	return out, total, err
 }

@@ -125,6 +125,8 @@ var postgresMigrations = []string{
 		PRIMARY KEY (repository, digest)
 	);
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
+	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
+	repositorySummaryMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx
@@ -150,9 +152,10 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		rebind:     numberPlaceholders,
 		migrations: postgresMigrations,
 		// Two Berth replicas starting at once must not both run a migration.
-		lock:     `SELECT pg_advisory_xact_lock(7467826)`,
-		notify:   `SELECT pg_notify('berth_job_events', $1)`,
-		rejected: postgresRejected,
+		lock:      `SELECT pg_advisory_xact_lock(7467826)`,
+		indexLock: `SELECT pg_advisory_xact_lock(7467827)`,
+		notify:    `SELECT pg_notify('berth_job_events', $1)`,
+		rejected:  postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()

@@ -24,6 +24,8 @@ type dialect struct {
 	lock string
 	// notify, if set, tells listeners that a job (the one argument) has new events.
 	notify string
+	// indexLock, if set, serializes transactions that recompute repository summary rows.
+	indexLock string
 
 	// rejected reports whether a failed statement failed because of the values it was given
 	// (constraint, encoding, size limits), so the same values will fail again.
@@ -128,6 +130,12 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 		return 0, fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// Taken before any row is written, so it is always the first lock an index writer waits on.
+	if slices.ContainsFunc(events, changesIndex) {
+		if err := s.lockIndex(ctx, tx); err != nil {
+			return 0, fmt.Errorf("%s: %w", s.d.name, err)
+		}
+	}
 	insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (`+eventColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`))
@@ -136,6 +144,7 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 	}
 	defer insert.Close()
 	added := 0
+	var touched []string
 	for _, e := range events {
 		if e.ID == "" {
 			return 0, fmt.Errorf("%w: %s: event without id", ErrRejected, s.d.name)
@@ -163,9 +172,16 @@ func (s *sqlStore) AddEvents(ctx context.Context, events []Event) (int, error) {
 		if err := s.applyTagState(ctx, tx, e); err != nil {
 			return 0, err
 		}
-		if err := s.applyIndex(ctx, tx, e); err != nil {
+		changed, err := s.applyIndex(ctx, tx, e)
+		if err != nil {
 			return 0, err
 		}
+		if changed {
+			touched = append(touched, e.Repository)
+		}
+	}
+	if err := s.summarize(ctx, tx, touched); err != nil {
+		return 0, s.writeError("summarize repositories", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, s.writeError("commit", err)

@@ -125,6 +125,8 @@ var sqliteMigrations = []string{
 		PRIMARY KEY (repository, digest)
 	);
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
+	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
+	repositorySummaryMigration,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

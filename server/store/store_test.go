@@ -894,4 +894,6 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 			t.Fatalf("%d events, %v; want 160", len(got), err)
 		}
 	})
+
+	t.Run("catalog rows follow every write", func(t *testing.T) { summaryContract(t, newDSN(t)) })
 }

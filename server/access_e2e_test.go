@@ -628,7 +628,9 @@ func TestE2EAccessibilityOfAccessPages(t *testing.T) {
 	// Keyboard: the account tabs and a form are reachable and usable with Tab and Enter.
 	if err := within(ctx, look(1280, 800, false), signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`),
 		chromedp.Navigate(base+"/access/teams"), chromedp.WaitVisible(`#team-form`),
-		chromedp.Focus(`#team-name`), chromedp.SendKeys(`#team-name`, "keys"), chromedp.KeyEvent("\r"),
+		// Focused and typed into without holding a node: the form may re-render meanwhile.
+		waitJS(`(() => { const e = document.querySelector("#team-name"); if (!e) return false; e.focus(); return document.activeElement === e })()`),
+		chromedp.KeyEvent("keys"), chromedp.KeyEvent("\r"),
 		waitJS(`location.pathname === "/access/teams/keys"`),
 	); err != nil {
 		t.Errorf("keyboard: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -37,10 +38,30 @@ func catalogAPI(t *testing.T, base, query string) api.RepositoryPage {
 }
 
 // describedCatalog waits until the server's index describes every demo repository (a kind
-// and a size for each), and returns the catalog then.
+// and a size for each) and the answer stays the same for a second (a size grows while the
+// indexer describes an index's platforms), and returns the catalog then.
 func describedCatalog(t *testing.T, base string) map[string]api.Repository {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
+	var last map[string]api.Repository
+	for {
+		rows := describedOnce(t, base, deadline)
+		if maps.EqualFunc(rows, last, func(a, b api.Repository) bool {
+			return a.Tags == b.Tags && a.Size == b.Size && a.Kind == b.Kind && a.LastPush.Equal(b.LastPush)
+		}) {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catalog's facts keep changing: %+v", rows)
+		}
+		last = rows
+		time.Sleep(time.Second)
+	}
+}
+
+// describedOnce waits until the index describes every demo repository.
+func describedOnce(t *testing.T, base string, deadline time.Time) map[string]api.Repository {
+	t.Helper()
 	for {
 		p := catalogAPI(t, base, "")
 		rows := map[string]api.Repository{}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -693,6 +694,7 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		}{match, q, args})
 	}
 	lower := strings.ToLower(query)
+	sorted := false // the hits are sorted by repository and tag here, not by the database
 	switch {
 	case strings.HasPrefix(lower, "sha256:"):
 		// A digest prefix: a btree range, so both databases use the digest indexes.
@@ -707,10 +709,14 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 			cond += ` AND LOWER(l.value) LIKE ? ESCAPE '!'`
 			args = append(args, "%"+likeEscape(strings.ToLower(value))+"%")
 		}
+		// No ORDER BY: the databases then start from the label index and stop at the limit,
+		// where an order by tag walks every tag looking for a rare label (seconds on 200,000
+		// tags). The hits are sorted below; past the limit, which ones come is the index's.
 		label := `l.name || '=' || l.value`
-		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_labels l ON l.digest = t.digest WHERE `+cond+` ORDER BY t.repository, t.tag`+lim, args...)
+		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_labels l ON l.digest = t.digest WHERE `+cond+lim, args...)
 		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
-			WHERE `+cond+` ORDER BY t.repository, t.tag`+lim, args...)
+			WHERE `+cond+lim, args...)
+		sorted = true
 	default:
 		pat := "%" + likeEscape(lower) + "%"
 		// Repositories Berth listed, and those it only knows from tags someone read.
@@ -741,6 +747,11 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("%s: search: %w", s.d.name, err)
 		}
+	}
+	if sorted {
+		slices.SortStableFunc(out, func(a, b SearchHit) int {
+			return cmp.Or(strings.Compare(a.Repository, b.Repository), strings.Compare(a.Tag, b.Tag))
+		})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -24,6 +25,9 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 	}
 	if len(query) < 2 {
 		return out, httperr.New(api.CodeBadRequest, "q must have at least 2 characters")
+	}
+	if len(query) > maxSearchQuery {
+		return api.SearchPage{Results: []api.SearchResult{}}, httperr.New(api.CodeBadRequest, fmt.Sprintf("q must have at most %d characters", maxSearchQuery))
 	}
 	// Ask for more than wanted, since some may be filtered out; when the filter leaves too few
 	// and the index had more, ask again for more (up to what one store search returns), so
@@ -55,6 +59,9 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 		}
 	}
 }
+
+// maxSearchQuery bounds a search's text: names, digests and labels are all shorter.
+const maxSearchQuery = 1024
 
 // maxSearchChecks bounds the repositories one search checks the caller's access to: without
 // access control each is a registry round trip as the caller.

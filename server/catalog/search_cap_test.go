@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
@@ -69,5 +71,20 @@ func TestSearchChecksABoundedNumberOfRepositories(t *testing.T) {
 	}
 	if n := lists.Load(); n > 100 || n == 0 {
 		t.Fatalf("%d access checks reached the registry, want 1–100", n)
+	}
+}
+
+// TestSearchRefusesAnOverlongQuery: a query longer than any name, digest or label gets a clear
+// 400, not a scan of the index.
+func TestSearchRefusesAnOverlongQuery(t *testing.T) {
+	st, err := store.Open(t.Context(), storetest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://127.0.0.1:1"}), Index: st})
+	_, err = svc.Search(t.Context(), "label:"+strings.Repeat("y", 3000), 10)
+	if !httperr.Is(err, api.CodeBadRequest) {
+		t.Fatalf("a 3,006-character query: %v, want BAD_REQUEST", err)
 	}
 }

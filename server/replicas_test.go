@@ -232,7 +232,7 @@ func startCluster(t testing.TB) *cluster {
 		port := freePort(t)
 		c.ports = append(c.ports, port)
 		c.direct = append(c.direct, fmt.Sprintf("http://127.0.0.1:%d", port))
-		fmt.Fprintf(&servers, "    server r%d 127.0.0.1:%d\n", i, port)
+		fmt.Fprintf(&servers, "    server r%d 127.0.0.1:%d check inter 500ms fall 1\n", i, port)
 	}
 	cfg := fmt.Sprintf(`global
     maxconn 512
@@ -242,6 +242,10 @@ defaults
     timeout client 5m
     timeout server 5m
     option http-server-close
+    # A replica killed with -9 refuses connections: retry those on another one, as a
+    # production balancer would, and take it out of the rotation at the next check.
+    retries 3
+    option redispatch
 frontend berth
     bind 127.0.0.1:%d
     default_backend replicas
@@ -326,9 +330,19 @@ func call(t testing.TB, method, url string, body any, out any) (int, string) {
 // follow reads a job's event stream through url, calling fn per event, until the end.
 func follow(t testing.TB, url string, fn func(api.JobEvent)) (last api.JobEvent, replica string) {
 	t.Helper()
-	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
-	if err != nil {
-		t.Fatal(err)
+	// Right after a replica was killed, the balancer may still answer 503 for it once.
+	var resp *http.Response
+	for attempt := 0; ; attempt++ {
+		r, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.StatusCode != http.StatusServiceUnavailable || attempt == 10 {
+			resp = r
+			break
+		}
+		r.Body.Close()
+		time.Sleep(300 * time.Millisecond)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)

@@ -131,7 +131,6 @@ func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, a
 			ctx.Dispatch(func(ctx app.Context) {
 				if alive() {
 					st.apply(e)
-					drawSoon()
 				}
 			})
 		})
@@ -158,7 +157,6 @@ func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, a
 				} else {
 					st.applyJob(j)
 				}
-				drawSoon()
 				if done && ended != nil {
 					ended(ctx)
 				}
@@ -173,23 +171,6 @@ func follow(ctx app.Context, parent context.Context, id string, st *jobStatus, a
 			}
 		}
 	})
-}
-
-// wake is a browser callback that does nothing: its call alone resumes the Go runtime.
-var wake app.Func
-
-// drawSoon makes sure what a dispatch just changed is drawn. go-app draws dispatched changes
-// on its next frame, which waits on a Go timer; when the dispatch comes from a goroutine
-// resumed by a fetch callback (a job's event stream read to its end), the wasm runtime goes
-// idle without a browser timeout for that frame, and the change showed only at the runtime's
-// next unrelated wake-up: a job view stayed "running" for a minute or more. A browser
-// timeout just past the frame (go-app draws at 30 frames a second) wakes the runtime for it.
-// Call it on the UI goroutine.
-func drawSoon() {
-	if wake == nil {
-		wake = app.FuncOf(func(app.Value, []app.Value) any { return nil })
-	}
-	app.Window().Call("setTimeout", wake, 50)
 }
 
 // jobWatch is how often a followed job's state is checked besides its stream.

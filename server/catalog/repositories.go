@@ -108,10 +108,13 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 }
 
 // ownView reports whether ctx asks for the whole catalog as Berth sees it, answered from the
-// index: a request without a principal, when there is no access control (with it, such a
-// request is an anonymous caller's, whose list is filtered like everyone's).
+// index: the Authorizer says the caller sees every repository.
 func (s *Service) ownView(ctx context.Context) bool {
-	return s.idx != nil && s.access == nil && principalOf(ctx) == ""
+	if s.idx == nil {
+		return false
+	}
+	all, err := s.authz.Everything(ctx)
+	return err == nil && all
 }
 
 func checkSort(sort string) error {
@@ -174,7 +177,7 @@ func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
 func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	names, err := s.list(ctx)
+	names, err := s.authz.Repositories(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.loading = nil

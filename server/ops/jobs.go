@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -53,6 +54,9 @@ type Options struct {
 	// Registry is Berth's registry; every job runs with the credentials of the user who
 	// started it.
 	Registry *registry.Client
+	// Authorizer decides whether the caller may start a job (required): every repository a
+	// job reads or writes in Registry is authorized before it is queued.
+	Authorizer access.Authorizer
 	// Remote returns a client for another registry named in a copy, with the credentials the
 	// request gave; nil means copies stay within Registry. It refuses registries the operator
 	// did not allow.
@@ -147,6 +151,9 @@ type credentials struct {
 func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("jobs: no store")
+	}
+	if opts.Authorizer == nil {
+		return nil, errors.New("jobs: no authorizer")
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = 7 * 24 * time.Hour
@@ -247,7 +254,10 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 	if req.Kind == api.JobImport {
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
-	user := registry.UserFrom(ctx)
+	if err := m.authorize(ctx, req); err != nil {
+		return "", err
+	}
+	user := access.From(ctx).Name
 	r, err := m.prepare(m.opts.Registry, user, req, attempt{})
 	if err != nil {
 		return "", err
@@ -264,8 +274,8 @@ func (m *Manager) enqueue(ctx context.Context, user string, req api.JobRequest, 
 	args := opArgs{Request: req, Summary: summary, User: user}
 	args.Request.SourcePassword, args.Request.DestinationPassword = "", ""
 	creds := credentials{SourcePassword: req.SourcePassword, DestinationPassword: req.DestinationPassword}
-	if p, ok := registry.PrincipalFrom(ctx); ok {
-		a, err := p.Auth.Authorization()
+	if id := access.From(ctx); id.Auth != nil {
+		a, err := id.Auth.Authorization()
 		if err != nil {
 			return "", fmt.Errorf("jobs: the user's credentials: %w", err)
 		}
@@ -345,7 +355,7 @@ func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, opArgs
 		return nil, opArgs{}, storeError(err)
 	}
 	var args opArgs
-	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != registry.UserFrom(ctx) {
+	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != access.From(ctx).Name {
 		return nil, opArgs{}, nil
 	}
 	return row, args, nil
@@ -366,7 +376,7 @@ func (m *Manager) Get(ctx context.Context, id string) (job api.Job, ok bool, err
 
 // List returns the caller's jobs kept (see Retention), newest first, at most 100.
 func (m *Manager) List(ctx context.Context) ([]api.Job, error) {
-	user := registry.UserFrom(ctx)
+	user := access.From(ctx).Name
 	res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).TagsAny(userTag(user)).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -95,7 +95,7 @@ func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], log *eventLo
 		}
 		req.SourcePassword, req.DestinationPassword = creds.SourcePassword, creds.DestinationPassword
 		if creds.Auth != nil {
-			ctx = registry.WithPrincipal(ctx, registry.Principal{Key: "job:" + args.Secret, Auth: authn.FromConfig(*creds.Auth), User: args.User})
+			ctx = access.With(ctx, access.Identity{Kind: access.User, Name: args.User, Key: "job:" + args.Secret, Auth: authn.FromConfig(*creds.Auth)})
 			defer m.opts.Registry.Forget("job:" + args.Secret)
 		}
 	}

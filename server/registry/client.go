@@ -51,6 +51,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
+	handoff handoff
 }
 
 type pullerEntry struct {
@@ -143,13 +144,13 @@ func (c *Client) Reference(repository, ref string) (name.Reference, error) {
 }
 
 // principal is who the request in ctx is made for here.
-func (c *Client) principal(ctx context.Context) Principal {
+func (c *Client) principal(ctx context.Context) principal {
 	if c.perUser {
-		if p, ok := PrincipalFrom(ctx); ok {
+		if p, ok := credentialsIn(ctx); ok {
 			return p
 		}
 	}
-	return Principal{Auth: c.auth}
+	return principal{Auth: c.auth}
 }
 
 // ErrNotAllowed is returned for a write without a signed-in user when service writes are off.
@@ -159,7 +160,7 @@ var ErrNotAllowed = errors.New("sign in to make changes: Berth does not write wi
 // where the operator allowed it — Berth's own. Never more than the person asking has.
 func (c *Client) writeAuth(ctx context.Context) (authn.Authenticator, error) {
 	if c.perUser {
-		if p, ok := PrincipalFrom(ctx); ok {
+		if p, ok := credentialsIn(ctx); ok {
 			return p.Auth, nil
 		}
 		if !c.svcWrites {

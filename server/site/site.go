@@ -15,6 +15,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
@@ -62,8 +63,11 @@ type Services struct {
 	Redis *cache.Redis
 	// Store, if set, is the event store, reported by /readyz.
 	Store interface{ Ping(context.Context) error }
+	// Authenticator checks every request's credentials once, at the edge (required when
+	// Sessions is set): Berth's accounts with --access-control, else the registry's.
+	Authenticator access.Authenticator
 	// Access, if set, is access control (--access-control): the token service, the account
-	// API, and the policy's hooks on sign-in, every principal, job start and the activity feed.
+	// API and the sign-in flows. What anyone may do is the services' Authorizer's to say.
 	Access *auth.Control
 }
 
@@ -113,8 +117,12 @@ func New(s Services) (http.Handler, error) {
 	if s.Catalog != nil && !cfg.ClientRendered {
 		src = pageSource{s.Catalog}
 	}
-	mux.Handle("/", pages(app, src, principals(s)))
-	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil
+	mux.Handle("/", pages(app, src, identify(s)))
+	trusted, err := access.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, mux))), nil
 }
 
 // API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for
@@ -123,12 +131,17 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	if c == nil {
 		c = CORS(nil)
 	}
-	principal := principals(s)
+	if s.Sessions != nil && s.Authenticator == nil {
+		panic("site: Sessions need an Authenticator")
+	}
+	trusted, err := access.ParseProxies(s.Config.TrustedProxies)
+	if err != nil {
+		panic("site: --trusted-proxies: " + err.Error()) // config.Load checked them
+	}
+	client := func(h http.Handler) http.Handler { return withClient(trusted, h) }
+	principal := func(h http.Handler) http.Handler { return client(identify(s)(h)) }
 	if s.Sessions != nil {
-		signIn := http.Handler(http.HandlerFunc(s.Sessions.ServeSignIn))
-		if s.Access != nil {
-			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
-		}
+		signIn := client(http.HandlerFunc(s.Sessions.ServeSignIn))
 		mux.Handle("GET /api/v1/session", c.Handler(principal(whoami(s)))) // whoami.go
 		mux.Handle("POST /api/v1/session", c.Handler(signIn))
 		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
@@ -150,16 +163,9 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		}.serve))
 	}
 	if s.Jobs != nil {
-		start := http.Handler(http.HandlerFunc(s.Jobs.ServeStart))
-		if s.Access != nil {
-			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
-		}
-		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
-		upload := http.Handler(http.HandlerFunc(s.Jobs.ServeImport))
-		if s.Access != nil {
-			upload = s.Access.Accounts.GuardImports(upload) // push rights by the policy
-		}
-		mux.Handle("POST /api/v1/imports", c.Handler(principal(upload)))
+		// The jobs handler authorizes what it decoded, before anything is queued or read.
+		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
+		mux.Handle("POST /api/v1/imports", api(s.Jobs.ServeImport))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
@@ -196,25 +202,12 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		if s.Sessions != nil {
 			// /auth/oidc/login and /callback, and the static site's /auth/authorize,
 			// /auth/oauth/token and /auth/oauth/revoke.
-			s.Access.RegisterBrowser(mux, s.Sessions, principal, c.Handler)
+			s.Access.RegisterBrowser(mux, s.Sessions, principal, func(h http.Handler) http.Handler { return c.Handler(client(h)) })
 		}
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
-}
-
-// principals returns the middleware that puts the caller's principal into a request: the
-// session's or Basic credentials, checked against the accounts on every request under
-// access control.
-func principals(s Services) func(http.Handler) http.Handler {
-	switch {
-	case s.Sessions == nil:
-		return func(h http.Handler) http.Handler { return h }
-	case s.Access != nil:
-		return func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
-	}
-	return s.Sessions.Middleware
 }
 
 // deadline bounds a request's context: past it, registry calls end with 504.

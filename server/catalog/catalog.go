@@ -67,6 +67,7 @@ type Service struct {
 	pullHost string
 	tagTTL   time.Duration
 	flight   singleflight.Group
+	sums     summaryCache
 	list     func(ctx context.Context) ([]string, error)
 	idx      store.Index
 	trusted  func() bool

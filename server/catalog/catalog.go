@@ -61,6 +61,7 @@ type Service struct {
 	pullHost string
 	tagTTL   time.Duration
 	flight   singleflight.Group
+	sums     summaryCache
 	idx      store.Index
 	trusted  func() bool
 	lister   ManifestLister

@@ -43,9 +43,9 @@ func indexed(name string, row store.IndexedTag) api.Tag {
 
 // indexManifest turns a complete summary into the index's row for digest.
 func indexManifest(digest, mediaType string, sum summary, err error) (store.IndexManifest, bool) {
-	if err != nil && sum.kind != "schema1" {
+	if err != nil && err != sum.note {
 		// Partial details (a config the registry failed on) are not kept: the row would
-		// never be corrected, since digest rows never change.
+		// never be corrected, since digest rows never change. A note is the content's own.
 		return store.IndexManifest{}, false
 	}
 	m := store.IndexManifest{

@@ -14,9 +14,9 @@ import (
 // Authorizer is access.Authorizer when the registry decides (no --access-control): Berth asks
 // the registry as the caller and passes its answer on. A read is allowed when the registry
 // lists the repository's tags to the caller (a repository it says is gone counts: registries
-// refuse access before they say whether something exists); a write is attempted with the
-// caller's own credentials, so the registry refuses it if it must, and Berth refuses only a
-// write no one signed in asked for. Answers are kept per caller for ttl; while the registry
+// refuse access before they say whether something exists); a write needs that too, and is
+// then made with the caller's own credentials, so the registry refuses it if it must (Berth
+// refuses outright a write no one signed in asked for, unless --anonymous-writes). Answers are kept per caller for ttl; while the registry
 // cannot be reached, the last answer a caller got stands (so stored history stays visible
 // through an outage to exactly those who could read it).
 type Authorizer struct {
@@ -52,9 +52,9 @@ func (z *Authorizer) Authorize(ctx context.Context, repository string, want acce
 	if want&^access.Pull != 0 && !z.c.CanWrite(ctx) {
 		return access.Refuse(access.From(ctx), repository, want, 0)
 	}
-	if !want.Has(access.Pull) {
-		return nil
-	}
+	// Every action starts with the caller reading the repository: the registry's answer
+	// refuses wrong credentials and strangers before any write is queued; the write itself
+	// then runs with the caller's credentials, which the registry checks again.
 	key := z.c.principal(ctx).Key + "\x00" + repository
 	z.mu.Lock()
 	last, ok := z.answers[key]

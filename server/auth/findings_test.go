@@ -241,4 +241,3 @@ func TestRobotsStopWithTheirOwner(t *testing.T) {
 		t.Fatalf("team robot after its creator left: granted %q", tr.Scope)
 	}
 }
-

@@ -82,13 +82,13 @@ func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, err)
 		return
 	}
-	if err := m.authorize(r.Context(), req); err != nil {
-		httperr.Write(w, r, err)
-		return
-	}
 	if req.Kind == api.JobCleanup && req.DryRun {
 		if req.Rule == nil {
 			httperr.Write(w, r, badRequest("a cleanup needs a rule"))
+			return
+		}
+		if err := m.authorize(r.Context(), req); err != nil {
+			httperr.Write(w, r, err)
 			return
 		}
 		plan, err := m.Preview(r.Context(), *req.Rule)

@@ -254,12 +254,14 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 	if req.Kind == api.JobImport {
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
-	if err := m.authorize(ctx, req); err != nil {
+	user := access.From(ctx).Name
+	r, err := m.prepare(m.opts.Registry, user, req, attempt{}) // checks the request; reads nothing
+	if err != nil {
 		return "", err
 	}
-	user := access.From(ctx).Name
-	r, err := m.prepare(m.opts.Registry, user, req, attempt{})
-	if err != nil {
+	// The caller may do what the request, as decoded and checked, does: before anything is
+	// read or queued.
+	if err := m.authorize(ctx, req); err != nil {
 		return "", err
 	}
 	if err := m.admit(ctx, user); err != nil {

@@ -54,6 +54,7 @@ func TestHelperCrashingReplica(t *testing.T) {
 	}
 	opts := options(t, spec.Registry)
 	opts.Store, opts.Secret, opts.JobTimeout = st, []byte("a cluster secret for the tests"), time.Minute
+	opts.Authorizer = registryAuthorizer(opts.Registry)
 	m, err := NewManager(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,9 @@ func (z *Authorizer) Authorize(ctx context.Context, repository string, want acce
 func (z *Authorizer) probe(ctx context.Context, repository string) error {
 	names, err := z.c.tags(ctx, repository)
 	if err == nil {
-		z.c.handoff.leave(z.c.principal(ctx).Key+"\x00"+repository, names)
+		if key, ok := handoffKey(ctx, z.c.principal(ctx).Key, repository); ok {
+			z.c.handoff.leave(key, names)
+		}
 		return nil
 	}
 	if httperr.Is(err, api.CodeNotFound) {
@@ -176,7 +179,7 @@ func (h *handoff) drop(repository string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for k := range h.m {
-		if _, repo, _ := strings.Cut(k, "\x00"); repo == repository {
+		if strings.HasSuffix(k, "\x00"+repository) {
 			delete(h.m, k)
 		}
 	}
@@ -185,3 +188,24 @@ func (h *handoff) drop(repository string) {
 // Changed tells the client repository changed (a write, a push notification): nothing read
 // of it before is handed over.
 func (c *Client) Changed(repository string) { c.handoff.drop(repository) }
+
+type scopeKey struct{}
+
+// scope is one request: what is handed over stays within it. It is not zero-sized: Go may
+// give every zero-sized allocation the same address.
+type scope struct{ _ byte }
+
+// WithRequestScope marks ctx as one request's: a tag list the Authorizer read to check it is
+// handed to the read that follows in the same request, never to another.
+func WithRequestScope(ctx context.Context) context.Context {
+	return context.WithValue(ctx, scopeKey{}, &scope{})
+}
+
+// handoffKey names a hand-over within ctx's request; none outside a request scope.
+func handoffKey(ctx context.Context, principal, repository string) (string, bool) {
+	sc, ok := ctx.Value(scopeKey{}).(*scope)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%p\x00%s\x00%s", sc, principal, repository), true
+}

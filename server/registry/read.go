@@ -104,8 +104,10 @@ func (c *Client) slot(ctx context.Context) (func(), error) {
 // Authorizer just read for the same caller (its access check) is handed over instead of
 // being asked for again.
 func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
-	if names, ok := c.handoff.take(c.principal(ctx).Key + "\x00" + repository); ok {
-		return names, nil
+	if key, ok := handoffKey(ctx, c.principal(ctx).Key, repository); ok {
+		if names, ok := c.handoff.take(key); ok {
+			return names, nil
+		}
 	}
 	return c.tags(ctx, repository)
 }

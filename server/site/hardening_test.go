@@ -544,7 +544,7 @@ func TestActivityThroughARegistryOutage(t *testing.T) {
 	if status, page := feed(); status != http.StatusOK || len(page.Events) != 1 || page.Events[0].Repository != "team/app" {
 		t.Fatalf("feed with the registry down: %d %+v, want the stored event", status, page)
 	}
-	if status, _ := b.call(t, http.MethodGet, "/api/v1/repositories/team/app/tags?details=false", "", nil); status < 500 {
-		t.Errorf("tags with the registry down: %d, want a 5xx", status)
+	if status, body := b.call(t, http.MethodGet, "/api/v1/repositories/team/app/tags?details=false", "", nil); status < 500 {
+		t.Errorf("tags with the registry down: %d %s, want a 5xx", status, body)
 	}
 }

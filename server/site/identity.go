@@ -7,6 +7,7 @@ import (
 	apiv1 "github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // withClient puts the client's address (through the trusted proxies: access.ClientAddr, the
@@ -38,7 +39,8 @@ func identify(s Services) func(http.Handler) http.Handler {
 					}
 				}
 			}
-			next.ServeHTTP(w, r.WithContext(access.With(r.Context(), id)))
+			// One request, one scope: the authorizer's reads are reused only within it.
+			next.ServeHTTP(w, r.WithContext(registry.WithRequestScope(access.With(r.Context(), id))))
 		})
 	}
 }

@@ -157,7 +157,7 @@ func Default() Config {
 		MaxJobs:         16,
 		MaxJobsPerUser:  4,
 		JobsRetention:   7 * 24 * time.Hour,
-		PATMaxAge:       90 * 24 * time.Hour,
+		PATMaxAge:       365 * 24 * time.Hour,
 		JobTimeout:      time.Hour,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,

@@ -102,6 +102,8 @@ type Client interface {
 
 	// Reachable reports whether the server answers at all; it never uses stored data.
 	Reachable(ctx context.Context) bool
+	// Dependencies reports whether the server's registry, database and cache answer it.
+	Dependencies(ctx context.Context) (api.Dependencies, error)
 }
 
 // New returns the client for a UI served with the given API base URL ("" for same-origin);
@@ -306,7 +308,9 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 	}
 	setStatus(false, zeroTime)
 	if resp.status >= 400 {
-		return errorFrom(resp, data)
+		err := errorFrom(resp, data)
+		noteError(api.ErrorCode(err))
+		return err
 	}
 	if resp.status == http.StatusNoContent || into == nil {
 		return nil

@@ -273,7 +273,15 @@ func escapePath(name string) string {
 }
 
 func (c *Berth) do(ctx context.Context, method, path string, body, into any) error {
+	return c.doWith(ctx, method, path, nil, body, into)
+}
+
+// doWith is do with further request headers.
+func (c *Berth) doWith(ctx context.Context, method, path string, header map[string]string, body, into any) error {
 	req := request{method: method, url: c.Base + path, header: map[string]string{"Accept": "application/json"}}
+	for k, v := range header {
+		req.header[k] = v
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {

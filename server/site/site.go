@@ -331,7 +331,7 @@ func CORS(origins []string) *cors.Cors {
 		},
 		AllowedHeaders: []string{
 			"Authorization", "Accept", "Accept-Encoding", "Content-Type", "Content-Length",
-			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id",
+			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id", "Idempotency-Key",
 		},
 		ExposedHeaders: []string{
 			"Docker-Content-Digest", "Link", "Content-Range", "Content-Length", "WWW-Authenticate",

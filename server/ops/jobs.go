@@ -69,8 +69,8 @@ type Options struct {
 	Secret []byte
 	// Retention is how long finished jobs are kept; 0 means 7 days.
 	Retention time.Duration
-	// JobTimeout bounds one run of a job; a replica that stops mid-job has its jobs taken
-	// over by another a little after it. 0 means 1 hour.
+	// JobTimeout bounds one run of a job. 0 means 1 hour. A replica that dies mid-job has
+	// its jobs taken over once their leases lapse (lease.go), whatever this is.
 	JobTimeout time.Duration
 	// ReadOnly refuses every job.
 	ReadOnly bool
@@ -195,10 +195,12 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
-		JobTimeout:   opts.JobTimeout,
-		// A job still "running" this long after it started belongs to a replica that stopped:
-		// River's rescuer (every 30 s) hands it to another one.
-		RescueStuckJobsAfter: opts.JobTimeout + 10*time.Second,
+		// A write job's replica renews its lease (lease.go); one not renewed for leaseTerm
+		// belongs to a replica that died: River's rescuer (every 30 s) hands it to another.
+		JobTimeout:           leaseTerm,
+		RescueStuckJobsAfter: leaseTerm,
+		// Jobs run past River's deadline on purpose; only one past --job-timeout is stuck.
+		JobStuckThreshold: opts.JobTimeout,
 		// Berth deletes finished jobs itself after --jobs-retention, with their events.
 		CompletedJobRetentionPeriod: -1, CancelledJobRetentionPeriod: -1, DiscardedJobRetentionPeriod: -1,
 		MaxAttempts: 3,

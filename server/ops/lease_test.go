@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // TestLeaseLapseHandsOnAKilledReplicasJob runs two replicas on one store with an hour's job
@@ -92,4 +93,51 @@ func TestLeaseLapseHandsOnAKilledReplicasJob(t *testing.T) {
 		t.Errorf("taken over and finished %s after the kill, more than a twentieth of the %s job timeout", took, jobTimeout)
 	}
 	t.Logf("taken over and finished %s after the kill", took.Round(time.Second))
+}
+
+// TestRenewJobLease renews the lease of a running copy on SQLite and PostgreSQL: the running
+// attempt's renewal takes, another attempt's does not.
+func TestRenewJobLease(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "berth.db")
+			if kind == "postgres" {
+				dsn = storetest.StartPostgres(t).NewDatabase(t)
+			}
+			st, err := store.Open(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			a := registrytest.Open(t)
+			b := serveRegistry(t, slowUploads)
+			big, _ := random.Layer(8<<20, types.DockerLayer)
+			img, _ := mutate.AppendLayers(empty.Image, big)
+			if err := remote.Write(ref(t, a, "big/image:v1"), img); err != nil {
+				t.Fatal(err)
+			}
+			opts := options(t, a)
+			opts.Store = st
+			m := newManager(t, opts)
+			sid, err := m.Submit(t.Context(), api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			_ = json.Unmarshal([]byte(sid), &id)
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				if ok, err := st.RenewJobLease(t.Context(), id, 1); err != nil {
+					t.Fatal(err)
+				} else if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the job's lease was never renewable: it did not run")
+				}
+			}
+			if ok, err := st.RenewJobLease(t.Context(), id, 2); err != nil || ok {
+				t.Errorf("renewing an attempt that does not run: %v %v", ok, err)
+			}
+		})
+	}
 }

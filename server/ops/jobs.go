@@ -84,6 +84,8 @@ type Options struct {
 	ImportDir string
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
+
+	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -166,6 +168,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.MaxImportSize <= 0 {
 		opts.MaxImportSize = DefaultMaxImportSize
 	}
+	if opts.lease <= 0 {
+		opts.lease = leaseTerm
+	}
 	sealer, err := NewSealer(opts.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -197,8 +202,8 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		PeriodicJobs: periodic,
 		// A write job's replica renews its lease (lease.go); one not renewed for leaseTerm
 		// belongs to a replica that died: River's rescuer (every 30 s) hands it to another.
-		JobTimeout:           leaseTerm,
-		RescueStuckJobsAfter: leaseTerm,
+		JobTimeout:           opts.lease,
+		RescueStuckJobsAfter: opts.lease,
 		// Jobs run past River's deadline on purpose; only one past --job-timeout is stuck.
 		JobStuckThreshold: opts.JobTimeout,
 		// Berth deletes finished jobs itself after --jobs-retention, with their events.

@@ -10,17 +10,15 @@ import (
 )
 
 // leaseTerm is how long a running write job's lease lasts unrenewed. The replica running the
-// job renews it every leaseRenewal by moving River's attempted_at, by which River's rescuer
+// job renews it every third of that by moving River's attempted_at, by which River's rescuer
 // (every 30 s, on the leader) finds stuck jobs: a replica that dies has its job handed on
 // about leaseTerm after its last renewal, plus up to the rescuer's 30 s, whatever the job
 // timeout.
 const leaseTerm = 15 * time.Second
 
-const leaseRenewal = leaseTerm / 3
-
 // Timeout is River's deadline for one run of a write job: the lease term, by which the
 // rescuer measures a stuck job. The job itself runs until --job-timeout (withLease).
-func (w *opWorker) Timeout(*river.Job[opArgs]) time.Duration { return leaseTerm }
+func (w *opWorker) Timeout(*river.Job[opArgs]) time.Duration { return w.m.opts.lease }
 
 // Timeout is River's deadline for a periodic task: --job-timeout, as before leases; a
 // periodic task is enqueued again next period anyway.
@@ -54,7 +52,8 @@ func (m *Manager) withLease(ctx context.Context, job *river.Job[opArgs]) (jctx c
 // renewed (the database is down) or is lost (the rescuer handed the job on) is logged; the
 // run goes on, since its writes are by digest and its final step checks what it recorded.
 func (m *Manager) renew(ctx context.Context, id int64, attempt int, done <-chan struct{}) {
-	t := time.NewTicker(leaseRenewal)
+	renewal := m.opts.lease / 3
+	t := time.NewTicker(renewal)
 	defer t.Stop()
 	for {
 		select {
@@ -64,7 +63,7 @@ func (m *Manager) renew(ctx context.Context, id int64, attempt int, done <-chan 
 			return
 		case <-t.C:
 		}
-		rctx, cancel := context.WithTimeout(ctx, leaseRenewal)
+		rctx, cancel := context.WithTimeout(ctx, renewal)
 		ok, err := m.store.RenewJobLease(rctx, id, attempt)
 		cancel()
 		switch {

@@ -141,3 +141,32 @@ func TestRenewJobLease(t *testing.T) {
 		})
 	}
 }
+
+// TestJobOutlivesRiversDeadline runs a copy for many lease terms: River's deadline (the lease
+// term) does not cut it, and it succeeds in its first attempt.
+func TestJobOutlivesRiversDeadline(t *testing.T) {
+	a := registrytest.Open(t)
+	b := serveRegistry(t, slowUploads)
+	big, _ := random.Layer(32<<20, types.DockerLayer)
+	img, _ := mutate.AppendLayers(empty.Image, big)
+	if err := remote.Write(ref(t, a, "big/image:v1"), img); err != nil {
+		t.Fatal(err)
+	}
+	opts := options(t, a)
+	opts.lease = time.Second
+	m := newManager(t, opts)
+	start := time.Now()
+	job := runJob(t, m, api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: b})
+	took := time.Since(start)
+	if job.State != api.JobSucceeded {
+		t.Fatalf("%s %q", job.State, job.Error)
+	}
+	var id int64
+	_ = json.Unmarshal([]byte(job.ID), &id)
+	if slices.ContainsFunc(jobEvents(t, m.store, id), func(e api.JobEvent) bool { return strings.HasPrefix(e.Message, "Resumed") }) {
+		t.Error("the job was handed on although its replica renewed the lease")
+	}
+	if took < 3*opts.lease {
+		t.Errorf("the copy took %s, under three lease terms: it proves nothing", took)
+	}
+}

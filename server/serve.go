@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -107,6 +108,9 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	// Ready once jobs run (every table migrated), unready again from the shutdown on.
+	var started atomic.Bool
+	svc.Started = started.Load
 	handler, err := site.New(svc)
 	if err != nil {
 		return err
@@ -134,6 +138,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		_ = srv.Close()
 		return fmt.Errorf("jobs: %w", err)
 	}
+	started.Store(true)
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
@@ -148,6 +153,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
+	started.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var errs []error
@@ -321,9 +327,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
 		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
-		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
-		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
-		Access:   control, Authenticator: authenticator,
+		Contents:   contents.New(contents.Options{Registry: reg, Store: st}),
+		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Registerer: metrics,
+		Access:     control, Authenticator: authenticator,
 	}
 	if shared != nil {
 		s.Redis = shared

@@ -849,11 +849,11 @@ func TestRegistryDown(t *testing.T) {
 
 	t.Run("repositories", func(t *testing.T) {
 		_, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
-		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
+		wantHTTPError(t, err, http.StatusServiceUnavailable, api.CodeRegistryUnavailable)
 	})
 	t.Run("tags", func(t *testing.T) {
 		_, err := svc.Tags(t.Context(), "library/alpine", catalog.TagQuery{Offset: 0, Limit: 100})
-		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
+		wantHTTPError(t, err, http.StatusServiceUnavailable, api.CodeRegistryUnavailable)
 	})
 }
 

@@ -212,7 +212,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		name, value, _ := strings.Cut(q.Label, "=")
 		labeled, err := s.idx.LabeledTags(ctx, repository, strings.TrimSpace(name), strings.TrimSpace(value))
 		if err != nil {
-			return api.TagPage{}, err
+			return api.TagPage{}, storeDown(err)
 		}
 		keep := make(map[string]bool, len(labeled))
 		for _, n := range labeled {

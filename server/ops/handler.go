@@ -100,7 +100,7 @@ func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, plan)
 		return
 	}
-	id, err := m.Submit(r.Context(), req)
+	id, err := m.SubmitOnce(r.Context(), req, r.Header.Get(IdempotencyHeader))
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

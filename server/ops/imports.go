@@ -115,7 +115,7 @@ func (m *Manager) serveImport(w http.ResponseWriter, r *http.Request) (string, e
 	if err != nil {
 		return "", err
 	}
-	id, err := m.enqueue(ctx, user, api.JobRequest{Kind: api.JobImport, Repository: repository, Tag: tag, Archive: name}, im.Summary())
+	id, err := m.enqueue(ctx, user, api.JobRequest{Kind: api.JobImport, Repository: repository, Tag: tag, Archive: name}, im.Summary(), "")
 	if err != nil {
 		return "", err
 	}

@@ -44,7 +44,8 @@ type Client struct {
 	auth      authn.Authenticator
 	perUser   bool
 	svcWrites bool
-	transport http.RoundTripper
+	transport http.RoundTripper // breaker in front of the transport given
+	breaker   *breaker
 	timeout   time.Duration
 	sem       chan struct{}
 	agent     string
@@ -92,9 +93,10 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "berth"
 	}
+	brk := newBreaker(opts.Transport, addr, opts.Timeout)
 	return &Client{
 		addr: addr, reg: reg, nameOpts: nopts, auth: opts.Auth, perUser: opts.PerUser,
-		svcWrites: opts.ServiceWrites, transport: opts.Transport, timeout: opts.Timeout,
+		svcWrites: opts.ServiceWrites, transport: brk, breaker: brk, timeout: opts.Timeout,
 		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent,
 		pullers: map[string]*pullerEntry{},
 	}, nil
@@ -104,7 +106,7 @@ func New(opts Options) (*Client, error) {
 func (c *Client) Address() Address { return c.addr }
 
 // Transport is the round tripper every request to this registry goes through (the /v2 proxy
-// shares it).
+// shares it), its circuit breaker included.
 func (c *Client) Transport() http.RoundTripper { return c.transport }
 
 // Timeout is the bound on one registry operation.

@@ -5,13 +5,13 @@ package site
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	apiv1 "github.com/berth-registry/berth/app/api"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
@@ -59,13 +59,18 @@ type Services struct {
 	Webhook http.Handler
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
-	// Redis, if set, is the shared cache, reported by /readyz.
+	// Redis, if set, is the shared cache, reported by /healthz/deps.
 	Redis *cache.Redis
-	// Store, if set, is the event store, reported by /readyz.
+	// Store, if set, is the event store, reported by /healthz/deps.
 	Store interface{ Ping(context.Context) error }
 	// Authenticator checks every request's credentials once, at the edge (required when
 	// Sessions is set): Berth's accounts with --access-control, else the registry's.
 	Authenticator access.Authenticator
+	// Started, if set, says whether this replica has started and is not shutting down
+	// (/readyz); nil means it always is.
+	Started func() bool
+	// Registerer, if set, takes the dependency gauges served at /metrics.
+	Registerer prometheus.Registerer
 	// Access, if set, is access control (--access-control): the token service, the account
 	// API and the sign-in flows. What anyone may do is the services' Authorizer's to say.
 	Access *auth.Control
@@ -104,7 +109,10 @@ func New(s Services) (http.Handler, error) {
 	mux.Handle("GET /healthz", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 	})))
-	mux.Handle("GET /readyz", readiness(s))
+	mux.Handle("GET /readyz", readiness(s)) // health.go
+	deps := newDeps(s)
+	deps.register(s.Registerer)
+	mux.Handle("GET /healthz/deps", c.Handler(deps))
 	mux.Handle("/web/", files)
 	// The page and PWA settings live in ui.go, shared with the static export.
 	app := uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
@@ -316,7 +324,7 @@ func CORS(origins []string) *cors.Cors {
 		},
 		AllowedHeaders: []string{
 			"Authorization", "Accept", "Accept-Encoding", "Content-Type", "Content-Length",
-			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id",
+			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id", "Idempotency-Key",
 		},
 		ExposedHeaders: []string{
 			"Docker-Content-Digest", "Link", "Content-Range", "Content-Length", "WWW-Authenticate",
@@ -326,49 +334,5 @@ func CORS(origins []string) *cors.Cors {
 		AllowCredentials:   !wildcard,
 		MaxAge:             600,
 		OptionsPassthrough: false,
-	})
-}
-
-// readiness reports whether the registry answers /v2/ at all (401 counts as up: the registry
-// is there and wants credentials) and the event store answers; either failing makes Berth
-// unready. A shared Redis is reported without making Berth unready: Berth works without the
-// cache, and taking every replica out because the cache is down would be worse.
-func readiness(s Services) http.Handler {
-	client := &http.Client{Transport: s.Registry.Transport(), Timeout: 3 * time.Second}
-	target := s.Registry.Address().String() + "/v2/"
-	host := s.Registry.Address().Host
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		body := map[string]string{"status": "ready", "registry": host}
-		if s.Store != nil {
-			body["store"] = "ok"
-			if err := s.Store.Ping(ctx); err != nil {
-				body["status"], body["store"] = "store unavailable", "unreachable"
-				httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-				return
-			}
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		resp, err := client.Do(req)
-		if err != nil {
-			body["status"] = "registry unreachable"
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			body["status"] = fmt.Sprintf("registry answered %d", resp.StatusCode)
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
-		if s.Redis != nil {
-			body["cache"] = "redis ok"
-			if err := s.Redis.Ping(ctx); err != nil {
-				body["cache"] = "redis unreachable"
-			}
-		}
-		httperr.WriteJSON(w, http.StatusOK, body)
 	})
 }

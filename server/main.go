@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/site"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -98,7 +99,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 	handler := reg.Handler()
 	if control != nil {
 		mux := http.NewServeMux()
-		control.Tokens.Register(mux)
+		site.Tokens(mux, control.Tokens)
 		mux.Handle("/", reg.Handler())
 		handler = mux
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -100,7 +101,7 @@ func newFixtureOn(t *testing.T, dsn string) *fixture {
 	must(err)
 
 	mux := http.NewServeMux()
-	c.Tokens.Register(mux)
+	site.Tokens(mux, c.Tokens)
 	f.tokens = httptest.NewServer(mux)
 	t.Cleanup(f.tokens.Close)
 	_, port, _ := net.SplitHostPort(f.tokens.Listener.Addr().String())
@@ -124,7 +125,7 @@ func (f *fixture) embeddedRegistry(t *testing.T) string {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	f.c.Tokens.Register(mux)
+	site.Tokens(mux, f.c.Tokens)
 	mux.Handle("/", reg.Handler())
 	srv.Config.Handler = mux
 	srv.Start()

@@ -59,7 +59,7 @@ func browserSite(t *testing.T, f *fixture, host string, origins []string, oidc f
 		session.WithBearer(c.Accounts.BearerUser), session.WithSignOut(c.Accounts.EndSession))
 	mux := http.NewServeMux()
 	site.API(mux, svc, site.CORS(origins))
-	c.Register(mux)
+	site.Tokens(mux, c.Tokens)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)

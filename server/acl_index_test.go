@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 	"github.com/berth-registry/berth/server/store/storetest"
 )
@@ -117,7 +118,7 @@ func testAccessControlIndex(t *testing.T, database string) {
 			http.Header{"Authorization": {"Bearer " + events}}, 5*time.Second, 100*time.Millisecond))
 	must(err)
 	mux := http.NewServeMux()
-	control.Tokens.Register(mux)
+	site.Tokens(mux, control.Tokens, nil)
 	inner := embeddedReg.Handler()
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -283,7 +284,7 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	control.Tokens.Register(mux)
+	site.Tokens(mux, control.Tokens, nil)
 	mux.Handle("/", reg.Handler())
 	srv.Config.Handler = mux
 	srv.Start()

@@ -16,11 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/site"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -98,7 +100,8 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 	handler := reg.Handler()
 	if control != nil {
 		mux := http.NewServeMux()
-		control.Tokens.Register(mux)
+		trusted, _ := access.ParseProxies(cfg.TrustedProxies) // config.Load checked them
+		site.Tokens(mux, control.Tokens, trusted)
 		mux.Handle("/", reg.Handler())
 		handler = mux
 	}

@@ -32,39 +32,6 @@ func NewAPI(acc *Accounts, keys *Keyring) *API { return &API{acc: acc, keys: key
 // maxBody bounds a request body here: a few names and a password.
 const maxBody = 64 << 10
 
-// Register mounts the endpoints on mux, each wrapped by wrap (CORS, then Principals).
-func (a *API) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
-	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /api/v1/users":                               a.admin(a.listUsers),
-		"POST /api/v1/users":                              a.admin(a.createUser),
-		"PATCH /api/v1/users/{name}":                      a.user(a.updateUser),
-		"GET /api/v1/teams":                               a.user(a.listTeams),
-		"POST /api/v1/teams":                              a.user(a.createTeam),
-		"GET /api/v1/teams/{name}":                        a.user(a.getTeam),
-		"DELETE /api/v1/teams/{name}":                     a.user(a.deleteTeam),
-		"PUT /api/v1/teams/{name}/members/{user}":         a.user(a.setTeamMember),
-		"DELETE /api/v1/teams/{name}/members/{user}":      a.user(a.setTeamMember),
-		"GET /api/v1/namespaces":                          a.user(a.listNamespaces),
-		"POST /api/v1/namespaces":                         a.admin(a.createNamespace),
-		"GET /api/v1/namespaces/{name}":                   a.user(a.getNamespace),
-		"PATCH /api/v1/namespaces/{name}":                 a.user(a.updateNamespace),
-		"DELETE /api/v1/namespaces/{name}":                a.admin(a.deleteNamespace),
-		"PUT /api/v1/namespaces/{name}/members/{user}":    a.user(a.setNamespaceMember),
-		"DELETE /api/v1/namespaces/{name}/members/{user}": a.user(a.setNamespaceMember),
-		"GET /api/v1/namespaces/{name}/robots":            a.user(a.listRobots),
-		"POST /api/v1/namespaces/{name}/robots":           a.user(a.createRobot),
-		"DELETE /api/v1/namespaces/{name}/robots/{robot}": a.user(a.revokeRobot),
-		"GET /api/v1/tokens":                              a.user(a.listTokens),
-		"POST /api/v1/tokens":                             a.user(a.createToken),
-		"DELETE /api/v1/tokens/{id}":                      a.user(a.revokeToken),
-		"GET /api/v1/audit":                               a.admin(a.audit),
-		"POST /api/v1/keys/rotate":                        a.admin(a.rotate),
-	} {
-		mux.Handle(pattern, wrap(h))
-	}
-	mux.Handle("GET /api/v1/access", wrap(http.HandlerFunc(a.repositoryAccess))) // anyone, anonymous too
-}
-
 type handler func(w http.ResponseWriter, r *http.Request, sub access.Identity) error
 
 // user runs h for a signed-in user (not a robot, not a read-only token).

@@ -113,22 +113,9 @@ func (c *Control) RequireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// RegisterBrowser mounts the sign-in endpoints browsers use on mux: the OpenID Connect
-// sign-in (when configured) and the static site's authorization server. principal is the
-// session middleware with Principals; cors the CORS policy (the static site's origin posts
-// to the token endpoint).
-func (c *Control) RegisterBrowser(mux *http.ServeMux, sessions Sessions, principal, cors func(http.Handler) http.Handler) {
-	if c.OIDC != nil {
-		mux.Handle("GET /auth/oidc/login", http.HandlerFunc(c.OIDC.ServeLogin))
-		mux.Handle("GET /auth/oidc/callback", c.OIDC.ServeCallback(sessions))
-	}
-	mux.Handle("GET /auth/authorize", principal(c.OAuth.ServeAuthorize(sessions)))
-	mux.Handle("/auth/oauth/token", cors(postOnly(c.OAuth.ServeToken)))
-	mux.Handle("/auth/oauth/revoke", cors(postOnly(c.OAuth.ServeRevoke)))
-}
-
-// postOnly answers anything but POST with 405 (CORS preflights are answered before).
-func postOnly(h http.HandlerFunc) http.HandlerFunc {
+// PostOnly answers anything but POST with 405, as OAuth wants (CORS preflights are answered
+// before): site puts it in front of the static site's token and revocation endpoints.
+func PostOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -136,13 +123,5 @@ func postOnly(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		h(w, r)
-	}
-}
-
-// Register mounts the token service and, while there is one, the setup page on mux.
-func (c *Control) Register(mux *http.ServeMux) {
-	c.Tokens.Register(mux)
-	if c.Setup != nil {
-		mux.Handle("/setup", c.Setup)
 	}
 }

@@ -20,6 +20,9 @@ import (
 
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/site"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -75,6 +78,11 @@ func newFixtureOn(t *testing.T, dsn string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An empty registry until a test starts its own (Connect again): whether a name holds
+	// repositories is asked of it.
+	if _, err := c.Connect(registry.Options{URL: registrytest.Open(t), Timeout: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{c: c, st: st, secret: secret}
 	acc := c.Accounts
 	must := func(err error) {
@@ -100,7 +108,7 @@ func newFixtureOn(t *testing.T, dsn string) *fixture {
 	must(err)
 
 	mux := http.NewServeMux()
-	c.Tokens.Register(mux)
+	site.Tokens(mux, c.Tokens, nil)
 	f.tokens = httptest.NewServer(mux)
 	t.Cleanup(f.tokens.Close)
 	_, port, _ := net.SplitHostPort(f.tokens.Listener.Addr().String())
@@ -124,7 +132,7 @@ func (f *fixture) embeddedRegistry(t *testing.T) string {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	f.c.Tokens.Register(mux)
+	site.Tokens(mux, f.c.Tokens, nil)
 	mux.Handle("/", reg.Handler())
 	srv.Config.Handler = mux
 	srv.Start()

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/server/auth/authtest"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
@@ -42,6 +43,11 @@ func browserSite(t *testing.T, f *fixture, host string, origins []string, oidc f
 		t.Fatal(err)
 	}
 	svc := site.Services{Access: c, Authenticator: c.Accounts}
+	if host == "" {
+		if _, err := c.Connect(registry.Options{URL: registrytest.Open(t), Timeout: 30 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	forget := func(string) {}
 	if host != "" {
 		reg, err := registry.New(registry.Options{URL: "http://" + host, PerUser: true, Timeout: 30 * time.Second})
@@ -59,7 +65,7 @@ func browserSite(t *testing.T, f *fixture, host string, origins []string, oidc f
 		session.WithBearer(c.Accounts.BearerUser), session.WithSignOut(c.Accounts.EndSession))
 	mux := http.NewServeMux()
 	site.API(mux, svc, site.CORS(origins))
-	c.Register(mux)
+	site.Tokens(mux, c.Tokens, nil)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)

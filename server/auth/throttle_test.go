@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/cache/redistest"
+	"github.com/berth-registry/berth/server/site"
 )
 
 // TestTokenThrottleSharedThroughRedis: two replicas' token services over one real
@@ -31,7 +32,7 @@ func TestTokenThrottleSharedThroughRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
-		c.Register(mux)
+		site.Tokens(mux, c.Tokens, nil)
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
 		return srv.URL

@@ -303,10 +303,3 @@ func (s *TokenServer) ServeJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=60")
 	httperr.WriteJSON(w, http.StatusOK, set)
 }
-
-// Register mounts the token service on mux.
-func (s *TokenServer) Register(mux *http.ServeMux) {
-	mux.HandleFunc("/auth/token", s.ServeToken)
-	mux.HandleFunc("GET /auth/certs.pem", s.ServeBundle)
-	mux.HandleFunc("GET /auth/jwks.json", s.ServeJWKS)
-}

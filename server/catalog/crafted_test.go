@@ -131,7 +131,7 @@ func TestCraftedIndexesInTheIndex(t *testing.T) {
 	host := newRegistry(t)
 	pushCraftedIndexes(t, host, "crafted/app")
 	st := openStore(t, storetest.SQLite(t))
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Index: st})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Index: st})
 	if _, err := svc.Tags(t.Context(), "crafted/app", catalog.TagQuery{Limit: 10}); err != nil {
 		t.Fatal(err)
 	}

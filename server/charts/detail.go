@@ -21,22 +21,21 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// ServeChartAPI answers GET /api/v1/charts/{repository}/versions[/{version}]. A ServeMux
-// wildcard cannot stand before a fixed segment, so the path is split here: it ends in
-// "/versions" (the list) or "/versions/V" with V free of '/' (one version). A repository
-// named ".../versions" still works: "a/versions/versions" lists repository "a/versions".
-func (s *Service) ServeChartAPI(w http.ResponseWriter, r *http.Request) {
-	p := r.PathValue("path")
-	var v any
-	var err error
-	switch i := strings.LastIndex(p, "/versions/"); {
-	case strings.HasSuffix(p, "/versions"):
-		v, err = s.Versions(r.Context(), strings.TrimSuffix(p, "/versions"))
-	case i > 0 && !strings.Contains(p[i+len("/versions/"):], "/"):
-		v, err = s.Chart(r.Context(), p[:i], p[i+len("/versions/"):])
-	default:
-		err = errNotFound("no such API endpoint: %s", r.URL.Path)
-	}
+// ServeVersions answers GET /api/v1/charts/{repository}/versions (site's repository matcher
+// sets the path value "repository").
+func (s *Service) ServeVersions(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Versions(r.Context(), r.PathValue("repository"))
+	answer(w, r, v, err)
+}
+
+// ServeVersion answers GET /api/v1/charts/{repository}/versions/{version}.
+func (s *Service) ServeVersion(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Chart(r.Context(), r.PathValue("repository"), r.PathValue("version"))
+	answer(w, r, v, err)
+}
+
+// answer writes v, or err; answers depend on who asks, so no cache keeps them.
+func answer(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

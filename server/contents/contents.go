@@ -4,9 +4,10 @@
 //
 // Layers are read as streams (gzip, zstd or plain tar) without being kept; what is kept is a
 // compact per-layer file index in the store, keyed by the layer digest, built once and shared
-// by every image and replica. Every request first reads the image's manifest as the caller
-// (the principal the site's middleware put into the context), so the registry decides who
-// sees what, and a stored index is used only for layers of a manifest the caller just read.
+// by every image and replica. Every request first asks the Authorizer whether the caller may
+// pull the repository, then reads the image's manifest as the caller (the identity the site
+// put into the context), and a stored index is used only for layers of a manifest the caller
+// just read.
 package contents
 
 import (
@@ -21,6 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -99,6 +101,9 @@ type Options struct {
 	Registry Registry
 	Store    Store
 	Limits   Limits
+	// Authorizer decides who may look inside which repository (required): every endpoint
+	// asks it for a pull before it reads anything.
+	Authorizer access.Authorizer
 }
 
 // Service serves the "Look inside" endpoints.
@@ -106,70 +111,39 @@ type Service struct {
 	reg    Registry
 	store  Store
 	limits Limits
+	authz  access.Authorizer
 
 	mu      sync.Mutex
 	flights map[string]*flight // layer digest → indexing in progress
 	cache   *indexCache
 	// filesystems are merged filesystems by image manifest digest.
 	filesystems filesystemCache
-	routes      *http.ServeMux
 }
 
-// New returns a Service.
+// New returns a Service; it panics without an Authorizer, as nothing could be served safely.
 func New(opts Options) *Service {
+	if opts.Authorizer == nil {
+		panic("contents: no authorizer")
+	}
 	s := &Service{
 		reg:     opts.Registry,
 		store:   opts.Store,
 		limits:  opts.Limits.withDefaults(),
+		authz:   opts.Authorizer,
 		flights: map[string]*flight{},
 	}
 	s.cache = newIndexCache(s.limits.CacheEntries)
-	s.routes = s.imageRoutes()
 	return s
 }
 
-type repositoryKey struct{}
-
-// ServeContents splits off the repository and hands the rest to the inner routes.
-func (s *Service) ServeContents(w http.ResponseWriter, r *http.Request) {
-	repo, rest, ok := splitRepository(r.PathValue("path"))
-	if !ok {
-		httperr.Write(w, r, httperr.New(api.CodeNotFound, "no such API endpoint: "+r.URL.Path))
-		return
-	}
+// repository is the request's repository (site's matcher sets the path value "repository"),
+// once its name is valid and the authorizer lets the caller pull it: nothing is read before.
+func (s *Service) repository(r *http.Request) (string, error) {
+	repo := r.PathValue("repository")
 	if err := validRepository(repo); err != nil {
-		httperr.Write(w, r, err)
-		return
+		return "", err
 	}
-	inner := r.Clone(context.WithValue(r.Context(), repositoryKey{}, repo))
-	inner.URL.Path = "/" + rest
-	inner.URL.RawPath = ""
-	s.routes.ServeHTTP(w, inner)
-}
-
-// splitRepository cuts "team/api/server/-/image/v1" into "team/api/server" and "image/v1".
-func splitRepository(p string) (repo, rest string, ok bool) {
-	return strings.Cut(p, "/-/")
-}
-
-func repositoryOf(r *http.Request) string {
-	repo, _ := r.Context().Value(repositoryKey{}).(string)
-	return repo
-}
-
-func (s *Service) imageRoutes() *http.ServeMux {
-	m := http.NewServeMux()
-	m.HandleFunc("GET /image/{ref}", s.serveImage)
-	m.HandleFunc("GET /image/{ref}/index", s.serveIndex)
-	m.HandleFunc("GET /image/{ref}/layers/{digest}", s.serveLayer)
-	m.HandleFunc("GET /image/{ref}/tree", s.serveTree)
-	m.HandleFunc("GET /image/{ref}/file", s.serveFile)
-	m.HandleFunc("GET /image/{ref}/supply-chain", s.serveSupplyChain)
-	m.HandleFunc("GET /severities", s.serveSeverities)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httperr.Write(w, r, httperr.New(api.CodeNotFound, "no such API endpoint"))
-	})
-	return m
+	return repo, s.authz.Authorize(r.Context(), repo, access.Pull)
 }
 
 // repositoryName is distribution's grammar for repository names.

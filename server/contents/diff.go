@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
 )
 
@@ -63,9 +64,18 @@ func (s *Service) ServeDiff(w http.ResponseWriter, r *http.Request) {
 	respond(w, r, d, err)
 }
 
-// Diff compares two images (each read as the caller): config, layers, files, sizes.
+// Diff compares two images (each read as the caller): config, layers, files, sizes. The
+// authorizer must let the caller pull both before either is read.
 func (s *Service) Diff(ctx context.Context, fromRepo, fromRef, fromPlatform, toRepo, toRef, toPlatform string) (api.ImageDiff, error) {
 	var out api.ImageDiff
+	for _, repo := range []string{fromRepo, toRepo} {
+		if err := validRepository(repo); err != nil {
+			return out, err
+		}
+		if err := s.authz.Authorize(ctx, repo, access.Pull); err != nil {
+			return out, err
+		}
+	}
 	a, err := s.resolve(ctx, fromRepo, fromRef, fromPlatform)
 	if err != nil {
 		return out, err

@@ -20,12 +20,17 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// image resolves the request's image as the caller.
+// requestImage resolves the request's image as the caller, once the authorizer lets them pull.
 func (s *Service) requestImage(r *http.Request) (*image, error) {
-	return s.resolve(r.Context(), repositoryOf(r), r.PathValue("ref"), r.URL.Query().Get("platform"))
+	repo, err := s.repository(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolve(r.Context(), repo, r.PathValue("ref"), r.URL.Query().Get("platform"))
 }
 
-func (s *Service) serveImage(w http.ResponseWriter, r *http.Request) {
+// ServeImage answers an image's layers, config and build steps: GET …/-/image/{ref}.
+func (s *Service) ServeImage(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -38,10 +43,10 @@ func (s *Service) serveImage(w http.ResponseWriter, r *http.Request) {
 // progressEvery is how often an index stream reports the bytes read of a layer.
 const progressEvery = 250 * time.Millisecond
 
-// serveIndex indexes every layer of the image not indexed yet, streaming NDJSON progress:
+// ServeIndex indexes every layer of the image not indexed yet, streaming NDJSON progress:
 // a "progress" line now and then while a layer is read, a "layer" line when one is indexed,
 // then "done", or "error" last.
-func (s *Service) serveIndex(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeIndex(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -130,7 +135,8 @@ func layerOf(img *image, digest string) (layerRef, error) {
 	return layerRef{}, httperr.New(api.CodeNotFound, fmt.Sprintf("%s is not a layer of %s:%s", digest, img.repository, img.reference))
 }
 
-func (s *Service) serveLayer(w http.ResponseWriter, r *http.Request) {
+// ServeLayer lists the files of one layer: GET …/-/image/{ref}/layers/{digest}.
+func (s *Service) ServeLayer(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -197,8 +203,8 @@ func (s *Service) cleanPath(p string) (string, error) {
 	return path.Clean(p), nil
 }
 
-// serveTree lists a directory of the merged filesystem (path=), or searches it (q=).
-func (s *Service) serveTree(w http.ResponseWriter, r *http.Request) {
+// ServeTree lists a directory of the merged filesystem (path=), or searches it (q=).
+func (s *Service) ServeTree(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -255,9 +261,9 @@ func (s *Service) serveTree(w http.ResponseWriter, r *http.Request) {
 	respond(w, r, out, nil)
 }
 
-// serveFile answers a file of the merged filesystem (or of one layer, with layer=N) as text,
+// ServeFile answers a file of the merged filesystem (or of one layer, with layer=N) as text,
 // or, with download=1, its bytes. The layer holding it is streamed again up to the file.
-func (s *Service) serveFile(w http.ResponseWriter, r *http.Request) {
+func (s *Service) ServeFile(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)

@@ -92,7 +92,7 @@ func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
 func (e *env) serve(t testing.TB) string {
 	t.Helper()
 	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
-	e.svc = contents.New(contents.Options{Registry: reg, Store: e.store, Limits: e.limits})
+	e.svc = contents.New(contents.Options{Registry: reg, Store: e.store, Limits: e.limits, Authorizer: registry.NewAuthorizer(reg, 0)})
 	mux := http.NewServeMux()
 	// Basic credentials become the caller's principal, as on the real site.
 	sessions := session.New(time.Hour, reg.CheckCredentials, nil, nil)

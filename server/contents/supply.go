@@ -292,7 +292,8 @@ func message(err error) string {
 	return "internal error"
 }
 
-func (s *Service) serveSupplyChain(w http.ResponseWriter, r *http.Request) {
+// ServeSupplyChain answers the SBOMs, reports, signatures and attestations of an image.
+func (s *Service) ServeSupplyChain(w http.ResponseWriter, r *http.Request) {
 	img, err := s.requestImage(r)
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -301,11 +302,15 @@ func (s *Service) serveSupplyChain(w http.ResponseWriter, r *http.Request) {
 	respond(w, r, s.supplyChain(r.Context(), img), nil)
 }
 
-// serveSeverities answers severity counts for up to 100 manifests of one repository, for the
+// ServeSeverities answers severity counts for up to 100 manifests of one repository, for the
 // tag table: GET …/-/severities?digest=sha256:…&digest=sha256:…. For an index, reports
 // attached to its images count too.
-func (s *Service) serveSeverities(w http.ResponseWriter, r *http.Request) {
-	repo := repositoryOf(r)
+func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
+	repo, err := s.repository(r)
+	if err != nil {
+		httperr.Write(w, r, err)
+		return
+	}
 	digests := r.URL.Query()["digest"]
 	if len(digests) == 0 || len(digests) > maxBatch {
 		httperr.Write(w, r, badRequest(fmt.Sprintf("pass from 1 to %d digest parameters", maxBatch)))

@@ -263,11 +263,6 @@ func (m *Manager) SubmitOnce(ctx context.Context, req api.JobRequest, key string
 	if m.opts.ReadOnly {
 		return "", ErrReadOnly
 	}
-	// A write never runs with more rights than the person asking has: without a signed-in
-	// user it is refused before anything is checked, unless the operator allowed it.
-	if !m.opts.Registry.CanWrite(ctx) {
-		return "", errSignIn
-	}
 	if req.Kind == api.JobImport {
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
@@ -291,6 +286,11 @@ func (m *Manager) SubmitOnce(ctx context.Context, req api.JobRequest, key string
 	// read or queued.
 	if err := m.authorize(ctx, req); err != nil {
 		return "", err
+	}
+	// A write never runs with more rights than the person asking has: without a signed-in
+	// user it is refused, unless the operator allowed it.
+	if !m.opts.Registry.CanWrite(ctx) {
+		return "", errSignIn
 	}
 	if err := m.admit(ctx, user); err != nil {
 		return "", err

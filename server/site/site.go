@@ -6,10 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
-	"time"
-
-	apiv1 "github.com/berth-registry/berth/app/api"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
@@ -86,6 +82,10 @@ func New(s Services) (http.Handler, error) {
 	c := CORS(cfg.CORSOrigins)
 	ui.Routes()
 
+	trusted, err := access.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", c.Handler(s.Proxy))
 	mux.Handle("/v2", c.Handler(s.Proxy))
@@ -96,7 +96,10 @@ func New(s Services) (http.Handler, error) {
 	// without access control) is a JSON 404, never the UI page.
 	mux.Handle("/auth/", c.Handler(http.HandlerFunc(notFound)))
 	if s.Access != nil {
-		s.Access.Register(mux) // /auth/token, /auth/certs.pem, /auth/jwks.json, /setup
+		Tokens(mux, s.Access.Tokens, trusted)
+		if s.Access.Setup != nil {
+			mux.Handle("/setup", s.Access.Setup) // only while no administrator exists
+		}
 	}
 	if s.Webhook != nil {
 		// No CORS: only the registry posts here, never a browser.
@@ -126,180 +129,7 @@ func New(s Services) (http.Handler, error) {
 		src = pageSource{s.Catalog}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
-	trusted, err := access.ParseProxies(cfg.TrustedProxies)
-	if err != nil {
-		return nil, fmt.Errorf("--trusted-proxies: %w", err)
-	}
 	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, mux))), nil
-}
-
-// API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for
-// the services that are set; c applies CORS.
-func API(mux *http.ServeMux, s Services, c *cors.Cors) {
-	if c == nil {
-		c = CORS(nil)
-	}
-	if s.Sessions != nil && s.Authenticator == nil {
-		panic("site: Sessions need an Authenticator")
-	}
-	trusted, err := access.ParseProxies(s.Config.TrustedProxies)
-	if err != nil {
-		panic("site: --trusted-proxies: " + err.Error()) // config.Load checked them
-	}
-	client := func(h http.Handler) http.Handler { return withClient(trusted, h) }
-	principal := func(h http.Handler) http.Handler { return client(identify(s)(h)) }
-	if s.Sessions != nil {
-		signIn := client(http.HandlerFunc(s.Sessions.ServeSignIn))
-		mux.Handle("GET /api/v1/session", c.Handler(principal(whoami(s)))) // whoami.go
-		mux.Handle("POST /api/v1/session", c.Handler(signIn))
-		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
-	}
-	// api is what every other /api/v1 route goes through: CORS, then the caller's principal.
-	api := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(h)) }
-	// read is api for reads answered from the registry: one deadline covers the whole call —
-	// every registry request it makes, their retries and bodies — so a slow registry gives a
-	// 504 in --upstream-timeout, not in several times that.
-	read := func(h http.HandlerFunc) http.Handler { return api(deadline(s.Config.UpstreamTimeout, h)) }
-	if s.Catalog != nil {
-		mux.Handle("GET /api/v1/repositories", read(s.Catalog.ServeRepositories))
-		mux.Handle("GET /api/v1/search", read(s.Catalog.ServeSearch))
-		mux.Handle("GET /api/v1/repositories/{path...}", read(repositoryRoutes{
-			"tags":      func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeTags(w, r, repo) },
-			"manifests": s.Catalog.ServeManifest,
-			"usage":     func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUsage(w, r, repo) },
-			"untagged":  func(w http.ResponseWriter, r *http.Request, repo, _ string) { s.Catalog.ServeUntagged(w, r, repo) },
-		}.serve))
-	}
-	if s.Jobs != nil {
-		// The jobs handler authorizes what it decoded, before anything is queued or read.
-		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
-		mux.Handle("POST /api/v1/imports", api(s.Jobs.ServeImport))
-		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
-		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
-		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
-		mux.Handle("DELETE /api/v1/jobs/{id}", api(s.Jobs.ServeCancel))
-	}
-	if s.Activity != nil && s.Catalog != nil {
-		// Activity names repositories: only someone who may read the catalog sees it.
-		activity := func(h http.HandlerFunc) http.Handler { return read(requireCatalog(s.Catalog, h)) }
-		mux.Handle("GET /api/v1/events", activity(s.Activity.ServeEvents))
-		mux.Handle("GET /api/v1/stats", activity(s.Activity.ServeStats))
-		mux.Handle("GET /api/v1/stats/{repo...}", activity(s.Activity.ServeRepositoryStats))
-	}
-	if s.Charts != nil {
-		// Chart pages' data, the classic chart repository helm reads, and the ChartMuseum API
-		// helm cm-push writes to.
-		chart := func(h http.HandlerFunc) http.Handler { return c.Handler(principal(readOnly(s.Config.ReadOnly, h))) }
-		mux.Handle("GET /api/v1/charts/{path...}", chart(s.Charts.ServeChartAPI))
-		mux.Handle("GET /charts/index.yaml", chart(s.Charts.ServeIndex))
-		mux.Handle("GET /charts/{file}", chart(s.Charts.ServeArchive))
-		mux.Handle("GET /api/charts", chart(s.Charts.ServeMuseumList))
-		mux.Handle("GET /api/charts/{name}", chart(s.Charts.ServeMuseumChart))
-		mux.Handle("GET /api/charts/{name}/{version}", chart(s.Charts.ServeMuseumVersion))
-		mux.Handle("POST /api/charts", chart(s.Charts.ServeUpload))
-		mux.Handle("DELETE /api/charts/{name}/{version}", chart(s.Charts.ServeDelete))
-	}
-	if s.Contents != nil {
-		// Layer file indexes, the merged filesystem, files, build steps, supply chain:
-		// /api/v1/contents/{repository}/-/{image|layers|tree|file|supply-chain|severities}/…
-		mux.Handle("GET /api/v1/contents/{path...}", api(s.Contents.ServeContents))
-		mux.Handle("GET /api/v1/diff", api(s.Contents.ServeDiff))
-	}
-	if s.Access != nil {
-		s.Access.API.Register(mux, func(h http.Handler) http.Handler { return c.Handler(principal(h)) })
-		if s.Sessions != nil {
-			// /auth/oidc/login and /callback, and the static site's /auth/authorize,
-			// /auth/oauth/token and /auth/oauth/revoke.
-			s.Access.RegisterBrowser(mux, s.Sessions, principal, func(h http.Handler) http.Handler { return c.Handler(client(h)) })
-		}
-	}
-	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		unrouted(mux, w, r)
-	})))
-}
-
-// deadline bounds a request's context: past it, registry calls end with 504.
-func deadline(d time.Duration, next http.HandlerFunc) http.HandlerFunc {
-	if d <= 0 {
-		return next
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next(w, r.WithContext(ctx))
-	}
-}
-
-// readOnly refuses every method but GET and HEAD when Berth runs with --read-only.
-func readOnly(on bool, next http.Handler) http.Handler {
-	if !on {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			httperr.Write(w, r, httperr.New(apiv1.CodeReadOnly, "Berth runs read-only (--read-only): write operations are disabled."))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// unrouted answers an /api request no route took: 405 with Allow when the path exists for
-// other methods, 404 otherwise — as JSON, never ServeMux's plain text.
-func unrouted(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/v1/" && pattern != "/api/" {
-			allow = append(allow, m)
-		}
-	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		httperr.Write(w, r, httperr.New(apiv1.CodeMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allow, " or ")))
-		return
-	}
-	notFound(w, r)
-}
-
-func notFound(w http.ResponseWriter, r *http.Request) {
-	httperr.Write(w, r, httperr.New(apiv1.CodeNotFound, "No such API endpoint: "+r.Method+" "+r.URL.Path))
-}
-
-// repositoryRoutes serves /api/v1/repositories/{name}/{what}[/{ref}]. Repository names
-// contain slashes, so ServeMux patterns cannot split the name from what follows it; this is
-// the one matcher that does, used for every per-repository endpoint: it splits at the last
-// "/{what}" (or "/{what}/{ref}" for manifests) that names a known endpoint. The name and
-// reference are validated by the registry package before anything is sent.
-type repositoryRoutes map[string]func(w http.ResponseWriter, r *http.Request, repository, ref string)
-
-func (rr repositoryRoutes) serve(w http.ResponseWriter, r *http.Request) {
-	path := r.PathValue("path")
-	if i := strings.LastIndex(path, "/manifests/"); i > 0 && rr["manifests"] != nil {
-		if h := rr["manifests"]; !strings.Contains(path[i+len("/manifests/"):], "/") {
-			h(w, r, path[:i], path[i+len("/manifests/"):])
-			return
-		}
-	}
-	if i := strings.LastIndex(path, "/"); i > 0 {
-		if h := rr[path[i+1:]]; h != nil && path[i+1:] != "manifests" {
-			h(w, r, path[:i], "")
-			return
-		}
-	}
-	notFound(w, r)
-}
-
-// requireCatalog lets a request through only if its principal may read the catalog.
-func requireCatalog(cat *catalog.Service, next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := cat.CanList(r.Context()); err != nil {
-			httperr.Write(w, r, err)
-			return
-		}
-		next(w, r)
-	}
 }
 
 // CORS returns the CORS policy for /v2 and /api. Preflights are always answered here, never

@@ -20,9 +20,9 @@ import (
 
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/embedded"
-	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
 

@@ -272,7 +272,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		sessionStore = shared
 	}
 	check := session.Throttled(p.limiter, reg.CheckCredentials)
-	var authenticator access.Authenticator = registry.Authenticator{}
+	var authenticator access.Authenticator = registry.NewAuthenticator(check)
 	if control != nil {
 		check = control.Accounts.CheckSignIn // local accounts, throttled by them
 		authenticator = control.Accounts

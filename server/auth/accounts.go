@@ -71,6 +71,9 @@ type Accounts struct {
 
 	mu       sync.Mutex
 	verified map[string]time.Time // hash of name+password → when the check stops counting
+	// rejected remembers a session's stored password that no longer signs in (changed
+	// since), so an outdated cookie costs one hash, not one per request.
+	rejected map[string]time.Time
 	touched  map[string]time.Time // token or robot → when its last use was written
 	dummy    string
 
@@ -104,7 +107,7 @@ func NewAccounts(st store.Accounts, policy *Policy, refreshTTL time.Duration, li
 	dummy, _ := argon2id.CreateHash("berth: no such user", passwordParams)
 	return &Accounts{st: st, policy: policy, now: time.Now, refreshTTL: refreshTTL, limiter: limiter,
 		slots:    make(chan struct{}, max(2, min(4, runtime.GOMAXPROCS(0)))),
-		verified: map[string]time.Time{}, touched: map[string]time.Time{}, dummy: dummy,
+		verified: map[string]time.Time{}, rejected: map[string]time.Time{}, touched: map[string]time.Time{}, dummy: dummy,
 		occupied: func(context.Context, string) (bool, error) { return false, errNotConnected }}
 }
 
@@ -118,6 +121,7 @@ func (a *Accounts) Store() store.Accounts { return a.st }
 func (a *Accounts) changed() {
 	a.mu.Lock()
 	clear(a.verified)
+	clear(a.rejected)
 	a.mu.Unlock()
 	a.policy.Invalidate()
 }
@@ -200,8 +204,11 @@ func (a *Accounts) password(ctx context.Context, name, password string, throttle
 		return access.Identity{}, err
 	}
 	key := secretHash(u.Name + "\x00" + u.PasswordHash + "\x00" + password)
-	if ok && u.PasswordHash != "" && a.recalled(key) {
+	if ok && u.PasswordHash != "" && a.recalled(a.verified, key) {
 		return a.passwordIdentity(u)
+	}
+	if !throttle && a.recalled(a.rejected, key) {
+		return access.Identity{}, ErrBadCredentials
 	}
 	release, err := a.hashSlot(ctx, name, throttle)
 	if err != nil {
@@ -211,17 +218,18 @@ func (a *Accounts) password(ctx context.Context, name, password string, throttle
 	if !ok || u.PasswordHash == "" {
 		// Hash anyway: an unknown name must take as long as a wrong password.
 		_, _ = argon2id.ComparePasswordAndHash(password, a.dummy)
+		if !throttle {
+			a.remember(a.rejected, key)
+		}
 		return access.Identity{}, ErrBadCredentials
 	}
 	if match, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash); err != nil || !match {
+		if !throttle {
+			a.remember(a.rejected, key)
+		}
 		return access.Identity{}, ErrBadCredentials
 	}
-	a.mu.Lock()
-	if len(a.verified) > 10_000 {
-		clear(a.verified)
-	}
-	a.verified[key] = a.now().Add(verifiedFor)
-	a.mu.Unlock()
+	a.remember(a.verified, key)
 	return a.passwordIdentity(u)
 }
 
@@ -232,12 +240,22 @@ func (a *Accounts) passwordIdentity(u store.User) (access.Identity, error) {
 	return access.Identity{Kind: access.User, Name: u.Name, Admin: u.Admin, Via: access.ViaPassword}, nil
 }
 
-// recalled reports whether the credentials hashed to key were verified lately.
-func (a *Accounts) recalled(key string) bool {
+// recalled reports whether m (verified or rejected) holds key from lately.
+func (a *Accounts) recalled(m map[string]time.Time, key string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	until, ok := a.verified[key]
+	until, ok := m[key]
 	return ok && a.now().Before(until)
+}
+
+// remember puts key into m (verified or rejected) for verifiedFor.
+func (a *Accounts) remember(m map[string]time.Time, key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(m) > 10_000 {
+		clear(m)
+	}
+	m[key] = a.now().Add(verifiedFor)
 }
 
 // hashSlot takes one of the hashing slots, waiting at most hashWait (then 429), and checks

@@ -10,16 +10,18 @@ import (
 	"github.com/berth-registry/berth/server/store"
 )
 
-// CheckSignIn is session.Checker for access control: the credentials are checked against the
-// local accounts (a password or a personal access token; robots do not sign in to the UI)
-// under the one throttle, and every attempt goes to the audit log.
+// CheckSignIn is session.Checker for access control: a password is checked against the local
+// accounts (tokens and robots do not sign in to the UI) under the one throttle, and every
+// attempt goes to the audit log.
 func (a *Accounts) CheckSignIn(ctx context.Context, auth authn.Authenticator) error {
 	cfg, err := auth.Authorization()
 	if err != nil {
 		return err
 	}
 	sub, err := a.Authenticate(ctx, cfg.Username, cfg.Password)
-	if err == nil && sub.Kind != access.User {
+	if err == nil && (sub.Kind != access.User || sub.Via != access.ViaPassword) {
+		// A session can make more credentials (a static site's sign-in, tokens): only a
+		// password starts one here (OpenID Connect sessions start at the provider).
 		err = ErrBadCredentials
 	}
 	if err != nil && !errors.Is(err, ErrBadCredentials) {

@@ -99,7 +99,9 @@ func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *ht
 			return
 		}
 	}
-	offline := q.Get("offline_token") == "true" && sub.Kind == access.User
+	// A refresh token outlives what it was made from: only a password makes one, never a
+	// token (a read-only or short-lived one would become a 30-day full one).
+	offline := q.Get("offline_token") == "true" && sub.Kind == access.User && sub.Via == access.ViaPassword
 	s.issue(ctx, w, sub, asked, offline)
 }
 
@@ -125,7 +127,7 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 	switch f.Get("grant_type") {
 	case "password":
 		sub, err = s.authenticate(ctx, w, f.Get("username"), f.Get("password"), asked)
-		refresh = f.Get("access_type") == "offline"
+		refresh = f.Get("access_type") == "offline" && sub.Via == access.ViaPassword
 	case "refresh_token":
 		if err = s.acc.limiter.Check(ctx, ""); err != nil {
 			break

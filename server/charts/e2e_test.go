@@ -96,7 +96,7 @@ func TestE2EChartPage(t *testing.T) {
 	siteHandler, err := site.New(site.Services{
 		Config: cfg, Version: "e2e", Registry: reg, Proxy: px, Catalog: cat, Charts: svc,
 		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     jobs, Authenticator: registry.Authenticator{},
+		Jobs:     jobs, Authenticator: registry.NewAuthenticator(reg.CheckCredentials),
 	})
 	if err != nil {
 		t.Fatal(err)

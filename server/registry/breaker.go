@@ -51,7 +51,11 @@ func (b *breaker) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrNotAnswering
 	}
 	resp, err := b.next.RoundTrip(req)
-	b.record(req.Context(), err)
+	if req.Body == nil || req.Body == http.NoBody {
+		// Only requests without a body count: an upload cut short by its own client (through
+		// the /v2 proxy, say) fails the same way, and must not open the breaker for everyone.
+		b.record(req.Context(), err)
+	}
 	return resp, err
 }
 

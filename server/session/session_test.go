@@ -48,9 +48,10 @@ func replica(t *testing.T, store session.Store, ttl time.Duration, opts ...sessi
 // nil), behind the trusted proxies.
 func throttledReplica(t *testing.T, store session.Store, ttl time.Duration, counter session.Counter, trusted []string, opts ...session.Option) *httptest.Server {
 	t.Helper()
-	m := session.New(ttl, session.Throttled(session.NewCredentialLimiter(counter), check), nil, store, opts...)
+	throttled := session.Throttled(session.NewCredentialLimiter(counter), check)
+	m := session.New(ttl, throttled, nil, store, opts...)
 	mux := http.NewServeMux()
-	site.API(mux, site.Services{Sessions: m, Authenticator: registry.Authenticator{}, Config: config.Config{TrustedProxies: trusted}}, nil)
+	site.API(mux, site.Services{Sessions: m, Authenticator: registry.NewAuthenticator(throttled), Config: config.Config{TrustedProxies: trusted}}, nil)
 	mux.Handle("/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := m.Credentials(r)
 		io.WriteString(w, c.User)

@@ -122,7 +122,7 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(time.Hour, reg.CheckCredentials, cat.Forget, nil),
 		Jobs:     newJobs(t, reg, cat, cfg),
-		Activity: events.NewAPI(st, registry.NewAuthorizer(reg, 0)), Authenticator: registry.Authenticator{},
+		Activity: events.NewAPI(st, registry.NewAuthorizer(reg, 0)), Authenticator: registry.NewAuthenticator(reg.CheckCredentials),
 		Store: st,
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webh
 	s := site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     newJobs(t, reg, cat, cfg), Authenticator: registry.Authenticator{},
+		Jobs:     newJobs(t, reg, cat, cfg), Authenticator: registry.NewAuthenticator(reg.CheckCredentials),
 	}
 	if hook != nil {
 		s.Webhook = hook

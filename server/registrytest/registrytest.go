@@ -33,11 +33,17 @@ import (
 // Open starts a registry without auth and returns its base URL (http://127.0.0.1:port).
 func Open(t testing.TB, opts ...embedded.Option) string {
 	t.Helper()
-	return serve(t, opts...)
+	return Distribution3(t, opts...).URL
 }
 
 // Htpasswd starts a registry that requires Basic auth for users (name → password).
 func Htpasswd(t testing.TB, users map[string]string) string {
+	t.Helper()
+	return Distribution3(t, embedded.WithHtpasswd(writeHtpasswd(t, users))).URL
+}
+
+// writeHtpasswd writes an htpasswd file (bcrypt) for users and returns its path.
+func writeHtpasswd(t testing.TB, users map[string]string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "htpasswd")
 	var b strings.Builder
@@ -51,7 +57,7 @@ func Htpasswd(t testing.TB, users map[string]string) string {
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, embedded.WithHtpasswd(path))
+	return path
 }
 
 // Token starts a registry that requires Bearer tokens, and the token server that issues them
@@ -157,17 +163,6 @@ func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) st
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
 	return base
-}
-
-func serve(t testing.TB, opts ...embedded.Option) string {
-	t.Helper()
-	reg, err := embedded.New(context.Background(), t.TempDir(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(reg.Handler())
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
-	return srv.URL
 }
 
 // NewClient returns a registry client for opts, failing the test if opts are wrong. Test

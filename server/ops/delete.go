@@ -123,7 +123,8 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 		if err := d.durable(ctx); err != nil {
 			return res, err
 		}
-		if err := w.Delete(ctx, d.repository, ref); err != nil {
+		how, err := w.Delete(ctx, d.repository, ref)
+		if err != nil {
 			err = cancelled(ctx, err)
 			if errors.Is(err, context.Canceled) {
 				return res, err
@@ -138,10 +139,19 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 			errs = append(errs, err)
 			continue
 		}
-		report(api.JobEvent{Type: api.EventMessage, Message: "Deleted " + name, Ref: ref, Step: api.StepDeleted})
+		report(api.JobEvent{Type: api.EventMessage, Message: deletedMessage(name, how), Ref: ref, Step: api.StepDeleted})
 		res.Deleted = append(res.Deleted, ref)
 	}
 	return res, errors.Join(errs...)
+}
+
+// deletedMessage says that name was deleted, and how where the registry could not delete a
+// tag alone.
+func deletedMessage(name string, how registry.Deleted) string {
+	if how.Placeholder == "" {
+		return "Deleted " + name
+	}
+	return fmt.Sprintf("Deleted %s: the registry cannot delete a tag alone (distribution 2.x), so Berth pointed the tag at an empty placeholder manifest and deleted that (%s); the image and its other tags stay", name, how.Placeholder)
 }
 
 // durable makes the events reported so far durable, where the delete runs as a job.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -51,6 +52,9 @@ type Client struct {
 
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
+
+	// tagDeletes is whether the registry deletes a tag alone, learnt on the first try.
+	tagDeletes atomic.Int32
 }
 
 type pullerEntry struct {

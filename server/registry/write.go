@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -39,18 +40,41 @@ func (c *Client) Writer(ctx context.Context) (*Writer, error) {
 	return &Writer{c: c, auth: auth, pusher: p}, nil
 }
 
-// Delete deletes a tag (the tag only, where the registry supports it) or a manifest by digest.
-func (w *Writer) Delete(ctx context.Context, repository, ref string) error {
+// Deleted says how a delete was done.
+type Deleted struct {
+	// Placeholder is set when the registry cannot delete a tag alone (distribution 2.x): the
+	// tag was pointed at this throw-away manifest, which was then deleted by digest.
+	Placeholder string
+}
+
+// Delete deletes a tag (the tag only; the manifest stays) or a manifest by digest (with
+// every tag pointing at it).
+func (w *Writer) Delete(ctx context.Context, repository, ref string) (Deleted, error) {
 	r, err := w.c.Reference(repository, ref)
 	if err != nil {
-		return err
+		return Deleted{}, err
 	}
+	if IsDigest(ref) || w.c.tagDeletes.Load() != tagDeleteRefused {
+		err := w.deleteRef(ctx, r)
+		if IsDigest(ref) || !refusesTagDelete(err) {
+			if err == nil && !IsDigest(ref) {
+				w.c.tagDeletes.CompareAndSwap(tagDeleteUnknown, tagDeleteWorks)
+			}
+			return Deleted{}, w.c.explainDoing(err, "Deleting", what(repository, ref))
+		}
+		w.c.tagDeletes.Store(tagDeleteRefused)
+	}
+	return w.deleteTagByPlaceholder(ctx, repository, ref)
+}
+
+// deleteRef sends one DELETE of a manifest reference.
+func (w *Writer) deleteRef(ctx context.Context, r name.Reference) error {
 	ctx, done, err := w.c.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	return w.c.explain(w.pusher.Delete(ctx, r), what(repository, ref))
+	return w.pusher.Delete(ctx, r)
 }
 
 // rawManifest is a manifest to PUT as it is.
@@ -85,7 +109,7 @@ func (w *Writer) PutManifest(ctx context.Context, repository, ref string, raw []
 	}
 	defer done()
 	if err := w.pusher.Put(ctx, r, rawManifest{raw: raw, mediaType: types.MediaType(mediaType)}); err != nil {
-		return "", w.c.explain(err, "writing "+what(repository, ref))
+		return "", w.c.explainDoing(err, "Writing", what(repository, ref))
 	}
 	return h.String(), nil
 }
@@ -132,7 +156,7 @@ func (w *Writer) WriteLayer(ctx context.Context, repository string, l v1.Layer, 
 			return ctx.Err()
 		}
 		d, _ := l.Digest()
-		return w.c.explain(err, "upload blob "+d.String())
+		return w.c.explainDoing(err, "Uploading", "blob "+d.String())
 	}
 	return nil
 }
@@ -251,7 +275,8 @@ func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) 
 	if err != nil {
 		return err
 	}
-	return w.Delete(ctx, repository, digest)
+	_, err = w.Delete(ctx, repository, digest)
+	return err
 }
 
 // PushBlob uploads size bytes from body as the blob digest, as the principal in ctx; the

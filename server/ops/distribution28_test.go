@@ -63,7 +63,9 @@ func TestDeleteTagAloneOnDistribution28(t *testing.T) {
 	if err != nil {
 		t.Fatalf("delete tag one: %v (%q)", err, msgs)
 	}
-	if !slices.ContainsFunc(msgs, func(m string) bool { return strings.Contains(m, "cannot delete a tag alone") && strings.Contains(m, "placeholder") }) {
+	if !slices.ContainsFunc(msgs, func(m string) bool {
+		return strings.Contains(m, "cannot delete a tag alone") && strings.Contains(m, "placeholder")
+	}) {
 		t.Errorf("the job does not say how the tag went: %q", msgs)
 	}
 	if got := listTags(t, reg.URL, "team/app"); !slices.Equal(got, []string{"one-alias", "three", "two"}) {

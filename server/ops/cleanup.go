@@ -272,6 +272,7 @@ func (c *Cleanup) Run(ctx context.Context, report Report) (*api.JobResult, error
 		}
 		done[it.Digest] = it.Manifest
 		report.message(deletedMessage(c.reg.Address().Host+"/"+c.repository+":"+it.Tag, how))
+		noteHow(res, how)
 		res.Deleted = append(res.Deleted, it.Tag)
 	}
 	return res, errors.Join(errs...)

@@ -140,6 +140,7 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 			continue
 		}
 		report(api.JobEvent{Type: api.EventMessage, Message: deletedMessage(name, how), Ref: ref, Step: api.StepDeleted})
+		noteHow(res, how)
 		res.Deleted = append(res.Deleted, ref)
 	}
 	return res, errors.Join(errs...)
@@ -152,6 +153,16 @@ func deletedMessage(name string, how registry.Deleted) string {
 		return "Deleted " + name
 	}
 	return fmt.Sprintf("Deleted %s: the registry cannot delete a tag alone (distribution 2.x), so Berth pointed the tag at an empty placeholder manifest and deleted that (%s); the image and its other tags stay", name, how.Placeholder)
+}
+
+// placeholderNote is a result's note when a tag went by way of a placeholder manifest.
+const placeholderNote = "The registry cannot delete a tag alone (distribution 2.x): Berth pointed the tag at an empty placeholder manifest and deleted that. The image stays, untagged unless other tags point at it."
+
+// noteHow notes in res a tag deleted by way of a placeholder.
+func noteHow(res *api.JobResult, how registry.Deleted) {
+	if how.Placeholder != "" {
+		res.Note = placeholderNote
+	}
 }
 
 // durable makes the events reported so far durable, where the delete runs as a job.

@@ -37,7 +37,7 @@ func (d *deletesSeen) paths() []string {
 	return slices.Clone(d.seen)
 }
 
-// runDelete runs a delete of refs and returns its messages.
+// runDelete runs a delete of refs and returns its messages, its result's note last.
 func runDelete(t *testing.T, c *registry.Client, repository string, refs ...string) ([]string, error) {
 	t.Helper()
 	del, err := NewDelete(c, repository, refs)
@@ -45,7 +45,10 @@ func runDelete(t *testing.T, c *registry.Client, repository string, refs ...stri
 		t.Fatal(err)
 	}
 	var msgs []string
-	_, err = del.Run(t.Context(), func(e api.JobEvent) { msgs = append(msgs, e.Message) })
+	res, err := del.Run(t.Context(), func(e api.JobEvent) { msgs = append(msgs, e.Message) })
+	if res != nil && res.Note != "" {
+		msgs = append(msgs, "note: "+res.Note)
+	}
 	return msgs, err
 }
 
@@ -67,6 +70,9 @@ func TestDeleteTagAloneOnDistribution28(t *testing.T) {
 		return strings.Contains(m, "cannot delete a tag alone") && strings.Contains(m, "placeholder")
 	}) {
 		t.Errorf("the job does not say how the tag went: %q", msgs)
+	}
+	if !slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "note: The registry cannot delete a tag alone") }) {
+		t.Errorf("the job's result has no note: %q", msgs)
 	}
 	if got := listTags(t, reg.URL, "team/app"); !slices.Equal(got, []string{"one-alias", "three", "two"}) {
 		t.Errorf("tags after deleting one: %v", got)

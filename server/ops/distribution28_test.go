@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -8,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/registry"
@@ -117,5 +122,111 @@ func TestDeleteTagOnDistribution28WithoutDeletesPutsTheTagBack(t *testing.T) {
 	}
 	if desc, err := remote.Head(ref(t, reg.URL, "team/app:v1")); err != nil || desc.Digest != d {
 		t.Errorf("v1 after the refused delete: %v, %v; want %s", desc, err, d)
+	}
+}
+
+// slowDownloads trickles blob bodies out (about 12 MiB/s), so a copy from behind it is still
+// uploading when the test cancels it.
+func slowDownloads(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			w = &slowWriter{ResponseWriter: w, ctx: r.Context()}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type slowWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), 64<<10)]
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-s.ctx.Done():
+			return n, s.ctx.Err()
+		}
+		m, err := s.ResponseWriter.Write(chunk)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[m:]
+	}
+	return n, nil
+}
+
+// cancelMidUpload starts a copy of a 64 MiB image from a slow source to dest, cancels it once
+// bytes are on their way and waits for the job to end cancelled.
+func cancelMidUpload(t *testing.T, dest string) {
+	t.Helper()
+	src := serveRegistry(t, slowDownloads)
+	big, err := random.Layer(64<<20, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref(t, src, "big/image:v1"), img); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, options(t, src))
+	id, err := m.Submit(t.Context(), api.JobRequest{Kind: api.JobCopy, Source: "big/image:v1", Destination: "big/image:v1", DestinationRegistry: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		info, _, err := m.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State != api.JobRunning {
+			t.Fatalf("the copy ended (%s) before it could be cancelled", info.State)
+		}
+		if info.Done > 4<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok, err := m.Cancel(t.Context(), id); !ok || err != nil {
+		t.Fatalf("cancel: %v, %v", ok, err)
+	}
+	if info := wait(t, m, id); info.State != api.JobCancelled {
+		t.Fatalf("state %s (%s), want cancelled", info.State, info.Error)
+	}
+}
+
+// A cancelled copy deletes the upload session it had open on distribution 2.8 and 3 alike:
+// nothing of it is left under the registry's _uploads.
+func TestCancelledCopyLeavesNoUploadSession(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) registrytest.Registry
+	}{
+		{"distribution-2.8", func(t *testing.T) registrytest.Registry {
+			return registrytest.Distribution28(t, registrytest.Config28{})
+		}},
+		{"distribution-3", func(t *testing.T) registrytest.Registry { return registrytest.Distribution3(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := tc.start(t)
+			cancelMidUpload(t, dest.URL)
+			if _, err := remote.Head(ref(t, dest.URL, "big/image:v1")); err == nil {
+				t.Error("the cancelled copy left its tag")
+			}
+			if left := dest.UploadSessions(t); len(left) > 0 {
+				t.Errorf("upload sessions left after the cancel: %v", left)
+			}
+		})
 	}
 }

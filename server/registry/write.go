@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -159,98 +156,6 @@ func (w *Writer) WriteLayer(ctx context.Context, repository string, l v1.Layer, 
 		return w.c.explainDoing(err, "Uploading", "blob "+d.String())
 	}
 	return nil
-}
-
-// uploadSessions watches one blob upload's requests for the upload session the registry
-// opened, so an upload cut short (a cancelled job) can DELETE it instead of leaving it to
-// the registry's purge (distribution keeps abandoned sessions for a week by default).
-type uploadSessions struct {
-	base http.RoundTripper
-
-	mu   sync.Mutex
-	open map[string]uploadSession // by session path
-}
-
-type uploadSession struct {
-	location      string
-	authorization string
-}
-
-// RoundTrip implements http.RoundTripper. It sits under go-containerregistry's auth, so
-// requests carry their Authorization already, which the DELETE reuses.
-func (u *uploadSessions) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := u.base.RoundTrip(req)
-	if err != nil || !strings.Contains(req.URL.Path, "/blobs/uploads/") {
-		return resp, err
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	switch {
-	case (req.Method == http.MethodPost || req.Method == http.MethodPatch) && resp.StatusCode == http.StatusAccepted:
-		if loc, err := req.URL.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-			delete(u.open, req.URL.Path)
-			u.open[loc.Path] = uploadSession{location: loc.String(), authorization: req.Header.Get("Authorization")}
-		}
-	case req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated:
-		delete(u.open, req.URL.Path)
-	}
-	return resp, err
-}
-
-// abort deletes the sessions an unfinished upload left open. The DELETE must carry the
-// session's current state, which a PATCH cut short has moved on (distribution answers 416 to
-// a stale one): the session's status (GET) hands out a fresh one.
-func (u *uploadSessions) abort(ctx context.Context) {
-	u.mu.Lock()
-	open := u.open
-	u.open = map[string]uploadSession{}
-	u.mu.Unlock()
-	for _, s := range open {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		location := s.location
-		for try := range 6 {
-			if try > 0 {
-				// The cut PATCH may still be ending on the registry's side (it reads what
-				// was in flight): give it a moment, then read the state it left.
-				select {
-				case <-dctx.Done():
-				case <-time.After(time.Duration(100<<try) * time.Millisecond / 2):
-				}
-				_, loc := u.do(dctx, http.MethodGet, strings.SplitN(s.location, "?", 2)[0], s.authorization)
-				if loc == "" {
-					break
-				}
-				location = loc
-			}
-			status, _ := u.do(dctx, http.MethodDelete, location, s.authorization)
-			if status != http.StatusRequestedRangeNotSatisfiable || dctx.Err() != nil {
-				break
-			}
-		}
-		cancel()
-	}
-}
-
-// do makes one request of the abort and returns the status and the resolved Location.
-func (u *uploadSessions) do(ctx context.Context, method, target, authorization string) (int, string) {
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
-	if err != nil {
-		return 0, ""
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := u.base.RoundTrip(req)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	loc := ""
-	if l, err := req.URL.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-		loc = l.String()
-	}
-	return resp.StatusCode, loc
 }
 
 // plainLayer hides that a layer is mountable, for copies between registries: a mount request

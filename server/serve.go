@@ -168,6 +168,20 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
+// knownRepositories is --repositories with --repositories-file, each a valid name.
+func knownRepositories(cfg config.Config) ([]string, error) {
+	names, err := cfg.KnownRepositories()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := registry.ValidateRepository(n); err != nil {
+			return nil, fmt.Errorf("--repositories: %q is not a repository name", n)
+		}
+	}
+	return names, nil
+}
+
 // newServices builds every service Berth runs from the configuration, once.
 func newServices(ctx context.Context, cfg config.Config, upstream string, manifests catalog.ManifestLister, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
 	svcAuth, err := serviceAuth(cfg)
@@ -213,7 +227,11 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	// and shared by everyone. With access control every read of it asks the policy first
 	// (Access: the repository, each search hit) and the catalog list is the policy-filtered
 	// one (List), so nobody learns anything of a repository they may not pull.
-	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st}
+	known, err := knownRepositories(cfg)
+	if err != nil {
+		return site.Services{}, err
+	}
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Known: known}
 	if control != nil {
 		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
 		catOpts.Access = control.Policy.Readable

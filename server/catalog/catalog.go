@@ -7,7 +7,9 @@ package catalog
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -55,6 +57,9 @@ type Options struct {
 	// catalog's own list is filtered through List. Without it the registry's answer to the
 	// caller (its tag list) decides.
 	Access func(ctx context.Context, repository string) error
+	// Known lists repositories to show where the registry refuses its catalog
+	// (--repositories): they are listed whether or not anything else told of them.
+	Known []string
 }
 
 // Service answers /api/v1 read requests.
@@ -73,8 +78,12 @@ type Service struct {
 	lister   ManifestLister
 	pushes   chan store.Event
 
-	walkMu  sync.Mutex
-	walking *walk
+	walkMu   sync.Mutex
+	walking  *walk
+	recorded map[string]bool // repositories opened by name and put in the index
+
+	known   []string
+	refused atomic.Bool // the registry refuses Berth its catalog
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -98,6 +107,7 @@ type state struct {
 	reposAt time.Time
 	loading chan struct{} // closed when the catalog read under way ends
 	loadErr error
+	refused bool // the registry refuses this principal its catalog: repos is what is known
 }
 
 type tagEntry struct {
@@ -140,6 +150,7 @@ func New(opts Options) *Service {
 		reg: opts.Registry, own: opts.Own, access: opts.Access, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
+		known: slices.Clone(opts.Known), recorded: map[string]bool{},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -252,3 +253,17 @@ func what(repository, ref string) string {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// CatalogRefused reports whether err is the registry refusing the principal in ctx its
+// catalog while it may hold repositories they can read: GitLab, GHCR and Harbor (to
+// non-administrators) answer /v2/_catalog with 401, 403 or 404. A 401 to an anonymous
+// caller is not a refusal but a registry asking for credentials.
+func (c *Client) CatalogRefused(ctx context.Context, err error) bool {
+	switch Status(err) {
+	case http.StatusForbidden, http.StatusNotFound:
+		return true
+	case http.StatusUnauthorized:
+		return c.principal(ctx).Auth != authn.Anonymous
+	}
+	return false
+}

@@ -252,4 +252,10 @@ func (s *Service) Invalidate(repository, tag string) {
 		st.reposAt = time.Time{} // a new repository may have appeared
 		st.mu.Unlock()
 	}
+	if s.refused.Load() {
+		// Written through Berth: listed, though the registry's catalog will not tell.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.record(ctx, repository)
+	}
 }

@@ -369,7 +369,7 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 		case err == nil:
 			err = s.SyncRepositories(ctx, names, start)
 		case s.own.CatalogRefused(ctx, err):
-			_, err = s.RefusedCatalog(ctx, start)
+			err = s.catalogRefused(ctx, start)
 		}
 		if err != nil {
 			slog.Warn("index: catalog walk", "err", err)

@@ -24,16 +24,11 @@ const maxKnown = 100_000
 // list goes into the index, nothing is dropped from it, and the repositories it holds are
 // returned for the sync to walk instead.
 func (s *Service) RefusedCatalog(ctx context.Context, start time.Time) ([]string, error) {
-	if !s.refused.Swap(true) {
-		slog.Info("the registry refuses its catalog: listing the repositories Berth knows of", "configured", len(s.known))
-	}
 	if s.idx == nil {
+		s.refused.Store(true)
 		return slices.Clone(s.known), nil
 	}
-	if err := s.idx.PutRepositories(ctx, s.known, start); err != nil {
-		return nil, err
-	}
-	if err := s.idx.SetIndexState(ctx, stateCatalog, stateRefused); err != nil {
+	if err := s.catalogRefused(ctx, start); err != nil {
 		return nil, err
 	}
 	rows, _, err := s.idx.IndexRepositories(ctx, store.RepositoryQuery{Limit: maxKnown})
@@ -47,6 +42,18 @@ func (s *Service) RefusedCatalog(ctx context.Context, start time.Time) ([]string
 	return names, nil
 }
 
+// catalogRefused records in the index that the registry refused a catalog walk started at
+// start, with the operator's list.
+func (s *Service) catalogRefused(ctx context.Context, start time.Time) error {
+	if !s.refused.Swap(true) {
+		slog.Info("the registry refuses its catalog: listing the repositories Berth knows of", "configured", len(s.known))
+	}
+	if err := s.idx.PutRepositories(ctx, s.known, start); err != nil {
+		return err
+	}
+	return s.idx.SetIndexState(ctx, stateCatalog, stateRefused)
+}
+
 // visited notes a repository whose tags the caller in ctx read by name, where the registry
 // refuses the catalog: Berth's own list keeps it in the index, a user's in their state.
 func (s *Service) visited(ctx context.Context, st *state, repository string) {
@@ -56,7 +63,15 @@ func (s *Service) visited(ctx context.Context, st *state, repository string) {
 		slices.Sort(st.repos)
 	}
 	st.mu.Unlock()
-	if !s.refused.Load() || !s.ownView(ctx) {
+	if s.ownView(ctx) {
+		s.record(ctx, repository)
+	}
+}
+
+// record puts a repository into the index's list where the registry refuses its catalog,
+// once per process.
+func (s *Service) record(ctx context.Context, repository string) {
+	if !s.refused.Load() || s.idx == nil {
 		return
 	}
 	s.walkMu.Lock()

@@ -117,7 +117,7 @@ http:
 		fmt.Fprintf(&b, "auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
 			c.Token.Realm, c.Token.Service, c.Token.Issuer, c.Token.Bundle)
 	case c.Htpasswd != nil:
-		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", writeHtpasswd(t, c.Htpasswd))
+		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", HtpasswdFile(t, c.Htpasswd))
 	}
 	if c.Notify != "" {
 		fmt.Fprintf(&b, `notifications:

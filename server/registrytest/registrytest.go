@@ -39,11 +39,11 @@ func Open(t testing.TB, opts ...embedded.Option) string {
 // Htpasswd starts a registry that requires Basic auth for users (name → password).
 func Htpasswd(t testing.TB, users map[string]string) string {
 	t.Helper()
-	return Distribution3(t, embedded.WithHtpasswd(writeHtpasswd(t, users))).URL
+	return Distribution3(t, embedded.WithHtpasswd(HtpasswdFile(t, users))).URL
 }
 
-// writeHtpasswd writes an htpasswd file (bcrypt) for users and returns its path.
-func writeHtpasswd(t testing.TB, users map[string]string) string {
+// HtpasswdFile writes an htpasswd file (bcrypt) for users and returns its path.
+func HtpasswdFile(t testing.TB, users map[string]string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "htpasswd")
 	var b strings.Builder

@@ -53,16 +53,28 @@ func start3(t *testing.T, users map[string]string) registrytest.Registry {
 	return registrytest.Distribution3(t, embedded.WithHtpasswd(registrytest.HtpasswdFile(t, users)))
 }
 
+func start28Token(t *testing.T, users map[string]string) registrytest.Registry {
+	tokens := registrytest.TokenService(t, users)
+	return registrytest.Distribution28(t, registrytest.Config28{Token: &tokens})
+}
+
+func start3Token(t *testing.T, users map[string]string) registrytest.Registry {
+	tokens := registrytest.TokenService(t, users)
+	return registrytest.Distribution3(t, embedded.WithTokenAuth(tokens.Realm, tokens.Service, tokens.Issuer, tokens.Bundle))
+}
+
 // TestCompatibility runs the same browse, delete (tag, manifest, whole repository), copy,
 // cancel and import through Berth's API against distribution 2.8 (Debian's docker-registry,
-// a process of its own) and distribution 3 (embedded), both behind htpasswd, and against
-// both behind a proxy refusing their catalog.
+// a process of its own) and distribution 3 (embedded), behind htpasswd and token auth, and
+// behind a proxy refusing their catalog.
 func TestCompatibility(t *testing.T) {
 	for _, tc := range []compatTarget{
 		{name: "distribution-2.8", start: start28, placeholder: true},
 		{name: "distribution-3", start: start3},
 		{name: "distribution-2.8-catalog-401", start: start28, refuse: http.StatusUnauthorized, placeholder: true},
 		{name: "distribution-3-catalog-404", start: start3, refuse: http.StatusNotFound},
+		{name: "distribution-2.8-token", start: start28Token, placeholder: true},
+		{name: "distribution-3-token-catalog-403", start: start3Token, refuse: http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runCompat(t, tc) })
 	}

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // uploadSessions watches one blob upload's requests for the upload session the registry
@@ -19,6 +23,8 @@ import (
 // cleanly, and the registry's answer carries the state the DELETE needs.
 type uploadSessions struct {
 	base http.RoundTripper
+	repo name.Repository
+	auth authn.Authenticator // for a token with delete, which DELETE of a session needs
 
 	mu   sync.Mutex
 	open map[string]uploadSession // by session path
@@ -149,6 +155,7 @@ func (u *uploadSessions) abort(ctx context.Context) {
 	u.mu.Unlock()
 	for _, s := range open {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		rt := u.deleter(dctx, s)
 		location := s.location
 		for try := range 6 {
 			if try > 0 {
@@ -158,13 +165,13 @@ func (u *uploadSessions) abort(ctx context.Context) {
 				case <-dctx.Done():
 				case <-time.After(time.Duration(100<<try) * time.Millisecond / 2):
 				}
-				_, loc := u.do(dctx, http.MethodGet, strings.SplitN(s.location, "?", 2)[0], s.authorization)
+				_, loc := abortRequest(dctx, rt, http.MethodGet, strings.SplitN(s.location, "?", 2)[0])
 				if loc == "" {
 					break
 				}
 				location = loc
 			}
-			status, _ := u.do(dctx, http.MethodDelete, location, s.authorization)
+			status, _ := abortRequest(dctx, rt, http.MethodDelete, location)
 			if status != http.StatusRequestedRangeNotSatisfiable || dctx.Err() != nil {
 				break
 			}
@@ -173,16 +180,40 @@ func (u *uploadSessions) abort(ctx context.Context) {
 	}
 }
 
-// do makes one request of the abort and returns the status and the resolved Location.
-func (u *uploadSessions) do(ctx context.Context, method, target, authorization string) (int, string) {
+// deleter is the transport the abort's requests go by. Distribution requires the delete
+// action to DELETE an upload session, which the upload's own token lacks: where the registry
+// uses tokens, one with delete is asked for; otherwise the upload's Authorization serves.
+func (u *uploadSessions) deleter(ctx context.Context, s uploadSession) http.RoundTripper {
+	if strings.HasPrefix(s.authorization, "Bearer ") && u.auth != nil {
+		rt, err := transport.NewWithContext(ctx, u.repo.Registry, u.auth, u.base, []string{u.repo.Scope(transport.DeleteScope)})
+		if err == nil {
+			return rt
+		}
+	}
+	return authorized{base: u.base, authorization: s.authorization}
+}
+
+// authorized sends requests with a fixed Authorization.
+type authorized struct {
+	base          http.RoundTripper
+	authorization string
+}
+
+func (a authorized) RoundTrip(req *http.Request) (*http.Response, error) {
+	if a.authorization != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", a.authorization)
+	}
+	return a.base.RoundTrip(req)
+}
+
+// abortRequest makes one request of the abort and returns the status and the resolved Location.
+func abortRequest(ctx context.Context, rt http.RoundTripper, method, target string) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return 0, ""
 	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := u.base.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return 0, ""
 	}

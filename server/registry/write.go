@@ -127,7 +127,7 @@ func (w *Writer) WriteLayer(ctx context.Context, repository string, l v1.Layer, 
 	if !mount {
 		l = plainLayer{l}
 	}
-	sessions := &uploadSessions{base: w.c.transport, open: map[string]uploadSession{}}
+	sessions := &uploadSessions{base: w.c.transport, repo: repo, auth: w.auth, open: map[string]uploadSession{}}
 	defer sessions.abort(ctx)
 	opts := append(w.c.options(w.auth), remote.WithContext(ctx), remote.WithTransport(sessions))
 	var drained chan struct{}

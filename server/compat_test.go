@@ -429,3 +429,44 @@ func (s *trickle) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// A signed-in user (no service credentials) of a registry refusing its catalog sees the
+// operator's list and what they opened by name themselves, never another user's.
+func TestCatalogRefusedToSignedInUsers(t *testing.T) {
+	users := map[string]string{"alice": compatPassword, "bob": compatPassword}
+	reg := start3(t, users)
+	c := &compat{reg: reg, auth: &authn.Basic{Username: "alice", Password: compatPassword}}
+	c.push(t, "team/app", 1, "v1")
+	c.push(t, "team/other", 2, "v1")
+	cfg := config.Default()
+	cfg.Addr, cfg.EmbeddedAddr, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", "off", t.TempDir(), "warn"
+	cfg.Registry, cfg.NoDemo, cfg.SyncInterval = refuseCatalog(t, reg.URL, http.StatusForbidden), true, 0
+	cfg.Repositories = []string{"team/app"}
+	base, _ := runBerth(t, cfg)
+
+	list := func(user string) []string {
+		t.Helper()
+		var page api.RepositoryPage
+		if code := apiAs(t, base, "GET", "/api/v1/repositories", user, compatPassword, nil, &page); code != 200 || !page.CatalogRefused {
+			t.Fatalf("%s's catalog: %d, catalogRefused %v", user, code, page.CatalogRefused)
+		}
+		var names []string
+		for _, r := range page.Repositories {
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	if got := list("alice"); !slices.Equal(got, []string{"team/app"}) {
+		t.Errorf("alice's list before opening team/other: %v", got)
+	}
+	var tags api.TagPage
+	if code := apiAs(t, base, "GET", "/api/v1/repositories/team/other/tags", "alice", compatPassword, nil, &tags); code != 200 || len(tags.Tags) != 1 {
+		t.Fatalf("alice opens team/other: %d %+v", code, tags)
+	}
+	if got := list("alice"); !slices.Equal(got, []string{"team/app", "team/other"}) {
+		t.Errorf("alice's list after opening team/other: %v", got)
+	}
+	if got := list("bob"); !slices.Equal(got, []string{"team/app"}) {
+		t.Errorf("bob's list shows what alice opened: %v", got)
+	}
+}

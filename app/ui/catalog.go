@@ -298,7 +298,7 @@ func (p *catalogPage) renderRefused() app.UI {
 			"those Berth knows of: pushed or reported by the registry, opened by name, or named by the operator (--repositories)."),
 		app.Form().Class("goto").OnSubmit(p.onGoTo).Body(
 			app.Label().For("repo-goto").Text("Open a repository"),
-			app.Input().Type("text").ID("repo-goto").Placeholder("team/app").Required(true).
+			app.Input().Type("text").ID("repo-goto").Class("mono").Placeholder("team/app").Required(true).
 				Value(p.goTo).OnInput(p.ValueTo(&p.goTo)),
 			app.Button().Type("submit").Class("button").Text("Open"),
 		),

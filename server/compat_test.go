@@ -470,3 +470,21 @@ func TestCatalogRefusedToSignedInUsers(t *testing.T) {
 		t.Errorf("bob's list shows what alice opened: %v", got)
 	}
 }
+
+// berth rm on distribution 2.8 removes the tag alone and says how.
+func TestCLIRemoveTagOnDistribution28(t *testing.T) {
+	reg := registrytest.Distribution28(t, registrytest.Config28{})
+	c := &compat{reg: reg, auth: authn.Anonymous}
+	d := c.push(t, "team/app", 1, "v1", "keep")
+	var out, errOut bytes.Buffer
+	code, ok := runCommand([]string{"rm", "--registry", reg.URL, "team/app:v1"}, &out, &errOut)
+	if !ok || code != 0 || !strings.Contains(out.String(), "deleted team/app v1") {
+		t.Fatalf("rm: %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "note: The registry cannot delete a tag alone") {
+		t.Errorf("rm does not say how the tag went:\n%s", errOut.String())
+	}
+	if c.head(t, "team/app:v1") != "" || c.head(t, "team/app:keep") != d.String() {
+		t.Errorf("after rm: v1 %q, keep %q", c.head(t, "team/app:v1"), c.head(t, "team/app:keep"))
+	}
+}

@@ -2,10 +2,16 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // deletesSeen records the DELETE requests a client sends.
@@ -228,5 +235,60 @@ func TestCancelledCopyLeavesNoUploadSession(t *testing.T) {
 				t.Errorf("upload sessions left after the cancel: %v", left)
 			}
 		})
+	}
+}
+
+// A delete killed on distribution 2.8 between pointing the tag at its placeholder and deleting
+// that is finished by the resumed attempt, not taken for a tag someone moved.
+func TestResumedDeleteOnDistribution28FinishesItsPlaceholder(t *testing.T) {
+	reg := registrytest.Distribution28(t, registrytest.Config28{})
+	d := pushDated(t, reg.URL, "team/app", time.Now(), "one", "keep")
+	target, _ := url.Parse(reg.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var crash, dead atomic.Bool
+	inDelete := make(chan struct{}, 1)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if crash.Load() && r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+			dead.Store(true) // the replica dies: neither this delete nor anything after arrives
+		}
+		if dead.Load() {
+			select {
+			case inDelete <- struct{}{}:
+			default:
+			}
+			http.Error(w, "replica gone", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	crash.Store(true)
+	ctx, kill := context.WithCancel(t.Context())
+	go func() { <-inDelete; kill() }()
+	if _, _, err := attemptOfDelete(ctx, t, st, 1, proxy.URL, []string{"one"}, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("attempt 1 ended with %v, want it killed", err)
+	}
+	if got := listTags(t, reg.URL, "team/app"); !slices.Equal(got, []string{"keep", "one"}) {
+		t.Fatalf("tags after the crash: %v", got)
+	}
+	if desc, err := remote.Head(ref(t, reg.URL, "team/app:one")); err != nil || desc.Digest == d {
+		t.Fatalf("after the crash, team/app:one is %v, %v; want its placeholder", desc, err)
+	}
+	crash.Store(false)
+	dead.Store(false)
+	res, messages, err := attemptOfDelete(t.Context(), t, st, 1, proxy.URL, []string{"one"}, true)
+	if err != nil || res == nil || !slices.Equal(res.Deleted, []string{"one"}) {
+		t.Fatalf("attempt 2: %+v, %v (%q)", res, err, messages)
+	}
+	if got := listTags(t, reg.URL, "team/app"); !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("tags after attempt 2: %v", got)
+	}
+	if desc, err := remote.Head(ref(t, reg.URL, "team/app@"+d.String())); err != nil || desc.Digest != d {
+		t.Errorf("the image of the deleted tag: %v, %v", desc, err)
 	}
 }

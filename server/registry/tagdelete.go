@@ -33,6 +33,23 @@ func refusesTagDelete(err error) bool {
 	return errors.As(err, &te) && te.StatusCode == http.StatusBadRequest
 }
 
+// Annotations of a placeholder manifest: the tag it stands in for, and a nonce.
+const (
+	placeholderTag   = "io.berth.placeholder.tag"
+	placeholderNonce = "io.berth.placeholder.nonce"
+)
+
+// IsPlaceholder reports whether the manifest digest is a placeholder Berth made to delete tag:
+// a job cut short between pointing the tag at it and deleting it leaves one behind.
+func (c *Client) IsPlaceholder(ctx context.Context, repository, digest, tag string) bool {
+	m, err := c.Get(ctx, repository, digest)
+	if err != nil || m.Descriptor.MediaType != types.OCIManifestSchema1 {
+		return false
+	}
+	var man v1.Manifest
+	return json.Unmarshal(m.Raw, &man) == nil && man.Annotations[placeholderTag] == tag && man.Annotations[placeholderNonce] != ""
+}
+
 // emptyConfig is the OCI empty JSON blob, the config of the placeholder manifest.
 var emptyConfig = []byte("{}")
 
@@ -94,8 +111,8 @@ func placeholderManifest(tag string) ([]byte, error) {
 		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: h, Size: int64(len(emptyConfig))},
 		Layers:        []v1.Descriptor{},
 		Annotations: map[string]string{
-			"io.berth.placeholder.tag":   tag,
-			"io.berth.placeholder.nonce": hex.EncodeToString(nonce[:]),
+			placeholderTag:   tag,
+			placeholderNonce: hex.EncodeToString(nonce[:]),
 		},
 	})
 }

@@ -29,7 +29,7 @@ func TestE2ECatalogRefusedOpensByName(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	upstream := refuseCatalog(t, reg.URL, http.StatusNotFound)
+	upstream := registrytest.RefuseCatalog(t, reg.URL, http.StatusNotFound)
 	base := startBerth(t, func(c *config.Config) {
 		c.Registry, c.NoDemo, c.SyncInterval, c.Repositories = upstream, true, 0, []string{"team/app"}
 	})

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,7 +92,7 @@ func runCompat(t *testing.T, tc compatTarget) {
 	c.src = slowSource(t)
 	upstream := c.reg.URL
 	if tc.refuse != 0 {
-		upstream = refuseCatalog(t, c.reg.URL, tc.refuse)
+		upstream = registrytest.RefuseCatalog(t, c.reg.URL, tc.refuse)
 	}
 	d1 := c.push(t, "team/app", 1, "v1", "v1-alias")
 	d2 := c.push(t, "team/app", 2, "v2")
@@ -366,28 +363,6 @@ func (c *compat) importTar(t *testing.T) {
 	}
 }
 
-// refuseCatalog puts a reverse proxy in front of target that answers /v2/_catalog with
-// status, and returns its URL.
-func refuseCatalog(t *testing.T, target string, status int) string {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/_catalog" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"catalog refused by the test proxy"}]}`)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // slowSource starts an open registry that trickles blob bodies out (about 12 MiB/s).
 func slowSource(t *testing.T) string {
 	t.Helper()
@@ -440,7 +415,7 @@ func TestCatalogRefusedToSignedInUsers(t *testing.T) {
 	c.push(t, "team/other", 2, "v1")
 	cfg := config.Default()
 	cfg.Addr, cfg.EmbeddedAddr, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", "off", t.TempDir(), "warn"
-	cfg.Registry, cfg.NoDemo, cfg.SyncInterval = refuseCatalog(t, reg.URL, http.StatusForbidden), true, 0
+	cfg.Registry, cfg.NoDemo, cfg.SyncInterval = registrytest.RefuseCatalog(t, reg.URL, http.StatusForbidden), true, 0
 	cfg.Repositories = []string{"team/app"}
 	base, _ := runBerth(t, cfg)
 

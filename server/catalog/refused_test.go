@@ -2,9 +2,6 @@ package catalog_test
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -18,27 +15,10 @@ import (
 	"github.com/berth-registry/berth/server/store/storetest"
 )
 
-// withoutCatalog puts a proxy in front of the registry at base that answers /v2/_catalog
-// with 404, as GHCR does, and returns its host:port.
-func withoutCatalog(t *testing.T, base string) string {
-	t.Helper()
-	u, _ := url.Parse(base)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/_catalog" {
-			http.Error(w, `{"errors":[{"code":"NOT_FOUND","message":"no catalog here"}]}`, http.StatusNotFound)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
 // The sync of a registry refusing its catalog walks the repositories Berth knows of — the
 // operator's list, then one opened by name — and drops none of them from the index.
 func TestSyncWalksKnownRepositoriesWhereTheCatalogIsRefused(t *testing.T) {
-	host := withoutCatalog(t, registrytest.Open(t))
+	host := strings.TrimPrefix(registrytest.RefuseCatalog(t, registrytest.Open(t), http.StatusNotFound), "http://")
 	for _, repo := range []string{"team/listed:1", "team/opened:1"} {
 		img, _ := random.Image(512, 1)
 		push(t, host, repo, img)

@@ -256,14 +256,16 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // CatalogRefused reports whether err is the registry refusing the principal in ctx its
 // catalog while it may hold repositories they can read: GitLab, GHCR and Harbor (to
-// non-administrators) answer /v2/_catalog with 401, 403 or 404. A 401 to an anonymous
-// caller is not a refusal but a registry asking for credentials.
+// non-administrators) answer /v2/_catalog with 401, 403 or 404. A 401 is a refusal only for
+// credentials the registry accepts otherwise: anonymously it asks for them, and wrong ones
+// must not pass for a registry without a catalog.
 func (c *Client) CatalogRefused(ctx context.Context, err error) bool {
 	switch Status(err) {
 	case http.StatusForbidden, http.StatusNotFound:
 		return true
 	case http.StatusUnauthorized:
-		return c.principal(ctx).Auth != authn.Anonymous
+		auth := c.principal(ctx).Auth
+		return auth != authn.Anonymous && c.CheckCredentials(ctx, auth) == nil
 	}
 	return false
 }

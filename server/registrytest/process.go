@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,4 +206,27 @@ func (r Registry) UploadSessions(t testing.TB) []string {
 	}
 	slices.Sort(open)
 	return slices.Compact(open)
+}
+
+// RefuseCatalog puts a reverse proxy in front of the registry at base that answers
+// /v2/_catalog with status, as GitLab, GHCR and Harbor (to non-administrators) do, and
+// returns the proxy's base URL.
+func RefuseCatalog(t testing.TB, base string, status int) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/_catalog" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"catalog refused by the test proxy"}]}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -39,7 +39,7 @@ type uploadSession struct {
 const patchGrace = 10 * time.Second
 
 // RoundTrip implements http.RoundTripper. It sits under go-containerregistry's auth, so
-// requests carry their Authorization already, which the DELETE reuses.
+// requests carry their Authorization already, which the abort reuses (see deleter).
 func (u *uploadSessions) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.Contains(req.URL.Path, "/blobs/uploads/") {
 		return u.base.RoundTrip(req)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -462,4 +463,33 @@ func TestCLIRemoveTagOnDistribution28(t *testing.T) {
 	if c.head(t, "team/app:v1") != "" || c.head(t, "team/app:keep") != d.String() {
 		t.Errorf("after rm: v1 %q, keep %q", c.head(t, "team/app:v1"), c.head(t, "team/app:keep"))
 	}
+}
+
+// A registry refusing its catalog that notifies Berth: a repository pushed straight to the
+// registry is listed from its notification.
+func TestCatalogRefusedListsNotifiedRepositories(t *testing.T) {
+	const secret = "notifications secret of the compatibility suite"
+	dir := t.TempDir()
+	secretFile, pwFile := filepath.Join(dir, "events-secret"), filepath.Join(dir, "registry-password")
+	for path, v := range map[string]string{secretFile: secret, pwFile: compatPassword} {
+		if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	reg := registrytest.Distribution28(t, registrytest.Config28{
+		Htpasswd: map[string]string{"berth": compatPassword}, Notify: "http://" + addr + "/events", NotifyToken: secret,
+	})
+	cfg := config.Default()
+	cfg.Addr, cfg.EmbeddedAddr, cfg.DataDir, cfg.LogLevel = addr, "off", t.TempDir(), "warn"
+	cfg.Registry = registrytest.RefuseCatalog(t, reg.URL, http.StatusUnauthorized)
+	cfg.RegistryUsername, cfg.RegistryPasswordFile, cfg.EventsSecretFile = "berth", pwFile, secretFile
+	cfg.NoDemo, cfg.SyncInterval = true, 0
+	c := &compat{reg: reg, auth: &authn.Basic{Username: "berth", Password: compatPassword}}
+	c.base, _ = runBerth(t, cfg)
+	if names, refused := c.repositories(t); len(names) != 0 || !refused {
+		t.Fatalf("catalog before any push: %v, catalogRefused %v", names, refused)
+	}
+	c.push(t, "team/notified", 1, "v1")
+	c.waitListed(t, "team/notified")
 }

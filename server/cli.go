@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -293,6 +294,7 @@ func cmdRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer stop()
 	p := newPrinter(stderr)
 	var errs []error
+	note := ""
 	for _, arg := range fs.Args() {
 		repo, ref, err := registry.SplitReference(arg)
 		if err == nil && ref == "" {
@@ -315,9 +317,13 @@ func cmdRemove(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			for _, r := range res.Deleted {
 				fmt.Fprintf(stdout, "deleted %s %s\n", repo, r)
 			}
+			note = cmp.Or(res.Note, note)
 		}
 	}
 	p.end()
+	if note != "" {
+		fmt.Fprintln(stderr, "note: "+note)
+	}
 	return errors.Join(errs...)
 }
 
@@ -375,6 +381,9 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if res != nil {
 		for _, tag := range res.Deleted {
 			fmt.Fprintf(stdout, "deleted %s:%s\n", rule.Repository, tag)
+		}
+		if res.Note != "" {
+			fmt.Fprintln(stderr, "note: "+res.Note)
 		}
 	}
 	return err

@@ -182,6 +182,20 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
+// knownRepositories is --repositories with --repositories-file, each a valid name.
+func knownRepositories(cfg config.Config) ([]string, error) {
+	names, err := cfg.KnownRepositories()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := registry.ValidateRepository(n); err != nil {
+			return nil, fmt.Errorf("--repositories: %q is not a repository name", n)
+		}
+	}
+	return names, nil
+}
+
 // newServices builds every service Berth runs from the configuration, once.
 // parts are what newServices builds the services from: made by serve, in order.
 type parts struct {
@@ -239,7 +253,11 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	}
 	// The metadata index is filled by Berth's own reads (ownReg: the push indexer, the sync)
 	// and shared by everyone; every read of it asks authz first.
-	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz}
+	known, err := knownRepositories(cfg)
+	if err != nil {
+		return site.Services{}, err
+	}
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known}
 	// Notifications are trusted to move indexed tags while the webhook is wired up and the
 	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer

@@ -152,6 +152,8 @@ type JobResult struct {
 	Deleted []string `json:"deleted,omitempty"`
 	// Plan is what a cleanup set out to delete.
 	Plan *CleanupPlan `json:"plan,omitempty"`
+	// Note says how the job worked around what the registry cannot do (delete a tag alone).
+	Note string `json:"note,omitempty"`
 }
 
 // JobEvent is one line of GET /api/v1/jobs/{id}/events.

@@ -21,6 +21,10 @@ type RepositoryPage struct {
 	// Partial is set while the server still reads the registry's catalog for the first time:
 	// Total counts what arrived so far.
 	Partial bool `json:"partial,omitempty"`
+	// CatalogRefused is set when the registry refuses its catalog (/v2/_catalog) to the
+	// caller: the list is what Berth knows of, pushed, notified, visited or configured, and
+	// may be incomplete; any other repository opens by name.
+	CatalogRefused bool `json:"catalogRefused,omitempty"`
 }
 
 // RepositoryQuery selects a page of the catalog, as GET /api/v1/repositories?q=&sort=&kind=

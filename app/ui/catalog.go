@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -35,6 +36,8 @@ type catalogPage struct {
 	pages   map[int]bool     // pages requested so far
 	total   int
 	updated time.Time
+	refused bool   // the registry refuses its catalog: the list is what Berth knows of
+	goTo    string // the name typed into "Open a repository"
 	win     window
 	focus   rowFocus // the repository holding focus, kept when the window moves
 	// gen numbers list generations, so that an answer to an older query never lands in a
@@ -169,7 +172,7 @@ func (p *catalogPage) receive(page int, res api.RepositoryPage) {
 			p.repos[at] = r
 		}
 	}
-	p.total, p.updated, p.state = res.Total, res.Updated, loaded
+	p.total, p.updated, p.state, p.refused = res.Total, res.Updated, loaded, res.CatalogRefused
 }
 
 // onScroll moves the window and fetches the pages that came into view.
@@ -250,6 +253,7 @@ func (p *catalogPage) Render() app.UI {
 				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 			app.If(app.Getenv(EnvMode) != ModeDirect, p.renderChoices),
 		),
+		app.If(p.refused && p.state == loaded, p.renderRefused),
 		p.renderBody(),
 		app.If(p.seed != nil, p.seed.script),
 	)
@@ -265,6 +269,8 @@ func (p *catalogPage) renderBody() app.UI {
 		return p.renderFound()
 	case len(p.repos) == 0 && p.filter.Query != "":
 		return emptyView("No "+kindNoun(p.filter.Kind, 1)+" matches “"+p.filter.Query+"”", "Try a shorter filter, or part of a name such as “api”.")
+	case len(p.repos) == 0 && p.refused:
+		return emptyView("Berth knows of no repository here yet", "This registry does not list its repositories: open one by name above.")
 	case len(p.repos) == 0 && p.filter.Kind != "":
 		return emptyView("This registry has no "+kindNoun(p.filter.Kind, 0)+" yet", "Choose “All kinds” to see every repository.")
 	case len(p.repos) == 0:
@@ -283,6 +289,29 @@ func (p *catalogPage) renderBody() app.UI {
 	}
 	rows = append(rows, p.win.spacer(len(p.repos)-last))
 	return app.Nav().Class("vlist repo-list").ID("repositories").Aria("label", "Repositories").OnScroll(p.onScroll).Body(rows...)
+}
+
+// renderRefused says why the list may be incomplete and opens any repository by name.
+func (p *catalogPage) renderRefused() app.UI {
+	return app.Section().Class("catalog-refused").ID("catalog-refused").Aria("label", "Open a repository").Body(
+		app.P().Class("hint").Text("This registry does not list its repositories (it refuses /v2/_catalog), so the list holds "+
+			"those Berth knows of: pushed or reported by the registry, opened by name, or named by the operator (--repositories)."),
+		app.Form().Class("goto").OnSubmit(p.onGoTo).Body(
+			app.Label().For("repo-goto").Text("Open a repository"),
+			app.Input().Type("text").ID("repo-goto").Class("mono").Placeholder("team/app").Required(true).
+				Value(p.goTo).OnInput(p.ValueTo(&p.goTo)),
+			app.Button().Type("submit").Class("button").Text("Open"),
+		),
+	)
+}
+
+// onGoTo opens the repository named in the box; the repository page says if there is none.
+func (p *catalogPage) onGoTo(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	name := strings.Trim(strings.TrimSpace(p.goTo), "/")
+	if name != "" {
+		ctx.Navigate(repositoryURL(name))
+	}
 }
 
 // countText says how many repositories the filter matches, once they are loaded.

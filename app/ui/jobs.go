@@ -223,6 +223,9 @@ func jobView(id string, st *jobStatus, onCancel app.EventHandler) app.UI {
 		app.If(st.result != nil && st.state == api.JobSucceeded, func() app.UI {
 			return app.P().Class("hint job-result").Text(resultLabel(st.result))
 		}),
+		app.If(st.result != nil && st.result.Note != "", func() app.UI {
+			return app.P().Class("hint job-note").Text(st.result.Note)
+		}),
 	)
 }
 

@@ -1,18 +1,13 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,86 +140,9 @@ func (f *fixture) embeddedRegistry(t *testing.T) string {
 // returns the registry's host:port, once it answers.
 func (f *fixture) dockerRegistry(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		if os.Getenv("BERTH_E2E") == "1" {
-			t.Fatal("docker-registry not installed (Debian's docker-registry package); BERTH_E2E=1 requires it")
-		}
-		t.Skip("docker-registry not installed (Debian's docker-registry package)")
-	}
-	addr := freeAddr(t)
-	dir := t.TempDir()
-	var secret [16]byte
-	_, _ = rand.Read(secret[:])
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-  secret: %s
-auth:
-  token:
-    realm: %s
-    service: %s
-    issuer: %s
-    rootcertbundle: %s
-`, filepath.Join(dir, "data"), addr, hex.EncodeToString(secret[:]), f.realm, service, issuer, f.bundle)
-	path := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "serve", path)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("docker-registry output:\n%s", out.String())
-		}
-	})
-	// Ready when /v2/ asks for a token.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return addr
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("docker-registry exited:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not answer on %s:\n%s", addr, out.String())
-		}
-	}
-}
-
-// freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return registrytest.Distribution28(t, registrytest.Config28{
+		Token: &registrytest.TokenConfig{Realm: f.realm, Service: service, Issuer: issuer, Bundle: f.bundle},
+	}).Host
 }
 
 // tokenResponse is what /auth/token answers.

@@ -6,7 +6,9 @@ package catalog
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,6 +51,9 @@ type Options struct {
 	// index fill and the catalog walk read with it (nil: Registry, whose service credentials
 	// serve an identity without credentials of its own).
 	Own *registry.Client
+	// Known lists repositories to show where the registry refuses its catalog
+	// (--repositories): they are listed whether or not anything else told of them.
+	Known []string
 }
 
 // Service answers /api/v1 read requests.
@@ -67,8 +72,12 @@ type Service struct {
 	lister   ManifestLister
 	pushes   chan store.Event
 
-	walkMu  sync.Mutex
-	walking *walk
+	walkMu   sync.Mutex
+	walking  *walk
+	recorded map[string]bool // repositories opened by name and put in the index
+
+	known   []string
+	refused atomic.Bool // the registry refuses Berth its catalog
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -92,6 +101,7 @@ type state struct {
 	reposAt time.Time
 	loading chan struct{} // closed when the catalog read under way ends
 	loadErr error
+	refused bool // the registry refuses this principal its catalog: repos is what is known
 }
 
 type tagEntry struct {
@@ -134,6 +144,7 @@ func New(opts Options) *Service {
 		reg: opts.Registry, own: opts.Own, authz: opts.Authorizer, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{},
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
+		known: slices.Clone(opts.Known), recorded: map[string]bool{},
 	}
 }
 
@@ -220,5 +231,11 @@ func (s *Service) Invalidate(repository, tag string) {
 		st.mu.Lock()
 		st.reposAt = time.Time{} // a new repository may have appeared
 		st.mu.Unlock()
+	}
+	if s.refused.Load() {
+		// Written through Berth: listed, though the registry's catalog will not tell.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.record(ctx, repository)
 	}
 }

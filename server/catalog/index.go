@@ -224,6 +224,7 @@ func (s *Service) SyncRepositories(ctx context.Context, names []string, start ti
 	if err := s.idx.DropRepositories(ctx, start); err != nil {
 		return err
 	}
+	s.refused.Store(false)
 	return s.idx.SetIndexState(ctx, stateCatalog, "complete")
 }
 
@@ -300,7 +301,7 @@ type walk struct {
 // access control (see Repositories). On the very first start it waits only for the
 // registry's first catalog page, not the whole walk.
 func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
-	_, at, complete, err := s.idx.IndexState(ctx, stateCatalog)
+	value, at, complete, err := s.idx.IndexState(ctx, stateCatalog)
 	if err != nil {
 		return api.RepositoryPage{}, storeDown(err)
 	}
@@ -319,6 +320,7 @@ func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.Repo
 				}
 				complete = true
 				at = time.Now()
+				value, _, _, _ = s.idx.IndexState(ctx, stateCatalog)
 			default:
 			}
 		}
@@ -328,7 +330,8 @@ func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.Repo
 		return api.RepositoryPage{}, storeDown(err)
 	}
 	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Total: total, Updated: at, Partial: !complete,
-		Repositories: make([]api.Repository, 0, len(rows))}
+		CatalogRefused: value == stateRefused, Repositories: make([]api.Repository, 0, len(rows))}
+	s.refused.Store(page.CatalogRefused) // another replica's walk may have learnt it
 	for _, r := range rows {
 		page.Repositories = append(page.Repositories, repositoryRow(r))
 	}
@@ -364,8 +367,11 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 			firstPage()
 			return nil
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			err = storeDown(s.SyncRepositories(ctx, names, start))
+		case s.own.CatalogRefused(ctx, err):
+			err = storeDown(s.catalogRefused(ctx, start))
 		}
 		if err != nil {
 			slog.Warn("index: catalog walk", "err", err)

@@ -57,6 +57,10 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	if err != nil {
 		return api.RepositoryPage{}, err
 	}
+	st := s.state(ctx)
+	st.mu.Lock()
+	refused := st.refused
+	st.mu.Unlock()
 	qs := strings.ToLower(strings.TrimSpace(q.Query))
 	var match []string
 	for _, n := range names {
@@ -64,7 +68,8 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 			match = append(match, n)
 		}
 	}
-	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Updated: at, Total: len(match), Repositories: []api.Repository{}}
+	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Updated: at, Total: len(match),
+		CatalogRefused: refused, Repositories: []api.Repository{}}
 	rows := map[string]store.RepositorySummary{}
 	if q.Kind != "" && s.idx != nil {
 		// The kind comes from the index: the user's own list is matched against it.
@@ -189,7 +194,16 @@ func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	names, err := s.authz.Repositories(ctx)
+	refused := err != nil && s.reg.CatalogRefused(ctx, err)
+	if refused {
+		st.mu.Lock()
+		st.refused = true
+		st.mu.Unlock()
+		// What stands in for the catalog is still only what the caller may read.
+		names, err = s.readable(ctx, s.refusedList(st)), nil
+	}
 	st.mu.Lock()
+	st.refused = refused
 	defer st.mu.Unlock()
 	st.loading = nil
 	st.loadErr = nil

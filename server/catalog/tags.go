@@ -63,6 +63,7 @@ func (s *Service) tagNames(ctx context.Context, repository string) ([]string, er
 		}
 		st.lists[repository] = listEntry{names: names, at: time.Now()}
 		st.cacheMu.Unlock()
+		s.visited(ctx, st, repository)
 		return names, nil
 	})
 	if err != nil {

@@ -79,6 +79,10 @@ type Config struct {
 	// RemoteRegistries are the other registries copies may read from or write to (base
 	// URLs); empty allows none.
 	RemoteRegistries []string
+	// Repositories and RepositoriesFile name repositories to list where the registry
+	// refuses its catalog (see KnownRepositories).
+	Repositories     []string
+	RepositoriesFile string
 	// EventsInsecure accepts registry notifications without a secret (only with
 	// --events-insecure; otherwise an external registry needs --events-secret-file).
 	EventsInsecure bool
@@ -356,6 +360,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	anonWrites := false
 	boolean(&anonWrites, "anonymous-writes", "let writes run without a signed-in user, with Berth's own registry access (default: on only for the embedded demo registry)")
 	remotes := commaList(getenv, fs, "remote-registries", "other registries copies may read from or write to, comma-separated base URLs (empty: none)")
+	repos := commaList(getenv, fs, "repositories", "repositories to list where the registry refuses its catalog (GitLab, GHCR, Harbor), comma-separated")
+	str(&c.RepositoriesFile, "repositories-file", "file naming repositories to list where the registry refuses its catalog, one per line (# comments)")
 	boolean(&c.EventsInsecure, "events-insecure", "accept registry notifications without --events-secret-file (anyone who reaches Berth can post events)")
 	str(&c.PublicURL, "public-url", "the URL users open Berth at, e.g. https://berth.example.com; its host is accepted in Host headers")
 	hosts := commaList(getenv, fs, "allowed-hosts", "further Host header values to accept, comma-separated (loopback names and --public-url's host always are)")
@@ -425,7 +431,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	c.CORSOrigins = origins.values
 	c.OIDCTeamMap = *teamMap
-	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies = *remotes, *hosts, *proxies
+	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies, c.Repositories = *remotes, *hosts, *proxies, *repos
 	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,
 	// anonymous writes are the operator's explicit choice.
 	c.AnonymousWrites = anonWrites

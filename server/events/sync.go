@@ -49,6 +49,9 @@ type Indexer interface {
 	SyncTags(ctx context.Context, lists map[string]map[string]v1.Descriptor, asOf time.Time) error
 	// FillIndex describes the digests tags point to that the index lacks; it returns how many.
 	FillIndex(ctx context.Context) (int, error)
+	// RefusedCatalog records that the registry refused its catalog to a walk that started at
+	// start, and returns the repositories known instead.
+	RefusedCatalog(ctx context.Context, start time.Time) ([]string, error)
 }
 
 // SyncResult says what one sync changed.
@@ -189,11 +192,17 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 		return res, fmt.Errorf("sync: read deleted tags: %w", err)
 	}
 	repos, err := s.reg.Catalog(ctx)
+	// A registry refusing its catalog is walked over the repositories known instead, and
+	// none is dropped from the index for not being listed.
+	refused := err != nil && s.opts.Index != nil && s.reg.CatalogRefused(ctx, err)
+	if refused {
+		repos, err = s.opts.Index.RefusedCatalog(ctx, stamp)
+	}
 	if err != nil {
 		return res, fmt.Errorf("sync: %w", err)
 	}
 	res.Repositories = len(repos)
-	if s.opts.Index != nil {
+	if s.opts.Index != nil && !refused {
 		if err := s.opts.Index.SyncRepositories(ctx, repos, stamp); err != nil {
 			return res, fmt.Errorf("sync: index repositories: %w", err)
 		}

@@ -260,7 +260,8 @@ func (c *Cleanup) Run(ctx context.Context, report Report) (*api.JobResult, error
 			}
 			ref = it.Digest
 		}
-		if err := w.Delete(ctx, c.repository, ref); err != nil {
+		how, err := w.Delete(ctx, c.repository, ref)
+		if err != nil {
 			err = cancelled(ctx, err)
 			if errors.Is(err, context.Canceled) {
 				return res, err
@@ -270,7 +271,8 @@ func (c *Cleanup) Run(ctx context.Context, report Report) (*api.JobResult, error
 			continue
 		}
 		done[it.Digest] = it.Manifest
-		report.message("Deleted " + c.reg.Address().Host + "/" + c.repository + ":" + it.Tag)
+		report.message(deletedMessage(c.reg.Address().Host+"/"+c.repository+":"+it.Tag, how))
+		noteHow(res, how)
 		res.Deleted = append(res.Deleted, it.Tag)
 	}
 	return res, errors.Join(errs...)

@@ -109,12 +109,15 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 			res.Deleted = append(res.Deleted, ref)
 			continue
 		}
+		target := ref
 		if why := changed(before[ref], now[ref]); why != "" {
 			// Only a resumed attempt sees a difference: the first one resolved now itself.
-			err := httperr.New(api.CodeConflict, why)
-			report.message(why)
-			errs = append(errs, err)
-			continue
+			if !d.placeholderLeft(ctx, ref, now[ref].Digest) {
+				report.message(why)
+				errs = append(errs, httperr.New(api.CodeConflict, why))
+				continue
+			}
+			target = now[ref].Digest
 		}
 		if tags := now[ref].Tags; len(tags) > 0 {
 			report.message(fmt.Sprintf("Deleting manifest %s removes its tags %s", ref, strings.Join(tags, ", ")))
@@ -123,7 +126,11 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 		if err := d.durable(ctx); err != nil {
 			return res, err
 		}
-		if err := w.Delete(ctx, d.repository, ref); err != nil {
+		how, err := w.Delete(ctx, d.repository, target)
+		if target != ref {
+			how.Placeholder = target
+		}
+		if err != nil {
 			err = cancelled(ctx, err)
 			if errors.Is(err, context.Canceled) {
 				return res, err
@@ -138,10 +145,36 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 			errs = append(errs, err)
 			continue
 		}
-		report(api.JobEvent{Type: api.EventMessage, Message: "Deleted " + name, Ref: ref, Step: api.StepDeleted})
+		report(api.JobEvent{Type: api.EventMessage, Message: deletedMessage(name, how), Ref: ref, Step: api.StepDeleted})
+		noteHow(res, how)
 		res.Deleted = append(res.Deleted, ref)
 	}
 	return res, errors.Join(errs...)
+}
+
+// deletedMessage says that name was deleted, and how where the registry could not delete a
+// tag alone.
+func deletedMessage(name string, how registry.Deleted) string {
+	if how.Placeholder == "" {
+		return "Deleted " + name
+	}
+	return fmt.Sprintf("Deleted %s: the registry cannot delete a tag alone (distribution 2.x), so Berth pointed the tag at an empty placeholder manifest and deleted that (%s); the image and its other tags stay", name, how.Placeholder)
+}
+
+// placeholderLeft reports whether the attempt before stopped between pointing tag at a
+// placeholder manifest (digest) and deleting that: the tag is then deleted by it.
+func (d *Delete) placeholderLeft(ctx context.Context, tag, digest string) bool {
+	return d.Resume && !registry.IsDigest(tag) && digest != "" && d.reg.IsPlaceholder(ctx, d.repository, digest, tag)
+}
+
+// placeholderNote is a result's note when a tag went by way of a placeholder manifest.
+const placeholderNote = "The registry cannot delete a tag alone (distribution 2.x): Berth pointed the tag at an empty placeholder manifest and deleted that. The image stays, untagged unless other tags point at it."
+
+// noteHow notes in res a tag deleted by way of a placeholder.
+func noteHow(res *api.JobResult, how registry.Deleted) {
+	if how.Placeholder != "" {
+		res.Note = placeholderNote
+	}
 }
 
 // durable makes the events reported so far durable, where the delete runs as a job.

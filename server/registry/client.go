@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -53,6 +54,9 @@ type Client struct {
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
 	handoff handoff
+
+	// tagDeletes is whether the registry deletes a tag alone, learnt on the first try.
+	tagDeletes atomic.Int32
 }
 
 type pullerEntry struct {

@@ -14,13 +14,19 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// explain turns an error from a registry request about what ("tag team/app:1.0") into
-// Berth's error: the registry's 401/403 stays 401, 404 stays 404, a registry that does not
+// explain turns an error from reading what ("tag team/app:1.0") into Berth's error (see
+// explainDoing).
+func (c *Client) explain(err error, what string) error {
+	return c.explainDoing(err, "Reading", what)
+}
+
+// explainDoing turns an error from a registry request doing ("Deleting") what into Berth's
+// error: the registry's 401/403 stays 401, 404 stays 404, a registry that does not
 // allow deletes is 405 with the setting to change, a timeout is 504, anything else the
 // registry answered or an unreachable registry is 502. Errors already translated, and
 // cancellations, pass through. The registry's own message is kept short and printable, never
 // its whole body.
-func (c *Client) explain(err error, what string) error {
+func (c *Client) explainDoing(err error, doing, what string) error {
 	if err == nil {
 		return nil
 	}
@@ -34,7 +40,7 @@ func (c *Client) explain(err error, what string) error {
 	case errors.Is(err, ErrNotAnswering):
 		return httperr.Wrap(api.CodeRegistryUnavailable, fmt.Sprintf("Cannot reach the registry at %s: it is not answering; Berth checks it in the background and goes on once it answers.", reg), err)
 	case errors.As(err, &te) && (hasCode(te, transport.UnsupportedErrorCode) || te.StatusCode == http.StatusMethodNotAllowed):
-		return httperr.Wrap(api.CodeMethodNotAllowed, fmt.Sprintf("%s: the registry at %s does not allow deletes (distribution needs storage.delete.enabled: true, REGISTRY_STORAGE_DELETE_ENABLED=true).", what, reg), err)
+		return httperr.Wrap(api.CodeMethodNotAllowed, fmt.Sprintf("%s %s: the registry at %s does not allow deletes (distribution needs storage.delete.enabled: true, REGISTRY_STORAGE_DELETE_ENABLED=true).", doing, what, reg), err)
 	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
 		return httperr.Wrap(api.CodeUnauthorized, fmt.Sprintf("The registry at %s refused access to %s.", reg, what), err)
 	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
@@ -42,7 +48,7 @@ func (c *Client) explain(err error, what string) error {
 	case errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests:
 		return httperr.Wrap(api.CodeRegistryError, fmt.Sprintf("The registry at %s is throttling requests (%s); try again shortly.", reg, what), err)
 	case errors.As(err, &te):
-		return httperr.Wrap(api.CodeRegistryError, fmt.Sprintf("Reading %s: %s.", what, Describe(err)), err)
+		return httperr.Wrap(api.CodeRegistryError, fmt.Sprintf("%s %s: %s.", doing, what, Describe(err)), err)
 	case httperr.Timeout(err):
 		return httperr.Wrap(api.CodeRegistryTimeout, fmt.Sprintf("The registry at %s did not answer in time (%s).", reg, what), err)
 	case errors.Is(err, ErrNotAllowed):

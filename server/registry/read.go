@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -294,4 +295,20 @@ func (c *Client) HasRepositoryUnder(ctx context.Context, prefix string) (bool, e
 		return true, nil
 	}
 	return false, err
+}
+
+// CatalogRefused reports whether err is the registry refusing the principal in ctx its
+// catalog while it may hold repositories they can read: GitLab, GHCR and Harbor (to
+// non-administrators) answer /v2/_catalog with 401, 403 or 404. A 401 is a refusal only for
+// credentials the registry accepts otherwise: anonymously it asks for them, and wrong ones
+// must not pass for a registry without a catalog.
+func (c *Client) CatalogRefused(ctx context.Context, err error) bool {
+	switch Status(err) {
+	case http.StatusForbidden, http.StatusNotFound:
+		return true
+	case http.StatusUnauthorized:
+		auth := c.principal(ctx).Auth
+		return auth != authn.Anonymous && c.CheckCredentials(ctx, auth) == nil
+	}
+	return false
 }

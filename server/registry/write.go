@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -39,19 +37,42 @@ func (c *Client) Writer(ctx context.Context) (*Writer, error) {
 	return &Writer{c: c, auth: auth, pusher: p}, nil
 }
 
-// Delete deletes a tag (the tag only, where the registry supports it) or a manifest by digest.
-func (w *Writer) Delete(ctx context.Context, repository, ref string) error {
+// Deleted says how a delete was done.
+type Deleted struct {
+	// Placeholder is set when the registry cannot delete a tag alone (distribution 2.x): the
+	// tag was pointed at this throw-away manifest, which was then deleted by digest.
+	Placeholder string
+}
+
+// Delete deletes a tag (the tag only; the manifest stays) or a manifest by digest (with
+// every tag pointing at it).
+func (w *Writer) Delete(ctx context.Context, repository, ref string) (Deleted, error) {
 	w.c.Changed(repository)
 	r, err := w.c.Reference(repository, ref)
 	if err != nil {
-		return err
+		return Deleted{}, err
 	}
+	if IsDigest(ref) || w.c.tagDeletes.Load() != tagDeleteRefused {
+		err := w.deleteRef(ctx, r)
+		if IsDigest(ref) || !refusesTagDelete(err) {
+			if err == nil && !IsDigest(ref) {
+				w.c.tagDeletes.CompareAndSwap(tagDeleteUnknown, tagDeleteWorks)
+			}
+			return Deleted{}, w.c.explainDoing(err, "Deleting", what(repository, ref))
+		}
+		w.c.tagDeletes.Store(tagDeleteRefused)
+	}
+	return w.deleteTagByPlaceholder(ctx, repository, ref)
+}
+
+// deleteRef sends one DELETE of a manifest reference.
+func (w *Writer) deleteRef(ctx context.Context, r name.Reference) error {
 	ctx, done, err := w.c.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	return w.c.explain(w.pusher.Delete(ctx, r), what(repository, ref))
+	return w.pusher.Delete(ctx, r)
 }
 
 // rawManifest is a manifest to PUT as it is.
@@ -87,7 +108,7 @@ func (w *Writer) PutManifest(ctx context.Context, repository, ref string, raw []
 	}
 	defer done()
 	if err := w.pusher.Put(ctx, r, rawManifest{raw: raw, mediaType: types.MediaType(mediaType)}); err != nil {
-		return "", w.c.explain(err, "writing "+what(repository, ref))
+		return "", w.c.explainDoing(err, "Writing", what(repository, ref))
 	}
 	return h.String(), nil
 }
@@ -108,7 +129,7 @@ func (w *Writer) WriteLayer(ctx context.Context, repository string, l v1.Layer, 
 	if !mount {
 		l = plainLayer{l}
 	}
-	sessions := &uploadSessions{base: w.c.transport, open: map[string]uploadSession{}}
+	sessions := &uploadSessions{base: w.c.transport, repo: repo, auth: w.auth, open: map[string]uploadSession{}}
 	defer sessions.abort(ctx)
 	opts := append(w.c.options(w.auth), remote.WithContext(ctx), remote.WithTransport(sessions))
 	var drained chan struct{}
@@ -134,101 +155,9 @@ func (w *Writer) WriteLayer(ctx context.Context, repository string, l v1.Layer, 
 			return ctx.Err()
 		}
 		d, _ := l.Digest()
-		return w.c.explain(err, "upload blob "+d.String())
+		return w.c.explainDoing(err, "Uploading", "blob "+d.String())
 	}
 	return nil
-}
-
-// uploadSessions watches one blob upload's requests for the upload session the registry
-// opened, so an upload cut short (a cancelled job) can DELETE it instead of leaving it to
-// the registry's purge (distribution keeps abandoned sessions for a week by default).
-type uploadSessions struct {
-	base http.RoundTripper
-
-	mu   sync.Mutex
-	open map[string]uploadSession // by session path
-}
-
-type uploadSession struct {
-	location      string
-	authorization string
-}
-
-// RoundTrip implements http.RoundTripper. It sits under go-containerregistry's auth, so
-// requests carry their Authorization already, which the DELETE reuses.
-func (u *uploadSessions) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := u.base.RoundTrip(req)
-	if err != nil || !strings.Contains(req.URL.Path, "/blobs/uploads/") {
-		return resp, err
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	switch {
-	case (req.Method == http.MethodPost || req.Method == http.MethodPatch) && resp.StatusCode == http.StatusAccepted:
-		if loc, err := req.URL.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-			delete(u.open, req.URL.Path)
-			u.open[loc.Path] = uploadSession{location: loc.String(), authorization: req.Header.Get("Authorization")}
-		}
-	case req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated:
-		delete(u.open, req.URL.Path)
-	}
-	return resp, err
-}
-
-// abort deletes the sessions an unfinished upload left open. The DELETE must carry the
-// session's current state, which a PATCH cut short has moved on (distribution answers 416 to
-// a stale one): the session's status (GET) hands out a fresh one.
-func (u *uploadSessions) abort(ctx context.Context) {
-	u.mu.Lock()
-	open := u.open
-	u.open = map[string]uploadSession{}
-	u.mu.Unlock()
-	for _, s := range open {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		location := s.location
-		for try := range 6 {
-			if try > 0 {
-				// The cut PATCH may still be ending on the registry's side (it reads what
-				// was in flight): give it a moment, then read the state it left.
-				select {
-				case <-dctx.Done():
-				case <-time.After(time.Duration(100<<try) * time.Millisecond / 2):
-				}
-				_, loc := u.do(dctx, http.MethodGet, strings.SplitN(s.location, "?", 2)[0], s.authorization)
-				if loc == "" {
-					break
-				}
-				location = loc
-			}
-			status, _ := u.do(dctx, http.MethodDelete, location, s.authorization)
-			if status != http.StatusRequestedRangeNotSatisfiable || dctx.Err() != nil {
-				break
-			}
-		}
-		cancel()
-	}
-}
-
-// do makes one request of the abort and returns the status and the resolved Location.
-func (u *uploadSessions) do(ctx context.Context, method, target, authorization string) (int, string) {
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
-	if err != nil {
-		return 0, ""
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := u.base.RoundTrip(req)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	loc := ""
-	if l, err := req.URL.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-		loc = l.String()
-	}
-	return resp.StatusCode, loc
 }
 
 // plainLayer hides that a layer is mountable, for copies between registries: a mount request
@@ -253,7 +182,8 @@ func (c *Client) DeleteManifest(ctx context.Context, repository, digest string) 
 	if err != nil {
 		return err
 	}
-	return w.Delete(ctx, repository, digest)
+	_, err = w.Delete(ctx, repository, digest)
+	return err
 }
 
 // PushBlob uploads size bytes from body as the blob digest, as the principal in ctx; the

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -33,11 +34,17 @@ import (
 // Open starts a registry without auth and returns its base URL (http://127.0.0.1:port).
 func Open(t testing.TB, opts ...embedded.Option) string {
 	t.Helper()
-	return serve(t, opts...)
+	return Distribution3(t, opts...).URL
 }
 
 // Htpasswd starts a registry that requires Basic auth for users (name → password).
 func Htpasswd(t testing.TB, users map[string]string) string {
+	t.Helper()
+	return Distribution3(t, embedded.WithHtpasswd(HtpasswdFile(t, users))).URL
+}
+
+// HtpasswdFile writes an htpasswd file (bcrypt) for users and returns its path.
+func HtpasswdFile(t testing.TB, users map[string]string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "htpasswd")
 	var b strings.Builder
@@ -51,7 +58,7 @@ func Htpasswd(t testing.TB, users map[string]string) string {
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, embedded.WithHtpasswd(path))
+	return path
 }
 
 // Token starts a registry that requires Bearer tokens, and the token server that issues them
@@ -65,6 +72,43 @@ func Token(t testing.TB, users map[string]string) string {
 // repositories under one of the listed prefixes ("team/" or an exact name); the registry
 // itself then refuses the rest. The catalog scope is granted to everyone.
 func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) string {
+	t.Helper()
+	// The token server shares the registry's host:port, as go-containerregistry only follows
+	// realms on private addresses when they are the registry itself.
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	cfg, issue := tokenIssuer(t, users, acl, base+"/token")
+	reg, err := embedded.New(context.Background(), t.TempDir(), embedded.WithTokenAuth(cfg.Realm, cfg.Service, cfg.Issuer, cfg.Bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/token", issue)
+	mux.Handle("/", reg.Handler())
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
+	return base
+}
+
+// TokenService starts a token server of its own issuing tokens to users (name → password)
+// for whatever scope they ask, and returns the auth.token settings of a registry trusting
+// it. Its realm names localhost rather than an IP, which go-containerregistry follows to
+// another port.
+func TokenService(t testing.TB, users map[string]string) TokenConfig {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
+	cfg, issue := tokenIssuer(t, users, nil, "http://localhost:"+port+"/token")
+	srv.Config.Handler = issue
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return cfg
+}
+
+// tokenIssuer makes a signing key and its certificate bundle, and returns the auth.token
+// settings for realm with the handler issuing tokens there.
+func tokenIssuer(t testing.TB, users map[string]string, acl map[string][]string, realm string) (TokenConfig, http.Handler) {
 	t.Helper()
 	allowed := func(user, repo string) bool {
 		prefixes, limited := acl[user]
@@ -96,12 +140,8 @@ func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) st
 	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const service, issuer = "berth-test-registry", "berth-test-issuer"
+	cfg := TokenConfig{Realm: realm, Service: "berth-test-registry", Issuer: "berth-test-issuer", Bundle: bundle}
 	kid := token.GetJWKThumbprint(&key.PublicKey)
-
-	// The token server shares the registry's host:port, as go-containerregistry only follows
-	// realms on private addresses when they are the registry itself.
-	srv := httptest.NewUnstartedServer(nil)
 	issue := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
 		want, known := users[user]
@@ -132,11 +172,13 @@ func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) st
 		_, _ = rand.Read(jti[:])
 		now := time.Now()
 		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-			"iss": issuer, "sub": user, "aud": service,
+			"iss": cfg.Issuer, "sub": user, "aud": cfg.Service,
 			"exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(),
 			"jti": hex.EncodeToString(jti[:]), "access": access,
 		})
+		// Distribution 2.8 checks the certificate (x5c) against its bundle; 3 takes kid too.
 		tok.Header["kid"] = kid
+		tok.Header["x5c"] = []string{base64.StdEncoding.EncodeToString(der)}
 		signed, err := tok.SignedString(key)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -145,29 +187,7 @@ func TokenACL(t testing.TB, users map[string]string, acl map[string][]string) st
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"token": signed, "access_token": signed, "expires_in": 300, "issued_at": now.Format(time.RFC3339)})
 	})
-	base := "http://" + srv.Listener.Addr().String()
-	reg, err := embedded.New(context.Background(), t.TempDir(), embedded.WithTokenAuth(base+"/token", service, issuer, bundle))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/token", issue)
-	mux.Handle("/", reg.Handler())
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
-	return base
-}
-
-func serve(t testing.TB, opts ...embedded.Option) string {
-	t.Helper()
-	reg, err := embedded.New(context.Background(), t.TempDir(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(reg.Handler())
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
-	return srv.URL
+	return cfg, issue
 }
 
 // NewClient returns a registry client for opts, failing the test if opts are wrong. Test

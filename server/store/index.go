@@ -180,6 +180,10 @@ type Index interface {
 	IndexState(ctx context.Context, key string) (value string, updated time.Time, ok bool, err error)
 	// SetIndexState sets such a value.
 	SetIndexState(ctx context.Context, key, value string) error
+	// TakeLease makes holder the holder of key until then, unless another holds it past now.
+	TakeLease(ctx context.Context, key, holder string, now, until time.Time) (bool, error)
+	// ReleaseLease gives up holder's lease on key.
+	ReleaseLease(ctx context.Context, key, holder string) error
 }
 
 // PutRepositories implements Index.

@@ -127,6 +127,8 @@ var sqliteMigrations = []string{
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
 	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
 	repositorySummaryMigration,
+	// Which replica revalidates what (see lease.go).
+	leaseMigration,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -55,6 +55,8 @@ type Options struct {
 	// catalog's own list is filtered through List. Without it the registry's answer to the
 	// caller (its tag list) decides.
 	Access func(ctx context.Context, repository string) error
+	// Revalidation paces the background HEADs of stale tag rows (see revalidate.go).
+	Revalidation Revalidation
 }
 
 // Service answers /api/v1 read requests.
@@ -72,6 +74,8 @@ type Service struct {
 	trusted  func() bool
 	lister   ManifestLister
 	pushes   chan store.Event
+	now      func() time.Time
+	reval    *revalidator
 
 	walkMu  sync.Mutex
 	walking *walk
@@ -136,11 +140,13 @@ func New(opts Options) *Service {
 	if opts.Own == nil {
 		opts.Own = opts.Registry
 	}
-	return &Service{
+	s := &Service{
 		reg: opts.Registry, own: opts.Own, access: opts.Access, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 	}
+	s.now, s.reval = newRevalidator(opts.Revalidation, opts.Registry.Concurrency())
+	return s
 }
 
 // principalOf names the principal in ctx for state and singleflight keys: "" is Berth itself

@@ -114,7 +114,7 @@ func New(s Services) (http.Handler, error) {
 		src = pageSource{s.Catalog}
 	}
 	mux.Handle("/", pages(app, src, principals(s)))
-	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil
+	return reqlog.Middleware(newGuard(cfg).wrap(compress(mux))), nil // compress.go
 }
 
 // API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for

@@ -46,8 +46,9 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
 		cond, args := `l.name = ?`, []any{name}
 		if hasValue && value != "" {
-			cond += ` AND LOWER(l.value) LIKE ? ESCAPE '!'`
-			args = append(args, "%"+likeEscape(strings.ToLower(value))+"%")
+			c, a := s.contains("l", "LOWER(l.value)", "index_labels_trgm", "value", strings.ToLower(value))
+			cond += ` AND ` + c
+			args = append(args, a...)
 		}
 		// No ORDER BY: the databases then start from the label index and stop at the limit,
 		// where an order by tag walks every tag looking for a rare label (seconds on 200,000
@@ -58,11 +59,13 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 			WHERE `+cond+lim, args...)
 		sorted = true
 	default:
-		pat := "%" + likeEscape(lower) + "%"
 		// Repositories Berth listed, and those it only knows from tags someone read.
-		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE r.name LIKE ? ESCAPE '!'
-			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE t.repository LIKE ? ESCAPE '!') n ORDER BY name`+lim, pat, pat)
-		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE LOWER(t.tag) LIKE ? ESCAPE '!' ORDER BY t.repository, t.tag`+lim, pat)
+		listed, a1 := s.contains("r", "r.name", "index_repositories_trgm", "name", lower)
+		read, a2 := s.contains("t", "t.repository", "index_tags_trgm", "repository", lower)
+		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE `+listed+`
+			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE `+read+`) n ORDER BY name`+lim, append(a1, a2...)...)
+		tagged, a3 := s.contains("t", "LOWER(t.tag)", "index_tags_trgm", "tag", lower)
+		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE `+tagged+` ORDER BY t.repository, t.tag`+lim, a3...)
 	}
 	out := []SearchHit{}
 	seen := map[[3]string]bool{}

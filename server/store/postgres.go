@@ -129,6 +129,8 @@ var postgresMigrations = []string{
 	repositorySummaryMigration,
 	// Which replica revalidates what (see lease.go).
 	leaseMigration,
+	// Substring search by name and label value through trigram indexes (see trigram.go).
+	postgresTrigramMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -78,7 +78,7 @@ func newCountingRegistry(t *testing.T, opts ...embedded.Option) *countingRegistr
 }
 
 // waitFor polls cond until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

@@ -100,10 +100,10 @@ func (s *Service) revalidateRepository(ctx context.Context, repository string, t
 			slog.Warn("index: release revalidation lease", "repository", repository, "err", err)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, hold)
+	rctx, cancel := context.WithTimeout(ctx, hold) // ctx stays uncancelled for the release
 	defer cancel()
 	// Read after taking the lease: rows another replica confirmed meanwhile are not asked again.
-	rows, err := s.idx.IndexTags(ctx, repository)
+	rows, err := s.idx.IndexTags(rctx, repository)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Service) revalidateRepository(ctx context.Context, repository string, t
 	}
 	rows = slices.DeleteFunc(rows, func(row store.IndexedTag) bool { return !want[row.Tag] || s.fresh(row.Checked) })
 	for batch := range slices.Chunk(rows, chunk) {
-		if err := s.confirm(ctx, repository, batch); err != nil {
+		if err := s.confirm(rctx, repository, batch); err != nil {
 			return err
 		}
 	}

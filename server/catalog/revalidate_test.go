@@ -128,6 +128,11 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 			}
 			return true
 		})
+		probe := openStore(t, dsn)
+		waitFor(t, 10*time.Second, "the revalidation lease to be released", func() bool {
+			ok, err := probe.TakeLease(t.Context(), "revalidate/"+repo, "probe", clk.now(), clk.now().Add(time.Millisecond))
+			return err == nil && ok
+		})
 		if got := reg.arrived.Load(); got != n {
 			t.Errorf("%d HEADs for %d stale rows over three reads on two replicas, want one each", got, n)
 		}

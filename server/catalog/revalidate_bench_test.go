@@ -41,7 +41,9 @@ func BenchmarkStaleTags(b *testing.B) {
 				}
 				return time.Since(start)
 			}
-			client := func() *registry.Client { return registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 16}) }
+			client := func() *registry.Client {
+				return registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 16})
+			}
 			indexed := catalog.New(catalog.Options{Registry: client(), Index: st, TagTTL: time.Minute,
 				Revalidation: catalog.Revalidation{Now: clk.now, Rate: 1e6}})
 			storm := catalog.New(catalog.Options{Registry: client(), TagTTL: time.Nanosecond})

@@ -12,7 +12,7 @@ import (
 )
 
 // TestCompressNegotiates: a 10,000-tag answer goes out in the encoding Accept-Encoding
-// prefers by q-value, decodes to the very bytes, varies on Accept-Encoding, and is sent as
+// prefers by q-value (gzip on a tie), decodes to the very bytes, varies on Accept-Encoding, and is sent as
 // it is when no encoding is accepted.
 func TestCompressNegotiates(t *testing.T) {
 	raw := tagsAnswer(10_000)
@@ -27,8 +27,9 @@ func TestCompressNegotiates(t *testing.T) {
 		accept, encoding string
 		decode           func([]byte) ([]byte, error)
 	}{
-		{"gzip, deflate, br, zstd", "br", brotliDecode},
+		{"gzip, deflate, br, zstd", "gzip", gzipDecode},
 		{"br", "br", brotliDecode},
+		{"gzip;q=0.8, br", "br", brotliDecode},
 		{"gzip", "gzip", gzipDecode},
 		{"br;q=0.5, gzip", "gzip", gzipDecode},
 		{"*;q=0.2, br;q=0", "gzip", gzipDecode},

@@ -9,17 +9,15 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/server/auth"
-	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/config"
-	"github.com/berth-registry/berth/server/registry"
-	"github.com/berth-registry/berth/server/site"
+	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/store"
 )
 
 // newAccessControl builds access control from the configuration: the keyring (sealed with
 // the cluster secret), the policy, accounts and token service, and the first administrator
 // (from --admin-password-file) or the one-time setup link.
-func newAccessControl(ctx context.Context, cfg config.Config, st store.Store, shared *cache.Redis) (*auth.Control, error) {
+func newAccessControl(ctx context.Context, cfg config.Config, st store.Store, limiter *session.Limiter) (*auth.Control, error) {
 	accounts, err := store.AccountsOf(st)
 	if err != nil {
 		return nil, err
@@ -34,11 +32,8 @@ func newAccessControl(ctx context.Context, cfg config.Config, st store.Store, sh
 	}
 	opts := auth.Options{
 		Store: accounts, Secret: secret, Issuer: cfg.TokenIssuer, Service: cfg.TokenService, TTL: cfg.TokenTTL,
-		DefaultAccess: def, TrustedProxies: auth.ParseTrusted(cfg.TrustedProxies),
+		DefaultAccess: def, Limiter: limiter, PATTTL: cfg.PATMaxAge,
 		OAuth: auth.OAuthOptions{Origins: cfg.CORSOrigins, RefreshTTL: cfg.SessionTTL},
-	}
-	if shared != nil {
-		opts.Counter = shared // failed token requests counted with every replica
 	}
 	if cfg.OIDCIssuer != "" {
 		if opts.OIDC, err = oidcOptions(cfg); err != nil {
@@ -114,13 +109,4 @@ func writeBundle(ctx context.Context, cfg config.Config, control *auth.Control) 
 	}
 	slog.Debug("token certificate bundle written", "path", path)
 	return path, nil
-}
-
-// ownRegistry is the client Berth's background work reads with: its own service tokens
-// with access control, its service credentials otherwise.
-func ownRegistry(s site.Services) *registry.Client {
-	if s.Access != nil && s.Access.Own != nil {
-		return s.Access.Own
-	}
-	return s.Registry
 }

@@ -56,7 +56,7 @@ func (f *accessFlags) open(ctx context.Context) (*auth.Accounts, store.Accounts,
 		st.Close()
 		return nil, nil, nil, err
 	}
-	return auth.NewAccounts(accounts, auth.NewPolicy(accounts, 0), auth.RefreshTTL), accounts, func() { _ = st.Close() }, nil
+	return auth.NewAccounts(accounts, auth.NewPolicy(accounts, 0), auth.RefreshTTL, nil), accounts, func() { _ = st.Close() }, nil
 }
 
 func (f *accessFlags) keyring(ctx context.Context, st store.Accounts) (*auth.Keyring, error) {
@@ -228,7 +228,7 @@ func cmdTeam(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer done()
 	switch verb {
 	case "create":
-		err = acc.CreateTeam(ctx, cliActor(), fs.Arg(0), "", *owner)
+		err = acc.CreateTeam(ctx, cliActor(), fs.Arg(0), "", *owner, true)
 	case "delete":
 		err = acc.DeleteTeam(ctx, cliActor(), fs.Arg(0))
 	case "member":

@@ -100,7 +100,7 @@ func testAccessControlIndex(t *testing.T, database string) {
 	must(control.Accounts.CreateUser(ctx, "test", "admin", aclPassword, true))
 	must(control.Accounts.CreateUser(ctx, "test", "alice", aclPassword, false))
 	must(control.Accounts.CreateUser(ctx, "test", "bob", aclPassword, false))
-	must(control.Accounts.CreateTeam(ctx, "test", "pub", "", "admin"))
+	must(control.Accounts.CreateTeam(ctx, "test", "pub", "", "admin", true))
 	public := true
 	must(control.Accounts.UpdateNamespace(ctx, "test", "pub", &public, nil))
 	bundle, err := writeBundle(ctx, cfg, control)

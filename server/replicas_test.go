@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -397,12 +399,43 @@ func slowTag(t testing.TB, c *cluster, ref string) string {
 
 func (c *cluster) startCopy(t testing.TB, src, dst string) string {
 	t.Helper()
-	var started api.JobStarted
-	status, _ := call(t, http.MethodPost, c.lb+"/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: src, Destination: dst, DestinationRegistry: c.slow}, &started)
-	if status != http.StatusAccepted {
-		t.Fatalf("start copy: %d", status)
+	id, _ := c.startJob(t, api.JobRequest{Kind: api.JobCopy, Source: src, Destination: dst, DestinationRegistry: c.slow})
+	return id
+}
+
+// startJob starts req through the balancer with an Idempotency-Key, sending it again after a
+// connection error or a 503 (a replica failing over) as the UI does, and returns the job's
+// id and the replica that took it.
+func (c *cluster) startJob(t testing.TB, req api.JobRequest) (id, replica string) {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	var last string
+	for try := 1; try <= 10; try++ {
+		hreq, _ := http.NewRequest(http.MethodPost, c.lb+"/api/v1/jobs", bytes.NewReader(body))
+		hreq.Header.Set("Content-Type", "application/json")
+		hreq.Header.Set("Idempotency-Key", hex.EncodeToString(key[:]))
+		resp, err := hc.Do(hreq)
+		if err == nil {
+			var started api.JobStarted
+			_ = json.NewDecoder(resp.Body).Decode(&started)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusAccepted && started.ID != "" {
+				return started.ID, resp.Header.Get("X-Replica")
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("start %+v: %d", req, resp.StatusCode)
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond) // the retry's backoff
 	}
-	return started.ID
+	t.Fatalf("start %+v: 10 tries failed, the last with %s", req, last)
+	return "", ""
 }
 
 func TestReplicas(t *testing.T) {
@@ -418,12 +451,8 @@ func TestReplicas(t *testing.T) {
 		var started api.JobStarted
 		var startedOn, followedOn string
 		for attempt := 0; attempt < 5 && (attempt == 0 || startedOn == followedOn); attempt++ {
-			var status int
 			started = api.JobStarted{}
-			status, startedOn = call(t, http.MethodPost, c.lb+"/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "team/app:v1", DestinationRegistry: c.slow}, &started)
-			if status != http.StatusAccepted || started.ID == "" {
-				t.Fatalf("start: %d %+v", status, started)
-			}
+			started.ID, startedOn = c.startJob(t, api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "team/app:v1", DestinationRegistry: c.slow})
 			var progress int
 			var last api.JobEvent
 			last, followedOn = follow(t, c.lb+"/api/v1/jobs/"+started.ID+"/events", func(e api.JobEvent) {

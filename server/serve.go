@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
@@ -58,9 +60,15 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if err != nil {
 		return err
 	}
+	// One throttle for every credential check, counted with the other replicas in a Redis.
+	var counter session.Counter
+	if shared != nil {
+		counter = shared
+	}
+	limiter := session.NewCredentialLimiter(counter)
 	var control *auth.Control // nil: the registry decides who may do what, as without Berth
 	if cfg.AccessControl {
-		if control, err = newAccessControl(ctx, cfg, st, shared); err != nil {
+		if control, err = newAccessControl(ctx, cfg, st, limiter); err != nil {
 			return err
 		}
 	}
@@ -95,10 +103,14 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		manifests = embeddedReg
 	}
 
-	svc, err := newServices(ctx, cfg, upstream, manifests, st, hook, metrics, control, docs, shared)
+	svc, err := newServices(ctx, parts{cfg: cfg, upstream: upstream, manifests: manifests, st: st, hook: hook,
+		metrics: metrics, control: control, docs: docs, shared: shared, limiter: limiter})
 	if err != nil {
 		return err
 	}
+	// Ready once jobs run (every table migrated), unready again from the shutdown on.
+	var started atomic.Bool
+	svc.Started = started.Load
 	handler, err := site.New(svc)
 	if err != nil {
 		return err
@@ -110,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if registryHost != "" && !cfg.NoDemo {
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
-		seedDemo(ctx, registryHost, svc.Access)
+		seedDemo(ctx, registryHost, control)
 	}
 	// The indexer reads pushed manifests into the metadata index as their notifications come.
 	ictx, stopIndexer := context.WithCancel(ctx)
@@ -126,6 +138,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		_ = srv.Close()
 		return fmt.Errorf("jobs: %w", err)
 	}
+	started.Store(true)
 	uiURL := "http://" + browserAddr(ln.Addr())
 	slog.Info("Berth is running: open it in your browser", "url", uiURL, "registry", upstream, "version", version,
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
@@ -140,6 +153,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
+	started.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var errs []error
@@ -169,7 +183,22 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // newServices builds every service Berth runs from the configuration, once.
-func newServices(ctx context.Context, cfg config.Config, upstream string, manifests catalog.ManifestLister, st store.Store, hook *events.Webhook, metrics *prometheus.Registry, control *auth.Control, docs cache.Cache, shared *cache.Redis) (site.Services, error) {
+// parts are what newServices builds the services from: made by serve, in order.
+type parts struct {
+	cfg       config.Config
+	upstream  string
+	manifests catalog.ManifestLister // nil unless the registry's storage is at hand
+	st        store.Store
+	hook      *events.Webhook
+	metrics   *prometheus.Registry
+	control   *auth.Control // nil: the registry decides
+	docs      cache.Cache
+	shared    *cache.Redis // nil without --cache
+	limiter   *session.Limiter
+}
+
+func newServices(ctx context.Context, p parts) (site.Services, error) {
+	cfg, upstream, manifests, st, hook, metrics, control, docs, shared := p.cfg, p.upstream, p.manifests, p.st, p.hook, p.metrics, p.control, p.docs, p.shared
 	svcAuth, err := serviceAuth(cfg)
 	if err != nil {
 		return site.Services{}, err
@@ -187,18 +216,17 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	if err != nil {
 		return site.Services{}, err
 	}
-	// ownReg is Berth's own reading of the registry (sync, catalog walks for the policy):
-	// reg itself, or, with access control, a client presenting tokens Berth mints for itself.
+	// ownReg is Berth's own access to the registry (sync, catalog walks, the index): reg
+	// itself, or, with access control, a client presenting tokens Berth mints for itself.
+	// authz is the one authorizer every service is given: the registry decides, or the
+	// policy does.
 	ownReg := reg
+	var authz access.Authorizer = registry.NewAuthorizer(reg, 0)
 	if control != nil {
-		ownReg, err = registry.New(registry.Options{
-			URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
-			Transport: auth.NewServiceTransport(control.Issuer, registry.NewTransport(cfg.UpstreamTimeout, nil)),
-		})
-		if err != nil {
+		if ownReg, err = control.Connect(registry.Options{URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency}); err != nil {
 			return site.Services{}, err
 		}
-		control.Own = ownReg
+		authz = control.Authorizer(ownReg.Catalog)
 	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
@@ -210,14 +238,8 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 		pullHost = up.Host
 	}
 	// The metadata index is filled by Berth's own reads (ownReg: the push indexer, the sync)
-	// and shared by everyone. With access control every read of it asks the policy first
-	// (Access: the repository, each search hit) and the catalog list is the policy-filtered
-	// one (List), so nobody learns anything of a repository they may not pull.
-	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st}
-	if control != nil {
-		catOpts.List = control.Policy.FilterCatalog(ownReg.Catalog)
-		catOpts.Access = control.Policy.Readable
-	}
+	// and shared by everyone; every read of it asks authz first.
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz}
 	// Notifications are trusted to move indexed tags while the webhook is wired up and the
 	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer
@@ -242,22 +264,19 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 		}
 		cat.IndexEvents(evs)
 	})
-	// With a Redis, every replica sees every session and counts failed sign-ins with the
-	// others; without, both live in this process.
-	proxies, err := session.ParseProxies(cfg.TrustedProxies)
-	if err != nil {
-		return site.Services{}, fmt.Errorf("--trusted-proxies: %w", err)
-	}
+	// With a Redis, every replica sees every session; sessions are checked by the one
+	// authenticator (authn), whose throttle (limiter) counts with the other replicas.
 	var sessionStore session.Store
-	sessionOpts := []session.Option{session.WithTrustedProxies(proxies)}
+	var sessionOpts []session.Option
 	if shared != nil {
 		sessionStore = shared
-		sessionOpts = append(sessionOpts, session.WithCounter(shared))
 	}
-	check := session.Checker(reg.CheckCredentials)
+	check := session.Throttled(p.limiter, reg.CheckCredentials)
+	var authenticator access.Authenticator = registry.Authenticator{}
 	if control != nil {
-		check = control.Accounts.CheckSignIn // local accounts, not the registry
-		// Static sites' access tokens are principals; sign-out revokes an OpenID Connect
+		check = control.Accounts.CheckSignIn // local accounts, throttled by them
+		authenticator = control.Accounts
+		// Static sites' access tokens are credentials; sign-out revokes an OpenID Connect
 		// session's token.
 		sessionOpts = append(sessionOpts, session.WithBearer(control.Accounts.BearerUser), session.WithSignOut(control.Accounts.EndSession))
 	}
@@ -272,6 +291,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	}
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
+		Authorizer: authz,
 		Remote:     remoteRegistries(cfg),
 		Invalidate: cat.Invalidate,
 		Record:     hook.Record,
@@ -292,7 +312,7 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
-		List: catOpts.List, // with access control, the policy-filtered catalog; nil otherwise
+		Authorizer: authz,
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -306,10 +326,11 @@ func newServices(ctx context.Context, cfg config.Config, upstream string, manife
 	})
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
-		Jobs: jobs, Activity: events.NewAPI(st).Restrict(cat.CanRead), Webhook: hook, Store: st, Charts: chartRepo,
-		Contents: contents.New(contents.Options{Registry: reg, Store: st}),
-		Metrics:  promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
-		Access:   control,
+		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
+		Contents:   contents.New(contents.Options{Registry: reg, Store: st}),
+		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
+		Registerer: metrics,
+		Access:     control, Authenticator: authenticator,
 	}
 	if shared != nil {
 		s.Redis = shared

@@ -18,8 +18,10 @@ type User struct {
 type UserRequest struct {
 	Name     string  `json:"name,omitempty"`
 	Password *string `json:"password,omitempty"`
-	Admin    *bool   `json:"admin,omitempty"`
-	Disabled *bool   `json:"disabled,omitempty"`
+	// CurrentPassword is needed to change one's own password.
+	CurrentPassword *string `json:"currentPassword,omitempty"`
+	Admin           *bool   `json:"admin,omitempty"`
+	Disabled        *bool   `json:"disabled,omitempty"`
 }
 
 // Team is a group of users with roles.

@@ -51,7 +51,8 @@ const (
 	CodeInternal Code = "INTERNAL"
 	// CodeRegistryError: the registry answered with an error Berth cannot pass on as is.
 	CodeRegistryError Code = "REGISTRY_ERROR"
-	// CodeRegistryUnavailable: the registry cannot be reached.
+	// CodeRegistryUnavailable: the registry cannot be reached, or is not answering (its
+	// circuit breaker is open).
 	CodeRegistryUnavailable Code = "REGISTRY_UNAVAILABLE"
 	// CodeRegistryTimeout: the registry did not answer within the upstream timeout.
 	CodeRegistryTimeout Code = "REGISTRY_TIMEOUT"
@@ -93,9 +94,9 @@ func (c Code) Status() int {
 		return 429
 	case CodeInternal:
 		return 500
-	case CodeRegistryError, CodeRegistryUnavailable:
+	case CodeRegistryError:
 		return 502
-	case CodeStoreUnavailable, CodeSessionStoreUnavailable:
+	case CodeRegistryUnavailable, CodeStoreUnavailable, CodeSessionStoreUnavailable:
 		return 503
 	case CodeRegistryTimeout:
 		return 504

@@ -102,6 +102,8 @@ type Client interface {
 
 	// Reachable reports whether the server answers at all; it never uses stored data.
 	Reachable(ctx context.Context) bool
+	// Dependencies reports whether the server's registry, database and cache answer it.
+	Dependencies(ctx context.Context) (api.Dependencies, error)
 }
 
 // New returns the client for a UI served with the given API base URL ("" for same-origin);
@@ -271,7 +273,15 @@ func escapePath(name string) string {
 }
 
 func (c *Berth) do(ctx context.Context, method, path string, body, into any) error {
+	return c.doWith(ctx, method, path, nil, body, into)
+}
+
+// doWith is do with further request headers.
+func (c *Berth) doWith(ctx context.Context, method, path string, header map[string]string, body, into any) error {
 	req := request{method: method, url: c.Base + path, header: map[string]string{"Accept": "application/json"}}
+	for k, v := range header {
+		req.header[k] = v
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -306,7 +316,9 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 	}
 	setStatus(false, zeroTime)
 	if resp.status >= 400 {
-		return errorFrom(resp, data)
+		err := errorFrom(resp, data)
+		noteError(api.ErrorCode(err))
+		return err
 	}
 	if resp.status == http.StatusNoContent || into == nil {
 		return nil

@@ -2,17 +2,54 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/berth-registry/berth/app/api"
 )
 
+// StartJob starts a job with an idempotency key, so that it can retry a start that failed
+// to connect or found Berth unavailable (a replica failing over) without starting it twice.
 func (c *Berth) StartJob(ctx context.Context, req api.JobRequest) (string, error) {
-	var s api.JobStarted
-	err := c.do(ctx, http.MethodPost, "/api/v1/jobs", req, &s)
-	return s.ID, err
+	header := map[string]string{"Idempotency-Key": newKey()}
+	var err error
+	for wait := startRetry; ; wait *= 2 {
+		var s api.JobStarted
+		err = c.doWith(ctx, http.MethodPost, "/api/v1/jobs", header, req, &s)
+		if !retryable(err) || wait > maxStartRetry {
+			return s.ID, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// The waits between tries of a job start: 0.5, 1, 2 and 4 s.
+const (
+	startRetry    = 500 * time.Millisecond
+	maxStartRetry = 4 * time.Second
+)
+
+// retryable reports whether a request may be sent again: it did not reach Berth, or Berth
+// (or the gateway before it) answered 503.
+func retryable(err error) bool {
+	var e *api.Error
+	return errors.As(err, &e) && (e.Code == api.CodeOffline || e.Status == http.StatusServiceUnavailable)
+}
+
+// newKey returns a random idempotency key.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (c *Berth) PreviewCleanup(ctx context.Context, rule api.CleanupRule) (api.CleanupPlan, error) {

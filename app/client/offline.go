@@ -20,6 +20,9 @@ type Connectivity struct {
 	Offline bool
 	// DataFrom is when the oldest response shown while offline was stored; zero when none.
 	DataFrom time.Time
+	// RegistryDown and StoreDown say that Berth answers but its registry or its database
+	// does not (an error answer, or /healthz/deps).
+	RegistryDown, StoreDown bool
 }
 
 // maxStored bounds one stored response; larger ones (huge tag lists) are not kept offline.
@@ -40,7 +43,7 @@ func Status() Connectivity {
 }
 
 // Watch calls fn, on the caller's goroutine of the request that caused it, whenever the
-// connectivity changes; the returned func stops that.
+// connectivity (or what Berth says of its dependencies) changes; the returned func stops that.
 func Watch(fn func(Connectivity)) (stop func()) {
 	conn.Lock()
 	defer conn.Unlock()
@@ -60,15 +63,27 @@ func Watch(fn func(Connectivity)) (stop func()) {
 // setStatus records whether the server answered and, when a stored response stood in for it,
 // that response's time.
 func setStatus(offline bool, storedAt time.Time) {
+	update(func(next *Connectivity) {
+		next.Offline = offline
+		switch {
+		case !offline:
+			next.DataFrom = time.Time{}
+		case !storedAt.IsZero() && (next.DataFrom.IsZero() || storedAt.Before(next.DataFrom)):
+			next.DataFrom = storedAt
+		}
+	})
+}
+
+// setDependencies records whether Berth's registry and database answer it.
+func setDependencies(registryDown, storeDown bool) {
+	update(func(next *Connectivity) { next.RegistryDown, next.StoreDown = registryDown, storeDown })
+}
+
+// update changes the connectivity with change and tells the watchers if it changed.
+func update(change func(*Connectivity)) {
 	conn.Lock()
 	next := conn.state
-	next.Offline = offline
-	switch {
-	case !offline:
-		next.DataFrom = time.Time{}
-	case !storedAt.IsZero() && (next.DataFrom.IsZero() || storedAt.Before(next.DataFrom)):
-		next.DataFrom = storedAt
-	}
+	change(&next)
 	changed := next != conn.state
 	conn.state = next
 	var fns []func(Connectivity)

@@ -22,9 +22,10 @@ const stateSession = "berth.session"
 // roles are the namespace and team roles, weakest first.
 var roles = []string{"viewer", "developer", "maintainer", "owner"}
 
-// expiries are the lifetimes offered for new tokens and robots.
+// expiries are the lifetimes offered for new tokens and robots; "" is the longest the server
+// allows (robots: no expiry; tokens: --pat-max-age).
 var expiries = []struct{ value, label string }{
-	{"30d", "30 days"}, {"90d", "90 days"}, {"365d", "1 year"}, {"7d", "7 days"}, {"", "Never"},
+	{"30d", "30 days"}, {"90d", "90 days"}, {"365d", "1 year"}, {"7d", "7 days"}, {"", "Longest allowed"},
 }
 
 // accessRoutes registers the account pages; Routes calls it before its catch-all.

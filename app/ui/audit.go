@@ -13,7 +13,7 @@ import (
 
 // auditActions are the audit log's actions, for the filter.
 var auditActions = []string{
-	"signin", "token", "job.denied", "user.create", "user.update", "user.disable", "user.enable",
+	"signin", "token", "write.denied", "user.create", "user.update", "user.disable", "user.enable",
 	"team.create", "team.delete", "team.member", "namespace.create", "namespace.update",
 	"namespace.delete", "namespace.member", "robot.create", "robot.revoke", "pat.create",
 	"pat.revoke", "key.rotate",

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
 
 	"github.com/berth-registry/berth/app/api"
@@ -19,13 +20,13 @@ func (a *API) repositoryAccess(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, err)
 		return
 	}
-	sub := SubjectFrom(r.Context())
+	sub := access.From(r.Context())
 	held, err := a.acc.policy.Decide(r.Context(), sub, repo)
 	if err != nil {
 		httperr.Write(w, r, storeErr(err, "The account"))
 		return
 	}
-	out := api.RepositoryAccess{Repository: repo, Namespace: NamespaceOf(repo), Actions: held.Names(), Admin: sub.Kind == UserKind && sub.Admin}
+	out := api.RepositoryAccess{Repository: repo, Namespace: NamespaceOf(repo), Actions: held.Names(), Admin: sub.Kind == access.User && sub.Admin}
 	if held.Has(Manage) {
 		out.Actions = append(out.Actions, "manage")
 	}
@@ -35,7 +36,7 @@ func (a *API) repositoryAccess(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Known, out.Public = known, known && ns.Public
-	if known && held.Has(Manage) && sub.Kind == UserKind {
+	if known && held.Has(Manage) && sub.Kind == access.User {
 		if out.Members, err = a.namespaceMembers(r, ns); err != nil {
 			httperr.Write(w, r, err)
 			return

@@ -9,16 +9,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -60,6 +64,10 @@ type Accounts struct {
 	policy     *Policy
 	now        func() time.Time
 	refreshTTL time.Duration
+	// limiter is the one throttle of credential checks; slots bounds the password hashes
+	// running at once (each argon2id takes 19 MiB).
+	limiter *session.Limiter
+	slots   chan struct{}
 
 	mu       sync.Mutex
 	verified map[string]time.Time // hash of name+password → when the check stops counting
@@ -69,18 +77,35 @@ type Accounts struct {
 	// accessKey signs static sites' access tokens (oauth.go); set by New from the cluster
 	// secret. Without it access tokens are refused.
 	accessKey []byte
+	// patTTL is the lifetime of a personal access token created without one, and the
+	// longest allowed (0: no limit).
+	patTTL time.Duration
+	// occupied reports whether repositories exist under a namespace name (takeover check).
+	occupied func(ctx context.Context, namespace string) (bool, error)
 }
+
+// errNotConnected: access control is not yet connected to its registry (Control.Connect).
+var errNotConnected = errors.New("access control is not connected to the registry yet")
 
 // verifiedFor is how long a checked password is trusted without hashing it again; any
 // account change forgets every such check.
 const verifiedFor = time.Minute
 
-// NewAccounts returns the service over st, invalidating policy on changes. Refresh tokens
-// (docker login's) live refreshTTL.
-func NewAccounts(st store.Accounts, policy *Policy, refreshTTL time.Duration) *Accounts {
+// hashWait is how long a credential check waits for a hashing slot before answering 429.
+const hashWait = 2 * time.Second
+
+// NewAccounts returns the service over st, invalidating policy on changes and throttling
+// every credential check with limiter (nil: a limiter of its own). Refresh tokens (docker
+// login's) live refreshTTL.
+func NewAccounts(st store.Accounts, policy *Policy, refreshTTL time.Duration, limiter *session.Limiter) *Accounts {
+	if limiter == nil {
+		limiter = session.NewCredentialLimiter(nil)
+	}
 	dummy, _ := argon2id.CreateHash("berth: no such user", passwordParams)
-	return &Accounts{st: st, policy: policy, now: time.Now, refreshTTL: refreshTTL,
-		verified: map[string]time.Time{}, touched: map[string]time.Time{}, dummy: dummy}
+	return &Accounts{st: st, policy: policy, now: time.Now, refreshTTL: refreshTTL, limiter: limiter,
+		slots:    make(chan struct{}, max(2, min(4, runtime.GOMAXPROCS(0)))),
+		verified: map[string]time.Time{}, touched: map[string]time.Time{}, dummy: dummy,
+		occupied: func(context.Context, string) (bool, error) { return false, errNotConnected }}
 }
 
 // Policy is the policy the service keeps current.
@@ -97,113 +122,205 @@ func (a *Accounts) changed() {
 	a.policy.Invalidate()
 }
 
-// Authenticate checks a username and a secret: a password, a personal access token or a
-// robot's secret. It returns ErrBadCredentials for anything that does not sign in.
-func (a *Accounts) Authenticate(ctx context.Context, name, secret string) (Subject, error) {
-	switch {
-	case name == "" || secret == "":
-		return Subject{}, ErrBadCredentials
-	case strings.HasPrefix(secret, PATPrefix):
-		return a.storedToken(ctx, name, secret, store.TokenPersonal)
-	case strings.HasPrefix(secret, SessionPrefix):
-		return a.storedToken(ctx, name, secret, TokenSession)
-	case strings.HasPrefix(secret, AccessPrefix):
-		return a.accessToken(ctx, name, secret)
-	case strings.HasPrefix(name, RobotAccount):
-		return a.robot(ctx, name, secret)
-	}
-	return a.password(ctx, name, secret)
+// Authenticate checks a username and a secret — a password, a personal access token, a
+// session's or a static site's token, or a robot's secret — under the one throttle: refused
+// with 429 while the (user, client) or client counts are over their limit, every rejection
+// counted. It returns ErrBadCredentials for anything that does not sign in.
+func (a *Accounts) Authenticate(ctx context.Context, name, secret string) (access.Identity, error) {
+	return a.authenticate(ctx, name, secret, true)
 }
 
-func (a *Accounts) password(ctx context.Context, name, password string) (Subject, error) {
+// Identify implements access.Authenticator: the credentials a request presented become its
+// identity, carrying them on for the registry. A session's stored credentials were checked
+// under the throttle at sign-in and cannot be chosen by the client, so their re-checks are
+// not counted; Basic credentials and bearer tokens are.
+func (a *Accounts) Identify(ctx context.Context, c access.Credentials) (access.Identity, error) {
+	id, err := a.authenticate(ctx, c.User, c.Secret, !c.Stored)
+	if err != nil {
+		return access.Identity{}, err
+	}
+	id.Key, id.Auth = c.Key, authn.FromConfig(authn.AuthConfig{Username: c.User, Password: c.Secret})
+	return id, nil
+}
+
+func (a *Accounts) authenticate(ctx context.Context, name, secret string, throttle bool) (access.Identity, error) {
+	if name == "" || secret == "" {
+		return access.Identity{}, ErrBadCredentials
+	}
+	var id access.Identity
+	var err error
+	switch {
+	case strings.HasPrefix(secret, PATPrefix), strings.HasPrefix(secret, SessionPrefix),
+		strings.HasPrefix(secret, AccessPrefix), strings.HasPrefix(name, RobotAccount):
+		if throttle {
+			if err := a.limiter.Check(ctx, name); err != nil {
+				return access.Identity{}, err
+			}
+		}
+		id, err = a.token(ctx, name, secret)
+	default:
+		id, err = a.password(ctx, name, secret, throttle)
+	}
+	if throttle && errors.Is(err, ErrBadCredentials) {
+		a.limiter.Fail(ctx, name)
+	}
+	return id, err
+}
+
+// token checks the secrets Berth hands out (only a hash of each is kept).
+func (a *Accounts) token(ctx context.Context, name, secret string) (access.Identity, error) {
+	switch {
+	case strings.HasPrefix(secret, PATPrefix):
+		id, err := a.storedToken(ctx, name, secret, store.TokenPersonal)
+		id.Via = access.ViaToken
+		return id, err
+	case strings.HasPrefix(secret, SessionPrefix):
+		id, err := a.storedToken(ctx, name, secret, TokenSession)
+		id.Via = access.ViaSession
+		return id, err
+	case strings.HasPrefix(secret, AccessPrefix):
+		return a.accessToken(ctx, name, secret)
+	}
+	return a.robot(ctx, name, secret)
+}
+
+// password checks a password with argon2id: at most len(slots) at once, after the throttle
+// (checked again once a slot is held, so failures that ended meanwhile count). A password
+// checked within verifiedFor is not hashed again.
+func (a *Accounts) password(ctx context.Context, name, password string, throttle bool) (access.Identity, error) {
+	// The throttle comes before the cache of verified passwords too: otherwise a throttled
+	// guesser would still learn, unthrottled, whether a guess is one lately verified.
+	if throttle {
+		if err := a.limiter.Check(ctx, name); err != nil {
+			return access.Identity{}, err
+		}
+	}
 	u, ok, err := a.st.User(ctx, name)
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
+	key := secretHash(u.Name + "\x00" + u.PasswordHash + "\x00" + password)
+	if ok && u.PasswordHash != "" && a.recalled(key) {
+		return a.passwordIdentity(u)
+	}
+	release, err := a.hashSlot(ctx, name, throttle)
+	if err != nil {
+		return access.Identity{}, err
+	}
+	defer release()
 	if !ok || u.PasswordHash == "" {
 		// Hash anyway: an unknown name must take as long as a wrong password.
 		_, _ = argon2id.ComparePasswordAndHash(password, a.dummy)
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
-	key := secretHash(u.Name + "\x00" + u.PasswordHash + "\x00" + password)
+	if match, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash); err != nil || !match {
+		return access.Identity{}, ErrBadCredentials
+	}
 	a.mu.Lock()
-	until, known := a.verified[key]
+	if len(a.verified) > 10_000 {
+		clear(a.verified)
+	}
+	a.verified[key] = a.now().Add(verifiedFor)
 	a.mu.Unlock()
-	if !known || a.now().After(until) {
-		match, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
-		if err != nil || !match {
-			return Subject{}, ErrBadCredentials
-		}
-		a.mu.Lock()
-		if len(a.verified) > 10_000 {
-			clear(a.verified)
-		}
-		a.verified[key] = a.now().Add(verifiedFor)
-		a.mu.Unlock()
-	}
+	return a.passwordIdentity(u)
+}
+
+func (a *Accounts) passwordIdentity(u store.User) (access.Identity, error) {
 	if u.Disabled {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
-	return Subject{Kind: UserKind, Name: u.Name, Admin: u.Admin}, nil
+	return access.Identity{Kind: access.User, Name: u.Name, Admin: u.Admin, Via: access.ViaPassword}, nil
+}
+
+// recalled reports whether the credentials hashed to key were verified lately.
+func (a *Accounts) recalled(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	until, ok := a.verified[key]
+	return ok && a.now().Before(until)
+}
+
+// hashSlot takes one of the hashing slots, waiting at most hashWait (then 429), and checks
+// the throttle again once it holds the slot: failures that ended while it waited count.
+func (a *Accounts) hashSlot(ctx context.Context, name string, throttle bool) (func(), error) {
+	t := time.NewTimer(hashWait)
+	defer t.Stop()
+	select {
+	case a.slots <- struct{}{}:
+	case <-t.C:
+		e := httperr.New(api.CodeTooManyRequests, "Too many sign-ins at once; try again in a moment.")
+		e.RetryAfter = time.Second
+		return nil, e
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	release := func() { <-a.slots }
+	if throttle {
+		if err := a.limiter.Check(ctx, name); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
 }
 
 // storedToken checks a secret kept as a hash of kind (a personal access token, a session's
 // token) that stands for the user name.
-func (a *Accounts) storedToken(ctx context.Context, name, secret, kind string) (Subject, error) {
+func (a *Accounts) storedToken(ctx context.Context, name, secret, kind string) (access.Identity, error) {
 	t, ok, err := a.st.TokenByHash(ctx, secretHash(secret))
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if !ok || t.Kind != kind || !a.live(t.Revoked, t.Expires) || subtle.ConstantTimeCompare([]byte(t.User), []byte(name)) != 1 {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
 	sub, err := a.userSubject(ctx, t.User)
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	sub.ReadOnly = t.ReadOnly
 	a.touch(ctx, "token "+t.ID, func(at time.Time, addr string) error { return a.st.TouchToken(ctx, t.ID, at, addr) })
 	return sub, nil
 }
 
-func (a *Accounts) robot(ctx context.Context, name, secret string) (Subject, error) {
+func (a *Accounts) robot(ctx context.Context, name, secret string) (access.Identity, error) {
 	r, ok, err := a.st.RobotBySecret(ctx, secretHash(secret))
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if !ok || !a.live(r.Revoked, r.Expires) || subtle.ConstantTimeCompare([]byte(r.Name), []byte(name)) != 1 {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
 	a.touch(ctx, "robot "+r.Name, func(at time.Time, addr string) error { return a.st.TouchRobot(ctx, r.Name, at, addr) })
-	return Subject{Kind: RobotKind, Name: r.Name, Namespace: r.Namespace, Role: r.Role}, nil
+	return access.Identity{Kind: access.Robot, Name: r.Name, Namespace: r.Namespace, Role: r.Role, Via: access.ViaRobot}, nil
 }
 
 // Refresh checks a refresh token (docker login's identity token) and returns its user.
-func (a *Accounts) Refresh(ctx context.Context, refresh string) (Subject, error) {
+func (a *Accounts) Refresh(ctx context.Context, refresh string) (access.Identity, error) {
 	if !strings.HasPrefix(refresh, RefreshPrefix) {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
 	t, ok, err := a.st.TokenByHash(ctx, secretHash(refresh))
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if !ok || t.Kind != store.TokenRefresh || !a.live(t.Revoked, t.Expires) {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
 	a.touch(ctx, "token "+t.ID, func(at time.Time, addr string) error { return a.st.TouchToken(ctx, t.ID, at, addr) })
 	return a.userSubject(ctx, t.User)
 }
 
 // userSubject returns the user's subject if the account exists and is enabled.
-func (a *Accounts) userSubject(ctx context.Context, name string) (Subject, error) {
+func (a *Accounts) userSubject(ctx context.Context, name string) (access.Identity, error) {
 	u, ok, err := a.st.User(ctx, name)
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if !ok || u.Disabled {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
-	return Subject{Kind: UserKind, Name: u.Name, Admin: u.Admin}, nil
+	return access.Identity{Kind: access.User, Name: u.Name, Admin: u.Admin}, nil
 }
 
 // live reports whether a token revoked and expiring at those times (zero: never) counts now.
@@ -224,7 +341,7 @@ func (a *Accounts) touch(ctx context.Context, key string, write func(at time.Tim
 	}
 	a.mu.Unlock()
 	if due {
-		if err := write(now, ClientFrom(ctx)); err != nil {
+		if err := write(now, access.ClientString(ctx)); err != nil {
 			slog.WarnContext(ctx, "recording a token's last use failed", "what", key, "err", err)
 		}
 	}
@@ -283,7 +400,7 @@ func secretHash(s string) string {
 // record is logged; it never fails the request it describes.
 func (a *Accounts) Audit(ctx context.Context, e store.AuditEntry) {
 	if e.Addr == "" {
-		e.Addr = ClientFrom(ctx)
+		e.Addr = access.ClientString(ctx)
 	}
 	if e.Time.IsZero() {
 		e.Time = a.now()
@@ -302,6 +419,9 @@ func storeErr(err error, what string) error {
 		return httperr.Wrap(api.CodeConflict, what+" exists already.", err)
 	case errors.Is(err, store.ErrNotFound):
 		return httperr.Wrap(api.CodeNotFound, what+" does not exist.", err)
+	}
+	if _, ok := errors.AsType[*httperr.Error](err); ok {
+		return err // already an answer (throttled, busy, refused)
 	}
 	return httperr.Wrap(api.CodeStoreUnavailable, "The account store failed; try again.", err)
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,14 +65,14 @@ func (a *API) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler)
 	mux.Handle("GET /api/v1/access", wrap(http.HandlerFunc(a.repositoryAccess))) // anyone, anonymous too
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, sub Subject) error
+type handler func(w http.ResponseWriter, r *http.Request, sub access.Identity) error
 
 // user runs h for a signed-in user (not a robot, not a read-only token).
 func (a *API) user(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sub := SubjectFrom(r.Context())
+		sub := access.From(r.Context())
 		switch {
-		case sub.Kind != UserKind:
+		case sub.Kind != access.User:
 			httperr.Write(w, r, httperr.New(api.CodeUnauthorized, "Sign in to manage access."))
 		case sub.ReadOnly && r.Method != http.MethodGet:
 			httperr.Write(w, r, httperr.New(api.CodeDenied, "A read-only token cannot change anything."))
@@ -85,7 +87,7 @@ func (a *API) user(h handler) http.HandlerFunc {
 
 // admin runs h for an administrator.
 func (a *API) admin(h handler) http.HandlerFunc {
-	return a.user(func(w http.ResponseWriter, r *http.Request, sub Subject) error {
+	return a.user(func(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 		if !sub.Admin {
 			return denied("Only administrators may do this.")
 		}
@@ -106,7 +108,7 @@ func userJSON(u store.User) api.User {
 	return api.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Created: u.Created}
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Subject) error {
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ access.Identity) error {
 	users, err := a.acc.st.Users(r.Context())
 	if err != nil {
 		return storeErr(err, "Users")
@@ -119,13 +121,16 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ Subject) error
 	return nil
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	var req api.UserRequest
 	if err := httperr.DecodeJSON(w, r, maxBody, "the user", &req); err != nil {
 		return err
 	}
 	if req.Password == nil {
 		return httperr.New(api.CodeBadRequest, "A new user needs a password.")
+	}
+	if sub.Via == access.ViaToken && req.Admin != nil && *req.Admin {
+		return denied("A personal access token cannot make administrators; sign in with your password.")
 	}
 	if err := a.acc.CreateUser(r.Context(), sub.Name, req.Name, *req.Password, req.Admin != nil && *req.Admin); err != nil {
 		return err
@@ -138,7 +143,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, sub Subject) er
 	return nil
 }
 
-func (a *API) updateUser(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	var req api.UserRequest
 	if err := httperr.DecodeJSON(w, r, maxBody, "the change", &req); err != nil {
@@ -147,6 +152,21 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, sub Subject) er
 	self := name == sub.Name && req.Admin == nil && req.Disabled == nil
 	if !sub.Admin && !self {
 		return denied("Only administrators may change other users, or anyone's administrator or disabled flag.")
+	}
+	if sub.Via == access.ViaToken {
+		return denied("A personal access token cannot change accounts; sign in with your password.")
+	}
+	if name == sub.Name && req.Password != nil {
+		// A stolen session or token must not be enough to lock the owner out.
+		if req.CurrentPassword == nil {
+			return httperr.New(api.CodeBadRequest, "Give your current password to set a new one.")
+		}
+		if _, err := a.acc.Authenticate(r.Context(), sub.Name, *req.CurrentPassword); err != nil {
+			if errors.Is(err, ErrBadCredentials) {
+				return denied("The current password is wrong.")
+			}
+			return err
+		}
 	}
 	if sub.Admin && name == sub.Name && ((req.Disabled != nil && *req.Disabled) || (req.Admin != nil && !*req.Admin)) {
 		return httperr.New(api.CodeConflict, "Administrators cannot disable themselves or drop their own administrator flag; ask another administrator.")
@@ -171,7 +191,7 @@ func members(ms []store.Member) []api.Member {
 }
 
 // teamRole is sub's role in team ("" when none).
-func (a *API) teamRole(ctx context.Context, sub Subject, team string) (string, error) {
+func (a *API) teamRole(ctx context.Context, sub access.Identity, team string) (string, error) {
 	ms, err := a.acc.st.Memberships(ctx, sub.Name)
 	if err != nil {
 		return "", storeErr(err, "Teams")
@@ -184,7 +204,7 @@ func (a *API) teamRole(ctx context.Context, sub Subject, team string) (string, e
 	return "", nil
 }
 
-func (a *API) listTeams(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) listTeams(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	teams, err := a.acc.st.Teams(r.Context())
 	if err != nil {
 		return storeErr(err, "Teams")
@@ -202,12 +222,12 @@ func (a *API) listTeams(w http.ResponseWriter, r *http.Request, sub Subject) err
 	return nil
 }
 
-func (a *API) createTeam(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) createTeam(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	var req api.Team
 	if err := httperr.DecodeJSON(w, r, maxBody, "the team", &req); err != nil {
 		return err
 	}
-	if err := a.acc.CreateTeam(r.Context(), sub.Name, req.Name, req.Description, sub.Name); err != nil {
+	if err := a.acc.CreateTeam(r.Context(), sub.Name, req.Name, req.Description, sub.Name, sub.Admin); err != nil {
 		return err
 	}
 	return a.writeTeam(w, r, req.Name, http.StatusCreated)
@@ -234,7 +254,7 @@ func errOr(err, otherwise error) error {
 }
 
 // mayManageTeam is nil when sub owns team or is an administrator.
-func (a *API) mayManageTeam(ctx context.Context, sub Subject, team string, read bool) error {
+func (a *API) mayManageTeam(ctx context.Context, sub access.Identity, team string, read bool) error {
 	if sub.Admin {
 		return nil
 	}
@@ -251,14 +271,14 @@ func (a *API) mayManageTeam(ctx context.Context, sub Subject, team string, read 
 	return denied("Only the team's owners and administrators may do this.")
 }
 
-func (a *API) getTeam(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) getTeam(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	if err := a.mayManageTeam(r.Context(), sub, r.PathValue("name"), true); err != nil {
 		return err
 	}
 	return a.writeTeam(w, r, r.PathValue("name"), http.StatusOK)
 }
 
-func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	if err := a.mayManageTeam(r.Context(), sub, r.PathValue("name"), false); err != nil {
 		return err
 	}
@@ -284,7 +304,7 @@ func role(w http.ResponseWriter, r *http.Request) (string, error) {
 	return req.Role, nil
 }
 
-func (a *API) setTeamMember(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) setTeamMember(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	team, user := r.PathValue("name"), r.PathValue("user")
 	if err := a.mayManageTeam(r.Context(), sub, team, false); err != nil {
 		return err
@@ -300,7 +320,7 @@ func (a *API) setTeamMember(w http.ResponseWriter, r *http.Request, sub Subject)
 }
 
 // namespaceActions is what sub may do in namespace.
-func (a *API) namespaceActions(ctx context.Context, sub Subject, namespace string) (Actions, error) {
+func (a *API) namespaceActions(ctx context.Context, sub access.Identity, namespace string) (Actions, error) {
 	return a.acc.policy.Decide(ctx, sub, namespace+"/")
 }
 
@@ -308,7 +328,7 @@ func namespaceJSON(n store.Namespace) api.Namespace {
 	return api.Namespace{Name: n.Name, Kind: n.Kind, Owner: n.Owner, Public: n.Public, Description: n.Description, Created: n.Created}
 }
 
-func (a *API) listNamespaces(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) listNamespaces(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	all, err := a.acc.st.Namespaces(r.Context())
 	if err != nil {
 		return storeErr(err, "Namespaces")
@@ -325,7 +345,7 @@ func (a *API) listNamespaces(w http.ResponseWriter, r *http.Request, sub Subject
 	return nil
 }
 
-func (a *API) createNamespace(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) createNamespace(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	var req api.NamespaceRequest
 	if err := httperr.DecodeJSON(w, r, maxBody, "the namespace", &req); err != nil {
 		return err
@@ -357,7 +377,7 @@ func (a *API) writeNamespace(w http.ResponseWriter, r *http.Request, name string
 
 // mayManage is nil when sub may manage namespace (owners, administrators); read asks only
 // for some access.
-func (a *API) mayManage(ctx context.Context, sub Subject, namespace string, read bool) error {
+func (a *API) mayManage(ctx context.Context, sub access.Identity, namespace string, read bool) error {
 	can, err := a.namespaceActions(ctx, sub, namespace)
 	if err != nil {
 		return storeErr(err, "Namespace "+namespace)
@@ -371,14 +391,14 @@ func (a *API) mayManage(ctx context.Context, sub Subject, namespace string, read
 	return denied("Only the namespace's owners and administrators may do this.")
 }
 
-func (a *API) getNamespace(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) getNamespace(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	if err := a.mayManage(r.Context(), sub, r.PathValue("name"), true); err != nil {
 		return err
 	}
 	return a.writeNamespace(w, r, r.PathValue("name"), http.StatusOK)
 }
 
-func (a *API) updateNamespace(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) updateNamespace(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	if err := a.mayManage(r.Context(), sub, name, false); err != nil {
 		return err
@@ -393,7 +413,7 @@ func (a *API) updateNamespace(w http.ResponseWriter, r *http.Request, sub Subjec
 	return a.writeNamespace(w, r, name, http.StatusOK)
 }
 
-func (a *API) deleteNamespace(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) deleteNamespace(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	if err := a.acc.DeleteNamespace(r.Context(), sub.Name, r.PathValue("name")); err != nil {
 		return err
 	}
@@ -401,7 +421,7 @@ func (a *API) deleteNamespace(w http.ResponseWriter, r *http.Request, sub Subjec
 	return nil
 }
 
-func (a *API) setNamespaceMember(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) setNamespaceMember(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	if err := a.mayManage(r.Context(), sub, name, false); err != nil {
 		return err
@@ -421,7 +441,7 @@ func robotJSON(b store.Robot) api.Robot {
 		Created: b.Created, Expires: optTime(b.Expires), Revoked: optTime(b.Revoked), LastUsed: optTime(b.LastUsed)}
 }
 
-func (a *API) listRobots(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) listRobots(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	if err := a.mayManage(r.Context(), sub, name, false); err != nil {
 		return err
@@ -450,7 +470,7 @@ func expiresIn(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (a *API) createRobot(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) createRobot(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	if err := a.mayManage(r.Context(), sub, name, false); err != nil {
 		return err
@@ -475,7 +495,7 @@ func (a *API) createRobot(w http.ResponseWriter, r *http.Request, sub Subject) e
 	return nil
 }
 
-func (a *API) revokeRobot(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) revokeRobot(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	name := r.PathValue("name")
 	if err := a.mayManage(r.Context(), sub, name, false); err != nil {
 		return err
@@ -499,7 +519,7 @@ func tokenJSON(t store.Token) api.AccessToken {
 		Revoked: optTime(t.Revoked), LastUsed: optTime(t.LastUsed), LastAddr: t.LastAddr}
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	tokens, err := a.acc.st.Tokens(r.Context(), sub.Name, store.TokenPersonal)
 	if err != nil {
 		return storeErr(err, "Tokens")
@@ -512,7 +532,10 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request, sub Subject) er
 	return nil
 }
 
-func (a *API) createToken(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
+	if sub.Via == access.ViaToken {
+		return denied("A personal access token cannot create tokens; sign in to make one.")
+	}
 	var req api.TokenRequest
 	if err := httperr.DecodeJSON(w, r, maxBody, "the token", &req); err != nil {
 		return err
@@ -538,7 +561,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, sub Subject) e
 	return storeErr(store.ErrNotFound, "Token "+id)
 }
 
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	if err := a.acc.RevokePAT(r.Context(), sub.Name, sub.Name, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -546,7 +569,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, sub Subject) e
 	return nil
 }
 
-func (a *API) audit(w http.ResponseWriter, r *http.Request, _ Subject) error {
+func (a *API) audit(w http.ResponseWriter, r *http.Request, _ access.Identity) error {
 	q := r.URL.Query()
 	f := store.AuditFilter{Actor: q.Get("user"), Action: q.Get("action"), Limit: 100}
 	if v := q.Get("since"); v != "" {
@@ -592,7 +615,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ Subject) error {
 	return nil
 }
 
-func (a *API) rotate(w http.ResponseWriter, r *http.Request, sub Subject) error {
+func (a *API) rotate(w http.ResponseWriter, r *http.Request, sub access.Identity) error {
 	id, err := a.keys.Rotate(r.Context())
 	if err != nil {
 		return storeErr(err, "The signing keys")

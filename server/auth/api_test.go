@@ -46,7 +46,7 @@ type apiStep struct {
 // delete; administrators, owners and everyone else; secrets shown once; audit entries.
 func accountAPI(t *testing.T, f *fixture) {
 	mux := http.NewServeMux()
-	site.API(mux, site.Services{Access: f.c, Sessions: session.New(time.Hour, f.c.Accounts.CheckSignIn, nil, nil)}, nil)
+	site.API(mux, site.Services{Access: f.c, Authenticator: f.c.Accounts, Sessions: session.New(time.Hour, f.c.Accounts.CheckSignIn, nil, nil)}, nil)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 

@@ -13,7 +13,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/session"
@@ -55,21 +54,20 @@ func TestChartIndexFollowsPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own, err := registry.New(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second,
-		Transport: auth.NewServiceTransport(f.c.Issuer, registry.NewTransport(30*time.Second, nil))})
+	own, err := f.c.Connect(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := f.c.Policy.FilterCatalog(own.Catalog)
+	authz := f.c.Authorizer(own.Catalog)
 	sessions := session.New(time.Hour, f.c.Accounts.CheckSignIn, nil, nil)
 	// One chart service per upload prefix (namespace); all read the same filtered catalog.
 	serve := func(prefix string) string {
-		cs, err := charts.New(charts.Options{Registry: reg, Prefix: prefix, List: list})
+		cs, err := charts.New(charts.Options{Registry: reg, Prefix: prefix, Authorizer: authz})
 		if err != nil {
 			t.Fatal(err)
 		}
 		mux := http.NewServeMux()
-		site.API(mux, site.Services{Registry: reg, Charts: cs, Sessions: sessions, Access: f.c}, nil)
+		site.API(mux, site.Services{Registry: reg, Charts: cs, Sessions: sessions, Access: f.c, Authenticator: f.c.Accounts}, nil)
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
 		return srv.URL

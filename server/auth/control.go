@@ -3,8 +3,8 @@ package auth
 import (
 	"context"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/berth-registry/berth/server/registry"
@@ -26,11 +26,12 @@ type Options struct {
 	TTL             time.Duration
 	// DefaultAccess is what signed-in users may do outside any namespace (0 or Pull).
 	DefaultAccess Actions
-	// TrustedProxies name the proxies whose X-Forwarded-For gives the client address.
-	TrustedProxies []netip.Prefix
-	// Counter keeps the token service's failed sign-in counts: the Redis of --cache, shared
-	// by every replica (session.WithCounter's), or this process's memory when nil.
-	Counter session.Counter
+	// Limiter is the one throttle of credential checks (session.NewCredentialLimiter, over
+	// the Redis of --cache when there is one); nil gives access control one of its own.
+	Limiter *session.Limiter
+	// PATTTL is the lifetime of a personal access token created without one, and the
+	// longest one may ask for (--pat-max-age; 0: no limit).
+	PATTTL time.Duration
 	// OIDC, if set, turns on sign-in through an OpenID Connect provider.
 	OIDC *OIDCOptions
 	// OAuth configures the static site's sign-in (/auth/authorize, /auth/oauth/token).
@@ -50,14 +51,13 @@ type Control struct {
 	OIDC *OIDC
 	// OAuth is the static site's authorization server.
 	OAuth *OAuthServer
+	// Own reads the registry as Berth itself, with service tokens it mints for itself: the
+	// catalog walk, the index fill, the sync, and whether a name holds repositories.
+	Own *registry.Client
 	// Setup is the one-time setup page while no administrator exists, and SetupToken its
 	// token, until it is printed (Bootstrap).
 	Setup      *Setup
 	SetupToken string
-	// Own reads the registry with Berth's own service tokens (catalog, sync, demo); serve
-	// sets it.
-	Own     *registry.Client
-	trusted []netip.Prefix
 }
 
 // New opens the keyring (making keys on first start) and builds access control.
@@ -67,12 +67,13 @@ func New(ctx context.Context, o Options) (*Control, error) {
 		return nil, fmt.Errorf("access control: %w", err)
 	}
 	policy := NewPolicy(o.Store, o.DefaultAccess)
-	acc := NewAccounts(o.Store, policy, RefreshTTL)
+	acc := NewAccounts(o.Store, policy, RefreshTTL, o.Limiter)
 	acc.accessKey = deriveKey(o.Secret, "static site access tokens")
+	acc.patTTL = o.PATTTL
 	iss := NewIssuer(keys, o.Issuer, o.Service, o.TTL)
 	c := &Control{
 		Policy: policy, Accounts: acc, Keys: keys, Issuer: iss,
-		Tokens: NewTokenServer(acc, iss, o.TrustedProxies, o.Counter), API: NewAPI(acc, keys), trusted: o.TrustedProxies,
+		Tokens: NewTokenServer(acc, iss), API: NewAPI(acc, keys),
 	}
 	if o.OIDC != nil {
 		if c.OIDC, err = NewOIDC(acc, o.Secret, *o.OIDC); err != nil {
@@ -86,18 +87,27 @@ func New(ctx context.Context, o Options) (*Control, error) {
 	return c, nil
 }
 
-// ClientAddr is the address of r's client, through the trusted proxies.
-func (c *Control) ClientAddr(r *http.Request) string { return ClientAddr(r, c.trusted) }
-
-// Principals checks each request's principal (see Accounts.Principals).
-func (c *Control) Principals(next http.Handler) http.Handler {
-	return c.Accounts.Principals(c.ClientAddr)(next)
+// Connect builds Berth's own client of the registry at o.URL (Own), reading with service
+// tokens Berth mints for itself. serve calls it once the registry's address is known (the
+// embedded registry starts with the keys made here); until then nothing can tell whether a
+// name holds repositories, and creating teams answers 503.
+func (c *Control) Connect(o registry.Options) (*registry.Client, error) {
+	o.Auth, o.PerUser, o.ServiceWrites = nil, false, false
+	o.Transport = NewServiceTransport(c.Issuer, registry.NewTransport(o.Timeout, nil))
+	own, err := registry.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("access control: %w", err)
+	}
+	c.Own = own
+	// A team or account named like a namespace with repositories would take them over.
+	c.Accounts.occupied = own.HasRepositoryUnder
+	return own, nil
 }
 
 // RequireAdmin lets only administrators through (with access control, the activity feed:
 // it names every repository and actor).
 func (c *Control) RequireAdmin(next http.Handler) http.Handler {
-	return c.API.admin(func(w http.ResponseWriter, r *http.Request, _ Subject) error {
+	return c.API.admin(func(w http.ResponseWriter, r *http.Request, _ access.Identity) error {
 		next.ServeHTTP(w, r)
 		return nil
 	})
@@ -110,11 +120,11 @@ func (c *Control) RequireAdmin(next http.Handler) http.Handler {
 func (c *Control) RegisterBrowser(mux *http.ServeMux, sessions Sessions, principal, cors func(http.Handler) http.Handler) {
 	if c.OIDC != nil {
 		mux.Handle("GET /auth/oidc/login", http.HandlerFunc(c.OIDC.ServeLogin))
-		mux.Handle("GET /auth/oidc/callback", WithClientAddr(c.ClientAddr, c.OIDC.ServeCallback(sessions)))
+		mux.Handle("GET /auth/oidc/callback", c.OIDC.ServeCallback(sessions))
 	}
 	mux.Handle("GET /auth/authorize", principal(c.OAuth.ServeAuthorize(sessions)))
-	mux.Handle("/auth/oauth/token", cors(WithClientAddr(c.ClientAddr, postOnly(c.OAuth.ServeToken))))
-	mux.Handle("/auth/oauth/revoke", cors(WithClientAddr(c.ClientAddr, postOnly(c.OAuth.ServeRevoke))))
+	mux.Handle("/auth/oauth/token", cors(postOnly(c.OAuth.ServeToken)))
+	mux.Handle("/auth/oauth/revoke", cors(postOnly(c.OAuth.ServeRevoke)))
 }
 
 // postOnly answers anything but POST with 405 (CORS preflights are answered before).

@@ -43,7 +43,7 @@ func TestGrants(t *testing.T) {
 	if err := f.c.Accounts.CreateUser(ctx, "root", "gone", pw, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.c.Accounts.CreateTeam(ctx, "root", "gone-team", "", "gone"); err != nil {
+	if err := f.c.Accounts.CreateTeam(ctx, "root", "gone-team", "", "gone", true); err != nil {
 		t.Fatal(err)
 	}
 	off := true

@@ -87,11 +87,11 @@ func newFixtureOn(t *testing.T, dsn string) *fixture {
 	for _, u := range []string{"olga", "dev", "max", "vic", "eve"} {
 		must(acc.CreateUser(ctx, "test", u, pw, false))
 	}
-	must(acc.CreateTeam(ctx, "test", "web", "the web team", "olga"))
+	must(acc.CreateTeam(ctx, "test", "web", "the web team", "olga", true))
 	must(acc.SetTeamMember(ctx, "test", "web", "dev", store.RoleDeveloper))
 	must(acc.SetTeamMember(ctx, "test", "web", "max", store.RoleMaintainer))
 	must(acc.SetTeamMember(ctx, "test", "web", "vic", store.RoleViewer))
-	must(acc.CreateTeam(ctx, "test", "pub", "", "root"))
+	must(acc.CreateTeam(ctx, "test", "pub", "", "root", true))
 	public := true
 	must(acc.UpdateNamespace(ctx, "test", "pub", &public, nil))
 	_, f.robot, err = acc.CreateRobot(ctx, "olga", "web", "ci", store.RoleDeveloper, "CI pushes", 0)

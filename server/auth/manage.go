@@ -34,7 +34,7 @@ const (
 	AuditPATCreate       = "pat.create"
 	AuditPATRevoke       = "pat.revoke"
 	AuditKeyRotate       = "key.rotate"
-	AuditJobDenied       = "job.denied"
+	AuditDenied          = "write.denied" // a write the policy refused (job, import, chart upload)
 	AuditSignOut         = "signout"
 	AuditOAuth           = "oauth"
 )
@@ -145,10 +145,16 @@ func (a *Accounts) HasAdmin(ctx context.Context) (bool, error) {
 }
 
 // CreateTeam creates a team, its namespace of the same name, and makes owner (if set) its
-// owner.
-func (a *Accounts) CreateTeam(ctx context.Context, actor, name, description, owner string) error {
+// owner. Only an administrator (admin, or the operator's CLI) may create one over
+// repositories that exist already: the team's owner would take them over.
+func (a *Accounts) CreateTeam(ctx context.Context, actor, name, description, owner string, admin bool) error {
 	if !ValidName(name) {
 		return badName("Team name", name)
+	}
+	if !admin {
+		if err := a.unclaimed(ctx, name); err != nil {
+			return err
+		}
 	}
 	if _, taken, err := a.st.Namespace(ctx, name); err != nil || taken {
 		if err == nil {
@@ -169,6 +175,19 @@ func (a *Accounts) CreateTeam(ctx context.Context, actor, name, description, own
 	}
 	a.changed()
 	a.Audit(ctx, store.AuditEntry{Actor: actor, Action: AuditTeamCreate, Target: name, Detail: "owner=" + owner, OK: true})
+	return nil
+}
+
+// unclaimed answers nil when no repository exists under name/ (so a new team or account of
+// that name takes nothing over), a 409 when some do, and 503 when that cannot be told.
+func (a *Accounts) unclaimed(ctx context.Context, name string) error {
+	taken, err := a.occupied(ctx, name)
+	switch {
+	case err != nil:
+		return httperr.Wrap(api.CodeRegistryUnavailable, "Whether repositories exist under "+name+"/ cannot be told right now; try again.", err)
+	case taken:
+		return httperr.New(api.CodeConflict, fmt.Sprintf("Repositories exist under %s/ already: only an administrator can create a team or namespace that takes them over.", name))
+	}
 	return nil
 }
 
@@ -308,10 +327,17 @@ func (a *Accounts) RevokeRobot(ctx context.Context, actor, account string) error
 }
 
 // CreatePAT creates a personal access token for user and returns its id and the token,
-// shown this once. ttl 0 never expires; readOnly limits it to pulls.
+// shown this once. ttl 0 takes the operator's default (--pat-max-age, also the longest
+// allowed); readOnly limits it to pulls.
 func (a *Accounts) CreatePAT(ctx context.Context, actor, user, name string, ttl time.Duration, readOnly bool) (id, secret string, err error) {
 	if strings.TrimSpace(name) == "" || len(name) > 100 {
 		return "", "", httperr.New(api.CodeBadRequest, "Give the token a name (at most 100 characters), such as the machine or job using it.")
+	}
+	switch {
+	case a.patTTL > 0 && ttl == 0:
+		ttl = a.patTTL // the operator's default: no token lives forever unless allowed
+	case a.patTTL > 0 && ttl > a.patTTL:
+		return "", "", httperr.New(api.CodeBadRequest, fmt.Sprintf("A token may last at most %s here (--pat-max-age).", api.FormatDuration(a.patTTL)))
 	}
 	secret, t, err := a.newToken(store.TokenPersonal, user, name, ttl, readOnly, PATPrefix)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"mime"
 	"net/http"
 	"net/url"
@@ -156,9 +157,9 @@ func (s *OAuthServer) ServeAuthorize(sessions Sessions) http.HandlerFunc {
 			back(url.Values{"error": {"invalid_request"}, "error_description": {"PKCE is required: code_challenge (S256, 43 characters) and code_challenge_method=S256"}})
 			return
 		}
-		sub := SubjectFrom(r.Context())
+		sub := access.From(r.Context())
 		user, signedIn := sessions.SessionUser(r)
-		if !signedIn || sub.Kind != UserKind || sub.Name != user {
+		if !signedIn || sub.Kind != access.User || sub.Name != user {
 			// Not signed in with a browser session (an access token or Basic credentials do
 			// not count: they must not mint refresh tokens): sign in, then come back here.
 			http.Redirect(w, r, s.signIn+"?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
@@ -208,7 +209,7 @@ func (s *OAuthServer) ServeToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Berth's only client is "+StaticClient)
 		return
 	}
-	var sub Subject
+	var sub access.Identity
 	var family string
 	var err error
 	switch f.Get("grant_type") {
@@ -246,37 +247,37 @@ func (g grantRefused) Error() string { return string(g) }
 
 // redeemCode uses up an authorization code and returns its user, if redirectURI and the
 // PKCE verifier match what the code was issued for.
-func (s *OAuthServer) redeemCode(ctx context.Context, code, redirectURI, verifier string) (Subject, error) {
+func (s *OAuthServer) redeemCode(ctx context.Context, code, redirectURI, verifier string) (access.Identity, error) {
 	if !strings.HasPrefix(code, CodePrefix) {
-		return Subject{}, grantRefused("unknown code")
+		return access.Identity{}, grantRefused("unknown code")
 	}
 	t, ok, err := s.acc.st.TokenByHash(ctx, secretHash(code))
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if !ok || t.Kind != TokenOAuthCode || !s.acc.live(t.Revoked, t.Expires) {
-		return Subject{}, grantRefused("the code is unknown, used or expired")
+		return access.Identity{}, grantRefused("the code is unknown, used or expired")
 	}
 	// Used up before anything else is checked: a code gets one try, even a wrong one.
 	if err := s.acc.st.RevokeToken(ctx, t.ID, s.acc.now()); errors.Is(err, store.ErrNotFound) {
-		return Subject{Name: t.User}, grantRefused("the code is used")
+		return access.Identity{Name: t.User}, grantRefused("the code is used")
 	} else if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	var g codeGrant
 	if err := json.Unmarshal([]byte(t.Name), &g); err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
 	if g.Redirect != redirectURI {
-		return Subject{Name: t.User}, grantRefused("redirect_uri differs from the authorization request's")
+		return access.Identity{Name: t.User}, grantRefused("redirect_uri differs from the authorization request's")
 	}
 	sum := sha256.Sum256([]byte(verifier))
 	if len(verifier) < 43 || len(verifier) > 128 || subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(g.Challenge)) != 1 {
-		return Subject{Name: t.User}, grantRefused("code_verifier does not match the code_challenge")
+		return access.Identity{Name: t.User}, grantRefused("code_verifier does not match the code_challenge")
 	}
 	sub, err := s.acc.userSubject(ctx, t.User)
 	if errors.Is(err, ErrBadCredentials) {
-		return Subject{Name: t.User}, grantRefused("the account is disabled")
+		return access.Identity{Name: t.User}, grantRefused("the account is disabled")
 	}
 	sub.ReadOnly = t.ReadOnly
 	return sub, err
@@ -285,34 +286,34 @@ func (s *OAuthServer) redeemCode(ctx context.Context, code, redirectURI, verifie
 // rotate uses up a refresh token and returns its user and family (the chain of refresh
 // tokens since one sign-in). A refresh token presented again after its use means two
 // holders: the whole family is revoked, the thief's copy and the user's alike.
-func (s *OAuthServer) rotate(ctx context.Context, refresh string) (Subject, string, error) {
+func (s *OAuthServer) rotate(ctx context.Context, refresh string) (access.Identity, string, error) {
 	if !strings.HasPrefix(refresh, OAuthRefreshPrefix) {
-		return Subject{}, "", grantRefused("unknown refresh token")
+		return access.Identity{}, "", grantRefused("unknown refresh token")
 	}
 	t, ok, err := s.acc.st.TokenByHash(ctx, secretHash(refresh))
 	if err != nil {
-		return Subject{}, "", err
+		return access.Identity{}, "", err
 	}
 	if !ok || t.Kind != TokenOAuthRefresh {
-		return Subject{}, "", grantRefused("unknown refresh token")
+		return access.Identity{}, "", grantRefused("unknown refresh token")
 	}
 	if !t.Revoked.IsZero() {
 		if err := s.revokeFamily(ctx, t.User, t.Name); err != nil {
-			return Subject{}, "", err
+			return access.Identity{}, "", err
 		}
-		return Subject{Name: t.User}, "", grantRefused("the refresh token was used already or revoked; sign in again")
+		return access.Identity{Name: t.User}, "", grantRefused("the refresh token was used already or revoked; sign in again")
 	}
 	if !s.acc.live(t.Revoked, t.Expires) {
-		return Subject{Name: t.User}, "", grantRefused("the refresh token expired; sign in again")
+		return access.Identity{Name: t.User}, "", grantRefused("the refresh token expired; sign in again")
 	}
 	if err := s.acc.st.RevokeToken(ctx, t.ID, s.acc.now()); errors.Is(err, store.ErrNotFound) {
-		return Subject{Name: t.User}, "", grantRefused("the refresh token was used already")
+		return access.Identity{Name: t.User}, "", grantRefused("the refresh token was used already")
 	} else if err != nil {
-		return Subject{}, "", err
+		return access.Identity{}, "", err
 	}
 	sub, err := s.acc.userSubject(ctx, t.User)
 	if errors.Is(err, ErrBadCredentials) {
-		return Subject{Name: t.User}, "", grantRefused("the account is disabled")
+		return access.Identity{Name: t.User}, "", grantRefused("the account is disabled")
 	}
 	sub.ReadOnly = t.ReadOnly
 	return sub, t.Name, err
@@ -335,7 +336,7 @@ func (s *OAuthServer) revokeFamily(ctx context.Context, user, family string) err
 }
 
 // issue makes an access token and a refresh token (of family, or of a new one) for sub.
-func (s *OAuthServer) issue(ctx context.Context, sub Subject, family string) (oauthTokens, error) {
+func (s *OAuthServer) issue(ctx context.Context, sub access.Identity, family string) (oauthTokens, error) {
 	if family == "" {
 		var err error
 		if family, err = newID(); err != nil {
@@ -393,7 +394,7 @@ type accessClaims struct {
 
 // mintAccess returns an access token for sub: AccessPrefix, the claims and their HMAC under
 // a key derived from the cluster secret, so every replica checks it without the store.
-func (a *Accounts) mintAccess(sub Subject) (string, error) {
+func (a *Accounts) mintAccess(sub access.Identity) (string, error) {
 	if len(a.accessKey) == 0 {
 		return "", errors.New("access tokens need the cluster secret")
 	}
@@ -431,16 +432,16 @@ func (a *Accounts) readAccess(token string) (accessClaims, bool) {
 
 // accessToken checks an access token presented as name's credential: genuine, unexpired,
 // name's, and name's account still enabled.
-func (a *Accounts) accessToken(ctx context.Context, name, token string) (Subject, error) {
+func (a *Accounts) accessToken(ctx context.Context, name, token string) (access.Identity, error) {
 	c, ok := a.readAccess(token)
 	if !ok || subtle.ConstantTimeCompare([]byte(c.User), []byte(name)) != 1 {
-		return Subject{}, ErrBadCredentials
+		return access.Identity{}, ErrBadCredentials
 	}
 	sub, err := a.userSubject(ctx, c.User)
 	if err != nil {
-		return Subject{}, err
+		return access.Identity{}, err
 	}
-	sub.ReadOnly = c.ReadOnly
+	sub.ReadOnly, sub.Via = c.ReadOnly, access.ViaSession
 	return sub, nil
 }
 

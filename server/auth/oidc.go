@@ -391,6 +391,11 @@ func (p *OIDC) createUser(ctx context.Context, name, issuer, subject string) err
 	} else if taken {
 		return store.ErrExists
 	}
+	if held, err := p.acc.occupied(ctx, name); err != nil {
+		return err
+	} else if held {
+		return store.ErrExists // its repositories are not a newcomer's: take the next name
+	}
 	if err := p.acc.st.CreateUser(ctx, store.User{Name: name, Created: p.acc.now()}); err != nil {
 		return err
 	}

@@ -41,20 +41,18 @@ func browserSite(t *testing.T, f *fixture, host string, origins []string, oidc f
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := site.Services{Access: c}
+	svc := site.Services{Access: c, Authenticator: c.Accounts}
 	forget := func(string) {}
 	if host != "" {
 		reg, err := registry.New(registry.Options{URL: "http://" + host, PerUser: true, Timeout: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		own, err := registry.New(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second,
-			Transport: auth.NewServiceTransport(c.Issuer, registry.NewTransport(30*time.Second, nil))})
+		own, err := c.Connect(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Own = own
-		cat := catalog.New(catalog.Options{Registry: reg, List: c.Policy.FilterCatalog(own.Catalog)})
+		cat := newCatalog(catalog.Options{Registry: reg, Own: own, Authorizer: c.Authorizer(own.Catalog)})
 		svc.Registry, svc.Catalog, forget = reg, cat, cat.Forget
 	}
 	svc.Sessions = session.New(time.Hour, c.Accounts.CheckSignIn, forget, nil,
@@ -167,7 +165,7 @@ func memberships(t *testing.T, st store.Accounts, user string) map[string]string
 func TestOIDCSignIn(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	if err := f.c.Accounts.CreateTeam(ctx, "test", "ops", "", "root"); err != nil {
+	if err := f.c.Accounts.CreateTeam(ctx, "test", "ops", "", "root", true); err != nil {
 		t.Fatal(err)
 	}
 	var p *authtest.Provider

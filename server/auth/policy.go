@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"strings"
 	"sync"
 	"time"
@@ -10,45 +11,17 @@ import (
 	"github.com/berth-registry/berth/server/store"
 )
 
-// Actions is a set of things one may do to a repository.
-type Actions uint8
+// Actions and its values are access's: the one set of actions of the server.
+type Actions = access.Actions
 
-// The actions of the registry token specification, and what Berth adds for owners.
+// The actions, named here for the policy's tables.
 const (
-	Pull Actions = 1 << iota
-	Push
-	Delete
-	// Manage is an owner's: members, robots and settings of the namespace.
-	Manage
-
-	// All is every action.
-	All = Pull | Push | Delete | Manage
+	Pull   = access.Pull
+	Push   = access.Push
+	Delete = access.Delete
+	Manage = access.Manage
+	All    = access.All
 )
-
-// Has reports whether every action of want is in a.
-func (a Actions) Has(want Actions) bool { return a&want == want }
-
-// Names are the token specification's names of the registry actions in a (Manage has none).
-func (a Actions) Names() []string {
-	var out []string
-	for _, x := range []struct {
-		a    Actions
-		name string
-	}{{Pull, "pull"}, {Push, "push"}, {Delete, "delete"}} {
-		if a.Has(x.a) {
-			out = append(out, x.name)
-		}
-	}
-	return out
-}
-
-// String lists the actions ("pull,push"; "none").
-func (a Actions) String() string {
-	if n := a.Names(); len(n) > 0 {
-		return strings.Join(n, ",")
-	}
-	return "none"
-}
 
 // RoleActions is what a role allows: viewer pulls, developer also pushes, maintainer also
 // deletes, owner also manages the namespace.
@@ -68,31 +41,6 @@ func RoleActions(role string) Actions {
 
 // ValidRole reports whether role is one of the four roles.
 func ValidRole(role string) bool { return RoleActions(role) != 0 }
-
-// Kind is what kind of principal a Subject is.
-type Kind uint8
-
-// The kinds of subject.
-const (
-	Anonymous Kind = iota
-	UserKind
-	RobotKind
-	// ServiceKind is Berth itself, reading for its own pages and jobs: everything.
-	ServiceKind
-)
-
-// Subject is who is asking: a user (maybe through a personal access token), a robot, Berth
-// itself, or nobody.
-type Subject struct {
-	Kind Kind
-	// Name is the user's or robot's account name.
-	Name  string
-	Admin bool
-	// Namespace and Role are a robot's.
-	Namespace, Role string
-	// ReadOnly limits a personal access token to pulls.
-	ReadOnly bool
-}
 
 // Policy decides what a subject may do to a repository, from the store's namespaces,
 // teams and memberships. Answers are cached for a short time (cross-replica changes show
@@ -145,8 +93,8 @@ func NamespaceOf(repository string) string {
 
 // Decide returns what sub may do to repository. It is the one policy: the token endpoint,
 // the catalog filter and the job guard all ask it.
-func (p *Policy) Decide(ctx context.Context, sub Subject, repository string) (Actions, error) {
-	if sub.Kind == ServiceKind {
+func (p *Policy) Decide(ctx context.Context, sub access.Identity, repository string) (Actions, error) {
+	if sub.Kind == access.Service {
 		return All, nil
 	}
 	nsName := NamespaceOf(repository)
@@ -160,11 +108,17 @@ func (p *Policy) Decide(ctx context.Context, sub Subject, repository string) (Ac
 		a |= Pull
 	}
 	switch sub.Kind {
-	case RobotKind:
+	case access.Robot:
 		if known && sub.Namespace == nsName {
-			a |= RoleActions(sub.Role) &^ Manage
+			live, err := p.ownerLive(ctx, ns)
+			if err != nil {
+				return 0, err
+			}
+			if live {
+				a |= RoleActions(sub.Role) &^ Manage
+			}
 		}
-	case UserKind:
+	case access.User:
 		r, err := p.userRoles(ctx, sub.Name)
 		if err != nil {
 			return 0, err
@@ -198,11 +152,11 @@ func (p *Policy) Decide(ctx context.Context, sub Subject, repository string) (Ac
 
 // Catalog reports whether sub may list every repository (registry:catalog:*): Berth itself
 // and administrators. Everyone else sees the catalog through Berth, filtered by Decide.
-func (p *Policy) Catalog(ctx context.Context, sub Subject) (bool, error) {
+func (p *Policy) Catalog(ctx context.Context, sub access.Identity) (bool, error) {
 	switch sub.Kind {
-	case ServiceKind:
+	case access.Service:
 		return true, nil
-	case UserKind:
+	case access.User:
 		if sub.ReadOnly {
 			return false, nil
 		}
@@ -213,7 +167,7 @@ func (p *Policy) Catalog(ctx context.Context, sub Subject) (bool, error) {
 }
 
 // Filter keeps the repositories sub may pull.
-func (p *Policy) Filter(ctx context.Context, sub Subject, repositories []string) ([]string, error) {
+func (p *Policy) Filter(ctx context.Context, sub access.Identity, repositories []string) ([]string, error) {
 	if ok, err := p.Catalog(ctx, sub); err != nil || ok {
 		return repositories, err
 	}
@@ -228,6 +182,17 @@ func (p *Policy) Filter(ctx context.Context, sub Subject, repositories []string)
 		}
 	}
 	return out, nil
+}
+
+// ownerLive reports whether a namespace's robots may act: a personal namespace's stop with
+// its owner (disabled or gone); a team namespace's belong to the team, which exists while the
+// namespace does.
+func (p *Policy) ownerLive(ctx context.Context, ns store.Namespace) (bool, error) {
+	if ns.Kind != store.NamespaceUser {
+		return true, nil
+	}
+	r, err := p.userRoles(ctx, ns.Owner)
+	return r.exists && !r.disabled, err
 }
 
 func (p *Policy) loadNamespaces(ctx context.Context) (map[string]store.Namespace, error) {

@@ -81,7 +81,7 @@ func (s *Setup) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = setupPage.Execute(w, setupView{Gone: true})
 		return
 	}
-	ctx := WithClient(r.Context(), ClientAddr(r, nil))
+	ctx := r.Context()
 	if err := s.acc.CreateUser(ctx, "setup", user, pw, true); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		_ = setupPage.Execute(w, setupView{Token: tok, Error: publicMessage(err)})

@@ -32,18 +32,17 @@ func berthAPI(t *testing.T, f *fixture, host string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own, err := registry.New(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second,
-		Transport: auth.NewServiceTransport(f.c.Issuer, registry.NewTransport(30*time.Second, nil))})
+	own, err := f.c.Connect(registry.Options{URL: "http://" + host, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.c.Own = own
-	cat := catalog.New(catalog.Options{Registry: reg, List: f.c.Policy.FilterCatalog(own.Catalog)})
+	authz := f.c.Authorizer(own.Catalog)
+	cat := newCatalog(catalog.Options{Registry: reg, Own: own, Authorizer: authz})
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "jobs.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Invalidate: cat.Invalidate, Store: st, Secret: []byte("auth site test secret")})
+	jobs, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Authorizer: authz, Invalidate: cat.Invalidate, Store: st, Secret: []byte("auth site test secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +57,7 @@ func berthAPI(t *testing.T, f *fixture, host string) *httptest.Server {
 	})
 	mux := http.NewServeMux()
 	site.API(mux, site.Services{
-		Registry: reg, Catalog: cat, Jobs: jobs, Access: f.c,
+		Registry: reg, Catalog: cat, Jobs: jobs, Access: f.c, Authenticator: f.c.Accounts,
 		Sessions: session.New(time.Hour, f.c.Accounts.CheckSignIn, cat.Forget, nil),
 	}, nil)
 	srv := httptest.NewServer(mux)
@@ -134,7 +133,7 @@ func TestJobsAndCatalog(t *testing.T) {
 	if code := call(t, srv, "POST", "/api/v1/jobs", "", "", del, &e); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous delete job: %d, want 401", code)
 	}
-	entries, err := f.st.Audit(ctx, store.AuditFilter{Action: auth.AuditJobDenied})
+	entries, err := f.st.Audit(ctx, store.AuditFilter{Action: auth.AuditDenied})
 	if err != nil {
 		t.Fatal(err)
 	}

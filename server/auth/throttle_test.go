@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"github.com/berth-registry/berth/server/session"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -25,7 +26,7 @@ func TestTokenThrottleSharedThroughRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = shared.Close() })
-		c, err := auth.New(t.Context(), auth.Options{Store: f.st, Secret: f.secret, Issuer: issuer, Service: service, TTL: 5 * time.Minute, Counter: shared})
+		c, err := auth.New(t.Context(), auth.Options{Store: f.st, Secret: f.secret, Issuer: issuer, Service: service, TTL: 5 * time.Minute, Limiter: session.NewCredentialLimiter(shared)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"math"
 	"mime"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +17,6 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
-	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -25,29 +24,14 @@ import (
 // GET /auth/token with Basic credentials or none, POST /auth/token with OAuth2 password and
 // refresh_token grants, the certificate bundle and the JWKS.
 type TokenServer struct {
-	acc     *Accounts
-	iss     *Issuer
-	limiter *session.Limiter
-	trusted []netip.Prefix
+	acc *Accounts
+	iss *Issuer
 }
 
-// Failed attempts the token service allows per user and client address, and per client
-// address, within tokenWindow.
-const (
-	tokenPairFailures   = 10
-	tokenClientFailures = 30
-	tokenWindow         = 5 * time.Minute
-)
-
-// NewTokenServer returns the token service. Failed sign-ins are counted in counter (a Redis
-// every replica shares, or this process's memory when nil) per user and client address (10
-// in 5 minutes) and per client address (30 in 5 minutes).
-func NewTokenServer(acc *Accounts, iss *Issuer, trustedProxies []netip.Prefix, counter session.Counter) *TokenServer {
-	if counter == nil {
-		counter = session.NewMemoryCounter()
-	}
-	return &TokenServer{acc: acc, iss: iss, trusted: trustedProxies,
-		limiter: session.NewLimiter(counter, "token", tokenPairFailures, tokenClientFailures, tokenWindow)}
+// NewTokenServer returns the token service; credentials are checked by acc, under its
+// throttle.
+func NewTokenServer(acc *Accounts, iss *Issuer) *TokenServer {
+	return &TokenServer{acc: acc, iss: iss}
 }
 
 // tokenResponse is the token endpoint's answer; token and access_token are the same (older
@@ -68,8 +52,7 @@ const maxForm = 64 << 10
 func (s *TokenServer) ServeToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	addr := ClientAddr(r, s.trusted)
-	ctx := WithClient(r.Context(), addr)
+	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
 		s.serveGet(ctx, w, r)
@@ -88,7 +71,7 @@ func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *ht
 		return
 	}
 	asked := ParseScopes(q["scope"])
-	sub := Subject{Kind: Anonymous}
+	sub := access.Identity{Kind: access.Anonymous}
 	user, secret, ok := r.BasicAuth()
 	if scheme, token, bearer := strings.Cut(r.Header.Get("Authorization"), " "); !ok && bearer && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(token, AccessPrefix) {
 		// A static site's access token, exchanged for a registry token (its /v2 requests
@@ -116,7 +99,7 @@ func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *ht
 			return
 		}
 	}
-	offline := q.Get("offline_token") == "true" && sub.Kind == UserKind
+	offline := q.Get("offline_token") == "true" && sub.Kind == access.User
 	s.issue(ctx, w, sub, asked, offline)
 }
 
@@ -136,7 +119,7 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 		return
 	}
 	asked := ParseScopes([]string{f.Get("scope")})
-	var sub Subject
+	var sub access.Identity
 	var err error
 	refresh := false
 	switch f.Get("grant_type") {
@@ -144,18 +127,12 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 		sub, err = s.authenticate(ctx, w, f.Get("username"), f.Get("password"), asked)
 		refresh = f.Get("access_type") == "offline"
 	case "refresh_token":
-		client := clientAddr(ctx)
-		var wait time.Duration
-		if wait, err = s.limiter.Wait(ctx, "", client); err != nil {
-			err = countsUnavailable(err)
-			break
-		} else if wait > 0 {
-			err = tooMany(w, wait)
+		if err = s.acc.limiter.Check(ctx, ""); err != nil {
 			break
 		}
 		sub, err = s.acc.Refresh(ctx, f.Get("refresh_token"))
 		if errors.Is(err, ErrBadCredentials) {
-			s.limiter.Fail(ctx, "", client)
+			s.acc.limiter.Fail(ctx, "")
 			s.acc.Audit(ctx, store.AuditEntry{Action: AuditToken, Scope: FormatScopes(asked), Detail: "refresh token refused", OK: false})
 		}
 	default:
@@ -183,45 +160,26 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 	s.issue(ctx, w, sub, asked, refresh)
 }
 
-// authenticate checks credentials under the throttle, recording failures in the audit log.
-func (s *TokenServer) authenticate(ctx context.Context, w http.ResponseWriter, user, secret string, asked []Access) (Subject, error) {
-	client := clientAddr(ctx)
-	wait, err := s.limiter.Wait(ctx, user, client)
-	if err != nil {
-		return Subject{}, countsUnavailable(err)
-	}
-	if wait > 0 {
-		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "throttled", OK: false})
-		return Subject{}, tooMany(w, wait)
-	}
+// authenticate checks credentials (the accounts throttle them), recording refusals in the
+// audit log and passing on how long a throttled client must wait.
+func (s *TokenServer) authenticate(ctx context.Context, w http.ResponseWriter, user, secret string, asked []Access) (access.Identity, error) {
 	sub, err := s.acc.Authenticate(ctx, user, secret)
-	if errors.Is(err, ErrBadCredentials) {
-		s.limiter.Fail(ctx, user, client)
+	var he *httperr.Error
+	switch {
+	case errors.Is(err, ErrBadCredentials):
 		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "bad credentials", OK: false})
-		slog.InfoContext(ctx, "token refused", "user", user, "client", ClientFrom(ctx))
+		slog.InfoContext(ctx, "token refused", "user", user, "client", access.ClientString(ctx))
+	case errors.As(err, &he) && he.Code == api.CodeTooManyRequests:
+		s.acc.Audit(ctx, store.AuditEntry{Actor: user, Action: AuditToken, Scope: FormatScopes(asked), Detail: "throttled", OK: false})
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(he.RetryAfter.Seconds()))))
+		}
 	}
 	return sub, err
 }
 
-// clientAddr is the client address WithClient put into ctx, parsed for the limiter.
-func clientAddr(ctx context.Context) netip.Addr {
-	a, _ := netip.ParseAddr(ClientFrom(ctx))
-	return a.Unmap()
-}
-
-// countsUnavailable is the answer while the failure counts cannot be read: checking
-// credentials uncounted would let them be guessed freely.
-func countsUnavailable(err error) error {
-	return httperr.Wrap(api.CodeSessionStoreUnavailable, "signing in is not possible right now: the failed sign-in counts cannot be read", err)
-}
-
-func tooMany(w http.ResponseWriter, wait time.Duration) error {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return httperr.New(api.CodeTooManyRequests, fmt.Sprintf("too many failed attempts; try again in %d seconds", int(math.Ceil(wait.Seconds()))))
-}
-
 // issue grants sub what it may of asked and answers the token (and a new refresh token).
-func (s *TokenServer) issue(ctx context.Context, w http.ResponseWriter, sub Subject, asked []Access, refresh bool) {
+func (s *TokenServer) issue(ctx context.Context, w http.ResponseWriter, sub access.Identity, asked []Access, refresh bool) {
 	rt := ""
 	if refresh {
 		var err error
@@ -233,7 +191,7 @@ func (s *TokenServer) issue(ctx context.Context, w http.ResponseWriter, sub Subj
 	s.issueWith(ctx, w, sub, asked, rt)
 }
 
-func (s *TokenServer) issueWith(ctx context.Context, w http.ResponseWriter, sub Subject, asked []Access, refresh string) {
+func (s *TokenServer) issueWith(ctx context.Context, w http.ResponseWriter, sub access.Identity, asked []Access, refresh string) {
 	granted, err := s.Grant(ctx, sub, asked)
 	if err != nil {
 		s.fail(ctx, w, err)
@@ -261,7 +219,7 @@ func (s *TokenServer) issueWith(ctx context.Context, w http.ResponseWriter, sub 
 // Grant returns the part of asked that sub holds: resources sub may do nothing to are left
 // out, actions it may not do are dropped (the specification's "intersection"), never an
 // error.
-func (s *TokenServer) Grant(ctx context.Context, sub Subject, asked []Access) ([]Access, error) {
+func (s *TokenServer) Grant(ctx context.Context, sub access.Identity, asked []Access) ([]Access, error) {
 	granted := []Access{}
 	for _, a := range asked {
 		var ok []string

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,13 +44,13 @@ func TestProtectedRegistries(t *testing.T) {
 			}
 			ctx := context.Background()
 
-			anon := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
+			anon := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
 			_, err := anon.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 10})
 			if status(err) != http.StatusUnauthorized {
 				t.Fatalf("anonymous catalog: %v, want 401", err)
 			}
 
-			service := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Auth: alice})})
+			service := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Auth: alice})})
 			page, err := service.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 10})
 			if err != nil || page.Total != 1 || page.Repositories[0].Name != "secret/app" {
 				t.Fatalf("with service credentials: %+v, %v", page, err)
@@ -60,7 +61,7 @@ func TestProtectedRegistries(t *testing.T) {
 			}
 
 			// A signed-in user reads as themselves through the context.
-			userCtx := registry.WithPrincipal(ctx, registry.Principal{Key: "session-1", Auth: alice})
+			userCtx := access.With(ctx, access.Identity{Kind: access.User, Key: "session-1", Auth: alice})
 			if _, err := anon.Manifest(userCtx, "secret/app", "v1"); err != nil {
 				t.Fatalf("manifest as signed-in user: %v", err)
 			}

@@ -121,7 +121,7 @@ func BenchmarkTagDetails1000(b *testing.B) {
 				naive += time.Since(start)
 
 				measure := func(ttl time.Duration, warmups int) time.Duration {
-					svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 32}), TagTTL: ttl})
+					svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 32}), TagTTL: ttl})
 					mux := http.NewServeMux()
 					site.API(mux, site.Services{Catalog: svc}, nil)
 					srv := httptest.NewServer(mux)
@@ -175,7 +175,7 @@ func BenchmarkCatalog100k(b *testing.B) {
 	var latencies []time.Duration
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range b.N {
-		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base}), CatalogTTL: time.Hour})
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base}), CatalogTTL: time.Hour})
 		ctx := context.Background()
 		start := time.Now()
 		page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 50})

@@ -1,8 +1,7 @@
 // Package catalog is the read side of /api/v1: the repository list and tag details, gathered
 // from the registry (through server/registry, as the person asking) by bounded concurrent
 // fan-out, cached by digest and kept in a persistent metadata index (index.go). Who may read a
-// repository is decided before anything is answered: by Berth's access control when it is on
-// (Options.Access), otherwise by the registry's answer to the caller (CanRead).
+// repository is decided by the Authorizer before anything of it is read, cached or indexed.
 package catalog
 
 import (
@@ -13,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
@@ -31,10 +31,10 @@ type Options struct {
 	// TagTTL is how long a tag → digest answer and a tag list are trusted before the
 	// registry is asked again (a cheap HEAD or list).
 	TagTTL time.Duration
-	// List, if set, reads the repository names the principal in its context may see instead
-	// of the registry's catalog as that principal: with access control, the catalog read by
-	// Berth and filtered by its policy (auth.Policy.FilterCatalog).
-	List func(ctx context.Context) ([]string, error)
+	// Authorizer decides what the caller may read (required): every read of a repository
+	// asks it first, before the index, the caches or the registry; search hits are filtered
+	// by it, and the catalog is its list of what the caller may see.
+	Authorizer access.Authorizer
 	// Index, if set, is the persistent metadata index (the store): tag → digest rows and
 	// digest summaries that survive restarts and are shared by replicas.
 	Index store.Index
@@ -45,16 +45,10 @@ type Options struct {
 	// Manifests, if set, enumerates a repository's manifests from the registry's storage
 	// (the embedded registry): untagged manifests are then listed completely.
 	Manifests ManifestLister
-	// Own is Berth's own reading of the registry, as itself: the push indexer, the sync's
-	// index fill and the catalog walk read with it. Nil means Registry, whose service
-	// credentials serve a context without a principal.
+	// Own is Berth's own access to the registry, as itself: the push indexer, the sync's
+	// index fill and the catalog walk read with it (nil: Registry, whose service credentials
+	// serve an identity without credentials of its own).
 	Own *registry.Client
-	// Access, if set, is Berth's access control: nil when the caller in ctx may pull the
-	// repository, otherwise the error to answer. Every read of a repository asks it first,
-	// before the index, the caches or the registry, and search hits are filtered by it; the
-	// catalog's own list is filtered through List. Without it the registry's answer to the
-	// caller (its tag list) decides.
-	Access func(ctx context.Context, repository string) error
 	// Revalidation paces the background HEADs of stale tag rows (see revalidate.go).
 	Revalidation Revalidation
 }
@@ -63,13 +57,13 @@ type Options struct {
 type Service struct {
 	reg      *registry.Client
 	own      *registry.Client
-	access   func(ctx context.Context, repository string) error
+	authz    access.Authorizer
 	cache    cache.Cache
 	ttl      time.Duration
 	pullHost string
 	tagTTL   time.Duration
 	flight   singleflight.Group
-	list     func(ctx context.Context) ([]string, error)
+	sums     summaryCache
 	idx      store.Index
 	trusted  func() bool
 	lister   ManifestLister
@@ -134,66 +128,51 @@ func New(opts Options) *Service {
 	if opts.PullHost == "" {
 		opts.PullHost = opts.Registry.Address().Host
 	}
-	if opts.List == nil {
-		opts.List = opts.Registry.Catalog
+	if opts.Authorizer == nil {
+		panic("catalog: an Authorizer is required")
 	}
 	if opts.Own == nil {
 		opts.Own = opts.Registry
 	}
 	s := &Service{
-		reg: opts.Registry, own: opts.Own, access: opts.Access, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
-		tagTTL: opts.TagTTL, states: map[string]*state{}, list: opts.List,
+		reg: opts.Registry, own: opts.Own, authz: opts.Authorizer, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
+		tagTTL: opts.TagTTL, states: map[string]*state{},
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 	}
 	s.now, s.reval = newRevalidator(opts.Revalidation, opts.Registry.Concurrency())
 	return s
 }
 
-// principalOf names the principal in ctx for state and singleflight keys: "" is Berth itself
-// (without access control; with it, "" is also the anonymous caller, and Berth reads as
-// itself only in contexts from asBerth).
-func principalOf(ctx context.Context) string {
-	p, _ := registry.PrincipalFrom(ctx)
-	return p.Key
-}
+// principalOf names the identity in ctx for state and singleflight keys: its credentials
+// key, "" for an identity without credentials of its own.
+func principalOf(ctx context.Context) string { return access.From(ctx).Key }
 
-type ownKey struct{}
+// berth is the identity of Berth's own reads (index fill, catalog walk): they go through Own.
+var berth = access.Identity{Kind: access.Service, Name: "berth", Key: "\x00berth"}
 
-// asBerth returns ctx for Berth's own reads (index fill, catalog walk): through Own, with no
-// caller's principal.
-func asBerth(ctx context.Context) context.Context {
-	return context.WithValue(registry.WithPrincipal(ctx, registry.Principal{}), ownKey{}, true)
-}
+// asBerth returns ctx for Berth's own reads.
+func asBerth(ctx context.Context) context.Context { return access.With(ctx, berth) }
 
-// client is the registry client for reads in ctx: Own for Berth's own reads, else Registry
-// as the caller.
+// client is the registry client for reads in ctx: Own for Berth itself, else Registry as the
+// caller.
 func (s *Service) client(ctx context.Context) *registry.Client {
-	if ctx.Value(ownKey{}) != nil {
+	if access.From(ctx).Kind == access.Service {
 		return s.own
 	}
 	return s.reg
 }
 
 // flightKey names who reads in ctx for singleflight keys, so one reader's failure is never
-// handed to another; Berth's own reads are apart from the anonymous caller's.
-func flightKey(ctx context.Context) string {
-	if ctx.Value(ownKey{}) != nil {
-		return "\x00berth"
-	}
-	return principalOf(ctx)
-}
+// handed to another.
+func flightKey(ctx context.Context) string { return principalOf(ctx) }
 
-// authorize answers nil when the caller in ctx may read repository as far as Berth's access
-// control decides (always, without it: then the registry's answer to the caller decides).
-// It runs before anything of the repository is read, cached or indexed.
+// authorize answers nil when the caller in ctx may read repository; it runs before anything
+// of the repository is read, cached or indexed.
 func (s *Service) authorize(ctx context.Context, repository string) error {
 	if err := registry.ValidateRepository(repository); err != nil {
 		return err
 	}
-	if s.access == nil {
-		return nil
-	}
-	return s.access(ctx, repository)
+	return s.authz.Authorize(ctx, repository, access.Pull)
 }
 
 // state returns the state of the principal in ctx, creating it on first use.
@@ -229,6 +208,7 @@ func (s *Service) Forget(key string) {
 // Invalidate forgets what is known of a tag (and its repository's tag list) for everyone, so
 // a push or delete event shows at once instead of after TagTTL.
 func (s *Service) Invalidate(repository, tag string) {
+	s.reg.Changed(repository)
 	s.mu.Lock()
 	states := make([]*state, 0, len(s.states))
 	for _, st := range s.states {

@@ -78,7 +78,7 @@ func seededRegistry(t *testing.T) string {
 // the default transport).
 func newService(t *testing.T, host string, rt http.RoundTripper, concurrency int) *catalog.Service {
 	t.Helper()
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rt, Concurrency: concurrency})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rt, Concurrency: concurrency})})
 	return svc
 }
 
@@ -518,7 +518,7 @@ func TestDemo(t *testing.T) {
 	t.Run("warm cache makes only HEAD requests", func(t *testing.T) {
 		rec := newRecorder()
 		// A TagTTL this short makes every call revalidate each tag with a HEAD.
-		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec, Concurrency: 4}), TagTTL: time.Nanosecond})
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec, Concurrency: 4}), TagTTL: time.Nanosecond})
 		cold := tags(t, svc, "library/postgres")
 		if n := rec.count(http.MethodGet, "/manifests/") + rec.count(http.MethodGet, "/blobs/"); n == 0 {
 			t.Fatal("the cold call fetched no manifests or blobs; the recorder sees nothing")
@@ -541,7 +541,7 @@ func TestDemo(t *testing.T) {
 
 	t.Run("within TagTTL a warm call asks the registry nothing", func(t *testing.T) {
 		rec := newRecorder()
-		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), TagTTL: time.Hour})
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), TagTTL: time.Hour})
 		cold := tags(t, svc, "library/postgres")
 		rec.reset()
 		warm := tags(t, svc, "library/postgres")
@@ -562,13 +562,13 @@ func TestDemo(t *testing.T) {
 
 	t.Run("cache is shared through Options", func(t *testing.T) {
 		lru := cache.NewLRU(64 << 20)
-		first := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Cache: lru})
+		first := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Cache: lru})
 		want := tags(t, first, "library/redis")
 		if lru.Len() == 0 {
 			t.Fatal("the cache given in Options is still empty after Tags")
 		}
 		rec := newRecorder()
-		second := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), Cache: lru})
+		second := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host, Transport: rec}), Cache: lru})
 		got := tags(t, second, "library/redis")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("second service answers differently:\n got %+v\nwant %+v", got, want)
@@ -849,11 +849,11 @@ func TestRegistryDown(t *testing.T) {
 
 	t.Run("repositories", func(t *testing.T) {
 		_, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
-		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
+		wantHTTPError(t, err, http.StatusServiceUnavailable, api.CodeRegistryUnavailable)
 	})
 	t.Run("tags", func(t *testing.T) {
 		_, err := svc.Tags(t.Context(), "library/alpine", catalog.TagQuery{Offset: 0, Limit: 100})
-		wantHTTPError(t, err, http.StatusBadGateway, api.CodeRegistryUnavailable)
+		wantHTTPError(t, err, http.StatusServiceUnavailable, api.CodeRegistryUnavailable)
 	})
 }
 

@@ -28,7 +28,7 @@ func TestIdenticalRequestsShareOneFetch(t *testing.T) {
 	}
 	rec := newRecorder()
 	rec.delay = 20 * time.Millisecond // keep the first fetch in flight while the others arrive
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Transport: rec, Concurrency: 32})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base, Transport: rec, Concurrency: 32})})
 	digest, _ := img.Digest()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)

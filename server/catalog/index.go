@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -43,9 +45,9 @@ func indexed(name string, row store.IndexedTag) api.Tag {
 
 // indexManifest turns a complete summary into the index's row for digest.
 func indexManifest(digest, mediaType string, sum summary, err error) (store.IndexManifest, bool) {
-	if err != nil && sum.kind != "schema1" {
+	if err != nil && err != sum.note {
 		// Partial details (a config the registry failed on) are not kept: the row would
-		// never be corrected, since digest rows never change.
+		// never be corrected, since digest rows never change. A note is the content's own.
 		return store.IndexManifest{}, false
 	}
 	m := store.IndexManifest{
@@ -300,7 +302,7 @@ type walk struct {
 func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	_, at, complete, err := s.idx.IndexState(ctx, stateCatalog)
 	if err != nil {
-		return api.RepositoryPage{}, err
+		return api.RepositoryPage{}, storeDown(err)
 	}
 	if !complete || time.Since(at) >= s.ttl {
 		w := s.startWalk(ctx)
@@ -323,7 +325,7 @@ func (s *Service) indexCatalog(ctx context.Context, q RepositoryQuery) (api.Repo
 	}
 	rows, total, err := s.idx.IndexRepositories(ctx, store.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
 	if err != nil {
-		return api.RepositoryPage{}, err
+		return api.RepositoryPage{}, storeDown(err)
 	}
 	page := api.RepositoryPage{Offset: q.Offset, Limit: q.Limit, Query: q.Query, Sort: q.Sort, Total: total, Updated: at, Partial: !complete,
 		Repositories: make([]api.Repository, 0, len(rows))}
@@ -357,13 +359,13 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 		err := s.own.CatalogPages(ctx, func(page []string) error {
 			names = append(names, page...)
 			if err := s.idx.PutRepositories(ctx, page, start); err != nil {
-				return err
+				return storeDown(err)
 			}
 			firstPage()
 			return nil
 		})
 		if err == nil {
-			err = s.SyncRepositories(ctx, names, start)
+			err = storeDown(s.SyncRepositories(ctx, names, start))
 		}
 		if err != nil {
 			slog.Warn("index: catalog walk", "err", err)
@@ -376,4 +378,14 @@ func (s *Service) startWalk(ctx context.Context) *walk {
 		firstPage()
 	}()
 	return w
+}
+
+// storeDown reports a failed index read or write as 503 STORE_UNAVAILABLE: the database is
+// down or failing, which asking again later mends; Berth's own errors pass as they are.
+func storeDown(err error) error {
+	var he *httperr.Error
+	if err == nil || errors.As(err, &he) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return httperr.Wrap(api.CodeStoreUnavailable, "The database is unavailable, so Berth's index cannot be read right now; try again shortly.", err)
 }

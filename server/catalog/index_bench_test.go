@@ -74,7 +74,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 		plain += time.Since(start)
 
 		st = benchStore(b)
-		svc = catalog.New(catalog.Options{Registry: client, Index: st, CatalogTTL: time.Hour, TagTTL: time.Hour})
+		svc = newCatalog(catalog.Options{Registry: client, Index: st, CatalogTTL: time.Hour, TagTTL: time.Hour})
 		syncer, err := events.NewSyncer(events.SyncOptions{Registry: client, Store: st, Index: svc})
 		if err != nil {
 			b.Fatal(err)
@@ -158,7 +158,7 @@ func BenchmarkRestartFromIndex1000(b *testing.B) {
 	for range b.N {
 		st := benchStore(b)
 		measure := func() time.Duration {
-			svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 32}), Index: st})
+			svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 32}), Index: st})
 			start := time.Now()
 			page, err := svc.Tags(context.Background(), repo, catalog.TagQuery{All: true})
 			d := time.Since(start)

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -116,7 +117,7 @@ func TestIndexFollowsNotifications(t *testing.T) {
 		whSrv := httptest.NewServer(hook)
 		t.Cleanup(whSrv.Close)
 		reg := newCountingRegistry(t, embedded.WithNotifications("berth", whSrv.URL, nil, 5*time.Second, 100*time.Millisecond))
-		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: st})
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: st})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go svc.RunIndexer(ctx)
@@ -181,7 +182,7 @@ func TestSyncRepairsTheIndex(t *testing.T) {
 		st := openStore(t, newDSN(t))
 		reg := newCountingRegistry(t)
 		client := registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host})
-		svc := catalog.New(catalog.Options{Registry: client, Index: st})
+		svc := newCatalog(catalog.Options{Registry: client, Index: st})
 		syncer, err := events.NewSyncer(events.SyncOptions{Registry: client, Store: st, Index: svc})
 		if err != nil {
 			t.Fatal(err)
@@ -235,7 +236,7 @@ func TestRestartedBerthServesFromTheIndex(t *testing.T) {
 			img, _ = mutate.ConfigFile(img, cfg)
 			push(t, reg.host, fmt.Sprintf("big/repo:v%02d", i), img)
 		}
-		first := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: openStore(t, dsn)})
+		first := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: openStore(t, dsn)})
 		cold, err := first.Tags(t.Context(), "big/repo", catalog.TagQuery{All: true})
 		if err != nil || len(cold.Tags) != n {
 			t.Fatalf("cold page: %d tags, %v", len(cold.Tags), err)
@@ -256,7 +257,7 @@ func TestRestartedBerthServesFromTheIndex(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				// Its own store handle: a restarted process, or a second replica.
-				second := catalog.New(catalog.Options{
+				second := newCatalog(catalog.Options{
 					Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}),
 					Index:    openStore(t, dsn), Trusted: tc.trusted, TagTTL: tc.ttl,
 				})
@@ -303,9 +304,9 @@ func TestIndexNeverAnswersForSomeoneTheRegistryRefuses(t *testing.T) {
 			}
 		}
 		st := openStore(t, newDSN(t))
-		svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base}), Index: st, Trusted: func() bool { return true }})
-		aliceCtx := registry.WithPrincipal(t.Context(), registry.Principal{Key: "s-alice", Auth: alice})
-		bobCtx := registry.WithPrincipal(t.Context(), registry.Principal{Key: "s-bob", Auth: bob})
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base}), Index: st, Trusted: func() bool { return true }})
+		aliceCtx := access.With(t.Context(), access.Identity{Kind: access.User, Key: "s-alice", Auth: alice})
+		bobCtx := access.With(t.Context(), access.Identity{Kind: access.User, Key: "s-bob", Auth: bob})
 		for _, repo := range []string{"secret/app", "team/app"} {
 			if page, err := svc.Tags(aliceCtx, repo, catalog.TagQuery{Limit: 10}); err != nil || page.Tags[0].Size == 0 {
 				t.Fatalf("alice reads %s: %+v, %v", repo, page, err)
@@ -373,7 +374,7 @@ func TestFirstStartShowsTheFirstCatalogPage(t *testing.T) {
 		push(t, host, fmt.Sprintf("many/r%02d:1", i), img)
 	}
 	st := openStore(t, storetest.SQLite(t))
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}), Index: st})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}), Index: st})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Limit: 100})
@@ -396,7 +397,7 @@ func TestCatalogByKind(t *testing.T) {
 	backends(t, func(t *testing.T, newDSN func(t *testing.T) string) {
 		st := openStore(t, newDSN(t))
 		client := registrytest.NewClient(t, registry.Options{URL: "http://" + seededRegistry(t)})
-		svc := catalog.New(catalog.Options{Registry: client, Index: st})
+		svc := newCatalog(catalog.Options{Registry: client, Index: st})
 		syncer, err := events.NewSyncer(events.SyncOptions{Registry: client, Store: st, Index: svc})
 		if err != nil {
 			t.Fatal(err)
@@ -404,7 +405,7 @@ func TestCatalogByKind(t *testing.T) {
 		if _, err := syncer.Sync(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		user := registry.WithPrincipal(t.Context(), registry.Principal{Key: "u", Auth: authn.Anonymous, User: "u"})
+		user := access.With(t.Context(), access.Identity{Kind: access.User, Key: "u", Auth: authn.Anonymous, Name: "u"})
 		for _, ctx := range []context.Context{t.Context(), user} {
 			names := func(kind string) []string {
 				page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Kind: kind, Limit: 1000})

@@ -18,7 +18,7 @@ import (
 // TestManifestDetails reads the demo's image, index, signed image and artifacts in depth.
 func TestManifestDetails(t *testing.T) {
 	host := seededRegistry(t)
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), PullHost: "registry.example.com"})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), PullHost: "registry.example.com"})
 	ctx := t.Context()
 
 	t.Run("image with history, labels and referrers", func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestSchema1IsShownWithANote(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
 	page, err := svc.Tags(t.Context(), "legacy/app", catalog.TagQuery{Offset: 0, Limit: 10})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func TestCatalogPastAThousand(t *testing.T) {
 	}
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL})})
 	page, err := svc.Repositories(context.Background(), catalog.RepositoryQuery{Query: "r00100", Offset: 0, Limit: 50})
 	if err != nil {
 		t.Fatal(err)

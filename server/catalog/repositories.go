@@ -46,7 +46,12 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	if s.ownView(ctx) {
 		// Berth's own view is what its catalog walks stored: shared by replicas, kept across
 		// restarts, answered without holding the catalog in memory.
-		return s.indexCatalog(ctx, q)
+		page, err := s.indexCatalog(ctx, q)
+		if !httperr.Is(err, api.CodeStoreUnavailable) || q.Kind != "" || !byName(q.Sort) {
+			return page, err
+		}
+		// The database is down: the registry's own list still answers a page by name.
+		slog.Warn("index unavailable; answering the catalog from the registry", "err", err)
 	}
 	names, at, err := s.catalog(ctx)
 	if err != nil {
@@ -64,7 +69,7 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	if q.Kind != "" && s.idx != nil {
 		// The kind comes from the index: the user's own list is matched against it.
 		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
-			return api.RepositoryPage{}, err
+			return api.RepositoryPage{}, storeDown(err)
 		}
 		match = slices.DeleteFunc(match, func(n string) bool { return rows[n].Kind != q.Kind })
 		page.Total = len(match)
@@ -74,7 +79,7 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 		// Another order needs every matching row; a signed-in user's catalog is their own,
 		// so it is matched against the index here rather than in SQL.
 		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
-			return api.RepositoryPage{}, err
+			return api.RepositoryPage{}, storeDown(err)
 		}
 		slices.SortStableFunc(match, func(a, b string) int {
 			ra, rb := rows[a], rows[b]
@@ -93,8 +98,9 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 		match = nil
 	}
 	if s.idx != nil && len(rows) == 0 && len(match) > 0 {
+		// The figures are extras: without the database the names still show.
 		if rows, err = s.idx.RepositorySummaries(ctx, match); err != nil {
-			return api.RepositoryPage{}, err
+			slog.Warn("index: repository figures", "err", err)
 		}
 	}
 	for _, n := range match {
@@ -108,10 +114,18 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 }
 
 // ownView reports whether ctx asks for the whole catalog as Berth sees it, answered from the
-// index: a request without a principal, when there is no access control (with it, such a
-// request is an anonymous caller's, whose list is filtered like everyone's).
+// index: the Authorizer says the caller sees every repository.
 func (s *Service) ownView(ctx context.Context) bool {
-	return s.idx != nil && s.access == nil && principalOf(ctx) == ""
+	if s.idx == nil {
+		return false
+	}
+	all, err := s.authz.Everything(ctx)
+	return err == nil && all
+}
+
+// byName reports whether sort orders the catalog by name, which needs no index.
+func byName(sort string) bool {
+	return strings.TrimPrefix(sort, "-") == "" || strings.TrimPrefix(sort, "-") == store.SortName
 }
 
 func checkSort(sort string) error {
@@ -174,7 +188,7 @@ func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
 func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	names, err := s.list(ctx)
+	names, err := s.authz.Repositories(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.loading = nil

@@ -44,9 +44,9 @@ func BenchmarkStaleTags(b *testing.B) {
 			client := func() *registry.Client {
 				return registrytest.NewClient(b, registry.Options{URL: base, Concurrency: 16})
 			}
-			indexed := catalog.New(catalog.Options{Registry: client(), Index: st, TagTTL: time.Minute,
+			indexed := newCatalog(catalog.Options{Registry: client(), Index: st, TagTTL: time.Minute,
 				Revalidation: catalog.Revalidation{Now: clk.now, Rate: 1e6}})
-			storm := catalog.New(catalog.Options{Registry: client(), TagTTL: time.Nanosecond})
+			storm := newCatalog(catalog.Options{Registry: client(), TagTTL: time.Nanosecond})
 			read(indexed) // cold: fills the index
 			read(storm)   // cold: fills its cache, so the next reads only HEAD
 			var stale, fresh, stormed time.Duration

@@ -82,7 +82,7 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 		dsn := newDSN(t)
 		var clk clock
 		replica := func() *catalog.Service {
-			return catalog.New(catalog.Options{
+			return newCatalog(catalog.Options{
 				Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host, Concurrency: 16}),
 				Index:    openStore(t, dsn), TagTTL: time.Minute, Revalidation: clk.options(),
 			})

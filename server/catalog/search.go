@@ -36,7 +36,7 @@ func (s *Service) Search(ctx context.Context, query string, limit int) (api.Sear
 	for want := 4 * limit; ; want = min(store.MaxSearch, 4*want) {
 		hits, err := s.idx.Search(ctx, query, want)
 		if err != nil {
-			return out, err
+			return out, storeDown(err)
 		}
 		capped, err := s.allow(ctx, hits, allowed)
 		if err != nil {

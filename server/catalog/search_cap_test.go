@@ -58,7 +58,7 @@ func TestSearchChecksABoundedNumberOfRepositories(t *testing.T) {
 	if err := st.PutTags(t.Context(), tags); err != nil {
 		t.Fatal(err)
 	}
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: reg.URL}), Index: st})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: reg.URL}), Index: st})
 	page, err := svc.Search(t.Context(), "private/app", 50)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestSearchRefusesAnOverlongQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://127.0.0.1:1"}), Index: st})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://127.0.0.1:1"}), Index: st})
 	_, err = svc.Search(t.Context(), "label:"+strings.Repeat("y", 3000), 10)
 	if !httperr.Is(err, api.CodeBadRequest) {
 		t.Fatalf("a 3,006-character query: %v, want BAD_REQUEST", err)

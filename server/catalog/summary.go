@@ -49,12 +49,35 @@ type summary struct {
 	artifactType string
 	// labels are the image configs' labels by image manifest digest.
 	labels map[string]map[string]string
+	// note is what the content itself leaves out (schema 1, an index past maxIndexChildren).
+	// Unlike a read error it never changes, so a summary with only a note is kept.
+	note error
 }
 
-// summarize reads the manifest with the given digest and what its size, date and platforms
-// need, all through the digest-keyed cache. mediaType is the registry's Content-Type, used
-// when the manifest does not name its own. The summary is partial when err is set.
+// summarize returns the summary of the manifest with the given digest: from the summary
+// cache, or computed once through the digest-keyed document cache. mediaType is the
+// registry's Content-Type, used when the manifest does not name its own. The summary is
+// partial when err is set and is not sum.note.
 func (s *Service) summarize(ctx context.Context, repository string, digest v1.Hash, mediaType string) (summary, error) {
+	key := digest.String() + " " + mediaType
+	if sum, ok := s.sums.get(key); ok {
+		return sum, sum.note
+	}
+	sum, err := s.compute(ctx, repository, digest, mediaType)
+	if err == nil {
+		s.sums.put(key, sum)
+		return sum, sum.note
+	}
+	if sum.note != nil {
+		err = errors.Join(sum.note, err)
+	}
+	return sum, err
+}
+
+// compute reads what a summary needs; its error is only what went wrong reading, the
+// content's own shortcomings are in sum.note.
+func (s *Service) compute(ctx context.Context, repository string, digest v1.Hash, mediaType string) (summary, error) {
+	s.sums.computed.Add(1)
 	var sum summary
 	raw, err := s.manifest(ctx, repository, digest)
 	if err != nil {
@@ -69,8 +92,8 @@ func (s *Service) summarize(ctx context.Context, repository string, digest v1.Ha
 	}
 	switch {
 	case sum.m.SchemaVersion == 1:
-		sum.kind = "schema1"
-		return sum, errSchema1
+		sum.kind, sum.note = "schema1", errSchema1
+		return sum, nil
 	case len(sum.m.Manifests) > 0 || sum.m.MediaType.IsIndex():
 		sum.kind = "index"
 		return sum, s.summarizeIndex(ctx, repository, &sum)
@@ -93,7 +116,8 @@ func (s *Service) summarize(ctx context.Context, repository string, digest v1.Ha
 
 var errSchema1 = errors.New("legacy Docker schema 1 manifest: registries and clients dropped it; it carries no sizes and its platform and history are not shown")
 
-// maxIndexChildren bounds the platforms of one index that are read; real ones have a handful.
+// maxIndexChildren bounds the children of one index that are read, shown and indexed; real
+// ones have a handful.
 const maxIndexChildren = 256
 
 func (s *Service) summarizeIndex(ctx context.Context, repository string, sum *summary) error {
@@ -102,9 +126,16 @@ func (s *Service) summarizeIndex(ctx context.Context, repository string, sum *su
 		mu   sync.Mutex
 		errs []error
 	)
+	// A crafted index may list one child thousands of times: none of it is worth reading twice.
+	sum.m.Manifests = distinct(sum.m.Manifests)
+	children := sum.m.Manifests
+	if len(children) > maxIndexChildren {
+		sum.note = fmt.Errorf("index lists %d manifests; the first %d are shown", len(children), maxIndexChildren)
+		children = children[:maxIndexChildren]
+	}
 	// The platform list is complete before any goroutine writes into it.
 	var images []v1.Descriptor
-	for _, d := range sum.m.Manifests {
+	for _, d := range children {
 		if attestation(d) {
 			sum.attestations = append(sum.attestations, d)
 			continue
@@ -115,10 +146,6 @@ func (s *Service) summarizeIndex(ctx context.Context, repository string, sum *su
 		}
 		sum.platforms = append(sum.platforms, p)
 		images = append(images, d)
-	}
-	if len(images) > maxIndexChildren {
-		errs = append(errs, fmt.Errorf("index lists %d manifests; details read for the first %d", len(images), maxIndexChildren))
-		images = images[:maxIndexChildren]
 	}
 	for i, d := range images {
 		wg.Go(func() {
@@ -159,6 +186,24 @@ func (s *Service) summarizeIndex(ctx context.Context, repository string, sum *su
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// distinct drops repeated index entries (same digest and platform), keeping the first of each.
+func distinct(ds []v1.Descriptor) []v1.Descriptor {
+	type key struct{ digest, os, arch, variant, osVersion string }
+	seen := make(map[key]bool, min(len(ds), maxIndexChildren))
+	out := ds[:0:0]
+	for _, d := range ds {
+		k := key{digest: d.Digest.String()}
+		if p := d.Platform; p != nil {
+			k.os, k.arch, k.variant, k.osVersion = p.OS, p.Architecture, p.Variant, p.OSVersion
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // attestation reports whether an index entry is a buildx attestation rather than a platform.

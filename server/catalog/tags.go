@@ -34,34 +34,10 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 	return page, nil
 }
 
-// CanRead answers nil when the principal in ctx may read the repository, or why not. With
-// access control the policy decides (Options.Access: no registry round trip). Otherwise the
-// registry does (its tag list, cached per principal for TagTTL), and its error is returned.
-// A repository the registry says is gone (404, as distribution answers once every tag was
-// deleted) is readable: registries refuse access before they say whether something exists,
-// and its history stays visible.
-//
-// While the registry cannot be reached, a repository in the catalog this principal was last
-// shown counts as readable, so stored history (the activity feed) stays visible through an
-// outage to exactly those who saw the repository before.
+// CanRead answers nil when the caller in ctx may read the repository, or why not: the
+// Authorizer's answer.
 func (s *Service) CanRead(ctx context.Context, repository string) error {
-	if s.access != nil {
-		return s.authorize(ctx, repository)
-	}
-	_, err := s.tagNames(ctx, repository)
-	switch {
-	case httperr.Is(err, api.CodeNotFound):
-		return nil
-	case httperr.Is(err, api.CodeRegistryUnavailable), httperr.Is(err, api.CodeRegistryTimeout), httperr.Is(err, api.CodeRegistryError):
-		st := s.state(ctx)
-		st.mu.Lock()
-		_, known := slices.BinarySearch(st.repos, repository)
-		st.mu.Unlock()
-		if known {
-			return nil
-		}
-	}
-	return err
+	return s.authorize(ctx, repository)
 }
 
 // tagNames lists a repository's tags, sorted, reusing a list younger than TagTTL.
@@ -243,7 +219,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		name, value, _ := strings.Cut(q.Label, "=")
 		labeled, err := s.idx.LabeledTags(ctx, repository, strings.TrimSpace(name), strings.TrimSpace(value))
 		if err != nil {
-			return api.TagPage{}, err
+			return api.TagPage{}, storeDown(err)
 		}
 		keep := make(map[string]bool, len(labeled))
 		for _, n := range labeled {

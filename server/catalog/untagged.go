@@ -98,7 +98,7 @@ func (s *Service) untagged(ctx context.Context, repository string) (api.Untagged
 		page.Source = api.UntaggedSeen
 		seen, err := s.idx.RepositoryManifests(ctx, repository, maxUntaggedScan+1)
 		if err != nil {
-			return page, err
+			return page, storeDown(err)
 		}
 		if len(seen) > maxUntaggedScan {
 			seen, page.More = seen[:maxUntaggedScan], true
@@ -207,7 +207,7 @@ func (s *Service) untagged(ctx context.Context, repository string) (api.Untagged
 				ds[j] = rest[i]
 			}
 			if hist, err = s.idx.ManifestHistory(ctx, repository, ds); err != nil {
-				return page, err
+				return page, storeDown(err)
 			}
 		}
 		var parents []string

@@ -15,7 +15,7 @@ import (
 // a client can tell "not here" from "no such repository".
 func TestUntaggedNotAvailable(t *testing.T) {
 	base := registrytest.Open(t)
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: base})})
 	_, err := svc.Untagged(t.Context(), "team/app")
 	if !httperr.Is(err, api.CodeNotAvailable) || api.CodeNotAvailable.Status() != 400 {
 		t.Errorf("untagged without lister or index: %v", err)

@@ -19,7 +19,7 @@ import (
 // latest are one index, 3.19 and 3.20 single images built on other bases.
 func TestUsageCountsSharedBlobsOnceAndWhatADeleteFrees(t *testing.T) {
 	host := seededRegistry(t)
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
 	ctx := t.Context()
 	tags, err := svc.Tags(ctx, "library/alpine", catalog.TagQuery{Offset: 0, Limit: 100})
 	if err != nil {
@@ -93,7 +93,7 @@ func TestUsageExact(t *testing.T) {
 	ma, ca := size(a)
 	mb, cb := size(b)
 
-	svc := catalog.New(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host})})
 	da, _ := a.Digest()
 	u, err := svc.Usage(t.Context(), "usage/app", da.String())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"io"
 	"net/http"
 	"regexp"
@@ -75,13 +76,9 @@ type Options struct {
 	Concurrency int
 	// Now is the clock for the created annotation of uploads (time.Now if nil).
 	Now func() time.Time
-	// List, if set, reads the repository names the principal in its context may see, in
-	// place of the registry's catalog as that principal. With access control only
-	// administrators may read the registry's catalog, so Berth hands the catalog service's
-	// own hook here (catalog.Options.List: the catalog read by Berth and filtered by the one
-	// policy, auth.Policy.FilterCatalog); each chart repository is still read with the
-	// caller's credentials.
-	List func(ctx context.Context) ([]string, error)
+	// Authorizer decides what the caller may do (required): the chart index lists what it
+	// lets the caller see, and every chart read, upload and delete asks it first.
+	Authorizer access.Authorizer
 }
 
 // Service is the chart API and chart repository.
@@ -93,7 +90,7 @@ type Service struct {
 	pullHost       string
 	concurrency    int
 	now            func() time.Time
-	list           func(ctx context.Context) ([]string, error)
+	authz          access.Authorizer
 
 	mu    sync.Mutex
 	scans map[string]*repoScan // by repository
@@ -124,12 +121,12 @@ func New(opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.List == nil {
-		opts.List = opts.Registry.Catalog
+	if opts.Authorizer == nil {
+		return nil, errors.New("charts: no authorizer")
 	}
 	return &Service{
-		list: opts.List,
-		reg:  opts.Registry, prefix: opts.Prefix, allowOverwrite: opts.AllowOverwrite,
+		authz: opts.Authorizer,
+		reg:   opts.Registry, prefix: opts.Prefix, allowOverwrite: opts.AllowOverwrite,
 		maxSize: opts.MaxChartSize, pullHost: opts.PullHost, concurrency: opts.Concurrency,
 		now:   opts.Now,
 		scans: map[string]*repoScan{}, details: newDetailCache(64),
@@ -160,6 +157,14 @@ func checkRepository(s string) error {
 		return httperr.New(api.CodeNameInvalid, fmt.Sprintf("%q is not a valid repository name", s))
 	}
 	return nil
+}
+
+// authorize checks the name, then asks the authorizer whether the caller may do want there.
+func (s *Service) authorize(ctx context.Context, repository string, want access.Actions) error {
+	if err := checkRepository(repository); err != nil {
+		return err
+	}
+	return s.authz.Authorize(ctx, repository, want)
 }
 
 // checkVersion reports a version that is not semver, or that makes no valid tag, as 400.

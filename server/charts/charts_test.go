@@ -50,7 +50,8 @@ func newEnv(t *testing.T, opts charts.Options) *env {
 	t.Helper()
 	base := registrytest.Open(t)
 	host := strings.TrimPrefix(base, "http://")
-	opts.Registry = registrytest.NewClient(t, registry.Options{URL: base})
+	client := registrytest.NewClient(t, registry.Options{URL: base})
+	opts.Registry, opts.Authorizer = client, registry.NewAuthorizer(client, 0)
 	if opts.PullHost == "" {
 		opts.PullHost = host
 	}
@@ -489,7 +490,8 @@ func TestMuseumAPI(t *testing.T) {
 	if before.Digest != after.Digest {
 		t.Error("a refused overwrite changed the tag")
 	}
-	over, err := charts.New(charts.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + e.host}), Prefix: "charts/", PullHost: e.host, AllowOverwrite: true})
+	overClient := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
+	over, err := charts.New(charts.Options{Registry: overClient, Authorizer: registry.NewAuthorizer(overClient, 0), Prefix: "charts/", PullHost: e.host, AllowOverwrite: true})
 	if err != nil {
 		t.Fatal(err)
 	}

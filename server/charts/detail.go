@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,7 +47,7 @@ func (s *Service) ServeChartAPI(w http.ResponseWriter, r *http.Request) {
 
 // Versions lists a repository's chart versions, newest first by semantic version.
 func (s *Service) Versions(ctx context.Context, repository string) (api.ChartVersions, error) {
-	if err := checkRepository(repository); err != nil {
+	if err := s.authorize(ctx, repository, access.Pull); err != nil {
 		return api.ChartVersions{}, err
 	}
 	sc, err := s.scan(ctx, repository)
@@ -72,7 +73,7 @@ func (s *Service) Versions(ctx context.Context, repository string) (api.ChartVer
 // Chart returns one chart version in depth: Chart.yaml, the README rendered safely, values,
 // schema, templates, provenance, signatures and the commands to use it.
 func (s *Service) Chart(ctx context.Context, repository, version string) (api.Chart, error) {
-	if err := checkRepository(repository); err != nil {
+	if err := s.authorize(ctx, repository, access.Pull); err != nil {
 		return api.Chart{}, err
 	}
 	if _, err := checkVersion(version); err != nil {

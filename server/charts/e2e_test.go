@@ -79,16 +79,16 @@ func TestE2EChartPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := charts.New(charts.Options{Registry: reg, Prefix: "charts/", PullHost: host})
+	svc, err := charts.New(charts.Options{Registry: reg, Authorizer: registry.NewAuthorizer(reg, 0), Prefix: "charts/", PullHost: host})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(catalog.Options{Registry: reg})
+	cat := newCatalog(catalog.Options{Registry: reg})
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Store: st, Secret: []byte("charts e2e secret")})
+	jobs, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Authorizer: registry.NewAuthorizer(reg, 0), Store: st, Secret: []byte("charts e2e secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestE2EChartPage(t *testing.T) {
 	siteHandler, err := site.New(site.Services{
 		Config: cfg, Version: "e2e", Registry: reg, Proxy: px, Catalog: cat, Charts: svc,
 		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     jobs,
+		Jobs:     jobs, Authenticator: registry.Authenticator{},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -91,7 +92,7 @@ func (s *Service) ServeMuseumVersion(w http.ResponseWriter, r *http.Request) {
 func (s *Service) ServeDelete(w http.ResponseWriter, r *http.Request) {
 	name, ver := r.PathValue("name"), r.PathValue("version")
 	repository := s.prefix + name
-	if err := checkRepository(repository); err != nil {
+	if err := s.authorize(r.Context(), repository, access.Pull|access.Delete); err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
@@ -158,7 +159,7 @@ func (s *Service) Upload(ctx context.Context, archive, prov *spooled) (string, e
 	}
 	meta := ch.Metadata
 	repository := s.prefix + meta.Name
-	if err := checkRepository(repository); err != nil {
+	if err := s.authorize(ctx, repository, access.Pull|access.Push); err != nil {
 		return "", err
 	}
 	if _, err := checkVersion(meta.Version); err != nil {

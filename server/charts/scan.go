@@ -209,7 +209,7 @@ func (s *Service) fanOut(n int, f func(i int)) {
 // A repository whose shared scan holds no chart is skipped without a request: it adds
 // nothing whoever asks, and Invalidate (or the TTL) brings it back when a chart arrives.
 func (s *Service) walk(ctx context.Context) ([]*version, error) {
-	repos, err := s.list(ctx)
+	repos, err := s.authz.Repositories(ctx)
 	if err != nil {
 		return nil, err
 	}

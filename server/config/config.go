@@ -97,6 +97,9 @@ type Config struct {
 	SecretFile string
 	// JobsRetention is how long finished jobs are kept.
 	JobsRetention time.Duration
+	// PATMaxAge is the lifetime of a personal access token made without one, and the
+	// longest one may ask for (0: tokens may live forever).
+	PATMaxAge time.Duration
 	// JobTimeout bounds one run of a job.
 	JobTimeout time.Duration
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
@@ -154,6 +157,7 @@ func Default() Config {
 		MaxJobs:         16,
 		MaxJobsPerUser:  4,
 		JobsRetention:   7 * 24 * time.Hour,
+		PATMaxAge:       365 * 24 * time.Hour,
 		JobTimeout:      time.Hour,
 		ChartsPrefix:    "charts/",
 		ChartsMaxSize:   10 << 20,
@@ -360,6 +364,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	integer(&c.MaxJobsPerUser, "max-jobs-per-user", "write jobs one user may have running at once")
 	str(&c.SecretFile, "secret-file", "file holding the cluster secret every replica shares, which seals job credentials (default: <data-dir>/secret, generated when absent)")
 	days(&c.JobsRetention, "jobs-retention", "how long finished jobs are kept, e.g. 7d or 24h")
+	days(&c.PATMaxAge, "pat-max-age", "with --access-control: lifetime of a personal access token made without one, and the longest allowed (0: no limit)")
 	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")

@@ -96,7 +96,7 @@ func (e *env) serve(t testing.TB) string {
 	mux := http.NewServeMux()
 	// Basic credentials become the caller's principal, as on the real site.
 	sessions := session.New(time.Hour, reg.CheckCredentials, nil, nil)
-	site.API(mux, site.Services{Contents: e.svc, Sessions: sessions}, nil)
+	site.API(mux, site.Services{Contents: e.svc, Sessions: sessions, Authenticator: registry.Authenticator{}}, nil)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL

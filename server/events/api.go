@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"github.com/berth-registry/berth/server/access"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,34 +19,25 @@ import (
 //	GET /api/v1/stats?range=30d
 //	GET /api/v1/stats/{repo...}?range=30d
 type API struct {
-	store  store.Store
-	now    func() time.Time
-	access func(ctx context.Context, repository string) error
+	store store.Store
+	now   func() time.Time
+	authz access.Authorizer
 }
 
-// NewAPI returns the read API over st.
-func NewAPI(st store.Store) *API {
-	return &API{store: st, now: time.Now}
+// NewAPI returns the read API over st. Every answer holds only repositories authz lets the
+// caller read: the feed skips the others, a repository's statistics answer authz's refusal,
+// and the most-pulled list leaves them out.
+func NewAPI(st store.Store, authz access.Authorizer) *API {
+	return &API{store: st, now: time.Now, authz: authz}
 }
 
-// Restrict makes every answer hold only repositories access lets the caller in the request
-// context read (nil error): the feed skips the others, a repository's statistics answer
-// access's error, and the most-pulled list leaves them out.
-func (a *API) Restrict(access func(ctx context.Context, repository string) error) *API {
-	a.access = access
-	return a
-}
-
-// readable returns a per-request memo of access, true without a restriction.
+// readable returns a per-request memo of the authorizer's answers.
 func (a *API) readable(ctx context.Context) func(repo string) bool {
 	memo := map[string]bool{}
 	return func(repo string) bool {
-		if a.access == nil {
-			return true
-		}
 		ok, seen := memo[repo]
 		if !seen {
-			ok = a.access(ctx, repo) == nil
+			ok = a.authz.Authorize(ctx, repo, access.Pull) == nil
 			memo[repo] = ok
 		}
 		return ok
@@ -96,8 +88,8 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.Wrap(api.CodeBadRequest, "until must be an RFC 3339 time or a duration such as 24h or 7d", err))
 		return
 	}
-	if f.Repository != "" && a.access != nil {
-		if err := a.access(r.Context(), f.Repository); err != nil {
+	if f.Repository != "" {
+		if err := a.authz.Authorize(r.Context(), f.Repository, access.Pull); err != nil {
 			httperr.Write(w, r, err)
 			return
 		}
@@ -210,11 +202,9 @@ func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "no repository name in the path"))
 		return
 	}
-	if a.access != nil {
-		if err := a.access(r.Context(), repo); err != nil {
-			httperr.Write(w, r, err)
-			return
-		}
+	if err := a.authz.Authorize(r.Context(), repo, access.Pull); err != nil {
+		httperr.Write(w, r, err)
+		return
 	}
 	rng, bucketName, bucket, since, until, err := a.window(r)
 	if err != nil {

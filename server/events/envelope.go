@@ -1,12 +1,17 @@
 package events
 
 import (
+	// Linked so go-digest knows sha256, sha384 and sha512 as available algorithms.
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
@@ -67,12 +72,8 @@ const (
 // well inside the range the store's nanosecond timestamps hold (1678–2262).
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var (
-	// digestGrammar is the OCI image spec's digest grammar: algorithm ":" encoded.
-	digestGrammar = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-	// methodGrammar is an HTTP method as distribution reports it.
-	methodGrammar = regexp.MustCompile(`^[A-Z]{1,16}$`)
-)
+// methodGrammar is an HTTP method as distribution reports it.
+var methodGrammar = regexp.MustCompile(`^[A-Z]{1,16}$`)
 
 // DecodeEnvelope parses a notification envelope into store events with source "webhook".
 // Every event must be one distribution could have sent: an id, a known action (push, pull,
@@ -160,14 +161,14 @@ func (we *wireEvent) validate(now time.Time) error {
 	if we.Target.Tag != "" && registry.ValidateTag(we.Target.Tag) != nil {
 		return fmt.Errorf("target.tag %q is not a tag", clip(we.Target.Tag))
 	}
-	if we.Target.Digest != "" && !digestGrammar.MatchString(we.Target.Digest) {
+	if we.Target.Digest != "" && !validDigest(we.Target.Digest) {
 		return fmt.Errorf("target.digest %q is not a digest", clip(we.Target.Digest))
 	}
 	if len(we.Target.References) > maxReferences {
 		return fmt.Errorf("target.references has %d entries, at most %d are accepted", len(we.Target.References), maxReferences)
 	}
 	for j, ref := range we.Target.References {
-		if len(ref.Digest) > maxDigestLength || !digestGrammar.MatchString(ref.Digest) {
+		if !validDigest(ref.Digest) {
 			return fmt.Errorf("target.references[%d] %q is not a digest", j, clip(ref.Digest))
 		}
 	}
@@ -181,6 +182,12 @@ func (we *wireEvent) validate(now time.Time) error {
 		return fmt.Errorf("timestamp %s is before 2000 or more than %s ahead of this server's clock", ts.Format(time.RFC3339), maxClockSkew)
 	}
 	return nil
+}
+
+// validDigest reports whether s is a digest of a known algorithm with that algorithm's length
+// and alphabet (sha256: 64 lowercase hex): the OCI grammar alone takes "sha256:zz" and "md5:abc".
+func validDigest(s string) bool {
+	return digest.Digest(s).Validate() == nil
 }
 
 // clip keeps a quoted value short and printable in an error message.

@@ -173,6 +173,15 @@ func TestWebhookRefusesInvalidEvents(t *testing.T) {
 		{"digest outside the grammar", "target.digest", "sha256/abc"},
 		{"digest over 255 bytes", "target.digest", "sha256:" + long(300)},
 		{"reference not a digest", "target.references", []map[string]any{{"digest": "nope"}}},
+		// The grammar alone let these through: each algorithm's length and alphabet count.
+		{"sha256 too short", "target.digest", "sha256:zz"},
+		{"sha256 of 63 hex", "target.digest", "sha256:" + strings.Repeat("a", 63)},
+		{"sha256 in upper case", "target.digest", "sha256:" + strings.Repeat("A", 64)},
+		{"sha512 of 64 hex", "target.digest", "sha512:" + strings.Repeat("c", 64)},
+		{"unknown algorithm", "target.digest", "md5:abc"},
+		{"unknown algorithm of 64 hex", "target.digest", "sha1:" + strings.Repeat("a", 64)},
+		{"reference too short", "target.references", []map[string]any{{"digest": "sha256:zz"}}},
+		{"reference of an unknown algorithm", "target.references", []map[string]any{{"digest": "md5:abc"}}},
 		{"user agent over 1 KB", "request.useragent", long(1025)},
 		{"actor over 256 bytes", "actor.name", long(257)},
 		{"method not a method", "request.method", "put it"},
@@ -270,9 +279,10 @@ func TestPoisonedDeliveryAmongGoodOnes(t *testing.T) {
 		web := httptest.NewServer(b.mux)
 		t.Cleanup(web.Close)
 		poisons := map[string][]byte{
-			"nul":   marshal(set(event("poison-nul"), "request.useragent", "x\x00y")),
-			"8kb":   marshal(event("poison-" + noise(8192))),
-			"mixed": marshal(event("good-with-poison"), set(event("poison-in-envelope"), "id", "a\x00")),
+			"nul":    marshal(set(event("poison-nul"), "request.useragent", "x\x00y")),
+			"8kb":    marshal(event("poison-" + noise(8192))),
+			"mixed":  marshal(event("good-with-poison"), set(event("poison-in-envelope"), "id", "a\x00")),
+			"digest": marshal(event("good-with-short-digest"), set(event("poison-digest"), "target.digest", "sha256:zz")),
 		}
 		const good = 60
 		var wg sync.WaitGroup
@@ -300,7 +310,7 @@ func TestPoisonedDeliveryAmongGoodOnes(t *testing.T) {
 			t.Errorf("%d events stored, want the %d good ones", len(evs), good)
 		}
 		for _, e := range evs {
-			if !strings.HasPrefix(e.ID, "good-") || e.ID == "good-with-poison" {
+			if !strings.HasPrefix(e.ID, "good-") || e.ID == "good-with-poison" || e.ID == "good-with-short-digest" {
 				t.Errorf("stored %.40q", e.ID)
 			}
 		}

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/app/api"
 )
@@ -26,6 +29,8 @@ type Error struct {
 	Message string
 	// Err is the cause, kept for logs and errors.Is/As.
 	Err error
+	// RetryAfter, when set, is sent as Retry-After (throttled or busy).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -70,6 +75,9 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		level = slog.LevelWarn
 	}
 	slog.Log(r.Context(), level, "request failed", "status", e.Status, "code", e.Code, "err", e.Error())
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
 	var b api.ErrorBody
 	b.Error.Code = api.Code(e.Code)
 	b.Error.Message = e.Message

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -26,8 +27,15 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, what string, 
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("json: more than one value")
+	if err == nil {
+		// Anything after the value — a second value, or a stray "}" that dec.More would not
+		// report — makes the body something other decoders may read differently: refuse it.
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("json: something follows the value")
+			if _, ok := errors.AsType[*http.MaxBytesError](next); ok {
+				err = next
+			}
+		}
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

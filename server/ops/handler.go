@@ -87,6 +87,10 @@ func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
 			httperr.Write(w, r, badRequest("a cleanup needs a rule"))
 			return
 		}
+		if err := m.authorize(r.Context(), req); err != nil {
+			httperr.Write(w, r, err)
+			return
+		}
 		plan, err := m.Preview(r.Context(), *req.Rule)
 		if err != nil {
 			httperr.Write(w, r, err)
@@ -96,7 +100,7 @@ func (m *Manager) ServeStart(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, plan)
 		return
 	}
-	id, err := m.Submit(r.Context(), req)
+	id, err := m.SubmitOnce(r.Context(), req, r.Header.Get(IdempotencyHeader))
 	if err != nil {
 		httperr.Write(w, r, err)
 		return

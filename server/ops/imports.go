@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -74,6 +75,9 @@ func (m *Manager) serveImport(w http.ResponseWriter, r *http.Request) (string, e
 	if err := registry.ValidateRepository(repository); err != nil {
 		return "", err
 	}
+	if err := m.authorize(ctx, api.JobRequest{Kind: api.JobImport, Repository: repository}); err != nil {
+		return "", err
+	}
 	if tag != "" {
 		if err := registry.ValidateTag(tag); err != nil {
 			return "", err
@@ -88,7 +92,7 @@ func (m *Manager) serveImport(w http.ResponseWriter, r *http.Request) (string, e
 	if r.ContentLength > m.opts.MaxImportSize {
 		return "", m.tooLarge()
 	}
-	user := registry.UserFrom(ctx)
+	user := access.From(ctx).Name
 	if err := m.admit(ctx, user); err != nil {
 		return "", err
 	}
@@ -111,7 +115,7 @@ func (m *Manager) serveImport(w http.ResponseWriter, r *http.Request) (string, e
 	if err != nil {
 		return "", err
 	}
-	id, err := m.enqueue(ctx, user, api.JobRequest{Kind: api.JobImport, Repository: repository, Tag: tag, Archive: name}, im.Summary())
+	id, err := m.enqueue(ctx, user, api.JobRequest{Kind: api.JobImport, Repository: repository, Tag: tag, Archive: name}, im.Summary(), "")
 	if err != nil {
 		return "", err
 	}

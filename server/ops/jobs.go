@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -53,6 +54,9 @@ type Options struct {
 	// Registry is Berth's registry; every job runs with the credentials of the user who
 	// started it.
 	Registry *registry.Client
+	// Authorizer decides whether the caller may start a job (required): every repository a
+	// job reads or writes in Registry is authorized before it is queued.
+	Authorizer access.Authorizer
 	// Remote returns a client for another registry named in a copy, with the credentials the
 	// request gave; nil means copies stay within Registry. It refuses registries the operator
 	// did not allow.
@@ -69,8 +73,8 @@ type Options struct {
 	Secret []byte
 	// Retention is how long finished jobs are kept; 0 means 7 days.
 	Retention time.Duration
-	// JobTimeout bounds one run of a job; a replica that stops mid-job has its jobs taken
-	// over by another a little after it. 0 means 1 hour.
+	// JobTimeout bounds one run of a job. 0 means 1 hour. A replica that dies mid-job has
+	// its jobs taken over once their leases lapse (lease.go), whatever this is.
 	JobTimeout time.Duration
 	// ReadOnly refuses every job.
 	ReadOnly bool
@@ -84,6 +88,8 @@ type Options struct {
 	ImportDir string
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
+
+	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -122,6 +128,9 @@ type opArgs struct {
 	User    string         `json:"user,omitempty"`
 	// Secret names the job's sealed credentials in the store; "" when it has none.
 	Secret string `json:"secret,omitempty"`
+	// Key is the job's idempotency key tag (keyTag), the one argument it is unique by; ""
+	// when it was started without a key.
+	Key string `json:"key,omitempty" river:"unique"`
 }
 
 func (opArgs) Kind() string { return kindOp }
@@ -148,6 +157,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("jobs: no store")
 	}
+	if opts.Authorizer == nil {
+		return nil, errors.New("jobs: no authorizer")
+	}
 	if opts.Retention <= 0 {
 		opts.Retention = 7 * 24 * time.Hour
 	}
@@ -162,6 +174,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	if opts.MaxImportSize <= 0 {
 		opts.MaxImportSize = DefaultMaxImportSize
+	}
+	if opts.lease <= 0 {
+		opts.lease = leaseTerm
 	}
 	sealer, err := NewSealer(opts.Secret)
 	if err != nil {
@@ -192,10 +207,12 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
-		JobTimeout:   opts.JobTimeout,
-		// A job still "running" this long after it started belongs to a replica that stopped:
-		// River's rescuer (every 30 s) hands it to another one.
-		RescueStuckJobsAfter: opts.JobTimeout + 10*time.Second,
+		// A write job's replica renews its lease (lease.go); one not renewed for leaseTerm
+		// belongs to a replica that died: River's rescuer (every 30 s) hands it to another.
+		JobTimeout:           opts.lease,
+		RescueStuckJobsAfter: opts.lease,
+		// Jobs run past River's deadline on purpose; only one past --job-timeout is stuck.
+		JobStuckThreshold: opts.JobTimeout,
 		// Berth deletes finished jobs itself after --jobs-retention, with their events.
 		CompletedJobRetentionPeriod: -1, CancelledJobRetentionPeriod: -1, DiscardedJobRetentionPeriod: -1,
 		MaxAttempts: 3,
@@ -236,6 +253,13 @@ var errSignIn = httperr.New(api.CodeUnauthorized, "Sign in to make changes: Bert
 // Submit checks req and enqueues it as a job with the credentials of the principal in ctx
 // (or Berth's own), returning its id. Bad requests fail here, before any job exists.
 func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error) {
+	return m.SubmitOnce(ctx, req, "")
+}
+
+// SubmitOnce is Submit with an idempotency key: while the job a user started with key is kept
+// (--jobs-retention), the same request with it answers that job's id on any replica, and
+// another request with it is a conflict. "" starts a new job every time.
+func (m *Manager) SubmitOnce(ctx context.Context, req api.JobRequest, key string) (string, error) {
 	if m.opts.ReadOnly {
 		return "", ErrReadOnly
 	}
@@ -247,25 +271,41 @@ func (m *Manager) Submit(ctx context.Context, req api.JobRequest) (string, error
 	if req.Kind == api.JobImport {
 		return "", badRequest("Imports start by uploading the archive: POST /api/v1/imports?repository=…&tag=….")
 	}
-	user := registry.UserFrom(ctx)
-	r, err := m.prepare(m.opts.Registry, user, req, attempt{})
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	user := access.From(ctx).Name
+	var tag string
+	if key != "" {
+		// A retry is answered before the limits: its job is counted already.
+		tag = keyTag(user, key)
+		if id, ok, err := m.keyed(ctx, tag, req); err != nil || ok {
+			return id, err
+		}
+	}
+	r, err := m.prepare(m.opts.Registry, user, req, attempt{}) // checks the request; reads nothing
 	if err != nil {
+		return "", err
+	}
+	// The caller may do what the request, as decoded and checked, does: before anything is
+	// read or queued.
+	if err := m.authorize(ctx, req); err != nil {
 		return "", err
 	}
 	if err := m.admit(ctx, user); err != nil {
 		return "", err
 	}
-	return m.enqueue(ctx, user, req, r.summary)
+	return m.enqueue(ctx, user, req, r.summary, tag)
 }
 
 // enqueue inserts an admitted job, sealing the credentials of the principal in ctx and any
-// the request carries for other registries.
-func (m *Manager) enqueue(ctx context.Context, user string, req api.JobRequest, summary string) (string, error) {
-	args := opArgs{Request: req, Summary: summary, User: user}
-	args.Request.SourcePassword, args.Request.DestinationPassword = "", ""
+// the request carries for other registries. With a key tag (keyTag) the job is unique by it:
+// of two replicas inserting one at once, the second answers the first's job.
+func (m *Manager) enqueue(ctx context.Context, user string, req api.JobRequest, summary, tag string) (string, error) {
+	args := opArgs{Request: withoutPasswords(req), Summary: summary, User: user, Key: tag}
 	creds := credentials{SourcePassword: req.SourcePassword, DestinationPassword: req.DestinationPassword}
-	if p, ok := registry.PrincipalFrom(ctx); ok {
-		a, err := p.Auth.Authorization()
+	if id := access.From(ctx); id.Auth != nil {
+		a, err := id.Auth.Authorization()
 		if err != nil {
 			return "", fmt.Errorf("jobs: the user's credentials: %w", err)
 		}
@@ -278,12 +318,20 @@ func (m *Manager) enqueue(ctx context.Context, user string, req api.JobRequest, 
 			return "", storeError(err)
 		}
 	}
-	res, err := m.queue.Insert(ctx, args, &river.InsertOpts{Tags: []string{userTag(user)}})
-	if err != nil {
+	opts := &river.InsertOpts{Tags: []string{userTag(user)}}
+	if tag != "" {
+		opts.Tags = append(opts.Tags, tag)
+		opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: allStates}
+	}
+	res, err := m.queue.Insert(ctx, args, opts)
+	if err != nil || res.UniqueSkippedAsDuplicate {
 		if args.Secret != "" {
 			_ = m.store.DeleteJobSecrets(context.WithoutCancel(ctx), []string{args.Secret})
 		}
-		return "", storeError(err)
+		if err != nil {
+			return "", storeError(err)
+		}
+		return sameRequest(res.Job, req)
 	}
 	id := strconv.FormatInt(res.Job.ID, 10)
 	slog.InfoContext(ctx, "job queued", "job", id, "kind", req.Kind, "summary", summary, "user", user)
@@ -345,7 +393,7 @@ func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, opArgs
 		return nil, opArgs{}, storeError(err)
 	}
 	var args opArgs
-	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != registry.UserFrom(ctx) {
+	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != access.From(ctx).Name {
 		return nil, opArgs{}, nil
 	}
 	return row, args, nil
@@ -366,7 +414,7 @@ func (m *Manager) Get(ctx context.Context, id string) (job api.Job, ok bool, err
 
 // List returns the caller's jobs kept (see Retention), newest first, at most 100.
 func (m *Manager) List(ctx context.Context) ([]api.Job, error) {
-	user := registry.UserFrom(ctx)
+	user := access.From(ctx).Name
 	res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).TagsAny(userTag(user)).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100))
 	if err != nil {

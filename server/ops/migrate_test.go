@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"errors"
+	"github.com/berth-registry/berth/server/access"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,7 +57,7 @@ func TestQueueMigratesExistingStore(t *testing.T) {
 						return
 					}
 					stores[i] = s
-					_, errs[i] = NewManager(ctx, Options{Store: s, Secret: []byte("migration test secret")})
+					_, errs[i] = NewManager(ctx, Options{Store: s, Secret: []byte("migration test secret"), Authorizer: noAccess{}})
 				})
 			}
 			wg.Wait()
@@ -92,3 +94,12 @@ func TestQueueMigratesExistingStore(t *testing.T) {
 		})
 	}
 }
+
+// noAccess refuses everything: the migration test starts no job.
+type noAccess struct{}
+
+func (noAccess) Authorize(context.Context, string, access.Actions) error {
+	return errors.New("refused")
+}
+func (noAccess) Repositories(context.Context) ([]string, error) { return nil, nil }
+func (noAccess) Everything(context.Context) (bool, error)       { return false, nil }

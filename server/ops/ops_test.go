@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/berth-registry/berth/server/access"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,6 +133,9 @@ func newManager(t *testing.T, opts Options) *Manager {
 	}
 	if opts.Secret == nil {
 		opts.Secret = []byte("a cluster secret for the tests")
+	}
+	if opts.Authorizer == nil && opts.Registry != nil {
+		opts.Authorizer = registry.NewAuthorizer(opts.Registry, 0) // the registry decides
 	}
 	m, err := NewManager(t.Context(), opts)
 	if err != nil {
@@ -829,3 +833,6 @@ func jobsHandler(m *Manager) http.Handler {
 	mux.HandleFunc("DELETE /api/v1/jobs/{id}", m.ServeCancel)
 	return mux
 }
+
+// registryAuthorizer is the registry deciding, as without --access-control.
+func registryAuthorizer(c *registry.Client) access.Authorizer { return registry.NewAuthorizer(c, 0) }

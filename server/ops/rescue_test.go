@@ -2,6 +2,7 @@ package ops
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ type crashSpec struct {
 	DB       string         `json:"db"`
 	Registry string         `json:"registry"`
 	Request  api.JobRequest `json:"request"`
+	// JobTimeout is the replica's --job-timeout; 0 means a minute.
+	JobTimeout time.Duration `json:"jobTimeout"`
 }
 
 const crashEnv = "BERTH_OPS_CRASHING_REPLICA"
@@ -53,7 +56,8 @@ func TestHelperCrashingReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := options(t, spec.Registry)
-	opts.Store, opts.Secret, opts.JobTimeout = st, []byte("a cluster secret for the tests"), time.Minute
+	opts.Store, opts.Secret, opts.JobTimeout = st, []byte("a cluster secret for the tests"), cmp.Or(spec.JobTimeout, time.Minute)
+	opts.Authorizer = registryAuthorizer(opts.Registry)
 	m, err := NewManager(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -27,13 +27,15 @@ type opWorker struct {
 
 // Work runs the job with its owner's credentials and persists its events. A failure is
 // final (a retry would fail the same way); an interruption is not: a replica stopping, or
-// killed (River's rescuer hands its job on once it ran longer than the job timeout), and
+// killed (River's rescuer hands its job on once its lease lapsed: lease.go), and
 // the job starts over on another one, which is safe since copies, retags and deletes write
 // by digest and move the tag last, and a resumed one reads what the attempt before recorded
 // (see recorded) so as not to undo what others changed after the crash. An import starts over too when its archive is on a
 // volume the replicas share, and fails saying so when it is not.
 func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	m, args := w.m, job.Args
+	ctx, end := m.withLease(ctx, job)
+	defer end()
 	log, err := openEventLog(ctx, m.store, job.ID)
 	if err != nil {
 		return err // the store is down: River retries
@@ -95,7 +97,7 @@ func (w *opWorker) run(ctx context.Context, job *river.Job[opArgs], log *eventLo
 		}
 		req.SourcePassword, req.DestinationPassword = creds.SourcePassword, creds.DestinationPassword
 		if creds.Auth != nil {
-			ctx = registry.WithPrincipal(ctx, registry.Principal{Key: "job:" + args.Secret, Auth: authn.FromConfig(*creds.Auth), User: args.User})
+			ctx = access.With(ctx, access.Identity{Kind: access.User, Name: args.User, Key: "job:" + args.Secret, Auth: authn.FromConfig(*creds.Auth)})
 			defer m.opts.Registry.Forget("job:" + args.Secret)
 		}
 	}

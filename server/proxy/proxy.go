@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 )
 
 // Options configures a Proxy.
@@ -201,7 +202,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	status, msg := http.StatusBadGateway, "registry unreachable"
-	if httperr.Timeout(err) {
+	switch {
+	case errors.Is(err, registry.ErrNotAnswering):
+		// The breaker: the last requests got no answer, so this one was not sent.
+		status, msg = http.StatusServiceUnavailable, "registry not answering"
+	case httperr.Timeout(err):
 		status, msg = http.StatusGatewayTimeout, "registry did not answer in time"
 	}
 	slog.WarnContext(r.Context(), "proxy: upstream failed", "status", status, "upstream", p.upstream.Host, "err", err)

@@ -44,13 +44,15 @@ type Client struct {
 	auth      authn.Authenticator
 	perUser   bool
 	svcWrites bool
-	transport http.RoundTripper
+	transport http.RoundTripper // breaker in front of the transport given
+	breaker   *breaker
 	timeout   time.Duration
 	sem       chan struct{}
 	agent     string
 
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
+	handoff handoff
 }
 
 type pullerEntry struct {
@@ -91,9 +93,10 @@ func New(opts Options) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "berth"
 	}
+	brk := newBreaker(opts.Transport, addr, opts.Timeout)
 	return &Client{
 		addr: addr, reg: reg, nameOpts: nopts, auth: opts.Auth, perUser: opts.PerUser,
-		svcWrites: opts.ServiceWrites, transport: opts.Transport, timeout: opts.Timeout,
+		svcWrites: opts.ServiceWrites, transport: brk, breaker: brk, timeout: opts.Timeout,
 		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent,
 		pullers: map[string]*pullerEntry{},
 	}, nil
@@ -103,7 +106,7 @@ func New(opts Options) (*Client, error) {
 func (c *Client) Address() Address { return c.addr }
 
 // Transport is the round tripper every request to this registry goes through (the /v2 proxy
-// shares it).
+// shares it), its circuit breaker included.
 func (c *Client) Transport() http.RoundTripper { return c.transport }
 
 // Timeout is the bound on one registry operation.
@@ -143,13 +146,13 @@ func (c *Client) Reference(repository, ref string) (name.Reference, error) {
 }
 
 // principal is who the request in ctx is made for here.
-func (c *Client) principal(ctx context.Context) Principal {
+func (c *Client) principal(ctx context.Context) principal {
 	if c.perUser {
-		if p, ok := PrincipalFrom(ctx); ok {
+		if p, ok := credentialsIn(ctx); ok {
 			return p
 		}
 	}
-	return Principal{Auth: c.auth}
+	return principal{Auth: c.auth}
 }
 
 // ErrNotAllowed is returned for a write without a signed-in user when service writes are off.
@@ -159,7 +162,7 @@ var ErrNotAllowed = errors.New("sign in to make changes: Berth does not write wi
 // where the operator allowed it — Berth's own. Never more than the person asking has.
 func (c *Client) writeAuth(ctx context.Context) (authn.Authenticator, error) {
 	if c.perUser {
-		if p, ok := PrincipalFrom(ctx); ok {
+		if p, ok := credentialsIn(ctx); ok {
 			return p.Auth, nil
 		}
 		if !c.svcWrites {

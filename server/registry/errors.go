@@ -31,6 +31,8 @@ func (c *Client) explain(err error, what string) error {
 	var te *transport.Error
 	reg := c.addr.Host
 	switch {
+	case errors.Is(err, ErrNotAnswering):
+		return httperr.Wrap(api.CodeRegistryUnavailable, fmt.Sprintf("Cannot reach the registry at %s: it is not answering; Berth checks it in the background and goes on once it answers.", reg), err)
 	case errors.As(err, &te) && (hasCode(te, transport.UnsupportedErrorCode) || te.StatusCode == http.StatusMethodNotAllowed):
 		return httperr.Wrap(api.CodeMethodNotAllowed, fmt.Sprintf("%s: the registry at %s does not allow deletes (distribution needs storage.delete.enabled: true, REGISTRY_STORAGE_DELETE_ENABLED=true).", what, reg), err)
 	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):

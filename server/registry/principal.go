@@ -4,34 +4,33 @@ import (
 	"context"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/berth-registry/berth/server/access"
 )
 
-// Principal is who a registry request is made for: a signed-in user with their credentials,
-// or, when the context carries none, Berth itself with its service credentials (or anonymous).
-type Principal struct {
-	// Key names the principal's cached state (its registry tokens), e.g. a session id.
-	Key string
-	// Auth holds the user's credentials for the registry.
+// principal is whose credentials a request is made with: the identity's registry credentials
+// (Key names its cached registry tokens), or, when the identity has none, Berth's own (or
+// anonymous) access, whose Key is "".
+type principal struct {
+	Key  string
 	Auth authn.Authenticator
-	// User is the signed-in user's name, for audit records and job ownership.
-	User string
 }
 
-type principalKey struct{}
-
-// WithPrincipal returns a context whose registry requests are made as p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+// credentialsIn returns the registry credentials of the identity in ctx, if it has any.
+func credentialsIn(ctx context.Context) (principal, bool) {
+	id := access.From(ctx)
+	return principal{Key: id.Key, Auth: id.Auth}, id.Auth != nil
 }
 
-// PrincipalFrom returns the principal WithPrincipal put into ctx, if any.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok && p.Auth != nil
-}
+// Authenticator is access.Authenticator when the registry decides: the credentials a request
+// presents are not checked by Berth but carried to the registry, which checks them on every
+// use (a wrong password is the registry's 401 on the first read).
+type Authenticator struct{}
 
-// UserFrom returns the signed-in user's name in ctx, or "" for an anonymous request.
-func UserFrom(ctx context.Context) string {
-	p, _ := PrincipalFrom(ctx)
-	return p.User
+// Identify names the caller after the credentials, unchecked.
+func (Authenticator) Identify(_ context.Context, c access.Credentials) (access.Identity, error) {
+	return access.Identity{
+		Kind: access.User, Name: c.User, Via: access.ViaRegistry, Key: c.Key,
+		Auth: authn.FromConfig(authn.AuthConfig{Username: c.User, Password: c.Secret}),
+	}, nil
 }

@@ -3,10 +3,12 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -98,8 +100,19 @@ func (c *Client) slot(ctx context.Context) (func(), error) {
 	}
 }
 
-// Tags lists a repository's tags, following the registry's pagination, sorted.
+// Tags lists a repository's tags, following the registry's pagination, sorted. A list the
+// Authorizer just read for the same caller (its access check) is handed over instead of
+// being asked for again.
 func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
+	if key, ok := handoffKey(ctx, c.principal(ctx).Key, repository); ok {
+		if names, ok := c.handoff.take(key); ok {
+			return names, nil
+		}
+	}
+	return c.tags(ctx, repository)
+}
+
+func (c *Client) tags(ctx context.Context, repository string) ([]string, error) {
 	repo, err := c.Repository(repository)
 	if err != nil {
 		return nil, err
@@ -252,3 +265,33 @@ func what(repository, ref string) string {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// HasRepositoryUnder reports whether some repository is named prefix/… . Registries list the
+// catalog in lexical order from after ?last=, and every name starting "prefix/" sorts right
+// after "prefix/" itself, so the first page after it answers; a registry that refuses that
+// form gets the whole walk, stopped at the first match.
+func (c *Client) HasRepositoryUnder(ctx context.Context, prefix string) (bool, error) {
+	want := prefix + "/"
+	bctx, done, err := c.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	page, err := remote.CatalogPage(c.reg, want, 1, append(c.options(c.principal(ctx).Auth), remote.WithContext(bctx))...)
+	done()
+	if err == nil {
+		return len(page) > 0 && strings.HasPrefix(page[0], want), nil
+	}
+	found := errors.New("found")
+	err = c.CatalogPages(ctx, func(page []string) error {
+		for _, n := range page {
+			if strings.HasPrefix(n, want) {
+				return found
+			}
+		}
+		return nil
+	})
+	if err == found {
+		return true, nil
+	}
+	return false, err
+}

@@ -41,6 +41,7 @@ func (c *Client) Writer(ctx context.Context) (*Writer, error) {
 
 // Delete deletes a tag (the tag only, where the registry supports it) or a manifest by digest.
 func (w *Writer) Delete(ctx context.Context, repository, ref string) error {
+	w.c.Changed(repository)
 	r, err := w.c.Reference(repository, ref)
 	if err != nil {
 		return err
@@ -68,6 +69,7 @@ func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, 
 // PutManifest writes a manifest under a tag or its digest and returns its digest. Every blob
 // and child it references must be in the repository already.
 func (w *Writer) PutManifest(ctx context.Context, repository, ref string, raw []byte, mediaType string) (string, error) {
+	w.c.Changed(repository)
 	r, err := w.c.Reference(repository, ref)
 	if err != nil {
 		return "", err

@@ -13,13 +13,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
-	"github.com/berth-registry/berth/server/registry"
 )
 
 // CookieName is the session cookie.
@@ -37,7 +34,8 @@ const CookieName = "berth_session"
 // maxBody bounds a sign-in request; credentials are a few hundred bytes.
 const maxBody = 64 << 10
 
-// Checker tells whether the registry accepts credentials (registry.Client.CheckCredentials).
+// Checker tells whether credentials sign in: the registry's answer (registry.Client.
+// CheckCredentials) or Berth's accounts', each behind the one Limiter (Throttled).
 type Checker func(ctx context.Context, auth authn.Authenticator) error
 
 // Store keeps sealed sessions by key until their time to live runs out. The memory store
@@ -59,9 +57,6 @@ type Manager struct {
 	now    func() time.Time
 	store  Store
 
-	trusted   []netip.Prefix
-	counter   Counter
-	limiter   *Limiter
 	bearer    BearerResolver
 	onSignOut func(ctx context.Context, user, secret string)
 
@@ -78,8 +73,7 @@ type entry struct {
 
 // New returns a Manager whose sessions expire after ttl idle, checking credentials with check
 // and calling forget with a session's key when it ends (to drop per-user caches). A nil store
-// keeps sessions in this process's memory; so are failed sign-ins counted unless WithCounter
-// says otherwise.
+// keeps sessions in this process's memory.
 func New(ttl time.Duration, check Checker, forget func(key string), store Store, opts ...Option) *Manager {
 	if store == nil {
 		store = NewMemoryStore()
@@ -88,35 +82,28 @@ func New(ttl time.Duration, check Checker, forget func(key string), store Store,
 	for _, o := range opts {
 		o(m)
 	}
-	if m.counter == nil {
-		m.counter = NewMemoryCounter()
-	}
-	m.limiter = NewLimiter(m.counter, "signin", maxPairFailures, maxClientFailures, failureWindow)
 	return m
 }
 
-// Middleware makes requests with a valid session cookie read the registry as that user.
-func (m *Manager) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if key, e := m.lookup(r); e != nil {
-			auth := authn.FromConfig(authn.AuthConfig{Username: e.User, Password: e.Password})
-			r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: key, Auth: auth, User: e.User}))
-		} else if token, ok := bearerToken(r); ok && m.bearer != nil {
-			// A static site's access token (auth's OAuth server): the resolver names its
-			// user; the token itself is the credential, checked again like a password.
-			if user, ok := m.bearer(token); ok {
-				auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: token})
-				r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: "bearer/" + hashKey(token), Auth: auth, User: user}))
-			}
-		} else if user, password, ok := r.BasicAuth(); ok && user != "" {
-			// Scripts and CLIs (helm cm-push, curl) send registry credentials with each
-			// request; the registry checks them on every use, as for a session. Their tokens
-			// are kept under a key derived from the credentials, never the credentials.
-			auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-			r = r.WithContext(registry.WithPrincipal(r.Context(), registry.Principal{Key: "basic/" + hashKey(user+"\x00"+password), Auth: auth, User: user}))
+// Credentials returns the credentials r presents, if any: its session cookie's, a static
+// site's bearer token, or Basic credentials (scripts and CLIs such as helm cm-push and curl).
+// They are checked by the one authenticator (access.Authenticator), never here.
+func (m *Manager) Credentials(r *http.Request) (access.Credentials, bool) {
+	if key, e := m.lookup(r); e != nil {
+		return access.Credentials{User: e.User, Secret: e.Password, Key: key, Stored: true}, true
+	}
+	if token, ok := bearerToken(r); ok && m.bearer != nil {
+		// The resolver names the token's user; the token itself is the credential.
+		if user, ok := m.bearer(token); ok {
+			return access.Credentials{User: user, Secret: token, Key: "bearer/" + hashKey(token)}, true
 		}
-		next.ServeHTTP(w, r)
-	})
+		return access.Credentials{}, false
+	}
+	if user, password, ok := r.BasicAuth(); ok && user != "" {
+		// Cached state is kept under a key derived from the credentials, never the credentials.
+		return access.Credentials{User: user, Secret: password, Key: "basic/" + hashKey(user+"\x00"+password)}, true
+	}
+	return access.Credentials{}, false
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
@@ -298,24 +285,9 @@ func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, httperr.New(api.CodeMissingCredentials, "Enter a username and a password."))
 		return
 	}
-	client := ClientAddr(r, m.trusted)
-	wait, err := m.limiter.Wait(r.Context(), req.Username, client)
-	if err != nil {
-		// Checking the password without counting failures would let it be guessed freely.
-		httperr.Write(w, r, httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the session store cannot be reached.", err))
-		return
-	}
-	if wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		httperr.Write(w, r, httperr.New(api.CodeTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)))
-		return
-	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: req.Username, Password: req.Password})
 	if err := m.check(r.Context(), auth); err != nil {
-		if httperr.Is(err, api.CodeInvalidCredentials) {
-			m.limiter.Fail(r.Context(), req.Username, client)
-		}
-		slog.InfoContext(r.Context(), "sign-in refused", "user", req.Username, "client", client)
+		slog.InfoContext(r.Context(), "sign-in refused", "user", req.Username, "client", access.ClientString(r.Context()))
 		httperr.Write(w, r, err)
 		return
 	}

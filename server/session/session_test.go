@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/berth-registry/berth/server/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,17 +38,23 @@ func check(_ context.Context, a authn.Authenticator) error {
 	return httperr.New(api.CodeInvalidCredentials, "The registry rejected that username or password.")
 }
 
-// replica serves one Berth replica: the session endpoints, and /whoami answering the user the
-// middleware found.
+// replica serves one Berth replica: the session endpoints, and /whoami answering the user
+// whose credentials the request presents.
 func replica(t *testing.T, store session.Store, ttl time.Duration, opts ...session.Option) *httptest.Server {
+	return throttledReplica(t, store, ttl, nil, nil, opts...)
+}
+
+// throttledReplica is replica with its sign-in throttle counting in counter (memory when
+// nil), behind the trusted proxies.
+func throttledReplica(t *testing.T, store session.Store, ttl time.Duration, counter session.Counter, trusted []string, opts ...session.Option) *httptest.Server {
 	t.Helper()
-	m := session.New(ttl, check, nil, store, opts...)
+	m := session.New(ttl, session.Throttled(session.NewCredentialLimiter(counter), check), nil, store, opts...)
 	mux := http.NewServeMux()
-	site.API(mux, site.Services{Sessions: m}, nil)
-	mux.Handle("/whoami", m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := registry.PrincipalFrom(r.Context())
-		io.WriteString(w, p.User)
-	})))
+	site.API(mux, site.Services{Sessions: m, Authenticator: registry.Authenticator{}, Config: config.Config{TrustedProxies: trusted}}, nil)
+	mux.Handle("/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := m.Credentials(r)
+		io.WriteString(w, c.User)
+	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

@@ -5,12 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
+	"math"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/httperr"
 )
 
 // Failed sign-ins allowed within failureWindow: per username and client address together,
@@ -37,13 +41,6 @@ type Counter interface {
 // Option changes a setting of New.
 type Option func(*Manager)
 
-// WithTrustedProxies names the reverse proxies (networks or single addresses) whose
-// X-Forwarded-For header gives the client address; from any other peer the header is
-// ignored, since anyone can send it.
-func WithTrustedProxies(proxies []netip.Prefix) Option {
-	return func(m *Manager) { m.trusted = proxies }
-}
-
 // BearerResolver names the user of a bearer token, or says it is none Berth issued; the
 // token is checked in full afterwards, as a password is.
 type BearerResolver func(token string) (user string, ok bool)
@@ -60,83 +57,9 @@ func WithSignOut(f func(ctx context.Context, user, secret string)) Option {
 	return func(m *Manager) { m.onSignOut = f }
 }
 
-// WithCounter keeps the failed sign-in counts in c (a Redis shared by the replicas) instead
-// of this process's memory.
-func WithCounter(c Counter) Option {
-	return func(m *Manager) { m.counter = c }
-}
-
 // WithClock sets the clock sessions expire by (tests).
 func WithClock(now func() time.Time) Option {
 	return func(m *Manager) { m.now = now }
-}
-
-// ParseProxies turns --trusted-proxies entries, CIDRs or single addresses, into prefixes.
-func ParseProxies(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q: want a CIDR such as 10.0.0.0/8 or an address", s)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
-}
-
-// ClientAddr returns the address of the client that sent r. The direct peer is the client,
-// unless it is a trusted proxy: then X-Forwarded-For is read from the right (each proxy
-// appends the address it received from), skipping trusted proxies, and the first address
-// that is not one is the client. Entries further left were written by the client itself and
-// are never believed. An unreadable entry ends the walk at the proxy that passed it on.
-func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := parseAddr(r.RemoteAddr)
-	if !peer.IsValid() || !isTrusted(peer, trusted) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	client := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := parseAddr(strings.TrimSpace(hops[i]))
-		if !hop.IsValid() {
-			break
-		}
-		client = hop
-		if !isTrusted(hop, trusted) {
-			break
-		}
-	}
-	return client
-}
-
-// parseAddr reads "ip", "ip:port" or "[ip]:port"; the zero Addr when it is none of them.
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap().WithZone("")
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // clientKey names a client for throttling: its address, or its /64 for IPv6, where one
@@ -163,6 +86,17 @@ type Limiter struct {
 	window             time.Duration
 }
 
+// NewCredentialLimiter returns the one throttle every credential check goes through (the
+// sign-in form, Basic credentials on any route, the token service, the static site's token
+// endpoint): 10 failures per username and client, 50 per client, in 5 minutes, counted in c
+// (a Redis the replicas share, or this process's memory when nil).
+func NewCredentialLimiter(c Counter) *Limiter {
+	if c == nil {
+		c = NewMemoryCounter()
+	}
+	return NewLimiter(c, "credentials", maxPairFailures, maxClientFailures, failureWindow)
+}
+
 // NewLimiter allows perPair failures per username and client, and perClient per client,
 // within window; name keeps its counts apart from other limiters' in c.
 func NewLimiter(c Counter, name string, perPair, perClient int64, window time.Duration) *Limiter {
@@ -180,35 +114,57 @@ func (l *Limiter) keys(user string, client netip.Addr) (pair, perClient string) 
 	return h("pair\x00" + user + "\x00" + c), h("client\x00" + c)
 }
 
-// Wait reports how long user at client must wait before trying again (0: now). An error
-// means the counts cannot be read: the caller must refuse, since checking a password
-// without counting failures would let it be guessed freely.
-func (l *Limiter) Wait(ctx context.Context, user string, client netip.Addr) (time.Duration, error) {
-	pair, perClient := l.keys(user, client)
+// Check refuses an attempt by user from the client in ctx (access.WithClient) while either of
+// its counts is at its limit: 429 with how long to wait. When the counts cannot be read it
+// refuses with 503, since checking a secret without counting failures would let it be
+// guessed freely.
+func (l *Limiter) Check(ctx context.Context, user string) error {
+	pair, perClient := l.keys(user, access.ClientFrom(ctx))
 	for _, k := range []struct {
 		key string
 		max int64
 	}{{pair, l.perPair}, {perClient, l.perClient}} {
 		n, left, err := l.counter.Count(ctx, k.key)
 		if err != nil {
-			return 0, err
+			return httperr.Wrap(api.CodeSessionStoreUnavailable, "Signing in is not possible right now: the failed sign-in counts cannot be read.", err)
 		}
 		if n >= k.max {
-			return max(left, time.Second), nil
+			wait := max(left, time.Second)
+			e := httperr.New(api.CodeTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", int(math.Ceil(wait.Seconds()))))
+			e.RetryAfter = wait
+			return e
 		}
 	}
-	return 0, nil
+	return nil
 }
 
-// Fail counts a failed attempt of user at client.
-func (l *Limiter) Fail(ctx context.Context, user string, client netip.Addr) {
-	pair, perClient := l.keys(user, client)
+// Fail counts a failed attempt of user from the client in ctx.
+func (l *Limiter) Fail(ctx context.Context, user string) {
+	pair, perClient := l.keys(user, access.ClientFrom(ctx))
 	for _, k := range []string{pair, perClient} {
 		if _, _, err := l.counter.Incr(ctx, k, l.window); err != nil {
 			// The attempt is over already; the next one finds the counter unreachable and
-			// is refused (see Wait), so nothing can be guessed meanwhile.
+			// is refused (see Check), so nothing can be guessed meanwhile.
 			return
 		}
+	}
+}
+
+// Throttled returns check behind l: refused while l says so, and every rejection counted.
+func Throttled(l *Limiter, check Checker) Checker {
+	return func(ctx context.Context, auth authn.Authenticator) error {
+		cfg, err := auth.Authorization()
+		if err != nil {
+			return err
+		}
+		if err := l.Check(ctx, cfg.Username); err != nil {
+			return err
+		}
+		err = check(ctx, auth)
+		if httperr.Is(err, api.CodeInvalidCredentials) {
+			l.Fail(ctx, cfg.Username)
+		}
+		return err
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-registry/berth/server/access"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,11 +88,7 @@ func TestMalloryCannotLockAliceOut(t *testing.T) {
 // clients it forwards are told apart by X-Forwarded-For, a header a client adds itself is not
 // believed, and an untrusted peer's header is ignored altogether.
 func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
-	proxies, err := session.ParseProxies([]string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := replica(t, session.NewMemoryStore(), time.Hour, session.WithTrustedProxies(proxies))
+	srv := throttledReplica(t, session.NewMemoryStore(), time.Hour, nil, []string{"127.0.0.1"})
 	ingress := from(t, "127.0.0.1")
 	// Behind the ingress, mallory (10.0.0.66) locks only herself out, not alice (10.0.0.7).
 	hammer(t, ingress, srv.URL, "alice", "10.0.0.66", 10)
@@ -121,7 +118,7 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	trusted, err := session.ParseProxies([]string{"10.0.0.0/8", "2001:db8::1"})
+	trusted, err := access.ParseProxies([]string{"10.0.0.0/8", "2001:db8::1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +140,11 @@ func TestClientAddr(t *testing.T) {
 		if tc.xff != "" {
 			r.Header.Set("X-Forwarded-For", tc.xff)
 		}
-		if got := session.ClientAddr(r, trusted); got != netip.MustParseAddr(tc.want) {
+		if got := access.ClientAddr(r, trusted); got != netip.MustParseAddr(tc.want) {
 			t.Errorf("peer %s, X-Forwarded-For %q: %v, want %s", tc.peer, tc.xff, got, tc.want)
 		}
 	}
-	if _, err := session.ParseProxies([]string{"not-an-address"}); err == nil {
+	if _, err := access.ParseProxies([]string{"not-an-address"}); err == nil {
 		t.Error("ParseProxies took a name")
 	}
 }
@@ -163,7 +160,7 @@ func TestThrottleSharedThroughRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = r.Close() })
-		return replica(t, r, time.Hour, session.WithCounter(r))
+		return throttledReplica(t, r, time.Hour, r, nil)
 	}
 	a, b := newReplica(), newReplica()
 	mallory := from(t, "127.0.0.2")

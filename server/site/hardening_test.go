@@ -117,13 +117,13 @@ func newBerthVia(t *testing.T, upstream string, service authn.Authenticator, ano
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(catalog.Options{Registry: reg, Cache: countingCache{cache.NewLRU(64 << 20), &b.gets}, TagTTL: tagTTL})
+	cat := newCatalog(catalog.Options{Registry: reg, Cache: countingCache{cache.NewLRU(64 << 20), &b.gets}, TagTTL: tagTTL})
 	h, err := site.New(site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(time.Hour, reg.CheckCredentials, cat.Forget, nil),
 		Jobs:     newJobs(t, reg, cat, cfg),
-		Activity: events.NewAPI(st).Restrict(cat.CanRead),
-		Store:    st,
+		Activity: events.NewAPI(st, registry.NewAuthorizer(reg, 0)), Authenticator: registry.Authenticator{},
+		Store: st,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -493,7 +493,7 @@ func TestSlowRegistryAnswersWithinTheTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(catalog.Options{Registry: reg})
+	cat := newCatalog(catalog.Options{Registry: reg})
 	cfg := config.Default()
 	cfg.UpstreamTimeout = timeout
 	mux := http.NewServeMux()
@@ -544,7 +544,7 @@ func TestActivityThroughARegistryOutage(t *testing.T) {
 	if status, page := feed(); status != http.StatusOK || len(page.Events) != 1 || page.Events[0].Repository != "team/app" {
 		t.Fatalf("feed with the registry down: %d %+v, want the stored event", status, page)
 	}
-	if status, _ := b.call(t, http.MethodGet, "/api/v1/repositories/team/app/tags?details=false", "", nil); status < 500 {
-		t.Errorf("tags with the registry down: %d, want a 5xx", status)
+	if status, body := b.call(t, http.MethodGet, "/api/v1/repositories/team/app/tags?details=false", "", nil); status < 500 {
+		t.Errorf("tags with the registry down: %d %s, want a 5xx", status, body)
 	}
 }

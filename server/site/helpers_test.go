@@ -33,11 +33,11 @@ func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webh
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(catalog.Options{Registry: reg})
+	cat := newCatalog(catalog.Options{Registry: reg})
 	s := site.Services{
 		Config: cfg, Version: "test", Registry: reg, Proxy: px, Catalog: cat,
 		Sessions: session.New(cfg.SessionTTL, reg.CheckCredentials, cat.Forget, nil),
-		Jobs:     newJobs(t, reg, cat, cfg),
+		Jobs:     newJobs(t, reg, cat, cfg), Authenticator: registry.Authenticator{},
 	}
 	if hook != nil {
 		s.Webhook = hook
@@ -64,7 +64,7 @@ func newJobs(t *testing.T, reg *registry.Client, cat *catalog.Service, cfg confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Invalidate: cat.Invalidate, ReadOnly: cfg.ReadOnly,
+	m, err := ops.NewManager(t.Context(), ops.Options{Registry: reg, Authorizer: registry.NewAuthorizer(reg, 0), Invalidate: cat.Invalidate, ReadOnly: cfg.ReadOnly,
 		Store: st, Secret: []byte("the site tests' cluster secret"), ImportDir: filepath.Join(t.TempDir(), "imports")})
 	if err != nil {
 		t.Fatal(err)

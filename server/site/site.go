@@ -5,16 +5,17 @@ package site
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	apiv1 "github.com/berth-registry/berth/app/api"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
 	"github.com/berth-registry/berth/app/ui"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
@@ -58,12 +59,20 @@ type Services struct {
 	Webhook http.Handler
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
-	// Redis, if set, is the shared cache, reported by /readyz.
+	// Redis, if set, is the shared cache, reported by /healthz/deps.
 	Redis *cache.Redis
-	// Store, if set, is the event store, reported by /readyz.
+	// Store, if set, is the event store, reported by /healthz/deps.
 	Store interface{ Ping(context.Context) error }
+	// Authenticator checks every request's credentials once, at the edge (required when
+	// Sessions is set): Berth's accounts with --access-control, else the registry's.
+	Authenticator access.Authenticator
+	// Started, if set, says whether this replica has started and is not shutting down
+	// (/readyz); nil means it always is.
+	Started func() bool
+	// Registerer, if set, takes the dependency gauges served at /metrics.
+	Registerer prometheus.Registerer
 	// Access, if set, is access control (--access-control): the token service, the account
-	// API, and the policy's hooks on sign-in, every principal, job start and the activity feed.
+	// API and the sign-in flows. What anyone may do is the services' Authorizer's to say.
 	Access *auth.Control
 }
 
@@ -100,7 +109,10 @@ func New(s Services) (http.Handler, error) {
 	mux.Handle("GET /healthz", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 	})))
-	mux.Handle("GET /readyz", readiness(s))
+	mux.Handle("GET /readyz", readiness(s)) // health.go
+	deps := newDeps(s)
+	deps.register(s.Registerer)
+	mux.Handle("GET /healthz/deps", c.Handler(deps))
 	mux.Handle("/web/", files)
 	// The page and PWA settings live in ui.go, shared with the static export.
 	app := uiHandler(files, "", files.wasmSize(), files.version(s.Version), map[string]string{
@@ -113,8 +125,12 @@ func New(s Services) (http.Handler, error) {
 	if s.Catalog != nil && !cfg.ClientRendered {
 		src = pageSource{s.Catalog}
 	}
-	mux.Handle("/", pages(app, src, principals(s)))
-	return reqlog.Middleware(newGuard(cfg).wrap(compress(mux))), nil // compress.go
+	mux.Handle("/", pages(app, src, identify(s)))
+	trusted, err := access.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux)))), nil // compress.go
 }
 
 // API mounts the /api/v1 route table on mux — every endpoint of the API, in one place — for
@@ -123,12 +139,17 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	if c == nil {
 		c = CORS(nil)
 	}
-	principal := principals(s)
+	if s.Sessions != nil && s.Authenticator == nil {
+		panic("site: Sessions need an Authenticator")
+	}
+	trusted, err := access.ParseProxies(s.Config.TrustedProxies)
+	if err != nil {
+		panic("site: --trusted-proxies: " + err.Error()) // config.Load checked them
+	}
+	client := func(h http.Handler) http.Handler { return withClient(trusted, h) }
+	principal := func(h http.Handler) http.Handler { return client(identify(s)(h)) }
 	if s.Sessions != nil {
-		signIn := http.Handler(http.HandlerFunc(s.Sessions.ServeSignIn))
-		if s.Access != nil {
-			signIn = auth.WithClientAddr(s.Access.ClientAddr, signIn)
-		}
+		signIn := client(http.HandlerFunc(s.Sessions.ServeSignIn))
 		mux.Handle("GET /api/v1/session", c.Handler(principal(whoami(s)))) // whoami.go
 		mux.Handle("POST /api/v1/session", c.Handler(signIn))
 		mux.Handle("DELETE /api/v1/session", c.Handler(http.HandlerFunc(s.Sessions.ServeSignOut)))
@@ -150,16 +171,9 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		}.serve))
 	}
 	if s.Jobs != nil {
-		start := http.Handler(http.HandlerFunc(s.Jobs.ServeStart))
-		if s.Access != nil {
-			start = s.Access.Accounts.GuardJobs(start) // push/delete rights by the policy
-		}
-		mux.Handle("POST /api/v1/jobs", c.Handler(principal(start)))
-		upload := http.Handler(http.HandlerFunc(s.Jobs.ServeImport))
-		if s.Access != nil {
-			upload = s.Access.Accounts.GuardImports(upload) // push rights by the policy
-		}
-		mux.Handle("POST /api/v1/imports", c.Handler(principal(upload)))
+		// The jobs handler authorizes what it decoded, before anything is queued or read.
+		mux.Handle("POST /api/v1/jobs", api(s.Jobs.ServeStart))
+		mux.Handle("POST /api/v1/imports", api(s.Jobs.ServeImport))
 		mux.Handle("GET /api/v1/jobs", api(s.Jobs.ServeList))
 		mux.Handle("GET /api/v1/jobs/{id}", api(s.Jobs.ServeJob))
 		mux.Handle("GET /api/v1/jobs/{id}/events", api(s.Jobs.ServeEvents))
@@ -196,25 +210,12 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 		if s.Sessions != nil {
 			// /auth/oidc/login and /callback, and the static site's /auth/authorize,
 			// /auth/oauth/token and /auth/oauth/revoke.
-			s.Access.RegisterBrowser(mux, s.Sessions, principal, c.Handler)
+			s.Access.RegisterBrowser(mux, s.Sessions, principal, func(h http.Handler) http.Handler { return c.Handler(client(h)) })
 		}
 	}
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)
 	})))
-}
-
-// principals returns the middleware that puts the caller's principal into a request: the
-// session's or Basic credentials, checked against the accounts on every request under
-// access control.
-func principals(s Services) func(http.Handler) http.Handler {
-	switch {
-	case s.Sessions == nil:
-		return func(h http.Handler) http.Handler { return h }
-	case s.Access != nil:
-		return func(h http.Handler) http.Handler { return s.Sessions.Middleware(s.Access.Principals(h)) }
-	}
-	return s.Sessions.Middleware
 }
 
 // deadline bounds a request's context: past it, registry calls end with 504.
@@ -323,7 +324,7 @@ func CORS(origins []string) *cors.Cors {
 		},
 		AllowedHeaders: []string{
 			"Authorization", "Accept", "Accept-Encoding", "Content-Type", "Content-Length",
-			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id",
+			"Content-Range", "Range", "Docker-Content-Digest", "If-None-Match", "X-Request-Id", "Idempotency-Key",
 		},
 		ExposedHeaders: []string{
 			"Docker-Content-Digest", "Link", "Content-Range", "Content-Length", "WWW-Authenticate",
@@ -333,49 +334,5 @@ func CORS(origins []string) *cors.Cors {
 		AllowCredentials:   !wildcard,
 		MaxAge:             600,
 		OptionsPassthrough: false,
-	})
-}
-
-// readiness reports whether the registry answers /v2/ at all (401 counts as up: the registry
-// is there and wants credentials) and the event store answers; either failing makes Berth
-// unready. A shared Redis is reported without making Berth unready: Berth works without the
-// cache, and taking every replica out because the cache is down would be worse.
-func readiness(s Services) http.Handler {
-	client := &http.Client{Transport: s.Registry.Transport(), Timeout: 3 * time.Second}
-	target := s.Registry.Address().String() + "/v2/"
-	host := s.Registry.Address().Host
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		body := map[string]string{"status": "ready", "registry": host}
-		if s.Store != nil {
-			body["store"] = "ok"
-			if err := s.Store.Ping(ctx); err != nil {
-				body["status"], body["store"] = "store unavailable", "unreachable"
-				httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-				return
-			}
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		resp, err := client.Do(req)
-		if err != nil {
-			body["status"] = "registry unreachable"
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			body["status"] = fmt.Sprintf("registry answered %d", resp.StatusCode)
-			httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
-		if s.Redis != nil {
-			body["cache"] = "redis ok"
-			if err := s.Redis.Ping(ctx); err != nil {
-				body["cache"] = "redis unreachable"
-			}
-		}
-		httperr.WriteJSON(w, http.StatusOK, body)
 	})
 }

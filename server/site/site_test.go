@@ -16,10 +16,6 @@ import (
 
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/embedded"
-	"github.com/berth-registry/berth/server/registrytest"
-	"github.com/berth-registry/berth/server/site"
-	"github.com/berth-registry/berth/server/store"
-	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // berth starts Berth's full handler in front of a real registry whose requests are counted.
@@ -158,30 +154,6 @@ func TestCORSWildcardNeverWithCredentials(t *testing.T) {
 	}
 }
 
-func TestHealthAndReadiness(t *testing.T) {
-	base, _ := berth(t)
-	for _, path := range []string{"/healthz", "/readyz"} {
-		resp := do(t, http.MethodGet, base+path, nil)
-		var body map[string]string
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-			t.Errorf("%s: status %d, %v", path, resp.StatusCode, err)
-		}
-	}
-
-	// Readiness follows the registry: a dead one makes Berth unready, not unhealthy.
-	cfg := config.Default()
-	cfg.WebDir = t.TempDir()
-	h := newSite(t, cfg, "http://127.0.0.1:1", nil)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	if resp := do(t, http.MethodGet, srv.URL+"/readyz", nil); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("readyz with the registry down: %d, want 503", resp.StatusCode)
-	}
-	if resp := do(t, http.MethodGet, srv.URL+"/healthz", nil); resp.StatusCode != http.StatusOK {
-		t.Errorf("healthz with the registry down: %d, want 200", resp.StatusCode)
-	}
-}
-
 func TestAPIErrorsAreJSON(t *testing.T) {
 	base, _ := berth(t)
 	for _, tc := range []struct {
@@ -223,50 +195,5 @@ func TestPathTricksNeverReachRegistry(t *testing.T) {
 	}
 	if hits.Load() != before {
 		t.Errorf("path tricks reached the registry %d times", hits.Load()-before)
-	}
-}
-
-// TestReadinessFollowsTheStore stops the event store under a running Berth: /readyz turns 503
-// and says the store is unreachable, while /healthz stays 200 (the process is fine).
-func TestReadinessFollowsTheStore(t *testing.T) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			var dsn string
-			var stop func()
-			if kind == "sqlite" {
-				dsn = filepath.Join(t.TempDir(), "berth.db")
-			} else {
-				pg := storetest.StartPostgres(t)
-				dsn, stop = pg.NewDatabase(t), func() { pg.Stop(t) }
-			}
-			st, err := store.Open(t.Context(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			if stop == nil {
-				stop = func() { _ = st.Close() }
-			}
-			cfg := config.Default()
-			cfg.WebDir = t.TempDir()
-			srv := httptest.NewServer(newSite(t, cfg, registrytest.Open(t), nil, func(s *site.Services) { s.Store = st }))
-			t.Cleanup(srv.Close)
-			ready := func() (int, map[string]string) {
-				resp := do(t, http.MethodGet, srv.URL+"/readyz", nil)
-				var body map[string]string
-				_ = json.NewDecoder(resp.Body).Decode(&body)
-				return resp.StatusCode, body
-			}
-			if code, body := ready(); code != http.StatusOK || body["store"] != "ok" {
-				t.Fatalf("with the store up: %d %v", code, body)
-			}
-			stop()
-			if code, body := ready(); code != http.StatusServiceUnavailable || body["store"] != "unreachable" {
-				t.Errorf("with the store down: %d %v, want 503 with the store unreachable", code, body)
-			}
-			if resp := do(t, http.MethodGet, srv.URL+"/healthz", nil); resp.StatusCode != http.StatusOK {
-				t.Errorf("healthz with the store down: %d", resp.StatusCode)
-			}
-		})
 	}
 }

@@ -4,24 +4,21 @@ import (
 	"net/http"
 
 	apiv1 "github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/auth"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
-	"github.com/berth-registry/berth/server/registry"
 )
 
-// whoami answers GET /api/v1/session: who the request's principal is (a session, or a
-// static site's Bearer token) and what the UI may offer them. It runs after the principal
-// middleware, so with access control a disabled user or a revoked token is nobody.
+// whoami answers GET /api/v1/session: who the request's identity is (a session, or a static
+// site's Bearer token) and what the UI may offer them. It runs after identify, so a disabled
+// user or a revoked token is nobody.
 func whoami(s Services) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var out apiv1.Session
 		if s.Access != nil {
 			out.AccessControl, out.OIDC = true, s.Access.OIDC != nil
-			if sub := auth.SubjectFrom(r.Context()); sub.Kind == auth.UserKind {
-				out.User, out.Admin = sub.Name, sub.Admin
-			}
-		} else if p, ok := registry.PrincipalFrom(r.Context()); ok {
-			out.User = p.User
+		}
+		if id := access.From(r.Context()); id.Kind == access.User {
+			out.User, out.Admin = id.Name, id.Admin
 		}
 		// The operator's allowlist is for those who may start a copy: signed-in users, or
 		// anyone when anonymous writes are on.

@@ -66,6 +66,10 @@ type JobStore interface {
 	DeleteJobSecrets(ctx context.Context, ids []string) error
 	// JobSecretIDs returns the ids of the sealed credentials stored before t.
 	JobSecretIDs(ctx context.Context, before time.Time) ([]string, error)
+	// RenewJobLease says that the replica running attempt of job is alive: it moves the
+	// job queue's attempted_at to now, by which River's rescuer tells a stuck job. ok is false
+	// when the job no longer runs that attempt.
+	RenewJobLease(ctx context.Context, job int64, attempt int) (ok bool, err error)
 }
 
 // ErrNoListen is returned by ListenJobEvents of a database that cannot push notifications
@@ -234,6 +238,18 @@ func (s *sqlStore) JobSecretIDs(ctx context.Context, before time.Time) ([]string
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// RenewJobLease implements JobStore on River's own table, with the database's clock and
+// time format, as River sets attempted_at when a job is fetched.
+func (s *sqlStore) RenewJobLease(ctx context.Context, job int64, attempt int) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE river_job SET attempted_at = `+s.d.now+`
+		WHERE id = ? AND state = 'running' AND attempt = ?`), job, attempt)
+	if err != nil {
+		return false, fmt.Errorf("%s: renew job %d lease: %w", s.d.name, job, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // ListenJobEvents implements Store for SQLite, which cannot: followers poll.

@@ -159,6 +159,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		lock:      `SELECT pg_advisory_xact_lock(7467826)`,
 		indexLock: `SELECT pg_advisory_xact_lock(7467827)`,
 		notify:    `SELECT pg_notify('berth_job_events', $1)`,
+		now:       `now()`,
 		rejected:  postgresRejected,
 	}}
 	if err := s.migrate(ctx); err != nil {

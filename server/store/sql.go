@@ -26,6 +26,8 @@ type dialect struct {
 	notify string
 	// indexLock, if set, serializes transactions that recompute repository summary rows.
 	indexLock string
+	// now is the current time as the job queue (River) stores it in its tables.
+	now string
 
 	// rejected reports whether a failed statement failed because of the values it was given
 	// (constraint, encoding, size limits), so the same values will fail again.

@@ -161,6 +161,8 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		rebind:     func(q string) string { return q },
 		migrations: sqliteMigrations,
 		rejected:   sqliteRejected,
+		// River's SQLite times are text in exactly this format, compared as text.
+		now: `datetime('now', 'subsec')`,
 		// Analyze tables without statistics or whose size changed much since, reading at
 		// most 1,000 rows of each index: milliseconds even at a million tags.
 		optimize: `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`,

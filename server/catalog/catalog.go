@@ -54,6 +54,8 @@ type Options struct {
 	// Known lists repositories to show where the registry refuses its catalog
 	// (--repositories): they are listed whether or not anything else told of them.
 	Known []string
+	// Revalidation paces the background HEADs of stale tag rows (see revalidate.go).
+	Revalidation Revalidation
 }
 
 // Service answers /api/v1 read requests.
@@ -71,6 +73,8 @@ type Service struct {
 	trusted  func() bool
 	lister   ManifestLister
 	pushes   chan store.Event
+	now      func() time.Time
+	reval    *revalidator
 
 	walkMu   sync.Mutex
 	walking  *walk
@@ -140,12 +144,14 @@ func New(opts Options) *Service {
 	if opts.Own == nil {
 		opts.Own = opts.Registry
 	}
-	return &Service{
+	s := &Service{
 		reg: opts.Registry, own: opts.Own, authz: opts.Authorizer, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{},
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 		known: slices.Clone(opts.Known), recorded: map[string]bool{},
 	}
+	s.now, s.reval = newRevalidator(opts.Revalidation, opts.Registry.Concurrency())
+	return s
 }
 
 // principalOf names the identity in ctx for state and singleflight keys: its credentials

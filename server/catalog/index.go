@@ -83,7 +83,7 @@ func (s *Service) fresh(checked time.Time) bool {
 	if s.trusted != nil && s.trusted() {
 		return true
 	}
-	return time.Since(checked) < s.tagTTL
+	return s.now().Sub(checked) < s.tagTTL
 }
 
 // writes collects what one request learned, so it reaches the store in a few transactions
@@ -93,12 +93,13 @@ type writes struct {
 	tags      []store.IndexTag
 	manifests map[string][]store.IndexManifest // by repository
 	docs      map[string][]byte
+	now       time.Time // what the rows written say the registry confirmed them at
 }
 
 type writesKey struct{}
 
-func withWrites(ctx context.Context) (context.Context, *writes) {
-	w := &writes{manifests: map[string][]store.IndexManifest{}, docs: map[string][]byte{}}
+func (s *Service) withWrites(ctx context.Context) (context.Context, *writes) {
+	w := &writes{manifests: map[string][]store.IndexManifest{}, docs: map[string][]byte{}, now: s.now()}
 	return context.WithValue(ctx, writesKey{}, w), w
 }
 
@@ -146,9 +147,8 @@ func record(ctx context.Context, repository, tag string, desc v1.Descriptor, sum
 	if w == nil {
 		return
 	}
-	now := time.Now()
 	if tag != "" {
-		w.tag(store.IndexTag{Repository: repository, Tag: tag, Digest: desc.Digest.String(), Checked: now, Pushed: now})
+		w.tag(store.IndexTag{Repository: repository, Tag: tag, Digest: desc.Digest.String(), Checked: w.now, Pushed: w.now})
 	}
 	if m, ok := indexManifest(desc.Digest.String(), string(desc.MediaType), sum, err); ok {
 		w.manifest(repository, m)
@@ -201,7 +201,7 @@ func (s *Service) indexPush(ctx context.Context, e store.Event) {
 	if err != nil {
 		return
 	}
-	ctx, w := withWrites(asBerth(ctx))
+	ctx, w := s.withWrites(asBerth(ctx))
 	desc := v1.Descriptor{Digest: h, MediaType: types.MediaType(e.MediaType)}
 	sum, err := s.summarize(ctx, e.Repository, h, e.MediaType)
 	if err != nil && sum.raw == nil {
@@ -258,7 +258,7 @@ func (s *Service) FillIndex(ctx context.Context) (int, error) {
 			return done, err
 		}
 		after = missing[len(missing)-1].Digest
-		wctx, w := withWrites(ctx)
+		wctx, w := s.withWrites(ctx)
 		g, gctx := errgroup.WithContext(wctx)
 		g.SetLimit(s.own.Concurrency())
 		for _, m := range missing {

@@ -186,12 +186,16 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 			rows[r.Tag] = r
 		}
 	}
-	wctx, w := withWrites(ctx)
+	wctx, w := s.withWrites(ctx)
 	tags := make([]api.Tag, len(describe))
+	var stale []string
 	var wg sync.WaitGroup
 	for i, t := range describe {
 		row, ok := rows[t]
-		if ok && row.Manifest != nil && s.fresh(row.Checked) {
+		if ok && !s.fresh(row.Checked) {
+			stale = append(stale, t)
+		}
+		if ok && row.Manifest != nil {
 			tags[i] = indexed(t, row) // no goroutine for what the index answers
 			continue
 		}
@@ -205,6 +209,9 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	}
 	wg.Wait()
 	s.flush(ctx, w)
+	if len(stale) > 0 {
+		s.revalidate(ctx, repository, stale) // in the background: the page never waits on it
+	}
 	if err := ctx.Err(); err != nil {
 		return api.TagPage{}, err
 	}
@@ -274,24 +281,12 @@ func (q TagQuery) sort(tags []api.Tag) {
 	}
 }
 
-// describeTag describes one tag, from its index row where that is current enough: a row
-// older than TagTTL (while notifications are not trusted) is revalidated with a HEAD, and
-// only a moved tag or an undescribed digest is read from the registry.
+// describeTag describes one tag, from its index row where there is one: a stale row is
+// shown as it is and revalidated in the background (revalidate.go), so only an undescribed
+// digest is read from the registry here.
 func (s *Service) describeTag(ctx context.Context, repository, name string, row *store.IndexedTag) api.Tag {
 	if row == nil {
 		return s.tag(ctx, repository, name)
-	}
-	if !s.fresh(row.Checked) {
-		desc, err := s.reg.Head(ctx, repository, name)
-		if err != nil {
-			return api.Tag{Name: name, Error: registry.Describe(err)}
-		}
-		if desc.Digest.String() != row.Digest {
-			return s.describe(ctx, repository, name, desc)
-		}
-		if w, _ := ctx.Value(writesKey{}).(*writes); w != nil {
-			w.tag(store.IndexTag{Repository: repository, Tag: name, Digest: row.Digest, Checked: time.Now(), Pushed: row.Pushed})
-		}
 	}
 	if row.Manifest != nil {
 		return indexed(name, *row)
@@ -300,8 +295,13 @@ func (s *Service) describeTag(ctx context.Context, repository, name string, row 
 	if err != nil {
 		return s.tag(ctx, repository, name)
 	}
-	t := s.describe(ctx, repository, name, v1.Descriptor{Digest: h})
-	t.Pushed = row.Pushed
+	// No tag name: the row's digest is the index's word, not the registry's, so describing
+	// it must not mark the row confirmed (the background HEAD does that).
+	t := s.describe(ctx, repository, "", v1.Descriptor{Digest: h})
+	t.Name, t.Pushed = name, row.Pushed
+	if registry.IsReferrerTag(name) {
+		t.Kind, t.Platforms = "referrer", nil
+	}
 	return t
 }
 

@@ -267,20 +267,25 @@ func (a *assets) serveWasm(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", b.modTime, bytes.NewReader(body))
 }
 
-// negotiateEncoding picks br, gzip or "" (identity) from an Accept-Encoding header, in that
-// order of preference, honouring q=0 refusals and "*".
+// negotiateEncoding picks br, gzip or "" (identity) from an Accept-Encoding header: the one
+// with the higher q-value, br on a tie, none refused with q=0 (directly or through "*").
 func negotiateEncoding(header string) string {
-	for _, enc := range []string{"br", "gzip"} {
-		if acceptsEncoding(header, enc) {
-			return enc
-		}
+	br, gz := qValue(header, "br"), qValue(header, "gzip")
+	switch {
+	case br > 0 && br >= gz:
+		return "br"
+	case gz > 0:
+		return "gzip"
 	}
 	return ""
 }
 
 // acceptsEncoding reports whether header accepts enc with a q-value above zero.
-func acceptsEncoding(header, enc string) bool {
-	star := false
+func acceptsEncoding(header, enc string) bool { return qValue(header, enc) > 0 }
+
+// qValue is enc's q-value in an Accept-Encoding header: its own, else "*"'s, else 0.
+func qValue(header, enc string) float64 {
+	star := 0.0
 	for part := range strings.SplitSeq(header, ",") {
 		name, params, _ := strings.Cut(part, ";")
 		name = strings.TrimSpace(name)
@@ -294,9 +299,9 @@ func acceptsEncoding(header, enc string) bool {
 		}
 		switch {
 		case strings.EqualFold(name, enc):
-			return q > 0
+			return q
 		case name == "*":
-			star = q > 0
+			star = q
 		}
 	}
 	return star

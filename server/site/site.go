@@ -129,7 +129,7 @@ func New(s Services) (http.Handler, error) {
 		src = pageSource{s.Catalog}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
-	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, mux))), nil
+	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux)))), nil // compress.go
 }
 
 // CORS returns the CORS policy for /v2 and /api. Preflights are always answered here, never

@@ -127,6 +127,10 @@ var postgresMigrations = []string{
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
 	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
 	repositorySummaryMigration,
+	// Which replica revalidates what (see lease.go).
+	leaseMigration,
+	// Substring search by name and label value through trigram indexes (see trigram.go).
+	postgresTrigramMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

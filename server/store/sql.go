@@ -37,6 +37,8 @@ type dialect struct {
 	// of a common label) instead of by digest, and a repository's labeled tags take seconds
 	// at a million tags. PostgreSQL's autovacuum analyzes by itself.
 	optimize string
+	// fts: SQLite's FTS5 trigram tables narrow substring searches (trigram.go).
+	fts bool
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in
@@ -81,6 +83,27 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 	return nil
 }
 
+// statements splits a migration script at its semicolons, keeping a trigger's body (BEGIN …
+// END, whose statements end in semicolons too) whole.
+func statements(script string) []string {
+	var out []string
+	var cur strings.Builder
+	for part := range strings.SplitSeq(script, ";") {
+		cur.WriteString(part)
+		stmt := strings.TrimSpace(cur.String())
+		upper := strings.ToUpper(stmt)
+		if strings.HasPrefix(upper, "CREATE TRIGGER") && !strings.HasSuffix(upper, "END") {
+			cur.WriteString(";")
+			continue
+		}
+		if stmt != "" {
+			out = append(out, stmt)
+		}
+		cur.Reset()
+	}
+	return out
+}
+
 func (s *sqlStore) applyMigration(ctx context.Context, version int, script string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -105,12 +128,9 @@ func (s *sqlStore) applyMigration(ctx context.Context, version int, script strin
 	if n > 0 {
 		return nil
 	}
-	for _, stmt := range strings.Split(script, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
+	for _, stmt := range statements(script) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+			return fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixNano()); err != nil {

@@ -127,6 +127,10 @@ var sqliteMigrations = []string{
 	INSERT INTO index_tagged (repository, digest) SELECT DISTINCT repository, digest FROM index_tags`,
 	// Per-repository aggregates for catalog pages, kept on writes (see summary.go).
 	repositorySummaryMigration,
+	// Which replica revalidates what (see lease.go).
+	leaseMigration,
+	// Substring search by name and label value through trigram indexes (see trigram.go).
+	sqliteTrigramMigration,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with
@@ -162,6 +166,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		// Analyze tables without statistics or whose size changed much since, reading at
 		// most 1,000 rows of each index: milliseconds even at a million tags.
 		optimize: `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`,
+		fts:      true,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()

@@ -1,0 +1,161 @@
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// Stale-while-revalidate for indexed tag rows: a read answers from the index at once and hands
+// the rows older than TagTTL to the revalidator, which confirms them with HEADs in the
+// background: paced per registry, one run per repository in this process, and one replica at
+// a time through a lease row in the store. A moved tag is described and its caches dropped.
+
+// Revalidation paces the background HEADs that confirm stale tag rows.
+type Revalidation struct {
+	// Rate is HEADs per second to the registry over all repositories; default 200.
+	Rate float64
+	// Workers is how many of those HEADs are in flight at once; default a quarter of the
+	// registry client's concurrency, so pages keep the rest.
+	Workers int
+	// Now is the clock tag rows are aged by; nil means time.Now (tests move it).
+	Now func() time.Time
+}
+
+type revalidator struct {
+	limit   *rate.Limiter
+	workers int
+	holder  string // this process, in lease rows
+	mu      sync.Mutex
+	running map[string]bool // repositories under way here
+}
+
+func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {
+	if o.Rate <= 0 {
+		o.Rate = 200
+	}
+	if o.Workers <= 0 {
+		o.Workers = max(1, concurrency/4)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o.Now, &revalidator{
+		limit: rate.NewLimiter(rate.Limit(o.Rate), o.Workers), workers: o.Workers,
+		holder: rand.Text(), running: map[string]bool{},
+	}
+}
+
+// chunk is how many rows one batch of the revalidation confirms and writes: progress reaches
+// the store (and other replicas) as it goes.
+const chunk = 500
+
+// revalidate confirms tags' stale rows of repository in the background, as the caller in ctx
+// (who was just allowed to list them), unless a run for the repository is under way.
+func (s *Service) revalidate(ctx context.Context, repository string, tags []string) {
+	r := s.reval
+	r.mu.Lock()
+	if r.running[repository] {
+		r.mu.Unlock()
+		return
+	}
+	r.running[repository] = true
+	r.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer func() {
+			r.mu.Lock()
+			delete(r.running, repository)
+			r.mu.Unlock()
+		}()
+		if err := s.revalidateRepository(ctx, repository, tags); err != nil {
+			slog.Debug("index: revalidate tags", "repository", repository, "err", err)
+		}
+	}()
+}
+
+// revalidateRepository takes the repository's lease and HEADs the rows of tags still stale.
+func (s *Service) revalidateRepository(ctx context.Context, repository string, tags []string) error {
+	r := s.reval
+	key := "revalidate/" + repository
+	// Twice the time the rate allows for, so the lease outlives the run; a crashed holder's
+	// lease frees itself then.
+	hold := 2*time.Duration(float64(len(tags))/float64(r.limit.Limit())*float64(time.Second)) + time.Minute
+	now := s.now()
+	if ok, err := s.idx.TakeLease(ctx, key, r.holder, now, now.Add(hold)); err != nil || !ok {
+		return err
+	}
+	defer func() {
+		if err := s.idx.ReleaseLease(ctx, key, r.holder); err != nil {
+			slog.Warn("index: release revalidation lease", "repository", repository, "err", err)
+		}
+	}()
+	rctx, cancel := context.WithTimeout(ctx, hold) // ctx stays uncancelled for the release
+	defer cancel()
+	// Read after taking the lease: rows another replica confirmed meanwhile are not asked again.
+	rows, err := s.idx.IndexTags(rctx, repository)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		want[t] = true
+	}
+	rows = slices.DeleteFunc(rows, func(row store.IndexedTag) bool { return !want[row.Tag] || s.fresh(row.Checked) })
+	for batch := range slices.Chunk(rows, chunk) {
+		if err := s.confirm(rctx, repository, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// confirm HEADs rows at the paced rate and stores what they say: the same digest confirmed,
+// a moved tag described anew. Caches of moved or vanished tags are dropped after the write,
+// so the next read shows the change. The first error other than a vanished tag ends the run.
+func (s *Service) confirm(ctx context.Context, repository string, rows []store.IndexedTag) error {
+	wctx, w := s.withWrites(ctx)
+	g, gctx := errgroup.WithContext(wctx)
+	g.SetLimit(s.reval.workers)
+	var mu sync.Mutex
+	var changed []string
+	for _, row := range rows {
+		if s.reval.limit.Wait(gctx) != nil {
+			break
+		}
+		g.Go(func() error {
+			desc, err := s.client(gctx).Head(gctx, repository, row.Tag)
+			switch {
+			case httperr.Is(err, api.CodeNotFound):
+				// Deleted: the tag list, read again after the invalidation below, leaves it out.
+			case err != nil:
+				return err
+			case desc.Digest.String() == row.Digest:
+				w.tag(store.IndexTag{Repository: repository, Tag: row.Tag, Digest: row.Digest, Checked: w.now, Pushed: row.Pushed})
+				return nil
+			default:
+				s.describe(gctx, repository, row.Tag, desc)
+			}
+			mu.Lock()
+			changed = append(changed, row.Tag)
+			mu.Unlock()
+			return nil
+		})
+	}
+	err := g.Wait()
+	s.flush(ctx, w)
+	for _, tag := range changed {
+		s.Invalidate(repository, tag)
+	}
+	return err
+}

@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Manifest rows of the metadata index: digest summaries, what tags point to, and where a
+// manifest stood (tagged, listed by an index).
+
+const manifestColumns = `m.media_type, m.kind, m.artifact_type, m.size, m.created, m.platforms, m.attestations, m.subject, m.note`
+
+// scanManifest reads manifestColumns (nullable, from a LEFT JOIN) into a summary, or nil.
+func scanManifest(digest string, mediaType, kind, artifactType, platforms, subject, note sql.NullString, size, created, attestations sql.NullInt64) (*IndexManifest, error) {
+	if !kind.Valid {
+		return nil, nil
+	}
+	m := &IndexManifest{
+		Digest: digest, MediaType: mediaType.String, Kind: kind.String, ArtifactType: artifactType.String,
+		Size: size.Int64, Attestations: int(attestations.Int64), Subject: subject.String, Note: note.String,
+	}
+	if created.Int64 != 0 {
+		m.Created = time.Unix(0, created.Int64).UTC()
+	}
+	if err := json.Unmarshal([]byte(platforms.String), &m.Platforms); err != nil {
+		return nil, fmt.Errorf("platforms of %s: %w", digest, err)
+	}
+	if len(m.Platforms) == 0 {
+		m.Platforms = nil
+	}
+	return m, nil
+}
+
+// IndexTags implements Index.
+func (s *sqlStore) IndexTags(ctx context.Context, repository string) ([]IndexedTag, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, t.checked, t.pushed, `+manifestColumns+`,
+			(SELECT COUNT(*) FROM index_manifests r WHERE r.subject = t.digest AND EXISTS
+				(SELECT 1 FROM index_repository_manifests rm WHERE rm.repository = t.repository AND rm.digest = r.digest))
+		FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest
+		WHERE t.repository = ? ORDER BY t.tag`), repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s: index tags of %s: %w", s.d.name, repository, err)
+	}
+	defer rows.Close()
+	out := []IndexedTag{}
+	for rows.Next() {
+		t := IndexedTag{IndexTag: IndexTag{Repository: repository}}
+		var checked, pushed int64
+		var mediaType, kind, artifactType, platforms, subject, note sql.NullString
+		var size, created, attestations sql.NullInt64
+		if err := rows.Scan(&t.Tag, &t.Digest, &checked, &pushed, &mediaType, &kind, &artifactType, &size, &created,
+			&platforms, &attestations, &subject, &note, &t.Referrers); err != nil {
+			return nil, fmt.Errorf("%s: read index tag: %w", s.d.name, err)
+		}
+		t.Checked, t.Pushed = time.Unix(0, checked).UTC(), time.Unix(0, pushed).UTC()
+		if t.Manifest, err = scanManifest(t.Digest, mediaType, kind, artifactType, platforms, subject, note, size, created, attestations); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.d.name, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read index tags: %w", s.d.name, err)
+	}
+	return out, nil
+}
+
+// PutManifests implements Index.
+func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []IndexManifest) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	return s.indexTx(ctx, "put manifests", func(tx *sql.Tx) error {
+		var added []string
+		for _, m := range ms {
+			if m.Digest == "" {
+				return errors.New("manifest without digest")
+			}
+			platforms, err := json.Marshal(m.Platforms)
+			if err != nil {
+				return err
+			}
+			if m.Platforms == nil {
+				platforms = []byte("[]")
+			}
+			var created int64
+			if !m.Created.IsZero() {
+				created = m.Created.UnixNano()
+			}
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
+				m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", m.Digest, err)
+			}
+			if repository != "" {
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
+					ON CONFLICT (repository, digest) DO NOTHING`), repository, m.Digest); err != nil {
+					return err
+				}
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				// Stored already (by another replica): its children and labels are too.
+				continue
+			}
+			added = append(added, m.Digest)
+			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
+			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
+				if p.Digest != "" && p.Digest != m.Digest {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_children (digest, child) VALUES (?, ?) ON CONFLICT (digest, child) DO NOTHING`), m.Digest, p.Digest); err != nil {
+						return err
+					}
+				}
+				for k, v := range p.Labels {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_labels (digest, name, value) VALUES (?, ?, ?) ON CONFLICT (digest, name) DO NOTHING`), p.Digest, k, v); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		// A summary arriving changes the size and kind of every repository tagging it.
+		return s.summarizeDigests(ctx, tx, added)
+	})
+}
+
+// MissingManifests implements Index.
+func (s *sqlStore) MissingManifests(ctx context.Context, after string, limit int) ([]MissingManifest, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT MIN(t.repository), t.digest FROM index_tags t
+		WHERE t.digest > ? AND NOT EXISTS (SELECT 1 FROM index_manifests m WHERE m.digest = t.digest)
+		GROUP BY t.digest ORDER BY t.digest LIMIT `+strconv.Itoa(limit)), after)
+	if err != nil {
+		return nil, fmt.Errorf("%s: missing manifests: %w", s.d.name, err)
+	}
+	defer rows.Close()
+	var out []MissingManifest
+	for rows.Next() {
+		var m MissingManifest
+		if err := rows.Scan(&m.Repository, &m.Digest); err != nil {
+			return nil, fmt.Errorf("%s: read missing manifest: %w", s.d.name, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// RepositoryManifests implements Index.
+func (s *sqlStore) RepositoryManifests(ctx context.Context, repository string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest FROM index_repository_manifests WHERE repository = ? ORDER BY digest LIMIT `+strconv.Itoa(limit)), repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s: manifests of %s: %w", s.d.name, repository, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("%s: read manifest of %s: %w", s.d.name, repository, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ManifestHistory implements Index.
+func (s *sqlStore) ManifestHistory(ctx context.Context, repository string, digests []string) (map[string]ManifestHistory, error) {
+	out := make(map[string]ManifestHistory, len(digests))
+	read := func(query string, args []any, fn func(a, b string)) error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return fmt.Errorf("%s: manifest history in %s: %w", s.d.name, repository, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, b string
+			if err := rows.Scan(&a, &b); err != nil {
+				return fmt.Errorf("%s: read manifest history: %w", s.d.name, err)
+			}
+			fn(a, b)
+		}
+		return rows.Err()
+	}
+	for chunk := range slices.Chunk(digests, 500) {
+		args := make([]any, 0, len(chunk)+1)
+		for _, d := range chunk {
+			args = append(args, d)
+		}
+		err := read(`SELECT child, digest FROM index_children WHERE child IN (`+marks(len(chunk))+`) ORDER BY child, digest`, args, func(child, parent string) {
+			h := out[child]
+			h.Parents = append(h.Parents, parent)
+			out[child] = h
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = read(`SELECT digest, repository FROM index_tagged WHERE repository = ? AND digest IN (`+marks(len(chunk))+`)`, append([]any{repository}, args...), func(d, _ string) {
+			h := out[d]
+			h.Tagged = true
+			out[d] = h
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

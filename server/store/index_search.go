@@ -1,0 +1,129 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Global search over the metadata index: by name, digest and label.
+
+// Search implements Index.
+func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
+	query = strings.TrimSpace(query)
+	if query == "" {
+		return []SearchHit{}, nil
+	}
+	if limit <= 0 || limit > MaxSearch {
+		limit = MaxSearch
+	}
+	lim := ` LIMIT ` + strconv.Itoa(limit)
+	const tagCols = `t.repository, t.tag, t.digest, COALESCE(m.kind, '')`
+	const tagFrom = ` FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest`
+	var parts []struct {
+		match, sql string
+		args       []any
+	}
+	add := func(match, q string, args ...any) {
+		parts = append(parts, struct {
+			match, sql string
+			args       []any
+		}{match, q, args})
+	}
+	lower := strings.ToLower(query)
+	sorted := false // the hits are sorted by repository and tag here, not by the database
+	switch {
+	case strings.HasPrefix(lower, "sha256:"):
+		// A digest prefix: a btree range, so both databases use the digest indexes.
+		lo, hi := lower, lower+"~"
+		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE t.digest >= ? AND t.digest < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
+		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` JOIN index_children c ON c.digest = t.digest
+			WHERE c.child >= ? AND c.child < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
+	case strings.HasPrefix(lower, "label:") || strings.Contains(query, "="):
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
+		cond, args := `l.name = ?`, []any{name}
+		if hasValue && value != "" {
+			c, a := s.contains("l", "LOWER(l.value)", "index_labels_trgm", "value", strings.ToLower(value))
+			cond += ` AND ` + c
+			args = append(args, a...)
+		}
+		// No ORDER BY: the databases then start from the label index and stop at the limit,
+		// where an order by tag walks every tag looking for a rare label (seconds on 200,000
+		// tags). The hits are sorted below; past the limit, which ones come is the index's.
+		label := `l.name || '=' || l.value`
+		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_labels l ON l.digest = t.digest WHERE `+cond+lim, args...)
+		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
+			WHERE `+cond+lim, args...)
+		sorted = true
+	default:
+		// Repositories Berth listed, and those it only knows from tags someone read.
+		listed, a1 := s.contains("r", "r.name", "index_repositories_trgm", "name", lower)
+		read, a2 := s.contains("t", "t.repository", "index_tags_trgm", "repository", lower)
+		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE `+listed+`
+			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE `+read+`) n ORDER BY name`+lim, append(a1, a2...)...)
+		tagged, a3 := s.contains("t", "LOWER(t.tag)", "index_tags_trgm", "tag", lower)
+		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE `+tagged+` ORDER BY t.repository, t.tag`+lim, a3...)
+	}
+	out := []SearchHit{}
+	seen := map[[3]string]bool{}
+	for _, p := range parts {
+		rows, err := s.db.QueryContext(ctx, s.q(p.sql), p.args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: search: %w", s.d.name, err)
+		}
+		for rows.Next() {
+			h := SearchHit{Match: p.match}
+			if err := rows.Scan(&h.Repository, &h.Tag, &h.Digest, &h.Kind, &h.Label); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: read search hit: %w", s.d.name, err)
+			}
+			k := [3]string{h.Repository, h.Tag, h.Label}
+			if !seen[k] && len(out) < limit {
+				seen[k] = true
+				out = append(out, h)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("%s: search: %w", s.d.name, err)
+		}
+	}
+	if sorted {
+		slices.SortStableFunc(out, func(a, b SearchHit) int {
+			return cmp.Or(strings.Compare(a.Repository, b.Repository), strings.Compare(a.Tag, b.Tag))
+		})
+	}
+	return out, nil
+}
+
+// LabeledTags implements Index.
+func (s *sqlStore) LabeledTags(ctx context.Context, repository, name, value string) ([]string, error) {
+	cond, args := `l.name = ?`, []any{name}
+	if value != "" {
+		cond += ` AND LOWER(l.value) LIKE ? ESCAPE '!'`
+		args = append(args, "%"+likeEscape(strings.ToLower(value))+"%")
+	}
+	args = append([]any{repository}, args...)
+	args = append(args, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag FROM index_tags t JOIN index_labels l ON l.digest = t.digest
+			WHERE t.repository = ? AND `+cond+`
+		UNION SELECT t.tag FROM index_tags t JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
+			WHERE t.repository = ? AND `+cond+`
+		ORDER BY 1`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tags of %s with label %s: %w", s.d.name, repository, name, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var tag string
+		if err := rows.Scan(&tag); err != nil {
+			return nil, fmt.Errorf("%s: read labeled tag: %w", s.d.name, err)
+		}
+		out = append(out, tag)
+	}
+	return out, rows.Err()
+}

@@ -152,11 +152,19 @@ func (s *Service) CanList(ctx context.Context) error {
 	return err
 }
 
+// maxStale is the oldest list answered while a fresh one is read.
+const maxStale = time.Minute
+
 // catalog returns the repository names the principal in ctx may see, read at most once per
 // TTL; concurrent callers share one read.
 func (s *Service) catalog(ctx context.Context) ([]string, time.Time, error) {
 	st := s.state(ctx)
 	st.mu.Lock()
+	if st.repos != nil && time.Since(st.reposAt) >= maxStale {
+		// Too old to stand for what the caller may see now (access may have been taken away
+		// since): wait for a fresh read.
+		st.repos = nil
+	}
 	if st.repos != nil {
 		// A list we have is answered at once, even when old; an old one is refreshed in the
 		// background, so search-as-you-type never waits for the registry.

@@ -37,6 +37,9 @@ type Registry interface {
 	PutManifest(ctx context.Context, repository, reference string, raw []byte, mediaType string) (digest string, err error)
 	DeleteManifest(ctx context.Context, repository, digest string) error
 	Referrers(ctx context.Context, repository, digest string) ([]v1.Descriptor, error)
+	// CanWrite reports whether a write in ctx would be attempted at all (a caller signed in,
+	// or anonymous writes allowed).
+	CanWrite(ctx context.Context) bool
 }
 
 // Media types Helm writes (helm.sh/helm/v3/pkg/registry/constants.go).

@@ -121,6 +121,12 @@ func (s *Service) ServeDelete(w http.ResponseWriter, r *http.Request) {
 // files "chart" and optionally "prov" as `helm cm-push` sends. Everything is checked before
 // the first byte goes to the registry, so a refused upload writes nothing.
 func (s *Service) ServeUpload(w http.ResponseWriter, r *http.Request) {
+	// The chart's repository is known only from the archive, so the authorizer is asked
+	// after reading it; a caller who can write nothing is refused before a byte is stored.
+	if !s.reg.CanWrite(r.Context()) {
+		httperr.Write(w, r, access.Refuse(access.From(r.Context()), "this registry", access.Push, 0))
+		return
+	}
 	archive, prov, err := s.spool(w, r)
 	defer func() {
 		for _, f := range []*spooled{archive, prov} {

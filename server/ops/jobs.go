@@ -269,6 +269,14 @@ func (m *Manager) SubmitOnce(ctx context.Context, req api.JobRequest, key string
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
+	// Nobody signed in, and no anonymous writes: refused before anything else, by the
+	// authorizer (which records it) or as a sign-in to make.
+	if !m.opts.Registry.CanWrite(ctx) {
+		if err := m.authorize(ctx, req); err != nil {
+			return "", err
+		}
+		return "", errSignIn
+	}
 	user := access.From(ctx).Name
 	var tag string
 	if key != "" {
@@ -286,11 +294,6 @@ func (m *Manager) SubmitOnce(ctx context.Context, req api.JobRequest, key string
 	// read or queued.
 	if err := m.authorize(ctx, req); err != nil {
 		return "", err
-	}
-	// A write never runs with more rights than the person asking has: without a signed-in
-	// user it is refused, unless the operator allowed it.
-	if !m.opts.Registry.CanWrite(ctx) {
-		return "", errSignIn
 	}
 	if err := m.admit(ctx, user); err != nil {
 		return "", err

@@ -227,6 +227,7 @@ func TestCopyToUnlistedRegistryRefused(t *testing.T) {
 	up := registryWithUsers(t, "admin")
 	pushImage(t, up, "team/app:v1", basic("admin"))
 	b := newBerth(t, up, nil, false)
+	b.call(t, http.MethodGet, "/api/v1/session", "admin", nil) // the registry checks admin's credentials once
 	before := b.requests.Load()
 	status, body := b.call(t, http.MethodPost, "/api/v1/jobs", "admin", api.JobRequest{Kind: api.JobCopy, Source: "team/app:v1", Destination: "x/app:v1", DestinationRegistry: "http://169.254.169.254"})
 	if status != http.StatusForbidden || code(body) != api.CodeDenied {

@@ -25,7 +25,7 @@ func TestSyncWalksKnownRepositoriesWhereTheCatalogIsRefused(t *testing.T) {
 	}
 	st := openStore(t, storetest.SQLite(t))
 	client := registrytest.NewClient(t, registry.Options{URL: "http://" + host})
-	svc := catalog.New(catalog.Options{Registry: client, Index: st, Known: []string{"team/listed"}})
+	svc := newCatalog(catalog.Options{Registry: client, Index: st, Known: []string{"team/listed"}})
 	syncer, err := events.NewSyncer(events.SyncOptions{Registry: client, Store: st, Index: svc})
 	if err != nil {
 		t.Fatal(err)

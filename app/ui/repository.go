@@ -89,6 +89,12 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 	}
 	defer cancel()
 	page, err := src.AllTags(c, name)
+	if client.NotFound(err) {
+		// Said on the page and by the status, without a tag filter or sections for nothing.
+		markMissing(ctx)
+		p.name, p.state, p.err = name, failed, err
+		return
+	}
 	s := newSeed(ctx.Page().URL())
 	if err != nil || s.put(client.AllTagsPath(name), page) != nil {
 		return // the browser loads them
@@ -492,6 +498,12 @@ func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 }
 
 func (p *repositoryPage) Render() app.UI {
+	if p.state == failed && client.NotFound(p.err) {
+		return page([]crumb{{label: "Repositories", href: Path("/")}, {label: p.name}},
+			app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(repoName(p.name)...)),
+			notFoundView("Repository not found", p.err.Error()),
+		)
+	}
 	// No cleanup for a repository that could not be read. While tags (re)load it stays, so
 	// that a cleanup's result survives the reload the cleanup itself triggers.
 	var cleanup, imports app.UI
@@ -557,9 +569,11 @@ func (p *repositoryPage) Render() app.UI {
 		app.Div().Class("repo-panels").Body(cleanup, imports),
 		&repoAccess{Repo: p.name}, // access_repo.go: who may do what
 		app.Div().Class("sr-only").ID("announce").Role("status").Aria("live", "polite").Text(p.announce),
+		// Before the sections that come and go (untagged manifests arrive later): go-app
+		// matches children by position, and a shift would replace an open dialog.
+		&deleteDialog{},
 		p.renderBody(),
 		p.renderUntagged(),
-		&deleteDialog{},
 		app.If(p.seed != nil, p.seed.script),
 	)
 }

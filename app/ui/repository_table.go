@@ -236,7 +236,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	var copyDigest app.UI
 	if t.Digest != "" {
 		key := "digest:" + t.Name
-		copyDigest = app.Button().Class("copy-digest").DataSet("focus", "copy-digest").Title("Copy "+t.Digest).
+		copyDigest = app.Button().Class("copy-digest").DataSet("focus", "copy-digest").DataSet("copy", t.Digest).Title("Copy "+t.Digest).
 			Aria("label", "Copy digest of "+t.Name).Body(copyIcon(p.copied == key)).
 			OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, key, t.Digest) }, app.EventScope(t.Name, t.Digest))
 	}
@@ -278,7 +278,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		app.Td().Class("platforms").Body(chips...),
 		p.severityCell(t),
 		app.Td().Class("actions").Body(
-			app.Button().Class("button small copy-pull").DataSet("focus", "copy").Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
+			app.Button().Class("button small copy-pull").DataSet("focus", "copy").DataSet("copy", pull).Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
 				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
 		),

@@ -110,11 +110,11 @@ func (p *repositoryPage) renderBody() app.UI {
 			app.THead().Body(app.Tr().Body(
 				p.selectAllHeader(),
 				p.header("Tag", byName),
-				app.Th().Text("Digest"),
+				app.Th().Class("col-digest").Text("Digest"),
 				p.header("Size", bySize),
 				p.header("Created", byCreated),
-				app.Th().Text("Platforms"),
-				app.Th().Text("Vulnerabilities"),
+				app.Th().Class("col-platforms").Text("Platforms"),
+				app.Th().Class("col-vulns").Text("Vulnerabilities"),
 				app.Th().Class("actions").Body(srOnly("Actions")),
 			)),
 			app.TBody().Body(rows...),
@@ -161,7 +161,7 @@ func (p *repositoryPage) header(label string, k sortKey) app.UI {
 			arrow, sorted = " ↓", "descending"
 		}
 	}
-	return app.Th().Aria("sort", sorted).Body(
+	return app.Th().Class("col-"+string(k)).Aria("sort", sorted).Body(
 		app.Button().Class("sort").Text(label + arrow).OnClick(p.setSort(k)),
 	)
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -26,7 +27,8 @@ const (
 type catalogPage struct {
 	app.Compo
 
-	user string // signed-in user, observed to reload after a sign-in
+	user    string      // signed-in user, observed to reload after a sign-in
+	session api.Session // whether access control hides repositories from an anonymous visitor
 
 	filter  catalogFilter
 	state   loadState
@@ -89,6 +91,7 @@ func (p *catalogPage) OnInit() {
 
 func (p *catalogPage) OnMount(ctx app.Context) {
 	p.focus.listen("#repositories", "repo")
+	ctx.ObserveState(stateSession, &p.session)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -250,6 +253,9 @@ func (p *catalogPage) Render() app.UI {
 				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 			app.If(app.Getenv(EnvMode) != ModeDirect, p.renderChoices),
 		),
+		app.If(len(p.repos) > 0 && p.anonymousUnderControl(), func() app.UI {
+			return signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
+		}),
 		p.renderBody(),
 		app.If(p.seed != nil, p.seed.script),
 	)
@@ -267,8 +273,10 @@ func (p *catalogPage) renderBody() app.UI {
 		return emptyView("No "+kindNoun(p.filter.Kind, 1)+" matches “"+p.filter.Query+"”", "Try a shorter filter, or part of a name such as “api”.")
 	case len(p.repos) == 0 && p.filter.Kind != "":
 		return emptyView("This registry has no "+kindNoun(p.filter.Kind, 0)+" yet", "Choose “All kinds” to see every repository.")
+	case len(p.repos) == 0 && p.anonymousUnderControl():
+		return signInToSee("Sign in to see repositories", "No repository here is public; the others show once you sign in.")
 	case len(p.repos) == 0:
-		return emptyView("This registry has no repositories yet", "Push an image, e.g. crane copy alpine localhost:5000/library/alpine, and it shows up here.")
+		return emptyView("This registry has no repositories yet", "Push an image to it (docker push, crane copy or skopeo copy) and it shows up here.")
 	}
 	first, last := p.win.span(len(p.repos))
 	rows := make([]app.UI, 0, last-first+2)
@@ -341,5 +349,24 @@ func repoRow(r api.Repository, now time.Time) app.UI {
 			pushed,
 			app.Span().Class("fact pulls").Text(f.Pulls),
 		)...,
+	)
+}
+
+// anonymousUnderControl reports whether nobody is signed in while access control decides
+// what each visitor may read: the list holds only what is public.
+func (p *catalogPage) anonymousUnderControl() bool {
+	return p.session.AccessControl && p.session.User == ""
+}
+
+// signInToSee invites an anonymous visitor to sign in, back to this page afterwards.
+func signInToSee(title, hint string) app.UI {
+	link := app.A().Class("button").ID("signin-to-see").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in")
+	if title == "" {
+		return app.P().Class("hint signin-hint").Body(app.Text(hint+" "), link)
+	}
+	return app.Div().Class("state empty").Body(
+		app.P().Class("empty-title").Text(title),
+		app.P().Class("hint").Text(hint),
+		app.P().Body(link),
 	)
 }

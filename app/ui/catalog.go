@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -279,8 +280,8 @@ func (p *catalogPage) renderBody() app.UI {
 		return emptyView("This registry has no repositories yet", "Push an image to it (docker push, crane copy or skopeo copy) and it shows up here.")
 	}
 	first, last := p.win.span(len(p.repos))
-	rows := make([]app.UI, 0, last-first+2)
-	rows = append(rows, p.win.spacer(first))
+	rows := make([]app.UI, 0, last-first+3)
+	rows = append(rows, p.columnHeads(), p.win.spacer(first))
 	now := time.Now()
 	for i := first; i < last; i++ {
 		if r := p.repos[i]; r.Name != "" {
@@ -368,5 +369,39 @@ func signInToSee(title, hint string) app.UI {
 		app.P().Class("empty-title").Text(title),
 		app.P().Class("hint").Text(hint),
 		app.P().Body(link),
+	)
+}
+
+// columnHeads labels the rows' facts. Name, size and last push sort the catalog: links to the
+// same address with ?sort=, as the Sort select makes, so they work before app.wasm runs too.
+func (p *catalogPage) columnHeads() app.UI {
+	if app.Getenv(EnvMode) == ModeDirect {
+		return nil // names only: nothing to label
+	}
+	head := func(class, label, sort, arrow string) app.UI {
+		if sort == "" {
+			return app.Span().Class("col " + class).Text(label)
+		}
+		f := p.filter
+		f.Sort = sort
+		f = parseCatalogFilter(f.values()) // the default order leaves the address
+		addr := Path("/")
+		if q := f.values().Encode(); q != "" {
+			addr += "?" + q
+		}
+		link := app.A().Class("col sort " + class).Href(addr).Title("Sort by " + strings.ToLower(label)).Text(label)
+		if p.filter.sortValue() == sort {
+			link = app.A().Class("col sort current "+class).Href(addr).Aria("current", "true").Body(
+				app.Text(label), app.Span().Aria("hidden", "true").Text(" "+arrow), srOnly(" (sorted)"))
+		}
+		return link
+	}
+	return app.Div().Class("repo-head").Body(
+		head("name", "Repository", sortName, "↑"),
+		head("kind", "Kind", "", ""),
+		head("tags", "Tags", "", ""),
+		head("size", "Size", "-size", "↓"),
+		head("pushed", "Last push", "-pushed", "↓"),
+		head("pulls", "Pulls", "", ""),
 	)
 }

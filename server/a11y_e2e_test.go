@@ -245,6 +245,7 @@ func TestE2EAccessibility(t *testing.T) {
 		}},
 		{"not-found-tag", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/library/alpine:does-not-exist"), chromedp.WaitVisible(`.state.not-found`)}},
 		{"not-found-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/no/such/page"), chromedp.WaitVisible(`h1`)}},
+		{"not-found-repository", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/no/such"), chromedp.WaitVisible(`.state.not-found #missing-search`)}},
 	}
 	for _, l := range looks {
 		if err := chromedp.Do(ctx, look(l.width, l.height, l.dark)); err != nil {

@@ -388,3 +388,33 @@ func TestE2ECatalogFindsTagsByDigestAndLabel(t *testing.T) {
 		t.Errorf("empty search says %q", msg)
 	}
 }
+
+// The catalog's columns are labelled, and clicking a sortable head orders the catalog as the
+// Sort select does, with the same ?sort= in the address: by size (largest first), then by
+// name again.
+func TestE2ECatalogColumnHeadsSort(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, func(c *config.Config) { c.ClientRendered = false })
+	describedCatalog(t, base) // every repository's size known, so the order is the final one
+	bySize := repoNames(catalogAPI(t, base, "sort=-size"))
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), waitRows(`#repositories .repo-head`), appRunning()); err != nil {
+		t.Fatalf("catalog: %v", err)
+	}
+	heads, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#repositories .repo-head .col")].map(e => e.textContent.trim()).join("|")`))
+	if err != nil || heads != "Repository ↑ (sorted)|Kind|Tags|Size|Last push|Pulls" {
+		t.Errorf("column heads %q (%v)", heads, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`#repositories .repo-head a.size`),
+		waitJS(`location.search === "?sort=-size" && document.querySelector("#repo-sort").value === "-size"`),
+		waitJS(`document.querySelector("#repositories .repo-head a.size")?.getAttribute("aria-current") === "true"`)); err != nil {
+		t.Fatalf("sort by the Size head: %v", err)
+	}
+	if err := chromedp.Do(ctx, waitJS(`document.querySelector("#repositories a.repo")?.dataset.repo === `+jsString(bySize[0]))); err != nil {
+		got, _ := shownRepos(ctx)
+		t.Errorf("sorted by size, the catalog shows %v, the API answers %v", got, bySize)
+	}
+	screenshot(t, ctx, "catalog-sorted-by-size")
+	if err := chromedp.Do(ctx, chromedp.Click(`#repositories .repo-head a.name`), waitJS(`location.search === "" && document.querySelector("#repo-sort").value === "name"`)); err != nil {
+		t.Errorf("back to sorting by name: %v", err)
+	}
+}

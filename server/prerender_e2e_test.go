@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -227,6 +228,59 @@ func TestE2EPagesArriveWithData(t *testing.T) {
 		gone, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.berthRowsSeen ? (window.berthRowsGone || 0) : -1`))
 		if err != nil || gone != 0 {
 			t.Errorf("%s: rows gone from the page %d times while app.wasm took over (-1: never seen), %v", p.name, gone, err)
+		}
+	}
+}
+
+// falseBoolean is a boolean attribute written with the value "false".
+var falseBoolean = regexp.MustCompile(`\s(checked|selected|disabled|open|required|autofocus|readonly|hidden|multiple)="false"`)
+
+// Unknown pages, repositories and tags answer 404 with a page that says what is missing and
+// offers a search, prerendered or not; the pages that exist answer 200. No page carries
+// go-app's name="false" attributes, which HTML reads as true (ticked, disabled).
+func TestPagesSayNotFound(t *testing.T) {
+	base := startBerth(t, func(c *config.Config) { c.ClientRendered = false })
+	warm(t, base)
+	for _, c := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/no/such/page", http.StatusNotFound, "Page not found"},
+		{"/repositories/no/such", http.StatusNotFound, "There is no repository no/such"},
+		{"/repositories/library/alpine:nope", http.StatusNotFound, "There is no tag library/alpine:nope"},
+		{"/repositories/library/alpine", http.StatusOK, "latest"},
+		{"/repositories/library/alpine:latest", http.StatusOK, "linux/arm64"},
+		{"/", http.StatusOK, "library/alpine"},
+	} {
+		for _, navigate := range []bool{true, false} {
+			req, _ := http.NewRequest(http.MethodGet, base+c.path, nil)
+			if navigate {
+				req.Header.Set("Sec-Fetch-Mode", "navigate")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			page := string(body)
+			if !navigate {
+				// Without data only the unknown address is known to be missing.
+				if c.path == "/no/such/page" && resp.StatusCode != http.StatusNotFound {
+					t.Errorf("GET %s without data: %s, want 404", c.path, resp.Status)
+				}
+				continue
+			}
+			if resp.StatusCode != c.status || !strings.Contains(page, c.says) {
+				t.Errorf("GET %s: %s, says %q: %v; want %d and %q", c.path, resp.Status, c.says, strings.Contains(page, c.says), c.status, c.says)
+			}
+			if c.status == http.StatusNotFound && (!strings.Contains(page, `name="q"`) || strings.Contains(page, "tag-filter") || strings.Contains(page, "Untagged")) {
+				t.Errorf("GET %s: the not-found page lacks the search, or shows a tag filter or untagged manifests", c.path)
+			}
+			if m := falseBoolean.FindString(page); m != "" {
+				t.Errorf("GET %s: %s, which HTML reads as true", c.path, m)
+			}
 		}
 	}
 }

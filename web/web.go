@@ -21,11 +21,11 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-// Files are the assets bin/berth embeds: berth.css and the icons at the top, and compressed/
+// Files are the assets bin/berth embeds: berth.css, early.js and the icons at the top, and compressed/
 // with app.wasm's brotli and gzip forms and their Build when the UI was built before the
 // binary. compressed/README.md is tracked, so a fresh clone builds without the UI.
 //
-//go:embed *.css *.png *.svg compressed
+//go:embed *.css *.js *.png *.svg compressed
 var Files embed.FS
 
 // File names inside a web directory (and inside Files).

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ const (
 type catalogPage struct {
 	app.Compo
 
-	user string // signed-in user, observed to reload after a sign-in
+	user    string      // signed-in user, observed to reload after a sign-in
+	session api.Session // whether access control hides repositories from an anonymous visitor
 
 	filter  catalogFilter
 	state   loadState
@@ -92,6 +94,7 @@ func (p *catalogPage) OnInit() {
 
 func (p *catalogPage) OnMount(ctx app.Context) {
 	p.focus.listen("#repositories", "repo")
+	ctx.ObserveState(stateSession, &p.session)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -254,6 +257,9 @@ func (p *catalogPage) Render() app.UI {
 			app.If(app.Getenv(EnvMode) != ModeDirect, p.renderChoices),
 		),
 		app.If(p.refused && p.state == loaded, p.renderRefused),
+		app.If(len(p.repos) > 0 && p.anonymousUnderControl(), func() app.UI {
+			return signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
+		}),
 		p.renderBody(),
 		app.If(p.seed != nil, p.seed.script),
 	)
@@ -273,12 +279,14 @@ func (p *catalogPage) renderBody() app.UI {
 		return emptyView("Berth knows of no repository here yet", "This registry does not list its repositories: open one by name above.")
 	case len(p.repos) == 0 && p.filter.Kind != "":
 		return emptyView("This registry has no "+kindNoun(p.filter.Kind, 0)+" yet", "Choose “All kinds” to see every repository.")
+	case len(p.repos) == 0 && p.anonymousUnderControl():
+		return signInToSee("Sign in to see repositories", "No repository here is public; the others show once you sign in.")
 	case len(p.repos) == 0:
-		return emptyView("This registry has no repositories yet", "Push an image, e.g. crane copy alpine localhost:5000/library/alpine, and it shows up here.")
+		return emptyView("This registry has no repositories yet", "Push an image to it (docker push, crane copy or skopeo copy) and it shows up here.")
 	}
 	first, last := p.win.span(len(p.repos))
-	rows := make([]app.UI, 0, last-first+2)
-	rows = append(rows, p.win.spacer(first))
+	rows := make([]app.UI, 0, last-first+3)
+	rows = append(rows, p.columnHeads(), p.win.spacer(first))
 	now := time.Now()
 	for i := first; i < last; i++ {
 		if r := p.repos[i]; r.Name != "" {
@@ -370,5 +378,58 @@ func repoRow(r api.Repository, now time.Time) app.UI {
 			pushed,
 			app.Span().Class("fact pulls").Text(f.Pulls),
 		)...,
+	)
+}
+
+// anonymousUnderControl reports whether nobody is signed in while access control decides
+// what each visitor may read: the list holds only what is public.
+func (p *catalogPage) anonymousUnderControl() bool {
+	return p.session.AccessControl && p.session.User == ""
+}
+
+// signInToSee invites an anonymous visitor to sign in, back to this page afterwards.
+func signInToSee(title, hint string) app.UI {
+	link := app.A().Class("button").ID("signin-to-see").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in")
+	if title == "" {
+		return app.P().Class("hint signin-hint").Body(app.Text(hint+" "), link)
+	}
+	return app.Div().Class("state empty").Body(
+		app.P().Class("empty-title").Text(title),
+		app.P().Class("hint").Text(hint),
+		app.P().Body(link),
+	)
+}
+
+// columnHeads labels the rows' facts. Name, size and last push sort the catalog: links to the
+// same address with ?sort=, as the Sort select makes, so they work before app.wasm runs too.
+func (p *catalogPage) columnHeads() app.UI {
+	if app.Getenv(EnvMode) == ModeDirect {
+		return nil // names only: nothing to label
+	}
+	head := func(class, label, sort, arrow string) app.UI {
+		if sort == "" {
+			return app.Span().Class("col " + class).Text(label)
+		}
+		f := p.filter
+		f.Sort = sort
+		f = parseCatalogFilter(f.values()) // the default order leaves the address
+		addr := Path("/")
+		if q := f.values().Encode(); q != "" {
+			addr += "?" + q
+		}
+		link := app.A().Class("col sort " + class).Href(addr).Title("Sort by " + strings.ToLower(label)).Text(label)
+		if p.filter.sortValue() == sort {
+			link = app.A().Class("col sort current "+class).Href(addr).Aria("current", "true").Body(
+				app.Text(label), app.Span().Aria("hidden", "true").Text(" "+arrow), srOnly(" (sorted)"))
+		}
+		return link
+	}
+	return app.Div().Class("repo-head").Body(
+		head("name", "Repository", sortName, "↑"),
+		head("kind", "Kind", "", ""),
+		head("tags", "Tags", "", ""),
+		head("size", "Size", "-size", "↓"),
+		head("pushed", "Last push", "-pushed", "↓"),
+		head("pulls", "Pulls", "", ""),
 	)
 }

@@ -129,7 +129,7 @@ func (p *chartPage) commands(c api.Chart) app.UI {
 	line := func(id, cmd string) app.UI {
 		return app.Div().Class("pull").Body(
 			app.Code().ID(id).Class("mono").Text(cmd),
-			app.Button().Class("button small").Text("Copy").OnClick(func(ctx app.Context, e app.Event) { copyToClipboard(cmd) }),
+			app.Button().Class("button small").DataSet("copy", cmd).Aria("label", "Copy "+cmd).Text("Copy").OnClick(func(ctx app.Context, e app.Event) { copyToClipboard(cmd) }),
 		)
 	}
 	return app.Div().Class("card").Body(app.H2().Text("Install"), line("install", c.Install), line("pull", c.Pull))

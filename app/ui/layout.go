@@ -67,17 +67,29 @@ func errorView(msg string, retry app.EventHandler) app.UI {
 	)
 }
 
-// notFoundView says that what the address names does not exist, with the way back.
+// notFoundView says that what the address names does not exist, with the way back and a
+// search of the catalog (a plain form: it works before app.wasm runs).
 func notFoundView(title, msg string) app.UI {
 	return app.Div().Class("state not-found").Role("alert").Body(
 		app.P().Class("error-title").Text(title),
 		app.P().Class("hint").Text(msg),
-		app.P().Body(app.A().Class("button").Href(Path("/")).Text("All repositories")),
+		app.Form().Class("missing-search").Action(Path("/")).Method("get").Role("search").Body(
+			app.Input().Type("search").Class("search").ID("missing-search").Name("q").
+				Placeholder("Search repositories…").Aria("label", "Search repositories"),
+			app.Button().Type("submit").Class("button").Text("Search"),
+		),
+		app.P().Body(app.A().Class("button secondary").Href(Path("/")).Text("All repositories")),
 	)
 }
 
 // notFoundPage is the page for addresses no route matches.
 type notFoundPage struct{ app.Compo }
+
+// OnPreRender makes the server answer the page with 404.
+func (p *notFoundPage) OnPreRender(ctx app.Context) {
+	ctx.Page().SetTitle("Not found · Berth")
+	markMissing(ctx)
+}
 
 func (p *notFoundPage) Render() app.UI {
 	return page([]crumb{{label: "Not found"}},

@@ -76,6 +76,11 @@ func (p *manifestPage) OnPreRender(ctx app.Context) {
 	}
 	defer cancel()
 	m, err := src.Manifest(c, repo, ref)
+	if client.NotFound(err) {
+		markMissing(ctx)
+		p.repo, p.ref, p.state, p.err = repo, ref, failed, err
+		return
+	}
 	s := newSeed(ctx.Page().URL())
 	if err != nil || s.put(client.ManifestPath(repo, ref), m) != nil {
 		return // the browser loads it
@@ -339,7 +344,7 @@ func (p *manifestPage) copyBox(id, what, text string) app.UI {
 	}
 	return app.Div().Class("copy").Body(
 		app.Code().Class("break").Text(text),
-		app.Button().Class("button small").ID("copy-"+id).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
+		app.Button().Class("button small").ID("copy-"+id).DataSet("copy", text).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
 			copyToClipboard(text)
 			p.copied, p.announce = id, "Copied to the clipboard: "+text
 			ctx.After(2*time.Second, func(ctx app.Context) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -32,8 +33,9 @@ type Source interface {
 const prerenderTimeout = 3 * time.Second
 
 type prerender struct {
-	ctx context.Context
-	src Source
+	ctx     context.Context
+	src     Source
+	missing *atomic.Bool // the page says that what its address names does not exist
 }
 
 // prerenders holds the source of every page being prerendered, by a random key. go-app's
@@ -43,32 +45,55 @@ var prerenders sync.Map
 
 // Prerender attaches src, read within ctx (the request's, carrying its principal), to the
 // page go-app renders for u: it returns the URL to hand go-app's handler instead, and done,
-// to call once the page is written. The server calls it once per page request, never
-// shares the page between requests, and strips user info from every other URL.
-func Prerender(ctx context.Context, u *url.URL, src Source) (*url.URL, func()) {
+// to call once the page is written, which reports whether the page is a "not found" one (an
+// unknown address, repository or tag). src nil: the page gets no data, but still says
+// whether its address is unknown. The server calls it once per page request, never shares
+// the page between requests, and strips user info from every other URL.
+func Prerender(ctx context.Context, u *url.URL, src Source) (*url.URL, func() (missing bool)) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	key := base64.RawURLEncoding.EncodeToString(b[:])
-	prerenders.Store(key, prerender{ctx: ctx, src: src})
+	pr := prerender{ctx: ctx, src: src, missing: new(atomic.Bool)}
+	prerenders.Store(key, pr)
 	with := *u
 	with.User = url.User(key)
-	return &with, func() { prerenders.Delete(key) }
+	return &with, func() bool {
+		prerenders.Delete(key)
+		return pr.missing.Load()
+	}
 }
 
 // prerendering returns the source of the page being prerendered and a context bounding its
-// reads; ok is false in the browser and for a page rendered without one (the static export).
+// reads; ok is false in the browser and for a page rendered without data (the static
+// export, the service worker's copy).
 func prerendering(ctx app.Context) (src Source, c context.Context, cancel context.CancelFunc, ok bool) {
+	pr, found := current(ctx)
+	if !found || pr.src == nil {
+		return nil, nil, nil, false
+	}
+	c, cancel = context.WithTimeout(pr.ctx, prerenderTimeout)
+	return pr.src, c, cancel, true
+}
+
+// current returns the prerendering of the page ctx renders, on the server only.
+func current(ctx app.Context) (prerender, bool) {
 	u := ctx.Page().URL()
 	if !app.IsServer || u.User == nil {
-		return nil, nil, nil, false
+		return prerender{}, false
 	}
 	v, found := prerenders.Load(u.User.Username())
 	if !found {
-		return nil, nil, nil, false
+		return prerender{}, false
 	}
-	pr := v.(prerender)
-	c, cancel = context.WithTimeout(pr.ctx, prerenderTimeout)
-	return pr.src, c, cancel, true
+	return v.(prerender), true
+}
+
+// markMissing says that the page being prerendered shows a "not found": the server answers
+// it with 404, so that links checkers, crawlers and scripts see what people read.
+func markMissing(ctx app.Context) {
+	if pr, ok := current(ctx); ok {
+		pr.missing.Store(true)
+	}
 }
 
 // seedID is the id of the script element carrying a page's data.

@@ -1,12 +1,18 @@
 package site
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/httperr"
 )
 
 // pageSource is what a prerendered page reads its data from: the catalog, as the principal
@@ -16,15 +22,28 @@ type pageSource struct{ cat *catalog.Service }
 var _ ui.Source = pageSource{}
 
 func (s pageSource) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
-	return s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
+	page, err := s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
+	return page, asAPI(err)
 }
 
 func (s pageSource) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
-	return s.cat.Tags(ctx, repository, catalog.TagQuery{All: true})
+	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{All: true})
+	return page, asAPI(err)
 }
 
 func (s pageSource) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {
-	return s.cat.Manifest(ctx, repository, reference)
+	m, err := s.cat.Manifest(ctx, repository, reference)
+	return m, asAPI(err)
+}
+
+// asAPI gives the page an error as the browser's client would have received it: its code
+// and the sentence for people, never the cause (which may hold internal detail).
+func asAPI(err error) error {
+	var e *httperr.Error
+	if errors.As(err, &e) {
+		return &api.Error{Status: e.Status, Code: e.Code, Message: e.Message}
+	}
+	return err
 }
 
 // pages serves go-app's handler. A page a browser navigates to (Sec-Fetch-Mode: navigate, also
@@ -32,15 +51,23 @@ func (s pageSource) Manifest(ctx context.Context, repository, reference string) 
 // prerendered with its data, read by src as the request's principal (put in by principal),
 // and marked private and no-store: it is that user's alone. Everything else, such as the
 // service worker filling its cache or the static export, gets pages without data, which the
-// browser fills in itself. src nil: never any data.
+// browser fills in itself. src nil: never any data. Either way a page that says what its
+// address names does not exist answers 404.
 func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Handler) http.Handler {
-	withData := principal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	render := func(w http.ResponseWriter, r *http.Request, src ui.Source, private bool) {
 		u, done := ui.Prerender(r.Context(), r.URL, src)
-		defer done()
 		r = r.Clone(r.Context())
 		r.URL = u
-		r.Header.Del("If-None-Match") // never a 304 for a copy made for someone else
-		h.ServeHTTP(&privatePage{ResponseWriter: w}, r)
+		if private {
+			r.Header.Del("If-None-Match") // never a 304 for a copy made for someone else
+		}
+		page := &pageBuffer{header: http.Header{}, code: http.StatusOK}
+		h.ServeHTTP(page, r)
+		missing := done()
+		page.writeTo(w, missing, private)
+	}
+	withData := principal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		render(w, r, src, true)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Sec-Fetch-Mode")
@@ -50,36 +77,54 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 			r = r.Clone(r.Context())
 			r.URL.User = nil
 		}
-		if src != nil && r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		switch {
+		case src != nil && r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate":
 			withData.ServeHTTP(w, r)
-			return
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			render(w, r, nil, false)
+		default:
+			h.ServeHTTP(w, r)
 		}
-		h.ServeHTTP(w, r)
 	})
 }
 
-// privatePage makes a page with data its requester's alone. go-app marks every answer
-// no-cache with its version's ETag, which would let a browser or proxy keep and revalidate
-// it; this replaces both just before the header is written.
-type privatePage struct {
-	http.ResponseWriter
-	marked bool
+// pageBuffer holds a page go-app wrote, to be fixed up before it is sent: pages are small,
+// and go-app writes each in one piece with its length anyway.
+type pageBuffer struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
 }
 
-func (w *privatePage) mark() {
-	if !w.marked {
+func (p *pageBuffer) Header() http.Header         { return p.header }
+func (p *pageBuffer) WriteHeader(code int)        { p.code = code }
+func (p *pageBuffer) Write(b []byte) (int, error) { return p.body.Write(b) }
+
+// falseBooleans are boolean attributes go-app's server rendering writes as name="false"
+// (Checked(false), Disabled(false)…). HTML reads any value as true: the page would arrive
+// with every box ticked, every option selected and buttons disabled until app.wasm runs.
+var falseBooleans = regexp.MustCompile(` (?:checked|selected|disabled|open|required|autofocus|readonly|hidden|multiple|novalidate|inert)="false"`)
+
+// writeTo sends the page: 404 when it says its address names nothing, private and no-store
+// when it carries someone's data (go-app marks every answer no-cache with its version's
+// ETag, which would let a browser or proxy keep and revalidate it).
+func (p *pageBuffer) writeTo(w http.ResponseWriter, missing, private bool) {
+	body := p.body.Bytes()
+	if p.code == http.StatusOK && strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+		body = falseBooleans.ReplaceAll(body, nil)
+		p.header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	for k, v := range p.header {
+		w.Header()[k] = v
+	}
+	if private {
 		w.Header().Set("Cache-Control", "private, no-store")
 		w.Header().Del("ETag")
-		w.marked = true
 	}
-}
-
-func (w *privatePage) WriteHeader(code int) {
-	w.mark()
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *privatePage) Write(b []byte) (int, error) {
-	w.mark()
-	return w.ResponseWriter.Write(b)
+	code := p.code
+	if missing && code == http.StatusOK {
+		code = http.StatusNotFound
+	}
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
 }

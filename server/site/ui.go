@@ -28,6 +28,12 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 			Maskable: "/web/icon-maskable-512.png",
 		},
 		Styles: []string{"/web/berth.css"},
+		// Before app.wasm runs, early.js makes the prerendered page's controls work: copies
+		// copy, other clicks wait for the app. Not deferred: a click may come before parsing ends.
+		Scripts: []string{"/web/early.js"},
+		// app.js asks for app.wasm only once the page is parsed and its scripts have run; the
+		// preload starts the download with the page, and app.js's fetch takes it over.
+		RawHeaders: []string{`<link rel="preload" href="` + res.Resolve("/web/app.wasm") + `" as="fetch" crossorigin="anonymous">`},
 		// go-app caches the PNG icons but not the SVG one the header shows.
 		CacheableResources: []string{"/web/icon.svg"},
 		Resources:          res,

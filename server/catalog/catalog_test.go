@@ -866,8 +866,10 @@ func TestRegistryErrorStatus(t *testing.T) {
 		wantCode   api.Code
 	}{
 		{http.StatusUnauthorized, http.StatusUnauthorized, api.CodeUnauthorized},
-		{http.StatusForbidden, http.StatusUnauthorized, api.CodeUnauthorized},
-		{http.StatusNotFound, http.StatusNotFound, api.CodeNotFound},
+		// 403 and 404 are a registry refusing its catalog (GitLab, GHCR, Harbor): the list
+		// is what Berth knows of otherwise, marked as such.
+		{http.StatusForbidden, 0, ""},
+		{http.StatusNotFound, 0, ""},
 		{http.StatusTeapot, http.StatusBadGateway, api.CodeRegistryError},
 	}
 	for _, tt := range tests {
@@ -885,7 +887,13 @@ func TestRegistryErrorStatus(t *testing.T) {
 				}, nil
 			})
 			svc := newService(t, host, rt, 4)
-			_, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
+			page, err := svc.Repositories(t.Context(), catalog.RepositoryQuery{Query: "", Offset: 0, Limit: 100})
+			if tt.wantStatus == 0 {
+				if err != nil || !page.CatalogRefused {
+					t.Fatalf("refused catalog: %+v, %v; want an answer marked catalogRefused", page, err)
+				}
+				return
+			}
 			wantHTTPError(t, err, tt.wantStatus, tt.wantCode)
 		})
 	}

@@ -111,7 +111,7 @@ func New(s Services) (http.Handler, error) {
 	// policy, or the registry its own auth, as for the API).
 	var src ui.Source
 	if s.Catalog != nil && !cfg.ClientRendered {
-		src = pageSource{s.Catalog}
+		src = pageSource{cat: s.Catalog, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
 	}
 	mux.Handle("/", pages(app, src, principals(s)))
 	return reqlog.Middleware(newGuard(cfg).wrap(mux)), nil

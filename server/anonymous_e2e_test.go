@@ -5,14 +5,26 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
 )
 
 // Under access control, an anonymous visitor of the catalog is asked to sign in (and brought
-// back afterwards) instead of being told the registry is empty.
+// back afterwards) instead of being told the registry is empty: on the server's page already,
+// and once app.wasm runs it.
 func TestE2EAnonymousCatalogAsksToSignIn(t *testing.T) {
 	ctx := browser(t)
-	base := startGuarded(t, nil)
+	base := startGuarded(t, func(c *config.Config) { c.ClientRendered = false })
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	if err := blockWasm(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(ctx, chromedp.Navigate(base+"/"), waitJS(`!!document.querySelector("#signin-to-see")`)); err != nil {
+		t.Errorf("the server's catalog page does not ask an anonymous visitor to sign in: %v", err)
+	}
+	if err := blockWasm(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := within(ctx, chromedp.Navigate(base+"/"), waitJS(`!!document.querySelector("#signin-to-see")`)); err != nil {

@@ -70,7 +70,8 @@ func (p *catalogPage) OnPreRender(ctx app.Context) {
 	if err != nil || s.put(client.RepositoriesPath(f.page(0)), res) != nil {
 		return // the browser loads it
 	}
-	p.filter, p.seed = f, s
+	sess := src.Session(c)
+	p.filter, p.seed, p.session, s.Session = f, s, sess, &sess
 	p.reset()
 	p.receive(0, res)
 }
@@ -88,6 +89,9 @@ func (p *catalogPage) OnInit() {
 		return
 	}
 	p.filter, p.seeded = f, true
+	if s.Session != nil {
+		p.session = *s.Session // until the header's own answer arrives
+	}
 	p.reset()
 	p.receive(0, res)
 }
@@ -258,7 +262,7 @@ func (p *catalogPage) Render() app.UI {
 		),
 		app.If(p.refused && p.state == loaded, p.renderRefused),
 		app.If(len(p.repos) > 0 && p.anonymousUnderControl(), func() app.UI {
-			return signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
+			return p.signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
 		}),
 		p.renderBody(),
 		app.If(p.seed != nil, p.seed.script),
@@ -280,7 +284,7 @@ func (p *catalogPage) renderBody() app.UI {
 	case len(p.repos) == 0 && p.filter.Kind != "":
 		return emptyView("This registry has no "+kindNoun(p.filter.Kind, 0)+" yet", "Choose “All kinds” to see every repository.")
 	case len(p.repos) == 0 && p.anonymousUnderControl():
-		return signInToSee("Sign in to see repositories", "No repository here is public; the others show once you sign in.")
+		return p.signInToSee("Sign in to see repositories", "No repository here is public; the others show once you sign in.")
 	case len(p.repos) == 0:
 		return emptyView("This registry has no repositories yet", "Push an image to it (docker push, crane copy or skopeo copy) and it shows up here.")
 	}
@@ -387,9 +391,13 @@ func (p *catalogPage) anonymousUnderControl() bool {
 	return p.session.AccessControl && p.session.User == ""
 }
 
-// signInToSee invites an anonymous visitor to sign in, back to this page afterwards.
-func signInToSee(title, hint string) app.UI {
-	link := app.A().Class("button").ID("signin-to-see").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in")
+// signInToSee invites an anonymous visitor to sign in, back to the catalog's address after.
+func (p *catalogPage) signInToSee(title, hint string) app.UI {
+	back := Path("/")
+	if q := p.filter.values().Encode(); q != "" {
+		back += "?" + q
+	}
+	link := app.A().Class("button").ID("signin-to-see").Href(Path("/signin") + "?return=" + url.QueryEscape(back)).Text("Sign in")
 	if title == "" {
 		return app.P().Class("hint signin-hint").Body(app.Text(hint+" "), link)
 	}

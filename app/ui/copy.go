@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -150,4 +151,24 @@ func joinReference(repo, ref string) string {
 		return repo + "@" + ref
 	}
 	return repo + ":" + ref
+}
+
+// copyBox shows text with a button that copies it; what names the text for screen readers.
+func (p *manifestPage) copyBox(id, what, text string) app.UI {
+	label := "Copy"
+	if p.copied == id {
+		label = "Copied ✓"
+	}
+	return app.Div().Class("copy").Body(
+		app.Code().Class("break").Text(text),
+		app.Button().Class("button small").ID("copy-"+id).DataSet("copy", text).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
+			copyToClipboard(text)
+			p.copied, p.announce = id, "Copied to the clipboard: "+text
+			ctx.After(2*time.Second, func(ctx app.Context) {
+				if p.copied == id {
+					p.copied = ""
+				}
+			})
+		}, app.EventScope(text)),
+	)
 }

@@ -189,3 +189,8 @@ func intoList(e app.Event, selector string) {
 		el.Call("focus")
 	}
 }
+
+// field is one label and value of a definition list.
+func field(label string, value app.UI) app.UI {
+	return app.Div().Class("field").Body(app.Dt().Text(label), app.Dd().Body(value))
+}

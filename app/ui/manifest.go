@@ -336,30 +336,6 @@ func sizeNote(m api.Manifest) string {
 	return ""
 }
 
-// copyBox shows text with a button that copies it; what names the text for screen readers.
-func (p *manifestPage) copyBox(id, what, text string) app.UI {
-	label := "Copy"
-	if p.copied == id {
-		label = "Copied ✓"
-	}
-	return app.Div().Class("copy").Body(
-		app.Code().Class("break").Text(text),
-		app.Button().Class("button small").ID("copy-"+id).DataSet("copy", text).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
-			copyToClipboard(text)
-			p.copied, p.announce = id, "Copied to the clipboard: "+text
-			ctx.After(2*time.Second, func(ctx app.Context) {
-				if p.copied == id {
-					p.copied = ""
-				}
-			})
-		}, app.EventScope(text)),
-	)
-}
-
-func field(label string, value app.UI) app.UI {
-	return app.Div().Class("field").Body(app.Dt().Text(label), app.Dd().Body(value))
-}
-
 // platforms renders an index's platform switcher and the selected platform's image.
 func (p *manifestPage) platforms(m api.Manifest) []app.UI {
 	tabs := make([]app.UI, 0, len(m.Platforms))

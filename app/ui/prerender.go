@@ -26,6 +26,8 @@ type Source interface {
 	AllTags(ctx context.Context, repository string) (api.TagPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
+	// Session says who the page is for, as GET /api/v1/session would.
+	Session(ctx context.Context) api.Session
 }
 
 // prerenderTimeout bounds the reads of one prerendered page: past it the page goes out
@@ -106,6 +108,9 @@ type seed struct {
 	Page string `json:"page"`
 	// Answers are the /api/v1 answers the page shows, by the path the browser would ask.
 	Answers map[string]json.RawMessage `json:"answers"`
+	// Session is who the page was rendered for, where the page depends on it. Apart from
+	// the answers: those are kept for offline use, and the session never is.
+	Session *api.Session `json:"session,omitempty"`
 }
 
 func newSeed(u *url.URL) *seed {

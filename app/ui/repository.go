@@ -502,6 +502,7 @@ func (p *repositoryPage) Render() app.UI {
 		return page([]crumb{{label: "Repositories", href: Path("/")}, {label: p.name}},
 			app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(repoName(p.name)...)),
 			notFoundView("Repository not found", p.err.Error()),
+			&repoAccess{Repo: p.name}, // who may push the first image here
 		)
 	}
 	// No cleanup for a repository that could not be read. While tags (re)load it stays, so

@@ -17,7 +17,10 @@ import (
 
 // pageSource is what a prerendered page reads its data from: the catalog, as the principal
 // in ctx (the request's), exactly as the /api/v1 routes the browser would call answer it.
-type pageSource struct{ cat *catalog.Service }
+type pageSource struct {
+	cat     *catalog.Service
+	session func(ctx context.Context) api.Session // who the principal in ctx is (whoami.go)
+}
 
 var _ ui.Source = pageSource{}
 
@@ -25,6 +28,8 @@ func (s pageSource) Repositories(ctx context.Context, q api.RepositoryQuery) (ap
 	page, err := s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
 	return page, asAPI(err)
 }
+
+func (s pageSource) Session(ctx context.Context) api.Session { return s.session(ctx) }
 
 func (s pageSource) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
 	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{All: true})

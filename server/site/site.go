@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
 
+	apiv1 "github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/auth"
@@ -126,7 +127,7 @@ func New(s Services) (http.Handler, error) {
 	// policy, or the registry its own auth, as for the API).
 	var src ui.Source
 	if s.Catalog != nil && !cfg.ClientRendered {
-		src = pageSource{s.Catalog}
+		src = pageSource{cat: s.Catalog, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
 	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux)))), nil // compress.go

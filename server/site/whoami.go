@@ -1,6 +1,7 @@
 package site
 
 import (
+	"context"
 	"net/http"
 
 	apiv1 "github.com/berth-registry/berth/app/api"
@@ -13,19 +14,24 @@ import (
 // user or a revoked token is nobody.
 func whoami(s Services) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var out apiv1.Session
-		if s.Access != nil {
-			out.AccessControl, out.OIDC = true, s.Access.OIDC != nil
-		}
-		if id := access.From(r.Context()); id.Kind == access.User {
-			out.User, out.Admin = id.Name, id.Admin
-		}
-		// The operator's allowlist is for those who may start a copy: signed-in users, or
-		// anyone when anonymous writes are on.
-		if out.User != "" || s.Config.AnonymousWrites {
-			out.RemoteRegistries = s.Config.RemoteRegistries
-		}
 		w.Header().Set("Cache-Control", "no-store")
-		httperr.WriteJSON(w, http.StatusOK, out)
+		httperr.WriteJSON(w, http.StatusOK, sessionOf(s, r.Context()))
 	}
+}
+
+// sessionOf is the session answer for the principal in ctx; prerendered pages use it too.
+func sessionOf(s Services, ctx context.Context) apiv1.Session {
+	var out apiv1.Session
+	if s.Access != nil {
+		out.AccessControl, out.OIDC = true, s.Access.OIDC != nil
+	}
+	if id := access.From(ctx); id.Kind == access.User {
+		out.User, out.Admin = id.Name, id.Admin
+	}
+	// The operator's allowlist is for those who may start a copy: signed-in users, or
+	// anyone when anonymous writes are on.
+	if out.User != "" || s.Config.AnonymousWrites {
+		out.RemoteRegistries = s.Config.RemoteRegistries
+	}
+	return out
 }

@@ -32,6 +32,9 @@ type Registry struct {
 	// Root is the filesystem driver's root directory, for checks the API cannot make
 	// (upload sessions left behind).
 	Root string
+	// Process is the registry's own process (Distribution28), for fault tests that stop or
+	// kill it; nil for an in-process registry.
+	Process *os.Process
 }
 
 // TokenConfig is distribution's auth.token section: where clients get tokens and whom the
@@ -91,7 +94,7 @@ func Distribution28(t testing.TB, c Config28) Registry {
 		}
 	})
 	waitAnswers(t, "http://"+addr, exited, &out)
-	return Registry{URL: "http://" + addr, Host: addr, Root: filepath.Join(dir, "data")}
+	return Registry{URL: "http://" + addr, Host: addr, Root: filepath.Join(dir, "data"), Process: cmd.Process}
 }
 
 // config28 writes docker-registry's config.yml for c.

@@ -88,7 +88,10 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			render(w, r, nil, false)
 		default:
-			h.ServeHTTP(w, r)
+			// Pages are only read: a POST to /healthz/deps or a page path is a mistake, not
+			// a request for the UI.
+			w.Header().Set("Allow", "GET, HEAD")
+			httperr.Write(w, r, httperr.New(api.CodeMethodNotAllowed, r.Method+" is not allowed here; pages answer GET and HEAD"))
 		}
 	})
 }

@@ -240,8 +240,8 @@ func (c *Cleanup) Run(ctx context.Context, report Report) (*api.JobResult, error
 		return nil, err
 	}
 	res := &api.JobResult{Plan: &plan}
-	report.message(fmt.Sprintf("%d tags to delete, %d kept", len(plan.Delete), plan.Kept))
-	report.phase("delete", fmt.Sprintf("Deleting %d tags", len(plan.Delete)))
+	report.message(fmt.Sprintf("%s to delete, %d kept", api.Plural(len(plan.Delete), "tag"), plan.Kept))
+	report.phase("delete", "Deleting "+api.Plural(len(plan.Delete), "tag"))
 	w, err := c.reg.Writer(ctx)
 	if err != nil {
 		return res, err

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +48,9 @@ func cmdCleanup(ctx context.Context, c *cli, args []string) error {
 	}
 	if rule.Repository == "" {
 		return usagef("--repo is required: the repository to clean up, e.g. --repo team/app")
+	}
+	if rule.KeepLast == 0 && rule.OlderThan == "" && rule.Include == "" {
+		return usagef("give --keep, --older-than or --include (--include . selects every tag)")
 	}
 	rule.Keep = keep
 	reg, stop, err := t.open(ctx, c)
@@ -158,12 +164,12 @@ func createdLabel(t time.Time) string {
 
 // cmdGC: berth gc.
 func cmdGC(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "gc", "[--data-dir D] [--dry-run] [--remove-untagged]",
+	flags := newFlags(c, "gc", "[--data-dir D] [--dry-run] [--remove-untagged]",
 		"Runs distribution's offline garbage collection on the embedded registry's storage. It refuses\nwhile Berth, or another berth command, uses the data directory: blobs pushed during the sweep\ncould be lost.")
-	dataDir := fs.String("data-dir", envOr("BERTH_DATA_DIR", "data"), "Berth's data directory")
-	dryRun := fs.Bool("dry-run", false, "report what would be removed, remove nothing")
-	untagged := fs.Bool("remove-untagged", false, "also remove manifests no tag points to (and their blobs)")
-	if _, err := parseN(fs, args, 0, 0, "no arguments"); err != nil {
+	dataDir := flags.String("data-dir", envOr("BERTH_DATA_DIR", "data"), "Berth's data directory")
+	dryRun := flags.Bool("dry-run", false, "report what would be removed, remove nothing")
+	untagged := flags.Bool("remove-untagged", false, "also remove manifests no tag points to (and their blobs)")
+	if _, err := parseN(flags, args, 0, 0, "no arguments"); err != nil {
 		return err
 	}
 	dir, err := registryDir(*dataDir)
@@ -175,6 +181,10 @@ func cmdGC(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, "docker", "registry", "v2")); errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(c.out, "nothing to collect: %s holds no images yet\n", dir)
+		return nil
+	}
 	fmt.Fprintf(c.err, "garbage-collecting %s\n", dir)
 	res, err := ops.GarbageCollect(ctx, dir, *dryRun, *untagged)
 	if err != nil {

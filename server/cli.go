@@ -184,11 +184,15 @@ func parseN(fs *flag.FlagSet, args []string, min, max int, what string) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	got := "none"
+	if len(pos) > 0 {
+		got = strings.Join(pos, " ")
+	}
 	switch {
 	case len(pos) < min && min == max:
-		return nil, usagef("want %s", what)
+		return nil, usagef("want %s, got %s", what, got)
 	case len(pos) < min:
-		return nil, usagef("want at least %s", what)
+		return nil, usagef("want at least %s, got %s", what, got)
 	case max >= 0 && len(pos) > max:
 		return nil, usagef("too many arguments (%s): want %s", strings.Join(pos[max:], " "), what)
 	}

@@ -16,57 +16,60 @@ import (
 // together as docker pull draws its layers, with messages printed above them; otherwise
 // plain lines, one per message and one per blob when it is done.
 type printer struct {
-	c *cli
+	c        *cli
+	terminal bool
 	// doing and done name what happens to a blob: "Pushing", "Pushed".
 	doing, done string
 
-	mu    sync.Mutex
-	bars  *mpb.Progress // nil when stderr is not a terminal
-	blobs map[string]*mpb.Bar
-	ended map[string]bool // plain: blobs whose line is printed
+	mu sync.Mutex
+	// bars draws the blobs in flight; nil when none are (messages then print directly).
+	bars  *mpb.Progress
+	live  map[string]*mpb.Bar
+	ended map[string]bool // blobs shown as done
 }
 
 func (c *cli) newPrinter(doing, done string) *printer {
-	p := &printer{c: c, doing: doing, done: done, blobs: map[string]*mpb.Bar{}, ended: map[string]bool{}}
-	if isTerminal(c.err) {
-		p.bars = mpb.New(mpb.WithOutput(c.err), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
-	}
-	return p
+	return &printer{c: c, terminal: isTerminal(c.err), doing: doing, done: done, ended: map[string]bool{}}
 }
 
 // report takes one event; jobs call it from several goroutines.
 func (p *printer) report(e api.JobEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Type == api.EventProgress {
-		if p.bars != nil {
-			p.bar(e)
-		} else if !p.ended[e.Blob] && e.Done >= e.Total {
-			p.ended[e.Blob] = true
-			p.line(fmt.Sprintf("%s: %s %s", shortID(e.Blob), p.done, api.HumanSize(e.Total)))
+	switch {
+	case e.Type != api.EventProgress:
+		if e.Message != "" {
+			msg := p.c.say(e.Message)
+			p.c.shown[msg] = true
+			p.line(msg)
 		}
-		return
-	}
-	if e.Message != "" {
-		msg := p.c.say(e.Message)
-		p.c.shown[msg] = true
-		p.line(msg)
+	case p.ended[e.Blob]:
+	case p.terminal:
+		p.bar(e)
+	case e.Done >= e.Total:
+		p.ended[e.Blob] = true
+		p.line(fmt.Sprintf("%s: %s %s", shortID(e.Blob), p.done, api.HumanSize(e.Total)))
 	}
 }
 
-// line prints a line, above the bars when they are drawn.
+// line prints a line, above the bars while they are drawn.
 func (p *printer) line(s string) {
 	if p.bars != nil {
-		// Printed with the bars' next refresh.
+		// Printed with the bars' next refresh, which the bars in flight make sure of.
 		_, _ = fmt.Fprintln(p.bars, s)
 		return
 	}
 	fmt.Fprintln(p.c.err, s)
 }
 
-// bar moves the blob's bar, adding it on its first event.
+// bar moves the blob's bar, adding it (and the bars, for the first blob) on its first event.
+// When the last blob in flight is done the bars are drawn a last time and let go.
 func (p *printer) bar(e api.JobEvent) {
-	b, ok := p.blobs[e.Blob]
+	if p.bars == nil {
+		p.bars = mpb.New(mpb.WithOutput(p.c.err), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
+		p.live = map[string]*mpb.Bar{}
+	}
+	b, ok := p.live[e.Blob]
 	if !ok {
 		style := mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding(" ").Rbound("]")
 		b = p.bars.New(e.Total, style,
@@ -74,12 +77,21 @@ func (p *printer) bar(e api.JobEvent) {
 			mpb.AppendDecorators(decor.Any(sizes)),
 			mpb.BarFillerClearOnComplete(),
 		)
-		p.blobs[e.Blob] = b
+		p.live[e.Blob] = b
 	}
 	b.SetCurrent(e.Done)
-	if e.Done >= e.Total {
-		b.SetTotal(-1, true) // a blob of unknown or zero size completes too
+	if e.Done < e.Total {
+		return
 	}
+	b.SetTotal(-1, true) // a blob of unknown or zero size completes too
+	p.ended[e.Blob] = true
+	for blob := range p.live {
+		if !p.ended[blob] {
+			return
+		}
+	}
+	p.bars.Wait()
+	p.bars = nil
 }
 
 // state says what happens to a bar's blob.
@@ -105,16 +117,17 @@ func sizes(s decor.Statistics) string {
 // end stops the bars: blobs the job did not finish stay drawn where they stopped.
 func (p *printer) end() {
 	p.mu.Lock()
-	bars := p.bars
-	for _, b := range p.blobs {
-		if !b.Completed() {
+	defer p.mu.Unlock()
+	if p.bars == nil {
+		return
+	}
+	for blob, b := range p.live {
+		if !p.ended[blob] {
 			b.Abort(false)
 		}
 	}
-	p.mu.Unlock()
-	if bars != nil {
-		bars.Wait()
-	}
+	p.bars.Wait()
+	p.bars = nil
 }
 
 // shortID is a blob digest's first 12 hex digits, as docker shows layers.

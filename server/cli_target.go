@@ -38,7 +38,7 @@ func (t *target) open(ctx context.Context, c *cli) (*registry.Client, func(), er
 	}
 	dir, err := registryDir(t.dataDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w, or --registry URL for another registry", err)
 	}
 	unlock, err := lockData(t.dataDir, false)
 	if err != nil {
@@ -80,7 +80,7 @@ func (t *target) open(ctx context.Context, c *cli) (*registry.Client, func(), er
 func registryDir(dataDir string) (string, error) {
 	dir := filepath.Join(dataDir, "registry")
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("there is no embedded registry in %s (no %s); give --data-dir as Berth runs with it, or --registry URL", dataDir, dir)
+		return "", fmt.Errorf("there is no embedded registry in %s (no %s): give --data-dir as Berth runs with it", dataDir, dir)
 	}
 	return dir, nil
 }

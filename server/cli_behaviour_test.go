@@ -113,7 +113,7 @@ func TestCLIProgressPlainLines(t *testing.T) {
 	w.Close()
 	<-copied
 	shown := piped.String()
-	if code != 0 || out.String() != "plain/app:one (1 manifest, 2 blobs, 300.3 kB)\n" && !strings.HasPrefix(out.String(), "plain/app:one (1 manifest, 2 blobs, ") {
+	if code != 0 || !strings.HasPrefix(out.String(), "plain/app:one (1 manifest, 2 blobs, ") {
 		t.Fatalf("push: exit %d, %q\n%s", code, out.String(), shown)
 	}
 	blobLine := regexp.MustCompile(`(?m)^[0-9a-f]{12}: Pushed \d+(\.\d)? [kM]?B$`)

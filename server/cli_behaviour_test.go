@@ -32,8 +32,8 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-// pushTags pushes one small image to reg under each tag of repo.
-func pushTags(t *testing.T, reg, repo string, tags ...string) {
+// cliPushTags pushes one small image to reg under each tag of repo.
+func cliPushTags(t *testing.T, reg, repo string, tags ...string) {
 	t.Helper()
 	img, err := random.Image(1024, 1)
 	if err != nil {
@@ -47,7 +47,7 @@ func pushTags(t *testing.T, reg, repo string, tags ...string) {
 	}
 }
 
-func tagsOf(t *testing.T, reg, repo string) []string {
+func cliTags(t *testing.T, reg, repo string) []string {
 	t.Helper()
 	r, _ := name.NewRepository(strings.TrimPrefix(reg, "http://")+"/"+repo, name.Insecure)
 	tags, _ := remote.List(r)
@@ -138,14 +138,14 @@ func TestCLIRemoveMissingTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pushTags(t, "http://"+host, "team/app", "v1")
+	cliPushTags(t, "http://"+host, "team/app", "v1")
 	_ = srv.Shutdown(context.Background())
 	cases := map[string]func(t *testing.T) []string{
 		"embedded":       func(*testing.T) []string { return []string{"--data-dir", dataDir} },
 		"distribution 3": func(t *testing.T) []string { return []string{"--registry", registrytest.Open(t)} },
 		"distribution 2.8": func(t *testing.T) []string {
 			reg := registrytest.Distribution28(t, registrytest.Config28{})
-			pushTags(t, reg.URL, "team/app", "v1")
+			cliPushTags(t, reg.URL, "team/app", "v1")
 			return []string{"--registry", reg.URL}
 		},
 	}
@@ -192,7 +192,7 @@ func TestCLIPushNonArchive(t *testing.T) {
 // is refused without a terminal to ask on, unless --force.
 func TestCLICleanupGuards(t *testing.T) {
 	reg := registrytest.Open(t)
-	pushTags(t, reg, "team/app", "latest", "v1")
+	cliPushTags(t, reg, "team/app", "latest", "v1")
 	if code, _, errs := runCLI(t, "", "cleanup", "--registry", reg, "--keep", "1"); code != 2 || !strings.Contains(errs, "--repo is required") {
 		t.Errorf("without --repo: exit %d, %q", code, errs)
 	}
@@ -211,7 +211,7 @@ func TestCLICleanupGuards(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "warning: this rule deletes team/app:latest") {
 		t.Errorf("deleting latest without --force: exit %d, %q", code, errs)
 	}
-	if got := tagsOf(t, reg, "team/app"); len(got) != 2 {
+	if got := cliTags(t, reg, "team/app"); len(got) != 2 {
 		t.Fatalf("refused cleanups deleted tags: %v left", got)
 	}
 	code, out, errs = runCLI(t, "", "cleanup", "--registry", reg, "--repo", "team/app", "--include", "^latest$", "--force")
@@ -272,13 +272,13 @@ func TestCLIGarbageCollectLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pushTags(t, "http://"+host, "team/app", "v1")
+	cliPushTags(t, "http://"+host, "team/app", "v1")
 	code, out, errs := runCLI(t, "", "gc", "--data-dir", dataDir)
 	if code != 1 || out != "" || !strings.Contains(errs, "Berth, or another berth command, is using "+dataDir) {
 		t.Errorf("gc beside a running Berth: exit %d, %q, %q", code, out, errs)
 	}
 	_ = srv.Shutdown(context.Background())
-	await(t, "the lock's release", func() bool {
+	cliAwait(t, "the lock's release", func() bool {
 		unlock, err := lockData(dataDir, true)
 		if err == nil {
 			unlock()

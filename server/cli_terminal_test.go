@@ -23,16 +23,16 @@ import (
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
-// terminal is a pseudo-terminal a command runs on, as in a shell: tty is its end, and
+// cliTerminal is a pseudo-terminal a command runs on, as in a shell: tty is its end, and
 // everything written to it is collected from the other.
-type terminal struct {
+type cliTerminal struct {
 	ptmx, tty *os.File
 	mu        sync.Mutex
 	buf       bytes.Buffer
 	done      chan struct{}
 }
 
-func newTerminal(t *testing.T) *terminal {
+func newCLITerminal(t *testing.T) *cliTerminal {
 	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -41,7 +41,7 @@ func newTerminal(t *testing.T) *terminal {
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
-	tm := &terminal{ptmx: ptmx, tty: tty, done: make(chan struct{})}
+	tm := &cliTerminal{ptmx: ptmx, tty: tty, done: make(chan struct{})}
 	go func() {
 		defer close(tm.done)
 		b := make([]byte, 4096)
@@ -59,21 +59,21 @@ func newTerminal(t *testing.T) *terminal {
 	return tm
 }
 
-func (tm *terminal) shown() string {
+func (tm *cliTerminal) shown() string {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	return tm.buf.String()
 }
 
 // output closes the command's end and returns all the terminal showed.
-func (tm *terminal) output() string {
+func (tm *cliTerminal) output() string {
 	tm.tty.Close()
 	<-tm.done
 	return tm.shown()
 }
 
-// await polls until ok holds, for at most 10 s.
-func await(t *testing.T, what string, ok func() bool) {
+// cliAwait polls until ok holds, for at most 10 s.
+func cliAwait(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -84,7 +84,7 @@ func await(t *testing.T, what string, ok func() bool) {
 
 // runOnTerminal runs a command with stdin and stderr on tm, in the background; wait returns
 // its exit code and stdout.
-func runOnTerminal(tm *terminal, args ...string) (wait func() (int, string)) {
+func runOnTerminal(tm *cliTerminal, args ...string) (wait func() (int, string)) {
 	var out bytes.Buffer
 	var code int
 	ended := make(chan struct{})
@@ -95,9 +95,9 @@ func runOnTerminal(tm *terminal, args ...string) (wait func() (int, string)) {
 	return func() (int, string) { <-ended; return code, out.String() }
 }
 
-// slowPatches answers the registry's blob uploads (PATCH) 400 ms late, so bars stay on
+// cliSlowPatches answers the registry's blob uploads (PATCH) 400 ms late, so bars stay on
 // screen while blobs go up.
-func slowPatches(t *testing.T, upstream string) string {
+func cliSlowPatches(t *testing.T, upstream string) string {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func slowPatches(t *testing.T, upstream string) string {
 // TestCLIProgressBarsOnTerminal: on a terminal, berth push draws one bar per blob, as docker
 // pull does, redrawn in place, in the sizes' one unit system; messages print above them.
 func TestCLIProgressBarsOnTerminal(t *testing.T) {
-	reg := slowPatches(t, registrytest.Open(t))
+	reg := cliSlowPatches(t, registrytest.Open(t))
 	img, err := random.Image(256<<10, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestCLIProgressBarsOnTerminal(t *testing.T) {
 	if err := tarball.WriteToFile(file, tag, img); err != nil {
 		t.Fatal(err)
 	}
-	tm := newTerminal(t)
+	tm := newCLITerminal(t)
 	code, out := runOnTerminal(tm, "push", file, "bars/app:one", "--registry", reg)()
 	shown := tm.output()
 	if code != 0 || !strings.Contains(out, "bars/app:one (1 manifest, 3 blobs, ") {
@@ -159,11 +159,11 @@ func TestCLIProgressBarsOnTerminal(t *testing.T) {
 // echoed.
 func TestCLIUserAddPromptsOnTerminal(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	tm := newTerminal(t)
+	tm := newCLITerminal(t)
 	wait := runOnTerminal(tm, "user", "add", "carol", "--data-dir", data)
 	const pw = "a terminal password"
 	for _, prompt := range []string{"Password for carol: ", "Again: "} {
-		await(t, "the prompt "+prompt, func() bool { return strings.Contains(tm.shown(), prompt) && !echoing(t, tm.tty) })
+		cliAwait(t, "the prompt "+prompt, func() bool { return strings.Contains(tm.shown(), prompt) && !ttyEchoes(t, tm.tty) })
 		if _, err := tm.ptmx.WriteString(pw + "\n"); err != nil {
 			t.Fatal(err)
 		}
@@ -178,8 +178,8 @@ func TestCLIUserAddPromptsOnTerminal(t *testing.T) {
 	}
 }
 
-// echoing reports whether the terminal echoes input; term.ReadPassword turns it off.
-func echoing(t *testing.T, tty *os.File) bool {
+// ttyEchoes reports whether the terminal echoes input; term.ReadPassword turns it off.
+func ttyEchoes(t *testing.T, tty *os.File) bool {
 	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
@@ -191,10 +191,10 @@ func echoing(t *testing.T, tty *os.File) bool {
 // and deletes on "y".
 func TestCLICleanupAsksOnTerminal(t *testing.T) {
 	reg := registrytest.Open(t)
-	pushTags(t, reg, "team/app", "latest", "v1")
-	tm := newTerminal(t)
+	cliPushTags(t, reg, "team/app", "latest", "v1")
+	tm := newCLITerminal(t)
 	wait := runOnTerminal(tm, "cleanup", "--registry", reg, "--repo", "team/app", "--include", ".")
-	await(t, "the question", func() bool { return strings.Contains(tm.shown(), "[y/N]") })
+	cliAwait(t, "the question", func() bool { return strings.Contains(tm.shown(), "[y/N]") })
 	if _, err := tm.ptmx.WriteString("y\n"); err != nil {
 		t.Fatal(err)
 	}

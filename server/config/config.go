@@ -325,7 +325,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	teamMap := commaList(getenv, fs, "oidc-team-map", "provider groups to teams, comma-separated: group=team or group=team:role (role developer unless given)")
 
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n  berth user|team|token     manage accounts for --access-control (add, disable, create, revoke…)\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help; flags may follow the arguments):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth push FILE REPO[:T]  push the images of a docker save or OCI-layout tarball\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (refuses while Berth runs)\n  berth export DIR          write the UI as a static site\n  berth user                add, list, disable or enable users for --access-control\n  berth team                create or delete teams, set members' roles\n  berth token               create or revoke a user's access tokens\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			env := envName(f.Name)
 			if f.Name == "cors-origin" {
@@ -527,7 +527,7 @@ func (c Config) OIDCCallback() string {
 	return strings.TrimRight(c.PublicURL, "/") + "/auth/oidc/callback"
 }
 
-// SecretPath is the cluster secret file: SecretFile, or secret.key in DataDir.
+// SecretPath is the cluster secret file: SecretFile, or "secret" in DataDir.
 func (c Config) SecretPath() string {
 	if c.SecretFile != "" {
 		return c.SecretFile

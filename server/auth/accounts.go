@@ -83,6 +83,8 @@ type Accounts struct {
 	// patTTL is the lifetime of a personal access token created without one, and the
 	// longest allowed (0: no limit).
 	patTTL time.Duration
+	// ldap checks the passwords of names without a local one, when LDAP sign-in is on.
+	ldap *LDAP
 	// occupied reports whether repositories exist under a namespace name (takeover check).
 	occupied func(ctx context.Context, namespace string) (bool, error)
 }
@@ -202,6 +204,9 @@ func (a *Accounts) password(ctx context.Context, name, password string, throttle
 	u, ok, err := a.st.User(ctx, name)
 	if err != nil {
 		return access.Identity{}, err
+	}
+	if a.ldap != nil && (!ok || u.PasswordHash == "") {
+		return a.ldap.password(ctx, name, password, throttle)
 	}
 	key := secretHash(u.Name + "\x00" + u.PasswordHash + "\x00" + password)
 	if ok && u.PasswordHash != "" && a.recalled(a.verified, key) {

@@ -266,10 +266,15 @@ func (a *Accounts) remember(m map[string]time.Time, key string) {
 // hashSlot takes one of the hashing slots, waiting at most hashWait (then 429), and checks
 // the throttle again once it holds the slot: failures that ended while it waited count.
 func (a *Accounts) hashSlot(ctx context.Context, name string, throttle bool) (func(), error) {
+	return a.takeSlot(ctx, a.slots, name, throttle)
+}
+
+// takeSlot is hashSlot over slots (the hashing slots, or another bounded pool).
+func (a *Accounts) takeSlot(ctx context.Context, slots chan struct{}, name string, throttle bool) (func(), error) {
 	t := time.NewTimer(hashWait)
 	defer t.Stop()
 	select {
-	case a.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-t.C:
 		e := httperr.New(api.CodeTooManyRequests, "Too many sign-ins at once; try again in a moment.")
 		e.RetryAfter = time.Second
@@ -277,7 +282,7 @@ func (a *Accounts) hashSlot(ctx context.Context, name string, throttle bool) (fu
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	release := func() { <-a.slots }
+	release := func() { <-slots }
 	if throttle {
 		if err := a.limiter.Check(ctx, name); err != nil {
 			release()

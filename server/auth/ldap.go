@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
@@ -85,7 +87,19 @@ var userAttributes = []string{"entryUUID", "objectGUID", "nsUniqueId", "userAcco
 type directory struct {
 	o   LDAPOptions
 	tls *tls.Config
+	// breaker opens after breakerFailures conversations in a row found the directory down or
+	// hung: sign-ins then answer 503 at once instead of each costing the timeout, and one
+	// conversation at a time tries again every breakerOpen.
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
+
+const (
+	breakerFailures = 3
+	breakerOpen     = 5 * time.Second
+)
+
+// errNotAnswering: the breaker is open; the directory was down or hung lately.
+var errNotAnswering = errors.New("the directory did not answer lately; not asking again yet")
 
 func newDirectory(o LDAPOptions) (*directory, error) {
 	u, err := url.Parse(o.URL)
@@ -107,7 +121,36 @@ func newDirectory(o LDAPOptions) (*directory, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	return &directory{o: o, tls: &tls.Config{ServerName: u.Hostname(), RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}}, nil
+	d := &directory{o: o, tls: &tls.Config{ServerName: u.Hostname(), RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}}
+	d.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name: "ldap", Timeout: breakerOpen,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerFailures },
+		// The directory's answers, a refusal included, show it is up.
+		IsSuccessful: func(err error) bool { return err == nil || answered(err) },
+		// A caller that gave up says nothing of the directory.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			slog.Warn("LDAP directory circuit breaker", "from", from.String(), "to", to.String())
+		},
+	})
+	return d, nil
+}
+
+// answered reports whether err is the directory's answer about an account (not a failure
+// to reach it).
+func answered(err error) bool {
+	return errors.Is(err, errWrongPassword) || errors.Is(err, errNotInDirectory) || errors.Is(err, errAmbiguous)
+}
+
+// guard runs one conversation with the directory through the breaker.
+func (d *directory) guard(talk func() error) error {
+	done, err := d.breaker.Allow()
+	if err != nil {
+		return fmt.Errorf("%w (%w)", errNotAnswering, err)
+	}
+	err = talk()
+	done(err)
+	return err
 }
 
 // unavailableErr is the answer when the directory cannot say who someone is: 503, local
@@ -164,6 +207,16 @@ func (d *directory) bindService(conn *ldap.Conn) error {
 // set, and errWrongPassword are the directory's answers; any other error means it could not
 // answer.
 func (d *directory) verify(ctx context.Context, login, password string) (directoryEntry, error) {
+	var e directoryEntry
+	err := d.guard(func() error {
+		var err error
+		e, err = d.verifyOnce(ctx, login, password)
+		return err
+	})
+	return e, err
+}
+
+func (d *directory) verifyOnce(ctx context.Context, login, password string) (directoryEntry, error) {
 	conn, done, err := d.connect(ctx, d.o.Timeout)
 	if err != nil {
 		return directoryEntry{}, err

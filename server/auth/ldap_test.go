@@ -336,6 +336,10 @@ func TestLDAP(t *testing.T) {
 		if code := call(t, srv, "GET", "/api/v1/session", "ldapfay", directoryPW, nil, &e); code != http.StatusServiceUnavailable || e.Error.Code != api.CodeDirectoryUnavailable {
 			t.Fatalf("Basic on the API, directory down: %d %+v", code, e)
 		}
+		// Three conversations in a row failed: the breaker answers the next ones at once.
+		if !strings.Contains(logs.String(), `msg="LDAP directory circuit breaker" from=closed to=open`) {
+			t.Error("the breaker did not open after three failures")
+		}
 		if status, _, _ := signIn(t, srv.URL, "dev", pw); status != 200 {
 			t.Fatalf("a local user, directory down: %d", status)
 		}

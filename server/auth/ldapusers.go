@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
@@ -21,7 +23,13 @@ import (
 type LDAP struct {
 	acc *Accounts
 	dir *directory
+	// binds bounds the conversations with the directory at once, apart from the password
+	// hashing slots: a hung directory must not keep local users from signing in.
+	binds chan struct{}
 }
+
+// maxBinds is how many sign-ins may talk to the directory at once.
+const maxBinds = 8
 
 // NewLDAP returns the LDAP sign-in over acc; the directory is not contacted until someone
 // signs in.
@@ -30,7 +38,7 @@ func NewLDAP(acc *Accounts, o LDAPOptions) (*LDAP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LDAP{acc: acc, dir: dir}, nil
+	return &LDAP{acc: acc, dir: dir, binds: make(chan struct{}, maxBinds)}, nil
 }
 
 // ldapActor names the directory in the audit log.
@@ -41,7 +49,8 @@ func (l *LDAP) groupSource() groupSource {
 }
 
 // password checks login's password with the directory. The caller has checked the throttle
-// (and counts ErrBadCredentials as a failure); the bind takes one of the hashing slots.
+// (and counts ErrBadCredentials as a failure); the bind takes a slot as a hash does, from a
+// pool of its own.
 func (l *LDAP) password(ctx context.Context, login, password string, throttle bool) (access.Identity, error) {
 	a := l.acc
 	name := strings.ToLower(login)
@@ -68,7 +77,7 @@ func (l *LDAP) password(ctx context.Context, login, password string, throttle bo
 	if !throttle && a.recalled(a.rejected, key) {
 		return access.Identity{}, ErrBadCredentials
 	}
-	release, err := a.hashSlot(ctx, name, throttle)
+	release, err := a.takeSlot(ctx, l.binds, name, throttle)
 	if err != nil {
 		return access.Identity{}, err
 	}
@@ -232,8 +241,12 @@ func (l *LDAP) Check(ctx context.Context) error {
 	if len(mine) == 0 {
 		return nil
 	}
-	conn, done, err := l.dir.connect(ctx, l.dir.o.Timeout*time.Duration(2+len(mine)))
-	if err != nil {
+	var conn *ldap.Conn
+	var done func()
+	if err := l.dir.guard(func() (err error) {
+		conn, done, err = l.dir.connect(ctx, l.dir.o.Timeout*time.Duration(2+len(mine)))
+		return err
+	}); err != nil {
 		return unavailableErr(err)
 	}
 	defer done()

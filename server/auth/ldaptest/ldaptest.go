@@ -104,7 +104,7 @@ func Start(t testing.TB, ldif string) *Server {
 // configure writes slapd.conf, the schema and the certificates into dir.
 func configure(t testing.TB, dir string) string {
 	t.Helper()
-	ca, cert, key := certificates(t)
+	ca, cert, key := Certificates(t)
 	files := map[string]string{"ca.pem": ca, "cert.pem": cert, "key.pem": key, "berth.schema": schema}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -180,8 +180,8 @@ func answers(port int) bool {
 	return err == nil
 }
 
-// certificates makes a CA and a certificate for localhost and 127.0.0.1 signed by it, PEM.
-func certificates(t testing.TB) (ca, cert, key string) {
+// Certificates makes a CA and a certificate for localhost and 127.0.0.1 signed by it, PEM.
+func Certificates(t testing.TB) (ca, cert, key string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

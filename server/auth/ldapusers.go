@@ -68,12 +68,6 @@ func (l *LDAP) password(ctx context.Context, login, password string, throttle bo
 	if ok && a.recalled(a.verified, key) {
 		return a.passwordIdentity(u)
 	}
-	refuse := func() (access.Identity, error) {
-		if !throttle {
-			a.remember(a.rejected, key)
-		}
-		return access.Identity{}, ErrBadCredentials
-	}
 	if !throttle && a.recalled(a.rejected, key) {
 		return access.Identity{}, ErrBadCredentials
 	}
@@ -82,26 +76,12 @@ func (l *LDAP) password(ctx context.Context, login, password string, throttle bo
 		return access.Identity{}, err
 	}
 	defer release()
-	e, err := l.dir.verify(ctx, name, password)
-	switch {
-	case errors.Is(err, errWrongPassword):
-		return refuse()
-	case errors.Is(err, errAmbiguous):
-		slog.WarnContext(ctx, "LDAP sign-in refused: the user filter matches several entries", "user", name)
-		return refuse()
-	case errors.Is(err, errNotInDirectory):
-		if err := l.disable(ctx, name, "not found in the directory"); err != nil {
-			return access.Identity{}, err
-		}
-		return refuse()
-	case err != nil:
-		slog.WarnContext(ctx, "LDAP directory unavailable", "err", err)
-		return access.Identity{}, unavailableErr(err)
-	case e.Disabled != "":
-		if err := l.disable(ctx, name, e.Disabled); err != nil {
-			return access.Identity{}, err
-		}
-		return refuse()
+	e, err := l.bind(ctx, name, password)
+	if errors.Is(err, ErrBadCredentials) && !throttle {
+		a.remember(a.rejected, key) // an outdated session's password costs one bind a minute
+	}
+	if err != nil {
+		return access.Identity{}, err
 	}
 	if err := l.signedIn(ctx, name, e); err != nil {
 		return access.Identity{}, err
@@ -111,6 +91,32 @@ func (l *LDAP) password(ctx context.Context, login, password string, throttle bo
 		return access.Identity{}, err
 	}
 	return a.passwordIdentity(u)
+}
+
+// bind asks the directory whether name's password is right: ErrBadCredentials when not (or
+// when the directory disables the entry, which disables the user), 503 when it cannot say.
+func (l *LDAP) bind(ctx context.Context, name, password string) (directoryEntry, error) {
+	e, err := l.dir.verify(ctx, name, password)
+	why := e.Disabled
+	switch {
+	case errors.Is(err, errWrongPassword):
+		return e, ErrBadCredentials
+	case errors.Is(err, errAmbiguous):
+		slog.WarnContext(ctx, "LDAP sign-in refused: the user filter matches several entries", "user", name)
+		return e, ErrBadCredentials
+	case errors.Is(err, errNotInDirectory):
+		why = "not found in the directory"
+	case err != nil:
+		slog.WarnContext(ctx, "LDAP directory unavailable", "err", err)
+		return e, unavailableErr(err)
+	}
+	if why == "" {
+		return e, nil
+	}
+	if err := l.disable(ctx, name, why); err != nil {
+		return e, err
+	}
+	return e, ErrBadCredentials
 }
 
 // signedIn brings the account of a directory user who just bound up to date: created on
@@ -222,24 +228,9 @@ func (a *Accounts) directoryLinked(ctx context.Context, user string) (bool, erro
 // enabled; the others' teams follow their groups. A directory that cannot answer fails the
 // check and changes nothing more.
 func (l *LDAP) Check(ctx context.Context) error {
-	a := l.acc
-	users, err := a.st.Users(ctx)
-	if err != nil {
+	mine, links, err := l.linkedUsers(ctx)
+	if err != nil || len(mine) == 0 {
 		return err
-	}
-	var mine []store.User
-	links := map[string][]store.Token{}
-	for _, u := range users {
-		ls, err := a.st.Tokens(ctx, u.Name, TokenLDAPLink)
-		if err != nil {
-			return err
-		}
-		if len(ls) > 0 && u.PasswordHash == "" {
-			mine, links[u.Name] = append(mine, u), ls
-		}
-	}
-	if len(mine) == 0 {
-		return nil
 	}
 	var conn *ldap.Conn
 	var done func()
@@ -252,34 +243,57 @@ func (l *LDAP) Check(ctx context.Context) error {
 	defer done()
 	disabled := 0
 	for _, u := range mine {
-		e, err := l.dir.lookup(conn, u.Name)
-		why := e.Disabled
-		switch {
-		case errors.Is(err, errAmbiguous):
-			slog.WarnContext(ctx, "LDAP check skips a user: the user filter matches several entries", "user", u.Name)
-			continue
-		case errors.Is(err, errNotInDirectory):
-			why = "not found in the directory"
-		case err != nil:
-			return unavailableErr(err)
-		case !hasLink(links[u.Name], ldapLinkHash(u.Name, e.ID)):
-			why = "replaced in the directory by another entry"
-		}
-		if why != "" {
-			if !u.Disabled {
-				disabled++
-			}
-			if err := l.disable(ctx, u.Name, why); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := l.signedIn(ctx, u.Name, e); err != nil {
+		off, err := l.checkUser(ctx, conn, u, links[u.Name])
+		if err != nil {
 			return err
+		}
+		if off && !u.Disabled {
+			disabled++
 		}
 	}
 	slog.InfoContext(ctx, "LDAP check done", "users", len(mine), "disabled", disabled)
 	return nil
+}
+
+// linkedUsers are the users the directory made (without a local password), with their links.
+func (l *LDAP) linkedUsers(ctx context.Context) ([]store.User, map[string][]store.Token, error) {
+	users, err := l.acc.st.Users(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mine []store.User
+	links := map[string][]store.Token{}
+	for _, u := range users {
+		ls, err := l.acc.st.Tokens(ctx, u.Name, TokenLDAPLink)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(ls) > 0 && u.PasswordHash == "" {
+			mine, links[u.Name] = append(mine, u), ls
+		}
+	}
+	return mine, links, nil
+}
+
+// checkUser compares u with its entry and reports whether the directory disables it.
+func (l *LDAP) checkUser(ctx context.Context, conn *ldap.Conn, u store.User, links []store.Token) (bool, error) {
+	e, err := l.dir.lookup(conn, u.Name)
+	why := e.Disabled
+	switch {
+	case errors.Is(err, errAmbiguous):
+		slog.WarnContext(ctx, "LDAP check skips a user: the user filter matches several entries", "user", u.Name)
+		return false, nil
+	case errors.Is(err, errNotInDirectory):
+		why = "not found in the directory"
+	case err != nil:
+		return false, unavailableErr(err)
+	case !hasLink(links, ldapLinkHash(u.Name, e.ID)):
+		why = "replaced in the directory by another entry"
+	}
+	if why != "" {
+		return true, l.disable(ctx, u.Name, why)
+	}
+	return false, l.signedIn(ctx, u.Name, e)
 }
 
 func hasLink(links []store.Token, hash string) bool {

@@ -307,6 +307,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	periodic = append(periodic, ldapCheck(cfg, control)...)
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,

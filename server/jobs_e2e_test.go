@@ -47,14 +47,17 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 			t.Errorf("%s: %s (%v)", name, got, err)
 		}
 	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	row := fmt.Sprintf(`#jobs li[data-id="%s"][data-state="succeeded"]`, id)
+	if err := within(ctx, chromedp.Navigate(base+"/"), appRunning(), chromedp.Click(`#jobs-link`), waitRows(row)); err != nil {
+		screenshot(t, ctx, "jobs")
+		t.Fatalf("the header's Jobs link does not list the job: %v", err)
+	}
 	for _, width := range []int64{1280, 1024, 390} {
 		if err := chromedp.Do(ctx, look(width, 844, false)); err != nil {
 			t.Fatal(err)
-		}
-		row := fmt.Sprintf(`#jobs li[data-id="%s"][data-state="succeeded"]`, id)
-		if err := within(ctx, chromedp.Navigate(base+"/"), appRunning(), chromedp.Click(`#jobs-link`), waitRows(row)); err != nil {
-			screenshot(t, ctx, fmt.Sprintf("jobs-%d", width))
-			t.Fatalf("%d px: the header's Jobs link does not list the job: %v", width, err)
 		}
 		check(fmt.Sprintf("jobs-%d", width), `(() => {
 			const row = document.querySelector(`+jsString(row)+`);
@@ -66,27 +69,30 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		if script != "" {
 			checkAxe(t, ctx, script, fmt.Sprintf("jobs-%d", width))
 		}
-		if err := within(ctx, chromedp.Click(row+` a.job-id`), waitJS(`location.pathname === "/jobs/`+id+`"`),
-			waitRows(`#job[data-state="succeeded"] .job-result`)); err != nil {
-			t.Errorf("%d px: the job's own page: %v", width, err)
-		}
 	}
-	// Phone: one header row on the pages people open most.
-	for _, path := range []string{"/", "/repositories/team/api/server", "/repositories/team/api/server:v1.2.0"} {
-		if err := within(ctx, chromedp.Navigate(base+path), appRunning(), waitRows(`.topbar`)); err != nil {
-			t.Fatal(err)
-		}
-		check("phone-header"+path, `(() => {
+	if err := within(ctx, chromedp.Click(row+` a.job-id`), waitJS(`location.pathname === "/jobs/`+id+`"`),
+		waitRows(`#job[data-state="succeeded"] .job-result`)); err != nil {
+		t.Errorf("the job's own page: %v", err)
+	}
+	// Phone: one header row on the manifest, repository and catalog pages, reached through
+	// the links of the app (no reload).
+	header := func(page string) {
+		check("phone-header-"+page, `(() => {
 			const h = document.querySelector(".topbar").getBoundingClientRect().height;
 			if (h > 56) return "the header is " + h + " px high";
 			for (const c of document.querySelectorAll(".trail .crumb")) if (c.getBoundingClientRect().height > 30) return "a crumb wraps: " + c.innerText;
 			return "";
 		})()`)
 	}
-	// Phone: a tag card's content fills it (no band of ≈50 px left empty).
-	if err := within(ctx, chromedp.Navigate(base+"/repositories/library/alpine"), waitRows(`#tags tr.tag:not(.pending) .delete-tag`), appRunning()); err != nil {
+	if err := within(ctx, chromedp.Click(`#job a.touch[href="/repositories/library/alpine:latest"]`), waitRows(`#manifest .page-head`)); err != nil {
 		t.Fatal(err)
 	}
+	header("manifest")
+	if err := within(ctx, chromedp.Click(`.trail a.crumb[href="/repositories/library/alpine"]`), waitRows(`#tags tr.tag:not(.pending) .delete-tag`)); err != nil {
+		t.Fatal(err)
+	}
+	header("repository")
+	// A tag card's content fills it (no band of ≈50 px left empty).
 	check("phone-tag-card", `(() => {
 		const card = document.querySelector("#tags tr.tag:not(.pending)"), r = card.getBoundingClientRect();
 		let bottom = r.top;
@@ -98,8 +104,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 	if err := chromedp.Do(ctx, look(1024, 800, false)); err != nil {
 		t.Fatal(err)
 	}
-	if err := within(ctx, chromedp.Navigate(base+"/repositories/library/alpine"), waitRows(`#tags [data-tag="latest"] .delete-tag`), appRunning(),
-		chromedp.Click(`#tags [data-tag="latest"] .delete-tag`), chromedp.WaitVisible(`#delete-dialog .dialog-actions`)); err != nil {
+	if err := within(ctx, chromedp.Click(`#tags [data-tag="latest"] .delete-tag`), chromedp.WaitVisible(`#delete-dialog .dialog-actions`)); err != nil {
 		t.Fatal(err)
 	}
 	check("delete-dialog", `(() => {
@@ -110,8 +115,18 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		const red = bs.filter(b => b.classList.contains("danger"));
 		return red.length === 1 ? "" : red.length + " red buttons";
 	})()`)
+	if err := within(ctx, chromedp.Click(`#delete-cancel`), chromedp.Click(`a.brand`), waitRows(`#repositories a.repo`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, look(390, 844, false)); err != nil {
+		t.Fatal(err)
+	}
+	header("catalog")
+	if err := chromedp.Do(ctx, look(1280, 800, false)); err != nil {
+		t.Fatal(err)
+	}
 	// The manifest page: vulnerabilities before the layers, ids linking to advisories.
-	if err := within(ctx, chromedp.Navigate(base+"/repositories/examples/inside:1.1"), waitRows(`#vulnerabilities #findings a.advisory`)); err != nil {
+	if err := within(ctx, chromedp.Navigate(base+"/repositories/examples/inside:1.1"), appRunning(), waitRows(`#vulnerabilities #findings a.advisory`)); err != nil {
 		t.Fatal(err)
 	}
 	check("vulnerabilities", `(() => {
@@ -121,7 +136,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		return /^https:\/\/(osv\.dev\/vulnerability|nvd\.nist\.gov\/vuln\/detail)\//.test(a.href) ? "" : "advisory link " + a.href;
 	})()`)
 	// The import panel: a styled button, the file named once.
-	if err := within(ctx, chromedp.Navigate(base+"/repositories/examples/inside"), appRunning(),
+	if err := within(ctx, chromedp.Click(`.trail a.crumb[href="/repositories/examples/inside"]`), waitRows(`#import-panel summary`),
 		chromedp.Click(`#import-panel summary`), chromedp.WaitVisible(`.file-button`)); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +155,11 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 func TestE2EJobsSignInAndAdmin(t *testing.T) {
 	ctx := browser(t)
 	base := startGuarded(t, func(c *config.Config) { c.ClientRendered, c.NoDemo = false, true })
+	// The tab's first action runs under the browser's own context: one under within's would
+	// take the tab with it when it ends.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
 	if err := within(ctx, chromedp.Navigate(base+"/jobs"), waitRows(`#jobs-signin a[href="/signin?return=%2Fjobs"]`)); err != nil {
 		t.Fatalf("anonymous /jobs: %v", err)
 	}

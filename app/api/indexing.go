@@ -8,6 +8,9 @@ import "time"
 type IndexProgress struct {
 	// Running is set while a walk runs.
 	Running bool `json:"running"`
+	// First is set while no walk has ended yet: the index is still being filled for the
+	// first time, so counts and rows are partial.
+	First bool `json:"first,omitempty"`
 	// Phase is "catalog" (listing repositories), "tags" (reading each repository's tags) or
 	// "details" (describing the manifests tags point to); empty when idle.
 	Phase string `json:"phase,omitempty"`
@@ -20,7 +23,9 @@ type IndexProgress struct {
 	TagsDone int `json:"tagsDone"`
 	// Manifests counts the manifests described in the details phase.
 	Manifests int `json:"manifests"`
-	// Started is when the walk began; Updated when this was last written.
-	Started time.Time `json:"started,omitzero"`
-	Updated time.Time `json:"updated,omitzero"`
+	// Started is when the walk began; Updated when this was last written; Finished when
+	// the last walk ended (zero before the first one did).
+	Started  time.Time `json:"started,omitzero"`
+	Updated  time.Time `json:"updated,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
 }

@@ -25,6 +25,9 @@ type RepositoryPage struct {
 	// caller: the list is what Berth knows of, pushed, notified, visited or configured, and
 	// may be incomplete; any other repository opens by name.
 	CatalogRefused bool `json:"catalogRefused,omitempty"`
+	// Indexing is set while Berth fills its index for the first time (a registry it has
+	// never seen): rows and their counts are what arrived so far, and Partial is set too.
+	Indexing *IndexProgress `json:"indexing,omitempty"`
 }
 
 // RepositoryQuery selects a page of the catalog, as GET /api/v1/repositories?q=&sort=&kind=

@@ -32,6 +32,14 @@ type RepositoryQuery struct {
 // and the total, the kind filter and the orders are computed over it alone, so neither a
 // count nor a page position tells of a repository the caller may not pull.
 func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
+	page, err := s.repositories(ctx, q)
+	if err == nil {
+		s.labelPartial(ctx, &page)
+	}
+	return page, err
+}
+
+func (s *Service) repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	if err := checkSort(q.Sort); err != nil {
 		return api.RepositoryPage{}, err
 	}

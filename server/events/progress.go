@@ -58,9 +58,19 @@ func (g *progress) update(ctx context.Context, force bool, fn func(p *api.IndexP
 	}
 }
 
+// start begins a walk's progress; the last walk's end, read from the store, says whether
+// this one fills the index for the first time.
 func (g *progress) start(ctx context.Context) {
+	var finished time.Time
+	if g.idx != nil {
+		last, err := ReadProgress(ctx, g.idx)
+		if err != nil {
+			slog.Debug("sync: read progress", "err", err)
+		}
+		finished = last.Finished
+	}
 	g.update(ctx, true, func(p *api.IndexProgress) {
-		*p = api.IndexProgress{Running: true, Phase: "catalog", Started: time.Now().UTC()}
+		*p = api.IndexProgress{Running: true, First: finished.IsZero(), Phase: "catalog", Started: time.Now().UTC(), Finished: finished}
 	})
 }
 
@@ -68,8 +78,14 @@ func (g *progress) phase(ctx context.Context, phase string) {
 	g.update(ctx, true, func(p *api.IndexProgress) { p.Phase = phase })
 }
 
-func (g *progress) end(ctx context.Context) {
-	g.update(ctx, true, func(p *api.IndexProgress) { p.Running, p.Phase = false, "" })
+// end closes the walk's progress; only a walk that succeeded counts as finished.
+func (g *progress) end(ctx context.Context, ok bool) {
+	g.update(ctx, true, func(p *api.IndexProgress) {
+		p.Running, p.Phase = false, ""
+		if ok {
+			p.First, p.Finished = false, time.Now().UTC()
+		}
+	})
 }
 
 // metrics are the berth_index_* gauges, read from the progress when scraped.
@@ -159,6 +175,9 @@ func (s *Syncer) Progress() api.IndexProgress { return s.progress.snapshot() }
 // replica runs it. A walk whose progress has not been written for a minute is taken as
 // ended (its replica stopped).
 func ReadProgress(ctx context.Context, idx store.Index) (api.IndexProgress, error) {
+	if idx == nil {
+		return api.IndexProgress{}, nil
+	}
 	v, _, ok, err := idx.IndexState(ctx, StateIndexing)
 	if err != nil || !ok {
 		return api.IndexProgress{}, err
@@ -168,7 +187,7 @@ func ReadProgress(ctx context.Context, idx store.Index) (api.IndexProgress, erro
 		return api.IndexProgress{}, nil
 	}
 	if p.Running && time.Since(p.Updated) > time.Minute {
-		p.Running, p.Phase = false, ""
+		p.Running, p.Phase, p.First = false, "", false
 	}
 	return p, nil
 }

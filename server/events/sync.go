@@ -167,7 +167,7 @@ func (s *Syncer) Sync(ctx context.Context) (SyncResult, error) {
 	defer cancel()
 	s.progress.start(ctx)
 	res, err := s.sync(ctx)
-	s.progress.end(ctx)
+	s.progress.end(ctx, err == nil)
 	result := "ok"
 	if err != nil {
 		result = "error"

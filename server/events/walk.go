@@ -21,10 +21,12 @@ type walked struct {
 	found  map[tagKey]remoteTag
 }
 
-// Batches of complete repositories handed to the index while the walk goes on.
+// Batches of complete repositories handed to the index while the walk goes on: when this
+// many tags or repositories wait, or this long after the last batch.
 const (
 	flushTags  = 2000
 	flushRepos = 200
+	flushAfter = time.Second
 )
 
 // walkTags reads every repository's tags and their digests, those users open meanwhile
@@ -44,16 +46,17 @@ func (s *Syncer) walkTags(ctx context.Context, repos []string, stamp time.Time, 
 		mu      sync.Mutex // guards out, res, batch
 		batch   = map[string]map[string]v1.Descriptor{}
 		pending int
+		flushed = time.Now()
 		flushMu sync.Mutex // one index write at a time, in order
 	)
 	flush := func(force bool) {
 		mu.Lock()
-		if !force && pending < flushTags && len(batch) < flushRepos {
+		if !force && pending < flushTags && len(batch) < flushRepos && time.Since(flushed) < flushAfter {
 			mu.Unlock()
 			return
 		}
 		lists := batch
-		batch, pending = map[string]map[string]v1.Descriptor{}, 0
+		batch, pending, flushed = map[string]map[string]v1.Descriptor{}, 0, time.Now()
 		mu.Unlock()
 		if len(lists) == 0 || s.opts.Index == nil {
 			return

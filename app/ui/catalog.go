@@ -38,16 +38,16 @@ type catalogPage struct {
 	pages   map[int]bool     // pages requested so far
 	total   int
 	updated time.Time
-	refused bool   // the registry refuses its catalog: the list is what Berth knows of
+	refused bool // the registry refuses its catalog: the list is what Berth knows of
 	// partial is set while the server's answer is partial (its index still fills for the
 	// first time), indexing says how far it came; following while a refresh is due
 	// (catalog_follow.go).
 	partial   bool
 	indexing  *api.IndexProgress
 	following bool
-	goTo    string // the name typed into "Open a repository"
-	win     window
-	focus   rowFocus // the repository holding focus, kept when the window moves
+	goTo      string // the name typed into "Open a repository"
+	win       window
+	focus     rowFocus // the repository holding focus, kept when the window moves
 	// gen numbers list generations, so that an answer to an older query never lands in a
 	// newer list.
 	gen int

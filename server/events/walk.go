@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -64,7 +65,7 @@ func (s *Syncer) walkTags(ctx context.Context, repos []string, stamp time.Time, 
 		flushMu.Lock()
 		defer flushMu.Unlock()
 		if err := s.opts.Index.SyncTags(ctx, lists, stamp); err != nil {
-			cancel(err)
+			cancel(fmt.Errorf("index tags: %w", err))
 		}
 	}
 	heads := make(chan struct{}, s.reg.Concurrency())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,7 +56,20 @@ func benchHugeRepository(b *testing.B) {
 		c.DataDir = b.TempDir()
 		c.Registry = up.URL
 		c.SyncInterval = 0
+		c.UpstreamTimeout = 10 * time.Minute
 	})
+	start := time.Now()
+	resp, err := http.Get(base + "/api/v1/repositories/huge/r000000/tags?limit=all")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("priming the index: status %d", resp.StatusCode)
+	}
+	b.ReportMetric(time.Since(start).Seconds()*1000, "huge_prime_ms")
+	b.ReportMetric(float64(requests.Load()), "huge_prime_registry_requests")
 	ctx := browser(b)
 	visit := func(name string) {
 		requests.Store(0)
@@ -74,7 +88,6 @@ func benchHugeRepository(b *testing.B) {
 		b.ReportMetric(all.Seconds()*1000, "huge_"+name+"_details_ms")
 		b.ReportMetric(float64(requests.Load()), "huge_"+name+"_registry_requests")
 	}
-	visit("cold")
 	visit("fresh")
 	time.Sleep(11 * time.Second) // the tag TTL (10 s) lapses
 	visit("stale")

@@ -265,6 +265,14 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	var syncer *events.Syncer
 	wired := cfg.Embedded() || cfg.EventsSecretFile != "" || cfg.EventsInsecure
 	catOpts.Trusted = func() bool { return wired && (syncer == nil || !syncer.Missed()) }
+	// The walk filling the index shows its progress on every replica (through the store)
+	// and takes first the repositories callers open on this one.
+	catOpts.Progress = func(ctx context.Context) (api.IndexProgress, error) { return events.ReadProgress(ctx, st) }
+	catOpts.Opened = func(repository string) {
+		if syncer != nil {
+			syncer.Prioritize(repository)
+		}
+	}
 	cat := catalog.New(catOpts)
 	if cfg.SyncInterval > 0 {
 		syncer, err = events.NewSyncer(events.SyncOptions{

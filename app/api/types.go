@@ -28,6 +28,9 @@ type RepositoryPage struct {
 	// Seeding is set while Berth pushes its demo content into a new embedded registry: the
 	// list is not complete yet.
 	Seeding bool `json:"seeding,omitempty"`
+	// Indexing is set while Berth fills its index for the first time (a registry it has
+	// never seen): rows and their counts are what arrived so far, and Partial is set too.
+	Indexing *IndexProgress `json:"indexing,omitempty"`
 }
 
 // RepositoryQuery selects a page of the catalog, as GET /api/v1/repositories?q=&sort=&kind=

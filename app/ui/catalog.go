@@ -38,11 +38,17 @@ type catalogPage struct {
 	pages   map[int]bool     // pages requested so far
 	total   int
 	updated time.Time
-	refused bool   // the registry refuses its catalog: the list is what Berth knows of
-	seeding bool   // Berth is still pushing its demo content: the list is not complete
-	goTo    string // the name typed into "Open a repository"
-	win     window
-	focus   rowFocus // the repository holding focus, kept when the window moves
+	refused bool // the registry refuses its catalog: the list is what Berth knows of
+	seeding bool // Berth is still pushing its demo content: the list is not complete
+	// partial is set while the server's answer is partial (its index still fills for the
+	// first time), indexing says how far it came; following while a refresh is due
+	// (catalog_follow.go).
+	partial   bool
+	indexing  *api.IndexProgress
+	following bool
+	goTo      string // the name typed into "Open a repository"
+	win       window
+	focus     rowFocus // the repository holding focus, kept when the window moves
 	// gen numbers list generations, so that an answer to an older query never lands in a
 	// newer list.
 	gen int
@@ -111,15 +117,22 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	p.filter = parseCatalogFilter(ctx.Page().URL().Query())
 	if p.seeded {
 		p.seeded = false // later navigations load
-		p.waitSeeding(ctx)
+		if p.seeding {
+			p.waitSeeding(ctx)
+		} else {
+			p.follow(ctx)
+		}
 	} else {
 		p.load(ctx)
 	}
 	focusFilter(ctx, "repo-filter")
 }
 
-// OnDismount stops following focus.
-func (p *catalogPage) OnDismount() { p.focus.stop() }
+// OnDismount stops following focus and the index.
+func (p *catalogPage) OnDismount() {
+	p.focus.stop()
+	p.gen++
+}
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
@@ -163,7 +176,11 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 				return
 			}
 			p.receive(page, res)
-			p.waitSeeding(ctx)
+			if p.seeding {
+				p.waitSeeding(ctx)
+			} else {
+				p.follow(ctx)
+			}
 		})
 	})
 }
@@ -199,6 +216,7 @@ func (p *catalogPage) receive(page int, res api.RepositoryPage) {
 		}
 	}
 	p.total, p.updated, p.state, p.refused, p.seeding = res.Total, res.Updated, loaded, res.CatalogRefused, res.Seeding
+	p.partial, p.indexing = res.Partial, res.Indexing
 }
 
 // onScroll moves the window and fetches the pages that came into view.
@@ -279,6 +297,7 @@ func (p *catalogPage) Render() app.UI {
 				OnKeyDown(func(ctx app.Context, e app.Event) { intoList(e, "#repositories a.repo") }),
 			app.If(app.Getenv(EnvMode) != ModeDirect, p.renderChoices),
 		),
+		app.If(p.partial && p.state == loaded, p.partialNote),
 		app.If(p.refused && p.state == loaded, p.renderRefused),
 		app.If(len(p.repos) > 0 && p.anonymousUnderControl(), func() app.UI {
 			return p.signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
@@ -357,6 +376,9 @@ func (p *catalogPage) countText() string {
 	}
 	if globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect {
 		return searchCount(p.found)
+	}
+	if p.partial {
+		return catalogCount(p.total, p.filter) + " so far"
 	}
 	return catalogCount(p.total, p.filter)
 }

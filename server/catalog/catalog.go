@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/registry"
@@ -56,6 +57,12 @@ type Options struct {
 	Known []string
 	// Revalidation paces the background HEADs of stale tag rows (see revalidate.go).
 	Revalidation Revalidation
+	// Progress, if set, reads how far the walk filling the index has come (whichever
+	// replica runs it); catalog pages carry it while the index is filled the first time.
+	Progress func(ctx context.Context) (api.IndexProgress, error)
+	// Opened, if set, is told the repositories callers read, so the walk filling the index
+	// takes them first.
+	Opened func(repository string)
 }
 
 // Service answers /api/v1 read requests.
@@ -75,6 +82,9 @@ type Service struct {
 	pushes   chan store.Event
 	now      func() time.Time
 	reval    *revalidator
+
+	progress progressCache
+	opened   func(repository string)
 
 	walkMu   sync.Mutex
 	walking  *walk
@@ -150,6 +160,7 @@ func New(opts Options) *Service {
 		tagTTL: opts.TagTTL, states: map[string]*state{},
 		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 		known: slices.Clone(opts.Known), recorded: map[string]bool{},
+		progress: progressCache{read: opts.Progress}, opened: opts.Opened,
 	}
 	s.now, s.reval = newRevalidator(opts.Revalidation, opts.Registry.Concurrency())
 	return s

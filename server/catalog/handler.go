@@ -53,7 +53,7 @@ func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository s
 		q.Offset, q.Limit = p.Offset, p.Limit
 	}
 	page, err := s.Tags(r.Context(), repository, q)
-	respond(w, r, page, err)
+	respondTags(w, r, page, err)
 }
 
 // ServeSearch answers GET /api/v1/search?q=&limit=: tags across the registry by name, digest

@@ -245,8 +245,9 @@ func (s *Service) SyncTags(ctx context.Context, lists map[string]map[string]v1.D
 }
 
 // FillIndex reads every manifest tags point to that the index does not describe yet, as
-// Berth itself (through Own), and returns how many it described.
-func (s *Service) FillIndex(ctx context.Context) (int, error) {
+// Berth itself (through Own), and returns how many it described, telling described (if
+// set) after each batch.
+func (s *Service) FillIndex(ctx context.Context, described func(n int)) (int, error) {
 	if s.idx == nil {
 		return 0, nil
 	}
@@ -278,8 +279,13 @@ func (s *Service) FillIndex(ctx context.Context) (int, error) {
 		}
 		_ = g.Wait()
 		s.flush(ctx, w)
+		n := 0
 		for _, ms := range w.manifests {
-			done += len(ms)
+			n += len(ms)
+		}
+		done += n
+		if described != nil {
+			described(n)
 		}
 		if err := ctx.Err(); err != nil {
 			return done, err

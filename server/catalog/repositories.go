@@ -34,6 +34,9 @@ type RepositoryQuery struct {
 func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	page, err := s.repositories(ctx, q)
 	page.Seeding = s.seeding.Load()
+	if err == nil {
+		s.labelPartial(ctx, &page)
+	}
 	return page, err
 }
 

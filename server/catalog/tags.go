@@ -23,6 +23,7 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 	if err := s.authorize(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
+	s.open(repository)
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
 		return api.TagPage{}, err
@@ -153,6 +154,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if err := s.authorize(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
+	s.open(repository)
 	if q.Label != "" && s.idx == nil {
 		return api.TagPage{}, httperr.New(api.CodeNotAvailable, "Filtering by label needs Berth's metadata index (a --database).")
 	}

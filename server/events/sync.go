@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -47,8 +46,9 @@ type Indexer interface {
 	SyncRepositories(ctx context.Context, names []string, start time.Time) error
 	// SyncTags records complete tag lists as resolved at asOf.
 	SyncTags(ctx context.Context, lists map[string]map[string]v1.Descriptor, asOf time.Time) error
-	// FillIndex describes the digests tags point to that the index lacks; it returns how many.
-	FillIndex(ctx context.Context) (int, error)
+	// FillIndex describes the digests tags point to that the index lacks; it returns how
+	// many, and tells described each batch's count as it goes (nil: not told).
+	FillIndex(ctx context.Context, described func(n int)) (int, error)
 	// RefusedCatalog records that the registry refused its catalog to a walk that started at
 	// start, and returns the repositories known instead.
 	RefusedCatalog(ctx context.Context, start time.Time) ([]string, error)
@@ -78,6 +78,9 @@ type Syncer struct {
 	missed  atomic.Bool
 	runs    *prometheus.CounterVec
 	changes *prometheus.CounterVec
+
+	progress progress
+	queue    atomic.Pointer[repoQueue] // the running walk's, for Prioritize
 }
 
 // NewSyncer returns a Syncer for opts.
@@ -106,8 +109,9 @@ func NewSyncer(opts SyncOptions) (*Syncer, error) {
 			Name: "berth_sync_events_total", Help: "Events synthesized by reconciliation, by action.",
 		}, []string{"action"}),
 	}
+	s.progress.idx = opts.Store
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.runs, s.changes} {
+		for _, c := range append([]prometheus.Collector{s.runs, s.changes}, s.progress.metrics()...) {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("events: register sync metrics: %w", err)
 			}
@@ -161,7 +165,9 @@ func (s *Syncer) Sync(ctx context.Context) (SyncResult, error) {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	s.progress.start(ctx)
 	res, err := s.sync(ctx)
+	s.progress.end(ctx, err == nil)
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -212,82 +218,19 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	for _, r := range repos {
 		inCatalog[r] = true
 	}
-	// Two phases, tags of every repository, then every tag's digest; the registry client bounds
-	// the requests in flight whatever the shape of the registry.
-	var mu sync.Mutex
-	tagsOf := map[string][]string{}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.reg.Concurrency())
-	for _, repoName := range repos {
-		g.Go(func() error {
-			tags, err := s.reg.Tags(gctx, repoName)
-			if registry.Status(err) == http.StatusNotFound {
-				// Distribution answers 404 for a repository whose tags were all deleted.
-				tags, err = nil, nil
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				slog.Debug("sync: list tags", "repository", repoName, "err", err)
-				res.Skipped++
-				return nil
-			}
-			tagsOf[repoName] = tags
-			res.Tags += len(tags)
-			return nil
-		})
+	w, err := s.walkTags(ctx, repos, stamp, &res)
+	if err == nil {
+		err = ctx.Err()
 	}
-	_ = g.Wait()
-
-	found := map[tagKey]remoteTag{}
-	descs := map[tagKey]v1.Descriptor{}
-	failed := map[string]bool{}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(s.reg.Concurrency())
-	for repoName, tags := range tagsOf {
-		for _, tag := range tags {
-			g.Go(func() error {
-				desc, err := s.reg.Head(gctx, repoName, tag)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					slog.Debug("sync: head tag", "repository", repoName, "tag", tag, "err", err)
-					failed[repoName] = true
-					res.Skipped++
-					return nil
-				}
-				found[tagKey{repoName, tag}] = remoteTag{desc.Digest.String(), string(desc.MediaType), desc.Size}
-				descs[tagKey{repoName, tag}] = desc
-				return nil
-			})
-		}
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return res, fmt.Errorf("sync: %w", err)
 	}
-	// Repositories whose every tag was read; only for them does a missing tag mean deleted.
-	listed := map[string]bool{}
-	for repoName := range tagsOf {
-		if !failed[repoName] {
-			listed[repoName] = true
-		}
-	}
-
+	found, listed := w.found, w.listed
 	if s.opts.Index != nil {
-		lists := map[string]map[string]v1.Descriptor{}
-		for repoName := range listed {
-			lists[repoName] = map[string]v1.Descriptor{}
-		}
-		for k, d := range descs {
-			if listed[k.repo] {
-				lists[k.repo][k.tag] = d
-			}
-		}
-		if err := s.opts.Index.SyncTags(ctx, lists, stamp); err != nil {
-			return res, fmt.Errorf("sync: index tags: %w", err)
-		}
-		n, err := s.opts.Index.FillIndex(ctx)
+		s.progress.phase(ctx, "details")
+		n, err := s.opts.Index.FillIndex(ctx, func(n int) {
+			s.progress.update(ctx, false, func(p *api.IndexProgress) { p.Manifests += n })
+		})
 		res.Indexed = n
 		if err != nil {
 			return res, fmt.Errorf("sync: fill index: %w", err)

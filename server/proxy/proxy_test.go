@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -423,66 +422,4 @@ func mustRegistry(t *testing.T, host string) name.Registry {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// BenchmarkBlobDirectVsProxy reads the same 256 MiB blob from the registry directly and
-// through the proxy, alternating, by one client and by 32 at once, and reports both
-// throughputs and their ratio (goal ≥ 0.9).
-func BenchmarkBlobDirectVsProxy(b *testing.B) {
-	up := registry(b)
-	host := serveProxy(b, proxy.Options{Upstream: up})
-	blob := make([]byte, 256<<20)
-	_, _ = rand.NewChaCha8([32]byte{2}).Read(blob)
-	layer := static.NewLayer(blob, types.OCILayer)
-	digest, _ := layer.Digest()
-	repo, _ := name.NewRepository(up.Host+"/bench/blob", name.Insecure)
-	if err := remote.WriteLayer(repo, layer); err != nil {
-		b.Fatal(err)
-	}
-	size := int64(len(blob))
-	blob = nil
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
-	read := func(base string) {
-		resp, err := client.Get(base + "/v2/bench/blob/blobs/" + digest.String())
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		n, err := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil || n != size {
-			b.Errorf("read %d bytes: %v", n, err)
-		}
-	}
-	// streams clients read the blob at once; the time until the last one is done.
-	run := func(base string, streams int) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range streams {
-			wg.Go(func() { read(base) })
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
-	run(up.String(), 1) // warm the registry's file cache and both connection pools
-	run("http://"+host, 1)
-	for _, streams := range []int{1, 32} {
-		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
-			var direct, proxied time.Duration
-			b.SetBytes(size * int64(streams))
-			for i := range b.N {
-				if i%2 == 0 {
-					direct += run(up.String(), streams)
-					proxied += run("http://"+host, streams)
-				} else {
-					proxied += run("http://"+host, streams)
-					direct += run(up.String(), streams)
-				}
-			}
-			mb := float64(size) * float64(streams) * float64(b.N) / 1e6
-			b.ReportMetric(mb/direct.Seconds(), "direct_MB/s")
-			b.ReportMetric(mb/proxied.Seconds(), "proxy_MB/s")
-			b.ReportMetric(direct.Seconds()/proxied.Seconds(), "proxy/direct")
-		})
-	}
 }

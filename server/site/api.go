@@ -77,6 +77,7 @@ func (rt routes) catalog() {
 	}
 	rt.mux.Handle("GET /api/v1/repositories", rt.read(cat.ServeRepositories))
 	rt.mux.Handle("GET /api/v1/search", rt.read(cat.ServeSearch))
+	rt.mux.Handle("GET /api/v1/index", rt.api(cat.ServeIndexProgress))
 	repo := func(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { h(w, r, r.PathValue("repository")) }
 	}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
+)
+
+// benchHugeRepository is BenchmarkUIScale's 10,000-tag repository (BERTH_BENCH_HUGE_TAGS
+// overrides), written with demo.Populate (kept under the temp dir for later runs) and served
+// by a registry that counts the requests reaching it. Three visits in headless Chromium, each
+// timed to the first row and to every row in view with its details: cold (a fresh Berth,
+// empty index), fresh (again at once) and stale (after the tag TTL lapsed), each with the
+// registry requests it caused.
+func benchHugeRepository(b *testing.B) {
+	tags := 10_000
+	if v, err := strconv.Atoi(os.Getenv("BERTH_BENCH_HUGE_TAGS")); err == nil && v > 0 {
+		tags = v
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-bench-huge-%d", tags))
+	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
+		_ = os.RemoveAll(dir)
+		if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "huge", Repositories: 1, Tags: tags, Distinct: true}); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "populated"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reg, err := embedded.New(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var requests atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	b.Cleanup(func() { up.Close(); reg.Close() })
+	base := startBerth(b, func(c *config.Config) {
+		c.NoDemo = true
+		c.DataDir = b.TempDir()
+		c.Registry = up.URL
+		c.SyncInterval = 0
+		c.UpstreamTimeout = 10 * time.Minute
+	})
+	start := time.Now()
+	resp, err := http.Get(base + "/api/v1/repositories/huge/r000000/tags?limit=all")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("priming the index: status %d", resp.StatusCode)
+	}
+	b.ReportMetric(time.Since(start).Seconds()*1000, "huge_prime_ms")
+	b.ReportMetric(float64(requests.Load()), "huge_prime_registry_requests")
+	ctx := browser(b)
+	visit := func(name string) {
+		requests.Store(0)
+		start := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/huge/r000000"), chromedp.WaitVisible(`#tags tr.tag`)); err != nil {
+			b.Fatal(err)
+		}
+		first := time.Since(start)
+		if err := chromedp.Do(ctx,
+			waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0 && !document.querySelector(".count").innerText.includes("loading")`),
+		); err != nil {
+			b.Fatal(err)
+		}
+		all := time.Since(start)
+		b.ReportMetric(first.Seconds()*1000, "huge_"+name+"_first_row_ms")
+		b.ReportMetric(all.Seconds()*1000, "huge_"+name+"_details_ms")
+		b.ReportMetric(float64(requests.Load()), "huge_"+name+"_registry_requests")
+	}
+	visit("fresh")
+	time.Sleep(11 * time.Second) // the tag TTL (10 s) lapses
+	visit("stale")
+}

@@ -317,7 +317,7 @@ func deleteButton(repo string, t api.Tag, sharing []string, referrers []referrer
 	return app.Button().Class("button small danger delete-tag").DataSet("focus", "delete").Aria("label", "Delete "+t.Name).Text("Delete").
 		OnClick(func(ctx app.Context, e app.Event) {
 			openDelete(ctx, deleteRequest{
-				Repo:    repo,
+				Repo:      repo,
 				Targets:   []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
 				Referrers: referrers,
 				Opener:    fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),

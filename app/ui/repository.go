@@ -56,19 +56,19 @@ type repositoryPage struct {
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	attempts map[string]int       // automatic retries made per tag
 	win      window
-	copied   string              // the tag whose pull command was just copied
-	announce string              // what the live region last said (copies)
-	selected map[string]bool     // tags ticked for a bulk delete
-	kind     string              // filter: image, index, artifact … ("" for all)
-	platform string              // filter: os/arch[/variant] ("" for all)
+	copied   string          // the tag whose pull command was just copied
+	announce string          // what the live region last said (copies)
+	selected map[string]bool // tags ticked for a bulk delete
+	kind     string          // filter: image, index, artifact … ("" for all)
+	platform string          // filter: os/arch[/variant] ("" for all)
 	// Referrer tags (repository_referrers.go): by the digest they belong to, those whose
 	// image has no tag, and how many tags are images (all the others).
 	referrers map[string][]int
 	orphans   []int
 	images    int
-	focus    rowFocus            // the row and control holding focus, kept when the window moves
-	sev      tagSeverities       // vulnerability counts of the rows seen (severity.go)
-	gen      int
+	focus     rowFocus      // the row and control holding focus, kept when the window moves
+	sev       tagSeverities // vulnerability counts of the rows seen (severity.go)
+	gen       int
 
 	untagged     *api.UntaggedPage // the untagged manifests, once listed
 	untaggedErr  string

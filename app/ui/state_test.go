@@ -134,7 +134,7 @@ func TestReferrerTagsGoWithTheImageTheyDescribe(t *testing.T) {
 	tags := append(testTags(),
 		api.Tag{Name: "sha256-" + hex('a') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('c')},
 		api.Tag{Name: "sha256-" + hex('a') + ".att", Kind: "referrer", Digest: "sha256:" + hex('d')},
-		api.Tag{Name: "sha256-" + hex('a'), Kind: "referrer", Digest: "sha256:" + hex('b')}, // the OCI fallback index
+		api.Tag{Name: "sha256-" + hex('a'), Kind: "referrer", Digest: "sha256:" + hex('b')},          // the OCI fallback index
 		api.Tag{Name: "sha256-" + hex('f') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('e')}, // signs nothing here
 		api.Tag{Name: "chart", Kind: "artifact", ArtifactType: "application/vnd.cncf.helm.config.v1+json", Digest: "sha256:" + hex('9')},
 	)

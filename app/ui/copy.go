@@ -37,6 +37,9 @@ type copyPanel struct {
 	// session carries the operator's allowlisted registries (--remote-registries): the
 	// only ones offered.
 	session api.Session
+	// mounted is the panel's own context: the open button's is gone by the time the fields it
+	// brings are there to focus.
+	mounted app.Context
 }
 
 // OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
@@ -45,6 +48,7 @@ func (c *copyPanel) OnDismount() { c.jobs.stop() }
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
 
 func (c *copyPanel) OnMount(ctx app.Context) {
+	c.mounted = ctx
 	ctx.ObserveState(stateSession, &c.session)
 	var id string
 	if err := ctx.LocalStorage().Get(c.storageKey(), &id); err != nil || id == "" {
@@ -66,14 +70,16 @@ func (c *copyPanel) problems() (repo, tag string) {
 	return api.RepositoryProblem(strings.TrimSpace(c.repo)), api.TagProblem(strings.TrimSpace(c.tag))
 }
 
-// onRepoInput takes the repository as typed; a pasted repo:tag is split between the fields.
+// onRepoInput takes the repository as typed; a pasted (or typed) repo:tag is split between the
+// fields.
 func (c *copyPanel) onRepoInput(ctx app.Context, e app.Event) {
 	v := strings.TrimSpace(ctx.JSSrc().Get("value").String())
 	if i := strings.LastIndex(v, ":"); i > strings.LastIndex(v, "/") && !strings.Contains(v, "@") {
 		v, c.tag = v[:i], v[i+1:]
 		ctx.JSSrc().Set("value", v)
-		if f := app.Window().GetElementByID("copy-tag"); f.Truthy() {
+		if f := app.Window().GetElementByID("dest-tag"); f.Truthy() {
 			f.Set("value", c.tag)
+			f.Call("focus") // typing on after the colon goes on in the tag
 		}
 	}
 	c.repo = v
@@ -120,7 +126,7 @@ func (c *copyPanel) Render() app.UI {
 				if c.repo == "" {
 					c.repo = c.Repo
 				}
-				ctx.Defer(func(ctx app.Context) { focusByID("copy-tag") })
+				c.mounted.Defer(func(ctx app.Context) { focusByID("dest-tag") })
 			}),
 		)
 	}
@@ -134,11 +140,11 @@ func (c *copyPanel) Render() app.UI {
 		app.H2().Text("Copy / retag"),
 		app.Form().OnSubmit(c.submit).Body(
 			app.Div().Class("copy-fields").Body(
-				checkedField("copy-repo", "Repository", repoProblem, c.repo != "",
-					app.Input().Type("text").ID("copy-repo").Class("mono").Value(c.repo).Placeholder("mirror/app").
+				checkedField("dest-repo", "Repository", repoProblem, c.repo != "",
+					app.Input().Type("text").ID("dest-repo").Class("mono").Value(c.repo).Placeholder("mirror/app").
 						Required(true).Disabled(running).AutoComplete(false).OnInput(c.onRepoInput)),
-				checkedField("copy-tag", "Tag", tagProblem, c.tag != "",
-					app.Input().Type("text").ID("copy-tag").Class("mono").Value(c.tag).Placeholder("v1.0.0").
+				checkedField("dest-tag", "Tag", tagProblem, c.tag != "",
+					app.Input().Type("text").ID("dest-tag").Class("mono").Value(c.tag).Placeholder("v1.0.0").
 						Required(true).Disabled(running).AutoComplete(false).OnInput(c.ValueTo(&c.tag))),
 			),
 			app.P().Class("hint").ID("copy-what").Text(what),

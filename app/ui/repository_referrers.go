@@ -87,7 +87,7 @@ func (p *repositoryPage) referrerChips(digest string) []app.UI {
 		_, kind, _ := api.ReferrerTag(name)
 		chips = append(chips, app.A().Class("chip artifact signed").DataSet("referrer", name).
 			Href(manifestURL(p.name, name)).Title(referrerTagLabel(name)+": "+name).
-			Aria("label", referrerTagLabel(name)+" of this image").Text(referrerBadge(kind)))
+			Aria("label", referrerBadge(kind)+": "+referrerTagLabel(name)+" of this image").Text(referrerBadge(kind)))
 	}
 	return chips
 }

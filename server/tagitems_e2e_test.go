@@ -36,6 +36,13 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 			t.Fatalf("%d px, %s: %v", width, url, err)
 		}
 	}
+	// resize changes the screen under the page shown, without loading it again.
+	resize := func(t *testing.T, width int64, ready ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := within(ctx, append([]chromedp.Action[chromedp.Void]{look(width, 844, false)}, ready...)...); err != nil {
+			t.Fatalf("%d px: %v", width, err)
+		}
+	}
 	check := func(t *testing.T, width int64, state string) {
 		t.Helper()
 		checkAxe(t, ctx, script, fmt.Sprintf("%s at %d px", state, width))
@@ -66,8 +73,9 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 			return slices.ContainsFunc(page.Repositories, func(r api.Repository) bool { return r.Name == repo && r.Tags == images })
 		})
 		head := fmt.Sprintf("%d tags + %d signature/attestation tags", images, referrers)
+		at(t, widths[0], base+"/repositories/"+repo, waitRows(`#tags tr.tag:not(.pending) a.chip[data-referrer]`))
 		for _, w := range widths {
-			at(t, w, base+"/repositories/"+repo, waitRows(`#tags tr.tag:not(.pending) a.chip[data-referrer]`))
+			resize(t, w, waitRows(`#tags tr.tag:not(.pending) a.chip[data-referrer]`))
 			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[
 				document.querySelectorAll("#tags tr.tag").length,
 				document.querySelectorAll("#tags tr.tag[data-tag^='sha256-']").length,
@@ -89,19 +97,20 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 	})
 
 	t.Run("copy panel checks repository and tag as typed", func(t *testing.T) {
+		at(t, widths[0], base+"/repositories/"+repo+":v1.2.0", chromedp.WaitVisible(`#copy-open`), appRunning(), clickStable(`#copy-open`),
+			waitJS(`document.activeElement && document.activeElement.id === "dest-tag"`))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("dest-repo").value + " | " + document.getElementById("dest-tag").value`))
+		if err != nil || got != repo+" | " {
+			t.Errorf("repository | tag = %q (%v), want the current repository and no tag", got, err)
+		}
+		if err := within(ctx, chromedp.SendKeys(`#dest-tag`, ".bad tag"),
+			waitJS(`document.getElementById("dest-tag-problem").textContent.startsWith("tags may only contain letters, digits, _ . - and start with a letter, digit or _; max 128")`),
+			waitJS(`document.getElementById("copy-start").disabled`)); err != nil {
+			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("copy-panel").outerHTML`))
+			t.Errorf("no reason for a bad tag: %v\n%s", err, html)
+		}
 		for _, w := range widths {
-			at(t, w, base+"/repositories/"+repo+":v1.2.0", chromedp.WaitVisible(`#copy-open`), appRunning(), clickStable(`#copy-open`),
-				waitJS(`document.activeElement && document.activeElement.id === "dest-tag"`))
-			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("dest-repo").value + " | " + document.getElementById("dest-tag").value`))
-			if err != nil || got != repo+" | " {
-				t.Errorf("%d px: repository | tag = %q (%v), want the current repository and no tag", w, got, err)
-			}
-			if err := within(ctx, chromedp.SendKeys(`#dest-tag`, ".bad tag"),
-				waitJS(`document.getElementById("dest-tag-problem").textContent.startsWith("tags may only contain letters, digits, _ . - and start with a letter, digit or _; max 128")`),
-				waitJS(`document.getElementById("copy-start").disabled`)); err != nil {
-				html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("copy-panel").outerHTML`))
-				t.Errorf("%d px: no reason for a bad tag: %v\n%s", w, err, html)
-			}
+			resize(t, w, chromedp.WaitVisible(`#dest-tag-problem`))
 			check(t, w, "copy panel with a refused tag")
 		}
 		// A pasted repo:tag is split between the fields; the copy lands there.
@@ -123,8 +132,9 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 	})
 
 	t.Run("chart page opens on the newest stable version", func(t *testing.T) {
+		at(t, widths[0], base+"/chart/charts/web-app", chromedp.WaitVisible(`#dependencies`))
 		for _, w := range widths {
-			at(t, w, base+"/chart/charts/web-app", chromedp.WaitVisible(`#dependencies`))
+			resize(t, w, chromedp.WaitVisible(`#dependencies`))
 			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[
 				document.getElementById("install").textContent.split(" --version ")[1],
 				document.querySelector("#chart-versions li[data-version='2.0.0-beta.1']").textContent.includes("pre-release"),

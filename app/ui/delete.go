@@ -272,12 +272,12 @@ func (d *deleteDialog) Render() app.UI {
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
 			app.If(len(tags) > 0, func() app.UI {
 				return app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
-					Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
+					Text(removeLabel(len(tags), len(refsTags)-len(tags))).
 					OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags)))
 			}),
 			app.If(len(digests) > 0, func() app.UI {
-				label := fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))
-				if len(tags)+len(sharing) == 0 {
+				label := fmt.Sprintf("Delete %s (%s)", plural(len(refsManifests), "manifest"), tagsPlus(len(tags)+len(sharing), len(d.req.Referrers)))
+				if len(tags)+len(sharing)+len(d.req.Referrers) == 0 {
 					label = "Delete " + plural(len(digests), "manifest")
 				}
 				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
@@ -289,6 +289,22 @@ func (d *deleteDialog) Render() app.UI {
 		body = append(body, jobView("delete-job", &d.st, nil))
 	}
 	return dialog.Body(body...)
+}
+
+// tagsPlus counts tags, and referrer tags apart: "5 tags + 2".
+func tagsPlus(tags, referrers int) string {
+	if referrers == 0 {
+		return plural(tags, "tag")
+	}
+	return fmt.Sprintf("%d + %s", tags, plural(referrers, "tag"))
+}
+
+// removeLabel names the button that removes tags and leaves their manifests.
+func removeLabel(tags, referrers int) string {
+	if tags == 1 && referrers == 0 {
+		return "Remove tag only"
+	}
+	return "Remove " + tagsPlus(tags, referrers) + " only"
 }
 
 // referrersNote lists the signature/attestation tags that go along, and with which button.
@@ -304,7 +320,11 @@ func (d *deleteDialog) referrersNote() []app.UI {
 	return []app.UI{
 		app.P().ID("delete-referrers-note").Text(say),
 		app.Ul().Class("sharing-tags").ID("delete-referrers").Body(app.Range(rs).Slice(func(i int) app.UI {
-			return app.Li().Class("mono").Title(rs[i].Tag).Text(referrerTagLabel(rs[i].Tag) + " " + rs[i].Tag)
+			subject, _, _ := api.ReferrerTag(rs[i].Tag)
+			return app.Li().Title(rs[i].Tag).Body(
+				app.Text(referrerTagLabel(rs[i].Tag)+" of "),
+				app.Span().Class("mono").Text(shortDigest(subject)),
+			)
 		})),
 	}
 }

@@ -8,6 +8,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -49,6 +50,17 @@ func (p *repositoryPage) referrerIndex() {
 		default:
 			p.orphans = append(p.orphans, i)
 		}
+	}
+	// The most telling badge first, where a narrow cell shows only the first ones.
+	rank := func(i int) int {
+		_, kind, _ := api.ReferrerTag(p.tags[i].Name)
+		if r := slices.Index([]string{api.ReferrerSignature, api.ReferrerAttestation, api.ReferrerSBOM}, kind); r >= 0 {
+			return r
+		}
+		return 3
+	}
+	for _, is := range p.referrers {
+		slices.SortStableFunc(is, func(a, b int) int { return rank(a) - rank(b) })
 	}
 }
 

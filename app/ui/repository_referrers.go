@@ -34,9 +34,15 @@ func (r referrerRef) ref(manifest bool) string {
 func (p *repositoryPage) referrerIndex() {
 	p.referrers, p.orphans = map[string][]int{}, nil
 	tagged := make(map[string]bool, len(p.tags))
+	known := true // every image's digest is in: a subject none has is really untagged
 	for _, t := range p.tags {
-		if t.Digest != "" && !api.IsReferrerTag(t.Name) {
+		if api.IsReferrerTag(t.Name) {
+			continue
+		}
+		if t.Digest != "" {
 			tagged[t.Digest] = true
+		} else if t.Error == "" {
+			known = false
 		}
 	}
 	p.images = 0
@@ -47,7 +53,7 @@ func (p *repositoryPage) referrerIndex() {
 			p.images++
 		case tagged[subject]:
 			p.referrers[subject] = append(p.referrers[subject], i)
-		default:
+		case known:
 			p.orphans = append(p.orphans, i)
 		}
 	}

@@ -155,6 +155,12 @@ func TestReferrerTagsGoWithTheImageTheyDescribe(t *testing.T) {
 	if got := p.referrerRefs(nil, true); len(got) != 4 {
 		t.Errorf("every referrer ref %v", got)
 	}
+	// While an image's digest is still unknown, no referrer tag is called an orphan yet.
+	p.tags = append(p.tags, api.Tag{Name: "pending"})
+	p.tagsChanged()
+	if len(p.orphans) != 0 {
+		t.Errorf("orphans %v before every digest is known", p.orphans)
+	}
 	kinds, platforms := p.filterOptions()
 	if !slices.Equal(kinds, []string{"artifact", "image"}) || !slices.Equal(platforms, []string{"linux/amd64", "linux/arm64"}) {
 		t.Errorf("filter options %v %v", kinds, platforms)

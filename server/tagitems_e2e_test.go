@@ -46,7 +46,9 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 	check := func(t *testing.T, width int64, state string) {
 		t.Helper()
 		checkAxe(t, ctx, script, fmt.Sprintf("%s at %d px", state, width))
-		screenshot(t, ctx, fmt.Sprintf("%s-%d", strings.ReplaceAll(state, " ", "-"), width))
+		if t.Failed() {
+			screenshot(t, ctx, fmt.Sprintf("%s-%d", strings.ReplaceAll(state, " ", "-"), width))
+		}
 		if width < 640 {
 			noOverflow(t, ctx, state)
 		}

@@ -216,7 +216,7 @@ func TestE2EAccessibility(t *testing.T) {
 			chromedp.Navigate(base + "/repositories/team/api/server:v1.2.0"),
 			chromedp.WaitVisible(`#referrers`),
 			chromedp.Click(`#copy-open`),
-			chromedp.WaitVisible(`#copy-dest`),
+			chromedp.WaitVisible(`#dest-tag`),
 		}},
 		{"manifest-chart", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/charts/berth-demo:" + chart), chromedp.WaitVisible(`#manifest`)}},
 		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart #values`)}},

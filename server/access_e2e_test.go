@@ -441,9 +441,9 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 		chromedp.Click(`#tags tr[data-tag="3.21"] a`),
 		chromedp.WaitVisible(`#copy-open`),
 		chromedp.Click(`#copy-open`),
-		chromedp.WaitVisible(`#copy-dest`),
-		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
-		chromedp.SendKeys(`#copy-dest`, "carol/alpine:mine"),
+		chromedp.WaitVisible(`#dest-tag`),
+		waitJS(`document.querySelector("#dest-repo").value === "carol/alpine"`),
+		chromedp.SendKeys(`#dest-tag`, "mine"),
 		chromedp.Click(`#copy-start`),
 	); err != nil {
 		screenshot(t, ctx, "static-job-failed")

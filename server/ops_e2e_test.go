@@ -22,9 +22,10 @@ func TestE2EWriteOperations(t *testing.T) {
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
 		chromedp.WaitVisible(`#copy-open`),
 		chromedp.Click(`#copy-open`),
-		chromedp.WaitVisible(`#copy-dest`),
-		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
-		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:copied"),
+		chromedp.WaitVisible(`#dest-tag`),
+		waitJS(`(document.querySelector("#dest-repo").value = "") === ""`),
+		chromedp.SendKeys(`#dest-repo`, "mirror/alpine"),
+		chromedp.SendKeys(`#dest-tag`, "copied"),
 		// No --remote-registries: no other registry is offered.
 		waitJS(`document.querySelector("#copy-panel") !== null && document.querySelector("#copy-panel .copy-remote") === null`),
 		chromedp.Click(`#copy-start`),
@@ -186,9 +187,10 @@ func TestE2ECopyToAnotherRegistry(t *testing.T) {
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
 		chromedp.WaitVisible(`#copy-open`),
 		chromedp.Click(`#copy-open`),
-		chromedp.WaitVisible(`#copy-dest`),
-		waitJS(`(document.querySelector("#copy-dest").value = "") === ""`),
-		chromedp.SendKeys(`#copy-dest`, "mirror/alpine:3.21"),
+		chromedp.WaitVisible(`#dest-tag`),
+		waitJS(`(document.querySelector("#dest-repo").value = "") === ""`),
+		// Typed as one reference: the colon moves on to the tag field.
+		chromedp.SendKeys(`#dest-repo`, "mirror/alpine:3.21"),
 		chromedp.Click(`#copy-panel .copy-remote summary`),
 		// The registry is chosen from the operator's list, not typed.
 		waitJS(`Array.from(document.querySelectorAll("#copy-registry option")).map(o => o.value).join(" ") === "this `+other+`"`),

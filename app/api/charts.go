@@ -3,9 +3,12 @@ package api
 // ChartVersions is GET /api/v1/charts/{repository}/versions: the chart versions a repository
 // holds, newest first by semantic version (not by tag string).
 type ChartVersions struct {
-	Repository string         `json:"repository"`
-	Name       string         `json:"name"`
-	Versions   []ChartSummary `json:"versions"`
+	Repository string `json:"repository"`
+	Name       string `json:"name"`
+	// Latest is the version a chart page opens on and helm installs without --version: the
+	// newest stable one, or the newest pre-release when there is no stable version.
+	Latest   string         `json:"latest"`
+	Versions []ChartSummary `json:"versions"`
 }
 
 // ChartSummary is one chart version in a list.
@@ -16,14 +19,18 @@ type ChartSummary struct {
 	Created     string `json:"created,omitempty"`
 	Digest      string `json:"digest"`
 	Deprecated  bool   `json:"deprecated,omitempty"`
+	// Prerelease marks a semantic version with a pre-release part (2.0.0-beta.1).
+	Prerelease bool `json:"prerelease,omitempty"`
 }
 
 // Chart is GET /api/v1/charts/{repository}/versions/{version}: one chart version in depth.
 type Chart struct {
-	Repository string        `json:"repository"`
-	Version    string        `json:"version"`
-	Digest     string        `json:"digest"`
-	Created    string        `json:"created,omitempty"`
+	Repository string `json:"repository"`
+	Version    string `json:"version"`
+	Digest     string `json:"digest"`
+	Created    string `json:"created,omitempty"`
+	// Prerelease marks a semantic version with a pre-release part (2.0.0-beta.1).
+	Prerelease bool          `json:"prerelease,omitempty"`
 	Metadata   ChartMetadata `json:"metadata"`
 	// ReadmeHTML is the chart's README rendered by the server with raw HTML escaped and
 	// dangerous links dropped: the only HTML the UI inserts as is.

@@ -22,6 +22,7 @@ type chartPage struct {
 	state         loadState
 	err           error
 	versions      []api.ChartSummary
+	latest        string // the newest stable version (the server's word)
 	chart         api.Chart
 	gen           int
 }
@@ -64,7 +65,10 @@ func (p *chartPage) load(ctx app.Context) {
 		vs, err := apiClient().ChartVersions(c, repo)
 		var ch api.Chart
 		if err == nil {
-			if version == "" && len(vs.Versions) > 0 {
+			if version == "" {
+				version = vs.Latest // the newest stable version, by semver on the server
+			}
+			if version == "" && len(vs.Versions) > 0 { // an older server
 				version = vs.Versions[0].Version
 			}
 			ch, err = apiClient().Chart(c, repo, version)
@@ -77,7 +81,7 @@ func (p *chartPage) load(ctx app.Context) {
 				p.state, p.err = failed, err
 				return
 			}
-			p.versions, p.chart, p.state = vs.Versions, ch, loaded
+			p.versions, p.latest, p.chart, p.state = vs.Versions, vs.Latest, ch, loaded
 		})
 	})
 }
@@ -97,12 +101,16 @@ func (p *chartPage) body() app.UI {
 	c := p.chart
 	m := c.Metadata
 	head := []app.UI{app.H1().Class("repo-title").Body(append(repoName(m.Name), app.Span().Class("ref").Text(" "+m.Version))...)}
+	if c.Prerelease {
+		head = append(head, app.Span().Class("chip warn").ID("chart-prerelease").Text("pre-release"))
+	}
 	if m.Deprecated {
 		head = append(head, app.Span().Class("chip").Text("deprecated"))
 	}
 	sections := []app.UI{
 		app.Div().Class("page-head").Body(head...),
 		app.If(m.Description != "", func() app.UI { return app.P().Class("hint").Text(m.Description) }),
+		p.stableNote(),
 		p.commands(c),
 		chartFacts(c),
 		p.versionList(),
@@ -177,6 +185,18 @@ func chartFacts(c api.Chart) app.UI {
 	return app.Div().Class("card").Body(app.H2().Text("Chart.yaml"), app.Dl().ID("chart-meta").Class("facts").Body(rows...))
 }
 
+// stableNote points from a pre-release to the newest stable version.
+func (p *chartPage) stableNote() app.UI {
+	if !p.chart.Prerelease || p.latest == "" || p.latest == p.chart.Version {
+		return app.Text("")
+	}
+	return app.P().Class("hint").ID("chart-stable").Body(
+		app.Text("This is a pre-release. The newest stable version is "),
+		app.A().Href(chartURL(p.repo, p.latest)).Text(p.latest),
+		app.Text("."),
+	)
+}
+
 func (p *chartPage) versionList() app.UI {
 	if len(p.versions) < 2 {
 		return app.Text("")
@@ -187,11 +207,18 @@ func (p *chartPage) versionList() app.UI {
 		if v.AppVersion != "" {
 			label += " (app " + v.AppVersion + ")"
 		}
+		var mark app.UI = app.Text("")
+		switch {
+		case v.Prerelease:
+			mark = app.Span().Class("chip warn").Text("pre-release")
+		case v.Version == p.latest:
+			mark = app.Span().Class("chip").Text("latest stable")
+		}
 		if v.Version == p.chart.Version {
-			items = append(items, app.Li().Class("current").Text(label))
+			items = append(items, app.Li().Class("current").DataSet("version", v.Version).Body(app.Text(label+" "), mark))
 			continue
 		}
-		items = append(items, app.Li().Body(app.A().Href(chartURL(p.repo, v.Version)).Text(label)))
+		items = append(items, app.Li().DataSet("version", v.Version).Body(app.A().Href(chartURL(p.repo, v.Version)).Text(label), app.Text(" "), mark))
 	}
 	return app.Div().Class("card").Body(app.H2().Text("Versions"), app.Ul().ID("chart-versions").Body(items...))
 }
@@ -202,9 +229,15 @@ func dependencies(ds []api.ChartDependency) app.UI {
 	}
 	rows := make([]app.UI, 0, len(ds))
 	for _, d := range ds {
-		rows = append(rows, app.Tr().Body(app.Td().Text(d.Name), app.Td().Class("mono").Text(d.Version), app.Td().Class("mono").Text(d.Repository), app.Td().Text(d.Condition)))
+		// data-label names each cell where a phone stacks them (berth.css).
+		rows = append(rows, app.Tr().Body(
+			app.Td().DataSet("label", "Chart").Text(d.Name),
+			app.Td().Class("mono").DataSet("label", "Version range").Text(d.Version),
+			app.Td().Class("mono").DataSet("label", "Repository").Text(d.Repository),
+			app.Td().DataSet("label", "Condition").Text(d.Condition),
+		))
 	}
-	return app.Div().Class("card").Body(app.H2().Text("Dependencies"), app.Table().ID("dependencies").Body(
+	return app.Div().Class("card").Body(app.H2().Text("Dependencies"), app.Table().Class("grid deps").ID("dependencies").Body(
 		app.THead().Body(app.Tr().Body(app.Th().Text("Chart"), app.Th().Text("Version range"), app.Th().Text("Repository"), app.Th().Text("Condition"))),
 		app.TBody().Body(rows...),
 	))

@@ -26,7 +26,9 @@ type copyPanel struct {
 	Repo, Ref string
 
 	open bool
-	dest string
+	// The destination: repository (the current one until changed) and tag, each checked
+	// against distribution's grammar as typed.
+	repo, tag string
 	// Another registry to copy to, with credentials sent once with the job and kept nowhere.
 	registry, username, password string
 	st                           jobStatus
@@ -35,6 +37,9 @@ type copyPanel struct {
 	// session carries the operator's allowlisted registries (--remote-registries): the
 	// only ones offered.
 	session api.Session
+	// mounted is the panel's own context: the open button's is gone by the time the fields it
+	// brings are there to focus.
+	mounted app.Context
 }
 
 // OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
@@ -43,6 +48,7 @@ func (c *copyPanel) OnDismount() { c.jobs.stop() }
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
 
 func (c *copyPanel) OnMount(ctx app.Context) {
+	c.mounted = ctx
 	ctx.ObserveState(stateSession, &c.session)
 	var id string
 	if err := ctx.LocalStorage().Get(c.storageKey(), &id); err != nil || id == "" {
@@ -59,13 +65,36 @@ func (c *copyPanel) watch(ctx app.Context, id string) {
 	follow(ctx, c.jobs.context(), id, &c.st, func() bool { return gen == c.gen }, nil)
 }
 
+// problems says what is wrong with the destination, field by field ("" when fine).
+func (c *copyPanel) problems() (repo, tag string) {
+	return api.RepositoryProblem(strings.TrimSpace(c.repo)), api.TagProblem(strings.TrimSpace(c.tag))
+}
+
+// onRepoInput takes the repository as typed; a pasted (or typed) repo:tag is split between the
+// fields.
+func (c *copyPanel) onRepoInput(ctx app.Context, e app.Event) {
+	v := strings.TrimSpace(ctx.JSSrc().Get("value").String())
+	if i := strings.LastIndex(v, ":"); i > strings.LastIndex(v, "/") && !strings.Contains(v, "@") {
+		v, c.tag = v[:i], v[i+1:]
+		ctx.JSSrc().Set("value", v)
+		if f := app.Window().GetElementByID("dest-tag"); f.Truthy() {
+			f.Set("value", c.tag)
+			f.Call("focus") // typing on after the colon goes on in the tag
+		}
+	}
+	c.repo = v
+}
+
 func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	dest := strings.TrimSpace(c.dest)
-	req := api.JobRequest{Kind: api.JobCopy, Source: joinReference(c.Repo, c.Ref), Destination: dest}
+	if r, t := c.problems(); r != "" || t != "" {
+		return // said beside the fields; the button is disabled too
+	}
+	repo, tag := strings.TrimSpace(c.repo), strings.TrimSpace(c.tag)
+	req := api.JobRequest{Kind: api.JobCopy, Source: joinReference(c.Repo, c.Ref), Destination: repo + ":" + tag}
 	if reg := c.registry; reg != "" && slices.Contains(c.session.RemoteRegistries, reg) {
 		req.DestinationRegistry, req.DestinationUsername, req.DestinationPassword = reg, strings.TrimSpace(c.username), c.password
-	} else if repo, tag, ok := strings.Cut(dest, ":"); ok && repo == c.Repo && !strings.Contains(tag, "/") {
+	} else if repo == c.Repo {
 		req = api.JobRequest{Kind: api.JobRetag, Repository: c.Repo, Source: c.Ref, Destination: tag}
 	}
 	// Sent once; kept neither in the component nor in the field the user typed it into.
@@ -94,22 +123,33 @@ func (c *copyPanel) Render() app.UI {
 		return app.Div().Class("ops-bar").Body(
 			app.Button().Class("button").ID("copy-open").Text("Copy / retag…").OnClick(func(ctx app.Context, e app.Event) {
 				c.open = true
-				if c.dest == "" {
-					c.dest = c.Repo + ":"
+				if c.repo == "" {
+					c.repo = c.Repo
 				}
+				c.mounted.Defer(func(ctx app.Context) { focusByID("dest-tag") })
 			}),
 		)
 	}
 	running := c.st.state == api.JobRunning
+	repoProblem, tagProblem := c.problems()
+	what := "Copies to the repository and tag named; in this repository it adds the tag (retag)."
+	if strings.TrimSpace(c.repo) == c.Repo {
+		what = "Same repository: adds the tag to this manifest (retag)."
+	}
 	return app.Div().Class("card copy-panel").ID("copy-panel").Body(
 		app.H2().Text("Copy / retag"),
 		app.Form().OnSubmit(c.submit).Body(
-			app.Label().For("copy-dest").Text("Destination (repository:tag — the same repository retags)"),
+			app.Div().Class("copy-fields").Body(
+				checkedField("dest-repo", "Repository", repoProblem, c.repo != "",
+					app.Input().Type("text").ID("dest-repo").Class("mono").Value(c.repo).Placeholder("mirror/app").
+						Required(true).Disabled(running).AutoComplete(false).OnInput(c.onRepoInput)),
+				checkedField("dest-tag", "Tag", tagProblem, c.tag != "",
+					app.Input().Type("text").ID("dest-tag").Class("mono").Value(c.tag).Placeholder("v1.0.0").
+						Required(true).Disabled(running).AutoComplete(false).OnInput(c.ValueTo(&c.tag))),
+			),
+			app.P().Class("hint").ID("copy-what").Text(what),
 			app.Div().Class("form-row").Body(
-				app.Input().Type("text").ID("copy-dest").Class("mono").Value(c.dest).Placeholder("mirror/app:v1").
-					Required(true).Disabled(running).
-					OnInput(c.ValueTo(&c.dest)),
-				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running).Text("Start"),
+				app.Button().Type("submit").Class("button primary").ID("copy-start").Disabled(running || repoProblem != "" || tagProblem != "").Text("Start"),
 				app.Button().Type("button").Class("button").Text("Close").OnClick(c.close),
 			),
 			c.remote(running),
@@ -143,6 +183,24 @@ func (c *copyPanel) remote(running bool) app.UI {
 		app.Input().Type("password").ID("copy-password").Value(c.password).Disabled(running).
 			OnInput(c.ValueTo(&c.password)),
 	)
+}
+
+// checkedField is a labelled input with the reason its value is refused, once there is a value.
+func checkedField(id, label, problem string, typed bool, input app.HTMLInput) app.UI {
+	show := typed && problem != ""
+	input = input.Aria("invalid", show).Aria("describedby", id+"-problem")
+	return app.Div().Class("field").Body(
+		app.Label().For(id).Text(label),
+		input,
+		app.P().Class("field-problem").ID(id+"-problem").Aria("live", "polite").Text(map[bool]string{true: problem, false: ""}[show]),
+	)
+}
+
+// focusByID moves focus to the element with the id, if it is there.
+func focusByID(id string) {
+	if el := app.Window().GetElementByID(id); el.Truthy() {
+		el.Call("focus")
+	}
 }
 
 // joinReference makes repo:tag or repo@digest.

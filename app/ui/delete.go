@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -30,6 +31,9 @@ type deleteRequest struct {
 	// All says the targets are every tag of the repository: deleting their manifests
 	// empties it, and frees what the repository stores that no other repository shares.
 	All bool
+	// Referrers are the signature/attestation tags that go along: with All every one of the
+	// repository (either button), else those of the targets' manifests (their deletion only).
+	Referrers []referrerRef
 }
 
 // maxEstimated is how many manifests the dialog asks one by one what their deletion frees;
@@ -246,7 +250,16 @@ func (d *deleteDialog) Render() app.UI {
 		body = append(body, app.P().Text("No other tag points to its manifest "+shortDigest(targets[0].Digest)+"."))
 	}
 	running := d.st.state == api.JobRunning
-	refsTags := tags
+	refsTags, refsManifests := slices.Clone(tags), slices.Clone(digests)
+	for _, r := range d.req.Referrers {
+		if d.req.All {
+			refsTags = append(refsTags, r.ref(false))
+		}
+		if m := r.ref(true); !slices.Contains(refsManifests, m) {
+			refsManifests = append(refsManifests, m)
+		}
+	}
+	body = append(body, d.referrersNote()...)
 	body = append(body,
 		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),
 		app.If(d.req.All, func() app.UI {
@@ -259,16 +272,16 @@ func (d *deleteDialog) Render() app.UI {
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
 			app.If(len(tags) > 0, func() app.UI {
 				return app.Button().Class("button secondary").ID("delete-tag-only").Disabled(running).
-					Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
+					Text(removeLabel(len(tags), len(refsTags)-len(tags))).
 					OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags)))
 			}),
 			app.If(len(digests) > 0, func() app.UI {
-				label := fmt.Sprintf("Delete %s (%s)", plural(len(digests), "manifest"), plural(len(tags)+len(sharing), "tag"))
-				if len(tags)+len(sharing) == 0 {
+				label := fmt.Sprintf("Delete %s (%s)", plural(len(refsManifests), "manifest"), tagsPlus(len(tags)+len(sharing), len(d.req.Referrers)))
+				if len(tags)+len(sharing)+len(d.req.Referrers) == 0 {
 					label = "Delete " + plural(len(digests), "manifest")
 				}
 				return app.Button().Class("button danger").ID("delete-manifest").Disabled(running).
-					Text(label).OnClick(d.start(digests), app.EventScope(fmt.Sprint(digests)))
+					Text(label).OnClick(d.start(refsManifests), app.EventScope(fmt.Sprint(refsManifests)))
 			}),
 		),
 	)
@@ -278,19 +291,58 @@ func (d *deleteDialog) Render() app.UI {
 	return dialog.Body(body...)
 }
 
+// tagsPlus counts tags, and referrer tags apart: "5 tags + 2".
+func tagsPlus(tags, referrers int) string {
+	if referrers == 0 {
+		return plural(tags, "tag")
+	}
+	return fmt.Sprintf("%d + %s", tags, plural(referrers, "tag"))
+}
+
+// removeLabel names the button that removes tags and leaves their manifests.
+func removeLabel(tags, referrers int) string {
+	if tags == 1 && referrers == 0 {
+		return "Remove tag only"
+	}
+	return "Remove " + tagsPlus(tags, referrers) + " only"
+}
+
+// referrersNote lists the signature/attestation tags that go along, and with which button.
+func (d *deleteDialog) referrersNote() []app.UI {
+	rs := d.req.Referrers
+	if len(rs) == 0 {
+		return nil
+	}
+	say := "Deleting the manifests also removes their signature/attestation tags; removing only the tags keeps them with the manifests:"
+	if d.req.All {
+		say = "Both ways, these signature/attestation tags go too:"
+	}
+	return []app.UI{
+		app.P().ID("delete-referrers-note").Text(say),
+		app.Ul().Class("sharing-tags").ID("delete-referrers").Body(app.Range(rs).Slice(func(i int) app.UI {
+			subject, _, _ := api.ReferrerTag(rs[i].Tag)
+			return app.Li().Title(rs[i].Tag).Body(
+				app.Text(referrerTagLabel(rs[i].Tag)+" of "),
+				app.Span().Class("mono").Text(shortDigest(subject)),
+			)
+		})),
+	}
+}
+
 // deleteButton is a tag row's delete action; nothing in read-only mode.
-func deleteButton(repo string, t api.Tag, sharing []string) app.UI {
+func deleteButton(repo string, t api.Tag, sharing []string, referrers []referrerRef) app.UI {
 	if !writable() {
 		return nil
 	}
 	return app.Button().Class("button small danger delete-tag").DataSet("focus", "delete").Aria("label", "Delete "+t.Name).Text("Delete").
 		OnClick(func(ctx app.Context, e app.Event) {
 			openDelete(ctx, deleteRequest{
-				Repo:    repo,
-				Targets: []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
-				Opener:  fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),
+				Repo:      repo,
+				Targets:   []deleteTarget{{Tag: t.Name, Digest: t.Digest, Sharing: sharing}},
+				Referrers: referrers,
+				Opener:    fmt.Sprintf(`[data-tag=%q] .delete-tag`, t.Name),
 			})
-		}, app.EventScope(repo, t.Name, t.Digest, fmt.Sprint(sharing)))
+		}, app.EventScope(repo, t.Name, t.Digest, fmt.Sprint(sharing, referrers)))
 }
 
 // trapTab keeps Tab and Shift+Tab inside a modal dialog: from its last control Tab goes to

@@ -56,15 +56,19 @@ type repositoryPage struct {
 	usage    *api.Usage           // storage with shared layers once, once every tag has details
 	attempts map[string]int       // automatic retries made per tag
 	win      window
-	copied   string              // the tag whose pull command was just copied
-	announce string              // what the live region last said (copies)
-	selected map[string]bool     // tags ticked for a bulk delete
-	kind     string              // filter: image, index, artifact … ("" for all)
-	platform string              // filter: os/arch[/variant] ("" for all)
-	signed   map[string][]string // digest → its cosign tags (sha256-<hex>.sig/.att/.sbom)
-	focus    rowFocus            // the row and control holding focus, kept when the window moves
-	sev      tagSeverities       // vulnerability counts of the rows seen (severity.go)
-	gen      int
+	copied   string          // the tag whose pull command was just copied
+	announce string          // what the live region last said (copies)
+	selected map[string]bool // tags ticked for a bulk delete
+	kind     string          // filter: image, index, artifact … ("" for all)
+	platform string          // filter: os/arch[/variant] ("" for all)
+	// Referrer tags (repository_referrers.go): by the digest they belong to, those whose
+	// image has no tag, and how many tags are images (all the others).
+	referrers map[string][]int
+	orphans   []int
+	images    int
+	focus     rowFocus      // the row and control holding focus, kept when the window moves
+	sev       tagSeverities // vulnerability counts of the rows seen (severity.go)
+	gen       int
 
 	untagged     *api.UntaggedPage // the untagged manifests, once listed
 	untaggedErr  string
@@ -393,12 +397,7 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 // tagsChanged recomputes what is derived from the tags: which share a digest, and the view.
 func (p *repositoryPage) tagsChanged() {
 	p.groups = digestGroups(p.tags)
-	p.signed = map[string][]string{}
-	for _, t := range p.tags {
-		if subject := cosignSubject(t.Name); subject != "" {
-			p.signed[subject] = append(p.signed[subject], t.Name)
-		}
-	}
+	p.referrerIndex()
 	p.sharing = make(map[string][]string, len(p.groups))
 	for _, t := range p.tags {
 		if p.groups[t.Digest] > 0 {
@@ -416,13 +415,9 @@ func (p *repositoryPage) refresh() {
 		f = ""
 	}
 	p.view = p.view[:0]
-	digests := make(map[string]bool, len(p.tags))
-	for _, t := range p.tags {
-		digests[t.Digest] = true
-	}
 	for i, t := range p.tags {
-		if subject := cosignSubject(t.Name); subject != "" && digests[subject] {
-			continue // shown with the image it signs
+		if api.IsReferrerTag(t.Name) {
+			continue // a badge of the image it belongs to, or listed apart (renderOrphans)
 		}
 		if f != "" && !strings.Contains(strings.ToLower(t.Name), f) && !strings.HasPrefix(strings.TrimPrefix(t.Digest, "sha256:"), f) {
 			continue
@@ -467,23 +462,10 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// cosignSubject returns the digest a cosign tag (sha256-<hex>.sig, .att, .sbom) is about, or
-// "" for any other tag.
-func cosignSubject(tag string) string {
-	for _, suffix := range []string{".sig", ".att", ".sbom"} {
-		if hex, ok := strings.CutSuffix(tag, suffix); ok {
-			if h, ok := strings.CutPrefix(hex, "sha256-"); ok && len(h) == 64 {
-				return "sha256:" + h
-			}
-		}
-	}
-	return ""
-}
-
 // filterOptions returns the kinds and platforms the repository's tags have, for the filters.
 func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 	for _, t := range p.tags {
-		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && cosignSubject(t.Name) == "" {
+		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && !api.IsReferrerTag(t.Name) {
 			kinds = append(kinds, t.Kind)
 		}
 		for _, pl := range t.Platforms {
@@ -529,7 +511,7 @@ func (p *repositoryPage) Render() app.UI {
 		app.Div().Class("page-head").Body(
 			app.H1().Class("repo-title").Body(repoName(p.name)...),
 			app.If(p.state == loaded, func() app.UI {
-				label := plural(len(p.tags), "tag")
+				label := p.countLabel()
 				if n := len(p.pending); n > 0 {
 					label += fmt.Sprintf(" · loading details of %d…", n)
 				} else if p.usage != nil && p.usage.Stored > 0 {
@@ -574,6 +556,7 @@ func (p *repositoryPage) Render() app.UI {
 		// matches children by position, and a shift would replace an open dialog.
 		&deleteDialog{},
 		p.renderBody(),
+		p.renderOrphans(),
 		p.renderUntagged(),
 		app.If(p.seed != nil, p.seed.script),
 	)

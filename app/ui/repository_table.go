@@ -59,16 +59,21 @@ func (p *repositoryPage) bulkActions() app.UI {
 			targets = append(targets, deleteTarget{Tag: t.Name, Digest: t.Digest, Sharing: others(p.sharing[t.Digest], t.Name)})
 		}
 	}
-	all := len(targets) == len(p.tags)
+	all := len(targets) == p.images
 	label := "Delete selected…"
 	if all {
-		label = "Delete all " + plural(len(targets), "tag") + "…"
+		label = "Delete all " + p.countLabel() + "…"
 	}
+	var digests []string
+	for _, t := range targets {
+		digests = append(digests, t.Digest)
+	}
+	referrers := p.referrerRefs(digests, all)
 	return app.Div().Class("bulk").Body(
 		app.Span().Class("count").Text(plural(len(targets), "tag")+" selected"),
 		app.Button().Class("button danger").ID("bulk-delete").Text(label).OnClick(func(ctx app.Context, e app.Event) {
-			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Opener: "#bulk-delete", All: all})
-		}, app.EventScope(fmt.Sprint(all, targets))),
+			openDelete(ctx, deleteRequest{Repo: p.name, Targets: targets, Referrers: referrers, Opener: "#bulk-delete", All: all})
+		}, app.EventScope(fmt.Sprint(all, targets, referrers))),
 		app.Button().Class("button small").Text("Clear selection").OnClick(func(ctx app.Context, e app.Event) { p.selected = nil }),
 	)
 }
@@ -257,10 +262,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 	if p.copied == t.Name {
 		copyLabel = "Copied ✓"
 	}
-	chips := platformChips(t)
-	for _, s := range p.signed[t.Digest] {
-		chips = append(chips, app.A().Class("chip artifact signed").Href(manifestURL(p.name, s)).Title(s).Text(referrerTagLabel(s)))
-	}
+	chips := append(platformChips(t), p.referrerChips(t.Digest)...)
 	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
 		check,
 		app.Td().Class("tag-name").Body(
@@ -280,7 +282,7 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		app.Td().Class("actions").Body(
 			app.Button().Class("button small copy-pull").DataSet("focus", "copy").DataSet("copy", pull).Title(pull).Aria("label", "Copy pull command for "+t.Name).Text(copyLabel).
 				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),
-			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name)),
+			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name), p.referrerRefs([]string{t.Digest}, false)),
 		),
 	)
 }

@@ -130,20 +130,36 @@ func TestLinksKeepTheBasePath(t *testing.T) {
 	}
 }
 
-func TestCosignTagsGoWithTheImageTheySign(t *testing.T) {
+func TestReferrerTagsGoWithTheImageTheyDescribe(t *testing.T) {
 	tags := append(testTags(),
 		api.Tag{Name: "sha256-" + hex('a') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('c')},
 		api.Tag{Name: "sha256-" + hex('a') + ".att", Kind: "referrer", Digest: "sha256:" + hex('d')},
+		api.Tag{Name: "sha256-" + hex('a'), Kind: "referrer", Digest: "sha256:" + hex('b')},          // the OCI fallback index
 		api.Tag{Name: "sha256-" + hex('f') + ".sig", Kind: "referrer", Digest: "sha256:" + hex('e')}, // signs nothing here
 		api.Tag{Name: "chart", Kind: "artifact", ArtifactType: "application/vnd.cncf.helm.config.v1+json", Digest: "sha256:" + hex('9')},
 	)
 	p := &repositoryPage{name: "team/app", state: loaded, tags: tags, sort: byName}
 	p.tagsChanged()
-	if got := names(p); !slices.Equal(got, []string{"chart", "latest", "sha256-" + hex('f') + ".sig", "v1", "v2"}) {
-		t.Errorf("view %v: want the signatures of v1 folded into its row, the orphan kept", got)
+	if got := names(p); !slices.Equal(got, []string{"chart", "latest", "v1", "v2"}) {
+		t.Errorf("view %v: want the referrer tags of v1 folded into its row, the orphan apart", got)
 	}
-	if got := p.signed["sha256:"+hex('a')]; len(got) != 2 {
-		t.Errorf("v1's cosign tags: %v", got)
+	if got := p.referrers["sha256:"+hex('a')]; len(got) != 3 || len(p.orphans) != 1 {
+		t.Errorf("v1's referrer tags: %v, orphans %v", got, p.orphans)
+	}
+	if got := p.countLabel(); got != "4 tags + 4 signature/attestation tags" {
+		t.Errorf("count %q", got)
+	}
+	if got := p.referrerRefs([]string{"sha256:" + hex('a')}, false); len(got) != 3 || got[0].ref(true) != "sha256:"+hex('c') {
+		t.Errorf("v1's referrer refs %v", got)
+	}
+	if got := p.referrerRefs(nil, true); len(got) != 4 {
+		t.Errorf("every referrer ref %v", got)
+	}
+	// While an image's digest is still unknown, no referrer tag is called an orphan yet.
+	p.tags = append(p.tags, api.Tag{Name: "pending"})
+	p.tagsChanged()
+	if len(p.orphans) != 0 {
+		t.Errorf("orphans %v before every digest is known", p.orphans)
 	}
 	kinds, platforms := p.filterOptions()
 	if !slices.Equal(kinds, []string{"artifact", "image"}) || !slices.Equal(platforms, []string{"linux/amd64", "linux/arm64"}) {

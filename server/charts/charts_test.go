@@ -591,9 +591,19 @@ func TestDemoCharts(t *testing.T) {
 	if strings.Join(order, " ") != "2.0.0-beta.1 1.10.0 1.2.0 1.0.0" {
 		t.Errorf("web-app versions = %v", order)
 	}
+	// The page opens on the newest stable version; the beta is marked, the others not.
+	if vs.Latest != "1.10.0" || !vs.Versions[0].Prerelease || vs.Versions[1].Prerelease {
+		t.Errorf("web-app latest = %q, versions %+v", vs.Latest, vs.Versions)
+	}
+	var beta api.Chart
+	getJSON(t, e.url+"/api/v1/charts/charts/web-app/versions/2.0.0-beta.1", &beta)
+	if !beta.Prerelease || !strings.HasSuffix(beta.Install, "--version 2.0.0-beta.1") {
+		t.Errorf("web-app beta = prerelease %v, install %q", beta.Prerelease, beta.Install)
+	}
 	var c api.Chart
 	getJSON(t, e.url+"/api/v1/charts/charts/web-app/versions/1.10.0", &c)
-	if len(c.Metadata.Dependencies) != 1 || c.Metadata.Dependencies[0].Version != "~7.2.0" ||
+	if c.Prerelease || !strings.HasSuffix(c.Install, "--version 1.10.0") ||
+		len(c.Metadata.Dependencies) != 1 || c.Metadata.Dependencies[0].Version != "~7.2.0" ||
 		c.ValuesSchema == "" || !strings.Contains(c.ReadmeHTML, "<table>") || len(c.Templates) != 3 {
 		t.Errorf("web-app 1.10.0 = %+v", c)
 	}

@@ -61,7 +61,14 @@ func (s *Service) Versions(ctx context.Context, repository string) (api.ChartVer
 		out.Versions = append(out.Versions, api.ChartSummary{
 			Version: v.meta.Version, AppVersion: v.meta.AppVersion, Description: v.meta.Description,
 			Created: formatTime(v.created), Digest: v.digest, Deprecated: v.meta.Deprecated,
+			Prerelease: v.semver.Prerelease() != "",
 		})
+		if out.Latest == "" && v.semver.Prerelease() == "" {
+			out.Latest = v.meta.Version
+		}
+	}
+	if out.Latest == "" && len(out.Versions) > 0 {
+		out.Latest = out.Versions[0].Version // only pre-releases: the newest of them
 	}
 	if len(out.Versions) == 0 {
 		return out, errNotFound("%s holds no Helm chart", repository)
@@ -75,7 +82,8 @@ func (s *Service) Chart(ctx context.Context, repository, version string) (api.Ch
 	if err := s.authorize(ctx, repository, access.Pull); err != nil {
 		return api.Chart{}, err
 	}
-	if _, err := checkVersion(version); err != nil {
+	sv, err := checkVersion(version)
+	if err != nil {
 		return api.Chart{}, err
 	}
 	// The manifest is read with the caller's principal every time: that is the access check,
@@ -89,7 +97,7 @@ func (s *Service) Chart(ctx context.Context, repository, version string) (api.Ch
 		return api.Chart{}, errNotFound("%s:%s is not a Helm chart", repository, version)
 	}
 	if c, ok := s.details.get(digest); ok {
-		c.Repository = repository
+		c.Repository, c.Prerelease = repository, sv.Prerelease() != ""
 		c.Install, c.Pull = s.commands(repository, c.Metadata.Version)
 		c.Signatures = s.signatures(ctx, repository, digest)
 		return c, nil
@@ -101,6 +109,7 @@ func (s *Service) Chart(ctx context.Context, repository, version string) (api.Ch
 	out := api.Chart{
 		Repository: repository, Version: ch.Metadata.Version, Digest: digest,
 		Created: formatTime(v.created), Metadata: metadata(ch.Metadata), Templates: []string{},
+		Prerelease: sv.Prerelease() != "",
 	}
 	out.Install, out.Pull = s.commands(repository, ch.Metadata.Version)
 	for _, f := range ch.Raw {

@@ -11,26 +11,17 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 )
 
-// distribution's grammar (github.com/distribution/reference): lowercase path components
-// separated by single slashes, each alphanumerics joined by '.', '_', '__' or dashes; a tag is
-// up to 128 word characters, dots and dashes, not starting with either; a digest is
-// algorithm:hex.
-var (
-	repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagName        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestString   = regexp.MustCompile(`^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$`)
-	// referrerTag matches tags named after a digest: sha256-<hex> (the OCI referrers tag
-	// schema) and sha256-<hex>.sig/.att/.sbom (cosign).
-	referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.[a-z]+)?$`)
-)
+// Repository names and tags follow distribution's grammar, declared once in app/api (the UI
+// checks the same as the user types); a digest is algorithm:hex.
+var digestString = regexp.MustCompile(`^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$`)
 
 // MaxNameLength bounds a repository name, as distribution does.
-const MaxNameLength = 255
+const MaxNameLength = api.MaxRepositoryLength
 
 // ValidateRepository checks a repository name against distribution's grammar; the error is a
 // 400 NAME_INVALID. Nothing that fails it is ever sent to a registry.
 func ValidateRepository(name string) error {
-	if len(name) > MaxNameLength || !repositoryName.MatchString(name) {
+	if api.RepositoryProblem(name) != "" {
 		return httperr.New(api.CodeNameInvalid, fmt.Sprintf("%q is not a valid repository name: lowercase letters, digits and . _ - separators, components joined by single slashes, at most %d characters", clip(name), MaxNameLength))
 	}
 	return nil
@@ -38,7 +29,7 @@ func ValidateRepository(name string) error {
 
 // ValidateTag checks a tag; the error is a 400 TAG_INVALID.
 func ValidateTag(tag string) error {
-	if !tagName.MatchString(tag) {
+	if api.TagProblem(tag) != "" {
 		return httperr.New(api.CodeTagInvalid, fmt.Sprintf("%q is not a valid tag: up to 128 letters, digits, _ . -, not starting with . or -", clip(tag)))
 	}
 	return nil
@@ -96,7 +87,7 @@ func JoinReference(repository, ref string) string {
 
 // IsReferrerTag reports whether a tag is named after a digest: an OCI referrers fallback
 // index or a cosign signature, attestation or SBOM. Such tags are accessories, not releases.
-func IsReferrerTag(tag string) bool { return referrerTag.MatchString(tag) }
+func IsReferrerTag(tag string) bool { return api.IsReferrerTag(tag) }
 
 // ReferrerTagPrefix is the prefix of cosign's tags for the manifest with digest d
 // (sha256-<hex>.), followed by sig, att or sbom.
@@ -104,10 +95,8 @@ func ReferrerTagPrefix(d v1.Hash) string { return d.Algorithm + "-" + d.Hex + ".
 
 // SubjectOfReferrerTag returns the digest a referrer tag is named after, if tag is one.
 func SubjectOfReferrerTag(tag string) (string, bool) {
-	if !IsReferrerTag(tag) {
-		return "", false
-	}
-	return "sha256:" + tag[len("sha256-"):len("sha256-")+64], true
+	subject, _, ok := api.ReferrerTag(tag)
+	return subject, ok
 }
 
 // clip keeps an echoed name short and printable.

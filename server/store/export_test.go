@@ -10,3 +10,12 @@ func SummaryMigrationVersion(postgres bool) int {
 	}
 	return slices.Index(sqliteMigrations, repositorySummaryMigration) + 1
 }
+
+// ImageCountMigrationVersion is the schema version that recounts the summaries' tags without
+// referrer tags; the backfill test reruns it after the summary's.
+func ImageCountMigrationVersion(postgres bool) int {
+	if postgres {
+		return slices.Index(postgresMigrations, summaryImageCountMigration) + 1
+	}
+	return slices.Index(sqliteMigrations, summaryImageCountMigration) + 1
+}

@@ -131,6 +131,8 @@ var sqliteMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	sqliteTrigramMigration,
+	// Catalog tag counts leave referrer tags out (see summary.go).
+	summaryImageCountMigration,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -41,10 +41,23 @@ const repositorySummaryMigration = `CREATE TABLE index_repository_summary (
 // tags (a chart beats an image beats another artifact).
 const kindExpr = `COALESCE(MAX(CASE WHEN m.artifact_type LIKE '%helm%' THEN 3 WHEN m.kind IN ('image', 'index') THEN 2 WHEN m.kind <> '' THEN 1 ELSE 0 END), 0)`
 
+// countedTag is api.IsReferrerTag negated in SQL, for the tag column of alias t: a tag named
+// sha256-<64 characters>, alone or followed by a dot and a suffix, is a referrer tag (cosign's
+// .sig/.att/.sbom, the OCI referrers fallback index) and does not count as one of the
+// repository's tags, as app/api.CountTags says. substr and length read the same in SQLite and
+// PostgreSQL, and unlike LIKE, compare case-sensitively in both.
+const countedTag = `NOT (substr(t.tag, 1, 7) = 'sha256-' AND (length(t.tag) = 71 OR (length(t.tag) > 72 AND substr(t.tag, 72, 1) = '.')))`
+
+// summaryImageCountMigration recounts the summaries' tags under countedTag, spelled out as
+// applied.
+const summaryImageCountMigration = `UPDATE index_repository_summary SET tags = (SELECT COUNT(*) FROM index_tags t
+	WHERE t.repository = index_repository_summary.name
+	AND NOT (substr(t.tag, 1, 7) = 'sha256-' AND (length(t.tag) = 71 OR (length(t.tag) > 72 AND substr(t.tag, 72, 1) = '.'))))`
+
 // summaryColumns aggregates one repository's tags (alias t, joined with their manifests m)
-// into a catalog row: tag count, last push, kind rank (3 chart, 2 image, 1 artifact) and the
+// into a catalog row: tag count (referrer tags left out), last push, kind rank (3 chart, 2 image, 1 artifact) and the
 // size of its distinct manifests; summarize stores it in index_repository_summary.
-const summaryColumns = `r.name, COUNT(t.tag), COALESCE(MAX(t.pushed), 0),
+const summaryColumns = `r.name, COUNT(CASE WHEN ` + countedTag + ` THEN 1 END), COALESCE(MAX(t.pushed), 0),
 	` + kindExpr + `,
 	COALESCE((SELECT CAST(SUM(d.size) AS BIGINT) FROM index_manifests d WHERE d.digest IN (SELECT t2.digest FROM index_tags t2 WHERE t2.repository = r.name)), 0) AS total_size`
 

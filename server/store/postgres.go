@@ -131,6 +131,8 @@ var postgresMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	postgresTrigramMigration,
+	// Registry endpoints, replication rules and their runs (see replication.go).
+	replicationSchema("BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -131,6 +131,8 @@ var sqliteMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	sqliteTrigramMigration,
+	// Registry endpoints, replication rules and their runs (see replication.go).
+	replicationSchema("BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -79,6 +79,12 @@ type Config struct {
 	// RemoteRegistries are the other registries copies may read from or write to (base
 	// URLs); empty allows none.
 	RemoteRegistries []string
+	// ExtraRegistries are registry endpoints by name (name=URL) besides those the API adds;
+	// copies and replication rules may reach them.
+	ExtraRegistries []string
+	// ReplicationBandwidth bounds the bytes per second replication reads on one replica; 0:
+	// no bound.
+	ReplicationBandwidth int64
 	// Repositories and RepositoriesFile name repositories to list where the registry
 	// refuses its catalog (see KnownRepositories).
 	Repositories     []string
@@ -283,6 +289,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	anonWrites := false
 	boolean(&anonWrites, "anonymous-writes", "let writes run without a signed-in user, with Berth's own registry access (default: on only for the embedded demo registry)")
 	remotes := commaList(getenv, fs, "remote-registries", "other registries copies may read from or write to, comma-separated base URLs (empty: none)")
+	extra := repeatable(getenv, fs, "extra-registry", "a registry endpoint replication rules and copies may reach, name=URL (repeatable; env BERTH_EXTRA_REGISTRY is comma-separated)")
+	if v := getenv(envName("replication-bandwidth")); v != "" {
+		if err := (sizeValue{&c.ReplicationBandwidth}).Set(v); err != nil {
+			envErrs["replication-bandwidth"] = fmt.Errorf("%s: %w", envName("replication-bandwidth"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.ReplicationBandwidth}, "replication-bandwidth", "bytes per second replication may read on each replica, e.g. 50MiB (0: no bound)")
 	repos := commaList(getenv, fs, "repositories", "repositories to list where the registry refuses its catalog (GitLab, GHCR, Harbor), comma-separated")
 	str(&c.RepositoriesFile, "repositories-file", "file naming repositories to list where the registry refuses its catalog, one per line (# comments)")
 	boolean(&c.EventsInsecure, "events-insecure", "accept registry notifications without --events-secret-file (anyone who reaches Berth can post events)")
@@ -353,6 +366,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return c, err
 	}
 	c.CORSOrigins = origins.values
+	c.ExtraRegistries = extra.values
 	c.OIDCTeamMap = *teamMap
 	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies, c.Repositories = *remotes, *hosts, *proxies, *repos
 	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,

@@ -310,3 +310,31 @@ func TestUnreachableEndpointRecordsRetries(t *testing.T) {
 		t.Errorf("item: %+v", it)
 	}
 }
+
+// TestScheduledRuleRunsOncePerDueTime ticks the schedule twice within one period: one run
+// is queued, and it copies exactly the tags the regular expression takes.
+func TestScheduledRuleRunsOncePerDueTime(t *testing.T) {
+	h := newHarness(t)
+	second := registrytest.Distribution3(t)
+	if err := h.s.AddEndpoint(h.ctx, api.RegistryEndpoint{Name: "second", URL: second.URL}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"release-1", "release-2", "nightly"} {
+		pushImage(t, h.main, "svc/api:"+tag)
+	}
+	rule := h.rule(t, api.ReplicationRule{Name: "nightly", Source: api.MainRegistry, Destination: "second",
+		Repositories: "svc/**", TagRegex: `release-\d+`, Trigger: api.TriggerSchedule, Schedule: "@every 1m"})
+	now := time.Now()
+	for range 2 {
+		if err := h.s.Schedule(h.ctx, now, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := h.waitRuns(t, rule.ID, 1)
+	if len(runs) != 1 || runs[0].Trigger != api.TriggerSchedule || runs[0].Copied != 2 {
+		t.Fatalf("runs: %+v", runs)
+	}
+	if got := tagsOf(t, second.URL, "svc/api"); !slices.Equal(got, []string{"release-1", "release-2"}) {
+		t.Errorf("copied %v", got)
+	}
+}

@@ -36,7 +36,9 @@ type Options struct {
 	// Concurrency bounds the artifacts one run copies at once; 0 means 4.
 	Concurrency int
 	// Bandwidth bounds the bytes per second all runs on this replica read; 0: no limit.
+	// Limiter, if set, is the limiter doing so, shared with the main registry's client.
 	Bandwidth int64
+	Limiter   Limiter
 	// Attempts is how often a failing artifact is tried in a run; 0 means 3. Backoff is the
 	// wait before the second attempt, doubled each time; 0 means 2 s.
 	Attempts int
@@ -110,8 +112,9 @@ func New(opts Options) (*Service, error) {
 		seen[e.Name] = true
 		s.flags = append(s.flags, e)
 	}
-	if opts.Bandwidth > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(opts.Bandwidth), int(min(opts.Bandwidth, 1<<20)))
+	s.limiter = opts.Limiter
+	if s.limiter == nil && opts.Bandwidth > 0 {
+		s.limiter = NewLimiter(opts.Bandwidth)
 	}
 	return s, nil
 }
@@ -149,6 +152,11 @@ func (s *Service) audit(ctx context.Context, action, target, detail string) {
 
 func storeError(err error) error {
 	return httperr.Wrap(api.CodeStoreUnavailable, "The store failed; try again shortly.", err)
+}
+
+// NewLimiter paces reads to bytesPerSecond.
+func NewLimiter(bytesPerSecond int64) Limiter {
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), int(min(bytesPerSecond, 1<<20)))
 }
 
 // Limiter paces the bytes replication reads.

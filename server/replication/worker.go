@@ -218,3 +218,17 @@ func (s *Service) pushed(ctx context.Context, evs []store.Event) {
 		}
 	}
 }
+
+// RunHere runs the rule named by key in this process (the berth CLI), recorded in its
+// history like a queued run.
+func (s *Service) RunHere(ctx context.Context, key string, dryRun bool) (api.ReplicationRun, error) {
+	if err := admin(ctx); err != nil {
+		return api.ReplicationRun{}, err
+	}
+	rule, err := s.Rule(ctx, key)
+	if err != nil {
+		return api.ReplicationRun{}, err
+	}
+	s.audit(ctx, "replication.run", rule.Name, fmt.Sprintf("here, dry_run=%v", dryRun))
+	return s.execute(ctx, runArgs{Rule: rule.ID, Run: newID(), Trigger: api.TriggerManual, DryRun: dryRun}), nil
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
@@ -43,7 +45,9 @@ func newHarness(t *testing.T, flags ...string) *harness {
 	main := registrytest.Open(t)
 	mainClient := registrytest.NewClient(t, registry.Options{URL: main})
 	secret := []byte("a cluster secret for the tests")
-	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second})
+	metrics := prometheus.NewRegistry()
+	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
+		Metrics: NewMetrics(metrics)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +290,13 @@ func TestTagFiltersAndDryRun(t *testing.T) {
 	if got := tagsOf(t, second.URL, "app/y"); len(got) != 0 {
 		t.Errorf("app/y copied: %v", got)
 	}
+	m := h.s.opts.Metrics
+	if n := testutil.ToFloat64(m.artifacts.WithLabelValues(api.ItemCopy)); n != 2 {
+		t.Errorf("berth_replication_artifacts_total{result=copy} = %v, want 2", n)
+	}
+	if n := testutil.ToFloat64(m.bytes); n != float64(real.Bytes) {
+		t.Errorf("berth_replication_bytes_total = %v, want %d", n, real.Bytes)
+	}
 	again := h.run(t, rule.Name, false)
 	if again.Copied != 0 || again.Skipped != 2 {
 		t.Errorf("a second run copied again: %+v", again)
@@ -308,6 +319,9 @@ func TestUnreachableEndpointRecordsRetries(t *testing.T) {
 	}
 	if it := run.Items[0]; it.Attempts != 3 || it.Error == "" || it.Done {
 		t.Errorf("item: %+v", it)
+	}
+	if n := testutil.ToFloat64(h.s.opts.Metrics.retries); n != 2 {
+		t.Errorf("berth_replication_retries_total = %v, want 2", n)
 	}
 }
 

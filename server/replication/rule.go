@@ -90,6 +90,9 @@ func compile(r api.ReplicationRule) (*filter, error) {
 
 // repository reports whether the rule takes the repository name.
 func (f *filter) repository(name string) bool {
+	if f.own(name) {
+		return false
+	}
 	if f.rule.Repositories == "" {
 		return true
 	}
@@ -123,6 +126,13 @@ func (f *filter) destination(repository string) string {
 		return repository
 	}
 	return strings.TrimSuffix(p, "/") + "/" + repository
+}
+
+// own reports whether repository is one the rule itself writes, within one registry: a rule
+// from a registry to itself never copies its copies again (mirror/mirror/…).
+func (f *filter) own(repository string) bool {
+	p := strings.TrimSuffix(f.rule.Prefix, "/")
+	return f.rule.Source == f.rule.Destination && p != "" && strings.HasPrefix(repository, p+"/")
 }
 
 // literal is the one repository a pattern names when it has no wildcard ("" otherwise):

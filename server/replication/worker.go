@@ -208,7 +208,7 @@ func (s *Service) pushed(ctx context.Context, evs []store.Event) {
 			continue
 		}
 		for _, f := range rules {
-			if !f.repository(e.Repository) {
+			if !f.repository(e.Repository) || (!f.tag(e.Tag) && !cosignTag.MatchString(e.Tag)) {
 				continue
 			}
 			args := runArgs{Rule: f.rule.ID, Run: newID(), Trigger: api.TriggerPush, Repository: e.Repository, Tag: e.Tag, Deleted: e.Action == store.ActionDelete}

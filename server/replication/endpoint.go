@@ -138,7 +138,8 @@ func (s *Service) Endpoints(ctx context.Context) ([]api.RegistryEndpoint, error)
 }
 
 // AddEndpoint adds or replaces an endpoint, sealing its password with the cluster secret.
-// A replacement without a password keeps the one kept.
+// A replacement without a password keeps the one kept, if its URL and username are the same:
+// a password never follows its endpoint to another registry.
 func (s *Service) AddEndpoint(ctx context.Context, e api.RegistryEndpoint) error {
 	if err := check(&e); err != nil {
 		return err
@@ -156,7 +157,7 @@ func (s *Service) AddEndpoint(ctx context.Context, e api.RegistryEndpoint) error
 	row := store.RegistryEndpoint{Name: e.Name, URL: e.URL, Username: e.Username, CAFile: e.CAFile, Insecure: e.Insecure, Catalog: !e.NoCatalog}
 	if e.Password != "" {
 		row.Secret = s.sealer.Seal("endpoint:"+e.Name, []byte(e.Password))
-	} else if old, err := s.endpoint(ctx, e.Name); err == nil && old.Username == e.Username && old.password != "" {
+	} else if old, err := s.endpoint(ctx, e.Name); err == nil && old.URL == e.URL && old.Username == e.Username && old.password != "" {
 		row.Secret = s.sealer.Seal("endpoint:"+e.Name, []byte(old.password))
 	}
 	if err := s.st.PutEndpoint(ctx, row); err != nil {

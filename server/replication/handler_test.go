@@ -66,10 +66,22 @@ func TestAPIAdminsOnlyAndSecretsStayIn(t *testing.T) {
 		}
 	}
 	rows, err := h.s.st.Endpoints(t.Context())
-	if err != nil || len(rows) != 1 || bytes.Contains(rows[0].Secret, []byte("hunter2")) {
+	if err != nil || len(rows) != 1 || len(rows[0].Secret) == 0 || bytes.Contains(rows[0].Secret, []byte("hunter2")) {
 		t.Fatalf("stored endpoint: %v %v", rows, err)
 	}
 	call("root", "POST", "/api/v1/registries/second/test", "", http.StatusOK) // open registry: credentials unused
+	// Replaced without a password: kept for the same registry, dropped for another.
+	if b := call("root", "POST", "/api/v1/registries", `{"name":"second","url":"`+second.URL+`","username":"robot"}`, http.StatusCreated); !bytes.Contains(b, []byte(`"hasPassword":true`)) {
+		t.Errorf("the password was not kept: %s", b)
+	}
+	if b := call("root", "POST", "/api/v1/registries", `{"name":"elsewhere","url":"http://127.0.0.1:9","username":"robot"}`, http.StatusCreated); bytes.Contains(b, []byte(`hasPassword`)) {
+		t.Errorf("a new endpoint has a password: %s", b)
+	}
+	if b := call("root", "POST", "/api/v1/registries", `{"name":"second","url":"http://127.0.0.1:9","username":"robot"}`, http.StatusCreated); bytes.Contains(b, []byte(`hasPassword`)) {
+		t.Errorf("the password followed the endpoint to another registry: %s", b)
+	}
+	call("root", "POST", "/api/v1/registries", `{"name":"second","url":"`+second.URL+`"}`, http.StatusCreated)
+	call("root", "DELETE", "/api/v1/registries/elsewhere", "", http.StatusNoContent)
 
 	call("root", "POST", "/api/v1/replications", `{"name":"r","source":"main","destination":"second","tags":"[","trigger":"manual"}`, http.StatusBadRequest)
 	call("root", "POST", "/api/v1/replications", `{"name":"r","source":"main","destination":"nowhere","trigger":"manual"}`, http.StatusNotFound)

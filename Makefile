@@ -1,5 +1,6 @@
 # Berth — `make run` starts it, `make test` checks it. Only Go is needed for both.
 GO       ?= go
+SHELL    := /bin/bash
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 ARGS     ?=
@@ -32,9 +33,17 @@ run: build
 	./bin/berth $(ARGS)
 
 ## test: run every test (unit, integration against real registries, headless Chromium e2e)
+# The server package holds most of the tests and would run alone for most of the time: its
+# browser tests (TestE2E*) run as a second test process beside everything else. Each line of
+# their output is marked [e2e]; the target fails when either part does.
 test: wasm
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	set -o pipefail; \
+	( $(GO) test -count=1 -timeout 20m -run '^TestE2E' ./server 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') && \
+	$(GO) test -count=1 -timeout 20m -skip '^TestE2E' ./server; rest=$$?; \
+	wait $$e2e; e=$$?; \
+	[ $$rest -eq 0 ] && [ $$e -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run
 bench: wasm

@@ -222,6 +222,7 @@ func TestE2EAccessibility(t *testing.T) {
 		{"chart-page", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/chart/charts/berth-demo"), chromedp.WaitVisible(`#chart #values`)}},
 		{"manifest-artifact", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/repositories/policies/admission:" + policy), chromedp.WaitVisible(`#manifest`)}},
 		{"activity", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/activity"), chromedp.WaitVisible(`#events`)}},
+		{"jobs", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/jobs"), waitJS(`!!document.querySelector("#jobs, #jobs-filters ~ .state.empty")`)}},
 		{"inside-file", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/inside/examples/inside:1.1?path=%2Fetc&file=%2Fetc%2Fos-release"),
 			chromedp.WaitVisible(`#tree tr[data-path="/etc/hosts"]`), chromedp.WaitVisible(`#file-text`),

@@ -40,6 +40,11 @@ func newAccessControl(ctx context.Context, cfg config.Config, st store.Store, li
 			return nil, err
 		}
 	}
+	if cfg.LDAP.URL != "" {
+		if opts.LDAP, err = ldapOptions(cfg.LDAP); err != nil {
+			return nil, err
+		}
+	}
 	control, err := auth.New(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -75,7 +80,7 @@ func oidcOptions(cfg config.Config) (*auth.OIDCOptions, error) {
 	}
 	teams, err := auth.ParseTeamMap(cfg.OIDCTeamMap)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--oidc-team-map: %w", err)
 	}
 	return &auth.OIDCOptions{
 		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: secret,

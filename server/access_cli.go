@@ -8,301 +8,163 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
-	"github.com/berth-registry/berth/app/api"
+	"golang.org/x/term"
+
 	"github.com/berth-registry/berth/server/auth"
-	"github.com/berth-registry/berth/server/httperr"
-	"github.com/berth-registry/berth/server/store"
 )
 
 // The access-control commands work on the store directly, as berth gc works on the storage:
 // they need the same --database (or --data-dir) as the server, and may run while it does
 // (its policy cache forgets within seconds).
 //
-//	berth user add [--admin] [--password-file F] NAME     (password from F or stdin)
-//	berth user disable|enable NAME
+//	berth user add [--admin] [--password-file F] NAME     (asked on a terminal, else stdin)
+//	berth user list | disable NAME | enable NAME
 //	berth token create --user U --name N [--expires 30d] [--read-only]
 //	berth token revoke --user U ID
 //	berth team create [--owner U] NAME | team delete NAME | team member TEAM USER ROLE|none
 //	berth keys rotate
 //	berth registry-config --realm URL [--events-url URL] [--bundle-path P]
 
-// accessFlags are the flags every access command takes.
-type accessFlags struct {
-	database, dataDir, secretFile string
-}
-
-func (f *accessFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dataDir, "data-dir", envOr("BERTH_DATA_DIR", "data"), "Berth's data directory (the store is <data-dir>/berth.db without --database)")
-	fs.StringVar(&f.database, "database", os.Getenv("BERTH_DATABASE"), "the store: postgres://… or a SQLite path, as the server's --database")
-	fs.StringVar(&f.secretFile, "secret-file", os.Getenv("BERTH_SECRET_FILE"), "the cluster secret sealing signing keys (default <data-dir>/secret.key)")
-}
-
-// open opens the store's accounts; close releases it.
-func (f *accessFlags) open(ctx context.Context) (*auth.Accounts, store.Accounts, func(), error) {
-	dsn := f.database
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(f.dataDir, "berth.db")
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	accounts, err := store.AccountsOf(st)
-	if err != nil {
-		st.Close()
-		return nil, nil, nil, err
-	}
-	return auth.NewAccounts(accounts, auth.NewPolicy(accounts, 0), auth.RefreshTTL, nil), accounts, func() { _ = st.Close() }, nil
-}
-
-func (f *accessFlags) keyring(ctx context.Context, st store.Accounts) (*auth.Keyring, error) {
-	path := f.secretFile
-	if path == "" {
-		path = filepath.Join(f.dataDir, "secret") // the cluster secret berth generates
-	}
-	secret, err := auth.LoadSecret(path, f.secretFile == "")
-	if err != nil {
-		return nil, err
-	}
-	return auth.OpenKeyring(ctx, st, secret, 24*time.Hour)
-}
-
-// cliActor names changes made from the command line in the audit log.
-func cliActor() string {
-	if u := os.Getenv("USER"); u != "" {
-		return "cli:" + u
-	}
-	return "cli"
-}
-
-func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("user", "add|disable|enable NAME", stderr)
+func cmdUser(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "user", "add [--admin] [--password-file F] NAME | list | disable NAME | enable NAME",
+		"berth user add asks for the password on a terminal, or reads a line from stdin (or --password-file).")
 	var af accessFlags
 	af.register(fs)
 	admin := fs.Bool("admin", false, "make the user an administrator (add)")
-	pwFile := fs.String("password-file", "", "file with the password (add; default: read a line from stdin)")
-	if len(args) == 0 {
-		fs.Usage()
-		return errUsage
+	pwFile := fs.String("password-file", "", "file with the password (add; default: ask on a terminal, else read a line from stdin)")
+	verb, rest := verbOf(args)
+	nargs := map[string]int{"add": 1, "list": 0, "disable": 1, "enable": 1}
+	n, ok := nargs[verb]
+	if !ok {
+		return unknownVerb(fs, rest, "user", verb, "add, list, disable or enable")
 	}
-	verb := args[0]
-	if err := parse(fs, args[1:], 1, true); err != nil {
-		return err
-	}
-	name := fs.Arg(0)
-	acc, _, done, err := af.open(ctx)
+	pos, err := parseN(fs, rest, n, n, map[int]string{0: "no arguments", 1: "the user's NAME"}[n])
 	if err != nil {
 		return err
 	}
-	defer done()
 	switch verb {
 	case "add":
-		pw, err := readPassword(*pwFile)
-		if err != nil {
-			return err
-		}
-		if err := acc.CreateUser(ctx, cliActor(), name, pw, *admin); err != nil {
-			return cliErr(err)
-		}
-		fmt.Fprintf(stdout, "user %s created (namespace %s/)\n", name, name)
-	case "disable", "enable":
-		off := verb == "disable"
-		if err := acc.UpdateUser(ctx, cliActor(), name, auth.UserChange{Disabled: &off}); err != nil {
-			return cliErr(err)
-		}
-		fmt.Fprintf(stdout, "user %s %sd\n", name, verb)
-	default:
-		fs.Usage()
-		return errUsage
+		return addUser(ctx, c, &af, pos[0], *pwFile, *admin)
+	case "list":
+		return listUsers(ctx, c, &af)
 	}
+	acc, _, done, err := af.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer done(nil)
+	off := verb == "disable"
+	if err := acc.UpdateUser(ctx, cliActor(), pos[0], auth.UserChange{Disabled: &off}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "user %s %sd\n", pos[0], verb)
 	return nil
 }
 
-func readPassword(file string) (string, error) {
-	var b []byte
-	var err error
+// verbOf splits a command's verb (berth user add …) from the rest; --help alone is no verb.
+func verbOf(args []string) (string, []string) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return "", args
+	}
+	return args[0], args[1:]
+}
+
+// unknownVerb answers a missing or unknown verb; berth user --help shows the usage.
+func unknownVerb(fs *flag.FlagSet, args []string, cmd, verb, verbs string) error {
+	if verb != "" {
+		return usagef("unknown command %q: want %s %s", verb, cmd, verbs)
+	}
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return usagef("want %s %s", cmd, verbs)
+}
+
+// addUser checks the name and password before it opens (or creates) the store.
+func addUser(ctx context.Context, c *cli, af *accessFlags, name, pwFile string, admin bool) error {
+	if !auth.ValidName(name) {
+		return fmt.Errorf("user name %q: use lowercase letters, digits and . _ - between them (at most 64 characters)", name)
+	}
+	pw, err := readPassword(c, name, pwFile)
+	if err != nil {
+		return err
+	}
+	if len(pw) < auth.MinPasswordLength {
+		return fmt.Errorf("a password needs at least %d characters", auth.MinPasswordLength)
+	}
+	acc, _, done, err := af.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	err = acc.CreateUser(ctx, cliActor(), name, pw, admin)
+	done(err)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "user %s created (namespace %s/)\n", name, name)
+	return nil
+}
+
+func listUsers(ctx context.Context, c *cli, af *accessFlags) error {
+	_, st, done, err := af.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer done(nil)
+	users, err := st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tCREATED")
+	for _, u := range users {
+		role, state := "user", "active"
+		if u.Admin {
+			role = "admin"
+		}
+		if u.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, role, state, u.Created.UTC().Format(time.DateOnly))
+	}
+	return tw.Flush()
+}
+
+// readPassword reads the new user's password: from file, else asked twice without echo on a
+// terminal, else one line of stdin.
+func readPassword(c *cli, user, file string) (string, error) {
 	if file != "" {
-		b, err = os.ReadFile(file)
-	} else {
-		var line string
-		line, err = bufio.NewReader(os.Stdin).ReadString('\n')
-		if errors.Is(err, io.EOF) && line != "" {
-			err = nil
-		}
-		b = []byte(line)
-	}
-	if err != nil {
-		return "", fmt.Errorf("password: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
-// cliErr prints an API error's message rather than its wrapping.
-func cliErr(err error) error {
-	var he *httperr.Error
-	if errors.As(err, &he) {
-		return errors.New(he.Message)
-	}
-	return err
-}
-
-func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token", "create --user U --name N [--expires 30d] [--read-only] | revoke --user U ID", stderr)
-	var af accessFlags
-	af.register(fs)
-	user := fs.String("user", "", "whose token")
-	name := fs.String("name", "", "what the token is for (create)")
-	expires := fs.String("expires", "", "lifetime such as 90d (create; default: never)")
-	readOnly := fs.Bool("read-only", false, "pulls only (create)")
-	if len(args) == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	verb := args[0]
-	nargs := map[string]int{"create": 0, "revoke": 1}[verb]
-	if err := parse(fs, args[1:], nargs, true); err != nil {
-		return err
-	}
-	if *user == "" {
-		fs.Usage()
-		return errUsage
-	}
-	acc, _, done, err := af.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	switch verb {
-	case "create":
-		var ttl time.Duration
-		if *expires != "" {
-			if ttl, err = api.ParseDuration(*expires); err != nil {
-				return err
-			}
-		}
-		id, secret, err := acc.CreatePAT(ctx, cliActor(), *user, *name, ttl, *readOnly)
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return cliErr(err)
+			return "", fmt.Errorf("cannot read the password file %s: %w", file, errors.Unwrap(err))
 		}
-		// The token is shown this once; only its hash is stored.
-		fmt.Fprintf(stderr, "token %s created for %s; it is shown once:\n", id, *user)
-		fmt.Fprintln(stdout, secret)
-	case "revoke":
-		if err := acc.RevokePAT(ctx, cliActor(), *user, fs.Arg(0)); err != nil {
-			return cliErr(err)
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	if f, ok := c.in.(*os.File); ok && c.interactive() {
+		fmt.Fprintf(c.err, "Password for %s: ", user)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.err)
+		if err != nil {
+			return "", fmt.Errorf("cannot read the password: %w", err)
 		}
-		fmt.Fprintf(stdout, "token %s revoked\n", fs.Arg(0))
-	default:
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
-
-func cmdTeam(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("team", "create [--owner U] NAME | delete NAME | member TEAM USER viewer|developer|maintainer|owner|none", stderr)
-	var af accessFlags
-	af.register(fs)
-	owner := fs.String("owner", "", "the team's first owner (create)")
-	if len(args) == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	verb := args[0]
-	nargs := map[string]int{"create": 1, "delete": 1, "member": 3}[verb]
-	if nargs == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	if err := parse(fs, args[1:], nargs, true); err != nil {
-		return err
-	}
-	acc, _, done, err := af.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	switch verb {
-	case "create":
-		err = acc.CreateTeam(ctx, cliActor(), fs.Arg(0), "", *owner, true)
-	case "delete":
-		err = acc.DeleteTeam(ctx, cliActor(), fs.Arg(0))
-	case "member":
-		role := fs.Arg(2)
-		if role == "none" {
-			role = ""
+		fmt.Fprint(c.err, "Again: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.err)
+		if err != nil {
+			return "", fmt.Errorf("cannot read the password: %w", err)
 		}
-		err = acc.SetTeamMember(ctx, cliActor(), fs.Arg(0), fs.Arg(1), role)
+		if string(pw) != string(again) {
+			return "", errors.New("the passwords differ; nothing changed")
+		}
+		return string(pw), nil
 	}
-	if err != nil {
-		return cliErr(err)
+	line, err := bufio.NewReader(c.in).ReadString('\n')
+	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
+		return "", errors.New("no password on stdin: pipe one line (echo … | berth user add NAME), or use --password-file")
 	}
-	fmt.Fprintf(stdout, "team %s: %s done\n", fs.Arg(0), verb)
-	return nil
-}
-
-func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys", "rotate", stderr)
-	var af accessFlags
-	af.register(fs)
-	if len(args) == 0 || args[0] != "rotate" {
-		fs.Usage()
-		return errUsage
-	}
-	if err := parse(fs, args[1:], 0, true); err != nil {
-		return err
-	}
-	acc, st, done, err := af.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	keys, err := af.keyring(ctx, st)
-	if err != nil {
-		return err
-	}
-	id, err := keys.Rotate(ctx)
-	if err != nil {
-		return err
-	}
-	acc.Audit(ctx, store.AuditEntry{Actor: cliActor(), Action: auth.AuditKeyRotate, Target: id, OK: true})
-	fmt.Fprintf(stdout, "signing key %s is active; tokens signed before stay valid until they expire.\nWrite the registry's certificate bundle again (berth registry-config) before the next rotation.\n", id)
-	return nil
-}
-
-func cmdRegistryConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("registry-config", "--realm https://berth.example.com/auth/token [--events-url URL]", stderr)
-	var af accessFlags
-	af.register(fs)
-	realm := fs.String("realm", os.Getenv("BERTH_TOKEN_REALM"), "Berth's token endpoint as clients reach it")
-	service := fs.String("service", envOr("BERTH_TOKEN_SERVICE", "berth-registry"), "the tokens' service (Berth's --token-service)")
-	issuer := fs.String("issuer", envOr("BERTH_TOKEN_ISSUER", "berth"), "the tokens' issuer (Berth's --token-issuer)")
-	bundlePath := fs.String("bundle-path", "/etc/docker/registry/berth-token.pem", "where the registry will read the certificate bundle")
-	events := fs.String("events-url", "", "Berth's notification webhook as the registry reaches it, e.g. https://berth.example.com/events")
-	if err := parse(fs, args, 0, true); err != nil {
-		return err
-	}
-	if *realm == "" {
-		fs.Usage()
-		return errUsage
-	}
-	_, st, done, err := af.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	keys, err := af.keyring(ctx, st)
-	if err != nil {
-		return err
-	}
-	bundle, err := keys.Bundle(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, auth.RegistryConfig{Realm: *realm, Service: *service, Issuer: *issuer, BundlePath: *bundlePath, Bundle: bundle, EventsURL: *events}.String())
-	return nil
+	return strings.TrimRight(line, "\r\n"), nil
 }

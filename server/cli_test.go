@@ -42,19 +42,19 @@ func TestCLICopyRemoveCleanup(t *testing.T) {
 		}
 		return out.String(), errOut.String(), code
 	}
-	if out, errs, code := cli("cp", "--registry", reg, "--to", other, "team/app:v1", "copied/app"); code != 0 || !strings.Contains(out, "copied/app@sha256:") || !strings.Contains(errs, "blob sha256:") {
+	if out, errs, code := cli("cp", "--registry", reg, "--to", other, "team/app:v1", "copied/app"); code != 0 || !strings.Contains(out, "copied/app@sha256:") || !strings.Contains(errs, ": Copied ") {
 		t.Fatalf("cp: %d\n%s\n%s", code, out, errs)
 	}
 	r, _ := name.ParseReference(strings.TrimPrefix(other, "http://")+"/copied/app:v1", name.Insecure)
 	if _, err := remote.Head(r); err != nil {
 		t.Errorf("the copy is not there: %v", err)
 	}
-	if out, errs, code := cli("rm", "--registry", reg, "team/app:v3"); code != 0 || !strings.Contains(out, "deleted team/app v3") {
+	if out, errs, code := cli("rm", "--registry", reg, "team/app:v3"); code != 0 || !strings.Contains(out, "deleted team/app:v3") {
 		t.Fatalf("rm: %d\n%s\n%s", code, out, errs)
 	}
 	// v1 and v2 share one image; keeping the newest one keeps v2 (ties by name).
 	out, errs, code := cli("cleanup", "--registry", reg, "--repo", "team/app", "--keep", "1", "--dry-run")
-	if code != 0 || !strings.Contains(out, "would delete team/app:v2") || !strings.Contains(out, "1 tags would be deleted") {
+	if code != 0 || !strings.Contains(out, "would delete team/app:v2") || !strings.Contains(out, "1 tag would be deleted") {
 		t.Fatalf("cleanup --dry-run: %d\n%s\n%s", code, out, errs)
 	}
 	if out, errs, code := cli("cleanup", "--registry", reg, "--repo", "team/app", "--keep", "1"); code != 0 || !strings.Contains(out, "deleted team/app:v2") {
@@ -122,7 +122,7 @@ func TestCLIPush(t *testing.T) {
 	if code, _ := runCommand([]string{"push", "--registry", reg, multi, "pushed/app"}, &out, &errOut); code != 0 {
 		t.Fatalf("push: %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "blob sha256:") || !strings.Contains(errOut.String(), "tag: Tagging") {
+	if !strings.Contains(errOut.String(), ": Pushed ") || !strings.Contains(errOut.String(), "Tagging pushed/app:") {
 		t.Errorf("push shows no progress on stderr:\n%s", errOut.String())
 	}
 	for tg, img := range map[string]v1.Image{"one": one, "uno": one, "two": two} {

@@ -454,7 +454,7 @@ func TestCLIRemoveTagOnDistribution28(t *testing.T) {
 	d := c.push(t, "team/app", 1, "v1", "keep")
 	var out, errOut bytes.Buffer
 	code, ok := runCommand([]string{"rm", "--registry", reg.URL, "team/app:v1"}, &out, &errOut)
-	if !ok || code != 0 || !strings.Contains(out.String(), "deleted team/app v1") {
+	if !ok || code != 0 || !strings.Contains(out.String(), "deleted team/app:v1") {
 		t.Fatalf("rm: %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 	if !strings.Contains(errOut.String(), "note: The registry cannot delete a tag alone") {

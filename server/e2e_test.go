@@ -122,17 +122,19 @@ func browser(t testing.TB) context.Context {
 	return ctx
 }
 
-// screenshot saves what the browser shows under the test's temp dir (or BERTH_SCREENSHOTS).
+// screenshot saves what the browser shows into BERTH_SCREENSHOTS, to look at what users see.
+// Without it nothing is taken: a full-page PNG costs a few hundred milliseconds, and the tests
+// take about a hundred of them.
 func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
+	dir := os.Getenv("BERTH_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
-	}
-	dir := os.Getenv("BERTH_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
 	}
 	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {

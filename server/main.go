@@ -74,6 +74,25 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // registry's own) find the token service at the registry's address.
 func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
+	// Held shared while Berth runs, so berth gc refuses to sweep under it (cli_target.go).
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, nil, "", fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockData(cfg.DataDir, false)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	srv, reg, host, err := serveEmbedded(ctx, cfg, control, dir, opts)
+	if err != nil {
+		unlock()
+		return nil, nil, "", err
+	}
+	srv.RegisterOnShutdown(unlock)
+	return srv, reg, host, nil
+}
+
+// serveEmbedded opens the embedded registry's storage in dir and serves it.
+func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, dir string, opts []embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	addr := cfg.EmbeddedAddr
 	if addr == "" || addr == "off" {
 		// The proxy still needs to reach it; a random loopback port is not advertised.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +37,7 @@ func (f *replicationFlags) register(fs *flag.FlagSet) {
 }
 
 // open returns the replication service on the store, acting as Berth itself for cliActor.
-func (f *replicationFlags) open(ctx context.Context) (*replication.Service, context.Context, func(), error) {
+func (f *replicationFlags) open(ctx context.Context, c *cli) (*replication.Service, context.Context, func(), error) {
 	dsn := f.database
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(f.dataDir, "berth.db")
@@ -58,7 +57,7 @@ func (f *replicationFlags) open(ctx context.Context) (*replication.Service, cont
 		main, err = keychainRegistry(f.registry)
 	} else {
 		var stop func()
-		main, stop, err = (&target{dataDir: f.dataDir}).open(ctx)
+		main, stop, err = (&target{dataDir: f.dataDir}).open(ctx, c)
 		if err == nil {
 			closeAll = func() { stop(); _ = st.Close() }
 		}
@@ -75,14 +74,21 @@ func (f *replicationFlags) open(ctx context.Context) (*replication.Service, cont
 	return svc, access.With(ctx, access.Identity{Kind: access.Service, Name: cliActor()}), closeAll, nil
 }
 
-func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdRegistry(ctx context.Context, c *cli, args []string) error {
+	sub := map[string]struct {
+		min, max int
+		what     string
+	}{"add": {2, 2, "NAME URL"}, "list": {0, 0, "no arguments"}, "remove": {1, 1, "NAME"}, "test": {1, 1, "NAME"}}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: berth registry add|list|remove|test …")
-		return errUsage
+		return usagef("want add, list, remove or test")
+	}
+	want, ok := sub[args[0]]
+	if !ok {
+		return usagef("unknown command %q: want add, list, remove or test", args[0])
 	}
 	var f replicationFlags
 	var e api.RegistryEndpoint
-	fs := newFlags("registry "+args[0], "NAME [URL]\n\nManages the registry endpoints replication rules (and copies) may reach.", stderr)
+	fs := newFlags(c, "registry "+args[0], want.what, "Manages the registry endpoints replication rules (and copies) may reach.")
 	f.register(fs)
 	passwordFile := ""
 	if args[0] == "add" {
@@ -92,54 +98,49 @@ func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.BoolVar(&e.Insecure, "insecure", false, "skip TLS verification")
 		fs.BoolVar(&e.NoCatalog, "no-catalog", false, "the registry refuses _catalog: rules name its repositories")
 	}
-	want := map[string]int{"add": 2, "list": 0, "remove": 1, "test": 1}
-	n, ok := want[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "berth registry: unknown command %q (add, list, remove, test)\n", args[0])
-		return errUsage
-	}
-	if err := parse(fs, args[1:], n, true); err != nil {
+	pos, err := parseN(fs, args[1:], want.min, want.max, want.what)
+	if err != nil {
 		return err
 	}
 	if passwordFile != "" {
 		b, err := os.ReadFile(passwordFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("--password-file %s cannot be read", passwordFile)
 		}
 		e.Password = strings.TrimRight(string(b), "\r\n")
 	}
-	svc, ctx, done, err := f.open(ctx)
+	svc, ctx, done, err := f.open(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer done()
 	switch args[0] {
 	case "add":
-		e.Name, e.URL = fs.Arg(0), fs.Arg(1)
+		e.Name, e.URL = pos[0], pos[1]
 		if err := svc.AddEndpoint(ctx, e); err != nil {
-			return errors.New(registry.Describe(err))
+			return err
 		}
-		fmt.Fprintf(stdout, "added %s (%s)\n", e.Name, e.URL)
+		fmt.Fprintf(c.out, "added %s (%s)\n", e.Name, e.URL)
 	case "remove":
-		if err := svc.RemoveEndpoint(ctx, fs.Arg(0)); err != nil {
-			return errors.New(registry.Describe(err))
+		if err := svc.RemoveEndpoint(ctx, pos[0]); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "removed %s\n", fs.Arg(0))
+		fmt.Fprintf(c.out, "removed %s\n", pos[0])
 	case "test":
-		res, err := svc.Test(ctx, fs.Arg(0))
+		res, err := svc.Test(ctx, pos[0])
 		if err != nil {
-			return errors.New(registry.Describe(err))
+			return err
 		}
-		fmt.Fprintln(stdout, res.Message)
+		fmt.Fprintln(c.out, res.Message)
 		if !res.OK {
 			return errors.New("the connection test failed")
 		}
 	case "list":
 		all, err := svc.Endpoints(ctx)
 		if err != nil {
-			return errors.New(registry.Describe(err))
+			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tURL\tUSERNAME\tORIGIN")
 		for _, e := range all {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.URL, e.Username, e.Origin)
@@ -149,35 +150,35 @@ func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func cmdReplicate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdReplicate(ctx context.Context, c *cli, args []string) error {
 	var f replicationFlags
-	fs := newFlags("replicate", "[--dry-run] RULE\n\nRuns a replication rule here and now, recorded in its history.", stderr)
+	fs := newFlags(c, "replicate", "[--dry-run] RULE", "Runs a replication rule here and now, recorded in its history.")
 	f.register(fs)
 	dry := fs.Bool("dry-run", false, "list what the rule would copy and delete; change nothing")
-	if err := parse(fs, args, 1, true); err != nil {
+	pos, err := parseN(fs, args, 1, 1, "RULE")
+	if err != nil {
 		return err
 	}
-	svc, ctx, done, err := f.open(ctx)
+	svc, ctx, done, err := f.open(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	run, err := svc.RunHere(ctx, fs.Arg(0), *dry)
+	run, err := svc.RunHere(ctx, pos[0], *dry)
 	if err != nil {
-		return errors.New(registry.Describe(err))
+		return err
 	}
-	verb := map[string]string{api.ItemCopy: "copy", api.ItemDelete: "delete", api.ItemSkip: "skip"}
 	for _, it := range run.Items {
-		line := fmt.Sprintf("%-6s %s → %s", verb[it.Action], it.Source, it.Destination)
+		line := fmt.Sprintf("%-6s %s → %s", it.Action, it.Source, it.Destination)
 		if it.Reason != "" {
 			line += " (" + it.Reason + ")"
 		}
 		if it.Error != "" {
 			line += fmt.Sprintf(": failed after %d attempts: %s", it.Attempts, it.Error)
 		}
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(c.out, line)
 	}
-	fmt.Fprintf(stdout, "%s: %d copied, %d deleted, %d skipped, %d failed, %s\n", run.State, run.Copied, run.Deleted, run.Skipped, run.Failed, api.HumanSize(run.Bytes))
+	fmt.Fprintf(c.out, "%s: %d copied, %d deleted, %d skipped, %d failed, %s\n", run.State, run.Copied, run.Deleted, run.Skipped, run.Failed, api.HumanSize(run.Bytes))
 	if run.Error != "" {
 		return errors.New(run.Error)
 	}

@@ -123,7 +123,9 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if registryHost != "" && !cfg.NoDemo {
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
+		svc.Catalog.SetSeeding(true)
 		seedDemo(ctx, registryHost, control)
+		svc.Catalog.SetSeeding(false)
 	}
 	// The indexer reads pushed manifests into the metadata index as their notifications come.
 	ictx, stopIndexer := context.WithCancel(ctx)
@@ -308,6 +310,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	periodic = append(periodic, ldapCheck(cfg, control)...)
 	repl, err := newReplication(cfg, upstream, st, svcAuth, control, secret, metrics) // replication_wire.go
 	if err != nil {
 		return site.Services{}, err

@@ -60,6 +60,8 @@ const (
 	CodeStoreUnavailable Code = "STORE_UNAVAILABLE"
 	// CodeSessionStoreUnavailable: the shared session store (Redis) failed.
 	CodeSessionStoreUnavailable Code = "SESSION_STORE_UNAVAILABLE"
+	// CodeDirectoryUnavailable: the LDAP directory that signs users in cannot be reached.
+	CodeDirectoryUnavailable Code = "DIRECTORY_UNAVAILABLE"
 
 	// The codes below never come from the server: the browser client reports them.
 
@@ -96,7 +98,7 @@ func (c Code) Status() int {
 		return 500
 	case CodeRegistryError:
 		return 502
-	case CodeRegistryUnavailable, CodeStoreUnavailable, CodeSessionStoreUnavailable:
+	case CodeRegistryUnavailable, CodeStoreUnavailable, CodeSessionStoreUnavailable, CodeDirectoryUnavailable:
 		return 503
 	case CodeRegistryTimeout:
 		return 504

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 )
 
@@ -123,11 +124,49 @@ type Job struct {
 	Total  int64      `json:"total,omitempty"`
 	Error  string     `json:"error,omitempty"`
 	Result *JobResult `json:"result,omitempty"`
+	// Touches lists what the job reads or writes in Berth's registry: repositories, and
+	// references (repo:tag, repo@digest) where it names them; at most MaxTouches.
+	Touches []string `json:"touches,omitempty"`
+	// MayCancel says whether the caller may cancel it (its owner or an administrator) while
+	// it runs.
+	MayCancel bool `json:"mayCancel,omitempty"`
 }
+
+// MaxTouches bounds Job.Touches.
+const MaxTouches = 20
 
 // JobList is the answer of GET /api/v1/jobs, newest first.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
+	// All is true when the list may hold other users' jobs (the caller is an administrator).
+	All bool `json:"all,omitempty"`
+}
+
+// Job list states (JobQuery.State).
+const (
+	JobsRunning  = "running"
+	JobsFinished = "finished"
+)
+
+// JobQuery filters GET /api/v1/jobs (?user=&state=).
+type JobQuery struct {
+	// User, for an administrator, lists only that user's jobs ("" everyone's); anyone else
+	// sees only their own and may name only themselves.
+	User string
+	// State is JobsRunning, JobsFinished or "" for both.
+	State string
+}
+
+// Values are q as query parameters.
+func (q JobQuery) Values() url.Values {
+	v := url.Values{}
+	if q.User != "" {
+		v.Set("user", q.User)
+	}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	return v
 }
 
 // JobStarted is the answer of POST /api/v1/jobs.

@@ -25,6 +25,9 @@ type RepositoryPage struct {
 	// caller: the list is what Berth knows of, pushed, notified, visited or configured, and
 	// may be incomplete; any other repository opens by name.
 	CatalogRefused bool `json:"catalogRefused,omitempty"`
+	// Seeding is set while Berth pushes its demo content into a new embedded registry: the
+	// list is not complete yet.
+	Seeding bool `json:"seeding,omitempty"`
 }
 
 // RepositoryQuery selects a page of the catalog, as GET /api/v1/repositories?q=&sort=&kind=

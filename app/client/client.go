@@ -64,7 +64,7 @@ type Client interface {
 	// Job returns one job.
 	Job(ctx context.Context, id string) (api.Job, error)
 	// Jobs returns the recent jobs.
-	Jobs(ctx context.Context) (api.JobList, error)
+	Jobs(ctx context.Context, q api.JobQuery) (api.JobList, error)
 	// CancelJob cancels a running job.
 	CancelJob(ctx context.Context, id string) error
 	// FollowJob reads a job's event stream, calling fn with each event, until the job ends

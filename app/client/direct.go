@@ -88,7 +88,9 @@ func (c *Direct) PreviewCleanup(context.Context, api.CleanupRule) (api.CleanupPl
 
 func (c *Direct) Job(context.Context, string) (api.Job, error) { return api.Job{}, errDirect("Jobs") }
 
-func (c *Direct) Jobs(context.Context) (api.JobList, error) { return api.JobList{}, errDirect("Jobs") }
+func (c *Direct) Jobs(context.Context, api.JobQuery) (api.JobList, error) {
+	return api.JobList{}, errDirect("Jobs")
+}
 
 func (c *Direct) CancelJob(context.Context, string) error { return errDirect("Jobs") }
 

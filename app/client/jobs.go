@@ -64,10 +64,18 @@ func (c *Berth) Job(ctx context.Context, id string) (api.Job, error) {
 	return j, err
 }
 
-func (c *Berth) Jobs(ctx context.Context) (api.JobList, error) {
+func (c *Berth) Jobs(ctx context.Context, q api.JobQuery) (api.JobList, error) {
 	var l api.JobList
-	err := c.do(ctx, http.MethodGet, "/api/v1/jobs", nil, &l)
+	err := c.do(ctx, http.MethodGet, JobsPath(q), nil, &l)
 	return l, err
+}
+
+// JobsPath is the API path of the job list q selects.
+func JobsPath(q api.JobQuery) string {
+	if v := q.Values().Encode(); v != "" {
+		return "/api/v1/jobs?" + v
+	}
+	return "/api/v1/jobs"
 }
 
 func (c *Berth) CancelJob(ctx context.Context, id string) error {

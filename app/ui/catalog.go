@@ -39,6 +39,7 @@ type catalogPage struct {
 	total   int
 	updated time.Time
 	refused bool   // the registry refuses its catalog: the list is what Berth knows of
+	seeding bool   // Berth is still pushing its demo content: the list is not complete
 	goTo    string // the name typed into "Open a repository"
 	win     window
 	focus   rowFocus // the repository holding focus, kept when the window moves
@@ -110,6 +111,7 @@ func (p *catalogPage) OnNav(ctx app.Context) {
 	p.filter = parseCatalogFilter(ctx.Page().URL().Query())
 	if p.seeded {
 		p.seeded = false // later navigations load
+		p.waitSeeding(ctx)
 	} else {
 		p.load(ctx)
 	}
@@ -161,7 +163,24 @@ func (p *catalogPage) fetch(ctx app.Context, page int) {
 				return
 			}
 			p.receive(page, res)
+			p.waitSeeding(ctx)
 		})
+	})
+}
+
+// seedingPoll is how often the catalog asks again while the demo content is pushed.
+const seedingPoll = time.Second
+
+// waitSeeding loads the list again shortly while the server still pushes its demo content.
+func (p *catalogPage) waitSeeding(ctx app.Context) {
+	if !p.seeding {
+		return
+	}
+	gen := p.gen
+	ctx.After(seedingPoll, func(ctx app.Context) {
+		if gen == p.gen {
+			p.load(ctx)
+		}
 	})
 }
 
@@ -179,7 +198,7 @@ func (p *catalogPage) receive(page int, res api.RepositoryPage) {
 			p.repos[at] = r
 		}
 	}
-	p.total, p.updated, p.state, p.refused = res.Total, res.Updated, loaded, res.CatalogRefused
+	p.total, p.updated, p.state, p.refused, p.seeding = res.Total, res.Updated, loaded, res.CatalogRefused, res.Seeding
 }
 
 // onScroll moves the window and fetches the pages that came into view.
@@ -271,6 +290,11 @@ func (p *catalogPage) Render() app.UI {
 
 func (p *catalogPage) renderBody() app.UI {
 	switch {
+	case p.seeding && !globalQuery(p.filter.Query):
+		return app.Div().Class("state loading").ID("seeding").Role("status").Aria("busy", "true").Body(
+			app.Span().Class("spinner").Aria("hidden", "true"),
+			app.Span().Text("Seeding demo content… the catalog shows once it is in."),
+		)
 	case p.state == loading:
 		return loadingView("repositories")
 	case p.state == failed:
@@ -328,7 +352,7 @@ func (p *catalogPage) onGoTo(ctx app.Context, e app.Event) {
 
 // countText says how many repositories the filter matches, once they are loaded.
 func (p *catalogPage) countText() string {
-	if p.state != loaded {
+	if p.state != loaded || p.seeding {
 		return ""
 	}
 	if globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect {

@@ -258,7 +258,7 @@ func (d *deleteDialog) Render() app.UI {
 		app.Div().Class("dialog-actions").Body(
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
 			app.If(len(tags) > 0, func() app.UI {
-				return app.Button().Class("button danger").ID("delete-tag-only").Disabled(running).
+				return app.Button().Class("button secondary").ID("delete-tag-only").Disabled(running).
 					Text(map[bool]string{true: "Remove tag only", false: "Remove " + plural(len(tags), "tag") + " only"}[len(tags) == 1]).
 					OnClick(d.start(refsTags), app.EventScope(fmt.Sprint(refsTags)))
 			}),

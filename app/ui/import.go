@@ -161,9 +161,16 @@ func (p *importPanel) Render() app.UI {
 		app.Form().Class("import-form").OnSubmit(p.submit).Body(
 			app.Div().Class(zone).ID("import-drop").Body(
 				app.P().Class("hint").Text("Drop a docker save or OCI-layout archive (.tar, or gzip-compressed) here, or choose it:"),
-				app.Input().Type("file").ID("import-file").Accept(".tar,.tgz,.gz,application/x-tar,application/gzip").
-					Aria("label", "Archive to import").Disabled(busy).OnChange(p.picked),
-				app.If(p.fileName != "", func() app.UI { return app.P().Class("mono break").ID("import-name").Text(p.fileName) }),
+				// The browser's own file field would name the file a second time, unstyled: it
+				// stays for the keyboard and screen readers, the label is its button.
+				app.Div().Class("file-pick").Body(
+					app.Input().Type("file").Class("file-input").ID("import-file").Accept(".tar,.tgz,.gz,application/x-tar,application/gzip").
+						Aria("label", "Archive to import").Disabled(busy).OnChange(p.picked),
+					app.Label().For("import-file").Class("button secondary file-button").Aria("hidden", "true").Text("Choose archive…"),
+					app.If(p.fileName != "", func() app.UI {
+						return app.Span().Class("mono break").ID("import-name").Text(p.fileName)
+					}).Else(func() app.UI { return app.Span().Class("hint").ID("import-name").Text("No archive chosen") }),
+				),
 			),
 			app.Div().Class("field").Body(
 				app.Label().For("import-tag").Text("Tag (optional: empty keeps each image's tags from the archive)"),

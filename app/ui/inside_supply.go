@@ -150,6 +150,33 @@ func worstFirst(findings []api.Finding) []api.Finding {
 	return out
 }
 
+// advisoryURL is where a vulnerability id is described: NVD for a CVE, OSV (which knows
+// GHSA, GO, PYSEC, distribution advisories and CVEs too) for the rest; "" for an id that is
+// not one (only letters, digits and -._: make it into the address).
+func advisoryURL(id string) string {
+	if id == "" || len(id) > 64 {
+		return ""
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._:", r)) {
+			return ""
+		}
+	}
+	if strings.HasPrefix(id, "CVE-") {
+		return "https://nvd.nist.gov/vuln/detail/" + id
+	}
+	return "https://osv.dev/vulnerability/" + id
+}
+
+// advisoryLink is a vulnerability id linking to its advisory.
+func advisoryLink(id string) app.UI {
+	u := advisoryURL(id)
+	if u == "" {
+		return app.Text(id)
+	}
+	return app.A().Class("advisory").Href(u).Target("_blank").Rel("noopener noreferrer").Title("The advisory for " + id).Text(id)
+}
+
 // findingsTable lists vulnerability findings; nothing without any.
 func findingsTable(findings []api.Finding) app.UI {
 	if len(findings) == 0 {
@@ -158,7 +185,7 @@ func findingsTable(findings []api.Finding) app.UI {
 	var rows []app.UI
 	for _, f := range findings {
 		rows = append(rows, app.Tr().DataSet("finding", f.ID).Body(
-			app.Td().Class("mono").Text(f.ID),
+			app.Td().Class("mono").Body(advisoryLink(f.ID)),
 			app.Td().Body(app.Span().Class("chip sev sev-"+f.Severity).Text(f.Severity)),
 			app.Td().Class("mono").Text(f.Package),
 			app.Td().Class("mono").Text(f.Version),

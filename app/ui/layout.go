@@ -15,7 +15,7 @@ type crumb struct {
 func page(crumbs []crumb, content ...app.UI) app.UI {
 	trail := []app.UI{app.A().Class("brand").Href(Path("/")).Body(
 		app.Img().Src("/web/icon.svg").Role("presentation").Width(28).Height(28),
-		app.Span().Text("Berth"),
+		app.Span().Class("brand-name").Text("Berth"),
 	)}
 	for i, c := range crumbs {
 		trail = append(trail, app.Span().Class("sep").Text("/"))
@@ -29,8 +29,13 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 	return app.Div().Class("layout").Body(
 		app.Header().Class("topbar").Body(
 			app.Nav().Class("trail").Aria("label", "Breadcrumb").Body(trail...),
-			app.A().Class("nav-link").Href(activityURL("", "")).Text("Activity"),
-			&userMenu{},
+			app.Nav().Class("site-nav").Aria("label", "Sections").Body(
+				navLink("activity-link", activityURL("", ""), "activity", "Activity"),
+				app.If(app.Getenv(EnvMode) != ModeDirect, func() app.UI {
+					return navLink("jobs-link", Path("/jobs"), "jobs", "Jobs")
+				}),
+				&userMenu{},
+			),
 		),
 		&statusBanner{}, // offline and new-version notices
 		&shortcuts{},
@@ -39,6 +44,17 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 			app.Span().Text("Berth "+version),
 		),
 	)
+}
+
+// navLink is a header link: its label, or on a phone its icon (the label stays for screen
+// readers and as the tooltip).
+func navLink(id, href, icon, label string) app.HTMLA {
+	return app.A().Class("nav-link").ID(id).Href(href).Title(label).Body(navBody(icon, label)...)
+}
+
+// navBody is an icon and a label, the label hidden on phones.
+func navBody(icon, label string) []app.UI {
+	return []app.UI{app.Span().Class("icon icon-"+icon).Aria("hidden", "true"), app.Span().Class("nav-label").Text(label)}
 }
 
 // loadState is where a page's data fetch stands.

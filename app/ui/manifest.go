@@ -258,6 +258,7 @@ func (p *manifestPage) renderBody() app.UI {
 		p.summary(m),
 		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
 		insideLinks(m),
+		p.findingsCard(), // near the top: what people look for first in an image
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
@@ -285,7 +286,7 @@ func (p *manifestPage) renderBody() app.UI {
 			descriptorTable(m.Blobs),
 		))
 	}
-	sections = append(sections, p.findingsCard(), p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
+	sections = append(sections, p.referrers(m), annotationsCard("Annotations", m.Annotations), rawView("Raw manifest", m.Raw))
 	return app.Div().ID("manifest").Body(sections...)
 }
 

@@ -28,6 +28,9 @@ type Source interface {
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
 	// Session says who the page is for, as GET /api/v1/session would.
 	Session(ctx context.Context) api.Session
+	// Jobs lists the jobs the visitor may see, as GET /api/v1/jobs would; Job returns one.
+	Jobs(ctx context.Context, q api.JobQuery) (api.JobList, error)
+	Job(ctx context.Context, id string) (api.Job, error)
 }
 
 // prerenderTimeout bounds the reads of one prerendered page: past it the page goes out

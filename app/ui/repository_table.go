@@ -139,7 +139,7 @@ func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 func (p *repositoryPage) OnResize(ctx app.Context) { p.win.rowHeight = tagRowHeightFor() }
 
 // tagCardHeight is the height of a tag's card on a phone (see berth.css, max-width 640px).
-const tagCardHeight = 168
+const tagCardHeight = 132
 
 // tagRowHeightFor is the height of one tag in the current layout: a table row, or a card on
 // a narrow screen.

@@ -26,6 +26,8 @@ func Routes() {
 	routesOnce.Do(func() {
 		app.Route("/", func() app.Composer { return &catalogPage{} })
 		app.Route("/activity", func() app.Composer { return &activityPage{} })
+		app.Route("/jobs", func() app.Composer { return &jobsPage{} })
+		app.RouteWithRegexp(`^/jobs/[0-9]+$`, func() app.Composer { return &jobsPage{} })
 		// Repository names never hold ':' or '@', so NAME:TAG and NAME@DIGEST are manifests.
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*$`, func() app.Composer { return &repositoryPage{} })
 		app.RouteWithRegexp(`^/repositories/[a-z0-9][^:@]*[:@][^/]+$`, func() app.Composer { return &manifestPage{} })

@@ -23,6 +23,8 @@ type signInForm struct {
 
 	// Reason is why sign-in is needed, from the API's error message.
 	Reason string
+	// Untitled leaves out the form's heading: the sign-in page has its own.
+	Untitled bool
 
 	username string
 	password string
@@ -65,13 +67,13 @@ func (f *signInForm) Render() app.UI {
 		label = "Signing in…"
 	}
 	return app.Form().Class("card signin").ID("signin").OnSubmit(f.submit).Body(
-		app.H2().Text("Sign in to the registry"),
+		app.If(!f.Untitled, func() app.UI { return app.H2().Text("Sign in to the registry") }),
 		app.P().Class("hint").Text(f.Reason+" "+map[bool]string{
 			false: "Berth checks your credentials with the registry and keeps them on the server only.",
 			true:  "Berth checks your password or access token and keeps your session on the server only.",
 		}[f.session.AccessControl]),
 		app.Label().For("signin-user").Text("Username"),
-		app.Input().ID("signin-user").Name("username").AutoComplete(true).Required(true).Value(f.username).
+		app.Input().ID("signin-user").Name("username").AutoComplete(true).Required(true).AutoFocus(true).Value(f.username).
 			OnInput(f.ValueTo(&f.username)),
 		app.Label().For("signin-password").Text("Password or token"),
 		app.Input().ID("signin-password").Type("password").Name("password").Required(true).Value(f.password).
@@ -179,16 +181,16 @@ func (u *userMenu) Render() app.UI {
 			)
 		}
 		return app.Span().Class("user-menu").Body(
-			app.A().Class("nav-link").ID("signin-link").Href(Path("/signin") + "?return=" + url.QueryEscape(currentPath())).Text("Sign in"),
+			navLink("signin-link", Path("/signin")+"?return="+url.QueryEscape(currentPath()), "signin", "Sign in"),
 		)
 	}
 	return app.Span().Class("user-menu").Body(
 		app.If(u.session.AccessControl, func() app.UI {
-			return app.A().Class("nav-link").ID("access-link").Href(Path("/access")).Text("Access")
+			return navLink("access-link", Path("/access"), "access", "Access")
 		}),
 		app.Span().Class("hint signed-in-as").Text("Signed in as "),
 		app.Strong().ID("signed-in-user").Text(u.user),
-		app.Button().Class("button small").ID("signout").Text("Sign out").OnClick(func(ctx app.Context, e app.Event) {
+		app.Button().Class("button small signout").ID("signout").Title("Sign out").Body(navBody("signout", "Sign out")...).OnClick(func(ctx app.Context, e app.Event) {
 			ctx.Async(func() {
 				c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()
@@ -228,12 +230,15 @@ func (p *signInPage) OnMount(ctx app.Context) {
 	})
 }
 
-func (p *signInPage) OnNav(ctx app.Context) { ctx.Page().SetTitle("Sign in · Berth") }
+func (p *signInPage) OnNav(ctx app.Context) {
+	ctx.Page().SetTitle("Sign in · Berth")
+	focusFilter(ctx, "signin-user") // the page is opened to type a name
+}
 
 func (p *signInPage) Render() app.UI {
 	return page([]crumb{{label: "Sign in"}},
 		app.Div().Class("page-head").Body(app.H1().Text("Sign in")),
-		&signInForm{Reason: "Sign in to see your repositories and manage access."},
+		&signInForm{Reason: "Sign in to see your repositories and manage access.", Untitled: true},
 	)
 }
 

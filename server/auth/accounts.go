@@ -83,6 +83,8 @@ type Accounts struct {
 	// patTTL is the lifetime of a personal access token created without one, and the
 	// longest allowed (0: no limit).
 	patTTL time.Duration
+	// ldap checks the passwords of names without a local one, when LDAP sign-in is on.
+	ldap *LDAP
 	// occupied reports whether repositories exist under a namespace name (takeover check).
 	occupied func(ctx context.Context, namespace string) (bool, error)
 }
@@ -203,6 +205,9 @@ func (a *Accounts) password(ctx context.Context, name, password string, throttle
 	if err != nil {
 		return access.Identity{}, err
 	}
+	if a.ldap != nil && (!ok || u.PasswordHash == "") {
+		return a.ldap.password(ctx, name, password, throttle)
+	}
 	key := secretHash(u.Name + "\x00" + u.PasswordHash + "\x00" + password)
 	if ok && u.PasswordHash != "" && a.recalled(a.verified, key) {
 		return a.passwordIdentity(u)
@@ -261,10 +266,15 @@ func (a *Accounts) remember(m map[string]time.Time, key string) {
 // hashSlot takes one of the hashing slots, waiting at most hashWait (then 429), and checks
 // the throttle again once it holds the slot: failures that ended while it waited count.
 func (a *Accounts) hashSlot(ctx context.Context, name string, throttle bool) (func(), error) {
+	return a.takeSlot(ctx, a.slots, name, throttle)
+}
+
+// takeSlot is hashSlot over slots (the hashing slots, or another bounded pool).
+func (a *Accounts) takeSlot(ctx context.Context, slots chan struct{}, name string, throttle bool) (func(), error) {
 	t := time.NewTimer(hashWait)
 	defer t.Stop()
 	select {
-	case a.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-t.C:
 		e := httperr.New(api.CodeTooManyRequests, "Too many sign-ins at once; try again in a moment.")
 		e.RetryAfter = time.Second
@@ -272,7 +282,7 @@ func (a *Accounts) hashSlot(ctx context.Context, name string, throttle bool) (fu
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	release := func() { <-a.slots }
+	release := func() { <-slots }
 	if throttle {
 		if err := a.limiter.Check(ctx, name); err != nil {
 			release()

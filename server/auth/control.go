@@ -34,6 +34,9 @@ type Options struct {
 	PATTTL time.Duration
 	// OIDC, if set, turns on sign-in through an OpenID Connect provider.
 	OIDC *OIDCOptions
+	// LDAP, if set, turns on sign-in against an LDAP directory for names without a local
+	// password.
+	LDAP *LDAPOptions
 	// OAuth configures the static site's sign-in (/auth/authorize, /auth/oauth/token).
 	OAuth OAuthOptions
 }
@@ -49,6 +52,8 @@ type Control struct {
 	API      *API
 	// OIDC is the OpenID Connect sign-in, nil unless configured.
 	OIDC *OIDC
+	// LDAP is the LDAP sign-in, nil unless configured; serve runs its Check periodically.
+	LDAP *LDAP
 	// OAuth is the static site's authorization server.
 	OAuth *OAuthServer
 	// Own reads the registry as Berth itself, with service tokens it mints for itself: the
@@ -82,6 +87,12 @@ func New(ctx context.Context, o Options) (*Control, error) {
 		if o.OAuth.SignIn == "" {
 			o.OAuth.SignIn = "/auth/oidc/login"
 		}
+	}
+	if o.LDAP != nil {
+		if c.LDAP, err = NewLDAP(acc, *o.LDAP); err != nil {
+			return nil, fmt.Errorf("access control: %w", err)
+		}
+		acc.ldap = c.LDAP
 	}
 	c.OAuth = NewOAuthServer(acc, o.OAuth)
 	return c, nil

@@ -97,6 +97,13 @@ func (a *Accounts) UpdateUser(ctx context.Context, actor, name string, c UserCha
 	}
 	var details []string
 	if c.Password != nil {
+		// A local password would let the account sign in past the directory.
+		if linked, err := a.directoryLinked(ctx, name); err != nil || linked {
+			if err == nil {
+				err = httperr.New(api.CodeConflict, "User "+name+" signs in through the LDAP directory; change the password there.")
+			}
+			return storeErr(err, "User "+name)
+		}
 		if u.PasswordHash, err = HashPassword(*c.Password); err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +55,7 @@ type OIDCOptions struct {
 // TeamRole is a team and the role a group gives in it.
 type TeamRole struct{ Team, Role string }
 
-// ParseTeamMap reads --oidc-team-map entries: group=team or group=team:role.
+// ParseTeamMap reads --oidc-team-map or --ldap-team-map entries: group=team or group=team:role.
 func ParseTeamMap(entries []string) (map[string]TeamRole, error) {
 	out := map[string]TeamRole{}
 	for _, e := range entries {
@@ -66,7 +65,7 @@ func ParseTeamMap(entries []string) (map[string]TeamRole, error) {
 			role = store.RoleDeveloper
 		}
 		if !ok || group == "" || !ValidName(team) || !ValidRole(role) {
-			return nil, fmt.Errorf("--oidc-team-map entry %q: want group=team or group=team:role (viewer, developer, maintainer, owner)", e)
+			return nil, fmt.Errorf("team map entry %q: want group=team or group=team:role (viewer, developer, maintainer, owner)", e)
 		}
 		out[group] = TeamRole{Team: team, Role: role}
 	}
@@ -278,7 +277,7 @@ func (p *OIDC) ServeCallback(sessions Sessions) http.HandlerFunc {
 			refuse(user, "account store failed", api.CodeStoreUnavailable, "The account store failed; try again.")
 			return
 		}
-		if err := p.syncTeams(ctx, user, groups(all[p.o.GroupsClaim])); err != nil {
+		if _, err := p.acc.syncGroupTeams(ctx, groupSource{actor: "oidc", kind: TokenOIDCTeam, teams: p.o.TeamMap}, user, groups(all[p.o.GroupsClaim])); err != nil {
 			slog.WarnContext(ctx, "OpenID Connect teams not synced", "user", user, "err", err)
 			refuse(user, "teams not synced", api.CodeStoreUnavailable, "The account store failed; try again.")
 			return
@@ -386,31 +385,8 @@ func (p *OIDC) user(ctx context.Context, issuer, subject string, c idClaims) (st
 // createUser makes an account without a password (it signs in only through the provider),
 // its personal namespace and its link; store.ErrExists when the name is taken.
 func (p *OIDC) createUser(ctx context.Context, name, issuer, subject string) error {
-	if _, taken, err := p.acc.st.Namespace(ctx, name); err != nil {
-		return err
-	} else if taken {
-		return store.ErrExists
-	}
-	if held, err := p.acc.occupied(ctx, name); err != nil {
-		return err
-	} else if held {
-		return store.ErrExists // its repositories are not a newcomer's: take the next name
-	}
-	if err := p.acc.st.CreateUser(ctx, store.User{Name: name, Created: p.acc.now()}); err != nil {
-		return err
-	}
-	if err := p.acc.st.CreateNamespace(ctx, store.Namespace{Name: name, Kind: store.NamespaceUser, Owner: name, Created: p.acc.now()}); err != nil {
-		return err
-	}
-	id, err := newID()
-	if err != nil {
-		return err
-	}
-	if err := p.acc.st.CreateToken(ctx, store.Token{ID: id, Kind: TokenOIDCLink, User: name, Name: issuer, Hash: linkHash(issuer, subject), Created: p.acc.now()}); err != nil {
-		return err
-	}
-	p.acc.Audit(ctx, store.AuditEntry{Actor: "oidc", Action: AuditUserCreate, Target: name, Detail: "first sign-in through " + issuer, OK: true})
-	return nil
+	return p.acc.createLinkedUser(ctx, name, store.Token{Kind: TokenOIDCLink, Name: issuer, Hash: linkHash(issuer, subject)},
+		"oidc", "first sign-in through "+issuer)
 }
 
 // userName makes s a valid user name: lower case, runs of other characters as one "-",
@@ -443,99 +419,4 @@ func userName(s string) string {
 		return ""
 	}
 	return name
-}
-
-// syncTeams makes user's provider-given memberships what groups give now: teams mapped by
-// TeamMap, or existing teams named like a group (as developer). Memberships given otherwise
-// (by an owner or administrator) are left alone, and win over a group's.
-func (p *OIDC) syncTeams(ctx context.Context, user string, groups []string) error {
-	want := map[string]string{} // team → role
-	for _, g := range groups {
-		tr, mapped := p.o.TeamMap[g]
-		if !mapped {
-			if !ValidName(g) {
-				continue
-			}
-			tr = TeamRole{Team: g, Role: store.RoleDeveloper}
-		}
-		if _, ok, err := p.acc.st.Team(ctx, tr.Team); err != nil {
-			return err
-		} else if !ok {
-			continue // teams are never made from groups
-		}
-		if roleRank(tr.Role) > roleRank(want[tr.Team]) {
-			want[tr.Team] = tr.Role
-		}
-	}
-	rows, err := p.acc.st.Tokens(ctx, user, TokenOIDCTeam)
-	if err != nil {
-		return err
-	}
-	managed := map[string]store.Token{} // team → its live row
-	for _, t := range rows {
-		if t.Revoked.IsZero() {
-			team, _, _ := strings.Cut(t.Name, " ")
-			managed[team] = t
-		}
-	}
-	ms, err := p.acc.st.Memberships(ctx, user)
-	if err != nil {
-		return err
-	}
-	have := map[string]string{}
-	for _, m := range ms {
-		have[m.Group] = m.Role
-	}
-	set := func(team, role string, detail string) error {
-		if err := p.acc.st.SetTeamMember(ctx, team, user, role); err != nil {
-			return err
-		}
-		p.acc.Audit(ctx, store.AuditEntry{Actor: "oidc", Action: AuditTeamMember, Target: team + "/" + user, Detail: "role=" + role + " (" + detail + ")", OK: true})
-		return nil
-	}
-	for team, role := range want {
-		row, ours := managed[team]
-		_, given := have[team]
-		switch {
-		case !ours && given:
-			continue // given by someone: theirs to change
-		case ours && row.Name == team+" "+role && have[team] == role:
-			continue
-		}
-		if err := set(team, role, "oidc group"); err != nil {
-			return err
-		}
-		if ours {
-			if err := p.acc.st.RevokeToken(ctx, row.ID, p.acc.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		id, err := newID()
-		if err != nil {
-			return err
-		}
-		if err := p.acc.st.CreateToken(ctx, store.Token{ID: id, Kind: TokenOIDCTeam, User: user, Name: team + " " + role, Hash: secretHash("berth oidc team\x00" + id), Created: p.acc.now()}); err != nil {
-			return err
-		}
-	}
-	for team, row := range managed {
-		if _, still := want[team]; still {
-			continue
-		}
-		_, role, _ := strings.Cut(row.Name, " ")
-		if have[team] == role {
-			if err := set(team, "", "no longer in the oidc group"); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if err := p.acc.st.RevokeToken(ctx, row.ID, p.acc.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
-}
-
-// roleRank orders roles from none (0) to owner.
-func roleRank(role string) int {
-	return slices.Index([]string{"", store.RoleViewer, store.RoleDeveloper, store.RoleMaintainer, store.RoleOwner}, role)
 }

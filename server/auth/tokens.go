@@ -87,7 +87,7 @@ func (s *TokenServer) serveGet(ctx context.Context, w http.ResponseWriter, r *ht
 				httperr.WriteRegistry(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", err.(*httperr.Error).Message, nil)
 				return
 			}
-			if httperr.Is(err, api.CodeSessionStoreUnavailable) {
+			if unavailable(err) {
 				httperr.WriteRegistry(w, http.StatusServiceUnavailable, "UNAVAILABLE", err.(*httperr.Error).Message, nil)
 				return
 			}
@@ -145,7 +145,7 @@ func (s *TokenServer) servePost(ctx context.Context, w http.ResponseWriter, r *h
 		switch {
 		case httperr.Is(err, api.CodeTooManyRequests):
 			oauthError(w, http.StatusTooManyRequests, "invalid_grant", err.(*httperr.Error).Message)
-		case httperr.Is(err, api.CodeSessionStoreUnavailable):
+		case unavailable(err):
 			oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.(*httperr.Error).Message)
 		case httperr.Is(err, api.CodeInvalidCredentials):
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "wrong username or password, or a revoked or expired token")
@@ -277,6 +277,13 @@ func covers(granted, asked []Access) bool {
 func (s *TokenServer) fail(ctx context.Context, w http.ResponseWriter, err error) {
 	slog.WarnContext(ctx, "token service failed", "err", err)
 	httperr.WriteRegistry(w, http.StatusServiceUnavailable, "UNAVAILABLE", "the token service cannot answer right now", nil)
+}
+
+// unavailable reports whether err is an answer of a dependency that is down (the session
+// store, the LDAP directory): a 503 whose message the client may read.
+func unavailable(err error) bool {
+	he, ok := errors.AsType[*httperr.Error](err)
+	return ok && he.Code.Status() == http.StatusServiceUnavailable
 }
 
 func oauthError(w http.ResponseWriter, status int, code, description string) {

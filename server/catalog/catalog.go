@@ -82,6 +82,7 @@ type Service struct {
 
 	known   []string
 	refused atomic.Bool // the registry refuses Berth its catalog
+	seeding atomic.Bool // demo content is being pushed (SetSeeding)
 
 	mu     sync.Mutex
 	states map[string]*state

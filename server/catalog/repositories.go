@@ -32,6 +32,16 @@ type RepositoryQuery struct {
 // and the total, the kind filter and the orders are computed over it alone, so neither a
 // count nor a page position tells of a repository the caller may not pull.
 func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
+	page, err := s.repositories(ctx, q)
+	page.Seeding = s.seeding.Load()
+	return page, err
+}
+
+// SetSeeding says whether demo content is being pushed into the registry: catalog answers say
+// so meanwhile, and the UI waits for it instead of showing a partial catalog.
+func (s *Service) SetSeeding(on bool) { s.seeding.Store(on) }
+
+func (s *Service) repositories(ctx context.Context, q RepositoryQuery) (api.RepositoryPage, error) {
 	if err := checkSort(q.Sort); err != nil {
 		return api.RepositoryPage{}, err
 	}

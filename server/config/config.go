@@ -146,6 +146,8 @@ type Config struct {
 	OIDCRedirectURL string
 	// OIDCTeamMap maps provider groups to teams: group=team or group=team:role.
 	OIDCTeamMap []string
+	// LDAP configures sign-in against an LDAP directory (ldap.go).
+	LDAP LDAP
 }
 
 // Default returns the configuration used when no flag or variable is set.
@@ -178,6 +180,7 @@ func Default() Config {
 		DefaultAccess:   "none",
 		AdminUser:       "admin",
 		OIDCGroupsClaim: "groups",
+		LDAP:            defaultLDAP(),
 	}
 }
 
@@ -336,9 +339,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.OIDCGroupsClaim, "oidc-groups-claim", "ID token claim listing the user's groups, mapped to teams of the same name")
 	str(&c.OIDCRedirectURL, "oidc-redirect-url", "callback URL registered at the provider (default: --public-url + /auth/oidc/callback)")
 	teamMap := commaList(getenv, fs, "oidc-team-map", "provider groups to teams, comma-separated: group=team or group=team:role (role developer unless given)")
+	finishLDAP := c.LDAP.flags(str, boolean, duration, func(name, usage string) *[]string { return commaList(getenv, fs, name, usage) })
 
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (Berth stopped)\n  berth export DIR          write the UI as a static site\n  berth user|team|token     manage accounts for --access-control (add, disable, create, revoke…)\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help; flags may follow the arguments):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth push FILE REPO[:T]  push the images of a docker save or OCI-layout tarball\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (refuses while Berth runs)\n  berth export DIR          write the UI as a static site\n  berth user                add, list, disable or enable users for --access-control\n  berth team                create or delete teams, set members' roles\n  berth token               create or revoke a user's access tokens\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n  berth registry            add, list, test or remove registry endpoints for replication\n  berth replicate RULE      run a replication rule here (--dry-run: only list what it would do)\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			env := envName(f.Name)
 			if f.Name == "cors-origin" {
@@ -368,6 +372,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	c.CORSOrigins = origins.values
 	c.ExtraRegistries = extra.values
 	c.OIDCTeamMap = *teamMap
+	finishLDAP()
 	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies, c.Repositories = *remotes, *hosts, *proxies, *repos
 	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,
 	// anonymous writes are the operator's explicit choice.
@@ -482,6 +487,9 @@ func (c *Config) validate() error {
 	if err := c.validateOIDC(); err != nil {
 		return err
 	}
+	if err := c.LDAP.validate(c.AccessControl); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -541,7 +549,7 @@ func (c Config) OIDCCallback() string {
 	return strings.TrimRight(c.PublicURL, "/") + "/auth/oidc/callback"
 }
 
-// SecretPath is the cluster secret file: SecretFile, or secret.key in DataDir.
+// SecretPath is the cluster secret file: SecretFile, or "secret" in DataDir.
 func (c Config) SecretPath() string {
 	if c.SecretFile != "" {
 		return c.SecretFile

@@ -43,6 +43,12 @@ func errArchive(format string, args ...any) error {
 	return badRequest("The archive is not a valid docker save or OCI-layout tarball: " + fmt.Sprintf(format, args...))
 }
 
+// errNotArchive is a 400 for a file that is no image archive at all: not a tar, or a tar
+// without a docker save manifest.json or an OCI layout.
+func errNotArchive(why string) error {
+	return badRequest("This is not a docker save or OCI archive: " + why + ".")
+}
+
 // OpenArchive opens and indexes the tar file at path. A truncated or malformed tar is a
 // 400 that says so.
 func OpenArchive(path string) (*Archive, error) {
@@ -71,15 +77,19 @@ func (a *Archive) index() error {
 	size := st.Size()
 	cr := &countingReader{r: a.f}
 	tr := tar.NewReader(cr)
-	for {
+	for headers := 0; ; headers++ {
 		h, err := tr.Next()
+		if err != nil && headers == 0 {
+			// Not even one tar header: some other kind of file (or an empty one).
+			return errNotArchive("it is not a tar file")
+		}
 		if errors.Is(err, io.EOF) {
 			// A tar ends with zero blocks; one cut at a file boundary just stops.
 			if !cr.zeroBlock {
 				return errArchive("the tar is truncated (it stops without the end-of-archive blocks)")
 			}
 			if len(a.files) == 0 {
-				return errArchive("it holds no files (is it a tar archive?)")
+				return errNotArchive("the tar holds no files")
 			}
 			return nil
 		}
@@ -87,7 +97,7 @@ func (a *Archive) index() error {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return errArchive("the tar is truncated")
 			}
-			return errArchive("the tar cannot be read (%v)", err)
+			return errArchive("the tar cannot be read (%s)", strings.TrimPrefix(err.Error(), "archive/tar: "))
 		}
 		if len(h.Name) > maxArchivePath {
 			return errArchive("a file name is longer than %d bytes", maxArchivePath)

@@ -231,17 +231,22 @@ func createdAt(ctx context.Context, reg *registry.Client, repository, digest str
 	return cfg.Created, nil
 }
 
-// Run makes the plan and deletes exactly what it lists: a digest whose every tag goes by
-// digest, other tags one by one.
+// Run makes the plan and deletes exactly what it lists (see Apply).
 func (c *Cleanup) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 	report.phase("plan", "Selecting tags of "+c.repository)
 	plan, err := c.Plan(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return c.Apply(ctx, plan, report)
+}
+
+// Apply deletes exactly what plan lists, as the user was shown it: a digest whose every tag
+// goes by digest, other tags one by one.
+func (c *Cleanup) Apply(ctx context.Context, plan api.CleanupPlan, report Report) (*api.JobResult, error) {
 	res := &api.JobResult{Plan: &plan}
-	report.message(fmt.Sprintf("%d tags to delete, %d kept", len(plan.Delete), plan.Kept))
-	report.phase("delete", fmt.Sprintf("Deleting %d tags", len(plan.Delete)))
+	report.message(fmt.Sprintf("%s to delete, %d kept", api.Plural(len(plan.Delete), "tag"), plan.Kept))
+	report.phase("delete", "Deleting "+api.Plural(len(plan.Delete), "tag"))
 	w, err := c.reg.Writer(ctx)
 	if err != nil {
 		return res, err

@@ -155,9 +155,9 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 	for _, b := range g.blobs {
 		total += b.size
 	}
-	report.message(fmt.Sprintf("%d manifests and %d blobs (%d bytes) to copy", len(g.nodes), len(g.blobs), total))
+	report.message(fmt.Sprintf("%s and %s (%s) to copy", api.Plural(len(g.nodes), "manifest"), api.Plural(len(g.blobs), "blob"), api.HumanSize(total)))
 
-	report.phase("blobs", fmt.Sprintf("Copying %d blobs", len(g.blobs)))
+	report.phase("blobs", "Copying "+api.Plural(len(g.blobs), "blob"))
 	// Within one registry, blobs are mounted from the source repository instead of uploaded.
 	mount := src.Same(dst)
 	jobs := c.Jobs
@@ -193,7 +193,7 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 	}
 	res.Blobs, res.Bytes = len(g.blobs), copied.Load()
 
-	report.phase("manifests", fmt.Sprintf("Writing %d manifests", len(g.nodes)))
+	report.phase("manifests", "Writing "+api.Plural(len(g.nodes), "manifest"))
 	for _, n := range g.nodes {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -77,7 +77,7 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 	if err != nil {
 		return nil, err
 	}
-	report.phase("resolve", fmt.Sprintf("Resolving %d references of %s", len(d.refs), d.repository))
+	report.phase("resolve", fmt.Sprintf("Resolving %s of %s", api.Plural(len(d.refs), "reference"), d.repository))
 	now, err := d.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -91,14 +91,14 @@ func (d *Delete) Run(ctx context.Context, report Report) (*api.JobResult, error)
 		for _, ref := range d.refs {
 			refs = append(refs, now[ref])
 		}
-		report(api.JobEvent{Type: api.EventMessage, Message: fmt.Sprintf("Resolved %d references of %s", len(refs), d.repository), Refs: refs})
+		report(api.JobEvent{Type: api.EventMessage, Message: fmt.Sprintf("Resolved %s of %s", api.Plural(len(refs), "reference"), d.repository), Refs: refs})
 		if err := d.durable(ctx); err != nil {
 			return nil, err
 		}
 	}
 	res := &api.JobResult{}
 	var errs []error
-	report.phase("delete", fmt.Sprintf("Deleting %d references from %s", len(d.refs), d.repository))
+	report.phase("delete", fmt.Sprintf("Deleting %s from %s", api.Plural(len(d.refs), "reference"), d.repository))
 	for _, ref := range d.refs {
 		if err := ctx.Err(); err != nil {
 			return res, err

@@ -17,7 +17,7 @@ const maxRequest = 1 << 20
 // The jobs API (routed by site):
 //
 //	POST   /api/v1/jobs              start a job: 202 {"id"}; a cleanup with dryRun: 200 plan
-//	GET    /api/v1/jobs              recent jobs, newest first
+//	GET    /api/v1/jobs              recent jobs, newest first (?user=, ?state=running|finished)
 //	GET    /api/v1/jobs/{id}         one job
 //	GET    /api/v1/jobs/{id}/events  NDJSON: the events so far, then live ones until the end
 //	DELETE /api/v1/jobs/{id}         cancel
@@ -26,20 +26,21 @@ const maxRequest = 1 << 20
 
 // ServeList answers GET /api/v1/jobs.
 func (m *Manager) ServeList(w http.ResponseWriter, r *http.Request) {
-	jobs, err := m.List(r.Context())
+	q := r.URL.Query()
+	list, err := m.List(r.Context(), api.JobQuery{User: q.Get("user"), State: q.Get("state")})
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	httperr.WriteJSON(w, http.StatusOK, api.JobList{Jobs: jobs})
+	httperr.WriteJSON(w, http.StatusOK, list)
 }
 
 // ServeJob answers GET /api/v1/jobs/{id}.
 func (m *Manager) ServeJob(w http.ResponseWriter, r *http.Request) {
 	j, ok, err := m.Get(r.Context(), r.PathValue("id"))
 	if err == nil && !ok {
-		err = unknownJob(r.PathValue("id"))
+		err = UnknownJob(r.PathValue("id"))
 	}
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -58,7 +59,7 @@ func (m *Manager) ServeCancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	j, ok, err := m.Cancel(r.Context(), id)
 	if err == nil && !ok {
-		err = unknownJob(id)
+		err = UnknownJob(id)
 	}
 	if err != nil {
 		httperr.Write(w, r, err)
@@ -67,7 +68,8 @@ func (m *Manager) ServeCancel(w http.ResponseWriter, r *http.Request) {
 	httperr.WriteJSON(w, http.StatusAccepted, j)
 }
 
-func unknownJob(id string) error {
+// UnknownJob is the error for a job id the caller has no job of.
+func UnknownJob(id string) error {
 	return httperr.New(api.CodeJobUnknown, "There is no job "+id+" (finished jobs are kept for --jobs-retention).")
 }
 
@@ -116,7 +118,7 @@ func (m *Manager) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	row, _, err := m.row(ctx, r.PathValue("id"))
 	if err == nil && row == nil {
-		err = unknownJob(r.PathValue("id"))
+		err = UnknownJob(r.PathValue("id"))
 	}
 	if err != nil {
 		httperr.Write(w, r, err)

@@ -89,7 +89,7 @@ func NewImport(ctx context.Context, reg *registry.Client, a *Archive, repository
 		im.format = "docker save"
 		err = im.readDockerSave(ctx, verify)
 	default:
-		return nil, errArchive("it has neither a docker save manifest.json nor an OCI index.json with oci-layout")
+		return nil, errNotArchive("it has neither a docker save manifest.json nor an OCI index.json with oci-layout")
 	}
 	if err != nil {
 		return nil, err
@@ -406,8 +406,8 @@ func (im *Import) Run(ctx context.Context, report Report) (*api.JobResult, error
 		}
 		total += sizes[i]
 	}
-	report.message(fmt.Sprintf("%d manifests and %d blobs (%d bytes) to push", len(im.manifests), len(im.blobs), total))
-	report.phase("blobs", fmt.Sprintf("Pushing %d blobs", len(im.blobs)))
+	report.message(fmt.Sprintf("%s and %s (%s) to push", api.Plural(len(im.manifests), "manifest"), api.Plural(len(im.blobs), "blob"), api.HumanSize(total)))
+	report.phase("blobs", "Pushing "+api.Plural(len(im.blobs), "blob"))
 	jobs := im.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -441,7 +441,7 @@ func (im *Import) Run(ctx context.Context, report Report) (*api.JobResult, error
 	}
 	res := &api.JobResult{Blobs: len(im.blobs), Bytes: pushed.Load()}
 
-	report.phase("manifests", fmt.Sprintf("Writing %d manifests", len(im.manifests)))
+	report.phase("manifests", "Writing "+api.Plural(len(im.manifests), "manifest"))
 	for _, n := range im.manifests {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -482,7 +482,7 @@ func (im *Import) compress(ctx context.Context, report Report) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	report.phase("prepare", fmt.Sprintf("Reading the layers of %d images", len(pending)))
+	report.phase("prepare", "Reading the layers of "+api.Plural(len(pending), "image"))
 	layers := map[string]v1.Layer{}
 	for _, t := range pending {
 		config := v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(t.config)), Digest: sha256Hash(t.config)}

@@ -389,73 +389,12 @@ func (m *Manager) admit(ctx context.Context, user string) error {
 	return nil
 }
 
-// row returns the caller's job id, or nil: nobody sees another user's jobs, not even whether
-// they exist.
-func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, opArgs, error) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		return nil, opArgs{}, nil
-	}
-	row, err := m.queue.JobGet(ctx, n)
-	if errors.Is(err, river.ErrNotFound) {
-		return nil, opArgs{}, nil
-	}
-	if err != nil {
-		return nil, opArgs{}, storeError(err)
-	}
-	var args opArgs
-	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != access.From(ctx).Name {
-		return nil, opArgs{}, nil
-	}
-	return row, args, nil
-}
-
-// Get returns the caller's job; ok is false when there is none of that id.
-func (m *Manager) Get(ctx context.Context, id string) (job api.Job, ok bool, err error) {
-	row, args, err := m.row(ctx, id)
-	if err != nil || row == nil {
-		return api.Job{}, false, err
-	}
-	last, err := m.store.LastJobEvents(ctx, []int64{row.ID})
-	if err != nil {
-		return api.Job{}, false, storeError(err)
-	}
-	return info(row, args, last), true, nil
-}
-
-// List returns the caller's jobs kept (see Retention), newest first, at most 100.
-func (m *Manager) List(ctx context.Context) ([]api.Job, error) {
-	user := access.From(ctx).Name
-	res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp).TagsAny(userTag(user)).
-		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100))
-	if err != nil {
-		return nil, storeError(err)
-	}
-	ids := make([]int64, len(res.Jobs))
-	for i, row := range res.Jobs {
-		ids[i] = row.ID
-	}
-	last, err := m.store.LastJobEvents(ctx, ids)
-	if err != nil {
-		return nil, storeError(err)
-	}
-	out := make([]api.Job, 0, len(res.Jobs))
-	for _, row := range res.Jobs {
-		var args opArgs
-		if json.Unmarshal(row.EncodedArgs, &args) != nil || args.User != user {
-			continue
-		}
-		out = append(out, info(row, args, last))
-	}
-	return out, nil
-}
-
 // info is a job as the API shows it: River's row says where it stands, the last persisted
 // event its progress and, once written, its outcome.
 func info(row *rivertype.JobRow, args opArgs, last map[int64]store.JobEvent) api.Job {
 	j := api.Job{
 		ID: strconv.FormatInt(row.ID, 10), Kind: args.Request.Kind, Summary: args.Summary, User: args.User,
-		State: api.JobRunning, Created: row.CreatedAt.UTC(),
+		State: api.JobRunning, Created: row.CreatedAt.UTC(), Touches: touches(args.Request),
 	}
 	e, ok := last[row.ID]
 	if ok {
@@ -500,27 +439,6 @@ func outcome(row *rivertype.JobRow) (api.JobEvent, bool) {
 	return e, true
 }
 
-// Cancel cancels the caller's job on whichever replica runs it; ok reports whether that job
-// exists.
-func (m *Manager) Cancel(ctx context.Context, id string) (job api.Job, ok bool, err error) {
-	row, _, err := m.row(ctx, id)
-	if err != nil || row == nil {
-		return api.Job{}, false, err
-	}
-	cur, err := m.queue.JobCancel(ctx, row.ID)
-	if err != nil && !errors.Is(err, river.ErrNotFound) {
-		return api.Job{}, false, storeError(err)
-	}
-	if cur != nil && cur.State == rivertype.JobStateCancelled {
-		// Cancelled before any replica ran it: no worker will drop what it kept.
-		var args opArgs
-		if json.Unmarshal(cur.EncodedArgs, &args) == nil {
-			m.release(ctx, args)
-		}
-	}
-	return m.Get(ctx, id)
-}
-
 // Wait waits for the caller's job to end and returns it.
 func (m *Manager) Wait(ctx context.Context, id string) (api.Job, error) {
 	for {
@@ -529,7 +447,7 @@ func (m *Manager) Wait(ctx context.Context, id string) (api.Job, error) {
 			return api.Job{}, err
 		}
 		if !ok {
-			return api.Job{}, unknownJob(id)
+			return api.Job{}, UnknownJob(id)
 		}
 		if j.State != api.JobRunning {
 			return j, nil

@@ -283,7 +283,8 @@ func TestNamesValidatedAtEveryEntryPoint(t *testing.T) {
 	}
 }
 
-// TestJobsAreTheirOwners: nobody sees, follows or cancels another user's job.
+// TestJobsAreTheirOwners: nobody sees, follows or cancels another user's job; nobody signed
+// in is asked to sign in.
 func TestJobsAreTheirOwners(t *testing.T) {
 	up := registryWithUsers(t, "alice", "bob")
 	pushImage(t, up, "team/app:v1", basic("alice"))
@@ -308,8 +309,9 @@ func TestJobsAreTheirOwners(t *testing.T) {
 		if status, body := b.call(t, c.method, c.path, "bob", nil); status != http.StatusNotFound || code(body) != api.CodeJobUnknown {
 			t.Errorf("bob %s %s: %d %s, want 404", c.method, c.path, status, body)
 		}
-		if status, _ := b.call(t, c.method, c.path, "", nil); status != http.StatusNotFound {
-			t.Errorf("anonymous %s %s: %d, want 404", c.method, c.path, status)
+		// Nobody signed in, who cannot write here, has no jobs: asked to sign in.
+		if status, _ := b.call(t, c.method, c.path, "", nil); status != http.StatusUnauthorized {
+			t.Errorf("anonymous %s %s: %d, want 401", c.method, c.path, status)
 		}
 	}
 	if status, _ := b.call(t, http.MethodGet, "/api/v1/jobs/"+started.ID, "alice", nil); status != http.StatusOK {

@@ -13,12 +13,14 @@ import (
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/ops"
 )
 
 // pageSource is what a prerendered page reads its data from: the catalog, as the principal
 // in ctx (the request's), exactly as the /api/v1 routes the browser would call answer it.
 type pageSource struct {
 	cat     *catalog.Service
+	jobs    *ops.Manager                          // nil: no jobs to show
 	session func(ctx context.Context) api.Session // who the principal in ctx is (whoami.go)
 }
 
@@ -30,6 +32,25 @@ func (s pageSource) Repositories(ctx context.Context, q api.RepositoryQuery) (ap
 }
 
 func (s pageSource) Session(ctx context.Context) api.Session { return s.session(ctx) }
+
+func (s pageSource) Jobs(ctx context.Context, q api.JobQuery) (api.JobList, error) {
+	if s.jobs == nil {
+		return api.JobList{}, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: "This Berth runs no jobs."}
+	}
+	list, err := s.jobs.List(ctx, q)
+	return list, asAPI(err)
+}
+
+func (s pageSource) Job(ctx context.Context, id string) (api.Job, error) {
+	if s.jobs == nil {
+		return api.Job{}, &api.Error{Status: http.StatusNotFound, Code: api.CodeNotFound, Message: "This Berth runs no jobs."}
+	}
+	j, ok, err := s.jobs.Get(ctx, id)
+	if err == nil && !ok {
+		err = ops.UnknownJob(id)
+	}
+	return j, asAPI(err)
+}
 
 func (s pageSource) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
 	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{All: true})
@@ -88,7 +109,10 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			render(w, r, nil, false)
 		default:
-			h.ServeHTTP(w, r)
+			// Pages are only read: a POST to /healthz/deps or a page path is a mistake, not
+			// a request for the UI.
+			w.Header().Set("Allow", "GET, HEAD")
+			httperr.Write(w, r, httperr.New(api.CodeMethodNotAllowed, r.Method+" is not allowed here; pages answer GET and HEAD"))
 		}
 	})
 }

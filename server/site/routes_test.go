@@ -123,3 +123,26 @@ func everything(t *testing.T) http.Handler {
 		}
 	})
 }
+
+// TestPagesOnlyAnswerReads: a write to a page path or a GET-only endpoint gets 405 with Allow,
+// not the UI's page.
+func TestPagesOnlyAnswerReads(t *testing.T) {
+	srv := httptest.NewServer(everything(t))
+	t.Cleanup(srv.Close)
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/healthz/deps"}, {"POST", "/readyz"}, {"DELETE", "/repositories/team/app"}, {"PUT", "/"},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader("{}"))
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" ||
+			!strings.Contains(string(body), `"code":"METHOD_NOT_ALLOWED"`) {
+			t.Errorf("%s %s: %d Allow=%q %.120s, want 405 with Allow and a JSON error", c.method, c.path,
+				resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+	}
+}

@@ -130,7 +130,7 @@ func New(s Services) (http.Handler, error) {
 	// policy, or the registry its own auth, as for the API).
 	var src ui.Source
 	if s.Catalog != nil && !cfg.ClientRendered {
-		src = pageSource{cat: s.Catalog, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
+		src = pageSource{cat: s.Catalog, jobs: s.Jobs, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
 	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux)))), nil // compress.go

@@ -1,0 +1,32 @@
+package ops
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+func TestTouches(t *testing.T) {
+	for _, c := range []struct {
+		req  api.JobRequest
+		want []string
+	}{
+		{api.JobRequest{Kind: api.JobDelete, Repository: "a/b", References: []string{"v1", "sha256:abc"}}, []string{"a/b:v1", "a/b@sha256:abc"}},
+		{api.JobRequest{Kind: api.JobRetag, Repository: "a/b", Source: "v1", Destination: "v2"}, []string{"a/b:v1", "a/b:v2"}},
+		{api.JobRequest{Kind: api.JobCopy, Source: "a/b:v1", Destination: "c/d:v1", DestinationRegistry: "https://elsewhere"}, []string{"a/b:v1"}},
+		{api.JobRequest{Kind: api.JobCleanup, Rule: &api.CleanupRule{Repository: "a/b"}}, []string{"a/b"}},
+		{api.JobRequest{Kind: api.JobImport, Repository: "a/b"}, []string{"a/b"}},
+	} {
+		if got := touches(c.req); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.req.Kind, got, c.want)
+		}
+	}
+	many := api.JobRequest{Kind: api.JobDelete, Repository: "a/b", References: make([]string, 50)}
+	for i := range many.References {
+		many.References[i] = "t"
+	}
+	if n := len(touches(many)); n != api.MaxTouches {
+		t.Errorf("a delete of 50 tags touches %d, want at most %d", n, api.MaxTouches)
+	}
+}

@@ -31,6 +31,7 @@ var commands = map[string]func(ctx context.Context, c *cli, args []string) error
 	"team":            cmdTeam,
 	"keys":            cmdKeys,
 	"registry-config": cmdRegistryConfig,
+	"registry":        cmdRegistry, "replicate": cmdReplicate, // registry_cli.go
 }
 
 // errUsage means the command line was wrong and the flag set has said how already.

@@ -37,6 +37,7 @@ import (
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
@@ -318,10 +319,15 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		return site.Services{}, err
 	}
 	periodic = append(periodic, ldapCheck(cfg, control)...)
+	repl, err := newReplication(cfg, upstream, st, svcAuth, control, secret, metrics) // replication_wire.go
+	if err != nil {
+		return site.Services{}, err
+	}
+	periodic = append(periodic, replicationSchedule(repl))
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,
-		Remote:     remoteRegistries(cfg),
+		Remote:     remoteRegistries(cfg, allowEndpoint(repl)),
 		Invalidate: cat.Invalidate,
 		Record:     hook.Record,
 		Store:      st,
@@ -331,6 +337,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
 		Periodic: periodic,
+		Workers:  repl.Register, Kinds: []string{replication.KindRun},
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
@@ -338,6 +345,9 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	repl.SetQueue(jobs)
+	hook.OnCommit(repl.OnEvents)
+	go repl.Listen(ctx)
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
@@ -360,6 +370,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator,
+		Replication: repl,
 	}
 	if shared != nil {
 		s.Redis = shared
@@ -378,17 +389,17 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 // remoteRegistries returns how copies reach the registries the operator allowed, or nil when
 // none is: each gets its own client whose every dial — redirects and token realms included —
 // goes through a guard that refuses internal addresses for any host but the allowed one.
-func remoteRegistries(cfg config.Config) func(url, username, password string) (*registry.Client, error) {
-	if len(cfg.RemoteRegistries) == 0 {
-		return nil
-	}
+func remoteRegistries(cfg config.Config, endpoint func(addr string) bool) func(url, username, password string) (*registry.Client, error) {
 	allowed := map[string]bool{}
 	for _, r := range cfg.RemoteRegistries {
 		allowed[r] = true
 	}
 	return func(raw, username, password string) (*registry.Client, error) {
 		addr, err := registry.ParseAddress(raw)
-		if err != nil || !allowed[addr.String()] {
+		if err != nil || (!allowed[addr.String()] && !endpoint(addr.String())) {
+			if len(allowed) == 0 {
+				return nil, httperr.New(api.CodeDenied, "Copies to or from other registries are not enabled (--remote-registries, --extra-registry or berth registry add).")
+			}
 			return nil, ops.ErrRemoteNotAllowed(raw, cfg.RemoteRegistries)
 		}
 		var auth authn.Authenticator

@@ -76,6 +76,7 @@ var accessTabs = []accessTab{
 	{"namespaces", "Namespaces", "/access/namespaces", false},
 	{"users", "Users", "/access/users", true},
 	{"audit", "Audit", "/access/audit", true},
+	{"replication", "Replication", "/replication", true}, // replication.go
 }
 
 // accessPage is the frame of the account pages: breadcrumbs, the pages' navigation (the

@@ -36,6 +36,8 @@ func Routes() {
 		// Not /charts/: that is the classic chart repository (index.yaml, archives).
 		app.RouteWithRegexp(`^/chart/[a-z0-9][^:@]*(:[^/]+)?$`, func() app.Composer { return &chartPage{} })
 		accessRoutes() // access.go: sign-in and the account pages
+		// replication.go: registry endpoints and replication rules
+		replicationRoutes()
 		// Last: any other address gets Berth's own "not found" page (go-app's handler would
 		// answer a bare 404 text, and app.NotFound is never shown by it).
 		app.RouteWithRegexp(`^/.+`, func() app.Composer { return &notFoundPage{} })

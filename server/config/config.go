@@ -79,6 +79,12 @@ type Config struct {
 	// RemoteRegistries are the other registries copies may read from or write to (base
 	// URLs); empty allows none.
 	RemoteRegistries []string
+	// ExtraRegistries are registry endpoints by name (name=URL) besides those the API adds;
+	// copies and replication rules may reach them.
+	ExtraRegistries []string
+	// ReplicationBandwidth bounds the bytes per second replication reads on one replica; 0:
+	// no bound.
+	ReplicationBandwidth int64
 	// Repositories and RepositoriesFile name repositories to list where the registry
 	// refuses its catalog (see KnownRepositories).
 	Repositories     []string
@@ -286,6 +292,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	anonWrites := false
 	boolean(&anonWrites, "anonymous-writes", "let writes run without a signed-in user, with Berth's own registry access (default: on only for the embedded demo registry)")
 	remotes := commaList(getenv, fs, "remote-registries", "other registries copies may read from or write to, comma-separated base URLs (empty: none)")
+	extra := repeatable(getenv, fs, "extra-registry", "a registry endpoint replication rules and copies may reach, name=URL (repeatable; env BERTH_EXTRA_REGISTRY is comma-separated)")
+	if v := getenv(envName("replication-bandwidth")); v != "" {
+		if err := (sizeValue{&c.ReplicationBandwidth}).Set(v); err != nil {
+			envErrs["replication-bandwidth"] = fmt.Errorf("%s: %w", envName("replication-bandwidth"), err)
+		}
+	}
+	fs.Var(sizeValue{&c.ReplicationBandwidth}, "replication-bandwidth", "bytes per second replication may read on each replica, e.g. 50MiB (0: no bound)")
 	repos := commaList(getenv, fs, "repositories", "repositories to list where the registry refuses its catalog (GitLab, GHCR, Harbor), comma-separated")
 	str(&c.RepositoriesFile, "repositories-file", "file naming repositories to list where the registry refuses its catalog, one per line (# comments)")
 	boolean(&c.EventsInsecure, "events-insecure", "accept registry notifications without --events-secret-file (anyone who reaches Berth can post events)")
@@ -329,7 +342,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	finishLDAP := c.LDAP.flags(str, boolean, duration, func(name, usage string) *[]string { return commaList(getenv, fs, name, usage) })
 
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help; flags may follow the arguments):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth push FILE REPO[:T]  push the images of a docker save or OCI-layout tarball\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (refuses while Berth runs)\n  berth export DIR          write the UI as a static site\n  berth user                add, list, disable or enable users for --access-control\n  berth team                create or delete teams, set members' roles\n  berth token               create or revoke a user's access tokens\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(out, "Usage: berth [flags]\n\nBerth serves a web UI for a Docker/OCI registry, a CORS-enabled /v2 proxy to it and a JSON API.\nWith no --registry it runs an embedded registry storing under --data-dir, seeded with demo content.\n\nOther commands (each with its own --help; flags may follow the arguments):\n  berth cp SRC DST          copy an image, index or artifact, with its referrers\n  berth push FILE REPO[:T]  push the images of a docker save or OCI-layout tarball\n  berth rm REF...           delete tags or manifests\n  berth cleanup --repo R    delete tags by rule (--keep, --older-than, --dry-run)\n  berth gc                  garbage-collect the embedded registry (refuses while Berth runs)\n  berth export DIR          write the UI as a static site\n  berth user                add, list, disable or enable users for --access-control\n  berth team                create or delete teams, set members' roles\n  berth token               create or revoke a user's access tokens\n  berth keys rotate         rotate the token signing key\n  berth registry-config     print the auth and notifications config for an external registry\n  berth registry            add, list, test or remove registry endpoints for replication\n  berth replicate RULE      run a replication rule here (--dry-run: only list what it would do)\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			env := envName(f.Name)
 			if f.Name == "cors-origin" {
@@ -357,6 +370,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return c, err
 	}
 	c.CORSOrigins = origins.values
+	c.ExtraRegistries = extra.values
 	c.OIDCTeamMap = *teamMap
 	finishLDAP()
 	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies, c.Repositories = *remotes, *hosts, *proxies, *repos

@@ -129,3 +129,16 @@ func (l *listValue) Set(v string) error {
 	}
 	return nil
 }
+
+// repeatable is a flag given once per value, whose variable holds them comma-separated.
+func repeatable(getenv func(string) string, fs *flag.FlagSet, name, usage string) *listValue {
+	l := &listValue{}
+	if v := getenv(envName(name)); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			_ = l.Set(strings.TrimSpace(p))
+		}
+		l.fromEnv = true
+	}
+	fs.Var(l, name, usage)
+	return l
+}

@@ -38,6 +38,9 @@ type Copy struct {
 	Prior  []api.JobEvent
 	// Durable, when set, makes the events reported so far durable.
 	Durable func(context.Context) error
+	// SkipReferrers leaves signatures, SBOMs and attestations behind (replication rules that
+	// say so).
+	SkipReferrers bool
 
 	srcRepo, srcRef string
 	dstRepo, dstRef string
@@ -109,6 +112,8 @@ type graph struct {
 	nodes []node
 	blobs []blob
 	known map[v1.Hash]bool
+	// noReferrers stops the walk at the manifests themselves.
+	noReferrers bool
 }
 
 // Run copies, reporting phases and per-blob progress. Manifests are written after every
@@ -142,7 +147,7 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 		return res, nil
 	}
 
-	g := &graph{seen: map[v1.Hash]bool{}, known: map[v1.Hash]bool{}}
+	g := &graph{seen: map[v1.Hash]bool{}, known: map[v1.Hash]bool{}, noReferrers: c.SkipReferrers}
 	if err := g.walk(ctx, src, c.srcRepo, root.Descriptor, root.Raw, 0, report); err != nil {
 		return nil, err
 	}
@@ -314,7 +319,7 @@ func (g *graph) walk(ctx context.Context, src *registry.Client, repo string, d v
 		}
 	}
 	g.nodes = append(g.nodes, node{digest: d.Digest, mediaType: mt, raw: raw})
-	if depth >= maxReferrerDepth {
+	if depth >= maxReferrerDepth || g.noReferrers {
 		return nil
 	}
 	refs, err := src.Referrers(ctx, repo, d.Digest.String())

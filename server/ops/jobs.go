@@ -88,6 +88,12 @@ type Options struct {
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
 
+	// Workers, if set, adds the workers of other packages' job kinds (Kinds) to River's;
+	// they insert their jobs with Insert.
+	Workers func(*river.Workers)
+	// Kinds are those job kinds: their finished jobs are pruned after Retention too.
+	Kinds []string
+
 	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
 }
 
@@ -189,6 +195,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &opWorker{m: m})
 	river.AddWorker(workers, &periodicWorker{m: m})
+	if opts.Workers != nil {
+		opts.Workers(workers)
+	}
 	var periodic []*river.PeriodicJob
 	for _, p := range opts.Periodic {
 		// Unique by name and period: however many leaders a cluster has had within a period,

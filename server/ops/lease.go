@@ -20,6 +20,9 @@ const leaseTerm = 15 * time.Second
 // rescuer measures a stuck job. The job itself runs until --job-timeout (withLease).
 func (w *opWorker) Timeout(*river.Job[opArgs]) time.Duration { return w.m.opts.lease }
 
+// LeaseTerm is River's deadline for one run of a leased job (see Lease).
+func (m *Manager) LeaseTerm() time.Duration { return m.opts.lease }
+
 // Timeout is River's deadline for a periodic task: --job-timeout, as before leases; a
 // periodic task is enqueued again next period anyway.
 func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration {
@@ -31,6 +34,12 @@ func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration {
 // from any replica, this replica stopping), and with the job's lease renewed until end is
 // called.
 func (m *Manager) withLease(ctx context.Context, job *river.Job[opArgs]) (jctx context.Context, end func()) {
+	return m.Lease(ctx, job.ID, job.Attempt)
+}
+
+// Lease is withLease for jobs of other kinds (Options.Workers): their worker's Timeout must
+// be LeaseTerm, and they run in the context Lease returns until they call end.
+func (m *Manager) Lease(ctx context.Context, id int64, attempt int) (jctx context.Context, end func()) {
 	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	jctx, stopTimer := context.WithTimeout(base, m.opts.JobTimeout)
 	stopWatch := context.AfterFunc(ctx, func() {
@@ -39,7 +48,7 @@ func (m *Manager) withLease(ctx context.Context, job *river.Job[opArgs]) (jctx c
 		}
 	})
 	done := make(chan struct{})
-	go m.renew(jctx, job.ID, job.Attempt, done)
+	go m.renew(jctx, id, attempt, done)
 	return jctx, func() {
 		close(done)
 		stopWatch()

@@ -92,3 +92,8 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], tx TT
 	}
 	return nil
 }
+
+// Insert enqueues a job of a kind Options.Workers added.
+func (m *Manager) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return m.queue.Insert(ctx, args, opts)
+}

@@ -56,6 +56,11 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	rt.charts()
 	rt.contents()
 	rt.accounts()
+	if r := rt.s.Replication; r != nil {
+		for pattern, h := range r.Routes() { // administrators only: the handlers check
+			rt.mux.Handle(pattern, rt.api(h))
+		}
+	}
 	rt.browser()
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unrouted(mux, w, r)

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -117,6 +118,9 @@ func everything(t *testing.T) http.Handler {
 		s.Charts, s.Access = ch, control
 		s.Activity = events.NewAPI(st, authz)
 		s.Contents = contents.New(contents.Options{Registry: s.Registry, Store: st, Authorizer: authz})
+		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: secret}); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

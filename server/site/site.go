@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/session"
 )
@@ -71,6 +72,8 @@ type Services struct {
 	// Access, if set, is access control (--access-control): the token service, the account
 	// API and the sign-in flows. What anyone may do is the services' Authorizer's to say.
 	Access *auth.Control
+	// Replication, if set, serves registry endpoints and replication rules (administrators).
+	Replication *replication.Service
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.

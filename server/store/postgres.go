@@ -133,6 +133,8 @@ var postgresMigrations = []string{
 	postgresTrigramMigration,
 	// Catalog tag counts leave referrer tags out (see summary.go).
 	summaryImageCountMigration,
+	// Registry endpoints, replication rules and their runs (see replication.go).
+	replicationSchema("BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -133,6 +133,8 @@ var sqliteMigrations = []string{
 	sqliteTrigramMigration,
 	// Catalog tag counts leave referrer tags out (see summary.go).
 	summaryImageCountMigration,
+	// Registry endpoints, replication rules and their runs (see replication.go).
+	replicationSchema("BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

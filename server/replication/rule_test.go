@@ -1,0 +1,42 @@
+package replication
+
+import (
+	"testing"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// TestFilters: globs over names with **, tag globs, whole-tag regular expressions and semver
+// ranges together; a rule within one registry never takes its own copies.
+func TestFilters(t *testing.T) {
+	f, err := compile(api.ReplicationRule{Name: "r", Source: "main", Destination: "main", Prefix: "mirror/", Repositories: "**",
+		Tags: "v*", TagRegex: `v\d+\.\d+\.\d+`, SemVer: ">=1.2, <2", Trigger: api.TriggerManual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for repo, want := range map[string]bool{"team/app": true, "a": true, "mirror/team/app": false, "mirrors/x": true} {
+		if got := f.repository(repo); got != want {
+			t.Errorf("repository(%q) = %v", repo, got)
+		}
+	}
+	for tag, want := range map[string]bool{"v1.2.0": true, "v1.9.3": true, "v1.1.0": false, "v2.0.0": false, "v1.2": false, "1.2.0": false, "v1.2.0-x": false} {
+		if got := f.tag(tag); got != want {
+			t.Errorf("tag(%q) = %v", tag, got)
+		}
+	}
+	if d := f.destination("team/app"); d != "mirror/team/app" {
+		t.Errorf("destination: %s", d)
+	}
+	for _, bad := range []api.ReplicationRule{
+		{Name: "x", Source: "main", Destination: "main", Trigger: api.TriggerManual},
+		{Name: "x", Source: "a", Destination: "b", Trigger: api.TriggerPush},
+		{Name: "x", Source: "main", Destination: "b", Trigger: api.TriggerSchedule, Schedule: "every day"},
+		{Name: "x", Source: "main", Destination: "b", Trigger: api.TriggerManual, TagRegex: "("},
+		{Name: "x", Source: "main", Destination: "b", Trigger: api.TriggerManual, SemVer: "newest"},
+		{Name: "x", Source: "main", Destination: "b", Trigger: api.TriggerManual, Prefix: "Bad Prefix"},
+	} {
+		if _, err := compile(bad); err == nil {
+			t.Errorf("compile(%+v) accepted", bad)
+		}
+	}
+}

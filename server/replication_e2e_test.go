@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/registrytest"
+)
+
+// TestE2EReplicationPages signs in as the administrator, tests the connection to an
+// --extra-registry endpoint with the keyboard, creates a rule with the form, starts a dry run
+// from the rule's page and sees it in the history, nothing copied; both pages axe-clean on a
+// desktop, the rule's without overflow on a phone.
+func TestE2EReplicationPages(t *testing.T) {
+	script := axeScript(t)
+	ctx := browser(t)
+	second := registrytest.Open(t)
+	base := startGuarded(t, func(c *config.Config) { c.ExtraRegistries = []string{"second=" + second} })
+	// The first action runs on the browser's own context: one with a deadline would close the
+	// tab when it ends.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(ctx, signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`),
+		chromedp.Navigate(base+"/replication"), chromedp.WaitVisible(`#endpoints tr[data-endpoint="second"]`),
+		// Keyboard: the endpoint's Test button, focused and pressed with Enter.
+		waitJS(`(() => { const b = document.querySelector('#endpoints tr[data-endpoint="second"] button'); if (!b) return false; b.focus(); return document.activeElement === b })()`),
+		chromedp.KeyEvent("\r"),
+		waitJS(`document.querySelector('#endpoints tr[data-endpoint="second"]').textContent.includes("answers")`),
+	); err != nil {
+		screenshot(t, ctx, "replication-failed")
+		t.Fatal(err)
+	}
+	checkAxe(t, ctx, script, "replication")
+	if err := within(ctx,
+		chromedp.SendKeys(`#rule-name`, "worker-to-second"),
+		choose(`#rule-destination`, "second"),
+		chromedp.SendKeys(`#rule-repositories`, "team/api/worker"),
+		chromedp.Click(`#rule-create`),
+		chromedp.WaitVisible(`#rules tr[data-rule="worker-to-second"] a`),
+		chromedp.Click(`#rules tr[data-rule="worker-to-second"] a`),
+		chromedp.WaitVisible(`#rule-dry-run`),
+		chromedp.Click(`#rule-dry-run`),
+		waitJS(`(() => { const r = document.querySelector('#runs tbody tr'); return !!r && r.textContent.includes("succeeded (dry run)") })()`),
+		chromedp.Click(`#runs details summary`),
+		waitJS(`document.querySelector('#runs details').textContent.includes("team/api/worker")`),
+	); err != nil {
+		screenshot(t, ctx, "replication-rule-failed")
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v; the page shows:\n%s", err, text)
+	}
+	checkAxe(t, ctx, script, "replication-rule")
+	if err := within(ctx, look(390, 844, false)); err != nil {
+		t.Fatal(err)
+	}
+	noOverflow(t, ctx, "replication-rule-phone")
+	r, _ := name.NewRepository(strings.TrimPrefix(second, "http://")+"/team/api/worker", name.Insecure)
+	if tags, err := remote.List(r); err == nil && len(tags) > 0 {
+		t.Errorf("the dry run copied %v", tags)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	// Registers the pure-Go "sqlite" database/sql driver.
 	"modernc.org/sqlite"
@@ -137,6 +138,9 @@ var sqliteMigrations = []string{
 	replicationSchema("BLOB"),
 }
 
+// uriPath escapes what would end or change a file name in a SQLite URI.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with
 // full sync, so a committed transaction survives a crash.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
@@ -155,7 +159,9 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// Write transactions take the lock at BEGIN, so two writers wait on busy_timeout instead of
 	// one failing with SQLITE_BUSY when it upgrades a read lock.
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
+	// The path goes into a URI: '#', '?' and '%' in it (a directory named "build#2") would
+	// end or change the file name; SQLite decodes %HH in URI paths.
+	dsn := "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

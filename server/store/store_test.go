@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -896,4 +897,26 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 	})
 
 	t.Run("catalog rows follow every write", func(t *testing.T) { summaryContract(t, newDSN(t)) })
+}
+
+// TestSQLiteOddPaths: a data directory whose name has '#', '?' or '%' holds its own database
+// (the path goes into a URI, where those would cut or change the file name).
+func TestSQLiteOddPaths(t *testing.T) {
+	ctx := t.Context()
+	for _, dir := range []string{"build#2", "what?", "100%"} {
+		path := filepath.Join(t.TempDir(), dir, "berth.db")
+		s, err := store.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if _, err := s.AddEvents(ctx, []store.Event{ev("a", "push", "r", "t", "sha256:1", base)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("%s: the database is not where it was asked to be: %v", dir, err)
+		}
+	}
 }

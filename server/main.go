@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/site"
 )
@@ -72,7 +73,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // (control set) it takes Berth's tokens, and its port serves /auth/token too, so clients (and
 // go-containerregistry, which follows a realm on a private address only when it is the
 // registry's own) find the token service at the registry's address.
-func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
+func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, gov *governance.Service, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
 	addr := cfg.EmbeddedAddr
 	if addr == "" || addr == "off" {
@@ -102,7 +103,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 		mux := http.NewServeMux()
 		trusted, _ := access.ParseProxies(cfg.TrustedProxies) // config.Load checked them
 		site.Tokens(mux, control.Tokens, trusted)
-		mux.Handle("/", reg.Handler())
+		mux.Handle("/", guardV2(gov, reg.Handler()))
 		handler = mux
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}

@@ -33,6 +33,7 @@ import (
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
@@ -72,6 +73,10 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 			return err
 		}
 	}
+	gov, err := newGovernance(st, control) // nil without access control
+	if err != nil {
+		return err
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
@@ -93,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, embeddedReg, addr, err := startEmbedded(ctx, cfg, control, notify)
+		regSrv, embeddedReg, addr, err := startEmbedded(ctx, cfg, control, gov, notify)
 		if err != nil {
 			return err
 		}
@@ -104,7 +109,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	}
 
 	svc, err := newServices(ctx, parts{cfg: cfg, upstream: upstream, manifests: manifests, st: st, hook: hook,
-		metrics: metrics, control: control, docs: docs, shared: shared, limiter: limiter})
+		metrics: metrics, control: control, docs: docs, shared: shared, limiter: limiter, gov: gov})
 	if err != nil {
 		return err
 	}
@@ -209,6 +214,7 @@ type parts struct {
 	docs      cache.Cache
 	shared    *cache.Redis // nil without --cache
 	limiter   *session.Limiter
+	gov       *governance.Service // nil without access control
 }
 
 func newServices(ctx context.Context, p parts) (site.Services, error) {
@@ -225,7 +231,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	}
 	reg, err := registry.New(registry.Options{
 		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
-		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(p.gov),
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -242,10 +248,17 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		}
 		authz = control.Authorizer(ownReg.Catalog)
 	}
+	if p.gov != nil {
+		p.gov.Connect(ownReg, authz)
+	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
 	if err != nil {
 		return site.Services{}, err
+	}
+	var v2 http.Handler = px
+	if !cfg.Embedded() { // the embedded registry is guarded where it listens
+		v2 = guardV2(p.gov, px)
 	}
 	pullHost := cfg.PublicHost
 	if pullHost == "" {
@@ -343,12 +356,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		}
 	})
 	s := site.Services{
-		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
+		Config: cfg, Version: version, Registry: reg, Proxy: v2, Catalog: cat, Sessions: sessions,
 		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
-		Access:     control, Authenticator: authenticator,
+		Access:     control, Authenticator: authenticator, Governance: p.gov,
 	}
 	if shared != nil {
 		s.Redis = shared

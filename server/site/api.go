@@ -195,6 +195,11 @@ func (rt routes) accounts() {
 	} {
 		rt.mux.Handle(pattern, rt.api(h))
 	}
+	if g := rt.s.Governance; g != nil {
+		for pattern, h := range g.Routes() { // immutable tags, quotas (server/governance/api.go)
+			rt.mux.Handle(pattern, rt.api(h))
+		}
+	}
 }
 
 // browser: the OpenID Connect sign-in (when configured) and the static site's authorization

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
@@ -71,6 +72,8 @@ type Services struct {
 	// Access, if set, is access control (--access-control): the token service, the account
 	// API and the sign-in flows. What anyone may do is the services' Authorizer's to say.
 	Access *auth.Control
+	// Governance, if set, serves the namespace policies' API (immutable tags, quotas).
+	Governance *governance.Service
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.

@@ -131,6 +131,8 @@ var postgresMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	postgresTrigramMigration,
+	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
+	governanceSchema("BIGSERIAL PRIMARY KEY"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

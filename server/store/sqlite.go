@@ -131,6 +131,8 @@ var sqliteMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	sqliteTrigramMigration,
+	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
+	governanceSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

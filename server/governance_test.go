@@ -232,6 +232,11 @@ func immutableTags(t *testing.T, b govBerth) {
 	if job := runJob(t, b, "dev", del); job.State != api.JobFailed || !strings.Contains(job.Error, "immutable") {
 		t.Fatalf("delete job of v1.0.0: %s %q", job.State, job.Error)
 	}
+	var plan api.CleanupPlan
+	dry := api.JobRequest{Kind: api.JobCleanup, DryRun: true, Rule: &api.CleanupRule{Repository: "team/app", Include: "."}}
+	if code, body := govCall(t, "dev", "POST", b.base+"/api/v1/jobs", dry, &plan); code != http.StatusOK || len(plan.Delete) != 1 || plan.Delete[0].Tag != "v1.0.0-rc1" {
+		t.Fatalf("a cleanup of every tag keeps the immutable one: %d %s", code, body)
+	}
 	lift := fmt.Sprintf("%s/%d", rules, rule.ID)
 	if code, _ := govCall(t, "dev", "PATCH", lift, map[string]bool{"lifted": true}, nil); code != http.StatusForbidden {
 		t.Fatalf("an owner lifts the rule: %d, want 403", code)

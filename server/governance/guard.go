@@ -157,3 +157,22 @@ func (s *Service) checkPut(ctx context.Context, reg *registry.Client, p policies
 	}
 	return s.checkQuota(ctx, reg, p, ch, isTag && cur == "")
 }
+
+// Protected implements registry.TagProtector: the tags an immutable rule in force protects.
+func (s *Service) Protected(ctx context.Context, repository string, tags []string) (map[string]string, error) {
+	ns := auth.NamespaceOf(repository)
+	if ns == "" {
+		return nil, nil
+	}
+	p, err := s.policies(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range tags {
+		if pat, ok := p.protects(t); ok {
+			out[t] = fmt.Sprintf("immutable in namespace %s (rule %s)", ns, pat)
+		}
+	}
+	return out, nil
+}

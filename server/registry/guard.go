@@ -29,3 +29,19 @@ func (c *Client) guarded(ctx context.Context, ch Change) error {
 	}
 	return c.guard.Check(ctx, ch)
 }
+
+// TagProtector is a WriteGuard that tells which tags it would refuse to delete, so that
+// cleanups keep them instead of failing on them.
+type TagProtector interface {
+	// Protected returns the tags of repository among tags that may not be deleted, each
+	// with the reason.
+	Protected(ctx context.Context, repository string, tags []string) (map[string]string, error)
+}
+
+// Protected returns which of tags the client's guard protects (none without a guard).
+func (c *Client) Protected(ctx context.Context, repository string, tags []string) (map[string]string, error) {
+	if p, ok := c.guard.(TagProtector); ok {
+		return p.Protected(ctx, repository, tags)
+	}
+	return nil, nil
+}

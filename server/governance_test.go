@@ -13,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/app/api"
@@ -298,5 +301,40 @@ func quotas(t *testing.T, b govBerth) {
 	govCall(t, "admin", "GET", quota, nil, &q)
 	if q.Used != size(one)+size(two)-baseSize || q.Tags != 2 || q.Warned == nil {
 		t.Fatalf("usage of two images sharing a base: %+v, want %d bytes and a warning", q, size(one)+size(two)-baseSize)
+	}
+}
+
+// TestGovernanceEmbeddedPort: clients pushing to the embedded registry's own port (not
+// through Berth's /v2) meet the same immutable rule.
+func TestGovernanceEmbeddedPort(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "admin")
+	if err := os.WriteFile(pwFile, []byte(govPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	regAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	base := startBerth(t, func(c *config.Config) {
+		c.AccessControl, c.AnonymousWrites, c.AdminPasswordFile = true, false, pwFile
+		c.EmbeddedAddr, c.NoDemo, c.SyncInterval = regAddr, true, 0
+	})
+	if code, body := govCall(t, "admin", "POST", base+"/api/v1/teams", map[string]string{"name": "team"}, nil); code != http.StatusCreated {
+		t.Fatalf("create team: %d %s", code, body)
+	}
+	if code, body := govCall(t, "admin", "POST", base+"/api/v1/namespaces/team/immutable", api.ImmutableRuleRequest{Patterns: []string{"v*"}}, nil); code != http.StatusCreated {
+		t.Fatalf("create rule: %d %s", code, body)
+	}
+	admin := &authn.Basic{Username: "admin", Password: govPassword}
+	ref, err := name.ParseReference(regAddr+"/team/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, layered(t, randomLayer(t, 512)), remote.WithAuth(admin)); err != nil {
+		t.Fatalf("first push: %v", err)
+	}
+	err = remote.Write(ref, layered(t, randomLayer(t, 512)), remote.WithAuth(admin))
+	if err == nil || !strings.Contains(err.Error(), "tag v1 is immutable in namespace team (rule v*)") {
+		t.Fatalf("overwrite on the embedded port: %v", err)
+	}
+	if err := remote.Delete(ref, remote.WithAuth(admin)); err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("delete on the embedded port: %v", err)
 	}
 }

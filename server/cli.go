@@ -37,6 +37,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"team":            cmdTeam,
 	"keys":            cmdKeys,
 	"registry-config": cmdRegistryConfig,
+	"namespace":       cmdNamespace, // namespace_cli.go
 }
 
 // errUsage means the command line was wrong; the flag set has said how already.

@@ -2,13 +2,8 @@ package governance
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-
-	"github.com/dustin/go-humanize"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
@@ -85,15 +80,11 @@ func ruleJSON(r store.ImmutableRule) api.ImmutableRule {
 }
 
 func (s *Service) listRules(w http.ResponseWriter, r *http.Request, _ access.Identity, ns string) error {
-	rules, err := s.o.Store.ImmutableRules(r.Context(), ns)
+	rules, err := s.Rules(r.Context(), ns)
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
-	out := make([]api.ImmutableRule, 0, len(rules))
-	for _, x := range rules {
-		out = append(out, ruleJSON(x))
-	}
-	httperr.WriteJSON(w, http.StatusOK, map[string]any{"rules": out})
+	httperr.WriteJSON(w, http.StatusOK, map[string]any{"rules": rules})
 	return nil
 }
 
@@ -102,16 +93,10 @@ func (s *Service) createRule(w http.ResponseWriter, r *http.Request, id access.I
 	if err := httperr.DecodeJSON(w, r, maxBody, "the rule", &req); err != nil {
 		return err
 	}
-	if err := api.CheckPatterns(req.Patterns); err != nil {
-		return httperr.New(api.CodeBadRequest, err.Error())
-	}
-	rule := store.ImmutableRule{Namespace: ns, Patterns: req.Patterns, CreatedBy: id.Name, Created: s.o.Now()}
-	n, err := s.o.Store.AddImmutableRule(r.Context(), rule)
+	rule, err := s.AddRule(r.Context(), id.Name, ns, req.Patterns)
 	if err != nil {
-		return storeErr(err)
+		return err
 	}
-	rule.ID = n
-	s.audit(r.Context(), id, AuditImmutableCreate, ns, fmt.Sprintf("rule %d: %s", n, strings.Join(req.Patterns, " ")))
 	httperr.WriteJSON(w, http.StatusCreated, ruleJSON(rule))
 	return nil
 }
@@ -136,14 +121,9 @@ func (s *Service) liftRule(w http.ResponseWriter, r *http.Request, id access.Ide
 	if req.Lifted == nil {
 		return httperr.New(api.CodeBadRequest, "say whether the rule is lifted: {\"lifted\": true}")
 	}
-	if err := s.o.Store.SetRuleLifted(r.Context(), ns, n, *req.Lifted); err != nil {
-		return notFound(err, n)
+	if err := s.LiftRule(r.Context(), id.Name, ns, n, *req.Lifted); err != nil {
+		return err
 	}
-	action := AuditImmutableArm
-	if *req.Lifted {
-		action = AuditImmutableLift
-	}
-	s.audit(r.Context(), id, action, ns, fmt.Sprintf("rule %d", n))
 	return s.listRules(w, r, id, ns)
 }
 
@@ -152,19 +132,11 @@ func (s *Service) deleteRule(w http.ResponseWriter, r *http.Request, id access.I
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.DeleteImmutableRule(r.Context(), ns, n); err != nil {
-		return notFound(err, n)
+	if err := s.DeleteRule(r.Context(), id.Name, ns, n); err != nil {
+		return err
 	}
-	s.audit(r.Context(), id, AuditImmutableDelete, ns, fmt.Sprintf("rule %d", n))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func notFound(err error, id int64) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return httperr.New(api.CodeNotFound, fmt.Sprintf("The namespace has no rule %d.", id))
-	}
-	return storeErr(err)
 }
 
 func (s *Service) getQuota(w http.ResponseWriter, r *http.Request, _ access.Identity, ns string) error {
@@ -202,23 +174,8 @@ func (s *Service) setQuota(w http.ResponseWriter, r *http.Request, id access.Ide
 	if err := httperr.DecodeJSON(w, r, maxBody, "the quota", &req); err != nil {
 		return err
 	}
-	var limit uint64
-	if strings.TrimSpace(req.StorageLimit) != "" && req.StorageLimit != "0" {
-		var err error
-		if limit, err = humanize.ParseBytes(req.StorageLimit); err != nil || limit > 1<<62 {
-			return httperr.New(api.CodeBadRequest, fmt.Sprintf("storageLimit %q is not a size such as 10GB or 512MiB", req.StorageLimit))
-		}
+	if err := s.SetQuota(r.Context(), id.Name, ns, req.StorageLimit, req.TagLimit); err != nil {
+		return err
 	}
-	if req.TagLimit < 0 {
-		return httperr.New(api.CodeBadRequest, "tagLimit must be 0 (no limit) or more")
-	}
-	if err := s.o.Store.SetQuota(r.Context(), store.Quota{Namespace: ns, StorageLimit: int64(limit), TagLimit: req.TagLimit, Updated: s.o.Now()}); err != nil {
-		return storeErr(err)
-	}
-	s.audit(r.Context(), id, AuditQuotaSet, ns, fmt.Sprintf("storage=%d tags=%d", limit, req.TagLimit))
 	return s.getQuota(w, r, id, ns)
-}
-
-func (s *Service) audit(ctx context.Context, id access.Identity, action, ns, detail string) {
-	s.o.Audit(ctx, store.AuditEntry{Actor: id.Name, Action: action, Target: ns, Detail: detail, OK: true})
 }

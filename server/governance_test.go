@@ -169,8 +169,14 @@ func randomLayer(t *testing.T, size int64) v1.Layer {
 // skopeoPush copies src to Berth's /v2 as dev; it returns skopeo's error output on failure.
 func skopeoPush(t *testing.T, b govBerth, src, dst string) (bool, string) {
 	t.Helper()
+	return skopeoAs(t, "dev:"+govPassword, src, "docker://"+b.host+"/"+dst)
+}
+
+// skopeoAs copies src to dst with the destination credentials creds (user:password).
+func skopeoAs(t *testing.T, creds, src, dst string) (bool, string) {
+	t.Helper()
 	bin := need(t, "skopeo")
-	cmd := exec.CommandContext(t.Context(), bin, "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", "dev:"+govPassword, src, "docker://"+b.host+"/"+dst)
+	cmd := exec.CommandContext(t.Context(), bin, "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", creds, src, dst)
 	out, err := cmd.CombinedOutput()
 	return err == nil, string(out)
 }

@@ -39,6 +39,7 @@ func accessRoutes() {
 	app.RouteWithRegexp(`^/access/teams/[^/]+$`, func() app.Composer { return &teamPage{} })
 	app.Route("/access/namespaces", func() app.Composer { return &namespacesPage{} })
 	app.RouteWithRegexp(`^/access/namespaces/[^/]+$`, func() app.Composer { return &namespacePage{} })
+	app.RouteWithRegexp(`^/access/namespaces/[^/]+/policies$`, func() app.Composer { return &policiesPage{} })
 	app.Route("/access/audit", func() app.Composer { return &auditPage{} })
 }
 

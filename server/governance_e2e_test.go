@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/config"
+)
+
+// TestE2ENamespacePolicies: an administrator sees the namespace's usage against its quota
+// as a meter, adds an immutable rule and lifts it, from the namespace's page.
+func TestE2ENamespacePolicies(t *testing.T) {
+	ctx := browser(t)
+	base := startGuarded(t, func(c *config.Config) { c.NoDemo = true })
+	for _, step := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/teams", map[string]string{"name": "team"}},
+		{"PUT", "/api/v1/namespaces/team/quota", api.QuotaRequest{StorageLimit: "1MB", TagLimit: 10}},
+	} {
+		if code := apiAs(t, base, step.method, step.path, "admin", adminPassword, step.body, nil); code >= 300 {
+			t.Fatalf("%s %s: %d", step.method, step.path, code)
+		}
+	}
+	if ok, out := skopeoAs(t, "admin:"+adminPassword, ociImage(t, layered(t, randomLayer(t, 300<<10))), "docker://"+strings.TrimPrefix(base, "http://")+"/team/app:v1"); !ok {
+		t.Fatalf("push: %s", out)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(ctx,
+		chromedp.Navigate(base+"/signin"),
+		signInUI("admin", adminPassword),
+		chromedp.WaitVisible(`#access-link`),
+		chromedp.Navigate(base+"/access/namespaces/team"),
+		chromedp.WaitVisible(`#ns-policies`),
+		chromedp.Click(`#ns-policies`),
+		chromedp.WaitVisible(`meter#quota-storage`),
+		waitJS(`(m => m.max === 1000000 && m.value > 300000 && m.value < 400000)(document.querySelector("meter#quota-storage"))`),
+		waitJS(`document.querySelector('label[for="quota-storage"]') !== null && document.querySelector("#quota").innerText.includes("of 1.0 MB")`),
+		chromedp.SendKeys(`#rule-patterns`, "v* !*-rc*"),
+		chromedp.Click(`#rule-add`),
+		chromedp.WaitVisible(`#immutable-rules tr[data-rule="1"]`),
+		waitJS(`document.querySelector('#immutable-rules tr[data-rule="1"]').innerText.includes("in force")`),
+		chromedp.Click(`button[aria-label="Lift rule 1"]`),
+		waitJS(`document.querySelector('#immutable-rules tr[data-rule="1"]').innerText.includes("lifted")`),
+	); err != nil {
+		screenshot(t, ctx, "policies-failed")
+		t.Fatalf("policies page: %v", err)
+	}
+	screenshot(t, ctx, "namespace-policies")
+}

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
+	"github.com/riverqueue/river"
+
 	"github.com/berth-registry/berth/server/auth"
+	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/webhooks"
 )
 
 // newGovernance builds the per-namespace policies (immutable tags, quotas); nil without
@@ -41,4 +47,47 @@ func guardV2(gov *governance.Service, h http.Handler) http.Handler {
 		return h
 	}
 	return gov.Middleware(h)
+}
+
+// newWebhooks builds outbound webhooks (with access control, where namespaces live): their
+// worker joins the job queue through register, registry events and quota warnings are
+// published to them.
+func newWebhooks(cfg config.Config, st store.Store, control *auth.Control, gov *governance.Service, secret []byte) (*webhooks.Service, error) {
+	if control == nil {
+		return nil, nil
+	}
+	ws, err := store.WebhooksOf(st)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := webhooks.New(webhooks.Options{Store: ws, Secret: secret, Hosts: cfg.WebhookHosts, Backoff: cfg.WebhookRetryWait, Source: cfg.PublicURL, Audit: control.Accounts.Audit})
+	if err != nil {
+		return nil, err
+	}
+	gov.OnEvent(func(ctx context.Context, e governance.Event) {
+		hooks.Publish(ctx, webhooks.Event{Type: e.Type, Namespace: e.Namespace, Repository: e.Repository, Message: e.Message, Data: e.Data})
+	})
+	return hooks, nil
+}
+
+// registerWebhooks is hooks' worker registration for the job queue (none without webhooks).
+func registerWebhooks(hooks *webhooks.Service) func(*river.Workers) {
+	if hooks == nil {
+		return nil
+	}
+	return hooks.Register
+}
+
+// publishRegistryEvents hands the registry's manifest pushes, deletes and pulls to webhooks.
+func publishRegistryEvents(hooks *webhooks.Service) func([]store.Event) {
+	return func(evs []store.Event) {
+		for _, e := range evs {
+			if !e.Manifest() || (e.Action != store.ActionPush && e.Action != store.ActionDelete && e.Action != store.ActionPull) {
+				continue
+			}
+			msg := fmt.Sprintf("%s %s", e.Action, e.Repository)
+			hooks.Publish(context.Background(), webhooks.Event{ID: e.ID, Type: e.Action, Time: e.Timestamp, Namespace: auth.NamespaceOf(e.Repository),
+				Repository: e.Repository, Tag: e.Tag, Digest: e.Digest, Actor: e.Actor, Message: msg})
+		}
+	}
 }

@@ -316,6 +316,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	hooks, err := newWebhooks(cfg, st, control, p.gov, secret) // nil without access control
+	if err != nil {
+		return site.Services{}, err
+	}
 	periodic, err := periodicTasks(cfg, st, syncer)
 	if err != nil {
 		return site.Services{}, err
@@ -336,9 +340,14 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
+		Register: registerWebhooks(hooks),
 	})
 	if err != nil {
 		return site.Services{}, err
+	}
+	if hooks != nil {
+		hooks.Connect(jobs.Insert)
+		hook.OnCommit(publishRegistryEvents(hooks))
 	}
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
@@ -361,7 +370,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
-		Access:     control, Authenticator: authenticator, Governance: p.gov,
+		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks,
 	}
 	if shared != nil {
 		s.Redis = shared

@@ -99,3 +99,43 @@ func MatchPatterns(patterns []string, tag string) (pattern string, ok bool) {
 	}
 	return "", false
 }
+
+// Webhook is an outbound webhook of a namespace ("" for a global one). Its secret is never
+// shown after it is created.
+type Webhook struct {
+	ID        string    `json:"id"`
+	Namespace string    `json:"namespace"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	Format    string    `json:"format"`
+	CreatedBy string    `json:"createdBy"`
+	Created   time.Time `json:"created"`
+}
+
+// WebhookRequest creates a webhook: events among push, delete, pull, scan.finished,
+// quota.warning, replication.finished, job.failed; format json, cloudevents or slack; secret
+// the HMAC key (empty: Berth makes one and answers it once).
+type WebhookRequest struct {
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+	Format string   `json:"format"`
+	Secret string   `json:"secret,omitempty"`
+}
+
+// WebhookCreated is a new webhook with its secret, shown this once.
+type WebhookCreated struct {
+	Webhook
+	Secret string `json:"secret"`
+}
+
+// Delivery is one attempt to deliver an event to a webhook.
+type Delivery struct {
+	ID        int64     `json:"id"`
+	Event     string    `json:"event"`
+	EventType string    `json:"eventType"`
+	Attempt   int       `json:"attempt"`
+	Status    int       `json:"status"`
+	Error     string    `json:"error,omitempty"`
+	Millis    int64     `json:"millis"`
+	Time      time.Time `json:"time"`
+}

@@ -28,7 +28,7 @@ func (s *Service) manage(admin bool, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		id, ns := access.From(r.Context()), r.PathValue("name")
-		if err := s.mayManage(r.Context(), id, ns, admin, r.Method != http.MethodGet); err != nil {
+		if err := s.MayManage(r.Context(), id, ns, admin, r.Method != http.MethodGet); err != nil {
 			httperr.Write(w, r, err)
 			return
 		}
@@ -38,7 +38,9 @@ func (s *Service) manage(admin bool, h handler) http.HandlerFunc {
 	}
 }
 
-func (s *Service) mayManage(ctx context.Context, id access.Identity, ns string, admin, write bool) error {
+// MayManage is nil when id may manage ns's policies (admin: only an administrator may),
+// otherwise the error to answer; write refuses read-only tokens.
+func (s *Service) MayManage(ctx context.Context, id access.Identity, ns string, admin, write bool) error {
 	switch {
 	case id.Kind != access.User:
 		return httperr.New(api.CodeUnauthorized, "Sign in to manage namespace policies.")

@@ -33,8 +33,6 @@ type Options struct {
 	Accounts store.Accounts
 	// Audit records every change and refusal.
 	Audit func(ctx context.Context, e store.AuditEntry)
-	// Notify, if set, hears governance events (quota warnings) for outbound webhooks.
-	Notify func(ctx context.Context, e Event)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -50,8 +48,9 @@ type Event struct {
 
 // Service is governance assembled.
 type Service struct {
-	o    Options
-	conn atomic.Pointer[connection]
+	o      Options
+	conn   atomic.Pointer[connection]
+	notify func(ctx context.Context, e Event)
 }
 
 // connection is what Connect gives the service once the registry and the authorizer exist.
@@ -70,6 +69,10 @@ func New(o Options) *Service {
 	}
 	return &Service{o: o}
 }
+
+// OnEvent makes notify hear governance events (quota warnings) for outbound webhooks; it is
+// set while wiring, before any request.
+func (s *Service) OnEvent(notify func(ctx context.Context, e Event)) { s.notify = notify }
 
 // Connect sets the client the guard reads the registry with, as Berth itself (what a tag
 // points at now, what a namespace stores), and the one authorizer, which decides who

@@ -155,8 +155,8 @@ func (s *Service) warn(ctx context.Context, q store.Quota, used, tags int64, rep
 			return // warned next time instead
 		}
 		s.o.Audit(ctx, store.AuditEntry{Action: AuditQuotaWarning, Target: q.Namespace, Detail: msg, OK: true})
-		if s.o.Notify != nil {
-			s.o.Notify(ctx, Event{Type: "quota.warning", Namespace: q.Namespace, Repository: repository, Message: msg,
+		if s.notify != nil {
+			s.notify(ctx, Event{Type: "quota.warning", Namespace: q.Namespace, Repository: repository, Message: msg,
 				Data: map[string]any{"used": used, "storageLimit": q.StorageLimit, "tags": tags, "tagLimit": q.TagLimit}})
 		}
 	case !over && !q.Warned.IsZero():

@@ -87,6 +87,9 @@ type Options struct {
 	ImportDir string
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
+	// Register, if set, adds the workers of other job kinds (webhook deliveries), which
+	// Insert then queues.
+	Register func(*river.Workers)
 
 	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
 }
@@ -189,6 +192,9 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &opWorker{m: m})
 	river.AddWorker(workers, &periodicWorker{m: m})
+	if opts.Register != nil {
+		opts.Register(workers)
+	}
 	var periodic []*river.PeriodicJob
 	for _, p := range opts.Periodic {
 		// Unique by name and period: however many leaders a cluster has had within a period,
@@ -225,6 +231,12 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.queue = q
 	return m, nil
+}
+
+// Insert queues a job of a kind Options.Register added.
+func (m *Manager) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := m.queue.Insert(ctx, args, opts)
+	return err
 }
 
 // Start starts working jobs until Shutdown.

@@ -199,6 +199,11 @@ func (rt routes) accounts() {
 		for pattern, h := range g.Routes() { // immutable tags, quotas (server/governance/api.go)
 			rt.mux.Handle(pattern, rt.api(h))
 		}
+		if w := rt.s.Webhooks; w != nil { // outbound webhooks (server/webhooks/api.go)
+			for pattern, h := range w.Routes(g.MayManage) {
+				rt.mux.Handle(pattern, rt.api(h))
+			}
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/webhooks"
 )
 
 // Services is everything the site mounts. main builds each of them once from the
@@ -74,6 +75,8 @@ type Services struct {
 	Access *auth.Control
 	// Governance, if set, serves the namespace policies' API (immutable tags, quotas).
 	Governance *governance.Service
+	// Webhooks, if set (with Governance), serves the outbound webhooks' API.
+	Webhooks *webhooks.Service
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.

@@ -133,6 +133,8 @@ var postgresMigrations = []string{
 	postgresTrigramMigration,
 	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
 	governanceSchema("BIGSERIAL PRIMARY KEY"),
+	// Outbound webhooks and their delivery log (see webhooks.go).
+	webhookSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -133,6 +133,8 @@ var sqliteMigrations = []string{
 	sqliteTrigramMigration,
 	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
 	governanceSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
+	// Outbound webhooks and their delivery log (see webhooks.go).
+	webhookSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -139,3 +139,27 @@ type Delivery struct {
 	Millis    int64     `json:"millis"`
 	Time      time.Time `json:"time"`
 }
+
+// RetentionPolicy runs a cleanup rule over the repositories of a namespace matching a glob
+// (team/*), every Every; the rule's repository is ignored.
+type RetentionPolicy struct {
+	ID           string      `json:"id"`
+	Namespace    string      `json:"namespace"`
+	Repositories string      `json:"repositories"`
+	Rule         CleanupRule `json:"rule"`
+	Every        string      `json:"every"`
+	NextRun      time.Time   `json:"nextRun"`
+	CreatedBy    string      `json:"createdBy"`
+	Created      time.Time   `json:"created"`
+}
+
+// RetentionRun is what one scheduled run deleted (repository:tag) and freed (bytes the
+// namespace no longer reaches, for the registry's garbage collection).
+type RetentionRun struct {
+	ID      int64     `json:"id"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	Deleted []string  `json:"deleted"`
+	Freed   int64     `json:"freed"`
+	Error   string    `json:"error,omitempty"`
+}

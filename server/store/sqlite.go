@@ -135,6 +135,8 @@ var sqliteMigrations = []string{
 	governanceSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 	// Outbound webhooks and their delivery log (see webhooks.go).
 	webhookSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
+	// Scheduled retention policies and their runs (see retention.go).
+	retentionSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/governance"
+	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/retention"
 	"github.com/berth-registry/berth/server/store"
 	"github.com/berth-registry/berth/server/webhooks"
 )
@@ -90,4 +93,33 @@ func publishRegistryEvents(hooks *webhooks.Service) func([]store.Event) {
 				Repository: e.Repository, Tag: e.Tag, Digest: e.Digest, Actor: e.Actor, Message: msg})
 		}
 	}
+}
+
+// RetentionCheck is how often due retention policies are looked for.
+const RetentionCheck = time.Minute
+
+// newRetention builds scheduled retention (with access control): runs delete as Berth
+// itself, through a client whose guard keeps immutable tags. Its periodic task joins tasks.
+func newRetention(cfg config.Config, upstream string, st store.Store, control *auth.Control, gov *governance.Service, tasks *[]ops.Periodic) (*retention.Service, error) {
+	if control == nil {
+		return nil, nil
+	}
+	rs, err := store.RetentionOf(st)
+	if err != nil {
+		return nil, err
+	}
+	writer, err := registry.New(registry.Options{
+		URL: upstream, ServiceWrites: true, Guard: gov, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+		Transport: auth.NewServiceTransport(control.Issuer, registry.NewTransport(cfg.UpstreamTimeout, nil)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ret := retention.New(retention.Options{Store: rs, Registry: writer, Audit: control.Accounts.Audit,
+		Usage: func(ctx context.Context, ns string) (int64, error) {
+			q, err := gov.Quota(ctx, ns)
+			return q.Used, err
+		}})
+	*tasks = append(*tasks, ops.Periodic{Name: "retention", Interval: RetentionCheck, RunOnStart: true, Run: ret.RunDue})
+	return ret, nil
 }

@@ -246,6 +246,19 @@ func immutableTags(t *testing.T, b govBerth) {
 	if code, body := govCall(t, "dev", "POST", b.base+"/api/v1/jobs", dry, &plan); code != http.StatusOK || len(plan.Delete) != 1 || plan.Delete[0].Tag != "v1.0.0-rc1" {
 		t.Fatalf("a cleanup of every tag keeps the immutable one: %d %s", code, body)
 	}
+	// A retention policy's preview keeps the immutable tag too (deleted right away, before it runs).
+	var policy api.RetentionPolicy
+	ret := b.base + "/api/v1/namespaces/team/retention"
+	if code, body := govCall(t, "dev", "POST", ret, api.RetentionPolicy{Repositories: "team/*", Rule: api.CleanupRule{Include: "."}, Every: "1d"}, &policy); code != http.StatusCreated {
+		t.Fatalf("create retention policy: %d %s", code, body)
+	}
+	var preview struct{ Plans []api.CleanupPlan }
+	if code, body := govCall(t, "dev", "GET", ret+"/"+policy.ID+"/preview", nil, &preview); code != http.StatusOK || len(preview.Plans) != 1 || len(preview.Plans[0].Delete) != 1 || preview.Plans[0].Delete[0].Tag != "v1.0.0-rc1" {
+		t.Fatalf("retention preview: %d %s", code, body)
+	}
+	if code, body := govCall(t, "dev", "DELETE", ret+"/"+policy.ID, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("delete retention policy: %d %s", code, body)
+	}
 	lift := fmt.Sprintf("%s/%d", rules, rule.ID)
 	if code, _ := govCall(t, "dev", "PATCH", lift, map[string]bool{"lifted": true}, nil); code != http.StatusForbidden {
 		t.Fatalf("an owner lifts the rule: %d, want 403", code)

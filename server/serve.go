@@ -324,6 +324,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	ret, err := newRetention(cfg, upstream, st, control, p.gov, &periodic) // nil without access control
+	if err != nil {
+		return site.Services{}, err
+	}
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,
@@ -370,7 +374,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
-		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks,
+		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,
 	}
 	if shared != nil {
 		s.Redis = shared

@@ -204,6 +204,11 @@ func (rt routes) accounts() {
 				rt.mux.Handle(pattern, rt.api(h))
 			}
 		}
+		if ret := rt.s.Retention; ret != nil { // scheduled retention (server/retention/api.go)
+			for pattern, h := range ret.Routes(g.MayManage) {
+				rt.mux.Handle(pattern, rt.api(h))
+			}
+		}
 	}
 }
 

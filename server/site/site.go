@@ -25,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/retention"
 	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/webhooks"
 )
@@ -77,6 +78,8 @@ type Services struct {
 	Governance *governance.Service
 	// Webhooks, if set (with Governance), serves the outbound webhooks' API.
 	Webhooks *webhooks.Service
+	// Retention, if set (with Governance), serves the scheduled retention policies' API.
+	Retention *retention.Service
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.

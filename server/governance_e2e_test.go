@@ -2,6 +2,9 @@ package main
 
 import (
 	"strings"
+	"sync"
+
+	"github.com/chromedp/cdproto/runtime"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -14,7 +17,7 @@ import (
 // as a meter, adds an immutable rule and lifts it, from the namespace's page.
 func TestE2ENamespacePolicies(t *testing.T) {
 	ctx := browser(t)
-	base := startGuarded(t, func(c *config.Config) { c.NoDemo = true })
+	base := startGuarded(t, func(c *config.Config) { c.NoDemo, c.WebhookHosts = true, []string{"127.0.0.1:9"} })
 	for _, step := range []struct {
 		method, path string
 		body         any
@@ -53,4 +56,46 @@ func TestE2ENamespacePolicies(t *testing.T) {
 		t.Fatalf("policies page: %v", err)
 	}
 	screenshot(t, ctx, "namespace-policies")
+
+	// Webhooks and retention: add a webhook (its secret shown once) and a policy, preview it.
+	var tabMu sync.Mutex
+	var tabLog []string
+	_ = chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*runtime.EventConsoleAPICalled); ok {
+			line := "console." + string(e.Type) + ":"
+			for _, a := range e.Args {
+				line += " " + string(a.Value) + a.Description
+			}
+			tabMu.Lock()
+			tabLog = append(tabLog, line)
+			tabMu.Unlock()
+		}
+	})
+	if err := within(ctx,
+		chromedp.Navigate(base+"/access/namespaces/team"),
+		chromedp.WaitVisible(`#ns-automation`),
+		chromedp.Click(`#ns-automation`),
+		chromedp.WaitVisible(`#hook-form`),
+		chromedp.SendKeys(`#hook-url`, "http://127.0.0.1:9/hook"),
+		chromedp.Click(`#hook-add`),
+		chromedp.WaitVisible(`#hook-secret-shown`),
+		chromedp.Navigate(base+"/access/namespaces/team/automation"),
+		chromedp.WaitVisible(`#webhooks tr[data-webhook]`),
+		chromedp.SendKeys(`#ret-include`, "^v"),
+		chromedp.Click(`#ret-add`),
+		waitJS(`document.querySelector("#retention-form .error") === null`),
+		chromedp.Navigate(base+"/access/namespaces/team/automation"),
+		chromedp.WaitVisible(`#retention tr[data-policy]`),
+		chromedp.Click(`#retention tr[data-policy] button[aria-label^="Preview"]`),
+		waitJS(`[...document.querySelectorAll("[id^=preview-]")].some(e => e.innerText.includes("team/app:v1"))`),
+	); err != nil {
+		screenshot(t, ctx, "automation-failed")
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/namespaces/team/webhooks").then(r => r.text())`, chromedp.EvalAwaitPromise))
+		t.Logf("list: %s", got)
+		tabMu.Lock()
+		t.Logf("console:\n%s", strings.Join(tabLog, "\n"))
+		tabMu.Unlock()
+		t.Fatalf("webhooks and retention page: %v", err)
+	}
+	screenshot(t, ctx, "namespace-automation")
 }

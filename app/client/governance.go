@@ -58,3 +58,81 @@ func (c *Berth) SetQuota(ctx context.Context, namespace string, req api.QuotaReq
 	err := c.do(ctx, http.MethodPut, policyPath(namespace, "quota"), req, &q)
 	return q, err
 }
+
+// Automation is the namespace webhooks' and retention policies' part of /api/v1.
+type Automation interface {
+	Webhooks(ctx context.Context, namespace string) ([]api.Webhook, error)
+	CreateWebhook(ctx context.Context, namespace string, req api.WebhookRequest) (api.WebhookCreated, error)
+	DeleteWebhook(ctx context.Context, namespace, id string) error
+	TestWebhook(ctx context.Context, namespace, id string) error
+	Deliveries(ctx context.Context, namespace, id string) ([]api.Delivery, error)
+	RetentionPolicies(ctx context.Context, namespace string) ([]api.RetentionPolicy, error)
+	CreateRetentionPolicy(ctx context.Context, namespace string, p api.RetentionPolicy) (api.RetentionPolicy, error)
+	DeleteRetentionPolicy(ctx context.Context, namespace, id string) error
+	RetentionPreview(ctx context.Context, namespace, id string) ([]api.CleanupPlan, error)
+	RetentionRuns(ctx context.Context, namespace, id string) ([]api.RetentionRun, error)
+}
+
+func (c *Berth) Webhooks(ctx context.Context, namespace string) ([]api.Webhook, error) {
+	var l struct {
+		Webhooks []api.Webhook `json:"webhooks"`
+	}
+	err := c.do(ctx, http.MethodGet, policyPath(namespace, "webhooks"), nil, &l)
+	return l.Webhooks, err
+}
+
+func (c *Berth) CreateWebhook(ctx context.Context, namespace string, req api.WebhookRequest) (api.WebhookCreated, error) {
+	var w api.WebhookCreated
+	err := c.do(ctx, http.MethodPost, policyPath(namespace, "webhooks"), req, &w)
+	return w, err
+}
+
+func (c *Berth) DeleteWebhook(ctx context.Context, namespace, id string) error {
+	return c.do(ctx, http.MethodDelete, policyPath(namespace, "webhooks/"+url.PathEscape(id)), nil, nil)
+}
+
+func (c *Berth) TestWebhook(ctx context.Context, namespace, id string) error {
+	return c.do(ctx, http.MethodPost, policyPath(namespace, "webhooks/"+url.PathEscape(id)+"/test"), nil, nil)
+}
+
+func (c *Berth) Deliveries(ctx context.Context, namespace, id string) ([]api.Delivery, error) {
+	var l struct {
+		Deliveries []api.Delivery `json:"deliveries"`
+	}
+	err := c.do(ctx, http.MethodGet, policyPath(namespace, "webhooks/"+url.PathEscape(id)+"/deliveries"), nil, &l)
+	return l.Deliveries, err
+}
+
+func (c *Berth) RetentionPolicies(ctx context.Context, namespace string) ([]api.RetentionPolicy, error) {
+	var l struct {
+		Policies []api.RetentionPolicy `json:"policies"`
+	}
+	err := c.do(ctx, http.MethodGet, policyPath(namespace, "retention"), nil, &l)
+	return l.Policies, err
+}
+
+func (c *Berth) CreateRetentionPolicy(ctx context.Context, namespace string, p api.RetentionPolicy) (api.RetentionPolicy, error) {
+	var out api.RetentionPolicy
+	err := c.do(ctx, http.MethodPost, policyPath(namespace, "retention"), p, &out)
+	return out, err
+}
+
+func (c *Berth) DeleteRetentionPolicy(ctx context.Context, namespace, id string) error {
+	return c.do(ctx, http.MethodDelete, policyPath(namespace, "retention/"+url.PathEscape(id)), nil, nil)
+}
+
+func (c *Berth) RetentionPreview(ctx context.Context, namespace, id string) ([]api.CleanupPlan, error) {
+	var l struct {
+		Plans []api.CleanupPlan `json:"plans"`
+	}
+	err := c.do(ctx, http.MethodGet, policyPath(namespace, "retention/"+url.PathEscape(id)+"/preview"), nil, &l)
+	return l.Plans, err
+}
+
+func (c *Berth) RetentionRuns(ctx context.Context, namespace, id string) ([]api.RetentionRun, error) {
+	var l struct {
+		Runs []api.RetentionRun `json:"runs"`
+	}
+	err := c.do(ctx, http.MethodGet, policyPath(namespace, "retention/"+url.PathEscape(id)+"/runs"), nil, &l)
+	return l.Runs, err
+}

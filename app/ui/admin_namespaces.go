@@ -295,7 +295,8 @@ func (p *namespacePage) renderSettings() app.UI {
 			app.Text(". "),
 			app.A().Href(Path("/")+"?q="+url.QueryEscape(p.name+"/")).Text("Its repositories"),
 			app.If(p.manage, func() app.UI {
-				return app.Span().Body(app.Text(" · "), app.A().ID("ns-policies").Href(policiesURL(p.name)).Text("Immutable tags and quota"))
+				return app.Span().Body(app.Text(" · "), app.A().ID("ns-policies").Href(policiesURL(p.name)).Text("Immutable tags and quota"),
+					app.Text(" · "), app.A().ID("ns-automation").Href(automationURL(p.name)).Text("Webhooks and retention"))
 			}),
 		),
 		app.If(p.ns.Description != "", func() app.UI { return app.P().Class("hint").Text(p.ns.Description) }),

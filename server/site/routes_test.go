@@ -16,10 +16,13 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/retention"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/webhooks"
 )
 
 // documented matches the endpoints the README's tables name: "`GET /api/v1/…`",
@@ -117,5 +120,14 @@ func everything(t *testing.T) http.Handler {
 		s.Charts, s.Access = ch, control
 		s.Activity = events.NewAPI(st, authz)
 		s.Contents = contents.New(contents.Options{Registry: s.Registry, Store: st, Authorizer: authz})
+		gs, _ := store.GovernanceOf(st)
+		ws, _ := store.WebhooksOf(st)
+		rs, _ := store.RetentionOf(st)
+		s.Governance = governance.New(governance.Options{Store: gs, Accounts: accounts})
+		s.Governance.Connect(s.Registry, authz)
+		if s.Webhooks, err = webhooks.New(webhooks.Options{Store: ws, Secret: secret}); err != nil {
+			t.Fatal(err)
+		}
+		s.Retention = retention.New(retention.Options{Store: rs, Registry: s.Registry})
 	})
 }

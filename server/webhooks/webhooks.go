@@ -210,8 +210,11 @@ type deliveryArgs struct {
 	Backoff time.Duration `json:"backoff"`
 }
 
+// KindDelivery is the River job kind of webhook deliveries.
+const KindDelivery = "berth_webhook"
+
 // Kind implements river.JobArgs.
-func (deliveryArgs) Kind() string { return "berth_webhook" }
+func (deliveryArgs) Kind() string { return KindDelivery }
 
 type deliveryWorker struct {
 	river.WorkerDefaults[deliveryArgs]

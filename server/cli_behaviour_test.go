@@ -134,7 +134,7 @@ func TestCLIProgressPlainLines(t *testing.T) {
 // carries no storage path or Go error chain — on the embedded registry, distribution 3 and 2.8.
 func TestCLIRemoveMissingTag(t *testing.T) {
 	dataDir := t.TempDir()
-	srv, _, host, err := startEmbedded(context.Background(), config.Config{DataDir: dataDir, EmbeddedAddr: "127.0.0.1:0"}, nil)
+	srv, _, host, err := startEmbedded(context.Background(), config.Config{DataDir: dataDir, EmbeddedAddr: "127.0.0.1:0"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestCLIUserCommands(t *testing.T) {
 func TestCLIGarbageCollectLocks(t *testing.T) {
 	dataDir := t.TempDir()
 	cfg := config.Config{DataDir: dataDir, EmbeddedAddr: "127.0.0.1:0"}
-	srv, _, host, err := startEmbedded(context.Background(), cfg, nil)
+	srv, _, host, err := startEmbedded(context.Background(), cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestCLIGarbageCollectLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := startEmbedded(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "berth gc is running on "+dataDir) {
+	if _, _, _, err := startEmbedded(context.Background(), cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "berth gc is running on "+dataDir) {
 		t.Errorf("Berth started during gc: %v", err)
 	}
 	unlock()

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/embedded"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/site"
 )
@@ -72,7 +73,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // (control set) it takes Berth's tokens, and its port serves /auth/token too, so clients (and
 // go-containerregistry, which follows a realm on a private address only when it is the
 // registry's own) find the token service at the registry's address.
-func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
+func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, gov *governance.Service, opts ...embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	dir := filepath.Join(cfg.DataDir, "registry")
 	// Held shared while Berth runs, so berth gc refuses to sweep under it (cli_target.go).
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -82,7 +83,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 	if err != nil {
 		return nil, nil, "", err
 	}
-	srv, reg, host, err := serveEmbedded(ctx, cfg, control, dir, opts)
+	srv, reg, host, err := serveEmbedded(ctx, cfg, control, gov, dir, opts)
 	if err != nil {
 		unlock()
 		return nil, nil, "", err
@@ -92,7 +93,7 @@ func startEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 }
 
 // serveEmbedded opens the embedded registry's storage in dir and serves it.
-func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, dir string, opts []embedded.Option) (*http.Server, *embedded.Registry, string, error) {
+func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control, gov *governance.Service, dir string, opts []embedded.Option) (*http.Server, *embedded.Registry, string, error) {
 	addr := cfg.EmbeddedAddr
 	if addr == "" || addr == "off" {
 		// The proxy still needs to reach it; a random loopback port is not advertised.
@@ -121,7 +122,7 @@ func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 		mux := http.NewServeMux()
 		trusted, _ := access.ParseProxies(cfg.TrustedProxies) // config.Load checked them
 		site.Tokens(mux, control.Tokens, trusted)
-		mux.Handle("/", reg.Handler())
+		mux.Handle("/", guardV2(gov, reg.Handler()))
 		handler = mux
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}

@@ -33,11 +33,11 @@ import (
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registry"
-	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
@@ -73,6 +73,10 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 			return err
 		}
 	}
+	gov, err := newGovernance(st, control) // nil without access control
+	if err != nil {
+		return err
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := events.NewWebhook(events.Options{Store: st, Secret: secret, Registerer: metrics})
@@ -94,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	if cfg.Embedded() {
 		notify := embedded.WithNotifications("berth", "http://"+loopbackAddr(ln.Addr())+cfg.EventsPath,
 			http.Header{"Authorization": {"Bearer " + secret}}, 5*time.Second, time.Second)
-		regSrv, embeddedReg, addr, err := startEmbedded(ctx, cfg, control, notify)
+		regSrv, embeddedReg, addr, err := startEmbedded(ctx, cfg, control, gov, notify)
 		if err != nil {
 			return err
 		}
@@ -105,7 +109,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 	}
 
 	svc, err := newServices(ctx, parts{cfg: cfg, upstream: upstream, manifests: manifests, st: st, hook: hook,
-		metrics: metrics, control: control, docs: docs, shared: shared, limiter: limiter})
+		metrics: metrics, control: control, docs: docs, shared: shared, limiter: limiter, gov: gov})
 	if err != nil {
 		return err
 	}
@@ -212,6 +216,7 @@ type parts struct {
 	docs      cache.Cache
 	shared    *cache.Redis // nil without --cache
 	limiter   *session.Limiter
+	gov       *governance.Service // nil without access control
 }
 
 func newServices(ctx context.Context, p parts) (site.Services, error) {
@@ -228,7 +233,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	}
 	reg, err := registry.New(registry.Options{
 		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
-		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(p.gov),
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -245,10 +250,17 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		}
 		authz = control.Authorizer(ownReg.Catalog)
 	}
+	if p.gov != nil {
+		p.gov.Connect(ownReg, authz)
+	}
 	up, _ := url.Parse(upstream)
 	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
 	if err != nil {
 		return site.Services{}, err
+	}
+	var v2 http.Handler = px
+	if !cfg.Embedded() { // the embedded registry is guarded where it listens
+		v2 = guardV2(p.gov, px)
 	}
 	pullHost := cfg.PublicHost
 	if pullHost == "" {
@@ -314,6 +326,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	hooks, err := newWebhooks(cfg, st, control, p.gov, secret) // nil without access control
+	if err != nil {
+		return site.Services{}, err
+	}
 	periodic, err := periodicTasks(cfg, st, syncer)
 	if err != nil {
 		return site.Services{}, err
@@ -324,6 +340,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		return site.Services{}, err
 	}
 	periodic = append(periodic, replicationSchedule(repl))
+	ret, err := newRetention(cfg, upstream, st, control, p.gov, &periodic) // nil without access control
+	if err != nil {
+		return site.Services{}, err
+	}
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,
@@ -337,7 +357,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		ReadOnly:   cfg.ReadOnly,
 		MaxRunning: cfg.MaxJobs, MaxPerUser: cfg.MaxJobsPerUser,
 		Periodic: periodic,
-		Workers:  repl.Register, Kinds: []string{replication.KindRun},
+		Workers:  otherWorkers(repl, hooks), Kinds: otherKinds, // governance.go
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
@@ -348,6 +368,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	repl.SetQueue(jobs)
 	hook.OnCommit(repl.OnEvents)
 	go repl.Listen(ctx)
+	if hooks != nil {
+		hooks.Connect(insertInto(jobs))
+		hook.OnCommit(publishRegistryEvents(hooks))
+	}
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
@@ -364,12 +388,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		}
 	})
 	s := site.Services{
-		Config: cfg, Version: version, Registry: reg, Proxy: px, Catalog: cat, Sessions: sessions,
+		Config: cfg, Version: version, Registry: reg, Proxy: v2, Catalog: cat, Sessions: sessions,
 		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
 		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
-		Access:     control, Authenticator: authenticator,
+		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,
 		Replication: repl,
 	}
 	if shared != nil {

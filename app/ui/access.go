@@ -39,6 +39,8 @@ func accessRoutes() {
 	app.RouteWithRegexp(`^/access/teams/[^/]+$`, func() app.Composer { return &teamPage{} })
 	app.Route("/access/namespaces", func() app.Composer { return &namespacesPage{} })
 	app.RouteWithRegexp(`^/access/namespaces/[^/]+$`, func() app.Composer { return &namespacePage{} })
+	app.RouteWithRegexp(`^/access/namespaces/[^/]+/policies$`, func() app.Composer { return &policiesPage{} })
+	app.RouteWithRegexp(`^/access/namespaces/[^/]+/automation$`, func() app.Composer { return &automationPage{} })
 	app.Route("/access/audit", func() app.Composer { return &auditPage{} })
 }
 

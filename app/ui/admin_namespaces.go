@@ -294,6 +294,10 @@ func (p *namespacePage) renderSettings() app.UI {
 			app.If(p.ns.Kind == "team", func() app.UI { return app.A().Href(teamURL(p.ns.Owner)).Text(p.ns.Owner) }),
 			app.Text(". "),
 			app.A().Href(Path("/")+"?q="+url.QueryEscape(p.name+"/")).Text("Its repositories"),
+			app.If(p.manage, func() app.UI {
+				return app.Span().Body(app.Text(" · "), app.A().ID("ns-policies").Href(policiesURL(p.name)).Text("Immutable tags and quota"),
+					app.Text(" · "), app.A().ID("ns-automation").Href(automationURL(p.name)).Text("Webhooks and retention"))
+			}),
 		),
 		app.If(p.ns.Description != "", func() app.UI { return app.P().Class("hint").Text(p.ns.Description) }),
 		app.Label().Class("check").Body(

@@ -85,6 +85,12 @@ type Config struct {
 	// ReplicationBandwidth bounds the bytes per second replication reads on one replica; 0:
 	// no bound.
 	ReplicationBandwidth int64
+	// WebhookHosts are the hosts (host or host:port) outbound webhooks may target, internal
+	// addresses included; "*" also allows any public host. Empty allows none.
+	WebhookHosts []string
+	// WebhookRetryWait is the wait before a failed webhook delivery's first retry, doubling
+	// after each.
+	WebhookRetryWait time.Duration
 	// Repositories and RepositoriesFile name repositories to list where the registry
 	// refuses its catalog (see KnownRepositories).
 	Repositories     []string
@@ -153,34 +159,35 @@ type Config struct {
 // Default returns the configuration used when no flag or variable is set.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "data",
-		EmbeddedAddr:    "127.0.0.1:5000",
-		UpstreamTimeout: 30 * time.Second,
-		Concurrency:     16,
-		SessionTTL:      12 * time.Hour,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		EventsPath:      "/events",
-		EventsRetention: 90 * 24 * time.Hour,
-		SyncInterval:    10 * time.Minute,
-		CacheSize:       64 << 20,
-		AnonymousWrites: true, // the embedded demo registry is the default
-		MaxJobs:         16,
-		MaxJobsPerUser:  4,
-		JobsRetention:   7 * 24 * time.Hour,
-		PATMaxAge:       365 * 24 * time.Hour,
-		JobTimeout:      time.Hour,
-		ChartsPrefix:    "charts/",
-		ChartsMaxSize:   10 << 20,
-		MaxImportSize:   2 << 30,
-		TokenTTL:        5 * time.Minute,
-		TokenIssuer:     "berth",
-		TokenService:    "berth-registry",
-		DefaultAccess:   "none",
-		AdminUser:       "admin",
-		OIDCGroupsClaim: "groups",
-		LDAP:            defaultLDAP(),
+		Addr:             "127.0.0.1:8080",
+		DataDir:          "data",
+		EmbeddedAddr:     "127.0.0.1:5000",
+		UpstreamTimeout:  30 * time.Second,
+		Concurrency:      16,
+		SessionTTL:       12 * time.Hour,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		EventsPath:       "/events",
+		EventsRetention:  90 * 24 * time.Hour,
+		SyncInterval:     10 * time.Minute,
+		CacheSize:        64 << 20,
+		AnonymousWrites:  true, // the embedded demo registry is the default
+		MaxJobs:          16,
+		MaxJobsPerUser:   4,
+		JobsRetention:    7 * 24 * time.Hour,
+		PATMaxAge:        365 * 24 * time.Hour,
+		JobTimeout:       time.Hour,
+		ChartsPrefix:     "charts/",
+		ChartsMaxSize:    10 << 20,
+		MaxImportSize:    2 << 30,
+		TokenTTL:         5 * time.Minute,
+		TokenIssuer:      "berth",
+		TokenService:     "berth-registry",
+		DefaultAccess:    "none",
+		AdminUser:        "admin",
+		OIDCGroupsClaim:  "groups",
+		LDAP:             defaultLDAP(),
+		WebhookRetryWait: 10 * time.Second,
 	}
 }
 
@@ -303,6 +310,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.RepositoriesFile, "repositories-file", "file naming repositories to list where the registry refuses its catalog, one per line (# comments)")
 	boolean(&c.EventsInsecure, "events-insecure", "accept registry notifications without --events-secret-file (anyone who reaches Berth can post events)")
 	str(&c.PublicURL, "public-url", "the URL users open Berth at, e.g. https://berth.example.com; its host is accepted in Host headers")
+	webhookHosts := commaList(getenv, fs, "webhook-hosts", "hosts outbound webhooks may target, comma-separated host or host:port (internal addresses only when listed; \"*\": any public host; empty: none)")
 	hosts := commaList(getenv, fs, "allowed-hosts", "further Host header values to accept, comma-separated (loopback names and --public-url's host always are)")
 	proxies := commaList(getenv, fs, "trusted-proxies", "networks (CIDRs) of reverse proxies whose X-Forwarded-For gives the client address, comma-separated")
 	integer(&c.MaxJobs, "max-jobs", "write jobs running at once, in total")
@@ -310,6 +318,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SecretFile, "secret-file", "file holding the cluster secret every replica shares, which seals job credentials (default: <data-dir>/secret, generated when absent)")
 	days(&c.JobsRetention, "jobs-retention", "how long finished jobs are kept, e.g. 7d or 24h")
 	days(&c.PATMaxAge, "pat-max-age", "with --access-control: lifetime of a personal access token made without one, and the longest allowed (0: no limit)")
+	duration(&c.WebhookRetryWait, "webhook-retry-wait", "wait before a failed webhook delivery is retried, doubling after each try (6 tries)")
 	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
@@ -374,6 +383,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	c.OIDCTeamMap = *teamMap
 	finishLDAP()
 	c.RemoteRegistries, c.AllowedHosts, c.TrustedProxies, c.Repositories = *remotes, *hosts, *proxies, *repos
+	c.WebhookHosts = *webhookHosts
 	// The embedded demo registry is open to anyone who reaches it anyway; anywhere else,
 	// anonymous writes are the operator's explicit choice.
 	c.AnonymousWrites = anonWrites

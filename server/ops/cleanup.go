@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -105,9 +106,14 @@ func (c *Cleanup) Plan(ctx context.Context) (api.CleanupPlan, error) {
 	if err != nil {
 		return api.CleanupPlan{}, err
 	}
+	// Immutable tags always stay (governance).
+	protected, err := c.reg.Protected(ctx, c.repository, slices.Collect(maps.Keys(tags)))
+	if err != nil {
+		return api.CleanupPlan{}, err
+	}
 	var cands []candidate
 	for t, d := range tags {
-		if registry.IsReferrerTag(t) || slices.Contains(c.rule.Keep, t) ||
+		if _, ok := protected[t]; ok || registry.IsReferrerTag(t) || slices.Contains(c.rule.Keep, t) ||
 			(c.include != nil && !c.include.MatchString(t)) || (c.exclude != nil && c.exclude.MatchString(t)) {
 			continue
 		}

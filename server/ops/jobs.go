@@ -87,7 +87,6 @@ type Options struct {
 	ImportDir string
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
-
 	// Workers, if set, adds the workers of other packages' job kinds (Kinds) to River's;
 	// they insert their jobs with Insert.
 	Workers func(*river.Workers)

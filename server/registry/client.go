@@ -35,6 +35,8 @@ type Options struct {
 	Concurrency int
 	// UserAgent is sent with every request; "" means "berth".
 	UserAgent string
+	// Guard, if set, is asked before every manifest put and delete (governance).
+	Guard WriteGuard
 }
 
 // Client reaches one registry for whoever is asking.
@@ -50,6 +52,7 @@ type Client struct {
 	timeout   time.Duration
 	sem       chan struct{}
 	agent     string
+	guard     WriteGuard
 
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
@@ -101,7 +104,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		addr: addr, reg: reg, nameOpts: nopts, auth: opts.Auth, perUser: opts.PerUser,
 		svcWrites: opts.ServiceWrites, transport: brk, breaker: brk, timeout: opts.Timeout,
-		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent,
+		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent, guard: opts.Guard,
 		pullers: map[string]*pullerEntry{},
 	}, nil
 }

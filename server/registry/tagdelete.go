@@ -70,7 +70,7 @@ func (w *Writer) deleteTagByPlaceholder(ctx context.Context, repository, tag str
 	if err := w.WriteLayer(ctx, repository, config, false, nil); err != nil {
 		return Deleted{}, err
 	}
-	digest, err := w.PutManifest(ctx, repository, tag, placeholder, string(types.OCIManifestSchema1))
+	digest, err := w.put(ctx, repository, tag, placeholder, string(types.OCIManifestSchema1), false)
 	if err != nil {
 		return Deleted{}, err
 	}
@@ -88,7 +88,7 @@ func (w *Writer) deleteTagByPlaceholder(ctx context.Context, repository, tag str
 		code, why = he.Code, he.Message
 	}
 	lead := fmt.Sprintf("Deleting tag %s:%s: the registry cannot delete a tag alone, and the placeholder Berth pointed it at could not be deleted (%s)", repository, tag, why)
-	if _, err := w.PutManifest(context.WithoutCancel(ctx), repository, tag, orig.Raw, string(orig.Descriptor.MediaType)); err != nil {
+	if _, err := w.put(context.WithoutCancel(ctx), repository, tag, orig.Raw, string(orig.Descriptor.MediaType), false); err != nil {
 		return Deleted{}, httperr.Wrap(code, lead+"; the tag now points at that empty placeholder, "+digest+".", derr)
 	}
 	return Deleted{}, httperr.Wrap(code, lead+"; the tag was put back.", derr)

@@ -52,6 +52,9 @@ func (w *Writer) Delete(ctx context.Context, repository, ref string) (Deleted, e
 	if err != nil {
 		return Deleted{}, err
 	}
+	if err := w.c.guarded(ctx, Change{Repository: repository, Ref: ref, Delete: true}); err != nil {
+		return Deleted{}, err
+	}
 	if IsDigest(ref) || w.c.tagDeletes.Load() != tagDeleteRefused {
 		err := w.deleteRef(ctx, r)
 		if IsDigest(ref) || !refusesTagDelete(err) {
@@ -90,6 +93,11 @@ func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, 
 // PutManifest writes a manifest under a tag or its digest and returns its digest. Every blob
 // and child it references must be in the repository already.
 func (w *Writer) PutManifest(ctx context.Context, repository, ref string, raw []byte, mediaType string) (string, error) {
+	return w.put(ctx, repository, ref, raw, mediaType, true)
+}
+
+// put writes a manifest, asking the guard first when ask is set.
+func (w *Writer) put(ctx context.Context, repository, ref string, raw []byte, mediaType string, ask bool) (string, error) {
 	w.c.Changed(repository)
 	r, err := w.c.Reference(repository, ref)
 	if err != nil {
@@ -101,6 +109,11 @@ func (w *Writer) PutManifest(ctx context.Context, repository, ref string, raw []
 	}
 	if IsDigest(ref) && ref != h.String() {
 		return "", fmt.Errorf("manifest digest %s does not match the reference %s", h, ref)
+	}
+	if ask {
+		if err := w.c.guarded(ctx, Change{Repository: repository, Ref: ref, Raw: raw, MediaType: mediaType, Digest: h.String()}); err != nil {
+			return "", err
+		}
 	}
 	ctx, done, err := w.c.begin(ctx)
 	if err != nil {

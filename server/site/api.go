@@ -201,6 +201,21 @@ func (rt routes) accounts() {
 	} {
 		rt.mux.Handle(pattern, rt.api(h))
 	}
+	if g := rt.s.Governance; g != nil {
+		for pattern, h := range g.Routes() { // immutable tags, quotas (server/governance/api.go)
+			rt.mux.Handle(pattern, rt.api(h))
+		}
+		if w := rt.s.Webhooks; w != nil { // outbound webhooks (server/webhooks/api.go)
+			for pattern, h := range w.Routes(g.MayManage) {
+				rt.mux.Handle(pattern, rt.api(h))
+			}
+		}
+		if ret := rt.s.Retention; ret != nil { // scheduled retention (server/retention/api.go)
+			for pattern, h := range ret.Routes(g.MayManage) {
+				rt.mux.Handle(pattern, rt.api(h))
+			}
+		}
+	}
 }
 
 // browser: the OpenID Connect sign-in (when configured) and the static site's authorization

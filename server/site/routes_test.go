@@ -16,11 +16,14 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/replication"
+	"github.com/berth-registry/berth/server/retention"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/webhooks"
 )
 
 // documented matches the endpoints the README's tables name: "`GET /api/v1/…`",
@@ -121,6 +124,15 @@ func everything(t *testing.T) http.Handler {
 		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: secret}); err != nil {
 			t.Fatal(err)
 		}
+		gs, _ := store.GovernanceOf(st)
+		ws, _ := store.WebhooksOf(st)
+		rs, _ := store.RetentionOf(st)
+		s.Governance = governance.New(governance.Options{Store: gs, Accounts: accounts})
+		s.Governance.Connect(s.Registry, authz)
+		if s.Webhooks, err = webhooks.New(webhooks.Options{Store: ws, Secret: secret}); err != nil {
+			t.Fatal(err)
+		}
+		s.Retention = retention.New(retention.Options{Store: rs, Registry: s.Registry})
 	})
 }
 

@@ -20,12 +20,15 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/events"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/reqlog"
+	"github.com/berth-registry/berth/server/retention"
 	"github.com/berth-registry/berth/server/session"
+	"github.com/berth-registry/berth/server/webhooks"
 )
 
 // Services is everything the site mounts. main builds each of them once from the
@@ -74,6 +77,12 @@ type Services struct {
 	Access *auth.Control
 	// Replication, if set, serves registry endpoints and replication rules (administrators).
 	Replication *replication.Service
+	// Governance, if set, serves the namespace policies' API (immutable tags, quotas).
+	Governance *governance.Service
+	// Webhooks, if set (with Governance), serves the outbound webhooks' API.
+	Webhooks *webhooks.Service
+	// Retention, if set (with Governance), serves the scheduled retention policies' API.
+	Retention *retention.Service
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.

@@ -135,6 +135,12 @@ var postgresMigrations = []string{
 	summaryImageCountMigration,
 	// Registry endpoints, replication rules and their runs (see replication.go).
 	replicationSchema("BYTEA"),
+	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
+	governanceSchema("BIGSERIAL PRIMARY KEY"),
+	// Outbound webhooks and their delivery log (see webhooks.go).
+	webhookSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
+	// Scheduled retention policies and their runs (see retention.go).
+	retentionSchema("BIGSERIAL PRIMARY KEY"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

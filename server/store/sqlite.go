@@ -136,6 +136,12 @@ var sqliteMigrations = []string{
 	summaryImageCountMigration,
 	// Registry endpoints, replication rules and their runs (see replication.go).
 	replicationSchema("BLOB"),
+	// Per-namespace governance: immutable tag rules, quotas (see governance.go).
+	governanceSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
+	// Outbound webhooks and their delivery log (see webhooks.go).
+	webhookSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
+	// Scheduled retention policies and their runs (see retention.go).
+	retentionSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

@@ -307,6 +307,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	scans, err := newScans(cfg, reg, ownReg, authz, st) // scan.go
+	if err != nil {
+		return site.Services{}, err
+	}
+	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, time.Minute)...)
+	hook.OnCommit(scans.Pushed)
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,
@@ -323,10 +329,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
+		Kinds: []ops.Kind{scans.Kind()},
 	})
 	if err != nil {
 		return site.Services{}, err
 	}
+	scans.Attach(jobs)
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
@@ -349,6 +357,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator,
+		Scans: scans,
 	}
 	if shared != nil {
 		s.Redis = shared

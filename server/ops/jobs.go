@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/berth-registry/berth/server/access"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -88,7 +89,19 @@ type Options struct {
 	// MaxImportSize bounds an uploaded archive, uncompressed; 0 means 2 GiB.
 	MaxImportSize int64
 
+	// Kinds are other packages' job kinds run on the same queue, each in its own River queue
+	// (scans: server/scan).
+	Kinds []Kind
+
 	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
+}
+
+// Kind is a job kind of another package: its workers, and the River queue they run in with
+// at most MaxWorkers jobs at once on each replica.
+type Kind struct {
+	Queue      string
+	MaxWorkers int
+	Register   func(*river.Workers)
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -198,12 +211,15 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 				return periodicArgs{Name: p.Name}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: p.Interval}}
 			}, &river.PeriodicJobOpts{ID: p.Name, RunOnStart: p.RunOnStart}))
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxRunning}}
+	for _, k := range opts.Kinds {
+		k.Register(workers)
+		queues[k.Queue] = river.QueueConfig{MaxWorkers: max(k.MaxWorkers, 1)}
+	}
 	cfg := &river.Config{
-		ID:     "berth-" + m.replica,
-		Logger: slog.Default().With("component", "river"),
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: opts.MaxRunning},
-		},
+		ID:           "berth-" + m.replica,
+		Logger:       slog.Default().With("component", "river"),
+		Queues:       queues,
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// A write job's replica renews its lease (lease.go); one not renewed for leaseTerm
@@ -226,6 +242,31 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	m.queue = q
 	return m, nil
 }
+
+// Insert queues a job of one of Options.Kinds; dup says an equal unique job was queued
+// already. Other packages decide who may queue what before they call it.
+func (m *Manager) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (id int64, dup bool, err error) {
+	res, err := m.queue.Insert(ctx, args, opts)
+	if err != nil {
+		return 0, false, storeError(err)
+	}
+	return res.Job.ID, res.UniqueSkippedAsDuplicate, nil
+}
+
+// JobState returns where a job of any kind stands; ok is false when it is gone.
+func (m *Manager) JobState(ctx context.Context, id int64) (state rivertype.JobState, ok bool, err error) {
+	row, err := m.queue.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, storeError(err)
+	}
+	return row.State, true, nil
+}
+
+// Unfinished are River's states of a job that has not ended, for unique options.
+func Unfinished() []rivertype.JobState { return slices.Clone(unfinished) }
 
 // Start starts working jobs until Shutdown.
 func (m *Manager) Start(ctx context.Context) error {

@@ -31,6 +31,15 @@ func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration {
 // from any replica, this replica stopping), and with the job's lease renewed until end is
 // called.
 func (m *Manager) withLease(ctx context.Context, job *river.Job[opArgs]) (jctx context.Context, end func()) {
+	return m.Leased(ctx, job.ID, job.Attempt)
+}
+
+// LeaseTerm is the River deadline a worker of Options.Kinds answers from its Timeout, so that
+// its runs are leased (Leased) like write jobs'.
+func (m *Manager) LeaseTerm() time.Duration { return m.opts.lease }
+
+// Leased is withLease for a job of any kind, by its id and attempt.
+func (m *Manager) Leased(ctx context.Context, id int64, attempt int) (jctx context.Context, end func()) {
 	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	jctx, stopTimer := context.WithTimeout(base, m.opts.JobTimeout)
 	stopWatch := context.AfterFunc(ctx, func() {
@@ -39,7 +48,7 @@ func (m *Manager) withLease(ctx context.Context, job *river.Job[opArgs]) (jctx c
 		}
 	})
 	done := make(chan struct{})
-	go m.renew(jctx, job.ID, job.Attempt, done)
+	go m.renew(jctx, id, attempt, done)
 	return jctx, func() {
 		close(done)
 		stopWatch()

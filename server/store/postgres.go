@@ -131,6 +131,8 @@ var postgresMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	postgresTrigramMigration,
+	// Berth's own scans and the vulnerability database (see scan.go).
+	scanMigration("BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -131,6 +131,8 @@ var sqliteMigrations = []string{
 	leaseMigration,
 	// Substring search by name and label value through trigram indexes (see trigram.go).
 	sqliteTrigramMigration,
+	// Berth's own scans and the vulnerability database (see scan.go).
+	scanMigration("BLOB"),
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path, in WAL mode with

@@ -31,6 +31,8 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"cleanup": cmdCleanup,
 	"gc":      cmdGC,
 	"export":  cmdExport, // export.go
+	"scan":    cmdScan,   // scan_cli.go
+	"vulndb":  cmdVulnDB, // scan_cli.go
 	// Access control (access_cli.go).
 	"user":            cmdUser,
 	"token":           cmdToken,

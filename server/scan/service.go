@@ -302,3 +302,9 @@ func count(r *store.ScanReport) {
 		}
 	}
 }
+
+// ScanNow scans digest in this process, without a job (berth scan); the report is returned,
+// not stored.
+func (s *Service) ScanNow(ctx context.Context, repository, digest string) store.ScanReport {
+	return s.scan(ctx, repository, digest)
+}

@@ -204,10 +204,12 @@ func (f *files) dirFor(db store.VulnDB) (string, error) {
 	}
 	sort.Strings(names)
 	for _, eco := range names {
-		if err := os.MkdirAll(filepath.Join(dir, eco), 0o750); err != nil {
+		// The matcher looks under <LocalPath>/osv-scalibr/<ecosystem>/all.zip.
+		ecoDir := filepath.Join(dir, "osv-scalibr", eco)
+		if err := os.MkdirAll(ecoDir, 0o750); err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(dir, eco, "all.zip"), db.Archives[eco], 0o640); err != nil {
+		if err := os.WriteFile(filepath.Join(ecoDir, "all.zip"), db.Archives[eco], 0o640); err != nil {
 			return "", err
 		}
 	}

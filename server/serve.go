@@ -243,7 +243,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		authz = control.Authorizer(ownReg.Catalog)
 	}
 	up, _ := url.Parse(upstream)
-	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
+	scans, err := newScans(cfg, reg, ownReg, authz, st) // scan.go
+	if err != nil {
+		return site.Services{}, err
+	}
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport(),
+		Admit: scans.Admit(cfg.PullPolicySeverity)})
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -304,10 +309,6 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		return site.Services{}, err
 	}
 	periodic, err := periodicTasks(cfg, st, syncer)
-	if err != nil {
-		return site.Services{}, err
-	}
-	scans, err := newScans(cfg, reg, ownReg, authz, st) // scan.go
 	if err != nil {
 		return site.Services{}, err
 	}

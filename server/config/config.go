@@ -112,6 +112,8 @@ type Config struct {
 	VulnDBInterval time.Duration
 	// ScanConcurrency bounds the image scans running at once on each replica.
 	ScanConcurrency int
+	// PullPolicySeverity refuses pulls through /v2 of images with findings at or above it.
+	PullPolicySeverity string
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -306,6 +308,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.VulnDBURL, "vuln-db-url", "OSV vulnerability database archive (a zip of OSV records, e.g. a mirror of osv.dev's <ecosystem>/all.zip) fetched periodically; empty: nothing is fetched")
 	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
 	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
+	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {

@@ -99,6 +99,8 @@ type Options struct {
 // Kind is a job kind of another package: its workers, and the River queue they run in with
 // at most MaxWorkers jobs at once on each replica.
 type Kind struct {
+	// Name is the River kind, whose finished jobs are pruned after Retention like the others.
+	Name       string
 	Queue      string
 	MaxWorkers int
 	Register   func(*river.Workers)

@@ -37,7 +37,11 @@ func (m *Manager) prune(ctx context.Context) error {
 	cutoff := time.Now().Add(-m.opts.Retention)
 	deleted := 0
 	for {
-		res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kindOp, kindPeriodic).States(finished...).
+		kinds := []string{kindOp, kindPeriodic}
+		for _, k := range m.opts.Kinds {
+			kinds = append(kinds, k.Name)
+		}
+		res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kinds...).States(finished...).
 			OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc).First(500))
 		if err != nil {
 			return err

@@ -70,7 +70,7 @@ const Queue = "scan"
 
 // Kind is the job kind to give ops.Options.Kinds.
 func (s *Service) Kind() ops.Kind {
-	return ops.Kind{Queue: Queue, MaxWorkers: s.opts.Concurrency, Register: func(w *river.Workers) {
+	return ops.Kind{Name: args{}.Kind(), Queue: Queue, MaxWorkers: s.opts.Concurrency, Register: func(w *river.Workers) {
 		river.AddWorker(w, &worker{s: s})
 	}}
 }

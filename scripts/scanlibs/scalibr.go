@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	scalibr "github.com/google/osv-scalibr"
 	scalibrimage "github.com/google/osv-scalibr/artifact/image/layerscanning/image"
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -25,7 +26,6 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
 	"github.com/google/osv-scalibr/plugin"
 	"github.com/google/osv-scalibr/plugin/config"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Name says which library this probe measures.

@@ -25,6 +25,8 @@ var commands = map[string]func(ctx context.Context, c *cli, args []string) error
 	"cleanup": cmdCleanup, // cli_cleanup.go
 	"gc":      cmdGC,
 	"export":  cmdExport, // export.go
+	"scan":    cmdScan,   // scan_cli.go
+	"vulndb":  cmdVulnDB, // scan_cli.go
 	// Access control (access_cli.go).
 	"user":            cmdUser,
 	"token":           cmdToken,

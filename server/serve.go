@@ -254,7 +254,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		p.gov.Connect(ownReg, authz)
 	}
 	up, _ := url.Parse(upstream)
-	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport()})
+	scans, err := newScans(cfg, reg, ownReg, authz, st) // scan.go
+	if err != nil {
+		return site.Services{}, err
+	}
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport(),
+		Admit: scans.Admit(cfg.PullPolicySeverity)})
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -344,6 +349,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, time.Minute)...)
+	hook.OnCommit(scans.Pushed)
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,
 		Authorizer: authz,
@@ -361,6 +368,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
+		Queues: []ops.Kind{scans.Kind()},
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -372,6 +380,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		hooks.Connect(insertInto(jobs))
 		hook.OnCommit(publishRegistryEvents(hooks))
 	}
+	scans.Attach(jobs)
 	chartRepo, err := charts.New(charts.Options{
 		Registry: reg, Prefix: cfg.ChartsPrefix, AllowOverwrite: cfg.ChartsAllowOverwrite,
 		MaxChartSize: cfg.ChartsMaxSize, PullHost: pullHost, Concurrency: cfg.Concurrency,
@@ -390,11 +399,12 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: v2, Catalog: cat, Sessions: sessions,
 		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
-		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz}),
+		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz, Scans: scans}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,
 		Replication: repl,
+		Scans:       scans,
 	}
 	if shared != nil {
 		s.Redis = shared

@@ -240,6 +240,8 @@ type Finding struct {
 	Version      string `json:"version,omitempty"`
 	FixedVersion string `json:"fixedVersion,omitempty"`
 	Title        string `json:"title,omitempty"`
+	// URL is the advisory's page, where known.
+	URL string `json:"url,omitempty"`
 }
 
 // Signature is one signature of an image, with who signed it where the signature says.

@@ -118,6 +118,14 @@ type Config struct {
 	PATMaxAge time.Duration
 	// JobTimeout bounds one run of a job.
 	JobTimeout time.Duration
+	// VulnDBURL is the OSV archive the vulnerability database is fetched from ("": none).
+	VulnDBURL string
+	// VulnDBInterval is how often VulnDBURL is checked for a new archive.
+	VulnDBInterval time.Duration
+	// ScanConcurrency bounds the image scans running at once on each replica.
+	ScanConcurrency int
+	// PullPolicySeverity refuses pulls through /v2 of images with findings at or above it.
+	PullPolicySeverity string
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -188,6 +196,8 @@ func Default() Config {
 		OIDCGroupsClaim:  "groups",
 		LDAP:             defaultLDAP(),
 		WebhookRetryWait: 10 * time.Second,
+		VulnDBInterval:   6 * time.Hour,
+		ScanConcurrency:  1,
 	}
 }
 
@@ -320,6 +330,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	days(&c.PATMaxAge, "pat-max-age", "with --access-control: lifetime of a personal access token made without one, and the longest allowed (0: no limit)")
 	duration(&c.WebhookRetryWait, "webhook-retry-wait", "wait before a failed webhook delivery is retried, doubling after each try (6 tries)")
 	duration(&c.JobTimeout, "job-timeout", "longest one run of a write job may take; a replica that stops mid-job has it taken over a little after this")
+	str(&c.VulnDBURL, "vuln-db-url", "OSV vulnerability database archive (a zip of OSV records, e.g. a mirror of osv.dev's <ecosystem>/all.zip) fetched periodically; empty: nothing is fetched")
+	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
+	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
+	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {

@@ -104,6 +104,8 @@ type Options struct {
 	// Authorizer decides who may look inside which repository (required): every endpoint
 	// asks it for a pull before it reads anything.
 	Authorizer access.Authorizer
+	// Scans, if set, are Berth's own scan reports, counted and listed beside attached ones.
+	Scans Scans
 }
 
 // Service serves the "Look inside" endpoints.
@@ -112,6 +114,7 @@ type Service struct {
 	store  Store
 	limits Limits
 	authz  access.Authorizer
+	scans  Scans
 
 	mu      sync.Mutex
 	flights map[string]*flight // layer digest → indexing in progress
@@ -130,6 +133,7 @@ func New(opts Options) *Service {
 		store:   opts.Store,
 		limits:  opts.Limits.withDefaults(),
 		authz:   opts.Authorizer,
+		scans:   opts.Scans,
 		flights: map[string]*flight{},
 	}
 	s.cache = newIndexCache(s.limits.CacheEntries)

@@ -103,8 +103,10 @@ func (s *Service) supplyChain(ctx context.Context, img *image) api.SupplyChain {
 	refs, err := s.referrersOf(ctx, img.repository, subjects)
 	if err != nil {
 		out.Documents = append(out.Documents, api.SupplyDocument{Kind: "other", Error: "referrers could not be listed: " + message(err)})
+		s.ownDocument(ctx, &out)
 		return out
 	}
+	s.ownDocument(ctx, &out)
 	maxList := s.limits.MaxList * 4
 	for _, ref := range refs {
 		docs, sigs := s.readReferrer(ctx, img.repository, ref)
@@ -386,5 +388,6 @@ func (s *Service) severities(ctx context.Context, repo, digest string) (api.Seve
 			}
 		}
 	}
+	s.ownSeverities(ctx, repo, digest, &sev)
 	return sev, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/berth-registry/berth/server/access"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,7 +94,21 @@ type Options struct {
 	// Kinds are those job kinds: their finished jobs are pruned after Retention too.
 	Kinds []string
 
+	// Queues are other packages' job kinds that run each in its own River queue, with its
+	// own bound (scans: server/scan); their finished jobs are pruned too.
+	Queues []Kind
+
 	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
+}
+
+// Kind is a job kind of another package: its workers, and the River queue they run in with
+// at most MaxWorkers jobs at once on each replica.
+type Kind struct {
+	// Name is the River kind, whose finished jobs are pruned after Retention like the others.
+	Name       string
+	Queue      string
+	MaxWorkers int
+	Register   func(*river.Workers)
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -206,12 +221,15 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 				return periodicArgs{Name: p.Name}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: p.Interval}}
 			}, &river.PeriodicJobOpts{ID: p.Name, RunOnStart: p.RunOnStart}))
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxRunning}}
+	for _, k := range opts.Queues {
+		k.Register(workers)
+		queues[k.Queue] = river.QueueConfig{MaxWorkers: max(k.MaxWorkers, 1)}
+	}
 	cfg := &river.Config{
-		ID:     "berth-" + m.replica,
-		Logger: slog.Default().With("component", "river"),
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: opts.MaxRunning},
-		},
+		ID:           "berth-" + m.replica,
+		Logger:       slog.Default().With("component", "river"),
+		Queues:       queues,
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		// A write job's replica renews its lease (lease.go); one not renewed for leaseTerm
@@ -234,6 +252,31 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	m.queue = q
 	return m, nil
 }
+
+// InsertJob queues a job of one of Options.Queues' kinds; dup says an equal unique job was
+// queued already. Other packages decide who may queue what before they call it.
+func (m *Manager) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (id int64, dup bool, err error) {
+	res, err := m.queue.Insert(ctx, args, opts)
+	if err != nil {
+		return 0, false, storeError(err)
+	}
+	return res.Job.ID, res.UniqueSkippedAsDuplicate, nil
+}
+
+// JobState returns where a job of any kind stands; ok is false when it is gone.
+func (m *Manager) JobState(ctx context.Context, id int64) (state rivertype.JobState, ok bool, err error) {
+	row, err := m.queue.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, storeError(err)
+	}
+	return row.State, true, nil
+}
+
+// Unfinished are River's states of a job that has not ended, for unique options.
+func Unfinished() []rivertype.JobState { return slices.Clone(unfinished) }
 
 // Start starts working jobs until Shutdown.
 func (m *Manager) Start(ctx context.Context) error {

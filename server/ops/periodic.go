@@ -37,7 +37,11 @@ func (m *Manager) prune(ctx context.Context) error {
 	cutoff := time.Now().Add(-m.opts.Retention)
 	deleted := 0
 	for {
-		res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(append([]string{kindOp, kindPeriodic}, m.opts.Kinds...)...).States(finished...).
+		kinds := append([]string{kindOp, kindPeriodic}, m.opts.Kinds...)
+		for _, q := range m.opts.Queues {
+			kinds = append(kinds, q.Name)
+		}
+		res, err := m.queue.JobList(ctx, river.NewJobListParams().Kinds(kinds...).States(finished...).
 			OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc).First(500))
 		if err != nil {
 			return err

@@ -30,6 +30,8 @@ type Options struct {
 	ReadOnly bool
 	// Transport overrides the transport built from Timeout (tests).
 	Transport http.RoundTripper
+	// Admit, if set, may refuse a manifest pulled through the proxy (pull policies).
+	Admit Admit
 }
 
 // Proxy is an http.Handler for /v2 that reaches only Options.Upstream.
@@ -38,6 +40,7 @@ type Proxy struct {
 	readOnly bool
 	rp       *httputil.ReverseProxy
 	blobs    *blobRelay // nil for https registries, whose bytes cannot be spliced
+	admit    Admit
 }
 
 // New returns a proxy to opts.Upstream.
@@ -49,7 +52,7 @@ func New(opts Options) (*Proxy, error) {
 		opts.Timeout = 30 * time.Second
 	}
 	up := &url.URL{Scheme: opts.Upstream.Scheme, Host: opts.Upstream.Host}
-	p := &Proxy{upstream: up, readOnly: opts.ReadOnly}
+	p := &Proxy{upstream: up, readOnly: opts.ReadOnly, admit: opts.Admit}
 	if up.Scheme == "http" {
 		addr := up.Host
 		if up.Port() == "" {
@@ -147,6 +150,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 }
 
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	p.admitManifest(resp)
 	if loc := resp.Header.Get("Location"); loc != "" {
 		resp.Header.Set("Location", p.localize(loc))
 	}

@@ -52,6 +52,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	rt.session()
 	rt.catalog()
 	rt.jobs()
+	rt.scans()
 	rt.activity()
 	rt.charts()
 	rt.contents()
@@ -108,6 +109,18 @@ func (rt routes) jobs() {
 	rt.mux.Handle("GET /api/v1/jobs/{id}", rt.api(jobs.ServeJob))
 	rt.mux.Handle("GET /api/v1/jobs/{id}/events", rt.api(jobs.ServeEvents))
 	rt.mux.Handle("DELETE /api/v1/jobs/{id}", rt.api(jobs.ServeCancel))
+}
+
+// scans: Berth's own scan reports, SBOMs and the vulnerability database (server/scan).
+func (rt routes) scans() {
+	sc := rt.s.Scans
+	if sc == nil {
+		return
+	}
+	rt.mux.Handle("POST /api/v1/scans", rt.api(sc.ServeStart))
+	rt.mux.Handle("GET /api/v1/scans/{digest}", rt.read(sc.ServeReport))
+	rt.mux.Handle("GET /api/v1/scans/{digest}/sbom", rt.read(sc.ServeSBOM))
+	rt.mux.Handle("GET /api/v1/vulndb", rt.read(sc.ServeDatabase))
 }
 
 func (rt routes) activity() {

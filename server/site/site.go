@@ -27,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/reqlog"
 	"github.com/berth-registry/berth/server/retention"
+	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/session"
 	"github.com/berth-registry/berth/server/webhooks"
 )
@@ -54,6 +55,8 @@ type Services struct {
 	// Charts, if set, serves chart pages' data, the classic chart repository (/charts) and
 	// the ChartMuseum API (/api/charts).
 	Charts *charts.Service
+	// Scans, if set, serves Berth's own scan reports and the vulnerability database's state.
+	Scans *scan.Service
 	// Contents, if set, serves layer file indexes, diffs and supply-chain documents.
 	Contents *contents.Service
 	// Webhook, if set, receives registry notifications at Config.EventsPath.

@@ -141,6 +141,8 @@ var postgresMigrations = []string{
 	webhookSchema("BIGSERIAL PRIMARY KEY", "BYTEA"),
 	// Scheduled retention policies and their runs (see retention.go).
 	retentionSchema("BIGSERIAL PRIMARY KEY"),
+	// Berth's own scans and the vulnerability database (see scan.go).
+	scanMigration("BYTEA"),
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -142,6 +142,8 @@ var sqliteMigrations = []string{
 	webhookSchema("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
 	// Scheduled retention policies and their runs (see retention.go).
 	retentionSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
+	// Berth's own scans and the vulnerability database (see scan.go).
+	scanMigration("BLOB"),
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

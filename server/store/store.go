@@ -183,6 +183,8 @@ type Store interface {
 	// Index keeps the metadata index; AddEvents keeps its tags in step with push and delete
 	// events in the same transaction.
 	Index
+	// Scans keeps Berth's own scan reports and its vulnerability database.
+	Scans
 	// Close releases the database.
 	Close() error
 }

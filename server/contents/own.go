@@ -1,0 +1,55 @@
+package contents
+
+import (
+	"context"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// Scans are Berth's own scan reports (server/scan), shown beside the documents others
+// attached, with their source.
+type Scans interface {
+	// Report is Berth's report of digest; the caller checked access to repository.
+	Report(ctx context.Context, repository, digest string) (api.ScanReport, error)
+}
+
+// ownSeverities adds Berth's report of digest, if it has one with findings matched, to sev.
+func (s *Service) ownSeverities(ctx context.Context, repo, digest string, sev *api.Severities) {
+	if s.scans == nil {
+		return
+	}
+	r, err := s.scans.Report(ctx, repo, digest)
+	if err != nil || r.Severities.Reports == 0 {
+		return
+	}
+	sev.Reports++
+	sev.Critical += r.Severities.Critical
+	sev.High += r.Severities.High
+	sev.Medium += r.Severities.Medium
+	sev.Low += r.Severities.Low
+	sev.Unknown += r.Severities.Unknown
+}
+
+// ownDocument adds Berth's report of the image to the supply chain: a vulnerability document
+// whose format names Berth as its source, and its findings.
+func (s *Service) ownDocument(ctx context.Context, out *api.SupplyChain) {
+	if s.scans == nil {
+		return
+	}
+	r, err := s.scans.Report(ctx, out.Repository, out.Digest)
+	if err != nil || r.State == api.ScanNotScanned {
+		return
+	}
+	doc := api.SupplyDocument{Digest: out.Digest, Kind: "vulnerabilities", Format: "Berth scan (OSV)",
+		Created: r.Scanned, Packages: r.Packages, Findings: len(r.Findings), Error: r.Error}
+	if r.Error == "" && r.Severities.Reports == 0 {
+		doc.Error = "no vulnerability database is loaded: packages only"
+	}
+	out.Documents = append(out.Documents, doc)
+	if doc.Error != "" {
+		return
+	}
+	out.Severities.Reports++
+	count(&out.Severities, r.Findings)
+	out.Findings = append(out.Findings, r.Findings...)
+}

@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Admit decides whether a pulled manifest may be served: "" lets it through, anything else is
+// the refusal's message, naming the policy (server/scan's pull policy).
+type Admit func(ctx context.Context, repository, digest string) string
+
+// manifestPath returns the repository of a /v2/<name>/manifests/<ref> path.
+func manifestPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndex(rest, "/manifests/")
+	if i <= 0 {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+// admitManifest replaces a manifest the policy refuses with the registry's error format:
+// 403 DENIED and the policy's message, the manifest's bytes never reaching the client.
+func (p *Proxy) admitManifest(resp *http.Response) {
+	req := resp.Request
+	if p.admit == nil || resp.StatusCode != http.StatusOK || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		return
+	}
+	repo, ok := manifestPath(req.URL.Path)
+	digest := resp.Header.Get("Docker-Content-Digest")
+	if !ok || digest == "" {
+		return
+	}
+	msg := p.admit(req.Context(), repo, digest)
+	if msg == "" {
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": "DENIED", "message": msg}}})
+	_ = resp.Body.Close()
+	resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	for _, h := range []string{"Docker-Content-Digest", "Etag", "Content-Encoding"} {
+		resp.Header.Del(h)
+	}
+	resp.Header.Set("Content-Type", "application/json")
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/replication"
 	"github.com/berth-registry/berth/server/retention"
+	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store"
 	"github.com/berth-registry/berth/server/webhooks"
@@ -121,6 +122,9 @@ func everything(t *testing.T) http.Handler {
 		s.Charts, s.Access = ch, control
 		s.Activity = events.NewAPI(st, authz)
 		s.Contents = contents.New(contents.Options{Registry: s.Registry, Store: st, Authorizer: authz})
+		if s.Scans, err = scan.New(scan.Options{Registry: s.Registry, Own: s.Registry, Authorizer: authz, Store: st, WorkDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
 		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: secret}); err != nil {
 			t.Fatal(err)
 		}

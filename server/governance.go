@@ -33,7 +33,7 @@ func newGovernance(st store.Store, control *auth.Control) (*governance.Service, 
 	if err != nil {
 		return nil, err
 	}
-	return governance.New(governance.Options{Store: g, Accounts: a, Audit: control.Accounts.Audit}), nil
+	return governance.New(governance.Options{Store: g, Accounts: a, Audit: control.Accounts.Audit, Grants: control.Issuer.Grants}), nil
 }
 
 // writeGuard is gov as the registry client's guard (none without governance).

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -355,5 +357,24 @@ func TestGovernanceEmbeddedPort(t *testing.T) {
 	}
 	if err := remote.Delete(ref, remote.WithAuth(admin)); err == nil || !strings.Contains(err.Error(), "immutable") {
 		t.Fatalf("delete on the embedded port: %v", err)
+	}
+	// Without a token that grants the write, the policies say nothing (whether v1 exists,
+	// what the namespace holds): the registry answers 401 as for any unauthorized request.
+	for _, authz := range []string{"", "Bearer x", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+govPassword))} {
+		for _, method := range []string{http.MethodPut, http.MethodDelete} {
+			req, _ := http.NewRequest(method, "http://"+regAddr+"/v2/team/app/manifests/v1", strings.NewReader("{}"))
+			if authz != "" {
+				req.Header.Set("Authorization", authz)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "immutable") {
+				t.Errorf("%s with %.12q: %d %s, want the registry's 401 and no word of the rule", method, authz, resp.StatusCode, body)
+			}
+		}
 	}
 }

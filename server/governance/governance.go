@@ -35,6 +35,9 @@ type Options struct {
 	Audit func(ctx context.Context, e store.AuditEntry)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Grants says whether a request's Authorization header grants action (push, delete) on
+	// a repository: the token service's verdict (auth.Issuer.Grants). Middleware needs it.
+	Grants func(ctx context.Context, authorization, repository, action string) bool
 }
 
 // Event is something governance reports to outbound webhooks.

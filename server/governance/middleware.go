@@ -20,12 +20,24 @@ const maxManifest = 4 << 20
 
 // Middleware guards a /v2 handler (Berth's proxy, the embedded registry): a manifest PUT or
 // DELETE in a namespace with policies is checked before it is passed on, and refused in the
-// registry's error format. Requests without credentials pass, for the registry to answer
-// 401 as usual, so the refusals tell nothing to someone who could not write anyway.
+// registry's error format. Only requests whose token grants the write are checked; the rest
+// pass for the registry to answer 401 or 403 as usual, so a refusal tells nothing (which tags
+// exist, a namespace's usage) to someone who could not write anyway, and costs no walk.
 func (s *Service) Middleware(next http.Handler) http.Handler {
+	if s.o.Grants == nil {
+		panic("governance: Middleware needs Options.Grants")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		repo, ref, ok := manifestPath(r)
-		if !ok || r.Header.Get("Authorization") == "" || auth.NamespaceOf(repo) == "" {
+		if !ok || auth.NamespaceOf(repo) == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		action := "push"
+		if r.Method == http.MethodDelete {
+			action = "delete"
+		}
+		if !s.o.Grants(r.Context(), r.Header.Get("Authorization"), repo, action) {
 			next.ServeHTTP(w, r)
 			return
 		}

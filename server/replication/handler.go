@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
 )
 
@@ -33,6 +34,12 @@ func (s *Service) serve(h func(w http.ResponseWriter, r *http.Request) (int, any
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := admin(r.Context()); err != nil {
 			httperr.Write(w, r, err)
+			return
+		}
+		if access.From(r.Context()).ReadOnly && r.Method != http.MethodGet {
+			// A leaked read-only token of an administrator reads; it never adds an endpoint
+			// or runs a rule that writes with Berth's rights.
+			httperr.Write(w, r, httperr.New(api.CodeDenied, "A read-only token cannot change registry endpoints or replication rules, nor run them."))
 			return
 		}
 		status, v, err := h(w, r)

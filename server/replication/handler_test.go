@@ -33,6 +33,8 @@ func TestAPIAdminsOnlyAndSecretsStayIn(t *testing.T) {
 			r = r.WithContext(access.With(r.Context(), access.Identity{Kind: access.User, Name: "root", Admin: true}))
 		case "dev":
 			r = r.WithContext(access.With(r.Context(), access.Identity{Kind: access.User, Name: "dev"}))
+		case "root-readonly": // a read-only token of an administrator
+			r = r.WithContext(access.With(r.Context(), access.Identity{Kind: access.User, Name: "root", Admin: true, ReadOnly: true, Via: access.ViaToken}))
 		}
 		mux.ServeHTTP(w, r)
 	}))
@@ -57,6 +59,8 @@ func TestAPIAdminsOnlyAndSecretsStayIn(t *testing.T) {
 	}
 	call("", "GET", "/api/v1/registries", "", http.StatusUnauthorized)
 	call("dev", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9"}`, http.StatusForbidden)
+	call("root-readonly", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9"}`, http.StatusForbidden)
+	call("root-readonly", "GET", "/api/v1/registries", "", http.StatusOK)
 	call("root", "POST", "/api/v1/registries", `{"name":"Bad Name","url":"http://127.0.0.1:9"}`, http.StatusBadRequest)
 	body := call("root", "POST", "/api/v1/registries", `{"name":"second","url":"`+second.URL+`","username":"robot","password":"hunter2-secret"}`, http.StatusCreated)
 	list := call("root", "GET", "/api/v1/registries", "", http.StatusOK)

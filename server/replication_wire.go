@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/replication"
@@ -19,7 +20,7 @@ import (
 // main registry with Berth's own access (its service credentials, or with access control
 // tokens it mints for itself), never a user's; administrators alone manage them.
 func newReplication(cfg config.Config, upstream string, st store.Store, svcAuth authn.Authenticator, control *auth.Control,
-	secret []byte, metrics prometheus.Registerer) (*replication.Service, error) {
+	gov *governance.Service, secret []byte, metrics prometheus.Registerer) (*replication.Service, error) {
 	var limit replication.Limiter
 	if cfg.ReplicationBandwidth > 0 {
 		limit = replication.NewLimiter(cfg.ReplicationBandwidth)
@@ -32,6 +33,7 @@ func newReplication(cfg config.Config, upstream string, st store.Store, svcAuth 
 	main, err := registry.New(registry.Options{
 		URL: upstream, Auth: svcAuth, ServiceWrites: true, Transport: t,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency,
+		Guard: writeGuard(gov), // immutable tags and quotas hold for replication into main too
 	})
 	if err != nil {
 		return nil, err

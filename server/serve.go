@@ -340,7 +340,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		return site.Services{}, err
 	}
 	periodic = append(periodic, ldapCheck(cfg, control)...)
-	repl, err := newReplication(cfg, upstream, st, svcAuth, control, secret, metrics) // replication_wire.go
+	repl, err := newReplication(cfg, upstream, st, svcAuth, control, p.gov, secret, metrics) // replication_wire.go
 	if err != nil {
 		return site.Services{}, err
 	}

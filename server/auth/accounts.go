@@ -159,7 +159,7 @@ func (a *Accounts) authenticate(ctx context.Context, name, secret string, thrott
 	case strings.HasPrefix(secret, PATPrefix), strings.HasPrefix(secret, SessionPrefix),
 		strings.HasPrefix(secret, AccessPrefix), strings.HasPrefix(name, RobotAccount):
 		if throttle {
-			if err := a.limiter.Check(ctx, name); err != nil {
+			if err := a.limiter.Check(ctx, throttleKey(name)); err != nil {
 				return access.Identity{}, err
 			}
 		}
@@ -168,7 +168,7 @@ func (a *Accounts) authenticate(ctx context.Context, name, secret string, thrott
 		id, err = a.password(ctx, name, secret, throttle)
 	}
 	if throttle && errors.Is(err, ErrBadCredentials) {
-		a.limiter.Fail(ctx, name)
+		a.limiter.Fail(ctx, throttleKey(name))
 	}
 	return id, err
 }
@@ -197,7 +197,7 @@ func (a *Accounts) password(ctx context.Context, name, password string, throttle
 	// The throttle comes before the cache of verified passwords too: otherwise a throttled
 	// guesser would still learn, unthrottled, whether a guess is one lately verified.
 	if throttle {
-		if err := a.limiter.Check(ctx, name); err != nil {
+		if err := a.limiter.Check(ctx, throttleKey(name)); err != nil {
 			return access.Identity{}, err
 		}
 	}
@@ -284,7 +284,7 @@ func (a *Accounts) takeSlot(ctx context.Context, slots chan struct{}, name strin
 	}
 	release := func() { <-slots }
 	if throttle {
-		if err := a.limiter.Check(ctx, name); err != nil {
+		if err := a.limiter.Check(ctx, throttleKey(name)); err != nil {
 			release()
 			return nil, err
 		}
@@ -457,3 +457,7 @@ func storeErr(err error, what string) error {
 func badName(what, name string) error {
 	return httperr.New(api.CodeBadRequest, fmt.Sprintf("%s %q: use lowercase letters, digits and . _ - between them (at most 64 characters).", what, name))
 }
+
+// throttleKey is the name failures are counted under: case folded, since the directory
+// matches names whatever their case ("Alice" and "alice" are one LDAP user, one budget).
+func throttleKey(name string) string { return strings.ToLower(name) }

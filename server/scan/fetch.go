@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/berth-registry/berth/server/store"
@@ -26,7 +27,7 @@ func (s *Service) Fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cur.Source == s.opts.DBURL && cur.ETag != "" {
+	if cur.Source == sourceName(s.opts.DBURL) && cur.ETag != "" {
 		req.Header.Set("If-None-Match", cur.ETag)
 	}
 	resp, err := s.opts.Fetch.Do(req)
@@ -40,7 +41,7 @@ func (s *Service) Fetch(ctx context.Context) error {
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("fetch the vulnerability database: the server answered %s", resp.Status)
 	}
-	db, err := Load(ctx, resp.Body, s.opts.MaxDBSize, s.opts.DBURL)
+	db, err := Load(ctx, resp.Body, s.opts.MaxDBSize, sourceName(s.opts.DBURL))
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (s *Service) Fetch(ctx context.Context) error {
 	if err := s.opts.Store.PutVulnDB(ctx, db); err != nil {
 		return err
 	}
-	slog.InfoContext(ctx, "vulnerability database loaded", "source", s.opts.DBURL, "records", db.Records, "newest", db.Newest)
+	slog.InfoContext(ctx, "vulnerability database loaded", "source", sourceName(s.opts.DBURL), "records", db.Records, "newest", db.Newest)
 	return nil
 }
 
@@ -76,4 +77,14 @@ func Load(ctx context.Context, r io.Reader, max int64, source string) (store.Vul
 		return store.VulnDB{}, err
 	}
 	return ParseArchive(tmp, n, source)
+}
+
+// sourceName is how the database's URL is shown (API, reports, logs): scheme, host and path,
+// without user info or a query, which may hold the mirror's credentials or a signature.
+func sourceName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the configured URL"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

@@ -58,7 +58,7 @@ type Result struct {
 func Image(ctx context.Context, img v1.Image, dbDir, name string) (Result, error) {
 	cfg := scalibrimage.DefaultConfig()
 	cfg.MaxFileBytes = MaxFileBytes
-	simg, err := scalibrimage.FromV1Image(img, cfg)
+	simg, err := scalibrimage.FromV1Image(budgeted(img, MaxImageBytes), cfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("read the image's layers: %w", err)
 	}

@@ -52,6 +52,7 @@ type Event struct {
 // Service is governance assembled.
 type Service struct {
 	o      Options
+	usages usageCache // usagecache.go
 	conn   atomic.Pointer[connection]
 	notify func(ctx context.Context, e Event)
 }

@@ -104,7 +104,7 @@ func walk(ctx context.Context, reg *registry.Client, repo, digest string, raw []
 // reaches that the namespace does not store yet, and a new tag. Passing 80 % of a limit
 // gives one warning until usage goes below it again.
 func (s *Service) checkQuota(ctx context.Context, reg *registry.Client, p policies, ch registry.Change, newTag bool) error {
-	u, err := usageOf(ctx, reg, p.namespace)
+	u, err := s.usage(ctx, reg, p.namespace) // usagecache.go
 	if err != nil {
 		return err
 	}
@@ -138,6 +138,7 @@ func (s *Service) checkQuota(ctx context.Context, reg *registry.Client, p polici
 		return httperr.New(api.CodeDenied, fmt.Sprintf("quota exceeded: namespace %s has %d tags, its limit", p.namespace, u.tags))
 	}
 	s.warn(ctx, q, after, tags, ch.Repository)
+	s.admitted(p.namespace, adds, after, newTag)
 	return nil
 }
 

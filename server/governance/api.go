@@ -47,17 +47,18 @@ func (s *Service) MayManage(ctx context.Context, id access.Identity, ns string, 
 	case write && id.ReadOnly:
 		return httperr.New(api.CodeDenied, "A read-only token cannot change anything.")
 	}
-	if _, ok, err := s.o.Accounts.Namespace(ctx, ns); err != nil {
-		return storeErr(err)
-	} else if !ok {
-		return httperr.New(api.CodeNotFound, "Namespace "+ns+" does not exist (or you have no access to it).")
-	}
+	// Rights first: whether a namespace exists is for those who may manage it.
 	c, err := s.connection()
 	if err != nil {
 		return err
 	}
 	if err := c.authz.Authorize(ctx, ns+"/", access.Manage); err != nil {
 		return err
+	}
+	if _, ok, err := s.o.Accounts.Namespace(ctx, ns); err != nil {
+		return storeErr(err)
+	} else if !ok {
+		return httperr.New(api.CodeNotFound, "Namespace "+ns+" does not exist.")
 	}
 	if admin && !id.Admin {
 		return httperr.New(api.CodeDenied, "Only administrators may do this.")

@@ -132,4 +132,23 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("send test: %d", code)
 	}
 	waitFor(t, "the test delivery", 10*time.Second, func() bool { return len(rc.at("/slack", "test")) == 1 })
+
+	// A write job that fails in the namespace is a job.failed event.
+	req := api.WebhookRequest{URL: srv.URL + "/failed", Events: []string{webhooks.EventJobFailed}, Format: "json", Secret: secret}
+	if code := as("POST", "/api/v1/namespaces/team/webhooks", req, nil); code != http.StatusCreated {
+		t.Fatalf("create the job.failed webhook: %d", code)
+	}
+	var started api.Job
+	if code := as("POST", "/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: "team/app:missing", Destination: "team/copy:v1"}, &started); code != http.StatusAccepted {
+		t.Fatalf("start a copy that fails: %d", code)
+	}
+	waitFor(t, "the job.failed delivery", 20*time.Second, func() bool { return len(rc.at("/failed", webhooks.EventJobFailed)) == 1 })
+	var failed webhooks.Event
+	if err := json.Unmarshal(rc.at("/failed", webhooks.EventJobFailed)[0].body, &failed); err != nil || failed.Namespace != "team" ||
+		failed.Repository != "team/app" || failed.Actor != "admin" || failed.Data["job"] != started.ID || failed.Message == "" {
+		t.Errorf("job.failed payload: %+v %v", failed, err)
+	}
+	if len(rc.at("/json", webhooks.EventJobFailed)) != 0 {
+		t.Errorf("a webhook not subscribed to job.failed got it")
+	}
 }

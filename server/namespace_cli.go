@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,15 +21,21 @@ import (
 //	berth namespace immutable add NS PATTERN...      (e.g. 'v*' '!*-rc*')
 //	berth namespace immutable lift|restore|delete NS ID
 //	berth namespace quota [--storage 10GB] [--tags N] NS   (shows, or sets; 0 removes a limit)
+//	berth namespace webhook list NS | add [--events push,delete] [--format F] NS URL | remove NS ID
+//	berth namespace retention list NS | add [--repositories G] [--include RE] [--keep-last N] [--older-than D] [--every D] NS
+//	berth namespace retention remove|preview NS ID
 func cmdNamespace(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "namespace", "immutable list|add|lift|restore|delete NS [PATTERN...|ID] | quota [--storage SIZE] [--tags N] NS",
+	fs := newFlags(c, "namespace", "immutable list|add|lift|restore|delete NS [PATTERN...|ID] | quota [--storage SIZE] [--tags N] NS | "+
+		"webhook list|add|remove NS [URL|ID] | retention list|add|remove|preview NS [ID]",
 		"Shows and changes a namespace's policies on the store directly (every change audited as cli:$USER).")
 	var af accessFlags
 	af.register(fs)
 	storage := fs.String("storage", "", "storage limit such as 10GB or 512MiB; 0 removes it (quota)")
 	tags := fs.Int64("tags", -1, "tag limit; 0 removes it (quota)")
-	if len(args) == 0 || (args[0] != "immutable" && args[0] != "quota") {
-		return usagef("want immutable or quota")
+	var hf hookFlags
+	hf.register(fs)
+	if len(args) == 0 || !slices.Contains([]string{"immutable", "quota", "webhook", "retention"}, args[0]) {
+		return usagef("want immutable, quota, webhook or retention")
 	}
 	what := args[0]
 	rest, err := parse(fs, args[1:])
@@ -60,6 +67,12 @@ func cmdNamespace(ctx context.Context, c *cli, args []string) error {
 	audit := func(ctx context.Context, e store.AuditEntry) {
 		e.Time, e.Addr = time.Now(), "cli"
 		_ = as.AddAudit(ctx, e)
+	}
+	switch what {
+	case "webhook":
+		return webhookCommand(ctx, st, af, audit, hf, rest, c.out, fs.Usage)
+	case "retention":
+		return retentionCommand(ctx, c, st, af, audit, hf, rest, fs.Usage)
 	}
 	gov := governance.New(governance.Options{Store: gs, Accounts: as, Audit: audit})
 	if what == "quota" {

@@ -20,7 +20,7 @@ import (
 // main registry with Berth's own access (its service credentials, or with access control
 // tokens it mints for itself), never a user's; administrators alone manage them.
 func newReplication(cfg config.Config, upstream string, st store.Store, svcAuth authn.Authenticator, control *auth.Control,
-	gov *governance.Service, secret []byte, metrics prometheus.Registerer) (*replication.Service, error) {
+	gov *governance.Service, secret []byte, metrics prometheus.Registerer, relay *hookRelay) (*replication.Service, error) {
 	var limit replication.Limiter
 	if cfg.ReplicationBandwidth > 0 {
 		limit = replication.NewLimiter(cfg.ReplicationBandwidth)
@@ -41,6 +41,7 @@ func newReplication(cfg config.Config, upstream string, st store.Store, svcAuth 
 	return replication.New(replication.Options{
 		Store: st, Main: main, Secret: secret, Flags: cfg.ExtraRegistries, Timeout: cfg.UpstreamTimeout,
 		Bandwidth: cfg.ReplicationBandwidth, Limiter: limit, Metrics: replication.NewMetrics(metrics),
+		OnRun: relay.replicationFinished,
 	})
 }
 

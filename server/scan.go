@@ -17,9 +17,9 @@ import (
 // newScans builds the scan service: images read with Berth's own access, the database
 // fetched from --vuln-db-url (when set) through a dial guard allowing only its host, as
 // copies reach remote registries.
-func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authorizer, st store.Store) (*scan.Service, error) {
+func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authorizer, st store.Store, relay *hookRelay) (*scan.Service, error) {
 	opts := scan.Options{
-		Registry: reg, Own: own, Authorizer: authz, Store: st,
+		Registry: reg, Own: own, Authorizer: authz, Store: st, OnReport: relay.scanFinished,
 		WorkDir: filepath.Join(cfg.DataDir, "scan"), Concurrency: cfg.ScanConcurrency,
 	}
 	if cfg.VulnDBURL != "" {

@@ -254,7 +254,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		p.gov.Connect(ownReg, authz)
 	}
 	up, _ := url.Parse(upstream)
-	scans, err := newScans(cfg, reg, ownReg, authz, st) // scan.go
+	relay := &hookRelay{}                                      // governance_events.go: webhooks, once built
+	scans, err := newScans(cfg, reg, ownReg, authz, st, relay) // scan.go
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -335,12 +336,13 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	relay.hooks = hooks
 	periodic, err := periodicTasks(cfg, st, syncer)
 	if err != nil {
 		return site.Services{}, err
 	}
 	periodic = append(periodic, ldapCheck(cfg, control)...)
-	repl, err := newReplication(cfg, upstream, st, svcAuth, control, p.gov, secret, metrics) // replication_wire.go
+	repl, err := newReplication(cfg, upstream, st, svcAuth, control, p.gov, secret, metrics, relay) // replication_wire.go
 	if err != nil {
 		return site.Services{}, err
 	}
@@ -368,7 +370,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// Uploaded archives wait here for their import job, on whichever replica runs it:
 		// replicas need the data dir's imports/ on a volume they share.
 		ImportDir: filepath.Join(cfg.DataDir, "imports"), MaxImportSize: cfg.MaxImportSize,
-		Queues: []ops.Kind{scans.Kind()},
+		Queues:   []ops.Kind{scans.Kind()},
+		OnFailed: relay.jobFailed, // webhooks' job.failed
 	})
 	if err != nil {
 		return site.Services{}, err

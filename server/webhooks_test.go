@@ -79,6 +79,10 @@ func TestWebhooks(t *testing.T) {
 		}
 		ids[h.path] = created.ID
 	}
+	scanHook := api.WebhookRequest{URL: srv.URL + "/scan", Events: []string{webhooks.EventScanFinished}, Secret: secret}
+	if code := as("POST", "/api/v1/namespaces/team/webhooks", scanHook, nil); code != http.StatusCreated {
+		t.Fatalf("create the scan.finished webhook: %d", code)
+	}
 	if code := as("POST", "/api/v1/namespaces/team/webhooks", api.WebhookRequest{URL: "http://10.1.2.3/hook", Events: []string{"push"}}, nil); code != http.StatusForbidden {
 		t.Fatalf("a target outside the allowlist: %d, want 403", code)
 	}
@@ -132,4 +136,31 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("send test: %d", code)
 	}
 	waitFor(t, "the test delivery", 10*time.Second, func() bool { return len(rc.at("/slack", "test")) == 1 })
+
+	// The push was scanned: a scan.finished event with the report's counts.
+	waitFor(t, "the scan.finished delivery", 20*time.Second, func() bool { return len(rc.at("/scan", webhooks.EventScanFinished)) > 0 })
+	var scanned webhooks.Event
+	if err := json.Unmarshal(rc.at("/scan", webhooks.EventScanFinished)[0].body, &scanned); err != nil || scanned.Repository != "team/app" ||
+		scanned.Namespace != "team" || !strings.HasPrefix(scanned.Digest, "sha256:") || scanned.Data["critical"] == nil {
+		t.Errorf("scan.finished payload: %+v %v", scanned, err)
+	}
+
+	// A write job that fails in the namespace is a job.failed event.
+	req := api.WebhookRequest{URL: srv.URL + "/failed", Events: []string{webhooks.EventJobFailed}, Format: "json", Secret: secret}
+	if code := as("POST", "/api/v1/namespaces/team/webhooks", req, nil); code != http.StatusCreated {
+		t.Fatalf("create the job.failed webhook: %d", code)
+	}
+	var started api.Job
+	if code := as("POST", "/api/v1/jobs", api.JobRequest{Kind: api.JobCopy, Source: "team/app:missing", Destination: "team/copy:v1"}, &started); code != http.StatusAccepted {
+		t.Fatalf("start a copy that fails: %d", code)
+	}
+	waitFor(t, "the job.failed delivery", 20*time.Second, func() bool { return len(rc.at("/failed", webhooks.EventJobFailed)) == 1 })
+	var failed webhooks.Event
+	if err := json.Unmarshal(rc.at("/failed", webhooks.EventJobFailed)[0].body, &failed); err != nil || failed.Namespace != "team" ||
+		failed.Repository != "team/app" || failed.Actor != "admin" || failed.Data["job"] != started.ID || failed.Message == "" {
+		t.Errorf("job.failed payload: %+v %v", failed, err)
+	}
+	if len(rc.at("/json", webhooks.EventJobFailed)) != 0 {
+		t.Errorf("a webhook not subscribed to job.failed got it")
+	}
 }

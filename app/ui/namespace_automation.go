@@ -36,6 +36,12 @@ type automationPage struct {
 
 	hookErr, retErr, announce string
 	gen                       int
+
+	// page is the page's own context (OnMount's): loads dispatch through it, since go-app
+	// drops what is dispatched from an element no longer mounted, and the element an action
+	// started from may be gone by the time its reload answers.
+	page    app.Context
+	hasPage bool
 }
 
 func automationURL(ns string) string { return Path("/access/namespaces/" + ns + "/automation") }
@@ -57,6 +63,7 @@ func callAutomation[T any](ctx app.Context, fn func(c context.Context, a client.
 }
 
 func (p *automationPage) OnMount(ctx app.Context) {
+	p.page, p.hasPage = ctx, true
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -81,6 +88,9 @@ type automationView struct {
 }
 
 func (p *automationPage) load(ctx app.Context) {
+	if p.hasPage {
+		ctx = p.page
+	}
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state = loading

@@ -49,9 +49,10 @@ func (p *automationPage) renderHooks() app.UI {
 	}
 	return app.Section().Class("access-section").Aria("label", "Webhooks").Body(
 		app.H2().Text("Webhooks"),
-		app.If(p.shownSecret != "", func() app.UI {
+		// A slot always there, so that showing the secret does not shift (and remount) the form.
+		app.Div().ID("hook-secret-slot").Body(app.If(p.shownSecret != "", func() app.UI {
 			return app.P().Class("card").ID("hook-secret-shown").Body(app.Text("Signing secret, shown once: "), app.Code().Text(p.shownSecret))
-		}),
+		})),
 		app.Form().Class("card access-form").ID("hook-form").OnSubmit(p.createHook).Body(
 			app.Div().Class("form-row").Body(
 				app.Label().For("hook-url").Text("URL"),

@@ -97,6 +97,8 @@ type Options struct {
 	// Queues are other packages' job kinds that run each in its own River queue, with its
 	// own bound (scans: server/scan); their finished jobs are pruned too.
 	Queues []Kind
+	// OnFailed, if set, is told about every write job that failed (webhooks' job.failed).
+	OnFailed func(ctx context.Context, f FailedJob)
 
 	lease time.Duration // a job's lease term; 0 means leaseTerm (tests shorten it)
 }

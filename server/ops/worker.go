@@ -80,6 +80,7 @@ func (w *opWorker) Work(ctx context.Context, job *river.Job[opArgs]) error {
 	}
 	logger.Log(ctx, level, "job ended", "state", final.State, "err", err, "took", time.Since(started).Round(time.Millisecond))
 	if final.State == api.JobFailed {
+		m.failed(context.WithoutCancel(ctx), job, final.Error)
 		return river.JobCancel(errors.New(final.Error))
 	}
 	return nil

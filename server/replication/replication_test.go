@@ -2,9 +2,11 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,6 +272,13 @@ func TestTagFiltersAndDryRun(t *testing.T) {
 		pushImage(t, h.main, "lib/x:"+tag)
 	}
 	pushImage(t, h.main, "app/y:1.0.0") // outside the repository filter
+	var ended []string                  // runs OnRun heard of: rule name, state, copied
+	var mu sync.Mutex
+	h.s.opts.OnRun = func(_ context.Context, run api.ReplicationRun, rule api.ReplicationRule, repository string) {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = append(ended, fmt.Sprintf("%s %s %d %q", rule.Name, run.State, run.Copied, repository))
+	}
 	rule := h.rule(t, api.ReplicationRule{Name: "ones", Source: api.MainRegistry, Destination: "second",
 		Repositories: "lib/*", Tags: "*.*.*", SemVer: "^1", Trigger: api.TriggerManual})
 
@@ -304,6 +313,11 @@ func TestTagFiltersAndDryRun(t *testing.T) {
 	runs, err := h.s.Runs(h.ctx, rule.ID)
 	if err != nil || len(runs) != 3 || runs[0].ID != again.ID {
 		t.Errorf("history: %d runs, %v", len(runs), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{`ones succeeded 2 ""`, `ones succeeded 0 ""`}; !slices.Equal(ended, want) {
+		t.Errorf("OnRun heard %q, want %q (not the dry run)", ended, want)
 	}
 }
 

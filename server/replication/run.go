@@ -102,6 +102,14 @@ func (s *Service) execute(ctx context.Context, args runArgs) api.ReplicationRun 
 	s.opts.Metrics.duration.Observe(time.Duration(out.DurationMS * int64(time.Millisecond)).Seconds())
 	slog.InfoContext(ctx, "replication run ended", "rule", out.Rule, "run", out.ID, "state", out.State, "copied", out.Copied,
 		"skipped", out.Skipped, "deleted", out.Deleted, "failed", out.Failed, "bytes", out.Bytes, "dry_run", out.DryRun)
+	if s.opts.OnRun != nil && !out.DryRun && ctx.Err() == nil {
+		rule := api.ReplicationRule{ID: args.Rule}
+		if p != nil {
+			rule = p.f.rule
+		}
+		out.Items = nil
+		s.opts.OnRun(context.WithoutCancel(ctx), out, rule, args.Repository)
+	}
 	return out
 }
 

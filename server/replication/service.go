@@ -45,6 +45,10 @@ type Options struct {
 	Backoff  time.Duration
 	// Metrics receives berth_replication_*; nil registers nowhere.
 	Metrics *Metrics
+	// OnRun, if set, is told about every run that ended (not dry runs, not interrupted
+	// ones), with its rule (only its ID when it could not be read) and the repository a
+	// push-triggered run is about ("" for others).
+	OnRun func(ctx context.Context, run api.ReplicationRun, rule api.ReplicationRule, repository string)
 }
 
 // Queue inserts River jobs: the ops.Manager's client, which runs the workers Register adds.

@@ -40,13 +40,9 @@ func (s *Service) Routes(authorize Authorize) map[string]http.HandlerFunc {
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request, _ access.Identity, ns string) error {
-	ps, err := s.o.Store.RetentionPolicies(r.Context(), ns)
+	out, err := s.Policies(r.Context(), ns)
 	if err != nil {
-		return storeErr(err)
-	}
-	out := make([]api.RetentionPolicy, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, policyJSON(p))
+		return err
 	}
 	httperr.WriteJSON(w, http.StatusOK, map[string]any{"policies": out})
 	return nil
@@ -66,12 +62,42 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request, id access.Ident
 }
 
 func (s *Service) remove(w http.ResponseWriter, r *http.Request, id access.Identity, ns string) error {
-	if err := s.o.Store.DeleteRetentionPolicy(r.Context(), ns, r.PathValue("id")); err != nil {
-		return storeErr(err)
+	if err := s.Remove(r.Context(), id.Name, ns, r.PathValue("id")); err != nil {
+		return err
 	}
-	s.o.Audit(r.Context(), store.AuditEntry{Actor: id.Name, Action: "retention.delete", Target: ns, Detail: r.PathValue("id"), OK: true})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// Remove deletes policy id of ns for actor.
+func (s *Service) Remove(ctx context.Context, actor, ns, id string) error {
+	if err := s.o.Store.DeleteRetentionPolicy(ctx, ns, id); err != nil {
+		return storeErr(err)
+	}
+	s.o.Audit(ctx, store.AuditEntry{Actor: actor, Action: "retention.delete", Target: ns, Detail: id, OK: true})
+	return nil
+}
+
+// Policies are ns's policies.
+func (s *Service) Policies(ctx context.Context, ns string) ([]api.RetentionPolicy, error) {
+	ps, err := s.o.Store.RetentionPolicies(ctx, ns)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]api.RetentionPolicy, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, policyJSON(p))
+	}
+	return out, nil
+}
+
+// PreviewPolicy is what policy id of ns would delete now.
+func (s *Service) PreviewPolicy(ctx context.Context, ns, id string) ([]api.CleanupPlan, error) {
+	p, err := s.policy(ctx, ns, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Preview(ctx, p)
 }
 
 // policy returns ns's policy id, or 404.
@@ -89,11 +115,7 @@ func (s *Service) policy(ctx context.Context, ns, id string) (store.RetentionPol
 }
 
 func (s *Service) preview(w http.ResponseWriter, r *http.Request, _ access.Identity, ns string) error {
-	p, err := s.policy(r.Context(), ns, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	plans, err := s.Preview(r.Context(), p)
+	plans, err := s.PreviewPolicy(r.Context(), ns, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	Fetch *http.Client
 	// MaxDBSize bounds the archive fetched or imported; 0 means DefaultMaxDBSize.
 	MaxDBSize int64
+	// OnReport, if set, is told about every report stored (webhooks' scan.finished); the
+	// report's SBOMs and findings are left out.
+	OnReport func(ctx context.Context, repository string, r store.ScanReport)
 }
 
 // Service scans images as River jobs and answers reports.
@@ -174,6 +177,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
 	}
 	slog.InfoContext(ctx, "image scanned", "repository", job.Args.Repository, "digest", job.Args.Digest,
 		"packages", report.Packages, "findings", len(report.Findings), "error", report.Error, "took", time.Since(start).Round(time.Millisecond))
+	if w.s.opts.OnReport != nil {
+		report.Findings, report.SPDX, report.CycloneDX = nil, nil, nil
+		w.s.opts.OnReport(context.WithoutCancel(ctx), job.Args.Repository, report)
+	}
 	return nil
 }
 

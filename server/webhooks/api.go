@@ -153,11 +153,19 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request, id access.Ident
 }
 
 func (s *Service) remove(w http.ResponseWriter, r *http.Request, id access.Identity, ns string) error {
-	if err := s.o.Store.DeleteWebhook(r.Context(), ns, r.PathValue("id")); err != nil {
+	if err := s.Remove(r.Context(), id.Name, ns, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Remove deletes webhook id of ns for actor.
+func (s *Service) Remove(ctx context.Context, actor, ns, id string) error {
+	if err := s.o.Store.DeleteWebhook(ctx, ns, id); err != nil {
 		return storeErr(err)
 	}
-	s.o.Audit(r.Context(), store.AuditEntry{Actor: id.Name, Action: AuditDelete, Target: scope(ns), Detail: r.PathValue("id"), OK: true})
-	w.WriteHeader(http.StatusNoContent)
+	s.o.Audit(ctx, store.AuditEntry{Actor: actor, Action: AuditDelete, Target: scope(ns), Detail: id, OK: true})
 	return nil
 }
 

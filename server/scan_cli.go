@@ -19,13 +19,13 @@ import (
 // storeFlag is the --database and --data-dir pair the scan commands open the store with.
 type storeFlag struct{ database, dataDir string }
 
-// open opens the store Berth runs with; it never makes one (a mistyped --data-dir would leave
-// a new, empty data directory behind).
-func (f *storeFlag) open(ctx context.Context) (store.Store, error) {
+// open opens the store Berth runs with; only create (an import) may make one: reading a
+// mistyped --data-dir leaves no new, empty data directory behind.
+func (f *storeFlag) open(ctx context.Context, create bool) (store.Store, error) {
 	af := accessFlags{dataDir: f.dataDir, database: f.database}
 	dsn, path := f.database, af.sqlitePath()
 	if path != "" {
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); err != nil && !create {
 			return nil, fmt.Errorf("there is no Berth store at %s: give --data-dir (or --database) as Berth runs with it", path)
 		}
 		if dsn == "" {
@@ -53,7 +53,7 @@ func cmdVulnDB(ctx context.Context, c *cli, args []string) error {
 	if len(rest) == 0 || (rest[0] == "import") != (len(rest) == 2) || (rest[0] != "import" && rest[0] != "status") {
 		return usagef("want status, or import FILE")
 	}
-	st, err := f.open(ctx)
+	st, err := f.open(ctx, rest[0] == "import")
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func cmdScan(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.open(ctx)
+	st, err := f.open(ctx, false)
 	if err != nil {
 		return err
 	}

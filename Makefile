@@ -34,16 +34,19 @@ run: build
 
 ## test: run every test (unit, integration against real registries, headless Chromium e2e)
 # The server package holds most of the tests and would run alone for most of the time: its
-# browser tests (TestE2E*) run as a second test process beside everything else. Each line of
-# their output is marked [e2e]; the target fails when either part does.
+# browser tests (TestE2E*) run as two more test processes beside everything else (they wait on
+# the browser more than they compute). Their output lines are marked [a11y] and [e2e]; the
+# target fails when any part does.
+E2E_A := ^TestE2E(Accessibility|KeyboardAndPhone)
 test: wasm
 	$(GO) vet ./...
 	set -o pipefail; \
-	( $(GO) test -count=1 -timeout 20m -run '^TestE2E' ./server 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
+	( $(GO) test -count=1 -timeout 20m -run '$(E2E_A)' ./server 2>&1 | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
+	( $(GO) test -count=1 -timeout 20m -run '^TestE2E' -skip '$(E2E_A)' ./server 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') && \
 	$(GO) test -count=1 -timeout 20m -skip '^TestE2E' ./server; rest=$$?; \
-	wait $$e2e; e=$$?; \
-	[ $$rest -eq 0 ] && [ $$e -eq 0 ]
+	wait $$a11y; a=$$?; wait $$e2e; e=$$?; \
+	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run
 bench: wasm

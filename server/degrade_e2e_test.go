@@ -36,8 +36,10 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	}
 	forward := httputil.NewSingleHostReverseProxy(realURL)
 	var hung atomic.Bool
+	var held atomic.Int64 // requests the hung registry took
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hung.Load() {
+			held.Add(1)
 			<-r.Context().Done()
 			return
 		}
@@ -64,15 +66,17 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 			t.Fatalf("the breaker did not open: %d %+v", code, eb)
 		}
 	}
-	start := time.Now()
+	held.Store(0)
 	if err := chromedp.Do(ctx,
 		clickStable(`#repositories a[href="/repositories/team/app"]`),
 		chromedp.WaitVisible(`#registry-banner`),
 	); err != nil {
 		t.Fatalf("registry banner: %v", err)
 	}
-	if took := time.Since(start); took > timeout/2 {
-		t.Errorf("the banner showed %s after the click, more than half the %s timeout", took, timeout)
+	// The open breaker answered the page's requests itself: at most one probe reached the
+	// registry, instead of each request waiting out the timeout there.
+	if n := held.Load(); n > 1 {
+		t.Errorf("%d of the page's requests went to the hung registry while its breaker was open", n)
 	}
 	msg, _ := chromedp.Run(ctx, chromedp.Text(`#registry-banner`))
 	if !strings.Contains(msg, "The registry is not answering") {

@@ -20,7 +20,7 @@ import (
 	"github.com/berth-registry/berth/server/store"
 )
 
-// TestScheduledRetention: two replicas (two River clients on one database) run the
+// TestScheduledRetention: three replicas (three River clients on one database) run the
 // retention task; the policy's due run happens once and deletes exactly its preview's tags.
 func TestScheduledRetention(t *testing.T) {
 	ctx := t.Context()
@@ -73,7 +73,7 @@ func TestScheduledRetention(t *testing.T) {
 	}
 
 	var checks atomic.Int32
-	for _, st := range []store.Store{first, open()} {
+	for _, st := range []store.Store{first, open(), open()} {
 		r, _ := store.RetentionOf(st)
 		replica := retention.New(retention.Options{Store: r, Registry: reg})
 		m, err := ops.NewManager(ctx, ops.Options{Registry: reg, Authorizer: registry.NewAuthorizer(reg, 0), Store: st, Secret: []byte("a cluster secret for the tests"),
@@ -94,7 +94,7 @@ func TestScheduledRetention(t *testing.T) {
 		})
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for checks.Load() < 4 {
+	for checks.Load() < 6 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the retention task ran %d times", checks.Load())
 		}

@@ -351,12 +351,19 @@ func trapTab(dialog, e app.Value) {
 	if e.Get("key").String() != "Tab" {
 		return
 	}
-	controls := dialog.Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
-	n := controls.Length()
-	if n == 0 {
+	all := dialog.Call("querySelectorAll", "button:not([disabled]), a[href], input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])")
+	// Only controls on screen take focus: a hidden last one (in a closed <details>, say)
+	// would let Tab from the last visible control leave the dialog.
+	var controls []app.Value
+	for i := range all.Length() {
+		if c := all.Index(i); c.Call("getClientRects").Length() > 0 {
+			controls = append(controls, c)
+		}
+	}
+	if len(controls) == 0 {
 		return
 	}
-	first, last := controls.Index(0), controls.Index(n-1)
+	first, last := controls[0], controls[len(controls)-1]
 	active := app.Window().Get("document").Get("activeElement")
 	inside := dialog.Call("contains", active).Bool()
 	switch {

@@ -33,20 +33,23 @@ run: build
 	./bin/berth $(ARGS)
 
 ## test: run every test (unit, integration against real registries, headless Chromium e2e)
-# The server package holds most of the tests and would run alone for most of the time: its
-# browser tests (TestE2E*) run as two more test processes beside everything else (they wait on
-# the browser more than they compute). Their output lines are marked [a11y] and [e2e]; the
-# target fails when any part does.
+# The server package holds most of the tests: its test binary is built once and run as three
+# processes beside the other packages' tests — the accessibility and keyboard tests [a11y], the
+# other browser tests [e2e] and the rest [server] — since they wait on browsers and registries
+# more than they compute. The target fails when any part does.
 E2E_A := ^TestE2E(Accessibility|KeyboardAndPhone)
+SERVER_TEST = cd server && ../bin/server.test -test.count=1 -test.timeout=20m
 test: wasm
 	$(GO) vet ./...
+	$(GO) test -c -o bin/server.test ./server
 	set -o pipefail; \
-	( $(GO) test -count=1 -timeout 20m -run '$(E2E_A)' ./server 2>&1 | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
-	( $(GO) test -count=1 -timeout 20m -run '^TestE2E' -skip '$(E2E_A)' ./server 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') && \
-	$(GO) test -count=1 -timeout 20m -skip '^TestE2E' ./server; rest=$$?; \
-	wait $$a11y; a=$$?; wait $$e2e; e=$$?; \
-	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e -eq 0 ]
+	( $(SERVER_TEST) -test.run '$(E2E_A)' 2>&1 | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
+	( $(SERVER_TEST) -test.run '^TestE2E' -test.skip '$(E2E_A)' 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
+	( $(SERVER_TEST) -test.skip '^TestE2E' 2>&1 | sed -u 's/^/[server] /' ) & srv=$$!; \
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$'); rest=$$?; \
+	wait $$a11y; a=$$?; wait $$e2e; e=$$?; wait $$srv; v=$$?; \
+	for p in "a11y $$a" "e2e $$e" "server $$v" "other packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] || echo "make test: the $$1 tests failed"; done; \
+	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e -eq 0 ] && [ $$v -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run
 bench: wasm

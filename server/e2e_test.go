@@ -115,6 +115,12 @@ func browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-quic", true),
 	)
+	if _, bench := t.(*testing.B); !bench {
+		// Tests do not need app.wasm's optimised tier: compiling 12 MB of it again in the
+		// background costs CPU every page load, which the other test processes need.
+		// Benchmarks keep it: they measure what users get.
+		opts = append(opts, chromedp.Flag("js-flags", "--no-wasm-tier-up"))
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 12*time.Minute)

@@ -115,12 +115,6 @@ func browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-quic", true),
 	)
-	if _, bench := t.(*testing.B); !bench {
-		// Tests do not need app.wasm's optimised tier: compiling 12 MB of it again in the
-		// background costs CPU every page load, which the other test processes need.
-		// Benchmarks keep it: they measure what users get.
-		opts = append(opts, chromedp.Flag("js-flags", "--no-wasm-tier-up"))
-	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 12*time.Minute)
@@ -275,8 +269,10 @@ func TestE2EManifestPage(t *testing.T) {
 	); err != nil {
 		t.Fatalf("switch platform: %v", err)
 	}
-	layers, err := chromedp.Run(ctx, chromedp.Text(`#layers h2`))
-	if err != nil || !strings.Contains(layers, "Layers (1") {
+	// The layers card follows the config in the same render; wait for it rather than read
+	// it mid-render.
+	if err := chromedp.Do(ctx, waitJS(`(document.querySelector("#layers h2") || {innerText: ""}).innerText.includes("Layers (1")`)); err != nil {
+		layers, _ := chromedp.Run(ctx, chromedp.Text(`#layers h2`))
 		t.Errorf("layer count heading %q, %v", layers, err)
 	}
 	history, err := chromedp.Run(ctx, chromedp.Text(`#history`))

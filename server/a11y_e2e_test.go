@@ -306,7 +306,9 @@ func TestE2EAccessibility(t *testing.T) {
 		look(1280, 800, false),
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
 		chromedp.WaitVisible(`#platforms a.selected`),
-		chromedp.Focus(`#platforms a.selected`),
+		// Focused by script once the app has settled: a node looked up by id can be replaced
+		// by a render in between.
+		waitJS(`(function(){ const a = document.querySelector("#platforms a.selected"); if (!a) return false; a.focus(); return document.activeElement === a; })()`),
 		chromedp.KeyEvent(kb.ArrowRight),
 		waitJS(`document.activeElement === document.querySelectorAll("#platforms a")[1]`),
 		chromedp.KeyEvent(kb.End),

@@ -48,7 +48,7 @@ test: wasm
 	( $(SERVER_TEST) -test.skip '^TestE2E' 2>&1 | sed -u 's/^/[server] /' ) & srv=$$!; \
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$'); rest=$$?; \
 	wait $$a11y; a=$$?; wait $$e2e; e=$$?; wait $$srv; v=$$?; \
-	for p in "a11y $$a" "e2e $$e" "server $$v" "other packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] || echo "make test: the $$1 tests failed"; done; \
+	for p in "a11y $$a" "e2e $$e" "server $$v" "other-packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] || echo "make test: the $$1 tests failed"; done; \
 	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e -eq 0 ] && [ $$v -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run

@@ -43,12 +43,13 @@ test: wasm
 	$(GO) vet ./...
 	$(GO) test -c -o bin/server.test ./server
 	set -o pipefail; \
-	( $(SERVER_TEST) -test.run '$(E2E_A)' 2>&1 | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
-	( $(SERVER_TEST) -test.run '^TestE2E' -test.skip '$(E2E_A)' 2>&1 | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
-	( $(SERVER_TEST) -test.skip '^TestE2E' 2>&1 | sed -u 's/^/[server] /' ) & srv=$$!; \
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$'); rest=$$?; \
+	( $(SERVER_TEST) -test.run '$(E2E_A)' 2>&1 | tee $(CURDIR)/bin/test-a11y.log | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
+	( $(SERVER_TEST) -test.run '^TestE2E' -test.skip '$(E2E_A)' 2>&1 | tee $(CURDIR)/bin/test-e2e.log | sed -u 's/^/[e2e] /' ) & e2e=$$!; \
+	( $(SERVER_TEST) -test.skip '^TestE2E' 2>&1 | tee $(CURDIR)/bin/test-server.log | sed -u 's/^/[server] /' ) & srv=$$!; \
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') 2>&1 | tee $(CURDIR)/bin/test-other-packages.log; rest=$$?; \
 	wait $$a11y; a=$$?; wait $$e2e; e=$$?; wait $$srv; v=$$?; \
-	for p in "a11y $$a" "e2e $$e" "server $$v" "other-packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] || echo "make test: the $$1 tests failed"; done; \
+	for p in "a11y $$a" "e2e $$e" "server $$v" "other-packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] && continue; \
+		echo "make test: the $$1 tests failed:"; grep -E -A8 '^\s*--- FAIL|^FAIL|^panic:' bin/test-$$1.log | head -60; done; \
 	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e -eq 0 ] && [ $$v -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run

@@ -22,6 +22,8 @@ type planner struct {
 	src, dst *registry.Client
 	srcE     endpoint
 	args     runArgs
+	// seen remembers which repo@digest carry the rule's labels.
+	seen map[string]bool
 }
 
 // item is a planned artifact with the repositories it moves between.
@@ -100,6 +102,9 @@ func (p *planner) repository(ctx context.Context, repo string) ([]item, error) {
 	want := p.choose(tags)
 	srcDigests, err := p.src.HeadAll(ctx, repo, want)
 	if err != nil && !notFound(err) {
+		return nil, err
+	}
+	if err := p.labelled(ctx, repo, srcDigests); err != nil {
 		return nil, err
 	}
 	if !p.f.rule.NoReferrers {

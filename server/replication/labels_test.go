@@ -1,0 +1,78 @@
+package replication
+
+import (
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/registrytest"
+)
+
+// labelledImage is a random image whose config carries labels.
+func labelledImage(t *testing.T, labels map[string]string) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf.Config.Labels = labels
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestLabelFilterCopiesLabelledImages runs a rule taking the payments team's images: the
+// labelled image with its signature and the index one of whose platforms is labelled arrive,
+// the other team's image does not.
+func TestLabelFilterCopiesLabelledImages(t *testing.T) {
+	h := newHarness(t)
+	second := registrytest.Distribution3(t)
+	if err := h.s.AddEndpoint(h.ctx, api.RegistryEndpoint{Name: "second", URL: second.URL}); err != nil {
+		t.Fatal(err)
+	}
+	pay := map[string]string{"com.example.team": "payments"}
+	img := labelledImage(t, pay)
+	if err := remote.Write(parse(t, h.main, "shop/pay:1"), img); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	sigTag := "sha256-" + d.Hex + ".sig"
+	pushImage(t, h.main, "shop/pay:"+sigTag)
+	if err := remote.Write(parse(t, h.main, "shop/search:1"), labelledImage(t, map[string]string{"com.example.team": "search"})); err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: labelledImage(t, nil), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: labelledImage(t, pay), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	), types.OCIImageIndex)
+	if err := remote.WriteIndex(parse(t, h.main, "shop/multi:1"), idx); err != nil {
+		t.Fatal(err)
+	}
+	rule := h.rule(t, api.ReplicationRule{Name: "payments", Source: api.MainRegistry, Destination: "second",
+		Repositories: "shop/*", Labels: "com.example.team=payments", Trigger: api.TriggerManual})
+	run := h.run(t, rule.Name, false)
+	if run.State != api.RunSucceeded || run.Copied != 3 {
+		t.Fatalf("run: %+v", run)
+	}
+	if got := tagsOf(t, second.URL, "shop/pay"); !slices.Equal(got, []string{"1", sigTag}) {
+		t.Errorf("shop/pay at the destination: %v", got)
+	}
+	if got := tagsOf(t, second.URL, "shop/multi"); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("shop/multi at the destination: %v", got)
+	}
+	if got := tagsOf(t, second.URL, "shop/search"); len(got) != 0 {
+		t.Errorf("shop/search copied: %v", got)
+	}
+}

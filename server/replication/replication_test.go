@@ -97,8 +97,9 @@ func pushImage(t *testing.T, base, where string, opts ...remote.Option) v1.Hash 
 	return d
 }
 
-// pushSigned pushes a two-platform index and a cosign-style signature tag for it.
-func pushSigned(t *testing.T, base, where string) (index v1.Hash, sigTag string) {
+// pushSigned pushes a two-platform index, a cosign-style signature tag for it and an SBOM
+// referring to it (OCI subject).
+func pushSigned(t *testing.T, base, where string, opts ...remote.Option) (index v1.Hash, sigTag string, sbom v1.Hash) {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
@@ -110,19 +111,72 @@ func pushSigned(t *testing.T, base, where string) (index v1.Hash, sigTag string)
 	}
 	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), types.OCIImageIndex)
 	r := parse(t, base, where)
-	if err := remote.WriteIndex(r, idx); err != nil {
+	if err := remote.WriteIndex(r, idx, opts...); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := idx.Digest()
+	size, _ := idx.Size()
 	sig, err := random.Image(256, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sigTag = "sha256-" + d.Hex + ".sig"
-	if err := remote.Write(r.Context().Tag(sigTag), sig); err != nil {
+	if err := remote.Write(r.Context().Tag(sigTag), sig, opts...); err != nil {
 		t.Fatal(err)
 	}
-	return d, sigTag
+	doc, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = mutate.ConfigMediaType(mutate.MediaType(doc, types.OCIManifestSchema1), "application/spdx+json")
+	doc = mutate.Subject(doc, v1.Descriptor{MediaType: types.OCIImageIndex, Digest: d, Size: size}).(v1.Image)
+	sbom, _ = doc.Digest()
+	if err := remote.Write(r.Context().Digest(sbom.String()), doc, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return d, sigTag, sbom
+}
+
+// arrived checks that srcRepo's index v1, its platforms, signature tag and SBOM are at
+// base/repo, digests equal.
+func (h *harness) arrived(t *testing.T, srcRepo, base, repo string, index v1.Hash, sigTag string, sbom v1.Hash, opts ...remote.Option) {
+	t.Helper()
+	for _, tag := range []string{"v1", sigTag} {
+		if got, want := digestOf(t, base, repo+":"+tag, opts...), digestOf(t, h.main, srcRepo+":"+tag); got != want || got == "" {
+			t.Errorf("%s:%s at the destination is %q, want %q", repo, tag, got, want)
+		}
+	}
+	idx, err := remote.Index(parse(t, base, repo+":v1"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		if _, err := remote.Image(parse(t, base, repo+"@"+m.Digest.String()), opts...); err != nil {
+			t.Errorf("platform %s missing in %s: %v", m.Platform, repo, err)
+		}
+	}
+	if !hasReferrer(t, base, repo, index, sbom, opts...) {
+		t.Errorf("the SBOM %s did not follow %s to %s", sbom, index, repo)
+	}
+}
+
+// hasReferrer reports whether repo@subject at base lists referrer among its referrers.
+func hasReferrer(t *testing.T, base, repo string, subject, referrer v1.Hash, opts ...remote.Option) bool {
+	t.Helper()
+	r, _ := name.NewDigest(strings.TrimPrefix(base, "http://")+"/"+repo+"@"+subject.String(), name.Insecure)
+	idx, err := remote.Referrers(r, opts...)
+	if err != nil {
+		t.Logf("referrers of %s: %v", r, err)
+		return false
+	}
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		if m.Digest == referrer {
+			return true
+		}
+	}
+	return false
 }
 
 func digestOf(t *testing.T, base, ref string, opts ...remote.Option) string {
@@ -219,7 +273,7 @@ func TestPushReplicatesSignedIndexTo28(t *testing.T) {
 	mirror := h.rule(t, api.ReplicationRule{Name: "mirror", Source: api.MainRegistry, Destination: "dr", Repositories: "team/**",
 		Prefix: "mirror", Deletions: true, Trigger: api.TriggerPush})
 
-	index, sigTag := pushSigned(t, h.main, "team/app:v1")
+	index, sigTag, sbom := pushSigned(t, h.main, "team/app:v1")
 	h.s.OnEvents([]store.Event{
 		{Action: store.ActionPush, Repository: "team/app", Tag: "v1", Digest: index.String()},
 		{Action: store.ActionPush, Repository: "team/app", Tag: sigTag},
@@ -228,21 +282,7 @@ func TestPushReplicatesSignedIndexTo28(t *testing.T) {
 	h.waitRuns(t, keep.ID, 2)
 	h.waitRuns(t, mirror.ID, 2)
 	for _, repo := range []string{"team/app", "mirror/team/app"} {
-		for _, tag := range []string{"v1", sigTag} {
-			if got, want := digestOf(t, d28.URL, repo+":"+tag, auth), digestOf(t, h.main, "team/app:"+tag); got != want || got == "" {
-				t.Errorf("%s:%s at the destination is %q, want %q", repo, tag, got, want)
-			}
-		}
-		idx, err := remote.Index(parse(t, d28.URL, repo+":v1"), auth)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, _ := idx.IndexManifest()
-		for _, m := range im.Manifests {
-			if _, err := remote.Image(parse(t, d28.URL, repo+"@"+m.Digest.String()), auth); err != nil {
-				t.Errorf("platform %s missing in %s: %v", m.Platform, repo, err)
-			}
-		}
+		h.arrived(t, "team/app", d28.URL, repo, index, sigTag, sbom, auth)
 	}
 
 	// Delete v1 at the source: the mirror rule propagates it, keep does not.

@@ -35,25 +35,40 @@ type harness struct {
 	s    *Service
 	main string
 	ctx  context.Context // an administrator's
+	st   store.Store
 }
 
 func newHarness(t *testing.T, flags ...string) *harness {
 	t.Helper()
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	return newHarnessOn(t, harnessSpec{DB: filepath.Join(t.TempDir(), "berth.db"), Main: registrytest.Open(t), Flags: flags})
+}
+
+// harnessSpec is where a harness keeps its store and finds its main registry, and how it
+// runs: a second harness on the same spec is another replica.
+type harnessSpec struct {
+	DB, Main string
+	Flags    []string
+	// Bandwidth and Concurrency are the service's; 0 for its defaults.
+	Bandwidth   int64
+	Concurrency int
+}
+
+func newHarnessOn(t *testing.T, spec harnessSpec) *harness {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), spec.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	main := registrytest.Open(t)
-	mainClient := registrytest.NewClient(t, registry.Options{URL: main})
+	mainClient := registrytest.NewClient(t, registry.Options{URL: spec.Main})
 	secret := []byte("a cluster secret for the tests")
 	metrics := prometheus.NewRegistry()
-	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
-		Metrics: NewMetrics(metrics)})
+	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: spec.Flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
+		Metrics: NewMetrics(metrics), Bandwidth: spec.Bandwidth, Concurrency: spec.Concurrency})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ops.NewManager(t.Context(), ops.Options{Registry: mainClient, Authorizer: registry.NewAuthorizer(mainClient, 0),
+	m, err := ops.NewManager(context.Background(), ops.Options{Registry: mainClient, Authorizer: registry.NewAuthorizer(mainClient, 0),
 		Store: st, Secret: secret, Workers: s.Register, Kinds: []string{KindRun}})
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +85,8 @@ func newHarness(t *testing.T, flags ...string) *harness {
 		defer cancel()
 		_ = m.Shutdown(ctx)
 	})
-	ctx := access.With(t.Context(), access.Identity{Kind: access.User, Name: "root", Admin: true})
-	return &harness{s: s, main: main, ctx: ctx}
+	ctx := access.With(context.Background(), access.Identity{Kind: access.User, Name: "root", Admin: true})
+	return &harness{s: s, main: spec.Main, ctx: ctx, st: st}
 }
 
 func parse(t *testing.T, base, s string) name.Reference {
@@ -86,7 +101,13 @@ func parse(t *testing.T, base, s string) name.Reference {
 // pushImage pushes a random image to base/where and returns its digest.
 func pushImage(t *testing.T, base, where string, opts ...remote.Option) v1.Hash {
 	t.Helper()
-	img, err := random.Image(1024, 1)
+	return pushImageOf(t, base, where, 1024, opts...)
+}
+
+// pushImageOf is pushImage with a layer of size bytes.
+func pushImageOf(t *testing.T, base, where string, size int64, opts ...remote.Option) v1.Hash {
+	t.Helper()
+	img, err := random.Image(size, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

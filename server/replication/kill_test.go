@@ -100,7 +100,7 @@ func TestRunOfAKilledReplicaFinishesOnAnother(t *testing.T) {
 }
 
 // runOf reads run id's record from the store.
-func runOf(t *testing.T, st store.Store, id string) api.ReplicationRun {
+func runOf(t testing.TB, st store.Store, id string) api.ReplicationRun {
 	t.Helper()
 	reps, err := store.ReplicationsOf(st)
 	if err != nil {
@@ -121,7 +121,7 @@ func runOf(t *testing.T, st store.Store, id string) api.ReplicationRun {
 
 // lapse moves the store's clock as time would pass before another replica's River acts: the
 // running jobs' leases lapsed, the dead replica's term as leader over.
-func lapse(t *testing.T, st store.Store) {
+func lapse(t testing.TB, st store.Store) {
 	t.Helper()
 	db := st.Backend().SQLite
 	if _, err := db.ExecContext(t.Context(), `UPDATE river_job SET attempted_at = strftime('%Y-%m-%d %H:%M:%f', attempted_at, '-2 minutes') WHERE state = 'running'`); err != nil {

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // labelledImage is a random image whose config carries labels.
-func labelledImage(t *testing.T, labels map[string]string) v1.Image {
+func labelledImage(t testing.TB, labels map[string]string) v1.Image {
 	t.Helper()
 	img, err := random.Image(512, 1)
 	if err != nil {
@@ -74,5 +75,46 @@ func TestLabelFilterCopiesLabelledImages(t *testing.T) {
 	}
 	if got := tagsOf(t, second.URL, "shop/search"); len(got) != 0 {
 		t.Errorf("shop/search copied: %v", got)
+	}
+}
+
+// TestSharedBlobsMovedOnce replicates two repositories whose images share a layer, one at a
+// time: the second mounts the layer from the first at the destination instead of uploading
+// it again, and both images arrive whole.
+func TestSharedBlobsMovedOnce(t *testing.T) {
+	h := newHarnessOn(t, harnessSpec{DB: filepath.Join(t.TempDir(), "berth.db"), Main: registrytest.Open(t), Concurrency: 1})
+	var count uploadCounter
+	dst := registrytest.Wrapped(t, count.wrap)
+	if err := h.s.AddEndpoint(h.ctx, api.RegistryEndpoint{Name: "dst", URL: dst.URL}); err != nil {
+		t.Fatal(err)
+	}
+	shared, err := random.Layer(256<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"base/a", "base/b"} {
+		img, err := mutate.AppendLayers(labelledImage(t, nil), shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(parse(t, h.main, repo+":1"), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rule := h.rule(t, api.ReplicationRule{Name: "bases", Source: api.MainRegistry, Destination: "dst", Repositories: "base/*", Trigger: api.TriggerManual})
+	if run := h.run(t, rule.Name, false); run.State != api.RunSucceeded || run.Copied != 2 {
+		t.Fatalf("run: %+v", run)
+	}
+	size, _ := shared.Size()
+	if n := count.n.Load(); n >= 2*size {
+		t.Errorf("the destination received %d bytes of uploads: the %d-byte shared layer went twice", n, size)
+	}
+	for _, repo := range []string{"base/a", "base/b"} {
+		if _, err := remote.Image(parse(t, dst.URL, repo+":1")); err != nil {
+			t.Errorf("%s: %v", repo, err)
+		}
+		if got, want := digestOf(t, dst.URL, repo+":1"), digestOf(t, h.main, repo+":1"); got != want {
+			t.Errorf("%s at the destination is %s, want %s", repo, got, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 )
 
@@ -24,6 +25,8 @@ type planner struct {
 	args     runArgs
 	// seen remembers which repo@digest carry the rule's labels.
 	seen map[string]bool
+	// placed is where the run's copies put their blobs: shared ones are mounted, not sent again.
+	placed ops.Placed
 }
 
 // item is a planned artifact with the repositories it moves between.

@@ -38,7 +38,7 @@ type harness struct {
 	st   store.Store
 }
 
-func newHarness(t *testing.T, flags ...string) *harness {
+func newHarness(t testing.TB, flags ...string) *harness {
 	t.Helper()
 	return newHarnessOn(t, harnessSpec{DB: filepath.Join(t.TempDir(), "berth.db"), Main: registrytest.Open(t), Flags: flags})
 }
@@ -53,7 +53,7 @@ type harnessSpec struct {
 	Concurrency int
 }
 
-func newHarnessOn(t *testing.T, spec harnessSpec) *harness {
+func newHarnessOn(t testing.TB, spec harnessSpec) *harness {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), spec.DB)
 	if err != nil {
@@ -89,7 +89,7 @@ func newHarnessOn(t *testing.T, spec harnessSpec) *harness {
 	return &harness{s: s, main: spec.Main, ctx: ctx, st: st}
 }
 
-func parse(t *testing.T, base, s string) name.Reference {
+func parse(t testing.TB, base, s string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(strings.TrimPrefix(base, "http://")+"/"+s, name.Insecure)
 	if err != nil {
@@ -99,13 +99,13 @@ func parse(t *testing.T, base, s string) name.Reference {
 }
 
 // pushImage pushes a random image to base/where and returns its digest.
-func pushImage(t *testing.T, base, where string, opts ...remote.Option) v1.Hash {
+func pushImage(t testing.TB, base, where string, opts ...remote.Option) v1.Hash {
 	t.Helper()
 	return pushImageOf(t, base, where, 1024, opts...)
 }
 
 // pushImageOf is pushImage with a layer of size bytes.
-func pushImageOf(t *testing.T, base, where string, size int64, opts ...remote.Option) v1.Hash {
+func pushImageOf(t testing.TB, base, where string, size int64, opts ...remote.Option) v1.Hash {
 	t.Helper()
 	img, err := random.Image(size, 1)
 	if err != nil {
@@ -120,7 +120,7 @@ func pushImageOf(t *testing.T, base, where string, size int64, opts ...remote.Op
 
 // pushSigned pushes a two-platform index, a cosign-style signature tag for it and an SBOM
 // referring to it (OCI subject).
-func pushSigned(t *testing.T, base, where string, opts ...remote.Option) (index v1.Hash, sigTag string, sbom v1.Hash) {
+func pushSigned(t testing.TB, base, where string, opts ...remote.Option) (index v1.Hash, sigTag string, sbom v1.Hash) {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
@@ -160,7 +160,7 @@ func pushSigned(t *testing.T, base, where string, opts ...remote.Option) (index 
 
 // arrived checks that srcRepo's index v1, its platforms, signature tag and SBOM are at
 // base/repo, digests equal.
-func (h *harness) arrived(t *testing.T, srcRepo, base, repo string, index v1.Hash, sigTag string, sbom v1.Hash, opts ...remote.Option) {
+func (h *harness) arrived(t testing.TB, srcRepo, base, repo string, index v1.Hash, sigTag string, sbom v1.Hash, opts ...remote.Option) {
 	t.Helper()
 	for _, tag := range []string{"v1", sigTag} {
 		if got, want := digestOf(t, base, repo+":"+tag, opts...), digestOf(t, h.main, srcRepo+":"+tag); got != want || got == "" {
@@ -183,7 +183,7 @@ func (h *harness) arrived(t *testing.T, srcRepo, base, repo string, index v1.Has
 }
 
 // hasReferrer reports whether repo@subject at base lists referrer among its referrers.
-func hasReferrer(t *testing.T, base, repo string, subject, referrer v1.Hash, opts ...remote.Option) bool {
+func hasReferrer(t testing.TB, base, repo string, subject, referrer v1.Hash, opts ...remote.Option) bool {
 	t.Helper()
 	r, _ := name.NewDigest(strings.TrimPrefix(base, "http://")+"/"+repo+"@"+subject.String(), name.Insecure)
 	idx, err := remote.Referrers(r, opts...)
@@ -200,7 +200,7 @@ func hasReferrer(t *testing.T, base, repo string, subject, referrer v1.Hash, opt
 	return false
 }
 
-func digestOf(t *testing.T, base, ref string, opts ...remote.Option) string {
+func digestOf(t testing.TB, base, ref string, opts ...remote.Option) string {
 	t.Helper()
 	d, err := remote.Head(parse(t, base, ref), opts...)
 	if err != nil {
@@ -209,7 +209,7 @@ func digestOf(t *testing.T, base, ref string, opts ...remote.Option) string {
 	return d.Digest.String()
 }
 
-func tagsOf(t *testing.T, base, repo string, opts ...remote.Option) []string {
+func tagsOf(t testing.TB, base, repo string, opts ...remote.Option) []string {
 	t.Helper()
 	r, _ := name.NewRepository(strings.TrimPrefix(base, "http://")+"/"+repo, name.Insecure)
 	tags, err := remote.List(r, opts...)
@@ -220,7 +220,7 @@ func tagsOf(t *testing.T, base, repo string, opts ...remote.Option) []string {
 	return tags
 }
 
-func (h *harness) rule(t *testing.T, r api.ReplicationRule) api.ReplicationRule {
+func (h *harness) rule(t testing.TB, r api.ReplicationRule) api.ReplicationRule {
 	t.Helper()
 	r, err := h.s.SaveRule(h.ctx, r)
 	if err != nil {
@@ -230,7 +230,7 @@ func (h *harness) rule(t *testing.T, r api.ReplicationRule) api.ReplicationRule 
 }
 
 // run runs the rule now and waits for the run's end.
-func (h *harness) run(t *testing.T, rule string, dry bool) api.ReplicationRun {
+func (h *harness) run(t testing.TB, rule string, dry bool) api.ReplicationRun {
 	t.Helper()
 	run, err := h.s.Start(h.ctx, rule, dry)
 	if err != nil {
@@ -239,7 +239,7 @@ func (h *harness) run(t *testing.T, rule string, dry bool) api.ReplicationRun {
 	return h.wait(t, run.ID)
 }
 
-func (h *harness) wait(t *testing.T, id string) api.ReplicationRun {
+func (h *harness) wait(t testing.TB, id string) api.ReplicationRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -251,7 +251,7 @@ func (h *harness) wait(t *testing.T, id string) api.ReplicationRun {
 }
 
 // waitRuns waits until the rule has n ended runs and returns them.
-func (h *harness) waitRuns(t *testing.T, rule string, n int) []api.ReplicationRun {
+func (h *harness) waitRuns(t testing.TB, rule string, n int) []api.ReplicationRun {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {

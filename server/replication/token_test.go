@@ -24,7 +24,7 @@ import (
 // service (server/auth over its own SQLite store), which its listener serves too, and a
 // robot of the team dr (developer: it pushes under dr/). It returns the registry's base
 // URL and the robot's name and secret.
-func tokenRegistry(t *testing.T) (base, robot, secret string) {
+func tokenRegistry(t testing.TB) (base, robot, secret string) {
 	t.Helper()
 	ctx := t.Context()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "auth.db"))

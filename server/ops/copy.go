@@ -178,17 +178,18 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 				return err
 			}
 			report.progress(digest, 0, b.size)
-			l, mountHere := c.mountable(l, b.digest, mount)
+			l, mountHere, placed := c.mountable(ectx, l, b.digest, mount)
 			err = w.WriteLayer(ectx, c.dstRepo, l, mountHere, func(done int64) {
 				if done < b.size {
 					report.progress(digest, done, b.size)
 				}
 			})
 			if err != nil {
+				placed("")
 				return err
 			}
+			placed(c.dstRepo)
 			report.progress(digest, b.size, b.size)
-			c.Placed.add(b.digest, c.dstRepo)
 			copied.Add(b.size)
 			return nil
 		})

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -78,11 +77,11 @@ func TestLabelFilterCopiesLabelledImages(t *testing.T) {
 	}
 }
 
-// TestSharedBlobsMovedOnce replicates two repositories whose images share a layer, one at a
-// time: the second mounts the layer from the first at the destination instead of uploading
-// it again, and both images arrive whole.
+// TestSharedBlobsMovedOnce replicates three repositories whose images share a layer, at
+// once: one copy uploads the layer, the others wait for it and mount it from there at the
+// destination instead of uploading it again, and every image arrives whole.
 func TestSharedBlobsMovedOnce(t *testing.T) {
-	h := newHarnessOn(t, harnessSpec{DB: filepath.Join(t.TempDir(), "berth.db"), Main: registrytest.Open(t), Concurrency: 1})
+	h := newHarness(t)
 	var count uploadCounter
 	dst := registrytest.Wrapped(t, count.wrap)
 	if err := h.s.AddEndpoint(h.ctx, api.RegistryEndpoint{Name: "dst", URL: dst.URL}); err != nil {
@@ -92,7 +91,7 @@ func TestSharedBlobsMovedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"base/a", "base/b"} {
+	for _, repo := range []string{"base/a", "base/b", "base/c"} {
 		img, err := mutate.AppendLayers(labelledImage(t, nil), shared)
 		if err != nil {
 			t.Fatal(err)
@@ -102,14 +101,14 @@ func TestSharedBlobsMovedOnce(t *testing.T) {
 		}
 	}
 	rule := h.rule(t, api.ReplicationRule{Name: "bases", Source: api.MainRegistry, Destination: "dst", Repositories: "base/*", Trigger: api.TriggerManual})
-	if run := h.run(t, rule.Name, false); run.State != api.RunSucceeded || run.Copied != 2 {
+	if run := h.run(t, rule.Name, false); run.State != api.RunSucceeded || run.Copied != 3 {
 		t.Fatalf("run: %+v", run)
 	}
 	size, _ := shared.Size()
 	if n := count.n.Load(); n >= 2*size {
 		t.Errorf("the destination received %d bytes of uploads: the %d-byte shared layer went twice", n, size)
 	}
-	for _, repo := range []string{"base/a", "base/b"} {
+	for _, repo := range []string{"base/a", "base/b", "base/c"} {
 		if _, err := remote.Image(parse(t, dst.URL, repo+":1")); err != nil {
 			t.Errorf("%s: %v", repo, err)
 		}

@@ -14,8 +14,9 @@ import (
 
 // TestE2EReplicationPages signs in as the administrator, tests the connection to an
 // --extra-registry endpoint with the keyboard, creates a rule with the form, starts a dry run
-// from the rule's page and sees it in the history, nothing copied; both pages axe-clean on a
-// desktop, the rule's without overflow on a phone.
+// from the rule's page and sees it in the history, nothing copied, then edits the rule's
+// filters there; both pages (the rule's with its form open) axe-clean on a desktop, the
+// rule's without overflow on a phone.
 func TestE2EReplicationPages(t *testing.T) {
 	script := axeScript(t)
 	ctx := browser(t)
@@ -49,12 +50,23 @@ func TestE2EReplicationPages(t *testing.T) {
 		waitJS(`(() => { const r = document.querySelector('#runs tbody tr'); return !!r && r.textContent.includes("succeeded (dry run)") })()`),
 		chromedp.Click(`#runs details summary`),
 		waitJS(`document.querySelector('#runs details').textContent.includes("team/api/worker")`),
+		chromedp.Click(`#rule-edit`),
+		waitJS(`document.activeElement && document.activeElement.id === "edit-name"`),
 	); err != nil {
 		screenshot(t, ctx, "replication-rule-failed")
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("%v; the page shows:\n%s", err, text)
 	}
 	checkAxe(t, ctx, script, "replication-rule")
+	if err := within(ctx,
+		chromedp.SendKeys(`#edit-tags`, "v*"),
+		chromedp.SendKeys(`#edit-labels`, "com.example.team=payments"),
+		chromedp.Click(`#edit-save`),
+		waitJS(`!document.querySelector('#edit-form') && document.body.textContent.includes("tags=v* labels=com.example.team=payments")`),
+	); err != nil {
+		screenshot(t, ctx, "replication-edit-failed")
+		t.Fatal(err)
+	}
 	if err := within(ctx, look(390, 844, false)); err != nil {
 		t.Fatal(err)
 	}

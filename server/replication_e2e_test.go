@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -14,8 +15,9 @@ import (
 
 // TestE2EReplicationPages signs in as the administrator, tests the connection to an
 // --extra-registry endpoint with the keyboard, creates a rule with the form, starts a dry run
-// from the rule's page and sees it in the history, nothing copied; both pages axe-clean on a
-// desktop, the rule's without overflow on a phone.
+// from the rule's page and sees it in the history, nothing copied; then switches to the
+// endpoint in the header and opens a tag there. Pages axe-clean on a desktop, the rule's
+// without overflow on a phone.
 func TestE2EReplicationPages(t *testing.T) {
 	script := axeScript(t)
 	ctx := browser(t)
@@ -55,6 +57,24 @@ func TestE2EReplicationPages(t *testing.T) {
 		t.Fatalf("%v; the page shows:\n%s", err, text)
 	}
 	checkAxe(t, ctx, script, "replication-rule")
+	// The endpoint browsed with the same pages: the header's switcher opens its catalog, a
+	// repository and a tag there open under /r/second/.
+	pushImage(t, strings.TrimPrefix(second, "http://"), "team/browse:v1", authn.Anonymous)
+	if err := within(ctx,
+		chromedp.Navigate(base+"/"),
+		choose(`#registry-switch`, "second"),
+		chromedp.WaitVisible(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		chromedp.Click(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="v1"] td.tag-name a`),
+		chromedp.Click(`#tags tr[data-tag="v1"] td.tag-name a`),
+		chromedp.WaitVisible(`#manifest`),
+		waitJS(`location.pathname === "/r/second/repositories/team/browse:v1" && !document.querySelector("#manifest-delete, #inside-links")`),
+	); err != nil {
+		screenshot(t, ctx, "endpoint-browse-failed")
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v; the page shows:\n%s", err, text)
+	}
+	checkAxe(t, ctx, script, "endpoint-manifest")
 	if err := within(ctx, look(390, 844, false)); err != nil {
 		t.Fatal(err)
 	}

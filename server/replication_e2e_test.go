@@ -57,11 +57,14 @@ func TestE2EReplicationPages(t *testing.T) {
 		t.Fatalf("%v; the page shows:\n%s", err, text)
 	}
 	checkAxe(t, ctx, script, "replication-rule")
-	// The endpoint browsed with the same pages: the header's switcher opens its catalog, a
-	// repository and a tag there open under /r/second/.
+	// The endpoint browsed with the same pages: the main catalog's filter finds its repository,
+	// the header's switcher opens its catalog, a repository and a tag there open under /r/second/.
 	pushImage(t, strings.TrimPrefix(second, "http://"), "team/browse:v1", authn.Anonymous)
 	if err := within(ctx,
 		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#repositories a.repo`),
+		chromedp.SendKeys(`#repo-filter`, "browse"),
+		chromedp.WaitVisible(`#elsewhere a[href="/r/second/repositories/team/browse"]`), // search across registries
 		choose(`#registry-switch`, "second"),
 		chromedp.WaitVisible(`#repositories a[href="/r/second/repositories/team/browse"]`),
 		chromedp.Click(`#repositories a[href="/r/second/repositories/team/browse"]`),

@@ -303,6 +303,7 @@ func (p *catalogPage) Render() app.UI {
 			return p.signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
 		}),
 		p.renderBody(),
+		&elsewhere{Query: p.filter.Query}, // registry_search.go
 		app.If(p.seed != nil, p.seed.script),
 	)
 }

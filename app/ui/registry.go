@@ -38,10 +38,11 @@ func registryOf(path string) string {
 
 // unprefixed returns a UI path without its /r/{registry} part.
 func unprefixed(path string) string {
-	reg := registryOf(path)
-	if reg == "" {
+	after, ok := strings.CutPrefix(path, Path("/r/"))
+	if !ok {
 		return path
 	}
+	reg, _, _ := strings.Cut(after, "/")
 	rest := strings.TrimPrefix(path, Path("/r/"+reg))
 	if rest == "" {
 		rest = "/"

@@ -69,7 +69,7 @@ func shownPlatform(m api.Manifest, asked string) string {
 // shown, so that the page arrives whole: platforms, config, layers.
 func (p *manifestPage) OnPreRender(ctx app.Context) {
 	repo, ref, platform := manifestTarget(ctx.Page().URL())
-	ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+	ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 	src, c, cancel, ok := prerendering(ctx)
 	if !ok {
 		return
@@ -159,13 +159,13 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 	repo, ref, platform := manifestTarget(ctx.Page().URL())
 	if p.seeded {
 		p.seeded = false // the page came with it; later navigations load
-		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 		p.loadFindings(ctx)
 		return
 	}
 	if repo != p.repo || ref != p.ref || p.state == failed {
 		p.repo, p.ref, p.platform = repo, ref, platform
-		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 		p.load(ctx)
 		return
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -102,13 +103,21 @@ func (s *registrySwitcher) load(ctx app.Context) {
 	if !s.session.Admin || app.Getenv(EnvMode) == ModeDirect {
 		return
 	}
+	if seen := endpointsSeen; seen.user == s.session.User && time.Since(seen.at) < time.Minute {
+		s.list.key, s.list.state, s.list.v = seen.user, loaded, seen.list
+		return
+	}
 	s.list.load(ctx, s.session.User, func(c context.Context) ([]api.RegistryEndpoint, error) {
 		r, ok := clientFor(app.Getenv(EnvAPIURL), app.Getenv(EnvMode)).(client.Replication)
 		if !ok {
 			return nil, nil
 		}
 		return r.RegistryEndpoints(c)
-	}, nil)
+	}, func(ctx app.Context) {
+		if s.list.state == loaded {
+			endpointsSeen.user, endpointsSeen.at, endpointsSeen.list = s.session.User, time.Now(), s.list.v
+		}
+	})
 }
 
 func (s *registrySwitcher) Render() app.UI {
@@ -137,4 +146,17 @@ func catalogTitle() string {
 		return "Repositories in " + reg
 	}
 	return "Repositories"
+}
+
+// manifestName is NAME:TAG or NAME@DIGEST, as page titles show a manifest.
+func manifestName(repo, ref string) string {
+	return strings.TrimPrefix(unprefixed(manifestURL(repo, ref)), Path("/repositories/"))
+}
+
+// endpointsSeen is the last list of endpoints the switcher read, so that every page of a
+// visit does not ask again; at most a minute old.
+var endpointsSeen struct {
+	user string
+	at   time.Time
+	list []api.RegistryEndpoint
 }

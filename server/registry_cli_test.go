@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 		}
 		return out.String() + errOut.String(), code
 	}
-	if out, code := cli("registry", "add", "other", other); code != 0 {
+	if out, code := cli("registry", "add", "--repositories", "team/a, team/b", "other", other); code != 0 {
 		t.Fatalf("registry add: %d %s", code, out)
 	}
 	if out, code := cli("registry", "list"); code != 0 || !strings.Contains(out, "other") || !strings.Contains(out, other) {
@@ -68,6 +69,9 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := access.With(t.Context(), access.Identity{Kind: access.Service, Name: "test"})
+	if eps, err := svc.Endpoints(ctx); err != nil || len(eps) != 2 || !slices.Equal(eps[1].Repositories, []string{"team/a", "team/b"}) {
+		t.Fatalf("endpoints: %+v %v, want other listing team/a and team/b", eps, err)
+	}
 	if _, err := svc.SaveRule(ctx, api.ReplicationRule{Name: "to-other", Source: api.MainRegistry, Destination: "other", Repositories: "team/**", Trigger: api.TriggerManual}); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,8 @@ func (s *Set) For(ctx context.Context, name string) (*catalog.Service, error) {
 	}
 	client, err := b.Dial()
 	if err != nil {
-		return nil, httperr.Wrap(api.CodeBadRequest, "The endpoint "+name+" cannot be reached as configured: "+registry.Describe(err), err)
+		// Its TLS settings do not load (e.g. a CA file gone): said without the server's paths.
+		return nil, httperr.Wrap(api.CodeRegistryUnavailable, "The registry endpoint "+name+" cannot be reached as configured: test it on the replication page.", err)
 	}
 	cat := catalog.New(catalog.Options{
 		Registry: client, Cache: cache.NewLRU(endpointCache), Known: b.Endpoint.Repositories,

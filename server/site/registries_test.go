@@ -33,7 +33,8 @@ func (accounts) Identify(_ context.Context, c access.Credentials) (access.Identi
 // TestBrowseOtherRegistries reads a second distribution 3 and a distribution 2.8 with
 // htpasswd (refusing its catalog) through /api/v1/r/{registry}/… as an administrator: the
 // same catalog, tag and manifest answers as the main registry's, with the endpoint's sealed
-// credentials; the 2.8 one lists its operator list and names opened there. Others are
+// credentials; the 2.8 one lists its operator list and names opened there, as does one added
+// with noCatalog. Others are
 // refused, and search finds the endpoints' repositories for administrators only.
 func TestBrowseOtherRegistries(t *testing.T) {
 	second := registrytest.Distribution3(t)
@@ -84,6 +85,7 @@ func TestBrowseOtherRegistries(t *testing.T) {
 	for _, e := range []api.RegistryEndpoint{
 		{Name: "second", URL: second.URL},
 		{Name: "old", URL: refusing, Username: "robot", Password: "robot-password", Repositories: []string{"ops/listed"}},
+		{Name: "listed", URL: second.URL, NoCatalog: true}, // its catalog answers, but is not to be used
 	} {
 		if err := addEndpoint(t, srv.URL, e); err != nil {
 			t.Fatal(err)
@@ -128,6 +130,18 @@ func TestBrowseOtherRegistries(t *testing.T) {
 			t.Fatalf("old's manifest: %s, want %s", m.Digest, d28)
 		}
 	})
+	t.Run("noCatalog", func(t *testing.T) {
+		var page api.RepositoryPage
+		get(t, "root", "/api/v1/r/listed/repositories", http.StatusOK, &page)
+		if !page.CatalogRefused || len(page.Repositories) != 0 {
+			t.Fatalf("listed's catalog before a visit: %+v", page)
+		}
+		get(t, "root", "/api/v1/r/listed/repositories/team/app/tags", http.StatusOK, nil)
+		get(t, "root", "/api/v1/r/listed/repositories", http.StatusOK, &page)
+		if len(page.Repositories) != 1 || page.Repositories[0].Name != "team/app" {
+			t.Fatalf("listed's catalog after a visit: %+v", page)
+		}
+	})
 	t.Run("access", func(t *testing.T) {
 		get(t, "", "/api/v1/r/second/repositories", http.StatusUnauthorized, nil)
 		get(t, "dev", "/api/v1/r/second/repositories", http.StatusForbidden, nil)
@@ -136,7 +150,7 @@ func TestBrowseOtherRegistries(t *testing.T) {
 		get(t, "root", "/api/v1/r/nowhere/repositories", http.StatusNotFound, nil)
 		var found api.SearchPage
 		get(t, "root", "/api/v1/search?q=team", http.StatusOK, &found)
-		if len(found.Results) != 1 || found.Results[0].Registry != "second" || found.Results[0].Repository != "team/app" {
+		if len(found.Results) != 2 || found.Results[0].Registry != "listed" || found.Results[1].Registry != "second" || found.Results[1].Repository != "team/app" {
 			t.Errorf("root's search: %+v", found)
 		}
 		if body := get(t, "dev", "/api/v1/search?q=team", api.CodeNotAvailable.Status(), nil); strings.Contains(body, "second") {

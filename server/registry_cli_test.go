@@ -41,10 +41,10 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 		}
 		return out.String() + errOut.String(), code
 	}
-	if out, code := cli("registry", "add", "other", other); code != 0 {
+	if out, code := cli("registry", "add", "--repositories", "team/a, team/b", "other", other); code != 0 {
 		t.Fatalf("registry add: %d %s", code, out)
 	}
-	if out, code := cli("registry", "list"); code != 0 || !strings.Contains(out, "other") || !strings.Contains(out, other) {
+	if out, code := cli("registry", "list"); code != 0 || !strings.Contains(out, "other") || !strings.Contains(out, other) || !strings.Contains(out, "team/a,team/b") {
 		t.Fatalf("registry list: %d %s", code, out)
 	}
 	if out, code := cli("replication", "add", "to-other", "--destination", "other", "--repositories", "team/**", "--tags", "nope-*"); code != 0 {

@@ -20,6 +20,9 @@ type RegistryEndpoint struct {
 	Insecure bool `json:"insecure,omitempty"`
 	// NoCatalog says the registry refuses _catalog: rules name its repositories instead.
 	NoCatalog bool `json:"noCatalog,omitempty"`
+	// Repositories are listed when browsing the endpoint where it refuses _catalog, besides
+	// the names opened there.
+	Repositories []string `json:"repositories,omitempty"`
 	// Origin is "main", "flag" (--extra-registry) or "api"; only "api" ones can be removed.
 	Origin string `json:"origin,omitempty"`
 }

@@ -191,11 +191,12 @@ func findingsTable(findings []api.Finding) app.UI {
 			app.Td().Class("mono").Text(f.Version),
 			app.Td().Class("mono").Text(f.FixedVersion),
 			app.Td().Class("break").Text(f.Title),
+			app.Td().Class("source").Text(f.Source),
 		))
 	}
 	return scrollBox("Vulnerabilities").Body(app.Table().Class("grid").ID("findings").Body(
 		app.THead().Body(app.Tr().Body(app.Th().Text("ID"), app.Th().Text("Severity"), app.Th().Text("Package"),
-			app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"))),
+			app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"), app.Th().Text("Source"))),
 		app.TBody().Body(rows...),
 	))
 }

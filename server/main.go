@@ -137,8 +137,8 @@ func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 }
 
 // seedDemo pushes the demo content into an empty embedded registry; with access control it
-// pushes with Berth's own tokens.
-func seedDemo(ctx context.Context, host string, control *auth.Control) {
+// pushes with Berth's own tokens. It reports whether it pushed.
+func seedDemo(ctx context.Context, host string, control *auth.Control) bool {
 	var opts []demo.Option
 	if control != nil {
 		opts = append(opts, demo.Through(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
@@ -146,17 +146,18 @@ func seedDemo(ctx context.Context, host string, control *auth.Control) {
 	empty, err := demo.Empty(ctx, host, opts...)
 	if err != nil {
 		slog.Warn("demo content: cannot read the catalog", "err", err)
-		return
+		return false
 	}
 	if !empty {
-		return
+		return false
 	}
 	start := time.Now()
 	if err := demo.Seed(ctx, host, opts...); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)
-		return
+		return false
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
+	return true
 }
 
 // loopbackAddr is how this process reaches its own listener: unspecified hosts become

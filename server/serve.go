@@ -280,7 +280,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known}
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known,
+		Worst: st.WorstSeverities}
 	// Notifications are trusted to move indexed tags while the webhook is wired up and the
 	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer
@@ -353,7 +354,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, time.Minute)...)
+	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, cfg.ScanSweepInterval)...)
 	hook.OnCommit(scans.Pushed)
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,

@@ -68,6 +68,9 @@ type Repository struct {
 	Pulls int `json:"pulls,omitempty"`
 	// Kind is image, chart or artifact: what the repository holds.
 	Kind string `json:"kind,omitempty"`
+	// Severity is the worst finding of Berth's scans of its tagged images: critical, high,
+	// medium, low, unknown, or none (scanned, nothing found); "" when none is scanned.
+	Severity string `json:"severity,omitempty"`
 }
 
 // TagPage is one page of a repository's tags, with their details.

@@ -36,8 +36,29 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	page.Seeding = s.seeding.Load()
 	if err == nil {
 		s.labelPartial(ctx, &page)
+		s.severities(ctx, &page)
 	}
 	return page, err
+}
+
+// severities adds the worst severity of Berth's scans to the page's rows, in one index
+// query; without it (no store, the database down) the rows show none.
+func (s *Service) severities(ctx context.Context, page *api.RepositoryPage) {
+	if s.worst == nil || len(page.Repositories) == 0 {
+		return
+	}
+	names := make([]string, len(page.Repositories))
+	for i, r := range page.Repositories {
+		names[i] = r.Name
+	}
+	worst, err := s.worst(ctx, names)
+	if err != nil {
+		slog.Warn("index: worst severities", "err", err)
+		return
+	}
+	for i := range page.Repositories {
+		page.Repositories[i].Severity = worst[page.Repositories[i].Name]
+	}
 }
 
 // SetSeeding says whether demo content is being pushed into the registry: catalog answers say

@@ -281,7 +281,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		return site.Services{}, err
 	}
 	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known,
-		Worst: st.WorstSeverities}
+		Worst: st.WorstSeverities, Reports: st.ScanReports}
 	// Notifications are trusted to move indexed tags while the webhook is wired up and the
 	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer

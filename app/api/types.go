@@ -107,6 +107,11 @@ type Tag struct {
 	Pushed time.Time `json:"pushed,omitzero"`
 	// Referrers counts the manifests (signatures, SBOMs …) that refer to the digest.
 	Referrers int `json:"referrers,omitempty"`
+	// Severity is the worst finding of Berth's scan of the digest (critical … unknown, none
+	// when it found nothing); "" when not scanned against a database. FixableCritical counts
+	// its critical findings with a fixed version. Both come from the index.
+	Severity        string `json:"severity,omitempty"`
+	FixableCritical int    `json:"fixableCritical,omitempty"`
 }
 
 // Platform is one image of an index, or the single image of a plain manifest.

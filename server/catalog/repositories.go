@@ -261,3 +261,42 @@ func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}
 	}
 	close(done)
 }
+
+// scanFacts adds what Berth's scans found to tags, from the index in one query: the worst
+// severity and the critical findings with a fix.
+func (s *Service) scanFacts(ctx context.Context, tags []api.Tag) {
+	if s.reports == nil || len(tags) == 0 {
+		return
+	}
+	digests := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t.Digest != "" {
+			digests = append(digests, t.Digest)
+		}
+	}
+	reports, err := s.reports(ctx, digests)
+	if err != nil {
+		slog.Warn("index: scan reports of tags", "err", err)
+		return
+	}
+	for i, t := range tags {
+		r, ok := reports[t.Digest]
+		if !ok || r.Error != "" || r.DBVersion == "" {
+			continue
+		}
+		tags[i].Severity, tags[i].FixableCritical = worstOf(r), r.FixableCritical
+	}
+}
+
+// worstOf is a report's worst severity, "none" without findings.
+func worstOf(r store.ScanReport) string {
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{r.Critical, "critical"}, {r.High, "high"}, {r.Medium, "medium"}, {r.Low, "low"}, {r.Unknown, "unknown"}} {
+		if c.n > 0 {
+			return c.name
+		}
+	}
+	return "none"
+}

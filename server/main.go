@@ -137,8 +137,9 @@ func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 }
 
 // seedDemo pushes the demo content into an empty embedded registry; with access control it
-// pushes with Berth's own tokens. It reports whether it pushed.
-func seedDemo(ctx context.Context, host string, control *auth.Control) bool {
+// pushes with Berth's own tokens; before runs first (the pushes are scanned as they come).
+// It reports whether it pushed.
+func seedDemo(ctx context.Context, host string, control *auth.Control, before func()) bool {
 	var opts []demo.Option
 	if control != nil {
 		opts = append(opts, demo.Through(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
@@ -151,6 +152,7 @@ func seedDemo(ctx context.Context, host string, control *auth.Control) bool {
 	if !empty {
 		return false
 	}
+	before()
 	start := time.Now()
 	if err := demo.Seed(ctx, host, opts...); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)

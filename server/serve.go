@@ -128,9 +128,11 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
 		svc.Catalog.SetSeeding(true)
-		if seedDemo(ctx, registryHost, control) && cfg.VulnDBURL == "" {
-			seedDemoAdvisories(ctx, st) // scan.go
-		}
+		seedDemo(ctx, registryHost, control, func() {
+			if cfg.VulnDBURL == "" {
+				seedDemoAdvisories(ctx, st) // scan.go
+			}
+		})
 		svc.Catalog.SetSeeding(false)
 	}
 	// The indexer reads pushed manifests into the metadata index as their notifications come.

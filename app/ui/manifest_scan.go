@@ -157,3 +157,25 @@ func scanSummary(rep api.ScanReport) string {
 	}
 	return plural(rep.Packages, "package") + ", " + severityText(rep.Severities) + " (" + rep.Database.Age + ")."
 }
+
+// refreshFindings reads the shown image's findings again, keeping the card (and the scan's
+// status in it) on screen until the new ones replace it.
+func (p *manifestPage) refreshFindings(ctx app.Context) {
+	img, ok := p.shownImage()
+	if !ok || p.supply.state != loaded {
+		p.supply.forget()
+		p.loadFindings(ctx)
+		return
+	}
+	key := p.supply.key
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sc, err := apiClient().SupplyChain(c, img)
+		ctx.Dispatch(func(ctx app.Context) {
+			if err == nil && p.supply.key == key && p.supply.state == loaded {
+				p.supply.v = sc
+			}
+		})
+	})
+}

@@ -216,6 +216,7 @@ func TestE2EAccessibility(t *testing.T) {
 			waitJS(`!document.querySelector('#repositories a[href="/repositories/library/alpine"]') && document.querySelector("#repo-kind").value === "chart"`),
 		}},
 		{"manifest-scanned", []chromedp.Action[chromedp.Void]{
+			chromedp.Func(func(context.Context, *chromedp.Target) error { awaitDemoScan(t, base, "debian"); return nil }),
 			chromedp.Navigate(base + "/repositories/" + demo.ScanRepo + ":debian"),
 			chromedp.WaitVisible(`#scan-now`),
 			chromedp.WaitVisible(`#vulnerabilities #findings tr[data-finding="BERTH-DEMO-0004"]`),

@@ -140,3 +140,13 @@ func apiGet(t *testing.T, url string, out any) int {
 	_ = json.Unmarshal(b, out)
 	return resp.StatusCode
 }
+
+// awaitDemoScan waits until Berth's scan of the demo's ScanRepo:tag is stored.
+func awaitDemoScan(t *testing.T, base, tag string) {
+	t.Helper()
+	var m api.Manifest
+	if code := apiGet(t, base+"/api/v1/repositories/"+demo.ScanRepo+"/manifests/"+tag, &m); code != http.StatusOK {
+		t.Fatalf("manifest of %s:%s: %d", demo.ScanRepo, tag, code)
+	}
+	awaitFindings(t, base+"/api/v1/scans/"+m.Digest+"?repository="+demo.ScanRepo, func(r api.ScanReport) bool { return r.State == api.ScanDone })
+}

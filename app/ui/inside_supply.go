@@ -152,9 +152,10 @@ func worstFirst(findings []api.Finding) []api.Finding {
 
 // advisoryURL is where a vulnerability id is described: NVD for a CVE, OSV (which knows
 // GHSA, GO, PYSEC, distribution advisories and CVEs too) for the rest; "" for an id that is
-// not one (only letters, digits and -._: make it into the address).
+// not one (only letters, digits and -._: make it into the address) or one of the demo's
+// fictional advisories (BERTH-DEMO-…, server/demo).
 func advisoryURL(id string) string {
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || strings.HasPrefix(id, "BERTH-DEMO-") {
 		return ""
 	}
 	for _, r := range id {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/registrytest"
 )
 
@@ -213,6 +214,18 @@ func TestE2EAccessibility(t *testing.T) {
 			chromedp.Navigate(base + "/?kind=chart&sort=-size"),
 			chromedp.WaitVisible(`#repositories a[href="/repositories/charts/berth-demo"] .kind-chart`),
 			waitJS(`!document.querySelector('#repositories a[href="/repositories/library/alpine"]') && document.querySelector("#repo-kind").value === "chart"`),
+		}},
+		{"manifest-scanned", []chromedp.Action[chromedp.Void]{
+			chromedp.Func(func(context.Context, *chromedp.Target) error { awaitDemoScan(t, base, "debian"); return nil }),
+			chromedp.Navigate(base + "/repositories/" + demo.ScanRepo + ":debian"),
+			chromedp.WaitVisible(`#scan-now`),
+			chromedp.WaitVisible(`#vulnerabilities #findings tr[data-finding="BERTH-DEMO-0004"]`),
+		}},
+		{"repository-fixable-critical", []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/repositories/" + demo.ScanRepo),
+			chromedp.WaitVisible(`#findings-filter`),
+			choose(`#findings-filter`, "fixable critical"),
+			waitJS(`!document.querySelector('#tags tr[data-tag="go"]')`),
 		}},
 		{"repository", []chromedp.Action[chromedp.Void]{
 			chromedp.Navigate(base + "/repositories/library/alpine"),

@@ -142,6 +142,10 @@ func entries() []entry {
 			code, _ := b.do(t, w, "POST", "/api/v1/imports?repository="+url.QueryEscape(repo), "application/x-tar", strings.NewReader("not an archive"))
 			return allowedBy(t, "import", code)
 		}},
+		{"scan now", "push", func(t *testing.T, b *tableBerth, w who, repo string) bool {
+			code, _ := b.do(t, w, "POST", "/api/v1/scans", "application/json", strings.NewReader(`{"repository":"`+repo+`","reference":"v1"}`))
+			return allowedBy(t, "scan", code)
+		}},
 		{"delete job", "delete", job(api.JobRequest{Kind: api.JobDelete, References: []string{"nope"}})},
 	}
 }

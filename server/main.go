@@ -137,8 +137,9 @@ func serveEmbedded(ctx context.Context, cfg config.Config, control *auth.Control
 }
 
 // seedDemo pushes the demo content into an empty embedded registry; with access control it
-// pushes with Berth's own tokens.
-func seedDemo(ctx context.Context, host string, control *auth.Control) {
+// pushes with Berth's own tokens; before runs first (the pushes are scanned as they come).
+// It reports whether it pushed.
+func seedDemo(ctx context.Context, host string, control *auth.Control, before func()) bool {
 	var opts []demo.Option
 	if control != nil {
 		opts = append(opts, demo.Through(auth.NewServiceTransport(control.Issuer, http.DefaultTransport)))
@@ -146,17 +147,19 @@ func seedDemo(ctx context.Context, host string, control *auth.Control) {
 	empty, err := demo.Empty(ctx, host, opts...)
 	if err != nil {
 		slog.Warn("demo content: cannot read the catalog", "err", err)
-		return
+		return false
 	}
 	if !empty {
-		return
+		return false
 	}
+	before()
 	start := time.Now()
 	if err := demo.Seed(ctx, host, opts...); err != nil {
 		slog.Warn("demo content: seeding failed", "err", err)
-		return
+		return false
 	}
 	slog.Info("demo content pushed", "repositories", len(demo.Repositories()), "took", time.Since(start).Round(time.Millisecond))
+	return true
 }
 
 // loopbackAddr is how this process reaches its own listener: unspecified hosts become

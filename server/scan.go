@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/store"
@@ -32,4 +36,23 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 		opts.Fetch = &http.Client{Transport: registry.NewTransport(cfg.UpstreamTimeout, guard), Timeout: 30 * time.Minute}
 	}
 	return scan.New(opts)
+}
+
+// seedDemoAdvisories loads the demo's fictional advisories (demo.Advisories) when no
+// vulnerability database is loaded, so a fresh demo shows Berth's findings offline; the
+// scans of the demo's pushes and the periodic sweep match against it.
+func seedDemoAdvisories(ctx context.Context, st store.Store) {
+	if _, ok, err := st.VulnDBState(ctx); err != nil || ok {
+		return
+	}
+	raw, err := demo.Advisories(time.Now())
+	if err == nil {
+		var db store.VulnDB
+		if db, err = scan.Load(ctx, bytes.NewReader(raw), scan.DefaultMaxDBSize, "demo: fictional advisories"); err == nil {
+			err = st.PutVulnDB(ctx, db)
+		}
+	}
+	if err != nil {
+		slog.Warn("demo advisories not loaded", "err", err)
+	}
 }

@@ -129,7 +129,11 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		// Seeding first means the first page a new user opens already shows the demo; the
 		// UI server runs already, so the pushes' notifications are stored as they happen.
 		svc.Catalog.SetSeeding(true)
-		seedDemo(ctx, registryHost, control)
+		seedDemo(ctx, registryHost, control, func() {
+			if cfg.VulnDBURL == "" {
+				seedDemoAdvisories(ctx, st) // scan.go
+			}
+		})
 		svc.Catalog.SetSeeding(false)
 	}
 	// The indexer reads pushed manifests into the metadata index as their notifications come.
@@ -279,7 +283,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known}
+	catOpts := catalog.Options{Registry: reg, Own: ownReg, PullHost: pullHost, Cache: docs, Manifests: manifests, Index: st, Authorizer: authz, Known: known,
+		Worst: st.WorstSeverities, Reports: st.ScanReports}
 	// Notifications are trusted to move indexed tags while the webhook is wired up and the
 	// last sync found nothing they had missed; otherwise tags are revalidated after the TTL.
 	var syncer *events.Syncer
@@ -352,7 +357,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, time.Minute)...)
+	periodic = append(periodic, scans.Periodic(cfg.VulnDBInterval, cfg.ScanSweepInterval)...)
 	hook.OnCommit(scans.Pushed)
 	jobs, err := ops.NewManager(ctx, ops.Options{
 		Registry:   reg,

@@ -242,6 +242,9 @@ type Finding struct {
 	Title        string `json:"title,omitempty"`
 	// URL is the advisory's page, where known.
 	URL string `json:"url,omitempty"`
+	// Source says which report lists it: "Berth scan", or "attached (Trivy)" for a report
+	// someone attached to the image (ReportSource).
+	Source string `json:"source,omitempty"`
 }
 
 // Signature is one signature of an image, with who signed it where the signature says.

@@ -52,3 +52,18 @@ type VulnDBStatus struct {
 	LoadedAt   time.Time      `json:"loadedAt,omitzero"`
 	Ecosystems map[string]int `json:"ecosystems,omitempty"`
 }
+
+// BerthScanFormat is the Format of Berth's own report among an image's documents.
+const BerthScanFormat = "Berth scan (OSV)"
+
+// ReportSource names the source of a vulnerability report of the given document format:
+// "Berth scan" for Berth's own, "attached (FORMAT)" for one someone attached.
+func ReportSource(format string) string {
+	if format == BerthScanFormat {
+		return "Berth scan"
+	}
+	if format == "" {
+		return "attached report"
+	}
+	return "attached (" + format + ")"
+}

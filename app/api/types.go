@@ -68,6 +68,9 @@ type Repository struct {
 	Pulls int `json:"pulls,omitempty"`
 	// Kind is image, chart or artifact: what the repository holds.
 	Kind string `json:"kind,omitempty"`
+	// Severity is the worst finding of Berth's scans of its tagged images: critical, high,
+	// medium, low, unknown, or none (scanned, nothing found); "" when none is scanned.
+	Severity string `json:"severity,omitempty"`
 }
 
 // TagPage is one page of a repository's tags, with their details.
@@ -104,6 +107,11 @@ type Tag struct {
 	Pushed time.Time `json:"pushed,omitzero"`
 	// Referrers counts the manifests (signatures, SBOMs …) that refer to the digest.
 	Referrers int `json:"referrers,omitempty"`
+	// Severity is the worst finding of Berth's scan of the digest (critical … unknown, none
+	// when it found nothing); "" when not scanned against a database. FixableCritical counts
+	// its critical findings with a fixed version. Both come from the index.
+	Severity        string `json:"severity,omitempty"`
+	FixableCritical int    `json:"fixableCritical,omitempty"`
 }
 
 // Platform is one image of an index, or the single image of a plain manifest.

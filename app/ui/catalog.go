@@ -424,6 +424,7 @@ func repoRow(r api.Repository, now time.Time) app.UI {
 	return app.A().Class("repo").DataSet("repo", r.Name).DataSet("kind", r.Kind).Href(repositoryURL(r.Name)).Body(
 		append(repoName(r.Name),
 			kind,
+			worstBadge(r),
 			app.Span().Class("fact tags").Text(f.Tags),
 			app.Span().Class("fact size").Text(f.Size),
 			pushed,
@@ -482,6 +483,7 @@ func (p *catalogPage) columnHeads() app.UI {
 	return app.Div().Class("repo-head").Body(
 		head("name", "Repository", sortName, "↑"),
 		head("kind", "Kind", "", ""),
+		head("sev", "Findings", "", ""),
 		head("tags", "Tags", "", ""),
 		head("size", "Size", "-size", "↓"),
 		head("pushed", "Last push", "-pushed", "↓"),

@@ -152,9 +152,10 @@ func worstFirst(findings []api.Finding) []api.Finding {
 
 // advisoryURL is where a vulnerability id is described: NVD for a CVE, OSV (which knows
 // GHSA, GO, PYSEC, distribution advisories and CVEs too) for the rest; "" for an id that is
-// not one (only letters, digits and -._: make it into the address).
+// not one (only letters, digits and -._: make it into the address) or one of the demo's
+// fictional advisories (BERTH-DEMO-…, server/demo).
 func advisoryURL(id string) string {
-	if id == "" || len(id) > 64 {
+	if id == "" || len(id) > 64 || strings.HasPrefix(id, "BERTH-DEMO-") {
 		return ""
 	}
 	for _, r := range id {
@@ -191,11 +192,12 @@ func findingsTable(findings []api.Finding) app.UI {
 			app.Td().Class("mono").Text(f.Version),
 			app.Td().Class("mono").Text(f.FixedVersion),
 			app.Td().Class("break").Text(f.Title),
+			app.Td().Class("source").Text(f.Source),
 		))
 	}
 	return scrollBox("Vulnerabilities").Body(app.Table().Class("grid").ID("findings").Body(
 		app.THead().Body(app.Tr().Body(app.Th().Text("ID"), app.Th().Text("Severity"), app.Th().Text("Package"),
-			app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"))),
+			app.Th().Text("Version"), app.Th().Text("Fixed in"), app.Th().Text("Title"), app.Th().Text("Source"))),
 		app.TBody().Body(rows...),
 	))
 }

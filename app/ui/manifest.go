@@ -150,6 +150,7 @@ func (p *manifestPage) OnMount(ctx app.Context) {
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	// After a delete from this page the manifest (or its tag) is gone: show its repository.
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { ctx.Navigate(repositoryURL(p.repo)) })
+	ctx.Handle(actionScanned, func(ctx app.Context, a app.Action) { p.refreshFindings(ctx) })
 }
 
 func (p *manifestPage) OnNav(ctx app.Context) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -54,11 +55,13 @@ func (p *manifestPage) findingsCard() app.UI {
 	}
 	sc := p.supply.v
 	all := app.A().ID("findings-all").Href(insideURL(img, url.Values{"tab": {tabSupply}}))
+	scan := &scanControl{Repo: p.m.Repository, Reference: p.m.Reference, Digest: p.m.Digest}
 	if sc.Severities.Reports == 0 {
 		return app.Div().Class("card").ID("vulnerabilities").Body(
 			app.H2().Text("Vulnerabilities"),
 			app.P().Class("hint").Body(app.Text("Not scanned: no vulnerability report refers to this image. "),
 				all.Text("Supply chain")),
+			scan,
 		)
 	}
 	shown := worstFirst(sc.Findings)
@@ -72,7 +75,31 @@ func (p *manifestPage) findingsCard() app.UI {
 	return app.Div().Class("card").ID("vulnerabilities").Body(
 		app.H2().Text(fmt.Sprintf("Vulnerabilities (%d)", len(sc.Findings))),
 		app.Div().Class("severity-counts").Body(severityChips(sc.Severities)...),
+		reportSources(sc.Documents),
+		scan,
 		findingsTable(shown),
 		app.P().Class("hint").Body(all.Text(more)),
 	)
 }
+
+// reportSources names where the counts come from: Berth's own scan, reports others attached.
+func reportSources(docs []api.SupplyDocument) app.UI {
+	var items []app.UI
+	for _, d := range docs {
+		if d.Kind != "vulnerabilities" || d.Error != "" {
+			continue
+		}
+		label := findingSource(d)
+		if !d.Created.IsZero() {
+			label += ", " + ago(d.Created, time.Now())
+		}
+		items = append(items, app.Li().Text(label))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return app.Div().Class("report-sources").Body(app.Span().Class("hint").Text("From: "), app.Ul().Class("inline-list").Body(items...))
+}
+
+// findingSource names a report's source as its findings show it.
+func findingSource(d api.SupplyDocument) string { return api.ReportSource(d.Format) }

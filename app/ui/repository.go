@@ -61,6 +61,7 @@ type repositoryPage struct {
 	selected map[string]bool // tags ticked for a bulk delete
 	kind     string          // filter: image, index, artifact … ("" for all)
 	platform string          // filter: os/arch[/variant] ("" for all)
+	findings string          // filter: fixableCritical, or "" for all (repository_scan.go)
 	// Referrer tags (repository_referrers.go): by the digest they belong to, those whose
 	// image has no tag, and how many tags are images (all the others).
 	referrers map[string][]int
@@ -431,6 +432,9 @@ func (p *repositoryPage) refresh() {
 		if p.platform != "" && !slices.ContainsFunc(t.Platforms, func(pl api.Platform) bool { return pl.String() == p.platform }) {
 			continue
 		}
+		if !keepsFindings(p.findings, t) {
+			continue
+		}
 		p.view = append(p.view, i)
 	}
 	slices.SortStableFunc(p.view, func(i, j int) int {
@@ -546,6 +550,9 @@ func (p *repositoryPage) Render() app.UI {
 			app.If(len(kinds) > 1, func() app.UI { return selectFilter("kind-filter", "Filter by kind", "All kinds", kinds, &p.kind) }),
 			app.If(len(platforms) > 1, func() app.UI {
 				return selectFilter("platform-filter", "Filter by platform", "All platforms", platforms, &p.platform)
+			}),
+			app.If(scannedTags(p.tags), func() app.UI {
+				return selectFilter("findings-filter", "Filter by findings", "All findings", []string{fixableCritical}, &p.findings)
 			}),
 			p.bulkActions(),
 		),

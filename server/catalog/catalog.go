@@ -63,6 +63,12 @@ type Options struct {
 	// Opened, if set, is told the repositories callers read, so the walk filling the index
 	// takes them first.
 	Opened func(repository string)
+	// Worst, if set, gives catalog rows the worst severity of Berth's scans
+	// (store.Scans.WorstSeverities).
+	Worst func(ctx context.Context, repositories []string) (map[string]string, error)
+	// Reports, if set, gives tags the severity and fixable criticals of Berth's scans
+	// (store.Scans.ScanReports).
+	Reports func(ctx context.Context, digests []string) (map[string]store.ScanReport, error)
 }
 
 // Service answers /api/v1 read requests.
@@ -85,6 +91,8 @@ type Service struct {
 
 	progress progressCache
 	opened   func(repository string)
+	worst    func(ctx context.Context, repositories []string) (map[string]string, error)
+	reports  func(ctx context.Context, digests []string) (map[string]store.ScanReport, error)
 
 	walkMu   sync.Mutex
 	walking  *walk
@@ -158,7 +166,7 @@ func New(opts Options) *Service {
 	s := &Service{
 		reg: opts.Registry, own: opts.Own, authz: opts.Authorizer, cache: opts.Cache, ttl: opts.CatalogTTL, pullHost: opts.PullHost,
 		tagTTL: opts.TagTTL, states: map[string]*state{},
-		idx: opts.Index, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
+		idx: opts.Index, worst: opts.Worst, reports: opts.Reports, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 		known: slices.Clone(opts.Known), recorded: map[string]bool{},
 		progress: progressCache{read: opts.Progress}, opened: opts.Opened,
 	}

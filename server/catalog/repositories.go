@@ -36,8 +36,29 @@ func (s *Service) Repositories(ctx context.Context, q RepositoryQuery) (api.Repo
 	page.Seeding = s.seeding.Load()
 	if err == nil {
 		s.labelPartial(ctx, &page)
+		s.severities(ctx, &page)
 	}
 	return page, err
+}
+
+// severities adds the worst severity of Berth's scans to the page's rows, in one index
+// query; without it (no store, the database down) the rows show none.
+func (s *Service) severities(ctx context.Context, page *api.RepositoryPage) {
+	if s.worst == nil || len(page.Repositories) == 0 {
+		return
+	}
+	names := make([]string, len(page.Repositories))
+	for i, r := range page.Repositories {
+		names[i] = r.Name
+	}
+	worst, err := s.worst(ctx, names)
+	if err != nil {
+		slog.Warn("index: worst severities", "err", err)
+		return
+	}
+	for i := range page.Repositories {
+		page.Repositories[i].Severity = worst[page.Repositories[i].Name]
+	}
 }
 
 // SetSeeding says whether demo content is being pushed into the registry: catalog answers say
@@ -239,4 +260,43 @@ func (s *Service) loadCatalog(ctx context.Context, st *state, done chan struct{}
 		st.repos, st.reposAt = names, time.Now()
 	}
 	close(done)
+}
+
+// scanFacts adds what Berth's scans found to tags, from the index in one query: the worst
+// severity and the critical findings with a fix.
+func (s *Service) scanFacts(ctx context.Context, tags []api.Tag) {
+	if s.reports == nil || len(tags) == 0 {
+		return
+	}
+	digests := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t.Digest != "" {
+			digests = append(digests, t.Digest)
+		}
+	}
+	reports, err := s.reports(ctx, digests)
+	if err != nil {
+		slog.Warn("index: scan reports of tags", "err", err)
+		return
+	}
+	for i, t := range tags {
+		r, ok := reports[t.Digest]
+		if !ok || r.Error != "" || r.DBVersion == "" {
+			continue
+		}
+		tags[i].Severity, tags[i].FixableCritical = worstOf(r), r.FixableCritical
+	}
+}
+
+// worstOf is a report's worst severity, "none" without findings.
+func worstOf(r store.ScanReport) string {
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{r.Critical, "critical"}, {r.High, "high"}, {r.Medium, "medium"}, {r.Low, "low"}, {r.Unknown, "unknown"}} {
+		if c.n > 0 {
+			return c.name
+		}
+	}
+	return "none"
 }

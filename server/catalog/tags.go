@@ -217,6 +217,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if err := ctx.Err(); err != nil {
 		return api.TagPage{}, err
 	}
+	s.scanFacts(ctx, tags)
 	if q.Label != "" {
 		// Every tag was described above and its labels written to the index just now.
 		name, value, _ := strings.Cut(q.Label, "=")

@@ -124,6 +124,9 @@ type Config struct {
 	VulnDBInterval time.Duration
 	// ScanConcurrency bounds the image scans running at once on each replica.
 	ScanConcurrency int
+	// ScanSweepInterval is how often images without a report against the current database
+	// are queued for scanning: the rescan after a database change.
+	ScanSweepInterval time.Duration
 	// PullPolicySeverity refuses pulls through /v2 of images with findings at or above it.
 	PullPolicySeverity string
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
@@ -167,37 +170,38 @@ type Config struct {
 // Default returns the configuration used when no flag or variable is set.
 func Default() Config {
 	return Config{
-		Addr:             "127.0.0.1:8080",
-		DataDir:          "data",
-		EmbeddedAddr:     "127.0.0.1:5000",
-		UpstreamTimeout:  30 * time.Second,
-		Concurrency:      16,
-		SessionTTL:       12 * time.Hour,
-		LogLevel:         "info",
-		LogFormat:        "text",
-		EventsPath:       "/events",
-		EventsRetention:  90 * 24 * time.Hour,
-		SyncInterval:     10 * time.Minute,
-		CacheSize:        64 << 20,
-		AnonymousWrites:  true, // the embedded demo registry is the default
-		MaxJobs:          16,
-		MaxJobsPerUser:   4,
-		JobsRetention:    7 * 24 * time.Hour,
-		PATMaxAge:        365 * 24 * time.Hour,
-		JobTimeout:       time.Hour,
-		ChartsPrefix:     "charts/",
-		ChartsMaxSize:    10 << 20,
-		MaxImportSize:    2 << 30,
-		TokenTTL:         5 * time.Minute,
-		TokenIssuer:      "berth",
-		TokenService:     "berth-registry",
-		DefaultAccess:    "none",
-		AdminUser:        "admin",
-		OIDCGroupsClaim:  "groups",
-		LDAP:             defaultLDAP(),
-		WebhookRetryWait: 10 * time.Second,
-		VulnDBInterval:   6 * time.Hour,
-		ScanConcurrency:  1,
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "data",
+		EmbeddedAddr:      "127.0.0.1:5000",
+		UpstreamTimeout:   30 * time.Second,
+		Concurrency:       16,
+		SessionTTL:        12 * time.Hour,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		EventsPath:        "/events",
+		EventsRetention:   90 * 24 * time.Hour,
+		SyncInterval:      10 * time.Minute,
+		CacheSize:         64 << 20,
+		AnonymousWrites:   true, // the embedded demo registry is the default
+		MaxJobs:           16,
+		MaxJobsPerUser:    4,
+		JobsRetention:     7 * 24 * time.Hour,
+		PATMaxAge:         365 * 24 * time.Hour,
+		JobTimeout:        time.Hour,
+		ChartsPrefix:      "charts/",
+		ChartsMaxSize:     10 << 20,
+		MaxImportSize:     2 << 30,
+		TokenTTL:          5 * time.Minute,
+		TokenIssuer:       "berth",
+		TokenService:      "berth-registry",
+		DefaultAccess:     "none",
+		AdminUser:         "admin",
+		OIDCGroupsClaim:   "groups",
+		LDAP:              defaultLDAP(),
+		WebhookRetryWait:  10 * time.Second,
+		VulnDBInterval:    6 * time.Hour,
+		ScanConcurrency:   1,
+		ScanSweepInterval: time.Minute,
 	}
 }
 
@@ -333,6 +337,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.VulnDBURL, "vuln-db-url", "OSV vulnerability database archive (a zip of OSV records, e.g. a mirror of osv.dev's <ecosystem>/all.zip) fetched periodically; empty: nothing is fetched")
 	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
 	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
+	duration(&c.ScanSweepInterval, "scan-sweep-interval", "how often images not scanned against the current vulnerability database are queued (the rescan after a database change)")
 	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
@@ -455,6 +460,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxJobs < 1 || c.MaxJobsPerUser < 1 {
 		return errors.New("--max-jobs and --max-jobs-per-user must be at least 1")
+	}
+	if c.ScanSweepInterval < time.Second || c.VulnDBInterval < time.Minute {
+		return errors.New("--scan-sweep-interval must be at least 1s and --vuln-db-interval at least 1m")
 	}
 	if c.UpstreamTimeout <= 0 {
 		return errors.New("--upstream-timeout must be positive")

@@ -31,16 +31,22 @@ func (s *Service) ownSeverities(ctx context.Context, repo, digest string, sev *a
 }
 
 // ownDocument adds Berth's report of the image to the supply chain: a vulnerability document
-// whose format names Berth as its source, and its findings.
-func (s *Service) ownDocument(ctx context.Context, out *api.SupplyChain) {
+// whose format names Berth as its source, and its findings. A platform of an index without a
+// report of its own shows the index's (a push scans the index, every platform in one report).
+func (s *Service) ownDocument(ctx context.Context, out *api.SupplyChain, index string) {
 	if s.scans == nil {
 		return
 	}
-	r, err := s.scans.Report(ctx, out.Repository, out.Digest)
+	digest := out.Digest
+	r, err := s.scans.Report(ctx, out.Repository, digest)
+	if err == nil && r.State == api.ScanNotScanned && index != "" {
+		digest = index
+		r, err = s.scans.Report(ctx, out.Repository, digest)
+	}
 	if err != nil || r.State == api.ScanNotScanned {
 		return
 	}
-	doc := api.SupplyDocument{Digest: out.Digest, Kind: "vulnerabilities", Format: "Berth scan (OSV)",
+	doc := api.SupplyDocument{Digest: digest, Kind: "vulnerabilities", Format: api.BerthScanFormat,
 		Created: r.Scanned, Packages: r.Packages, Findings: len(r.Findings), Error: r.Error}
 	if r.Error == "" && r.Severities.Reports == 0 {
 		doc.Error = "no vulnerability database is loaded: packages only"
@@ -51,5 +57,8 @@ func (s *Service) ownDocument(ctx context.Context, out *api.SupplyChain) {
 	}
 	out.Severities.Reports++
 	count(&out.Severities, r.Findings)
-	out.Findings = append(out.Findings, r.Findings...)
+	for _, f := range r.Findings {
+		f.Source = api.ReportSource(doc.Format)
+		out.Findings = append(out.Findings, f)
+	}
 }

@@ -103,10 +103,10 @@ func (s *Service) supplyChain(ctx context.Context, img *image) api.SupplyChain {
 	refs, err := s.referrersOf(ctx, img.repository, subjects)
 	if err != nil {
 		out.Documents = append(out.Documents, api.SupplyDocument{Kind: "other", Error: "referrers could not be listed: " + message(err)})
-		s.ownDocument(ctx, &out)
+		s.ownDocument(ctx, &out, img.indexDigest)
 		return out
 	}
-	s.ownDocument(ctx, &out)
+	s.ownDocument(ctx, &out, img.indexDigest)
 	maxList := s.limits.MaxList * 4
 	for _, ref := range refs {
 		docs, sigs := s.readReferrer(ctx, img.repository, ref)
@@ -132,6 +132,7 @@ func (s *Service) supplyChain(ctx context.Context, img *image) api.SupplyChain {
 					out.Truncated = true
 					break
 				}
+				f.Source = api.ReportSource(d.doc.Format)
 				out.Findings = append(out.Findings, f)
 			}
 		}

@@ -48,6 +48,9 @@ func Seed(ctx context.Context, host string, opts ...remote.Option) error {
 	if err := seedCharts(ctx, pusher, host); err != nil {
 		return err
 	}
+	if err := seedScanned(ctx, pusher, host); err != nil {
+		return err
+	}
 	return seedInside(ctx, pusher, host)
 }
 
@@ -88,7 +91,7 @@ func Empty(ctx context.Context, host string, opts ...remote.Option) (bool, error
 // Repositories lists the repository names Seed creates (tests and the e2e test use it).
 func Repositories() []string {
 	repos := catalog()
-	names := append(artifactRepositories(), InsideRepo)
+	names := append(artifactRepositories(), InsideRepo, ScanRepo)
 	for _, r := range repos {
 		names = append(names, r.name)
 	}

@@ -20,14 +20,15 @@ import (
 const Source = "Berth"
 
 // ServeStart queues a scan of the image a repository and reference name (POST
-// /api/v1/scans): anyone who may pull the image may have it scanned.
+// /api/v1/scans): anyone who may push to the repository may have it scanned (a scan is
+// work done on the repository's behalf; readers and read-only tokens see reports only).
 func (s *Service) ServeStart(w http.ResponseWriter, r *http.Request) {
 	var req api.ScanRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
 		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "The body must be JSON: {\"repository\": …, \"reference\": …}."))
 		return
 	}
-	digest, err := s.resolve(r.Context(), req.Repository, req.Reference)
+	digest, err := s.resolve(r.Context(), req.Repository, req.Reference, access.Pull|access.Push)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -41,13 +42,13 @@ func (s *Service) ServeStart(w http.ResponseWriter, r *http.Request) {
 		State: api.ScanQueued, Job: strconv.FormatInt(id, 10), Source: Source, Findings: []api.Finding{}})
 }
 
-// resolve checks the caller may pull repository and returns the digest reference names,
-// asked of the registry with the caller's own access.
-func (s *Service) resolve(ctx context.Context, repository, reference string) (string, error) {
+// resolve checks the caller may do want to repository and returns the digest reference
+// names, asked of the registry with the caller's own access.
+func (s *Service) resolve(ctx context.Context, repository, reference string, want access.Actions) (string, error) {
 	if err := registry.ValidateRepository(repository); err != nil {
 		return "", err
 	}
-	if err := s.opts.Authorizer.Authorize(ctx, repository, access.Pull); err != nil {
+	if err := s.opts.Authorizer.Authorize(ctx, repository, want); err != nil {
 		return "", err
 	}
 	d, err := s.opts.Registry.Head(ctx, repository, reference)
@@ -60,7 +61,7 @@ func (s *Service) resolve(ctx context.Context, repository, reference string) (st
 // ServeReport answers Berth's report of an image (GET /api/v1/scans/{digest}?repository=…).
 func (s *Service) ServeReport(w http.ResponseWriter, r *http.Request) {
 	repository, digest := r.URL.Query().Get("repository"), r.PathValue("digest")
-	if _, err := s.resolve(r.Context(), repository, digest); err != nil {
+	if _, err := s.resolve(r.Context(), repository, digest, access.Pull); err != nil {
 		httperr.Write(w, r, err)
 		return
 	}
@@ -118,7 +119,7 @@ func AdvisoryURL(id string) string { return "https://osv.dev/vulnerability/" + u
 // ServeSBOM answers a stored SBOM (GET /api/v1/scans/{digest}/sbom?repository=…&format=spdx|cyclonedx).
 func (s *Service) ServeSBOM(w http.ResponseWriter, r *http.Request) {
 	repository, digest := r.URL.Query().Get("repository"), r.PathValue("digest")
-	if _, err := s.resolve(r.Context(), repository, digest); err != nil {
+	if _, err := s.resolve(r.Context(), repository, digest, access.Pull); err != nil {
 		httperr.Write(w, r, err)
 		return
 	}

@@ -123,6 +123,10 @@ type Scans interface {
 	ScanReports(ctx context.Context, digests []string) (map[string]ScanReport, error)
 	// ScanSBOM returns a stored SBOM: format is "spdx" or "cyclonedx".
 	ScanSBOM(ctx context.Context, digest, format string) ([]byte, bool, error)
+	// WorstSeverities returns, per repository, the worst severity among Berth's reports of
+	// the manifests its tags point to: critical … low, unknown, or "none" (scanned, no
+	// findings); repositories without a report against a database are left out.
+	WorstSeverities(ctx context.Context, repositories []string) (map[string]string, error)
 	// ScanStale returns up to limit tagged images and indexes whose report is missing or was
 	// matched against a database other than version.
 	ScanStale(ctx context.Context, version string, limit int) ([]ScanTarget, error)
@@ -287,4 +291,39 @@ func (s *sqlStore) ScanStale(ctx context.Context, version string, limit int) ([]
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// WorstSeverities implements Scans: one query for a catalog page's repositories, over the
+// reports of the manifests their tags point to.
+func (s *sqlStore) WorstSeverities(ctx context.Context, repositories []string) (map[string]string, error) {
+	out := map[string]string{}
+	for chunk := range chunks(repositories, 500) {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := make([]any, len(chunk))
+		for i, r := range chunk {
+			args[i] = r
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.repository, MAX(CASE WHEN r.critical > 0 THEN 5
+			WHEN r.high > 0 THEN 4 WHEN r.medium > 0 THEN 3 WHEN r.low > 0 THEN 2 WHEN r.unknown > 0 THEN 1 ELSE 0 END)
+			FROM index_tags t JOIN scan_reports r ON r.digest = t.digest
+			WHERE t.repository IN (`+marks+`) AND r.error = '' AND r.db_version <> ''
+			GROUP BY t.repository`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: worst severities: %w", s.d.name, err)
+		}
+		for rows.Next() {
+			var repo string
+			var rank int
+			if err := rows.Scan(&repo, &rank); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: worst severities: %w", s.d.name, err)
+			}
+			out[repo] = [...]string{"none", "unknown", "low", "medium", "high", "critical"}[min(max(rank, 0), 5)]
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -144,6 +144,8 @@ var sqliteMigrations = []string{
 	retentionSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 	// Berth's own scans and the vulnerability database (see scan.go).
 	scanMigration("BLOB"),
+	// Per-namespace pull policies (see pullpolicy.go).
+	pullPolicyMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

@@ -111,21 +111,20 @@ type Config struct {
 	// SecretFile holds the cluster secret replicas share (job credentials are sealed with a
 	// key derived from it); empty means <data-dir>/secret, generated when absent.
 	SecretFile string
-	// JobsRetention is how long finished jobs are kept.
-	JobsRetention time.Duration
+	// JobsRetention is how long finished jobs are kept; JobTimeout bounds one run of a job.
+	JobsRetention, JobTimeout time.Duration
 	// PATMaxAge is the lifetime of a personal access token made without one, and the
 	// longest one may ask for (0: tokens may live forever).
 	PATMaxAge time.Duration
-	// JobTimeout bounds one run of a job.
-	JobTimeout time.Duration
-	// VulnDBURL is the OSV archive the vulnerability database is fetched from ("": none).
-	VulnDBURL string
-	// VulnDBInterval is how often VulnDBURL is checked for a new archive.
+	// VulnDBURL is the OSV archive the vulnerability database is fetched from ("": none),
+	// checked for a new one every VulnDBInterval.
+	VulnDBURL      string
 	VulnDBInterval time.Duration
 	// ScanConcurrency bounds the image scans running at once on each replica.
 	ScanConcurrency int
-	// PullPolicySeverity refuses pulls through /v2 of images with findings at or above it.
-	PullPolicySeverity string
+	// The global pull policy (flags pull-policy-severity, -signed, -keys: a PEM file).
+	PullPolicySeverity, PullPolicyKeys string
+	PullPolicySigned                   bool
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -334,6 +333,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
 	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
 	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
+	boolean(&c.PullPolicySigned, "pull-policy-signed", "refuse pulls through Berth's /v2 of images without a cosign signature (namespaces may set their own policy)")
+	str(&c.PullPolicyKeys, "pull-policy-keys", "PEM file of public keys (cosign.pub) a signature required by --pull-policy-signed must be made with; empty: any signature")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {

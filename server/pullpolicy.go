@@ -1,0 +1,106 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/governance"
+	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/scan"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// globalPull is the global pull policy the flags set, checked: a known severity, keys only
+// with signatures required, keys a PEM file of public keys.
+func globalPull(cfg config.Config) (store.PullPolicy, error) {
+	p := store.PullPolicy{Severity: cfg.PullPolicySeverity, Signed: cfg.PullPolicySigned}
+	if p.Severity != "" && scan.Rank(p.Severity) == 0 {
+		return p, fmt.Errorf("--pull-policy-severity %q: want critical, high, medium or low", p.Severity)
+	}
+	if cfg.PullPolicyKeys == "" {
+		return p, nil
+	}
+	if !p.Signed {
+		return p, fmt.Errorf("--pull-policy-keys needs --pull-policy-signed")
+	}
+	raw, err := os.ReadFile(cfg.PullPolicyKeys)
+	if err != nil {
+		return p, fmt.Errorf("--pull-policy-keys: %w", err)
+	}
+	if _, err := scan.ParseKeys(string(raw)); err != nil {
+		return p, fmt.Errorf("--pull-policy-keys %s: %w", cfg.PullPolicyKeys, err)
+	}
+	p.Keys = string(raw)
+	return p, nil
+}
+
+// pullPolicies sets up the pull policies: with access control the namespaces' policies (the
+// global one where a namespace has none) are checked by governance's PullMiddleware, in
+// front of the embedded registry's port (which Berth's proxy reaches too) or of the proxy to
+// an external registry; without, the global policy is checked by the proxy (returned).
+func pullPolicies(cfg config.Config, scans *scan.Service, gov *governance.Service, marks *internalReads) (proxy.Admit, error) {
+	g, err := globalPull(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, _ := scan.ParseKeys(g.Keys)
+	policies := scan.Policies{Global: scan.Policy{Severity: g.Severity, Signed: g.Signed, Keys: keys}}
+	if gov == nil {
+		return scans.Admit(policies), nil
+	}
+	policies.Lookup = gov.LookupPull
+	gov.GuardPulls(scans.Admit(policies), marks.exempt)
+	return nil, nil
+}
+
+// internalHeader marks Berth's own reads of the embedded registry (indexing, scans, the UI's
+// views of images a policy keeps from being pulled) with a secret made per process.
+const internalHeader = "Berth-Internal-Read"
+
+// internalReads is the secret and the transport presenting it; nil marks nothing (an
+// external registry: Berth's own reads never pass its /v2 guard, and the secret would
+// reach the registry's operator).
+type internalReads struct {
+	secret string
+	inner  http.RoundTripper
+}
+
+func newInternalReads(inner http.RoundTripper) *internalReads {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return &internalReads{secret: hex.EncodeToString(b), inner: inner}
+}
+
+// RoundTrip implements http.RoundTripper; the proxy's clients' requests go unmarked.
+func (m *internalReads) RoundTrip(r *http.Request) (*http.Response, error) {
+	if proxy.Proxied(r) {
+		r = r.Clone(r.Context())
+		r.Header.Del(internalHeader)
+		return m.inner.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set(internalHeader, m.secret)
+	return m.inner.RoundTrip(r)
+}
+
+// transport is what Berth's clients read with: marked, or nil (the default) when m is.
+func (m *internalReads) transport() http.RoundTripper {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// exempt says r is one of Berth's own reads.
+func (m *internalReads) exempt(r *http.Request) bool {
+	if m == nil {
+		return false
+	}
+	got := r.Header.Get(internalHeader)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(m.secret)) == 1
+}

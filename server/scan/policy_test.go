@@ -1,13 +1,7 @@
 package scan
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -18,14 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/berth-registry/berth/server/proxy"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -55,9 +42,10 @@ func TestPullPolicy(t *testing.T) {
 			for tag, img := range images {
 				push(t, reg.Host+"/team/app:"+tag, img)
 			}
-			key, wrong := newKey(t), newKey(t)
-			sign(t, reg.Host+"/team/app", signed, key)
-			sign(t, reg.Host+"/team/app", other, wrong)
+			key, pub := registrytest.SigningKey(t)
+			wrong, _ := registrytest.SigningKey(t)
+			registrytest.CosignSign(t, reg.Host+"/team/app", signed, key)
+			registrytest.CosignSign(t, reg.Host+"/team/app", other, wrong)
 
 			st, svc := newService(t, reg.URL)
 			load(t, st, osvArchive(t, advisory("ALPINE-TEST-1", "Alpine:v3.20", "busybox", "1.36.1-r30", "CRITICAL")))
@@ -76,7 +64,7 @@ func TestPullPolicy(t *testing.T) {
 				t.Fatalf("clean: %d %q", status, msg)
 			}
 
-			policy := store.PullPolicy{Namespace: "team", Signed: true, Keys: pemOf(t, key)}
+			policy := store.PullPolicy{Namespace: "team", Signed: true, Keys: pub}
 			lookup := func(_ context.Context, repository string) (store.PullPolicy, bool, error) {
 				return policy, strings.HasPrefix(repository, "team/"), nil
 			}
@@ -139,52 +127,4 @@ func push(t *testing.T, ref string, img v1.Image) {
 	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func pemOf(t *testing.T, k *ecdsa.PrivateKey) string {
-	b, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// sign pushes a cosign signature of img in repo by key, as `cosign sign --key` does: a
-// simple-signing payload naming the digest, signed, under the tag sha256-<hex>.sig.
-func sign(t *testing.T, repo string, img v1.Image, key *ecdsa.PrivateKey) {
-	t.Helper()
-	d, _ := img.Digest()
-	ref, err := name.NewDigest(repo+"@"+d.String(), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := payload.Cosign{Image: ref}.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := signer.SignMessage(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1)
-	out, err := mutate.Append(base, mutate.Addendum{
-		Layer:       static.NewLayer(body, cosignPayloadType),
-		Annotations: map[string]string{cosignSignature: base64.StdEncoding.EncodeToString(sig)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	push(t, repo+":"+strings.Replace(d.String(), ":", "-", 1)+".sig", out)
 }

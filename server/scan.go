@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"path/filepath"
-	"time"
 
 	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/config"
@@ -23,13 +20,11 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 		WorkDir: filepath.Join(cfg.DataDir, "scan"), Concurrency: cfg.ScanConcurrency,
 	}
 	if cfg.VulnDBURL != "" {
-		u, err := url.Parse(cfg.VulnDBURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("--vuln-db-url %q is not an http(s) URL", cfg.VulnDBURL)
+		client, err := scan.DBClient(cfg.VulnDBURL, cfg.UpstreamTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("--vuln-db-url: %w", err)
 		}
-		guard := registry.NewDialGuard([]string{u.Host}, nil)
-		opts.DBURL = cfg.VulnDBURL
-		opts.Fetch = &http.Client{Transport: registry.NewTransport(cfg.UpstreamTimeout, guard), Timeout: 30 * time.Minute}
+		opts.DBURL, opts.Fetch = cfg.VulnDBURL, client
 	}
 	return scan.New(opts)
 }

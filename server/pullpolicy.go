@@ -1,13 +1,11 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/proxy"
@@ -43,7 +41,7 @@ func globalPull(cfg config.Config) (store.PullPolicy, error) {
 // global one where a namespace has none) are checked by governance's PullMiddleware, in
 // front of the embedded registry's port (which Berth's proxy reaches too) or of the proxy to
 // an external registry; without, the global policy is checked by the proxy (returned).
-func pullPolicies(cfg config.Config, scans *scan.Service, gov *governance.Service, marks *internalReads) (proxy.Admit, error) {
+func pullPolicies(cfg config.Config, scans *scan.Service, gov *governance.Service) (proxy.Admit, error) {
 	g, err := globalPull(cfg)
 	if err != nil {
 		return nil, err
@@ -54,37 +52,26 @@ func pullPolicies(cfg config.Config, scans *scan.Service, gov *governance.Servic
 		return scans.Admit(policies), nil
 	}
 	policies.Lookup = gov.LookupPull
-	gov.GuardPulls(scans.Admit(policies), marks.exempt)
+	gov.GuardPulls(scans.Admit(policies), auth.IsInternal)
 	return nil, nil
 }
 
-// internalHeader marks Berth's own reads of the embedded registry (indexing, scans, the UI's
-// views of images a policy keeps from being pulled) with a secret made per process.
-const internalHeader = "Berth-Internal-Read"
+// internalReads marks the reads Berth makes on users' behalf (the UI's views) as its own
+// (auth.MarkInternal), so the pull policies in front of the embedded registry let them
+// through; requests the /v2 proxy forwards for clients go unmarked. nil marks nothing (an
+// external registry: Berth's own reads never pass its /v2 guard).
+type internalReads struct{ inner http.RoundTripper }
 
-// internalReads is the secret and the transport presenting it; nil marks nothing (an
-// external registry: Berth's own reads never pass its /v2 guard, and the secret would
-// reach the registry's operator).
-type internalReads struct {
-	secret string
-	inner  http.RoundTripper
-}
+func newInternalReads(inner http.RoundTripper) *internalReads { return &internalReads{inner: inner} }
 
-func newInternalReads(inner http.RoundTripper) *internalReads {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return &internalReads{secret: hex.EncodeToString(b), inner: inner}
-}
-
-// RoundTrip implements http.RoundTripper; the proxy's clients' requests go unmarked.
+// RoundTrip implements http.RoundTripper.
 func (m *internalReads) RoundTrip(r *http.Request) (*http.Response, error) {
-	if proxy.Proxied(r) {
-		r = r.Clone(r.Context())
-		r.Header.Del(internalHeader)
-		return m.inner.RoundTrip(r)
-	}
 	r = r.Clone(r.Context())
-	r.Header.Set(internalHeader, m.secret)
+	if proxy.Proxied(r) {
+		r.Header.Del(auth.InternalHeader)
+	} else {
+		auth.MarkInternal(r.Header)
+	}
 	return m.inner.RoundTrip(r)
 }
 
@@ -94,13 +81,4 @@ func (m *internalReads) transport() http.RoundTripper {
 		return nil
 	}
 	return m
-}
-
-// exempt says r is one of Berth's own reads.
-func (m *internalReads) exempt(r *http.Request) bool {
-	if m == nil {
-		return false
-	}
-	got := r.Header.Get(internalHeader)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(m.secret)) == 1
 }

@@ -265,7 +265,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	admit, err := pullPolicies(cfg, scans, p.gov, marks) // pullpolicy.go
+	admit, err := pullPolicies(cfg, scans, p.gov) // pullpolicy.go
 	if err != nil {
 		return site.Services{}, err
 	}

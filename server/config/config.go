@@ -116,12 +116,12 @@ type Config struct {
 	// PATMaxAge is the lifetime of a personal access token made without one, and the
 	// longest one may ask for (0: tokens may live forever).
 	PATMaxAge time.Duration
-	// VulnDBURL is the OSV archive the vulnerability database is fetched from ("": none),
-	// checked for a new one every VulnDBInterval.
+	// VulnDBURL is the OSV archive fetched every VulnDBInterval ("": none).
 	VulnDBURL      string
 	VulnDBInterval time.Duration
-	// ScanConcurrency bounds the image scans running at once on each replica.
+	// ScanConcurrency bounds scans at once per replica; ScanAttach pushes results as referrers.
 	ScanConcurrency int
+	ScanAttach      bool
 	// The global pull policy (flags pull-policy-severity, -signed, -keys: a PEM file).
 	PullPolicySeverity, PullPolicyKeys string
 	PullPolicySigned                   bool
@@ -332,6 +332,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.VulnDBURL, "vuln-db-url", "OSV vulnerability database archive (a zip of OSV records, e.g. a mirror of osv.dev's <ecosystem>/all.zip) fetched periodically; empty: nothing is fetched")
 	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
 	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
+	boolean(&c.ScanAttach, "scan-attach", "push each scan's SBOM (SPDX) and vulnerability report (CycloneDX) back to the registry as OCI referrers of the image, as Berth itself")
 	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
 	boolean(&c.PullPolicySigned, "pull-policy-signed", "refuse pulls through Berth's /v2 of images without a cosign signature (namespaces may set their own policy)")
 	str(&c.PullPolicyKeys, "pull-policy-keys", "PEM file of public keys (cosign.pub) a signature required by --pull-policy-signed must be made with; empty: any signature")

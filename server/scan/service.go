@@ -39,6 +39,9 @@ type Options struct {
 	Fetch *http.Client
 	// MaxDBSize bounds the archive fetched or imported; 0 means DefaultMaxDBSize.
 	MaxDBSize int64
+	// Attach, if set, is the client (writing as Berth) each report's SBOM and vulnerability
+	// report are pushed back to the registry with, as referrers of the image (--scan-attach).
+	Attach *registry.Client
 	// OnReport, if set, is told about every report stored (webhooks' scan.finished); the
 	// report's SBOMs and findings are left out.
 	OnReport func(ctx context.Context, repository string, r store.ScanReport)
@@ -177,6 +180,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
 	}
 	slog.InfoContext(ctx, "image scanned", "repository", job.Args.Repository, "digest", job.Args.Digest,
 		"packages", report.Packages, "findings", len(report.Findings), "error", report.Error, "took", time.Since(start).Round(time.Millisecond))
+	w.s.attach(context.WithoutCancel(ctx), job.Args.Repository, report) // attach.go
 	if w.s.opts.OnReport != nil {
 		report.Findings, report.SPDX, report.CycloneDX = nil, nil, nil
 		w.s.opts.OnReport(context.WithoutCancel(ctx), job.Args.Repository, report)

@@ -2,10 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/store"
@@ -27,4 +32,18 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 		opts.DBURL, opts.Fetch = cfg.VulnDBURL, client
 	}
 	return scan.New(opts)
+}
+
+// scanWriter is the client --scan-attach pushes scan results with: Berth itself (its
+// service credentials, or with access control tokens it mints for itself), through the
+// namespace policies' guard like other writes Berth makes on its own.
+func scanWriter(cfg config.Config, upstream string, svcAuth authn.Authenticator, control *auth.Control, gov *governance.Service) (*registry.Client, error) {
+	var t http.RoundTripper = registry.NewTransport(cfg.UpstreamTimeout, nil)
+	if control != nil {
+		t, svcAuth = auth.NewServiceTransport(control.Issuer, t), nil
+	}
+	return registry.New(registry.Options{
+		URL: upstream, Auth: svcAuth, ServiceWrites: true, Transport: t,
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(gov),
+	})
 }

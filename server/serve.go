@@ -265,6 +265,13 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
+	if cfg.ScanAttach {
+		w, err := scanWriter(cfg, upstream, svcAuth, control, p.gov) // scan.go
+		if err != nil {
+			return site.Services{}, err
+		}
+		scans.AttachTo(w)
+	}
 	admit, err := pullPolicies(cfg, scans, p.gov) // pullpolicy.go
 	if err != nil {
 		return site.Services{}, err

@@ -81,6 +81,10 @@ func (s *Service) Kind() ops.Kind {
 	}}
 }
 
+// AttachTo makes scans push their results to the registry with w (--scan-attach); set
+// while wiring, before any scan runs.
+func (s *Service) AttachTo(w *registry.Client) { s.opts.Attach = w }
+
 // Attach hands the Service the Manager its jobs are queued on.
 func (s *Service) Attach(m *ops.Manager) { s.jobs = m }
 
@@ -206,6 +210,12 @@ func (s *Service) scan(ctx context.Context, repository, digest string) store.Sca
 	platforms, err := registry.Platforms(d)
 	if err != nil {
 		r.Error = "the image index could not be read"
+		return r
+	}
+	if len(platforms) == 0 {
+		// An index of artifacts, such as a referrers fallback index: nothing to scan, and
+		// nothing --scan-attach would attach to it.
+		r.Error = "an index without platform images: nothing to scan"
 		return r
 	}
 	for _, p := range platforms {

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/proxy"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -62,7 +63,14 @@ func pullPolicies(cfg config.Config, scans *scan.Service, gov *governance.Servic
 // external registry: Berth's own reads never pass its /v2 guard).
 type internalReads struct{ inner http.RoundTripper }
 
-func newInternalReads(inner http.RoundTripper) *internalReads { return &internalReads{inner: inner} }
+// internalMarks marks Berth's reads when the pull policies guard the embedded registry's
+// port (access control): nil otherwise.
+func internalMarks(cfg config.Config, gov *governance.Service) *internalReads {
+	if !cfg.Embedded() || gov == nil {
+		return nil
+	}
+	return &internalReads{inner: registry.NewTransport(cfg.UpstreamTimeout, nil)}
+}
 
 // RoundTrip implements http.RoundTripper.
 func (m *internalReads) RoundTrip(r *http.Request) (*http.Response, error) {

@@ -34,6 +34,19 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 	return scan.New(opts)
 }
 
+// attachScans makes scans push their results to the registry with --scan-attach.
+func attachScans(cfg config.Config, upstream string, svcAuth authn.Authenticator, control *auth.Control, gov *governance.Service, scans *scan.Service) error {
+	if !cfg.ScanAttach {
+		return nil
+	}
+	w, err := scanWriter(cfg, upstream, svcAuth, control, gov)
+	if err != nil {
+		return err
+	}
+	scans.AttachTo(w)
+	return nil
+}
+
 // scanWriter is the client --scan-attach pushes scan results with: Berth itself (its
 // service credentials, or with access control tokens it mints for itself), through the
 // namespace policies' guard like other writes Berth makes on its own.

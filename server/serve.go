@@ -231,12 +231,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// own reads go through ownReg below.
 		svcAuth = nil
 	}
-	// Berth's own reads of the embedded registry are marked, for its pull policies to let
-	// them through (pullpolicy.go).
-	var marks *internalReads
-	if cfg.Embedded() && p.gov != nil {
-		marks = newInternalReads(registry.NewTransport(cfg.UpstreamTimeout, nil))
-	}
+	marks := internalMarks(cfg, p.gov) // Berth's reads pass the embedded registry's pull policies
 	reg, err := registry.New(registry.Options{
 		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
 		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(p.gov), Transport: marks.transport(),
@@ -265,12 +260,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	if cfg.ScanAttach {
-		w, err := scanWriter(cfg, upstream, svcAuth, control, p.gov) // scan.go
-		if err != nil {
-			return site.Services{}, err
-		}
-		scans.AttachTo(w)
+	if err := attachScans(cfg, upstream, svcAuth, control, p.gov, scans); err != nil { // scan.go
+		return site.Services{}, err
 	}
 	admit, err := pullPolicies(cfg, scans, p.gov) // pullpolicy.go
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 
 // newGovernance builds the per-namespace policies (immutable tags, quotas); nil without
 // access control, which is where namespaces live.
-func newGovernance(st store.Store, control *auth.Control) (*governance.Service, error) {
+func newGovernance(cfg config.Config, st store.Store, control *auth.Control) (*governance.Service, error) {
 	if control == nil {
 		return nil, nil
 	}
@@ -29,11 +29,20 @@ func newGovernance(st store.Store, control *auth.Control) (*governance.Service, 
 	if err != nil {
 		return nil, err
 	}
+	pulls, err := store.PullPoliciesOf(st)
+	if err != nil {
+		return nil, err
+	}
+	global, err := globalPull(cfg) // pullpolicy.go
+	if err != nil {
+		return nil, err
+	}
 	a, err := store.AccountsOf(st)
 	if err != nil {
 		return nil, err
 	}
-	return governance.New(governance.Options{Store: g, Accounts: a, Audit: control.Accounts.Audit, Grants: control.Issuer.Grants}), nil
+	return governance.New(governance.Options{Store: g, Accounts: a, Audit: control.Accounts.Audit, Grants: control.Issuer.Grants,
+		Pulls: pulls, GlobalPull: global}), nil
 }
 
 // writeGuard is gov as the registry client's guard (none without governance).
@@ -50,7 +59,7 @@ func guardV2(gov *governance.Service, h http.Handler) http.Handler {
 	if gov == nil {
 		return h
 	}
-	return gov.Middleware(h)
+	return gov.Middleware(gov.PullMiddleware(h))
 }
 
 // newWebhooks builds outbound webhooks (with access control, where namespaces live): their

@@ -14,7 +14,8 @@ import (
 )
 
 // TestE2ENamespacePolicies: an administrator sees the namespace's usage against its quota
-// as a meter, adds an immutable rule and lifts it, from the namespace's page.
+// as a meter, adds an immutable rule and lifts it, and sets the namespace's pull policy, from
+// the namespace's page.
 func TestE2ENamespacePolicies(t *testing.T) {
 	ctx := browser(t)
 	base := startGuarded(t, func(c *config.Config) { c.NoDemo, c.WebhookHosts = true, []string{"127.0.0.1:9"} })
@@ -51,6 +52,12 @@ func TestE2ENamespacePolicies(t *testing.T) {
 		waitJS(`document.querySelector('#immutable-rules tr[data-rule="1"]').innerText.includes("in force")`),
 		chromedp.Click(`button[aria-label="Lift rule 1"]`),
 		waitJS(`document.querySelector('#immutable-rules tr[data-rule="1"]').innerText.includes("lifted")`),
+		// The pull policy: the global default until the administrator sets the namespace's.
+		waitJS(`document.querySelector("#pull-policy-summary").innerText.includes("the global default applies")`),
+		choose(`#pull-severity`, "high"),
+		chromedp.Click(`#pull-signed`),
+		chromedp.Click(`#pull-save`),
+		waitJS(`(t => t.includes("at or above high") && t.includes("without a cosign signature") && !t.includes("global"))(document.querySelector("#pull-policy-summary").innerText)`),
 	); err != nil {
 		screenshot(t, ctx, "policies-failed")
 		t.Fatalf("policies page: %v", err)

@@ -21,11 +21,13 @@ import (
 //	berth namespace immutable add NS PATTERN...      (e.g. 'v*' '!*-rc*')
 //	berth namespace immutable lift|restore|delete NS ID
 //	berth namespace quota [--storage 10GB] [--tags N] NS   (shows, or sets; 0 removes a limit)
+//	berth namespace pull-policy [--severity S|none] [--signed[=false]] [--keys FILE|none] NS
 //	berth namespace webhook list NS | add [--events push,delete] [--format F] NS URL | remove NS ID
 //	berth namespace retention list NS | add [--repositories G] [--include RE] [--keep-last N] [--older-than D] [--every D] NS
 //	berth namespace retention remove|preview NS ID
 func cmdNamespace(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "namespace", "immutable list|add|lift|restore|delete NS [PATTERN...|ID] | quota [--storage SIZE] [--tags N] NS | "+
+		"pull-policy [--severity S] [--signed] [--keys FILE] NS | "+
 		"webhook list|add|remove NS [URL|ID] | retention list|add|remove|preview NS [ID]",
 		"Shows and changes a namespace's policies on the store directly (every change audited as cli:$USER).")
 	var af accessFlags
@@ -34,8 +36,10 @@ func cmdNamespace(ctx context.Context, c *cli, args []string) error {
 	tags := fs.Int64("tags", -1, "tag limit; 0 removes it (quota)")
 	var hf hookFlags
 	hf.register(fs)
-	if len(args) == 0 || !slices.Contains([]string{"immutable", "quota", "webhook", "retention"}, args[0]) {
-		return usagef("want immutable, quota, webhook or retention")
+	var pf pullFlags
+	pf.register(fs)
+	if len(args) == 0 || !slices.Contains([]string{"immutable", "quota", "pull-policy", "webhook", "retention"}, args[0]) {
+		return usagef("want immutable, quota, pull-policy, webhook or retention")
 	}
 	what := args[0]
 	rest, err := parse(fs, args[1:])
@@ -74,7 +78,14 @@ func cmdNamespace(ctx context.Context, c *cli, args []string) error {
 	case "retention":
 		return retentionCommand(ctx, c, st, af, audit, hf, rest, fs.Usage)
 	}
-	gov := governance.New(governance.Options{Store: gs, Accounts: as, Audit: audit})
+	pulls, err := store.PullPoliciesOf(st)
+	if err != nil {
+		return err
+	}
+	gov := governance.New(governance.Options{Store: gs, Accounts: as, Audit: audit, Pulls: pulls})
+	if what == "pull-policy" {
+		return pullPolicyCommand(ctx, gov, fs, pf, rest, c.out)
+	}
 	if what == "quota" {
 		return quotaCommand(ctx, gov, gs, rest, *storage, *tags, c.out, fs.Usage)
 	}

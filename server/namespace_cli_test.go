@@ -11,7 +11,7 @@ import (
 )
 
 // TestCLINamespacePolicies: berth namespace adds, lists and lifts an immutable rule and sets
-// a quota, each change in the audit log.
+// a quota and a pull policy, each change in the audit log.
 func TestCLINamespacePolicies(t *testing.T) {
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "berth.db"))
@@ -40,6 +40,12 @@ func TestCLINamespacePolicies(t *testing.T) {
 	if got := run("quota", "--storage", "10GB", "--tags", "50", "team"); !strings.Contains(got, "storage limit 10000000000 bytes, tag limit 50") {
 		t.Fatalf("quota: %q", got)
 	}
+	if got := run("pull-policy", "team"); !strings.Contains(got, "the global default") {
+		t.Fatalf("pull-policy before: %q", got)
+	}
+	if got := run("pull-policy", "--severity", "critical", "--signed", "team"); got != "namespace team: no finding at or above critical, a cosign signature required\n" {
+		t.Fatalf("pull-policy: %q", got)
+	}
 	var errOut bytes.Buffer
 	if code, _ := runCommand([]string{"namespace", "immutable", "--data-dir", dir, "add", "team", "!only-exclusions"}, new(bytes.Buffer), &errOut); code == 0 || !strings.Contains(errOut.String(), "not an exclusion") {
 		t.Fatalf("a rule of exclusions only: %d %q", code, errOut.String())
@@ -48,7 +54,7 @@ func TestCLINamespacePolicies(t *testing.T) {
 	defer st.Close()
 	as, _ = store.AccountsOf(st)
 	entries, _ := as.Audit(t.Context(), store.AuditFilter{})
-	if len(entries) != 3 {
+	if len(entries) != 4 {
 		t.Fatalf("audit: %+v", entries)
 	}
 }

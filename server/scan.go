@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/scan"
 	"github.com/berth-registry/berth/server/store"
@@ -27,13 +30,11 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 		WorkDir: filepath.Join(cfg.DataDir, "scan"), Concurrency: cfg.ScanConcurrency,
 	}
 	if cfg.VulnDBURL != "" {
-		u, err := url.Parse(cfg.VulnDBURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("--vuln-db-url %q is not an http(s) URL", cfg.VulnDBURL)
+		client, err := scan.DBClient(cfg.VulnDBURL, cfg.UpstreamTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("--vuln-db-url: %w", err)
 		}
-		guard := registry.NewDialGuard([]string{u.Host}, nil)
-		opts.DBURL = cfg.VulnDBURL
-		opts.Fetch = &http.Client{Transport: registry.NewTransport(cfg.UpstreamTimeout, guard), Timeout: 30 * time.Minute}
+		opts.DBURL, opts.Fetch = cfg.VulnDBURL, client
 	}
 	return scan.New(opts)
 }
@@ -55,4 +56,31 @@ func seedDemoAdvisories(ctx context.Context, st store.Store) {
 	if err != nil {
 		slog.Warn("demo advisories not loaded", "err", err)
 	}
+}
+
+// attachScans makes scans push their results to the registry with --scan-attach.
+func attachScans(cfg config.Config, upstream string, svcAuth authn.Authenticator, control *auth.Control, gov *governance.Service, scans *scan.Service) error {
+	if !cfg.ScanAttach {
+		return nil
+	}
+	w, err := scanWriter(cfg, upstream, svcAuth, control, gov)
+	if err != nil {
+		return err
+	}
+	scans.AttachTo(w)
+	return nil
+}
+
+// scanWriter is the client --scan-attach pushes scan results with: Berth itself (its
+// service credentials, or with access control tokens it mints for itself), through the
+// namespace policies' guard like other writes Berth makes on its own.
+func scanWriter(cfg config.Config, upstream string, svcAuth authn.Authenticator, control *auth.Control, gov *governance.Service) (*registry.Client, error) {
+	var t http.RoundTripper = registry.NewTransport(cfg.UpstreamTimeout, nil)
+	if control != nil {
+		t, svcAuth = auth.NewServiceTransport(control.Issuer, t), nil
+	}
+	return registry.New(registry.Options{
+		URL: upstream, Auth: svcAuth, ServiceWrites: true, Transport: t,
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(gov),
+	})
 }

@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 			return err
 		}
 	}
-	gov, err := newGovernance(st, control) // nil without access control
+	gov, err := newGovernance(cfg, st, control) // nil without access control
 	if err != nil {
 		return err
 	}
@@ -236,9 +236,10 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		// own reads go through ownReg below.
 		svcAuth = nil
 	}
+	marks := internalMarks(cfg, p.gov) // Berth's reads pass the embedded registry's pull policies
 	reg, err := registry.New(registry.Options{
 		URL: upstream, Auth: svcAuth, PerUser: true, ServiceWrites: cfg.AnonymousWrites,
-		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(p.gov),
+		Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Guard: writeGuard(p.gov), Transport: marks.transport(),
 	})
 	if err != nil {
 		return site.Services{}, err
@@ -250,7 +251,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	ownReg := reg
 	var authz access.Authorizer = registry.NewAuthorizer(reg, 0)
 	if control != nil {
-		if ownReg, err = control.Connect(registry.Options{URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency}); err != nil {
+		if ownReg, err = control.Connect(registry.Options{URL: upstream, Timeout: cfg.UpstreamTimeout, Concurrency: cfg.Concurrency, Transport: marks.transport()}); err != nil {
 			return site.Services{}, err
 		}
 		authz = control.Authorizer(ownReg.Catalog)
@@ -264,8 +265,14 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	if err != nil {
 		return site.Services{}, err
 	}
-	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport(),
-		Admit: scans.Admit(cfg.PullPolicySeverity)})
+	if err := attachScans(cfg, upstream, svcAuth, control, p.gov, scans); err != nil { // scan.go
+		return site.Services{}, err
+	}
+	admit, err := pullPolicies(cfg, scans, p.gov) // pullpolicy.go
+	if err != nil {
+		return site.Services{}, err
+	}
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: cfg.UpstreamTimeout, ReadOnly: cfg.ReadOnly, Transport: reg.Transport(), Admit: admit})
 	if err != nil {
 		return site.Services{}, err
 	}

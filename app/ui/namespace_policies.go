@@ -12,8 +12,9 @@ import (
 	"github.com/berth-registry/berth/app/client"
 )
 
-// policiesPage shows a namespace's policies: immutable tag rules and its quota with what it
-// uses. Owners add rules; administrators lift, restore and delete them and set the quota.
+// policiesPage shows a namespace's policies: immutable tag rules, its quota with what it
+// uses, and its pull policy. Owners add rules; administrators lift, restore and delete them
+// and set the quota and the pull policy.
 type policiesPage struct {
 	app.Compo
 
@@ -23,6 +24,7 @@ type policiesPage struct {
 	err     error
 	rules   []api.ImmutableRule
 	quota   api.Quota
+	pull    pullForm // namespace_pullpolicy.go
 
 	patterns           string
 	storageLimit, tags string
@@ -65,8 +67,10 @@ func (p *policiesPage) OnNav(ctx app.Context) {
 }
 
 type policiesView struct {
-	rules []api.ImmutableRule
-	quota api.Quota
+	rules     []api.ImmutableRule
+	quota     api.Quota
+	pull      api.PullPolicy
+	pullKnown bool
 }
 
 func (p *policiesPage) load(ctx app.Context) {
@@ -79,16 +83,22 @@ func (p *policiesPage) load(ctx app.Context) {
 			return policiesView{}, err
 		}
 		q, err := g.Quota(c, name)
-		return policiesView{rules: rules, quota: q}, err
+		if err != nil {
+			return policiesView{}, err
+		}
+		pull, known, err := loadPull(c, g, name)
+		return policiesView{rules: rules, quota: q, pull: pull, pullKnown: known}, err
 	}, func(ctx app.Context, v policiesView, err error) {
 		if gen != p.gen {
 			return
 		}
+		first := p.rules == nil
 		p.rules, p.quota, p.err, p.state = v.rules, v.quota, err, loaded
 		if err != nil {
 			p.state = failed
 			return
 		}
+		p.pull.showPull(v.pull, v.pullKnown, first)
 		if p.storageLimit == "" && v.quota.StorageLimit > 0 {
 			p.storageLimit = fmt.Sprint(v.quota.StorageLimit)
 		}
@@ -149,7 +159,7 @@ func (p *policiesPage) Render() app.UI {
 	default:
 		body = []app.UI{
 			app.P().Body(app.A().Href(namespaceURL(p.name)).Text("← Namespace " + p.name)),
-			p.renderQuota(), p.renderRules(),
+			p.renderQuota(), app.If(p.pull.known, p.renderPull), p.renderRules(),
 		}
 	}
 	body = append(body, app.Div().Class("sr-only").Role("status").Aria("live", "polite").Text(p.announce))

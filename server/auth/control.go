@@ -101,10 +101,15 @@ func New(ctx context.Context, o Options) (*Control, error) {
 // Connect builds Berth's own client of the registry at o.URL (Own), reading with service
 // tokens Berth mints for itself. serve calls it once the registry's address is known (the
 // embedded registry starts with the keys made here); until then nothing can tell whether a
-// name holds repositories, and creating teams answers 503.
+// name holds repositories, and creating teams answers 503. o.Transport, if set, carries
+// the requests under the service tokens.
 func (c *Control) Connect(o registry.Options) (*registry.Client, error) {
 	o.Auth, o.PerUser, o.ServiceWrites = nil, false, false
-	o.Transport = NewServiceTransport(c.Issuer, registry.NewTransport(o.Timeout, nil))
+	inner := o.Transport
+	if inner == nil {
+		inner = registry.NewTransport(o.Timeout, nil)
+	}
+	o.Transport = NewServiceTransport(c.Issuer, inner)
 	own, err := registry.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("access control: %w", err)

@@ -56,6 +56,7 @@ func (t *ServiceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+tok.raw)
+	MarkInternal(r.Header) // internal.go
 	return t.inner.RoundTrip(r)
 }
 

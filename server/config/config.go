@@ -111,24 +111,22 @@ type Config struct {
 	// SecretFile holds the cluster secret replicas share (job credentials are sealed with a
 	// key derived from it); empty means <data-dir>/secret, generated when absent.
 	SecretFile string
-	// JobsRetention is how long finished jobs are kept.
-	JobsRetention time.Duration
+	// JobsRetention is how long finished jobs are kept; JobTimeout bounds one run of a job.
+	JobsRetention, JobTimeout time.Duration
 	// PATMaxAge is the lifetime of a personal access token made without one, and the
 	// longest one may ask for (0: tokens may live forever).
 	PATMaxAge time.Duration
-	// JobTimeout bounds one run of a job.
-	JobTimeout time.Duration
-	// VulnDBURL is the OSV archive the vulnerability database is fetched from ("": none).
-	VulnDBURL string
-	// VulnDBInterval is how often VulnDBURL is checked for a new archive.
+	// VulnDBURL is the OSV archive fetched every VulnDBInterval ("": none).
+	VulnDBURL      string
 	VulnDBInterval time.Duration
-	// ScanConcurrency bounds the image scans running at once on each replica.
+	// ScanConcurrency bounds scans at once per replica; ScanAttach pushes results as referrers.
 	ScanConcurrency int
-	// ScanSweepInterval is how often images without a report against the current database
-	// are queued for scanning: the rescan after a database change.
+	// ScanSweepInterval: how often unscanned images are queued (the rescan after a DB change).
 	ScanSweepInterval time.Duration
-	// PullPolicySeverity refuses pulls through /v2 of images with findings at or above it.
-	PullPolicySeverity string
+	ScanAttach        bool
+	// The global pull policy (flags pull-policy-severity, -signed, -keys: a PEM file).
+	PullPolicySeverity, PullPolicyKeys string
+	PullPolicySigned                   bool
 	// ChartsPrefix is the repository prefix ChartMuseum uploads are stored under.
 	ChartsPrefix string
 	// ChartsAllowOverwrite lets a chart upload replace an existing version.
@@ -338,7 +336,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	duration(&c.VulnDBInterval, "vuln-db-interval", "how often --vuln-db-url is checked for a new archive")
 	integer(&c.ScanConcurrency, "scan-concurrency", "image scans running at once on each replica")
 	duration(&c.ScanSweepInterval, "scan-sweep-interval", "how often images not scanned against the current vulnerability database are queued (the rescan after a database change)")
+	boolean(&c.ScanAttach, "scan-attach", "push each scan's SBOM (SPDX) and vulnerability report (CycloneDX) back to the registry as OCI referrers of the image, as Berth itself")
 	str(&c.PullPolicySeverity, "pull-policy-severity", "refuse pulls through Berth's /v2 of images with a finding at or above this severity (critical, high, medium, low); empty: no policy")
+	boolean(&c.PullPolicySigned, "pull-policy-signed", "refuse pulls through Berth's /v2 of images without a cosign signature (namespaces may set their own policy)")
+	str(&c.PullPolicyKeys, "pull-policy-keys", "PEM file of public keys (cosign.pub) a signature required by --pull-policy-signed must be made with; empty: any signature")
 	str(&c.ChartsPrefix, "charts-prefix", "repository prefix for charts uploaded through the ChartMuseum API (helm cm-push)")
 	boolean(&c.ChartsAllowOverwrite, "charts-allow-overwrite", "let a chart upload replace an existing version instead of answering 409")
 	if v := getenv(envName("charts-max-size")); v != "" {
@@ -533,52 +534,6 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	return nil
-}
-
-// validateOIDC checks the OpenID Connect flags: all of issuer, client id and secret or none,
-// only with access control, and a callback URL Berth can name.
-func (c *Config) validateOIDC() error {
-	if c.OIDCIssuer == "" {
-		if c.OIDCClientID != "" || c.OIDCClientSecretFile != "" || len(c.OIDCTeamMap) > 0 || c.OIDCRedirectURL != "" {
-			return errors.New("--oidc-client-id, --oidc-client-secret-file, --oidc-team-map and --oidc-redirect-url need --oidc-issuer")
-		}
-		return nil
-	}
-	if !c.AccessControl {
-		return errors.New("--oidc-issuer needs --access-control: OpenID Connect signs users in to Berth's own accounts")
-	}
-	if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--oidc-issuer %q: want a URL such as https://login.example.com", c.OIDCIssuer)
-	}
-	if c.OIDCClientID == "" || c.OIDCClientSecretFile == "" {
-		return errors.New("--oidc-issuer needs --oidc-client-id and --oidc-client-secret-file")
-	}
-	if c.OIDCGroupsClaim == "" {
-		return errors.New("--oidc-groups-claim must not be empty")
-	}
-	if c.OIDCRedirectURL == "" && c.PublicURL == "" {
-		return errors.New("--oidc-issuer needs --oidc-redirect-url or --public-url: the callback the provider sends users back to")
-	}
-	if c.OIDCRedirectURL != "" {
-		if u, err := url.Parse(c.OIDCRedirectURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--oidc-redirect-url %q: want a URL such as https://berth.example.com/auth/oidc/callback", c.OIDCRedirectURL)
-		}
-	}
-	for _, m := range c.OIDCTeamMap {
-		group, team, ok := strings.Cut(m, "=")
-		if !ok || group == "" || team == "" || strings.HasSuffix(team, ":") {
-			return fmt.Errorf("--oidc-team-map entry %q: want group=team or group=team:role", m)
-		}
-	}
-	return nil
-}
-
-// OIDCCallback is the URL the OpenID Connect provider sends users back to.
-func (c Config) OIDCCallback() string {
-	if c.OIDCRedirectURL != "" {
-		return c.OIDCRedirectURL
-	}
-	return strings.TrimRight(c.PublicURL, "/") + "/auth/oidc/callback"
 }
 
 // SecretPath is the cluster secret file: SecretFile, or "secret" in DataDir.

@@ -16,6 +16,7 @@ import (
 //	immutable      GET, POST: the namespace's owners and administrators
 //	immutable/{id} PATCH (lift, restore), DELETE: administrators
 //	quota          GET: owners and administrators; PUT: administrators
+//	pull-policy    GET: owners and administrators; PUT: administrators
 
 // maxBody bounds a request body: a few patterns or two limits.
 const maxBody = 16 << 10
@@ -75,6 +76,8 @@ func (s *Service) Routes() map[string]http.HandlerFunc {
 		"DELETE /api/v1/namespaces/{name}/immutable/{id}": s.manage(true, s.deleteRule),
 		"GET /api/v1/namespaces/{name}/quota":             s.manage(false, s.getQuota),
 		"PUT /api/v1/namespaces/{name}/quota":             s.manage(true, s.setQuota),
+		"GET /api/v1/namespaces/{name}/pull-policy":       s.manage(false, s.getPullPolicy),
+		"PUT /api/v1/namespaces/{name}/pull-policy":       s.manage(true, s.setPullPolicy),
 	}
 }
 

@@ -38,6 +38,10 @@ type Options struct {
 	// Grants says whether a request's Authorization header grants action (push, delete) on
 	// a repository: the token service's verdict (auth.Issuer.Grants). Middleware needs it.
 	Grants func(ctx context.Context, authorization, repository, action string) bool
+	// Pulls keeps the namespaces' pull policies; GlobalPull is the default of namespaces
+	// without one (--pull-policy-*), shown by the API.
+	Pulls      store.PullPolicies
+	GlobalPull store.PullPolicy
 }
 
 // Event is something governance reports to outbound webhooks.
@@ -54,6 +58,7 @@ type Service struct {
 	o      Options
 	usages usageCache // usagecache.go
 	conn   atomic.Pointer[connection]
+	pulls  atomic.Pointer[pullCheck] // pullguard.go
 	notify func(ctx context.Context, e Event)
 }
 

@@ -147,7 +147,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 	// Berth's own session cookie is for Berth; the registry never sees it.
 	pr.Out.Header.Del("Cookie")
+	pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), proxiedKey{}, true))
 }
+
+type proxiedKey struct{}
+
+// Proxied says a request is a client's forwarded by a Proxy: transports marking Berth's own
+// requests (whom pull policies let through) must leave it unmarked.
+func Proxied(r *http.Request) bool { return r.Context().Value(proxiedKey{}) != nil }
 
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	p.admitManifest(resp)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"time"
 
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -54,6 +56,19 @@ func (s *Service) Fetch(ctx context.Context) error {
 	}
 	slog.InfoContext(ctx, "vulnerability database loaded", "source", sourceName(s.opts.DBURL), "records", db.Records, "newest", db.Newest)
 	return nil
+}
+
+// DBClient is the client the database at dbURL is fetched with: its dials are guarded as
+// remote registries' are, allowing dbURL's host alone through unchecked (a mirror on a
+// private or loopback address works because the operator named it); connect bounds
+// connecting and waiting for headers, the whole fetch is bounded by 30 minutes.
+func DBClient(dbURL string, connect time.Duration) (*http.Client, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", sourceName(dbURL))
+	}
+	guard := registry.NewDialGuard([]string{u.Host}, nil)
+	return &http.Client{Transport: registry.NewTransport(connect, guard), Timeout: 30 * time.Minute}, nil
 }
 
 // ErrTooLarge says an archive is over the size limit.

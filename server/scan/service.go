@@ -39,6 +39,9 @@ type Options struct {
 	Fetch *http.Client
 	// MaxDBSize bounds the archive fetched or imported; 0 means DefaultMaxDBSize.
 	MaxDBSize int64
+	// Attach, if set, is the client (writing as Berth) each report's SBOM and vulnerability
+	// report are pushed back to the registry with, as referrers of the image (--scan-attach).
+	Attach *registry.Client
 	// OnReport, if set, is told about every report stored (webhooks' scan.finished); the
 	// report's SBOMs and findings are left out.
 	OnReport func(ctx context.Context, repository string, r store.ScanReport)
@@ -77,6 +80,10 @@ func (s *Service) Kind() ops.Kind {
 		river.AddWorker(w, &worker{s: s})
 	}}
 }
+
+// AttachTo makes scans push their results to the registry with w (--scan-attach); set
+// while wiring, before any scan runs.
+func (s *Service) AttachTo(w *registry.Client) { s.opts.Attach = w }
 
 // Attach hands the Service the Manager its jobs are queued on.
 func (s *Service) Attach(m *ops.Manager) { s.jobs = m }
@@ -177,6 +184,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
 	}
 	slog.InfoContext(ctx, "image scanned", "repository", job.Args.Repository, "digest", job.Args.Digest,
 		"packages", report.Packages, "findings", len(report.Findings), "error", report.Error, "took", time.Since(start).Round(time.Millisecond))
+	w.s.attach(context.WithoutCancel(ctx), job.Args.Repository, report) // attach.go
 	if w.s.opts.OnReport != nil {
 		report.Findings, report.SPDX, report.CycloneDX = nil, nil, nil
 		w.s.opts.OnReport(context.WithoutCancel(ctx), job.Args.Repository, report)
@@ -202,6 +210,12 @@ func (s *Service) scan(ctx context.Context, repository, digest string) store.Sca
 	platforms, err := registry.Platforms(d)
 	if err != nil {
 		r.Error = "the image index could not be read"
+		return r
+	}
+	if len(platforms) == 0 {
+		// An index of artifacts, such as a referrers fallback index: nothing to scan, and
+		// nothing --scan-attach would attach to it.
+		r.Error = "an index without platform images: nothing to scan"
 		return r
 	}
 	for _, p := range platforms {

@@ -69,7 +69,9 @@ func TestServiceRescan(t *testing.T) {
 	}
 }
 
-func newService(t *testing.T, url string) (store.Store, *Service) {
+// newService is a Service reading the registry at url, on a fresh SQLite store, with its job
+// queue running; with changes applied to its Options.
+func newService(t *testing.T, url string, changes ...func(*Options)) (store.Store, *Service) {
 	t.Helper()
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
@@ -78,7 +80,11 @@ func newService(t *testing.T, url string) (store.Store, *Service) {
 	t.Cleanup(func() { _ = st.Close() })
 	client := registrytest.NewClient(t, registry.Options{URL: url})
 	authz := registry.NewAuthorizer(client, 0)
-	svc, err := New(Options{Own: client, Authorizer: authz, Store: st, WorkDir: t.TempDir()})
+	opts := Options{Own: client, Authorizer: authz, Store: st, WorkDir: t.TempDir()}
+	for _, change := range changes {
+		change(&opts)
+	}
+	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

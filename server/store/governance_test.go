@@ -67,8 +67,21 @@ func governanceContract(t *testing.T, dsn string) {
 	if err != nil || !ok || q.StorageLimit != 200 || q.TagLimit != 3 || !q.Warned.Equal(at) {
 		t.Fatalf("quota = %+v %v %v", q, ok, err)
 	}
+	pp, _ := store.PullPoliciesOf(s)
+	if err := pp.SetPullPolicy(ctx, store.PullPolicy{Namespace: "team", Severity: "high", Signed: true, Keys: "PEM", UpdatedBy: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok, err := pp.PullPolicy(ctx, "team"); err != nil || !ok || p.Severity != "high" || !p.Signed || p.Keys != "PEM" || p.UpdatedBy != "alice" {
+		t.Fatalf("pull policy = %+v %v %v", p, ok, err)
+	}
+	if err := pp.SetPullPolicy(ctx, store.PullPolicy{Namespace: "gone", Signed: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pull policy of a missing namespace: %v, want ErrNotFound", err)
+	}
 	if err := a.DeleteNamespace(ctx, "team"); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok, _ := pp.PullPolicy(ctx, "team"); ok {
+		t.Fatal("pull policy outlives its namespace")
 	}
 	if rules, _ := g.ImmutableRules(ctx, ""); len(rules) != 0 {
 		t.Fatalf("rules outlive their namespace: %+v", rules)

@@ -145,6 +145,8 @@ var postgresMigrations = []string{
 	scanMigration("BYTEA"),
 	// Registry endpoints' own repository lists, shown where _catalog is refused (see replication.go).
 	endpointRepositoriesMigration,
+	// Per-namespace pull policies (see pullpolicy.go).
+	pullPolicyMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

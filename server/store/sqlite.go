@@ -146,6 +146,8 @@ var sqliteMigrations = []string{
 	scanMigration("BLOB"),
 	// Registry endpoints' own repository lists, shown where _catalog is refused (see replication.go).
 	endpointRepositoriesMigration,
+	// Per-namespace pull policies (see pullpolicy.go).
+	pullPolicyMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

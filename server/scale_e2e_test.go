@@ -178,7 +178,7 @@ func BenchmarkUIScale(b *testing.B) {
 	b.ReportMetric(first.Seconds()*1000/n, "catalog_first_screen_ms")
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
-	benchHugeRepository(b) // scale_bench_test.go
+	benchHugeRepository(b, tags/time.Duration(b.N)) // scale_bench_test.go
 }
 
 // TestE2EFlakyTagRecovers serves a registry that fails one tag's manifest several times in a

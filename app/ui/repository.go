@@ -84,6 +84,9 @@ type repositoryPage struct {
 	seed   *seed // on the server: the first tags with details, written into the prerendered page
 	seeded bool  // in the browser: the tags came with the page, not to be fetched
 	more   int   // tags not received yet: the page came with its first rows only
+
+	indexing  *api.IndexProgress // Berth fills its index for the first time (repository_first.go)
+	following bool               // a read that follows the index is scheduled
 }
 
 // OnPreRender reads the newest tags with their details on the server, so that the page
@@ -148,6 +151,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		} else {
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
+			p.followIndex(ctx)
 		}
 		p.loadActivity(ctx)
 		p.loadSeverities(ctx)
@@ -215,6 +219,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.loadActivity(ctx)
 				p.loadUsage(ctx)
 				p.loadSeverities(ctx)
+				p.followIndex(ctx)
 			}
 		})
 	})
@@ -256,7 +261,7 @@ func (p *repositoryPage) forgetRepositoryState() {
 // receiveAll shows every tag with its details.
 func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.defaultSort()
-	p.more = 0
+	p.more, p.indexing = 0, page.Indexing
 	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 	p.pending, p.attempts = map[int]bool{}, map[string]int{}
 	p.next, p.inFlight = len(p.tags), 0
@@ -266,6 +271,7 @@ func (p *repositoryPage) receiveAll(page api.TagPage) {
 // receiveNames shows the tag names, their details pending.
 func (p *repositoryPage) receiveNames(page api.TagPage) {
 	p.tags, p.pullHost, p.state, p.usage, p.more = page.Tags, page.PullHost, loaded, nil, 0
+	p.indexing = page.Indexing
 	p.pending = make(map[int]bool, len(p.tags))
 	p.attempts = map[string]int{}
 	for i := range p.tags {
@@ -537,6 +543,7 @@ func (p *repositoryPage) Render() app.UI {
 					Title("push and pull activity of this repository").
 					Text("Last push " + ago(p.activity.LastPush, now) + " · last pull " + ago(p.activity.LastPull, now))
 			}),
+			app.If(p.indexing != nil && p.state == loaded, p.indexingNote),
 		),
 		app.Div().Class("toolbar").Body(
 			app.Input().

@@ -15,7 +15,11 @@ import (
 // loadRest fetches every tag, in rows, for a page that came with its first rows only; they
 // replace the first rows in one render. On a failure the page loads as if it had come
 // without data (names first, then details).
-func (p *repositoryPage) loadRest(ctx app.Context) {
+func (p *repositoryPage) loadRest(ctx app.Context) { p.fetchAll(ctx, true) }
+
+// fetchAll reads every tag again and shows them in one render, the page as it is meanwhile;
+// with fallback, a failure loads the page anew, otherwise it leaves the page as it is.
+func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 	gen, name := p.gen, p.name
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -26,15 +30,47 @@ func (p *repositoryPage) loadRest(ctx app.Context) {
 				return
 			}
 			if err != nil {
-				p.load(ctx)
+				if fallback {
+					p.load(ctx)
+				}
 				return
 			}
 			p.receiveAll(page)
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
 			p.loadSeverities(ctx)
+			p.followIndex(ctx)
 		})
 	})
+}
+
+// followTagsEvery is how often an open repository page reads its tags again while Berth
+// fills its index for the first time: longer than the catalog's (followEvery), as a read
+// carries every tag.
+const followTagsEvery = 5 * time.Second
+
+// followIndex reads every tag again after followTagsEvery while the last answer said Berth
+// fills its index for the first time, so an open page follows the index (counts, rows and
+// the progress) and drops the note by itself. It stops with an answer without indexing, a
+// new load, or the page going away.
+func (p *repositoryPage) followIndex(ctx app.Context) {
+	if app.IsServer || p.indexing == nil || p.following {
+		return
+	}
+	p.following = true
+	gen := p.gen
+	ctx.After(followTagsEvery, func(ctx app.Context) {
+		p.following = false
+		if gen == p.gen && p.indexing != nil && p.state == loaded {
+			p.fetchAll(ctx, false)
+		}
+	})
+}
+
+// indexingNote says that Berth is still filling its index, and how far it has come.
+func (p *repositoryPage) indexingNote() app.UI {
+	return app.P().Class("hint").ID("index-progress").Role("status").Text("Berth is still indexing this registry (" + indexingText(p.indexing) +
+		"): details not indexed yet are read from the registry, and this list is read again until indexing ends.")
 }
 
 // receiveFirst shows the first tags of a repository, newest first, the others to come.

@@ -1,5 +1,0 @@
-package main
-
-import "testing"
-
-func BenchmarkHugeOnly(b *testing.B) { benchHugeRepository(b, 0) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
+	"github.com/berth-registry/berth/server/config"
 )
 
 // focused describes the element holding focus: its id, the tag of the row it is in, and
@@ -47,7 +50,9 @@ const keyboardTags = 400
 // TestE2EKeyboardAndPhone walks a 400-tag repository with the keyboard alone, uses the
 // delete dialog without a mouse, and checks the same page on a phone screen.
 func TestE2EKeyboardAndPhone(t *testing.T) {
-	base := startLargeBerth(t, 1, keyboardTags, false)
+	// Pages prerendered with their data, as a deployed Berth serves them: the repository
+	// page arrives with its first rows and fetches the rest.
+	base := startLargeBerth(t, 1, keyboardTags, false, func(c *config.Config) { c.ClientRendered = false })
 	ctx := browser(t)
 	const repo = "big/r000000"
 
@@ -66,6 +71,7 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 		want = append(want, tg.Name)
 	}
 	slices.Sort(want)
+	firstRowsOnly(t, base, repo, keyboardTags)
 
 	// The filter has focus on load; the table is sorted by name.
 	if err := chromedp.Do(ctx,
@@ -216,5 +222,41 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	}
 	if len(checked) < 100 {
 		t.Errorf("phone: checked only %d cards", len(checked))
+	}
+}
+
+// firstRowsOnly checks that a repository's prerendered page carries its newest 100 tags with
+// details and the total, not all of them: the app fetches the rest in rows, which the Tab
+// walk below then crosses.
+func firstRowsOnly(t *testing.T, base, repo string, total int) {
+	t.Helper()
+	// Described once, so the page is prerendered within its bound (cold, it goes out without
+	// data and the browser loads everything).
+	warmed, err := http.Get(base + "/api/v1/repositories/" + repo + "/tags?limit=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, warmed.Body)
+	warmed.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, base+"/repositories/"+repo, nil)
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	_, rest, _ := strings.Cut(string(body), `<script type="application/json" id="berth-seed">`)
+	seed, _, _ := strings.Cut(rest, "</script>")
+	var s struct{ Answers map[string]api.TagPage }
+	if err := json.Unmarshal([]byte(seed), &s); err != nil {
+		t.Fatalf("the page's seed: %v", err)
+	}
+	first, ok := s.Answers[client.FirstTagsPath(repo, 100)]
+	if !ok || len(s.Answers) != 1 || len(first.Tags) != 100 || first.Total != total || first.Tags[0].Size == 0 {
+		t.Fatalf("the page carries %d answers, the first tags' %d of %d (first %+v), want 100 of %d with details", len(s.Answers), len(first.Tags), first.Total, first.Tags[:min(1, len(first.Tags))], total)
+	}
+	if !slices.IsSortedFunc(first.Tags, func(a, b api.Tag) int { return b.Created.Compare(a.Created) }) {
+		t.Error("the first tags are not newest first, the order the page opens in")
 	}
 }

@@ -26,7 +26,7 @@ import (
 // startLargeBerth runs Berth on a registry holding repos repositories with one tag each under
 // "team/", plus one repository "big/r000000" with tags tags. With keep, the store is written
 // once under the system temp dir and reused by later runs (benchmarks at 100,000 repositories).
-func startLargeBerth(t testing.TB, repos, tags int, keep bool) string {
+func startLargeBerth(t testing.TB, repos, tags int, keep bool, opts ...func(*config.Config)) string {
 	t.Helper()
 	dir := t.TempDir()
 	if keep {
@@ -49,6 +49,9 @@ func startLargeBerth(t testing.TB, repos, tags int, keep bool) string {
 		c.NoDemo = true
 		c.DataDir = dir
 		c.SyncInterval = 0 // a sync would walk every repository while we measure
+		for _, o := range opts {
+			o(c)
+		}
 	})
 }
 
@@ -175,7 +178,7 @@ func BenchmarkUIScale(b *testing.B) {
 	b.ReportMetric(first.Seconds()*1000/n, "catalog_first_screen_ms")
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
-	benchHugeRepository(b) // scale_bench_test.go
+	benchHugeRepository(b, tags/time.Duration(b.N)) // scale_bench_test.go
 }
 
 // TestE2EFlakyTagRecovers serves a registry that fails one tag's manifest several times in a

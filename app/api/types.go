@@ -82,6 +82,11 @@ type TagPage struct {
 	Limit      int    `json:"limit"`
 	// PullHost is the registry host to use in pull commands.
 	PullHost string `json:"pullHost"`
+	// Indexing is set while Berth fills its index for the first time (a registry it has
+	// never seen): the tags are the registry's word, but their details come from the
+	// registry on the spot until the walk reaches them, and the page reads the list again
+	// until the walk ends.
+	Indexing *IndexProgress `json:"indexing,omitempty"`
 }
 
 // Tag is a tag and what it points to.

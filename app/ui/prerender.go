@@ -22,8 +22,9 @@ import (
 type Source interface {
 	// Repositories returns a page of the catalog, filtered, ordered and cut as q says.
 	Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error)
-	// AllTags returns every tag of a repository with its details.
-	AllTags(ctx context.Context, repository string) (api.TagPage, error)
+	// FirstTags returns a repository's newest limit tags with their details (the order
+	// its page opens in), and how many it has in all.
+	FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
 	// Session says who the page is for, as GET /api/v1/session would.

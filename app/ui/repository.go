@@ -19,6 +19,9 @@ const (
 	detailChunk     = 100
 	detailsInFlight = 4
 	tagRowHeight    = 44
+	// firstRows is how many tags, newest first, a prerendered repository page carries: the
+	// first screen and some scrolling. The rest arrives in rows (api.TagRowsType) after.
+	firstRows = 100
 )
 
 // sortKey is a column the tag table can be sorted by.
@@ -79,12 +82,16 @@ type repositoryPage struct {
 	labeled      map[string]bool // tags with the label the filter names
 	labelErr     string
 
-	seed   *seed // on the server: every tag with details, written into the prerendered page
+	seed   *seed // on the server: the first tags with details, written into the prerendered page
 	seeded bool  // in the browser: the tags came with the page, not to be fetched
+	more   int   // tags not received yet: the page came with its first rows only
+
+	indexing  *api.IndexProgress // Berth fills its index for the first time (repository_first.go)
+	following bool               // a read that follows the index is scheduled
 }
 
-// OnPreRender reads every tag with its details on the server, so that the page arrives
-// with its rows filled in.
+// OnPreRender reads the newest tags with their details on the server, so that the page
+// arrives with its first screen filled in; the browser fetches the rest.
 func (p *repositoryPage) OnPreRender(ctx app.Context) {
 	name := repositoryFromPath(ctx.Page().URL())
 	ctx.Page().SetTitle("%s · Berth", name)
@@ -93,7 +100,7 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 		return
 	}
 	defer cancel()
-	page, err := src.AllTags(c, name)
+	page, err := src.FirstTags(c, name, firstRows)
 	if client.NotFound(err) {
 		// Said on the page and by the status, without a tag filter or sections for nothing.
 		markMissing(ctx)
@@ -101,11 +108,11 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 		return
 	}
 	s := newSeed(ctx.Page().URL())
-	if err != nil || s.put(client.AllTagsPath(name), page) != nil {
+	if err != nil || s.put(client.FirstTagsPath(name, firstRows), page) != nil {
 		return // the browser loads them
 	}
 	p.name, p.seed = name, s
-	p.receiveAll(page)
+	p.receiveFirst(page)
 }
 
 // OnInit takes over the tags the server put into the page, before the first render, so the
@@ -117,11 +124,11 @@ func (p *repositoryPage) OnInit() {
 	}
 	name := repositoryFromPath(app.Window().URL())
 	var page api.TagPage
-	if !s.get(client.AllTagsPath(name), &page) {
+	if !s.get(client.FirstTagsPath(name, firstRows), &page) {
 		return
 	}
 	p.name, p.seeded = name, true
-	p.receiveAll(page)
+	p.receiveFirst(page)
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
@@ -137,12 +144,17 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 	p.name = repositoryFromPath(ctx.Page().URL())
 	ctx.Page().SetTitle("%s · Berth", p.name)
 	if p.seeded {
-		// The tags came with the page: only what the server did not render is fetched, and
-		// the tags the registry failed on are asked for again.
+		// The tags came with the page: only what the server did not render is fetched (the
+		// other tags, in one answer), and the tags the registry failed on are asked for again.
 		p.seeded = false
-		p.retryFailed(ctx, 0, len(p.tags))
+		if p.more > 0 {
+			p.loadRest(ctx)
+		} else {
+			p.retryFailed(ctx, 0, len(p.tags))
+			p.loadUsage(ctx)
+			p.followIndex(ctx)
+		}
 		p.loadActivity(ctx)
-		p.loadUsage(ctx)
 		p.loadSeverities(ctx)
 		p.loadUntagged(ctx)
 	} else {
@@ -165,7 +177,7 @@ func (p *repositoryPage) defaultSort() {
 func (p *repositoryPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
-	p.state, p.err = loading, nil
+	p.state, p.err, p.more = loading, nil, 0
 	p.sev.reset()
 	p.defaultSort()
 	p.win.rowHeight = tagRowHeightFor()
@@ -208,6 +220,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.loadActivity(ctx)
 				p.loadUsage(ctx)
 				p.loadSeverities(ctx)
+				p.followIndex(ctx)
 			}
 		})
 	})
@@ -249,6 +262,7 @@ func (p *repositoryPage) forgetRepositoryState() {
 // receiveAll shows every tag with its details.
 func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.defaultSort()
+	p.more, p.indexing = 0, page.Indexing
 	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 	p.pending, p.attempts = map[int]bool{}, map[string]int{}
 	p.next, p.inFlight = len(p.tags), 0
@@ -257,7 +271,8 @@ func (p *repositoryPage) receiveAll(page api.TagPage) {
 
 // receiveNames shows the tag names, their details pending.
 func (p *repositoryPage) receiveNames(page api.TagPage) {
-	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
+	p.tags, p.pullHost, p.state, p.usage, p.more = page.Tags, page.PullHost, loaded, nil, 0
+	p.indexing = page.Indexing
 	p.pending = make(map[int]bool, len(p.tags))
 	p.attempts = map[string]int{}
 	for i := range p.tags {
@@ -516,7 +531,9 @@ func (p *repositoryPage) Render() app.UI {
 			app.H1().Class("repo-title").Body(repoName(p.name)...),
 			app.If(p.state == loaded, func() app.UI {
 				label := p.countLabel()
-				if n := len(p.pending); n > 0 {
+				if p.more > 0 {
+					label = thousands(len(p.tags)+p.more) + " tags · loading " + thousands(p.more) + " more…"
+				} else if n := len(p.pending); n > 0 {
 					label += fmt.Sprintf(" · loading details of %d…", n)
 				} else if p.usage != nil && p.usage.Stored > 0 {
 					label += " · " + humanSize(p.usage.Stored) + " stored"
@@ -530,6 +547,7 @@ func (p *repositoryPage) Render() app.UI {
 					Title("push and pull activity of this repository").
 					Text("Last push " + ago(p.activity.LastPush, now) + " · last pull " + ago(p.activity.LastPull, now))
 			}),
+			app.If(p.indexing != nil && p.state == loaded, p.indexingNote),
 		),
 		app.Div().Class("toolbar").Body(
 			app.Input().

@@ -59,7 +59,7 @@ func (p *repositoryPage) bulkActions() app.UI {
 			targets = append(targets, deleteTarget{Tag: t.Name, Digest: t.Digest, Sharing: others(p.sharing[t.Digest], t.Name)})
 		}
 	}
-	all := len(targets) == p.images
+	all := len(targets) == p.images && p.more == 0 // not while only the first rows are in
 	label := "Delete selected…"
 	if all {
 		label = "Delete all " + p.countLabel() + "…"

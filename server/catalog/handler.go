@@ -30,6 +30,7 @@ func (s *Service) ServeRepositories(w http.ResponseWriter, r *http.Request) {
 // ServeTags answers GET /api/v1/repositories/{name}/tags?offset=&limit=&sort=&q=&platform=&kind=&label=
 // (tags with details; limit=all gives every tag in one response; label=name or name=value
 // keeps tags whose image config has the label) and ?details=false (every tag name, no details).
+// With limit=all, a client that accepts api.TagRowsType gets the page in rows.
 func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository string) {
 	v := r.URL.Query()
 	if v.Get("details") == "false" {
@@ -53,6 +54,10 @@ func (s *Service) ServeTags(w http.ResponseWriter, r *http.Request, repository s
 		q.Offset, q.Limit = p.Offset, p.Limit
 	}
 	page, err := s.Tags(r.Context(), repository, q)
+	if q.All && err == nil && acceptsRows(r) {
+		respondTagRows(w, page)
+		return
+	}
 	respondTags(w, r, page, err)
 }
 

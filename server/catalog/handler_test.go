@@ -142,6 +142,34 @@ func TestHandler(t *testing.T) {
 		}
 	})
 
+	t.Run("every tag in rows", func(t *testing.T) {
+		url := srv.URL + "/api/v1/repositories/library/postgres/tags?limit=all"
+		_, _, body := call(t, http.MethodGet, url)
+		var want api.TagPage
+		decodeStrict(t, body, &want)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		req.Header.Set("Accept", api.TagRowsType+", application/json;q=0.9")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, api.TagRowsType) {
+			t.Fatalf("status %d, Content-Type %q, want %s", resp.StatusCode, ct, api.TagRowsType)
+		}
+		got, err := api.ReadTagRows(rows)
+		if err != nil || got.Total != want.Total || got.PullHost != want.PullHost || len(got.Tags) != len(want.Tags) || len(got.Tags) == 0 {
+			t.Fatalf("rows read as %+v, %v; want %+v", got, err, want)
+		}
+		for i, g := range got.Tags {
+			w := want.Tags[i]
+			if g.Name != w.Name || g.Digest != w.Digest || g.Size != w.Size || !g.Created.Equal(w.Created) || len(g.Platforms) != len(w.Platforms) {
+				t.Errorf("row %d = %+v, want %+v", i, g, w)
+			}
+		}
+	})
+
 	t.Run("HEAD", func(t *testing.T) {
 		status, h, body := call(t, http.MethodHead, srv.URL+"/api/v1/repositories")
 		if status != http.StatusOK || len(body) != 0 {

@@ -65,6 +65,13 @@ func (s *Service) labelPartial(ctx context.Context, page *api.RepositoryPage) {
 	}
 }
 
+// labelTags marks a tag page read while the index is filled for the first time.
+func (s *Service) labelTags(ctx context.Context, page *api.TagPage) {
+	if p := s.IndexProgress(ctx); p.Running && p.First {
+		page.Indexing = &p
+	}
+}
+
 // open tells the walk filling the index that a caller reads repository.
 func (s *Service) open(repository string) {
 	if s.opened != nil {

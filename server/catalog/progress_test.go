@@ -102,6 +102,14 @@ func TestFirstWalkShowsProgress(t *testing.T) {
 			if err != nil || !page.Partial || page.Indexing == nil || page.Indexing.Repositories != 6 {
 				t.Fatalf("catalog while walking = %+v (indexing %+v), %v", page, page.Indexing, err)
 			}
+			// Another replica, reading the registry past the gate (whose one connection the
+			// held walk takes).
+			other := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: reg.URL}), Index: st,
+				Progress: func(ctx context.Context) (api.IndexProgress, error) { return events.ReadProgress(ctx, st) }})
+			tags, err := other.TagNames(t.Context(), "walk/r000000")
+			if err != nil || len(tags.Tags) != 2 || tags.Indexing == nil || !tags.Indexing.First {
+				t.Fatalf("a repository's tags while walking = %+v (indexing %+v), %v", tags, tags.Indexing, err)
+			}
 			if got := gauge(t, metrics, "berth_index_running"); got != 1 {
 				t.Errorf("berth_index_running = %v while walking", got)
 			}
@@ -128,6 +136,10 @@ func TestFirstWalkShowsProgress(t *testing.T) {
 			waitFor(t, 5*time.Second, "a complete catalog page", func() bool {
 				page, err = svc.Repositories(t.Context(), catalog.RepositoryQuery{Limit: 10})
 				return err == nil && !page.Partial && page.Indexing == nil
+			})
+			waitFor(t, 5*time.Second, "a repository's tags without indexing", func() bool {
+				tags, err := other.TagNames(t.Context(), "walk/r000000")
+				return err == nil && tags.Indexing == nil
 			})
 			if page.Total != 6 || page.Repositories[4].Tags != 2 {
 				t.Fatalf("catalog after the walk = %+v", page)

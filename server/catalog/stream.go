@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/berth-registry/berth/app/api"
 )
@@ -24,6 +25,27 @@ func respondTags(w http.ResponseWriter, r *http.Request, page api.TagPage, err e
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_ = writeTagPage(w, page) // a client gone away is nobody's error
+}
+
+// acceptsRows reports whether the request asks for a tag page in rows (api.TagRowsType).
+func acceptsRows(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, api.TagRowsType) {
+			return true
+		}
+	}
+	return false
+}
+
+// respondTagRows writes page in rows, one tag at a time, as the browser's repository page
+// asks for every tag: a form it decodes ≈18× faster than JSON (BenchmarkWasmJSON).
+func respondTagRows(w http.ResponseWriter, page api.TagPage) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", api.TagRowsType+"; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Add("Vary", "Accept")
+	w.WriteHeader(http.StatusOK)
+	_ = api.WriteTagRows(w, page) // a client gone away is nobody's error
 }
 
 // streamFrom is the page size from which tag pages are written row by row.

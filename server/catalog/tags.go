@@ -32,6 +32,7 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 	for i, n := range names {
 		page.Tags[i].Name = n
 	}
+	s.labelTags(ctx, &page)
 	return page, nil
 }
 
@@ -242,6 +243,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		}
 	}
 	page.Tags = tags
+	s.labelTags(ctx, &page)
 	return page, nil
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/berth-registry/berth/app/api"
 )
 
 // compress sends pages and /api/v1 answers brotli- or gzip-compressed as Accept-Encoding asks
@@ -59,7 +61,7 @@ const (
 var compressible = map[string]bool{
 	"text/html": true, "application/json": true, "application/problem+json": true, "text/plain": true,
 	"text/css": true, "text/javascript": true, "application/javascript": true, "application/manifest+json": true,
-	"image/svg+xml": true, "application/xml": true, "application/yaml": true, "application/x-yaml": true, "text/yaml": true,
+	"image/svg+xml": true, api.TagRowsType: true, "application/xml": true, "application/yaml": true, "application/x-yaml": true, "text/yaml": true,
 }
 
 // encoder is a pooled brotli or gzip writer.

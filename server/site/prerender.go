@@ -52,8 +52,8 @@ func (s pageSource) Job(ctx context.Context, id string) (api.Job, error) {
 	return j, asAPI(err)
 }
 
-func (s pageSource) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
-	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{All: true})
+func (s pageSource) FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error) {
+	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{Sort: "-created", Limit: limit})
 	return page, asAPI(err)
 }
 

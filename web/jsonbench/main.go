@@ -101,6 +101,16 @@ func main() {
 		}
 		_ = c.tags()
 	})
+	// Rows (api.TagRowsType): what the repository page asks for, decoded without reflection.
+	var rows bytes.Buffer
+	_ = api.WriteTagRows(&rows, p)
+	res["rows_bytes"] = rows.Len()
+	res["go_rows_ms"] = timed(runs, func() {
+		out, err := api.ReadTagRows(rows.Bytes())
+		if err != nil || len(out.Tags) != tags {
+			panic(fmt.Sprint("rows: ", err))
+		}
+	})
 	// JSON.parse in JavaScript, then every field read back across the boundary.
 	text := js.ValueOf(string(whole))
 	jsonObj := js.Global().Get("JSON")

@@ -1,0 +1,80 @@
+package ui
+
+// A prerendered repository page carries its newest tags only (firstRows); the others come
+// after in rows (api.TagRowsType), which wasm decodes far faster than JSON.
+
+import (
+	"context"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// loadRest fetches every tag, in rows, for a page that came with its first rows only; they
+// replace the first rows in one render. On a failure the page loads as if it had come
+// without data (names first, then details).
+func (p *repositoryPage) loadRest(ctx app.Context) { p.fetchAll(ctx, true) }
+
+// fetchAll reads every tag again and shows them in one render, the page as it is meanwhile;
+// with fallback, a failure loads the page anew, otherwise it leaves the page as it is.
+func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
+	gen, name := p.gen, p.name
+	ctx.Async(func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		page, err := apiClient().AllTags(c, name)
+		ctx.Dispatch(func(ctx app.Context) {
+			if gen != p.gen {
+				return
+			}
+			if err != nil {
+				if fallback {
+					p.load(ctx)
+				}
+				return
+			}
+			p.receiveAll(page)
+			p.retryFailed(ctx, 0, len(p.tags))
+			p.loadUsage(ctx)
+			p.loadSeverities(ctx)
+			p.followIndex(ctx)
+		})
+	})
+}
+
+// followTagsEvery is how often an open repository page reads its tags again while Berth
+// fills its index for the first time: longer than the catalog's (followEvery), as a read
+// carries every tag.
+const followTagsEvery = 5 * time.Second
+
+// followIndex reads every tag again after followTagsEvery while the last answer said Berth
+// fills its index for the first time, so an open page follows the index (counts, rows and
+// the progress) and drops the note by itself. It stops with an answer without indexing, a
+// new load, or the page going away.
+func (p *repositoryPage) followIndex(ctx app.Context) {
+	if app.IsServer || p.indexing == nil || p.following {
+		return
+	}
+	p.following = true
+	gen := p.gen
+	ctx.After(followTagsEvery, func(ctx app.Context) {
+		p.following = false
+		if gen == p.gen && p.indexing != nil && p.state == loaded {
+			p.fetchAll(ctx, false)
+		}
+	})
+}
+
+// indexingNote says that Berth is still filling its index, and how far it has come.
+func (p *repositoryPage) indexingNote() app.UI {
+	return app.P().Class("hint").ID("index-progress").Role("status").Text("Berth is still indexing this registry (" + indexingText(p.indexing) +
+		"): details not indexed yet are read from the registry, and this list is read again until indexing ends.")
+}
+
+// receiveFirst shows the first tags of a repository, newest first, the others to come.
+func (p *repositoryPage) receiveFirst(page api.TagPage) {
+	p.receiveAll(page)
+	p.more = max(0, page.Total-len(page.Tags))
+}

@@ -19,7 +19,7 @@ const TagRowsType = "application/vnd.berth.tag-rows.v1"
 
 // A tag's line holds these fields, then six per platform (tagPlatformFields).
 const (
-	tagFields         = 12
+	tagFields         = 14
 	tagPlatformFields = 6
 )
 
@@ -62,6 +62,8 @@ func appendTagRow(b []byte, t Tag) []byte {
 	b = appendField(append(b, '\t'), t.ArtifactType)
 	b = appendField(append(b, '\t'), t.Error)
 	b = strconv.AppendInt(append(b, '\t'), int64(t.Referrers), 10)
+	b = appendField(append(b, '\t'), t.Severity)
+	b = strconv.AppendInt(append(b, '\t'), int64(t.FixableCritical), 10)
 	b = strconv.AppendInt(append(b, '\t'), int64(len(t.Platforms)), 10)
 	for _, p := range t.Platforms {
 		b = appendField(append(b, '\t'), p.OS)
@@ -165,9 +167,9 @@ func tagFromRow(fields []string) (Tag, error) {
 	t := Tag{
 		Name: r.str(0), Digest: r.str(1), MediaType: r.str(2), Kind: r.str(3), Size: r.int(4),
 		Created: r.time(5), Pushed: r.time(6), Attestations: int(r.int(7)), ArtifactType: r.str(8),
-		Error: r.str(9), Referrers: int(r.int(10)),
+		Error: r.str(9), Referrers: int(r.int(10)), Severity: r.str(11), FixableCritical: int(r.int(12)),
 	}
-	n := int(r.int(11))
+	n := int(r.int(13))
 	if n < 0 || len(fields) != tagFields+n*tagPlatformFields {
 		return Tag{}, errors.New("tag rows: platform fields do not match their count")
 	}

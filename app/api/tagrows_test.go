@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -13,13 +14,21 @@ func TestTagRowsRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
 	page := TagPage{Repository: "team/app", Total: 3, Limit: 3, PullHost: "registry.example:5000", Tags: []Tag{
 		{Name: "v1", Digest: "sha256:aa", MediaType: "application/vnd.oci.image.index.v1+json", Kind: "index", Size: 42,
-			Created: at, Pushed: at.Add(time.Hour), Attestations: 2, Referrers: 1, Platforms: []Platform{
+			Created: at, Pushed: at.Add(time.Hour), Attestations: 2, Referrers: 1, Severity: "critical", FixableCritical: 3,
+			ArtifactType: "x", Error: "partly read", Platforms: []Platform{
 				{OS: "linux", Architecture: "arm", Variant: "v7", Digest: "sha256:bb", Size: 20, Created: at},
 				{OS: "linux", Architecture: "amd64", Digest: "sha256:cc", Size: 22},
 			}},
 		{Name: "broken", Error: "registry said:\t\"no\"\nline two \\ and \\t literally\r"},
 		{Name: "chart", Kind: "artifact", ArtifactType: "application/vnd.cncf.helm.config.v1+json\twith tab"},
 	}}
+	// The first tag sets every field, so a field added to Tag but not to the rows fails here.
+	v := reflect.ValueOf(page.Tags[0])
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("the test's first tag leaves %s unset", v.Type().Field(i).Name)
+		}
+	}
 	var buf bytes.Buffer
 	if err := WriteTagRows(&buf, page); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,8 @@ type entry struct {
 // tableBerth is a running Berth and its registry.
 type tableBerth struct {
 	base, registry string
-	indexed        bool // Berth's index holds the repositories (search answers from it)
+	indexed        bool       // Berth's index holds the repositories (search answers from it)
+	root           *site.Root // Berth's route table
 }
 
 func (b *tableBerth) do(t *testing.T, w who, method, path, contentType string, body io.Reader) (int, []byte) {
@@ -197,6 +198,7 @@ func testPolicyTable(t *testing.T) {
 		"revoked robot":  {"web/app": "", "eve/tool": "", "pub/base": "?"},
 	}
 	runTable(t, b, subjects, holds)
+	t.Run("every route", func(t *testing.T) { testRouteSweep(t, b, subjects) })
 }
 
 func testRegistryTable(t *testing.T) {
@@ -254,7 +256,7 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	}
 	cfg.Addr, cfg.DataDir, cfg.WebDir, cfg.LogLevel = fmt.Sprintf("127.0.0.1:%d", freePort(t)), t.TempDir(), webDir(t), "warn"
 	cfg.NoDemo, cfg.SyncInterval, cfg.AccessControl, cfg.AnonymousWrites, cfg.SecretFile = true, 0, true, false, secretFile
-	cfg.EventsInsecure = true
+	cfg.EventsSecretFile = secretFile // notifications need the secret: the route sweep checks
 	st, err := store.Open(ctx, cfg.DatabaseDSN())
 	if err != nil {
 		t.Fatal(err)
@@ -293,8 +295,8 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	for _, repo := range []string{"web/app", "eve/tool", "pub/base"} {
 		pushImage(t, host, repo+":v1", admin)
 	}
-	base, _ := runBerth(t, cfg)
-	b := &tableBerth{base: base, registry: host, indexed: true}
+	base, root, _ := runBerthRoot(t, cfg)
+	b := &tableBerth{base: base, registry: host, indexed: true, root: root}
 	waitIndexed(t, b, subjects["admin"], "web/app", "eve/tool", "pub/base")
 	return b, subjects
 }

@@ -69,7 +69,7 @@ var routeRows = map[string]routeRow{
 	"GET /api/v1/index":                                      {path: "/api/v1/index", level: anyone},
 	"GET /api/v1/repositories/{path...}":                     {path: "/api/v1/repositories/web/app/tags", level: member},
 	"POST /api/v1/jobs":                                      {path: "/api/v1/jobs", body: `{"kind":"delete","repository":"web/app","references":["nope"]}`, level: member},
-	"POST /api/v1/imports":                                   {path: "/api/v1/imports?repository=web/app", body: "{}", level: member},
+	"POST /api/v1/imports":                                   {path: "/api/v1/imports?repository=web/app", body: "{}", level: member, early: true},
 	"GET /api/v1/jobs":                                       {path: "/api/v1/jobs", level: signedIn},
 	"GET /api/v1/jobs/{id}":                                  {path: "/api/v1/jobs/JOB", level: member, hides: true},
 	"GET /api/v1/jobs/{id}/events":                           {path: "/api/v1/jobs/JOB/events", level: member, hides: true},

@@ -199,6 +199,7 @@ func testPolicyTable(t *testing.T) {
 	}
 	runTable(t, b, subjects, holds)
 	t.Run("every route", func(t *testing.T) { testRouteSweep(t, b, subjects) })
+	t.Run("crafted requests", func(t *testing.T) { testCraftedRequests(t, b, subjects) })
 }
 
 func testRegistryTable(t *testing.T) {

@@ -61,7 +61,7 @@ var routeRows = map[string]routeRow{
 	"GET /readyz":                                            {path: "/readyz", level: anyone},
 	"GET /healthz/deps":                                      {path: "/healthz/deps", level: anyone},
 	"GET /api/v1/session":                                    {path: "/api/v1/session", level: anyone},
-	"POST /api/v1/session":                                   {path: "/api/v1/session", body: `{"user":"x","password":"y"}`, level: anyone},
+	"POST /api/v1/session":                                   {path: "/api/v1/session", body: `{"username":"vic","password":"` + tablePassword + `"}`, level: anyone},
 	"DELETE /api/v1/session":                                 {path: "/api/v1/session", level: anyone},
 	"GET /api/v1/access":                                     {path: "/api/v1/access", level: anyone},
 	"GET /api/v1/repositories":                               {path: "/api/v1/repositories", level: anyone},

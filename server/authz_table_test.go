@@ -180,6 +180,7 @@ func TestAuthorizationTable(t *testing.T) {
 }
 
 func testPolicyTable(t *testing.T) {
+	logs := captureLogs(t)
 	b, subjects := policyBerth(t)
 	// What each subject holds on each repository: web is alice's team (dev developer, vic
 	// viewer, the robot developer, gone a disabled maintainer), eve/ is eve's, pub/ public.
@@ -200,6 +201,7 @@ func testPolicyTable(t *testing.T) {
 	runTable(t, b, subjects, holds)
 	t.Run("every route", func(t *testing.T) { testRouteSweep(t, b, subjects) })
 	t.Run("crafted requests", func(t *testing.T) { testCraftedRequests(t, b, subjects) })
+	t.Run("secrets", func(t *testing.T) { testSecretsStayIn(t, b, subjects, logs) })
 }
 
 func testRegistryTable(t *testing.T) {
@@ -258,6 +260,7 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	cfg.Addr, cfg.DataDir, cfg.WebDir, cfg.LogLevel = fmt.Sprintf("127.0.0.1:%d", freePort(t)), t.TempDir(), webDir(t), "warn"
 	cfg.NoDemo, cfg.SyncInterval, cfg.AccessControl, cfg.AnonymousWrites, cfg.SecretFile = true, 0, true, false, secretFile
 	cfg.EventsSecretFile = secretFile // notifications need the secret: the route sweep checks
+	cfg.WebhookHosts = []string{"hooks.example"}
 	st, err := store.Open(ctx, cfg.DatabaseDSN())
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/berth-registry/berth/server/config"
 )
 
 // logBuffer collects what Berth logs while a test runs.
@@ -85,5 +87,17 @@ func testSecretsStayIn(t *testing.T, b *tableBerth, subjects map[string]who, log
 	}
 	if !strings.Contains(string(audit), "secretive") || len(logs.String()) == 0 {
 		t.Errorf("nothing to search: audit %d bytes, logs %d bytes", len(audit), len(logs.String()))
+	}
+}
+
+// TestVulnDBURLErrorHidesCredentials: a refused --vuln-db-url is named without the
+// credentials or token it carries.
+func TestVulnDBURLErrorHidesCredentials(t *testing.T) {
+	cfg := config.Default()
+	for _, raw := range []string{"ftp://robot:hunter2-pass@db.example/osv.zip", "file:///db.zip?token=hunter2-pass"} {
+		cfg.VulnDBURL = raw
+		if _, err := newScans(cfg, nil, nil, nil, nil, nil); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v", raw, err)
+		}
 	}
 }

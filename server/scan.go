@@ -25,7 +25,7 @@ func newScans(cfg config.Config, reg, own *registry.Client, authz access.Authori
 	if cfg.VulnDBURL != "" {
 		u, err := url.Parse(cfg.VulnDBURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("--vuln-db-url %q is not an http(s) URL", cfg.VulnDBURL)
+			return nil, fmt.Errorf("--vuln-db-url %q is not an http(s) URL", registry.ShownURL(cfg.VulnDBURL))
 		}
 		guard := registry.NewDialGuard([]string{u.Host}, nil)
 		opts.DBURL = cfg.VulnDBURL

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/berth-registry/berth/app/api"
@@ -77,7 +80,13 @@ func testCraftedRequests(t *testing.T, b *tableBerth, subjects map[string]who) {
 				name, body string
 				want       int
 			}{{"oversized", huge(path), http.StatusRequestEntityTooLarge}, {"malformed", `{"name":`, http.StatusBadRequest}, {"two values", row.body + row.body, http.StatusBadRequest}} {
-				code, out := b.do(t, adm, method, path, "application/json", strings.NewReader(c.body))
+				code, out, err := b.send(adm, method, path, c.body)
+				if err != nil && c.want == http.StatusRequestEntityTooLarge && refusedMidBody(err) {
+					continue // it answered before the body was all sent, and hung up: bounded
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
 				// A route whose handler finds nothing to act on (404) before it reads a body,
 				// or that takes no JSON (415, early), answers that first.
 				if code != c.want && code != http.StatusNotFound && !(row.early && (code == http.StatusBadRequest || code == http.StatusUnsupportedMediaType)) {
@@ -116,6 +125,26 @@ func testCraftedRequests(t *testing.T, b *tableBerth, subjects map[string]who) {
 		}
 		t.Logf("%d wrong methods", n)
 	})
+}
+
+// send is tableBerth.do with a JSON body, handing back a transport error.
+func (b *tableBerth) send(w who, method, path, body string) (int, []byte, error) {
+	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(w.user, w.secret)
+	resp, err := w.client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, out, err
+}
+
+// refusedMidBody reports whether err is the server closing the connection while a body
+// was still being sent: what it does after answering 413 to an oversized one.
+func refusedMidBody(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // craftedNames are names no repository, namespace or team may have.

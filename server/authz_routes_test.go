@@ -212,6 +212,23 @@ func testRouteSweep(t *testing.T, b *tableBerth, subjects map[string]who) {
 		}
 	}
 	t.Logf("%d route cases", n)
+	leakedToken(t, b, subjects["PAT of dev"])
+}
+
+// leakedToken: a personal access token (not read-only) works for registry work, yet mints
+// no token and changes nothing of its account, even with the account's password in the body.
+func leakedToken(t *testing.T, b *tableBerth, pat who) {
+	t.Helper()
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/tokens", `{"name":"leaked"}`},
+		{"PATCH", "/api/v1/users/dev", `{"password":"a new long password for dev","currentPassword":"` + tablePassword + `"}`},
+		{"PATCH", "/api/v1/users/dev", `{"admin":true}`},
+	} {
+		code, out := b.do(t, pat, c.method, c.path, "application/json", strings.NewReader(c.body))
+		if code != http.StatusForbidden && code != http.StatusUnauthorized {
+			t.Errorf("a leaked token: %s %s: %d %.200s, want 403", c.method, c.path, code, out)
+		}
+	}
 }
 
 // doBody is do with an optional JSON body.

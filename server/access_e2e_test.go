@@ -516,9 +516,9 @@ func waitJob(t *testing.T, base, user, password, id string) {
 }
 
 // within runs actions with a deadline of their own, so a step that cannot happen fails the
-// test in 45 s instead of at the browser's end.
+// test in 90 s instead of at the browser's end.
 func within(ctx context.Context, actions ...chromedp.Action[chromedp.Void]) error {
-	c, cancel := context.WithTimeout(ctx, 45*time.Second)
+	c, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	return chromedp.Do(c, actions...)
 }

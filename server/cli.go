@@ -34,7 +34,8 @@ var commands = map[string]func(ctx context.Context, c *cli, args []string) error
 	"keys":            cmdKeys,
 	"registry-config": cmdRegistryConfig,
 	"registry":        cmdRegistry, "replicate": cmdReplicate, // registry_cli.go
-	"namespace": cmdNamespace, // namespace_cli.go
+	"replication": cmdReplication, // replication_cli.go
+	"namespace":   cmdNamespace,   // namespace_cli.go
 }
 
 // errUsage means the command line was wrong and the flag set has said how already.

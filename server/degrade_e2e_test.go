@@ -36,10 +36,12 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	}
 	forward := httputil.NewSingleHostReverseProxy(realURL)
 	var hung atomic.Bool
-	var held atomic.Int64 // requests the hung registry took
+	var held atomic.Int64 // requests the hung registry took, besides the breaker's probes of /v2/
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hung.Load() {
-			held.Add(1)
+			if r.URL.Path != "/v2/" {
+				held.Add(1)
+			}
 			<-r.Context().Done()
 			return
 		}
@@ -73,9 +75,9 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	); err != nil {
 		t.Fatalf("registry banner: %v", err)
 	}
-	// The open breaker answered the page's requests itself: at most one probe reached the
-	// registry, instead of each request waiting out the timeout there.
-	if n := held.Load(); n > 1 {
+	// The open breaker answered the page's requests itself, instead of each waiting out the
+	// timeout at the registry; only its own probes (as many as the page took time) went there.
+	if n := held.Load(); n > 0 {
 		t.Errorf("%d of the page's requests went to the hung registry while its breaker was open", n)
 	}
 	msg, _ := chromedp.Run(ctx, chromedp.Text(`#registry-banner`))

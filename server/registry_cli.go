@@ -21,7 +21,7 @@ import (
 // The replication commands work on the store directly, as the access commands do: the same
 // --database (or --data-dir) and cluster secret as the server.
 //
-//	berth registry add [--username U --password-file F] [--ca-file F] [--insecure] [--no-catalog] NAME URL
+//	berth registry add [--username U --password-file F] [--ca-file F] [--insecure] [--no-catalog] [--repositories a,b] NAME URL
 //	berth registry list | remove NAME | test NAME
 //	berth replicate [--dry-run] RULE
 
@@ -90,8 +90,9 @@ func cmdRegistry(ctx context.Context, c *cli, args []string) error {
 	var e api.RegistryEndpoint
 	fs := newFlags(c, "registry "+args[0], want.what, "Manages the registry endpoints replication rules (and copies) may reach.")
 	f.register(fs)
-	passwordFile := ""
+	passwordFile, repositories := "", ""
 	if args[0] == "add" {
+		fs.StringVar(&repositories, "repositories", "", "comma-separated repositories to list when browsing it where _catalog is refused")
 		fs.StringVar(&e.Username, "username", "", "the registry's username (a robot account's)")
 		fs.StringVar(&passwordFile, "password-file", "", "file holding the password (sealed with the cluster secret in the store)")
 		fs.StringVar(&e.CAFile, "ca-file", "", "PEM bundle trusted for the registry's TLS")
@@ -101,6 +102,11 @@ func cmdRegistry(ctx context.Context, c *cli, args []string) error {
 	pos, err := parseN(fs, args[1:], want.min, want.max, want.what)
 	if err != nil {
 		return err
+	}
+	for r := range strings.SplitSeq(repositories, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			e.Repositories = append(e.Repositories, r)
+		}
 	}
 	if passwordFile != "" {
 		b, err := os.ReadFile(passwordFile)
@@ -141,9 +147,9 @@ func cmdRegistry(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tURL\tUSERNAME\tORIGIN")
+		fmt.Fprintln(tw, "NAME\tURL\tUSERNAME\tORIGIN\tREPOSITORIES")
 		for _, e := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.URL, e.Username, e.Origin)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.URL, e.Username, e.Origin, strings.Join(e.Repositories, ","))
 		}
 		return tw.Flush()
 	}

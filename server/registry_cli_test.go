@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,13 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/berth-registry/berth/app/api"
-	"github.com/berth-registry/berth/server/access"
-	"github.com/berth-registry/berth/server/config"
-	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
-	"github.com/berth-registry/berth/server/replication"
-	"github.com/berth-registry/berth/server/store"
 )
 
 // TestCLIRegistryAndReplicate adds an endpoint with berth registry, then runs a rule with
@@ -39,7 +32,7 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 		t.Helper()
 		var out, errOut bytes.Buffer
 		n := 1 // flags follow the command's words
-		if args[0] == "registry" {
+		if args[0] == "registry" || args[0] == "replication" {
 			n = 2
 		}
 		code, ok := runCommand(append(args[:n:n], append([]string{"--data-dir", dir, "--registry", main}, args[n:]...)...), &out, &errOut)
@@ -48,30 +41,27 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 		}
 		return out.String() + errOut.String(), code
 	}
-	if out, code := cli("registry", "add", "other", other); code != 0 {
+	if out, code := cli("registry", "add", "--repositories", "team/a, team/b", "other", other); code != 0 {
 		t.Fatalf("registry add: %d %s", code, out)
 	}
-	if out, code := cli("registry", "list"); code != 0 || !strings.Contains(out, "other") || !strings.Contains(out, other) {
+	if out, code := cli("registry", "list"); code != 0 || !strings.Contains(out, "other") || !strings.Contains(out, other) || !strings.Contains(out, "team/a,team/b") {
 		t.Fatalf("registry list: %d %s", code, out)
 	}
-	// The rule, made as the API would.
-	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
+	if out, code := cli("replication", "add", "to-other", "--destination", "other", "--repositories", "team/**", "--tags", "nope-*"); code != 0 {
+		t.Fatalf("replication add: %d %s", code, out)
 	}
-	secret, err := clusterSecret(config.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
+	if out, code := cli("replication", "edit", "to-other", "--tags", "v*", "--labels", "a=b", "--deletions"); code != 0 {
+		t.Fatalf("replication edit: %d %s", code, out)
 	}
-	svc, err := replication.New(replication.Options{Store: st, Main: registrytest.NewClient(t, registry.Options{URL: main}), Secret: secret})
-	if err != nil {
-		t.Fatal(err)
+	if out, code := cli("replication", "edit", "to-other", "--labels", ""); code != 0 {
+		t.Fatalf("replication edit: %d %s", code, out)
 	}
-	ctx := access.With(t.Context(), access.Identity{Kind: access.Service, Name: "test"})
-	if _, err := svc.SaveRule(ctx, api.ReplicationRule{Name: "to-other", Source: api.MainRegistry, Destination: "other", Repositories: "team/**", Trigger: api.TriggerManual}); err != nil {
-		t.Fatal(err)
+	if out, code := cli("replication", "list"); code != 0 || !strings.Contains(out, "to-other  main    other        manual   repositories=team/** tags=v* deletions") {
+		t.Fatalf("replication list: %d %s", code, out)
 	}
-	_ = st.Close()
+	if out, code := cli("replication", "add", "bad", "--destination", "other", "--trigger", "schedule", "--schedule", "daily"); code != 1 || !strings.Contains(out, "is not a schedule") {
+		t.Errorf("replication add with a bad schedule: %d %s", code, out)
+	}
 
 	if out, code := cli("replicate", "--dry-run", "to-other"); code != 0 || !strings.Contains(out, "copy   team/app:v1 → team/app:v1") {
 		t.Fatalf("replicate --dry-run: %d %s", code, out)
@@ -87,5 +77,11 @@ func TestCLIRegistryAndReplicate(t *testing.T) {
 	}
 	if out, code := cli("replicate", "nope"); code != 1 || !strings.Contains(out, `No replication rule is named "nope"`) {
 		t.Errorf("unknown rule: %d %s", code, out)
+	}
+	if out, code := cli("replication", "remove", "to-other"); code != 0 {
+		t.Errorf("replication remove: %d %s", code, out)
+	}
+	if out, code := cli("replication", "list"); code != 0 || strings.Contains(out, "to-other") {
+		t.Errorf("replication list after remove: %d %s", code, out)
 	}
 }

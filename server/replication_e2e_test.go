@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -14,8 +15,9 @@ import (
 
 // TestE2EReplicationPages signs in as the administrator, tests the connection to an
 // --extra-registry endpoint with the keyboard, creates a rule with the form, starts a dry run
-// from the rule's page and sees it in the history, nothing copied; both pages axe-clean on a
-// desktop, the rule's without overflow on a phone.
+// from the rule's page and sees it in the history, nothing copied, then edits the rule's
+// filters there; then switches to the endpoint in the header and opens a tag there. Pages
+// (the rule's with its form open) axe-clean on a desktop, the rule's without overflow on a phone.
 func TestE2EReplicationPages(t *testing.T) {
 	script := axeScript(t)
 	ctx := browser(t)
@@ -49,16 +51,51 @@ func TestE2EReplicationPages(t *testing.T) {
 		waitJS(`(() => { const r = document.querySelector('#runs tbody tr'); return !!r && r.textContent.includes("succeeded (dry run)") })()`),
 		chromedp.Click(`#runs details summary`),
 		waitJS(`document.querySelector('#runs details').textContent.includes("team/api/worker")`),
+		chromedp.Click(`#rule-edit`),
+		waitJS(`document.activeElement && document.activeElement.id === "edit-name"`),
 	); err != nil {
 		screenshot(t, ctx, "replication-rule-failed")
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("%v; the page shows:\n%s", err, text)
 	}
 	checkAxe(t, ctx, script, "replication-rule")
+	if err := within(ctx,
+		chromedp.SendKeys(`#edit-tags`, "v*"),
+		chromedp.SendKeys(`#edit-labels`, "com.example.team=payments"),
+		chromedp.Click(`#edit-save`),
+		waitJS(`!document.querySelector('#edit-form') && document.body.textContent.includes("tags=v* labels=com.example.team=payments")`),
+	); err != nil {
+		screenshot(t, ctx, "replication-edit-failed")
+		t.Fatal(err)
+	}
 	if err := within(ctx, look(390, 844, false)); err != nil {
 		t.Fatal(err)
 	}
 	noOverflow(t, ctx, "replication-rule-phone")
+	if err := within(ctx, look(1280, 800, false)); err != nil {
+		t.Fatal(err)
+	}
+	// The endpoint browsed with the same pages: the main catalog's filter finds its repository,
+	// the header's switcher opens its catalog, a repository and a tag there open under /r/second/.
+	pushImage(t, strings.TrimPrefix(second, "http://"), "team/browse:v1", authn.Anonymous)
+	if err := within(ctx,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#repositories a.repo`),
+		chromedp.SendKeys(`#repo-filter`, "browse"),
+		chromedp.WaitVisible(`#elsewhere a[href="/r/second/repositories/team/browse"]`), // search across registries
+		choose(`#registry-switch`, "second"),
+		chromedp.WaitVisible(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		chromedp.Click(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		chromedp.WaitVisible(`#tags tr[data-tag="v1"] td.tag-name a`),
+		chromedp.Click(`#tags tr[data-tag="v1"] td.tag-name a`),
+		chromedp.WaitVisible(`#manifest`),
+		waitJS(`location.pathname === "/r/second/repositories/team/browse:v1" && !document.querySelector("#manifest-delete, #inside-links")`),
+	); err != nil {
+		screenshot(t, ctx, "endpoint-browse-failed")
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v; the page shows:\n%s", err, text)
+	}
+	checkAxe(t, ctx, script, "endpoint-manifest")
 	r, _ := name.NewRepository(strings.TrimPrefix(second, "http://")+"/team/api/worker", name.Insecure)
 	if tags, err := remote.List(r); err == nil && len(tags) > 0 {
 		t.Errorf("the dry run copied %v", tags)

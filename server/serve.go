@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/catalogs"
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
@@ -406,8 +407,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,
-		Replication: repl,
-		Scans:       scans,
+		Replication: repl, Catalogs: catalogs.New(cat, repl),
+		Scans: scans,
 	}
 	if shared != nil {
 		s.Redis = shared

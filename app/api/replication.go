@@ -20,6 +20,9 @@ type RegistryEndpoint struct {
 	Insecure bool `json:"insecure,omitempty"`
 	// NoCatalog says the registry refuses _catalog: rules name its repositories instead.
 	NoCatalog bool `json:"noCatalog,omitempty"`
+	// Repositories are listed when browsing the endpoint where it refuses _catalog, besides
+	// the names opened there.
+	Repositories []string `json:"repositories,omitempty"`
 	// Origin is "main", "flag" (--extra-registry) or "api"; only "api" ones can be removed.
 	Origin string `json:"origin,omitempty"`
 }
@@ -52,6 +55,10 @@ type ReplicationRule struct {
 	Tags     string `json:"tags,omitempty"`
 	TagRegex string `json:"tagRegex,omitempty"`
 	SemVer   string `json:"semver,omitempty"`
+	// Labels are image config labels an image must carry, comma-separated: "name=value" for
+	// a value, "name" for any ("com.example.team=payments, org.opencontainers.image.source").
+	// An index is taken when one of its platforms carries them all.
+	Labels string `json:"labels,omitempty"`
 	// NoReferrers leaves signatures, SBOMs and attestations behind (copied by default).
 	NoReferrers bool `json:"noReferrers,omitempty"`
 	// Deletions propagates tag deletions at the source to the destination.

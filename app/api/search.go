@@ -21,4 +21,6 @@ type SearchResult struct {
 	Match string `json:"match"`
 	// Label is the matching label as name=value.
 	Label string `json:"label,omitempty"`
+	// Registry names the registry endpoint of the hit; empty for the main registry.
+	Registry string `json:"registry,omitempty"`
 }

@@ -129,6 +129,9 @@ func NotFound(err error) bool { return api.ErrorCode(err) == api.CodeNotFound }
 type Berth struct {
 	// Base is prepended to every path, e.g. https://berth.example.com; empty for same-origin.
 	Base string
+	// Registry, if set, names the registry endpoint browsed (registry.go): catalog reads go
+	// to /api/v1/r/{Registry}/….
+	Registry string
 }
 
 var _ Client = (*Berth)(nil)
@@ -278,6 +281,10 @@ func (c *Berth) do(ctx context.Context, method, path string, body, into any) err
 
 // doWith is do with further request headers.
 func (c *Berth) doWith(ctx context.Context, method, path string, header map[string]string, body, into any) error {
+	path, err := c.scoped(method, path)
+	if err != nil {
+		return err
+	}
 	req := request{method: method, url: c.Base + path, header: map[string]string{"Accept": "application/json"}}
 	for k, v := range header {
 		req.header[k] = v

@@ -18,6 +18,7 @@ type Replication interface {
 
 	ReplicationRules(ctx context.Context) ([]api.ReplicationRule, error)
 	CreateReplicationRule(ctx context.Context, r api.ReplicationRule) (api.ReplicationRule, error)
+	UpdateReplicationRule(ctx context.Context, id string, r api.ReplicationRule) (api.ReplicationRule, error)
 	DeleteReplicationRule(ctx context.Context, id string) error
 	RunReplication(ctx context.Context, id string, dryRun bool) (api.ReplicationRun, error)
 	ReplicationRuns(ctx context.Context, id string) ([]api.ReplicationRun, error)
@@ -76,5 +77,11 @@ func (c *Berth) RunReplication(ctx context.Context, id string, dryRun bool) (api
 func (c *Berth) ReplicationRuns(ctx context.Context, id string) ([]api.ReplicationRun, error) {
 	var out []api.ReplicationRun
 	err := c.do(ctx, http.MethodGet, "/api/v1/replications/"+url.PathEscape(id)+"/runs", nil, &out)
+	return out, err
+}
+
+func (c *Berth) UpdateReplicationRule(ctx context.Context, id string, r api.ReplicationRule) (api.ReplicationRule, error) {
+	var out api.ReplicationRule
+	err := c.do(ctx, http.MethodPut, "/api/v1/replications/"+url.PathEscape(id), r, &out)
 	return out, err
 }

@@ -269,7 +269,7 @@ func (p *catalogPage) onChoose(set func(f *catalogFilter, v string)) app.EventHa
 		set(&f, ctx.JSSrc().Get("value").String())
 		// Parsed back, so the select's names for the defaults leave the address.
 		f = parseCatalogFilter(f.values())
-		addr := Path("/")
+		addr := homeURL()
 		if q := f.values().Encode(); q != "" {
 			addr += "?" + q
 		}
@@ -280,7 +280,7 @@ func (p *catalogPage) onChoose(set func(f *catalogFilter, v string)) app.EventHa
 func (p *catalogPage) Render() app.UI {
 	return page(nil,
 		app.Div().Class("page-head").Body(
-			app.H1().Text("Repositories"),
+			app.H1().Text(catalogTitle()),
 			// Always there, so that a screen reader hears the count change with the filter.
 			app.Span().Class("count").ID("repo-count").Aria("live", "polite").Text(p.countText()),
 		),
@@ -303,6 +303,7 @@ func (p *catalogPage) Render() app.UI {
 			return p.signInToSee("", "These are the public repositories. Sign in to see the ones shared with you.")
 		}),
 		p.renderBody(),
+		&elsewhere{Query: p.filter.Query}, // registry_search.go
 		app.If(p.seed != nil, p.seed.script),
 	)
 }
@@ -467,7 +468,7 @@ func (p *catalogPage) columnHeads() app.UI {
 		f := p.filter
 		f.Sort = sort
 		f = parseCatalogFilter(f.values()) // the default order leaves the address
-		addr := Path("/")
+		addr := homeURL()
 		if q := f.values().Encode(); q != "" {
 			addr += "?" + q
 		}

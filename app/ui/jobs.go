@@ -17,7 +17,9 @@ const actionTagsChanged = "berth.tags-changed"
 
 // writable reports whether the UI may offer write operations: Berth is not --read-only, and
 // its server answered the last request (offline, pages show stored data and nothing changes).
-func writable() bool { return app.Getenv(EnvReadOnly) != "true" && !client.Status().Offline }
+func writable() bool {
+	return app.Getenv(EnvReadOnly) != "true" && !client.Status().Offline && browsed() == "" // other endpoints are only read
+}
 
 // jobStatus is a job as the UI follows it, built from its events.
 type jobStatus struct {

@@ -34,6 +34,7 @@ func page(crumbs []crumb, content ...app.UI) app.UI {
 				app.If(app.Getenv(EnvMode) != ModeDirect, func() app.UI {
 					return navLink("jobs-link", Path("/jobs"), "jobs", "Jobs")
 				}),
+				&registrySwitcher{}, // registry.go
 				&userMenu{},
 			),
 		),

@@ -69,7 +69,7 @@ func shownPlatform(m api.Manifest, asked string) string {
 // shown, so that the page arrives whole: platforms, config, layers.
 func (p *manifestPage) OnPreRender(ctx app.Context) {
 	repo, ref, platform := manifestTarget(ctx.Page().URL())
-	ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+	ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 	src, c, cancel, ok := prerendering(ctx)
 	if !ok {
 		return
@@ -124,14 +124,14 @@ func (p *manifestPage) OnInit() {
 // manifestURL is the UI path of a manifest by tag or digest.
 func manifestURL(repo, ref string) string {
 	if strings.Contains(ref, ":") {
-		return Path("/repositories/" + repo + "@" + ref)
+		return inRegistry("/repositories/" + repo + "@" + ref)
 	}
-	return Path("/repositories/" + repo + ":" + ref)
+	return inRegistry("/repositories/" + repo + ":" + ref)
 }
 
 // splitReference splits NAME:TAG or NAME@DIGEST from a UI path.
 func splitReference(path string) (repo, ref string) {
-	return cutReference(strings.Trim(strings.TrimPrefix(path, Path("/repositories/")), "/"))
+	return cutReference(strings.Trim(strings.TrimPrefix(unprefixed(path), Path("/repositories/")), "/"))
 }
 
 // cutReference splits NAME@DIGEST at the '@', NAME:TAG at the last ':' (a registry port
@@ -159,13 +159,13 @@ func (p *manifestPage) OnNav(ctx app.Context) {
 	repo, ref, platform := manifestTarget(ctx.Page().URL())
 	if p.seeded {
 		p.seeded = false // the page came with it; later navigations load
-		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 		p.loadFindings(ctx)
 		return
 	}
 	if repo != p.repo || ref != p.ref || p.state == failed {
 		p.repo, p.ref, p.platform = repo, ref, platform
-		ctx.Page().SetTitle("%s · Berth", strings.TrimPrefix(manifestURL(repo, ref), "/repositories/"))
+		ctx.Page().SetTitle("%s · Berth", manifestName(repo, ref))
 		p.load(ctx)
 		return
 	}
@@ -231,7 +231,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 }
 
 func (p *manifestPage) Render() app.UI {
-	crumbs := []crumb{{label: "Repositories", href: Path("/")}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
+	crumbs := []crumb{{label: "Repositories", href: homeURL()}, {label: p.repo, href: repositoryURL(p.repo)}, {label: refLabel(p.ref)}}
 	var head app.UI
 	if p.state != loaded { // the loaded page's head has the kind too
 		head = app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(append(repoName(p.repo), app.Span().Class("ref").Text(refLabel(p.ref)))...))
@@ -257,13 +257,13 @@ func (p *manifestPage) renderBody() app.UI {
 		),
 		p.summary(m),
 		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
-		insideLinks(m),
+		app.If(browsed() == "", func() app.UI { return insideLinks(m) }), // contents: the main registry's
 		p.findingsCard(), // near the top: what people look for first in an image
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))
 	}
-	if m.Kind == "artifact" && strings.Contains(m.ArtifactType, "helm") && !strings.HasPrefix(m.Reference, "sha256:") {
+	if m.Kind == "artifact" && strings.Contains(m.ArtifactType, "helm") && !strings.HasPrefix(m.Reference, "sha256:") && browsed() == "" {
 		// Helm stores version 1.0.0+build as tag 1.0.0_build.
 		sections = append(sections, app.Div().Class("card").Body(
 			app.A().ID("chart-link").Href(chartURL(m.Repository, strings.ReplaceAll(m.Reference, "_", "+"))).Text("Open the chart page: Chart.yaml, README, values"),

@@ -73,7 +73,7 @@ func Prerender(ctx context.Context, u *url.URL, src Source) (*url.URL, func() (m
 // export, the service worker's copy).
 func prerendering(ctx app.Context) (src Source, c context.Context, cancel context.CancelFunc, ok bool) {
 	pr, found := current(ctx)
-	if !found || pr.src == nil {
+	if !found || pr.src == nil || registryOf(ctx.Page().URL().Path) != "" { // other endpoints: the browser fetches
 		return nil, nil, nil, false
 	}
 	c, cancel = context.WithTimeout(pr.ctx, prerenderTimeout)

@@ -32,21 +32,9 @@ func (p *replicationPage) createRule(ctx app.Context, e app.Event) {
 			}
 			p.announce = "Rule " + out.Name + " created."
 			p.rule = api.ReplicationRule{Source: api.MainRegistry, Trigger: api.TriggerManual}
-			clearFields("rule-name", "rule-repositories", "rule-tags", "rule-semver", "rule-prefix", "rule-schedule")
+			clearFields("rule-name", "rule-repositories", "rule-tags", "rule-regex", "rule-semver", "rule-labels", "rule-prefix", "rule-schedule")
 			p.load(ctx)
 		})
-}
-
-// endpointSelect is a labelled select of the endpoints' names.
-func (p *replicationPage) endpointSelect(id, label string, v *string) app.UI {
-	opts := []app.UI{app.Option().Value("").Text("Choose…").Selected(*v == "")}
-	for _, e := range p.endpoints {
-		opts = append(opts, app.Option().Value(e.Name).Text(e.Name).Selected(*v == e.Name))
-	}
-	return app.Div().Class("field").Body(
-		app.Label().For(id).Text(label),
-		app.Select().ID(id).Class("filter").Required(true).Body(opts...).OnChange(p.ValueTo(v)),
-	)
 }
 
 func (p *replicationPage) renderRules() app.UI {
@@ -59,10 +47,6 @@ func (p *replicationPage) renderRules() app.UI {
 			app.Td().Text(triggerLabel(r)),
 		)
 	}
-	triggers := []app.UI{}
-	for _, t := range []string{api.TriggerManual, api.TriggerPush, api.TriggerSchedule} {
-		triggers = append(triggers, app.Option().Value(t).Text(t).Selected(p.rule.Trigger == t))
-	}
 	var list app.UI = emptyView("No rules yet", "A rule copies repositories matching its filters from one endpoint to another.")
 	if len(rows) > 0 {
 		list = accessTable("rules", "Replication rules", []string{"Rule", "From → to", "Filters", "Trigger"}, rows)
@@ -72,23 +56,8 @@ func (p *replicationPage) renderRules() app.UI {
 		list,
 		app.Form().Class("card access-form").ID("rule-form").OnSubmit(p.createRule).Body(
 			app.H3().Text("Create a rule"),
-			app.Div().Class("form-row").Body(
-				textField("rule-name", "Name", p.rule.Name, true, p.ValueTo(&p.rule.Name)),
-				p.endpointSelect("rule-source", "Source", &p.rule.Source),
-				p.endpointSelect("rule-destination", "Destination", &p.rule.Destination),
-				textField("rule-repositories", "Repositories (glob, e.g. team/**)", p.rule.Repositories, false, p.ValueTo(&p.rule.Repositories)),
-				textField("rule-tags", "Tags (glob)", p.rule.Tags, false, p.ValueTo(&p.rule.Tags)),
-				textField("rule-semver", "Version range (e.g. ^1.2)", p.rule.SemVer, false, p.ValueTo(&p.rule.SemVer)),
-				textField("rule-prefix", "Destination prefix", p.rule.Prefix, false, p.ValueTo(&p.rule.Prefix)),
-				app.Div().Class("field").Body(
-					app.Label().For("rule-trigger").Text("Trigger"),
-					app.Select().ID("rule-trigger").Class("filter").Body(triggers...).OnChange(p.ValueTo(&p.rule.Trigger)),
-				),
-				textField("rule-schedule", "Schedule (cron, with trigger schedule)", p.rule.Schedule, false, p.ValueTo(&p.rule.Schedule)),
-				checkbox("rule-deletions", "Propagate deletions", p.rule.Deletions, &p.rule.Deletions),
-				checkbox("rule-overwrite", "Overwrite tags", p.rule.Overwrite, &p.rule.Overwrite),
-				checkbox("rule-noreferrers", "Leave signatures and SBOMs behind", p.rule.NoReferrers, &p.rule.NoReferrers),
-				app.Button().Type("submit").Class("button").ID("rule-create").Disabled(p.busy).Text("Create rule"),
+			app.Div().Class("form-row").Body(append(ruleFields("rule", &p.rule, p.endpoints, p.ValueTo),
+				app.Button().Type("submit").Class("button").ID("rule-create").Disabled(p.busy).Text("Create rule"))...,
 			),
 		),
 	)
@@ -96,7 +65,7 @@ func (p *replicationPage) renderRules() app.UI {
 
 func ruleFilters(r api.ReplicationRule) string {
 	var parts []string
-	for _, f := range []struct{ k, v string }{{"repos", r.Repositories}, {"tags", r.Tags}, {"regex", r.TagRegex}, {"semver", r.SemVer}, {"prefix", r.Prefix}} {
+	for _, f := range []struct{ k, v string }{{"repos", r.Repositories}, {"tags", r.Tags}, {"regex", r.TagRegex}, {"semver", r.SemVer}, {"labels", r.Labels}, {"prefix", r.Prefix}} {
 		if f.v != "" {
 			parts = append(parts, f.k+"="+f.v)
 		}
@@ -127,6 +96,11 @@ type rulePage struct {
 	busy     bool
 	announce string
 	gen      int
+
+	editing   bool
+	draft     api.ReplicationRule
+	endpoints []api.RegistryEndpoint
+	formErr   string
 }
 
 func (p *rulePage) OnMount(ctx app.Context) {
@@ -219,7 +193,9 @@ func (p *rulePage) Render() app.UI {
 			app.Div().Class("toolbar").Body(
 				app.Button().Class("button secondary").ID("rule-dry-run").Disabled(p.busy).Text("Dry run").OnClick(p.start(true)),
 				app.Button().Class("button").ID("rule-run").Disabled(p.busy).Text("Run now").OnClick(p.start(false)),
+				app.Button().Class("button secondary").ID("rule-edit").Disabled(p.busy || p.editing).Text("Edit").OnClick(p.edit),
 			),
+			p.renderEdit(),
 			app.H2().Text("History"),
 			p.renderRuns(),
 		)

@@ -481,7 +481,7 @@ func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 
 func (p *repositoryPage) Render() app.UI {
 	if p.state == failed && client.NotFound(p.err) {
-		return page([]crumb{{label: "Repositories", href: Path("/")}, {label: p.name}},
+		return page([]crumb{{label: "Repositories", href: homeURL()}, {label: p.name}},
 			app.Div().Class("page-head").Body(app.H1().Class("repo-title").Body(repoName(p.name)...)),
 			notFoundView("Repository not found", p.err.Error()),
 			&repoAccess{Repo: p.name}, // who may push the first image here
@@ -493,7 +493,7 @@ func (p *repositoryPage) Render() app.UI {
 	if p.state != failed {
 		cleanup, imports = cleanupSection(p.name), importSection(p.name)
 	}
-	crumbs := []crumb{{label: "Repositories", href: Path("/")}}
+	crumbs := []crumb{{label: "Repositories", href: homeURL()}}
 	crumbs = append(crumbs, crumb{label: p.name})
 	kinds, platforms := p.filterOptions()
 	selectFilter := func(id, label, all string, options []string, value *string) app.UI {

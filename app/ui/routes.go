@@ -38,6 +38,7 @@ func Routes() {
 		accessRoutes() // access.go: sign-in and the account pages
 		// replication.go: registry endpoints and replication rules
 		replicationRoutes()
+		registryRoutes() // registry.go: other endpoints' pages, /r/{registry}/…
 		// Last: any other address gets Berth's own "not found" page (go-app's handler would
 		// answer a bare 404 text, and app.NotFound is never shown by it).
 		app.RouteWithRegexp(`^/.+`, func() app.Composer { return &notFoundPage{} })
@@ -47,7 +48,7 @@ func Routes() {
 // apiClient is how every component reaches its data: Berth's /api/v1, or in a direct export
 // the registry's /v2.
 func apiClient() client.Client {
-	return clientFor(app.Getenv(EnvAPIURL), app.Getenv(EnvMode))
+	return scopedClient(clientFor(app.Getenv(EnvAPIURL), app.Getenv(EnvMode)))
 }
 
 // clients caches one client per configuration: the environment never changes in a page.
@@ -64,10 +65,10 @@ func clientFor(base, mode string) client.Client {
 
 // repositoryURL is the UI path of a repository page.
 func repositoryURL(name string) string {
-	return Path("/repositories/" + name)
+	return inRegistry("/repositories/" + name)
 }
 
 // repositoryFromPath extracts the repository name from a UI path.
 func repositoryFromPath(u *url.URL) string {
-	return strings.Trim(strings.TrimPrefix(u.Path, Path("/repositories/")), "/")
+	return strings.Trim(strings.TrimPrefix(unprefixed(u.Path), Path("/repositories/")), "/")
 }

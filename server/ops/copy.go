@@ -41,6 +41,9 @@ type Copy struct {
 	// SkipReferrers leaves signatures, SBOMs and attestations behind (replication rules that
 	// say so).
 	SkipReferrers bool
+	// Placed, if set, is where earlier copies to the same destination registry put their
+	// blobs: a blob found there is mounted from that repository rather than uploaded.
+	Placed *Placed
 
 	srcRepo, srcRef string
 	dstRepo, dstRef string
@@ -175,14 +178,17 @@ func (c *Copy) Run(ctx context.Context, report Report) (*api.JobResult, error) {
 				return err
 			}
 			report.progress(digest, 0, b.size)
-			err = w.WriteLayer(ectx, c.dstRepo, l, mount, func(done int64) {
+			l, mountHere, placed := c.mountable(ectx, l, b.digest, mount)
+			err = w.WriteLayer(ectx, c.dstRepo, l, mountHere, func(done int64) {
 				if done < b.size {
 					report.progress(digest, done, b.size)
 				}
 			})
 			if err != nil {
+				placed("")
 				return err
 			}
+			placed(c.dstRepo)
 			report.progress(digest, b.size, b.size)
 			copied.Add(b.size)
 			return nil

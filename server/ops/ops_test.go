@@ -474,13 +474,7 @@ func (s *slowReader) Close() error { return s.r.Close() }
 // serveRegistry starts an embedded registry behind wrap.
 func serveRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	reg, err := embedded.New(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(wrap(reg.Handler()))
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
-	return srv.URL
+	return registrytest.Wrapped(t, wrap).URL
 }
 
 func TestCancelLargeCopyLeavesNoTag(t *testing.T) {

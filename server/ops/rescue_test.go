@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/proctest"
 	"github.com/berth-registry/berth/server/registrytest"
 	"github.com/berth-registry/berth/server/store"
 )
@@ -78,37 +78,7 @@ func TestHelperCrashingReplica(t *testing.T) {
 func crashingReplica(t *testing.T, spec crashSpec) (string, *exec.Cmd) {
 	t.Helper()
 	raw, _ := json.Marshal(spec)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCrashingReplica$", "-test.v")
-	cmd.Env = append(os.Environ(), crashEnv+"="+string(raw))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ids := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if id, ok := strings.CutPrefix(sc.Text(), "job "); ok {
-				ids <- id
-			}
-		}
-		close(ids)
-	}()
-	select {
-	case id, ok := <-ids:
-		if !ok {
-			t.Fatal("the crashing replica ended without starting the job")
-		}
-		return id, cmd
-	case <-time.After(time.Minute):
-		t.Fatal("the crashing replica did not start the job in a minute")
-	}
-	return "", nil
+	return proctest.Start(t, "TestHelperCrashingReplica", crashEnv, string(raw), "job ")
 }
 
 // jobEvents reads a job's stored events.

@@ -177,12 +177,19 @@ func freeAddr(t testing.TB) string {
 // it with its storage root.
 func Distribution3(t testing.TB, opts ...embedded.Option) Registry {
 	t.Helper()
+	return Wrapped(t, func(h http.Handler) http.Handler { return h }, opts...)
+}
+
+// Wrapped is Distribution3 served through wrap: a test's middleware that slows, counts or
+// refuses requests.
+func Wrapped(t testing.TB, wrap func(http.Handler) http.Handler, opts ...embedded.Option) Registry {
+	t.Helper()
 	root := t.TempDir()
 	reg, err := embedded.New(context.Background(), root, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(reg.Handler())
+	srv := httptest.NewServer(wrap(reg.Handler()))
 	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
 	return Registry{URL: srv.URL, Host: strings.TrimPrefix(srv.URL, "http://"), Root: root}
 }

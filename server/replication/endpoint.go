@@ -51,8 +51,20 @@ func check(e *api.RegistryEndpoint) error {
 		return httperr.New(api.CodeBadRequest, fmt.Sprintf("%q is not a registry URL: want one such as https://registry.example.com", registry.ShownURL(e.URL)))
 	}
 	e.URL = addr.String()
+	if len(e.Repositories) > maxEndpointRepositories {
+		return httperr.New(api.CodeBadRequest, fmt.Sprintf("An endpoint lists at most %d repositories.", maxEndpointRepositories))
+	}
+	for i, r := range e.Repositories {
+		e.Repositories[i] = strings.TrimSpace(r)
+		if err := registry.ValidateRepository(e.Repositories[i]); err != nil {
+			return httperr.New(api.CodeBadRequest, fmt.Sprintf("%q is not a repository name.", clip(r)))
+		}
+	}
 	return nil
 }
+
+// maxEndpointRepositories bounds an endpoint's own list of repositories.
+const maxEndpointRepositories = 10_000
 
 func clip(s string) string {
 	if len(s) > 80 {
@@ -80,7 +92,7 @@ func (s *Service) endpoints(ctx context.Context) ([]endpoint, error) {
 	for _, r := range rows {
 		e := endpoint{RegistryEndpoint: api.RegistryEndpoint{
 			Name: r.Name, URL: r.URL, Username: r.Username, HasPassword: len(r.Secret) > 0,
-			CAFile: r.CAFile, Insecure: r.Insecure, NoCatalog: !r.Catalog, Origin: "api",
+			CAFile: r.CAFile, Insecure: r.Insecure, NoCatalog: !r.Catalog, Repositories: r.Repositories, Origin: "api",
 		}}
 		if len(r.Secret) > 0 {
 			plain, err := s.sealer.Open("endpoint:"+r.Name, r.Secret)
@@ -154,7 +166,8 @@ func (s *Service) AddEndpoint(ctx context.Context, e api.RegistryEndpoint) error
 			return httperr.New(api.CodeBadRequest, err.Error())
 		}
 	}
-	row := store.RegistryEndpoint{Name: e.Name, URL: e.URL, Username: e.Username, CAFile: e.CAFile, Insecure: e.Insecure, Catalog: !e.NoCatalog}
+	row := store.RegistryEndpoint{Name: e.Name, URL: e.URL, Username: e.Username, CAFile: e.CAFile, Insecure: e.Insecure, Catalog: !e.NoCatalog,
+		Repositories: e.Repositories}
 	if e.Password != "" {
 		row.Secret = s.sealer.Seal("endpoint:"+e.Name, []byte(e.Password))
 	} else if old, err := s.endpoint(ctx, e.Name); err == nil && old.URL == e.URL && old.Username == e.Username && old.password != "" {
@@ -187,6 +200,13 @@ func (s *Service) client(e endpoint) (*registry.Client, error) {
 	if e.Name == api.MainRegistry {
 		return s.opts.Main, nil
 	}
+	return s.dial(e, s.limiter, true)
+}
+
+// dial builds a client for e, an endpoint other than main: its own credentials, the dial
+// guard letting only its host be internal, lim on response bodies; writes with its
+// credentials only when writes is set.
+func (s *Service) dial(e endpoint, lim Limiter, writes bool) (*registry.Client, error) {
 	addr, err := registry.ParseAddress(e.URL)
 	if err != nil {
 		return nil, err
@@ -202,7 +222,7 @@ func (s *Service) client(e endpoint) (*registry.Client, error) {
 		auth = &authn.Basic{Username: e.Username, Password: e.password}
 	}
 	return registry.New(registry.Options{
-		URL: e.URL, Auth: auth, ServiceWrites: true, Transport: Limit(t, s.limiter),
+		URL: e.URL, Auth: auth, ServiceWrites: writes, Transport: Limit(t, lim),
 		Timeout: s.opts.Timeout, Concurrency: s.opts.Concurrency * 4,
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 )
 
@@ -22,6 +23,10 @@ type planner struct {
 	src, dst *registry.Client
 	srcE     endpoint
 	args     runArgs
+	// seen remembers which repo@digest carry the rule's labels.
+	seen map[string]bool
+	// placed is where the run's copies put their blobs: shared ones are mounted, not sent again.
+	placed ops.Placed
 }
 
 // item is a planned artifact with the repositories it moves between.
@@ -100,6 +105,9 @@ func (p *planner) repository(ctx context.Context, repo string) ([]item, error) {
 	want := p.choose(tags)
 	srcDigests, err := p.src.HeadAll(ctx, repo, want)
 	if err != nil && !notFound(err) {
+		return nil, err
+	}
+	if err := p.labelled(ctx, repo, srcDigests); err != nil {
 		return nil, err
 	}
 	if !p.f.rule.NoReferrers {

@@ -35,25 +35,40 @@ type harness struct {
 	s    *Service
 	main string
 	ctx  context.Context // an administrator's
+	st   store.Store
 }
 
-func newHarness(t *testing.T, flags ...string) *harness {
+func newHarness(t testing.TB, flags ...string) *harness {
 	t.Helper()
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	return newHarnessOn(t, harnessSpec{DB: filepath.Join(t.TempDir(), "berth.db"), Main: registrytest.Open(t), Flags: flags})
+}
+
+// harnessSpec is where a harness keeps its store and finds its main registry, and how it
+// runs: a second harness on the same spec is another replica.
+type harnessSpec struct {
+	DB, Main string
+	Flags    []string
+	// Bandwidth and Concurrency are the service's; 0 for its defaults.
+	Bandwidth   int64
+	Concurrency int
+}
+
+func newHarnessOn(t testing.TB, spec harnessSpec) *harness {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), spec.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	main := registrytest.Open(t)
-	mainClient := registrytest.NewClient(t, registry.Options{URL: main})
+	mainClient := registrytest.NewClient(t, registry.Options{URL: spec.Main})
 	secret := []byte("a cluster secret for the tests")
 	metrics := prometheus.NewRegistry()
-	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
-		Metrics: NewMetrics(metrics)})
+	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: spec.Flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
+		Metrics: NewMetrics(metrics), Bandwidth: spec.Bandwidth, Concurrency: spec.Concurrency})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ops.NewManager(t.Context(), ops.Options{Registry: mainClient, Authorizer: registry.NewAuthorizer(mainClient, 0),
+	m, err := ops.NewManager(context.Background(), ops.Options{Registry: mainClient, Authorizer: registry.NewAuthorizer(mainClient, 0),
 		Store: st, Secret: secret, Workers: s.Register, Kinds: []string{KindRun}})
 	if err != nil {
 		t.Fatal(err)
@@ -70,11 +85,11 @@ func newHarness(t *testing.T, flags ...string) *harness {
 		defer cancel()
 		_ = m.Shutdown(ctx)
 	})
-	ctx := access.With(t.Context(), access.Identity{Kind: access.User, Name: "root", Admin: true})
-	return &harness{s: s, main: main, ctx: ctx}
+	ctx := access.With(context.Background(), access.Identity{Kind: access.User, Name: "root", Admin: true})
+	return &harness{s: s, main: spec.Main, ctx: ctx, st: st}
 }
 
-func parse(t *testing.T, base, s string) name.Reference {
+func parse(t testing.TB, base, s string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(strings.TrimPrefix(base, "http://")+"/"+s, name.Insecure)
 	if err != nil {
@@ -84,9 +99,15 @@ func parse(t *testing.T, base, s string) name.Reference {
 }
 
 // pushImage pushes a random image to base/where and returns its digest.
-func pushImage(t *testing.T, base, where string, opts ...remote.Option) v1.Hash {
+func pushImage(t testing.TB, base, where string, opts ...remote.Option) v1.Hash {
 	t.Helper()
-	img, err := random.Image(1024, 1)
+	return pushImageOf(t, base, where, 1024, opts...)
+}
+
+// pushImageOf is pushImage with a layer of size bytes.
+func pushImageOf(t testing.TB, base, where string, size int64, opts ...remote.Option) v1.Hash {
+	t.Helper()
+	img, err := random.Image(size, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +118,9 @@ func pushImage(t *testing.T, base, where string, opts ...remote.Option) v1.Hash 
 	return d
 }
 
-// pushSigned pushes a two-platform index and a cosign-style signature tag for it.
-func pushSigned(t *testing.T, base, where string) (index v1.Hash, sigTag string) {
+// pushSigned pushes a two-platform index, a cosign-style signature tag for it and an SBOM
+// referring to it (OCI subject).
+func pushSigned(t testing.TB, base, where string, opts ...remote.Option) (index v1.Hash, sigTag string, sbom v1.Hash) {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
@@ -110,22 +132,75 @@ func pushSigned(t *testing.T, base, where string) (index v1.Hash, sigTag string)
 	}
 	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), types.OCIImageIndex)
 	r := parse(t, base, where)
-	if err := remote.WriteIndex(r, idx); err != nil {
+	if err := remote.WriteIndex(r, idx, opts...); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := idx.Digest()
+	size, _ := idx.Size()
 	sig, err := random.Image(256, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sigTag = "sha256-" + d.Hex + ".sig"
-	if err := remote.Write(r.Context().Tag(sigTag), sig); err != nil {
+	if err := remote.Write(r.Context().Tag(sigTag), sig, opts...); err != nil {
 		t.Fatal(err)
 	}
-	return d, sigTag
+	doc, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = mutate.ConfigMediaType(mutate.MediaType(doc, types.OCIManifestSchema1), "application/spdx+json")
+	doc = mutate.Subject(doc, v1.Descriptor{MediaType: types.OCIImageIndex, Digest: d, Size: size}).(v1.Image)
+	sbom, _ = doc.Digest()
+	if err := remote.Write(r.Context().Digest(sbom.String()), doc, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return d, sigTag, sbom
 }
 
-func digestOf(t *testing.T, base, ref string, opts ...remote.Option) string {
+// arrived checks that srcRepo's index v1, its platforms, signature tag and SBOM are at
+// base/repo, digests equal.
+func (h *harness) arrived(t testing.TB, srcRepo, base, repo string, index v1.Hash, sigTag string, sbom v1.Hash, opts ...remote.Option) {
+	t.Helper()
+	for _, tag := range []string{"v1", sigTag} {
+		if got, want := digestOf(t, base, repo+":"+tag, opts...), digestOf(t, h.main, srcRepo+":"+tag); got != want || got == "" {
+			t.Errorf("%s:%s at the destination is %q, want %q", repo, tag, got, want)
+		}
+	}
+	idx, err := remote.Index(parse(t, base, repo+":v1"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		if _, err := remote.Image(parse(t, base, repo+"@"+m.Digest.String()), opts...); err != nil {
+			t.Errorf("platform %s missing in %s: %v", m.Platform, repo, err)
+		}
+	}
+	if !hasReferrer(t, base, repo, index, sbom, opts...) {
+		t.Errorf("the SBOM %s did not follow %s to %s", sbom, index, repo)
+	}
+}
+
+// hasReferrer reports whether repo@subject at base lists referrer among its referrers.
+func hasReferrer(t testing.TB, base, repo string, subject, referrer v1.Hash, opts ...remote.Option) bool {
+	t.Helper()
+	r, _ := name.NewDigest(strings.TrimPrefix(base, "http://")+"/"+repo+"@"+subject.String(), name.Insecure)
+	idx, err := remote.Referrers(r, opts...)
+	if err != nil {
+		t.Logf("referrers of %s: %v", r, err)
+		return false
+	}
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		if m.Digest == referrer {
+			return true
+		}
+	}
+	return false
+}
+
+func digestOf(t testing.TB, base, ref string, opts ...remote.Option) string {
 	t.Helper()
 	d, err := remote.Head(parse(t, base, ref), opts...)
 	if err != nil {
@@ -134,7 +209,7 @@ func digestOf(t *testing.T, base, ref string, opts ...remote.Option) string {
 	return d.Digest.String()
 }
 
-func tagsOf(t *testing.T, base, repo string, opts ...remote.Option) []string {
+func tagsOf(t testing.TB, base, repo string, opts ...remote.Option) []string {
 	t.Helper()
 	r, _ := name.NewRepository(strings.TrimPrefix(base, "http://")+"/"+repo, name.Insecure)
 	tags, err := remote.List(r, opts...)
@@ -145,7 +220,7 @@ func tagsOf(t *testing.T, base, repo string, opts ...remote.Option) []string {
 	return tags
 }
 
-func (h *harness) rule(t *testing.T, r api.ReplicationRule) api.ReplicationRule {
+func (h *harness) rule(t testing.TB, r api.ReplicationRule) api.ReplicationRule {
 	t.Helper()
 	r, err := h.s.SaveRule(h.ctx, r)
 	if err != nil {
@@ -155,7 +230,7 @@ func (h *harness) rule(t *testing.T, r api.ReplicationRule) api.ReplicationRule 
 }
 
 // run runs the rule now and waits for the run's end.
-func (h *harness) run(t *testing.T, rule string, dry bool) api.ReplicationRun {
+func (h *harness) run(t testing.TB, rule string, dry bool) api.ReplicationRun {
 	t.Helper()
 	run, err := h.s.Start(h.ctx, rule, dry)
 	if err != nil {
@@ -164,7 +239,7 @@ func (h *harness) run(t *testing.T, rule string, dry bool) api.ReplicationRun {
 	return h.wait(t, run.ID)
 }
 
-func (h *harness) wait(t *testing.T, id string) api.ReplicationRun {
+func (h *harness) wait(t testing.TB, id string) api.ReplicationRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -176,7 +251,7 @@ func (h *harness) wait(t *testing.T, id string) api.ReplicationRun {
 }
 
 // waitRuns waits until the rule has n ended runs and returns them.
-func (h *harness) waitRuns(t *testing.T, rule string, n int) []api.ReplicationRun {
+func (h *harness) waitRuns(t testing.TB, rule string, n int) []api.ReplicationRun {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -219,7 +294,7 @@ func TestPushReplicatesSignedIndexTo28(t *testing.T) {
 	mirror := h.rule(t, api.ReplicationRule{Name: "mirror", Source: api.MainRegistry, Destination: "dr", Repositories: "team/**",
 		Prefix: "mirror", Deletions: true, Trigger: api.TriggerPush})
 
-	index, sigTag := pushSigned(t, h.main, "team/app:v1")
+	index, sigTag, sbom := pushSigned(t, h.main, "team/app:v1")
 	h.s.OnEvents([]store.Event{
 		{Action: store.ActionPush, Repository: "team/app", Tag: "v1", Digest: index.String()},
 		{Action: store.ActionPush, Repository: "team/app", Tag: sigTag},
@@ -228,21 +303,7 @@ func TestPushReplicatesSignedIndexTo28(t *testing.T) {
 	h.waitRuns(t, keep.ID, 2)
 	h.waitRuns(t, mirror.ID, 2)
 	for _, repo := range []string{"team/app", "mirror/team/app"} {
-		for _, tag := range []string{"v1", sigTag} {
-			if got, want := digestOf(t, d28.URL, repo+":"+tag, auth), digestOf(t, h.main, "team/app:"+tag); got != want || got == "" {
-				t.Errorf("%s:%s at the destination is %q, want %q", repo, tag, got, want)
-			}
-		}
-		idx, err := remote.Index(parse(t, d28.URL, repo+":v1"), auth)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, _ := idx.IndexManifest()
-		for _, m := range im.Manifests {
-			if _, err := remote.Image(parse(t, d28.URL, repo+"@"+m.Digest.String()), auth); err != nil {
-				t.Errorf("platform %s missing in %s: %v", m.Platform, repo, err)
-			}
-		}
+		h.arrived(t, "team/app", d28.URL, repo, index, sigTag, sbom, auth)
 	}
 
 	// Delete v1 at the source: the mirror rule propagates it, keep does not.

@@ -33,6 +33,7 @@ type filter struct {
 	regex  *regexp.Regexp
 	semver *semver.Constraints
 	cron   cron.Schedule
+	labels []label
 }
 
 func bad(format string, a ...any) error {
@@ -67,6 +68,9 @@ func compile(r api.ReplicationRule) (*filter, error) {
 		if f.semver, err = semver.NewConstraint(r.SemVer); err != nil {
 			return nil, bad("%q is not a version range (such as ^1.2 or >=2, <3).", clip(r.SemVer))
 		}
+	}
+	if f.labels, err = parseLabels(r.Labels); err != nil {
+		return nil, err
 	}
 	if p := strings.TrimSuffix(r.Prefix, "/"); p != "" {
 		if err := registry.ValidateRepository(p); err != nil {

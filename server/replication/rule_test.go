@@ -40,3 +40,31 @@ func TestFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelFilter: name=value pairs must all hold, a bare name takes any value, and a filter
+// that is not one is refused.
+func TestLabelFilter(t *testing.T) {
+	f, err := compile(api.ReplicationRule{Name: "r", Source: "main", Destination: "b", Trigger: api.TriggerManual,
+		Labels: " com.example.team=payments , org.opencontainers.image.source"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := "org.opencontainers.image.source"
+	for i, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{"com.example.team": "payments", src: "https://git.example.com/x"}, true},
+		{map[string]string{"com.example.team": "payments", src: ""}, true},
+		{map[string]string{"com.example.team": "search", src: "x"}, false},
+		{map[string]string{"com.example.team": "payments"}, false},
+		{nil, false},
+	} {
+		if got := holds(c.labels, f.labels); got != c.want {
+			t.Errorf("case %d: holds(%v) = %v", i, c.labels, got)
+		}
+	}
+	if _, err := compile(api.ReplicationRule{Name: "r", Source: "main", Destination: "b", Trigger: api.TriggerManual, Labels: "=x"}); err == nil {
+		t.Error("a label filter without a name was accepted")
+	}
+}

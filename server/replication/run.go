@@ -237,7 +237,7 @@ func (s *Service) do(ctx context.Context, p *planner, it *item) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.SkipReferrers = p.f.rule.NoReferrers
+	c.SkipReferrers, c.Placed = p.f.rule.NoReferrers, &p.placed
 	res, err := c.Run(ctx, func(api.JobEvent) {})
 	if err != nil {
 		return 0, err

@@ -89,19 +89,54 @@ func (rt routes) catalog() {
 		return
 	}
 	rt.mux.Handle("GET /api/v1/repositories", rt.read(cat.ServeRepositories))
-	rt.mux.Handle("GET /api/v1/search", rt.read(cat.ServeSearch))
+	if set := rt.s.Catalogs; set != nil {
+		rt.mux.Handle("GET /api/v1/search", rt.read(set.ServeSearch))
+	} else {
+		rt.mux.Handle("GET /api/v1/search", rt.read(cat.ServeSearch))
+	}
 	rt.mux.Handle("GET /api/v1/index", rt.api(cat.ServeIndexProgress))
+	rt.mux.Handle("GET /api/v1/repositories/{path...}", rt.read(repositoryPages(cat).serve))
+	rt.registries()
+}
+
+// repositoryPages routes a repository's read pages to cat.
+func repositoryPages(cat *catalog.Service) repositoryRoutes {
 	repo := func(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { h(w, r, r.PathValue("repository")) }
 	}
-	rt.mux.Handle("GET /api/v1/repositories/{path...}", rt.read(repositoryRoutes{
+	return repositoryRoutes{
 		{"manifests/{ref}", func(w http.ResponseWriter, r *http.Request) {
 			cat.ServeManifest(w, r, r.PathValue("repository"), r.PathValue("ref"))
 		}},
 		{"tags", repo(cat.ServeTags)},
 		{"usage", repo(cat.ServeUsage)},
 		{"untagged", repo(cat.ServeUntagged)},
-	}.serve))
+	}
+}
+
+// registries: the same read pages for any registry endpoint, /api/v1/r/{registry}/…, each
+// through that registry's own catalog service ("main" is the main registry's).
+func (rt routes) registries() {
+	set := rt.s.Catalogs
+	if set == nil {
+		return
+	}
+	in := func(h func(cat *catalog.Service, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			cat, err := set.For(r.Context(), r.PathValue("registry"))
+			if err != nil {
+				httperr.Write(w, r, err)
+				return
+			}
+			h(cat, w, r)
+		}
+	}
+	rt.mux.Handle("GET /api/v1/r/{registry}/repositories", rt.read(in(func(cat *catalog.Service, w http.ResponseWriter, r *http.Request) {
+		cat.ServeRepositories(w, r)
+	})))
+	rt.mux.Handle("GET /api/v1/r/{registry}/repositories/{path...}", rt.read(in(func(cat *catalog.Service, w http.ResponseWriter, r *http.Request) {
+		repositoryPages(cat).serve(w, r)
+	})))
 }
 
 func (rt routes) jobs() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/server/auth"
+	"github.com/berth-registry/berth/server/catalogs"
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
@@ -37,7 +38,7 @@ var fillIn = strings.NewReplacer(
 	"/repositories/{name}", "/repositories/team/app", "{name}", "team",
 	"{repo}", "team/app", "{repository}", "team/app",
 	"{tag or digest}", "v1", "{ref}", "v1", "{version}", "1.0.0", "{id}", "1",
-	"{user}", "bob", "{robot}", "ci", "{digest}", "sha256:"+strings.Repeat("a", 64),
+	"{user}", "bob", "{registry}", "main", "{robot}", "ci", "{digest}", "sha256:"+strings.Repeat("a", 64),
 )
 
 // TestDocumentedEndpointsAreRouted: every endpoint the README documents under /api/v1 (and
@@ -128,6 +129,7 @@ func everything(t *testing.T) http.Handler {
 		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: secret}); err != nil {
 			t.Fatal(err)
 		}
+		s.Catalogs = catalogs.New(s.Catalog, s.Replication)
 		gs, _ := store.GovernanceOf(st)
 		ws, _ := store.WebhooksOf(st)
 		rs, _ := store.RetentionOf(st)

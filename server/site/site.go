@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/catalogs"
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
@@ -46,6 +47,9 @@ type Services struct {
 	Proxy http.Handler
 	// Catalog serves the read API.
 	Catalog *catalog.Service
+	// Catalogs, if set, serves the same reads for every registry endpoint (/api/v1/r/…) and
+	// searches across them.
+	Catalogs *catalogs.Set
 	// Sessions signs users in and puts their principal into each request.
 	Sessions *session.Manager
 	// Jobs runs write operations.

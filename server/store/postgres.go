@@ -143,6 +143,8 @@ var postgresMigrations = []string{
 	retentionSchema("BIGSERIAL PRIMARY KEY"),
 	// Berth's own scans and the vulnerability database (see scan.go).
 	scanMigration("BYTEA"),
+	// Registry endpoints' own repository lists, shown where _catalog is refused (see replication.go).
+	endpointRepositoriesMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -48,9 +49,14 @@ type RegistryEndpoint struct {
 	CAFile              string
 	Insecure            bool
 	// Catalog is whether the registry's _catalog may be used to list repositories.
-	Catalog          bool
+	Catalog bool
+	// Repositories are the operator's list of repositories to show where Catalog is false.
+	Repositories     []string
 	Created, Updated time.Time
 }
+
+// endpointRepositoriesMigration adds an endpoint's own list of repositories, one per line.
+const endpointRepositoriesMigration = `ALTER TABLE replication_endpoints ADD COLUMN repositories TEXT NOT NULL DEFAULT ''`
 
 // ReplicationRule is a rule as stored: its id, unique name and settings (JSON).
 type ReplicationRule struct {
@@ -101,11 +107,12 @@ func (s *sqlStore) PutEndpoint(ctx context.Context, e RegistryEndpoint) error {
 	if e.Created.IsZero() {
 		e.Created = now
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO replication_endpoints (name, url, username, secret, ca_file, insecure, catalog, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO replication_endpoints (name, url, username, secret, ca_file, insecure, catalog, repositories, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET url = excluded.url, username = excluded.username, secret = excluded.secret,
-		ca_file = excluded.ca_file, insecure = excluded.insecure, catalog = excluded.catalog, updated = excluded.updated`),
-		e.Name, e.URL, e.Username, e.Secret, e.CAFile, e.Insecure, e.Catalog, nanos(e.Created), now.UnixNano())
+		ca_file = excluded.ca_file, insecure = excluded.insecure, catalog = excluded.catalog, repositories = excluded.repositories,
+		updated = excluded.updated`),
+		e.Name, e.URL, e.Username, e.Secret, e.CAFile, e.Insecure, e.Catalog, strings.Join(e.Repositories, "\n"), nanos(e.Created), now.UnixNano())
 	if err != nil {
 		return s.writeError("put endpoint "+clip(e.Name), err)
 	}
@@ -114,12 +121,16 @@ func (s *sqlStore) PutEndpoint(ctx context.Context, e RegistryEndpoint) error {
 
 // Endpoints implements Replications, by name.
 func (s *sqlStore) Endpoints(ctx context.Context) ([]RegistryEndpoint, error) {
-	return list(ctx, s, "endpoints", `SELECT name, url, username, secret, ca_file, insecure, catalog, created, updated FROM replication_endpoints ORDER BY name`,
+	return list(ctx, s, "endpoints", `SELECT name, url, username, secret, ca_file, insecure, catalog, repositories, created, updated FROM replication_endpoints ORDER BY name`,
 		func(r *sql.Rows) (RegistryEndpoint, error) {
 			var e RegistryEndpoint
+			var repos string
 			var created, updated int64
-			err := r.Scan(&e.Name, &e.URL, &e.Username, &e.Secret, &e.CAFile, &e.Insecure, &e.Catalog, &created, &updated)
+			err := r.Scan(&e.Name, &e.URL, &e.Username, &e.Secret, &e.CAFile, &e.Insecure, &e.Catalog, &repos, &created, &updated)
 			e.Created, e.Updated = fromNanos(created), fromNanos(updated)
+			if repos != "" {
+				e.Repositories = strings.Split(repos, "\n")
+			}
 			return e, err
 		})
 }

@@ -33,7 +33,7 @@ func replicationsContract(t *testing.T, dsn string) {
 	ctx := t.Context()
 	for _, e := range []store.RegistryEndpoint{
 		{Name: "prod", URL: "https://a.example", Secret: []byte{1, 2, 3}, Catalog: true},
-		{Name: "prod", URL: "https://b.example", Username: "robot", Insecure: true},
+		{Name: "prod", URL: "https://b.example", Username: "robot", Insecure: true, Repositories: []string{"team/a", "b"}},
 		{Name: "edge", URL: "http://c.example"},
 	} {
 		if err := r.PutEndpoint(ctx, e); err != nil {
@@ -41,7 +41,8 @@ func replicationsContract(t *testing.T, dsn string) {
 		}
 	}
 	eps, err := r.Endpoints(ctx)
-	if err != nil || len(eps) != 2 || eps[1].Name != "prod" || eps[1].URL != "https://b.example" || !eps[1].Insecure || eps[1].Catalog || len(eps[1].Secret) != 0 {
+	if err != nil || len(eps) != 2 || eps[1].Name != "prod" || eps[1].URL != "https://b.example" || !eps[1].Insecure || eps[1].Catalog || len(eps[1].Secret) != 0 ||
+		len(eps[1].Repositories) != 2 || eps[1].Repositories[1] != "b" || eps[0].Repositories != nil {
 		t.Fatalf("endpoints: %+v %v", eps, err)
 	}
 	if err := r.DeleteEndpoint(ctx, "edge"); err != nil {

@@ -144,6 +144,8 @@ var sqliteMigrations = []string{
 	retentionSchema("INTEGER PRIMARY KEY AUTOINCREMENT"),
 	// Berth's own scans and the vulnerability database (see scan.go).
 	scanMigration("BLOB"),
+	// Registry endpoints' own repository lists, shown where _catalog is refused (see replication.go).
+	endpointRepositoriesMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

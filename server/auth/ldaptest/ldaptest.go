@@ -157,7 +157,7 @@ func tryStart(t testing.TB, bin, conf string) (*Server, error) {
 		close(s.exited)
 	}()
 	t.Cleanup(func() { s.Kill(t) })
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if answers(ports[0]) && answers(ports[1]) {
 			return s, nil
@@ -169,7 +169,7 @@ func tryStart(t testing.TB, bin, conf string) (*Server, error) {
 		}
 	}
 	s.Kill(t)
-	return nil, fmt.Errorf("slapd on ports %v did not listen within 10s:\n%s", ports, out.String())
+	return nil, fmt.Errorf("slapd on ports %v did not listen within 30s:\n%s", ports, out.String())
 }
 
 func answers(port int) bool {

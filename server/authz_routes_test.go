@@ -136,6 +136,8 @@ var routeRows = map[string]routeRow{
 	"DELETE /api/v1/namespaces/{name}/retention/{id}":        {path: ns + "/retention/nope", level: member},
 	"GET /api/v1/namespaces/{name}/retention/{id}/preview":   {path: ns + "/retention/nope/preview", level: member, manage: true},
 	"GET /api/v1/namespaces/{name}/retention/{id}/runs":      {path: ns + "/retention/nope/runs", level: member, manage: true},
+	"GET /api/v1/r/{registry}/repositories":                  {path: "/api/v1/r/nope/repositories", level: admin, hides: true},
+	"GET /api/v1/r/{registry}/repositories/{path...}":        {path: "/api/v1/r/nope/repositories/web/app/tags", level: admin, hides: true},
 	"GET /api/v1/registries":                                 {path: "/api/v1/registries", level: admin},
 	"POST /api/v1/registries":                                {path: "/api/v1/registries", body: `{"name":"sweep","url":"https://registry.example"}`, level: admin},
 	"DELETE /api/v1/registries/{name}":                       {path: "/api/v1/registries/nope", level: admin},

@@ -337,10 +337,20 @@ func testAccessControlIndex(t *testing.T, database string) {
 // and returns its URL.
 func runBerth(t *testing.T, cfg config.Config) (string, func()) {
 	t.Helper()
+	u, _, stop := runBerthRoot(t, cfg)
+	return u, stop
+}
+
+// runBerthRoot is runBerth, also returning Berth's root handler (its route table).
+func runBerthRoot(t *testing.T, cfg config.Config) (string, *site.Root, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
+	var root *site.Root
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(u string) { urls <- u }) }()
+	go func() {
+		done <- serve(ctx, cfg, func(u string, r *site.Root) { root = r; urls <- u })
+	}()
 	var stopped atomic.Bool
 	stop := func() {
 		if stopped.Swap(true) {
@@ -354,14 +364,14 @@ func runBerth(t *testing.T, cfg config.Config) (string, func()) {
 	t.Cleanup(stop)
 	select {
 	case u := <-urls:
-		return u, stop
+		return u, root, stop
 	case err := <-done:
 		stopped.Store(true)
 		t.Fatalf("berth did not start: %v", err)
 	case <-time.After(2 * time.Minute):
 		t.Fatal("berth did not start in time")
 	}
-	return "", stop
+	return "", nil, stop
 }
 
 // getAs GETs url as user (Basic credentials; "" is anonymous) and decodes the JSON answer.

@@ -61,7 +61,8 @@ type entry struct {
 // tableBerth is a running Berth and its registry.
 type tableBerth struct {
 	base, registry string
-	indexed        bool // Berth's index holds the repositories (search answers from it)
+	indexed        bool       // Berth's index holds the repositories (search answers from it)
+	root           *site.Root // Berth's route table
 }
 
 func (b *tableBerth) do(t *testing.T, w who, method, path, contentType string, body io.Reader) (int, []byte) {
@@ -183,6 +184,7 @@ func TestAuthorizationTable(t *testing.T) {
 }
 
 func testPolicyTable(t *testing.T) {
+	logs := captureLogs(t)
 	b, subjects := policyBerth(t)
 	// What each subject holds on each repository: web is alice's team (dev developer, vic
 	// viewer, the robot developer, gone a disabled maintainer), eve/ is eve's, pub/ public.
@@ -201,6 +203,9 @@ func testPolicyTable(t *testing.T) {
 		"revoked robot":  {"web/app": "", "eve/tool": "", "pub/base": "?"},
 	}
 	runTable(t, b, subjects, holds)
+	t.Run("every route", func(t *testing.T) { testRouteSweep(t, b, subjects) })
+	t.Run("crafted requests", func(t *testing.T) { testCraftedRequests(t, b, subjects) })
+	t.Run("secrets", func(t *testing.T) { testSecretsStayIn(t, b, subjects, logs) })
 }
 
 func testRegistryTable(t *testing.T) {
@@ -258,7 +263,8 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	}
 	cfg.Addr, cfg.DataDir, cfg.WebDir, cfg.LogLevel = fmt.Sprintf("127.0.0.1:%d", freePort(t)), t.TempDir(), webDir(t), "warn"
 	cfg.NoDemo, cfg.SyncInterval, cfg.AccessControl, cfg.AnonymousWrites, cfg.SecretFile = true, 0, true, false, secretFile
-	cfg.EventsInsecure = true
+	cfg.EventsSecretFile = secretFile // notifications need the secret: the route sweep checks
+	cfg.WebhookHosts = []string{"hooks.example"}
 	st, err := store.Open(ctx, cfg.DatabaseDSN())
 	if err != nil {
 		t.Fatal(err)
@@ -297,8 +303,8 @@ func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	for _, repo := range []string{"web/app", "eve/tool", "pub/base"} {
 		pushImage(t, host, repo+":v1", admin)
 	}
-	base, _ := runBerth(t, cfg)
-	b := &tableBerth{base: base, registry: host, indexed: true}
+	base, root, _ := runBerthRoot(t, cfg)
+	b := &tableBerth{base: base, registry: host, indexed: true, root: root}
 	waitIndexed(t, b, subjects["admin"], "web/app", "eve/tool", "pub/base")
 	return b, subjects
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/config"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/server/store/storetest"
 )
 
@@ -76,7 +77,7 @@ func runDegraded(t *testing.T, mutate func(*config.Config)) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(u string) { urls <- u }) }()
+	go func() { done <- serve(ctx, cfg, func(u string, _ *site.Root) { urls <- u }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/demo"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/site"
 	"github.com/berth-registry/berth/web"
 )
 
@@ -84,7 +85,7 @@ func startBerth(t testing.TB, mutate func(*config.Config)) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(u string) { urls <- u }) }()
+	go func() { done <- serve(ctx, cfg, func(u string, _ *site.Root) { urls <- u }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

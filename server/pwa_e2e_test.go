@@ -57,7 +57,7 @@ func (r *restartable) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, r.cfg, func(u string) { urls <- u }) }()
+	go func() { done <- serve(ctx, r.cfg, func(u string, _ *site.Root) { urls <- u }) }()
 	select {
 	case u := <-urls:
 		r.URL, r.cancel, r.done = u, cancel, done

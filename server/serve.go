@@ -47,7 +47,7 @@ import (
 // serve runs Berth until ctx is done, then shuts down gracefully. ready, if set, is called
 // with the UI's URL once Berth accepts requests. Every service is built here, once, from the
 // configuration, and handed to site, which only routes.
-func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err error) {
+func serve(ctx context.Context, cfg config.Config, ready func(url string, root *site.Root)) (err error) {
 	st, err := store.Open(ctx, cfg.DatabaseDSN())
 	if err != nil {
 		return fmt.Errorf("event store: %w", err)
@@ -156,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string)) (err 
 		"read_only", cfg.ReadOnly, "anonymous_writes", cfg.AnonymousWrites)
 	announceSetup(control, uiURL)
 	if ready != nil {
-		ready(uiURL)
+		ready(uiURL, handler)
 	}
 
 	select {

@@ -49,9 +49,13 @@ func (a Actions) Names() []string {
 	return out
 }
 
-// String lists the actions ("pull,push"; "none").
+// String lists the actions for people ("pull,push"; "manage"; "none").
 func (a Actions) String() string {
-	if n := a.Names(); len(n) > 0 {
+	n := a.Names()
+	if a.Has(Manage) {
+		n = append(n, "manage")
+	}
+	if len(n) > 0 {
 		return strings.Join(n, ",")
 	}
 	return "none"

@@ -2,14 +2,14 @@ package events
 
 import (
 	"context"
-	"github.com/berth-registry/berth/server/access"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
 	"github.com/berth-registry/berth/server/httperr"
+	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
 )
 
@@ -197,9 +197,14 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
-	repo := strings.Trim(r.PathValue("repo"), "/")
+	repo := r.PathValue("repo")
 	if repo == "" {
 		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "no repository name in the path"))
+		return
+	}
+	// Names are checked where they enter: nothing else reaches the authorizer or the store.
+	if err := registry.ValidateRepository(repo); err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	if err := a.authz.Authorize(r.Context(), repo, access.Pull); err != nil {

@@ -27,12 +27,27 @@ func ParseAddress(raw string) (Address, error) {
 	raw = strings.TrimRight(strings.TrimSpace(raw), "/")
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Address{}, fmt.Errorf("registry URL %q must look like http://host:port or https://host", raw)
+		return Address{}, fmt.Errorf("registry URL %q must look like http://host:port or https://host", ShownURL(raw))
 	}
 	if u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return Address{}, fmt.Errorf("registry URL %q must be only a scheme and a host (no path, query or credentials)", raw)
+		return Address{}, fmt.Errorf("registry URL %q must be only a scheme and a host (no path, query or credentials)", ShownURL(raw))
 	}
 	return Address{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+// ShownURL is raw as messages and logs may show it: without user info, query or fragment
+// (where credentials and tokens ride), clipped.
+func ShownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	s := u.String()
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
 }
 
 // String returns the base URL, scheme://host.

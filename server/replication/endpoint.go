@@ -30,10 +30,10 @@ func ParseFlag(v string) (api.RegistryEndpoint, error) {
 	name, raw, ok := strings.Cut(v, "=")
 	e := api.RegistryEndpoint{Name: strings.TrimSpace(name), URL: strings.TrimSpace(raw), Origin: "flag"}
 	if !ok {
-		return e, fmt.Errorf("--extra-registry %q: want name=URL, e.g. prod=https://registry.example.com", v)
+		return e, fmt.Errorf("--extra-registry %q: want name=URL, e.g. prod=https://registry.example.com", registry.ShownURL(v))
 	}
 	if err := check(&e); err != nil {
-		return e, fmt.Errorf("--extra-registry %q: %s", v, registry.Describe(err))
+		return e, fmt.Errorf("--extra-registry %s=%q: %s", e.Name, registry.ShownURL(e.URL), registry.Describe(err))
 	}
 	return e, nil
 }
@@ -48,7 +48,7 @@ func check(e *api.RegistryEndpoint) error {
 	}
 	addr, err := registry.ParseAddress(e.URL)
 	if err != nil {
-		return httperr.New(api.CodeBadRequest, fmt.Sprintf("%q is not a registry URL: want one such as https://registry.example.com", clip(e.URL)))
+		return httperr.New(api.CodeBadRequest, fmt.Sprintf("%q is not a registry URL: want one such as https://registry.example.com", registry.ShownURL(e.URL)))
 	}
 	e.URL = addr.String()
 	if len(e.Repositories) > maxEndpointRepositories {

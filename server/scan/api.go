@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -24,8 +23,8 @@ const Source = "Berth"
 // work done on the repository's behalf; readers and read-only tokens see reports only).
 func (s *Service) ServeStart(w http.ResponseWriter, r *http.Request) {
 	var req api.ScanRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "The body must be JSON: {\"repository\": …, \"reference\": …}."))
+	if err := httperr.DecodeJSON(w, r, 4096, "the scan request", &req); err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	digest, err := s.resolve(r.Context(), req.Repository, req.Reference, access.Pull|access.Push)

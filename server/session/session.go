@@ -13,9 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -258,26 +256,11 @@ func (m *Manager) ServeSignIn(w http.ResponseWriter, r *http.Request) { m.signIn
 func (m *Manager) ServeSignOut(w http.ResponseWriter, r *http.Request) { m.signOut(w, r) }
 
 func (m *Manager) signIn(w http.ResponseWriter, r *http.Request) {
-	// Requiring JSON means a cross-site form cannot post here without a CORS preflight.
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		httperr.Write(w, r, httperr.New(api.CodeUnsupportedMediaType, "Send the credentials as application/json."))
-		return
-	}
+	// Requiring JSON (DecodeJSON does) means a cross-site form cannot post here without a
+	// CORS preflight.
 	var req api.SignIn
-	body := http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httperr.Write(w, r, httperr.New(api.CodeTooLarge, "The sign-in request is too large."))
-			return
-		}
-		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "The sign-in request is not valid JSON: "+httperr.JSONProblem(err)))
-		return
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		httperr.Write(w, r, httperr.New(api.CodeTooLarge, "The sign-in request is too large."))
+	if err := httperr.DecodeJSON(w, r, maxBody, "the sign-in request", &req); err != nil {
+		httperr.Write(w, r, err)
 		return
 	}
 	req.Username = strings.TrimSpace(req.Username)

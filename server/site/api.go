@@ -18,7 +18,7 @@ import (
 
 // routes mounts one group of routes with the wrappers every route of the API uses.
 type routes struct {
-	mux *http.ServeMux
+	mux *table
 	s   Services
 	// client puts the client's address into the request; principal also its identity.
 	client, principal func(http.Handler) http.Handler
@@ -32,8 +32,15 @@ type routes struct {
 }
 
 // API mounts the /api/v1 route table on mux — every endpoint of the API, in one place, and
-// the sign-in endpoints browsers use — for the services that are set; c applies CORS.
-func API(mux *http.ServeMux, s Services, c *cors.Cors) {
+// the sign-in endpoints browsers use — for the services that are set; c applies CORS. It
+// returns the patterns it mounted.
+func API(mux *http.ServeMux, s Services, c *cors.Cors) []string {
+	t := &table{ServeMux: mux}
+	mountAPI(t, s, c)
+	return t.patterns
+}
+
+func mountAPI(mux *table, s Services, c *cors.Cors) {
 	if c == nil {
 		c = CORS(nil)
 	}
@@ -64,7 +71,7 @@ func API(mux *http.ServeMux, s Services, c *cors.Cors) {
 	}
 	rt.browser()
 	mux.Handle("/api/v1/", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		unrouted(mux, w, r)
+		unrouted(mux.ServeMux, w, r)
 	})))
 }
 
@@ -285,11 +292,15 @@ func (rt routes) browser() {
 // Tokens mounts the registry token service (/auth/token, and the keys registries verify its
 // tokens with): on Berth's own table, and on the embedded registry's listener.
 func Tokens(mux *http.ServeMux, t *auth.TokenServer, trusted []netip.Prefix) {
+	tokens(&table{ServeMux: mux}, t, trusted)
+}
+
+func tokens(mux *table, t *auth.TokenServer, trusted []netip.Prefix) {
 	// Wherever they are mounted (the embedded registry's own port too), token requests are
 	// throttled and audited by the client's address.
 	mux.Handle("/auth/token", withClient(trusted, http.HandlerFunc(t.ServeToken)))
-	mux.HandleFunc("GET /auth/certs.pem", t.ServeBundle)
-	mux.HandleFunc("GET /auth/jwks.json", t.ServeJWKS)
+	mux.Handle("GET /auth/certs.pem", http.HandlerFunc(t.ServeBundle))
+	mux.Handle("GET /auth/jwks.json", http.HandlerFunc(t.ServeJWKS))
 }
 
 // repositoryRoute is one endpoint under a repository name: tail is what follows the name,
@@ -367,7 +378,7 @@ func readOnly(on bool, next http.Handler) http.Handler {
 // other methods, 404 otherwise — as JSON, never ServeMux's plain text.
 func unrouted(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/v1/" && pattern != "/api/" {

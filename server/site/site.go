@@ -93,7 +93,7 @@ type Services struct {
 }
 
 // New returns Berth's root handler: one route table for everything Berth serves.
-func New(s Services) (http.Handler, error) {
+func New(s Services) (*Root, error) {
 	cfg := s.Config
 	files, err := newAssets(cfg.WebDir)
 	if err != nil {
@@ -106,17 +106,17 @@ func New(s Services) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	mux := http.NewServeMux()
+	mux := &table{ServeMux: http.NewServeMux()}
 	mux.Handle("/v2/", c.Handler(s.Proxy))
 	mux.Handle("/v2", c.Handler(s.Proxy))
 
-	API(mux, s, c)
+	mountAPI(mux, s, c)
 	mux.Handle("/api/", c.Handler(http.HandlerFunc(notFound)))
 	// /auth/… is the token service's and the sign-in flows'; anything else there (all of it
 	// without access control) is a JSON 404, never the UI page.
 	mux.Handle("/auth/", c.Handler(http.HandlerFunc(notFound)))
 	if s.Access != nil {
-		Tokens(mux, s.Access.Tokens, trusted)
+		tokens(mux, s.Access.Tokens, trusted)
 		if s.Access.Setup != nil {
 			mux.Handle("/setup", s.Access.Setup) // only while no administrator exists
 		}
@@ -149,7 +149,8 @@ func New(s Services) (http.Handler, error) {
 		src = pageSource{cat: s.Catalog, jobs: s.Jobs, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
-	return reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux)))), nil // compress.go
+	h := reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux.ServeMux)))) // compress.go
+	return &Root{Handler: h, patterns: mux.patterns}, nil
 }
 
 // CORS returns the CORS policy for /v2 and /api. Preflights are always answered here, never

@@ -47,6 +47,9 @@ type Options struct {
 	Source string
 	// Audit records every change.
 	Audit func(ctx context.Context, e store.AuditEntry)
+	// Resolver finds the addresses of a target's host name for the dial guard; nil: the
+	// system's.
+	Resolver registry.Resolver
 }
 
 // Service keeps and delivers webhooks.
@@ -71,7 +74,7 @@ func New(o Options) (*Service, error) {
 	if o.Audit == nil {
 		o.Audit = func(context.Context, store.AuditEntry) {}
 	}
-	guard := registry.NewDialGuard(slices.DeleteFunc(slices.Clone(o.Hosts), func(h string) bool { return h == "*" }), nil)
+	guard := registry.NewDialGuard(slices.DeleteFunc(slices.Clone(o.Hosts), func(h string) bool { return h == "*" }), o.Resolver)
 	client := &http.Client{
 		Transport: registry.NewTransport(o.Timeout, guard),
 		Timeout:   o.Timeout,

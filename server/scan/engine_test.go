@@ -42,6 +42,19 @@ func TestImage(t *testing.T) {
 	if len(got) != len(want) || got["DEBIAN-TEST-1 openssl"] != High || got["GO-TEST-1 go"] != Unknown {
 		t.Fatalf("findings %v, want %v", got, want)
 	}
+	// A database without the Go ecosystem still matches the Debian packages (SCALIBR's
+	// matcher stopped at the first package of an ecosystem without an archive).
+	raw = osvArchive(t, advisory("DEBIAN-TEST-1", "Debian:12", "openssl", "3.0.13-1~deb12u1", "HIGH"))
+	debOnly, err := ParseArchive(bytes.NewReader(raw), int64(len(raw)), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, err = (&files{root: t.TempDir()}).dirFor(debOnly); err != nil {
+		t.Fatal(err)
+	}
+	if only, err := Image(t.Context(), img, dir, "test/debian@sha256:x"); err != nil || len(only.Findings) != 1 || only.Findings[0].ID != "DEBIAN-TEST-1" {
+		t.Fatalf("with the Debian ecosystem only: %+v, %v", only.Findings, err)
+	}
 	if res.Packages < 2 || !bytes.Contains(res.SPDX, []byte(`"SPDX-2.3"`)) || !bytes.Contains(res.SPDX, []byte("openssl")) {
 		t.Fatalf("SPDX of %d packages: %.300s", res.Packages, res.SPDX)
 	}

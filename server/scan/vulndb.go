@@ -213,6 +213,20 @@ func (f *files) dirFor(db store.VulnDB) (string, error) {
 			return "", err
 		}
 	}
+	// SCALIBR's offline matcher stops matching altogether at the first package of an
+	// ecosystem without an archive: every other known ecosystem gets an empty one.
+	for _, eco := range osvEcosystems {
+		if _, ok := db.Archives[eco]; ok {
+			continue
+		}
+		ecoDir := filepath.Join(dir, "osv-scalibr", eco)
+		if err := os.MkdirAll(ecoDir, 0o750); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(ecoDir, "all.zip"), emptyZip, 0o640); err != nil {
+			return "", err
+		}
+	}
 	if f.prev != "" {
 		_ = os.RemoveAll(f.prev)
 	}

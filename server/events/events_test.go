@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/berth-registry/berth/server/access"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -404,15 +403,20 @@ func TestGroupCommit(t *testing.T) {
 func TestWebhookDownThenUp(t *testing.T) {
 	st := newStore(t)
 	b := newBerth(t, st, events.Options{Secret: secret})
-	// Reserve an address, then free it: the registry's deliveries are refused until the
-	// webhook starts listening there.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	host := startRegistry(t, "http://"+addr+"/events")
+	// Until the webhook is up, every delivery's connection is dropped unanswered. (The address
+	// stays ours: freeing it and listening again later could find it taken by a parallel test.)
+	var up atomic.Bool
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if up.Load() {
+			b.mux.ServeHTTP(w, r)
+			return
+		}
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(web.Close)
+	host := startRegistry(t, web.URL+"/events")
 
 	want := map[string]string{}
 	for i := range 4 {
@@ -420,13 +424,7 @@ func TestWebhookDownThenUp(t *testing.T) {
 		want[tag] = push(t, host+"/down/app:"+tag).String()
 	}
 
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("relisten on %s: %v", addr, err)
-	}
-	srv := &http.Server{Handler: b.mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	up.Store(true)
 
 	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: st, Record: b.hook.Record})
 	if err != nil {

@@ -68,7 +68,7 @@ func ldapOptions(dir *ldaptest.Server) auth.LDAPOptions {
 		URL: dir.URL, BindDN: reader, BindPassword: readerPW,
 		UserBase: people, UserFilter: personFilter, GroupBase: groups, GroupFilter: "(member=%s)",
 		TeamMap: map[string]auth.TeamRole{"web-devs": {Team: "web", Role: store.RoleMaintainer}},
-		Timeout: 5 * time.Second,
+		Timeout: 30 * time.Second,
 	}
 }
 

@@ -149,7 +149,7 @@ func TestJobsAndCatalog(t *testing.T) {
 		t.Fatalf("maintainer's delete job: %d", code)
 	}
 	var job api.Job
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for job.State == "" || job.State == api.JobRunning {
 		if time.Now().After(deadline) {
 			t.Fatalf("job did not end: %+v", job)

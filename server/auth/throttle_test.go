@@ -22,7 +22,8 @@ func TestTokenThrottleSharedThroughRedis(t *testing.T) {
 	rs := redistest.Start(t)
 	replica := func() string {
 		t.Helper()
-		shared, err := cache.NewRedis(rs.URL)
+		// A generous per-call timeout: the production 250 ms can run out on a loaded machine.
+		shared, err := cache.NewRedis(rs.URL, cache.WithTimeout(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}

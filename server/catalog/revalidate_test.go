@@ -109,14 +109,14 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 				t.Fatalf("stale row shown as %+v, want the indexed %+v", page.Tags[5], moved)
 			}
 		}
-		waitFor(t, 10*time.Second, "revalidating HEADs to reach the registry", func() bool { return reg.arrived.Load() > 0 })
+		waitFor(t, time.Minute, "revalidating HEADs to reach the registry", func() bool { return reg.arrived.Load() > 0 })
 		close(reg.open)
 
-		waitFor(t, 30*time.Second, "the moved tag to show", func() bool {
+		waitFor(t, time.Minute, "the moved tag to show", func() bool {
 			page, err := second.Tags(t.Context(), repo, catalog.TagQuery{Offset: 5, Limit: 1})
 			return err == nil && len(page.Tags) == 1 && page.Tags[0].Digest == newDigest
 		})
-		waitFor(t, 30*time.Second, "every row to be confirmed", func() bool {
+		waitFor(t, time.Minute, "every row to be confirmed", func() bool {
 			rows, err := openStore(t, dsn).IndexTags(t.Context(), repo)
 			if err != nil || len(rows) != n {
 				return false
@@ -129,7 +129,7 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 			return true
 		})
 		probe := openStore(t, dsn)
-		waitFor(t, 10*time.Second, "the revalidation lease to be released", func() bool {
+		waitFor(t, time.Minute, "the revalidation lease to be released", func() bool {
 			ok, err := probe.TakeLease(t.Context(), "revalidate/"+repo, "probe", clk.now(), clk.now().Add(time.Millisecond))
 			return err == nil && ok
 		})

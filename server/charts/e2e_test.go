@@ -116,7 +116,9 @@ func TestE2EChartPage(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	// The budget of server/e2e_test.go's browsers: under make test this page loads app.wasm
+	// while three other test processes drive Chromium too.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 12*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 
 	if err := chromedp.Do(ctx,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/berth-registry/berth/server/access"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -171,7 +170,7 @@ func TestRegistryNotifications(t *testing.T) {
 	}
 
 	var pushEv store.Event
-	waitFor(t, "the push event", 10*time.Second, func() bool {
+	waitFor(t, "the push event", time.Minute, func() bool {
 		var ok bool
 		pushEv, ok = find(t, st, store.Filter{Repository: "team/app", Action: "push", ManifestsOnly: true}, func(e store.Event) bool { return e.Tag == "v1" })
 		return ok
@@ -179,7 +178,7 @@ func TestRegistryNotifications(t *testing.T) {
 	if pushEv.Digest != digest.String() || pushEv.Source != store.SourceWebhook || pushEv.RequestMethod != http.MethodPut {
 		t.Errorf("push event = %+v, want digest %s from the webhook", pushEv, digest)
 	}
-	waitFor(t, "the pull event", 10*time.Second, func() bool {
+	waitFor(t, "the pull event", time.Minute, func() bool {
 		_, ok := find(t, st, store.Filter{Repository: "team/app", Action: "pull", ManifestsOnly: true}, func(e store.Event) bool {
 			return e.Digest == digest.String() && e.RequestMethod == http.MethodGet
 		})
@@ -345,13 +344,17 @@ func TestRejections(t *testing.T) {
 }
 
 // slowStore makes every commit take a while and counts them, so concurrent deliveries pile up
-// behind the writer.
+// behind the writer; hold, when set, runs before the first commit with its events.
 type slowStore struct {
 	store.Store
 	commits atomic.Int64
+	hold    func(evs []store.Event)
 }
 
 func (s *slowStore) AddEvents(ctx context.Context, evs []store.Event) (int, error) {
+	if s.commits.Load() == 0 && s.hold != nil {
+		s.hold(evs)
+	}
 	time.Sleep(20 * time.Millisecond)
 	s.commits.Add(1)
 	return s.Store.AddEvents(ctx, evs)
@@ -363,6 +366,17 @@ func TestGroupCommit(t *testing.T) {
 	web := httptest.NewServer(b.mux)
 	t.Cleanup(web.Close)
 	const requests = 40
+	// The first commit (of one or more requests, an event each) waits for the other requests
+	// to queue: on a loaded machine they may otherwise arrive more than a commit apart and be
+	// committed one by one.
+	st.hold = func(evs []store.Event) { // on the writer's goroutine: no t.Fatal here
+		for deadline := time.Now().Add(time.Minute); b.gauge(t, "berth_events_queued_deliveries") < float64(requests-len(evs)); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%v requests queued behind the first commit after a minute", b.gauge(t, "berth_events_queued_deliveries"))
+				return
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range requests {
 		wg.Go(func() {
@@ -390,15 +404,20 @@ func TestGroupCommit(t *testing.T) {
 func TestWebhookDownThenUp(t *testing.T) {
 	st := newStore(t)
 	b := newBerth(t, st, events.Options{Secret: secret})
-	// Reserve an address, then free it: the registry's deliveries are refused until the
-	// webhook starts listening there.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	host := startRegistry(t, "http://"+addr+"/events")
+	// Until the webhook is up, every delivery's connection is dropped unanswered. (The address
+	// stays ours: freeing it and listening again later could find it taken by a parallel test.)
+	var up atomic.Bool
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if up.Load() {
+			b.mux.ServeHTTP(w, r)
+			return
+		}
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(web.Close)
+	host := startRegistry(t, web.URL+"/events")
 
 	want := map[string]string{}
 	for i := range 4 {
@@ -406,13 +425,7 @@ func TestWebhookDownThenUp(t *testing.T) {
 		want[tag] = push(t, host+"/down/app:"+tag).String()
 	}
 
-	ln, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("relisten on %s: %v", addr, err)
-	}
-	srv := &http.Server{Handler: b.mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	up.Store(true)
 
 	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: st, Record: b.hook.Record})
 	if err != nil {
@@ -421,7 +434,7 @@ func TestWebhookDownThenUp(t *testing.T) {
 	if _, err := syncer.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every push recorded", 15*time.Second, func() bool {
+	waitFor(t, "every push recorded", time.Minute, func() bool {
 		for tag, digest := range want {
 			if _, ok := find(t, st, store.Filter{Repository: "down/app", Action: "push"}, func(e store.Event) bool {
 				return e.Tag == tag && e.Digest == digest
@@ -432,7 +445,7 @@ func TestWebhookDownThenUp(t *testing.T) {
 		return true
 	})
 	// The retries deliver the webhook's own events as well, eventually all of them.
-	waitFor(t, "the retried webhook deliveries", 15*time.Second, func() bool {
+	waitFor(t, "the retried webhook deliveries", time.Minute, func() bool {
 		evs, _ := st.Events(t.Context(), store.Filter{Repository: "down/app", Action: "push", ManifestsOnly: true})
 		n := 0
 		for _, e := range evs {

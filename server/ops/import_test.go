@@ -247,7 +247,7 @@ func (s *importServer) run(t *testing.T, query string, archive []byte) (string, 
 // waitArchivesGone waits until no archive is left in the imports directory.
 func (s *importServer) waitArchivesGone(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		entries, err := os.ReadDir(s.dir)
 		if (err != nil && os.IsNotExist(err)) || (err == nil && len(entries) == 0) {

@@ -70,6 +70,23 @@ func Distribution28(t testing.TB, c Config28) Registry {
 		}
 		t.Skip("docker-registry not installed (Debian's docker-registry package)")
 	}
+	// The port is free when picked but may be taken before docker-registry binds it (it then
+	// exits); retry on another.
+	var lastErr error
+	for range 3 {
+		r, err := try28(t, bin, c)
+		if err == nil {
+			return r
+		}
+		lastErr = err
+	}
+	t.Fatalf("start docker-registry: %v", lastErr)
+	return Registry{}
+}
+
+// try28 starts docker-registry on a free port once; an error says it exited or never answered.
+func try28(t testing.TB, bin string, c Config28) (Registry, error) {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	path := filepath.Join(dir, "config.yml")
@@ -93,8 +110,10 @@ func Distribution28(t testing.TB, c Config28) Registry {
 			t.Logf("docker-registry output:\n%s", out.String())
 		}
 	})
-	waitAnswers(t, "http://"+addr, exited, &out)
-	return Registry{URL: "http://" + addr, Host: addr, Root: filepath.Join(dir, "data"), Process: cmd.Process}
+	if err := waitAnswers("http://"+addr, exited); err != nil {
+		return Registry{}, fmt.Errorf("%w:\n%s", err, out.String())
+	}
+	return Registry{URL: "http://" + addr, Host: addr, Root: filepath.Join(dir, "data"), Process: cmd.Process}, nil
 }
 
 // config28 writes docker-registry's config.yml for c.
@@ -139,25 +158,25 @@ http:
 	return b.String()
 }
 
-// waitAnswers waits until base/v2/ answers 200 or 401, failing when the process exits first.
-func waitAnswers(t testing.TB, base string, exited <-chan struct{}, out *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+// waitAnswers waits until base/v2/ answers 200 or 401; an error says the process exited first
+// or a minute passed.
+func waitAnswers(base string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(base + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-exited:
-			t.Fatalf("docker-registry exited:\n%s", out.String())
+			return fmt.Errorf("docker-registry on %s exited", base)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not answer on %s:\n%s", base, out.String())
+			return fmt.Errorf("docker-registry did not answer on %s within a minute", base)
 		}
 	}
 }

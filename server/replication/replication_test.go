@@ -63,7 +63,7 @@ func newHarnessOn(t testing.TB, spec harnessSpec) *harness {
 	mainClient := registrytest.NewClient(t, registry.Options{URL: spec.Main})
 	secret := []byte("a cluster secret for the tests")
 	metrics := prometheus.NewRegistry()
-	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: spec.Flags, Backoff: 10 * time.Millisecond, Timeout: 5 * time.Second,
+	s, err := New(Options{Store: st, Main: mainClient, Secret: secret, Flags: spec.Flags, Backoff: 10 * time.Millisecond, Timeout: 30 * time.Second,
 		Metrics: NewMetrics(metrics), Bandwidth: spec.Bandwidth, Concurrency: spec.Concurrency})
 	if err != nil {
 		t.Fatal(err)

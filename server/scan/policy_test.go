@@ -90,7 +90,7 @@ func TestPullPolicy(t *testing.T) {
 // manifest of team/app by tag is answered: its status and the first error's "CODE: message".
 func pullThrough(t *testing.T, regURL string, admit proxy.Admit) func(tag string) (int, string) {
 	up, _ := url.Parse(regURL)
-	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: 5 * time.Second, Admit: admit})
+	px, err := proxy.New(proxy.Options{Upstream: up, Timeout: 30 * time.Second, Admit: admit})
 	if err != nil {
 		t.Fatal(err)
 	}

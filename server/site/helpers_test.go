@@ -43,7 +43,7 @@ func newSite(t *testing.T, cfg config.Config, upstream string, hook *events.Webh
 		s.Webhook = hook
 		hook.OnCommit(func(evs []store.Event) {
 			for _, e := range evs {
-				cat.Invalidate(e.Repository, e.Tag)
+				s.Catalog.Invalidate(e.Repository, e.Tag) // the catalog more may have replaced
 			}
 		})
 	}

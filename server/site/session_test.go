@@ -161,7 +161,7 @@ func TestSignInToProtectedRegistry(t *testing.T) {
 	}
 
 	// The request log line is written after the answer went out: wait for it.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(logs.String(), "method=DELETE path=/api/v1/session") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

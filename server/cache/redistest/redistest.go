@@ -85,7 +85,7 @@ func tryStart(t testing.TB, bin string) (*Server, error) {
 	}()
 	t.Cleanup(func() { s.Kill(t) })
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		err := ping(addr)
 		if err == nil {
@@ -98,7 +98,7 @@ func tryStart(t testing.TB, bin string) (*Server, error) {
 		}
 	}
 	s.Kill(t)
-	return nil, fmt.Errorf("redis-server on port %d did not answer PING within 10s:\n%s", port, out.String())
+	return nil, fmt.Errorf("redis-server on port %d did not answer PING within a minute:\n%s", port, out.String())
 }
 
 // ping sends PING over a raw connection and wants +PONG back.

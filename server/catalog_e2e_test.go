@@ -401,7 +401,7 @@ func TestE2ECatalogColumnHeadsSort(t *testing.T) {
 		t.Fatalf("catalog: %v", err)
 	}
 	heads, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#repositories .repo-head .col")].map(e => e.textContent.trim()).join("|")`))
-	if err != nil || heads != "Repository ↑ (sorted)|Kind|Tags|Size|Last push|Pulls" {
+	if err != nil || heads != "Repository ↑ (sorted)|Kind|Findings|Tags|Size|Last push|Pulls" {
 		t.Errorf("column heads %q (%v)", heads, err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(`#repositories .repo-head a.size`),

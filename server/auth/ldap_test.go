@@ -5,13 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -317,14 +317,29 @@ func TestLDAP(t *testing.T) {
 	})
 
 	t.Run("directory hangs, then is down", func(t *testing.T) {
-		o := ldapOptions(dir)
-		o.Timeout = 500 * time.Millisecond
-		quick := ldapControl(t, f, o)
-		if err := dir.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		// A hung directory: it takes connections and never answers.
+		hung, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
 			t.Fatal(err)
 		}
-		_, err := quick.Accounts.Authenticate(ctx, "ldapfay", directoryPW)
-		_ = dir.Cmd.Process.Signal(syscall.SIGCONT)
+		t.Cleanup(func() { _ = hung.Close() })
+		go func() {
+			var held []net.Conn
+			for {
+				c, err := hung.Accept()
+				if err != nil {
+					for _, c := range held {
+						_ = c.Close()
+					}
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		o := ldapOptions(dir)
+		o.URL, o.Timeout = "ldap://"+hung.Addr().String(), 500*time.Millisecond
+		quick := ldapControl(t, f, o)
+		_, err = quick.Accounts.Authenticate(ctx, "ldapfay", directoryPW)
 		if !httperr.Is(err, api.CodeDirectoryUnavailable) {
 			t.Fatalf("a hung directory: %v, want DIRECTORY_UNAVAILABLE", err)
 		}

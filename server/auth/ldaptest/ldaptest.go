@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/server/proctest"
 )
 
 // Base is the suffix of the test directory; Admin and AdminPassword its root account.
@@ -159,7 +161,9 @@ func tryStart(t testing.TB, bin, conf string) (*Server, error) {
 	t.Cleanup(func() { s.Kill(t) })
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if answers(ports[0]) && answers(ports[1]) {
+		// slapd itself listens: a port picked free may have been taken by another process
+		// (another test's server), which would answer in its place.
+		if proctest.Listens(cmd.Process.Pid, ports[0]) && proctest.Listens(cmd.Process.Pid, ports[1]) && answers(ports[0]) {
 			return s, nil
 		}
 		select {

@@ -71,7 +71,7 @@ func (m *Manager) InsertFor(ctx context.Context, user string, args river.JobArgs
 		return id, dup, err
 	}
 	log := &eventLog{st: m.store, job: id, blobs: map[string][2]int64{}, lastShow: map[string]time.Time{}}
-	log.add(api.JobEvent{Type: api.EventPhase, Phase: "queued"})
+	log.add(api.JobEvent{Type: api.EventPhase, Phase: "queued", Message: "Queued: waiting for its turn."})
 	if err := log.flush(ctx); err != nil {
 		slog.WarnContext(ctx, "job event not stored", "job", id, "err", err)
 	}
@@ -79,10 +79,10 @@ func (m *Manager) InsertFor(ctx context.Context, user string, args river.JobArgs
 }
 
 // Track runs a job of another package's kind with events like a write job's: a phase
-// (e.g. "scanning"), then its outcome, failed with the text run returns when that is not
+// (e.g. "scanning", with message saying it in words), then its outcome, failed with the text run returns when that is not
 // "". run's context is the job's lease (Lease), cancelled by the jobs API's cancel. An err
 // from run is River's to retry; Track returns what the worker should.
-func (m *Manager) Track(ctx context.Context, job *rivertype.JobRow, phase string, run func(ctx context.Context) (failure string, err error)) error {
+func (m *Manager) Track(ctx context.Context, job *rivertype.JobRow, phase, message string, run func(ctx context.Context) (failure string, err error)) error {
 	ctx, end := m.Lease(ctx, job.ID, job.Attempt)
 	defer end()
 	log, err := openEventLog(ctx, m.store, job.ID)
@@ -95,7 +95,7 @@ func (m *Manager) Track(ctx context.Context, job *rivertype.JobRow, phase string
 	if log.seq == 0 {
 		log.seq = 1 // InsertFor's "queued", which may land after this run starts
 	}
-	log.add(api.JobEvent{Type: api.EventPhase, Phase: phase})
+	log.add(api.JobEvent{Type: api.EventPhase, Phase: phase, Message: message})
 	failure, err := run(ctx)
 	var final api.JobEvent
 	switch {

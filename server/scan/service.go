@@ -196,7 +196,7 @@ func (w *worker) Timeout(*river.Job[args]) time.Duration { return w.s.jobs.Lease
 // Work scans under the job's lease, its progress and outcome followed in the jobs API
 // (ops.Manager.Track): an image that cannot be scanned fails the job with the report's error.
 func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
-	return w.s.jobs.Track(ctx, job.JobRow, "scanning", func(ctx context.Context) (string, error) {
+	return w.s.jobs.Track(ctx, job.JobRow, "scanning", "Scanning the image.", func(ctx context.Context) (string, error) {
 		return w.run(ctx, job)
 	})
 }

@@ -126,8 +126,13 @@ func testScanJobs(t *testing.T, b *tableBerth, who map[string]who) {
 	if !listed("developer dev", mine) || listed("other eve", mine) {
 		t.Errorf("dev's finished scan listed for dev %v, for eve %v", listed("developer dev", mine), listed("other eve", mine))
 	}
-	if code, body := b.do(t, who["other eve"], "GET", "/api/v1/jobs/"+queued.Job, "", nil); code != http.StatusNotFound {
-		t.Errorf("eve reads dev's scan job: %d %s", code, body)
+	for _, c := range []struct {
+		who, method string
+		code        int
+	}{{"other eve", "GET", 404}, {"other eve", "DELETE", 404}, {"read-only PAT", "DELETE", 403}, {"admin", "GET", 200}} {
+		if code, body := b.do(t, who[c.who], c.method, "/api/v1/jobs/"+queued.Job, "", nil); code != c.code {
+			t.Errorf("%s %s dev's scan job: %d %s, want %d", c.who, c.method, code, body, c.code)
+		}
 	}
 	// The registry tells of a push: Berth scans it as its own job.
 	push := fmt.Sprintf(`{"events":[{"id":"scan-jobs-push","timestamp":%q,"action":"push","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":%q,"repository":"web/app","tag":"v1"}}]}`,

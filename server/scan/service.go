@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
@@ -232,7 +233,7 @@ func (s *Service) scan(ctx context.Context, repository, digest string) store.Sca
 	r.DBVersion = db.Version
 	d, err := s.opts.Own.Descriptor(ctx, repository, digest)
 	if err != nil {
-		r.Error = "the image could not be read: " + err.Error()
+		r.Error = "the image could not be read: " + readable(err)
 		return r
 	}
 	platforms, err := registry.Platforms(d)
@@ -350,6 +351,15 @@ func count(r *store.ScanReport) {
 			r.Unknown++
 		}
 	}
+}
+
+// readable is what a report (and its job) says of a registry error: the client's message
+// without the request URLs and transport details after it.
+func readable(err error) string {
+	if he, ok := errors.AsType[*httperr.Error](err); ok {
+		return he.Message
+	}
+	return httperr.Reason(err)
 }
 
 // ScanNow scans digest in this process, without a job (berth scan); the report is returned,

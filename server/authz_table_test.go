@@ -253,11 +253,14 @@ const tablePassword = "the table's long password"
 
 // policyBerth runs Berth with --access-control over a token-auth embedded registry holding
 // web/app, eve/tool and pub/base (tag v1 each), and returns the subjects' credentials.
+// tableSecret is policyBerth's cluster secret, which registry notifications carry too.
+const tableSecret = "cluster secret shared by the table test and berth"
+
 func policyBerth(t *testing.T) (*tableBerth, map[string]who) {
 	ctx := t.Context()
 	cfg := config.Default()
 	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
-	secret := "cluster secret shared by the table test and berth"
+	secret := tableSecret
 	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ const (
 	// JobImport pushes an uploaded docker save or OCI-layout archive; it is started by
 	// POST /api/v1/imports, never by POST /api/v1/jobs.
 	JobImport = "import"
+	// JobScan scans an image for vulnerabilities; it is started by POST /api/v1/scans (or
+	// by Berth on a push and on its periodic sweep), never by POST /api/v1/jobs.
+	JobScan = "scan"
 )
 
 // Job states.

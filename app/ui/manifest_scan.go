@@ -37,6 +37,7 @@ type scanControl struct {
 	busy    bool
 	status  string // what the live region says: queued, scanned, failed and why
 	failed  bool
+	job     string // the scan's job, followed on the jobs page
 	gen     int
 }
 
@@ -78,8 +79,12 @@ func (s *scanControl) Render() app.UI {
 	if s.failed {
 		cls = "error-message"
 	}
+	var job app.UI
+	if s.job != "" {
+		job = app.A().Class("hint").ID("scan-job").Href(jobURL(s.job)).Text("Follow the job")
+	}
 	return app.Div().Class("scan-control").Body(b, why,
-		app.Span().Class(cls).ID("scan-status").Role("status").Aria("live", "polite").Text(s.status))
+		app.Span().Class(cls).ID("scan-status").Role("status").Aria("live", "polite").Text(s.status), job)
 }
 
 // start queues the scan and follows it.
@@ -90,7 +95,7 @@ func (s *scanControl) start(ctx app.Context, e app.Event) {
 	}
 	s.gen++
 	gen, repo, ref, digest := s.gen, s.Repo, s.Reference, s.Digest
-	s.busy, s.failed, s.status = true, false, "Queueing the scan…"
+	s.busy, s.failed, s.status, s.job = true, false, "Queueing the scan…", ""
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), scanWait)
 		defer cancel()
@@ -99,7 +104,7 @@ func (s *scanControl) start(ctx app.Context, e app.Event) {
 		if err == nil {
 			ctx.Dispatch(func(ctx app.Context) {
 				if gen == s.gen {
-					s.status = "Scan queued (job " + queued.Job + "); the findings show when it ends."
+					s.status, s.job = "Scan queued; the findings show when it ends.", queued.Job
 				}
 			})
 		}

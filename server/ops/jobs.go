@@ -111,6 +111,9 @@ type Kind struct {
 	Queue      string
 	MaxWorkers int
 	Register   func(*river.Workers)
+	// About, if set, describes a job of the kind from its encoded arguments to the jobs API,
+	// which then lists it (shown.go); ok false hides it.
+	About func(encodedArgs []byte) (a About, ok bool)
 }
 
 // Periodic is a task run every Interval by one replica of the cluster at a time.
@@ -435,10 +438,10 @@ func (m *Manager) admit(ctx context.Context, user string) error {
 
 // info is a job as the API shows it: River's row says where it stands, the last persisted
 // event its progress and, once written, its outcome.
-func info(row *rivertype.JobRow, args opArgs, last map[int64]store.JobEvent) api.Job {
+func info(row *rivertype.JobRow, a About, last map[int64]store.JobEvent) api.Job {
 	j := api.Job{
-		ID: strconv.FormatInt(row.ID, 10), Kind: args.Request.Kind, Summary: args.Summary, User: args.User,
-		State: api.JobRunning, Created: row.CreatedAt.UTC(), Touches: touches(args.Request),
+		ID: strconv.FormatInt(row.ID, 10), Kind: a.Kind, Summary: a.Summary, User: a.User,
+		State: api.JobRunning, Created: row.CreatedAt.UTC(), Touches: a.Touches,
 	}
 	e, ok := last[row.ID]
 	if ok {

@@ -51,36 +51,39 @@ func (m *Manager) viewerOf(ctx context.Context) (viewer, error) {
 	return v, nil
 }
 
-// sees reports whether v may see a job args describes.
-func (v viewer) sees(args opArgs) bool { return v.admin || args.User == v.name }
+// sees reports whether v may see a job of kind a describes: one Berth itself queued
+// (User "" on a kind other than a write's) is an administrator's only.
+func (v viewer) sees(kind string, a About) bool {
+	return v.admin || (a.User == v.name && (a.User != "" || kind == kindOp))
+}
 
 // row returns job id if the caller may see it, or nil: nobody learns of another user's
 // jobs, not even whether they exist.
-func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, opArgs, error) {
+func (m *Manager) row(ctx context.Context, id string) (*rivertype.JobRow, About, error) {
 	v, err := m.viewerOf(ctx)
 	if err != nil {
-		return nil, opArgs{}, err
+		return nil, About{}, err
 	}
 	return m.rowFor(ctx, v, id)
 }
 
-func (m *Manager) rowFor(ctx context.Context, v viewer, id string) (*rivertype.JobRow, opArgs, error) {
+func (m *Manager) rowFor(ctx context.Context, v viewer, id string) (*rivertype.JobRow, About, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
-		return nil, opArgs{}, nil
+		return nil, About{}, nil
 	}
 	row, err := m.queue.JobGet(ctx, n)
 	if errors.Is(err, river.ErrNotFound) {
-		return nil, opArgs{}, nil
+		return nil, About{}, nil
 	}
 	if err != nil {
-		return nil, opArgs{}, storeError(err)
+		return nil, About{}, storeError(err)
 	}
-	var args opArgs
-	if row.Kind != kindOp || json.Unmarshal(row.EncodedArgs, &args) != nil || !v.sees(args) {
-		return nil, opArgs{}, nil
+	a, ok := m.describe(row)
+	if !ok || !v.sees(row.Kind, a) {
+		return nil, About{}, nil
 	}
-	return row, args, nil
+	return row, a, nil
 }
 
 // Get returns a job the caller may see; ok is false when there is none of that id.
@@ -93,7 +96,7 @@ func (m *Manager) Get(ctx context.Context, id string) (job api.Job, ok bool, err
 }
 
 func (m *Manager) getFor(ctx context.Context, v viewer, id string) (api.Job, bool, error) {
-	row, args, err := m.rowFor(ctx, v, id)
+	row, a, err := m.rowFor(ctx, v, id)
 	if err != nil || row == nil {
 		return api.Job{}, false, err
 	}
@@ -101,7 +104,7 @@ func (m *Manager) getFor(ctx context.Context, v viewer, id string) (api.Job, boo
 	if err != nil {
 		return api.Job{}, false, storeError(err)
 	}
-	return v.shown(info(row, args, last)), true, nil
+	return v.shown(info(row, a, last)), true, nil
 }
 
 // shown marks whether v may cancel j.
@@ -124,7 +127,7 @@ func (m *Manager) List(ctx context.Context, q api.JobQuery) (api.JobList, error)
 	case q.User != "":
 		user, all = q.User, false
 	}
-	params := river.NewJobListParams().Kinds(kindOp).OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100)
+	params := river.NewJobListParams().Kinds(m.shownKinds()...).OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(100)
 	if !all {
 		params = params.TagsAny(userTag(user))
 	}
@@ -151,11 +154,11 @@ func (m *Manager) List(ctx context.Context, q api.JobQuery) (api.JobList, error)
 	}
 	out := api.JobList{Jobs: make([]api.Job, 0, len(res.Jobs)), All: v.admin}
 	for _, row := range res.Jobs {
-		var args opArgs
-		if json.Unmarshal(row.EncodedArgs, &args) != nil || (!all && args.User != user) {
+		a, ok := m.describe(row)
+		if !ok || (!all && (a.User != user || !v.sees(row.Kind, a))) {
 			continue // another user's whose tag hashes alike
 		}
-		out.Jobs = append(out.Jobs, v.shown(info(row, args, last)))
+		out.Jobs = append(out.Jobs, v.shown(info(row, a, last)))
 	}
 	return out, nil
 }
@@ -178,7 +181,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (job api.Job, ok bool, 
 	if err != nil && !errors.Is(err, river.ErrNotFound) {
 		return api.Job{}, false, storeError(err)
 	}
-	if cur != nil && cur.State == rivertype.JobStateCancelled {
+	if cur != nil && cur.State == rivertype.JobStateCancelled && cur.Kind == kindOp {
 		// Cancelled before any replica ran it: no worker will drop what it kept.
 		var args opArgs
 		if json.Unmarshal(cur.EncodedArgs, &args) == nil {

@@ -30,3 +30,25 @@ func TestTouches(t *testing.T) {
 		t.Errorf("a delete of 50 tags touches %d, want at most %d", n, api.MaxTouches)
 	}
 }
+
+// TestSees: a job Berth queued of another kind than a write's has no owner to match, not
+// even a viewer without a name (anonymous writes): an administrator's only.
+func TestSees(t *testing.T) {
+	berths, devs := About{Kind: api.JobScan}, About{Kind: api.JobScan, User: "dev"}
+	for _, c := range []struct {
+		v    viewer
+		kind string
+		a    About
+		want bool
+	}{
+		{viewer{}, "berth_scan", berths, false},
+		{viewer{}, kindOp, About{Kind: api.JobDelete}, true},
+		{viewer{name: "dev"}, "berth_scan", devs, true},
+		{viewer{name: "eve"}, "berth_scan", devs, false},
+		{viewer{name: "admin", admin: true}, "berth_scan", berths, true},
+	} {
+		if got := c.v.sees(c.kind, c.a); got != c.want {
+			t.Errorf("%+v sees %s of %q: %v, want %v", c.v, c.kind, c.a.User, got, c.want)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func (s *Service) ServeStart(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, err)
 		return
 	}
-	id, err := s.Enqueue(r.Context(), req.Repository, digest)
+	id, err := s.enqueue(r.Context(), access.From(r.Context()).Name, req.Repository, digest)
 	if err != nil {
 		httperr.Write(w, r, httperr.Wrap(api.CodeStoreUnavailable, "The scan could not be queued; try again shortly.", err))
 		return

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/riverqueue/river"
 
+	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/store"
@@ -78,7 +81,18 @@ const Queue = "scan"
 func (s *Service) Kind() ops.Kind {
 	return ops.Kind{Name: args{}.Kind(), Queue: Queue, MaxWorkers: s.opts.Concurrency, Register: func(w *river.Workers) {
 		river.AddWorker(w, &worker{s: s})
-	}}
+	}, About: about}
+}
+
+// about is how the jobs API shows a scan job: its owner's, or (queued on a push or by the
+// sweep) Berth's, which administrators see.
+func about(encoded []byte) (ops.About, bool) {
+	var a args
+	if json.Unmarshal(encoded, &a) != nil {
+		return ops.About{}, false
+	}
+	ref := a.Repository + "@" + a.Digest
+	return ops.About{Kind: api.JobScan, User: a.User, Summary: "scan " + ref, Touches: []string{ref}}, true
 }
 
 // AttachTo makes scans push their results to the registry with w (--scan-attach); set
@@ -98,18 +112,27 @@ func (s *Service) Periodic(fetchEvery, sweepEvery time.Duration) []ops.Periodic 
 	return p
 }
 
-// args are a scan job's: unique by digest and database version, so a digest pushed to ten
-// repositories, or pushed again while queued, is scanned once per database.
+// args are a scan job's: unique by digest, database version and who asked, so a digest
+// pushed to ten repositories, or pushed again while queued, is scanned once per database,
+// and a user asking has a job of their own to follow.
 type args struct {
 	Repository string `json:"repository"`
 	Digest     string `json:"digest" river:"unique"`
 	DBVersion  string `json:"dbVersion" river:"unique"`
+	// User is who asked (POST /api/v1/scans); "" for Berth itself (a push, the sweep).
+	User string `json:"user,omitempty" river:"unique"`
 }
 
 func (args) Kind() string { return "berth_scan" }
 
-// Enqueue queues a scan of digest (read from repository) against the current database.
+// Enqueue queues a scan of digest (read from repository) against the current database, as
+// Berth's own job.
 func (s *Service) Enqueue(ctx context.Context, repository, digest string) (int64, error) {
+	return s.enqueue(ctx, "", repository, digest)
+}
+
+// enqueue queues a scan user asked for ("" for Berth), listed in the jobs API as theirs.
+func (s *Service) enqueue(ctx context.Context, user, repository, digest string) (int64, error) {
 	if s.jobs == nil {
 		return 0, errors.New("scan: no job queue")
 	}
@@ -117,7 +140,7 @@ func (s *Service) Enqueue(ctx context.Context, repository, digest string) (int64
 	if err != nil {
 		return 0, err
 	}
-	id, _, err := s.jobs.InsertJob(ctx, args{Repository: repository, Digest: digest, DBVersion: db.Version}, &river.InsertOpts{
+	id, _, err := s.jobs.InsertFor(ctx, user, args{Repository: repository, Digest: digest, DBVersion: db.Version, User: user}, &river.InsertOpts{
 		Queue: Queue, MaxAttempts: 2,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: ops.Unfinished()},
 	})
@@ -171,16 +194,22 @@ type worker struct {
 // Timeout is the lease term: the run is leased like a write job's (ops.Manager.Lease).
 func (w *worker) Timeout(*river.Job[args]) time.Duration { return w.s.jobs.LeaseTerm() }
 
+// Work scans under the job's lease, its progress and outcome followed in the jobs API
+// (ops.Manager.Track): an image that cannot be scanned fails the job with the report's error.
 func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
-	ctx, end := w.s.jobs.Lease(ctx, job.ID, job.Attempt)
-	defer end()
+	return w.s.jobs.Track(ctx, job.JobRow, "scanning", "Scanning the image.", func(ctx context.Context) (string, error) {
+		return w.run(ctx, job)
+	})
+}
+
+func (w *worker) run(ctx context.Context, job *river.Job[args]) (string, error) {
 	start := time.Now()
 	report := w.s.scan(ctx, job.Args.Repository, job.Args.Digest)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	if err := w.s.opts.Store.PutScanReport(context.WithoutCancel(ctx), report); err != nil {
-		return err
+		return "", err
 	}
 	slog.InfoContext(ctx, "image scanned", "repository", job.Args.Repository, "digest", job.Args.Digest,
 		"packages", report.Packages, "findings", len(report.Findings), "error", report.Error, "took", time.Since(start).Round(time.Millisecond))
@@ -189,7 +218,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
 		report.Findings, report.SPDX, report.CycloneDX = nil, nil, nil
 		w.s.opts.OnReport(context.WithoutCancel(ctx), job.Args.Repository, report)
 	}
-	return nil
+	return report.Error, nil
 }
 
 // scan scans every platform of digest; a failure is the report's Error.
@@ -204,7 +233,7 @@ func (s *Service) scan(ctx context.Context, repository, digest string) store.Sca
 	r.DBVersion = db.Version
 	d, err := s.opts.Own.Descriptor(ctx, repository, digest)
 	if err != nil {
-		r.Error = "the image could not be read: " + err.Error()
+		r.Error = "the image could not be read: " + readable(err)
 		return r
 	}
 	platforms, err := registry.Platforms(d)
@@ -322,6 +351,15 @@ func count(r *store.ScanReport) {
 			r.Unknown++
 		}
 	}
+}
+
+// readable is what a report (and its job) says of a registry error: the client's message
+// without the request URLs and transport details after it.
+func readable(err error) string {
+	if he, ok := errors.AsType[*httperr.Error](err); ok {
+		return he.Message
+	}
+	return httperr.Reason(err)
 }
 
 // ScanNow scans digest in this process, without a job (berth scan); the report is returned,

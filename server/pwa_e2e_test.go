@@ -205,7 +205,7 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 
 	// With the server down, a reload still shows the catalog, marked as stored data.
 	srv.Stop()
-	if err := chromedp.Do(ctx,
+	if err := within(ctx,
 		chromedp.Reload(),
 		chromedp.WaitVisible(`#offline-banner`),
 		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
@@ -223,7 +223,7 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	screenshot(t, ctx, "offline-catalog")
 
 	// A deep link opened offline gets the cached app shell and shows that page's stored data.
-	if err := chromedp.Do(ctx,
+	if err := within(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine"),
 		chromedp.WaitVisible(`#offline-banner`),
 		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),

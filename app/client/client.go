@@ -352,14 +352,13 @@ func (c *Berth) doWith(ctx context.Context, method, path string, header map[stri
 	if resp.status == http.StatusNoContent || into == nil {
 		return nil
 	}
-	if d, ok := into.(interface {
-		decodeAs(string, []byte) (bool, error)
-	}); ok && resp.header != nil {
+	if d, ok := into.(rowsDecoder); ok && resp.header != nil {
 		if done, err := d.decodeAs(resp.header("Content-Type"), data); done {
 			if err != nil {
 				return &api.Error{Status: resp.status, Code: api.CodeBadResponse, Message: "The server sent a response the UI cannot read: " + err.Error()}
 			}
-			return nil // not JSON: not kept for offline use (the tag names are)
+			rememberRows(method, c.Base, path, data)
+			return nil
 		}
 	}
 	if err := json.Unmarshal(data, into); err != nil {

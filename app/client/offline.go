@@ -122,7 +122,25 @@ var accountPaths = []string{
 // storedResponse is how a response is kept in the browser's localStorage.
 type storedResponse struct {
 	At   time.Time       `json:"at"`
-	Body json.RawMessage `json:"body"`
+	Body json.RawMessage `json:"body,omitempty"`
+	// Rows is a tag page as it came, in rows (api.TagRowsType), instead of Body.
+	Rows string `json:"rows,omitempty"`
+}
+
+// rowsDecoder is an answer that may come in rows (tagRows).
+type rowsDecoder interface {
+	decodeAs(mediaType string, data []byte) (bool, error)
+}
+
+// rememberRows stores a tag page that came in rows, as it came: encoding it as JSON would
+// cost the wasm app what rows save.
+func rememberRows(method, base, path string, rows []byte) {
+	if !storable(method, path) || len(rows) > maxStored {
+		return
+	}
+	if b, err := json.Marshal(storedResponse{At: time.Now(), Rows: string(rows)}); err == nil {
+		storage.Set(storageKey(base, path), string(b))
+	}
 }
 
 // keyValues is where answers are kept: the browser's localStorage (storage_wasm.go).
@@ -222,7 +240,20 @@ func recall(method, base, path string, into any) (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	var sr storedResponse
-	if json.Unmarshal([]byte(s), &sr) != nil || json.Unmarshal(sr.Body, into) != nil {
+	if json.Unmarshal([]byte(s), &sr) != nil {
+		return time.Time{}, false
+	}
+	if sr.Rows != "" {
+		d, ok := into.(rowsDecoder)
+		if !ok {
+			return time.Time{}, false
+		}
+		if done, err := d.decodeAs(api.TagRowsType, []byte(sr.Rows)); !done || err != nil {
+			return time.Time{}, false
+		}
+		return sr.At, true
+	}
+	if json.Unmarshal(sr.Body, into) != nil {
 		return time.Time{}, false
 	}
 	return sr.At, true

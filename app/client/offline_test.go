@@ -85,3 +85,27 @@ func TestStatusFollowsRequests(t *testing.T) {
 		t.Errorf("watcher saw %+v", seen)
 	}
 }
+
+// TestTagRowsKeptForOffline: every tag of a repository, read in rows, is kept as it came and
+// read back in rows once the server is gone.
+func TestTagRowsKeptForOffline(t *testing.T) {
+	storage = mapStorage{}
+	t.Cleanup(func() { storage = noStorage{}; owner.loaded = false; setStatus(false, time.Time{}) })
+	page := api.TagPage{Repository: "library/alpine", Total: 1, Limit: 1, Tags: []api.Tag{{Name: "latest", Digest: "sha256:aa", Size: 3}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", api.TagRowsType)
+		_ = api.WriteTagRows(w, page)
+	}))
+	c := &Berth{Base: srv.URL}
+	if got, err := c.AllTags(context.Background(), "library/alpine"); err != nil || len(got.Tags) != 1 {
+		t.Fatalf("online: %+v, %v", got, err)
+	}
+	srv.Close()
+	got, err := c.AllTags(context.Background(), "library/alpine")
+	if err != nil || len(got.Tags) != 1 || got.Tags[0].Name != "latest" || got.Tags[0].Digest != "sha256:aa" {
+		t.Fatalf("offline: %+v, %v; want the stored rows", got, err)
+	}
+	if !Status().Offline {
+		t.Error("the stored answer was not marked offline")
+	}
+}

@@ -177,7 +177,15 @@ func TestStaticSiteSignIn(t *testing.T) {
 	if got := repos(tok.AccessToken); !slices.Equal(got, []string{"pub/base", "web/app"}) {
 		t.Fatalf("vic's token lists %v, want pub/base and web/app", got)
 	}
-	if got := repos(tok.AccessToken[:len(tok.AccessToken)-2] + "xx"); !slices.Equal(got, []string{"pub/base"}) {
+	// One character inside the signature changed (the last ones may only hold padding bits,
+	// which decoding ignores: changing those would leave the token as it was).
+	forged := []byte(tok.AccessToken)
+	if i := len(forged) - 10; forged[i] == 'A' {
+		forged[i] = 'B'
+	} else {
+		forged[i] = 'A'
+	}
+	if got := repos(string(forged)); !slices.Equal(got, []string{"pub/base"}) {
 		t.Fatalf("a forged token lists %v, want what anyone sees", got)
 	}
 	status, _, body := fromOrigin(t, http.MethodGet, base+"/api/v1/repositories/web/app/tags?details=false", origin, tok.AccessToken, nil)

@@ -157,14 +157,16 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 	); err != nil {
 		t.Fatalf("catalog did not render: %v", err)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text(`#repositories`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Read from the page as it is now (a render may replace the list's node between a
+	// lookup and a read), until every demo repository shows.
+	names := make([]string, 0, len(demo.Repositories()))
 	for _, r := range demo.Repositories() {
-		if !strings.Contains(text, r) {
-			t.Errorf("catalog does not show %s; it shows:\n%s", r, text)
-		}
+		names = append(names, jsString(r))
+	}
+	every := `(() => { const t = document.querySelector("#repositories")?.innerText ?? ""; return [` + strings.Join(names, ",") + `].every(n => t.includes(n)); })()`
+	if err := within(ctx, waitJS(every)); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#repositories")?.innerText ?? ""`))
+		t.Errorf("the catalog does not show every demo repository (%v); it shows:\n%s", err, text)
 	}
 	screenshot(t, ctx, "catalog")
 
@@ -276,8 +278,9 @@ func TestE2EManifestPage(t *testing.T) {
 		layers, _ := chromedp.Run(ctx, chromedp.Text(`#layers h2`))
 		t.Errorf("layer count heading %q, %v", layers, err)
 	}
-	history, err := chromedp.Run(ctx, chromedp.Text(`#history`))
-	if err != nil || !strings.Contains(history, "ADD file:") || !strings.Contains(history, "empty") {
+	// Read in the page as it is (a render may replace the card between lookup and read).
+	if err := within(ctx, waitJS(`(() => { const h = document.querySelector("#history")?.innerText ?? ""; return h.includes("ADD file:") && h.includes("empty"); })()`)); err != nil {
+		history, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#history")?.innerText ?? ""`))
 		t.Errorf("history %q lacks its steps, %v", history, err)
 	}
 	screenshot(t, ctx, "manifest-armv7")

@@ -192,8 +192,8 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 		t.Errorf("the session answer was stored: %s", stored)
 	}
 	// Visit a repository too, so its tags are stored.
-	if err := chromedp.Do(ctx,
-		chromedp.Click(`#repositories a[href="/repositories/library/alpine"]`),
+	if err := within(ctx,
+		clickStable(`#repositories a[href="/repositories/library/alpine"]`),
 		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
 		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0`),
 	); err != nil {

@@ -71,13 +71,13 @@ func apiAs(t *testing.T, base, method, path, user, password string, body, out an
 func signInUI(user, password string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		return within(ctx,
-			chromedp.WaitVisible(`#signin`),
+			waitShown(`#signin`),
 			// The header's sign-in link is drawn by the running app, not the prerendered
 			// page: typing before would go into a form the app then replaces.
-			chromedp.WaitVisible(`#signin-link`),
-			chromedp.SendKeys(`#signin-user`, user),
-			chromedp.SendKeys(`#signin-password`, password),
-			chromedp.Click(`#signin button[type=submit]`),
+			waitShown(`#signin-link`),
+			typeInto(`#signin-user`, user),
+			typeInto(`#signin-password`, password),
+			clickOn(`#signin button[type=submit]`),
 		)
 	})
 }
@@ -111,12 +111,12 @@ func TestE2EAccessControlPages(t *testing.T) {
 	// Anonymous: the header offers the sign-in page, which comes back here signed in.
 	if err := within(ctx,
 		chromedp.Navigate(base+"/activity"),
-		chromedp.WaitVisible(`#signin-link`),
-		chromedp.Click(`#signin-link`),
+		waitShown(`#signin-link`),
+		clickOn(`#signin-link`),
 		waitJS(`location.pathname === "/signin"`),
 		signInUI("admin", adminPassword),
 		waitJS(`location.pathname === "/activity"`),
-		chromedp.WaitVisible(`#access-link`),
+		waitShown(`#access-link`),
 	); err != nil {
 		screenshot(t, ctx, "access-signin-failed")
 		t.Fatalf("sign in from the header: %v", err)
@@ -124,18 +124,18 @@ func TestE2EAccessControlPages(t *testing.T) {
 
 	// Users: add carol, disable and enable her.
 	if err := within(ctx,
-		chromedp.Click(`#access-link`),
-		chromedp.WaitVisible(`#token-form`),
-		chromedp.Click(`.access-tabs a[href="/access/users"]`),
-		chromedp.WaitVisible(`#users tr[data-user="admin"]`),
-		chromedp.SendKeys(`#user-name`, "carol"),
-		chromedp.SendKeys(`#user-password`, "carol's long password"),
-		chromedp.Click(`#user-create`),
-		chromedp.WaitVisible(`#users tr[data-user="carol"]`),
+		clickOn(`#access-link`),
+		waitShown(`#token-form`),
+		clickOn(`.access-tabs a[href="/access/users"]`),
+		waitShown(`#users tr[data-user="admin"]`),
+		typeInto(`#user-name`, "carol"),
+		typeInto(`#user-password`, "carol's long password"),
+		clickOn(`#user-create`),
+		waitShown(`#users tr[data-user="carol"]`),
 		waitJS(`document.querySelector("#user-password").value === ""`),
-		chromedp.Click(`#users tr[data-user="carol"] button[aria-label="Disable carol"]`),
+		clickOn(`#users tr[data-user="carol"] button[aria-label="Disable carol"]`),
 		waitJS(`document.querySelector('#users tr[data-user="carol"]').innerText.includes("disabled")`),
-		chromedp.Click(`#users tr[data-user="carol"] button[aria-label="Enable carol"]`),
+		clickOn(`#users tr[data-user="carol"] button[aria-label="Enable carol"]`),
 		waitJS(`!document.querySelector('#users tr[data-user="carol"]').innerText.includes("disabled")`),
 	); err != nil {
 		screenshot(t, ctx, "access-users-failed")
@@ -145,15 +145,15 @@ func TestE2EAccessControlPages(t *testing.T) {
 
 	// Teams: create web, add carol as developer, make her maintainer.
 	if err := within(ctx,
-		chromedp.Click(`.access-tabs a[href="/access/teams"]`),
-		chromedp.WaitVisible(`#team-form`),
-		chromedp.SendKeys(`#team-name`, "web"),
-		chromedp.Click(`#team-create`),
+		clickOn(`.access-tabs a[href="/access/teams"]`),
+		waitShown(`#team-form`),
+		typeInto(`#team-name`, "web"),
+		clickOn(`#team-create`),
 		waitJS(`location.pathname === "/access/teams/web"`),
-		chromedp.WaitVisible(`#members tr[data-member="admin"]`),
-		chromedp.SendKeys(`#member-user`, "carol"),
-		chromedp.Click(`#member-add`),
-		chromedp.WaitVisible(`#members tr[data-member="carol"]`),
+		waitShown(`#members tr[data-member="admin"]`),
+		typeInto(`#member-user`, "carol"),
+		clickOn(`#member-add`),
+		waitShown(`#members tr[data-member="carol"]`),
 		waitJS(`document.querySelector("#team-role-carol").value === "developer"`),
 		choose(`#team-role-carol`, "maintainer"),
 		waitJS(`document.querySelector('.sr-only[role=status]').innerText.includes("carol is maintainer")`),
@@ -168,19 +168,19 @@ func TestE2EAccessControlPages(t *testing.T) {
 
 	// The team's namespace: public, and a robot whose secret is shown once.
 	if err := within(ctx,
-		chromedp.Click(`a[href="/access/namespaces/web"]`),
-		chromedp.WaitVisible(`#robot-form`),
-		chromedp.Click(`#namespace-public`),
+		clickOn(`a[href="/access/namespaces/web"]`),
+		waitShown(`#robot-form`),
+		clickOn(`#namespace-public`),
 		waitJS(`document.querySelector('.sr-only[role=status]').innerText.includes("public")`),
-		chromedp.SendKeys(`#robot-name`, "ci"),
-		chromedp.Click(`#robot-create`),
-		chromedp.WaitVisible(`#new-robot-value`),
-		chromedp.WaitVisible(`#robots tr[data-robot="robot$web+ci"]`),
+		typeInto(`#robot-name`, "ci"),
+		clickOn(`#robot-create`),
+		waitShown(`#new-robot-value`),
+		waitShown(`#robots tr[data-robot="robot$web+ci"]`),
 	); err != nil {
 		screenshot(t, ctx, "access-namespace-failed")
 		t.Fatalf("namespace: %v", err)
 	}
-	robotSecret, _ := chromedp.Run(ctx, chromedp.Text(`#new-robot-value`))
+	robotSecret, _ := chromedp.Run(ctx, textOf(`#new-robot-value`))
 	if !strings.HasPrefix(robotSecret, "berth_robot_") || strings.Contains(storedText(t, ctx), robotSecret) {
 		t.Errorf("robot secret %q is not shown, or is stored in the browser", robotSecret)
 	}
@@ -190,9 +190,9 @@ func TestE2EAccessControlPages(t *testing.T) {
 		t.Errorf("namespace web is not public after the toggle")
 	}
 	if err := within(ctx,
-		chromedp.Click(`#new-robot-done`),
-		chromedp.WaitNotPresent(`#new-robot`),
-		chromedp.Click(`#robots tr[data-robot="robot$web+ci"] button`),
+		clickOn(`#new-robot-done`),
+		waitGone(`#new-robot`),
+		clickOn(`#robots tr[data-robot="robot$web+ci"] button`),
 		waitJS(`document.querySelector('#robots tr[data-robot="robot$web+ci"]').innerText.includes("revoked")`),
 	); err != nil {
 		t.Fatalf("revoke robot: %v", err)
@@ -200,19 +200,19 @@ func TestE2EAccessControlPages(t *testing.T) {
 
 	// A personal access token: created with an expiry, shown once, listed, revoked.
 	if err := within(ctx,
-		chromedp.Click(`.access-tabs a[href="/access/tokens"]`),
-		chromedp.WaitVisible(`#token-form`),
-		chromedp.SendKeys(`#token-name`, "laptop"),
+		clickOn(`.access-tabs a[href="/access/tokens"]`),
+		waitShown(`#token-form`),
+		typeInto(`#token-name`, "laptop"),
 		choose(`#token-expires`, "30d"),
-		chromedp.Click(`#token-readonly`),
-		chromedp.Click(`#token-create`),
-		chromedp.WaitVisible(`#new-token-value`),
-		chromedp.WaitVisible(`#tokens tr[data-token="laptop"]`),
+		clickOn(`#token-readonly`),
+		clickOn(`#token-create`),
+		waitShown(`#new-token-value`),
+		waitShown(`#tokens tr[data-token="laptop"]`),
 	); err != nil {
 		screenshot(t, ctx, "access-token-failed")
 		t.Fatalf("token: %v", err)
 	}
-	token, _ := chromedp.Run(ctx, chromedp.Text(`#new-token-value`))
+	token, _ := chromedp.Run(ctx, textOf(`#new-token-value`))
 	if !strings.HasPrefix(token, "berth_pat_") || strings.Contains(storedText(t, ctx), token) {
 		t.Errorf("token %q is not shown, or is stored in the browser", token)
 	}
@@ -220,16 +220,16 @@ func TestE2EAccessControlPages(t *testing.T) {
 	if apiAs(t, base, "GET", "/api/v1/session", "admin", token, nil, &s); s.User != "admin" {
 		t.Errorf("the new token does not sign in: %+v", s)
 	}
-	row, _ := chromedp.Run(ctx, chromedp.Text(`#tokens tr[data-token="laptop"]`))
+	row, _ := chromedp.Run(ctx, textOf(`#tokens tr[data-token="laptop"]`))
 	if !strings.Contains(row, "pull only") {
 		t.Errorf("token row %q", row)
 	}
 	screenshot(t, ctx, "access-tokens")
 	if err := within(ctx,
-		chromedp.Click(`#new-token-done`),
+		clickOn(`#new-token-done`),
 		// The secret's panel leaves and the table moves up: click once it has.
-		chromedp.WaitNotPresent(`#new-token-value`),
-		clickStable(`#tokens tr[data-token="laptop"] button`),
+		waitGone(`#new-token-value`),
+		clickOn(`#tokens tr[data-token="laptop"] button`),
 		waitJS(`document.querySelector('#tokens tr[data-token="laptop"]').innerText.includes("revoked")`),
 	); err != nil {
 		t.Fatalf("revoke token: %v", err)
@@ -245,15 +245,15 @@ func TestE2EAccessControlPages(t *testing.T) {
 		}
 	}
 	if err := within(ctx,
-		chromedp.Click(`.access-tabs a[href="/access/audit"]`),
-		chromedp.WaitVisible(`#audit tbody tr`),
+		clickOn(`.access-tabs a[href="/access/audit"]`),
+		waitShown(`#audit tbody tr`),
 		choose(`#audit-action`, "team.create"),
 		choose(`#audit-since`, "1h"),
-		chromedp.SendKeys(`#audit-user`, "admin"),
-		chromedp.Click(`#audit-apply`),
+		typeInto(`#audit-user`, "admin"),
+		clickOn(`#audit-apply`),
 		waitJS(`location.search.includes("action=team.create") && location.search.includes("user=admin")`),
 		waitJS(`document.querySelectorAll("#audit tbody tr").length === 50`),
-		chromedp.Click(`#audit-older`),
+		clickOn(`#audit-older`),
 		waitJS(`document.querySelectorAll("#audit tbody tr").length === 56 && !document.querySelector("#audit-older")`),
 	); err != nil {
 		screenshot(t, ctx, "access-audit-failed")
@@ -268,14 +268,14 @@ func TestE2EAccessControlPages(t *testing.T) {
 	// Who may do what: the administrator sees the namespace's members.
 	if err := within(ctx,
 		chromedp.Navigate(base+"/repositories/web/app"),
-		chromedp.WaitVisible(`#repo-access`),
-		chromedp.Click(`#repo-access summary`),
-		chromedp.WaitVisible(`#repo-access-members li[data-member="carol"]`),
+		waitShown(`#repo-access`),
+		clickOn(`#repo-access summary`),
+		waitShown(`#repo-access-members li[data-member="carol"]`),
 	); err != nil {
 		screenshot(t, ctx, "access-repo-failed")
 		t.Fatalf("repository access: %v", err)
 	}
-	own, _ := chromedp.Run(ctx, chromedp.Text(`#repo-access-own`))
+	own, _ := chromedp.Run(ctx, textOf(`#repo-access-own`))
 	if !strings.Contains(own, "administrator") || !strings.Contains(own, "pull, push, delete, manage") || !strings.Contains(own, "public") {
 		t.Errorf("administrator's access: %q", own)
 	}
@@ -283,7 +283,7 @@ func TestE2EAccessControlPages(t *testing.T) {
 	// A saved page of the administrator's, then sign-out: nothing of it stays in the browser.
 	if err := within(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
-		chromedp.WaitVisible(`#platforms`),
+		waitShown(`#platforms`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +293,8 @@ func TestE2EAccessControlPages(t *testing.T) {
 		t.Fatalf("the manifest page is not saved for offline use under admin (digest %q): %.300s", digest, before)
 	}
 	if err := within(ctx,
-		chromedp.Click(`#signout`),
-		chromedp.WaitVisible(`#signin-link`),
+		clickOn(`#signout`),
+		waitShown(`#signin-link`),
 	); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
@@ -307,12 +307,12 @@ func TestE2EAccessControlPages(t *testing.T) {
 		chromedp.Navigate(base+"/signin?return=/repositories/web/app"),
 		signInUI("carol", "carol's long password"),
 		waitJS(`location.pathname === "/repositories/web/app"`),
-		chromedp.WaitVisible(`#repo-access`),
+		waitShown(`#repo-access`),
 	); err != nil {
 		screenshot(t, ctx, "access-carol-failed")
 		t.Fatalf("carol: %v", err)
 	}
-	own, _ = chromedp.Run(ctx, chromedp.Text(`#repo-access-own`))
+	own, _ = chromedp.Run(ctx, textOf(`#repo-access-own`))
 	if !strings.Contains(own, "You (maintainer) may pull, push, delete.") {
 		t.Errorf("carol's access: %q", own)
 	}
@@ -320,8 +320,8 @@ func TestE2EAccessControlPages(t *testing.T) {
 		t.Errorf("a maintainer sees the namespace's members")
 	}
 	if err := within(ctx,
-		chromedp.Click(`#access-link`),
-		chromedp.WaitVisible(`#token-form`),
+		clickOn(`#access-link`),
+		waitShown(`#token-form`),
 		waitJS(`document.querySelectorAll('.access-tabs a').length === 3`),
 	); err != nil {
 		t.Errorf("carol's account pages: %v", err)
@@ -387,19 +387,19 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 
 	if err := within(ctx,
 		chromedp.Navigate(static.URL+"/sub/"),
-		chromedp.WaitVisible(`#signin-link`),
-		chromedp.Click(`#signin-link`),
+		waitShown(`#signin-link`),
+		clickOn(`#signin-link`),
 		waitAcrossPages(`location.origin === `+jsString(base)+` && location.pathname === "/signin" && !!document.querySelector("#signin-user")`),
 		signInUI("carol", "carol's long password"),
 		waitAcrossPages(`location.origin === `+jsString(static.URL)+` && location.pathname === "/sub/"`),
-		chromedp.WaitVisible(`#signed-in-user`),
-		chromedp.WaitVisible(`#repositories a[href="/sub/repositories/carol/alpine"]`),
+		waitShown(`#signed-in-user`),
+		waitShown(`#repositories a[href="/sub/repositories/carol/alpine"]`),
 	); err != nil {
 		screenshot(t, ctx, "static-signin-failed")
 		t.Fatalf("static site sign-in: %v", err)
 	}
 	screenshot(t, ctx, "static-signed-in")
-	repos, _ := chromedp.Run(ctx, chromedp.Text(`#repositories`))
+	repos, _ := chromedp.Run(ctx, textOf(`#repositories`))
 	if strings.Contains(repos, "library/alpine") || strings.Contains(repos, "team/api") {
 		t.Errorf("carol's catalog shows others' repositories: %q", repos)
 	}
@@ -436,15 +436,15 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 	}
 	// A job carol may run (a retag in her namespace), through the static site's Bearer token.
 	if err := within(ctx,
-		chromedp.Click(`#repositories a[href="/sub/repositories/carol/alpine"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="3.21"]`),
-		chromedp.Click(`#tags tr[data-tag="3.21"] a`),
-		chromedp.WaitVisible(`#copy-open`),
-		chromedp.Click(`#copy-open`),
-		chromedp.WaitVisible(`#dest-tag`),
+		clickOn(`#repositories a[href="/sub/repositories/carol/alpine"]`),
+		waitShown(`#tags tr[data-tag="3.21"]`),
+		clickOn(`#tags tr[data-tag="3.21"] a`),
+		waitShown(`#copy-open`),
+		clickOn(`#copy-open`),
+		waitShown(`#dest-tag`),
 		waitJS(`document.querySelector("#dest-repo").value === "carol/alpine"`),
-		chromedp.SendKeys(`#dest-tag`, "mine"),
-		chromedp.Click(`#copy-start`),
+		typeInto(`#dest-tag`, "mine"),
+		clickOn(`#copy-start`),
 	); err != nil {
 		screenshot(t, ctx, "static-job-failed")
 		t.Fatalf("static site job: %v", err)
@@ -454,7 +454,7 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 	jobCtx, cancelJob := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelJob()
 	if err := chromedp.Do(jobCtx,
-		chromedp.WaitVisible(`#copy-job[data-state="succeeded"] .job-result`),
+		waitShown(`#copy-job[data-state="succeeded"] .job-result`),
 	); err != nil {
 		screenshot(t, ctx, "static-job-view-failed")
 		logTab()
@@ -466,7 +466,7 @@ func TestE2EStaticSiteSignIn(t *testing.T) {
 	if err := within(ctx,
 		chromedp.Navigate(static.URL+"/sub/repositories/carol/alpine"),
 		waitAcrossPages(`location.origin === `+jsString(static.URL)+` && !!document.querySelector("#signed-in-user")`),
-		chromedp.WaitVisible(`#tags tr[data-tag="mine"]`), // the retag's new tag
+		waitShown(`#tags tr[data-tag="mine"]`), // the retag's new tag
 	); err != nil {
 		screenshot(t, ctx, "static-resignin-failed")
 		t.Fatalf("static site after a reload: %v", err)
@@ -573,7 +573,7 @@ func TestE2EAccessibilityOfAccessPages(t *testing.T) {
 			t.Fatalf("%s %s: %d", method, c.path, code)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin"), signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin"), signInUI("admin", adminPassword), waitShown(`#access-link`)); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range looks {
@@ -585,23 +585,23 @@ func TestE2EAccessibilityOfAccessPages(t *testing.T) {
 			steps []chromedp.Action[chromedp.Void]
 		}{
 			{"tokens-secret", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/access/tokens"), chromedp.WaitVisible(`#token-form`),
-				chromedp.SendKeys(`#token-name`, "a11y-"+l.name), chromedp.Click(`#token-create`), chromedp.WaitVisible(`#new-token-value`),
-				chromedp.WaitVisible(`#tokens tbody tr`),
+				chromedp.Navigate(base + "/access/tokens"), waitShown(`#token-form`),
+				typeInto(`#token-name`, "a11y-"+l.name), clickOn(`#token-create`), waitShown(`#new-token-value`),
+				waitShown(`#tokens tbody tr`),
 			}},
-			{"users", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/users"), chromedp.WaitVisible(`#users tr[data-user="carol"]`)}},
-			{"teams", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams"), chromedp.WaitVisible(`#teams tr[data-team="web"]`)}},
-			{"team", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams/web"), chromedp.WaitVisible(`#members tr[data-member="carol"]`)}},
-			{"namespaces", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/namespaces"), chromedp.WaitVisible(`#namespaces tr[data-namespace="web"]`)}},
+			{"users", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/users"), waitShown(`#users tr[data-user="carol"]`)}},
+			{"teams", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams"), waitShown(`#teams tr[data-team="web"]`)}},
+			{"team", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams/web"), waitShown(`#members tr[data-member="carol"]`)}},
+			{"namespaces", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/namespaces"), waitShown(`#namespaces tr[data-namespace="web"]`)}},
 			{"namespace-robot-secret", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/access/namespaces/web"), chromedp.WaitVisible(`#robot-form`),
-				chromedp.SendKeys(`#robot-name`, "a11y-"+l.name), chromedp.Click(`#robot-create`), chromedp.WaitVisible(`#new-robot-value`),
-				chromedp.WaitVisible(`#robots tbody tr`),
+				chromedp.Navigate(base + "/access/namespaces/web"), waitShown(`#robot-form`),
+				typeInto(`#robot-name`, "a11y-"+l.name), clickOn(`#robot-create`), waitShown(`#new-robot-value`),
+				waitShown(`#robots tbody tr`),
 			}},
-			{"audit", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/audit"), chromedp.WaitVisible(`#audit tbody tr`)}},
+			{"audit", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/audit"), waitShown(`#audit tbody tr`)}},
 			{"repository-access", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/repositories/web/app"), chromedp.WaitVisible(`#repo-access`), chromedp.Click(`#repo-access summary`),
-				chromedp.WaitVisible(`#repo-access-members`),
+				chromedp.Navigate(base + "/repositories/web/app"), waitShown(`#repo-access`), clickOn(`#repo-access summary`),
+				waitShown(`#repo-access-members`),
 			}},
 		}
 		for _, s := range states {
@@ -619,15 +619,15 @@ func TestE2EAccessibilityOfAccessPages(t *testing.T) {
 		}
 	}
 	// The sign-in page, signed out.
-	if err := within(ctx, look(390, 844, false), chromedp.Click(`#signout`), chromedp.WaitVisible(`#signin-link`),
-		chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(`#signin-link`)); err != nil {
+	if err := within(ctx, look(390, 844, false), clickOn(`#signout`), waitShown(`#signin-link`),
+		chromedp.Navigate(base+"/signin"), waitShown(`#signin-link`)); err != nil {
 		t.Fatal(err)
 	}
 	checkAxe(t, ctx, script, "signin-page-phone")
 	noOverflow(t, ctx, "signin-page-phone")
 	// Keyboard: the account tabs and a form are reachable and usable with Tab and Enter.
-	if err := within(ctx, look(1280, 800, false), signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`),
-		chromedp.Navigate(base+"/access/teams"), chromedp.WaitVisible(`#team-form`),
+	if err := within(ctx, look(1280, 800, false), signInUI("admin", adminPassword), waitShown(`#access-link`),
+		chromedp.Navigate(base+"/access/teams"), waitShown(`#team-form`),
 		// Focused and typed into without holding a node: the form may re-render meanwhile.
 		waitJS(`(() => { const e = document.querySelector("#team-name"); if (!e) return false; e.focus(); return document.activeElement === e })()`),
 		chromedp.KeyEvent("keys"), chromedp.KeyEvent("\r"),

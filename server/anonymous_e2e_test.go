@@ -40,8 +40,8 @@ func TestE2EAnonymousCatalogAsksToSignIn(t *testing.T) {
 		t.Errorf("sign-in link goes to %q (%v), want /signin?return=%%2F", href, err)
 	}
 	screenshot(t, ctx, "anonymous-catalog")
-	if err := within(ctx, chromedp.Click(`#signin-to-see`), signInUI("admin", adminPassword), waitJS(`location.pathname === "/"`),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`)); err != nil {
+	if err := within(ctx, clickOn(`#signin-to-see`), signInUI("admin", adminPassword), waitJS(`location.pathname === "/"`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`)); err != nil {
 		t.Errorf("signing in from the catalog: %v", err)
 	}
 }

@@ -97,8 +97,8 @@ func shownRepos(ctx context.Context) ([]string, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#repositories a.repo")].map(a => a.dataset.repo)`))
 }
 
-// waitShown waits until the list shows exactly want, in order.
-func waitShown(want []string) chromedp.Action[chromedp.Void] {
+// waitListed waits until the list shows exactly want, in order.
+func waitListed(want []string) chromedp.Action[chromedp.Void] {
 	b, _ := json.Marshal(want)
 	return waitJS(`JSON.stringify([...document.querySelectorAll("#repositories a.repo")].map(a => a.dataset.repo)) === ` + jsString(string(b)))
 }
@@ -220,7 +220,7 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	checkRow(t, ctx, "taken over", all["charts/berth-demo"])
 
 	// The whole catalog: every known repository's row says what the API says.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), appRunning(), waitShown(demo.Repositories())); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), appRunning(), waitListed(demo.Repositories())); err != nil {
 		t.Fatalf("catalog: %v", err)
 	}
 	for _, n := range known {
@@ -232,7 +232,7 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		choose("#repo-kind", "chart"),
 		waitJS(`new URLSearchParams(location.search).get("kind") === "chart"`),
-		waitShown(repoNames(charts)),
+		waitListed(repoNames(charts)),
 		waitJS(`document.querySelector("#repo-count").innerText === `+jsString(fmt.Sprintf("%d Helm charts", charts.Total))),
 	); err != nil {
 		shown, _ := shownRepos(ctx)
@@ -242,10 +242,10 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.NavigateBack(),
 		waitJS(`location.search === ""`),
-		waitShown(demo.Repositories()),
+		waitListed(demo.Repositories()),
 		waitJS(`document.querySelector("#repo-kind").value === "all"`),
 		chromedp.NavigateForward(),
-		waitShown(repoNames(charts)),
+		waitListed(repoNames(charts)),
 		waitJS(`document.querySelector("#repo-kind").value === "chart"`),
 	); err != nil {
 		t.Fatalf("back and forward: %v", err)
@@ -254,7 +254,7 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Reload(),
 		appRunning(),
-		waitShown(repoNames(charts)),
+		waitListed(repoNames(charts)),
 		waitJS(`document.querySelector("#repo-kind").value === "chart" && location.search === "?kind=chart"`),
 	); err != nil {
 		t.Fatalf("reload: %v", err)
@@ -266,8 +266,8 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 		t.Fatalf("kind=chart&q=web answers %v; the test needs a part of the charts", repoNames(web))
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(`#repo-filter`, "web"),
-		waitShown(repoNames(web)),
+		typeInto(`#repo-filter`, "web"),
+		waitListed(repoNames(web)),
 		waitJS(`(() => { const p = new URLSearchParams(location.search); return p.get("kind") === "chart" && p.get("q") === "web"; })()`),
 		waitJS(`document.querySelector("#repo-count").innerText.startsWith(`+jsString(fmt.Sprint(web.Total)+" Helm chart")+`)`),
 	); err != nil {
@@ -282,7 +282,7 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 		appRunning(),
 		choose("#repo-sort", "-size"),
 		waitJS(`new URLSearchParams(location.search).get("sort") === "-size"`),
-		waitShown(repoNames(bySize)),
+		waitListed(repoNames(bySize)),
 	); err != nil {
 		shown, _ := shownRepos(ctx)
 		t.Fatalf("sort by size: %v; shows %v, want %v", err, shown, repoNames(bySize))
@@ -291,7 +291,7 @@ func TestE2ECatalogFactsAndKindFilter(t *testing.T) {
 	// On a phone every repository is a card no wider than the screen, in light and dark.
 	for _, dark := range []bool{false, true} {
 		state := fmt.Sprintf("phone-dark=%v", dark)
-		if err := chromedp.Do(ctx, look(390, 844, dark), chromedp.Navigate(base+"/?kind=chart"), appRunning(), waitShown(repoNames(charts))); err != nil {
+		if err := chromedp.Do(ctx, look(390, 844, dark), chromedp.Navigate(base+"/?kind=chart"), appRunning(), waitListed(repoNames(charts))); err != nil {
 			t.Fatalf("%s: %v", state, err)
 		}
 		noOverflow(t, ctx, state)
@@ -355,8 +355,8 @@ func TestE2ECatalogFindsTagsByDigestAndLabel(t *testing.T) {
 		slices.Sort(wantRows)
 		if err := chromedp.Do(ctx,
 			chromedp.Navigate(base+"/"), appRunning(),
-			chromedp.SendKeys(`#repo-filter`, q),
-			chromedp.WaitVisible(`#search-results tbody tr`),
+			typeInto(`#repo-filter`, q),
+			waitShown(`#search-results tbody tr`),
 		); err != nil {
 			screenshot(t, ctx, "catalog-search-failed")
 			t.Fatalf("search %q: %v", q, err)
@@ -372,19 +372,19 @@ func TestE2ECatalogFindsTagsByDigestAndLabel(t *testing.T) {
 	screenshot(t, ctx, "catalog-search-label")
 	// A result opens its manifest page.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#search-results tbody tr:first-child a`),
-		chromedp.WaitVisible(`#manifest`),
+		clickOn(`#search-results tbody tr:first-child a`),
+		waitShown(`#manifest`),
 	); err != nil {
 		t.Fatalf("open a result: %v", err)
 	}
 	// A label nobody has: said plainly.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/?q="+url.QueryEscape("label:no.such.label")), appRunning(),
-		chromedp.WaitVisible(`.state.empty`),
+		waitShown(`.state.empty`),
 	); err != nil {
 		t.Fatalf("search without hits: %v", err)
 	}
-	if msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.empty`)); !strings.Contains(msg, "No tag has this label") {
+	if msg, _ := chromedp.Run(ctx, textOf(`.state.empty`)); !strings.Contains(msg, "No tag has this label") {
 		t.Errorf("empty search says %q", msg)
 	}
 }
@@ -404,7 +404,7 @@ func TestE2ECatalogColumnHeadsSort(t *testing.T) {
 	if err != nil || heads != "Repository ↑ (sorted)|Kind|Findings|Tags|Size|Last push|Pulls" {
 		t.Errorf("column heads %q (%v)", heads, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(`#repositories .repo-head a.size`),
+	if err := chromedp.Do(ctx, clickOn(`#repositories .repo-head a.size`),
 		waitJS(`location.search === "?sort=-size" && document.querySelector("#repo-sort").value === "-size"`),
 		waitJS(`document.querySelector("#repositories .repo-head a.size")?.getAttribute("aria-current") === "true"`)); err != nil {
 		t.Fatalf("sort by the Size head: %v", err)
@@ -414,7 +414,7 @@ func TestE2ECatalogColumnHeadsSort(t *testing.T) {
 		t.Errorf("sorted by size, the catalog shows %v, the API answers %v", got, bySize)
 	}
 	screenshot(t, ctx, "catalog-sorted-by-size")
-	if err := chromedp.Do(ctx, chromedp.Click(`#repositories .repo-head a.name`), waitJS(`location.search === "" && document.querySelector("#repo-sort").value === "name"`)); err != nil {
+	if err := chromedp.Do(ctx, clickOn(`#repositories .repo-head a.name`), waitJS(`location.search === "" && document.querySelector("#repo-sort").value === "name"`)); err != nil {
 		t.Errorf("back to sorting by name: %v", err)
 	}
 }

@@ -35,27 +35,27 @@ func TestE2ECatalogRefusedOpensByName(t *testing.T) {
 	})
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#catalog-refused`),
+		waitShown(`#catalog-refused`),
 		appRunning(),
-		waitShown([]string{"team/app"}),
+		waitListed([]string{"team/app"}),
 	); err != nil {
 		t.Fatalf("catalog of a registry refusing its own: %v", err)
 	}
-	note, err := chromedp.Run(ctx, chromedp.Text(`#catalog-refused`))
+	note, err := chromedp.Run(ctx, textOf(`#catalog-refused`))
 	if err != nil || !strings.Contains(note, "does not list its repositories") {
 		t.Errorf("the catalog's note says %q (%v)", note, err)
 	}
 	screenshot(t, ctx, "catalog-refused")
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(`#repo-goto`, "team/hidden"),
-		chromedp.Click(`#catalog-refused button[type="submit"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="v1"]`),
+		typeInto(`#repo-goto`, "team/hidden"),
+		clickOn(`#catalog-refused button[type="submit"]`),
+		waitShown(`#tags tr[data-tag="v1"]`),
 	); err != nil {
 		t.Fatalf("opening team/hidden by name: %v", err)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		waitShown([]string{"team/app", "team/hidden"}),
+		waitListed([]string{"team/app", "team/hidden"}),
 	); err != nil {
 		t.Fatalf("the list after opening team/hidden: %v", err)
 	}

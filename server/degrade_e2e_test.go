@@ -52,7 +52,7 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	base := startBerth(t, func(c *config.Config) { c.Registry, c.UpstreamTimeout = up.URL, timeout })
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/team/app"]`),
+		waitShown(`#repositories a[href="/repositories/team/app"]`),
 	); err != nil {
 		t.Fatalf("catalog: %v", err)
 	}
@@ -70,8 +70,8 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	}
 	held.Store(0)
 	if err := chromedp.Do(ctx,
-		clickStable(`#repositories a[href="/repositories/team/app"]`),
-		chromedp.WaitVisible(`#registry-banner`),
+		clickOn(`#repositories a[href="/repositories/team/app"]`),
+		waitShown(`#registry-banner`),
 	); err != nil {
 		t.Fatalf("registry banner: %v", err)
 	}
@@ -80,14 +80,14 @@ func TestE2ERegistryNotAnswering(t *testing.T) {
 	if n := held.Load(); n > 0 {
 		t.Errorf("%d of the page's requests went to the hung registry while its breaker was open", n)
 	}
-	msg, _ := chromedp.Run(ctx, chromedp.Text(`#registry-banner`))
+	msg, _ := chromedp.Run(ctx, textOf(`#registry-banner`))
 	if !strings.Contains(msg, "The registry is not answering") {
 		t.Errorf("banner %q", msg)
 	}
 	screenshot(t, ctx, "registry-not-answering")
 
 	hung.Store(false)
-	if err := chromedp.Do(ctx, chromedp.WaitNotPresent(`#registry-banner`)); err != nil {
+	if err := chromedp.Do(ctx, waitGone(`#registry-banner`)); err != nil {
 		t.Fatalf("the banner stayed after the registry came back: %v", err)
 	}
 }

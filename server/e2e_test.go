@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,7 +153,7 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 	// The catalog lists every demo repository.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/team/api/server"]`),
+		waitShown(`#repositories a[href="/repositories/team/api/server"]`),
 		appRunning(),
 	); err != nil {
 		t.Fatalf("catalog did not render: %v", err)
@@ -172,21 +173,21 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 
 	// The filter narrows the list on the server.
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(`#repo-filter`, "alpine"),
-		chromedp.WaitNotPresent(`#repositories a[href="/repositories/team/api/server"]`),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+		typeInto(`#repo-filter`, "alpine"),
+		waitGone(`#repositories a[href="/repositories/team/api/server"]`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`),
 	); err != nil {
 		t.Fatalf("filter: %v", err)
 	}
 
 	// Following a link opens the repository page with its tags and their details.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#repositories a[href="/repositories/library/alpine"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+		clickOn(`#repositories a[href="/repositories/library/alpine"]`),
+		waitShown(`#tags tr[data-tag="latest"]`),
 	); err != nil {
 		t.Fatalf("repository page did not render: %v", err)
 	}
-	row, err := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="latest"]`))
+	row, err := chromedp.Run(ctx, textOf(`#tags tr[data-tag="latest"]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +201,10 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 		t.Fatalf("repository storage: %v", err)
 	}
 	// The repository's last push and pull, from the registry's notifications, link to its activity.
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#repo-activity`)); err != nil {
+	if err := chromedp.Do(ctx, waitShown(`#repo-activity`)); err != nil {
 		t.Fatalf("repository activity: %v", err)
 	}
-	if act, _ := chromedp.Run(ctx, chromedp.Text(`#repo-activity`)); !strings.Contains(act, "Last push") {
+	if act, _ := chromedp.Run(ctx, textOf(`#repo-activity`)); !strings.Contains(act, "Last push") {
 		t.Errorf("repository activity says %q", act)
 	}
 	screenshot(t, ctx, "repository")
@@ -211,7 +212,7 @@ func TestE2ECatalogAndRepository(t *testing.T) {
 	// A deep link loads directly in a fresh page.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/team/api/server"),
-		chromedp.WaitVisible(`#tags tr[data-tag="v1.0.0"]`),
+		waitShown(`#tags tr[data-tag="v1.0.0"]`),
 	); err != nil {
 		t.Fatalf("deep link: %v", err)
 	}
@@ -224,11 +225,11 @@ func TestE2ERegistryDownShowsErrorAndRetry(t *testing.T) {
 	})
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`.state.error button`),
+		waitShown(`.state.error button`),
 	); err != nil {
 		t.Fatalf("error state did not render: %v", err)
 	}
-	msg, err := chromedp.Run(ctx, chromedp.Text(`.state.error .error-message`))
+	msg, err := chromedp.Run(ctx, textOf(`.state.error .error-message`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,13 +246,13 @@ func TestE2EManifestPage(t *testing.T) {
 	// A deep link to a multi-platform tag, opened in a fresh tab.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine:3.21"),
-		chromedp.WaitVisible(`#platforms`),
-		chromedp.WaitVisible(`#layers`),
+		waitShown(`#platforms`),
+		waitShown(`#layers`),
 		appRunning(),
 	); err != nil {
 		t.Fatalf("tag page did not render: %v", err)
 	}
-	platforms, err := chromedp.Run(ctx, chromedp.Text(`#platforms`))
+	platforms, err := chromedp.Run(ctx, textOf(`#platforms`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,14 +261,14 @@ func TestE2EManifestPage(t *testing.T) {
 			t.Errorf("platform list %q lacks %s", platforms, want)
 		}
 	}
-	config, err := chromedp.Run(ctx, chromedp.Text(`#config`))
+	config, err := chromedp.Run(ctx, textOf(`#config`))
 	if err != nil || !strings.Contains(config, "linux/amd64") {
 		t.Fatalf("first platform's config: %q, %v", config, err)
 	}
 
 	// Switching platform shows that image's config, layers and history; back returns.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#platforms a:nth-child(3)`),
+		clickOn(`#platforms a:nth-child(3)`),
 		waitJS(`document.querySelector("#config") && document.querySelector("#config").innerText.includes("linux/arm/v7")`),
 	); err != nil {
 		t.Fatalf("switch platform: %v", err)
@@ -275,7 +276,7 @@ func TestE2EManifestPage(t *testing.T) {
 	// The layers card follows the config in the same render; wait for it rather than read
 	// it mid-render.
 	if err := chromedp.Do(ctx, waitJS(`(document.querySelector("#layers h2") || {innerText: ""}).innerText.includes("Layers (1")`)); err != nil {
-		layers, _ := chromedp.Run(ctx, chromedp.Text(`#layers h2`))
+		layers, _ := chromedp.Run(ctx, textOf(`#layers h2`))
 		t.Errorf("layer count heading %q, %v", layers, err)
 	}
 	// Read in the page as it is (a render may replace the card between lookup and read).
@@ -294,11 +295,11 @@ func TestE2EManifestPage(t *testing.T) {
 	// An image with a signature and an SBOM lists both as referrers, linking to their pages.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/team/api/server:v1.2.0"),
-		chromedp.WaitVisible(`#referrers`),
+		waitShown(`#referrers`),
 	); err != nil {
 		t.Fatalf("referrers did not render: %v", err)
 	}
-	refs, err := chromedp.Run(ctx, chromedp.Text(`#referrers`))
+	refs, err := chromedp.Run(ctx, textOf(`#referrers`))
 	if err != nil || !strings.Contains(refs, "signature") || !strings.Contains(refs, "SBOM") {
 		t.Errorf("referrers %q, %v", refs, err)
 	}
@@ -308,36 +309,23 @@ func TestE2EManifestPage(t *testing.T) {
 	// or "Something went wrong".
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine:does-not-exist"),
-		chromedp.WaitVisible(`.state.not-found a[href="/"]`),
+		waitShown(`.state.not-found a[href="/"]`),
 	); err != nil {
 		t.Fatalf("unknown tag: %v", err)
 	}
-	msg, _ := chromedp.Run(ctx, chromedp.Text(`.state.not-found`))
+	msg, _ := chromedp.Run(ctx, textOf(`.state.not-found`))
 	if !strings.Contains(msg, "does-not-exist") {
 		t.Errorf("unknown tag message %q does not name the tag", msg)
 	}
 }
 
-// clickStable clicks sel like chromedp.Click, again when the page re-rendered the node between
-// finding and clicking it ("Could not find node with given id"): go-app replaces nodes whose
-// structure changed, and a page finishing its load can do that at any time.
-func clickStable(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for {
-			_, err := chromedp.Click(sel)(ctx, t)
-			if err == nil || !strings.Contains(err.Error(), "Could not find node") || ctx.Err() != nil {
-				return err
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-}
-
 // waitJS waits until the JavaScript expression is true.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[bool](expr)(ctx, t)
-		return err
+		if _, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(waitBudget))(ctx, t); err != nil {
+			return fmt.Errorf("waiting for %s: %w", expr, err)
+		}
+		return nil
 	})
 }
 
@@ -358,15 +346,15 @@ func TestE2ESignInToProtectedRegistry(t *testing.T) {
 	// The registry says 401, so the UI asks for credentials instead of showing an error.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#signin`),
-		chromedp.SendKeys(`#signin-user`, "alice"),
-		chromedp.SendKeys(`#signin-password`, "wrong password"),
-		chromedp.Click(`#signin button[type=submit]`),
-		chromedp.WaitVisible(`#signin .error-message`),
+		waitShown(`#signin`),
+		typeInto(`#signin-user`, "alice"),
+		typeInto(`#signin-password`, "wrong password"),
+		clickOn(`#signin button[type=submit]`),
+		waitShown(`#signin .error-message`),
 	); err != nil {
 		t.Fatalf("wrong password: %v", err)
 	}
-	msg, _ := chromedp.Run(ctx, chromedp.Text(`#signin .error-message`))
+	msg, _ := chromedp.Run(ctx, textOf(`#signin .error-message`))
 	if !strings.Contains(msg, "rejected that username or password") {
 		t.Errorf("wrong-password message %q", msg)
 	}
@@ -374,17 +362,17 @@ func TestE2ESignInToProtectedRegistry(t *testing.T) {
 
 	if err := chromedp.Do(ctx,
 		waitJS(`(document.querySelector("#signin-password").value = "") === ""`),
-		chromedp.SendKeys(`#signin-password`, password),
-		chromedp.Click(`#signin button[type=submit]`),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/private/payments"]`),
-		chromedp.WaitVisible(`#signed-in-user`),
+		typeInto(`#signin-password`, password),
+		clickOn(`#signin button[type=submit]`),
+		waitShown(`#repositories a[href="/repositories/private/payments"]`),
+		waitShown(`#signed-in-user`),
 	); err != nil {
 		t.Fatalf("sign in and browse: %v", err)
 	}
 	// Browsing on works with the session, and nothing secret is in the browser's storage.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#repositories a[href="/repositories/private/payments"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="v1"]`),
+		clickOn(`#repositories a[href="/repositories/private/payments"]`),
+		waitShown(`#tags tr[data-tag="v1"]`),
 	); err != nil {
 		t.Fatalf("browse after sign-in: %v", err)
 	}

@@ -94,7 +94,7 @@ func TestE2EFirstClicks(t *testing.T) {
 	if err != nil || !strings.HasPrefix(want, "docker pull ") || !strings.HasSuffix(want, "/library/alpine:latest") {
 		t.Fatalf("Copy pull carries %q (%v), want the pull command of library/alpine:latest", want, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(row+` .copy-pull`), waitJS(`document.querySelector(`+"`"+row+` .copy-pull`+"`"+`).textContent.includes("Copied")`)); err != nil {
+	if err := chromedp.Do(ctx, clickOn(row+` .copy-pull`), waitJS(`document.querySelector(`+"`"+row+` .copy-pull`+"`"+`).textContent.includes("Copied")`)); err != nil {
 		t.Fatalf("Copy pull before app.wasm: %v", err)
 	}
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
@@ -103,7 +103,7 @@ func TestE2EFirstClicks(t *testing.T) {
 	}
 
 	// Tick box and Delete: kept, and marked as waiting.
-	if err := chromedp.Do(ctx, chromedp.Click(row+` input[type=checkbox]`), chromedp.Click(row+` .delete-tag`)); err != nil {
+	if err := chromedp.Do(ctx, clickOn(row+` input[type=checkbox]`), clickOn(row+` .delete-tag`)); err != nil {
 		t.Fatal(err)
 	}
 	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[

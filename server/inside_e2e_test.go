@@ -29,26 +29,26 @@ func TestE2ELookInside(t *testing.T) {
 	// database: Berth's scan of it, once done, finds nothing).
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside:1.0"),
-		chromedp.WaitVisible(`#vulnerabilities #findings-all`),
+		waitShown(`#vulnerabilities #findings-all`),
 	); err != nil {
 		screenshot(t, ctx, "manifest-not-scanned-failed")
 		t.Fatalf("manifest page of 1.0: %v", err)
 	}
-	if card, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities`)); !strings.Contains(card, "Not scanned") && !strings.Contains(card, "no findings") {
+	if card, _ := chromedp.Run(ctx, textOf(`#vulnerabilities`)); !strings.Contains(card, "Not scanned") && !strings.Contains(card, "no findings") {
 		t.Errorf("1.0's vulnerabilities card: %q", card)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside:1.1"),
-		chromedp.WaitVisible(`#vulnerabilities #findings tbody tr`),
+		waitShown(`#vulnerabilities #findings tbody tr`),
 	); err != nil {
 		screenshot(t, ctx, "manifest-findings-failed")
 		t.Fatalf("manifest page findings: %v", err)
 	}
-	card, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities`))
+	card, _ := chromedp.Run(ctx, textOf(`#vulnerabilities`))
 	if !strings.Contains(card, "1 critical") || !strings.Contains(card, "1 high") {
 		t.Errorf("1.1's vulnerabilities card: %q", card)
 	}
-	if first, _ := chromedp.Run(ctx, chromedp.Text(`#vulnerabilities #findings tbody tr:first-child`)); !strings.Contains(first, "critical") {
+	if first, _ := chromedp.Run(ctx, textOf(`#vulnerabilities #findings tbody tr:first-child`)); !strings.Contains(first, "critical") {
 		t.Errorf("the first finding listed is not the critical one: %q", first)
 	}
 	if href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#findings-all").getAttribute("href")`)); !strings.Contains(href, "tab=supply") {
@@ -59,32 +59,32 @@ func TestE2ELookInside(t *testing.T) {
 	// The manifest page links into the image; the first visit indexes its layers.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside:1.1"),
-		chromedp.WaitVisible(`#inside-open`),
-		chromedp.Click(`#inside-open`),
-		chromedp.WaitVisible(`#tree tr[data-path="/etc"] a`),
+		waitShown(`#inside-open`),
+		clickOn(`#inside-open`),
+		waitShown(`#tree tr[data-path="/etc"] a`),
 	); err != nil {
 		screenshot(t, ctx, "inside-tree-failed")
 		t.Fatalf("file tree: %v", err)
 	}
-	if root, _ := chromedp.Run(ctx, chromedp.Text(`#tree`)); !strings.Contains(root, "app/") || !strings.Contains(root, "bin/") {
+	if root, _ := chromedp.Run(ctx, textOf(`#tree`)); !strings.Contains(root, "app/") || !strings.Contains(root, "bin/") {
 		t.Errorf("the root directory shows %q", root)
 	}
 
 	// Into /etc, open os-release: its text is shown.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#tree tr[data-path="/etc"] a`),
-		chromedp.WaitVisible(`#tree tr[data-path="/etc/os-release"] a`),
-		chromedp.Click(`#tree tr[data-path="/etc/os-release"] a`),
-		chromedp.WaitVisible(`#file-text`),
+		clickOn(`#tree tr[data-path="/etc"] a`),
+		waitShown(`#tree tr[data-path="/etc/os-release"] a`),
+		clickOn(`#tree tr[data-path="/etc/os-release"] a`),
+		waitShown(`#file-text`),
 	); err != nil {
 		screenshot(t, ctx, "inside-file-failed")
 		t.Fatalf("open /etc/os-release: %v", err)
 	}
-	if text, _ := chromedp.Run(ctx, chromedp.Text(`#file-text`)); !strings.Contains(text, `PRETTY_NAME="Berth Demo Linux 1.1"`) {
+	if text, _ := chromedp.Run(ctx, textOf(`#file-text`)); !strings.Contains(text, `PRETTY_NAME="Berth Demo Linux 1.1"`) {
 		t.Errorf("/etc/os-release shows %q", text)
 	}
 	// The /etc/motd a later layer deleted is not in the merged tree.
-	if etc, _ := chromedp.Run(ctx, chromedp.Text(`#tree`)); strings.Contains(etc, "motd") {
+	if etc, _ := chromedp.Run(ctx, textOf(`#tree`)); strings.Contains(etc, "motd") {
 		t.Errorf("/etc lists the whited-out motd: %q", etc)
 	}
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#file-download").href`))
@@ -96,11 +96,11 @@ func TestE2ELookInside(t *testing.T) {
 	// A search finds the binary; opening it says it is binary.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/inside/examples/inside:1.1"),
-		chromedp.WaitVisible(`#tree tr[data-path="/bin"]`),
-		chromedp.SendKeys(`#inside-search`, "busybox"),
-		chromedp.WaitVisible(`#tree tr[data-path="/bin/busybox"] a`),
-		chromedp.Click(`#tree tr[data-path="/bin/busybox"] a`),
-		chromedp.WaitVisible(`#file-binary`),
+		waitShown(`#tree tr[data-path="/bin"]`),
+		typeInto(`#inside-search`, "busybox"),
+		waitShown(`#tree tr[data-path="/bin/busybox"] a`),
+		clickOn(`#tree tr[data-path="/bin/busybox"] a`),
+		waitShown(`#file-binary`),
 	); err != nil {
 		screenshot(t, ctx, "inside-binary-failed")
 		t.Fatalf("search and open a binary: %v", err)
@@ -108,11 +108,11 @@ func TestE2ELookInside(t *testing.T) {
 
 	// The per-layer view lists the second layer's whiteout and opaque directory.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#view-layers`),
-		chromedp.WaitVisible(`#inside-layers tr[data-layer="1"] a`),
-		chromedp.Click(`#inside-layers tr[data-layer="1"] a`),
-		chromedp.WaitVisible(`#layer-entries tr[data-type="whiteout"][data-path="/etc/motd"]`),
-		chromedp.WaitVisible(`#layer-entries tr[data-type="opaque"][data-path="/usr/share/doc"]`),
+		clickOn(`#view-layers`),
+		waitShown(`#inside-layers tr[data-layer="1"] a`),
+		clickOn(`#inside-layers tr[data-layer="1"] a`),
+		waitShown(`#layer-entries tr[data-type="whiteout"][data-path="/etc/motd"]`),
+		waitShown(`#layer-entries tr[data-type="opaque"][data-path="/usr/share/doc"]`),
 	); err != nil {
 		screenshot(t, ctx, "inside-layer-failed")
 		t.Fatalf("layer view: %v", err)
@@ -121,12 +121,12 @@ func TestE2ELookInside(t *testing.T) {
 
 	// The Dockerfile: cleaned steps, each linked to its layer.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#view-build`),
-		chromedp.WaitVisible(`#build-steps`),
+		clickOn(`#view-build`),
+		waitShown(`#build-steps`),
 	); err != nil {
 		t.Fatalf("Dockerfile view: %v", err)
 	}
-	steps, _ := chromedp.Run(ctx, chromedp.Text(`#build-steps`))
+	steps, _ := chromedp.Run(ctx, textOf(`#build-steps`))
 	for _, want := range []string{"COPY plugins/ /app/plugins/", "ENV APP_HOME=/app", "Layer 3", "no layer"} {
 		if !strings.Contains(steps, want) {
 			t.Errorf("the Dockerfile view lacks %q: %q", want, steps)
@@ -138,20 +138,20 @@ func TestE2ELookInside(t *testing.T) {
 
 	// The supply chain: severity counts, findings, packages with a filter.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#view-supply`),
-		chromedp.WaitVisible(`#findings`),
-		chromedp.WaitVisible(`#packages tr[data-package="busybox"]`),
+		clickOn(`#view-supply`),
+		waitShown(`#findings`),
+		waitShown(`#packages tr[data-package="busybox"]`),
 	); err != nil {
 		screenshot(t, ctx, "inside-supply-failed")
 		t.Fatalf("supply chain: %v", err)
 	}
-	if counts, _ := chromedp.Run(ctx, chromedp.Text(`#severity-counts`)); !strings.Contains(counts, "1 critical") || !strings.Contains(counts, "2 medium") {
+	if counts, _ := chromedp.Run(ctx, textOf(`#severity-counts`)); !strings.Contains(counts, "1 critical") || !strings.Contains(counts, "2 medium") {
 		t.Errorf("severity counts %q", counts)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(`#package-filter`, "MIT"),
-		chromedp.WaitNotPresent(`#packages tr[data-package="busybox"]`),
-		chromedp.WaitVisible(`#packages tr[data-package="musl"]`),
+		typeInto(`#package-filter`, "MIT"),
+		waitGone(`#packages tr[data-package="busybox"]`),
+		waitShown(`#packages tr[data-package="musl"]`),
 	); err != nil {
 		t.Fatalf("package filter: %v", err)
 	}
@@ -161,11 +161,11 @@ func TestE2ELookInside(t *testing.T) {
 	// added; swapped, it is removed.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/diff"),
-		chromedp.WaitVisible(`#diff-from`),
-		chromedp.SendKeys(`#diff-from`, "examples/inside:1.0"),
-		chromedp.SendKeys(`#diff-to`, "examples/inside:1.1"),
-		chromedp.Click(`#diff-compare`),
-		chromedp.WaitVisible(`#diff-files tr[data-change="added"][data-path="/app/plugins/audit.so"]`),
+		waitShown(`#diff-from`),
+		typeInto(`#diff-from`, "examples/inside:1.0"),
+		typeInto(`#diff-to`, "examples/inside:1.1"),
+		clickOn(`#diff-compare`),
+		waitShown(`#diff-files tr[data-change="added"][data-path="/app/plugins/audit.so"]`),
 	); err != nil {
 		screenshot(t, ctx, "diff-failed")
 		t.Fatalf("diff: %v", err)
@@ -173,22 +173,22 @@ func TestE2ELookInside(t *testing.T) {
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "from=examples%2Finside%3A1.0") || !strings.Contains(loc, "to=examples%2Finside%3A1.1") {
 		t.Errorf("the diff's address %q does not hold the comparison", loc)
 	}
-	cfg, _ := chromedp.Run(ctx, chromedp.Text(`#diff-config`))
+	cfg, _ := chromedp.Run(ctx, textOf(`#diff-config`))
 	for _, want := range []string{"9090/tcp", "APP_VERSION", "1.1"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config changes lack %q: %q", want, cfg)
 		}
 	}
-	if layers, _ := chromedp.Run(ctx, chromedp.Text(`#diff-layers`)); !strings.Contains(layers, "added") || !strings.Contains(layers, "removed") {
+	if layers, _ := chromedp.Run(ctx, textOf(`#diff-layers`)); !strings.Contains(layers, "added") || !strings.Contains(layers, "removed") {
 		t.Errorf("layer changes %q", layers)
 	}
-	if changed, _ := chromedp.Run(ctx, chromedp.Text(`#diff-files tr[data-change="changed"][data-path="/app/config.yaml"]`)); !strings.Contains(changed, "+") {
+	if changed, _ := chromedp.Run(ctx, textOf(`#diff-files tr[data-change="changed"][data-path="/app/config.yaml"]`)); !strings.Contains(changed, "+") {
 		t.Errorf("the changed config.yaml row shows %q, want a size delta", changed)
 	}
 	screenshot(t, ctx, "diff")
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#diff-swap`),
-		chromedp.WaitVisible(`#diff-files tr[data-change="removed"][data-path="/app/plugins/audit.so"]`),
+		clickOn(`#diff-swap`),
+		waitShown(`#diff-files tr[data-change="removed"][data-path="/app/plugins/audit.so"]`),
 	); err != nil {
 		t.Fatalf("swapped diff: %v", err)
 	}
@@ -196,16 +196,16 @@ func TestE2ELookInside(t *testing.T) {
 	// The tag table counts each tag's findings: 1.1 has a report, 1.0 none.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside"),
-		chromedp.WaitVisible(`#tags tr[data-tag="1.1"] td.severity .sev-critical`),
-		chromedp.WaitVisible(`#tags tr[data-tag="1.0"] td.severity a`),
+		waitShown(`#tags tr[data-tag="1.1"] td.severity .sev-critical`),
+		waitShown(`#tags tr[data-tag="1.0"] td.severity a`),
 	); err != nil {
 		screenshot(t, ctx, "severity-failed")
 		t.Fatalf("severity column: %v", err)
 	}
-	if row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="1.1"] td.severity`)); !strings.Contains(row, "1C") || !strings.Contains(row, "1H") {
+	if row, _ := chromedp.Run(ctx, textOf(`#tags tr[data-tag="1.1"] td.severity`)); !strings.Contains(row, "1C") || !strings.Contains(row, "1H") {
 		t.Errorf("1.1's counts: %q", row)
 	}
-	if row, _ := chromedp.Run(ctx, chromedp.Text(`#tags tr[data-tag="1.0"] td.severity`)); !strings.Contains(row, "not scanned") && !strings.Contains(row, "no findings") {
+	if row, _ := chromedp.Run(ctx, textOf(`#tags tr[data-tag="1.0"] td.severity`)); !strings.Contains(row, "not scanned") && !strings.Contains(row, "no findings") {
 		t.Errorf("1.0's counts: %q", row)
 	}
 	screenshot(t, ctx, "severity-column")
@@ -219,28 +219,28 @@ func TestE2ELookInside(t *testing.T) {
 func scanNowAndFilter(t *testing.T, ctx context.Context, base string) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/"+demo.ScanRepo+":alpine"),
-		chromedp.WaitVisible(`#scan-now:not([disabled])`),
-		chromedp.Click(`#scan-now`),
+		waitShown(`#scan-now:not([disabled])`),
+		clickOn(`#scan-now`),
 		waitJS(`(document.querySelector("#scan-status") || {innerText: ""}).innerText.startsWith("Scanned:")`),
-		chromedp.WaitVisible(`#vulnerabilities #findings tr[data-finding="BERTH-DEMO-0001"]`),
+		waitShown(`#vulnerabilities #findings tr[data-finding="BERTH-DEMO-0001"]`),
 	); err != nil {
 		screenshot(t, ctx, "scan-now-failed")
 		t.Fatalf("scan now: %v", err)
 	}
-	status, _ := chromedp.Run(ctx, chromedp.Text(`#scan-status`))
-	row, _ := chromedp.Run(ctx, chromedp.Text(`#findings tr[data-finding="BERTH-DEMO-0001"]`))
+	status, _ := chromedp.Run(ctx, textOf(`#scan-status`))
+	row, _ := chromedp.Run(ctx, textOf(`#findings tr[data-finding="BERTH-DEMO-0001"]`))
 	if !strings.Contains(status, "1 critical") || !strings.Contains(row, "Berth scan") || !strings.Contains(row, "busybox") {
 		t.Errorf("after the scan: status %q, finding %q", status, row)
 	}
 	screenshot(t, ctx, "scan-now")
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/"+demo.ScanRepo),
-		chromedp.WaitVisible(`#tags tr[data-tag="go"]`),
-		chromedp.WaitVisible(`#findings-filter`),
+		waitShown(`#tags tr[data-tag="go"]`),
+		waitShown(`#findings-filter`),
 		choose(`#findings-filter`, "fixable critical"),
 		waitJS(`!document.querySelector('#tags tr[data-tag="go"]') && !!document.querySelector('#tags tr[data-tag="alpine"]') && !!document.querySelector('#tags tr[data-tag="debian"]')`),
 		chromedp.Navigate(base+"/?q="+demo.ScanRepo),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/`+demo.ScanRepo+`"] .fact.sev .sev-critical`),
+		waitShown(`#repositories a[href="/repositories/`+demo.ScanRepo+`"] .fact.sev .sev-critical`),
 	); err != nil {
 		screenshot(t, ctx, "fixable-critical-failed")
 		t.Fatalf("fixable critical filter, catalog severity: %v", err)
@@ -271,36 +271,36 @@ func TestE2EImportTarball(t *testing.T) {
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/examples/inside"),
-		chromedp.WaitVisible(`#tags tr[data-tag="1.0"]`),
-		chromedp.Click(`#import-panel summary`),
-		chromedp.WaitVisible(`#import-file`),
+		waitShown(`#tags tr[data-tag="1.0"]`),
+		clickOn(`#import-panel summary`),
+		waitShown(`#import-file`),
 	); err != nil {
 		screenshot(t, ctx, "import-open-failed")
 		t.Fatalf("open the import panel: %v", err)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.SetUploadFiles(`#import-file`, []string{bad}),
-		chromedp.Click(`#import-start`),
-		chromedp.WaitVisible(`#import-error`),
+		clickOn(`#import-start`),
+		waitShown(`#import-error`),
 	); err != nil {
 		screenshot(t, ctx, "import-bad-failed")
 		t.Fatalf("corrupt upload: %v", err)
 	}
-	if msg, _ := chromedp.Run(ctx, chromedp.Text(`#import-error`)); !strings.Contains(msg, "The archive was refused") {
+	if msg, _ := chromedp.Run(ctx, textOf(`#import-error`)); !strings.Contains(msg, "The archive was refused") {
 		t.Errorf("a corrupt archive says %q", msg)
 	}
 
 	if err := chromedp.Do(ctx,
 		chromedp.SetUploadFiles(`#import-file`, []string{good}),
-		chromedp.SendKeys(`#import-tag`, "uploaded"),
-		chromedp.Click(`#import-start`),
-		chromedp.WaitVisible(`#import-job[data-state="succeeded"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="uploaded"]`),
+		typeInto(`#import-tag`, "uploaded"),
+		clickOn(`#import-start`),
+		waitShown(`#import-job[data-state="succeeded"]`),
+		waitShown(`#tags tr[data-tag="uploaded"]`),
 	); err != nil {
 		screenshot(t, ctx, "import-failed")
 		t.Fatalf("import: %v", err)
 	}
-	if result, _ := chromedp.Run(ctx, chromedp.Text(`#import-job`)); !strings.Contains(result, "Imported examples/inside:uploaded") {
+	if result, _ := chromedp.Run(ctx, textOf(`#import-job`)); !strings.Contains(result, "Imported examples/inside:uploaded") {
 		t.Errorf("the import says %q", result)
 	}
 	screenshot(t, ctx, "import")

@@ -51,7 +51,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := fmt.Sprintf(`#jobs li[data-id="%s"][data-state="succeeded"]`, id)
-	if err := within(ctx, chromedp.Navigate(base+"/"), appRunning(), chromedp.Click(`#jobs-link`), waitRows(row)); err != nil {
+	if err := within(ctx, chromedp.Navigate(base+"/"), appRunning(), clickOn(`#jobs-link`), waitRows(row)); err != nil {
 		screenshot(t, ctx, "jobs")
 		t.Fatalf("the header's Jobs link does not list the job: %v", err)
 	}
@@ -70,7 +70,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 			checkAxe(t, ctx, script, fmt.Sprintf("jobs-%d", width))
 		}
 	}
-	if err := within(ctx, chromedp.Click(row+` a.job-id`), waitJS(`location.pathname === "/jobs/`+id+`"`),
+	if err := within(ctx, clickOn(row+` a.job-id`), waitJS(`location.pathname === "/jobs/`+id+`"`),
 		waitRows(`#job[data-state="succeeded"] .job-result`)); err != nil {
 		t.Errorf("the job's own page: %v", err)
 	}
@@ -84,11 +84,11 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 			return "";
 		})()`)
 	}
-	if err := within(ctx, chromedp.Click(`#job a.touch[href="/repositories/library/alpine:latest"]`), waitRows(`#manifest .page-head`)); err != nil {
+	if err := within(ctx, clickOn(`#job a.touch[href="/repositories/library/alpine:latest"]`), waitRows(`#manifest .page-head`)); err != nil {
 		t.Fatal(err)
 	}
 	header("manifest")
-	if err := within(ctx, chromedp.Click(`.trail a.crumb[href="/repositories/library/alpine"]`), waitRows(`#tags tr.tag:not(.pending) .delete-tag`)); err != nil {
+	if err := within(ctx, clickOn(`.trail a.crumb[href="/repositories/library/alpine"]`), waitRows(`#tags tr.tag:not(.pending) .delete-tag`)); err != nil {
 		t.Fatal(err)
 	}
 	header("repository")
@@ -104,7 +104,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 	if err := chromedp.Do(ctx, look(1024, 800, false)); err != nil {
 		t.Fatal(err)
 	}
-	if err := within(ctx, chromedp.Click(`#tags [data-tag="latest"] .delete-tag`), chromedp.WaitVisible(`#delete-dialog .dialog-actions`)); err != nil {
+	if err := within(ctx, clickOn(`#tags [data-tag="latest"] .delete-tag`), waitShown(`#delete-dialog .dialog-actions`)); err != nil {
 		t.Fatal(err)
 	}
 	check("delete-dialog", `(() => {
@@ -115,7 +115,7 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		const red = bs.filter(b => b.classList.contains("danger"));
 		return red.length === 1 ? "" : red.length + " red buttons";
 	})()`)
-	if err := within(ctx, chromedp.Click(`#delete-cancel`), chromedp.Click(`a.brand`), waitRows(`#repositories a.repo`)); err != nil {
+	if err := within(ctx, clickOn(`#delete-cancel`), clickOn(`a.brand`), waitRows(`#repositories a.repo`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, look(390, 844, false)); err != nil {
@@ -136,8 +136,8 @@ func TestE2EJobsPageAndPhoneHeader(t *testing.T) {
 		return /^https:\/\/(osv\.dev\/vulnerability|nvd\.nist\.gov\/vuln\/detail)\//.test(a.href) ? "" : "advisory link " + a.href;
 	})()`)
 	// The import panel: a styled button, the file named once.
-	if err := within(ctx, chromedp.Click(`.trail a.crumb[href="/repositories/examples/inside"]`), waitRows(`#import-panel summary`),
-		chromedp.Click(`#import-panel summary`), chromedp.WaitVisible(`.file-button`)); err != nil {
+	if err := within(ctx, clickOn(`.trail a.crumb[href="/repositories/examples/inside"]`), waitRows(`#import-panel summary`),
+		clickOn(`#import-panel summary`), waitShown(`.file-button`)); err != nil {
 		t.Fatal(err)
 	}
 	check("import-file", `(() => {
@@ -174,7 +174,7 @@ func TestE2EJobsSignInAndAdmin(t *testing.T) {
 		t.Fatalf("adding carol: %d", code)
 	}
 	if err := within(ctx, chromedp.Navigate(base+"/signin?return=%2Fjobs"), signInUI("admin", adminPassword),
-		waitJS(`location.pathname === "/jobs"`), chromedp.WaitVisible(`#jobs-user`)); err != nil {
+		waitJS(`location.pathname === "/jobs"`), waitShown(`#jobs-user`)); err != nil {
 		t.Fatalf("an administrator's /jobs: %v", err)
 	}
 	if err := within(ctx, chromedp.Navigate(base+"/access/users"), waitRows(`[data-user="carol"] td.actions .button`)); err != nil {

@@ -76,10 +76,10 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	// The filter has focus on load; the table is sorted by name.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/"+repo),
-		chromedp.WaitVisible(`#tags tr.tag`),
+		waitShown(`#tags tr.tag`),
 		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0 && !document.querySelector(".count").innerText.includes("loading")`),
 		waitJS(`document.activeElement && document.activeElement.id === "tag-filter"`),
-		chromedp.Click(`#tags thead th:nth-child(2) button`),
+		clickOn(`#tags thead th:nth-child(2) button`),
 		waitJS(`document.querySelector("#tags tr.tag").dataset.tag === `+jsString(want[0])),
 		waitJS(`(document.querySelector("#tag-filter").focus(), document.activeElement.id === "tag-filter")`),
 	); err != nil {
@@ -127,10 +127,10 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	target := want[2]
 	if err := chromedp.Do(ctx,
 		waitJS(`(document.querySelector("#tags").closest(".vlist").scrollTop = 0) === 0`),
-		chromedp.WaitVisible(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
-		chromedp.Focus(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
+		waitShown(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
+		focusOn(fmt.Sprintf(`#tags tr[data-tag=%q] .delete-tag`, target)),
 		chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(`#delete-dialog[open]`),
+		waitShown(`#delete-dialog[open]`),
 		waitJS(`document.activeElement && document.activeElement.id === "delete-cancel"`),
 	); err != nil {
 		t.Fatalf("delete dialog by keyboard: %v", err)
@@ -159,7 +159,7 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 
 	// Copying a pull command is announced to screen readers.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(fmt.Sprintf(`#tags tr[data-tag=%q] .copy-pull`, target)),
+		clickOn(fmt.Sprintf(`#tags tr[data-tag=%q] .copy-pull`, target)),
 		waitJS(`document.querySelector("#announce[role=status]").innerText.includes("Copied")`),
 	); err != nil {
 		t.Errorf("copy announcement: %v", err)
@@ -178,7 +178,7 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 	// ArrowDown moves from the filter into the results (the "/" CDP typed is cleared first).
 	if err := chromedp.Do(ctx,
 		waitJS(`(function(f){ f.value = ""; f.dispatchEvent(new Event("input", {bubbles: true})); f.focus(); return true; })(document.querySelector("#tag-filter"))`),
-		chromedp.WaitVisible(`#tags tr.tag`),
+		waitShown(`#tags tr.tag`),
 		chromedp.KeyEvent(kb.ArrowDown),
 		waitJS(`document.activeElement.closest("#tags tr.tag") !== null`),
 	); err != nil {
@@ -187,7 +187,7 @@ func TestE2EKeyboardAndPhone(t *testing.T) {
 
 	// On a phone every tag is a card with its Copy and Delete buttons inside the screen, and
 	// nothing is wider than the screen.
-	if err := chromedp.Do(ctx, look(390, 844, false), chromedp.Navigate(base+"/repositories/"+repo), chromedp.WaitVisible(`#tags tr.tag .copy-pull`)); err != nil {
+	if err := chromedp.Do(ctx, look(390, 844, false), chromedp.Navigate(base+"/repositories/"+repo), waitShown(`#tags tr.tag .copy-pull`)); err != nil {
 		t.Fatal(err)
 	}
 	noOverflow(t, ctx, "phone-tags")

@@ -51,17 +51,17 @@ func TestE2EOIDCSignIn(t *testing.T) {
 	// The header's link leads to the sign-in page, which offers the provider.
 	if err := within(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#signin-link`),
-		chromedp.Click(`#signin-link`),
+		waitShown(`#signin-link`),
+		clickOn(`#signin-link`),
 		waitJS(`location.pathname === "/signin"`),
-		chromedp.WaitVisible(`#signin-oidc`),
+		waitShown(`#signin-oidc`),
 	); err != nil {
 		screenshot(t, ctx, "oidc-signin-page-failed")
 		t.Fatalf("sign-in page: %v", err)
 	}
 	for _, l := range looks {
 		name := "oidc-signin-" + l.name
-		if err := within(ctx, look(l.width, l.height, l.dark), chromedp.WaitVisible(`#signin-oidc`)); err != nil {
+		if err := within(ctx, look(l.width, l.height, l.dark), waitShown(`#signin-oidc`)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		checkAxe(t, ctx, script, name)
@@ -73,14 +73,14 @@ func TestE2EOIDCSignIn(t *testing.T) {
 	if err := within(ctx, look(looks[0].width, looks[0].height, looks[0].dark)); err != nil {
 		t.Fatal(err)
 	}
-	label, _ := chromedp.Run(ctx, chromedp.Text(`#signin-oidc`))
+	label, _ := chromedp.Run(ctx, textOf(`#signin-oidc`))
 	if label != "Sign in with OIDC" {
 		t.Errorf("the OIDC button says %q", label)
 	}
 
 	// The button goes to the provider's login page; its form sends the browser back.
 	if err := within(ctx,
-		chromedp.Click(`#signin-oidc`),
+		clickOn(`#signin-oidc`),
 		waitAcrossPages(`location.href.startsWith(`+jsString(p.Issuer+"/login?")+`) && document.querySelector("input[name=password]")`),
 	); err != nil {
 		screenshot(t, ctx, "oidc-provider-failed")
@@ -88,11 +88,11 @@ func TestE2EOIDCSignIn(t *testing.T) {
 	}
 	screenshot(t, ctx, "oidc-provider-login")
 	if err := within(ctx,
-		chromedp.SendKeys(`input[name=username]`, "dana"),
-		chromedp.SendKeys(`input[name=password]`, password),
-		chromedp.Click(`form button`),
+		typeInto(`input[name=username]`, "dana"),
+		typeInto(`input[name=password]`, password),
+		clickOn(`form button`),
 		waitAcrossPages(`location.origin === `+jsString(base)+` && location.pathname === "/" && document.querySelector("#signed-in-user") && document.querySelector("#signed-in-user").innerText === "dana"`),
-		chromedp.WaitVisible(granted),
+		waitShown(granted),
 	); err != nil {
 		screenshot(t, ctx, "oidc-back-failed")
 		t.Fatalf("back at Berth signed in: %v", err)
@@ -108,9 +108,9 @@ func TestE2EOIDCSignIn(t *testing.T) {
 
 	// Sign-out ends the session: the header offers sign-in again and the API knows nobody.
 	if err := within(ctx,
-		chromedp.Click(`#signout`),
-		chromedp.WaitVisible(`#signin-link`),
-		chromedp.WaitNotPresent(granted),
+		clickOn(`#signout`),
+		waitShown(`#signin-link`),
+		waitGone(granted),
 	); err != nil {
 		screenshot(t, ctx, "oidc-signout-failed")
 		t.Fatalf("sign out: %v", err)

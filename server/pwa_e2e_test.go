@@ -146,7 +146,7 @@ func TestE2EPWAInstallable(t *testing.T) {
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`),
 		waitOffline(""),
 	); err != nil {
 		t.Fatalf("catalog and service worker: %v", err)
@@ -175,7 +175,7 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	// A first visit installs the service worker and stores the catalog.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`),
 		waitOffline(""),
 	); err != nil {
 		t.Fatalf("first visit: %v", err)
@@ -193,13 +193,23 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	}
 	// Visit a repository too, so its tags are stored.
 	if err := within(ctx,
-		clickStable(`#repositories a[href="/repositories/library/alpine"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+		clickOn(`#repositories a[href="/repositories/library/alpine"]`),
+		waitShown(`#tags tr[data-tag="latest"]`),
 		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0`),
 	); err != nil {
 		t.Fatalf("repository visit: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#repositories`)); err != nil {
+	// And one opened by its address: its tags come with the page (none fetched), and are
+	// kept for offline use all the same.
+	if err := within(ctx,
+		chromedp.Navigate(base+"/repositories/team/api/server"),
+		waitShown(`#tags tr.tag`),
+		appRunning(),
+		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0`),
+	); err != nil {
+		t.Fatalf("repository opened by address: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), waitShown(`#repositories`)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -207,13 +217,13 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	srv.Stop()
 	if err := within(ctx,
 		chromedp.Reload(),
-		chromedp.WaitVisible(`#offline-banner`),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+		waitShown(`#offline-banner`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`),
 	); err != nil {
 		screenshot(t, ctx, "offline-failed")
 		t.Fatalf("offline reload: %v", err)
 	}
-	banner, err := chromedp.Run(ctx, chromedp.Text(`#offline-banner`))
+	banner, err := chromedp.Run(ctx, textOf(`#offline-banner`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,21 +235,29 @@ func TestE2EOfflineShowsStoredData(t *testing.T) {
 	// A deep link opened offline gets the cached app shell and shows that page's stored data.
 	if err := within(ctx,
 		chromedp.Navigate(base+"/repositories/library/alpine"),
-		chromedp.WaitVisible(`#offline-banner`),
-		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+		waitShown(`#offline-banner`),
+		waitShown(`#tags tr[data-tag="latest"]`),
 	); err != nil {
 		screenshot(t, ctx, "offline-deep-link-failed")
 		t.Fatalf("offline deep link: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#offline-banner`)); err != nil {
+	if err := within(ctx,
+		chromedp.Navigate(base+"/repositories/team/api/server"),
+		waitShown(`#offline-banner`),
+		waitShown(`#tags tr.tag`),
+	); err != nil {
+		screenshot(t, ctx, "offline-prerendered-failed")
+		t.Fatalf("offline, a repository first opened by address: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), waitShown(`#offline-banner`)); err != nil {
 		t.Fatal(err)
 	}
 
 	// Once the server is back, the page notices and refreshes by itself.
 	srv.Start()
 	if err := chromedp.Do(ctx,
-		chromedp.WaitNotPresent(`#offline-banner`),
-		chromedp.WaitVisible(`#repositories a[href="/repositories/library/alpine"]`),
+		waitGone(`#offline-banner`),
+		waitShown(`#repositories a[href="/repositories/library/alpine"]`),
 	); err != nil {
 		screenshot(t, ctx, "back-online-failed")
 		t.Fatalf("back online: %v", err)
@@ -276,7 +294,7 @@ func TestE2EExportStaticSite(t *testing.T) {
 	// The static site, on another origin and below /sub/, lists the catalog from Berth.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(static.URL+"/sub/"),
-		chromedp.WaitVisible(`#repositories a[href="/sub/repositories/library/alpine"]`),
+		waitShown(`#repositories a[href="/sub/repositories/library/alpine"]`),
 	); err != nil {
 		screenshot(t, ctx, "export-failed")
 		t.Fatalf("static site catalog: %v", err)
@@ -285,8 +303,8 @@ func TestE2EExportStaticSite(t *testing.T) {
 
 	// Its links stay below /sub/, and the repository page reads its tags from Berth.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#repositories a[href="/sub/repositories/library/alpine"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="latest"]`),
+		clickOn(`#repositories a[href="/sub/repositories/library/alpine"]`),
+		waitShown(`#tags tr[data-tag="latest"]`),
 	); err != nil {
 		screenshot(t, ctx, "export-repository-failed")
 		t.Fatalf("static site repository page: %v", err)
@@ -304,7 +322,7 @@ func TestE2EExportDirect(t *testing.T) {
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(static.URL+"/sub/"),
-		chromedp.WaitVisible(`#repositories a[href="/sub/repositories/library/alpine"]`),
+		waitShown(`#repositories a[href="/sub/repositories/library/alpine"]`),
 	); err != nil {
 		screenshot(t, ctx, "export-direct-failed")
 		t.Fatalf("direct-mode catalog: %v", err)

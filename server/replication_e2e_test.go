@@ -28,8 +28,8 @@ func TestE2EReplicationPages(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin")); err != nil {
 		t.Fatal(err)
 	}
-	if err := within(ctx, signInUI("admin", adminPassword), chromedp.WaitVisible(`#access-link`),
-		chromedp.Navigate(base+"/replication"), chromedp.WaitVisible(`#endpoints tr[data-endpoint="second"]`),
+	if err := within(ctx, signInUI("admin", adminPassword), waitShown(`#access-link`),
+		chromedp.Navigate(base+"/replication"), waitShown(`#endpoints tr[data-endpoint="second"]`),
 		// Keyboard: the endpoint's Test button, focused and pressed with Enter.
 		waitJS(`(() => { const b = document.querySelector('#endpoints tr[data-endpoint="second"] button'); if (!b) return false; b.focus(); return document.activeElement === b })()`),
 		chromedp.KeyEvent("\r"),
@@ -40,18 +40,18 @@ func TestE2EReplicationPages(t *testing.T) {
 	}
 	checkAxe(t, ctx, script, "replication")
 	if err := within(ctx,
-		chromedp.SendKeys(`#rule-name`, "worker-to-second"),
+		typeInto(`#rule-name`, "worker-to-second"),
 		choose(`#rule-destination`, "second"),
-		chromedp.SendKeys(`#rule-repositories`, "team/api/worker"),
-		chromedp.Click(`#rule-create`),
-		chromedp.WaitVisible(`#rules tr[data-rule="worker-to-second"] a`),
-		chromedp.Click(`#rules tr[data-rule="worker-to-second"] a`),
-		chromedp.WaitVisible(`#rule-dry-run`),
-		chromedp.Click(`#rule-dry-run`),
+		typeInto(`#rule-repositories`, "team/api/worker"),
+		clickOn(`#rule-create`),
+		waitShown(`#rules tr[data-rule="worker-to-second"] a`),
+		clickOn(`#rules tr[data-rule="worker-to-second"] a`),
+		waitShown(`#rule-dry-run`),
+		clickOn(`#rule-dry-run`),
 		waitJS(`(() => { const r = document.querySelector('#runs tbody tr'); return !!r && r.textContent.includes("succeeded (dry run)") })()`),
-		chromedp.Click(`#runs details summary`),
+		clickOn(`#runs details summary`),
 		waitJS(`document.querySelector('#runs details').textContent.includes("team/api/worker")`),
-		chromedp.Click(`#rule-edit`),
+		clickOn(`#rule-edit`),
 		waitJS(`document.activeElement && document.activeElement.id === "edit-name"`),
 	); err != nil {
 		screenshot(t, ctx, "replication-rule-failed")
@@ -60,9 +60,9 @@ func TestE2EReplicationPages(t *testing.T) {
 	}
 	checkAxe(t, ctx, script, "replication-rule")
 	if err := within(ctx,
-		chromedp.SendKeys(`#edit-tags`, "v*"),
-		chromedp.SendKeys(`#edit-labels`, "com.example.team=payments"),
-		chromedp.Click(`#edit-save`),
+		typeInto(`#edit-tags`, "v*"),
+		typeInto(`#edit-labels`, "com.example.team=payments"),
+		clickOn(`#edit-save`),
 		waitJS(`!document.querySelector('#edit-form') && document.body.textContent.includes("tags=v* labels=com.example.team=payments")`),
 	); err != nil {
 		screenshot(t, ctx, "replication-edit-failed")
@@ -80,15 +80,15 @@ func TestE2EReplicationPages(t *testing.T) {
 	pushImage(t, strings.TrimPrefix(second, "http://"), "team/browse:v1", authn.Anonymous)
 	if err := within(ctx,
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`#repositories a.repo`),
-		chromedp.SendKeys(`#repo-filter`, "browse"),
-		chromedp.WaitVisible(`#elsewhere a[href="/r/second/repositories/team/browse"]`), // search across registries
+		waitShown(`#repositories a.repo`),
+		typeInto(`#repo-filter`, "browse"),
+		waitShown(`#elsewhere a[href="/r/second/repositories/team/browse"]`), // search across registries
 		choose(`#registry-switch`, "second"),
-		chromedp.WaitVisible(`#repositories a[href="/r/second/repositories/team/browse"]`),
-		chromedp.Click(`#repositories a[href="/r/second/repositories/team/browse"]`),
-		chromedp.WaitVisible(`#tags tr[data-tag="v1"] td.tag-name a`),
-		chromedp.Click(`#tags tr[data-tag="v1"] td.tag-name a`),
-		chromedp.WaitVisible(`#manifest`),
+		waitShown(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		clickOn(`#repositories a[href="/r/second/repositories/team/browse"]`),
+		waitShown(`#tags tr[data-tag="v1"] td.tag-name a`),
+		clickOn(`#tags tr[data-tag="v1"] td.tag-name a`),
+		waitShown(`#manifest`),
 		waitJS(`location.pathname === "/r/second/repositories/team/browse:v1" && !document.querySelector("#manifest-delete, #inside-links")`),
 	); err != nil {
 		screenshot(t, ctx, "endpoint-browse-failed")

@@ -56,10 +56,10 @@ func TestE2ERepositoryExtras(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := within(ctx,
-		chromedp.WaitVisible(`#tags tr[data-tag="v1"] .copy-digest`),
+		waitShown(`#tags tr[data-tag="v1"] .copy-digest`),
 		waitJS(`document.querySelector("#untagged-summary") && document.querySelector("#untagged-summary").innerText === "Untagged manifests (1)"`),
-		chromedp.Click(`#untagged-summary`),
-		chromedp.WaitVisible(row+` .delete-untagged`),
+		clickOn(`#untagged-summary`),
+		waitShown(row+` .delete-untagged`),
 		waitJS(`document.querySelector("#untagged-source").dataset.source === "complete"`),
 	); err != nil {
 		screenshot(t, ctx, "extras-untagged-failed")
@@ -80,7 +80,7 @@ func TestE2ERepositoryExtras(t *testing.T) {
 		t.Fatalf("tags: %d %+v", status, tags)
 	}
 	if err := within(ctx,
-		chromedp.Click(`#tags tr[data-tag="v1"] .copy-digest`),
+		clickOn(`#tags tr[data-tag="v1"] .copy-digest`),
 		waitJS(`document.querySelector("#announce").innerText === "Copied to the clipboard: `+tags.Tags[0].Digest+`"`),
 	); err != nil {
 		t.Errorf("copy announcement: %v", err)
@@ -88,8 +88,8 @@ func TestE2ERepositoryExtras(t *testing.T) {
 
 	// Delete the untagged manifest through the dialog: it leaves the list.
 	if err := within(ctx,
-		chromedp.Click(row+` .delete-untagged`),
-		chromedp.WaitVisible(`#delete-dialog[open] #delete-manifest`),
+		clickOn(row+` .delete-untagged`),
+		waitShown(`#delete-dialog[open] #delete-manifest`),
 		waitJS(`document.querySelector("#delete-tag-only") === null`),
 	); err != nil {
 		screenshot(t, ctx, "extras-untagged-dialog-failed")
@@ -97,7 +97,7 @@ func TestE2ERepositoryExtras(t *testing.T) {
 	}
 	screenshot(t, ctx, "extras-untagged-dialog")
 	if err := within(ctx,
-		chromedp.Click(`#delete-manifest`),
+		clickOn(`#delete-manifest`),
 		waitJS(`!document.querySelector("#delete-dialog[open]")`),
 		waitJS(`document.querySelector("#untagged-summary") && document.querySelector("#untagged-summary").innerText === "Untagged manifests (0)"`),
 	); err != nil {
@@ -128,9 +128,9 @@ func TestE2ERepositoryExtras(t *testing.T) {
 	slices.Sort(names)
 	if err := within(ctx,
 		chromedp.Navigate(base+"/repositories/"+nginx),
-		chromedp.WaitVisible(`#tags tr.tag`),
+		waitShown(`#tags tr.tag`),
 		waitJS(`document.querySelectorAll("#tags tr.tag.pending").length === 0`),
-		chromedp.SendKeys(`#tag-filter`, "label:"+query),
+		typeInto(`#tag-filter`, "label:"+query),
 		waitJS(`JSON.stringify([...document.querySelectorAll("#tags tr.tag")].map(r => r.dataset.tag).sort()) === `+jsString(jsonList(names))),
 	); err != nil {
 		screenshot(t, ctx, "extras-label-failed")
@@ -139,8 +139,8 @@ func TestE2ERepositoryExtras(t *testing.T) {
 	screenshot(t, ctx, "extras-label")
 	if err := within(ctx,
 		waitJS(`(document.querySelector("#tag-filter").value = "", true)`),
-		chromedp.SendKeys(`#tag-filter`, "label:org.example.nothing"),
-		chromedp.WaitVisible(`#label-none`),
+		typeInto(`#tag-filter`, "label:org.example.nothing"),
+		waitShown(`#label-none`),
 	); err != nil {
 		screenshot(t, ctx, "extras-label-none-failed")
 		t.Fatalf("no label match: %v", err)
@@ -178,35 +178,35 @@ func TestE2EDeleteWholeRepository(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/repositories/team/doomed"),
 		appRunning(),
-		chromedp.WaitVisible(`#tags tr[data-tag="v3"] input[type=checkbox]`),
-		chromedp.Click(`#select-all`),
-		chromedp.WaitVisible(`#bulk-delete`),
+		waitShown(`#tags tr[data-tag="v3"] input[type=checkbox]`),
+		clickOn(`#select-all`),
+		waitShown(`#bulk-delete`),
 	); err != nil {
 		t.Fatalf("select all: %v", err)
 	}
-	if label, _ := chromedp.Run(ctx, chromedp.Text(`#bulk-delete`)); label != "Delete all 3 tags…" {
+	if label, _ := chromedp.Run(ctx, textOf(`#bulk-delete`)); label != "Delete all 3 tags…" {
 		t.Errorf("bulk button says %q", label)
 	}
 	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#tags tr.tag input[type=checkbox]:checked").length`)); n != 3 {
 		t.Errorf("%d rows ticked, want 3", n)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.Click(`#bulk-delete`),
-		chromedp.WaitVisible(`#delete-dialog[open] #delete-all-note`),
-		chromedp.WaitVisible(`#delete-frees`),
+		clickOn(`#bulk-delete`),
+		waitShown(`#delete-dialog[open] #delete-all-note`),
+		waitShown(`#delete-frees`),
 	); err != nil {
 		t.Fatalf("dialog: %v", err)
 	}
-	if title, _ := chromedp.Run(ctx, chromedp.Text(`#delete-title`)); title != "Delete all 3 tags of team/doomed?" {
+	if title, _ := chromedp.Run(ctx, textOf(`#delete-title`)); title != "Delete all 3 tags of team/doomed?" {
 		t.Errorf("dialog title %q", title)
 	}
-	if frees, _ := chromedp.Run(ctx, chromedp.Text(`#delete-frees`)); !strings.Contains(frees, "kB") {
+	if frees, _ := chromedp.Run(ctx, textOf(`#delete-frees`)); !strings.Contains(frees, "kB") {
 		t.Errorf("the dialog says %q, want the repository's stored size", frees)
 	}
 	screenshot(t, ctx, "delete-whole-repository")
 	if err := chromedp.Do(ctx,
-		clickStable(`#delete-manifest`),
-		chromedp.WaitVisible(`.state.empty`),
+		clickOn(`#delete-manifest`),
+		waitShown(`.state.empty`),
 	); err != nil {
 		screenshot(t, ctx, "delete-whole-repository-failed")
 		t.Fatalf("delete all: %v", err)

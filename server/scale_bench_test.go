@@ -88,7 +88,7 @@ func benchHugeRepository(b *testing.B, base1000 time.Duration) {
 		b.ReportMetric(float64(size)/1000, "huge_"+name+"_page_kB")
 		b.ReportMetric(map[bool]float64{true: 1}[data], "huge_"+name+"_page_has_data")
 		start := time.Now()
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/huge/r000000"), chromedp.WaitVisible(`#tags tr.tag`)); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/huge/r000000"), waitShown(`#tags tr.tag`)); err != nil {
 			b.Fatal(err)
 		}
 		first := time.Since(start)

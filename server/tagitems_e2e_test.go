@@ -94,26 +94,26 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 		}
 		// The catalog row says the same count.
 		at(t, 1280, base+"/?q=team/api", waitRows(`a.repo[data-repo="`+repo+`"] .fact.tags`))
-		if got, err := chromedp.Run(ctx, chromedp.Text(`a.repo[data-repo="`+repo+`"] .fact.tags`)); err != nil || got != fmt.Sprintf("%d tags", images) {
+		if got, err := chromedp.Run(ctx, textOf(`a.repo[data-repo="`+repo+`"] .fact.tags`)); err != nil || got != fmt.Sprintf("%d tags", images) {
 			t.Errorf("catalog count %q (%v), want %d tags", got, err, images)
 		}
 	})
 
 	t.Run("copy panel checks repository and tag as typed", func(t *testing.T) {
-		at(t, widths[0], base+"/repositories/"+repo+":v1.2.0", chromedp.WaitVisible(`#copy-open`), appRunning(), clickStable(`#copy-open`),
+		at(t, widths[0], base+"/repositories/"+repo+":v1.2.0", waitShown(`#copy-open`), appRunning(), clickOn(`#copy-open`),
 			waitJS(`document.activeElement && document.activeElement.id === "dest-tag"`))
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("dest-repo").value + " | " + document.getElementById("dest-tag").value`))
 		if err != nil || got != repo+" | " {
 			t.Errorf("repository | tag = %q (%v), want the current repository and no tag", got, err)
 		}
-		if err := within(ctx, chromedp.SendKeys(`#dest-tag`, ".bad tag"),
+		if err := within(ctx, typeInto(`#dest-tag`, ".bad tag"),
 			waitJS(`document.getElementById("dest-tag-problem").textContent.startsWith("tags may only contain letters, digits, _ . - and start with a letter, digit or _; max 128")`),
 			waitJS(`document.getElementById("copy-start").disabled`)); err != nil {
 			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("copy-panel").outerHTML`))
 			t.Errorf("no reason for a bad tag: %v\n%s", err, html)
 		}
 		for _, w := range widths {
-			resize(t, w, chromedp.WaitVisible(`#dest-tag-problem`))
+			resize(t, w, waitShown(`#dest-tag-problem`))
 			check(t, w, "copy panel with a refused tag")
 		}
 		// A pasted repo:tag is split between the fields; the copy lands there.
@@ -122,7 +122,7 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 		}
 		if err := within(ctx, paste("dest-repo", "mirror/api:v9"),
 			waitJS(`document.getElementById("dest-repo").value === "mirror/api" && document.getElementById("dest-tag").value === "v9"`),
-			waitJS(`!document.getElementById("copy-start").disabled`), clickStable(`#copy-start`),
+			waitJS(`!document.getElementById("copy-start").disabled`), clickOn(`#copy-start`),
 			waitJS(`(document.getElementById("copy-job") || {dataset: {}}).dataset.state === "succeeded"`)); err != nil {
 			screenshot(t, ctx, "tagitems-copy-failed")
 			t.Fatalf("paste repo:tag and copy: %v", err)
@@ -135,9 +135,9 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 	})
 
 	t.Run("chart page opens on the newest stable version", func(t *testing.T) {
-		at(t, widths[0], base+"/chart/charts/web-app", chromedp.WaitVisible(`#dependencies`))
+		at(t, widths[0], base+"/chart/charts/web-app", waitShown(`#dependencies`))
 		for _, w := range widths {
-			resize(t, w, chromedp.WaitVisible(`#dependencies`))
+			resize(t, w, waitShown(`#dependencies`))
 			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[
 				document.getElementById("install").textContent.split(" --version ")[1],
 				document.querySelector("#chart-versions li[data-version='2.0.0-beta.1']").textContent.includes("pre-release"),
@@ -149,20 +149,20 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 			}
 			check(t, w, "chart page")
 		}
-		at(t, 390, base+"/chart/charts/web-app:2.0.0-beta.1", chromedp.WaitVisible(`#chart-prerelease`), chromedp.WaitVisible(`#chart-stable a`))
+		at(t, 390, base+"/chart/charts/web-app:2.0.0-beta.1", waitShown(`#chart-prerelease`), waitShown(`#chart-stable a`))
 		check(t, 390, "chart pre-release")
 	})
 
 	t.Run("delete all takes the referrer tags along", func(t *testing.T) {
 		_, images, referrers := names()
 		at(t, 1280, base+"/repositories/"+repo, waitRows(`#tags tr.tag:not(.pending) a.chip[data-referrer]`), appRunning(),
-			clickStable(`#select-all`), chromedp.WaitVisible(`#bulk-delete`))
-		label, err := chromedp.Run(ctx, chromedp.Text(`#bulk-delete`))
+			clickOn(`#select-all`), waitShown(`#bulk-delete`))
+		label, err := chromedp.Run(ctx, textOf(`#bulk-delete`))
 		want := fmt.Sprintf("Delete all %d tags + %d signature/attestation tags…", images, referrers)
 		if err != nil || label != want {
 			t.Errorf("bulk delete says %q (%v), want %q", label, err, want)
 		}
-		if err := within(ctx, clickStable(`#bulk-delete`), chromedp.WaitVisible(`#delete-referrers`)); err != nil {
+		if err := within(ctx, clickOn(`#bulk-delete`), waitShown(`#delete-referrers`)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelectorAll("#delete-targets li").length + " " + document.querySelectorAll("#delete-referrers li").length`))
@@ -170,7 +170,7 @@ func TestE2EReferrerTagsCopyAndCharts(t *testing.T) {
 			t.Errorf("dialog lists %q tags and referrer tags (%v), want %d %d", got, err, images, referrers)
 		}
 		check(t, 1280, "delete all dialog")
-		if err := within(ctx, clickStable(`#delete-tag-only`), chromedp.WaitVisible(`.state`)); err != nil {
+		if err := within(ctx, clickOn(`#delete-tag-only`), waitShown(`.state`)); err != nil {
 			screenshot(t, ctx, "tagitems-delete-failed")
 			t.Fatal(err)
 		}

@@ -260,7 +260,9 @@ func (d *deleteDialog) Render() app.UI {
 		}
 	}
 	body = append(body, d.referrersNote()...)
-	body = append(body,
+	// The notes sit in one slot: a note arriving later (what deleting frees) must not shift
+	// the buttons, which would take keyboard focus out of the dialog.
+	body = append(body, app.Div().Class("dialog-notes").Body(
 		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),
 		app.If(d.req.All, func() app.UI {
 			return app.P().ID("delete-all-note").Text("This empties the repository. The registry keeps listing it in the catalog until its garbage collection runs; untagged manifests, if any, are listed below the tags and deleted from there.")
@@ -268,6 +270,8 @@ func (d *deleteDialog) Render() app.UI {
 		app.If(d.frees != "", func() app.UI {
 			return app.P().ID("delete-frees").Text("Deleting the manifests frees up to " + d.frees + " once garbage collection runs: layers other tags here use stay, and so do layers other repositories share. Removing only the tags frees nothing.")
 		}),
+	))
+	body = append(body,
 		app.Div().Class("dialog-actions").Body(
 			app.Button().Class("button").ID("delete-cancel").AutoFocus(true).Text("Cancel").OnClick(func(ctx app.Context, e app.Event) { d.close(ctx) }),
 			app.If(len(tags) > 0, func() app.UI {

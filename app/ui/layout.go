@@ -67,6 +67,13 @@ const (
 	failed
 )
 
+// slot holds a part of a page that may come later (or not at all), so that its arrival does
+// not shift the parts after it: go-app matches children by position, and a shift replaces
+// every later element, taking keyboard focus with it. It takes no room of its own.
+func slot(ui app.UI) app.UI {
+	return app.Div().Class("slot").Body(ui)
+}
+
 // loadingView is the placeholder while data is on its way.
 func loadingView(what string) app.UI {
 	return app.Div().Class("state loading").Aria("busy", "true").Body(

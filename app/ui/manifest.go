@@ -259,7 +259,7 @@ func (p *manifestPage) renderBody() app.UI {
 		p.summary(m),
 		app.Div().Class("ops-bar").Body(copySection(m.Repository, m.Reference), p.deleteAction(m)),
 		app.If(browsed() == "", func() app.UI { return insideLinks(m) }), // contents: the main registry's
-		p.findingsCard(), // near the top: what people look for first in an image
+		slot(p.findingsCard()), // near the top: what people look for first in an image
 	}
 	if m.Note != "" {
 		sections = append(sections, app.Div().Class("note").Role("note").Text(m.Note))

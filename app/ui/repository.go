@@ -129,6 +129,11 @@ func (p *repositoryPage) OnInit() {
 	}
 	p.name, p.seeded = name, true
 	p.receiveFirst(page)
+	if p.more == 0 {
+		// Every tag came with the page: kept also as the answer a later visit asks for, so
+		// the page shows them offline though it never fetched them.
+		client.Keep(apiClient(), client.AllTagsPath(name), s.Answers[client.FirstTagsPath(name, firstRows)])
+	}
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {

@@ -33,26 +33,28 @@ run: build
 	./bin/berth $(ARGS)
 
 ## test: run every test (unit, integration against real registries, headless Chromium e2e)
-# The server package holds most of the tests: its test binary is built once and run as four
-# processes beside the other packages' tests — the accessibility and keyboard tests [a11y], the
-# other browser tests in two halves by name [e2e1: A–L, e2e2: M–Z] and the rest [server] —
-# since they wait on browsers and registries more than they compute. The target fails when any
-# part does, and repeats that part's failures at the end (each part's output: bin/test-*.log).
+# The server package holds most of the tests: its test binary is built once and run as five
+# processes beside the other packages' tests — the accessibility and keyboard tests [a11y],
+# the other browser tests in three parts by name [e2e1: A–L, e2e2: M–R, e2e3: S–Z] and the
+# rest [server] — since they wait on browsers and registries more than they compute. The
+# target fails when any part does, and repeats that part's failures at the end (each part's
+# output: bin/test-*.log).
 E2E_A := ^TestE2E(Accessibility|KeyboardAndPhone)
-SERVER_TEST = cd server && ../bin/server.test -test.count=1 -test.timeout=20m
+SERVER_PARTS := a11y:$(E2E_A): e2e1:^TestE2E[A-L]:$(E2E_A) e2e2:^TestE2E[M-R]:$(E2E_A) e2e3:^TestE2E[S-Z]:$(E2E_A) server::^TestE2E
 test: wasm
 	$(GO) vet ./...
 	$(GO) test -c -o bin/server.test ./server
-	set -o pipefail; \
-	( $(SERVER_TEST) -test.run '$(E2E_A)' 2>&1 | tee $(CURDIR)/bin/test-a11y.log | sed -u 's/^/[a11y] /' ) & a11y=$$!; \
-	( $(SERVER_TEST) -test.run '^TestE2E[A-L]' -test.skip '$(E2E_A)' 2>&1 | tee $(CURDIR)/bin/test-e2e1.log | sed -u 's/^/[e2e1] /' ) & e2e1=$$!; \
-	( $(SERVER_TEST) -test.run '^TestE2E[M-Z]' -test.skip '$(E2E_A)' 2>&1 | tee $(CURDIR)/bin/test-e2e2.log | sed -u 's/^/[e2e2] /' ) & e2e2=$$!; \
-	( $(SERVER_TEST) -test.skip '^TestE2E' 2>&1 | tee $(CURDIR)/bin/test-server.log | sed -u 's/^/[server] /' ) & srv=$$!; \
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') 2>&1 | tee $(CURDIR)/bin/test-other-packages.log; rest=$$?; \
-	wait $$a11y; a=$$?; wait $$e2e1; e1=$$?; wait $$e2e2; e2=$$?; wait $$srv; v=$$?; \
-	for p in "a11y $$a" "e2e1 $$e1" "e2e2 $$e2" "server $$v" "other-packages $$rest"; do set -- $$p; [ "$$2" -eq 0 ] && continue; \
-		echo "make test: the $$1 tests failed:"; grep -E -A8 '^\s*--- FAIL|^FAIL|^panic:' bin/test-$$1.log | head -60; done; \
-	[ $$rest -eq 0 ] && [ $$a -eq 0 ] && [ $$e1 -eq 0 ] && [ $$e2 -eq 0 ] && [ $$v -eq 0 ]
+	set -o pipefail; pids=(); \
+	for part in $(SERVER_PARTS); do IFS=: read -r name run skip <<< "$$part"; \
+		( cd server && ../bin/server.test -test.count=1 -test.timeout=20m -test.v -test.run "$$run" -test.skip "$$skip" 2>&1 \
+			| tee $(CURDIR)/bin/test-$$name.log | grep --line-buffered -E '^(--- |FAIL|ok|PASS|panic:)' | sed -u "s/^/[$$name] /" ) & pids+=("$$name:$$!"); \
+	done; \
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') 2>&1 | tee $(CURDIR)/bin/test-other-packages.log; \
+	rest=$${PIPESTATUS[0]}; failed=(); [ $$rest -eq 0 ] || failed+=(other-packages); \
+	for p in "$${pids[@]}"; do wait "$${p#*:}" || failed+=("$${p%%:*}"); done; \
+	for name in "$${failed[@]}"; do echo "make test: the $$name tests failed:"; \
+		grep -E -A8 '^\s*--- FAIL|^FAIL|^panic:' bin/test-$$name.log | head -60; done; \
+	[ $${#failed[@]} -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run
 bench: wasm

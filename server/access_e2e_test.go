@@ -585,22 +585,22 @@ func TestE2EAccessibilityOfAccessPages(t *testing.T) {
 			steps []chromedp.Action[chromedp.Void]
 		}{
 			{"tokens-secret", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/access/tokens"), waitShown(`#token-form`),
+				visit(base + "/access/tokens"), waitShown(`#token-form`),
 				typeInto(`#token-name`, "a11y-"+l.name), clickOn(`#token-create`), waitShown(`#new-token-value`),
 				waitShown(`#tokens tbody tr`),
 			}},
-			{"users", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/users"), waitShown(`#users tr[data-user="carol"]`)}},
-			{"teams", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams"), waitShown(`#teams tr[data-team="web"]`)}},
-			{"team", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/teams/web"), waitShown(`#members tr[data-member="carol"]`)}},
-			{"namespaces", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/namespaces"), waitShown(`#namespaces tr[data-namespace="web"]`)}},
+			{"users", []chromedp.Action[chromedp.Void]{visit(base + "/access/users"), waitShown(`#users tr[data-user="carol"]`)}},
+			{"teams", []chromedp.Action[chromedp.Void]{visit(base + "/access/teams"), waitShown(`#teams tr[data-team="web"]`)}},
+			{"team", []chromedp.Action[chromedp.Void]{visit(base + "/access/teams/web"), waitShown(`#members tr[data-member="carol"]`)}},
+			{"namespaces", []chromedp.Action[chromedp.Void]{visit(base + "/access/namespaces"), waitShown(`#namespaces tr[data-namespace="web"]`)}},
 			{"namespace-robot-secret", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/access/namespaces/web"), waitShown(`#robot-form`),
+				visit(base + "/access/namespaces/web"), waitShown(`#robot-form`),
 				typeInto(`#robot-name`, "a11y-"+l.name), clickOn(`#robot-create`), waitShown(`#new-robot-value`),
 				waitShown(`#robots tbody tr`),
 			}},
-			{"audit", []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/access/audit"), waitShown(`#audit tbody tr`)}},
+			{"audit", []chromedp.Action[chromedp.Void]{visit(base + "/access/audit"), waitShown(`#audit tbody tr`)}},
 			{"repository-access", []chromedp.Action[chromedp.Void]{
-				chromedp.Navigate(base + "/repositories/web/app"), waitShown(`#repo-access`), clickOn(`#repo-access summary`),
+				visit(base + "/repositories/web/app"), waitShown(`#repo-access`), clickOn(`#repo-access summary`),
 				waitShown(`#repo-access-members`),
 			}},
 		}

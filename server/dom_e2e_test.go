@@ -133,3 +133,27 @@ func textOf(sel string) chromedp.Action[string] {
 }
 
 func isTrue(b bool) bool { return b }
+
+// visit opens u as following a link in the running app does: go-app's own navigation, no page
+// load (a load costs the browser seconds of CPU: app.wasm is compiled and started again).
+// Before the app runs on u's origin, or when u is on the page shown now (the first part of
+// the path alike: the page would keep its old rows until the new ones came), it loads u.
+func visit(u string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		target := jsString(u)
+		inApp, err := chromedp.Evaluate[bool](`(() => { const u = new URL(` + target + `, location.href);
+			const first = p => p.split("/")[1] || "";
+			return typeof goappNav === "function" && !document.getElementById("app-wasm-loader") &&
+				u.origin === location.origin && first(u.pathname) !== first(location.pathname); })()`)(ctx, tg)
+		if err != nil || !inApp {
+			_, err := chromedp.Navigate(u)(ctx, tg)
+			return err
+		}
+		if _, err := chromedp.Evaluate[chromedp.Void](`goappNav(` + target + `)`)(ctx, tg); err != nil {
+			return err
+		}
+		_, err = until(ctx, tg, "opening "+u, `(() => { const u = new URL(`+target+`, location.href);
+			return location.pathname + location.search === u.pathname + u.search; })()`, isTrue)
+		return err
+	})
+}

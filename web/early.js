@@ -7,6 +7,7 @@
   const typed = "input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]), textarea, select";
   const pending = []; // {key, submit}: clicks and submits to replay, in order
   const values = new Map(); // key → what was typed into a field
+  let focused = null; // key of the field or control that has the keyboard
   let ready = false;
 
   // key names a control so that it is found again in the page the app renders from the same
@@ -81,6 +82,10 @@
   const onInput = (e) => {
     if (!ready && e.target.matches && e.target.matches(typed)) values.set(key(e.target), e.target.value);
   };
+  const onFocus = (e) => {
+    if (!ready && e.target.matches && e.target.matches(controls)) focused = key(e.target);
+  };
+  document.addEventListener("focusin", onFocus, true);
   document.addEventListener("click", onClick, true);
   document.addEventListener("submit", onSubmit, true);
   document.addEventListener("input", onInput, true);
@@ -90,6 +95,7 @@
   // (the app may render its rows a frame later), giving up after 10 s.
   const replay = () => {
     ready = true;
+    keepFocus();
     for (const [k, v] of values) {
       pending.unshift({ key: k, value: v });
     }
@@ -116,6 +122,24 @@
       requestAnimationFrame(() => setTimeout(step, 50));
     };
     step();
+  };
+
+  // keepFocus gives the keyboard back to the field that had it, in the app's page, with
+  // what was typed so far: the app replaces the server's page in one go, and keys pressed
+  // after that must not go to the page's body. The field's value is then replayed no more.
+  const keepFocus = () => {
+    if (!focused || (document.activeElement && document.activeElement !== document.body)) return;
+    const el = find(focused);
+    if (!el) return;
+    if (values.has(focused)) {
+      el.value = values.get(focused);
+      values.delete(focused);
+      el.dispatchEvent(new Event(el.tagName === "SELECT" ? "change" : "input", { bubbles: true }));
+    }
+    el.focus();
+    if (typeof el.value === "string" && el.setSelectionRange && el.matches(typed) && el.tagName !== "SELECT") {
+      try { el.setSelectionRange(el.value.length, el.value.length); } catch (_) { /* not a text field */ }
+    }
   };
 
   // go-app removes its loader once app.wasm has rendered the page and bound its handlers.

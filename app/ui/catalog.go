@@ -27,6 +27,7 @@ const (
 // changes only in Dispatch callbacks and event handlers; Render reads it.
 type catalogPage struct {
 	app.Compo
+	home // its own context, for answers to scroll events
 
 	user    string      // signed-in user, observed to reload after a sign-in
 	session api.Session // whether access control hides repositories from an anonymous visitor
@@ -104,6 +105,7 @@ func (p *catalogPage) OnInit() {
 }
 
 func (p *catalogPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	p.focus.listen("#repositories", "repo")
 	ctx.ObserveState(stateSession, &p.session)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
@@ -226,7 +228,7 @@ func (p *catalogPage) onScroll(ctx app.Context, e app.Event) {
 	ctx.Defer(func(ctx app.Context) { p.focus.restore() })
 	first, last := p.win.span(len(p.repos))
 	for page := first / catalogPageSize; page*catalogPageSize < last; page++ {
-		p.fetch(ctx, page)
+		p.fetch(p.home.of(ctx), page)
 	}
 }
 

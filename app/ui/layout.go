@@ -218,3 +218,23 @@ func intoList(e app.Event, selector string) {
 func field(label string, value app.UI) app.UI {
 	return app.Div().Class("field").Body(app.Dt().Text(label), app.Dd().Body(value))
 }
+
+// home is a component's own context, kept when it mounts. Work an event starts (a scroll
+// fetching rows) dispatches its answer through it: go-app drops what is dispatched from an
+// element that is no longer mounted, and a render may have replaced the scrolled element
+// meanwhile, leaving the rows blank for good.
+type home struct {
+	ctx app.Context
+	set bool
+}
+
+// mount keeps the component's context (call it from OnMount).
+func (h *home) mount(ctx app.Context) { h.ctx, h.set = ctx, true }
+
+// of returns the component's context, or ctx before the component mounted.
+func (h *home) of(ctx app.Context) app.Context {
+	if h.set {
+		return h.ctx
+	}
+	return ctx
+}

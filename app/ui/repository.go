@@ -38,6 +38,7 @@ const (
 // virtual, so 10,000 tags cost what 50 do.
 type repositoryPage struct {
 	app.Compo
+	home // its own context, for answers to scroll events
 
 	user string // signed-in user, observed to reload after a sign-in
 
@@ -137,6 +138,7 @@ func (p *repositoryPage) OnInit() {
 }
 
 func (p *repositoryPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	p.focus.listen("#tags", "tag")
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { p.load(ctx) }) // ops.go

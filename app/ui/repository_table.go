@@ -136,7 +136,7 @@ func (p *repositoryPage) OnDismount() { p.focus.stop() }
 func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.onScroll(ctx, e)
-	p.loadSeverities(ctx)
+	p.loadSeverities(p.home.of(ctx))
 	ctx.Defer(p.keepFocus)
 }
 

@@ -45,7 +45,7 @@ test: wasm
 	$(GO) vet ./...
 	$(GO) test -c -o bin/server.test ./server
 	set -o pipefail; pids=(); \
-	for part in $(SERVER_PARTS); do IFS=: read -r name run skip <<< "$$part"; \
+	for part in $(foreach p,$(SERVER_PARTS),'$(p)'); do IFS=: read -r name run skip <<< "$$part"; \
 		( cd server && ../bin/server.test -test.count=1 -test.timeout=20m -test.v -test.run "$$run" -test.skip "$$skip" 2>&1 \
 			| tee $(CURDIR)/bin/test-$$name.log | grep --line-buffered -E '^(--- |FAIL|ok|PASS|panic:)' | sed -u "s/^/[$$name] /" ) & pids+=("$$name:$$!"); \
 	done; \

@@ -38,7 +38,7 @@ run: build
 # browser tests in three parts of about the same length [e2e1–3] and the rest [server] —
 # since they wait on browsers and registries more than they compute. The target fails when
 # any part does, and repeats that part's failures at the end (each part's output:
-# bin/test-*.log). Each part is name:tests run:tests skipped.
+# bin/test-*.log; the server parts' with -test.v). Each part is name:tests run:tests skipped.
 E2E_K := ^TestE2E(Accessibility|KeyboardAndPhone)
 SERVER_PARTS := a11y:^TestE2EAccessibility: e2e1:^TestE2E([A-C]|KeyboardAndPhone):^TestE2EAccessibility \
 	e2e2:^TestE2E[M-R]:$(E2E_K) e2e3:^TestE2E([D-L]|[S-Z]):$(E2E_K) server::^TestE2E
@@ -54,7 +54,9 @@ test: wasm
 	rest=$${PIPESTATUS[0]}; failed=(); [ $$rest -eq 0 ] || failed+=(other-packages); \
 	for p in "$${pids[@]}"; do wait "$${p#*:}" || failed+=("$${p%%:*}"); done; \
 	for name in "$${failed[@]}"; do echo "make test: the $$name tests failed:"; \
-		grep -E -A8 '^\s*--- FAIL|^FAIL|^panic:' bin/test-$$name.log | head -60; done; \
+		if [ $$name = other-packages ]; then grep -E -A8 '^\s*--- FAIL|^FAIL|^panic:' bin/test-$$name.log | head -60; continue; fi; \
+		awk '/^=== RUN/ {buf = ""} /_test\.go:[0-9]+:/ {buf = buf $$0 "\n"} /^ *--- FAIL/ {printf "%s%s\n", buf, $$0; buf = ""} \
+			/^FAIL/ && !/^FAIL\t/ {print} /^panic:/ {p = 1} p && n < 40 {print; n++}' bin/test-$$name.log | head -80; done; \
 	[ $${#failed[@]} -eq 0 ]
 
 ## bench: run the benchmarks; each prints its ratio against a baseline measured in the same run

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -252,10 +251,7 @@ func checkPages(t *testing.T, width, height int64) (context.Context, string) {
 	}
 	for _, s := range a11yStates(t, base) {
 		name := fmt.Sprintf("%s-%dpx", s.name, width)
-		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
-		err := chromedp.Do(sctx, s.steps...)
-		cancel()
-		if err != nil {
+		if err := within(ctx, s.steps...); err != nil {
 			t.Errorf("%s: %v", name, err)
 			screenshot(t, ctx, "a11y-failed-"+name)
 			continue
@@ -381,10 +377,7 @@ func TestE2EAccessibilityOfSignInAndErrors(t *testing.T) {
 			{"error", down + "/", ".state.error"},
 		} {
 			name := s.name + "-" + l.name
-			sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
-			err := chromedp.Do(sctx, chromedp.Navigate(s.url), waitShown(s.wait))
-			cancel()
-			if err != nil {
+			if err := within(ctx, chromedp.Navigate(s.url), waitShown(s.wait)); err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}

@@ -68,33 +68,47 @@ func waitGone(sel string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// clickPoint is where a click lands, in the viewport; Hit says the element is what is there.
+// clickPoint is where a click lands, in the viewport; Hit says the element is what is there,
+// Opens that it is the summary of a closed details element.
 type clickPoint struct {
-	X, Y    float64
-	Ok, Hit bool
+	X, Y           float64
+	Ok, Hit, Opens bool
 }
 
 // clickOn sends a real mouse click to the centre of the first laid-out element matching the
 // selector, scrolled into view first, once it stays in place and nothing covers it: a page
-// still moving (a note arriving above) would have the click land on something else.
+// still moving (a note arriving above) would have the click land on something else. A click
+// meant to open a details element is sent again until it has.
 func clickOn(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		expr := `(() => { const e = ` + visibleJS(sel) + `; if (!e) return {Ok: false};
 			if (e.scrollIntoViewIfNeeded) e.scrollIntoViewIfNeeded(true); else e.scrollIntoView({block: "center"});
 			const r = e.getClientRects()[0] || e.getBoundingClientRect();
 			const x = r.left + r.width / 2, y = r.top + r.height / 2, at = document.elementFromPoint(x, y);
-			return {X: x, Y: y, Ok: true, Hit: !!at && (at === e || e.contains(at))}; })()`
-		var last clickPoint
-		p, err := until(ctx, tg, "clicking "+sel, expr, func(p clickPoint) bool {
-			steady := p.Ok && p.Hit && p == last
-			last = p
-			return steady
-		})
-		if err != nil {
-			return err
+			const opens = e.tagName === "SUMMARY" && !!e.parentElement && e.parentElement.tagName === "DETAILS" && !e.parentElement.open;
+			return {X: x, Y: y, Ok: true, Hit: !!at && (at === e || e.contains(at)), Opens: opens}; })()`
+		opened := `(() => { const e = ` + visibleJS(sel) + `; return !!e && !!e.parentElement && e.parentElement.open; })()`
+		deadline := time.Now().Add(waitBudget)
+		for {
+			var last clickPoint
+			p, err := until(ctx, tg, "clicking "+sel, expr, func(p clickPoint) bool {
+				steady := p.Ok && p.Hit && p == last
+				last = p
+				return steady
+			})
+			if err != nil {
+				return err
+			}
+			if _, err := chromedp.MouseClickXY(p.X, p.Y)(ctx, tg); err != nil || !p.Opens {
+				return err
+			}
+			wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = until(wait, tg, "opening "+sel, opened, isTrue)
+			cancel()
+			if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+				return err
+			}
 		}
-		_, err = chromedp.MouseClickXY(p.X, p.Y)(ctx, tg)
-		return err
 	})
 }
 

@@ -114,7 +114,7 @@ func browser(t testing.TB) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 		// Wasm compiled by the baseline compiler only: the optimising tier costs the tests a
-		// quarter of the browser's CPU on every page load, and nothing here runs long.
+		// fifth of the browser's CPU on every page load, and nothing here runs long.
 		chromedp.Flag("js-flags", "--liftoff-only"),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("disable-component-update", true),

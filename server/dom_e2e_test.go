@@ -155,7 +155,7 @@ func isTrue(b bool) bool { return b }
 func visit(u string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		target := jsString(u)
-		inApp, err := chromedp.Evaluate[bool](`(() => { const u = new URL(` + target + `, location.href);
+		inApp, err := chromedp.Evaluate[bool](`(() => { const u = new URL(`+target+`, location.href);
 			const first = p => p.split("/")[1] || "";
 			return typeof goappNav === "function" && !document.getElementById("app-wasm-loader") &&
 				u.origin === location.origin && first(u.pathname) !== first(location.pathname); })()`)(ctx, tg)
@@ -163,7 +163,7 @@ func visit(u string) chromedp.Action[chromedp.Void] {
 			_, err := chromedp.Navigate(u)(ctx, tg)
 			return err
 		}
-		if _, err := chromedp.Evaluate[chromedp.Void](`goappNav(` + target + `)`)(ctx, tg); err != nil {
+		if _, err := chromedp.Evaluate[chromedp.Void](`goappNav(`+target+`)`)(ctx, tg); err != nil {
 			return err
 		}
 		_, err = until(ctx, tg, "opening "+u, `(() => { const u = new URL(`+target+`, location.href);

@@ -260,7 +260,7 @@ func (d *deleteDialog) Render() app.UI {
 		}
 	}
 	body = append(body, d.referrersNote()...)
-	// The notes sit in one slot: a note arriving later (what deleting frees) must not shift
+	// The notes sit in one container: a note arriving later (what deleting frees) must not shift
 	// the buttons, which would take keyboard focus out of the dialog.
 	body = append(body, app.Div().Class("dialog-notes").Body(
 		app.P().Class("hint").Text("Removing tags keeps the manifests for other tags; deleting the manifests removes every tag pointing to them too. Space is freed by the registry's garbage collection."),

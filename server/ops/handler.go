@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/app/api"
@@ -68,8 +69,12 @@ func (m *Manager) ServeCancel(w http.ResponseWriter, r *http.Request) {
 	httperr.WriteJSON(w, http.StatusAccepted, j)
 }
 
-// UnknownJob is the error for a job id the caller has no job of.
+// UnknownJob is the error for a job id the caller has no job of. An id that is not a job
+// number (any text from the path) is not repeated back.
 func UnknownJob(id string) error {
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+		return httperr.New(api.CodeJobUnknown, "There is no job of that id: job ids are numbers.")
+	}
 	return httperr.New(api.CodeJobUnknown, "There is no job "+id+" (finished jobs are kept for --jobs-retention).")
 }
 

@@ -79,8 +79,8 @@ func (m *Manager) InsertFor(ctx context.Context, user string, args river.JobArgs
 }
 
 // Track runs a job of another package's kind with events like a write job's: a phase
-// (e.g. "scanning", with message saying it in words), then its outcome, failed with the text run returns when that is not
-// "". run's context is the job's lease (Lease), cancelled by the jobs API's cancel. An err
+// (e.g. "scanning", with message saying it in words), then its outcome, failed with the
+// text run returns when that is not "". run's context is the job's lease (Lease), cancelled by the jobs API's cancel. An err
 // from run is River's to retry; Track returns what the worker should.
 func (m *Manager) Track(ctx context.Context, job *rivertype.JobRow, phase, message string, run func(ctx context.Context) (failure string, err error)) error {
 	ctx, end := m.Lease(ctx, job.ID, job.Attempt)

@@ -62,6 +62,7 @@ func openDelete(ctx app.Context, req deleteRequest) {
 // sharing them, and says what the manifests' deletion frees.
 type deleteDialog struct {
 	app.Compo
+	home // its own context: a delete's outcome lands though a render replaced its button
 
 	req   deleteRequest
 	open  bool
@@ -73,6 +74,7 @@ type deleteDialog struct {
 }
 
 func (d *deleteDialog) OnMount(ctx app.Context) {
+	d.home.mount(ctx)
 	if !app.IsServer {
 		// Native and synchronous: preventDefault must happen while the key event is dispatched.
 		d.trap = app.FuncOf(func(this app.Value, args []app.Value) any {
@@ -167,7 +169,7 @@ func (d *deleteDialog) start(refs []string) app.EventHandler {
 		d.gen++
 		gen := d.gen
 		req := api.JobRequest{Kind: api.JobDelete, Repository: d.req.Repo, References: refs}
-		start(ctx, d.jobs.context(), req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
+		start(d.home.of(ctx), d.jobs.context(), req, &d.st, func() bool { return gen == d.gen }, nil, func(ctx app.Context) {
 			if d.st.state == api.JobSucceeded {
 				d.close(ctx)
 				ctx.NewAction(actionTagsChanged)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,6 +33,14 @@ func startLargeBerth(t testing.TB, repos, tags int, keep bool, opts ...func(*con
 	if keep {
 		dir = filepath.Join(os.TempDir(), fmt.Sprintf("berth-bench-ui-%d-%d", repos, tags))
 	}
+	populateLarge(t, dir, repos, tags)
+	return startLargeIn(t, dir, opts...)
+}
+
+// populateLarge fills dir's registry with repos one-tag repositories under team/ and one
+// repository big/r000000 of tags distinct tags, unless it was filled before.
+func populateLarge(t testing.TB, dir string, repos, tags int) {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
 		_ = os.RemoveAll(dir)
 		store := filepath.Join(dir, "registry")
@@ -45,6 +54,11 @@ func startLargeBerth(t testing.TB, repos, tags int, keep bool, opts ...func(*con
 			t.Fatal(err)
 		}
 	}
+}
+
+// startLargeIn starts Berth on a registry populateLarge filled.
+func startLargeIn(t testing.TB, dir string, opts ...func(*config.Config)) string {
+	t.Helper()
 	return startBerth(t, func(c *config.Config) {
 		c.NoDemo = true
 		c.DataDir = dir
@@ -66,7 +80,10 @@ func domRows(t *testing.T, ctx context.Context, selector string) int {
 }
 
 func TestE2ELargeListsAreVirtual(t *testing.T) {
-	base := startLargeBerth(t, 5000, 1000, false)
+	dir := t.TempDir()
+	populateLarge(t, dir, 5000, 1000)
+	breakTag(t, dir, "big/r000000", "v0.5.55")
+	base := startLargeIn(t, dir)
 	ctx := browser(t)
 
 	// 5,000 repositories: only a screenful is in the DOM, and scrolling fetches further pages.
@@ -134,6 +151,38 @@ func TestE2ELargeListsAreVirtual(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "repository-1000-tags")
+
+	// A tag whose manifest the registry has lost says so on its row, and its retry button is in
+	// view, takes the click and asks the registry again.
+	api := watchAPI(t, ctx)
+	if err := chromedp.Do(ctx, appRunning(), typeInto(`#tag-filter`, "v0.5.55"),
+		waitJS(`document.querySelectorAll("#tags tr.tag").length === 1 && document.querySelector("#tags tr.tag").innerText.includes("details unavailable")`),
+	); err != nil {
+		t.Fatalf("the broken tag's row: %v", err)
+	}
+	before := api.count()
+	if err := within(ctx, clickOn(`#tags tr[data-tag="v0.5.55"] [data-focus="retry"]`),
+		waitJS(`!document.querySelector("#tags tr.tag.pending") && document.querySelector("#tags tr.tag").innerText.includes("details unavailable")`)); err != nil {
+		t.Fatalf("retrying the broken tag: %v", err)
+	}
+	if asked := api.since(before); !slices.ContainsFunc(asked, func(r string) bool { return strings.Contains(r, "/repositories/big/r000000/tags?") }) {
+		t.Errorf("retry asked nothing of the server: %q", asked)
+	}
+}
+
+// breakTag removes the manifest a tag points to from the registry's storage under dir, as a
+// registry that lost a blob would have it.
+func breakTag(t testing.TB, dir, repository, tag string) {
+	t.Helper()
+	v2 := filepath.Join(dir, "registry", "docker", "registry", "v2")
+	link, err := os.ReadFile(filepath.Join(v2, "repositories", repository, "_manifests", "tags", tag, "current", "link"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex := strings.TrimPrefix(strings.TrimSpace(string(link)), "sha256:")
+	if err := os.Remove(filepath.Join(v2, "blobs", "sha256", hex[:2], hex, "data")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // BenchmarkUIScale times what a user waits for in headless Chromium: the first screen of a

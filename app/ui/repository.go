@@ -319,6 +319,7 @@ func (p *repositoryPage) fill(ctx app.Context) {
 
 // details fetches the details of limit tags from offset and merges them into the table.
 func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
+	ctx = p.home.of(ctx) // a retry button that started it is gone by the time the answer comes
 	p.inFlight++
 	gen, name := p.gen, p.name
 	ctx.Async(func() {
@@ -357,6 +358,7 @@ func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 // loadUsage asks what the repository stores, counting shared layers once; by now the server
 // has every tag's manifests cached, so it costs little.
 func (p *repositoryPage) loadUsage(ctx app.Context) {
+	ctx = p.home.of(ctx)
 	gen, name := p.gen, p.name
 	p.usage = &api.Usage{} // requested; filled in when the answer comes
 	ctx.Async(func() {

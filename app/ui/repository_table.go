@@ -263,20 +263,9 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 		copyLabel = "Copied ✓"
 	}
 	chips := append(platformChips(t), p.referrerChips(t.Digest)...)
-	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(
-		check,
-		app.Td().Class("tag-name").Body(
-			app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name),
-			app.If(t.Error != "", func() app.UI {
-				return app.Span().Class("row-error").Title(t.Error).Body(
-					app.Text("⚠ details unavailable "),
-					app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i), app.EventScope(t.Name)),
-				)
-			}),
-		),
-		digest,
-		app.Td().Class("size num").Text(sizeLabel(t)),
-		created,
+	cells := append([]app.UI{check, app.Td().Class("tag-name").Body(app.A().Class("mono").Href(manifestURL(p.name, t.Name)).Text(t.Name))},
+		p.detailCells(i, t, digest, created)...)
+	return app.Tr().Class("tag").DataSet("tag", t.Name).Body(append(cells,
 		app.Td().Class("platforms").Body(chips...),
 		p.severityCell(t),
 		app.Td().Class("actions").Body(
@@ -284,7 +273,20 @@ func (p *repositoryPage) renderTag(i int, group int, now time.Time) app.UI {
 				OnClick(func(ctx app.Context, e app.Event) { p.copyAnnounced(ctx, t.Name, pull) }, app.EventScope(pull)),
 			deleteButton(p.name, t, others(p.sharing[t.Digest], t.Name), p.referrerRefs([]string{t.Digest}, false)),
 		),
-	)
+	)...)
+}
+
+// detailCells are a row's digest, size and created cells; when the tag's details could not be
+// read, one cell across all three says so with a retry button, where nothing would otherwise
+// show (the tag cell is too narrow: the button ended up cut off behind "…").
+func (p *repositoryPage) detailCells(i int, t api.Tag, digest, created app.UI) []app.UI {
+	if t.Error == "" {
+		return []app.UI{digest, app.Td().Class("size num").Text(sizeLabel(t)), created}
+	}
+	return []app.UI{app.Td().Class("digest row-problem").ColSpan(3).Title(t.Error).Body(
+		app.Span().Class("row-error").Text("⚠ details unavailable"),
+		app.Button().Class("link").DataSet("focus", "retry").Aria("label", "Retry details of "+t.Name).Text("retry").OnClick(p.retry(i), app.EventScope(t.Name)),
+	)}
 }
 
 // copyIcon is the digest copy button's picture (two sheets; a tick once copied), hidden from

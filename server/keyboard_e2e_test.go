@@ -45,9 +45,9 @@ func focusNow(t *testing.T, ctx context.Context) focused {
 
 // keyboardTags is the size of the repository walked by keyboard: enough for the virtual
 // list to move its window many times over (it renders a few dozen rows at once).
-const keyboardTags = 400
+const keyboardTags = 150
 
-// TestE2EKeyboardAndPhone walks a 400-tag repository with the keyboard alone, uses the
+// TestE2EKeyboardAndPhone walks a 150-tag repository with the keyboard alone, uses the
 // delete dialog without a mouse, and checks the same page on a phone screen.
 func TestE2EKeyboardAndPhone(t *testing.T) {
 	// Pages prerendered with their data, as a deployed Berth serves them: the repository

@@ -39,6 +39,19 @@ func TestE2EReplicationPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAxe(t, ctx, script, "replication")
+	// An endpoint that refuses _catalog, added with the form and its own list of repositories.
+	if err := within(ctx,
+		typeInto(`#endpoint-name`, "listed"),
+		typeInto(`#endpoint-url`, second),
+		clickOn(`#endpoint-nocatalog`),
+		typeInto(`#endpoint-repositories`, "team/browse\nteam/other, team/third"),
+		clickOn(`#endpoint-add`),
+		waitJS(`(() => { const r = document.querySelector('#endpoints tr[data-endpoint="listed"]'); return !!r && r.textContent.includes("lists 3 repositories") })()`),
+	); err != nil {
+		screenshot(t, ctx, "endpoint-add-failed")
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("adding an endpoint with its repositories: %v; the page shows:\n%s", err, text)
+	}
 	if err := within(ctx,
 		typeInto(`#rule-name`, "worker-to-second"),
 		choose(`#rule-destination`, "second"),

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ type replicationPage struct {
 	gen       int
 
 	ep       api.RegistryEndpoint
+	epRepos  string // the endpoint's own list of repositories, as typed
 	rule     api.ReplicationRule
 	busy     bool
 	formErr  string
@@ -106,6 +108,7 @@ func (p *replicationPage) addEndpoint(ctx app.Context, e app.Event) {
 	}
 	ep := p.ep
 	ep.Name, ep.URL = strings.TrimSpace(ep.Name), strings.TrimSpace(ep.URL)
+	ep.Repositories = repositoryList(p.epRepos)
 	p.busy, p.formErr, p.ep.Password = true, "", ""
 	clearFields("endpoint-password") // the password goes with this request only
 	callReplication(ctx, func(c context.Context, r client.Replication) (api.RegistryEndpoint, error) {
@@ -117,8 +120,8 @@ func (p *replicationPage) addEndpoint(ctx app.Context, e app.Event) {
 				p.formErr = err.Error()
 				return
 			}
-			p.ep, p.announce = api.RegistryEndpoint{}, "Endpoint "+out.Name+" added."
-			clearFields("endpoint-name", "endpoint-url", "endpoint-username")
+			p.ep, p.epRepos, p.announce = api.RegistryEndpoint{}, "", "Endpoint "+out.Name+" added."
+			clearFields("endpoint-name", "endpoint-url", "endpoint-username", "endpoint-repositories")
 			p.load(ctx)
 		})
 }
@@ -192,8 +195,12 @@ func (p *replicationPage) renderEndpoints() app.UI {
 		if e.HasPassword {
 			user += " (password kept)"
 		}
+		where := []app.UI{app.Text(e.URL)}
+		if n := len(e.Repositories); n > 0 {
+			where = append(where, app.Span().Class("hint endpoint-listed").Title(strings.Join(e.Repositories, "\n")).Text("lists "+map[bool]string{true: "1 repository", false: strconv.Itoa(n) + " repositories"}[n == 1]))
+		}
 		rows[i] = app.Tr().DataSet("endpoint", e.Name).Body(
-			app.Td().Class("mono").Text(e.Name), app.Td().Class("break").Text(e.URL), app.Td().Text(user),
+			app.Td().Class("mono").Text(e.Name), app.Td().Class("break").Body(where...), app.Td().Text(user),
 			app.Td().Text(e.Origin), app.Td().Body(status), app.Td().Body(actions...),
 		)
 	}
@@ -210,11 +217,29 @@ func (p *replicationPage) renderEndpoints() app.UI {
 				app.Input().ID("endpoint-password").Type("password").Attr("autocomplete", "new-password").OnInput(p.ValueTo(&p.ep.Password)),
 				checkbox("endpoint-insecure", "Skip TLS verification", p.ep.Insecure, &p.ep.Insecure),
 				checkbox("endpoint-nocatalog", "Refuses _catalog", p.ep.NoCatalog, &p.ep.NoCatalog),
+			),
+			app.Div().Class("field").Body(
+				app.Label().For("endpoint-repositories").Text("Repositories to list (one per line or comma-separated; for registries that refuse _catalog, besides the names opened there)"),
+				app.Textarea().ID("endpoint-repositories").Rows(3).Attr("spellcheck", "false").Text(p.epRepos).OnInput(p.ValueTo(&p.epRepos)),
+			),
+			app.Div().Class("form-row").Body(
 				app.Button().Type("submit").Class("button").ID("endpoint-add").Disabled(p.busy).Text("Add endpoint"),
 			),
 			formError(p.formErr),
 		),
 	)
+}
+
+// repositoryList reads repository names typed one per line or separated by commas; the
+// server checks each against the registry's grammar.
+func repositoryList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // textField is a labelled text input.

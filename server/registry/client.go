@@ -207,7 +207,11 @@ func (c *Client) puller(ctx context.Context) (*remote.Puller, error) {
 			clear(c.pullers)
 		}
 	}
-	pl, err := remote.NewPuller(c.options(p.Auth)...)
+	// Tag lists without a page size: distribution (2.8 and 3) then answers every tag at once,
+	// where go-containerregistry's default n=1000 made a 10,000-tag list ten requests, each
+	// of which a filesystem-backed registry answers by listing the whole tag directory.
+	// Registries that page anyway say so with a Link header, which is followed.
+	pl, err := remote.NewPuller(append(c.options(p.Auth), remote.WithPageSize(0))...)
 	if err != nil {
 		return nil, err
 	}

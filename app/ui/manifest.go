@@ -216,8 +216,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 	}
 	p.gen++
 	gen, repo, digest := p.gen, p.repo, p.platform
-	p.childState, p.childErr = loading, nil
-	ctx = p.home.of(ctx)
+	ctx, p.childState, p.childErr = p.home.of(ctx), loading, nil
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -240,6 +240,17 @@ func TestE2ERegistryDownShowsErrorAndRetry(t *testing.T) {
 		t.Errorf("error message %q does not say the registry is unreachable", msg)
 	}
 	screenshot(t, ctx, "registry-down")
+
+	// Retry: the render after the click replaces the button with the loading state; the
+	// answer still lands (a fresh error state with a new button), the page does not stay
+	// loading.
+	if err := chromedp.Do(ctx,
+		waitJS(`(() => { const b = document.querySelector(".state.error button"); if (b) b.dataset.tried = "1"; return !!b })()`),
+		clickOn(`.state.error button[data-tried]`),
+		waitShown(`.state.error button:not([data-tried])`),
+	); err != nil {
+		t.Fatalf("retry's answer did not land: %v", err)
+	}
 }
 
 func TestE2EManifestPage(t *testing.T) {

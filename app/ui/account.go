@@ -14,6 +14,7 @@ import (
 // (shown once) and revokes them.
 type tokensPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	state   loadState
@@ -30,6 +31,7 @@ type tokensPage struct {
 }
 
 func (p *tokensPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -50,6 +52,7 @@ func (p *tokensPage) load(ctx app.Context) {
 	p.gen++
 	gen := p.gen
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) ([]api.AccessToken, error) { return a.Tokens(c) },
 		func(ctx app.Context, ts []api.AccessToken, err error) {
 			if gen != p.gen {
@@ -69,6 +72,7 @@ func (p *tokensPage) create(ctx app.Context, e app.Event) {
 	}
 	req := api.TokenRequest{Name: strings.TrimSpace(p.name), ExpiresIn: p.expires, ReadOnly: p.readOnly}
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.TokenCreated, error) { return a.CreateToken(c, req) },
 		func(ctx app.Context, t api.TokenCreated, err error) {
 			p.busy = false
@@ -84,6 +88,7 @@ func (p *tokensPage) create(ctx app.Context, e app.Event) {
 
 func (p *tokensPage) revoke(id string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
+		ctx = p.home.of(ctx)
 		callAccounts(ctx, func(c context.Context, a client.Accounts) (struct{}, error) { return struct{}{}, a.RevokeToken(c, id) },
 			func(ctx app.Context, _ struct{}, err error) {
 				if err != nil {

@@ -23,6 +23,7 @@ var activityRanges = []string{"24h", "7d", "30d", "90d"}
 // repository or the whole registry) and the most pulled repositories.
 type activityPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	repository string
 	action     string
@@ -58,6 +59,8 @@ func (p *activityPage) OnNav(ctx app.Context) {
 	p.poll(ctx, p.poller)
 }
 
+func (p *activityPage) OnMount(ctx app.Context) { p.home.mount(ctx) }
+
 func (p *activityPage) OnDismount() { p.active = false }
 
 // poll refreshes the page every activityPoll seconds while it is shown.
@@ -81,6 +84,7 @@ func (p *activityPage) load(ctx app.Context, foreground bool) {
 	}
 	q := api.EventQuery{Repository: p.repository, Action: p.action, Actor: p.actor, Since: p.rng, Limit: 100}
 	repo, rng := p.repository, p.rng
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -138,6 +142,7 @@ func (p *activityPage) loadOlder(ctx app.Context, e app.Event) {
 	p.older = true
 	q := api.EventQuery{Repository: p.repository, Action: p.action, Actor: p.actor, Since: p.rng, Limit: 100, Before: p.next}
 	gen := p.gen
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

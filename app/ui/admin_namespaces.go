@@ -14,6 +14,7 @@ import (
 // namespacesPage lists the namespaces the user can reach; administrators create more.
 type namespacesPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session    api.Session
 	state      loadState
@@ -27,6 +28,7 @@ type namespacesPage struct {
 }
 
 func (p *namespacesPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -47,6 +49,7 @@ func (p *namespacesPage) load(ctx app.Context) {
 	p.gen++
 	gen := p.gen
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) ([]api.Namespace, error) { return a.Namespaces(c) },
 		func(ctx app.Context, ns []api.Namespace, err error) {
 			if gen != p.gen {
@@ -71,6 +74,7 @@ func (p *namespacesPage) create(ctx app.Context, e app.Event) {
 		req.Team = strings.TrimSpace(p.owner)
 	}
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Namespace, error) { return a.CreateNamespace(c, req) },
 		func(ctx app.Context, n api.Namespace, err error) {
 			p.busy = false
@@ -137,6 +141,7 @@ func (p *namespacesPage) renderList() app.UI {
 // Owners and administrators change them; others see what they may read.
 type namespacePage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	name    string
@@ -157,6 +162,7 @@ type namespacePage struct {
 }
 
 func (p *namespacePage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -185,6 +191,7 @@ func (p *namespacePage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (namespaceView, error) {
 		ns, err := a.Namespace(c, name)
 		if err != nil {
@@ -206,6 +213,7 @@ func (p *namespacePage) load(ctx app.Context) {
 
 func (p *namespacePage) setMember(ctx app.Context, user, role string) {
 	name := p.name
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Namespace, error) {
 		return a.SetNamespaceMember(c, name, user, role)
 	}, func(ctx app.Context, n api.Namespace, err error) {
@@ -222,6 +230,7 @@ func (p *namespacePage) setMember(ctx app.Context, user, role string) {
 func (p *namespacePage) setPublic(ctx app.Context, e app.Event) {
 	public := ctx.JSSrc().Get("checked").Bool()
 	name := p.name
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Namespace, error) {
 		return a.UpdateNamespace(c, name, api.NamespaceRequest{Public: &public})
 	}, func(ctx app.Context, n api.Namespace, err error) {
@@ -239,6 +248,7 @@ func (p *namespacePage) createRobot(ctx app.Context, e app.Event) {
 	name := p.name
 	req := api.RobotRequest{Name: strings.TrimSpace(p.robotName), Role: p.robotRole, ExpiresIn: p.robotExpires}
 	p.robotErr = ""
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.RobotCreated, error) {
 		return a.CreateRobot(c, name, req)
 	},
@@ -256,6 +266,7 @@ func (p *namespacePage) createRobot(ctx app.Context, e app.Event) {
 func (p *namespacePage) revokeRobot(account string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		name := p.name
+		ctx = p.home.of(ctx)
 		callAccounts(ctx, func(c context.Context, a client.Accounts) (struct{}, error) {
 			return struct{}{}, a.RevokeRobot(c, name, account)
 		}, func(ctx app.Context, _ struct{}, err error) {

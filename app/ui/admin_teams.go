@@ -14,6 +14,7 @@ import (
 // creator owns it, and the team owns the namespace of its name.
 type teamsPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	state   loadState
@@ -27,6 +28,7 @@ type teamsPage struct {
 }
 
 func (p *teamsPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -46,6 +48,7 @@ func (p *teamsPage) load(ctx app.Context) {
 	p.gen++
 	gen := p.gen
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) ([]api.Team, error) { return a.Teams(c) },
 		func(ctx app.Context, ts []api.Team, err error) {
 			if gen != p.gen {
@@ -65,6 +68,7 @@ func (p *teamsPage) create(ctx app.Context, e app.Event) {
 	}
 	t := api.Team{Name: strings.TrimSpace(p.name), Description: strings.TrimSpace(p.description)}
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Team, error) { return a.CreateTeam(c, t) },
 		func(ctx app.Context, t api.Team, err error) {
 			p.busy = false
@@ -122,6 +126,7 @@ func (p *teamsPage) renderList() app.UI {
 // teamPage shows a team's members with their roles; owners and administrators change them.
 type teamPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	name    string
@@ -136,6 +141,7 @@ type teamPage struct {
 }
 
 func (p *teamPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -157,6 +163,7 @@ func (p *teamPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Team, error) { return a.Team(c, name) },
 		func(ctx app.Context, t api.Team, err error) {
 			if gen != p.gen {
@@ -172,6 +179,7 @@ func (p *teamPage) load(ctx app.Context) {
 // setMember gives user role ("" removes them) and shows the team as the server answers.
 func (p *teamPage) setMember(ctx app.Context, user, role string) {
 	name := p.name
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.Team, error) {
 		return a.SetTeamMember(c, name, user, role)
 	},

@@ -14,6 +14,7 @@ import (
 // one, make one an administrator or not.
 type usersPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	state   loadState
@@ -29,6 +30,7 @@ type usersPage struct {
 }
 
 func (p *usersPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -48,6 +50,7 @@ func (p *usersPage) load(ctx app.Context) {
 	p.gen++
 	gen := p.gen
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) ([]api.User, error) { return a.Users(c) },
 		func(ctx app.Context, us []api.User, err error) {
 			if gen != p.gen {
@@ -71,6 +74,7 @@ func (p *usersPage) create(ctx app.Context, e app.Event) {
 	// The password goes with this request only; the field is emptied at once.
 	p.password = ""
 	clearFields("user-password")
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.User, error) { return a.CreateUser(c, req) },
 		func(ctx app.Context, u api.User, err error) {
 			p.busy = false
@@ -87,6 +91,7 @@ func (p *usersPage) create(ctx app.Context, e app.Event) {
 // change PATCHes one user and says what happened.
 func (p *usersPage) change(name string, req api.UserRequest, done string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
+		ctx = p.home.of(ctx)
 		callAccounts(ctx, func(c context.Context, a client.Accounts) (api.User, error) { return a.UpdateUser(c, name, req) },
 			func(ctx app.Context, _ api.User, err error) {
 				if err != nil {

@@ -28,6 +28,7 @@ const auditPageSize = 50
 // be linked.
 type auditPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	state   loadState
@@ -41,6 +42,7 @@ type auditPage struct {
 }
 
 func (p *auditPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -66,6 +68,7 @@ func (p *auditPage) load(ctx app.Context) {
 	p.gen++
 	gen, q := p.gen, p.query(0)
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.AuditPage, error) { return a.Audit(c, q) },
 		func(ctx app.Context, page api.AuditPage, err error) {
 			if gen != p.gen {
@@ -84,6 +87,7 @@ func (p *auditPage) loadOlder(ctx app.Context, e app.Event) {
 	}
 	gen, q := p.gen, p.query(p.next)
 	p.older = true
+	ctx = p.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.AuditPage, error) { return a.Audit(c, q) },
 		func(ctx app.Context, page api.AuditPage, err error) {
 			p.older = false

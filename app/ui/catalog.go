@@ -138,6 +138,7 @@ func (p *catalogPage) OnDismount() {
 
 // load starts the list over for the current query.
 func (p *catalogPage) load(ctx app.Context) {
+	ctx = p.home.of(ctx)
 	if globalQuery(p.filter.Query) && app.Getenv(EnvMode) != ModeDirect {
 		p.searchFor(ctx)
 		return
@@ -256,6 +257,7 @@ func (p *catalogPage) onSearch(ctx app.Context, e app.Event) {
 	u := *ctx.Page().URL()
 	u.RawQuery = p.filter.values().Encode()
 	ctx.Page().ReplaceURL(&u)
+	ctx = p.home.of(ctx)
 	ctx.After(searchDebounce, func(ctx app.Context) {
 		if gen == p.gen {
 			p.load(ctx)

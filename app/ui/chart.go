@@ -15,6 +15,7 @@ import (
 // newest): Chart.yaml, the README, values, templates and the commands to install it.
 type chartPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	user string
 
@@ -36,6 +37,7 @@ func chartURL(repo, version string) string {
 }
 
 func (p *chartPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -59,6 +61,7 @@ func (p *chartPage) load(ctx app.Context) {
 	p.gen++
 	gen, repo, version := p.gen, p.repo, p.version
 	p.state, p.err = loading, nil
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -23,6 +23,7 @@ func cleanupSection(repo string) app.UI {
 // cleanupPanel runs a retention rule on a repository: rule form → preview list → run.
 type cleanupPanel struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	Repo string
 
@@ -35,6 +36,8 @@ type cleanupPanel struct {
 	jobs       streams
 	gen        int
 }
+
+func (c *cleanupPanel) OnMount(ctx app.Context) { c.home.mount(ctx) }
 
 // OnDismount stops following the cleanup job; the job itself runs on.
 func (c *cleanupPanel) OnDismount() { c.jobs.stop() }
@@ -71,6 +74,7 @@ func (c *cleanupPanel) preview(ctx app.Context, e app.Event) {
 	c.gen++
 	gen := c.gen
 	c.previewing, c.plan, c.planErr, c.st = true, nil, "", jobStatus{}
+	ctx = c.home.of(ctx)
 	ctx.Async(func() {
 		cx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -97,6 +101,7 @@ func (c *cleanupPanel) run(ctx app.Context, e app.Event) {
 	}
 	c.gen++
 	gen := c.gen
+	ctx = c.home.of(ctx)
 	start(ctx, c.jobs.context(), api.JobRequest{Kind: api.JobCleanup, Rule: &rule}, &c.st, func() bool { return gen == c.gen }, nil, func(ctx app.Context) {
 		c.plan = nil
 		ctx.NewAction(actionTagsChanged)

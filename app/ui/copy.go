@@ -37,9 +37,10 @@ type copyPanel struct {
 	// session carries the operator's allowlisted registries (--remote-registries): the
 	// only ones offered.
 	session api.Session
-	// mounted is the panel's own context: the open button's is gone by the time the fields it
-	// brings are there to focus.
-	mounted app.Context
+	// home is the panel's own context: the open button's is gone by the time the fields it
+	// brings are there to focus, and a render may replace the submit button before the job's
+	// answer comes.
+	home
 }
 
 // OnDismount stops following the copy; the job runs on, and its id stays in localStorage.
@@ -48,7 +49,7 @@ func (c *copyPanel) OnDismount() { c.jobs.stop() }
 func (c *copyPanel) storageKey() string { return "berth.copy-job." + c.Repo }
 
 func (c *copyPanel) OnMount(ctx app.Context) {
-	c.mounted = ctx
+	c.home.mount(ctx)
 	ctx.ObserveState(stateSession, &c.session)
 	var id string
 	if err := ctx.LocalStorage().Get(c.storageKey(), &id); err != nil || id == "" {
@@ -106,7 +107,7 @@ func (c *copyPanel) submit(ctx app.Context, e app.Event) {
 	gen := c.gen
 	key := c.storageKey()
 	// The job id is kept so that a reload reconnects to the running copy.
-	start(ctx, c.jobs.context(), req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
+	start(c.home.of(ctx), c.jobs.context(), req, &c.st, func() bool { return gen == c.gen }, func(ctx app.Context, id string) {
 		_ = ctx.LocalStorage().Set(key, id)
 	}, nil)
 }
@@ -126,7 +127,7 @@ func (c *copyPanel) Render() app.UI {
 				if c.repo == "" {
 					c.repo = c.Repo
 				}
-				c.mounted.Defer(func(ctx app.Context) { focusByID("dest-tag") })
+				c.home.of(ctx).Defer(func(ctx app.Context) { focusByID("dest-tag") })
 			}),
 		)
 	}
@@ -222,7 +223,7 @@ func (p *manifestPage) copyBox(id, what, text string) app.UI {
 		app.Button().Class("button small").ID("copy-"+id).DataSet("copy", text).Aria("label", "Copy "+what).Text(label).OnClick(func(ctx app.Context, e app.Event) {
 			copyToClipboard(text)
 			p.copied, p.announce = id, "Copied to the clipboard: "+text
-			ctx.After(2*time.Second, func(ctx app.Context) {
+			p.home.of(ctx).After(2*time.Second, func(ctx app.Context) {
 				if p.copied == id {
 					p.copied = ""
 				}

@@ -195,7 +195,7 @@ func (d *deleteDialog) onClose(ctx app.Context, e app.Event) {
 	d.open = false
 	d.gen++
 	opener := d.req.Opener
-	ctx.Defer(func(ctx app.Context) {
+	d.home.of(ctx).Defer(func(ctx app.Context) { // Cancel, when it closed the dialog, is gone by then
 		if opener == "" {
 			return
 		}

@@ -18,6 +18,7 @@ import (
 // the address, so a comparison is a link.
 type diffPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	user string
 
@@ -38,6 +39,7 @@ func diffURL(q client.DiffQuery) string {
 }
 
 func (p *diffPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -65,6 +67,7 @@ func (p *diffPage) load(ctx app.Context) {
 		return
 	}
 	p.state, p.err = loading, nil
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // may index layers first
 		defer cancel()

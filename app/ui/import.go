@@ -27,6 +27,7 @@ func importSection(repo string) app.UI {
 // job's, then the repository's tags reloaded with the new one.
 type importPanel struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	Repo string
 
@@ -42,6 +43,8 @@ type importPanel struct {
 	jobs        streams
 	gen         int
 }
+
+func (p *importPanel) OnMount(ctx app.Context) { p.home.mount(ctx) }
 
 // OnDismount stops the upload and following the job; a started job runs on.
 func (p *importPanel) OnDismount() { p.jobs.stop() }
@@ -70,6 +73,7 @@ func (p *importPanel) drop(ctx app.Context, e app.Event) {
 	if !files.Truthy() || files.Get("length").Int() == 0 {
 		return
 	}
+	ctx = p.home.of(ctx)
 	ctx.Defer(func(ctx app.Context) { // once the opened panel's input is rendered
 		if input := app.Window().GetElementByID("import-file"); input.Truthy() {
 			input.Set("files", files)
@@ -94,6 +98,7 @@ func (p *importPanel) submit(ctx app.Context, e app.Event) {
 	p.st = jobStatus{}
 	parent := p.jobs.context()
 	alive := func() bool { return gen == p.gen }
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(parent, 6*time.Hour)
 		defer cancel()

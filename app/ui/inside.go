@@ -31,6 +31,7 @@ const layerPage = 500
 // and where file is read from), q (a search), platform (an index's image).
 type insidePage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	user string // signed-in user, observed to reload after a sign-in
 
@@ -77,6 +78,7 @@ func splitInside(p string) (repo, ref string) {
 }
 
 func (p *insidePage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 }
 
@@ -117,6 +119,7 @@ func (p *insidePage) load(ctx app.Context) {
 	p.opened.forget()
 	p.entries.forget()
 	p.supply.forget()
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -200,6 +203,7 @@ func foldIndexEvent(progress map[int][2]int64, e api.IndexEvent) map[int][2]int6
 
 // loadView fetches what the view in the address needs and is not there yet.
 func (p *insidePage) loadView(ctx app.Context) {
+	ctx = p.home.of(ctx)
 	if p.state != loaded {
 		return
 	}
@@ -251,6 +255,7 @@ func (p *insidePage) moreEntries(ctx app.Context, e app.Event) {
 	}
 	p.more = true
 	img, have, gen := p.img, p.entries.v, p.entries.gen
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -284,6 +289,7 @@ func (p *insidePage) onSearch(ctx app.Context, e app.Event) {
 	u.RawQuery = q.Encode()
 	ctx.Page().ReplaceURL(&u)
 	query := p.query
+	ctx = p.home.of(ctx)
 	ctx.After(searchDebounce, func(ctx app.Context) {
 		if query == p.query {
 			p.loadView(ctx)

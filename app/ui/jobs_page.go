@@ -24,6 +24,7 @@ const (
 // state), with live progress, cancel and links to what each touched; /jobs/{id} shows one.
 type jobsPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	user    string // observed, to load again after a sign-in
@@ -130,6 +131,7 @@ func (p *jobsPage) OnInit() {
 }
 
 func (p *jobsPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {})
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state != loaded }, p.load)
 }
@@ -190,6 +192,7 @@ func (p *jobsPage) load(ctx app.Context) {
 		p.state = loading
 	}
 	q, id, admin := p.query, p.id, p.session.Admin
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -273,6 +276,7 @@ func (p *jobsPage) shown() []api.Job {
 // cancel asks the server to cancel job id, then loads the list again.
 func (p *jobsPage) cancel(id string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
+		ctx = p.home.of(ctx)
 		ctx.Async(func() {
 			c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()

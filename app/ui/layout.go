@@ -220,9 +220,10 @@ func field(label string, value app.UI) app.UI {
 }
 
 // home is a component's own context, kept when it mounts. Work an event starts (a scroll
-// fetching rows) dispatches its answer through it: go-app drops what is dispatched from an
-// element that is no longer mounted, and a render may have replaced the scrolled element
-// meanwhile, leaving the rows blank for good.
+// fetching rows, a Retry, a form's submit, a row's button) dispatches its answer through it:
+// go-app drops what is dispatched from an element that is no longer mounted, and the render
+// after the event (or a later one) may have replaced that element meanwhile, leaving a page
+// loading or a form busy for good.
 type home struct {
 	ctx app.Context
 	set bool

@@ -21,6 +21,7 @@ import (
 // the platform switcher works with back and forward.
 type manifestPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	user string // signed-in user, observed to reload after a sign-in
 
@@ -147,6 +148,7 @@ func cutReference(rest string) (repo, ref string) {
 }
 
 func (p *manifestPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	reloadOnSignIn(ctx, &p.user, func() bool { return p.state == failed }, p.load)
 	// After a delete from this page the manifest (or its tag) is gone: show its repository.
 	ctx.Handle(actionTagsChanged, func(ctx app.Context, a app.Action) { ctx.Navigate(repositoryURL(p.repo)) })
@@ -184,6 +186,7 @@ func (p *manifestPage) load(ctx app.Context) {
 	p.gen++
 	gen, repo, ref := p.gen, p.repo, p.ref
 	p.state, p.err, p.child = loading, nil, nil
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -213,7 +216,7 @@ func (p *manifestPage) loadChild(ctx app.Context) {
 	}
 	p.gen++
 	gen, repo, digest := p.gen, p.repo, p.platform
-	p.childState, p.childErr = loading, nil
+	ctx, p.childState, p.childErr = p.home.of(ctx), loading, nil
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

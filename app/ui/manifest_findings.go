@@ -41,6 +41,7 @@ func (p *manifestPage) loadFindings(ctx app.Context) {
 	if !ok || app.IsServer {
 		return
 	}
+	ctx = p.home.of(ctx)
 	p.supply.load(ctx, img.String()+" "+img.Platform, func(c context.Context) (api.SupplyChain, error) {
 		return apiClient().SupplyChain(c, img)
 	}, nil)

@@ -29,6 +29,7 @@ const (
 // scanControl is the button and what became of the last scan it started.
 type scanControl struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	Repo, Reference, Digest string
 
@@ -42,6 +43,7 @@ type scanControl struct {
 }
 
 func (s *scanControl) OnMount(ctx app.Context) {
+	s.home.mount(ctx)
 	sessionOf(ctx, &s.session, s.loadAccess)
 	s.loadAccess(ctx)
 }
@@ -54,6 +56,7 @@ func (s *scanControl) loadAccess(ctx app.Context) {
 		return
 	}
 	repo := s.Repo
+	ctx = s.home.of(ctx)
 	callAccounts(ctx, func(c context.Context, a client.Accounts) (api.RepositoryAccess, error) { return a.Access(c, repo) },
 		func(ctx app.Context, v api.RepositoryAccess, err error) {
 			if err == nil && repo == s.Repo && !slices.Contains(v.Actions, "push") {
@@ -96,6 +99,7 @@ func (s *scanControl) start(ctx app.Context, e app.Event) {
 	s.gen++
 	gen, repo, ref, digest := s.gen, s.Repo, s.Reference, s.Digest
 	s.busy, s.failed, s.status, s.job = true, false, "Queueing the scan…", ""
+	ctx = s.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), scanWait)
 		defer cancel()
@@ -166,6 +170,7 @@ func scanSummary(rep api.ScanReport) string {
 // refreshFindings reads the shown image's findings again, keeping the card (and the scan's
 // status in it) on screen until the new ones replace it.
 func (p *manifestPage) refreshFindings(ctx app.Context) {
+	ctx = p.home.of(ctx)
 	img, ok := p.shownImage()
 	if !ok || p.supply.state != loaded {
 		p.supply.forget()

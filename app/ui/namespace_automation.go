@@ -17,6 +17,7 @@ import (
 // button) and its scheduled retention policies (with a preview and their runs).
 type automationPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session  api.Session
 	name     string
@@ -63,6 +64,7 @@ func callAutomation[T any](ctx app.Context, fn func(c context.Context, a client.
 }
 
 func (p *automationPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	p.page, p.hasPage = ctx, true
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
@@ -94,6 +96,7 @@ func (p *automationPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callAutomation(ctx, func(c context.Context, a client.Automation) (automationView, error) {
 		hooks, err := a.Webhooks(c, name)
 		if err != nil {
@@ -115,6 +118,7 @@ func (p *automationPage) load(ctx app.Context) {
 // act runs fn, then reloads (or shows the error in *errField).
 func (p *automationPage) act(ctx app.Context, errField *string, msg string, fn func(c context.Context, a client.Automation) error) {
 	*errField = ""
+	ctx = p.home.of(ctx)
 	callAutomation(ctx, func(c context.Context, a client.Automation) (struct{}, error) { return struct{}{}, fn(c, a) },
 		func(ctx app.Context, _ struct{}, err error) {
 			if err != nil {
@@ -131,6 +135,7 @@ func (p *automationPage) createHook(ctx app.Context, e app.Event) {
 	name := p.name
 	req := api.WebhookRequest{URL: strings.TrimSpace(p.hookURL), Events: slices.Clone(p.hookEvents), Format: p.hookFormat, Secret: p.hookSecret}
 	p.hookErr, p.shownSecret = "", ""
+	ctx = p.home.of(ctx)
 	callAutomation(ctx, func(c context.Context, a client.Automation) (api.WebhookCreated, error) {
 		return a.CreateWebhook(c, name, req)
 	},
@@ -160,6 +165,7 @@ func (p *automationPage) toggleEvent(ev string) app.EventHandler {
 func (p *automationPage) showDeliveries(id string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		name := p.name
+		ctx = p.home.of(ctx)
 		callAutomation(ctx, func(c context.Context, a client.Automation) ([]api.Delivery, error) { return a.Deliveries(c, name, id) },
 			func(ctx app.Context, ds []api.Delivery, err error) {
 				if err != nil {
@@ -192,6 +198,7 @@ func (p *automationPage) createPolicy(ctx app.Context, e app.Event) {
 func (p *automationPage) showPreview(id string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		name := p.name
+		ctx = p.home.of(ctx)
 		callAutomation(ctx, func(c context.Context, a client.Automation) ([]api.CleanupPlan, error) {
 			return a.RetentionPreview(c, name, id)
 		},
@@ -208,6 +215,7 @@ func (p *automationPage) showPreview(id string) app.EventHandler {
 func (p *automationPage) showRuns(id string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		name := p.name
+		ctx = p.home.of(ctx)
 		callAutomation(ctx, func(c context.Context, a client.Automation) ([]api.RetentionRun, error) {
 			return a.RetentionRuns(c, name, id)
 		},

@@ -17,6 +17,7 @@ import (
 // and set the quota and the pull policy.
 type policiesPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session api.Session
 	name    string
@@ -50,6 +51,7 @@ func callGovernance[T any](ctx app.Context, fn func(c context.Context, g client.
 }
 
 func (p *policiesPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -77,6 +79,7 @@ func (p *policiesPage) load(ctx app.Context) {
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state = loading
+	ctx = p.home.of(ctx)
 	callGovernance(ctx, func(c context.Context, g client.Governance) (policiesView, error) {
 		rules, err := g.ImmutableRules(c, name)
 		if err != nil {
@@ -111,6 +114,7 @@ func (p *policiesPage) load(ctx app.Context) {
 // change runs a change and reloads, announcing msg or showing the error in *errField.
 func (p *policiesPage) change(ctx app.Context, errField *string, msg string, fn func(c context.Context, g client.Governance) error) {
 	*errField = ""
+	ctx = p.home.of(ctx)
 	callGovernance(ctx, func(c context.Context, g client.Governance) (struct{}, error) { return struct{}{}, fn(c, g) },
 		func(ctx app.Context, _ struct{}, err error) {
 			if err != nil {

@@ -38,6 +38,7 @@ func callReplication[T any](ctx app.Context, fn func(c context.Context, r client
 // administrators only (the API refuses anyone else, and the page says so).
 type replicationPage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session   api.Session
 	state     loadState
@@ -56,6 +57,7 @@ type replicationPage struct {
 }
 
 func (p *replicationPage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -83,6 +85,7 @@ func (p *replicationPage) load(ctx app.Context) {
 	if p.endpoints == nil {
 		p.state = loading
 	}
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, r client.Replication) (replicationData, error) {
 		eps, err := r.RegistryEndpoints(c)
 		if err != nil {
@@ -111,6 +114,7 @@ func (p *replicationPage) addEndpoint(ctx app.Context, e app.Event) {
 	ep.Repositories = repositoryList(p.epRepos)
 	p.busy, p.formErr, p.ep.Password = true, "", ""
 	clearFields("endpoint-password") // the password goes with this request only
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, r client.Replication) (api.RegistryEndpoint, error) {
 		return r.AddRegistryEndpoint(c, ep)
 	},
@@ -129,6 +133,7 @@ func (p *replicationPage) addEndpoint(ctx app.Context, e app.Event) {
 func (p *replicationPage) testEndpoint(name string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		p.announce = "Testing " + name + "…"
+		ctx = p.home.of(ctx)
 		callReplication(ctx, func(c context.Context, r client.Replication) (api.EndpointTest, error) {
 			return r.TestRegistryEndpoint(c, name)
 		},
@@ -146,6 +151,7 @@ func (p *replicationPage) testEndpoint(name string) app.EventHandler {
 
 func (p *replicationPage) removeEndpoint(name string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
+		ctx = p.home.of(ctx)
 		callReplication(ctx, func(c context.Context, r client.Replication) (struct{}, error) {
 			return struct{}{}, r.RemoveRegistryEndpoint(c, name)
 		},

@@ -57,6 +57,7 @@ func (p *rulePage) edit(ctx app.Context, e app.Event) {
 		return
 	}
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, r client.Replication) ([]api.RegistryEndpoint, error) {
 		return r.RegistryEndpoints(c)
 	}, func(ctx app.Context, eps []api.RegistryEndpoint, err error) {
@@ -79,6 +80,7 @@ func (p *rulePage) save(ctx app.Context, e app.Event) {
 	r := p.draft
 	r.Name = strings.TrimSpace(r.Name)
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, rc client.Replication) (api.ReplicationRule, error) {
 		return rc.UpdateReplicationRule(c, p.id, r)
 	}, func(ctx app.Context, out api.ReplicationRule, err error) {

@@ -21,6 +21,7 @@ func (p *replicationPage) createRule(ctx app.Context, e app.Event) {
 	r := p.rule
 	r.Name = strings.TrimSpace(r.Name)
 	p.busy, p.formErr = true, ""
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, rc client.Replication) (api.ReplicationRule, error) {
 		return rc.CreateReplicationRule(c, r)
 	},
@@ -86,6 +87,7 @@ func triggerLabel(r api.ReplicationRule) string {
 // rulePage is one rule: start a dry run or a run, and its history with each run's artifacts.
 type rulePage struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	session  api.Session
 	id       string
@@ -104,6 +106,7 @@ type rulePage struct {
 }
 
 func (p *rulePage) OnMount(ctx app.Context) {
+	p.home.mount(ctx)
 	sessionOf(ctx, &p.session, func(ctx app.Context) {
 		if p.state == failed {
 			p.load(ctx)
@@ -129,6 +132,7 @@ type ruleData struct {
 func (p *rulePage) load(ctx app.Context) {
 	p.gen++
 	gen, id := p.gen, p.id
+	ctx = p.home.of(ctx)
 	callReplication(ctx, func(c context.Context, r client.Replication) (ruleData, error) {
 		rules, err := r.ReplicationRules(c)
 		if err != nil {
@@ -165,6 +169,7 @@ func (p *rulePage) start(dry bool) app.EventHandler {
 			return
 		}
 		p.busy = true
+		ctx = p.home.of(ctx)
 		callReplication(ctx, func(c context.Context, r client.Replication) (api.ReplicationRun, error) {
 			return r.RunReplication(c, p.id, dry)
 		},

@@ -182,6 +182,7 @@ func (p *repositoryPage) defaultSort() {
 // meanwhile. Where one answer is not offered (direct mode, an older server), details come
 // chunk by chunk after the names.
 func (p *repositoryPage) load(ctx app.Context) {
+	ctx = p.home.of(ctx)
 	p.gen++
 	gen, name := p.gen, p.name
 	p.state, p.err, p.more = loading, nil, 0
@@ -294,6 +295,7 @@ func (p *repositoryPage) receiveNames(page api.TagPage) {
 func (p *repositoryPage) loadActivity(ctx app.Context) {
 	gen, name := p.gen, p.name
 	p.activity = nil
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

@@ -21,6 +21,7 @@ func (p *repositoryPage) loadRest(ctx app.Context) { p.fetchAll(ctx, true) }
 // with fallback, a failure loads the page anew, otherwise it leaves the page as it is.
 func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 	gen, name := p.gen, p.name
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

@@ -207,6 +207,7 @@ func pullCommand(host, repo, tag, kind, artifactType string) string {
 func (p *repositoryPage) copyAnnounced(ctx app.Context, key, text string) {
 	copyToClipboard(text)
 	p.copied, p.announce = key, "Copied to the clipboard: "+text
+	ctx = p.home.of(ctx)
 	ctx.After(2*time.Second, func(ctx app.Context) {
 		if p.copied == key {
 			p.copied = ""

@@ -56,6 +56,7 @@ func (p *repositoryPage) loadSeverities(ctx app.Context) {
 		return
 	}
 	gen, name := p.gen, p.name
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

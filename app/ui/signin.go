@@ -20,6 +20,7 @@ const stateUser = "berth.user"
 // them against the registry and keeps them; the browser only gets an HttpOnly cookie.
 type signInForm struct {
 	app.Compo
+	home // its own context: answers to its events land though a render replaced their element
 
 	// Reason is why sign-in is needed, from the API's error message.
 	Reason string
@@ -34,6 +35,7 @@ type signInForm struct {
 }
 
 func (f *signInForm) OnMount(ctx app.Context) {
+	f.home.mount(ctx)
 	ctx.ObserveState(stateSession, &f.session)
 }
 
@@ -44,6 +46,7 @@ func (f *signInForm) submit(ctx app.Context, e app.Event) {
 	}
 	f.busy, f.err = true, ""
 	user, pass := f.username, f.password
+	ctx = f.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -122,11 +125,13 @@ func returnPath(u *url.URL) string {
 // way to the account pages or to the sign-in page.
 type userMenu struct {
 	app.Compo
+	home    // its own context: answers to its events land though a render replaced their element
 	user    string
 	session api.Session
 }
 
 func (u *userMenu) OnMount(ctx app.Context) {
+	u.home.mount(ctx)
 	ctx.ObserveState(stateSession, &u.session)
 	// A sign-in made by a form answers only the user's name: ask again for the rest.
 	ctx.ObserveState(stateUser, &u.user).OnChange(func() {
@@ -191,6 +196,7 @@ func (u *userMenu) Render() app.UI {
 		app.Span().Class("hint signed-in-as").Text("Signed in as "),
 		app.Strong().ID("signed-in-user").Text(u.user),
 		app.Button().Class("button small signout").ID("signout").Title("Sign out").Body(navBody("signout", "Sign out")...).OnClick(func(ctx app.Context, e app.Event) {
+			ctx = u.home.of(ctx)
 			ctx.Async(func() {
 				c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()

@@ -17,6 +17,7 @@ import (
 // why instead of listing them.
 func (p *repositoryPage) loadUntagged(ctx app.Context) {
 	gen, name := p.gen, p.name
+	ctx = p.home.of(ctx)
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -164,6 +165,7 @@ func (p *repositoryPage) filterByLabel(ctx app.Context) {
 		return
 	}
 	query, repo, gen := p.filter, p.name, p.gen
+	ctx = p.home.of(ctx)
 	ctx.After(300*time.Millisecond, func(ctx app.Context) {
 		if p.filter != query || p.name != repo || p.gen != gen {
 			return // typing went on, or the page moved to another repository

@@ -3,11 +3,9 @@ package store_test
 import (
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,37 +122,6 @@ func contract(t *testing.T, newDSN func(t *testing.T) string) {
 	contractJobs(t, open)
 	contractWrites(t, open)
 	contractMetadata(t, open)
-
-	t.Run("concurrent writers", func(t *testing.T) {
-		ctx := t.Context()
-		s := open(t)
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for w := range 8 {
-			wg.Go(func() {
-				for i := range 20 {
-					// Every writer also repeats ids of writer 0, so duplicates race too.
-					batch := []store.Event{
-						ev(fmt.Sprintf("w%d-%d", w, i), "pull", "a", "1", "d", base),
-						ev(fmt.Sprintf("w0-%d", i), "pull", "a", "1", "d", base),
-					}
-					if _, err := s.AddEvents(ctx, batch); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		got, err := s.Events(ctx, store.Filter{})
-		if err != nil || len(got) != 160 {
-			t.Fatalf("%d events, %v; want 160", len(got), err)
-		}
-	})
 
 	t.Run("catalog rows follow every write", func(t *testing.T) { summaryContract(t, newDSN(t)) })
 }

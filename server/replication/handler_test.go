@@ -62,6 +62,9 @@ func TestAPIAdminsOnlyAndSecretsStayIn(t *testing.T) {
 	call("root-readonly", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9"}`, http.StatusForbidden)
 	call("root-readonly", "GET", "/api/v1/registries", "", http.StatusOK)
 	call("root", "POST", "/api/v1/registries", `{"name":"Bad Name","url":"http://127.0.0.1:9"}`, http.StatusBadRequest)
+	// The endpoint's own list of repositories (the UI's "Repositories to list"): every name checked.
+	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["ok/name","../etc"]}`, http.StatusBadRequest)
+	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["Upper/Case"]}`, http.StatusBadRequest)
 	body := call("root", "POST", "/api/v1/registries", `{"name":"second","url":"`+second.URL+`","username":"robot","password":"hunter2-secret"}`, http.StatusCreated)
 	list := call("root", "GET", "/api/v1/registries", "", http.StatusOK)
 	for _, b := range [][]byte{body, list} {

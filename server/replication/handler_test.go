@@ -65,6 +65,8 @@ func TestAPIAdminsOnlyAndSecretsStayIn(t *testing.T) {
 	// The endpoint's own list of repositories (the UI's "Repositories to list"): every name checked.
 	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["ok/name","../etc"]}`, http.StatusBadRequest)
 	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["Upper/Case"]}`, http.StatusBadRequest)
+	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["a/\u0000b"]}`, http.StatusBadRequest)
+	call("root", "POST", "/api/v1/registries", `{"name":"x","url":"http://127.0.0.1:9","repositories":["`+strings.Repeat("a", 300)+`"]}`, http.StatusBadRequest)
 	body := call("root", "POST", "/api/v1/registries", `{"name":"second","url":"`+second.URL+`","username":"robot","password":"hunter2-secret"}`, http.StatusCreated)
 	list := call("root", "GET", "/api/v1/registries", "", http.StatusOK)
 	for _, b := range [][]byte{body, list} {

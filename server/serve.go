@@ -28,7 +28,6 @@ import (
 	"github.com/berth-registry/berth/server/auth"
 	"github.com/berth-registry/berth/server/cache"
 	"github.com/berth-registry/berth/server/catalog"
-	"github.com/berth-registry/berth/server/catalogs"
 	"github.com/berth-registry/berth/server/charts"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/contents"
@@ -135,6 +134,9 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string, root *
 			}
 		})
 		svc.Catalog.SetSeeding(false)
+	}
+	if svc.Catalogs != nil {
+		defer svc.Catalogs.Close() // the endpoints' index syncs, before the store closes
 	}
 	// The indexer reads pushed manifests into the metadata index as their notifications come.
 	ictx, stopIndexer := context.WithCancel(ctx)
@@ -419,7 +421,7 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,
-		Replication: repl, Catalogs: catalogs.New(cat, repl),
+		Replication: repl, Catalogs: endpointCatalogs(cfg, cat, repl),
 		Scans: scans,
 	}
 	if shared != nil {

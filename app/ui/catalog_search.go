@@ -83,8 +83,13 @@ func (p *catalogPage) renderFound() app.UI {
 		if r.Label != "" {
 			match = app.Code().Class("break").Text(r.Label)
 		}
+		// An endpoint's hit (administrators) names its registry and links there.
+		var where app.UI = app.Text("")
+		if r.Registry != "" {
+			where = app.Span().Class("muted").Text(r.Registry + ": ")
+		}
 		rows = append(rows, app.Tr().DataSet("result", r.Repository+":"+r.Tag).Body(
-			app.Td().Class("break").Body(app.A().Href(manifestURL(r.Repository, ref)).Text(r.Repository+":"+r.Tag)),
+			app.Td().Class("break").Body(app.A().Href(manifestIn(r.Registry, r.Repository, ref)).Body(where, app.Text(r.Repository+":"+r.Tag))),
 			app.Td().Body(match),
 			app.Td().Text(r.Kind),
 		))

@@ -123,11 +123,14 @@ func (p *manifestPage) OnInit() {
 }
 
 // manifestURL is the UI path of a manifest by tag or digest.
-func manifestURL(repo, ref string) string {
+func manifestURL(repo, ref string) string { return manifestIn(browsed(), repo, ref) }
+
+// manifestIn is the UI path of repo's manifest ref in registry reg ("": the main registry).
+func manifestIn(reg, repo, ref string) string {
 	if strings.Contains(ref, ":") {
-		return inRegistry("/repositories/" + repo + "@" + ref)
+		return registryURL(reg, "/repositories/"+repo+"@"+ref)
 	}
-	return inRegistry("/repositories/" + repo + ":" + ref)
+	return registryURL(reg, "/repositories/"+repo+":"+ref)
 }
 
 // splitReference splits NAME:TAG or NAME@DIGEST from a UI path.

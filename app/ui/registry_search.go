@@ -46,9 +46,12 @@ func (e *elsewhere) load(ctx app.Context) {
 	}
 	e.hits.load(ctx, q, func(c context.Context) ([]api.SearchResult, error) {
 		page, err := apiClient().Search(c, q, 50)
+		// An endpoint with an index answers tags: one line per repository here.
 		var out []api.SearchResult
+		seen := map[string]bool{}
 		for _, h := range page.Results {
-			if h.Registry != "" {
+			if key := h.Registry + "\x00" + h.Repository; h.Registry != "" && !seen[key] {
+				seen[key] = true
 				out = append(out, h)
 			}
 		}

@@ -25,11 +25,16 @@ type Endpoints interface {
 
 // Set is every registry's catalog service.
 type Set struct {
-	main *catalog.Service
-	eps  Endpoints
+	main   *catalog.Service
+	eps    Endpoints
+	idx    Indexes
+	holder string
+	bg     context.Context // the endpoints' syncs run until Close
+	stop   context.CancelFunc
 
-	mu   sync.Mutex
-	cats map[string]built
+	mu      sync.Mutex
+	cats    map[string]built
+	indexes map[string]*endpointIndex
 }
 
 // built is an endpoint's catalog service and the endpoint's version it was built for.
@@ -42,9 +47,12 @@ type built struct {
 // credentials stays with that endpoint.
 const endpointCache = 16 << 20
 
-// New returns the set over main's catalog and the endpoints in eps.
-func New(main *catalog.Service, eps Endpoints) *Set {
-	return &Set{main: main, eps: eps, cats: map[string]built{}}
+// New returns the set over main's catalog and the endpoints in eps, each endpoint with an
+// index of its own from idx (none when idx.Open is nil).
+func New(main *catalog.Service, eps Endpoints, idx Indexes) *Set {
+	bg, stop := context.WithCancel(context.Background())
+	return &Set{main: main, eps: eps, idx: idx, holder: newHolder(), bg: bg, stop: stop,
+		cats: map[string]built{}, indexes: map[string]*endpointIndex{}}
 }
 
 // For returns the catalog service of the registry name ("" or "main": the main registry)
@@ -70,10 +78,13 @@ func (s *Set) For(ctx context.Context, name string) (*catalog.Service, error) {
 		// Its TLS settings do not load (e.g. a CA file gone): said without the server's paths.
 		return nil, httperr.Wrap(api.CodeRegistryUnavailable, "The registry endpoint "+name+" cannot be reached as configured: test it on the replication page.", err)
 	}
-	cat := catalog.New(catalog.Options{
+	opts := catalog.Options{
 		Registry: client, Cache: cache.NewLRU(endpointCache), Known: b.Endpoint.Repositories,
 		Authorizer: adminOnly{reg: registry.NewAuthorizer(client, 0), noCatalog: b.Endpoint.NoCatalog},
-	})
+	}
+	started := s.indexed(ctx, name, b.Version, client, &opts)
+	cat := catalog.New(opts)
+	started(cat)
 	s.cats[name] = built{version: b.Version, cat: cat}
 	return cat, nil
 }

@@ -22,16 +22,16 @@ const (
 )
 
 // Search is the main registry's search (tags by name, digest or label, from its index) with,
-// for a caller who may browse other registries, the repositories of each endpoint whose name
-// contains query. An endpoint that does not answer in time adds nothing and makes the page
-// Incomplete.
+// for a caller who may browse other registries, each endpoint's: its repositories whose name
+// contains query, or the tags its own index finds by digest or label. An endpoint that
+// does not answer in time adds nothing and makes the page Incomplete.
 func (s *Set) Search(ctx context.Context, query string, limit int) (api.SearchPage, error) {
 	page, err := s.main.Search(ctx, query, limit)
 	if err != nil && !httperr.Is(err, api.CodeNotAvailable) {
 		return page, err
 	}
 	q := strings.ToLower(strings.TrimSpace(query))
-	if mayBrowse(ctx) != nil || len(q) < 2 || strings.HasPrefix(q, "sha256:") || strings.HasPrefix(q, "label:") || strings.Contains(q, "=") {
+	if mayBrowse(ctx) != nil || len(q) < 2 || len(query) > maxQuery {
 		return page, err
 	}
 	eps, lerr := s.eps.Endpoints(ctx)
@@ -47,7 +47,7 @@ func (s *Set) Search(ctx context.Context, query string, limit int) (api.SearchPa
 	var wg sync.WaitGroup
 	for i, e := range eps {
 		wg.Go(func() {
-			h, ok := s.names(ctx, e.Name, q)
+			h, ok := s.searchEndpoint(ctx, e.Name, strings.TrimSpace(query))
 			hits[i] = h
 			if !ok {
 				failed.Do(func() { page.Incomplete = true })
@@ -65,14 +65,30 @@ func (s *Set) Search(ctx context.Context, query string, limit int) (api.SearchPa
 	return page, nil
 }
 
-// names returns the repositories of endpoint name containing q, as repository hits; ok is
-// false when the endpoint did not answer.
-func (s *Set) names(ctx context.Context, name, q string) ([]api.SearchResult, bool) {
+// maxQuery bounds the text of a search sent to the endpoints (the main search's own bound).
+const maxQuery = 1024
+
+// searchEndpoint returns endpoint name's hits for query: by name, its repositories whose
+// name contains it (from its catalog, which a first search walks); by digest or label, its
+// index's search (none without an index). ok is false when the endpoint did not answer
+// (completely).
+func (s *Set) searchEndpoint(ctx context.Context, name, query string) ([]api.SearchResult, bool) {
 	ctx, cancel := context.WithTimeout(ctx, endpointDeadline)
 	defer cancel()
 	cat, err := s.For(ctx, name)
 	if err != nil {
 		return nil, false
+	}
+	q := strings.ToLower(query)
+	if strings.HasPrefix(q, "sha256:") || strings.HasPrefix(q, "label:") || strings.Contains(q, "=") {
+		page, err := cat.Search(ctx, query, perEndpointHits)
+		if httperr.Is(err, api.CodeNotAvailable) {
+			return nil, true // digests and labels are searched in an index; this endpoint has none
+		}
+		for i := range page.Results {
+			page.Results[i].Registry = name
+		}
+		return page.Results, err == nil && !page.Incomplete
 	}
 	rows, err := cat.Repositories(ctx, catalog.RepositoryQuery{Query: q, Limit: perEndpointHits})
 	if err != nil {

@@ -37,6 +37,9 @@ type Options struct {
 	UserAgent string
 	// Guard, if set, is asked before every manifest put and delete (governance).
 	Guard WriteGuard
+	// NoCatalog keeps Berth off the registry's _catalog (an endpoint whose catalog is not to
+	// be used): catalog reads are refused at once, as a registry refusing them would.
+	NoCatalog bool
 }
 
 // Client reaches one registry for whoever is asking.
@@ -53,6 +56,7 @@ type Client struct {
 	sem       chan struct{}
 	agent     string
 	guard     WriteGuard
+	noCatalog bool
 
 	mu      sync.Mutex
 	pullers map[string]*pullerEntry
@@ -104,7 +108,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		addr: addr, reg: reg, nameOpts: nopts, auth: opts.Auth, perUser: opts.PerUser,
 		svcWrites: opts.ServiceWrites, transport: brk, breaker: brk, timeout: opts.Timeout,
-		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent, guard: opts.Guard,
+		sem: make(chan struct{}, opts.Concurrency), agent: opts.UserAgent, guard: opts.Guard, noCatalog: opts.NoCatalog,
 		pullers: map[string]*pullerEntry{},
 	}, nil
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/httperr"
 )
 
 // MaxDocument bounds a manifest or config read into memory; real ones are kilobytes.
@@ -49,6 +52,9 @@ func (c *Client) Catalog(ctx context.Context) ([]string, error) {
 // of a hundred; registries that cap the page size (distribution's catalog.maxentries, 1000 by
 // default) refuse them with 400 and get the default size instead.
 func (c *Client) CatalogPages(ctx context.Context, fn func(page []string) error) error {
+	if c.noCatalog {
+		return httperr.New(api.CodeNotFound, "This registry's catalog is not used (noCatalog).")
+	}
 	// A catalog walk is many requests; it gets the deadline of each of them, not one.
 	release, err := c.slot(ctx)
 	if err != nil {

@@ -224,6 +224,7 @@ func (s *Service) dial(e endpoint, lim Limiter, writes bool) (*registry.Client, 
 	return registry.New(registry.Options{
 		URL: e.URL, Auth: auth, ServiceWrites: writes, Transport: Limit(t, lim),
 		Timeout: s.opts.Timeout, Concurrency: s.opts.Concurrency * 4,
+		NoCatalog: e.NoCatalog,
 	})
 }
 

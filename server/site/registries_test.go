@@ -44,7 +44,8 @@ func TestBrowseOtherRegistries(t *testing.T) {
 	d28 := pushImage(t, old.URL, "legacy/tool:2", robot)
 	refusing := registrytest.RefuseCatalog(t, old.URL, http.StatusUnauthorized)
 
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "berth.db"))
+	dsn := filepath.Join(t.TempDir(), "berth.db")
+	st, err := store.OpenSQLite(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,31 +57,17 @@ func TestBrowseOtherRegistries(t *testing.T) {
 		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: []byte("a cluster secret for the tests")}); err != nil {
 			t.Fatal(err)
 		}
-		s.Catalogs = catalogs.New(s.Catalog, s.Replication)
+		// Each endpoint with an index of its own, filled by its pages' reads (no sync here).
+		s.Catalogs = catalogs.New(s.Catalog, s.Replication, catalogs.Indexes{
+			Open: func(ctx context.Context, name string) (store.Store, error) { return store.OpenEndpoint(ctx, dsn, name) },
+		})
+		t.Cleanup(func() { _ = s.Catalogs.Close() })
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	get := func(t *testing.T, user, path string, want int, into any) string {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		if user != "" {
-			req.SetBasicAuth(user, "x")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("GET %s as %q: %d %s, want %d", path, user, resp.StatusCode, b, want)
-		}
-		if into != nil {
-			if err := json.Unmarshal(b, into); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return string(b)
+		return apiGetter(t, srv.URL)(user, path, want, into)
 	}
 	for _, e := range []api.RegistryEndpoint{
 		{Name: "second", URL: second.URL},
@@ -176,4 +163,31 @@ func addEndpoint(t *testing.T, base string, e api.RegistryEndpoint) error {
 		t.Fatalf("add endpoint %s: %d %s", e.Name, resp.StatusCode, body)
 	}
 	return nil
+}
+
+// apiGetter returns a GET of base's API as user (Basic, any password; "" for none) that
+// fails t unless the answer has status want, decoding its JSON into into if set.
+func apiGetter(t *testing.T, base string) func(user, path string, want int, into any) string {
+	return func(user, path string, want int, into any) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, "x")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("GET %s as %q: %d %s, want %d", path, user, resp.StatusCode, b, want)
+		}
+		if into != nil {
+			if err := json.Unmarshal(b, into); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return string(b)
+	}
 }

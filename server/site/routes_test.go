@@ -129,7 +129,7 @@ func everything(t *testing.T) http.Handler {
 		if s.Replication, err = replication.New(replication.Options{Store: st, Main: s.Registry, Secret: secret}); err != nil {
 			t.Fatal(err)
 		}
-		s.Catalogs = catalogs.New(s.Catalog, s.Replication)
+		s.Catalogs = catalogs.New(s.Catalog, s.Replication, catalogs.Indexes{})
 		gs, _ := store.GovernanceOf(st)
 		ws, _ := store.WebhooksOf(st)
 		rs, _ := store.RetentionOf(st)

@@ -174,13 +174,25 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if q.All {
 		page.Offset, page.Limit = 0, len(names)
 	}
-	describe := names
-	if !q.needsAll() && !q.All {
+	// Which tags to describe: a page by name is a window of the list; a page sorted by
+	// another field is a window the index orders when it describes every tag (presorted,
+	// with the stale rows of all of them); otherwise every tag, sorted once described.
+	describe, presorted, stale := names, false, []string(nil)
+	switch {
+	case !q.needsAll() && !q.All:
 		describe = window(names, q.Offset, q.Limit)
+	case !q.All:
+		if w, st, ok := s.sortedWindow(ctx, repository, names, q); ok {
+			describe, presorted, stale = w, true, st
+		}
 	}
 	var rows map[string]store.IndexedTag
-	if s.idx != nil {
-		list, err := s.idx.IndexTags(ctx, repository)
+	if s.idx != nil && len(describe) > 0 {
+		var only []string
+		if len(describe) < len(names) {
+			only = describe // a page of a large repository reads only its rows
+		}
+		list, err := s.idx.IndexTags(ctx, repository, only...)
 		if err != nil {
 			slog.Warn("index: read tags", "repository", repository, "err", err)
 		}
@@ -191,11 +203,10 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	}
 	wctx, w := s.withWrites(ctx)
 	tags := make([]api.Tag, len(describe))
-	var stale []string
 	var wg sync.WaitGroup
 	for i, t := range describe {
 		row, ok := rows[t]
-		if ok && !s.fresh(row.Checked) {
+		if ok && !presorted && !s.fresh(row.Checked) {
 			stale = append(stale, t)
 		}
 		if ok && row.Manifest != nil {
@@ -232,7 +243,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		}
 		tags = slices.DeleteFunc(tags, func(t api.Tag) bool { return !keep[t.Name] })
 	}
-	if q.needsAll() {
+	if q.needsAll() && !presorted {
 		tags = slices.DeleteFunc(tags, func(t api.Tag) bool { return !q.keeps(t) })
 		q.sort(tags)
 		page.Total = len(tags)
@@ -271,19 +282,32 @@ func (q TagQuery) keeps(t api.Tag) bool {
 }
 
 func (q TagQuery) sort(tags []api.Tag) {
-	by := func(a, b api.Tag) int { return strings.Compare(a.Name, b.Name) }
-	switch strings.TrimPrefix(q.Sort, "-") {
-	case "created":
-		by = func(a, b api.Tag) int { return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.Name, b.Name)) }
-	case "size":
-		by = func(a, b api.Tag) int { return cmp.Or(cmp.Compare(a.Size, b.Size), strings.Compare(a.Name, b.Name)) }
-	case "pushed":
-		by = func(a, b api.Tag) int { return cmp.Or(a.Pushed.Compare(b.Pushed), strings.Compare(a.Name, b.Name)) }
-	}
-	slices.SortFunc(tags, by)
+	slices.SortFunc(tags, func(a, b api.Tag) int {
+		return q.compare(orderKey{a.Name, a.Size, a.Created, a.Pushed}, orderKey{b.Name, b.Size, b.Created, b.Pushed})
+	})
 	if strings.HasPrefix(q.Sort, "-") {
 		slices.Reverse(tags)
 	}
+}
+
+// orderKey is what a tag page is sorted by.
+type orderKey struct {
+	name            string
+	size            int64
+	created, pushed time.Time
+}
+
+// compare orders by q's field (ascending), then by name.
+func (q TagQuery) compare(a, b orderKey) int {
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case "created":
+		return cmp.Or(a.created.Compare(b.created), strings.Compare(a.name, b.name))
+	case "size":
+		return cmp.Or(cmp.Compare(a.size, b.size), strings.Compare(a.name, b.name))
+	case "pushed":
+		return cmp.Or(a.pushed.Compare(b.pushed), strings.Compare(a.name, b.name))
+	}
+	return strings.Compare(a.name, b.name)
 }
 
 // describeTag describes one tag, from its index row where there is one: a stale row is

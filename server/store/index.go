@@ -145,8 +145,12 @@ type Index interface {
 	ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error
 	// DeleteTags forgets tags of a repository.
 	DeleteTags(ctx context.Context, repository string, tags []string) error
-	// IndexTags returns a repository's indexed tags with their summaries, sorted by name.
-	IndexTags(ctx context.Context, repository string) ([]IndexedTag, error)
+	// IndexTags returns a repository's indexed tags with their summaries, sorted by name:
+	// all of them, or only those named in tags.
+	IndexTags(ctx context.Context, repository string, tags ...string) ([]IndexedTag, error)
+	// IndexTagOrder returns, for each of a repository's indexed tags in no order, what sorts
+	// it by creation, size or push time.
+	IndexTagOrder(ctx context.Context, repository string) ([]TagOrder, error)
 	// PutManifests records manifest summaries seen in repository (and, for an index, its
 	// platforms' labels and digests, for search).
 	PutManifests(ctx context.Context, repository string, ms []IndexManifest) error

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,12 +39,38 @@ func scanManifest(digest string, mediaType, kind, artifactType, platforms, subje
 }
 
 // IndexTags implements Index.
-func (s *sqlStore) IndexTags(ctx context.Context, repository string) ([]IndexedTag, error) {
+func (s *sqlStore) IndexTags(ctx context.Context, repository string, tags ...string) ([]IndexedTag, error) {
+	if len(tags) == 0 {
+		return s.indexTags(ctx, repository, nil)
+	}
+	// A page's window of a large repository: only its rows, not every row to pick them.
+	out := []IndexedTag{}
+	for chunk := range slices.Chunk(tags, 500) {
+		rows, err := s.indexTags(ctx, repository, chunk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	slices.SortFunc(out, func(a, b IndexedTag) int { return strings.Compare(a.Tag, b.Tag) })
+	return out, nil
+}
+
+// indexTags reads repository's tag rows, all of them or those named in tags.
+func (s *sqlStore) indexTags(ctx context.Context, repository string, tags []string) ([]IndexedTag, error) {
+	args := []any{repository}
+	named := ""
+	if len(tags) > 0 {
+		named = " AND t.tag IN (?" + strings.Repeat(", ?", len(tags)-1) + ")"
+		for _, t := range tags {
+			args = append(args, t)
+		}
+	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, t.checked, t.pushed, `+manifestColumns+`,
 			(SELECT COUNT(*) FROM index_manifests r WHERE r.subject = t.digest AND EXISTS
 				(SELECT 1 FROM index_repository_manifests rm WHERE rm.repository = t.repository AND rm.digest = r.digest))
 		FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest
-		WHERE t.repository = ? ORDER BY t.tag`), repository)
+		WHERE t.repository = ?`+named+` ORDER BY t.tag`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: index tags of %s: %w", s.d.name, repository, err)
 	}

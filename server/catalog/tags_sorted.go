@@ -1,0 +1,52 @@
+package catalog
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+)
+
+// sortedWindow returns the window q asks of names sorted by creation, size or push time, and
+// the names whose rows are stale, when the index describes every one of names: the order
+// then comes from one narrow read of the index, and only the window's full rows are read
+// after it (a 10,000-tag repository's newest 100 without reading 10,000 summaries). ok is
+// false when the page has to be chosen the long way: filters by platform, kind or label, a
+// tag the index does not describe yet, or the index failing.
+func (s *Service) sortedWindow(ctx context.Context, repository string, names []string, q TagQuery) (win, stale []string, ok bool) {
+	if s.idx == nil || q.Platform != "" || q.Kind != "" || q.Label != "" {
+		return nil, nil, false
+	}
+	order, err := s.idx.IndexTagOrder(ctx, repository)
+	if err != nil {
+		slog.Warn("index: read tag order", "repository", repository, "err", err)
+		return nil, nil, false
+	}
+	if len(order) < len(names) {
+		return nil, nil, false
+	}
+	byName := make(map[string]int, len(order))
+	for i, o := range order {
+		byName[o.Tag] = i
+	}
+	keys := make([]orderKey, 0, len(names))
+	for _, n := range names {
+		i, found := byName[n]
+		if !found || !order[i].Described {
+			return nil, nil, false
+		}
+		o := order[i]
+		keys = append(keys, orderKey{name: n, size: o.Size, created: o.Created, pushed: o.Pushed})
+		if !s.fresh(o.Checked) {
+			stale = append(stale, n)
+		}
+	}
+	slices.SortFunc(keys, q.compare)
+	if strings.HasPrefix(q.Sort, "-") {
+		slices.Reverse(keys)
+	}
+	for _, k := range window(keys, q.Offset, q.Limit) {
+		win = append(win, k.name)
+	}
+	return win, stale, true
+}

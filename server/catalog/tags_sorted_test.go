@@ -1,0 +1,103 @@
+package catalog_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/store"
+)
+
+// rowCounter is a store that records how many full tag rows each IndexTags call asked for
+// (0: all of them).
+type rowCounter struct {
+	store.Store
+	mu    sync.Mutex
+	asked []int
+}
+
+func (r *rowCounter) IndexTags(ctx context.Context, repository string, tags ...string) ([]store.IndexedTag, error) {
+	r.mu.Lock()
+	r.asked = append(r.asked, len(tags))
+	r.mu.Unlock()
+	return r.Store.IndexTags(ctx, repository, tags...)
+}
+
+func (r *rowCounter) take() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.asked
+	r.asked = nil
+	return out
+}
+
+// TestSortedPagesReadTheirWindow: once the index describes every tag, a page sorted by
+// creation, size or push time is the same window as the whole list sorted, on both
+// databases, and reads the full rows of its window alone; a tag the index does not describe
+// yet sends the page the long way, with the same answer.
+func TestSortedPagesReadTheirWindow(t *testing.T) {
+	backends(t, func(t *testing.T, newDSN func(t *testing.T) string) {
+		reg := newCountingRegistry(t)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range 12 {
+			img, _ := random.Image(int64(100+37*((i*5)%12)), 1)
+			// Pairs share a creation time: ties are ordered by name.
+			img, _ = mutate.CreatedAt(img, v1.Time{Time: base.Add(time.Duration(i/2) * time.Hour)})
+			push(t, reg.host, fmt.Sprintf("sorted/app:t%02d", i), img)
+		}
+		rows := &rowCounter{Store: openStore(t, newDSN(t))}
+		svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: rows})
+		ctx := context.Background()
+		names := func(page catalog.TagQuery) ([]string, int) {
+			t.Helper()
+			p, err := svc.Tags(ctx, "sorted/app", page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, tag := range p.Tags {
+				out = append(out, tag.Name)
+			}
+			return out, p.Total
+		}
+		check := func(t *testing.T, wantWindow bool) {
+			for _, sort := range []string{"created", "-created", "size", "-size", "pushed", "-pushed"} {
+				all, _ := names(catalog.TagQuery{Sort: sort, All: true})
+				rows.take()
+				for _, offset := range []int{0, 3, 10} {
+					got, total := names(catalog.TagQuery{Sort: sort, Offset: offset, Limit: 4})
+					want := all[offset:min(len(all), offset+4)]
+					if !slices.Equal(got, want) || total != len(all) {
+						t.Errorf("sort=%s offset=%d: %v of %d, want %v of %d", sort, offset, got, total, want, len(all))
+					}
+					asked := rows.take()
+					if wantWindow && (len(asked) != 1 || asked[0] == 0 || asked[0] > 4) {
+						t.Errorf("sort=%s offset=%d read rows %v, want only its window", sort, offset, asked)
+					}
+				}
+			}
+		}
+		names(catalog.TagQuery{All: true}) // describes every tag into the index
+		check(t, true)
+		// A tag pushed behind Berth's back: not in the index, so pages go the long way (and
+		// describe it on the way).
+		img, _ := random.Image(5000, 1)
+		push(t, reg.host, "sorted/app:t99", img)
+		svc.Invalidate("sorted/app", "t99")
+		got, total := names(catalog.TagQuery{Sort: "-size", Limit: 1})
+		if total != 13 || len(got) != 1 || got[0] != "t99" {
+			t.Errorf("largest after an unindexed push: %v of %d", got, total)
+		}
+		check(t, true)
+	})
+}

@@ -124,11 +124,17 @@ var pagesWithData = []struct {
 // and the browser loads it).
 func warm(t testing.TB, base string) {
 	t.Helper()
-	for _, path := range []string{
+	warmPaths(t, base,
 		"/api/v1/repositories?limit=200&offset=0",
 		"/api/v1/repositories/library/alpine/tags?limit=all",
 		"/api/v1/repositories/library/alpine/manifests/3.21",
-	} {
+	)
+}
+
+// warmPaths GETs each of paths once (see warm).
+func warmPaths(t testing.TB, base string, paths ...string) {
+	t.Helper()
+	for _, path := range paths {
 		start := time.Now()
 		resp, err := http.Get(base + path)
 		if err != nil {

@@ -158,4 +158,30 @@
   } else {
     document.addEventListener("DOMContentLoaded", watch);
   }
+
+  // The answers the page's app asks for first (its seed lists them) are asked for as soon as
+  // the page is parsed, while app.wasm loads; the app takes each over once (app/client's
+  // transport looks in berthPrefetch before it fetches), whole, or asks again itself if one
+  // failed. Unclaimed ones are dropped after a minute.
+  window.berthPrefetch = new Map();
+  const prefetch = () => {
+    const el = document.getElementById("berth-seed");
+    if (!el) return;
+    let seed;
+    try { seed = JSON.parse(el.textContent); } catch (_) { return; }
+    if (!seed || seed.page !== location.pathname + location.search) return;
+    for (const p of seed.prefetch || []) {
+      const ctl = new AbortController();
+      const got = fetch(p.path, { headers: { Accept: p.accept }, credentials: "same-origin", signal: ctl.signal })
+        .then((r) => r.arrayBuffer().then((body) => ({ status: r.status, statusText: r.statusText, headers: r.headers, body: new Uint8Array(body) })));
+      got.catch(() => {}); // a failure is the app's to see, when it claims the answer
+      window.berthPrefetch.set(p.path, { accept: p.accept, got, ctl });
+      setTimeout(() => window.berthPrefetch.delete(p.path), 60000);
+    }
+  };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", prefetch, { once: true });
+  } else {
+    prefetch();
+  }
 })();

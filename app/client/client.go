@@ -153,6 +153,9 @@ func RepositoriesPath(q api.RepositoryQuery) string {
 	return "/api/v1/repositories?" + v.Encode()
 }
 
+// AllTagsAccept is what AllTags accepts: rows, else JSON.
+const AllTagsAccept = api.TagRowsType + ", application/json;q=0.9"
+
 // AllTagsPath is the /api/v1 path of every tag of a repository with its details.
 func AllTagsPath(repository string) string {
 	return "/api/v1/repositories/" + escapePath(repository) + "/tags?limit=all"
@@ -185,7 +188,7 @@ func (c *Berth) Search(ctx context.Context, query string, limit int) (api.Search
 // JSON; a server that does not offer them answers JSON, read as before.
 func (c *Berth) AllTags(ctx context.Context, repository string) (api.TagPage, error) {
 	var p tagRows
-	err := c.doWith(ctx, http.MethodGet, AllTagsPath(repository), map[string]string{"Accept": api.TagRowsType + ", application/json;q=0.9"}, nil, &p)
+	err := c.doWith(ctx, http.MethodGet, AllTagsPath(repository), map[string]string{"Accept": AllTagsAccept}, nil, &p)
 	return p.TagPage, err
 }
 

@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,9 @@ import (
 
 // send sends r with the browser's fetch, aborted when ctx ends.
 func send(ctx context.Context, r request) (*response, error) {
+	if resp, ok := prefetched(ctx, r); ok {
+		return resp, nil
+	}
 	abort := js.Global().Get("AbortController").New()
 	opts := js.Global().Get("Object").New()
 	opts.Set("method", r.method)
@@ -141,3 +145,36 @@ func (b *streamBody) Close() error {
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// prefetched returns the answer to r that the page asked for while app.wasm loaded
+// (web/early.js, from the page's seed), claiming it: a GET of the same path with the same
+// Accept header, which has not failed. Otherwise ok is false and r is sent as usual.
+func prefetched(ctx context.Context, r request) (*response, bool) {
+	m := js.Global().Get("berthPrefetch")
+	if r.method != "GET" || r.body != nil || r.header["Authorization"] != "" || !m.Truthy() {
+		return nil, false
+	}
+	e := m.Call("get", r.url)
+	if !e.Truthy() || e.Get("accept").String() != r.header["Accept"] {
+		return nil, false
+	}
+	m.Call("delete", r.url)
+	v, err := await(ctx, e.Get("ctl"), e.Get("got"))
+	if err != nil || !v.Truthy() {
+		return nil, false
+	}
+	body := make([]byte, v.Get("body").Get("length").Int())
+	js.CopyBytesToGo(body, v.Get("body"))
+	h := v.Get("headers")
+	return &response{
+		status:     v.Get("status").Int(),
+		statusText: v.Get("statusText").String(),
+		header: func(name string) string {
+			if v := h.Call("get", name); v.Type() == js.TypeString {
+				return v.String()
+			}
+			return ""
+		},
+		body: io.NopCloser(bytes.NewReader(body)),
+	}, true
+}

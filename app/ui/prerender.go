@@ -115,6 +115,16 @@ type seed struct {
 	// Session is who the page was rendered for, where the page depends on it. Apart from
 	// the answers: those are kept for offline use, and the session never is.
 	Session *api.Session `json:"session,omitempty"`
+	// Prefetch lists the /api/v1 answers the app asks for as soon as it runs: the browser
+	// asks for them when the page is parsed (web/early.js), while app.wasm still loads, and
+	// the app takes the answers over (app/client's transport).
+	Prefetch []prefetch `json:"prefetch,omitempty"`
+}
+
+// prefetch is an answer the page's app will ask for, with the Accept header it sends.
+type prefetch struct {
+	Path   string `json:"path"`
+	Accept string `json:"accept"`
 }
 
 func newSeed(u *url.URL) *seed {

@@ -114,6 +114,10 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 	}
 	p.name, p.seed = name, s
 	p.receiveFirst(page)
+	if p.more > 0 {
+		// The other tags, asked for while app.wasm loads (see loadRest).
+		s.Prefetch = append(s.Prefetch, prefetch{Path: client.AllTagsPath(name), Accept: client.AllTagsAccept})
+	}
 }
 
 // OnInit takes over the tags the server put into the page, before the first render, so the

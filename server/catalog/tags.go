@@ -42,7 +42,8 @@ func (s *Service) CanRead(ctx context.Context, repository string) error {
 	return s.authorize(ctx, repository)
 }
 
-// tagNames lists a repository's tags, sorted, reusing a list younger than TagTTL.
+// tagNames lists a repository's tags, sorted, reusing a list younger than TagTTL, and one
+// younger than maxStale while it is listed again in the background.
 func (s *Service) tagNames(ctx context.Context, repository string) ([]string, error) {
 	if err := registry.ValidateRepository(repository); err != nil {
 		return nil, err
@@ -54,6 +55,25 @@ func (s *Service) tagNames(ctx context.Context, repository string) ([]string, er
 	if ok && time.Since(e.at) < s.tagTTL {
 		return e.names, nil
 	}
+	if ok && time.Since(e.at) < maxStale {
+		// Answered at once, and listed again in the background for the next answer: a page
+		// never waits on the registry for a list it had moments ago (a change Berth is told
+		// of drops the list, so it is read at once then).
+		go func() {
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.reg.Timeout())
+			defer cancel()
+			if _, err := s.listTags(bctx, st, repository); err != nil {
+				slog.Debug("catalog: list tags again", "repository", repository, "err", err)
+			}
+		}()
+		return e.names, nil
+	}
+	return s.listTags(ctx, st, repository)
+}
+
+// listTags reads a repository's tag list from the registry as the caller in ctx, once for
+// concurrent callers, and keeps it in the caller's state.
+func (s *Service) listTags(ctx context.Context, st *state, repository string) ([]string, error) {
 	v, err, _ := s.flight.Do("list/"+principalOf(ctx)+"/"+repository, func() (any, error) {
 		names, err := s.reg.Tags(ctx, repository)
 		if err != nil {

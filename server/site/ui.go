@@ -51,7 +51,8 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 	return h
 }
 
-// serviceWorker is go-app's worker with one change: pages come from the network first, the
+// serviceWorker is go-app's worker with two changes. Navigations are preloaded (the page's
+// request leaves while the worker boots). Pages come from the network first, the
 // cache only when the network fails. A page Berth serves carries its data, read for whoever
 // asks (go-app's worker would answer "/" from its cache, without data, for as long as the
 // version lasts); offline, a page the cache lacks (a deep link such as
@@ -60,9 +61,13 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 var serviceWorker = func() string {
 	const plain = `async function fetchWithCache(request) {
   const cachedResponse = await caches.match(request);`
-	const networkFirst = `async function fetchWithCache(request) {
+	const networkFirst = `async function fetchWithCache(request, event) {
   if (request.mode === "navigate") {
     try {
+      const preloaded = event && (await event.preloadResponse);
+      if (preloaded) {
+        return preloaded;
+      }
       return await fetch(request);
     } catch (error) {
       const page = (await caches.match(request)) || (await caches.match(self.registration.scope));
@@ -73,10 +78,25 @@ var serviceWorker = func() string {
     }
   }
   const cachedResponse = await caches.match(request);`
-	if !strings.Contains(app.DefaultAppWorkerJS, plain) {
+	// Navigation preload: the page's request leaves while the worker starts, instead of after.
+	const (
+		fetchPlain     = `event.respondWith(fetchWithCache(event.request));`
+		fetchPreloaded = `event.respondWith(fetchWithCache(event.request, event));`
+		activatePlain  = `self.addEventListener("activate", async (event) => {
+`
+		activatePreload = `self.addEventListener("activate", async (event) => {
+  if (self.registration.navigationPreload) {
+    event.waitUntil(self.registration.navigationPreload.enable());
+  }
+`
+	)
+	w := app.DefaultAppWorkerJS
+	if !strings.Contains(w, plain) || !strings.Contains(w, fetchPlain) || !strings.Contains(w, activatePlain) {
 		return "" // go-app changed its worker; keep it as it is
 	}
-	return strings.Replace(app.DefaultAppWorkerJS, plain, networkFirst, 1)
+	w = strings.Replace(w, plain, networkFirst, 1)
+	w = strings.Replace(w, fetchPlain, fetchPreloaded, 1)
+	return strings.Replace(w, activatePlain, activatePreload, 1)
 }()
 
 // prefixed resolves go-app's resources under a base path for the static export: /web/… and

@@ -73,6 +73,7 @@ func waitGone(sel string) chromedp.Action[chromedp.Void] {
 type clickPoint struct {
 	X, Y           float64
 	Ok, Hit, Opens bool
+	At             string
 }
 
 // clickOn sends a real mouse click to the centre of the first laid-out element matching the
@@ -86,7 +87,7 @@ func clickOn(sel string) chromedp.Action[chromedp.Void] {
 			const r = e.getClientRects()[0] || e.getBoundingClientRect();
 			const x = r.left + r.width / 2, y = r.top + r.height / 2, at = document.elementFromPoint(x, y);
 			const opens = e.tagName === "SUMMARY" && !!e.parentElement && e.parentElement.tagName === "DETAILS" && !e.parentElement.open;
-			return {X: x, Y: y, Ok: true, Hit: !!at && (at === e || e.contains(at)), Opens: opens}; })()`
+			return {X: x, Y: y, Ok: true, Hit: !!at && (at === e || e.contains(at)), Opens: opens, At: at ? at.tagName + "." + at.className + "#" + at.id + " in " + (at.parentElement && at.parentElement.tagName + "." + at.parentElement.className) + " scrollY=" + window.scrollY : ""}; })()`
 		opened := `(() => { const e = ` + visibleJS(sel) + `; return !!e && !!e.parentElement && e.parentElement.open; })()`
 		deadline := time.Now().Add(waitBudget)
 		for {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -74,5 +76,49 @@ func TestE2ERestOfTheTagsAskedForWithThePage(t *testing.T) {
 	}
 	if n := all(before); n != 1 {
 		t.Errorf("with app.wasm the other tags were asked for %d times, want once (the page's own request, taken over)", n)
+	}
+}
+
+// TestE2EOpenPageFollowsPushes: an open repository page shows a tag pushed to its repository
+// by itself, without a reload, once the registry's notification reaches Berth.
+func TestE2EOpenPageFollowsPushes(t *testing.T) {
+	reg := registrytest.Open(t)
+	host := strings.TrimPrefix(reg, "http://")
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushAs := func(tag string) string {
+		r, _ := name.ParseReference(host+"/follow/app:"+tag, name.Insecure)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		return d.String()
+	}
+	pushAs("v1")
+	base := startBerth(t, func(c *config.Config) { c.Registry = reg; c.NoDemo = true; c.EventsInsecure = true })
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/follow/app"), appRunning(),
+		waitShown(`#tags tr[data-tag="v1"]`)); err != nil {
+		t.Fatal(err)
+	}
+	// The push, then the notification the registry sends of it.
+	digest := pushAs("v2")
+	event := fmt.Sprintf(`{"events":[{"id":"follow-push-v2","timestamp":%q,"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":"follow/app","tag":"v2"}}]}`,
+		time.Now().UTC().Format(time.RFC3339Nano), digest)
+	req, _ := http.NewRequest(http.MethodPost, base+"/events", strings.NewReader(event))
+	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("notification: %s", resp.Status)
+	}
+	if err := chromedp.Do(ctx, waitShown(`#tags tr[data-tag="v2"] td.digest`)); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("the pushed tag never showed on the open page: %v; it shows:\n%s", err, text)
 	}
 }

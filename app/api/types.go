@@ -87,6 +87,17 @@ type TagPage struct {
 	// registry on the spot until the walk reaches them, and the page reads the list again
 	// until the walk ends.
 	Indexing *IndexProgress `json:"indexing,omitempty"`
+	// Changes is a token of the repository's changes as the answering replica knows them:
+	// GET …/changes?since= waits with it for the next one (see RepositoryChanges).
+	Changes string `json:"changes,omitempty"`
+}
+
+// RepositoryChanges answers a wait for a change of a repository's tags: Changed when they
+// changed since the token given (read them again), with the token to wait with next.
+type RepositoryChanges struct {
+	Repository string `json:"repository"`
+	Changes    string `json:"changes"`
+	Changed    bool   `json:"changed"`
 }
 
 // Tag is a tag and what it points to.

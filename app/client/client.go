@@ -32,6 +32,10 @@ type Client interface {
 	// is not offered (Direct, or a Berth from before limit=all) it fails with
 	// api.CodeDirectMode or api.CodeBadRequest, and the caller asks page by page instead.
 	AllTags(ctx context.Context, repository string) (api.TagPage, error)
+	// WaitChanges waits (a long poll, up to about 25 s) for a change of a repository's tags
+	// after the token since (TagPage.Changes); Direct cannot, and fails with
+	// api.CodeDirectMode.
+	WaitChanges(ctx context.Context, repository, since string) (api.RepositoryChanges, error)
 	// Usage returns what a repository stores and, with del set to a manifest digest, what
 	// deleting it would free.
 	Usage(ctx context.Context, repository, del string) (api.Usage, error)

@@ -41,6 +41,10 @@ func (c *Direct) AllTags(context.Context, string) (api.TagPage, error) {
 	return api.TagPage{}, errDirect("Every tag in one answer")
 }
 
+func (c *Direct) WaitChanges(context.Context, string, string) (api.RepositoryChanges, error) {
+	return api.RepositoryChanges{}, errDirect("Following changes")
+}
+
 func (c *Direct) TagsWithLabel(context.Context, string, string, string) ([]string, error) {
 	return nil, errDirect("Label filters")
 }

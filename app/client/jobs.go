@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -100,4 +102,34 @@ func (c *Berth) FollowJob(ctx context.Context, id string, fn func(api.JobEvent))
 		return last, fmt.Errorf("job %s events: %w", id, err)
 	}
 	return last, nil
+}
+
+// WaitChanges asks past the offline store (a wait is not an answer to keep or replay): a
+// failure is the caller's to retry later.
+func (c *Berth) WaitChanges(ctx context.Context, repository, since string) (api.RepositoryChanges, error) {
+	path, err := c.scoped(http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/changes?since="+url.QueryEscape(since))
+	if err != nil {
+		return api.RepositoryChanges{}, err
+	}
+	header := map[string]string{"Accept": "application/json"}
+	if token := bearerToken(); token != "" {
+		header["Authorization"] = "Bearer " + token
+	}
+	resp, err := send(ctx, request{method: http.MethodGet, url: c.Base + path, header: header})
+	if err != nil {
+		return api.RepositoryChanges{}, err
+	}
+	defer resp.body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.body, 64<<10))
+	if err != nil {
+		return api.RepositoryChanges{}, err
+	}
+	if resp.status != http.StatusOK {
+		return api.RepositoryChanges{}, &api.Error{Status: resp.status, Code: api.CodeForStatus(resp.status), Message: fmt.Sprintf("The server answered %s.", resp.Status())}
+	}
+	var out api.RepositoryChanges
+	if err := json.Unmarshal(data, &out); err != nil {
+		return api.RepositoryChanges{}, err
+	}
+	return out, nil
 }

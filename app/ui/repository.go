@@ -89,6 +89,7 @@ type repositoryPage struct {
 
 	indexing  *api.IndexProgress // Berth fills its index for the first time (repository_first.go)
 	following bool               // a read that follows the index is scheduled
+	changes   tagChanges         // the page follows its repository (repository_changes.go)
 }
 
 // OnPreRender reads the newest tags with their details on the server, so that the page
@@ -164,6 +165,7 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
 			p.followIndex(ctx)
+			p.followChanges(ctx)
 		}
 		p.loadActivity(ctx)
 		p.loadSeverities(ctx)
@@ -233,6 +235,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.loadUsage(ctx)
 				p.loadSeverities(ctx)
 				p.followIndex(ctx)
+				p.followChanges(ctx)
 			}
 		})
 	})
@@ -260,37 +263,13 @@ func (p *repositoryPage) load(ctx app.Context) {
 	})
 }
 
-// forgetRepositoryState drops what belongs to the repository shown before: until this
-// repository's answers arrive, no untagged row (with its delete button) nor label match of
-// another repository may show.
-func (p *repositoryPage) forgetRepositoryState() {
-	p.untagged, p.untaggedErr, p.untaggedNote = nil, "", ""
-	p.labelFor, p.labeled, p.labelErr = "", nil, ""
-	// Ticked tags belong to the list they were ticked in: another repository's (or, after a
-	// delete, the old list's) must not stay ticked under the same names.
-	p.selected = nil
-}
-
 // receiveAll shows every tag with its details.
 func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.defaultSort()
-	p.more, p.indexing = 0, page.Indexing
+	p.more, p.indexing, p.changes.token = 0, page.Indexing, page.Changes
 	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 	p.pending, p.attempts = map[int]bool{}, map[string]int{}
 	p.next, p.inFlight = len(p.tags), 0
-	p.tagsChanged()
-}
-
-// receiveNames shows the tag names, their details pending.
-func (p *repositoryPage) receiveNames(page api.TagPage) {
-	p.tags, p.pullHost, p.state, p.usage, p.more = page.Tags, page.PullHost, loaded, nil, 0
-	p.indexing = page.Indexing
-	p.pending = make(map[int]bool, len(p.tags))
-	p.attempts = map[string]int{}
-	for i := range p.tags {
-		p.pending[i] = true
-	}
-	p.next, p.inFlight = 0, 0
 	p.tagsChanged()
 }
 

@@ -41,6 +41,7 @@ func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 			p.loadUsage(ctx)
 			p.loadSeverities(ctx)
 			p.followIndex(ctx)
+			p.followChanges(ctx)
 		})
 	})
 }
@@ -78,4 +79,29 @@ func (p *repositoryPage) indexingNote() app.UI {
 func (p *repositoryPage) receiveFirst(page api.TagPage) {
 	p.receiveAll(page)
 	p.more = max(0, page.Total-len(page.Tags))
+}
+
+// forgetRepositoryState drops what belongs to the repository shown before: until this
+// repository's answers arrive, no untagged row (with its delete button) nor label match of
+// another repository may show.
+func (p *repositoryPage) forgetRepositoryState() {
+	p.untagged, p.untaggedErr, p.untaggedNote = nil, "", ""
+	p.labelFor, p.labeled, p.labelErr = "", nil, ""
+	// Ticked tags belong to the list they were ticked in: another repository's (or, after a
+	// delete, the old list's) must not stay ticked under the same names.
+	p.selected = nil
+	p.changes.stop() // the wait of the load before
+}
+
+// receiveNames shows the tag names, their details pending.
+func (p *repositoryPage) receiveNames(page api.TagPage) {
+	p.tags, p.pullHost, p.state, p.usage, p.more = page.Tags, page.PullHost, loaded, nil, 0
+	p.indexing = page.Indexing
+	p.pending = make(map[int]bool, len(p.tags))
+	p.attempts = map[string]int{}
+	for i := range p.tags {
+		p.pending[i] = true
+	}
+	p.next, p.inFlight = 0, 0
+	p.tagsChanged()
 }

@@ -130,8 +130,11 @@ func (p *repositoryPage) renderBody() app.UI {
 // keepFocus runs after a re-render of the table.
 func (p *repositoryPage) keepFocus(ctx app.Context) { p.focus.restore() }
 
-// OnDismount stops following focus.
-func (p *repositoryPage) OnDismount() { p.focus.stop() }
+// OnDismount stops following focus and the repository's changes.
+func (p *repositoryPage) OnDismount() {
+	p.focus.stop()
+	p.changes.stop()
+}
 
 func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()

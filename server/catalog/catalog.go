@@ -102,6 +102,8 @@ type Service struct {
 	refused atomic.Bool // the registry refuses Berth its catalog
 	seeding atomic.Bool // demo content is being pushed (SetSeeding)
 
+	changes *changes // open pages wait on these (changes.go)
+
 	mu     sync.Mutex
 	states map[string]*state
 }
@@ -168,7 +170,7 @@ func New(opts Options) *Service {
 		tagTTL: opts.TagTTL, states: map[string]*state{},
 		idx: opts.Index, worst: opts.Worst, reports: opts.Reports, trusted: opts.Trusted, lister: opts.Manifests, pushes: make(chan store.Event, 4096),
 		known: slices.Clone(opts.Known), recorded: map[string]bool{},
-		progress: progressCache{read: opts.Progress}, opened: opts.Opened,
+		progress: progressCache{read: opts.Progress}, opened: opts.Opened, changes: newChanges(),
 	}
 	s.now, s.reval = newRevalidator(opts.Revalidation, opts.Registry.Concurrency())
 	return s
@@ -240,6 +242,7 @@ func (s *Service) Forget(key string) {
 // a push or delete event shows at once instead of after TagTTL.
 func (s *Service) Invalidate(repository, tag string) {
 	s.reg.Changed(repository)
+	s.changes.changed(repository) // open pages read it again
 	s.mu.Lock()
 	states := make([]*state, 0, len(s.states))
 	for _, st := range s.states {

@@ -83,8 +83,12 @@ func (s *Service) listTags(ctx context.Context, st *state, repository string) ([
 		if len(st.lists) > 10_000 {
 			clear(st.lists)
 		}
+		prev, had := st.lists[repository]
 		st.lists[repository] = listEntry{names: names, at: time.Now()}
 		st.cacheMu.Unlock()
+		if had && !slices.Equal(prev.names, names) {
+			s.changes.changed(repository) // tags added or gone behind Berth's back
+		}
 		s.visited(ctx, st, repository)
 		return names, nil
 	})
@@ -176,6 +180,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		return api.TagPage{}, err
 	}
 	s.open(repository)
+	changed := s.changes.token(repository) // before anything is read: a change after it is told
 	if q.Label != "" && s.idx == nil {
 		return api.TagPage{}, httperr.New(api.CodeNotAvailable, "Filtering by label needs Berth's metadata index (a --database).")
 	}
@@ -190,7 +195,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 		names = slices.Clone(names)
 		slices.Reverse(names)
 	}
-	page := api.TagPage{Repository: repository, Total: len(names), Offset: q.Offset, Limit: q.Limit, PullHost: s.pullHost}
+	page := api.TagPage{Repository: repository, Total: len(names), Offset: q.Offset, Limit: q.Limit, PullHost: s.pullHost, Changes: changed}
 	if q.All {
 		page.Offset, page.Limit = 0, len(names)
 	}

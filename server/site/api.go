@@ -111,6 +111,7 @@ func repositoryPages(cat *catalog.Service) repositoryRoutes {
 		{"tags", repo(cat.ServeTags)},
 		{"usage", repo(cat.ServeUsage)},
 		{"untagged", repo(cat.ServeUntagged)},
+		{"changes", repo(cat.ServeChanges)},
 	}
 }
 

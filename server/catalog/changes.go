@@ -23,9 +23,12 @@ import (
 // read routes' deadline and the proxies' idle timeouts).
 const changeWait = 25 * time.Second
 
-// maxChangeWaiters bounds the waits held at once per repository; past it a wait answers at
-// once, unchanged (the page waits again later).
-const maxChangeWaiters = 1000
+// maxChangeWaiters and maxChangeWaitersTotal bound the waits held at once, per repository and
+// in all; past them a wait answers at once, unchanged (the page waits again later).
+const (
+	maxChangeWaiters      = 1000
+	maxChangeWaitersTotal = 20_000
+)
 
 // changes counts each repository's changes and wakes the waits on them.
 type changes struct {
@@ -34,6 +37,7 @@ type changes struct {
 	mu      sync.Mutex
 	count   map[string]uint64
 	waiters map[string][]chan struct{}
+	held    int // waits held, in all
 }
 
 func newChanges() *changes {
@@ -57,6 +61,7 @@ func (c *changes) changed(repository string) {
 	for _, w := range c.waiters[repository] {
 		close(w)
 	}
+	c.held -= len(c.waiters[repository])
 	delete(c.waiters, repository)
 }
 
@@ -69,12 +74,13 @@ func (c *changes) wait(ctx context.Context, repository, since string, d time.Dur
 		c.mu.Unlock()
 		return now, true
 	}
-	if len(c.waiters[repository]) >= maxChangeWaiters {
+	if len(c.waiters[repository]) >= maxChangeWaiters || c.held >= maxChangeWaitersTotal {
 		c.mu.Unlock()
 		return now, false
 	}
 	w := make(chan struct{})
 	c.waiters[repository] = append(c.waiters[repository], w)
+	c.held++
 	c.mu.Unlock()
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -90,6 +96,7 @@ func (c *changes) wait(ctx context.Context, repository, since string, d time.Dur
 	for i := range ws {
 		if ws[i] == w {
 			c.waiters[repository] = append(ws[:i:i], ws[i+1:]...)
+			c.held--
 			break
 		}
 	}

@@ -176,6 +176,11 @@ func serve(ctx context.Context, cfg config.Config, ready func(url string, root *
 	if err := svc.Jobs.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("jobs: %w", err))
 	}
+	// Open pages' waits for changes end now, not after their 25 s.
+	svc.Catalog.StopWaits()
+	if svc.Catalogs != nil {
+		svc.Catalogs.StopWaits()
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			errs = append(errs, err)

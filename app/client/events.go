@@ -34,8 +34,13 @@ func (c *Berth) Events(ctx context.Context, q api.EventQuery) (api.EventPage, er
 
 func (c *Berth) RepositoryStats(ctx context.Context, repository, rng string) (api.RepositoryStats, error) {
 	var s api.RepositoryStats
-	err := c.do(ctx, http.MethodGet, "/api/v1/stats/"+escapePath(repository)+"?range="+url.QueryEscape(rng), nil, &s)
+	err := c.do(ctx, http.MethodGet, RepositoryStatsPath(repository, rng), nil, &s)
 	return s, err
+}
+
+// RepositoryStatsPath is the /api/v1 path of a repository's pushes and pulls over rng.
+func RepositoryStatsPath(repository, rng string) string {
+	return "/api/v1/stats/" + escapePath(repository) + "?range=" + url.QueryEscape(rng)
 }
 
 func (c *Berth) Stats(ctx context.Context, rng string) (api.Stats, error) {

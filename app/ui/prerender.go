@@ -27,6 +27,9 @@ type Source interface {
 	FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
+	// RepositoryStats returns a repository's pushes and pulls over rng and its last push
+	// and pull (an error where Berth records no notifications).
+	RepositoryStats(ctx context.Context, repository, rng string) (api.RepositoryStats, error)
 	// Session says who the page is for, as GET /api/v1/session would.
 	Session(ctx context.Context) api.Session
 	// Jobs lists the jobs the visitor may see, as GET /api/v1/jobs would; Job returns one.

@@ -119,6 +119,10 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 		// The other tags, asked for while app.wasm loads (see loadRest).
 		s.Prefetch = append(s.Prefetch, prefetch{Path: client.AllTagsPath(name), Accept: client.AllTagsAccept})
 	}
+	// The activity line too, so it does not push the rows down when it arrives.
+	if stats, err := src.RepositoryStats(c, name, activityRange); err == nil && s.put(client.RepositoryStatsPath(name, activityRange), stats) == nil {
+		p.activity = &stats
+	}
 }
 
 // OnInit takes over the tags the server put into the page, before the first render, so the
@@ -135,6 +139,10 @@ func (p *repositoryPage) OnInit() {
 	}
 	p.name, p.seeded = name, true
 	p.receiveFirst(page)
+	var stats api.RepositoryStats
+	if s.get(client.RepositoryStatsPath(name, activityRange), &stats) {
+		p.activity = &stats
+	}
 	if p.more == 0 {
 		// Every tag came with the page: kept also as the answer a later visit asks for, so
 		// the page shows them offline though it never fetched them.
@@ -167,7 +175,9 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 			p.followIndex(ctx)
 			p.followChanges(ctx)
 		}
-		p.loadActivity(ctx)
+		if p.activity == nil {
+			p.loadActivity(ctx)
+		}
 		p.loadSeverities(ctx)
 		p.loadUntagged(ctx)
 	} else {
@@ -273,6 +283,9 @@ func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.tagsChanged()
 }
 
+// activityRange is the range of the repository's activity the page asks for.
+const activityRange = "30d"
+
 // loadActivity fetches the repository's last push and pull. Without notifications (or in a
 // static export talking to a registry directly) there is none, and nothing is shown.
 func (p *repositoryPage) loadActivity(ctx app.Context) {
@@ -282,7 +295,7 @@ func (p *repositoryPage) loadActivity(ctx app.Context) {
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		stats, err := apiClient().RepositoryStats(c, name, "30d")
+		stats, err := apiClient().RepositoryStats(c, name, activityRange)
 		if err != nil {
 			return
 		}

@@ -18,6 +18,8 @@ const (
 	changeSettle = 2 * time.Second
 	// changeRetry is how long a failed wait waits before the next.
 	changeRetry = 15 * time.Second
+	// changePause separates waits that ended unchanged.
+	changePause = time.Second
 )
 
 // tagChanges is a page's wait for its repository's changes.
@@ -70,8 +72,14 @@ func (p *repositoryPage) followChanges(ctx app.Context) {
 					}
 				})
 			default:
+				// Waited out (or answered at once by a server shutting down, or holding too
+				// many waits): the next wait a moment later, with the token, misses nothing.
 				p.changes.token = res.Changes
-				p.followChanges(ctx)
+				ctx.After(changePause, func(ctx app.Context) {
+					if gen == p.gen {
+						p.followChanges(ctx)
+					}
+				})
 			}
 		})
 	})

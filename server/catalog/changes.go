@@ -37,7 +37,8 @@ type changes struct {
 	mu      sync.Mutex
 	count   map[string]uint64
 	waiters map[string][]chan struct{}
-	held    int // waits held, in all
+	held    int  // waits held, in all
+	closed  bool // the server shuts down: waits answer at once
 }
 
 func newChanges() *changes {
@@ -65,6 +66,20 @@ func (c *changes) changed(repository string) {
 	delete(c.waiters, repository)
 }
 
+// close answers every wait, unchanged, and every later one at once: a server shutting down
+// waits for its requests, and a long poll would hold it.
+func (c *changes) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, ws := range c.waiters {
+		for _, w := range ws {
+			close(w)
+		}
+	}
+	c.waiters, c.held = map[string][]chan struct{}{}, 0
+}
+
 // wait answers at once when repository changed since the token, else when it changes or
 // within d: the current token, and whether it changed.
 func (c *changes) wait(ctx context.Context, repository, since string, d time.Duration) (string, bool) {
@@ -74,7 +89,7 @@ func (c *changes) wait(ctx context.Context, repository, since string, d time.Dur
 		c.mu.Unlock()
 		return now, true
 	}
-	if len(c.waiters[repository]) >= maxChangeWaiters || c.held >= maxChangeWaitersTotal {
+	if c.closed || len(c.waiters[repository]) >= maxChangeWaiters || c.held >= maxChangeWaitersTotal {
 		c.mu.Unlock()
 		return now, false
 	}
@@ -86,7 +101,8 @@ func (c *changes) wait(ctx context.Context, repository, since string, d time.Dur
 	defer t.Stop()
 	select {
 	case <-w:
-		return c.token(repository), true
+		token := c.token(repository)
+		return token, token != now
 	case <-t.C:
 	case <-ctx.Done():
 	}
@@ -105,6 +121,10 @@ func (c *changes) wait(ctx context.Context, repository, since string, d time.Dur
 	}
 	return now, false
 }
+
+// StopWaits answers every wait for changes at once, now and from now on (the server shuts
+// down; the pages wait again on another replica or after the restart).
+func (s *Service) StopWaits() { s.changes.close() }
 
 // Changes waits for a change of repository after the token since (TagPage.Changes), as the
 // caller in ctx, who must be allowed to read it: at most d, or at once when it changed

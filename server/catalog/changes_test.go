@@ -53,4 +53,18 @@ func TestChangesWakeWaits(t *testing.T) {
 	if _, err := svc.Changes(ctx, "../etc", page.Changes, time.Millisecond); err == nil {
 		t.Error("a crafted repository name was waited on")
 	}
+	// A shutdown answers the waits held and every later one at once, unchanged.
+	held := make(chan bool, 1)
+	go func() {
+		c, _ := svc.Changes(ctx, "wait/app", next, time.Hour)
+		held <- c.Changed
+	}()
+	time.Sleep(50 * time.Millisecond)
+	svc.StopWaits()
+	if changed := <-held; changed {
+		t.Error("a wait ended by the shutdown said changed")
+	}
+	if c, err := svc.Changes(ctx, "wait/app", next, time.Hour); err != nil || c.Changed {
+		t.Errorf("a wait after the shutdown: %+v, %v", c, err)
+	}
 }

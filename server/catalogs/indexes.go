@@ -45,6 +45,16 @@ type endpointIndex struct {
 // syncLease is the lease key that makes one replica per period sync an endpoint's index.
 const syncLease = "endpoint-sync"
 
+// StopWaits answers every wait for changes of every registry's pages (the server shuts down).
+func (s *Set) StopWaits() {
+	s.main.StopWaits()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.cats {
+		b.cat.StopWaits()
+	}
+}
+
 // Close stops every endpoint's sync and closes their indexes.
 func (s *Set) Close() error {
 	s.stop()

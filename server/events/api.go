@@ -140,8 +140,7 @@ func (a *API) instant(v string) (time.Time, error) {
 
 // window turns ?range= into bucketed [since, until): hourly up to two days, else daily,
 // aligned to UTC so every bucket is whole.
-func (a *API) window(r *http.Request) (rng, bucketName string, bucket time.Duration, since, until time.Time, err error) {
-	rng = r.URL.Query().Get("range")
+func (a *API) window(rng string) (_, bucketName string, bucket time.Duration, since, until time.Time, err error) {
 	if rng == "" {
 		rng = "30d"
 	}
@@ -170,7 +169,7 @@ func counts(bs []store.Bucket) []api.DayCount {
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
-	rng, bucketName, bucket, since, until, err := a.window(r)
+	rng, bucketName, bucket, since, until, err := a.window(r.URL.Query().Get("range"))
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -197,37 +196,41 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) repoStats(w http.ResponseWriter, r *http.Request) {
-	repo := r.PathValue("repo")
-	if repo == "" {
-		httperr.Write(w, r, httperr.New(api.CodeBadRequest, "no repository name in the path"))
+	out, err := a.RepositoryStats(r.Context(), r.PathValue("repo"), r.URL.Query().Get("range"))
+	if err != nil {
+		httperr.Write(w, r, err)
 		return
+	}
+	httperr.WriteJSON(w, http.StatusOK, out)
+}
+
+// RepositoryStats is a repository's pushes and pulls over rng ("" for 30d) and its last push
+// and pull, for the caller in ctx, who must be allowed to pull it.
+func (a *API) RepositoryStats(ctx context.Context, repo, rng string) (api.RepositoryStats, error) {
+	if repo == "" {
+		return api.RepositoryStats{}, httperr.New(api.CodeBadRequest, "no repository name in the path")
 	}
 	// Names are checked where they enter: nothing else reaches the authorizer or the store.
 	if err := registry.ValidateRepository(repo); err != nil {
-		httperr.Write(w, r, err)
-		return
+		return api.RepositoryStats{}, err
 	}
-	if err := a.authz.Authorize(r.Context(), repo, access.Pull); err != nil {
-		httperr.Write(w, r, err)
-		return
+	if err := a.authz.Authorize(ctx, repo, access.Pull); err != nil {
+		return api.RepositoryStats{}, err
 	}
-	rng, bucketName, bucket, since, until, err := a.window(r)
+	rng, bucketName, bucket, since, until, err := a.window(rng)
 	if err != nil {
-		httperr.Write(w, r, err)
-		return
+		return api.RepositoryStats{}, err
 	}
-	bs, err := a.store.Counts(r.Context(), repo, bucket, since, until)
+	bs, err := a.store.Counts(ctx, repo, bucket, since, until)
 	if err != nil {
-		httperr.Write(w, r, unavailable(err))
-		return
+		return api.RepositoryStats{}, unavailable(err)
 	}
-	act, err := a.store.LastActivity(r.Context(), repo)
+	act, err := a.store.LastActivity(ctx, repo)
 	if err != nil {
-		httperr.Write(w, r, unavailable(err))
-		return
+		return api.RepositoryStats{}, unavailable(err)
 	}
-	httperr.WriteJSON(w, http.StatusOK, api.RepositoryStats{
+	return api.RepositoryStats{
 		Repository: repo, Range: rng, Bucket: bucketName, Counts: counts(bs),
 		LastPush: act.LastPush, LastPull: act.LastPull,
-	})
+	}, nil
 }

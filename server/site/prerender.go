@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/app/ui"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/events"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/ops"
 )
@@ -19,9 +20,10 @@ import (
 // pageSource is what a prerendered page reads its data from: the catalog, as the principal
 // in ctx (the request's), exactly as the /api/v1 routes the browser would call answer it.
 type pageSource struct {
-	cat     *catalog.Service
-	jobs    *ops.Manager                          // nil: no jobs to show
-	session func(ctx context.Context) api.Session // who the principal in ctx is (whoami.go)
+	cat      *catalog.Service
+	activity *events.API                           // nil: no notifications recorded
+	jobs     *ops.Manager                          // nil: no jobs to show
+	session  func(ctx context.Context) api.Session // who the principal in ctx is (whoami.go)
 }
 
 var _ ui.Source = pageSource{}
@@ -55,6 +57,14 @@ func (s pageSource) Job(ctx context.Context, id string) (api.Job, error) {
 func (s pageSource) FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error) {
 	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{Sort: "-created", Limit: limit})
 	return page, asAPI(err)
+}
+
+func (s pageSource) RepositoryStats(ctx context.Context, repository, rng string) (api.RepositoryStats, error) {
+	if s.activity == nil {
+		return api.RepositoryStats{}, &api.Error{Status: api.CodeNotAvailable.Status(), Code: api.CodeNotAvailable, Message: "Berth records no notifications here."}
+	}
+	st, err := s.activity.RepositoryStats(ctx, repository, rng)
+	return st, asAPI(err)
 }
 
 func (s pageSource) Manifest(ctx context.Context, repository, reference string) (api.Manifest, error) {

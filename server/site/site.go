@@ -146,7 +146,7 @@ func New(s Services) (*Root, error) {
 	// policy, or the registry its own auth, as for the API).
 	var src ui.Source
 	if s.Catalog != nil && !cfg.ClientRendered {
-		src = pageSource{cat: s.Catalog, jobs: s.Jobs, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
+		src = pageSource{cat: s.Catalog, activity: s.Activity, jobs: s.Jobs, session: func(ctx context.Context) apiv1.Session { return sessionOf(s, ctx) }}
 	}
 	mux.Handle("/", pages(app, src, identify(s)))
 	h := reqlog.Middleware(newGuard(cfg).wrap(withClient(trusted, compress(mux.ServeMux)))) // compress.go

@@ -34,18 +34,7 @@ func send(ctx context.Context, r request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := resp.Get("headers")
-	out := &response{
-		status:     resp.Get("status").Int(),
-		statusText: resp.Get("statusText").String(),
-		header: func(name string) string {
-			if v := h.Call("get", name); v.Type() == js.TypeString {
-				return v.String()
-			}
-			return ""
-		},
-		body: io.NopCloser(eofReader{}),
-	}
+	out := jsResponse(resp, io.NopCloser(eofReader{}))
 	if b := resp.Get("body"); b.Truthy() {
 		out.body = &streamBody{ctx: ctx, abort: abort, reader: b.Call("getReader")}
 	}
@@ -165,16 +154,22 @@ func prefetched(ctx context.Context, r request) (*response, bool) {
 	}
 	body := make([]byte, v.Get("body").Get("length").Int())
 	js.CopyBytesToGo(body, v.Get("body"))
-	h := v.Get("headers")
+	return jsResponse(v, io.NopCloser(bytes.NewReader(body))), true
+}
+
+// jsResponse is a response from r's status, statusText and headers (a fetch Response, or
+// the prefetch's record of one) with body.
+func jsResponse(r js.Value, body io.ReadCloser) *response {
+	h := r.Get("headers")
 	return &response{
-		status:     v.Get("status").Int(),
-		statusText: v.Get("statusText").String(),
+		status:     r.Get("status").Int(),
+		statusText: r.Get("statusText").String(),
 		header: func(name string) string {
 			if v := h.Call("get", name); v.Type() == js.TypeString {
 				return v.String()
 			}
 			return ""
 		},
-		body: io.NopCloser(bytes.NewReader(body)),
-	}, true
+		body: body,
+	}
 }

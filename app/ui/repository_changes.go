@@ -16,7 +16,7 @@ import (
 const (
 	// changeSettle lets a burst of pushes settle before the tags are read again.
 	changeSettle = 2 * time.Second
-	// changeRetry is how long a failed wait waits before the next.
+	// changeRetry is how long a failed wait (or a tab in the background) waits before the next.
 	changeRetry = 15 * time.Second
 	// changePause separates waits that ended unchanged.
 	changePause = time.Second
@@ -45,6 +45,12 @@ func (p *repositoryPage) followChanges(ctx app.Context) {
 		return
 	}
 	ctx = p.home.of(ctx)
+	if app.Window().Get("document").Get("visibilityState").String() == "hidden" {
+		// A tab in the background holds no connection (browsers allow a few per host): it
+		// looks again a little later, and the wait's token still catches what changed.
+		p.retryChanges(ctx)
+		return
+	}
 	gen, name, since := p.gen, p.name, p.changes.token
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	p.changes.waiting, p.changes.cancel = true, cancel
@@ -60,11 +66,7 @@ func (p *repositoryPage) followChanges(ctx app.Context) {
 			case code == api.CodeDirectMode || code == api.CodeNotAvailable || code == api.CodeNotFound:
 				// Not offered here (or the repository is gone: the page says so on its next read).
 			case err != nil:
-				ctx.After(changeRetry, func(ctx app.Context) {
-					if gen == p.gen {
-						p.followChanges(ctx)
-					}
-				})
+				p.retryChanges(ctx)
 			case res.Changed:
 				ctx.After(changeSettle, func(ctx app.Context) {
 					if gen == p.gen {
@@ -82,5 +84,16 @@ func (p *repositoryPage) followChanges(ctx app.Context) {
 				})
 			}
 		})
+	})
+}
+
+// retryChanges follows the repository again after changeRetry (a failed wait or read, or a
+// tab in the background).
+func (p *repositoryPage) retryChanges(ctx app.Context) {
+	gen := p.gen
+	ctx.After(changeRetry, func(ctx app.Context) {
+		if gen == p.gen {
+			p.followChanges(ctx)
+		}
 	})
 }

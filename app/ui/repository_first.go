@@ -33,10 +33,19 @@ func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 			if err != nil {
 				if fallback {
 					p.load(ctx)
+				} else {
+					p.retryChanges(ctx) // keeps following the repository
 				}
 				return
 			}
+			was := make(map[string]string, len(p.selected))
+			for _, t := range p.tags {
+				if p.selected[t.Name] {
+					was[t.Name] = t.Digest
+				}
+			}
 			p.receiveAll(page)
+			p.keepTicks(was)
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
 			p.loadSeverities(ctx)
@@ -104,4 +113,21 @@ func (p *repositoryPage) receiveNames(page api.TagPage) {
 	}
 	p.next, p.inFlight = 0, 0
 	p.tagsChanged()
+}
+
+// keepTicks keeps ticked only the tags that still point where they did when ticked (was:
+// name → digest): a tag moved or gone since is not deleted on a tick given to another image.
+func (p *repositoryPage) keepTicks(was map[string]string) {
+	if len(was) == 0 {
+		return
+	}
+	now := make(map[string]string, len(p.tags))
+	for _, t := range p.tags {
+		now[t.Name] = t.Digest
+	}
+	for name, digest := range was {
+		if d, ok := now[name]; !ok || d != digest {
+			delete(p.selected, name)
+		}
+	}
 }

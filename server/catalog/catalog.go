@@ -102,7 +102,8 @@ type Service struct {
 	refused atomic.Bool // the registry refuses Berth its catalog
 	seeding atomic.Bool // demo content is being pushed (SetSeeding)
 
-	changes *changes // open pages wait on these (changes.go)
+	changes    *changes // open pages wait on these (changes.go)
+	refreshing sync.Map // "principal\x00repository" whose tag list is listed again in the background
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -241,8 +242,13 @@ func (s *Service) Forget(key string) {
 // Invalidate forgets what is known of a tag (and its repository's tag list) for everyone, so
 // a push or delete event shows at once instead of after TagTTL.
 func (s *Service) Invalidate(repository, tag string) {
-	s.reg.Changed(repository)
+	s.invalidate(repository, tag)
 	s.changes.changed(repository) // open pages read it again
+}
+
+// invalidate is Invalidate without telling open pages.
+func (s *Service) invalidate(repository, tag string) {
+	s.reg.Changed(repository)
 	s.mu.Lock()
 	states := make([]*state, 0, len(s.states))
 	for _, st := range s.states {

@@ -129,6 +129,7 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 	g.SetLimit(s.reval.workers)
 	var mu sync.Mutex
 	var changed []string
+	var moved bool
 	for _, row := range rows {
 		if s.reval.limit.Wait(gctx) != nil {
 			break
@@ -144,7 +145,11 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 				w.tag(store.IndexTag{Repository: repository, Tag: row.Tag, Digest: row.Digest, Checked: w.now, Pushed: row.Pushed})
 				return nil
 			default:
-				s.describe(gctx, repository, row.Tag, desc)
+				if t := s.describe(gctx, repository, row.Tag, desc); t.Error == "" {
+					mu.Lock()
+					moved = true // open pages are told once the new row is written
+					mu.Unlock()
+				}
 			}
 			mu.Lock()
 			changed = append(changed, row.Tag)
@@ -155,7 +160,13 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 	err := g.Wait()
 	s.flush(ctx, w)
 	for _, tag := range changed {
-		s.Invalidate(repository, tag)
+		s.invalidate(repository, tag)
+	}
+	// Only a tag described anew is news for open pages: a tag the registry lists but cannot
+	// serve (404) or one that failed to read stays as it was, and telling of it each run
+	// would make every open page read its tags again and again.
+	if moved {
+		s.changes.changed(repository)
 	}
 	return err
 }

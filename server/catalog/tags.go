@@ -56,16 +56,21 @@ func (s *Service) tagNames(ctx context.Context, repository string) ([]string, er
 		return e.names, nil
 	}
 	if ok && time.Since(e.at) < maxStale {
-		// Answered at once, and listed again in the background for the next answer: a page
-		// never waits on the registry for a list it had moments ago (a change Berth is told
-		// of drops the list, so it is read at once then).
-		go func() {
-			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.reg.Timeout())
-			defer cancel()
-			if _, err := s.listTags(bctx, st, repository); err != nil {
-				slog.Debug("catalog: list tags again", "repository", repository, "err", err)
-			}
-		}()
+		// Answered at once, and listed again in the background for the next answer (one
+		// refresh per caller and repository at a time): a page never waits on the registry
+		// for a list it had moments ago (a change Berth is told of drops the list, so it is
+		// read at once then).
+		key := principalOf(ctx) + "\x00" + repository
+		if _, running := s.refreshing.LoadOrStore(key, true); !running {
+			go func() {
+				defer s.refreshing.Delete(key)
+				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.reg.Timeout())
+				defer cancel()
+				if _, err := s.listTags(bctx, st, repository); err != nil {
+					slog.Debug("catalog: list tags again", "repository", repository, "err", err)
+				}
+			}()
+		}
 		return e.names, nil
 	}
 	return s.listTags(ctx, st, repository)

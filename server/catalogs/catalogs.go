@@ -82,10 +82,14 @@ func (s *Set) For(ctx context.Context, name string) (*catalog.Service, error) {
 		Registry: client, Cache: cache.NewLRU(endpointCache), Known: b.Endpoint.Repositories,
 		Authorizer: adminOnly{reg: registry.NewAuthorizer(client, 0), noCatalog: b.Endpoint.NoCatalog},
 	}
-	started := s.indexed(ctx, name, b.Version, client, &opts)
+	started, indexed := s.indexed(ctx, name, b.Version, client, &opts)
 	cat := catalog.New(opts)
 	started(cat)
-	s.cats[name] = built{version: b.Version, cat: cat}
+	if indexed || s.idx.Open == nil {
+		// Kept; one built without the index it should have (it did not open) is not, so the
+		// next read tries the index again.
+		s.cats[name] = built{version: b.Version, cat: cat}
+	}
 	return cat, nil
 }
 

@@ -42,6 +42,9 @@ type endpointIndex struct {
 	stopSync context.CancelFunc
 }
 
+// openTimeout bounds opening (and migrating) an endpoint's index.
+const openTimeout = 30 * time.Second
+
 // syncLease is the lease key that makes one replica per period sync an endpoint's index.
 const syncLease = "endpoint-sync"
 
@@ -78,7 +81,11 @@ func (s *Set) index(ctx context.Context, name string) *endpointIndex {
 	if ix, ok := s.indexes[name]; ok {
 		return ix
 	}
-	st, err := s.idx.Open(ctx, name)
+	// Not the request's deadline: a search gives each endpoint a few seconds, and migrating
+	// a new index can take longer.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), openTimeout)
+	defer cancel()
+	st, err := s.idx.Open(octx, name)
 	if err != nil {
 		slog.Warn("endpoint index unavailable; its pages are read live", "endpoint", name, "err", err)
 		return nil
@@ -91,10 +98,10 @@ func (s *Set) index(ctx context.Context, name string) *endpointIndex {
 // indexed fills opts with the endpoint's index and starts the sync keeping it for this
 // version of the endpoint's settings, stopping the one for the previous version. Called
 // with s.mu held.
-func (s *Set) indexed(ctx context.Context, name, version string, client *registry.Client, opts *catalog.Options) func(*catalog.Service) {
+func (s *Set) indexed(ctx context.Context, name, version string, client *registry.Client, opts *catalog.Options) (started func(*catalog.Service), ok bool) {
 	ix := s.index(ctx, name)
 	if ix == nil {
-		return func(*catalog.Service) {}
+		return func(*catalog.Service) {}, false
 	}
 	opts.Index = ix.st
 	opts.Progress = func(ctx context.Context) (api.IndexProgress, error) { return events.ReadProgress(ctx, ix.st) }
@@ -119,7 +126,7 @@ func (s *Set) indexed(ctx context.Context, name, version string, client *registr
 		sctx, cancel := context.WithCancel(s.bg)
 		ix.stopSync = cancel
 		go s.keepSynced(sctx, name, version, sy, ix)
-	}
+	}, true
 }
 
 // keepSynced syncs the endpoint's index every SyncInterval while the endpoint keeps these
@@ -183,7 +190,9 @@ func (s *Set) forget(ctx context.Context, name string, ix *endpointIndex) {
 	}
 	_ = ix.st.Close()
 	if s.idx.Remove != nil {
-		if err := s.idx.Remove(context.WithoutCancel(ctx), name); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), openTimeout)
+		defer cancel()
+		if err := s.idx.Remove(rctx, name); err != nil {
 			slog.Warn("remove a removed endpoint's index", "endpoint", name, "err", err)
 		}
 	}

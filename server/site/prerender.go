@@ -63,6 +63,10 @@ func (s pageSource) RepositoryStats(ctx context.Context, repository, rng string)
 	if s.activity == nil {
 		return api.RepositoryStats{}, &api.Error{Status: api.CodeNotAvailable.Status(), Code: api.CodeNotAvailable, Message: "Berth records no notifications here."}
 	}
+	// As GET /api/v1/stats/… answers it: for a caller who may read the catalog too.
+	if err := s.cat.CanList(ctx); err != nil {
+		return api.RepositoryStats{}, asAPI(err)
+	}
 	st, err := s.activity.RepositoryStats(ctx, repository, rng)
 	return st, asAPI(err)
 }

@@ -93,7 +93,12 @@ func openPostgresSchema(ctx context.Context, dsn, schema string) (Store, error) 
 		return nil, fmt.Errorf("postgres: parse DSN %s: %w", redact(dsn), err)
 	}
 	q := u.Query()
-	q.Set("search_path", pgx.Identifier{schema}.Sanitize()+",public")
+	// The endpoint's schema first, then where the main store looks (its extensions: pg_trgm).
+	then := "public"
+	if sp := q.Get("search_path"); sp != "" {
+		then = sp
+	}
+	q.Set("search_path", pgx.Identifier{schema}.Sanitize()+","+then)
 	// An endpoint's index is read by its pages and one sync at a time: a few connections.
 	if q.Get("pool_max_conns") == "" {
 		q.Set("pool_max_conns", "4")

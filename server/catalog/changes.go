@@ -30,6 +30,9 @@ const (
 	maxChangeWaitersTotal = 20_000
 )
 
+// maxCounted bounds the repositories whose changes are counted.
+const maxCounted = 100_000
+
 // changes counts each repository's changes and wakes the waits on them.
 type changes struct {
 	prefix string // this process's, so tokens of another replica are told apart
@@ -58,6 +61,11 @@ func (c *changes) token(repository string) string {
 func (c *changes) changed(repository string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.count) >= maxCounted {
+		// Counts start over (throwaway repositories come and go): a page waiting with an
+		// older token is told "changed" once and reads its tags again.
+		clear(c.count)
+	}
 	c.count[repository]++
 	for _, w := range c.waiters[repository] {
 		close(w)

@@ -51,8 +51,9 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 	return h
 }
 
-// serviceWorker is go-app's worker with two changes. Navigations are preloaded (the page's
-// request leaves while the worker boots). Pages come from the network first, the
+// serviceWorker is go-app's worker with three changes. Navigations are preloaded (the page's
+// request leaves while the worker boots). An open page's wait for changes is left to the
+// browser: fetched by the worker, it outlived the page for its 25 s and held a connection. Pages come from the network first, the
 // cache only when the network fails. A page Berth serves carries its data, read for whoever
 // asks (go-app's worker would answer "/" from its cache, without data, for as long as the
 // version lasts); offline, a page the cache lacks (a deep link such as
@@ -81,7 +82,11 @@ var serviceWorker = func() string {
 	// Navigation preload: the page's request leaves while the worker starts, instead of after.
 	const (
 		fetchPlain     = `event.respondWith(fetchWithCache(event.request));`
-		fetchPreloaded = `event.respondWith(fetchWithCache(event.request, event));`
+		fetchPreloaded = `const path = new URL(event.request.url).pathname;
+  if (path.includes("/api/v1/") && path.endsWith("/changes")) {
+    return; // an open page's long poll: the browser's own, so leaving the page ends it
+  }
+  event.respondWith(fetchWithCache(event.request, event));`
 		activatePlain  = `self.addEventListener("activate", async (event) => {
 `
 		activatePreload = `self.addEventListener("activate", async (event) => {

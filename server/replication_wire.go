@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-registry/berth/server/auth"
-	"github.com/berth-registry/berth/server/catalog"
-	"github.com/berth-registry/berth/server/catalogs"
 	"github.com/berth-registry/berth/server/config"
 	"github.com/berth-registry/berth/server/governance"
 	"github.com/berth-registry/berth/server/ops"
@@ -61,15 +59,4 @@ func allowEndpoint(repl *replication.Service) func(addr string) bool {
 		defer cancel()
 		return repl.Allowed(ctx, addr)
 	}
-}
-
-// endpointCatalogs is every registry's catalog service: the main one's, and one per endpoint
-// with an index of its own beside the main database, synced as often as the main registry.
-func endpointCatalogs(cfg config.Config, cat *catalog.Service, repl *replication.Service) *catalogs.Set {
-	dsn := cfg.DatabaseDSN()
-	return catalogs.New(cat, repl, catalogs.Indexes{
-		Open:         func(ctx context.Context, name string) (store.Store, error) { return store.OpenEndpoint(ctx, dsn, name) },
-		Remove:       func(ctx context.Context, name string) error { return store.RemoveEndpoint(ctx, dsn, name) },
-		SyncInterval: cfg.SyncInterval,
-	})
 }

@@ -201,20 +201,6 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// knownRepositories is --repositories with --repositories-file, each a valid name.
-func knownRepositories(cfg config.Config) ([]string, error) {
-	names, err := cfg.KnownRepositories()
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if err := registry.ValidateRepository(n); err != nil {
-			return nil, fmt.Errorf("--repositories: %q is not a repository name", n)
-		}
-	}
-	return names, nil
-}
-
 // newServices builds every service Berth runs from the configuration, once.
 // parts are what newServices builds the services from: made by serve, in order.
 type parts struct {

@@ -160,3 +160,31 @@ var endpointsSeen struct {
 	at   time.Time
 	list []api.RegistryEndpoint
 }
+
+// manifestURL is the UI path of a manifest by tag or digest.
+func manifestURL(repo, ref string) string { return manifestIn(browsed(), repo, ref) }
+
+// manifestIn is the UI path of repo's manifest ref in registry reg ("": the main registry).
+func manifestIn(reg, repo, ref string) string {
+	if strings.Contains(ref, ":") {
+		return registryURL(reg, "/repositories/"+repo+"@"+ref)
+	}
+	return registryURL(reg, "/repositories/"+repo+":"+ref)
+}
+
+// splitReference splits NAME:TAG or NAME@DIGEST from a UI path.
+func splitReference(path string) (repo, ref string) {
+	return cutReference(strings.Trim(strings.TrimPrefix(unprefixed(path), Path("/repositories/")), "/"))
+}
+
+// cutReference splits NAME@DIGEST at the '@', NAME:TAG at the last ':' (a registry port
+// never appears in a repository name here).
+func cutReference(rest string) (repo, ref string) {
+	if i := strings.IndexByte(rest, '@'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	return rest, ""
+}

@@ -87,7 +87,7 @@ var serviceWorker = func() string {
     return; // an open page's long poll: the browser's own, so leaving the page ends it
   }
   event.respondWith(fetchWithCache(event.request, event));`
-		activatePlain  = `self.addEventListener("activate", async (event) => {
+		activatePlain = `self.addEventListener("activate", async (event) => {
 `
 		activatePreload = `self.addEventListener("activate", async (event) => {
   if (self.registration.navigationPreload) {

@@ -39,7 +39,6 @@ type Proxy struct {
 	upstream *url.URL
 	readOnly bool
 	rp       *httputil.ReverseProxy
-	blobs    *blobRelay // nil for https registries, whose bytes cannot be spliced
 	admit    Admit
 }
 
@@ -53,13 +52,6 @@ func New(opts Options) (*Proxy, error) {
 	}
 	up := &url.URL{Scheme: opts.Upstream.Scheme, Host: opts.Upstream.Host}
 	p := &Proxy{upstream: up, readOnly: opts.ReadOnly, admit: opts.Admit}
-	if up.Scheme == "http" {
-		addr := up.Host
-		if up.Port() == "" {
-			addr = net.JoinHostPort(up.Hostname(), "80")
-		}
-		p.blobs = &blobRelay{addr: addr, timeout: opts.Timeout, dialer: net.Dialer{KeepAlive: 30 * time.Second}}
-	}
 	transport := opts.Transport
 	if transport == nil {
 		transport = NewTransport(opts.Timeout)
@@ -71,7 +63,8 @@ func New(opts Options) (*Proxy, error) {
 		ErrorHandler:   p.errorHandler,
 		BufferPool:     bufferPool{},
 		// Responses without a length (chunked) are flushed as they come by ReverseProxy
-		// itself; blobs with a length are copied in 256 KiB steps without buffering.
+		// itself; blobs with a length are copied in 256 KiB steps without buffering, for
+		// plain-HTTP and HTTPS registries alike.
 		FlushInterval: 0,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
@@ -104,10 +97,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 		httperr.WriteRegistry(w, http.StatusForbidden, "DENIED", "Berth is in read-only mode: "+r.Method+" is refused", nil)
-		return
-	}
-	if p.blobs != nil && isBlobGet(r) {
-		p.serveBlob(w, r)
 		return
 	}
 	p.rp.ServeHTTP(w, r)
@@ -224,10 +213,41 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	httperr.WriteRegistry(w, status, "UNAVAILABLE", msg, map[string]string{"upstream": p.upstream.Host, "reason": httperr.Reason(err)})
 }
 
-// bufferPool recycles the 256 KiB copy buffers, so streaming a blob allocates almost nothing.
+// bufferPool lends the relay's copy buffers. A blob copied in 256 KiB steps moves through
+// Berth at 0.9–1.0× of a direct read on loopback, against 0.65–0.85× in Go's default 32 KiB
+// steps or spliced socket to socket (BenchmarkBlobDirectVsProxy, README "The blob relay");
+// the big buffers are bounded (bigBuffers at once, 16 MiB), copies beyond them use 32 KiB.
 type bufferPool struct{}
 
-var buffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+const (
+	bigBuffer   = 256 << 10
+	smallBuffer = 32 << 10
+	bigBuffers  = 64
+)
 
-func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+var (
+	bigLent = make(chan struct{}, bigBuffers)
+	big     = sync.Pool{New: func() any { b := make([]byte, bigBuffer); return &b }}
+	small   = sync.Pool{New: func() any { b := make([]byte, smallBuffer); return &b }}
+)
+
+func (bufferPool) Get() []byte {
+	select {
+	case bigLent <- struct{}{}:
+		return *(big.Get().(*[]byte))
+	default:
+		return *(small.Get().(*[]byte))
+	}
+}
+
+func (bufferPool) Put(b []byte) {
+	switch cap(b) {
+	case bigBuffer:
+		b = b[:bigBuffer]
+		big.Put(&b)
+		<-bigLent
+	case smallBuffer:
+		b = b[:smallBuffer]
+		small.Put(&b)
+	}
+}

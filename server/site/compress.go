@@ -14,7 +14,7 @@ import (
 )
 
 // compress sends pages and /api/v1 answers brotli- or gzip-compressed as Accept-Encoding asks
-// (a 10,000-tag answer is 4 MB of JSON). /v2 (blobs are spliced socket to socket) and /web/
+// (a 10,000-tag answer is 4 MB of JSON). /v2 (blobs pass as the registry sent them) and /web/
 // (app.wasm is precompressed; assets keep their ETags and ranges) pass untouched, and so does
 // anything already encoded, partial, small, or not text (NDJSON job streams among them).
 func compress(next http.Handler) http.Handler {

@@ -62,6 +62,9 @@ const (
 	CodeSessionStoreUnavailable Code = "SESSION_STORE_UNAVAILABLE"
 	// CodeDirectoryUnavailable: the LDAP directory that signs users in cannot be reached.
 	CodeDirectoryUnavailable Code = "DIRECTORY_UNAVAILABLE"
+	// CodeCanceled: the caller went away before the answer was ready (499, as nginx logs it;
+	// nobody reads it, but the log no longer calls it a server error).
+	CodeCanceled Code = "CANCELED"
 
 	// The codes below never come from the server: the browser client reports them.
 
@@ -94,6 +97,8 @@ func (c Code) Status() int {
 		return 415
 	case CodeTooManyRequests:
 		return 429
+	case CodeCanceled:
+		return 499
 	case CodeInternal:
 		return 500
 	case CodeRegistryError:

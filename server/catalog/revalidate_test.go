@@ -67,7 +67,8 @@ func newGatedRegistry(t *testing.T, dir string) *gatedRegistry {
 }
 
 // TestStaleTagsAnswerAtOnce: past the tag TTL, a 400-tag repository is answered from the
-// index while every revalidating HEAD is still held at the registry (BenchmarkStaleTags in
+// index while every revalidating HEAD is still held at the registry, and so is its storage
+// usage (BenchmarkStaleTags in
 // make bench times 2,000); the HEADs then run in
 // the background, bounded, once for concurrent reads and a second replica, and a tag moved
 // behind Berth's back shows up.
@@ -93,6 +94,10 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 		if err != nil || len(cold.Tags) != n {
 			t.Fatalf("cold page: %d tags, %v", len(cold.Tags), err)
 		}
+		coldUsage, err := first.Usage(t.Context(), repo, "")
+		if err != nil || coldUsage.Tags != n || coldUsage.Stored == 0 {
+			t.Fatalf("cold usage: %+v, %v", coldUsage, err)
+		}
 		moved := cold.Tags[5]
 		newDigest := push(t, reg.host, repo+":"+moved.Name, must(random.Image(256, 1))).String()
 
@@ -109,6 +114,14 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 			if page.Tags[5].Digest != moved.Digest || page.Tags[5].Size == 0 {
 				t.Fatalf("stale row shown as %+v, want the indexed %+v", page.Tags[5], moved)
 			}
+		}
+		// The storage usage (asked for by the same page) resolves its tags from the index too.
+		usage, err := second.Usage(t.Context(), repo, "")
+		if err != nil || usage != coldUsage {
+			t.Fatalf("stale usage: %+v, %v; want the indexed %+v", usage, err, coldUsage)
+		}
+		if got := reg.answered.Load(); got != 0 {
+			t.Fatalf("the usage waited for %d revalidating HEADs", got)
 		}
 		waitFor(t, time.Minute, "revalidating HEADs to reach the registry", func() bool { return reg.arrived.Load() > 0 })
 		close(reg.open)

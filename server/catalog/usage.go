@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/store"
 )
 
 // Usage reports what a repository stores with shared blobs counted once and, when del names
@@ -40,36 +45,21 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	}
 	out := api.Usage{Repository: repository, Tags: len(names), Delete: del}
 
-	// Resolve every tag and walk what it reaches, with the usual bounded fan-out.
-	reach := make([]map[string]int64, len(names))
-	digests := make([]string, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, t := range names {
-		wg.Go(func() {
-			desc, err := s.head(ctx, repository, t)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			digests[i] = desc.Digest.String()
-			reach[i] = map[string]int64{}
-			errs[i] = s.walk(ctx, repository, desc.Digest, reach[i])
-		})
+	// Resolve every tag (from the index where it can), then walk each distinct manifest once.
+	digests, err := s.tagDigests(ctx, repository, names)
+	if err != nil {
+		return out, err
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return out, fmt.Errorf("tag %s:%s: %w", repository, names[i], err)
-		}
+	reach, err := s.reaches(ctx, repository, digests)
+	if err != nil {
+		return out, err
 	}
-
 	all, kept := map[string]int64{}, map[string]int64{}
-	for i, r := range reach {
-		for d, n := range r {
+	for _, h := range digests {
+		for d, n := range reach[h] {
 			all[d] = n
 			out.Listed += n
-			if del == "" || digests[i] != del {
+			if del == "" || h.String() != del {
 				kept[d] = n
 			}
 		}
@@ -90,6 +80,76 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 		}
 	}
 	return out, nil
+}
+
+// tagDigests resolves names to the digests they point to: from the metadata index where it
+// has a row, as tag pages do (a row older than the TTL is used and confirmed in the
+// background, so a repository of 10,000 tags costs no storm of HEADs), else from the registry.
+func (s *Service) tagDigests(ctx context.Context, repository string, names []string) ([]v1.Hash, error) {
+	rows := map[string]store.IndexedTag{}
+	if s.idx != nil {
+		list, err := s.idx.IndexTags(ctx, repository)
+		if err != nil {
+			slog.Warn("index: read tags", "repository", repository, "err", err)
+		}
+		for _, r := range list {
+			rows[r.Tag] = r
+		}
+	}
+	digests := make([]v1.Hash, len(names))
+	errs := make([]error, len(names))
+	var stale []string
+	var wg sync.WaitGroup
+	for i, t := range names {
+		if row, ok := rows[t]; ok {
+			if h, err := v1.NewHash(row.Digest); err == nil {
+				digests[i] = h
+				if !s.fresh(row.Checked) {
+					stale = append(stale, t)
+				}
+				continue
+			}
+		}
+		wg.Go(func() {
+			desc, err := s.head(ctx, repository, t)
+			digests[i], errs[i] = desc.Digest, err
+		})
+	}
+	wg.Wait()
+	if len(stale) > 0 {
+		s.revalidate(ctx, repository, stale)
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("tag %s:%s: %w", repository, names[i], err)
+		}
+	}
+	return digests, nil
+}
+
+// reaches walks each distinct digest once, a bounded number at a time, and returns what each
+// reaches.
+func (s *Service) reaches(ctx context.Context, repository string, digests []v1.Hash) (map[v1.Hash]map[string]int64, error) {
+	distinct := slices.Clone(digests)
+	slices.SortFunc(distinct, func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
+	distinct = slices.Compact(distinct)
+	reach := make(map[v1.Hash]map[string]int64, len(distinct))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, h := range distinct {
+		g.Go(func() error {
+			seen := map[string]int64{}
+			if err := s.walk(gctx, repository, h, seen); err != nil {
+				return fmt.Errorf("manifest %s@%s: %w", repository, h, err)
+			}
+			mu.Lock()
+			reach[h] = seen
+			mu.Unlock()
+			return nil
+		})
+	}
+	return reach, g.Wait()
 }
 
 // maxWalk bounds the manifests and blobs one walk visits; a real image has tens.

@@ -67,6 +67,8 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		// A request's own deadline ran out while it waited on the registry.
 		e = Wrap(api.CodeRegistryTimeout, "The registry did not answer in time.", err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		e = Wrap(api.CodeCanceled, "The request was canceled.", err)
 	default:
 		e = Wrap(api.CodeInternal, "internal error", err)
 	}

@@ -166,20 +166,22 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 	if p.seeded {
 		// The tags came with the page: only what the server did not render is fetched (the
 		// other tags, in one answer), and the tags the registry failed on are asked for again.
+		// With more tags to come, what else the page shows is asked for once they are in
+		// (fetchAll): the rest of the tags has the server and the page to itself meanwhile.
 		p.seeded = false
 		if p.more > 0 {
 			p.loadRest(ctx)
 		} else {
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
+			p.loadSeverities(ctx)
+			p.loadUntagged(ctx)
 			p.followIndex(ctx)
 			p.followChanges(ctx)
 		}
 		if p.activity == nil {
 			p.loadActivity(ctx)
 		}
-		p.loadSeverities(ctx)
-		p.loadUntagged(ctx)
 	} else {
 		p.load(ctx)
 	}

@@ -49,6 +49,9 @@ func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 			p.retryFailed(ctx, 0, len(p.tags))
 			p.loadUsage(ctx)
 			p.loadSeverities(ctx)
+			if fallback {
+				p.loadUntagged(ctx) // the page's first read of the rest (see OnNav)
+			}
 			p.followIndex(ctx)
 			p.followChanges(ctx)
 		})

@@ -76,6 +76,16 @@ func (s *Service) tagNames(ctx context.Context, repository string) ([]string, er
 	return s.listTags(ctx, st, repository)
 }
 
+// recentTagNames is the caller's tag list of repository as last read from the registry, if
+// that was within maxStale (pages read it again in the background meanwhile).
+func (s *Service) recentTagNames(ctx context.Context, repository string) ([]string, bool) {
+	st := s.state(ctx)
+	st.cacheMu.Lock()
+	defer st.cacheMu.Unlock()
+	e, ok := st.lists[repository]
+	return e.names, ok && time.Since(e.at) < maxStale
+}
+
 // listTags reads a repository's tag list from the registry as the caller in ctx, once for
 // concurrent callers, and keeps it in the caller's state.
 func (s *Service) listTags(ctx context.Context, st *state, repository string) ([]string, error) {

@@ -41,6 +41,10 @@ const (
 
 var errScanFull = errors.New("scan bound reached")
 
+func tooManyTags(n int) error {
+	return httperr.New(api.CodeTooLarge, fmt.Sprintf("The repository has %d tags; untagged manifests are listed for repositories of at most %d tags.", n, maxUntaggedTags))
+}
+
 // Untagged lists the manifests of repository that no tag points to and that are neither a
 // child of an index still there (tagged or not) nor a referrer (signature, SBOM, attestation)
 // whose subject is still there: those go with what they belong to and are not offered as
@@ -73,12 +77,17 @@ func (s *Service) untagged(ctx context.Context, repository string) (api.Untagged
 	if s.lister == nil && s.idx == nil {
 		return page, httperr.New(api.CodeNotAvailable, "Listing untagged manifests needs the embedded registry or Berth's metadata index (a --database), which this Berth runs without.")
 	}
+	// A list this caller had within moments that is already past the bound answers at once:
+	// the repository page asks on every visit, and listing 10,000 tags again to refuse costs.
+	if names, ok := s.recentTagNames(ctx, repository); ok && len(names) > maxUntaggedTags {
+		return page, tooManyTags(len(names))
+	}
 	names, err := s.reg.Tags(ctx, repository)
 	if err != nil && !httperr.Is(err, api.CodeNotFound) {
 		return page, err // the registry's word on access comes first
 	}
 	if len(names) > maxUntaggedTags {
-		return page, httperr.New(api.CodeTooLarge, fmt.Sprintf("The repository has %d tags; untagged manifests are listed for repositories of at most %d tags.", len(names), maxUntaggedTags))
+		return page, tooManyTags(len(names))
 	}
 	var candidates []string
 	if s.lister != nil {

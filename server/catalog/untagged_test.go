@@ -1,13 +1,20 @@
 package catalog_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/catalog"
+	"github.com/berth-registry/berth/server/demo"
+	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // TestUntaggedNotAvailable: without the embedded registry's storage and without the metadata
@@ -26,5 +33,47 @@ func TestUntaggedNotAvailable(t *testing.T) {
 	}
 	if _, err = svc.Search(t.Context(), "sha256:ab", 10); !httperr.Is(err, api.CodeNotAvailable) {
 		t.Errorf("search without index: %v", err)
+	}
+}
+
+// TestUntaggedTooManyTagsAtOnce: past maxUntaggedTags the listing is refused with 413, and
+// once the caller's tag list is at hand (the repository page read it moments before) the
+// refusal comes without listing the tags again.
+func TestUntaggedTooManyTagsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "many", Repositories: 1, Tags: 2001}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := embedded.New(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "" { // a list's first page
+			lists.Add(1)
+		}
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
+	svc := newCatalog(catalog.Options{
+		Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}),
+		Index:    openStore(t, storetest.SQLite(t)),
+	})
+	const repo = "many/r000000"
+	for i, at := range []string{"without a list at hand", "with the page's list at hand"} {
+		if i == 1 {
+			if _, err := svc.Tags(t.Context(), repo, catalog.TagQuery{Limit: 10}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := lists.Load()
+		_, err := svc.Untagged(t.Context(), repo)
+		if !httperr.Is(err, api.CodeTooLarge) || !strings.Contains(err.Error(), "2001 tags") {
+			t.Fatalf("%s: %v, want TOO_LARGE naming 2001 tags", at, err)
+		}
+		if got := lists.Load() - before; (i == 0) != (got > 0) {
+			t.Errorf("%s: the tags were listed %d times", at, got)
+		}
 	}
 }

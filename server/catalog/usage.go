@@ -86,9 +86,9 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 // has a row, as tag pages do (a row older than the TTL is used and confirmed in the
 // background, so a repository of 10,000 tags costs no storm of HEADs), else from the registry.
 func (s *Service) tagDigests(ctx context.Context, repository string, names []string) ([]v1.Hash, error) {
-	rows := map[string]store.IndexedTag{}
+	rows := map[string]store.TagOrder{}
 	if s.idx != nil {
-		list, err := s.idx.IndexTags(ctx, repository)
+		list, err := s.idx.IndexTagOrder(ctx, repository) // the narrow read: digests suffice
 		if err != nil {
 			slog.Warn("index: read tags", "repository", repository, "err", err)
 		}

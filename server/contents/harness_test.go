@@ -41,6 +41,13 @@ import (
 type counter struct {
 	mu    sync.Mutex
 	blobs map[string]int
+	lists int // tag lists (first pages)
+}
+
+func (c *counter) tagLists() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists
 }
 
 func (c *counter) get(digest string) int {
@@ -73,6 +80,11 @@ func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
 		if i := strings.Index(r.URL.Path, "/blobs/"); i >= 0 && r.Method == http.MethodGet {
 			c.mu.Lock()
 			c.blobs[r.URL.Path[i+len("/blobs/"):]]++
+			c.mu.Unlock()
+		}
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "" {
+			c.mu.Lock()
+			c.lists++
 			c.mu.Unlock()
 		}
 		proxy.ServeHTTP(w, r)

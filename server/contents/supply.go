@@ -49,9 +49,23 @@ type referrer struct {
 	tag    string
 }
 
+// repoTags lists a repository's tags as the caller at most once, when first asked: one
+// request's lookups of cosign tags share it (a batch of 100 severities listed a 10,000-tag
+// repository 100 times).
+func (s *Service) repoTags(ctx context.Context, repo string) func() []string {
+	return sync.OnceValue(func() []string {
+		tags, err := s.reg.Tags(ctx, repo)
+		if err != nil {
+			slog.DebugContext(ctx, "cosign tags not listed", "repository", repo, "err", err)
+			return nil
+		}
+		return tags
+	})
+}
+
 // referrersOf lists what refers to the subjects: OCI referrers, and cosign's
-// sha256-<hex>.sig/.att/.sbom tags (read once, as the caller).
-func (s *Service) referrersOf(ctx context.Context, repo string, subjects []string) ([]referrer, error) {
+// sha256-<hex>.sig/.att/.sbom tags (from tags, the caller's list).
+func (s *Service) referrersOf(ctx context.Context, repo string, subjects []string, tags func() []string) ([]referrer, error) {
 	var out []referrer
 	seen := map[string]bool{}
 	for _, subj := range subjects {
@@ -69,11 +83,6 @@ func (s *Service) referrersOf(ctx context.Context, repo string, subjects []strin
 			}
 		}
 	}
-	tags, err := s.reg.Tags(ctx, repo)
-	if err != nil {
-		slog.DebugContext(ctx, "cosign tags not listed", "repository", repo, "err", err)
-		tags = nil
-	}
 	want := map[string]bool{}
 	for _, subj := range subjects {
 		base := strings.Replace(subj, ":", "-", 1)
@@ -81,7 +90,7 @@ func (s *Service) referrersOf(ctx context.Context, repo string, subjects []strin
 			want[base+suffix] = true
 		}
 	}
-	for _, t := range tags {
+	for _, t := range tags() {
 		if want[t] {
 			out = append(out, referrer{tag: t})
 		}
@@ -100,7 +109,7 @@ func (s *Service) supplyChain(ctx context.Context, img *image) api.SupplyChain {
 	if img.indexDigest != "" {
 		subjects = append(subjects, img.indexDigest)
 	}
-	refs, err := s.referrersOf(ctx, img.repository, subjects)
+	refs, err := s.referrersOf(ctx, img.repository, subjects, s.repoTags(ctx, img.repository))
 	if err != nil {
 		out.Documents = append(out.Documents, api.SupplyDocument{Kind: "other", Error: "referrers could not be listed: " + message(err)})
 		s.ownDocument(ctx, &out, img.indexDigest)
@@ -330,11 +339,12 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	var denied error
+	tags := s.repoTags(r.Context(), repo)
 	for _, d := range digests {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			sev, err := s.severities(r.Context(), repo, d)
+			sev, err := s.severities(r.Context(), repo, d, tags)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -360,7 +370,7 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 }
 
 // severities counts the findings of the vulnerability reports attached to digest.
-func (s *Service) severities(ctx context.Context, repo, digest string) (api.Severities, error) {
+func (s *Service) severities(ctx context.Context, repo, digest string, tags func() []string) (api.Severities, error) {
 	var sev api.Severities
 	raw, mt, _, err := s.reg.Manifest(ctx, repo, digest)
 	if err != nil {
@@ -376,7 +386,7 @@ func (s *Service) severities(ctx context.Context, repo, digest string) (api.Seve
 			}
 		}
 	}
-	refs, err := s.referrersOf(ctx, repo, subjects)
+	refs, err := s.referrersOf(ctx, repo, subjects, tags)
 	if err != nil {
 		return sev, err
 	}

@@ -148,8 +148,8 @@ type Index interface {
 	// IndexTags returns a repository's indexed tags with their summaries, sorted by name:
 	// all of them, or only those named in tags.
 	IndexTags(ctx context.Context, repository string, tags ...string) ([]IndexedTag, error)
-	// IndexTagOrder returns, for each of a repository's indexed tags in no order, what sorts
-	// it by creation, size or push time.
+	// IndexTagOrder returns, for each of a repository's indexed tags in no order, its digest
+	// and what sorts it by creation, size or push time.
 	IndexTagOrder(ctx context.Context, repository string) ([]TagOrder, error)
 	// PutManifests records manifest summaries seen in repository (and, for an index, its
 	// platforms' labels and digests, for search).

@@ -10,7 +10,8 @@ import (
 // TagOrder is what orders a repository's tags on a page sorted by creation, size or push
 // time, without the rest of their summaries.
 type TagOrder struct {
-	Tag string
+	Tag    string
+	Digest string
 	// Described is whether the index has the summary of the tag's digest; Size and Created
 	// come from it.
 	Described bool
@@ -20,10 +21,11 @@ type TagOrder struct {
 	Checked   time.Time
 }
 
-// IndexTagOrder implements Index: one narrow row per tag (no platforms, no referrer counts),
+// IndexTagOrder implements Index: one narrow row per tag (also what storage usage resolves
+// tags with) (no platforms, no referrer counts),
 // so a sorted page of a large repository reads its window's full rows alone.
 func (s *sqlStore) IndexTagOrder(ctx context.Context, repository string) ([]TagOrder, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, m.kind IS NOT NULL, m.size, m.created, t.pushed, t.checked
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, m.kind IS NOT NULL, m.size, m.created, t.pushed, t.checked
 		FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest
 		WHERE t.repository = ?`), repository)
 	if err != nil {
@@ -35,7 +37,7 @@ func (s *sqlStore) IndexTagOrder(ctx context.Context, repository string) ([]TagO
 		var o TagOrder
 		var size, created sql.NullInt64
 		var pushed, checked int64
-		if err := rows.Scan(&o.Tag, &o.Described, &size, &created, &pushed, &checked); err != nil {
+		if err := rows.Scan(&o.Tag, &o.Digest, &o.Described, &size, &created, &pushed, &checked); err != nil {
 			return nil, fmt.Errorf("%s: read tag order: %w", s.d.name, err)
 		}
 		o.Size = size.Int64

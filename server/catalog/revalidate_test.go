@@ -102,6 +102,12 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 		newDigest := push(t, reg.host, repo+":"+moved.Name, must(random.Image(256, 1))).String()
 
 		clk.advance(2 * time.Minute)
+		// What deleting a manifest frees rests on where the tags point now: the moved tag's
+		// stale row is asked of the registry, so its new image counts as stored and kept.
+		freed, err := second.Usage(t.Context(), repo, moved.Digest)
+		if err != nil || freed.Stored == coldUsage.Stored || freed.Frees == 0 {
+			t.Fatalf("usage of deleting the moved tag's old manifest: %+v, %v (cold: %+v)", freed, err, coldUsage)
+		}
 		reg.hold.Store(true)
 		for _, svc := range []*catalog.Service{first, first, second} {
 			page, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true})

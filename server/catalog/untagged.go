@@ -79,6 +79,9 @@ func (s *Service) untagged(ctx context.Context, repository string) (api.Untagged
 	}
 	// A list this caller had within moments that is already past the bound answers at once:
 	// the repository page asks on every visit, and listing 10,000 tags again to refuse costs.
+	// Berth's authorizer has allowed the caller above; the registry answered them this list
+	// within a minute. At worst a repository cut below the bound behind Berth's back is
+	// refused for that minute: a refusal, never a listing or a delete.
 	if names, ok := s.recentTagNames(ctx, repository); ok && len(names) > maxUntaggedTags {
 		return page, tooManyTags(len(names))
 	}

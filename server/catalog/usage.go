@@ -46,11 +46,20 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	out := api.Usage{Repository: repository, Tags: len(names), Delete: del}
 
 	// Resolve every tag (from the index where it can), then walk each distinct manifest once.
-	digests, err := s.tagDigests(ctx, repository, names)
+	// What a delete would free rests on where the tags point now: rows past the TTL are
+	// asked of the registry then. A plain usage takes them as they are, unless one names a
+	// manifest gone since.
+	digests, err := s.tagDigests(ctx, repository, names, del != "")
 	if err != nil {
 		return out, err
 	}
 	reach, err := s.reaches(ctx, repository, digests)
+	if httperr.Is(err, api.CodeNotFound) && del == "" {
+		if digests, err = s.tagDigests(ctx, repository, names, true); err != nil {
+			return out, err
+		}
+		reach, err = s.reaches(ctx, repository, digests)
+	}
 	if err != nil {
 		return out, err
 	}
@@ -59,7 +68,7 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 		for d, n := range reach[h] {
 			all[d] = n
 			out.Listed += n
-			if del == "" || h.String() != del {
+			if del == "" || h != delHash {
 				kept[d] = n
 			}
 		}
@@ -84,12 +93,13 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 
 // tagDigests resolves names to the digests they point to: from the metadata index where it
 // has a row, as tag pages do (a row older than the TTL is used and confirmed in the
-// background, so a repository of 10,000 tags costs no storm of HEADs), else from the registry.
-func (s *Service) tagDigests(ctx context.Context, repository string, names []string) ([]v1.Hash, error) {
+// background, so a repository of 10,000 tags costs no storm of HEADs), else from the
+// registry. With current, a row older than the TTL is asked of the registry instead.
+func (s *Service) tagDigests(ctx context.Context, repository string, names []string, current bool) ([]v1.Hash, error) {
 	rows := map[string]store.TagOrder{}
 	if s.idx != nil {
 		list, err := s.idx.IndexTagOrder(ctx, repository) // the narrow read: digests suffice
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			slog.Warn("index: read tags", "repository", repository, "err", err)
 		}
 		for _, r := range list {
@@ -101,7 +111,7 @@ func (s *Service) tagDigests(ctx context.Context, repository string, names []str
 	var stale []string
 	var wg sync.WaitGroup
 	for i, t := range names {
-		if row, ok := rows[t]; ok {
+		if row, ok := rows[t]; ok && (!current || s.fresh(row.Checked)) {
 			if h, err := v1.NewHash(row.Digest); err == nil {
 				digests[i] = h
 				if !s.fresh(row.Checked) {

@@ -102,8 +102,9 @@ type Service struct {
 	refused atomic.Bool // the registry refuses Berth its catalog
 	seeding atomic.Bool // demo content is being pushed (SetSeeding)
 
-	changes    *changes // open pages wait on these (changes.go)
-	refreshing sync.Map // "principal\x00repository" whose tag list is listed again in the background
+	changes    *changes  // open pages wait on these (changes.go)
+	refreshing sync.Map  // "principal\x00repository" whose tag list is listed again in the background
+	usageMemo  usageMemo // storage usage by caller and repository, while the tags stay put
 
 	mu     sync.Mutex
 	states map[string]*state

@@ -166,6 +166,11 @@ func TestStaleTagsAnswerAtOnce(t *testing.T) {
 		if got := reg.arrived.Load(); got != n {
 			t.Errorf("a read of fresh rows sent %d more HEADs", got-n)
 		}
+		// The replica that answered the cold usage keeps it while the tags stay put; the
+		// moved tag makes it count again.
+		if u, err := first.Usage(t.Context(), repo, ""); err != nil || u.Stored == coldUsage.Stored {
+			t.Errorf("usage after the move: %+v, %v; the cold answer was %+v", u, err, coldUsage)
+		}
 	})
 }
 

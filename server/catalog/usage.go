@@ -53,6 +53,10 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	if err != nil {
 		return out, err
 	}
+	memoKey := principalOf(ctx) + "\x00" + repository
+	if u, ok := s.usageMemo.get(memoKey, mappingSum(digests)); ok && del == "" {
+		return u, nil // the tags point where they did: the same answer (usage_memo.go)
+	}
 	reach, err := s.reaches(ctx, repository, digests)
 	if httperr.Is(err, api.CodeNotFound) && del == "" {
 		if digests, err = s.tagDigests(ctx, repository, names, true); err != nil {
@@ -75,6 +79,9 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	}
 	for _, n := range all {
 		out.Stored += n
+	}
+	if del == "" {
+		s.usageMemo.put(memoKey, mappingSum(digests), out)
 	}
 	if del != "" {
 		// The manifest may be untagged already; what it reaches is still what it would free.

@@ -1,0 +1,35 @@
+package catalog
+
+import (
+	"fmt"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-registry/berth/app/api"
+)
+
+// TestUsageMemo answers only for the same caller, repository and tag → digest mapping (the
+// order of the tags included), and stays bounded.
+func TestUsageMemo(t *testing.T) {
+	a := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", 1)}
+	b := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", 2)}
+	var m usageMemo
+	m.put("alice\x00r", mappingSum([]v1.Hash{a, b}), api.Usage{Stored: 7})
+	if u, ok := m.get("alice\x00r", mappingSum([]v1.Hash{a, b})); !ok || u.Stored != 7 {
+		t.Errorf("same mapping: %+v, %v", u, ok)
+	}
+	for key, mapping := range map[string][]v1.Hash{
+		"alice\x00r": {b, a}, "alice\x00q": {a, b}, "bob\x00r": {a, b},
+	} {
+		if _, ok := m.get(key, mappingSum(mapping)); ok {
+			t.Errorf("%q with %v answered from the memo", key, mapping)
+		}
+	}
+	for i := range maxUsageMemo + 1 {
+		m.put(fmt.Sprint(i), mappingSum(nil), api.Usage{})
+	}
+	if len(m.m) > maxUsageMemo {
+		t.Errorf("%d entries, bound %d", len(m.m), maxUsageMemo)
+	}
+}

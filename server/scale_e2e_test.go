@@ -244,6 +244,7 @@ func BenchmarkUIScale(b *testing.B) {
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
 	benchHugeRepository(b, tags/time.Duration(b.N)) // scale_bench_test.go
+	benchNeverSeenRegistry(b)
 }
 
 // TestE2EFlakyTagRecovers serves a registry that fails one tag's manifest several times in a

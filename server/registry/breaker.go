@@ -33,9 +33,10 @@ type breaker struct {
 	probe   string        // the registry's /v2/ URL
 	timeout time.Duration // of one probe
 
-	mu       sync.Mutex
-	failures int
-	openedAt time.Time // zero while closed
+	mu         sync.Mutex
+	failures   int
+	openedAt   time.Time // zero while closed
+	lastAnswer time.Time // of the latest request the registry answered
 }
 
 func newBreaker(next http.RoundTripper, addr Address, timeout time.Duration) *breaker {
@@ -50,11 +51,12 @@ func (b *breaker) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !b.OpenSince().IsZero() {
 		return nil, ErrNotAnswering
 	}
+	start := time.Now()
 	resp, err := b.next.RoundTrip(req)
 	if req.Body == nil || req.Body == http.NoBody {
 		// Only requests without a body count: an upload cut short by its own client (through
 		// the /v2 proxy, say) fails the same way, and must not open the breaker for everyone.
-		b.record(req.Context(), err)
+		b.record(req.Context(), start, err)
 	}
 	return resp, err
 }
@@ -66,16 +68,20 @@ func (b *breaker) OpenSince() time.Time {
 	return b.openedAt
 }
 
-// record counts a request's outcome: an answer resets the count, a failure to connect or to
-// answer in time adds to it. A caller giving up says nothing of the registry.
-func (b *breaker) record(ctx context.Context, err error) {
+// record counts the outcome of a request sent at start: an answer resets the count, a failure
+// to connect or to answer in time adds to it. A caller giving up says nothing of the
+// registry, and neither does a caller's own deadline (a prerender's 3 s budget, say) running
+// out while the registry answered other requests meanwhile: it is busy, not hung.
+func (b *breaker) record(ctx context.Context, start time.Time, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case err == nil:
-		b.failures = 0
+		b.failures, b.lastAnswer = 0, time.Now()
 		return
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil, !unanswered(err):
+		return
+	case ctx.Err() != nil && b.lastAnswer.After(start):
 		return
 	}
 	b.failures++

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,3 +100,38 @@ func TestBreakerIgnoresCallersGivingUp(t *testing.T) {
 }
 
 func asError(err error, target **httperr.Error) bool { return errors.As(err, target) }
+
+// TestBreakerIgnoresBudgetsOfABusyRegistry: requests whose callers' own deadlines run out
+// while the registry answers other requests (a prerender's budget on a slow repository) do not
+// open the breaker; a registry answering nothing still does.
+func TestBreakerIgnoresBudgetsOfABusyRegistry(t *testing.T) {
+	real, _ := url.Parse(registrytest.Open(t))
+	forward := httputil.NewSingleHostReverseProxy(real)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/slow/app/tags/list" {
+			<-r.Context().Done() // this one never comes in time
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	c, err := registry.New(registry.Options{URL: up.URL, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five callers whose budgets run out together, while the registry answers another.
+	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() { _, _ = c.Tags(ctx, "slow/app") })
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := c.Catalog(t.Context()); err != nil { // answered meanwhile
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if !c.NotAnsweringSince().IsZero() {
+		t.Error("budgets running out on a registry that answered meanwhile opened the breaker")
+	}
+}

@@ -209,7 +209,6 @@ func (p *repositoryPage) load(ctx app.Context) {
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.reset()
 	p.forgetRepositoryState()
-	p.loadUntagged(ctx)
 	p.filterByLabel(ctx)
 	// Both answers are handled in Dispatch, on the UI goroutine: these need no lock.
 	var all, chunked bool // every detail arrived; only chunks are offered
@@ -225,6 +224,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 			switch code := api.ErrorCode(err); {
 			case code == api.CodeDirectMode || code == api.CodeBadRequest:
 				chunked = true
+				p.loadUntagged(ctx)    // asked once the tags are in: it reads every tag afresh
 				if p.state == loaded { // the names are in
 					p.fill(ctx)
 					p.loadActivity(ctx)
@@ -239,6 +239,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				}
 				clear(p.pending)
 				p.tagsChanged()
+				p.loadUntagged(ctx)
 			default:
 				all = true
 				p.receiveAll(page)
@@ -246,6 +247,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				p.loadActivity(ctx)
 				p.loadUsage(ctx)
 				p.loadSeverities(ctx)
+				p.loadUntagged(ctx)
 				p.followIndex(ctx)
 				p.followChanges(ctx)
 			}
@@ -488,23 +490,6 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// filterOptions returns the kinds and platforms the repository's tags have, for the filters.
-func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
-	for _, t := range p.tags {
-		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && !api.IsReferrerTag(t.Name) {
-			kinds = append(kinds, t.Kind)
-		}
-		for _, pl := range t.Platforms {
-			if s := pl.String(); !slices.Contains(platforms, s) {
-				platforms = append(platforms, s)
-			}
-		}
-	}
-	slices.Sort(kinds)
-	slices.Sort(platforms)
-	return kinds, platforms
 }
 
 func (p *repositoryPage) Render() app.UI {

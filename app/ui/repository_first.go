@@ -5,6 +5,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -133,4 +134,21 @@ func (p *repositoryPage) keepTicks(was map[string]string) {
 			delete(p.selected, name)
 		}
 	}
+}
+
+// filterOptions returns the kinds and platforms the repository's tags have, for the filters.
+func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
+	for _, t := range p.tags {
+		if t.Kind != "" && !slices.Contains(kinds, t.Kind) && !api.IsReferrerTag(t.Name) {
+			kinds = append(kinds, t.Kind)
+		}
+		for _, pl := range t.Platforms {
+			if s := pl.String(); !slices.Contains(platforms, s) {
+				platforms = append(platforms, s)
+			}
+		}
+	}
+	slices.Sort(kinds)
+	slices.Sort(platforms)
+	return kinds, platforms
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -168,7 +169,17 @@ type TagQuery struct {
 	// Label keeps tags whose image (or an image of whose index) has a config label:
 	// "name" for any value, "name=value" for a value containing value (case-insensitive).
 	Label string
+	// Indexed asks for a page sorted by another field than the name only if the index
+	// orders it: with more than maxUndescribed tags it does not describe yet, the answer is
+	// NOT_AVAILABLE at once instead of reading every tag from the registry (a prerendered
+	// page goes out without its data rather than spend its budget on a never-seen
+	// repository).
+	Indexed bool
 }
+
+// maxUndescribed is how many tags the index may lack for an Indexed page still to be read:
+// a few pushes since the last visit are described on the spot.
+const maxUndescribed = 100
 
 func (q TagQuery) check() error {
 	switch strings.TrimPrefix(q.Sort, "-") {
@@ -222,8 +233,12 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	case !q.needsAll() && !q.All:
 		describe = window(names, q.Offset, q.Limit)
 	case !q.All:
-		if w, st, ok := s.sortedWindow(ctx, repository, names, q); ok {
+		w, st, missing, ok := s.sortedWindow(ctx, repository, names, q)
+		switch {
+		case ok:
 			describe, presorted, stale = w, true, st
+		case q.Indexed && missing > maxUndescribed:
+			return api.TagPage{}, httperr.New(api.CodeNotAvailable, fmt.Sprintf("Berth has not indexed %d of this repository's tags yet.", missing))
 		}
 	}
 	var rows map[string]store.IndexedTag

@@ -55,7 +55,7 @@ func (s pageSource) Job(ctx context.Context, id string) (api.Job, error) {
 }
 
 func (s pageSource) FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error) {
-	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{Sort: "-created", Limit: limit})
+	page, err := s.cat.Tags(ctx, repository, catalog.TagQuery{Sort: "-created", Limit: limit, Indexed: true})
 	return page, asAPI(err)
 }
 

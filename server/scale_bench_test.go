@@ -37,34 +37,7 @@ func benchHugeRepository(b *testing.B, base1000 time.Duration) {
 	if v, err := strconv.Atoi(os.Getenv("BERTH_BENCH_HUGE_TAGS")); err == nil && v > 0 {
 		tags = v
 	}
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-bench-huge-%d", tags))
-	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
-		_ = os.RemoveAll(dir)
-		if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "huge", Repositories: 1, Tags: tags, Distinct: true}); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "populated"), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reg, err := embedded.New(context.Background(), dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var requests atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		reg.Handler().ServeHTTP(w, r)
-	}))
-	b.Cleanup(func() { up.Close(); reg.Close() })
-	base := startBerth(b, func(c *config.Config) {
-		c.ClientRendered = false
-		c.NoDemo = true
-		c.DataDir = b.TempDir()
-		c.Registry = up.URL
-		c.SyncInterval = 0
-		c.UpstreamTimeout = 10 * time.Minute
-	})
+	base, requests := benchRegistryBerth(b, "huge", tags, func(c *config.Config) { c.UpstreamTimeout = 10 * time.Minute })
 	start := time.Now()
 	resp, err := http.Get(base + "/api/v1/repositories/huge/r000000/tags?limit=all")
 	if err != nil {
@@ -127,33 +100,7 @@ func benchHugeRepository(b *testing.B, base1000 time.Duration) {
 // first visit. It reports when the first row was painted and when every row in view had its
 // details (goal ≤ 5 s), each from the navigation's start, and the registry requests it took.
 func benchNeverSeenRegistry(b *testing.B) {
-	dir := filepath.Join(os.TempDir(), "berth-bench-never-seen-1000")
-	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
-		_ = os.RemoveAll(dir)
-		if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "fresh", Repositories: 1, Tags: 1000, Distinct: true}); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "populated"), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reg, err := embedded.New(context.Background(), dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var requests atomic.Int64
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		reg.Handler().ServeHTTP(w, r)
-	}))
-	b.Cleanup(func() { up.Close(); reg.Close() })
-	base := startBerth(b, func(c *config.Config) {
-		c.ClientRendered = false
-		c.NoDemo = true
-		c.DataDir = b.TempDir()
-		c.Registry = up.URL
-		c.SyncInterval = 0
-	})
+	base, requests := benchRegistryBerth(b, "fresh", 1000, nil)
 	ctx := browser(b)
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/fresh/r000000"), waitShown(`#tags tr.tag`)); err != nil {
 		b.Fatal(err)
@@ -171,6 +118,44 @@ func benchNeverSeenRegistry(b *testing.B) {
 	b.ReportMetric(all, "never_seen_1000_tags_details_ms")
 	b.ReportMetric(first, "never_seen_1000_tags_first_row_ms")
 	b.ReportMetric(float64(requests.Load()), "never_seen_1000_tags_registry_requests")
+}
+
+// benchRegistryBerth starts a Berth (pages prerendered with their data, no demo, no periodic
+// sync) on a registry holding one repository, prefix/r000000, of tags distinct images,
+// written with demo.Populate and kept under the temp dir for later runs. It returns Berth's
+// URL and the count of requests reaching the registry; more changes Berth's configuration.
+func benchRegistryBerth(b *testing.B, prefix string, tags int, more func(*config.Config)) (string, *atomic.Int64) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-bench-%s-%d", prefix, tags))
+	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
+		_ = os.RemoveAll(dir)
+		if err := demo.Populate(dir, demo.PopulateOptions{Prefix: prefix, Repositories: 1, Tags: tags, Distinct: true}); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "populated"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reg, err := embedded.New(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	requests := new(atomic.Int64)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	b.Cleanup(func() { up.Close(); reg.Close() })
+	base := startBerth(b, func(c *config.Config) {
+		c.ClientRendered = false
+		c.NoDemo = true
+		c.DataDir = b.TempDir()
+		c.Registry = up.URL
+		c.SyncInterval = 0
+		if more != nil {
+			more(c)
+		}
+	})
+	return base, requests
 }
 
 // firstRowPaint resolves to when the page painted its first tag row (Element Timing on the

@@ -52,24 +52,34 @@ func openStore(t *testing.T, dsn string) store.Store {
 	return st
 }
 
-// countingRegistry is an embedded registry whose manifest requests are counted where they
-// arrive, and which may send notifications.
+// countingRegistry is an embedded registry whose manifest requests and tag lists are counted
+// where they arrive, and which may send notifications.
 type countingRegistry struct {
 	host      string
 	manifests atomic.Int64 // GET and HEAD of /manifests/
+	lists     atomic.Int64 // tag lists (their first pages)
 }
 
 func newCountingRegistry(t *testing.T, opts ...embedded.Option) *countingRegistry {
 	t.Helper()
-	reg, err := embedded.New(context.Background(), t.TempDir(), opts...)
+	return countingRegistryAt(t, t.TempDir(), opts...)
+}
+
+// countingRegistryAt serves the storage under dir (demo.Populate's, say).
+func countingRegistryAt(t *testing.T, dir string, opts ...embedded.Option) *countingRegistry {
+	t.Helper()
+	reg, err := embedded.New(context.Background(), dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &countingRegistry{}
 	inner := reg.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		switch {
+		case strings.Contains(r.URL.Path, "/manifests/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			c.manifests.Add(1)
+		case strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "":
+			c.lists.Add(1)
 		}
 		inner.ServeHTTP(w, r)
 	}))

@@ -3,12 +3,8 @@ package catalog_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +15,6 @@ import (
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
-	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -120,33 +115,21 @@ func TestIndexedPageOfANeverSeenRepository(t *testing.T) {
 	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "unseen", Repositories: 1, Tags: 150, Distinct: true}); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := embedded.New(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var manifests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/manifests/") {
-			manifests.Add(1)
-		}
-		reg.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg := countingRegistryAt(t, dir)
 	idx := openStore(t, storetest.SQLite(t))
 	open := func() *catalog.Service {
-		return newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}), Index: idx})
+		return newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: idx})
 	}
 	svc := open()
 	const repo = "unseen/r000000"
 	q := catalog.TagQuery{Sort: "-created", Limit: 10, Indexed: true}
-	if _, err := svc.Tags(t.Context(), repo, q); !httperr.Is(err, api.CodeNotAvailable) || manifests.Load() != 0 {
-		t.Fatalf("never seen: %v after %d manifest requests, want NOT_AVAILABLE after none", err, manifests.Load())
+	if _, err := svc.Tags(t.Context(), repo, q); !httperr.Is(err, api.CodeNotAvailable) || reg.manifests.Load() != 0 {
+		t.Fatalf("never seen: %v after %d manifest requests, want NOT_AVAILABLE after none", err, reg.manifests.Load())
 	}
 	if _, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	push(t, host, repo+":zz-new", must(random.Image(256, 1)))
+	push(t, reg.host, repo+":zz-new", must(random.Image(256, 1)))
 	page, err := open().Tags(t.Context(), repo, q) // a replica that lists the tags anew
 	if err != nil || len(page.Tags) != 10 || page.Total != 151 {
 		t.Fatalf("indexed, one tag pushed since: %d tags of %d, %v", len(page.Tags), page.Total, err)

@@ -1,16 +1,12 @@
 package catalog_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/demo"
-	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/httperr"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -44,20 +40,9 @@ func TestUntaggedTooManyTagsAtOnce(t *testing.T) {
 	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "many", Repositories: 1, Tags: 2001}); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := embedded.New(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lists atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "" { // a list's first page
-			lists.Add(1)
-		}
-		reg.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.Close(); _ = reg.Close() })
+	reg := countingRegistryAt(t, dir)
 	svc := newCatalog(catalog.Options{
-		Registry: registrytest.NewClient(t, registry.Options{URL: srv.URL}),
+		Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}),
 		Index:    openStore(t, storetest.SQLite(t)),
 	})
 	const repo = "many/r000000"
@@ -67,12 +52,12 @@ func TestUntaggedTooManyTagsAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		before := lists.Load()
+		before := reg.lists.Load()
 		_, err := svc.Untagged(t.Context(), repo)
 		if !httperr.Is(err, api.CodeTooLarge) || !strings.Contains(err.Error(), "2001 tags") {
 			t.Fatalf("%s: %v, want TOO_LARGE naming 2001 tags", at, err)
 		}
-		if got := lists.Load() - before; (i == 0) != (got > 0) {
+		if got := reg.lists.Load() - before; (i == 0) != (got > 0) {
 			t.Errorf("%s: the tags were listed %d times", at, got)
 		}
 	}

@@ -53,8 +53,8 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	if err != nil {
 		return out, err
 	}
-	memoKey := principalOf(ctx) + "\x00" + repository
-	if u, ok := s.usageMemo.get(memoKey, mappingSum(digests)); ok && del == "" {
+	memoKey, mapping := principalOf(ctx)+"\x00"+repository, mappingSum(digests)
+	if u, ok := s.usageMemo.get(memoKey, mapping); ok && del == "" {
 		return u, nil // the tags point where they did: the same answer (usage_memo.go)
 	}
 	reach, err := s.reaches(ctx, repository, digests)
@@ -62,6 +62,7 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 		if digests, err = s.tagDigests(ctx, repository, names, true); err != nil {
 			return out, err
 		}
+		mapping = mappingSum(digests)
 		reach, err = s.reaches(ctx, repository, digests)
 	}
 	if err != nil {
@@ -81,18 +82,17 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 		out.Stored += n
 	}
 	if del == "" {
-		s.usageMemo.put(memoKey, mappingSum(digests), out)
+		s.usageMemo.put(memoKey, mapping, out)
+		return out, nil
 	}
-	if del != "" {
-		// The manifest may be untagged already; what it reaches is still what it would free.
-		target := map[string]int64{}
-		if err := s.walk(ctx, repository, delHash, target); err != nil {
-			return out, fmt.Errorf("manifest %s@%s: %w", repository, del, err)
-		}
-		for d, n := range target {
-			if _, ok := kept[d]; !ok {
-				out.Frees += n
-			}
+	// The manifest may be untagged already; what it reaches is still what it would free.
+	target := map[string]int64{}
+	if err := s.walk(ctx, repository, delHash, target); err != nil {
+		return out, fmt.Errorf("manifest %s@%s: %w", repository, del, err)
+	}
+	for d, n := range target {
+		if _, ok := kept[d]; !ok {
+			out.Frees += n
 		}
 	}
 	return out, nil

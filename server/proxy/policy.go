@@ -14,17 +14,30 @@ import (
 // the refusal's message, naming the policy (server/scan's pull policy).
 type Admit func(ctx context.Context, repository, digest string) string
 
-// manifestPath returns the repository of a /v2/<name>/manifests/<ref> path.
-func manifestPath(path string) (string, bool) {
+// repositoryPath returns the repository of a /v2/<name>/<route>/… path and the route:
+// manifests, blobs, tags or referrers, the registry API's routes under a name (a name's own
+// components may read like one; the last one is the route).
+func repositoryPath(path string) (name, route string, ok bool) {
 	rest, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	i := strings.LastIndex(rest, "/manifests/")
-	if i <= 0 {
-		return "", false
+	at := -1
+	for _, r := range []string{"manifests", "blobs", "tags", "referrers"} {
+		if i := strings.LastIndex(rest, "/"+r+"/"); i > at {
+			at, route = i, r
+		}
 	}
-	return rest[:i], true
+	if at <= 0 {
+		return "", "", false
+	}
+	return rest[:at], route, true
+}
+
+// manifestPath returns the repository of a /v2/<name>/manifests/<ref> path.
+func manifestPath(path string) (string, bool) {
+	name, route, ok := repositoryPath(path)
+	return name, ok && route == "manifests"
 }
 
 // admitManifest replaces a manifest the policy refuses with the registry's error format:

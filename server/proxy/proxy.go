@@ -95,6 +95,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteRegistry(w, http.StatusBadRequest, "NAME_INVALID", err.Error(), nil)
 		return
 	}
+	if name, _, ok := repositoryPath(r.URL.Path); ok {
+		// distribution's grammar, checked here: a registry may answer a bad name with a 500.
+		var bad *httperr.Error
+		if errors.As(registry.ValidateRepository(name), &bad) {
+			httperr.WriteRegistry(w, http.StatusBadRequest, "NAME_INVALID", bad.Message, nil)
+			return
+		}
+	}
 	if p.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
 		httperr.WriteRegistry(w, http.StatusForbidden, "DENIED", "Berth is in read-only mode: "+r.Method+" is refused", nil)
 		return

@@ -287,6 +287,9 @@ func TestRefusesPathTricks(t *testing.T) {
 		"http://evil.example/v2/_catalog",
 		"/secret",
 		"/v2x/_catalog",
+		"/v2/" + strings.Repeat("a", 300) + "/blobs/sha256:00",
+		"/v2/Library/Alpine/manifests/latest",
+		"/v2/-a/tags/list",
 	} {
 		t.Run(target, func(t *testing.T) {
 			status, body := rawRequest(t, host, "GET "+target+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")

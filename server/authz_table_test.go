@@ -117,6 +117,8 @@ func entries() []entry {
 		{"tags", "pull", get("/api/v1/repositories/REPO/tags")},
 		{"manifest", "pull", get("/api/v1/repositories/REPO/manifests/v1")},
 		{"usage", "pull", get("/api/v1/repositories/REPO/usage")},
+		{"untagged", "pull", get("/api/v1/repositories/REPO/untagged")},
+		{"severities", "pull", get("/api/v1/contents/REPO/-/severities?digest=sha256:" + strings.Repeat("0", 64))},
 		{"chart versions", "pull", get("/api/v1/charts/REPO/versions")},
 		{"contents", "pull", get("/api/v1/contents/REPO/-/image/v1")},
 		{"activity", "pull", get("/api/v1/stats/REPO")},

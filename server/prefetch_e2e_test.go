@@ -79,6 +79,81 @@ func TestE2ERestOfTheTagsAskedForWithThePage(t *testing.T) {
 	}
 }
 
+// TestE2ENeverSeenRepositoryArrivesWithItsNames: a repository Berth has never read (more tags
+// than the index may lack for a page in order) comes with its tag names, details pending;
+// the page asks for the rows in view and for every tag as soon as it is parsed, before
+// app.wasm runs, and app.wasm takes both answers over: each asked for once, every tag shown
+// with its details.
+func TestE2ENeverSeenRepositoryArrivesWithItsNames(t *testing.T) {
+	reg := registrytest.Open(t)
+	host := strings.TrimPrefix(reg, "http://")
+	const tags = 130 // more than the index may lack (catalog's maxUndescribed)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"unseen/first", "unseen/second"} {
+		for i := range tags { // one image: the index lacks tags, whatever they point to
+			r, _ := name.ParseReference(fmt.Sprintf("%s/%s:v%03d", host, repo, i), name.Insecure)
+			if err := remote.Write(r, img); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	base := startBerth(t, func(c *config.Config) {
+		c.ClientRendered = false
+		c.Registry = reg
+		c.NoDemo = true
+		c.SyncInterval = 0
+	})
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin")); err != nil { // the browser's own start
+		t.Fatal(err)
+	}
+	api := watchAPI(t, ctx)
+	asked := func(repo string, from int) (view, all int) {
+		for _, r := range api.since(from) {
+			switch {
+			case strings.HasSuffix(r, "/repositories/"+repo+"/tags?limit=all"):
+				all++
+			case strings.HasSuffix(r, "/repositories/"+repo+"/tags?limit=100&offset=30"): // v129 … v030, newest first by name
+				view++
+			}
+		}
+		return view, all
+	}
+
+	if err := blockWasm(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	before := api.count()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/unseen/first"), waitRows(`#tags tr.tag.pending`),
+		waitJS(`window.berthPrefetch && window.berthPrefetch.size === 2`),
+		waitJS(`document.querySelector("#tags tr.tag .tag-name").innerText.includes("v129") && document.querySelector(".count").innerText.includes("130 tags")`)); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v; without app.wasm the page shows:\n%s", err, text)
+	}
+	if view, all := asked("unseen/first", before); view != 1 || all != 1 {
+		t.Fatalf("without app.wasm the page asked for the rows in view %d times and every tag %d times, want once each", view, all)
+	}
+
+	if err := blockWasm(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	before = api.count()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/unseen/second"), appRunning(),
+		waitJS(`window.berthPrefetch.size === 0`), // both claimed by the app
+		waitJS(`document.querySelectorAll("#tags tr.tag").length > 0 && document.querySelectorAll("#tags tr.tag.pending").length === 0`),
+		waitJS(`document.querySelector(".count").innerText.startsWith("130 tags") && !document.querySelector(".count").innerText.includes("loading")`),
+	); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v; the page shows:\n%s", err, text)
+	}
+	if view, all := asked("unseen/second", before); view != 1 || all != 1 {
+		t.Errorf("with app.wasm the rows in view were asked for %d times and every tag %d times, want once each (the page's own requests, taken over)", view, all)
+	}
+}
+
 // TestE2EOpenPageFollowsPushes: an open repository page shows a tag pushed to its repository
 // by itself, without a reload, once the registry's notification reaches Berth.
 func TestE2EOpenPageFollowsPushes(t *testing.T) {

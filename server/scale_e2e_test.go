@@ -188,7 +188,7 @@ func breakTag(t testing.TB, dir, repository, tag string) {
 // BenchmarkUIScale times what a user waits for in headless Chromium: the first screen of a
 // catalog of 100,000 repositories (BERTH_BENCH_REPOS overrides), a search result in it, and a
 // 1,000-tag repository until every row shows its size, then the 10,000-tag repository
-// (benchHugeRepository). Each figure is from navigation or
+// (benchHugeRepository). A never-seen registry has its own (BenchmarkNeverSeenRegistry). Each figure is from navigation or
 // keystroke until the rows are on screen, and includes loading the wasm UI for the first.
 func BenchmarkUIScale(b *testing.B) {
 	repos := 100_000
@@ -244,7 +244,6 @@ func BenchmarkUIScale(b *testing.B) {
 	b.ReportMetric(search.Seconds()*1000/n, "catalog_search_ms")
 	b.ReportMetric(tags.Seconds()*1000/n, "1000_tags_with_sizes_ms")
 	benchHugeRepository(b, tags/time.Duration(b.N)) // scale_bench_test.go
-	benchNeverSeenRegistry(b)
 }
 
 // TestE2EFlakyTagRecovers serves a registry that fails one tag's manifest several times in a

@@ -170,6 +170,16 @@ func FirstTagsPath(repository string, limit int) string {
 	return "/api/v1/repositories/" + escapePath(repository) + "/tags?offset=0&limit=" + strconv.Itoa(limit) + "&sort=-created"
 }
 
+// TagNamesPath is the /api/v1 path of a repository's tag names, without details.
+func TagNamesPath(repository string) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/tags?details=false"
+}
+
+// TagsPath is the /api/v1 path of limit tags from offset, in name order, with details.
+func TagsPath(repository string, offset, limit int) string {
+	return "/api/v1/repositories/" + escapePath(repository) + "/tags?limit=" + strconv.Itoa(limit) + "&offset=" + strconv.Itoa(offset)
+}
+
 // ManifestPath is the /api/v1 path of one manifest in depth.
 func ManifestPath(repository, reference string) string {
 	return "/api/v1/repositories/" + escapePath(repository) + "/manifests/" + url.PathEscape(reference)
@@ -212,11 +222,8 @@ func (r *tagRows) decodeAs(mediaType string, data []byte) (bool, error) {
 }
 
 func (c *Berth) Tags(ctx context.Context, repository string, offset, limit int) (api.TagPage, error) {
-	v := url.Values{}
-	v.Set("offset", strconv.Itoa(offset))
-	v.Set("limit", strconv.Itoa(limit))
 	var p api.TagPage
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/tags?"+v.Encode(), nil, &p)
+	err := c.do(ctx, http.MethodGet, TagsPath(repository, offset, limit), nil, &p)
 	return p, err
 }
 
@@ -252,7 +259,7 @@ func (c *Berth) Untagged(ctx context.Context, repository string) (api.UntaggedPa
 
 func (c *Berth) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
 	var p api.TagPage
-	err := c.do(ctx, http.MethodGet, "/api/v1/repositories/"+escapePath(repository)+"/tags?details=false", nil, &p)
+	err := c.do(ctx, http.MethodGet, TagNamesPath(repository), nil, &p)
 	return p, err
 }
 

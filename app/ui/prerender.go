@@ -25,6 +25,9 @@ type Source interface {
 	// FirstTags returns a repository's newest limit tags with their details (the order
 	// its page opens in), and how many it has in all.
 	FirstTags(ctx context.Context, repository string, limit int) (api.TagPage, error)
+	// TagNames returns a repository's tag names without details, for a page the index
+	// cannot order yet (FirstTags answers NOT_AVAILABLE).
+	TagNames(ctx context.Context, repository string) (api.TagPage, error)
 	// Manifest returns one manifest in depth; reference is a tag or a digest.
 	Manifest(ctx context.Context, repository, reference string) (api.Manifest, error)
 	// RepositoryStats returns a repository's pushes and pulls over rng and its last push

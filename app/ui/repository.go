@@ -83,9 +83,10 @@ type repositoryPage struct {
 	labeled      map[string]bool // tags with the label the filter names
 	labelErr     string
 
-	seed   *seed // on the server: the first tags with details, written into the prerendered page
-	seeded bool  // in the browser: the tags came with the page, not to be fetched
-	more   int   // tags not received yet: the page came with its first rows only
+	seed      *seed // on the server: the first tags with details, written into the prerendered page
+	seeded    bool  // in the browser: the tags came with the page, not to be fetched
+	more      int   // tags not received yet: the page came with its first rows only
+	namesOnly bool  // the page came with the names only: the index cannot order them yet
 
 	indexing  *api.IndexProgress // Berth fills its index for the first time (repository_first.go)
 	following bool               // a read that follows the index is scheduled
@@ -110,12 +111,18 @@ func (p *repositoryPage) OnPreRender(ctx app.Context) {
 		return
 	}
 	s := newSeed(ctx.Page().URL())
-	if err != nil || s.put(client.FirstTagsPath(name, firstRows), page) != nil {
+	switch {
+	case api.ErrorCode(err) == api.CodeNotAvailable:
+		if !p.prerenderNames(c, src, s, name) {
+			return // the browser loads them
+		}
+	case err != nil || s.put(client.FirstTagsPath(name, firstRows), page) != nil:
 		return // the browser loads them
+	default:
+		p.name, p.seed = name, s
+		p.receiveFirst(page)
 	}
-	p.name, p.seed = name, s
-	p.receiveFirst(page)
-	if p.more > 0 {
+	if p.more > 0 || p.namesOnly {
 		// The other tags, asked for while app.wasm loads (see loadRest).
 		s.Prefetch = append(s.Prefetch, prefetch{Path: client.AllTagsPath(name), Accept: client.AllTagsAccept})
 	}
@@ -134,11 +141,15 @@ func (p *repositoryPage) OnInit() {
 	}
 	name := repositoryFromPath(app.Window().URL())
 	var page api.TagPage
-	if !s.get(client.FirstTagsPath(name, firstRows), &page) {
+	switch {
+	case s.get(client.FirstTagsPath(name, firstRows), &page):
+		p.receiveFirst(page)
+	case s.get(client.TagNamesPath(name), &page):
+		p.receiveNamesOnly(page)
+	default:
 		return
 	}
 	p.name, p.seeded = name, true
-	p.receiveFirst(page)
 	var stats api.RepositoryStats
 	if s.get(client.RepositoryStatsPath(name, activityRange), &stats) {
 		p.activity = &stats
@@ -169,7 +180,10 @@ func (p *repositoryPage) OnNav(ctx app.Context) {
 		// With more tags to come, what else the page shows is asked for once they are in
 		// (fetchAll): the rest of the tags has the server and the page to itself meanwhile.
 		p.seeded = false
-		if p.more > 0 {
+		if p.namesOnly {
+			p.firstDetails(ctx) // the rows in view, then every tag (repository_first.go)
+			p.loadRest(ctx)
+		} else if p.more > 0 {
 			p.loadRest(ctx)
 		} else {
 			p.retryFailed(ctx, 0, len(p.tags))
@@ -203,7 +217,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 	ctx = p.home.of(ctx)
 	p.gen++
 	gen, name := p.gen, p.name
-	p.state, p.err, p.more = loading, nil, 0
+	p.state, p.err, p.more, p.namesOnly = loading, nil, 0, false
 	p.sev.reset()
 	p.defaultSort()
 	p.win.rowHeight = tagRowHeightFor()
@@ -272,7 +286,14 @@ func (p *repositoryPage) load(ctx app.Context) {
 			if chunked {
 				p.fill(ctx)
 				p.loadActivity(ctx)
+				return
 			}
+			p.streamDetails()
+			ctx.After(viewFirstAfter, func(ctx app.Context) {
+				if gen == p.gen && !all && p.state == loaded {
+					p.firstDetails(ctx) // every tag takes long: the rows in view first
+				}
+			})
 		})
 	})
 }
@@ -280,7 +301,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 // receiveAll shows every tag with its details.
 func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.defaultSort()
-	p.more, p.indexing, p.changes.token = 0, page.Indexing, page.Changes
+	p.more, p.namesOnly, p.indexing, p.changes.token = 0, false, page.Indexing, page.Changes
 	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 	p.pending, p.attempts = map[int]bool{}, map[string]int{}
 	p.next, p.inFlight = len(p.tags), 0
@@ -311,105 +332,6 @@ func (p *repositoryPage) loadActivity(ctx app.Context) {
 	})
 }
 
-// fill keeps up to detailsInFlight detail requests running until every tag has details.
-func (p *repositoryPage) fill(ctx app.Context) {
-	for p.inFlight < detailsInFlight && p.next < len(p.tags) {
-		p.details(ctx, p.next, detailChunk)
-		p.next += detailChunk
-	}
-}
-
-// details fetches the details of limit tags from offset and merges them into the table.
-func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
-	ctx = p.home.of(ctx) // a retry button that started it is gone by the time the answer comes
-	p.inFlight++
-	gen, name := p.gen, p.name
-	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		page, err := apiClient().Tags(c, name, offset, limit)
-		ctx.Dispatch(func(ctx app.Context) {
-			if gen != p.gen {
-				return
-			}
-			p.inFlight--
-			for i := offset; i < min(offset+limit, len(p.tags)); i++ {
-				delete(p.pending, i)
-				if err != nil {
-					p.tags[i].Error = err.Error()
-				}
-			}
-			if err == nil {
-				for i, t := range page.Tags {
-					if at := offset + i; at < len(p.tags) && p.tags[at].Name == t.Name {
-						p.tags[at] = t
-					}
-				}
-			}
-			p.retryFailed(ctx, offset, limit)
-			p.tagsChanged()
-			p.fill(ctx)
-			p.loadSeverities(ctx)
-			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
-				p.loadUsage(ctx)
-			}
-		})
-	})
-}
-
-// loadUsage asks what the repository stores, counting shared layers once; by now the server
-// has every tag's manifests cached, so it costs little.
-func (p *repositoryPage) loadUsage(ctx app.Context) {
-	ctx = p.home.of(ctx)
-	gen, name := p.gen, p.name
-	p.usage = &api.Usage{} // requested; filled in when the answer comes
-	ctx.Async(func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		u, err := apiClient().Usage(c, name, "")
-		if err != nil {
-			return
-		}
-		ctx.Dispatch(func(ctx app.Context) {
-			if gen == p.gen {
-				p.usage = &u
-			}
-		})
-	})
-}
-
-// autoRetries is how many times a tag whose details failed (registry 429, 5xx, timeout) is
-// asked for again by itself, waiting twice as long each time, before the row offers a button.
-const autoRetries = 3
-
-// retryFailed schedules, with backoff, another try for each failed tag in the range.
-func (p *repositoryPage) retryFailed(ctx app.Context, offset, limit int) {
-	for i := offset; i < min(offset+limit, len(p.tags)); i++ {
-		n := p.attempts[p.tags[i].Name]
-		if p.tags[i].Error == "" || n >= autoRetries {
-			continue
-		}
-		p.attempts[p.tags[i].Name] = n + 1
-		p.pending[i] = true
-		gen, at := p.gen, i
-		ctx.After(time.Second<<n, func(ctx app.Context) {
-			if gen == p.gen && at < len(p.tags) {
-				p.tags[at].Error = ""
-				p.details(ctx, at, 1)
-			}
-		})
-	}
-}
-
-// retry fetches one tag's details again, after a per-row error.
-func (p *repositoryPage) retry(i int) app.EventHandler {
-	return func(ctx app.Context, e app.Event) {
-		p.tags[i].Error = ""
-		p.pending[i] = true
-		p.details(ctx, i, 1)
-	}
-}
-
 func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
 		if p.sort == k {
@@ -417,6 +339,7 @@ func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 		} else {
 			p.sort, p.desc = k, k != byName
 		}
+		p.namesOnly = false // chosen: sorted so even while details fill in
 		p.refresh()
 	}
 }
@@ -463,10 +386,14 @@ func (p *repositoryPage) refresh() {
 		}
 		p.view = append(p.view, i)
 	}
+	by := p.sort
+	if p.namesOnly {
+		by = byName // the rows fill in where they are (streamDetails)
+	}
 	slices.SortStableFunc(p.view, func(i, j int) int {
 		a, b := p.tags[i], p.tags[j]
 		var c int
-		switch p.sort {
+		switch by {
 		case byCreated:
 			c = a.Created.Compare(b.Created)
 		case bySize:

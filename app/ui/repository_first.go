@@ -1,7 +1,9 @@
 package ui
 
 // A prerendered repository page carries its newest tags only (firstRows); the others come
-// after in rows (api.TagRowsType), which wasm decodes far faster than JSON.
+// after in rows (api.TagRowsType), which wasm decodes far faster than JSON. A repository the
+// index cannot order yet (never read before) comes with its names only: the rows in view get
+// their details first, then every tag arrives in one answer.
 
 import (
 	"context"
@@ -11,6 +13,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/app/client"
 )
 
 // loadRest fetches every tag, in rows, for a page that came with its first rows only; they
@@ -151,4 +154,77 @@ func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 	slices.Sort(kinds)
 	slices.Sort(platforms)
 	return kinds, platforms
+}
+
+// viewFirstAfter is how long a page that asked for every tag waits for them before it asks
+// for the details of the rows in view by themselves: an indexed repository answers sooner,
+// so only a repository read from the registry pays for the extra request.
+const viewFirstAfter = 300 * time.Millisecond
+
+// prerenderNames puts a repository's tag names into the page being prerendered, their
+// details pending, when the index cannot order its tags yet: the rows show with the page,
+// and the browser asks for the rows in view and for every tag while app.wasm loads (the
+// server starts reading them from the registry at once). It reports whether it did.
+func (p *repositoryPage) prerenderNames(c context.Context, src Source, s *seed, name string) bool {
+	page, err := src.TagNames(c, name)
+	if err != nil || s.put(client.TagNamesPath(name), page) != nil {
+		return false
+	}
+	p.name, p.seed = name, s
+	p.receiveNamesOnly(page)
+	if lo, hi, ok := p.viewRange(0, firstRows); ok {
+		s.Prefetch = append(s.Prefetch, prefetch{Path: client.TagsPath(name, lo, hi-lo), Accept: "application/json"})
+	}
+	return true
+}
+
+// receiveNamesOnly shows the tag names of a page that came without details.
+func (p *repositoryPage) receiveNamesOnly(page api.TagPage) {
+	p.defaultSort()
+	p.receiveNames(page)
+	p.streamDetails()
+}
+
+// streamDetails says that every tag's details come in one answer (loadRest, load): no
+// chunk is asked for besides the rows in view (firstDetails, detailsInView) and retries.
+// Until it arrives the rows keep their order by name, filling in where they are (newest
+// first needs every date), and the page is sorted as chosen once it is in (receiveAll).
+func (p *repositoryPage) streamDetails() {
+	p.namesOnly, p.next = true, len(p.tags)
+	p.refresh()
+}
+
+// firstDetails asks for the details of the rows in view (and the next screens) by
+// themselves, while every tag is read: they show in a fraction of the time.
+func (p *repositoryPage) firstDetails(ctx app.Context) {
+	if lo, hi, ok := p.viewRange(0, firstRows); ok {
+		p.details(ctx, lo, hi-lo)
+	}
+}
+
+// detailsInView asks for the details of the rows scrolled into view while every tag's
+// answer is on its way (a large repository never read before takes a while), one request
+// at a time: the rows the user looks at fill in first.
+func (p *repositoryPage) detailsInView(ctx app.Context) {
+	if p.inFlight > 0 || len(p.pending) == 0 || p.next < len(p.tags) {
+		return // a request is out, nothing is pending, or chunks are asked for in turn (fill)
+	}
+	first, last := p.win.span(len(p.view))
+	if lo, hi, ok := p.viewRange(first, last); ok {
+		p.details(ctx, lo, hi-lo)
+	}
+}
+
+// viewRange is the range of tags, in name order, holding the view's rows from to to (at
+// most firstRows): rows without details sort by name, so they lie together. ok is false
+// when they do not (filtered), or when none of them is pending.
+func (p *repositoryPage) viewRange(from, to int) (lo, hi int, ok bool) {
+	rows := p.view[min(from, len(p.view)):min(to, from+firstRows, len(p.view))]
+	lo, hi = len(p.tags), 0
+	pending := false
+	for _, i := range rows {
+		lo, hi = min(lo, i), max(hi, i+1)
+		pending = pending || p.pending[i]
+	}
+	return lo, hi, pending && hi-lo <= 2*firstRows
 }

@@ -140,6 +140,7 @@ func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.onScroll(ctx, e)
 	p.loadSeverities(p.home.of(ctx))
+	p.detailsInView(p.home.of(ctx)) // repository_first.go
 	ctx.Defer(p.keepFocus)
 }
 

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/httperr"
@@ -25,11 +25,12 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 		return api.TagPage{}, err
 	}
 	s.open(repository)
+	changed := s.changes.token(repository) // before the list is read: a change after it is told
 	names, err := s.tagNames(ctx, repository)
 	if err != nil {
 		return api.TagPage{}, err
 	}
-	page := api.TagPage{Repository: repository, Total: len(names), Limit: len(names), PullHost: s.pullHost, Tags: make([]api.Tag, len(names))}
+	page := api.TagPage{Repository: repository, Total: len(names), Limit: len(names), PullHost: s.pullHost, Changes: changed, Tags: make([]api.Tag, len(names))}
 	for i, n := range names {
 		page.Tags[i].Name = n
 	}
@@ -134,14 +135,21 @@ func (s *Service) head(ctx context.Context, repository, tag string) (v1.Descript
 		}
 		desc = d
 	} else {
-		m, err := s.reg.Get(ctx, repository, tag)
+		// Once for concurrent callers (the rows in view and every tag, asked for together).
+		v, err, _ := s.flight.Do("get/"+flightKey(ctx)+"/"+key, func() (any, error) {
+			m, err := s.reg.Get(ctx, repository, tag)
+			if err != nil {
+				return nil, err
+			}
+			// The registry client computed the digest from these very bytes, so they are
+			// safe to keep by it.
+			s.cache.Set(ctx, "manifest/"+m.Descriptor.Digest.String(), m.Raw)
+			return m.Descriptor, nil
+		})
 		if err != nil {
 			return desc, err
 		}
-		desc = m.Descriptor
-		// The registry client computed the digest from these very bytes, so they are safe to
-		// keep by it.
-		s.cache.Set(ctx, "manifest/"+desc.Digest.String(), m.Raw)
+		desc = v.(v1.Descriptor)
 	}
 	st.cacheMu.Lock()
 	if len(st.tags) >= maxTagEntries {
@@ -176,6 +184,14 @@ type TagQuery struct {
 	// repository).
 	Indexed bool
 }
+
+// describeWorkers is how many tags one answer describes from the registry at once, in its
+// order, each from its manifest to its config before the next begins. The registry client's
+// slots are taken first come, first served: an answer that queued all its tags' manifests at
+// once would have every config wait behind every manifest, and a small answer asked for
+// alongside (the rows in view, next to every tag) would wait for the big one. Bounded, the
+// answers share the slots and each finishes its first tags first.
+const describeWorkers = 32
 
 // maxUndescribed is how many tags the index may lack for an Indexed page still to be read:
 // a few pushes since the last visit are described on the spot.
@@ -258,7 +274,8 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	}
 	wctx, w := s.withWrites(ctx)
 	tags := make([]api.Tag, len(describe))
-	var wg sync.WaitGroup
+	var workers errgroup.Group
+	workers.SetLimit(describeWorkers)
 	for i, t := range describe {
 		row, ok := rows[t]
 		if ok && !presorted && !s.fresh(row.Checked) {
@@ -268,15 +285,16 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 			tags[i] = indexed(t, row) // no goroutine for what the index answers
 			continue
 		}
-		wg.Go(func() {
+		workers.Go(func() error {
 			var r *store.IndexedTag
 			if ok {
 				r = &row
 			}
 			tags[i] = s.describeTag(wctx, repository, t, r)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = workers.Wait() // describeTag reports failures in the tag, never as an error
 	s.flush(ctx, w)
 	if len(stale) > 0 {
 		s.revalidate(ctx, repository, stale) // in the background: the page never waits on it

@@ -135,3 +135,48 @@ func TestIndexedPageOfANeverSeenRepository(t *testing.T) {
 		t.Fatalf("indexed, one tag pushed since: %d tags of %d, %v", len(page.Tags), page.Total, err)
 	}
 }
+
+// TestRowsInViewAnswerBesideEveryTag: on a never-seen repository, a page of the rows in view
+// asked for while every tag is read answers after its own tags and a fair share of the
+// other answer's, not behind all of them; and no tag is read from the registry twice.
+func TestRowsInViewAnswerBesideEveryTag(t *testing.T) {
+	const tags, view = 400, 50
+	dir := t.TempDir()
+	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "unseen", Repositories: 1, Tags: tags, Distinct: true}); err != nil {
+		t.Fatal(err)
+	}
+	reg := countingRegistryAt(t, dir)
+	svc := newCatalog(catalog.Options{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}), Index: openStore(t, storetest.SQLite(t))})
+	const repo = "unseen/r000000"
+	if _, err := svc.TagNames(t.Context(), repo); err != nil { // the page's names, listed first
+		t.Fatal(err)
+	}
+	all := make(chan error, 1)
+	go func() {
+		page, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true})
+		if err == nil && len(page.Tags) != tags {
+			err = fmt.Errorf("%d tags", len(page.Tags))
+		}
+		all <- err
+	}()
+	waitFor(t, 10*time.Second, "every tag's answer reading", func() bool { return reg.manifests.Load() > 0 })
+	page, err := svc.Tags(t.Context(), repo, catalog.TagQuery{Offset: tags - view, Limit: view})
+	read := reg.manifests.Load()
+	if err != nil || len(page.Tags) != view || page.Tags[0].Digest == "" || page.Tags[view-1].Created.IsZero() {
+		t.Fatalf("the rows in view: %d tags, %v", len(page.Tags), err)
+	}
+	select {
+	case err := <-all:
+		t.Fatalf("every tag was read before the rows in view answered (%v)", err)
+	default:
+	}
+	if read > 3*view {
+		t.Errorf("the rows in view answered after %d manifest reads, want their own %d and a fair share of the other answer's", read, view)
+	}
+	if err := <-all; err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.manifests.Load(); n != tags {
+		t.Errorf("%d manifest reads for %d tags: some were read twice", n, tags)
+	}
+}

@@ -59,6 +59,11 @@ func (s pageSource) FirstTags(ctx context.Context, repository string, limit int)
 	return page, asAPI(err)
 }
 
+func (s pageSource) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
+	page, err := s.cat.TagNames(ctx, repository)
+	return page, asAPI(err)
+}
+
 func (s pageSource) RepositoryStats(ctx context.Context, repository, rng string) (api.RepositoryStats, error) {
 	if s.activity == nil {
 		return api.RepositoryStats{}, &api.Error{Status: api.CodeNotAvailable.Status(), Code: api.CodeNotAvailable, Message: "Berth records no notifications here."}

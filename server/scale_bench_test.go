@@ -150,7 +150,7 @@ func tagPageVisit(b *testing.B, url string) (first, view, all float64) {
 // sync) on a registry holding one repository, prefix/r000000, of tags distinct images,
 // written with demo.Populate and kept under the temp dir for later runs. It returns Berth's
 // URL and the count of requests reaching the registry; more changes Berth's configuration.
-func benchRegistryBerth(b *testing.B, prefix string, tags int, more func(*config.Config)) (string, *atomic.Int64) {
+func benchRegistryBerth(b testing.TB, prefix string, tags int, more func(*config.Config)) (string, *atomic.Int64) {
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-bench-%s-%d", prefix, tags))
 	if _, err := os.Stat(filepath.Join(dir, "populated")); err != nil {
 		_ = os.RemoveAll(dir)

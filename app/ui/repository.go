@@ -87,6 +87,7 @@ type repositoryPage struct {
 	seeded    bool  // in the browser: the tags came with the page, not to be fetched
 	more      int   // tags not received yet: the page came with its first rows only
 	namesOnly bool  // the page came with the names only: the index cannot order them yet
+	list      int   // which tag list the rows are: detail answers for an older one are dropped
 
 	indexing  *api.IndexProgress // Berth fills its index for the first time (repository_first.go)
 	following bool               // a read that follows the index is scheduled
@@ -154,7 +155,7 @@ func (p *repositoryPage) OnInit() {
 	if s.get(client.RepositoryStatsPath(name, activityRange), &stats) {
 		p.activity = &stats
 	}
-	if p.more == 0 {
+	if p.more == 0 && !p.namesOnly {
 		// Every tag came with the page: kept also as the answer a later visit asks for, so
 		// the page shows them offline though it never fetched them.
 		client.Keep(apiClient(), client.AllTagsPath(name), s.Answers[client.FirstTagsPath(name, firstRows)])
@@ -240,6 +241,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 				chunked = true
 				p.loadUntagged(ctx)    // asked once the tags are in: it reads every tag afresh
 				if p.state == loaded { // the names are in
+					p.chunkDetails()
 					p.fill(ctx)
 					p.loadActivity(ctx)
 				} else if namesErr != nil {
@@ -302,6 +304,7 @@ func (p *repositoryPage) load(ctx app.Context) {
 func (p *repositoryPage) receiveAll(page api.TagPage) {
 	p.defaultSort()
 	p.more, p.namesOnly, p.indexing, p.changes.token = 0, false, page.Indexing, page.Changes
+	p.list++
 	p.tags, p.pullHost, p.state, p.usage = page.Tags, page.PullHost, loaded, nil
 	p.pending, p.attempts = map[int]bool{}, map[string]int{}
 	p.next, p.inFlight = len(p.tags), 0
@@ -334,12 +337,12 @@ func (p *repositoryPage) loadActivity(ctx app.Context) {
 
 func (p *repositoryPage) setSort(k sortKey) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
-		if p.sort == k {
+		if p.sortedBy() == k {
 			p.desc = !p.desc
 		} else {
-			p.sort, p.desc = k, k != byName
+			p.desc = k != byName
 		}
-		p.namesOnly = false // chosen: sorted so even while details fill in
+		p.sort, p.namesOnly = k, false // chosen: sorted so even while details fill in
 		p.refresh()
 	}
 }
@@ -386,10 +389,7 @@ func (p *repositoryPage) refresh() {
 		}
 		p.view = append(p.view, i)
 	}
-	by := p.sort
-	if p.namesOnly {
-		by = byName // the rows fill in where they are (streamDetails)
-	}
+	by := p.sortedBy()
 	slices.SortStableFunc(p.view, func(i, j int) int {
 		a, b := p.tags[i], p.tags[j]
 		var c int
@@ -407,6 +407,15 @@ func (p *repositoryPage) refresh() {
 		}
 		return c
 	})
+}
+
+// sortedBy is the column the rows are in order of: the name while they fill in where they
+// are (streamDetails), else the chosen one.
+func (p *repositoryPage) sortedBy() sortKey {
+	if p.namesOnly {
+		return byName
+	}
+	return p.sort
 }
 
 func cmpInt(a, b int64) int {

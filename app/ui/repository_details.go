@@ -15,7 +15,9 @@ import (
 // fill keeps up to detailsInFlight detail requests running until every tag has details.
 func (p *repositoryPage) fill(ctx app.Context) {
 	for p.inFlight < detailsInFlight && p.next < len(p.tags) {
-		p.details(ctx, p.next, detailChunk)
+		if p.waiting(p.next, detailChunk) { // not those that came already (the rows in view)
+			p.details(ctx, p.next, detailChunk)
+		}
 		p.next += detailChunk
 	}
 }
@@ -24,41 +26,62 @@ func (p *repositoryPage) fill(ctx app.Context) {
 func (p *repositoryPage) details(ctx app.Context, offset, limit int) {
 	ctx = p.home.of(ctx) // a retry button that started it is gone by the time the answer comes
 	p.inFlight++
-	gen, name := p.gen, p.name
+	gen, list, name := p.gen, p.list, p.name
 	ctx.Async(func() {
 		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		page, err := apiClient().Tags(c, name, offset, limit)
 		ctx.Dispatch(func(ctx app.Context) {
-			if gen != p.gen {
-				return
+			if gen != p.gen || list != p.list {
+				return // another load, or every tag arrived meanwhile (receiveAll)
 			}
-			p.inFlight = max(0, p.inFlight-1) // every tag may have arrived meanwhile (receiveAll)
-			for i := offset; i < min(offset+limit, len(p.tags)); i++ {
-				delete(p.pending, i)
-				if err != nil {
-					p.tags[i].Error = err.Error()
-				}
-			}
-			if err == nil {
-				for i, t := range page.Tags {
-					if at := offset + i; at < len(p.tags) && p.tags[at].Name == t.Name {
-						p.tags[at] = t
-					}
-				}
-			}
+			p.inFlight--
+			p.merge(offset, limit, page, err)
 			p.retryFailed(ctx, offset, limit)
 			p.tagsChanged()
 			p.fill(ctx)
-			p.detailsInView(ctx) // scrolled meanwhile
+			if err == nil {
+				p.detailsInView(ctx) // scrolled meanwhile; a failure waits for its retries
+			}
 			if !p.namesOnly {
 				p.loadSeverities(ctx) // else once every tag is in: that answer has the server first
 			}
-			if len(p.pending) == 0 && p.inFlight == 0 && p.usage == nil {
-				p.loadUsage(ctx)
+			if len(p.pending) == 0 && p.inFlight == 0 {
+				p.filled(ctx) // repository_first.go
 			}
 		})
 	})
+}
+
+// waiting reports whether a tag from offset still waits for its details.
+func (p *repositoryPage) waiting(offset, limit int) bool {
+	for i := offset; i < min(offset+limit, len(p.tags)); i++ {
+		if p.pending[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// merge puts the details of the tags from offset into the table, by name: a row the answer
+// lacks (the tag list changed since the names were read) gets an error, never stays blank.
+func (p *repositoryPage) merge(offset, limit int, page api.TagPage, err error) {
+	got := make(map[string]api.Tag, len(page.Tags))
+	for _, t := range page.Tags {
+		got[t.Name] = t
+	}
+	for i := offset; i < min(offset+limit, len(p.tags)); i++ {
+		delete(p.pending, i)
+		t, ok := got[p.tags[i].Name]
+		switch {
+		case err != nil:
+			p.tags[i].Error = err.Error()
+		case ok:
+			p.tags[i] = t
+		default:
+			p.tags[i].Error = "This tag was not in the registry's answer: the tag list changed. Reload the page to see it as it is."
+		}
+	}
 }
 
 // loadUsage asks what the repository stores, counting shared layers once; by now the server

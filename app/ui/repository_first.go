@@ -35,9 +35,15 @@ func (p *repositoryPage) fetchAll(ctx app.Context, fallback bool) {
 				return
 			}
 			if err != nil {
-				if fallback {
+				switch {
+				case fallback && p.namesOnly:
+					// Every tag in one answer failed (a huge repository never read past
+					// the client's patience): the rest chunk by chunk, keeping what came.
+					p.chunkDetails()
+					p.fill(ctx)
+				case fallback:
 					p.load(ctx)
-				} else {
+				default:
 					p.retryChanges(ctx) // keeps following the repository
 				}
 				return
@@ -112,7 +118,8 @@ func (p *repositoryPage) forgetRepositoryState() {
 // receiveNames shows the tag names, their details pending.
 func (p *repositoryPage) receiveNames(page api.TagPage) {
 	p.tags, p.pullHost, p.state, p.usage, p.more = page.Tags, page.PullHost, loaded, nil, 0
-	p.indexing = page.Indexing
+	p.indexing, p.changes.token = page.Indexing, page.Changes
+	p.list++
 	p.pending = make(map[int]bool, len(p.tags))
 	p.attempts = map[string]int{}
 	for i := range p.tags {
@@ -156,6 +163,10 @@ func (p *repositoryPage) filterOptions() (kinds, platforms []string) {
 	return kinds, platforms
 }
 
+// maxSeededNames is how many tag names a prerendered page carries at most (≈ 25 bytes each):
+// beyond, the page goes out without them and the app asks.
+const maxSeededNames = 20_000
+
 // viewFirstAfter is how long a page that asked for every tag waits for them before it asks
 // for the details of the rows in view by themselves: an indexed repository answers sooner,
 // so only a repository read from the registry pays for the extra request.
@@ -167,7 +178,7 @@ const viewFirstAfter = 300 * time.Millisecond
 // server starts reading them from the registry at once). It reports whether it did.
 func (p *repositoryPage) prerenderNames(c context.Context, src Source, s *seed, name string) bool {
 	page, err := src.TagNames(c, name)
-	if err != nil || s.put(client.TagNamesPath(name), page) != nil {
+	if err != nil || len(page.Tags) > maxSeededNames || s.put(client.TagNamesPath(name), page) != nil {
 		return false
 	}
 	p.name, p.seed = name, s
@@ -194,6 +205,23 @@ func (p *repositoryPage) streamDetails() {
 	p.refresh()
 }
 
+// chunkDetails has the details asked for chunk by chunk (fill) instead of in one answer:
+// the rows keep filling in where they are, and are sorted as chosen once all are in (filled).
+func (p *repositoryPage) chunkDetails() { p.next = 0 }
+
+// filled runs once every tag has its details from chunks: a names-only page is sorted as
+// chosen and asks for what it waited with, and the storage use is asked for.
+func (p *repositoryPage) filled(ctx app.Context) {
+	if p.namesOnly {
+		p.namesOnly = false
+		p.refresh()
+		p.loadSeverities(ctx)
+	}
+	if p.usage == nil {
+		p.loadUsage(ctx)
+	}
+}
+
 // firstDetails asks for the details of the rows in view (and the next screens) by
 // themselves, while every tag is read: they show in a fraction of the time.
 func (p *repositoryPage) firstDetails(ctx app.Context) {
@@ -217,14 +245,15 @@ func (p *repositoryPage) detailsInView(ctx app.Context) {
 
 // viewRange is the range of tags, in name order, holding the view's rows from to to (at
 // most firstRows): rows without details sort by name, so they lie together. ok is false
-// when they do not (filtered), or when none of them is pending.
+// when they do not (filtered), or when none of them waits for details (a failed row waits
+// for its retry, retryFailed).
 func (p *repositoryPage) viewRange(from, to int) (lo, hi int, ok bool) {
 	rows := p.view[min(from, len(p.view)):min(to, from+firstRows, len(p.view))]
 	lo, hi = len(p.tags), 0
 	pending := false
 	for _, i := range rows {
 		lo, hi = min(lo, i), max(hi, i+1)
-		pending = pending || p.pending[i]
+		pending = pending || p.pending[i] && p.tags[i].Error == ""
 	}
 	return lo, hi, pending && hi-lo <= 2*firstRows
 }

@@ -139,8 +139,10 @@ func (p *repositoryPage) OnDismount() {
 func (p *repositoryPage) onScroll(ctx app.Context, e app.Event) {
 	p.win.rowHeight = tagRowHeightFor()
 	p.win.onScroll(ctx, e)
-	p.loadSeverities(p.home.of(ctx))
-	p.detailsInView(p.home.of(ctx)) // repository_first.go
+	if !p.namesOnly { // else once every tag is in (repository_first.go)
+		p.loadSeverities(p.home.of(ctx))
+	}
+	p.detailsInView(p.home.of(ctx))
 	ctx.Defer(p.keepFocus)
 }
 
@@ -164,7 +166,7 @@ func tagRowHeightFor() int {
 
 func (p *repositoryPage) header(label string, k sortKey) app.UI {
 	arrow, sorted := "", "none"
-	if p.sort == k {
+	if p.sortedBy() == k {
 		arrow, sorted = " ↑", "ascending"
 		if p.desc {
 			arrow, sorted = " ↓", "descending"

@@ -27,7 +27,7 @@ import (
 
 // benchRegistry serves the distribution store in dir over loopback HTTP, answering each
 // request after rtt, as a registry across a network would.
-func benchRegistry(b *testing.B, dir string, rtt time.Duration) string {
+func benchRegistry(b testing.TB, dir string, rtt time.Duration) string {
 	b.Helper()
 	reg, err := embedded.New(context.Background(), dir)
 	if err != nil {

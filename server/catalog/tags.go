@@ -135,9 +135,11 @@ func (s *Service) head(ctx context.Context, repository, tag string) (v1.Descript
 		}
 		desc = d
 	} else {
-		// Once for concurrent callers (the rows in view and every tag, asked for together).
+		// Once for concurrent callers (the rows in view and every tag, asked for together),
+		// past the one who started it (bounded by the registry client's timeout): the others
+		// must not get its cancellation.
 		v, err, _ := s.flight.Do("get/"+flightKey(ctx)+"/"+key, func() (any, error) {
-			m, err := s.reg.Get(ctx, repository, tag)
+			m, err := s.reg.Get(context.WithoutCancel(ctx), repository, tag)
 			if err != nil {
 				return nil, err
 			}
@@ -277,6 +279,9 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	var workers errgroup.Group
 	workers.SetLimit(describeWorkers)
 	for i, t := range describe {
+		if ctx.Err() != nil {
+			break // the caller went away: no more tags are started (answered below)
+		}
 		row, ok := rows[t]
 		if ok && !presorted && !s.fresh(row.Checked) {
 			stale = append(stale, t)

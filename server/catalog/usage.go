@@ -116,7 +116,8 @@ func (s *Service) tagDigests(ctx context.Context, repository string, names []str
 	digests := make([]v1.Hash, len(names))
 	errs := make([]error, len(names))
 	var stale []string
-	var wg sync.WaitGroup
+	var wg errgroup.Group
+	wg.SetLimit(describeWorkers) // as tag pages: bounded, whatever the tag count
 	for i, t := range names {
 		if row, ok := rows[t]; ok && (!current || s.fresh(row.Checked)) {
 			if h, err := v1.NewHash(row.Digest); err == nil {
@@ -127,12 +128,13 @@ func (s *Service) tagDigests(ctx context.Context, repository string, names []str
 				continue
 			}
 		}
-		wg.Go(func() {
+		wg.Go(func() error {
 			desc, err := s.head(ctx, repository, t)
 			digests[i], errs[i] = desc.Digest, err
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = wg.Wait() // failures are in errs
 	if len(stale) > 0 {
 		s.revalidate(ctx, repository, stale)
 	}

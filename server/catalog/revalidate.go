@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -38,6 +39,30 @@ type revalidator struct {
 	holder  string // this process, in lease rows
 	mu      sync.Mutex
 	running map[string]bool // repositories under way here
+	pages   atomic.Int64    // tag answers being built here: HEADs wait for them (yield)
+}
+
+// maxYield is how long one revalidating HEAD waits at most for the tag answers being built
+// in this process: a page never waits on the revalidation, and never shares its CPU with it
+// either while it is built (on a busy server the HEADs go on at ten a second or more).
+const maxYield = 100 * time.Millisecond
+
+// answering marks a tag answer being built until the returned func runs.
+func (r *revalidator) answering() func() {
+	r.pages.Add(1)
+	return func() { r.pages.Add(-1) }
+}
+
+// yield holds a revalidating HEAD back while tag answers are being built, for at most
+// maxYield.
+func (r *revalidator) yield(ctx context.Context) {
+	for deadline := time.Now().Add(maxYield); r.pages.Load() > 0 && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {
@@ -131,6 +156,7 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 	var changed []string
 	var moved bool
 	for _, row := range rows {
+		s.reval.yield(gctx)
 		if s.reval.limit.Wait(gctx) != nil {
 			break
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/server/embedded"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
+	"github.com/berth-registry/berth/server/store/storetest"
 )
 
 // clock is a settable clock: real time plus an offset the test moves.
@@ -179,4 +180,39 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestRevalidationYieldsToPages: while a tag answer is being built, the background
+// revalidation sends no HEAD for up to maxYield (100 ms) each; with the server quiet it
+// resumes at once, and under steady answers it still goes on.
+func TestRevalidationYieldsToPages(t *testing.T) {
+	const n = 50
+	dir := t.TempDir()
+	if err := demo.Populate(dir, demo.PopulateOptions{Prefix: "yield", Repositories: 1, Tags: n}); err != nil {
+		t.Fatal(err)
+	}
+	const repo = "yield/r000000"
+	reg := newGatedRegistry(t, dir)
+	close(reg.open) // HEADs are counted, not held
+	var clk clock
+	svc := newCatalog(catalog.Options{
+		Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + reg.host}),
+		Index:    openStore(t, storetest.SQLite(t)), TagTTL: time.Minute, Revalidation: clk.options(),
+	})
+	if _, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * time.Minute)
+	reg.hold.Store(true)
+	page := catalog.Answering(svc) // an answer being built meanwhile
+	if _, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if got := reg.arrived.Load(); got != 0 {
+		t.Fatalf("%d revalidating HEADs while an answer was built", got)
+	}
+	waitFor(t, 10*time.Second, "the revalidation to go on under a steady answer", func() bool { return reg.arrived.Load() > 0 })
+	page()
+	waitFor(t, 10*time.Second, "the revalidation to finish once the server is quiet", func() bool { return reg.arrived.Load() == n })
 }

@@ -139,12 +139,13 @@ func (s *Service) head(ctx context.Context, repository, tag string) (v1.Descript
 		// past the one who started it (bounded by the registry client's timeout): the others
 		// must not get its cancellation.
 		v, err, _ := s.flight.Do("get/"+flightKey(ctx)+"/"+key, func() (any, error) {
-			m, err := s.reg.Get(context.WithoutCancel(ctx), repository, tag)
+			ctx := context.WithoutCancel(ctx)
+			m, err := s.reg.Get(ctx, repository, tag)
 			if err != nil {
 				return nil, err
 			}
 			// The registry client computed the digest from these very bytes, so they are
-			// safe to keep by it.
+			// safe to keep by it (also when the caller who started the read went away).
 			s.cache.Set(ctx, "manifest/"+m.Descriptor.Digest.String(), m.Raw)
 			return m.Descriptor, nil
 		})

@@ -192,6 +192,9 @@ func openFilled(b *testing.B, repos int) store.Store {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := store.ForBulkFill(st); err != nil {
+			b.Fatal(err)
+		}
 		fillIndex(b, st, repos)
 		if err := st.Close(); err != nil {
 			b.Fatal(err)

@@ -104,34 +104,15 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 	}
 	return s.indexTx(ctx, "put manifests", func(tx *sql.Tx) error {
 		var added []string
+		// Children and labels of the new manifests, written a few hundred rows per statement
+		// at the end (row by row, SQLite's trigram index flushed a segment per label).
+		var children, labels []any
 		for _, m := range ms {
-			if m.Digest == "" {
-				return errors.New("manifest without digest")
-			}
-			platforms, err := json.Marshal(m.Platforms)
+			fresh, err := s.putManifest(ctx, tx, repository, m)
 			if err != nil {
 				return err
 			}
-			if m.Platforms == nil {
-				platforms = []byte("[]")
-			}
-			var created int64
-			if !m.Created.IsZero() {
-				created = m.Created.UnixNano()
-			}
-			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
-				m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
-			if err != nil {
-				return fmt.Errorf("manifest %s: %w", m.Digest, err)
-			}
-			if repository != "" {
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
-					ON CONFLICT (repository, digest) DO NOTHING`), repository, m.Digest); err != nil {
-					return err
-				}
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if !fresh {
 				// Stored already (by another replica): its children and labels are too.
 				continue
 			}
@@ -139,20 +120,55 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
 			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
 				if p.Digest != "" && p.Digest != m.Digest {
-					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_children (digest, child) VALUES (?, ?) ON CONFLICT (digest, child) DO NOTHING`), m.Digest, p.Digest); err != nil {
-						return err
-					}
+					children = append(children, m.Digest, p.Digest)
 				}
 				for k, v := range p.Labels {
-					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_labels (digest, name, value) VALUES (?, ?, ?) ON CONFLICT (digest, name) DO NOTHING`), p.Digest, k, v); err != nil {
-						return err
-					}
+					labels = append(labels, p.Digest, k, v)
 				}
 			}
+		}
+		if err := s.insertRows(ctx, tx, `INSERT INTO index_children (digest, child) VALUES %s ON CONFLICT (digest, child) DO NOTHING`, 2, children); err != nil {
+			return err
+		}
+		if err := s.insertRows(ctx, tx, `INSERT INTO index_labels (digest, name, value) VALUES %s ON CONFLICT (digest, name) DO NOTHING`, 3, labels); err != nil {
+			return err
 		}
 		// A summary arriving changes the size and kind of every repository tagging it.
 		return s.summarizeDigests(ctx, tx, added)
 	})
+}
+
+// putManifest writes one manifest's row (and that repository holds it); fresh reports
+// whether the row is new.
+func (s *sqlStore) putManifest(ctx context.Context, tx *sql.Tx, repository string, m IndexManifest) (fresh bool, err error) {
+	if m.Digest == "" {
+		return false, errors.New("manifest without digest")
+	}
+	platforms, err := json.Marshal(m.Platforms)
+	if err != nil {
+		return false, err
+	}
+	if m.Platforms == nil {
+		platforms = []byte("[]")
+	}
+	var created int64
+	if !m.Created.IsZero() {
+		created = m.Created.UnixNano()
+	}
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
+		m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
+	if err != nil {
+		return false, fmt.Errorf("manifest %s: %w", m.Digest, err)
+	}
+	if repository != "" {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
+			ON CONFLICT (repository, digest) DO NOTHING`), repository, m.Digest); err != nil {
+			return false, err
+		}
+	}
+	n, err := res.RowsAffected()
+	return err == nil && n > 0, nil
 }
 
 // MissingManifests implements Index.

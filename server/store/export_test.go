@@ -33,3 +33,10 @@ func ForBulkFill(st Store) error {
 	_, err := s.db.Exec(`PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576`)
 	return err
 }
+
+// SetDenseTagRows sets where tag hits count as dense (see denseTags) until the test ends.
+func SetDenseTagRows(t interface{ Cleanup(func()) }, n int) {
+	old := denseTagRows
+	denseTagRows = n
+	t.Cleanup(func() { denseTagRows = old })
+}

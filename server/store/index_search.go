@@ -44,28 +44,41 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 			WHERE c.child >= ? AND c.child < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
 	case strings.HasPrefix(lower, "label:") || strings.Contains(query, "="):
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
-		cond, args := `l.name = ?`, []any{name}
+		cond, args := `v.name = ?`, []any{name}
 		if hasValue && value != "" {
-			c, a := s.contains("l", "LOWER(l.value)", "index_labels_trgm", "value", strings.ToLower(value))
+			c, a := s.contains("v", "LOWER(v.value)", "index_search_values_trgm", "value", strings.ToLower(value))
 			cond += ` AND ` + c
 			args = append(args, a...)
 		}
-		// No ORDER BY: the databases then start from the label index and stop at the limit,
-		// where an order by tag walks every tag looking for a rare label (seconds on 200,000
-		// tags). The hits are sorted below; past the limit, which ones come is the index's.
+		// The matching label values first, then the manifests holding them and their tags. No
+		// ORDER BY: the databases then stop at the limit, where an order by tag walks every
+		// tag looking for a rare label (seconds on 200,000 tags). The hits are sorted below;
+		// past the limit, which ones come is the index's.
 		label := `l.name || '=' || l.value`
-		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_labels l ON l.digest = t.digest WHERE `+cond+lim, args...)
-		add("label", `SELECT `+tagCols+`, `+label+tagFrom+` JOIN index_children c ON c.digest = t.digest JOIN index_labels l ON l.digest = c.child
-			WHERE `+cond+lim, args...)
+		// CROSS JOIN: SQLite starts from the values (it would walk every label of that name
+		// in value order otherwise, a quarter of a million rows before a value starting with c).
+		values := ` FROM index_search_values v CROSS JOIN index_labels l`
+		cond += ` AND l.name = v.name AND l.value = v.value`
+		add("label", `SELECT `+tagCols+`, `+label+values+` JOIN index_tags t ON t.digest = l.digest
+			LEFT JOIN index_manifests m ON m.digest = t.digest WHERE `+cond+lim, args...)
+		add("label", `SELECT `+tagCols+`, `+label+values+` JOIN index_children c ON c.child = l.digest
+			JOIN index_tags t ON t.digest = c.digest LEFT JOIN index_manifests m ON m.digest = t.digest WHERE `+cond+lim, args...)
 		sorted = true
 	default:
-		// Repositories Berth listed, and those it only knows from tags someone read.
-		listed, a1 := s.contains("r", "r.name", "index_repositories_trgm", "name", lower)
-		read, a2 := s.contains("t", "t.repository", "index_tags_trgm", "repository", lower)
-		add("repository", `SELECT name, '', '', '', '' FROM (SELECT r.name FROM index_repositories r WHERE `+listed+`
-			UNION SELECT DISTINCT t.repository FROM index_tags t WHERE `+read+`) n ORDER BY name`+lim, append(a1, a2...)...)
-		tagged, a3 := s.contains("t", "LOWER(t.tag)", "index_tags_trgm", "tag", lower)
-		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE `+tagged+` ORDER BY t.repository, t.tag`+lim, a3...)
+		// Repository names (listed, or known from tags someone read) and tag names, each
+		// matched among the distinct terms (search_terms.go).
+		named, a1 := s.contains("n", "n.name", "index_search_names_trgm", "name", lower)
+		add("repository", `SELECT n.name, '', '', '', '' FROM index_search_names n WHERE `+named+` ORDER BY n.name`+lim, a1...)
+		tagged, a2 := s.contains("s", "LOWER(s.tag)", "index_search_tags_trgm", "tag", lower)
+		matching := `t.tag IN (SELECT s.tag FROM index_search_tags s WHERE ` + tagged + `)`
+		dense, err := s.denseTags(ctx, matching, a2)
+		if err != nil {
+			return nil, err
+		}
+		if dense {
+			matching = s.d.unindexed + matching
+		}
+		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE `+matching+` ORDER BY t.repository, t.tag`+lim, a2...)
 	}
 	out := []SearchHit{}
 	seen := map[[3]string]bool{}
@@ -97,6 +110,25 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		})
 	}
 	return out, nil
+}
+
+// denseTagRows is where tag hits count as dense: from this many rows on, walking the tags in
+// the answer's order finds the first page sooner than reading every hit and sorting it.
+var denseTagRows = 2000
+
+// denseTags reports whether the tags matching (a condition on alias t) number denseTagRows
+// or more, counting through the tag name index no further than that. A tag in every
+// repository ("latest") matches 100,000 rows at a million tags: read through its index and
+// sorted, the first page took as long as all of them; walked in order, it comes after a few
+// thousand rows. A rare tag is the other way round.
+func (s *sqlStore) denseTags(ctx context.Context, matching string, args []any) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM index_tags t WHERE `+matching+`
+		LIMIT `+strconv.Itoa(denseTagRows)+`) x`), args...).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("%s: search: %w", s.d.name, err)
+	}
+	return n >= denseTagRows, nil
 }
 
 // LabeledTags implements Index.

@@ -147,6 +147,8 @@ var postgresMigrations = []string{
 	endpointRepositoriesMigration,
 	// Per-namespace pull policies (see pullpolicy.go).
 	pullPolicyMigration,
+	// Search looks through the distinct terms, not every row (see search_terms.go).
+	postgresSearchTermsMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -39,6 +39,9 @@ type dialect struct {
 	optimize string
 	// fts: SQLite's FTS5 trigram tables narrow substring searches (trigram.go).
 	fts bool
+	// unindexed prefixes a column in a condition the planner must not serve from an index
+	// (SQLite's unary +); empty where the planner's statistics choose well (PostgreSQL).
+	unindexed string
 }
 
 // sqlStore implements Store over database/sql. Times are stored as Unix nanoseconds in
@@ -84,7 +87,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 }
 
 // statements splits a migration script at its semicolons, keeping a trigger's body (BEGIN …
-// END, whose statements end in semicolons too) whole.
+// END, whose statements end in semicolons too) and a function's ($$ … $$) whole.
 func statements(script string) []string {
 	var out []string
 	var cur strings.Builder
@@ -92,7 +95,8 @@ func statements(script string) []string {
 		cur.WriteString(part)
 		stmt := strings.TrimSpace(cur.String())
 		upper := strings.ToUpper(stmt)
-		if strings.HasPrefix(upper, "CREATE TRIGGER") && !strings.HasSuffix(upper, "END") {
+		body := strings.HasPrefix(upper, "CREATE TRIGGER") && strings.Contains(upper, " BEGIN") && !strings.HasSuffix(upper, "END")
+		if body || strings.Count(stmt, "$$")%2 == 1 {
 			cur.WriteString(";")
 			continue
 		}

@@ -148,6 +148,8 @@ var sqliteMigrations = []string{
 	endpointRepositoriesMigration,
 	// Per-namespace pull policies (see pullpolicy.go).
 	pullPolicyMigration,
+	// Search looks through the distinct terms, not every row (see search_terms.go).
+	sqliteSearchTermsMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.
@@ -165,7 +167,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "cache_size(-65536)"} {
 		q.Add("_pragma", p)
 	}
 	// Write transactions take the lock at BEGIN, so two writers wait on busy_timeout instead of
@@ -187,8 +189,9 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		now: `datetime('now', 'subsec')`,
 		// Analyze tables without statistics or whose size changed much since, reading at
 		// most 1,000 rows of each index: milliseconds even at a million tags.
-		optimize: `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`,
-		fts:      true,
+		optimize:  `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`,
+		fts:       true,
+		unindexed: "+",
 	}}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()

@@ -134,6 +134,11 @@ func TestTrigramSearchMatchesTheScan(t *testing.T) {
 			}
 		}
 		check("filled")
+		// Every tag hit counted as dense: the tags are walked in order instead.
+		store.SetDenseTagRows(t, 1)
+		check("filled, tags walked in order")
+		store.SetDenseTagRows(t, 1<<30)
+		check("filled, tags read by name")
 
 		// Triggers keep the trigram tables in step: deleted, re-pointed and dropped rows.
 		ctx := t.Context()

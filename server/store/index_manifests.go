@@ -103,19 +103,30 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 		return nil
 	}
 	return s.indexTx(ctx, "put manifests", func(tx *sql.Tx) error {
-		var added []string
-		// Children and labels of the new manifests, written a few hundred rows per statement
-		// at the end (row by row, SQLite's trigram index flushed a segment per label).
-		var children, labels []any
-		for _, m := range ms {
-			fresh, err := s.putManifest(ctx, tx, repository, m)
-			if err != nil {
+		fresh, err := s.putManifestRows(ctx, tx, ms)
+		if err != nil {
+			return err
+		}
+		if repository != "" {
+			held := make([]any, 0, 2*len(ms))
+			for _, m := range ms {
+				held = append(held, repository, m.Digest)
+			}
+			if err := s.insertRows(ctx, tx, `INSERT INTO index_repository_manifests (repository, digest) VALUES %s
+				ON CONFLICT (repository, digest) DO NOTHING`, 2, held); err != nil {
 				return err
 			}
-			if !fresh {
-				// Stored already (by another replica): its children and labels are too.
+		}
+		// Children and labels of the new manifests (one stored already, by another replica,
+		// has its children and labels too), a few hundred rows per statement (row by row,
+		// SQLite's trigram index flushed a segment per label).
+		var added []string
+		var children, labels []any
+		for _, m := range ms {
+			if !fresh[m.Digest] {
 				continue
 			}
+			delete(fresh, m.Digest)
 			added = append(added, m.Digest)
 			own := IndexPlatform{Digest: m.Digest, Labels: m.Labels}
 			for _, p := range append([]IndexPlatform{own}, m.Platforms...) {
@@ -138,37 +149,52 @@ func (s *sqlStore) PutManifests(ctx context.Context, repository string, ms []Ind
 	})
 }
 
-// putManifest writes one manifest's row (and that repository holds it); fresh reports
-// whether the row is new.
-func (s *sqlStore) putManifest(ctx context.Context, tx *sql.Tx, repository string, m IndexManifest) (fresh bool, err error) {
-	if m.Digest == "" {
-		return false, errors.New("manifest without digest")
-	}
-	platforms, err := json.Marshal(m.Platforms)
-	if err != nil {
-		return false, err
-	}
-	if m.Platforms == nil {
-		platforms = []byte("[]")
-	}
-	var created int64
-	if !m.Created.IsZero() {
-		created = m.Created.UnixNano()
-	}
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
-		m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
-	if err != nil {
-		return false, fmt.Errorf("manifest %s: %w", m.Digest, err)
-	}
-	if repository != "" {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO index_repository_manifests (repository, digest) VALUES (?, ?)
-			ON CONFLICT (repository, digest) DO NOTHING`), repository, m.Digest); err != nil {
-			return false, err
+// manifestRowsPerStatement keeps a manifest write's 10 arguments a row under both databases'
+// limits on bound parameters.
+const manifestRowsPerStatement = 200
+
+// putManifestRows writes the manifests' rows, a few hundred per statement, and returns the
+// digests whose rows are new.
+func (s *sqlStore) putManifestRows(ctx context.Context, tx *sql.Tx, ms []IndexManifest) (map[string]bool, error) {
+	fresh := map[string]bool{}
+	for chunk := range slices.Chunk(ms, manifestRowsPerStatement) {
+		args := make([]any, 0, 10*len(chunk))
+		for _, m := range chunk {
+			if m.Digest == "" {
+				return nil, errors.New("manifest without digest")
+			}
+			platforms, err := json.Marshal(m.Platforms)
+			if err != nil {
+				return nil, err
+			}
+			if m.Platforms == nil {
+				platforms = []byte("[]")
+			}
+			var created int64
+			if !m.Created.IsZero() {
+				created = m.Created.UnixNano()
+			}
+			args = append(args, m.Digest, m.MediaType, m.Kind, m.ArtifactType, m.Size, created, string(platforms), m.Attestations, m.Subject, m.Note)
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`INSERT INTO index_manifests (digest, media_type, kind, artifact_type, size, created, platforms, attestations, subject, note)
+			VALUES `+values(len(chunk), 10)+` ON CONFLICT (digest) DO NOTHING RETURNING digest`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("manifests from %s: %w", chunk[0].Digest, err)
+		}
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fresh[d] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("manifests from %s: %w", chunk[0].Digest, err)
 		}
 	}
-	n, err := res.RowsAffected()
-	return err == nil && n > 0, nil
+	return fresh, nil
 }
 
 // MissingManifests implements Index.

@@ -48,11 +48,16 @@ func BenchmarkIndexMillionTags(b *testing.B) {
 
 // benchIndex measures small (1,000 × 10) and big (repos × 10) and reports the figures.
 func benchIndex(b *testing.B, small, big store.Store, repos int) {
+	// A server answers from a warm process: one round of other queries first, untimed (a
+	// fresh SQLite connection pays for growing its page cache on its first few hundred
+	// pages, 20–30 ms for a query that takes 2–4 ms once the cache recycles pages).
+	measureIndex(b, small, 1000, 1)
+	measureIndex(b, big, repos, 1)
 	b.ResetTimer()
 	var base, large map[string][]time.Duration
 	for range b.N {
-		base = measureIndex(b, small, 1000)
-		large = measureIndex(b, big, repos)
+		base = measureIndex(b, small, 1000, 0)
+		large = measureIndex(b, big, repos, 0)
 	}
 	b.StopTimer()
 	for _, name := range slices.Sorted(maps.Keys(large)) {
@@ -271,12 +276,12 @@ func fillIndex(b *testing.B, st store.Store, repos int) {
 }
 
 // measureIndex runs each query type on st (filled with repos × 10) many times with random
-// arguments and returns the latencies by query type. Slow types stop after 10 s (at least 5
+// arguments (picked from seed) and returns the latencies by query type. Slow types stop after 10 s (at least 5
 // queries), so an unindexed query cannot hold the run for minutes.
-func measureIndex(b *testing.B, st store.Store, repos int) map[string][]time.Duration {
+func measureIndex(b *testing.B, st store.Store, repos int, seed uint64) map[string][]time.Duration {
 	ctx := context.Background()
 	all := benchRepos(repos)
-	rng := rand.New(rand.NewPCG(3, 5))
+	rng := rand.New(rand.NewPCG(3, 5+seed))
 	pick := func() benchRepo { return all[rng.IntN(len(all))] }
 	out := map[string][]time.Duration{}
 	// run times n queries; prep picks a query's arguments (untimed) and returns the query.

@@ -149,6 +149,8 @@ var postgresMigrations = []string{
 	pullPolicyMigration,
 	// Search looks through the distinct terms, not every row (see search_terms.go).
 	postgresSearchTermsMigration,
+	// Search hits read from indexes alone (see search_terms.go).
+	searchCoveringMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -150,6 +150,8 @@ var sqliteMigrations = []string{
 	pullPolicyMigration,
 	// Search looks through the distinct terms, not every row (see search_terms.go).
 	sqliteSearchTermsMigration,
+	// Search hits read from indexes alone (see search_terms.go).
+	searchCoveringMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.
@@ -167,6 +169,10 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		}
 	}
 	q := url.Values{}
+	// A page cache of up to 64 MiB a connection (SQLite's default is 2 MiB): at a million
+	// tags, catalog pages by size took 7.8 ms at p99 with the default and 1.4 ms with it. It
+	// grows as pages are read; a larger one made a fresh connection's first queries slower
+	// (each new page allocated) for no gain.
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "cache_size(-65536)"} {
 		q.Add("_pragma", p)
 	}

@@ -151,6 +151,8 @@ var postgresMigrations = []string{
 	postgresSearchTermsMigration,
 	// Search hits read from indexes alone (see search_terms.go).
 	searchCoveringMigration,
+	// Catalog pages newest and largest first read in index order (see search_terms.go).
+	catalogNewestMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

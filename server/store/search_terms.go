@@ -150,3 +150,11 @@ const searchCoveringMigration = `CREATE INDEX index_labels_name_digest ON index_
 	DROP INDEX index_labels_name;
 	CREATE INDEX index_tags_digest_tag ON index_tags (digest, repository, tag);
 	DROP INDEX index_tags_digest`
+
+// catalogNewestMigration adds the orders catalog pages are asked for most (newest and largest
+// first, ties by name ascending) as indexes of their own. The ascending ones cannot serve
+// them: SQLite then sorted every repository (11 ms a page at 100,000 repositories).
+const catalogNewestMigration = `CREATE INDEX index_repository_summary_newest ON index_repository_summary (last_push DESC, name);
+	CREATE INDEX index_repository_summary_largest ON index_repository_summary (size DESC, name);
+	CREATE INDEX index_repository_summary_kind_newest ON index_repository_summary (kind, last_push DESC, name);
+	CREATE INDEX index_repository_summary_kind_largest ON index_repository_summary (kind, size DESC, name)`

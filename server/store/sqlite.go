@@ -152,6 +152,8 @@ var sqliteMigrations = []string{
 	sqliteSearchTermsMigration,
 	// Search hits read from indexes alone (see search_terms.go).
 	searchCoveringMigration,
+	// Catalog pages newest and largest first read in index order (see search_terms.go).
+	catalogNewestMigration,
 }
 
 // uriPath escapes what would end or change a file name in a SQLite URI.

@@ -131,6 +131,9 @@ func TestTrigramSearchMatchesTheScan(t *testing.T) {
 				if g, w := sortHits(got), sortHits(want); !slices.Equal(g, w) {
 					t.Errorf("%s: search %q: %d hits, the scan gives %d\n got  %v\n want %v", when, q, len(g), len(w), g, w)
 				}
+				if !strings.Contains(q, "=") {
+					checkCatalogFilter(t, s, d, when, q)
+				}
 			}
 		}
 		check("filled")
@@ -167,4 +170,27 @@ func TestTrigramSearchMatchesTheScan(t *testing.T) {
 		d.repos = d.repos[2:]
 		check("after deletes")
 	})
+}
+
+// checkCatalogFilter: a catalog page filtered by q lists, and counts, exactly the listed
+// repositories whose names contain q, in name order.
+func checkCatalogFilter(t *testing.T, s store.Store, d searchData, when, q string) {
+	t.Helper()
+	rows, total, err := s.IndexRepositories(t.Context(), store.RepositoryQuery{Query: q, Sort: store.SortName, Limit: 1000})
+	if err != nil {
+		t.Fatalf("%s: catalog filtered by %q: %v", when, q, err)
+	}
+	var got, want []string
+	for _, r := range rows {
+		got = append(got, r.Name)
+	}
+	for _, r := range d.repos {
+		if strings.Contains(r, strings.ToLower(q)) {
+			want = append(want, r)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) || total != len(want) {
+		t.Errorf("%s: catalog filtered by %q: %d of %d %v, the scan gives %v", when, q, len(got), total, got, want)
+	}
 }

@@ -10,6 +10,9 @@ import (
 // indexes serve the LIKE conditions as they are written. SQLite's FTS5 trigram tables are
 // asked first for candidate rows, and the same LIKE condition then decides, so both answer
 // exactly what the scan did. A query under three characters has no trigram: it scans.
+//
+// The first migration below indexed every row; a later one (search_terms.go) replaced those
+// indexes by ones over the distinct terms. Both stay here as the schema's history.
 
 // sqliteTrigramMigration creates the FTS5 trigram tables over the indexed columns (external
 // content: they store only the index, keyed by the base rows' rowids), the triggers that keep

@@ -40,3 +40,11 @@ func SetDenseTagRows(t interface{ Cleanup(func()) }, n int) {
 	denseTagRows = n
 	t.Cleanup(func() { denseTagRows = old })
 }
+
+// SetMaxTerms sets how many matching terms a search names one by one (see terms) until the
+// test ends.
+func SetMaxTerms(t interface{ Cleanup(func()) }, n int) {
+	old := maxTerms
+	maxTerms = n
+	t.Cleanup(func() { maxTerms = old })
+}

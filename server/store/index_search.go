@@ -11,6 +11,18 @@ import (
 
 // Global search over the metadata index: by name, digest and label.
 
+// searchPart is one query of a search and what its hits matched.
+type searchPart struct {
+	match, sql string
+	args       []any
+}
+
+// The columns and tables of a tag hit (alias t, its manifest m).
+const (
+	tagCols = `t.repository, t.tag, t.digest, COALESCE(m.kind, '')`
+	tagFrom = ` FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest`
+)
+
 // Search implements Index.
 func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
 	query = strings.TrimSpace(query)
@@ -21,69 +33,42 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 		limit = MaxSearch
 	}
 	lim := ` LIMIT ` + strconv.Itoa(limit)
-	const tagCols = `t.repository, t.tag, t.digest, COALESCE(m.kind, '')`
-	const tagFrom = ` FROM index_tags t LEFT JOIN index_manifests m ON m.digest = t.digest`
-	var parts []struct {
-		match, sql string
-		args       []any
-	}
-	add := func(match, q string, args ...any) {
-		parts = append(parts, struct {
-			match, sql string
-			args       []any
-		}{match, q, args})
-	}
 	lower := strings.ToLower(query)
+	var parts []searchPart
+	var err error
 	sorted := false // the hits are sorted by repository and tag here, not by the database
 	switch {
 	case strings.HasPrefix(lower, "sha256:"):
 		// A digest prefix: a btree range, so both databases use the digest indexes.
 		lo, hi := lower, lower+"~"
-		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE t.digest >= ? AND t.digest < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
-		add("digest", `SELECT `+tagCols+`, ''`+tagFrom+` JOIN index_children c ON c.digest = t.digest
-			WHERE c.child >= ? AND c.child < ? ORDER BY t.repository, t.tag`+lim, lo, hi)
-	case strings.HasPrefix(lower, "label:") || strings.Contains(query, "="):
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
-		cond, args := `v.name = ?`, []any{name}
-		if hasValue && value != "" {
-			fts, err := s.valuesIndexed(ctx, name)
-			if err != nil {
-				return nil, err
-			}
-			c, a := s.contains("v", "LOWER(v.value)", fts, strings.ToLower(value))
-			cond += ` AND ` + c
-			args = append(args, a...)
+		parts = []searchPart{
+			{"digest", `SELECT ` + tagCols + `, ''` + tagFrom + ` WHERE t.digest >= ? AND t.digest < ? ORDER BY t.repository, t.tag` + lim, []any{lo, hi}},
+			{"digest", `SELECT ` + tagCols + `, ''` + tagFrom + ` JOIN index_children c ON c.digest = t.digest
+				WHERE c.child >= ? AND c.child < ? ORDER BY t.repository, t.tag` + lim, []any{lo, hi}},
 		}
-		// The matching label values first, then the manifests holding them and their tags. No
-		// ORDER BY: the databases then stop at the limit, where an order by tag walks every
-		// tag looking for a rare label (seconds on 200,000 tags). The hits are sorted below;
-		// past the limit, which ones come is the index's.
-		label := `l.name || '=' || l.value`
-		// CROSS JOIN: SQLite starts from the values (it would walk every label of that name
-		// in value order otherwise, a quarter of a million rows before a value starting with c).
-		values := ` FROM index_search_values v CROSS JOIN index_labels l`
-		cond += ` AND l.name = v.name AND l.value = v.value`
-		add("label", `SELECT `+tagCols+`, `+label+values+` JOIN index_tags t ON t.digest = l.digest
-			LEFT JOIN index_manifests m ON m.digest = t.digest WHERE `+cond+lim, args...)
-		add("label", `SELECT `+tagCols+`, `+label+values+` JOIN index_children c ON c.child = l.digest
-			JOIN index_tags t ON t.digest = c.digest LEFT JOIN index_manifests m ON m.digest = t.digest WHERE `+cond+lim, args...)
+	case strings.HasPrefix(lower, "label:") || strings.Contains(query, "="):
+		parts, err = s.labelParts(ctx, query, lim)
 		sorted = true
 	default:
-		// Repository names (listed, or known from tags someone read) and tag names, each
-		// matched among the distinct terms (search_terms.go).
-		named, a1 := s.contains("n", "n.name", "index_search_names_trgm", lower)
-		add("repository", `SELECT n.name, '', '', '', '' FROM index_search_names n WHERE `+named+` ORDER BY n.name`+lim, a1...)
-		tagged, a2 := s.contains("s", "LOWER(s.tag)", "index_search_tags_trgm", lower)
-		matching := `t.tag IN (SELECT s.tag FROM index_search_tags s WHERE ` + tagged + `)`
-		dense, err := s.denseTags(ctx, matching, a2)
-		if err != nil {
-			return nil, err
-		}
-		if dense {
-			matching = s.d.unindexed + matching
-		}
-		add("tag", `SELECT `+tagCols+`, ''`+tagFrom+` WHERE `+matching+` ORDER BY t.repository, t.tag`+lim, a2...)
+		parts, err = s.nameParts(ctx, lower, lim)
 	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.searchHits(ctx, parts, limit)
+	if err != nil {
+		return nil, err
+	}
+	if sorted {
+		slices.SortStableFunc(out, func(a, b SearchHit) int {
+			return cmp.Or(strings.Compare(a.Repository, b.Repository), strings.Compare(a.Tag, b.Tag))
+		})
+	}
+	return out, nil
+}
+
+// searchHits runs the parts in order and keeps the first limit distinct hits.
+func (s *sqlStore) searchHits(ctx context.Context, parts []searchPart, limit int) ([]SearchHit, error) {
 	out := []SearchHit{}
 	seen := map[[3]string]bool{}
 	for _, p := range parts {
@@ -111,12 +96,103 @@ func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]Searc
 			break // the later parts' hits would be left out anyway
 		}
 	}
-	if sorted {
-		slices.SortStableFunc(out, func(a, b SearchHit) int {
-			return cmp.Or(strings.Compare(a.Repository, b.Repository), strings.Compare(a.Tag, b.Tag))
-		})
-	}
 	return out, nil
+}
+
+// labelParts searches by label: name=value (the value as a substring) or label:name. The
+// matching values come first (search_terms.go), then the manifests holding them (directly or
+// as a platform of an index) and their tags. No ORDER BY: the databases then stop at the
+// limit, where an order by tag walks every tag looking for a rare label (seconds on 200,000
+// tags); Search sorts the hits, and past the limit which ones come is the index's.
+func (s *sqlStore) labelParts(ctx context.Context, query, lim string) ([]searchPart, error) {
+	name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(query, "label:"), "Label:"), "=")
+	cond, args := `v.name = ?`, []any{name}
+	if hasValue && value != "" {
+		fts, err := s.valuesIndexed(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		c, a := s.contains("v", "LOWER(v.value)", fts, strings.ToLower(value))
+		cond += ` AND ` + c
+		args = append(args, a...)
+	}
+	values, few, err := s.terms(ctx, `SELECT v.value FROM index_search_values v WHERE `+cond, args)
+	if err != nil {
+		return nil, err
+	}
+	// A few values are named one by one, so the planners see them (PostgreSQL otherwise
+	// guessed how many labels a LIKE on the values would join and walked every label).
+	// Many are joined; CROSS JOIN makes SQLite start from the values (it would walk every
+	// label of that name in value order otherwise).
+	from := ` FROM index_search_values v CROSS JOIN index_labels l`
+	cond += ` AND l.name = v.name AND l.value = v.value`
+	if few {
+		if len(values) == 0 {
+			return nil, nil
+		}
+		from, cond, args = ` FROM index_labels l`, `l.name = ? AND l.value IN (`+marks(len(values))+`)`, append([]any{name}, values...)
+	}
+	label := `l.name || '=' || l.value`
+	return []searchPart{
+		{"label", `SELECT ` + tagCols + `, ` + label + from + ` JOIN index_tags t ON t.digest = l.digest
+			LEFT JOIN index_manifests m ON m.digest = t.digest WHERE ` + cond + lim, args},
+		{"label", `SELECT ` + tagCols + `, ` + label + from + ` JOIN index_children c ON c.child = l.digest
+			JOIN index_tags t ON t.digest = c.digest LEFT JOIN index_manifests m ON m.digest = t.digest WHERE ` + cond + lim, args},
+	}, nil
+}
+
+// nameParts searches repository names (listed, or known from tags someone read) and tag
+// names, each matched among the distinct terms (search_terms.go).
+func (s *sqlStore) nameParts(ctx context.Context, lower, lim string) ([]searchPart, error) {
+	named, a1 := s.contains("n", "n.name", "index_search_names_trgm", lower)
+	parts := []searchPart{{"repository", `SELECT n.name, '', '', '', '' FROM index_search_names n WHERE ` + named + ` ORDER BY n.name` + lim, a1}}
+	tagged, a2 := s.contains("s", "LOWER(s.tag)", "index_search_tags_trgm", lower)
+	tags, few, err := s.terms(ctx, `SELECT s.tag FROM index_search_tags s WHERE `+tagged, a2)
+	if err != nil {
+		return nil, err
+	}
+	matching, args := `t.tag IN (SELECT s.tag FROM index_search_tags s WHERE `+tagged+`)`, a2
+	if few {
+		if len(tags) == 0 {
+			return parts, nil
+		}
+		matching, args = `t.tag IN (`+marks(len(tags))+`)`, tags
+	}
+	if s.d.unindexed != "" {
+		dense, err := s.denseTags(ctx, matching, args)
+		if err != nil {
+			return nil, err
+		}
+		if dense {
+			matching = s.d.unindexed + matching
+		}
+	}
+	return append(parts, searchPart{"tag", `SELECT ` + tagCols + `, ''` + tagFrom + ` WHERE ` + matching + ` ORDER BY t.repository, t.tag` + lim, args}), nil
+}
+
+// maxTerms is how many matching terms a search names one by one; past it, it joins them.
+var maxTerms = 500
+
+// terms runs q, which selects one text column, for at most maxTerms+1 rows: the terms, and
+// whether they are all (at most maxTerms).
+func (s *sqlStore) terms(ctx context.Context, q string, args []any) ([]any, bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(q+` LIMIT `+strconv.Itoa(maxTerms+1)), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: search terms: %w", s.d.name, err)
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, false, fmt.Errorf("%s: read search term: %w", s.d.name, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("%s: search terms: %w", s.d.name, err)
+	}
+	return out, len(out) <= maxTerms, nil
 }
 
 // denseTagRows is where tag hits count as dense: from this many rows on, walking the tags in

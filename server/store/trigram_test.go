@@ -142,6 +142,10 @@ func TestTrigramSearchMatchesTheScan(t *testing.T) {
 		check("filled, tags walked in order")
 		store.SetDenseTagRows(t, 1<<30)
 		check("filled, tags read by name")
+		// Matching terms joined rather than named one by one.
+		store.SetMaxTerms(t, 0)
+		check("filled, terms joined")
+		store.SetMaxTerms(t, 500)
 
 		// Triggers keep the trigram tables in step: deleted, re-pointed and dropped rows.
 		ctx := t.Context()

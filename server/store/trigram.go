@@ -1,9 +1,6 @@
 package store
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // Trigram indexes serve substring search by repository name, tag name and label value, which
 // otherwise scans every row (p99 279 and 516 ms at 200,000 tags). PostgreSQL's pg_trgm GIN
@@ -65,18 +62,34 @@ const postgresTrigramMigration = `CREATE EXTENSION IF NOT EXISTS pg_trgm;
 	CREATE INDEX index_labels_value_trgm ON index_labels USING gin (LOWER(value) gin_trgm_ops)`
 
 // contains is the condition that column (an expression over the row alias) contains the
-// lowercase substring sub, with its arguments. On SQLite, a sub of three characters or more
-// first narrows the rows to the candidates of the FTS5 table fts (one column); without fts,
-// the condition alone decides.
+// lowercase substring sub, with its arguments. A sub of three characters or more is first
+// narrowed by a few of its trigrams (trigramStarts), through the trigram index of fts on
+// SQLite (an FTS5 table of one column; without fts, the condition alone decides) or the
+// pg_trgm index on column on PostgreSQL; the LIKE on the whole sub then decides. On
+// PostgreSQL that LIKE goes on column || ”, which the index does not serve: given the whole
+// pattern, pg_trgm intersected every one of its trigrams (a whole repository name: 20 ms at
+// 100,000 names, 14 ms with a few).
 func (s *sqlStore) contains(alias, column, fts, sub string) (string, []any) {
-	cond, args := column+` LIKE ? ESCAPE '!'`, []any{"%" + likeEscape(sub) + "%"}
-	if !s.d.fts || fts == "" || utf8.RuneCountInString(sub) < 3 {
+	pattern := func(sub string) string { return "%" + likeEscape(sub) + "%" }
+	cond, args := column+` LIKE ? ESCAPE '!'`, []any{pattern(sub)}
+	r := []rune(sub)
+	if len(r) < 3 || s.d.fts && fts == "" {
 		return cond, args
 	}
-	return alias + `.rowid IN (SELECT rowid FROM ` + fts + ` WHERE ` + fts + ` MATCH ?) AND ` + cond, append([]any{trigramMatch(sub)}, args...)
+	if s.d.fts {
+		return alias + `.rowid IN (SELECT rowid FROM ` + fts + ` WHERE ` + fts + ` MATCH ?) AND ` + cond, append([]any{trigramMatch(sub)}, args...)
+	}
+	var conds []string
+	args = nil
+	for _, at := range trigramStarts(r) {
+		conds = append(conds, column+` LIKE ? ESCAPE '!'`)
+		args = append(args, pattern(string(r[at:at+3])))
+	}
+	conds = append(conds, `(`+column+` || '') LIKE ? ESCAPE '!'`)
+	return strings.Join(conds, ` AND `), append(args, pattern(sub))
 }
 
-// maxTrigrams bounds how many of a query's trigrams the FTS5 match asks for.
+// maxTrigrams bounds how many of a query's trigrams the trigram indexes are asked for.
 const maxTrigrams = 8
 
 // trigramMatch is an FTS5 query for rows holding a few of sub's trigrams: at most
@@ -86,6 +99,17 @@ const maxTrigrams = 8
 // on 100,000 label values, a few spread trigrams 0.5–2 ms.
 func trigramMatch(sub string) string {
 	r := []rune(sub)
+	starts := trigramStarts(r)
+	terms := make([]string, len(starts))
+	for i, at := range starts {
+		terms[i] = `"` + strings.ReplaceAll(string(r[at:at+3]), `"`, `""`) + `"`
+	}
+	return strings.Join(terms, " AND ")
+}
+
+// trigramStarts returns where the trigrams a search asks for start in r (three runes or
+// more): at most maxTrigrams that do not overlap, spread from its start to its end.
+func trigramStarts(r []rune) []int {
 	var starts []int
 	for i := 0; i+3 <= len(r); i += 3 {
 		starts = append(starts, i)
@@ -100,9 +124,5 @@ func trigramMatch(sub string) string {
 		}
 		starts = picked
 	}
-	terms := make([]string, len(starts))
-	for i, at := range starts {
-		terms[i] = `"` + strings.ReplaceAll(string(r[at:at+3]), `"`, `""`) + `"`
-	}
-	return strings.Join(terms, " AND ")
+	return starts
 }

@@ -40,6 +40,7 @@ type revalidator struct {
 	mu      sync.Mutex
 	running map[string]bool // repositories under way here
 	pages   atomic.Int64    // tag answers being built here: HEADs wait for them (yield)
+	quiet   atomic.Int64    // until when (Unix ns) HEADs also wait: the page that asked is starting
 }
 
 // maxYield is how long one revalidating HEAD waits at most for the tag answers being built
@@ -47,16 +48,26 @@ type revalidator struct {
 // either while it is built (on a busy server the HEADs go on at ten a second or more).
 const maxYield = 100 * time.Millisecond
 
+// quietAfter is how long after a tag answer the HEADs keep yielding: a page prerendered with
+// its first rows asks for every tag once its app runs, 0.5–1 s later, and a repository's tags
+// went stale together, so the revalidation the first answer started would otherwise run at
+// full rate (and take the registry's and the machine's time) exactly then.
+const quietAfter = time.Second
+
 // answering marks a tag answer being built until the returned func runs.
 func (r *revalidator) answering() func() {
 	r.pages.Add(1)
-	return func() { r.pages.Add(-1) }
+	return func() {
+		r.quiet.Store(time.Now().Add(quietAfter).UnixNano())
+		r.pages.Add(-1)
+	}
 }
 
-// yield holds a revalidating HEAD back while tag answers are being built, for at most
-// maxYield.
+// yield holds a revalidating HEAD back while tag answers are being built or one was just
+// sent, for at most maxYield.
 func (r *revalidator) yield(ctx context.Context) {
-	for deadline := time.Now().Add(maxYield); r.pages.Load() > 0 && time.Now().Before(deadline); {
+	busy := func() bool { return r.pages.Load() > 0 || time.Now().UnixNano() < r.quiet.Load() }
+	for deadline := time.Now().Add(maxYield); busy() && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return

@@ -38,9 +38,9 @@ type revalidator struct {
 	workers int
 	holder  string // this process, in lease rows
 	mu      sync.Mutex
-	running map[string]bool // repositories under way here
-	pages   atomic.Int64    // tag answers being built here: HEADs wait for them (yield)
-	quiet   atomic.Int64    // until when (Unix ns) HEADs also wait: the page that asked is starting
+	running map[string]bool      // repositories under way here
+	pages   atomic.Int64         // tag answers being built here: HEADs wait for them (yield)
+	quiet   map[string]time.Time // under mu: until when a repository's HEADs also wait (its page is starting)
 }
 
 // maxYield is how long one revalidating HEAD waits at most for the tag answers being built
@@ -48,25 +48,44 @@ type revalidator struct {
 // either while it is built (on a busy server the HEADs go on at ten a second or more).
 const maxYield = 100 * time.Millisecond
 
-// quietAfter is how long after a tag answer the HEADs keep yielding: a page prerendered with
-// its first rows asks for every tag once its app runs, 0.5–1 s later, and a repository's tags
-// went stale together, so the revalidation the first answer started would otherwise run at
-// full rate (and take the registry's and the machine's time) exactly then.
+// quietAfter is how long after a tag answer of a repository the HEADs revalidating that
+// repository keep yielding: a page prerendered with its first rows asks for every tag once
+// its app runs, 0.5–1 s after the first answer, and a repository's tags go stale together,
+// so the revalidation the first answer started would otherwise run at full rate exactly
+// then. Other repositories' revalidation goes on at its pace.
 const quietAfter = time.Second
 
-// answering marks a tag answer being built until the returned func runs.
-func (r *revalidator) answering() func() {
+// answering marks an answer about repository being built until the returned func runs; the
+// repository's revalidation then stays quiet for quietAfter.
+func (r *revalidator) answering(repository string) func() {
 	r.pages.Add(1)
 	return func() {
-		r.quiet.Store(time.Now().Add(quietAfter).UnixNano())
+		now := time.Now()
+		r.mu.Lock()
+		if len(r.quiet) >= 1000 {
+			for name, until := range r.quiet {
+				if now.After(until) {
+					delete(r.quiet, name)
+				}
+			}
+		}
+		r.quiet[repository] = now.Add(quietAfter)
+		r.mu.Unlock()
 		r.pages.Add(-1)
 	}
 }
 
-// yield holds a revalidating HEAD back while tag answers are being built or one was just
-// sent, for at most maxYield.
-func (r *revalidator) yield(ctx context.Context) {
-	busy := func() bool { return r.pages.Load() > 0 || time.Now().UnixNano() < r.quiet.Load() }
+// yield holds a HEAD revalidating repository back while tag answers are being built or one of
+// repository was just sent, for at most maxYield.
+func (r *revalidator) yield(ctx context.Context, repository string) {
+	busy := func() bool {
+		if r.pages.Load() > 0 {
+			return true
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return time.Now().Before(r.quiet[repository])
+	}
 	for deadline := time.Now().Add(maxYield); busy() && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
@@ -88,7 +107,7 @@ func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalid
 	}
 	return o.Now, &revalidator{
 		limit: rate.NewLimiter(rate.Limit(o.Rate), o.Workers), workers: o.Workers,
-		holder: rand.Text(), running: map[string]bool{},
+		holder: rand.Text(), running: map[string]bool{}, quiet: map[string]time.Time{},
 	}
 }
 
@@ -167,7 +186,7 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 	var changed []string
 	var moved bool
 	for _, row := range rows {
-		s.reval.yield(gctx)
+		s.reval.yield(gctx, repository)
 		if s.reval.limit.Wait(gctx) != nil {
 			break
 		}

@@ -183,8 +183,8 @@ func must[T any](v T, err error) T {
 }
 
 // TestRevalidationYieldsToPages: while a tag answer is being built, and for a second after
-// one, the background revalidation sends no HEAD for up to maxYield (100 ms) each; with the
-// server quiet it resumes, and under steady answers it still goes on.
+// one about the repository, the background revalidation sends no HEAD for up to maxYield
+// (100 ms) each; with the server quiet it resumes, and under steady answers it still goes on.
 func TestRevalidationYieldsToPages(t *testing.T) {
 	const n = 50
 	dir := t.TempDir()
@@ -204,7 +204,7 @@ func TestRevalidationYieldsToPages(t *testing.T) {
 	}
 	clk.advance(2 * time.Minute)
 	reg.hold.Store(true)
-	page := catalog.Answering(svc) // an answer being built meanwhile
+	page := catalog.Answering(svc, repo) // an answer being built meanwhile
 	if _, err := svc.Tags(t.Context(), repo, catalog.TagQuery{All: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +214,8 @@ func TestRevalidationYieldsToPages(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the revalidation to go on under a steady answer", func() bool { return reg.arrived.Load() > 0 })
 	page()
-	// For a second after an answer the HEADs still yield (the page that asked is starting
-	// its app and about to ask again): at most one per worker every 100 ms.
+	// For a second after an answer about the repository its HEADs still yield (the page that
+	// asked is starting its app and about to ask again): one every 100 ms at most.
 	time.Sleep(300 * time.Millisecond)
 	if got := reg.arrived.Load(); got >= n {
 		t.Fatalf("all %d revalidating HEADs went within 300 ms of an answer", got)

@@ -224,7 +224,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if err := s.authorize(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
-	defer s.reval.answering()() // the background revalidation holds back meanwhile
+	defer s.reval.answering(repository)() // the background revalidation holds back meanwhile
 	s.open(repository)
 	changed := s.changes.token(repository) // before anything is read: a change after it is told
 	if q.Label != "" && s.idx == nil {

@@ -26,7 +26,7 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	if err := s.authorize(ctx, repository); err != nil {
 		return api.Usage{}, err
 	}
-	defer s.reval.answering()() // as tag answers (revalidate.go)
+	defer s.reval.answering(repository)() // as tag answers (revalidate.go)
 	var delHash v1.Hash
 	if del != "" {
 		if err := registry.ValidateDigest(del); err != nil {

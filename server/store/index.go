@@ -242,8 +242,11 @@ const rowsPerStatement = 500
 
 // putTags writes tags a few hundred rows per statement. One statement per row made SQLite's
 // trigram index flush a segment per tag (its triggers' savepoints), which then cost merges:
-// 45% of a fill's time. A key given twice keeps its latest confirmation, as row after row did
-// (PostgreSQL refuses to update one row twice in a statement).
+// 45% of a fill's time. A key given twice keeps its latest confirmation (PostgreSQL refuses
+// to update one row twice in a statement); row after row, the stored row's push time could
+// move with the first one and stay with the second, here it moves only if the kept one's
+// digest differs from the stored one (registries list a tag once, so only a caller's
+// duplicate could tell).
 func (s *sqlStore) putTags(ctx context.Context, tx *sql.Tx, tags []IndexTag) error {
 	latest := make(map[[2]string]int, len(tags))
 	var rows []IndexTag

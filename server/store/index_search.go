@@ -26,7 +26,8 @@ const (
 // Search implements Index.
 func (s *sqlStore) Search(ctx context.Context, query string, limit int) ([]SearchHit, error) {
 	query = strings.TrimSpace(query)
-	if query == "" {
+	if query == "" || strings.ContainsRune(query, 0) {
+		// A NUL is in no name or stored value (PostgreSQL refuses one in text).
 		return []SearchHit{}, nil
 	}
 	if limit <= 0 || limit > MaxSearch {
@@ -224,6 +225,9 @@ const fewValues = 1000
 // those candidates' label name cost 25–40 ms at a million tags, where reading a team
 // label's 40 values takes well under one.
 func (s *sqlStore) valuesIndexed(ctx context.Context, name string) (string, error) {
+	if !s.d.fts {
+		return "", nil // PostgreSQL's planner chooses between its indexes itself
+	}
 	var n int
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM index_search_values WHERE name = ?
 		LIMIT `+strconv.Itoa(fewValues)+`) x`), name).Scan(&n)

@@ -87,11 +87,11 @@ const sqliteSearchTermsMigration = `DROP TRIGGER index_repositories_trgm_insert;
 
 // postgresSearchTermsMigration replaces the per-row pg_trgm indexes by ones over the terms.
 // Its triggers run once per statement over the statement's rows (transition tables), so a
-// write of 500 tags adds their terms in two statements.
-const postgresSearchTermsMigration = `DROP INDEX index_repositories_name_trgm;
-	DROP INDEX index_tags_repository_trgm;
-	DROP INDEX index_tags_tag_trgm;
-	DROP INDEX index_labels_value_trgm;
+// write of 500 tags adds their terms in two statements. The rows are locked against writes
+// (not reads) first, so none is written between the fill and the triggers by a replica still
+// running the previous version; the old indexes go last, so searches on such a replica keep
+// them until the new ones are there.
+const postgresSearchTermsMigration = `LOCK TABLE index_repositories, index_tags, index_labels IN SHARE ROW EXCLUSIVE MODE;
 	` + searchTermsTables + `;
 	CREATE INDEX index_search_names_trgm ON index_search_names USING gin (name gin_trgm_ops);
 	CREATE INDEX index_search_tags_trgm ON index_search_tags USING gin (LOWER(tag) gin_trgm_ops);
@@ -139,7 +139,11 @@ const postgresSearchTermsMigration = `DROP INDEX index_repositories_name_trgm;
 	CREATE TRIGGER index_labels_terms_added AFTER INSERT ON index_labels REFERENCING NEW TABLE AS added
 		FOR EACH STATEMENT EXECUTE FUNCTION index_labels_terms_added();
 	CREATE TRIGGER index_labels_terms_gone AFTER DELETE ON index_labels REFERENCING OLD TABLE AS gone
-		FOR EACH STATEMENT EXECUTE FUNCTION index_labels_terms_gone()`
+		FOR EACH STATEMENT EXECUTE FUNCTION index_labels_terms_gone();
+	DROP INDEX index_repositories_name_trgm;
+	DROP INDEX index_tags_repository_trgm;
+	DROP INDEX index_tags_tag_trgm;
+	DROP INDEX index_labels_value_trgm`
 
 // searchCoveringMigration widens the indexes search reads its hits through so they hold the
 // whole hit: a label's digest with its name and value, a tag's repository and name with its

@@ -3,10 +3,10 @@ package store
 import "strings"
 
 // Trigram indexes serve substring search by repository name, tag name and label value, which
-// otherwise scans every row (p99 279 and 516 ms at 200,000 tags). PostgreSQL's pg_trgm GIN
-// indexes serve the LIKE conditions as they are written. SQLite's FTS5 trigram tables are
-// asked first for candidate rows, and the same LIKE condition then decides, so both answer
-// exactly what the scan did. A query under three characters has no trigram: it scans.
+// otherwise scans every row (p99 279 and 516 ms at 200,000 tags). The trigram index (FTS5
+// on SQLite, pg_trgm GIN on PostgreSQL) is asked for a few of the query's trigrams first, and
+// a LIKE on the whole query then decides, so both answer exactly what the scan did. A query
+// under three characters has no trigram: it scans.
 //
 // The first migration below indexed every row; a later one (search_terms.go) replaced those
 // indexes by ones over the distinct terms. Both stay here as the schema's history.
@@ -66,12 +66,17 @@ const postgresTrigramMigration = `CREATE EXTENSION IF NOT EXISTS pg_trgm;
 // narrowed by a few of its trigrams (trigramStarts), through the trigram index of fts on
 // SQLite (an FTS5 table of one column; without fts, the condition alone decides) or the
 // pg_trgm index on column on PostgreSQL; the LIKE on the whole sub then decides. On
-// PostgreSQL that LIKE goes on column || ”, which the index does not serve: given the whole
+// PostgreSQL that LIKE goes on column || '', which the index does not serve: given the whole
 // pattern, pg_trgm intersected every one of its trigrams (a whole repository name: 20 ms at
 // 100,000 names, 14 ms with a few).
 func (s *sqlStore) contains(alias, column, fts, sub string) (string, []any) {
 	pattern := func(sub string) string { return "%" + likeEscape(sub) + "%" }
 	cond, args := column+` LIKE ? ESCAPE '!'`, []any{pattern(sub)}
+	if strings.ContainsRune(sub, 0) {
+		// No name, tag or stored value holds a NUL (PostgreSQL refuses one in text, FTS5
+		// ends its query there).
+		return `1 = 0`, nil
+	}
 	r := []rune(sub)
 	if len(r) < 3 || s.d.fts && fts == "" {
 		return cond, args
@@ -110,6 +115,9 @@ func trigramMatch(sub string) string {
 // trigramStarts returns where the trigrams a search asks for start in r (three runes or
 // more): at most maxTrigrams that do not overlap, spread from its start to its end.
 func trigramStarts(r []rune) []int {
+	if len(r) < 3 {
+		return nil
+	}
 	var starts []int
 	for i := 0; i+3 <= len(r); i += 3 {
 		starts = append(starts, i)

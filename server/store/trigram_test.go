@@ -116,7 +116,7 @@ func TestTrigramSearchMatchesTheScan(t *testing.T) {
 		queries := []string{"a", "pa", "pay", "PAYMENTS", "ments/che", "api", "lat", "release-CH", "sha-abc1", "v1.2.3",
 			"100", "data_l", "ta_", "%", "nothing-here", "gateway/edge", "café", "cafe",
 			"team=pay", "team=PAYMENTS team", "team=100%", "team=a_b", `team=say "h`, "team=mixed-case", "team=x", "team=ml",
-			"org.opencontainers.image.title=checkout/", "org.opencontainers.image.title=ml"}
+			"org.opencontainers.image.title=checkout/", "org.opencontainers.image.title=ml", "pay\x00ments", "te\x00am=x"}
 		check := func(when string) {
 			t.Helper()
 			for _, q := range queries {

@@ -206,13 +206,18 @@ var denseTagRows = 2000
 // sorted, the first page took as long as all of them; walked in order, it comes after a few
 // thousand rows. A rare tag is the other way round.
 func (s *sqlStore) denseTags(ctx context.Context, matching string, args []any) (bool, error) {
+	n, err := s.countUpTo(ctx, `index_tags t WHERE `+matching, args, denseTagRows)
+	return n >= denseTagRows, err
+}
+
+// countUpTo counts the rows of from (a table and its condition), stopping at most.
+func (s *sqlStore) countUpTo(ctx context.Context, from string, args []any, most int) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM index_tags t WHERE `+matching+`
-		LIMIT `+strconv.Itoa(denseTagRows)+`) x`), args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM `+from+` LIMIT `+strconv.Itoa(most)+`) x`), args...).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("%s: search: %w", s.d.name, err)
+		return 0, fmt.Errorf("%s: search: %w", s.d.name, err)
 	}
-	return n >= denseTagRows, nil
+	return n, nil
 }
 
 // fewValues is how many values a label may have for its values to be read one by one
@@ -228,14 +233,9 @@ func (s *sqlStore) valuesIndexed(ctx context.Context, name string) (string, erro
 	if !s.d.fts {
 		return "", nil // PostgreSQL's planner chooses between its indexes itself
 	}
-	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM index_search_values WHERE name = ?
-		LIMIT `+strconv.Itoa(fewValues)+`) x`), name).Scan(&n)
-	if err != nil {
-		return "", fmt.Errorf("%s: search: %w", s.d.name, err)
-	}
-	if n < fewValues {
-		return "", nil
+	n, err := s.countUpTo(ctx, `index_search_values WHERE name = ?`, []any{name}, fewValues)
+	if err != nil || n < fewValues {
+		return "", err
 	}
 	return "index_search_values_trgm", nil
 }

@@ -196,7 +196,7 @@ func BenchmarkUIScale(b *testing.B) {
 		repos = v
 	}
 	base := startLargeBerth(b, repos, 1000, true)
-	ctx := browser(b) // after populating: the browser's deadline covers only the measuring
+	ctx := userBrowser(b) // after populating: the browser's deadline covers only the measuring
 	var cold, first, search, tags time.Duration
 	for i := range b.N {
 		start := time.Now()

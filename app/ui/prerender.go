@@ -108,8 +108,9 @@ func markMissing(ctx app.Context) {
 	}
 }
 
-// seedID is the id of the script element carrying a page's data.
-const seedID = "berth-seed"
+// SeedID is the id of the script element carrying a page's data (the server changes
+// go-app's app.js by it, site.directWasm).
+const SeedID = "berth-seed"
 
 // seed is a page's data as the server read it, serialized into the prerendered page, so
 // that the browser starts from it instead of fetching it again.
@@ -170,7 +171,7 @@ func (s *seed) script() app.UI {
 	if err != nil {
 		return nil
 	}
-	return app.Raw(`<script type="application/json" id="` + seedID + `">` + string(b) + `</script>`)
+	return app.Raw(`<script type="application/json" id="` + SeedID + `">` + string(b) + `</script>`)
 }
 
 // seedOnce guards reading the page's seed: only the first page shown gets it.
@@ -186,7 +187,7 @@ func takeSeed() *seed {
 	}
 	var s *seed
 	seedOnce.Do(func() {
-		el := app.Window().GetElementByID(seedID)
+		el := app.Window().GetElementByID(SeedID)
 		if !el.Truthy() {
 			return
 		}

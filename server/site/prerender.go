@@ -108,6 +108,10 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 		}
 		page := &pageBuffer{header: http.Header{}, code: http.StatusOK}
 		h.ServeHTTP(page, r)
+		if r.URL.Path == "/app.js" && page.code == http.StatusOK {
+			page.body = *bytes.NewBuffer(directWasm(page.body.Bytes()))
+			page.header.Set("Content-Length", strconv.Itoa(page.body.Len()))
+		}
 		missing := done()
 		page.writeTo(w, missing, private)
 	}

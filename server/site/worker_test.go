@@ -1,6 +1,9 @@
 package site
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,5 +19,28 @@ func TestServiceWorkerFetchesPagesFirst(t *testing.T) {
 		if !strings.Contains(serviceWorker, want) {
 			t.Errorf("worker lacks %q", want)
 		}
+	}
+}
+
+// go-app's app.js, as Berth serves it, hands app.wasm to the compiler straight from fetch
+// on a page that came with its data (the loader is hidden there), and keeps the loader's
+// progress on other pages.
+func TestAppJSStreamsWasmOnSeededPages(t *testing.T) {
+	h := pages(uiHandler(prefixed{}, "", 0, "v1", nil), nil, func(h http.Handler) http.Handler { return h })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/app.js", nil))
+	js := rec.Body.String()
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Length") != strconv.Itoa(len(js)) {
+		t.Fatalf("GET /app.js: %d, Content-Length %q for %d bytes", rec.Code, rec.Header().Get("Content-Length"), len(js))
+	}
+	want := `(document.getElementById("berth-seed") ? fetch("/web/app.wasm") : fetchWithProgress("/web/app.wasm", showProgress))`
+	if strings.Count(js, want) != 1 || strings.Count(js, `fetchWithProgress("`) != 1 {
+		t.Fatalf("app.js does not choose between the direct fetch and the progress (go-app changed it?):\n%s", js)
+	}
+	// Only app.js is changed.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/wasm_exec.js", nil))
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "berth-seed") {
+		t.Fatalf("GET /wasm_exec.js: %d, changed", rec.Code)
 	}
 }

@@ -105,6 +105,7 @@ type Service struct {
 	changes    *changes  // open pages wait on these (changes.go)
 	refreshing sync.Map  // "principal\x00repository" whose tag list is listed again in the background
 	usageMemo  usageMemo // storage usage by caller and repository, while the tags stay put
+	orders     orderMemo // tag orders of large repositories, for a moment (order_memo.go)
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -250,6 +251,7 @@ func (s *Service) Invalidate(repository, tag string) {
 // invalidate is Invalidate without telling open pages.
 func (s *Service) invalidate(repository, tag string) {
 	s.reg.Changed(repository)
+	s.orders.forget(repository)
 	s.mu.Lock()
 	states := make([]*state, 0, len(s.states))
 	for _, st := range s.states {

@@ -135,10 +135,12 @@ func (s *Service) flush(ctx context.Context, w *writes) {
 		if err := s.idx.PutManifests(ctx, repo, ms); err != nil {
 			slog.Warn("index: store manifests", "repository", repo, "err", err)
 		}
+		s.orders.forget(repo) // described: its tags' sizes and dates (order_memo.go)
 	}
 	if err := s.idx.PutTags(ctx, w.tags); err != nil {
 		slog.Warn("index: store tags", "err", err)
 	}
+	s.orders.written(w.tags)
 }
 
 // record remembers, for the store, a tag the registry resolved and the summary of its digest.

@@ -17,14 +17,10 @@ func (s *Service) sortedWindow(ctx context.Context, repository string, names []s
 	if s.idx == nil || q.Platform != "" || q.Kind != "" || q.Label != "" {
 		return nil, nil, 0, false
 	}
-	order, err := s.idx.IndexTagOrder(ctx, repository)
+	order, byName, err := s.tagOrder(ctx, repository) // order_memo.go
 	if err != nil {
 		slog.Warn("index: read tag order", "repository", repository, "err", err)
 		return nil, nil, 0, false
-	}
-	byName := make(map[string]int, len(order))
-	for i, o := range order {
-		byName[o.Tag] = i
 	}
 	keys := make([]orderKey, 0, len(names))
 	for _, n := range names {

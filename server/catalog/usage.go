@@ -104,14 +104,13 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 // background, so a repository of 10,000 tags costs no storm of HEADs), else from the
 // registry. With current, a row older than the TTL is asked of the registry instead.
 func (s *Service) tagDigests(ctx context.Context, repository string, names []string, current bool) ([]v1.Hash, error) {
-	rows := map[string]store.TagOrder{}
+	var order []store.TagOrder
+	var byName map[string]int
 	if s.idx != nil {
-		list, err := s.idx.IndexTagOrder(ctx, repository) // the narrow read: digests suffice
+		var err error
+		order, byName, err = s.tagOrder(ctx, repository) // the narrow read: digests suffice
 		if err != nil && ctx.Err() == nil {
 			slog.Warn("index: read tags", "repository", repository, "err", err)
-		}
-		for _, r := range list {
-			rows[r.Tag] = r
 		}
 	}
 	digests := make([]v1.Hash, len(names))
@@ -120,7 +119,8 @@ func (s *Service) tagDigests(ctx context.Context, repository string, names []str
 	var wg errgroup.Group
 	wg.SetLimit(describeWorkers) // as tag pages: bounded, whatever the tag count
 	for i, t := range names {
-		if row, ok := rows[t]; ok && (!current || s.fresh(row.Checked)) {
+		if at, ok := byName[t]; ok && (!current || s.fresh(order[at].Checked)) {
+			row := order[at]
 			if h, err := v1.NewHash(row.Digest); err == nil {
 				digests[i] = h
 				if !s.fresh(row.Checked) {

@@ -1,0 +1,108 @@
+package catalog
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/server/store"
+	"github.com/berth-registry/berth/server/store/storetest"
+)
+
+// TestOrderMemo: a large repository's tag order is read once for answers within
+// orderMemoAge; a confirmation updates its check time (in a copy: earlier readers keep
+// theirs); a moved, new or forgotten tag, or a manifest described, has it read again; a
+// small repository is read each time; and the memo stays bounded.
+func TestOrderMemo(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, storetest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	at := time.Now().UTC().Truncate(time.Second)
+	put := func(repository string, n int, digest string) {
+		t.Helper()
+		var tags []store.IndexTag
+		for i := range n {
+			tags = append(tags, store.IndexTag{Repository: repository, Tag: fmt.Sprintf("v%d", i), Digest: digest, Checked: at, Pushed: at})
+		}
+		if err := st.PutTags(ctx, tags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("big/app", orderMemoMin, "sha256:a")
+	put("small/app", 3, "sha256:a")
+	s := &Service{idx: st}
+	read := func(repository string) []store.TagOrder {
+		t.Helper()
+		order, byName, err := s.tagOrder(ctx, repository)
+		if err != nil || len(byName) != len(order) {
+			t.Fatalf("tag order of %s: %d rows, %d by name, %v", repository, len(order), len(byName), err)
+		}
+		return order
+	}
+	first := read("big/app")
+	// Written behind the memo's back (another replica): not seen within orderMemoAge.
+	put("big/app", orderMemoMin+1, "sha256:a")
+	if got := read("big/app"); len(got) != orderMemoMin {
+		t.Fatalf("within orderMemoAge: %d rows, want the memo's %d", len(got), orderMemoMin)
+	}
+	put("small/app", 4, "sha256:a")
+	if got := read("small/app"); len(got) != 4 {
+		t.Fatalf("a small repository: %d rows, want 4 (read each time)", len(got))
+	}
+
+	// A confirmation: the same digest, a later check.
+	later := at.Add(time.Minute)
+	s.orders.written([]store.IndexTag{{Repository: "big/app", Tag: "v0", Digest: "sha256:a", Checked: later}})
+	got := read("big/app")
+	if i := indexOf(got, "v0"); len(got) != orderMemoMin || !got[i].Checked.Equal(later) {
+		t.Fatalf("after a confirmation: %d rows, v0 checked %v; want %d, %v", len(got), got[i].Checked, orderMemoMin, later)
+	}
+	if i := indexOf(first, "v0"); !first[i].Checked.Equal(at) {
+		t.Fatalf("a reader's rows changed under it: v0 checked %v", first[i].Checked)
+	}
+
+	// A moved tag: read again (now with the row written behind its back too).
+	for _, change := range []func(){
+		func() {
+			s.orders.written([]store.IndexTag{{Repository: "big/app", Tag: "v1", Digest: "sha256:b", Checked: later}})
+		},
+		func() {
+			s.orders.written([]store.IndexTag{{Repository: "big/app", Tag: "new", Digest: "sha256:a", Checked: later}})
+		},
+		func() { s.orders.forget("big/app") }, // as invalidate does
+	} {
+		read("big/app") // in the memo again
+		put("big/app", len(read("big/app"))+1, "sha256:a")
+		change()
+		if got, want := len(read("big/app")), len(first)+1; got < want {
+			t.Fatalf("after a change: %d rows, want the store's (at least %d)", got, want)
+		}
+		first = read("big/app")
+	}
+
+	// Bounded: a burst of large repositories starts it again.
+	for i := range orderMemoRows/orderMemoMin + 1 {
+		s.orders.mu.Lock()
+		if s.orders.rows+orderMemoMin > orderMemoRows && i == 0 {
+			t.Fatal("full before the burst")
+		}
+		s.orders.mu.Unlock()
+		put(fmt.Sprintf("burst/%d", i), orderMemoMin, "sha256:a")
+		read(fmt.Sprintf("burst/%d", i))
+	}
+	if s.orders.rows > orderMemoRows {
+		t.Fatalf("%d rows kept, bound %d", s.orders.rows, orderMemoRows)
+	}
+}
+
+func indexOf(order []store.TagOrder, tag string) int {
+	for i, o := range order {
+		if o.Tag == tag {
+			return i
+		}
+	}
+	return -1
+}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,3 +199,54 @@ type readAll struct{}
 func (readAll) Authorize(context.Context, string, access.Actions) error { return nil }
 func (readAll) Repositories(context.Context) ([]string, error)          { return nil, nil }
 func (readAll) Everything(context.Context) (bool, error)                { return true, nil }
+
+// lateNotice is a store whose first read of the tag state comes just before a push's
+// notification is recorded: the notification of a push made as the sync started lands while
+// it walks the registry.
+type lateNotice struct {
+	store.Store
+	once   sync.Once
+	notice store.Event
+}
+
+func (s *lateNotice) Tags(ctx context.Context) ([]store.TagRef, error) {
+	tags, err := s.Store.Tags(ctx)
+	s.once.Do(func() {
+		if _, aerr := s.Store.AddEvents(ctx, []store.Event{s.notice}); aerr != nil {
+			err = aerr
+		}
+	})
+	return tags, err
+}
+
+// TestSyncLeavesNotifiedPushes: a push whose notification is recorded while the sync walks
+// the registry is the notification's alone, not a second push event from the sync.
+func TestSyncLeavesNotifiedPushes(t *testing.T) {
+	st := newStore(t)
+	host := startRegistry(t, "")
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	tag, _ := name.NewTag(host+"/late/app:v1", name.Insecure)
+	if err := remote.Write(tag, img, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	late := &lateNotice{Store: st, notice: store.Event{
+		ID: "webhook-1", Timestamp: time.Now().UTC(), Action: store.ActionPush, Repository: "late/app", Tag: "v1",
+		Digest: digest.String(), MediaType: "application/vnd.docker.distribution.manifest.v2+json", Source: store.SourceWebhook,
+	}}
+	syncer, err := events.NewSyncer(events.SyncOptions{Registry: registrytest.NewClient(t, registry.Options{URL: "http://" + host}), Store: late})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := syncer.Sync(t.Context())
+	if err != nil || res.Pushes != 0 {
+		t.Fatalf("sync = %+v, %v; want no push of its own", res, err)
+	}
+	evs, err := st.Events(t.Context(), store.Filter{Repository: "late/app"})
+	if err != nil || len(evs) != 1 || evs[0].ID != "webhook-1" {
+		t.Fatalf("stored %+v (%v); want the notification's push alone", evs, err)
+	}
+}

@@ -245,10 +245,14 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	for _, t := range deleted {
 		gone[tagKey{t.Repository, t.Tag}] = t
 	}
+	recorded, err := s.recordedDuring(ctx, found, have)
+	if err != nil {
+		return res, err
+	}
 	var out []store.Event
 	for k, rt := range found {
 		prev, ok := have[k]
-		if ok && prev.Digest == rt.digest {
+		if ok && prev.Digest == rt.digest || recorded[k] == rt.digest {
 			continue
 		}
 		if !ok {
@@ -279,6 +283,35 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	s.changes.WithLabelValues(store.ActionPush).Add(float64(res.Pushes))
 	s.changes.WithLabelValues(store.ActionDelete).Add(float64(res.Deletes))
 	return res, nil
+}
+
+// recordedDuring returns, of the tags the walk found at a digest the stored state read before
+// it did not have, those a notification recorded meanwhile, with their digest now: a push
+// made just before the sync started, whose notification was still on its way, is the
+// notification's, not a second push.
+func (s *Syncer) recordedDuring(ctx context.Context, found map[tagKey]remoteTag, have map[tagKey]store.TagRef) (map[tagKey]string, error) {
+	changed := false
+	for k, rt := range found {
+		if prev, ok := have[k]; !ok || prev.Digest != rt.digest {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return nil, nil
+	}
+	now, err := s.opts.Store.Tags(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: read tag state again: %w", err)
+	}
+	out := map[tagKey]string{}
+	for _, t := range now {
+		k := tagKey{t.Repository, t.Tag}
+		if rt, ok := found[k]; ok && rt.digest == t.Digest && have[k].Digest != t.Digest {
+			out[k] = t.Digest
+		}
+	}
+	return out, nil
 }
 
 // syncEvent builds a synthesized event that changes the tag k from the stored state prev (a

@@ -75,7 +75,7 @@ func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagO
 	return order, byName, nil
 }
 
-// forgetOrder drops repository's entry: its tags moved, came or went, or a manifest of it
+// forget drops repository's entry: its tags moved, came or went, or a manifest of it
 // was described.
 func (m *orderMemo) forget(repository string) {
 	m.mu.Lock()

@@ -252,7 +252,7 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 	var out []store.Event
 	for k, rt := range found {
 		prev, ok := have[k]
-		if ok && prev.Digest == rt.digest || recorded[k] == rt.digest {
+		if (ok && prev.Digest == rt.digest) || recorded[k] == rt.digest {
 			continue
 		}
 		if !ok {

@@ -91,6 +91,7 @@ func (s *Service) fresh(checked time.Time) bool {
 type writes struct {
 	mu        sync.Mutex
 	tags      []store.IndexTag
+	confirmed []store.IndexTag                 // rows a HEAD found where the index has them
 	manifests map[string][]store.IndexManifest // by repository
 	docs      map[string][]byte
 	now       time.Time // what the rows written say the registry confirmed them at
@@ -106,6 +107,14 @@ func (s *Service) withWrites(ctx context.Context) (context.Context, *writes) {
 func (w *writes) tag(t store.IndexTag) {
 	w.mu.Lock()
 	w.tags = append(w.tags, t)
+	w.mu.Unlock()
+}
+
+// confirm records that the registry still has t where the index does (only its check time
+// is written).
+func (w *writes) confirm(t store.IndexTag) {
+	w.mu.Lock()
+	w.confirmed = append(w.confirmed, t)
 	w.mu.Unlock()
 }
 
@@ -141,6 +150,10 @@ func (s *Service) flush(ctx context.Context, w *writes) {
 		slog.Warn("index: store tags", "err", err)
 	}
 	s.orders.written(w.tags)
+	if err := s.idx.ConfirmTags(ctx, w.confirmed); err != nil {
+		slog.Warn("index: confirm tags", "err", err)
+	}
+	s.orders.written(w.confirmed)
 }
 
 // record remembers, for the store, a tag the registry resolved and the summary of its digest.

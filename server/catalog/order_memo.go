@@ -8,17 +8,20 @@ import (
 	"github.com/berth-registry/berth/server/store"
 )
 
-// orderMemo keeps, for a moment, the tag order (store.TagOrder rows) of the repositories
-// last sorted or measured: a 10,000-tag repository's order is a 10,000-row read (41 ms on
-// a quiet server, 0.1–0.3 s while a visit's other answers and the revalidation run), and a
-// visit reads it for its page, then for its storage use, within a second or two. The rows
-// are the index's, the same for every caller (each answer checks its caller's access and
+// orderMemo keeps the tag order (store.TagOrder rows) of the large repositories last sorted
+// or measured: a 10,000-tag repository's order is a 10,000-row read (35–40 ms on a quiet
+// server, 0.1–0.3 s while a visit's other answers and the revalidation run), and a visit
+// reads it for its page, then for its storage use, and the next visit again. The rows are
+// the index's, the same for every caller (each answer checks its caller's access and
 // matches the rows against the caller's own tag list first).
 //
-// A write of this process that moves a tag, adds one or describes a manifest drops the
-// repository's entry (flush, invalidate); a revalidation that only confirms tags updates
-// their check times in it. Another replica's writes show once the entry is orderMemoAge
-// old.
+// An entry is used as read for orderMemoAge; after that, as long as the index's mark of the
+// repository's order (store.Index.IndexTagOrderMark, one row) is still the one read before
+// the entry: any replica's write that adds, moves, deletes or describes a tag changes it.
+// A write of this process also drops the entry at once (flush, invalidate). Check times,
+// which the mark leaves out, follow this process's confirmations (written) and the rows
+// each revalidation run reads (refresh); another replica's confirmations reach it there.
+// A repository without a mark (not in the catalog yet) is read again after orderMemoAge.
 type orderMemo struct {
 	mu   sync.Mutex
 	m    map[string]*orderEntry
@@ -29,11 +32,13 @@ type orderEntry struct {
 	order  []store.TagOrder
 	byName map[string]int // index in order, by tag
 	at     time.Time
+	mark   int64 // the index's mark of the order, read before it
+	marked bool
 }
 
 const (
-	// orderMemoAge bounds how long an entry is used: what another replica wrote is seen
-	// after it at the latest.
+	// orderMemoAge is how long an entry is used without asking the index whether the order
+	// changed: what another replica wrote is seen after it at the latest.
 	orderMemoAge = 2 * time.Second
 	// orderMemoRows bounds the rows kept, all repositories together; past it, it starts
 	// again. Repositories under orderMemoMin tags are read each time (a few ms).
@@ -42,7 +47,7 @@ const (
 )
 
 // tagOrder returns the index's tag order of repository and its rows by name, from the memo
-// while it is younger than orderMemoAge.
+// while it is younger than orderMemoAge or the index's mark of the order is unchanged.
 func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagOrder, map[string]int, error) {
 	m := &s.orders
 	m.mu.Lock()
@@ -51,7 +56,14 @@ func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagO
 	if ok && time.Since(e.at) < orderMemoAge {
 		return e.order, e.byName, nil
 	}
-	at := time.Now() // before the read: a write during it is newer than the entry
+	at := time.Now() // before the reads: a write during them is newer than the entry
+	mark, marked, err := s.idx.IndexTagOrderMark(ctx, repository)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok && marked && e.marked && e.mark == mark {
+		return e.order, e.byName, nil
+	}
 	order, err := s.idx.IndexTagOrder(ctx, repository)
 	if err != nil {
 		return nil, nil, err
@@ -61,18 +73,22 @@ func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagO
 		byName[o.Tag] = i
 	}
 	if len(order) >= orderMemoMin {
-		m.mu.Lock()
-		if m.m == nil || m.rows+len(order) > orderMemoRows {
-			m.m, m.rows = map[string]*orderEntry{}, 0
-		}
-		if old, ok := m.m[repository]; ok {
-			m.rows -= len(old.order)
-		}
-		m.m[repository] = &orderEntry{order: order, byName: byName, at: at}
-		m.rows += len(order)
-		m.mu.Unlock()
+		m.put(repository, &orderEntry{order: order, byName: byName, at: at, mark: mark, marked: marked})
 	}
 	return order, byName, nil
+}
+
+func (m *orderMemo) put(repository string, e *orderEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || m.rows+len(e.order) > orderMemoRows {
+		m.m, m.rows = map[string]*orderEntry{}, 0
+	}
+	if old, ok := m.m[repository]; ok {
+		m.rows -= len(old.order)
+	}
+	m.m[repository] = e
+	m.rows += len(e.order)
 }
 
 // forget drops repository's entry: its tags moved, came or went, or a manifest of it
@@ -87,8 +103,8 @@ func (m *orderMemo) forget(repository string) {
 }
 
 // written applies tag rows written to the index: rows that only confirm a tag where the
-// entry has it (same digest) update its check time, a copy of the rows so that readers
-// holding the old slice see no change; any other row drops the repository's entry.
+// entry has it (same digest) update its check time; any other row drops the repository's
+// entry.
 func (m *orderMemo) written(tags []store.IndexTag) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -104,13 +120,40 @@ func (m *orderMemo) written(tags []store.IndexTag) {
 			delete(m.m, t.Repository)
 			continue
 		}
-		if !copied[t.Repository] {
-			e = &orderEntry{order: append([]store.TagOrder(nil), e.order...), byName: e.byName, at: e.at}
-			m.m[t.Repository] = e
-			copied[t.Repository] = true
+		m.checked(t.Repository, e, i, t.Checked, copied)
+	}
+}
+
+// refresh takes the check times of rows just read from the index (a revalidation run's)
+// into repository's entry, where it has the tag at the same digest.
+func (m *orderMemo) refresh(repository string, rows []store.TagOrder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	copied := map[string]bool{}
+	for _, r := range rows {
+		e, ok := m.m[repository]
+		if !ok {
+			return
 		}
-		if t.Checked.After(e.order[i].Checked) {
-			e.order[i].Checked = t.Checked
+		if i, found := e.byName[r.Tag]; found && e.order[i].Digest == r.Digest {
+			m.checked(repository, e, i, r.Checked, copied)
 		}
 	}
+}
+
+// checked moves the check time of row i of repository's entry e to at if that is later, in
+// a copy of the rows made once per repository and call (copied), so that readers holding
+// the old slice see no change. m.mu is held.
+func (m *orderMemo) checked(repository string, e *orderEntry, i int, at time.Time, copied map[string]bool) {
+	if !at.After(e.order[i].Checked) {
+		return
+	}
+	if !copied[repository] {
+		c := *e
+		c.order = append([]store.TagOrder(nil), e.order...)
+		m.m[repository] = &c
+		copied[repository] = true
+		e = &c
+	}
+	e.order[i].Checked = at
 }

@@ -106,3 +106,92 @@ func indexOf(order []store.TagOrder, tag string) int {
 	}
 	return -1
 }
+
+// TestOrderMemoMark: past orderMemoAge, a large repository's order is still served from the
+// memo while the index's mark is unchanged (a confirmation elsewhere leaves it; the rows a
+// revalidation run reads bring its check times in), and read again once another replica's
+// write changed the mark, or, for a repository without a mark, at once.
+func TestOrderMemoMark(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, storetest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	at := time.Now().UTC().Truncate(time.Second)
+	var tags []store.IndexTag
+	for i := range orderMemoMin {
+		tags = append(tags, store.IndexTag{Repository: "big/app", Tag: fmt.Sprintf("v%d", i), Digest: "sha256:a", Checked: at, Pushed: at})
+	}
+	if err := st.PutRepositories(ctx, []string{"big/app"}, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTags(ctx, tags); err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{idx: st}
+	read := func() []store.TagOrder {
+		t.Helper()
+		order, _, err := s.tagOrder(ctx, "big/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return order
+	}
+	age := func() { // past orderMemoAge: the mark decides
+		s.orders.mu.Lock()
+		s.orders.m["big/app"].at = time.Now().Add(-time.Hour)
+		s.orders.mu.Unlock()
+	}
+	read()
+	age()
+	later := at.Add(time.Minute)
+	if err := st.ConfirmTags(ctx, []store.IndexTag{{Repository: "big/app", Tag: "v0", Digest: "sha256:a", Checked: later}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(at) {
+		t.Fatal("the order was read again with the mark unchanged")
+	}
+	rows, err := st.IndexTagOrder(ctx, "big/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.orders.refresh("big/app", rows) // as a revalidation run does after its read
+	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(later) {
+		t.Fatalf("a revalidation's rows did not bring v0's check time: %v", got[indexOf(got, "v0")].Checked)
+	}
+	// Another replica adds a tag: the mark changes.
+	if err := st.PutTags(ctx, []store.IndexTag{{Repository: "big/app", Tag: "new", Digest: "sha256:a", Checked: later, Pushed: later}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); len(got) != orderMemoMin+1 {
+		t.Fatalf("after another replica's write: %d rows, want %d", len(got), orderMemoMin+1)
+	}
+	// Another replica describes the manifest: the mark changes again.
+	if err := st.PutManifests(ctx, "big/app", []store.IndexManifest{{Digest: "sha256:a", Kind: "image", Size: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	age()
+	if got := read(); !got[0].Described || got[0].Size != 7 {
+		t.Fatalf("after a manifest was described: %+v", got[0])
+	}
+	// A repository the catalog does not list has no mark: read again once aged.
+	for i := range tags {
+		tags[i].Repository = "unlisted/app"
+	}
+	if err := st.PutTags(ctx, tags); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.tagOrder(ctx, "unlisted/app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTags(ctx, []store.IndexTag{{Repository: "unlisted/app", Tag: "new", Digest: "sha256:a", Checked: later, Pushed: later}}); err != nil {
+		t.Fatal(err)
+	}
+	s.orders.mu.Lock()
+	s.orders.m["unlisted/app"].at = time.Now().Add(-time.Hour)
+	s.orders.mu.Unlock()
+	if got, _, _ := s.tagOrder(ctx, "unlisted/app"); len(got) != orderMemoMin+1 {
+		t.Fatalf("a repository without a mark: %d rows, want %d", len(got), orderMemoMin+1)
+	}
+}

@@ -96,6 +96,30 @@ func (r *revalidator) yield(ctx context.Context, repository string) {
 	}
 }
 
+// behindAnswers holds work that no page waits on (a storage walk) back while answers are
+// being built in this process, until budget is spent; it returns what is left of it. With
+// both cores shared, a page's answer took 0.2–0.27 s instead of 0.02–0.1 s while the
+// previous page's storage walk ran.
+func (r *revalidator) behindAnswers(ctx context.Context, budget time.Duration) time.Duration {
+	for budget > 0 && r.pages.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(5 * time.Millisecond):
+		}
+		budget -= 5 * time.Millisecond
+	}
+	return budget
+}
+
+// Answering marks a page's answer being built until the returned func runs: the background
+// revalidation, tag list refreshes and storage walks hold back meanwhile (a page prerendered
+// with its data is marked for all of its rendering, not only its tag answer).
+func (s *Service) Answering() func() {
+	s.reval.pages.Add(1)
+	return func() { s.reval.pages.Add(-1) }
+}
+
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {
 	if o.Rate <= 0 {
 		o.Rate = 200
@@ -166,6 +190,7 @@ func (s *Service) revalidateRepository(ctx context.Context, repository string, t
 	if err != nil {
 		return err
 	}
+	s.orders.refresh(repository, order) // what other replicas confirmed (order_memo.go)
 	want := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		want[t] = true
@@ -208,7 +233,7 @@ func (s *Service) confirm(ctx context.Context, repository string, rows []store.I
 			case err != nil:
 				return err
 			case desc.Digest.String() == row.Digest:
-				w.tag(store.IndexTag{Repository: repository, Tag: row.Tag, Digest: row.Digest, Checked: w.now, Pushed: row.Pushed})
+				w.confirm(store.IndexTag{Repository: repository, Tag: row.Tag, Digest: row.Digest, Checked: w.now, Pushed: row.Pushed})
 				return nil
 			default:
 				if t := s.describe(gctx, repository, row.Tag, desc); t.Error == "" {

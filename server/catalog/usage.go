@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -157,7 +158,9 @@ func (s *Service) reaches(ctx context.Context, repository string, digests []v1.H
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
+	budget := maxHoldBack
 	for _, h := range distinct {
+		budget = s.reval.behindAnswers(gctx, budget)
 		g.Go(func() error {
 			seen := map[string]int64{}
 			if err := s.walk(gctx, repository, h, seen); err != nil {
@@ -171,6 +174,9 @@ func (s *Service) reaches(ctx context.Context, repository string, digests []v1.H
 	}
 	return reach, g.Wait()
 }
+
+// maxHoldBack is how long one storage answer waits in all for pages being built meanwhile.
+const maxHoldBack = 300 * time.Millisecond
 
 // maxWalk bounds the manifests and blobs one walk visits; a real image has tens.
 const maxWalk = 100_000

@@ -28,6 +28,9 @@ type pageSource struct {
 
 var _ ui.Source = pageSource{}
 
+// Answering marks a page with its data being built (catalog.Service.Answering).
+func (s pageSource) Answering() func() { return s.cat.Answering() }
+
 func (s pageSource) Repositories(ctx context.Context, q api.RepositoryQuery) (api.RepositoryPage, error) {
 	page, err := s.cat.Repositories(ctx, catalog.RepositoryQuery{Query: q.Query, Sort: q.Sort, Kind: q.Kind, Offset: q.Offset, Limit: q.Limit})
 	return page, asAPI(err)
@@ -98,8 +101,14 @@ func asAPI(err error) error {
 // service worker filling its cache or the static export, gets pages without data, which the
 // browser fills in itself. src nil: never any data. Either way a page that says what its
 // address names does not exist answers 404.
+// answering is what a page source with background work to hold back implements.
+type answering interface{ Answering() func() }
+
 func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Handler) http.Handler {
 	render := func(w http.ResponseWriter, r *http.Request, src ui.Source, private bool) {
+		if a, ok := src.(answering); ok {
+			defer a.Answering()() // background work holds back until the page is out
+		}
 		u, done := ui.Prerender(r.Context(), r.URL, src)
 		r = r.Clone(r.Context())
 		r.URL = u

@@ -140,6 +140,9 @@ type Index interface {
 	DropRepositories(ctx context.Context, before time.Time) error
 	// PutTags records tags; a row confirmed later than the one given is kept.
 	PutTags(ctx context.Context, tags []IndexTag) error
+	// ConfirmTags moves the check time of tags to theirs where the stored row has the same
+	// digest and an earlier check (what a revalidation's HEAD said); nothing else changes.
+	ConfirmTags(ctx context.Context, tags []IndexTag) error
 	// ReplaceTags records the complete tag lists of repositories as read at asOf, in one
 	// transaction: tags not in a list whose row is older than asOf are deleted.
 	ReplaceTags(ctx context.Context, lists map[string][]IndexTag, asOf time.Time) error
@@ -151,6 +154,11 @@ type Index interface {
 	// IndexTagOrder returns, for each of a repository's indexed tags in no order, its digest
 	// and what sorts it by creation, size or push time.
 	IndexTagOrder(ctx context.Context, repository string) ([]TagOrder, error)
+	// IndexTagOrderMark returns a value that changes with every write that can change the
+	// repository's tag order, check times aside (ok is false while the catalog does not
+	// list the repository): an order read after the mark was read is current as long as
+	// the mark stays the same.
+	IndexTagOrderMark(ctx context.Context, repository string) (mark int64, ok bool, err error)
 	// PutManifests records manifest summaries seen in repository (and, for an index, its
 	// platforms' labels and digests, for search).
 	PutManifests(ctx context.Context, repository string, ms []IndexManifest) error
@@ -297,6 +305,9 @@ const insertTagged = `INSERT INTO index_tagged (repository, digest) VALUES %s ON
 
 // PutTags implements Index.
 func (s *sqlStore) PutTags(ctx context.Context, tags []IndexTag) error {
+	if len(tags) == 0 {
+		return nil
+	}
 	return s.indexTx(ctx, "put tags", func(tx *sql.Tx) error {
 		if err := s.putTags(ctx, tx, tags); err != nil {
 			return err

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,4 +54,42 @@ func (s *sqlStore) IndexTagOrder(ctx context.Context, repository string) ([]TagO
 		return nil, fmt.Errorf("%s: read tag order: %w", s.d.name, err)
 	}
 	return out, nil
+}
+
+// summaryChangedMigration gives each repository summary row the mark of the write that last
+// recomputed it.
+const summaryChangedMigration = `ALTER TABLE index_repository_summary ADD COLUMN changed BIGINT NOT NULL DEFAULT 0`
+
+// lastMark is the last mark summaryMark gave out in this process.
+var lastMark atomic.Int64
+
+// summaryMark returns a mark for the summary rows one write recomputes: the clock in
+// nanoseconds, and past the last mark given here if the clock has not moved. Marks are only
+// compared for equality, so another replica's clock being behind does no harm; two writes
+// would have to recompute a row in the same nanosecond on two replicas to share a mark.
+func summaryMark() int64 {
+	for {
+		last, now := lastMark.Load(), time.Now().UnixNano()
+		if now <= last {
+			now = last + 1
+		}
+		if lastMark.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}
+
+// IndexTagOrderMark implements Index: the mark of the repository's summary row, which every
+// write that adds, moves, deletes or describes one of its tags recomputes (ConfirmTags,
+// which changes check times alone, does not).
+func (s *sqlStore) IndexTagOrderMark(ctx context.Context, repository string) (int64, bool, error) {
+	var mark int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT changed FROM index_repository_summary WHERE name = ?`), repository).Scan(&mark)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("%s: tag order mark of %s: %w", s.d.name, repository, err)
+	}
+	return mark, true, nil
 }

@@ -153,6 +153,8 @@ var postgresMigrations = []string{
 	searchCoveringMigration,
 	// Catalog pages newest and largest first read in index order (see search_terms.go).
 	catalogNewestMigration,
+	// Each summary row says which write last recomputed it (see index_order.go).
+	summaryChangedMigration,
 }
 
 // OpenPostgres connects to the PostgreSQL server at dsn (a postgres:// URL) through a pgx

@@ -66,11 +66,14 @@ const summaryFrom = ` FROM index_repositories r LEFT JOIN index_tags t ON t.repo
 
 // upsertSummary recomputes summary rows from the tags; the caller appends the WHERE clause
 // choosing the repositories (SQLite needs one before ON CONFLICT after a join anyway).
-const upsertSummary = `INSERT INTO index_repository_summary (name, tags, last_push, kind, size)
-	SELECT ` + summaryColumns + summaryFrom
+//
+// Each row also takes the write's mark (summaryMark, its first argument), which
+// IndexTagOrderMark reads back.
+const upsertSummary = `INSERT INTO index_repository_summary (name, tags, last_push, kind, size, changed)
+	SELECT ` + summaryColumns + `, CAST(? AS BIGINT)` + summaryFrom
 
 const upsertSummaryEnd = ` GROUP BY r.name ON CONFLICT (name) DO UPDATE SET tags = excluded.tags,
-	last_push = excluded.last_push, kind = excluded.kind, size = excluded.size`
+	last_push = excluded.last_push, kind = excluded.kind, size = excluded.size, changed = excluded.changed`
 
 // summarize recomputes the summary rows of the named repositories in tx. Names not in
 // index_repositories get no row: the catalog lists only those.
@@ -86,9 +89,9 @@ func (s *sqlStore) summarizeNew(ctx context.Context, tx *sql.Tx, names []string)
 func (s *sqlStore) summarizeWhere(ctx context.Context, tx *sql.Tx, names []string, cond string) error {
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	for chunk := range slices.Chunk(names, 500) {
-		args := make([]any, len(chunk))
-		for i, n := range chunk {
-			args[i] = n
+		args := []any{summaryMark()}
+		for _, n := range chunk {
+			args = append(args, n)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(upsertSummary+` WHERE r.name IN (`+marks(len(chunk))+`)`+cond+upsertSummaryEnd), args...); err != nil {
 			return fmt.Errorf("summarize repositories: %w", err)

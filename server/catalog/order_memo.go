@@ -56,26 +56,42 @@ func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagO
 	if ok && time.Since(e.at) < orderMemoAge {
 		return e.order, e.byName, nil
 	}
+	// One read at a time per repository: a page asked for while the previous one's storage
+	// use reads the order shares that read. The rows are the same for every caller, and
+	// the read goes on if the caller that started it leaves.
+	v, err, _ := s.flight.Do("order/"+repository, func() (any, error) {
+		return s.readOrder(context.WithoutCancel(ctx), repository, e, ok)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	e = v.(*orderEntry)
+	return e.order, e.byName, nil
+}
+
+// readOrder reads repository's tag order from the index unless the mark of memo entry old
+// (when had) says it is still current, and keeps a large one in the memo.
+func (s *Service) readOrder(ctx context.Context, repository string, old *orderEntry, had bool) (*orderEntry, error) {
 	at := time.Now() // before the reads: a write during them is newer than the entry
 	mark, marked, err := s.idx.IndexTagOrderMark(ctx, repository)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if ok && marked && e.marked && e.mark == mark {
-		return e.order, e.byName, nil
+	if had && marked && old.marked && old.mark == mark {
+		return old, nil
 	}
 	order, err := s.idx.IndexTagOrder(ctx, repository)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	byName := make(map[string]int, len(order))
+	e := &orderEntry{order: order, byName: make(map[string]int, len(order)), at: at, mark: mark, marked: marked}
 	for i, o := range order {
-		byName[o.Tag] = i
+		e.byName[o.Tag] = i
 	}
 	if len(order) >= orderMemoMin {
-		m.put(repository, &orderEntry{order: order, byName: byName, at: at, mark: mark, marked: marked})
+		s.orders.put(repository, e)
 	}
-	return order, byName, nil
+	return e, nil
 }
 
 func (m *orderMemo) put(repository string, e *orderEntry) {

@@ -21,7 +21,7 @@ import (
 // TagNames returns every tag of the repository, sorted, without details: the UI shows the
 // rows at once and fills in details page by page.
 func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage, error) {
-	if err := s.authorize(ctx, repository); err != nil {
+	if err := s.authorizeList(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
 	s.open(repository)
@@ -41,6 +41,16 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 // CanRead answers nil when the caller in ctx may read the repository, or why not: the
 // Authorizer's answer.
 func (s *Service) CanRead(ctx context.Context, repository string) error {
+	return s.authorize(ctx, repository)
+}
+
+// authorizeList is authorize for an answer made from the repository's tag list: when the
+// caller keeps a recent one (refreshed in the background, see tagNames), the registry's
+// access check asks for one tag, not for the list the answer would not use.
+func (s *Service) authorizeList(ctx context.Context, repository string) error {
+	if _, ok := s.recentTagNames(ctx, repository); ok {
+		ctx = registry.WithListKept(ctx)
+	}
 	return s.authorize(ctx, repository)
 }
 
@@ -224,7 +234,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if err := q.check(); err != nil {
 		return api.TagPage{}, err
 	}
-	if err := s.authorize(ctx, repository); err != nil {
+	if err := s.authorizeList(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
 	defer s.reval.answering(repository)() // the background revalidation holds back meanwhile

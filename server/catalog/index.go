@@ -152,8 +152,9 @@ func (s *Service) flush(ctx context.Context, w *writes) {
 	s.orders.written(w.tags)
 	if err := s.idx.ConfirmTags(ctx, w.confirmed); err != nil {
 		slog.Warn("index: confirm tags", "err", err)
+	} else {
+		s.orders.written(w.confirmed) // the memo says checked only what the index does
 	}
-	s.orders.written(w.confirmed)
 }
 
 // record remembers, for the store, a tag the registry resolved and the summary of its digest.

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,9 +24,10 @@ import (
 // each revalidation run reads (refresh); another replica's confirmations reach it there.
 // A repository without a mark (not in the catalog yet) is read again after orderMemoAge.
 type orderMemo struct {
-	mu   sync.Mutex
-	m    map[string]*orderEntry
-	rows int
+	mu      sync.Mutex
+	m       map[string]*orderEntry
+	rows    int
+	dropped map[string]time.Time // when this process last dropped a repository's entry
 }
 
 type orderEntry struct {
@@ -44,40 +46,64 @@ const (
 	// again. Repositories under orderMemoMin tags are read each time (a few ms).
 	orderMemoRows = 200_000
 	orderMemoMin  = 1_000
+	// orderMemoMaxAge bounds how long a mark vouches for an entry: a write that sets no
+	// mark (a replica on an older Berth, during an upgrade) shows after it at the latest.
+	orderMemoMaxAge = time.Minute
+	// orderReadTimeout bounds a shared read of the order, whoever waits for it.
+	orderReadTimeout = 30 * time.Second
+	// maxDropped bounds the repositories whose drop times are noted.
+	maxDropped = 10_000
 )
 
 // tagOrder returns the index's tag order of repository and its rows by name, from the memo
 // while it is younger than orderMemoAge or the index's mark of the order is unchanged.
-func (s *Service) tagOrder(ctx context.Context, repository string) ([]store.TagOrder, map[string]int, error) {
+// expect is how many tags the caller knows of: the mark is read only for a repository
+// that may be kept (one row less per page of a small repository).
+func (s *Service) tagOrder(ctx context.Context, repository string, expect int) ([]store.TagOrder, map[string]int, error) {
 	m := &s.orders
 	m.mu.Lock()
-	e, ok := m.m[repository]
+	e, had := m.m[repository]
+	dropped := m.dropped[repository]
 	m.mu.Unlock()
-	if ok && time.Since(e.at) < orderMemoAge {
+	if had && time.Since(e.at) < orderMemoAge {
 		return e.order, e.byName, nil
 	}
 	// One read at a time per repository: a page asked for while the previous one's storage
-	// use reads the order shares that read. The rows are the same for every caller, and
-	// the read goes on if the caller that started it leaves.
-	v, err, _ := s.flight.Do("order/"+repository, func() (any, error) {
-		return s.readOrder(context.WithoutCancel(ctx), repository, e, ok)
+	// use reads the order shares that read. The rows are the same for every caller; the
+	// read goes on, bounded, if the caller that started it leaves, and a caller leaves when
+	// it must. A caller after this process's own write does not join a read from before it.
+	key := "order/" + repository + "/" + strconv.FormatInt(dropped.UnixNano(), 10)
+	ch := s.flight.DoChan(key, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orderReadTimeout)
+		defer cancel()
+		return s.readOrder(rctx, repository, e, had, had || expect >= orderMemoMin)
 	})
-	if err != nil {
-		return nil, nil, err
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, nil, r.Err
+		}
+		e = r.Val.(*orderEntry)
+		return e.order, e.byName, nil
 	}
-	e = v.(*orderEntry)
-	return e.order, e.byName, nil
 }
 
 // readOrder reads repository's tag order from the index unless the mark of memo entry old
-// (when had) says it is still current, and keeps a large one in the memo.
-func (s *Service) readOrder(ctx context.Context, repository string, old *orderEntry, had bool) (*orderEntry, error) {
+// (when had) says it is still current, and keeps a large one in the memo. With marks false,
+// no mark is read (and the entry kept has none).
+func (s *Service) readOrder(ctx context.Context, repository string, old *orderEntry, had, marks bool) (*orderEntry, error) {
 	at := time.Now() // before the reads: a write during them is newer than the entry
-	mark, marked, err := s.idx.IndexTagOrderMark(ctx, repository)
-	if err != nil {
-		return nil, err
+	var mark int64
+	var marked bool
+	if marks {
+		var err error
+		if mark, marked, err = s.idx.IndexTagOrderMark(ctx, repository); err != nil {
+			return nil, err
+		}
 	}
-	if had && marked && old.marked && old.mark == mark {
+	if had && marked && old.marked && old.mark == mark && time.Since(old.at) < orderMemoMaxAge {
 		return old, nil
 	}
 	order, err := s.idx.IndexTagOrder(ctx, repository)
@@ -94,9 +120,14 @@ func (s *Service) readOrder(ctx context.Context, repository string, old *orderEn
 	return e, nil
 }
 
+// put keeps e for repository, unless this process dropped the repository's entry since e's
+// reads began (they may predate its write).
 func (m *orderMemo) put(repository string, e *orderEntry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if d, ok := m.dropped[repository]; ok && !d.Before(e.at) {
+		return
+	}
 	if m.m == nil || m.rows+len(e.order) > orderMemoRows {
 		m.m, m.rows = map[string]*orderEntry{}, 0
 	}
@@ -107,15 +138,26 @@ func (m *orderMemo) put(repository string, e *orderEntry) {
 	m.rows += len(e.order)
 }
 
+// drop removes repository's entry and notes when; m.mu is held. The notes are bounded:
+// past maxDropped they start again (a read from before a forgotten drop is then caught by
+// the mark once orderMemoAge has passed).
+func (m *orderMemo) drop(repository string) {
+	if e, ok := m.m[repository]; ok {
+		m.rows -= len(e.order)
+		delete(m.m, repository)
+	}
+	if m.dropped == nil || len(m.dropped) >= maxDropped {
+		m.dropped = map[string]time.Time{}
+	}
+	m.dropped[repository] = time.Now()
+}
+
 // forget drops repository's entry: its tags moved, came or went, or a manifest of it
 // was described.
 func (m *orderMemo) forget(repository string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.m[repository]; ok {
-		m.rows -= len(e.order)
-		delete(m.m, repository)
-	}
+	m.drop(repository)
 }
 
 // written applies tag rows written to the index: rows that only confirm a tag where the
@@ -132,8 +174,7 @@ func (m *orderMemo) written(tags []store.IndexTag) {
 		}
 		i, found := e.byName[t.Tag]
 		if !found || e.order[i].Digest != t.Digest {
-			m.rows -= len(e.order)
-			delete(m.m, t.Repository)
+			m.drop(t.Repository)
 			continue
 		}
 		m.checked(t.Repository, e, i, t.Checked, copied)

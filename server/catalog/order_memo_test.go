@@ -36,7 +36,7 @@ func TestOrderMemo(t *testing.T) {
 	s := &Service{idx: st}
 	read := func(repository string) []store.TagOrder {
 		t.Helper()
-		order, byName, err := s.tagOrder(ctx, repository)
+		order, byName, err := s.tagOrder(ctx, repository, orderMemoMin)
 		if err != nil || len(byName) != len(order) {
 			t.Fatalf("tag order of %s: %d rows, %d by name, %v", repository, len(order), len(byName), err)
 		}
@@ -132,17 +132,18 @@ func TestOrderMemoMark(t *testing.T) {
 	s := &Service{idx: st}
 	read := func() []store.TagOrder {
 		t.Helper()
-		order, _, err := s.tagOrder(ctx, "big/app")
+		order, _, err := s.tagOrder(ctx, "big/app", orderMemoMin)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return order
 	}
-	age := func() { // past orderMemoAge: the mark decides
+	ageBy := func(d time.Duration) {
 		s.orders.mu.Lock()
-		s.orders.m["big/app"].at = time.Now().Add(-time.Hour)
+		s.orders.m["big/app"].at = time.Now().Add(-d)
 		s.orders.mu.Unlock()
 	}
+	age := func() { ageBy(orderMemoAge + time.Second) } // past orderMemoAge: the mark decides
 	read()
 	age()
 	later := at.Add(time.Minute)
@@ -152,12 +153,21 @@ func TestOrderMemoMark(t *testing.T) {
 	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(at) {
 		t.Fatal("the order was read again with the mark unchanged")
 	}
+	// Past orderMemoMaxAge, read again whatever the mark says (a write that set none).
+	ageBy(orderMemoMaxAge + time.Second)
+	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(later) {
+		t.Fatal("an entry past orderMemoMaxAge was used")
+	}
+	if err := st.ConfirmTags(ctx, []store.IndexTag{{Repository: "big/app", Tag: "v0", Digest: "sha256:a", Checked: later.Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	age()
 	rows, err := st.IndexTagOrder(ctx, "big/app")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.orders.refresh("big/app", rows) // as a revalidation run does after its read
-	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(later) {
+	if got := read(); !got[indexOf(got, "v0")].Checked.Equal(later.Add(time.Minute)) {
 		t.Fatalf("a revalidation's rows did not bring v0's check time: %v", got[indexOf(got, "v0")].Checked)
 	}
 	// Another replica adds a tag: the mark changes.
@@ -175,6 +185,12 @@ func TestOrderMemoMark(t *testing.T) {
 	if got := read(); !got[0].Described || got[0].Size != 7 {
 		t.Fatalf("after a manifest was described: %+v", got[0])
 	}
+	// A read that began before this process dropped the entry is not kept.
+	s.orders.forget("big/app")
+	s.orders.put("big/app", &orderEntry{order: make([]store.TagOrder, orderMemoMin), at: time.Now().Add(-time.Millisecond)})
+	if _, kept := s.orders.m["big/app"]; kept {
+		t.Fatal("an order read before the drop was kept")
+	}
 	// A repository the catalog does not list has no mark: read again once aged.
 	for i := range tags {
 		tags[i].Repository = "unlisted/app"
@@ -182,7 +198,7 @@ func TestOrderMemoMark(t *testing.T) {
 	if err := st.PutTags(ctx, tags); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.tagOrder(ctx, "unlisted/app"); err != nil {
+	if _, _, err := s.tagOrder(ctx, "unlisted/app", orderMemoMin); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.PutTags(ctx, []store.IndexTag{{Repository: "unlisted/app", Tag: "new", Digest: "sha256:a", Checked: later, Pushed: later}}); err != nil {
@@ -191,7 +207,7 @@ func TestOrderMemoMark(t *testing.T) {
 	s.orders.mu.Lock()
 	s.orders.m["unlisted/app"].at = time.Now().Add(-time.Hour)
 	s.orders.mu.Unlock()
-	if got, _, _ := s.tagOrder(ctx, "unlisted/app"); len(got) != orderMemoMin+1 {
+	if got, _, _ := s.tagOrder(ctx, "unlisted/app", orderMemoMin); len(got) != orderMemoMin+1 {
 		t.Fatalf("a repository without a mark: %d rows, want %d", len(got), orderMemoMin+1)
 	}
 }

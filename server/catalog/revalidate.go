@@ -40,7 +40,8 @@ type revalidator struct {
 	holder  string // this process, in lease rows
 	mu      sync.Mutex
 	running map[string]bool      // repositories under way here
-	pages   atomic.Int64         // tag answers being built here: HEADs wait for them (yield)
+	pages   atomic.Int64         // answers being built here (pages, tags, storage use): HEADs wait for them (yield)
+	front   atomic.Int64         // of those, pages and tag answers: storage walks wait for them too (behindAnswers)
 	quiet   map[string]time.Time // under mu: until when a repository's HEADs also wait (its page is starting)
 }
 
@@ -57,9 +58,13 @@ const maxYield = 100 * time.Millisecond
 const quietAfter = time.Second
 
 // answering marks an answer about repository being built until the returned func runs; the
-// repository's revalidation then stays quiet for quietAfter.
-func (r *revalidator) answering(repository string) func() {
+// repository's revalidation then stays quiet for quietAfter. A front answer (a page's tags)
+// also holds storage walks back (behindAnswers); a storage answer does not hold itself.
+func (r *revalidator) answering(repository string, front bool) func() {
 	r.pages.Add(1)
+	if front {
+		r.front.Add(1)
+	}
 	return func() {
 		now := time.Now()
 		r.mu.Lock()
@@ -72,6 +77,9 @@ func (r *revalidator) answering(repository string) func() {
 		}
 		r.quiet[repository] = now.Add(quietAfter)
 		r.mu.Unlock()
+		if front {
+			r.front.Add(-1)
+		}
 		r.pages.Add(-1)
 	}
 }
@@ -96,28 +104,30 @@ func (r *revalidator) yield(ctx context.Context, repository string) {
 	}
 }
 
-// behindAnswers holds work that no page waits on (a storage walk) back while answers are
-// being built in this process, until budget is spent; it returns what is left of it. With
-// both cores shared, a page's answer took 0.2–0.27 s instead of 0.02–0.1 s while the
-// previous page's storage walk ran.
-func (r *revalidator) behindAnswers(ctx context.Context, budget time.Duration) time.Duration {
-	for budget > 0 && r.pages.Load() > 0 {
+// behindAnswers holds work that no page waits on (a storage walk) back while pages or tag
+// answers are being built in this process, until the deadline; it returns at once when none
+// is, or the deadline has passed. With both cores shared, a page's answer took 0.2–0.27 s
+// instead of 0.02–0.1 s while the previous page's storage walk ran.
+func (r *revalidator) behindAnswers(ctx context.Context, deadline time.Time) {
+	for r.front.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
-			return 0
+			return
 		case <-time.After(5 * time.Millisecond):
 		}
-		budget -= 5 * time.Millisecond
 	}
-	return budget
 }
 
 // Answering marks a page's answer being built until the returned func runs: the background
 // revalidation, tag list refreshes and storage walks hold back meanwhile (a page prerendered
-// with its data is marked for all of its rendering, not only its tag answer).
+// with its data is marked while it is rendered, not only for its tag answer).
 func (s *Service) Answering() func() {
 	s.reval.pages.Add(1)
-	return func() { s.reval.pages.Add(-1) }
+	s.reval.front.Add(1)
+	return func() {
+		s.reval.front.Add(-1)
+		s.reval.pages.Add(-1)
+	}
 }
 
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {

@@ -237,7 +237,7 @@ func (s *Service) Tags(ctx context.Context, repository string, q TagQuery) (api.
 	if err := s.authorizeList(ctx, repository); err != nil {
 		return api.TagPage{}, err
 	}
-	defer s.reval.answering(repository)() // the background revalidation holds back meanwhile
+	defer s.reval.answering(repository, true)() // the background revalidation holds back meanwhile
 	s.open(repository)
 	changed := s.changes.token(repository) // before anything is read: a change after it is told
 	if q.Label != "" && s.idx == nil {

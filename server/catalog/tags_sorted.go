@@ -17,7 +17,7 @@ func (s *Service) sortedWindow(ctx context.Context, repository string, names []s
 	if s.idx == nil || q.Platform != "" || q.Kind != "" || q.Label != "" {
 		return nil, nil, 0, false
 	}
-	order, byName, err := s.tagOrder(ctx, repository) // order_memo.go
+	order, byName, err := s.tagOrder(ctx, repository, len(names)) // order_memo.go
 	if err != nil {
 		slog.Warn("index: read tag order", "repository", repository, "err", err)
 		return nil, nil, 0, false

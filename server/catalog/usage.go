@@ -27,7 +27,7 @@ func (s *Service) Usage(ctx context.Context, repository, del string) (api.Usage,
 	if err := s.authorize(ctx, repository); err != nil {
 		return api.Usage{}, err
 	}
-	defer s.reval.answering(repository)() // as tag answers (revalidate.go)
+	defer s.reval.answering(repository, false)() // as tag answers, but not ahead of them (revalidate.go)
 	var delHash v1.Hash
 	if del != "" {
 		if err := registry.ValidateDigest(del); err != nil {
@@ -109,7 +109,7 @@ func (s *Service) tagDigests(ctx context.Context, repository string, names []str
 	var byName map[string]int
 	if s.idx != nil {
 		var err error
-		order, byName, err = s.tagOrder(ctx, repository) // the narrow read: digests suffice
+		order, byName, err = s.tagOrder(ctx, repository, len(names)) // the narrow read: digests suffice
 		if err != nil && ctx.Err() == nil {
 			slog.Warn("index: read tags", "repository", repository, "err", err)
 		}
@@ -158,9 +158,9 @@ func (s *Service) reaches(ctx context.Context, repository string, digests []v1.H
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
-	budget := maxHoldBack
+	holdBack := time.Now().Add(maxHoldBack)
 	for _, h := range distinct {
-		budget = s.reval.behindAnswers(gctx, budget)
+		s.reval.behindAnswers(gctx, holdBack)
 		g.Go(func() error {
 			seen := map[string]int64{}
 			if err := s.walk(gctx, repository, h, seen); err != nil {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -31,5 +32,29 @@ func TestUsageMemo(t *testing.T) {
 	}
 	if len(m.m) > maxUsageMemo {
 		t.Errorf("%d entries, bound %d", len(m.m), maxUsageMemo)
+	}
+}
+
+// TestStorageWalkHoldsBackForFrontAnswers: a storage walk waits while a page or a tag answer
+// is being built, until its deadline, but never for storage answers (its own included).
+func TestStorageWalkHoldsBackForFrontAnswers(t *testing.T) {
+	_, r := newRevalidator(Revalidation{}, 8)
+	ctx := t.Context()
+	own := r.answering("team/app", false) // the storage answer itself
+	start := time.Now()
+	r.behindAnswers(ctx, start.Add(time.Minute))
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("a storage walk waited %v for storage answers", took)
+	}
+	page := r.answering("team/app", true)
+	start = time.Now()
+	r.behindAnswers(ctx, start.Add(50*time.Millisecond))
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Fatalf("a storage walk went on after %v while a tag answer was being built", took)
+	}
+	page()
+	own()
+	if r.pages.Load() != 0 || r.front.Load() != 0 {
+		t.Fatalf("answers left marked: %d, %d in front", r.pages.Load(), r.front.Load())
 	}
 }

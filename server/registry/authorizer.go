@@ -96,10 +96,17 @@ func (z *Authorizer) probe(ctx context.Context, repository string) error {
 	var names []string
 	var err error
 	whole := true
-	if kept, _ := ctx.Value(listKeptKey{}).(bool); kept {
+	kept, _ := ctx.Value(listKeptKey{}).(bool)
+	if kept {
 		names, whole, err = z.c.firstTags(ctx, repository)
-	} else {
+	}
+	// Without a kept list, or when the one-tag page could not be read although the registry
+	// may have answered (a Link header to another host is refused as unreachable), the
+	// whole list: a registry that is down fails it at once too, and a hung one (a timeout)
+	// is not asked twice.
+	if !kept || httperr.Is(err, api.CodeRegistryUnavailable) {
 		names, err = z.c.tags(ctx, repository)
+		whole = true
 	}
 	if err == nil && whole {
 		if key, ok := handoffKey(ctx, z.c.principal(ctx).Key, repository); ok {

@@ -142,8 +142,8 @@ func (c *Client) tags(ctx context.Context, repository string) ([]string, error) 
 }
 
 // firstTags asks for a repository's first page of tags, of one tag (what the registry checks
-// access with), and reports whether that page is the whole list: a registry that ignores the
-// page size answers every tag, and then the list is had for free.
+// access with), and reports whether that page is surely the whole list: a registry that
+// ignores the page size answers every tag, and then the list is had for free.
 func (c *Client) firstTags(ctx context.Context, repository string) (names []string, whole bool, err error) {
 	repo, err := c.Repository(repository)
 	if err != nil {
@@ -168,7 +168,9 @@ func (c *Client) firstTags(ctx context.Context, repository string) (names []stri
 	}
 	names = slices.Clone(page.Tags)
 	slices.Sort(names)
-	return names, !l.HasNext(), nil
+	// One tag and no next page may be a first page that did not say so (the spec leaves the
+	// Link header to the registry): only none, or more than asked for, is surely all.
+	return names, !l.HasNext() && len(names) != 1, nil
 }
 
 // Head resolves a tag or digest to its descriptor without reading the manifest.

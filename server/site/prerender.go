@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/app/ui"
@@ -94,6 +95,9 @@ func asAPI(err error) error {
 	return err
 }
 
+// answering is what a page source with background work to hold back implements.
+type answering interface{ Answering() func() }
+
 // pages serves go-app's handler. A page a browser navigates to (Sec-Fetch-Mode: navigate, also
 // when its service worker forwards the navigation) is
 // prerendered with its data, read by src as the request's principal (put in by principal),
@@ -101,13 +105,12 @@ func asAPI(err error) error {
 // service worker filling its cache or the static export, gets pages without data, which the
 // browser fills in itself. src nil: never any data. Either way a page that says what its
 // address names does not exist answers 404.
-// answering is what a page source with background work to hold back implements.
-type answering interface{ Answering() func() }
-
 func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Handler) http.Handler {
 	render := func(w http.ResponseWriter, r *http.Request, src ui.Source, private bool) {
+		marked := func() {}
 		if a, ok := src.(answering); ok {
-			defer a.Answering()() // background work holds back until the page is out
+			marked = sync.OnceFunc(a.Answering()) // background work holds back while the page is rendered
+			defer marked()
 		}
 		u, done := ui.Prerender(r.Context(), r.URL, src)
 		r = r.Clone(r.Context())
@@ -122,6 +125,7 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 			page.header.Set("Content-Length", strconv.Itoa(page.body.Len()))
 		}
 		missing := done()
+		marked() // before the page is sent: a client that stops reading holds nothing back
 		page.writeTo(w, missing, private)
 	}
 	withData := principal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -30,12 +30,14 @@ func (s *sqlStore) ConfirmTags(ctx context.Context, tags []IndexTag) error {
 	if len(pairs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "confirm tags", func(tx *sql.Tx) error {
+	// Under the index's lock as every other write of tag rows: on PostgreSQL, this UPDATE and
+	// another replica's upsert of the same rows in another order could otherwise deadlock.
+	return s.indexTx(ctx, "confirm tags", func(tx *sql.Tx) error {
 		for b, args := range pairs {
 			for chunk := range slices.Chunk(args, 2*rowsPerStatement) {
 				all := append([]any{b.checked, b.repository, b.checked}, chunk...)
 				if _, err := tx.ExecContext(ctx, s.q(fmt.Sprintf(confirmTags, values(len(chunk)/2, 2))), all...); err != nil {
-					return fmt.Errorf("confirm tags of %s: %w", b.repository, err)
+					return fmt.Errorf("%s: %w", b.repository, err)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +73,29 @@ func TestConfirmTags(t *testing.T) {
 		}
 		if err := s.ConfirmTags(ctx, nil); err != nil {
 			t.Fatalf("nothing to confirm: %v", err)
+		}
+		// More rows than one statement takes (500 a statement).
+		var bulk []store.IndexTag
+		for i := range 1203 {
+			bulk = append(bulk, store.IndexTag{Repository: "team/bulk", Tag: fmt.Sprintf("t%d", i), Digest: "sha256:d1", Checked: at, Pushed: at})
+		}
+		if err := s.PutTags(ctx, bulk); err != nil {
+			t.Fatal(err)
+		}
+		for i := range bulk {
+			bulk[i].Checked = later
+		}
+		if err := s.ConfirmTags(ctx, bulk); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.IndexTagOrder(ctx, "team/bulk")
+		if err != nil || len(rows) != len(bulk) {
+			t.Fatalf("bulk: %d rows, %v", len(rows), err)
+		}
+		for _, r := range rows {
+			if !r.Checked.Equal(later) {
+				t.Fatalf("bulk: %s checked %v, want %v", r.Tag, r.Checked, later)
+			}
 		}
 	})
 }

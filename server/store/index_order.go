@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"math/rand/v2"
 	"time"
 )
 
@@ -60,24 +60,11 @@ func (s *sqlStore) IndexTagOrder(ctx context.Context, repository string) ([]TagO
 // recomputed it.
 const summaryChangedMigration = `ALTER TABLE index_repository_summary ADD COLUMN changed BIGINT NOT NULL DEFAULT 0`
 
-// lastMark is the last mark summaryMark gave out in this process.
-var lastMark atomic.Int64
-
-// summaryMark returns a mark for the summary rows one write recomputes: the clock in
-// nanoseconds, and past the last mark given here if the clock has not moved. Marks are only
-// compared for equality, so another replica's clock being behind does no harm; two writes
-// would have to recompute a row in the same nanosecond on two replicas to share a mark.
-func summaryMark() int64 {
-	for {
-		last, now := lastMark.Load(), time.Now().UnixNano()
-		if now <= last {
-			now = last + 1
-		}
-		if lastMark.CompareAndSwap(last, now) {
-			return now
-		}
-	}
-}
+// summaryMark returns a mark for the summary rows one write recomputes: 63 random bits
+// (math/rand/v2's generator, seeded per process). Marks are only compared for equality;
+// two writes share one with a chance of 2⁻⁶³, where a clock's nanoseconds could repeat
+// across replicas on a host whose clock is coarse.
+func summaryMark() int64 { return rand.Int64() }
 
 // IndexTagOrderMark implements Index: the mark of the repository's summary row, which every
 // write that adds, moves, deletes or describes one of its tags recomputes (ConfirmTags,

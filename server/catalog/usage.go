@@ -160,7 +160,7 @@ func (s *Service) reaches(ctx context.Context, repository string, digests []v1.H
 	g.SetLimit(32)
 	holdBack := time.Now().Add(maxHoldBack)
 	for _, h := range distinct {
-		s.reval.behindAnswers(gctx, holdBack)
+		s.reval.behindAnswers(gctx, repository, holdBack)
 		g.Go(func() error {
 			seen := map[string]int64{}
 			if err := s.walk(gctx, repository, h, seen); err != nil {

@@ -36,24 +36,35 @@ func TestUsageMemo(t *testing.T) {
 }
 
 // TestStorageWalkHoldsBackForFrontAnswers: a storage walk waits while a page or a tag answer
-// is being built, until its deadline, but never for storage answers (its own included).
+// is being built, and for a moment after a tag answer about its repository, until its
+// deadline; never for storage answers (its own included), nor after another repository's.
 func TestStorageWalkHoldsBackForFrontAnswers(t *testing.T) {
 	_, r := newRevalidator(Revalidation{}, 8)
 	ctx := t.Context()
+	waits := func(repository string, deadline time.Duration) bool {
+		start := time.Now()
+		r.behindAnswers(ctx, repository, start.Add(deadline))
+		return time.Since(start) >= deadline
+	}
 	own := r.answering("team/app", false) // the storage answer itself
-	start := time.Now()
-	r.behindAnswers(ctx, start.Add(time.Minute))
-	if took := time.Since(start); took > 10*time.Second {
-		t.Fatalf("a storage walk waited %v for storage answers", took)
+	if waits("team/app", time.Minute) {
+		t.Fatal("a storage walk waited for storage answers")
+	}
+	own()
+	if waits("team/app", time.Minute) {
+		t.Fatal("a storage walk waited after the previous storage answer")
 	}
 	page := r.answering("team/app", true)
-	start = time.Now()
-	r.behindAnswers(ctx, start.Add(50*time.Millisecond))
-	if took := time.Since(start); took < 50*time.Millisecond {
-		t.Fatalf("a storage walk went on after %v while a tag answer was being built", took)
+	if !waits("other/app", 50*time.Millisecond) {
+		t.Fatal("a storage walk went on while a tag answer was being built")
 	}
 	page()
-	own()
+	if !waits("team/app", 50*time.Millisecond) {
+		t.Fatal("a storage walk went on right after a tag answer about its repository")
+	}
+	if waits("other/app", time.Minute) {
+		t.Fatal("a storage walk waited after another repository's tag answer")
+	}
 	if r.pages.Load() != 0 || r.front.Load() != 0 {
 		t.Fatalf("answers left marked: %d, %d in front", r.pages.Load(), r.front.Load())
 	}

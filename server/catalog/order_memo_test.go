@@ -15,11 +15,7 @@ import (
 // small repository is read each time; and the memo stays bounded.
 func TestOrderMemo(t *testing.T) {
 	ctx := t.Context()
-	st, err := store.Open(ctx, storetest.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := memoStore(t)
 	at := time.Now().UTC().Truncate(time.Second)
 	put := func(repository string, n int, digest string) {
 		t.Helper()
@@ -113,11 +109,7 @@ func indexOf(order []store.TagOrder, tag string) int {
 // write changed the mark, or, for a repository without a mark, at once.
 func TestOrderMemoMark(t *testing.T) {
 	ctx := t.Context()
-	st, err := store.Open(ctx, storetest.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := memoStore(t)
 	at := time.Now().UTC().Truncate(time.Second)
 	var tags []store.IndexTag
 	for i := range orderMemoMin {
@@ -210,4 +202,14 @@ func TestOrderMemoMark(t *testing.T) {
 	if got, _, _ := s.tagOrder(ctx, "unlisted/app", orderMemoMin); len(got) != orderMemoMin+1 {
 		t.Fatalf("a repository without a mark: %d rows, want %d", len(got), orderMemoMin+1)
 	}
+}
+
+// memoStore opens a SQLite index for the memo's tests.
+func memoStore(t *testing.T) store.Store {
+	st, err := store.Open(t.Context(), storetest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }

@@ -50,7 +50,7 @@ test: wasm
 		( cd server && ../bin/server.test -test.count=1 -test.timeout=20m -test.v -test.run "$$run" -test.skip "$$skip" 2>&1 \
 			| tee $(CURDIR)/bin/test-$$name.log | grep --line-buffered -E '^(--- |FAIL|ok|PASS|panic:)' | sed -u "s/^/[$$name] /" ) & pids+=("$$name:$$!"); \
 	done; \
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') 2>&1 | tee $(CURDIR)/bin/test-other-packages.log; \
+	$(GO) test -count=1 -p 3 -timeout 20m $$($(GO) list ./... | grep -v '/server$$') 2>&1 | tee $(CURDIR)/bin/test-other-packages.log; \
 	rest=$${PIPESTATUS[0]}; failed=(); [ $$rest -eq 0 ] || failed+=(other-packages); \
 	for p in "$${pids[@]}"; do wait "$${p#*:}" || failed+=("$${p%%:*}"); done; \
 	for name in "$${failed[@]}"; do echo "make test: the $$name tests failed:"; \

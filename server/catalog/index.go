@@ -146,14 +146,21 @@ func (s *Service) flush(ctx context.Context, w *writes) {
 		}
 		s.orders.forget(repo) // described: its tags' sizes and dates (order_memo.go)
 	}
-	if err := s.idx.PutTags(ctx, w.tags); err != nil {
-		slog.Warn("index: store tags", "err", err)
-	}
-	s.orders.written(w.tags)
-	if err := s.idx.ConfirmTags(ctx, w.confirmed); err != nil {
-		slog.Warn("index: confirm tags", "err", err)
-	} else {
-		s.orders.written(w.confirmed) // the memo says checked only what the index does
+	// The memo says only what the index does: rows that failed to be written drop their
+	// repositories' entries instead.
+	for _, put := range []struct {
+		what  string
+		rows  []store.IndexTag
+		write func(context.Context, []store.IndexTag) error
+	}{{"store tags", w.tags, s.idx.PutTags}, {"confirm tags", w.confirmed, s.idx.ConfirmTags}} {
+		if err := put.write(ctx, put.rows); err != nil {
+			slog.Warn("index: "+put.what, "err", err)
+			for _, t := range put.rows {
+				s.orders.forget(t.Repository)
+			}
+			continue
+		}
+		s.orders.written(put.rows)
 	}
 }
 

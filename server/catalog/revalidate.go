@@ -62,15 +62,11 @@ const quietAfter = time.Second
 // the repository's revalidation and storage walks stay quiet for quietAfter; a storage
 // answer holds back neither itself nor the next one.
 func (r *revalidator) answering(repository string, front bool) func() {
-	r.pages.Add(1)
-	if front {
-		r.front.Add(1)
+	done := r.mark(front)
+	if !front {
+		return done
 	}
 	return func() {
-		if !front {
-			r.pages.Add(-1)
-			return
-		}
 		now := time.Now()
 		r.mu.Lock()
 		if len(r.quiet) >= 1000 {
@@ -82,7 +78,21 @@ func (r *revalidator) answering(repository string, front bool) func() {
 		}
 		r.quiet[repository] = now.Add(quietAfter)
 		r.mu.Unlock()
-		r.front.Add(-1)
+		done()
+	}
+}
+
+// mark counts an answer being built (and, if front, one storage walks wait for) until the
+// returned func runs.
+func (r *revalidator) mark(front bool) func() {
+	r.pages.Add(1)
+	if front {
+		r.front.Add(1)
+	}
+	return func() {
+		if front {
+			r.front.Add(-1)
+		}
 		r.pages.Add(-1)
 	}
 }
@@ -125,14 +135,7 @@ func (r *revalidator) holdBack(ctx context.Context, answers *atomic.Int64, repos
 // Answering marks a page's answer being built until the returned func runs: the background
 // revalidation, tag list refreshes and storage walks hold back meanwhile (a page prerendered
 // with its data is marked while it is rendered, not only for its tag answer).
-func (s *Service) Answering() func() {
-	s.reval.pages.Add(1)
-	s.reval.front.Add(1)
-	return func() {
-		s.reval.front.Add(-1)
-		s.reval.pages.Add(-1)
-	}
-}
+func (s *Service) Answering() func() { return s.reval.mark(true) }
 
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {
 	if o.Rate <= 0 {

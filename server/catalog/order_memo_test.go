@@ -179,7 +179,8 @@ func TestOrderMemoMark(t *testing.T) {
 	}
 	// A read that began before this process dropped the entry is not kept.
 	s.orders.forget("big/app")
-	s.orders.put("big/app", &orderEntry{order: make([]store.TagOrder, orderMemoMin), at: time.Now().Add(-time.Millisecond)})
+	before := s.orders.dropped["big/app"].Add(-time.Millisecond) // the read's start, before the drop
+	s.orders.put("big/app", &orderEntry{order: make([]store.TagOrder, orderMemoMin), at: before})
 	if _, kept := s.orders.m["big/app"]; kept {
 		t.Fatal("an order read before the drop was kept")
 	}

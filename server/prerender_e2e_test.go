@@ -297,3 +297,32 @@ func TestPagesSayNotFound(t *testing.T) {
 		}
 	}
 }
+
+// A first visit downloads app.wasm with the page, once: web/early.js adds its preload, which
+// the page's app.js takes over. Once the service worker keeps app.wasm, a page that came
+// with its data has no preload (its app.js asks for app.wasm after the next frame, see
+// site.directWasm), and its app still starts and takes the page over.
+func TestE2EWasmPreloadedOnFirstVisitOnly(t *testing.T) {
+	ctx := browser(t)
+	base := startBerth(t, func(c *config.Config) { c.ClientRendered = false })
+	warm(t, base)
+	// The page's preloads of app.wasm, and its requests for it (the preload taken over counts
+	// once).
+	const state = `[document.querySelectorAll('link[rel="preload"][as="fetch"][href$="/web/app.wasm"]').length,
+		performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname === "/web/app.wasm").length]`
+	visit := func(name string, want [2]int) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/repositories/library/alpine"), waitRows(`#tags tr[data-tag="latest"]`), appRunning()); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](state))
+		if err != nil || len(got) != 2 || [2]int(got) != want {
+			t.Errorf("%s: preloads and requests of app.wasm = %v (%v), want %v", name, got, err, want)
+		}
+	}
+	visit("first visit", [2]int{1, 1})
+	if err := chromedp.Do(ctx, waitOffline("")); err != nil { // the worker keeps app.wasm, and controls the tab
+		t.Fatal(err)
+	}
+	visit("with the service worker", [2]int{0, 1})
+}

@@ -31,6 +31,12 @@ func (w window) span(total int) (first, last int) {
 	if w.rowHeight <= 0 {
 		w.rowHeight = 40
 	}
+	if w.height <= 0 && app.IsServer {
+		// A page the server renders carries its first screen only: the margin is for
+		// scrolling, which app.wasm's page, rendered again with the margin, serves. A
+		// 10,000-tag page is 100 kB instead of 131 to parse, lay out and paint.
+		return 0, min(total, h/w.rowHeight+1)
+	}
 	first = max(0, w.scrollTop/w.rowHeight-overscan)
 	last = min(total, (w.scrollTop+h)/w.rowHeight+1+overscan)
 	return first, max(first, last)

@@ -38,6 +38,14 @@ func (s *Service) TagNames(ctx context.Context, repository string) (api.TagPage,
 	return page, nil
 }
 
+// KeptTagNames lists the repository's tags, sorted, as the caller in ctx last listed them
+// (a list younger than TagTTL as it is; one younger than a minute while it is listed again in
+// the background), or else from the registry as the caller. Access is the caller's to have
+// checked: nothing more than the registry's list is answered.
+func (s *Service) KeptTagNames(ctx context.Context, repository string) ([]string, error) {
+	return s.tagNames(ctx, repository)
+}
+
 // CanRead answers nil when the caller in ctx may read the repository, or why not: the
 // Authorizer's answer.
 func (s *Service) CanRead(ctx context.Context, repository string) error {

@@ -106,6 +106,12 @@ type Options struct {
 	Authorizer access.Authorizer
 	// Scans, if set, are Berth's own scan reports, counted and listed beside attached ones.
 	Scans Scans
+	// TagNames, if set, lists a repository's tags as the caller last listed them (the
+	// catalog keeps the list its pages read, and reads it again after its TTL): cosign's
+	// .sig, .att and .sbom tags are looked for there. Unset, each answer lists the
+	// registry's tags, which on a 10,000-tag repository cost the registry and Berth 70–100
+	// ms of CPU per batch of the tag table's severities.
+	TagNames func(ctx context.Context, repository string) ([]string, error)
 }
 
 // Service serves the "Look inside" endpoints.
@@ -115,6 +121,7 @@ type Service struct {
 	limits Limits
 	authz  access.Authorizer
 	scans  Scans
+	names  func(ctx context.Context, repository string) ([]string, error)
 
 	mu      sync.Mutex
 	flights map[string]*flight // layer digest → indexing in progress
@@ -134,7 +141,11 @@ func New(opts Options) *Service {
 		limits:  opts.Limits.withDefaults(),
 		authz:   opts.Authorizer,
 		scans:   opts.Scans,
+		names:   opts.TagNames,
 		flights: map[string]*flight{},
+	}
+	if s.names == nil && opts.Registry != nil {
+		s.names = opts.Registry.Tags
 	}
 	s.cache = newIndexCache(s.limits.CacheEntries)
 	return s

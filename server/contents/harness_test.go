@@ -66,6 +66,7 @@ type env struct {
 	blobs  *counter
 	svc    *contents.Service
 	limits contents.Limits
+	names  func(ctx context.Context, repository string) ([]string, error) // Options.TagNames of the next serve
 }
 
 func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
@@ -104,7 +105,7 @@ func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
 func (e *env) serve(t testing.TB) string {
 	t.Helper()
 	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
-	e.svc = contents.New(contents.Options{Registry: reg, Store: e.store, Limits: e.limits, Authorizer: registry.NewAuthorizer(reg, 0)})
+	e.svc = contents.New(contents.Options{Registry: reg, Store: e.store, Limits: e.limits, Authorizer: registry.NewAuthorizer(reg, 0), TagNames: e.names})
 	mux := http.NewServeMux()
 	// Basic credentials become the caller's principal, as on the real site.
 	sessions := session.New(time.Hour, reg.CheckCredentials, nil, nil)

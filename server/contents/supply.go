@@ -49,12 +49,12 @@ type referrer struct {
 	tag    string
 }
 
-// repoTags lists a repository's tags as the caller at most once, when first asked: one
-// request's lookups of cosign tags share it (a batch of 100 severities listed a 10,000-tag
-// repository 100 times).
+// repoTags lists a repository's tags as the caller (Options.TagNames) at most once, when
+// first asked: one request's lookups of cosign tags share it (a batch of 100 severities
+// listed a 10,000-tag repository 100 times).
 func (s *Service) repoTags(ctx context.Context, repo string) func() []string {
 	return sync.OnceValue(func() []string {
-		tags, err := s.reg.Tags(ctx, repo)
+		tags, err := s.names(ctx, repo)
 		if err != nil {
 			slog.DebugContext(ctx, "cosign tags not listed", "repository", repo, "err", err)
 			return nil

@@ -2,6 +2,7 @@ package contents_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/berth-registry/berth/app/api"
 	"github.com/berth-registry/berth/server/contents"
+	"github.com/berth-registry/berth/server/registry"
+	"github.com/berth-registry/berth/server/registrytest"
 )
 
 type rawManifest struct{ raw []byte }
@@ -193,5 +196,38 @@ func TestSupplyChain(t *testing.T) {
 	// tags (a batch of 100 on a 10,000-tag repository listed it 100 times).
 	if got := e.blobs.tagLists() - lists; got != 1 {
 		t.Errorf("a batch of two digests listed the tags %d times, want once", got)
+	}
+
+	// Given the caller's kept tag list (Options.TagNames; the catalog keeps the list its
+	// pages read), a batch looks for cosign's tags there and lists nothing (above, a batch
+	// listed the tags once).
+	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
+	var kept []string
+	asked := 0
+	e.names = func(ctx context.Context, repository string) ([]string, error) {
+		asked++
+		if kept == nil {
+			l, err := reg.Tags(ctx, repository)
+			if err != nil {
+				return nil, err
+			}
+			kept = l
+		}
+		return kept, nil
+	}
+	e.berth = e.serve(t)
+	for i := range 2 {
+		lists = e.blobs.tagLists()
+		batch = api.SeverityBatch{}
+		e.mustGet(t, "/api/v1/contents/look/inside/-/severities?digest="+url.QueryEscape(digest), &batch)
+		if batch.Severities[digest] != want {
+			t.Errorf("with the kept tag list, batch = %+v", batch)
+		}
+		if got := e.blobs.tagLists() - lists; i == 1 && got != 0 {
+			t.Errorf("a batch with a kept tag list listed the tags %d times, want none", got)
+		}
+	}
+	if asked != 2 {
+		t.Errorf("the kept tag list was asked for %d times by two batches, want 2", asked)
 	}
 }

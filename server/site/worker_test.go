@@ -23,8 +23,9 @@ func TestServiceWorkerFetchesPagesFirst(t *testing.T) {
 }
 
 // go-app's app.js, as Berth serves it, hands app.wasm to the compiler straight from fetch
-// on a page that came with its data (the loader is hidden there) and starts the app after
-// the next frame, and keeps the loader's progress on other pages.
+// on a page that came with its data (the loader is hidden there), asking for it after the
+// next frame once the service worker keeps it, and starts the app after the next frame; it
+// keeps the loader's progress on other pages.
 func TestAppJSStreamsWasmOnSeededPages(t *testing.T) {
 	h := pages(uiHandler(prefixed{}, "", 0, "v1", nil), nil, func(h http.Handler) http.Handler { return h })
 	rec := httptest.NewRecorder()
@@ -33,12 +34,14 @@ func TestAppJSStreamsWasmOnSeededPages(t *testing.T) {
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Length") != strconv.Itoa(len(js)) {
 		t.Fatalf("GET /app.js: %d, Content-Length %q for %d bytes", rec.Code, rec.Header().Get("Content-Length"), len(js))
 	}
-	want := `(document.getElementById("berth-seed") ? fetch("/web/app.wasm") : fetchWithProgress("/web/app.wasm", showProgress))`
+	frame := `new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted, 0)); setTimeout(painted, 100); })`
+	want := `(document.getElementById("berth-seed") ? (navigator.serviceWorker && navigator.serviceWorker.controller ? ` + frame +
+		`.then(() => fetch("/web/app.wasm")) : fetch("/web/app.wasm")) : fetchWithProgress("/web/app.wasm", showProgress))`
 	if strings.Count(js, want) != 1 || strings.Count(js, `fetchWithProgress("`) != 1 {
 		t.Fatalf("app.js does not choose between the direct fetch and the progress (go-app changed it?):\n%s", js)
 	}
 	// The app starts after the next frame there (or 100 ms without one), once.
-	wait := `if (document.getElementById("berth-seed")) await new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted, 0)); setTimeout(painted, 100); });`
+	wait := `if (document.getElementById("berth-seed")) await ` + frame + `;`
 	if at, run := strings.Index(js, wait), strings.Index(js, "go.run(wasm.instance);"); at < 0 || run < at || strings.Count(js, "go.run(") != 1 {
 		t.Fatalf("app.js does not wait for a frame before it starts the app on a seeded page:\n%s", js)
 	}

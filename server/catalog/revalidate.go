@@ -137,6 +137,13 @@ func (r *revalidator) holdBack(ctx context.Context, answers *atomic.Int64, repos
 // with its data is marked while it is rendered, not only for its tag answer).
 func (s *Service) Answering() func() { return s.reval.mark(true) }
 
+// BehindAnswers holds work about repository that no page waits for (the tag table's
+// severities) back while pages or tag answers are being built in this process, or one about
+// repository was just sent, until deadline at the latest; it returns at once otherwise.
+func (s *Service) BehindAnswers(ctx context.Context, repository string, deadline time.Time) {
+	s.reval.behindAnswers(ctx, repository, deadline)
+}
+
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {
 	if o.Rate <= 0 {
 		o.Rate = 200

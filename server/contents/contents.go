@@ -112,6 +112,10 @@ type Options struct {
 	// registry's tags, which on a 10,000-tag repository cost the registry and Berth 70–100
 	// ms of CPU per batch of the tag table's severities.
 	TagNames func(ctx context.Context, repository string) ([]string, error)
+	// HoldBack, if set, waits while the answers a page waits for are being built (the
+	// catalog's BehindAnswers), until the deadline at the latest: a batch of severities,
+	// asked for once a page has its rows, holds the next page back otherwise.
+	HoldBack func(ctx context.Context, repository string, deadline time.Time)
 }
 
 // Service serves the "Look inside" endpoints.
@@ -122,6 +126,7 @@ type Service struct {
 	authz  access.Authorizer
 	scans  Scans
 	names  func(ctx context.Context, repository string) ([]string, error)
+	hold   func(ctx context.Context, repository string, deadline time.Time)
 
 	mu      sync.Mutex
 	flights map[string]*flight // layer digest → indexing in progress
@@ -142,10 +147,14 @@ func New(opts Options) *Service {
 		authz:   opts.Authorizer,
 		scans:   opts.Scans,
 		names:   opts.TagNames,
+		hold:    opts.HoldBack,
 		flights: map[string]*flight{},
 	}
 	if s.names == nil && opts.Registry != nil {
 		s.names = opts.Registry.Tags
+	}
+	if s.hold == nil {
+		s.hold = func(context.Context, string, time.Time) {}
 	}
 	s.cache = newIndexCache(s.limits.CacheEntries)
 	return s

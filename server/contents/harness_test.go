@@ -27,6 +27,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/access"
+	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -66,7 +68,8 @@ type env struct {
 	blobs  *counter
 	svc    *contents.Service
 	limits contents.Limits
-	names  func(ctx context.Context, repository string) ([]string, error) // Options.TagNames of the next serve
+	cat    *catalog.Service  // the next serve's Options.TagNames and HoldBack, as Berth wires them
+	authz  access.Authorizer // the next serve's authorizer (nil: its own)
 }
 
 func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
@@ -105,7 +108,14 @@ func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
 func (e *env) serve(t testing.TB) string {
 	t.Helper()
 	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
-	e.svc = contents.New(contents.Options{Registry: reg, Store: e.store, Limits: e.limits, Authorizer: registry.NewAuthorizer(reg, 0), TagNames: e.names})
+	opts := contents.Options{Registry: reg, Store: e.store, Limits: e.limits, Authorizer: e.authz}
+	if opts.Authorizer == nil {
+		opts.Authorizer = registry.NewAuthorizer(reg, 0)
+	}
+	if e.cat != nil {
+		opts.TagNames, opts.HoldBack = e.cat.KeptTagNames, e.cat.BehindAnswers
+	}
+	e.svc = contents.New(opts)
 	mux := http.NewServeMux()
 	// Basic credentials become the caller's principal, as on the real site.
 	sessions := session.New(time.Hour, reg.CheckCredentials, nil, nil)

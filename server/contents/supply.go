@@ -340,10 +340,12 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 	sem := make(chan struct{}, 4)
 	var denied error
 	tags := s.repoTags(r.Context(), repo)
+	holdBack := time.Now().Add(maxHoldBack)
 	for _, d := range digests {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			s.hold(r.Context(), repo, holdBack)
 			sev, err := s.severities(r.Context(), repo, d, tags)
 			mu.Lock()
 			defer mu.Unlock()
@@ -368,6 +370,10 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 	}
 	respond(w, r, out, nil)
 }
+
+// maxHoldBack is how long one batch of severities waits in all for the answers pages wait
+// for (Options.HoldBack).
+const maxHoldBack = 300 * time.Millisecond
 
 // severities counts the findings of the vulnerability reports attached to digest.
 func (s *Service) severities(ctx context.Context, repo, digest string, tags func() []string) (api.Severities, error) {

@@ -2,7 +2,6 @@ package contents_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/app/api"
+	"github.com/berth-registry/berth/server/catalog"
 	"github.com/berth-registry/berth/server/contents"
 	"github.com/berth-registry/berth/server/registry"
 	"github.com/berth-registry/berth/server/registrytest"
@@ -198,36 +198,41 @@ func TestSupplyChain(t *testing.T) {
 		t.Errorf("a batch of two digests listed the tags %d times, want once", got)
 	}
 
-	// Given the caller's kept tag list (Options.TagNames; the catalog keeps the list its
-	// pages read), a batch looks for cosign's tags there and lists nothing (above, a batch
-	// listed the tags once).
+	// With the catalog's kept tag list (as Berth wires it: the list the caller's pages read),
+	// a batch looks for cosign's tags there: after a page's list, it lists nothing (above,
+	// each batch listed the tags once).
 	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
-	var kept []string
-	asked := 0
-	e.names = func(ctx context.Context, repository string) ([]string, error) {
-		asked++
-		if kept == nil {
-			l, err := reg.Tags(ctx, repository)
-			if err != nil {
-				return nil, err
-			}
-			kept = l
-		}
-		return kept, nil
-	}
+	e.authz = registry.NewAuthorizer(reg, 0) // one for both, as Berth has
+	e.cat = catalog.New(catalog.Options{Registry: reg, Authorizer: e.authz})
 	e.berth = e.serve(t)
-	for i := range 2 {
-		lists = e.blobs.tagLists()
+	if _, err := e.cat.TagNames(t.Context(), "look/inside"); err != nil { // the tag table's page
+		t.Fatal(err)
+	}
+	lists = e.blobs.tagLists()
+	severities := func() time.Duration {
+		t.Helper()
+		start := time.Now()
 		batch = api.SeverityBatch{}
-		e.mustGet(t, "/api/v1/contents/look/inside/-/severities?digest="+url.QueryEscape(digest), &batch)
-		if batch.Severities[digest] != want {
+		e.mustGet(t, "/api/v1/contents/look/inside/-/severities?digest="+url.QueryEscape(digest)+"&digest="+url.QueryEscape(plain), &batch)
+		if batch.Severities[digest] != want || len(batch.Errors) != 0 {
 			t.Errorf("with the kept tag list, batch = %+v", batch)
 		}
-		if got := e.blobs.tagLists() - lists; i == 1 && got != 0 {
-			t.Errorf("a batch with a kept tag list listed the tags %d times, want none", got)
-		}
+		return time.Since(start)
 	}
-	if asked != 2 {
-		t.Errorf("the kept tag list was asked for %d times by two batches, want 2", asked)
+	severities()
+	if got := e.blobs.tagLists() - lists; got != 0 {
+		t.Errorf("a batch after the page's list listed the tags %d times, want none", got)
+	}
+	// While a page is being built, a batch waits for it, 0.3 s at most in all.
+	page := e.cat.Answering()
+	const building = 150 * time.Millisecond
+	time.AfterFunc(building, page)
+	if took := severities(); took < building {
+		t.Errorf("a batch took %v while a page was being built for %v", took, building)
+	}
+	forever := e.cat.Answering()
+	defer forever()
+	if took := severities(); took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("a batch took %v while a page was being built for ever, want 0.3 s and its own work", took)
 	}
 }

@@ -298,9 +298,9 @@ func TestPagesSayNotFound(t *testing.T) {
 	}
 }
 
-// A first visit downloads app.wasm with the page, once: web/early.js adds its preload, which
-// the page's app.js takes over. Once the service worker keeps app.wasm, a page that came
-// with its data has no preload (its app.js asks for app.wasm after the next frame, see
+// A first visit downloads app.wasm with the page, once: the head's preload, which the page's
+// app.js takes over. Once the service worker keeps app.wasm, a page its navigation preload
+// asked for comes without (its app.js asks for app.wasm after the next frame, see
 // site.directWasm), and its app still starts and takes the page over.
 func TestE2EWasmPreloadedOnFirstVisitOnly(t *testing.T) {
 	ctx := browser(t)

@@ -408,7 +408,8 @@ func newServices(ctx context.Context, p parts) (site.Services, error) {
 	s := site.Services{
 		Config: cfg, Version: version, Registry: reg, Proxy: v2, Catalog: cat, Sessions: sessions,
 		Jobs: jobs, Activity: events.NewAPI(st, authz), Webhook: hook, Store: st, Charts: chartRepo,
-		Contents:   contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz, Scans: scans, TagNames: cat.KeptTagNames, HoldBack: cat.BehindAnswers}),
+		Contents: contents.New(contents.Options{Registry: reg, Store: st, Authorizer: authz, Scans: scans,
+			TagNames: cat.KeptTagNames, AuthorizeList: cat.CanReadList, HoldBack: cat.BehindAnswers}),
 		Metrics:    promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}),
 		Registerer: metrics,
 		Access:     control, Authenticator: authenticator, Governance: p.gov, Webhooks: hooks, Retention: ret,

@@ -3,18 +3,6 @@
 // controls keep the click, show that they wait (aria-busy), and get it again from the app.
 (() => {
   "use strict";
-  // On a first visit app.wasm's download is the longest step: it starts with the page, as a
-  // preload in the head would. Once the service worker keeps it, the page's app.js asks for
-  // it after the rows are painted (server/site/ui.go, directWasm), and a preload here would
-  // read its 12 MB on the page's thread meanwhile.
-  if (!(navigator.serviceWorker && navigator.serviceWorker.controller) && document.currentScript) {
-    const wasm = document.createElement("link");
-    wasm.rel = "preload";
-    wasm.as = "fetch";
-    wasm.crossOrigin = "anonymous";
-    wasm.href = document.currentScript.src.replace(/early\.js([?#].*)?$/, "app.wasm");
-    document.head.appendChild(wasm);
-  }
   const controls = "button, input, select, summary, textarea, [role=button], [role=tab]";
   const typed = "input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]), textarea, select";
   const pending = []; // {key, submit}: clicks and submits to replay, in order

@@ -133,15 +133,17 @@ func (r *revalidator) holdBack(ctx context.Context, answers *atomic.Int64, repos
 }
 
 // Answering marks a page's answer being built until the returned func runs: the background
-// revalidation, tag list refreshes and storage walks hold back meanwhile (a page prerendered
-// with its data is marked while it is rendered, not only for its tag answer).
+// revalidation, tag list refreshes, storage walks and the tag table's severities hold back
+// meanwhile (a page prerendered with its data is marked while it is rendered, not only for
+// its tag answer).
 func (s *Service) Answering() func() { return s.reval.mark(true) }
 
-// BehindAnswers holds work about repository that no page waits for (the tag table's
-// severities) back while pages or tag answers are being built in this process, or one about
-// repository was just sent, until deadline at the latest; it returns at once otherwise.
-func (s *Service) BehindAnswers(ctx context.Context, repository string, deadline time.Time) {
-	s.reval.behindAnswers(ctx, repository, deadline)
+// BehindAnswers holds work no page waits for (the tag table's severities) back while pages
+// or tag answers are being built in this process, until deadline at the latest; it returns
+// at once otherwise. Unlike a storage walk, it does not wait out the quiet after a tag
+// answer: severities are asked for right after one, by the page that got it.
+func (s *Service) BehindAnswers(ctx context.Context, deadline time.Time) {
+	s.reval.holdBack(ctx, &s.reval.front, "", deadline)
 }
 
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {

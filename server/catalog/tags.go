@@ -46,6 +46,12 @@ func (s *Service) KeptTagNames(ctx context.Context, repository string) ([]string
 	return s.tagNames(ctx, repository)
 }
 
+// CanReadList is CanRead for an answer made from the caller's kept tag list (KeptTagNames):
+// while the caller keeps a recent one, the registry's access check asks for one tag.
+func (s *Service) CanReadList(ctx context.Context, repository string) error {
+	return s.authorizeList(ctx, repository)
+}
+
 // CanRead answers nil when the caller in ctx may read the repository, or why not: the
 // Authorizer's answer.
 func (s *Service) CanRead(ctx context.Context, repository string) error {

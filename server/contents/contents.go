@@ -107,26 +107,32 @@ type Options struct {
 	// Scans, if set, are Berth's own scan reports, counted and listed beside attached ones.
 	Scans Scans
 	// TagNames, if set, lists a repository's tags as the caller last listed them (the
-	// catalog keeps the list its pages read, and reads it again after its TTL): cosign's
-	// .sig, .att and .sbom tags are looked for there. Unset, each answer lists the
-	// registry's tags, which on a 10,000-tag repository cost the registry and Berth 70–100
-	// ms of CPU per batch of the tag table's severities.
+	// catalog keeps the list its pages read: reused for the tag TTL, then for up to a minute
+	// while it is read again): the tag table's severities look for cosign's .att and .sbom
+	// tags there. Unset, each batch lists the registry's tags, which on a 10,000-tag
+	// repository cost the registry and Berth 70–100 ms of CPU. The supply-chain view of one
+	// image always lists them afresh.
 	TagNames func(ctx context.Context, repository string) ([]string, error)
-	// HoldBack, if set, waits while the answers a page waits for are being built (the
+	// AuthorizeList, if set, is the Authorizer's check for an answer that uses TagNames (the
+	// catalog's CanReadList: while the caller keeps a recent list, the registry's check asks
+	// for one tag instead of the whole list the answer does not use).
+	AuthorizeList func(ctx context.Context, repository string) error
+	// HoldBack, if set, waits while the answers pages wait for are being built (the
 	// catalog's BehindAnswers), until the deadline at the latest: a batch of severities,
 	// asked for once a page has its rows, holds the next page back otherwise.
-	HoldBack func(ctx context.Context, repository string, deadline time.Time)
+	HoldBack func(ctx context.Context, deadline time.Time)
 }
 
 // Service serves the "Look inside" endpoints.
 type Service struct {
-	reg    Registry
-	store  Store
-	limits Limits
-	authz  access.Authorizer
-	scans  Scans
-	names  func(ctx context.Context, repository string) ([]string, error)
-	hold   func(ctx context.Context, repository string, deadline time.Time)
+	reg     Registry
+	store   Store
+	limits  Limits
+	authz   access.Authorizer
+	scans   Scans
+	names   func(ctx context.Context, repository string) ([]string, error)
+	hold    func(ctx context.Context, deadline time.Time)
+	canList func(ctx context.Context, repository string) error
 
 	mu      sync.Mutex
 	flights map[string]*flight // layer digest → indexing in progress
@@ -148,13 +154,17 @@ func New(opts Options) *Service {
 		scans:   opts.Scans,
 		names:   opts.TagNames,
 		hold:    opts.HoldBack,
+		canList: opts.AuthorizeList,
 		flights: map[string]*flight{},
 	}
 	if s.names == nil && opts.Registry != nil {
 		s.names = opts.Registry.Tags
 	}
 	if s.hold == nil {
-		s.hold = func(context.Context, string, time.Time) {}
+		s.hold = func(context.Context, time.Time) {}
+	}
+	if s.canList == nil {
+		s.canList = func(ctx context.Context, repo string) error { return s.authz.Authorize(ctx, repo, access.Pull) }
 	}
 	s.cache = newIndexCache(s.limits.CacheEntries)
 	return s
@@ -168,6 +178,16 @@ func (s *Service) repository(r *http.Request) (string, error) {
 		return "", err
 	}
 	return repo, s.authz.Authorize(r.Context(), repo, access.Pull)
+}
+
+// listedRepository is repository for an answer made from the caller's kept tag list
+// (Options.AuthorizeList).
+func (s *Service) listedRepository(r *http.Request) (string, error) {
+	repo := r.PathValue("repository")
+	if err := validRepository(repo); err != nil {
+		return "", err
+	}
+	return repo, s.canList(r.Context(), repo)
 }
 
 // repositoryName is distribution's grammar for repository names.

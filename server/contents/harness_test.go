@@ -43,7 +43,7 @@ import (
 type counter struct {
 	mu    sync.Mutex
 	blobs map[string]int
-	lists int // tag lists (first pages)
+	lists int // whole tag lists (first pages; not the one-tag access check)
 }
 
 func (c *counter) tagLists() int {
@@ -86,7 +86,7 @@ func newEnv(t testing.TB, registryURL string, limits contents.Limits) *env {
 			c.blobs[r.URL.Path[i+len("/blobs/"):]]++
 			c.mu.Unlock()
 		}
-		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "" {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("last") == "" && r.URL.Query().Get("n") == "" {
 			c.mu.Lock()
 			c.lists++
 			c.mu.Unlock()
@@ -113,7 +113,7 @@ func (e *env) serve(t testing.TB) string {
 		opts.Authorizer = registry.NewAuthorizer(reg, 0)
 	}
 	if e.cat != nil {
-		opts.TagNames, opts.HoldBack = e.cat.KeptTagNames, e.cat.BehindAnswers
+		opts.TagNames, opts.AuthorizeList, opts.HoldBack = e.cat.KeptTagNames, e.cat.CanReadList, e.cat.BehindAnswers
 	}
 	e.svc = contents.New(opts)
 	mux := http.NewServeMux()

@@ -49,12 +49,12 @@ type referrer struct {
 	tag    string
 }
 
-// repoTags lists a repository's tags as the caller (Options.TagNames) at most once, when
-// first asked: one request's lookups of cosign tags share it (a batch of 100 severities
-// listed a 10,000-tag repository 100 times).
-func (s *Service) repoTags(ctx context.Context, repo string) func() []string {
+// repoTags lists a repository's tags as the caller with list, at most once, when first
+// asked: one request's lookups of cosign tags share it (a batch of 100 severities listed a
+// 10,000-tag repository 100 times).
+func (s *Service) repoTags(ctx context.Context, repo string, list func(context.Context, string) ([]string, error)) func() []string {
 	return sync.OnceValue(func() []string {
-		tags, err := s.names(ctx, repo)
+		tags, err := list(ctx, repo)
 		if err != nil {
 			slog.DebugContext(ctx, "cosign tags not listed", "repository", repo, "err", err)
 			return nil
@@ -109,7 +109,7 @@ func (s *Service) supplyChain(ctx context.Context, img *image) api.SupplyChain {
 	if img.indexDigest != "" {
 		subjects = append(subjects, img.indexDigest)
 	}
-	refs, err := s.referrersOf(ctx, img.repository, subjects, s.repoTags(ctx, img.repository))
+	refs, err := s.referrersOf(ctx, img.repository, subjects, s.repoTags(ctx, img.repository, s.reg.Tags))
 	if err != nil {
 		out.Documents = append(out.Documents, api.SupplyDocument{Kind: "other", Error: "referrers could not be listed: " + message(err)})
 		s.ownDocument(ctx, &out, img.indexDigest)
@@ -318,7 +318,7 @@ func (s *Service) ServeSupplyChain(w http.ResponseWriter, r *http.Request) {
 // tag table: GET …/-/severities?digest=sha256:…&digest=sha256:…. For an index, reports
 // attached to its images count too.
 func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
-	repo, err := s.repository(r)
+	repo, err := s.listedRepository(r)
 	if err != nil {
 		httperr.Write(w, r, err)
 		return
@@ -339,13 +339,13 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	var denied error
-	tags := s.repoTags(r.Context(), repo)
+	tags := s.repoTags(r.Context(), repo, s.names)
 	holdBack := time.Now().Add(maxHoldBack)
 	for _, d := range digests {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			s.hold(r.Context(), repo, holdBack)
+			s.hold(r.Context(), holdBack)
 			sev, err := s.severities(r.Context(), repo, d, tags)
 			mu.Lock()
 			defer mu.Unlock()

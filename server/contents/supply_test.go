@@ -197,42 +197,66 @@ func TestSupplyChain(t *testing.T) {
 	if got := e.blobs.tagLists() - lists; got != 1 {
 		t.Errorf("a batch of two digests listed the tags %d times, want once", got)
 	}
+}
 
-	// With the catalog's kept tag list (as Berth wires it: the list the caller's pages read),
-	// a batch looks for cosign's tags there: after a page's list, it lists nothing (above,
-	// each batch listed the tags once).
+// Wired to the catalog as Berth wires it, the tag table's severities look for cosign's tags
+// in the tag list the caller's pages read, and check access with one tag while that list is
+// recent: after a page, a batch lists none of the repository's tags, also once the access
+// check's answer has lapsed. A batch waits while a page is being built (0.3 s at most), not
+// for the quiet after a tag answer: it is asked for right after one.
+func TestSeveritiesWithTheCatalog(t *testing.T) {
+	e := newEnv(t, openRegistry(t), contents.Limits{})
+	digest := push(t, e.host, "look/kept", "v1", testLayers(t)[:1], nil)
+	vuln, _ := json.Marshal(map[string]any{"scanner": map[string]any{"uri": "pkg:github/aquasecurity/trivy", "result": json.RawMessage(readFixture(t, "trivy.json"))}})
+	pushArtifact(t, e.host, "look/kept", strings.Replace(digest, ":", "-", 1)+".att", "", "", blob{"application/vnd.dsse.envelope.v1+json", dsse(t, "https://cosign.sigstore.dev/attestation/vuln/v1", vuln), map[string]string{
+		"dev.cosignproject.cosign/signature": "", "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1",
+	}})
 	reg := registrytest.NewClient(t, registry.Options{URL: "http://" + e.host})
-	e.authz = registry.NewAuthorizer(reg, 0) // one for both, as Berth has
+	const answerTTL = 50 * time.Millisecond
+	e.authz = registry.NewAuthorizer(reg, answerTTL) // one for both, as Berth has
 	e.cat = catalog.New(catalog.Options{Registry: reg, Authorizer: e.authz})
 	e.berth = e.serve(t)
-	if _, err := e.cat.TagNames(t.Context(), "look/inside"); err != nil { // the tag table's page
+	if _, err := e.cat.TagNames(t.Context(), "look/kept"); err != nil { // the tag table's page
 		t.Fatal(err)
 	}
-	lists = e.blobs.tagLists()
-	severities := func() time.Duration {
+	severities := func(name string) time.Duration {
 		t.Helper()
+		lists := e.blobs.tagLists()
 		start := time.Now()
-		batch = api.SeverityBatch{}
-		e.mustGet(t, "/api/v1/contents/look/inside/-/severities?digest="+url.QueryEscape(digest)+"&digest="+url.QueryEscape(plain), &batch)
-		if batch.Severities[digest] != want || len(batch.Errors) != 0 {
-			t.Errorf("with the kept tag list, batch = %+v", batch)
+		var batch api.SeverityBatch
+		e.mustGet(t, "/api/v1/contents/look/kept/-/severities?digest="+url.QueryEscape(digest), &batch)
+		took := time.Since(start)
+		if got := batch.Severities[digest]; got != (api.Severities{Critical: 1, High: 1, Low: 1, Reports: 1}) || len(batch.Errors) != 0 {
+			t.Errorf("%s: batch = %+v", name, batch)
 		}
-		return time.Since(start)
+		if n := e.blobs.tagLists() - lists; n != 0 {
+			t.Errorf("%s: a batch listed the tags %d times, want none", name, n)
+		}
+		return took
 	}
-	severities()
-	if got := e.blobs.tagLists() - lists; got != 0 {
-		t.Errorf("a batch after the page's list listed the tags %d times, want none", got)
+	severities("after the page")
+	time.Sleep(2 * answerTTL)
+	severities("once the access check's answer lapsed")
+
+	// Right after a tag answer, with nothing being built, the hold-back returns at once.
+	if _, err := e.cat.Tags(t.Context(), "look/kept", catalog.TagQuery{Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e.cat.BehindAnswers(t.Context(), start.Add(5*time.Second))
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("with nothing being built, severities held back %v after a tag answer", took)
 	}
 	// While a page is being built, a batch waits for it, 0.3 s at most in all.
 	page := e.cat.Answering()
 	const building = 150 * time.Millisecond
 	time.AfterFunc(building, page)
-	if took := severities(); took < building {
+	if took := severities("while a page was being built"); took < building {
 		t.Errorf("a batch took %v while a page was being built for %v", took, building)
 	}
 	forever := e.cat.Answering()
 	defer forever()
-	if took := severities(); took < 300*time.Millisecond || took > 5*time.Second {
+	if took := severities("while a page was being built for ever"); took < 300*time.Millisecond || took > 5*time.Second {
 		t.Errorf("a batch took %v while a page was being built for ever, want 0.3 s and its own work", took)
 	}
 }

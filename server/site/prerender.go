@@ -126,7 +126,10 @@ func pages(h http.Handler, src ui.Source, principal func(http.Handler) http.Hand
 		}
 		missing := done()
 		marked() // before the page is sent: a client that stops reading holds nothing back
-		page.writeTo(w, missing, private)
+		// A navigation its service worker preloaded (go-app's worker keeps app.wasm) needs no
+		// preload of app.wasm: its app.js reads it from the cache after the first frame.
+		kept := private && r.Header.Get("Service-Worker-Navigation-Preload") != ""
+		page.writeTo(w, missing, private, kept)
 	}
 	withData := principal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		render(w, r, src, true)
@@ -172,11 +175,15 @@ var falseBooleans = regexp.MustCompile(` (?:checked|selected|disabled|open|requi
 
 // writeTo sends the page: 404 when it says its address names nothing, private and no-store
 // when it carries someone's data (go-app marks every answer no-cache with its version's
-// ETag, which would let a browser or proxy keep and revalidate it).
-func (p *pageBuffer) writeTo(w http.ResponseWriter, missing, private bool) {
+// ETag, which would let a browser or proxy keep and revalidate it), without app.wasm's
+// preload when the service worker keeps app.wasm.
+func (p *pageBuffer) writeTo(w http.ResponseWriter, missing, private, kept bool) {
 	body := p.body.Bytes()
 	if p.code == http.StatusOK && strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
 		body = falseBooleans.ReplaceAll(body, nil)
+		if kept {
+			body = preloadTag.ReplaceAll(body, nil)
+		}
 		p.header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	for k, v := range p.header {

@@ -35,6 +35,10 @@ func uiHandler(res app.ResourceResolver, base string, wasmSize int64, version st
 		// Before app.wasm runs, early.js makes the prerendered page's controls work: copies
 		// copy, other clicks wait for the app. Not deferred: a click may come before parsing ends.
 		Scripts: []string{"/web/early.js"},
+		// app.js asks for app.wasm only once the page is parsed and its scripts have run; the
+		// preload starts the download with the page, and app.js's fetch takes it over. A page
+		// whose service worker keeps app.wasm goes without (pages, in prerender.go).
+		RawHeaders: []string{wasmPreload(res.Resolve("/web/app.wasm"))},
 		// go-app caches the PNG icons but not the SVG one the header shows.
 		CacheableResources: []string{"/web/icon.svg"},
 		Resources:          res,
@@ -117,10 +121,10 @@ const wasmRun = "go.run(wasm.instance);"
 //   - app.wasm's answer goes to the compiler as it comes. Pumped through JavaScript for the
 //     progress label, its 12 MB held the page's thread chunk after chunk while the rows were
 //     to be painted.
-//   - Once the service worker keeps app.wasm, it is asked for after the next frame: read
-//     from the cache it comes at once, and its compiling (taking a compiled copy over, 0.2 s
-//     of the page's thread here) came before the rows' first paint as often as not. A first
-//     visit's download still starts with the page (web/early.js adds the preload then).
+//   - On a page without app.wasm's preload (its service worker keeps app.wasm), app.wasm is
+//     asked for after the next frame: read from the cache it comes at once, and its
+//     compiling (taking a compiled copy over, 0.2 s of the page's thread here) came before
+//     the rows' first paint as often as not. With the preload (a first visit), at once.
 //   - The app starts after the next frame. Its start holds the page's thread for 150–300 ms
 //     (the Go runtime, then the first render), and began as soon as the compiler was done,
 //     often before the browser had painted the rows it had already parsed: they showed only
@@ -133,10 +137,10 @@ func directWasm(js []byte) []byte {
 	if !wasmProgress.Match(js) || bytes.Count(js, []byte(wasmRun)) != 1 {
 		return js
 	}
-	// A hidden tab paints no frame: it goes on after 100 ms all the same.
-	const frame = `new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted, 0)); setTimeout(painted, 100); })`
-	kept := `navigator.serviceWorker && navigator.serviceWorker.controller`
-	js = wasmProgress.ReplaceAll(js, []byte(`(`+seeded+` ? (`+kept+` ? `+frame+`.then(() => fetch($1)) : fetch($1)) : fetchWithProgress($1, showProgress))`))
+	// A hidden tab paints nothing, and its timers run late: it goes on at once.
+	const frame = `(document.hidden ? Promise.resolve() : new Promise((painted) => { requestAnimationFrame(() => setTimeout(painted, 0)); setTimeout(painted, 100); }))`
+	preloaded := `[...document.querySelectorAll('link[rel="preload"]')].some((l) => l.getAttribute("href") === $1)`
+	js = wasmProgress.ReplaceAll(js, []byte(`(`+seeded+` ? (`+preloaded+` ? fetch($1) : `+frame+`.then(() => fetch($1))) : fetchWithProgress($1, showProgress))`))
 	painted := `if (` + seeded + `) await ` + frame + `;
     `
 	return bytes.Replace(js, []byte(wasmRun), []byte(painted+wasmRun), 1)
@@ -171,3 +175,10 @@ func (p prefixed) Resolve(location string) string {
 	}
 	return location
 }
+
+// wasmPreload is the head's preload of app.wasm at href; preloadTag finds it in a page.
+func wasmPreload(href string) string {
+	return `<link rel="preload" href="` + href + `" as="fetch" crossorigin="anonymous">`
+}
+
+var preloadTag = regexp.MustCompile(`\n?\s*<link rel="preload" href="[^"]*/web/app\.wasm" as="fetch" crossorigin="anonymous">`)

@@ -138,12 +138,14 @@ func (r *revalidator) holdBack(ctx context.Context, answers *atomic.Int64, repos
 // its tag answer).
 func (s *Service) Answering() func() { return s.reval.mark(true) }
 
-// BehindAnswers holds work no page waits for (the tag table's severities) back while pages
-// or tag answers are being built in this process, until deadline at the latest; it returns
-// at once otherwise. Unlike a storage walk, it does not wait out the quiet after a tag
-// answer: severities are asked for right after one, by the page that got it.
-func (s *Service) BehindAnswers(ctx context.Context, deadline time.Time) {
-	s.reval.holdBack(ctx, &s.reval.front, "", deadline)
+// BehindAnswers holds work about repository that no page waits for (the tag table's
+// severities) back while pages or tag answers are being built in this process, and for the
+// quiet after a tag answer about repository (the page that got it then paints its rows and
+// asks for the rest), until deadline at the latest; it returns at once otherwise. A page
+// left within the wait cancels the work it asked for, so a quick visit leaves the next one
+// the server.
+func (s *Service) BehindAnswers(ctx context.Context, repository string, deadline time.Time) {
+	s.reval.behindAnswers(ctx, repository, deadline)
 }
 
 func newRevalidator(o Revalidation, concurrency int) (func() time.Time, *revalidator) {

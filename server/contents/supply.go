@@ -345,7 +345,7 @@ func (s *Service) ServeSeverities(w http.ResponseWriter, r *http.Request) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			s.hold(r.Context(), holdBack)
+			s.hold(r.Context(), repo, holdBack)
 			sev, err := s.severities(r.Context(), repo, d, tags)
 			mu.Lock()
 			defer mu.Unlock()
